@@ -1,0 +1,47 @@
+# The two commands of the README: `make run` and `make test`. Everything else is what they need.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+STAMPS := .stamps
+CACHE ?= $(or $(CONFERENCE_CACHE),$(HOME)/.cache/conference)
+export CONFERENCE_CACHE := $(CACHE)
+
+.PHONY: run test setup system venv worker static lint bench-quick clean
+
+run: setup
+	$(PY) manage.py migrate --noinput
+	$(VENV)/bin/daphne -b $(HOST) -p $(PORT) conference.asgi:application
+
+test: setup
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+setup: system venv worker static
+
+system:
+	@bash scripts/system-deps.sh
+
+venv: $(STAMPS)/venv
+$(STAMPS)/venv: requirements.txt requirements-dev.txt
+	@mkdir -p $(STAMPS)
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@touch $@
+
+# Builds (or reuses from the cache) mediasoup-worker and its Python FlatBuffers bindings,
+# and puts the bindings on the virtual environment's path.
+worker: venv
+	@out=$$(PYTHON=$(PYTHON) bash scripts/build-worker.sh | tail -n 1) && \
+	  site=$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])') && \
+	  echo "$$out/python" > "$$site/mediasoup_fbs.pth"
+
+static:
+	@if [ -x scripts/build-static.sh ]; then bash scripts/build-static.sh; fi
+
+lint: venv
+	$(VENV)/bin/ruff check .
+
+clean:
+	rm -rf $(VENV) $(STAMPS) staticfiles
