@@ -16,6 +16,7 @@ __all__ = [
     "WorkerError",
     "RequestTimeoutError",
     "ChannelClosedError",
+    "WorkerDiedError",
 ]
 
 
@@ -50,3 +51,14 @@ class RequestTimeoutError(WorkerError):
 
 class ChannelClosedError(InvalidStateError):
     """The channel to the worker is closed (the worker died or was closed)."""
+
+
+class WorkerDiedError(MediasoupError):
+    """The worker process exited without being closed; emitted with the ``died`` event."""
+
+    def __init__(self, pid: int, exit_code: int | None, signal_name: str | None) -> None:
+        how = f"killed by signal {signal_name}" if signal_name else f"exit code {exit_code}"
+        super().__init__(f"worker process died unexpectedly [pid:{pid}, {how}]")
+        self.pid = pid
+        self.exit_code = exit_code
+        self.signal = signal_name

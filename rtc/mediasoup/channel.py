@@ -1,0 +1,416 @@
+"""The channel to one mediasoup-worker process: framing, request/response correlation.
+
+Wire format (mediasoup >= 3.13): each message is a 4-byte little-endian length followed by a
+FlatBuffers ``FBS.Message.Message`` whose union holds a Request, Response, Notification or Log.
+We write requests on the pipe the worker reads as fd 3 and read everything else from fd 4.
+
+Guarantees, the ones mediasoup's Node channel gives plus a timeout:
+
+* every request gets an id; its reply resolves the matching future; every request times out;
+* closing the channel (or losing the worker) fails every pending request at once;
+* notifications are routed by handler id (the target object's id) and delivered with
+  ``loop.call_soon``, so the coroutine awaiting a reply that arrived before a notification
+  resumes before that notification is dispatched (mediasoup issue #510);
+* worker log lines go to Python logging under ``rtc.mediasoup.worker``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import struct
+from collections.abc import Callable
+from typing import Any, Protocol
+
+import flatbuffers
+from FBS.Log.Log import Log
+from FBS.Message.Body import Body as MessageBody
+from FBS.Message.Message import (
+    Message,
+    MessageAddData,
+    MessageAddDataType,
+    MessageEnd,
+    MessageStart,
+)
+from FBS.Notification.Event import Event
+from FBS.Notification.Notification import (
+    Notification,
+    NotificationAddBody,
+    NotificationAddBodyType,
+    NotificationAddEvent,
+    NotificationAddHandlerId,
+    NotificationEnd,
+    NotificationStart,
+)
+from FBS.Request.Method import Method
+from FBS.Request.Request import (
+    RequestAddBody,
+    RequestAddBodyType,
+    RequestAddHandlerId,
+    RequestAddId,
+    RequestAddMethod,
+    RequestEnd,
+    RequestStart,
+)
+from FBS.Response.Response import Response
+
+from .errors import ChannelClosedError, InvalidParameterError, RequestTimeoutError, WorkerError
+
+__all__ = ["Channel", "NotificationHandler", "METHOD_NAMES", "EVENT_NAMES", "DEFAULT_TIMEOUT"]
+
+logger = logging.getLogger(__name__)
+worker_logger = logging.getLogger("rtc.mediasoup.worker.log")
+
+DEFAULT_TIMEOUT = 15.0
+"""Seconds a request may wait for its reply before it fails with ``RequestTimeoutError``."""
+
+MESSAGE_MAX_LEN = 4194308
+"""The worker refuses messages larger than this (4 MiB payload plus the length prefix)."""
+
+METHOD_NAMES = {v: k for k, v in vars(Method).items() if not k.startswith("_")}
+EVENT_NAMES = {v: k for k, v in vars(Event).items() if not k.startswith("_")}
+
+_LEN = struct.Struct("<I")
+
+
+class BodyBuilder(Protocol):
+    """Something that writes a request or notification body into a builder."""
+
+    def Pack(self, builder: flatbuffers.Builder) -> int: ...
+
+
+Body = BodyBuilder | Callable[[flatbuffers.Builder], int] | None
+NotificationHandler = Callable[[int, Notification], None]
+
+
+class _Pending:
+    __slots__ = ("request_id", "method", "future", "timer")
+
+    def __init__(
+        self, request_id: int, method: int, future: asyncio.Future[Response] | None
+    ) -> None:
+        self.request_id = request_id
+        self.method = method
+        self.future = future
+        self.timer: asyncio.TimerHandle | None = None
+
+
+class _ReadProtocol(asyncio.Protocol):
+    def __init__(self, channel: Channel) -> None:
+        self._channel = channel
+
+    def data_received(self, data: bytes) -> None:
+        self._channel._data_received(data)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._channel._read_lost(exc)
+
+
+class _WriteProtocol(asyncio.BaseProtocol):
+    def connection_lost(self, exc: Exception | None) -> None:
+        if exc is not None:
+            logger.debug("write pipe lost: %s", exc)
+
+
+class Channel:
+    """Request/notification channel over the two pipes of a worker process."""
+
+    def __init__(self, *, pid: int, timeout: float = DEFAULT_TIMEOUT) -> None:
+        self.pid = pid
+        self.timeout = timeout
+        self.closed = False
+        self._loop = asyncio.get_running_loop()
+        self._builder = flatbuffers.Builder(1024)
+        self._next_id = 0
+        self._pending: dict[int, _Pending] = {}
+        self._handlers: dict[str, NotificationHandler] = {}
+        self._buffer = b""
+        self._reader: asyncio.ReadTransport | None = None
+        self._writer: asyncio.WriteTransport | None = None
+        self._on_lost: Callable[[], None] | None = None
+
+    async def connect(self, *, read_fd: int, write_fd: int, on_lost: Callable[[], None]) -> None:
+        """Attach the pipes (parent ends): ``read_fd`` is the worker's fd 4, ``write_fd`` its 3.
+
+        ``on_lost`` is called once if the worker closes its end before we close ours.
+        """
+        self._on_lost = on_lost
+        self._reader, _ = await self._loop.connect_read_pipe(
+            lambda: _ReadProtocol(self), os.fdopen(read_fd, "rb", buffering=0)
+        )
+        self._writer, _ = await self._loop.connect_write_pipe(
+            _WriteProtocol, os.fdopen(write_fd, "wb", buffering=0)
+        )
+
+    # -- subscriptions ------------------------------------------------------------------------
+
+    def subscribe(self, handler_id: str, handler: NotificationHandler) -> None:
+        """Route notifications for ``handler_id`` to ``handler(event, notification)``."""
+        self._handlers[handler_id] = handler
+
+    def unsubscribe(self, handler_id: str) -> None:
+        """Stop routing notifications for ``handler_id`` (no error if absent)."""
+        self._handlers.pop(handler_id, None)
+
+    # -- sending ------------------------------------------------------------------------------
+
+    async def request(
+        self,
+        method: int,
+        handler_id: str = "",
+        body_type: int = 0,
+        body: Body = None,
+        *,
+        timeout: float | None = None,  # noqa: ASYNC109 (a per-request deadline, by design)
+    ) -> Response:
+        """Send a request and wait for its accepted reply.
+
+        Raises ``WorkerError`` (or ``InvalidParameterError`` for the worker's TypeError) when
+        the worker refuses it, ``RequestTimeoutError`` when no reply comes in time, and
+        ``ChannelClosedError`` when the channel is or gets closed.
+        """
+        future: asyncio.Future[Response] = self._loop.create_future()
+        pending = self._send_request(method, handler_id, body_type, body, future)
+        pending.timer = self._loop.call_later(
+            self.timeout if timeout is None else timeout, self._expire, pending
+        )
+        return await future
+
+    def request_nowait(
+        self, method: int, handler_id: str = "", body_type: int = 0, body: Body = None
+    ) -> None:
+        """Send a request whose reply nobody waits for (closing requests); failures are logged.
+
+        Does nothing if the channel is closed: then the worker is gone or closing anyway.
+        """
+        if self.closed:
+            return
+        try:
+            self._send_request(method, handler_id, body_type, body, None)
+        except Exception:
+            logger.exception("request_nowait failed [pid:%s, method:%s]", self.pid,
+                             METHOD_NAMES.get(method))
+
+    def _send_request(
+        self,
+        method: int,
+        handler_id: str,
+        body_type: int,
+        body: Body,
+        future: asyncio.Future[Response] | None,
+    ) -> _Pending:
+        if self.closed:
+            raise ChannelClosedError(
+                f"channel closed, cannot send request [method:{METHOD_NAMES.get(method)}]"
+            )
+        self._next_id = self._next_id + 1 if self._next_id < 4294967295 else 1
+        request_id = self._next_id
+        builder = self._builder
+        builder.Clear()
+        try:
+            body_offset = _pack(builder, body)
+            handler_offset = builder.CreateString(handler_id)
+            RequestStart(builder)
+            RequestAddId(builder, request_id)
+            RequestAddMethod(builder, method)
+            RequestAddHandlerId(builder, handler_offset)
+            if body_offset:
+                RequestAddBodyType(builder, body_type)
+                RequestAddBody(builder, body_offset)
+            data = _finish(builder, MessageBody.Request, RequestEnd(builder))
+        finally:
+            builder.Clear()
+        if len(data) > MESSAGE_MAX_LEN:
+            raise InvalidParameterError(f"request too big [method:{METHOD_NAMES.get(method)}]")
+        pending = _Pending(request_id, method, future)
+        self._pending[request_id] = pending
+        assert self._writer is not None
+        self._writer.write(data)
+        return pending
+
+    def notify(self, event: int, handler_id: str, body_type: int = 0, body: Body = None) -> None:
+        """Send a notification (no reply): RTP/RTCP/data sent from Python into the worker."""
+        if self.closed:
+            raise ChannelClosedError(
+                f"channel closed, cannot send notification [event:{EVENT_NAMES.get(event)}]"
+            )
+        builder = self._builder
+        builder.Clear()
+        try:
+            body_offset = _pack(builder, body)
+            handler_offset = builder.CreateString(handler_id)
+            NotificationStart(builder)
+            NotificationAddHandlerId(builder, handler_offset)
+            NotificationAddEvent(builder, event)
+            if body_offset:
+                NotificationAddBodyType(builder, body_type)
+                NotificationAddBody(builder, body_offset)
+            data = _finish(builder, MessageBody.Notification, NotificationEnd(builder))
+        finally:
+            builder.Clear()
+        if len(data) > MESSAGE_MAX_LEN:
+            raise InvalidParameterError(f"notification too big [event:{EVENT_NAMES.get(event)}]")
+        assert self._writer is not None
+        self._writer.write(data)
+
+    def _expire(self, pending: _Pending) -> None:
+        if self._pending.get(pending.request_id) is pending:
+            del self._pending[pending.request_id]
+        name = METHOD_NAMES.get(pending.method, str(pending.method))
+        logger.error("request timed out [pid:%s, method:%s]", self.pid, name)
+        if pending.future is not None and not pending.future.done():
+            pending.future.set_exception(RequestTimeoutError(name, "no reply from the worker"))
+
+    # -- receiving ----------------------------------------------------------------------------
+
+    def _data_received(self, data: bytes) -> None:
+        buf = self._buffer + data if self._buffer else data
+        size = len(buf)
+        start = 0
+        while size - start >= 4:
+            (length,) = _LEN.unpack_from(buf, start)
+            end = start + 4 + length
+            if end > size:
+                break
+            try:
+                self._process(Message.GetRootAs(buf, start + 4))
+            except Exception:
+                logger.exception("invalid message from the worker [pid:%s]", self.pid)
+            start = end
+        self._buffer = buf[start:] if start < size else b""
+
+    def _process(self, message: Message) -> None:
+        kind = message.DataType()
+        table = message.Data()
+        if kind == MessageBody.Response:
+            response = Response()
+            response.Init(table.Bytes, table.Pos)
+            self._process_response(response)
+        elif kind == MessageBody.Notification:
+            notification = Notification()
+            notification.Init(table.Bytes, table.Pos)
+            self._loop.call_soon(self._dispatch, notification)
+        elif kind == MessageBody.Log:
+            log = Log()
+            log.Init(table.Bytes, table.Pos)
+            self._process_log(log.Data().decode("utf-8", "replace"))
+        else:
+            logger.warning("unexpected message type %s [pid:%s]", kind, self.pid)
+
+    def _process_response(self, response: Response) -> None:
+        pending = self._pending.pop(response.Id(), None)
+        if pending is None:
+            logger.error("reply matches no request [pid:%s, id:%s]", self.pid, response.Id())
+            return
+        if pending.timer is not None:
+            pending.timer.cancel()
+        future = pending.future
+        name = METHOD_NAMES.get(pending.method, str(pending.method))
+        if response.Accepted():
+            if future is not None and not future.done():
+                future.set_result(response)
+            return
+        error = (response.Error() or b"Error").decode()
+        reason = (response.Reason() or b"").decode()
+        if future is None:
+            logger.debug("request failed [pid:%s, method:%s]: %s", self.pid, name, reason)
+            return
+        logger.warning("request failed [pid:%s, method:%s]: %s", self.pid, name, reason)
+        if not future.done():
+            if error == "TypeError":
+                future.set_exception(InvalidParameterError(f"{name}: {reason}"))
+            else:
+                future.set_exception(WorkerError(name, reason))
+
+    def _dispatch(self, notification: Notification) -> None:
+        handler_id = notification.HandlerId().decode()
+        handler = self._handlers.get(handler_id)
+        if handler is None:
+            return
+        try:
+            handler(notification.Event(), notification)
+        except Exception:
+            logger.exception(
+                "notification handler raised [pid:%s, handler:%s, event:%s]",
+                self.pid, handler_id, EVENT_NAMES.get(notification.Event()),
+            )
+
+    def _process_log(self, line: str) -> None:
+        if not line:
+            return
+        kind, text = line[0], line[1:]
+        if kind == "D":
+            worker_logger.debug("[pid:%s] %s", self.pid, text)
+        elif kind == "W":
+            worker_logger.warning("[pid:%s] %s", self.pid, text)
+        elif kind == "E":
+            worker_logger.error("[pid:%s] %s", self.pid, text)
+        else:  # 'X': a dump line
+            worker_logger.info("[pid:%s] %s", self.pid, text)
+
+    def _read_lost(self, exc: Exception | None) -> None:
+        if self.closed:
+            return
+        logger.debug("worker closed its channel [pid:%s, error:%s]", self.pid, exc)
+        self.close()
+        if self._on_lost is not None:
+            self._on_lost()
+
+    # -- closing ------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the pipes and fail every pending request at once (idempotent)."""
+        if self.closed:
+            return
+        self.closed = True
+        pending, self._pending = self._pending, {}
+        for request_id, entry in pending.items():
+            if entry.timer is not None:
+                entry.timer.cancel()
+            if entry.future is not None and not entry.future.done():
+                name = METHOD_NAMES.get(entry.method, str(entry.method))
+                entry.future.set_exception(ChannelClosedError(
+                    f"channel closed, pending request aborted [method:{name}, id:{request_id}]"
+                ))
+        self._handlers.clear()
+        for transport in (self._writer, self._reader):
+            if transport is not None:
+                transport.close()
+
+
+def _pack(builder: flatbuffers.Builder, body: Body) -> int:
+    if body is None:
+        return 0
+    pack = getattr(body, "Pack", None)
+    if pack is not None:
+        return int(pack(builder))
+    return int(body(builder))  # type: ignore[operator]
+
+
+def _finish(builder: flatbuffers.Builder, body_type: int, body_offset: int) -> bytearray:
+    MessageStart(builder)
+    MessageAddDataType(builder, body_type)
+    MessageAddData(builder, body_offset)
+    builder.FinishSizePrefixed(MessageEnd(builder))
+    return builder.Output()  # a copy: the builder is reused
+
+
+def body_of(response: Response, cls: type[Any]) -> Any:
+    """The response body read as ``cls`` (a generated FlatBuffers table class), or None."""
+    table = response.Body()
+    if table is None:
+        return None
+    obj = cls()
+    obj.Init(table.Bytes, table.Pos)
+    return obj
+
+
+def notification_body(notification: Notification, cls: type[Any]) -> Any:
+    """The notification body read as ``cls``, or None."""
+    table = notification.Body()
+    if table is None:
+        return None
+    obj = cls()
+    obj.Init(table.Bytes, table.Pos)
+    return obj

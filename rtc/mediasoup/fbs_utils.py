@@ -1,0 +1,80 @@
+"""Small helpers shared by the FlatBuffers conversion modules and the worker objects."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from .errors import InvalidParameterError
+
+__all__ = ["s", "new_id", "check_app_data", "vector", "string_vector", "key_values",
+           "key_value_arrays", "raw_bytes"]
+
+
+def s(value: bytes | None) -> str | None:
+    """A FlatBuffers string (bytes in Python) as ``str``; None stays None."""
+    return value.decode() if value is not None else None
+
+
+def new_id() -> str:
+    """A fresh object id (UUIDv4 text, as mediasoup uses)."""
+    return str(uuid.uuid4())
+
+
+def check_app_data(app_data: Any) -> None:
+    """``app_data`` must be a dict when given (mediasoup: an object)."""
+    if app_data is not None and not isinstance(app_data, dict):
+        raise InvalidParameterError("if given, app_data must be a dict")
+
+
+def vector(table: Any, name: str, parse: Any = None) -> list[Any]:
+    """Read the vector field ``name`` of a generated table, parsing each item if asked."""
+    length = getattr(table, name + "Length")()
+    get = getattr(table, name)
+    if parse is None:
+        return [get(i) for i in range(length)]
+    return [parse(get(i)) for i in range(length)]
+
+
+def string_vector(table: Any, name: str) -> list[str]:
+    """A vector of strings, decoded."""
+    get = getattr(table, name)
+    return [get(i).decode() for i in range(getattr(table, name + "Length")())]
+
+
+def key_values(table: Any, name: str) -> list[dict[str, Any]]:
+    """A vector of ``{key, value}`` pairs (StringString, Uint32String, ...), decoded."""
+    out = []
+    get = getattr(table, name)
+    for i in range(getattr(table, name + "Length")()):
+        item = get(i)
+        key, value = item.Key(), item.Value()
+        out.append({
+            "key": key.decode() if isinstance(key, bytes) else key,
+            "value": value.decode() if isinstance(value, bytes) else value,
+        })
+    return out
+
+
+def key_value_arrays(table: Any, name: str) -> list[dict[str, Any]]:
+    """A vector of ``{key, values}`` (StringStringArray), decoded."""
+    out = []
+    get = getattr(table, name)
+    for i in range(getattr(table, name + "Length")()):
+        item = get(i)
+        out.append({
+            "key": item.Key().decode(),
+            "values": [item.Values(j).decode() for j in range(item.ValuesLength())],
+        })
+    return out
+
+
+def raw_bytes(table: Any, field_offset: int) -> bytes:
+    """The bytes of a ``[uint8]`` field at vtable offset ``field_offset``, copied in one go."""
+    tab = table._tab
+    o = tab.Offset(field_offset)
+    if o == 0:
+        return b""
+    start = tab.Vector(o)
+    length = tab.VectorLen(o)
+    return bytes(tab.Bytes[start:start + length])

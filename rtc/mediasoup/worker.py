@@ -1,0 +1,398 @@
+"""The mediasoup-worker process: spawn, watch, close; the root of the object tree.
+
+The worker reads requests on fd 3 and writes replies, notifications and logs on fd 4. We spawn
+it with ``os.posix_spawn`` so both pipes land exactly on those numbers, and watch its exit
+through a pidfd on the event loop (a thread waiting in ``waitpid`` where pidfds are missing).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import logging
+import os
+import signal
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from FBS.Notification.Event import Event
+from FBS.Request.Body import Body as RequestBody
+from FBS.Request.Method import Method
+from FBS.Worker.DumpResponse import DumpResponse
+from FBS.Worker.ResourceUsageResponse import ResourceUsageResponse
+from FBS.Worker.UpdateSettingsRequest import UpdateSettingsRequestT
+
+from .channel import DEFAULT_TIMEOUT, Channel, body_of
+from .errors import InvalidParameterError, InvalidStateError, WorkerDiedError, WorkerError
+from .events import EventEmitter
+from .fbs_utils import check_app_data, s
+
+if TYPE_CHECKING:
+    from .router import Router
+
+__all__ = ["Worker", "create_worker", "worker_bin_path", "MEDIASOUP_VERSION"]
+
+logger = logging.getLogger(__name__)
+stdio_logger = logging.getLogger("rtc.mediasoup.worker.log")
+
+MEDIASOUP_VERSION = "3.16.0"
+LOG_LEVELS = ("debug", "warn", "error", "none")
+LOG_TAGS = (
+    "info", "ice", "dtls", "rtp", "srtp", "rtcp", "rtx", "bwe", "score", "simulcast", "svc",
+    "sctp", "message",
+)
+SPAWN_TIMEOUT = 10.0
+CLOSE_GRACE = 5.0
+
+
+def worker_bin_path(worker_bin: str | os.PathLike[str] | None = None) -> str:
+    """Where the worker binary is: argument, else ``MEDIASOUP_WORKER_BIN``, else the cache."""
+    if worker_bin:
+        return os.fspath(worker_bin)
+    env_bin = os.environ.get("MEDIASOUP_WORKER_BIN")
+    if env_bin:
+        return env_bin
+    cache = os.environ.get("CONFERENCE_CACHE")
+    if not cache:
+        base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+        cache = os.path.join(base, "conference")
+    return os.path.join(cache, f"mediasoup-worker-{MEDIASOUP_VERSION}", "bin", "mediasoup-worker")
+
+
+async def create_worker(
+    *,
+    log_level: str = "error",
+    log_tags: list[str] | None = None,
+    rtc_min_port: int = 10000,
+    rtc_max_port: int = 59999,
+    dtls_certificate_file: str | None = None,
+    dtls_private_key_file: str | None = None,
+    libwebrtc_field_trials: str | None = None,
+    disable_liburing: bool = False,
+    app_data: dict[str, Any] | None = None,
+    worker_bin: str | os.PathLike[str] | None = None,
+    request_timeout: float = DEFAULT_TIMEOUT,
+) -> Worker:
+    """Spawn a worker and return it once it reports it is running (``WORKER_RUNNING``)."""
+    if log_level not in LOG_LEVELS:
+        raise InvalidParameterError(f"invalid log_level {log_level!r}")
+    if log_tags is not None and (
+        not isinstance(log_tags, list) or any(not isinstance(t, str) for t in log_tags)
+    ):
+        raise InvalidParameterError("log_tags must be a list of strings")
+    for name, port in (("rtc_min_port", rtc_min_port), ("rtc_max_port", rtc_max_port)):
+        if not isinstance(port, int) or isinstance(port, bool) or not 0 <= port <= 65535:
+            raise InvalidParameterError(f"{name} must be a port number")
+    check_app_data(app_data)
+    args = [f"--logLevel={log_level}"]
+    args += [f"--logTags={tag}" for tag in log_tags or ()]
+    args += [f"--rtcMinPort={rtc_min_port}", f"--rtcMaxPort={rtc_max_port}"]
+    if dtls_certificate_file:
+        args.append(f"--dtlsCertificateFile={dtls_certificate_file}")
+    if dtls_private_key_file:
+        args.append(f"--dtlsPrivateKeyFile={dtls_private_key_file}")
+    if libwebrtc_field_trials:
+        args.append(f"--libwebrtcFieldTrials={libwebrtc_field_trials}")
+    if disable_liburing:
+        args.append("--disableLiburing=true")
+    worker = Worker(app_data=app_data)
+    await worker._spawn(worker_bin_path(worker_bin), args, request_timeout)
+    return worker
+
+
+class Worker(EventEmitter):
+    """A running mediasoup-worker process.
+
+    Events: ``died`` (a :class:`WorkerDiedError`), ``subprocessclose``.
+    Observer events: ``close``, ``newrouter``.
+    """
+
+    def __init__(self, *, app_data: dict[str, Any] | None = None) -> None:
+        super().__init__()
+        self.app_data: dict[str, Any] = app_data if app_data is not None else {}
+        self.observer = EventEmitter()
+        self.pid = 0
+        self.closed = False
+        self.died = False
+        self.subprocess_closed = False
+        self._channel: Channel | None = None
+        self._routers: dict[str, Router] = {}
+        self._exited: asyncio.Future[tuple[int | None, str | None]] | None = None
+        self._stdio: list[asyncio.BaseTransport] = []
+        self._running: asyncio.Future[None] | None = None
+
+    # -- spawning -----------------------------------------------------------------------------
+
+    async def _spawn(self, path: str, args: list[str], request_timeout: float) -> None:
+        loop = asyncio.get_running_loop()
+        if not os.access(path, os.X_OK):
+            raise WorkerError(
+                "spawn", f"no executable worker at {path} (run scripts/build-worker.sh)"
+            )
+        req_r, req_w = os.pipe()  # the worker reads requests on fd 3
+        resp_r, resp_w = os.pipe()  # the worker writes on fd 4
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        # Child-side ends above fd 10 so the dup2 actions below cannot clobber each other.
+        child = [fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 10) for fd in (req_r, resp_w, out_w, err_w)]
+        for fd in (req_r, resp_w, out_w, err_w):
+            os.close(fd)
+        env = dict(os.environ, MEDIASOUP_VERSION=MEDIASOUP_VERSION)
+        try:
+            self.pid = os.posix_spawn(  # noqa: ASYNC221 (returns at once)
+                path,
+                [path, *args],
+                env,
+                file_actions=[
+                    (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+                    (os.POSIX_SPAWN_DUP2, child[2], 1),
+                    (os.POSIX_SPAWN_DUP2, child[3], 2),
+                    (os.POSIX_SPAWN_DUP2, child[0], 3),
+                    (os.POSIX_SPAWN_DUP2, child[1], 4),
+                ],
+                setsigdef=(signal.SIGPIPE, signal.SIGXFSZ),
+            )
+        except BaseException:
+            for fd in (*child, req_w, resp_r, out_r, err_r):
+                os.close(fd)
+            raise
+        finally:
+            if self.pid:
+                for fd in child:
+                    os.close(fd)
+        logger.debug("spawned worker [pid:%s] %s %s", self.pid, path, " ".join(args))
+        self._exited = loop.create_future()
+        self._watch_exit(loop)
+        self._running = loop.create_future()
+        self._channel = Channel(pid=self.pid, timeout=request_timeout)
+        self._channel.subscribe(str(self.pid), self._on_worker_notification)
+        await self._channel.connect(read_fd=resp_r, write_fd=req_w, on_lost=self._on_channel_lost)
+        for fd, level in ((out_r, logging.DEBUG), (err_r, logging.ERROR)):
+            transport, _ = await loop.connect_read_pipe(
+                lambda level=level: _LineLogger(self.pid, level), os.fdopen(fd, "rb", buffering=0)
+            )
+            self._stdio.append(transport)
+        exited = self._exited
+        done, _ = await asyncio.wait(
+            {self._running, exited}, timeout=SPAWN_TIMEOUT, return_when=asyncio.FIRST_COMPLETED
+        )
+        if self._running in done:
+            logger.debug("worker running [pid:%s]", self.pid)
+            return
+        self.closed = True
+        self._channel.close()
+        if exited in done:
+            code, sig = exited.result()
+            if code == 42:
+                raise InvalidParameterError(f"worker refused its settings [pid:{self.pid}]")
+            raise WorkerError("spawn", str(WorkerDiedError(self.pid, code, sig)))
+        self._kill()
+        raise WorkerError("spawn", f"worker did not start in time [pid:{self.pid}]")
+
+    def _watch_exit(self, loop: asyncio.AbstractEventLoop) -> None:
+        pid = self.pid
+        try:
+            pidfd = os.pidfd_open(pid)
+        except (AttributeError, OSError):
+            def wait_in_thread() -> None:
+                _, status = os.waitpid(pid, 0)
+                loop.call_soon_threadsafe(self._on_exit, status)
+
+            threading.Thread(target=wait_in_thread, name=f"mediasoup-worker-{pid}",
+                             daemon=True).start()
+            return
+
+        def on_readable() -> None:
+            loop.remove_reader(pidfd)
+            os.close(pidfd)
+            _, status = os.waitpid(pid, 0)
+            self._on_exit(status)
+
+        loop.add_reader(pidfd, on_readable)
+
+    def _on_worker_notification(self, event: int, _notification: Any) -> None:
+        if event == Event.WORKER_RUNNING and self._running and not self._running.done():
+            self._running.set_result(None)
+
+    def _on_channel_lost(self) -> None:
+        # The pending requests already failed (the channel closed itself); `died` follows
+        # when the exit status is in.
+        logger.debug("worker channel lost [pid:%s]", self.pid)
+
+    def _on_exit(self, status: int) -> None:
+        if os.WIFSIGNALED(status):
+            code, sig = None, signal.Signals(os.WTERMSIG(status)).name
+        else:
+            code, sig = os.waitstatus_to_exitcode(status), None
+        logger.debug("worker exited [pid:%s, code:%s, signal:%s]", self.pid, code, sig)
+        if self._exited is not None and not self._exited.done():
+            self._exited.set_result((code, sig))
+        for transport in self._stdio:
+            transport.close()
+        if self._channel is not None:
+            self._channel.close()
+        if not self.closed and self._running is not None and self._running.done():
+            self._close(error=WorkerDiedError(self.pid, code, sig))
+        if not self.subprocess_closed:
+            self.subprocess_closed = True
+            self.emit("subprocessclose")
+
+    # -- public API ---------------------------------------------------------------------------
+
+    @property
+    def channel(self) -> Channel:
+        """The channel to the worker (for the objects of this package)."""
+        assert self._channel is not None
+        return self._channel
+
+    @property
+    def routers(self) -> dict[str, Router]:
+        """Open routers by id (read it, do not change it)."""
+        return self._routers
+
+    def close(self) -> None:
+        """Close the routers (locally: the worker cascades) and ask the worker to exit."""
+        if self.closed:
+            return
+        logger.debug("close() [pid:%s]", self.pid)
+        self._close(error=None)
+
+    def _close(self, *, error: WorkerDiedError | None) -> None:
+        """The one close cascade: by the user (error None) or because the process died."""
+        self.closed = True
+        for router in list(self._routers.values()):
+            router._close(event="workerclose")
+        self._routers.clear()
+        channel = self.channel
+        if error is None:
+            asyncio.get_running_loop().create_task(self._close_process(channel))
+        else:
+            logger.error("%s", error)
+            self.died = True
+            channel.close()
+            self.emit("died", error)
+        self.observer.emit("close")
+
+    async def _close_process(self, channel: Channel) -> None:
+        try:
+            await channel.request(Method.WORKER_CLOSE, timeout=CLOSE_GRACE)
+        except Exception as exc:  # the worker may be gone already
+            logger.debug("WORKER_CLOSE failed [pid:%s]: %s", self.pid, exc)
+        channel.close()
+        assert self._exited is not None
+        try:
+            await asyncio.wait_for(asyncio.shield(self._exited), CLOSE_GRACE)
+        except TimeoutError:
+            logger.error("worker did not exit after close, killing it [pid:%s]", self.pid)
+            self._kill()
+
+    def _kill(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, signal.SIGKILL)
+
+    async def wait_closed(self, timeout: float | None = None) -> None:  # noqa: ASYNC109
+        """Wait until the process has exited and been reaped (after ``close()`` or death)."""
+        assert self._exited is not None
+        await asyncio.wait_for(asyncio.shield(self._exited), timeout)
+
+    def _check_open(self) -> None:
+        if self.closed:
+            raise InvalidStateError(f"worker closed [pid:{self.pid}]")
+
+    async def dump(self) -> dict[str, Any]:
+        """The worker's own view: router ids, WebRtcServer ids, channel handlers."""
+        self._check_open()
+        response = await self.channel.request(Method.WORKER_DUMP)
+        dump = body_of(response, DumpResponse)
+        handlers = dump.ChannelMessageHandlers()
+        result: dict[str, Any] = {
+            "pid": dump.Pid(),
+            "webRtcServerIds": [s(dump.WebRtcServerIds(i))
+                                for i in range(dump.WebRtcServerIdsLength())],
+            "routerIds": [s(dump.RouterIds(i)) for i in range(dump.RouterIdsLength())],
+            "channelMessageHandlers": {
+                "channelRequestHandlers": [
+                    s(handlers.ChannelRequestHandlers(i))
+                    for i in range(handlers.ChannelRequestHandlersLength())
+                ],
+                "channelNotificationHandlers": [
+                    s(handlers.ChannelNotificationHandlers(i))
+                    for i in range(handlers.ChannelNotificationHandlersLength())
+                ],
+            },
+        }
+        liburing = dump.Liburing()
+        if liburing is not None:
+            result["liburing"] = {
+                "sqeProcessCount": liburing.SqeProcessCount(),
+                "sqeMissCount": liburing.SqeMissCount(),
+                "userDataMissCount": liburing.UserDataMissCount(),
+            }
+        return result
+
+    async def get_resource_usage(self) -> dict[str, int]:
+        """getrusage(2) of the worker process, keys as in mediasoup (``ru_utime``, ...)."""
+        self._check_open()
+        response = await self.channel.request(Method.WORKER_GET_RESOURCE_USAGE)
+        usage = body_of(response, ResourceUsageResponse)
+        names = ("utime", "stime", "maxrss", "ixrss", "idrss", "isrss", "minflt", "majflt",
+                 "nswap", "inblock", "oublock", "msgsnd", "msgrcv", "nsignals", "nvcsw", "nivcsw")
+        return {f"ru_{name}": getattr(usage, "Ru" + name.capitalize())() for name in names}
+
+    async def update_settings(
+        self, *, log_level: str | None = None, log_tags: list[str] | None = None
+    ) -> None:
+        """Change the worker's log level and tags at run time."""
+        self._check_open()
+        if log_level is not None and log_level not in LOG_LEVELS:
+            raise InvalidParameterError(f"invalid log_level {log_level!r}")
+        if log_tags is not None and (
+            not isinstance(log_tags, list) or any(not isinstance(t, str) for t in log_tags)
+        ):
+            raise InvalidParameterError("log_tags must be a list of strings")
+        await self.channel.request(
+            Method.WORKER_UPDATE_SETTINGS,
+            body_type=RequestBody.Worker_UpdateSettingsRequest,
+            body=UpdateSettingsRequestT(logLevel=log_level, logTags=log_tags),
+        )
+
+    async def create_router(
+        self,
+        *,
+        media_codecs: list[dict[str, Any]] | None = None,
+        app_data: dict[str, Any] | None = None,
+    ) -> Router:
+        """Create a router whose RTP capabilities come from ``media_codecs``."""
+        self._check_open()
+        from .router import create_router
+
+        router = await create_router(
+            self.channel, media_codecs=media_codecs, app_data=app_data
+        )
+        self._routers[router.id] = router
+        router.on("@close", lambda: self._routers.pop(router.id, None))
+        self.observer.emit("newrouter", router)
+        return router
+
+    def __repr__(self) -> str:
+        return f"<Worker pid={self.pid} closed={self.closed}>"
+
+
+class _LineLogger(asyncio.Protocol):
+    """Logs what the worker (or a library in it) prints on stdout/stderr, line by line."""
+
+    def __init__(self, pid: int, level: int) -> None:
+        self._pid = pid
+        self._level = level
+        self._partial = b""
+
+    def data_received(self, data: bytes) -> None:
+        lines = (self._partial + data).split(b"\n")
+        self._partial = lines.pop()
+        for line in lines:
+            if line:
+                stdio_logger.log(self._level, "[pid:%s] (%s) %s", self._pid,
+                                 "stderr" if self._level >= logging.ERROR else "stdout",
+                                 line.decode("utf-8", "replace"))
