@@ -1,0 +1,1 @@
+"""Meetings: who meets when, who may join, and who attended."""

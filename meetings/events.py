@@ -1,0 +1,110 @@
+"""Meeting events sent to the meeting's Channels group, only once the change is committed.
+
+Services call `broadcast_on_commit`; a rolled-back change never reaches a client. The group
+message is `{"type": "meeting.event", "event": <name>, "data": {...}}`, which
+`rtc.consumers.MeetingConsumer.meeting_event` relays to each connection as
+`{"type": <name>, "data": {...}}`.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import transaction
+
+if TYPE_CHECKING:
+    from meetings.models import Meeting, Participant
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "MEETING_ENDED",
+    "MEETING_UPDATED",
+    "PARTICIPANT_JOINED",
+    "PARTICIPANT_LEFT",
+    "PARTICIPANT_REMOVED",
+    "broadcast_on_commit",
+    "group_message",
+    "meeting_group_name",
+    "meeting_payload",
+    "participant_payload",
+]
+
+PARTICIPANT_JOINED = "meeting.participantJoined"
+PARTICIPANT_LEFT = "meeting.participantLeft"
+PARTICIPANT_REMOVED = "meeting.participantRemoved"
+MEETING_UPDATED = "meeting.updated"
+MEETING_ENDED = "meeting.ended"
+
+# The Channels handler (consumer method `meeting_event`) for group messages.
+GROUP_MESSAGE_TYPE = "meeting.event"
+
+
+def meeting_payload(meeting: Meeting) -> dict[str, Any]:
+    """The meeting as events show it (camelCase, JSON-ready)."""
+    return {
+        "id": str(meeting.id),
+        "title": meeting.title,
+        "host": meeting.host.get_username(),
+        "hostId": meeting.host_id,
+        "status": meeting.status,
+        "access": meeting.access,
+        "capacity": meeting.capacity,
+        "scheduledStart": _iso(meeting.scheduled_start),
+        "scheduledEnd": _iso(meeting.scheduled_end),
+        "startedAt": _iso(meeting.started_at),
+        "endedAt": _iso(meeting.ended_at),
+    }
+
+
+def participant_payload(participant: Participant) -> dict[str, Any]:
+    """The participant as events show it (camelCase, JSON-ready)."""
+    return {
+        "meetingId": str(participant.meeting_id),
+        "userId": participant.user_id,
+        "username": participant.user.get_username(),
+        "role": participant.role,
+        "joinedAt": _iso(participant.joined_at),
+        "leftAt": _iso(participant.left_at),
+    }
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def meeting_group_name(meeting_id: uuid.UUID | str) -> str:
+    """The group of a meeting's connections (Channels allows only `[A-Za-z0-9._-]`)."""
+    return f"meeting.{meeting_id}"
+
+
+def group_message(
+    event: str, data: dict[str, Any], *, exclude: str | None = None
+) -> dict[str, Any]:
+    """A group message carrying `event`; `exclude` is a channel name that should not relay it."""
+    message: dict[str, Any] = {"type": GROUP_MESSAGE_TYPE, "event": event, "data": data}
+    if exclude:
+        message["exclude"] = exclude
+    return message
+
+
+def _send(meeting_id: uuid.UUID | str, message: dict[str, Any]) -> None:
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    try:
+        async_to_sync(layer.group_send)(meeting_group_name(meeting_id), message)
+    except Exception:
+        # The database change stands; a lost notification must not turn it into an error.
+        logger.exception("meeting=%s broadcast of %s failed", meeting_id, message.get("event"))
+
+
+def broadcast_on_commit(meeting_id: uuid.UUID | str, event: str, data: dict[str, Any]) -> None:
+    """Send `event` to the meeting's group after the current transaction commits."""
+    message = group_message(event, data)
+    transaction.on_commit(lambda: _send(meeting_id, message))

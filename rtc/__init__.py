@@ -1,0 +1,1 @@
+"""Real-time layer: the meeting WebSocket and (in `rtc.mediasoup`) the mediasoup control layer."""

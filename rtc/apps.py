@@ -1,0 +1,24 @@
+"""Django app config for the real-time layer."""
+
+from __future__ import annotations
+
+from django.apps import AppConfig
+from django.utils.module_loading import autodiscover_modules
+
+
+class RtcConfig(AppConfig):
+    """Registers WebSocket message handlers at start-up.
+
+    Every installed app's `signaling` module (e.g. `rtc/signaling.py`) is imported once, so
+    handlers registered there with `rtc.protocol.registry.register(...)` are known to the
+    meeting consumer without the consumer importing them.
+    """
+
+    name = "rtc"
+    verbose_name = "Real-time"
+
+    def ready(self) -> None:
+        """Import the built-in handlers and every app's `signaling` module."""
+        from rtc import handlers  # noqa: F401  (registers built-in handlers)
+
+        autodiscover_modules("signaling")

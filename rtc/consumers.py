@@ -1,0 +1,201 @@
+"""MeetingConsumer: the REQ-002 meeting WebSocket at /ws/meetings/<uuid>/.
+
+Connect: the socket is accepted and then, if the user may not join, closed with a 4xxx code
+(`rtc.protocol.CloseCode`), so browsers see why. A joined connection is in the group
+`meeting.<id>`, is recorded as present (`meetings.services.participant_mark_joined`), gets a
+`meeting.state` snapshot, and relays the group's meeting events. Requests are validated
+envelopes dispatched through `rtc.protocol.registry`; anything malformed or unknown gets an
+error reply with its requestId, never a crash and never internal details.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+
+from conference.errors import ApplicationError
+from meetings import events, services
+from meetings.models import Meeting
+from rtc import handlers
+from rtc.protocol import (
+    MAX_MESSAGE_CHARS,
+    CloseCode,
+    HandlerRegistry,
+    ProtocolError,
+    ReplyCode,
+    close_code_for,
+    error_reply,
+    parse_request,
+    registry,
+    success_reply,
+)
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["MeetingConsumer"]
+
+
+class MeetingConsumer(AsyncJsonWebsocketConsumer):
+    """One client's connection to one meeting."""
+
+    registry: HandlerRegistry = registry
+
+    user: Any
+    meeting_id: Any
+    group_name: str
+    joined: bool = False
+
+    # --- lifecycle ------------------------------------------------------------------------------
+
+    async def connect(self) -> None:
+        """Accept, then join the meeting or close with the refusal's code."""
+        self.user = self.scope.get("user")
+        self.meeting_id = self.scope["url_route"]["kwargs"]["meeting_id"]
+        self.group_name = events.meeting_group_name(self.meeting_id)
+        self.joined = False
+        await self.accept()
+        if self.user is None or not self.user.is_authenticated:
+            logger.info("meeting=%s refused anonymous connection", self.meeting_id)
+            await self.close(code=CloseCode.UNAUTHENTICATED)
+            return
+        # Subscribe before recording the join, so no event after the join can be missed.
+        await self.channel_layer.group_add(self.group_name, self.channel_name)
+        try:
+            await self._mark_joined()
+        except ApplicationError as error:
+            await self.channel_layer.group_discard(self.group_name, self.channel_name)
+            logger.info("meeting=%s refused user=%s: %s", self.meeting_id, self.user.pk, error.code)
+            await self.close(code=close_code_for(error.code))
+            return
+        self.joined = True
+        logger.info(
+            "meeting=%s user=%s connected channel=%s",
+            self.meeting_id,
+            self.user.pk,
+            self.channel_name,
+        )
+        await self.send_event("meeting.state", await handlers.meeting_state(self.meeting_id))
+
+    async def disconnect(self, code: int) -> None:
+        """Leave the group, run the registry's disconnect hooks, record the leave."""
+        await self._leave()
+
+    async def _leave(self) -> None:
+        if not self.joined:
+            return
+        self.joined = False
+        await self.channel_layer.group_discard(self.group_name, self.channel_name)
+        for hook in self.registry.disconnect_hooks:
+            try:
+                await hook(self)
+            except Exception:
+                logger.exception(
+                    "meeting=%s user=%s disconnect hook %r failed",
+                    self.meeting_id,
+                    self.user.pk,
+                    hook,
+                )
+        try:
+            await database_sync_to_async(services.participant_mark_left)(
+                meeting_id=self.meeting_id, user=self.user
+            )
+        except Exception:
+            logger.exception(
+                "meeting=%s user=%s could not be marked left", self.meeting_id, self.user.pk
+            )
+        logger.info("meeting=%s user=%s disconnected", self.meeting_id, self.user.pk)
+
+    async def leave_and_close(self, code: int) -> None:
+        """Leave the meeting now (not when the client gets round to closing) and close."""
+        await self._leave()
+        await self.close(code=code)
+
+    @database_sync_to_async
+    def _mark_joined(self) -> None:
+        meeting = Meeting.objects.filter(pk=self.meeting_id).first()
+        if meeting is None:
+            raise ApplicationError("Meeting not found.", code="not_found")
+        services.participant_mark_joined(meeting=meeting, user=self.user)
+
+    # --- client to server -----------------------------------------------------------------------
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        """Size-check and decode a frame; errors get a reply, not a closed socket."""
+        if not self.joined:
+            return
+        if text_data is None:
+            await self.send_json(
+                error_reply(None, "Binary frames are not supported.", ReplyCode.INVALID)
+            )
+            return
+        if len(text_data) > MAX_MESSAGE_CHARS:
+            await self.send_json(error_reply(None, "Message too large.", ReplyCode.INVALID))
+            return
+        try:
+            content = json.loads(text_data)
+        except ValueError:
+            await self.send_json(error_reply(None, "Malformed JSON.", ReplyCode.INVALID))
+            return
+        await self.receive_json(content)
+
+    async def receive_json(self, content: Any, **kwargs: Any) -> None:
+        """Validate the envelope, dispatch to the registered handler, reply."""
+        try:
+            request = parse_request(content, known_types=self.registry.types)
+        except ProtocolError as error:
+            await self.send_json(error_reply(error.request_id, error.message, error.code))
+            return
+        handler = self.registry.get(request.type)
+        if handler is None:  # unregistered between validation and dispatch
+            await self.send_json(
+                error_reply(request.request_id, "Unknown message type.", ReplyCode.UNKNOWN_TYPE)
+            )
+            return
+        try:
+            data = await handler(self, request)
+        except ApplicationError as error:
+            reply = error_reply(request.request_id, error.message, str(error.code))
+        except self.registry.safe_errors as error:
+            message, code = getattr(error, "message", ""), getattr(error, "code", "")
+            reply = error_reply(request.request_id, str(message), str(code))
+        except Exception:
+            logger.exception(
+                "meeting=%s user=%s handler for %s failed",
+                self.meeting_id,
+                self.user.pk,
+                request.type,
+            )
+            reply = error_reply(request.request_id, "Internal error.", ReplyCode.INTERNAL)
+        else:
+            reply = success_reply(request.request_id, data or {})
+        await self.send_json(reply)
+
+    # --- server to client -----------------------------------------------------------------------
+
+    async def send_event(self, event: str, data: dict[str, Any]) -> None:
+        """Push `{"type": event, "data": data}` to this client."""
+        await self.send_json({"type": event, "data": data})
+
+    async def broadcast(
+        self, event: str, data: dict[str, Any], *, exclude_self: bool = True
+    ) -> None:
+        """Push an event to the meeting's connections (by default not this one)."""
+        exclude = self.channel_name if exclude_self else None
+        await self.channel_layer.group_send(
+            self.group_name, events.group_message(event, data, exclude=exclude)
+        )
+
+    async def meeting_event(self, message: dict[str, Any]) -> None:
+        """Relay a group event; close when the meeting ended or this user was removed."""
+        if not self.joined or message.get("exclude") == self.channel_name:
+            return
+        event, data = message["event"], message.get("data", {})
+        await self.send_event(event, data)
+        if event == events.MEETING_ENDED:
+            await self.leave_and_close(CloseCode.MEETING_ENDED)
+        elif event == events.PARTICIPANT_REMOVED and data.get("userId") == self.user.pk:
+            await self.leave_and_close(CloseCode.FORBIDDEN)

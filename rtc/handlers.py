@@ -1,0 +1,38 @@
+"""Built-in meeting socket requests: `ping` and `meeting:state`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from channels.db import database_sync_to_async
+
+from conference.errors import ApplicationError, ErrorCode
+from meetings import events, selectors
+from meetings.models import Meeting
+from rtc.protocol import Connection, Request, registry
+
+
+@registry.register("ping")
+async def ping(conn: Connection, request: Request) -> dict[str, Any]:
+    """Liveness check for clients and load balancers behind the socket."""
+    return {"type": "pong"}
+
+
+@database_sync_to_async
+def meeting_state(meeting_id: Any) -> dict[str, Any]:
+    """The meeting and who is present now, as one JSON-ready snapshot."""
+    meeting = Meeting.objects.select_related("host").filter(pk=meeting_id).first()
+    if meeting is None:
+        raise ApplicationError("Meeting not found.", code=ErrorCode.NOT_FOUND)
+    present = selectors.participants_present(meeting=meeting)
+    return {
+        "type": "meeting.state",
+        "meeting": events.meeting_payload(meeting),
+        "participants": [events.participant_payload(p) for p in present],
+    }
+
+
+@registry.register("meeting:state")
+async def meeting_state_request(conn: Connection, request: Request) -> dict[str, Any]:
+    """A fresh snapshot, e.g. after the client missed events."""
+    return await meeting_state(conn.meeting_id)

@@ -1,0 +1,250 @@
+"""The meeting WebSocket's message envelope, close codes, and handler registry.
+
+Client requests are `{"type": str, "requestId": str (optional), "data": dict}`. Each request
+is answered with the same `requestId` and either `{"data": {...}}` or `{"error": str,
+"code": str}`. Server pushes are `{"type": str, "data": {...}}`.
+
+Handlers are registered by type, from any installed app's `signaling` module (imported at
+start-up by `rtc.apps.RtcConfig`):
+
+    from rtc.protocol import Request, registry
+
+    @registry.register("rtc:join")
+    async def rtc_join(conn: Connection, request: Request) -> dict:
+        return {"type": "rtc:joined", ...}
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from enum import IntEnum, StrEnum
+from typing import Any, Protocol
+
+from conference.errors import ErrorCode
+
+__all__ = [
+    "MAX_MESSAGE_CHARS",
+    "MAX_REQUEST_ID_LENGTH",
+    "CloseCode",
+    "Connection",
+    "DisconnectHook",
+    "Handler",
+    "HandlerRegistry",
+    "ProtocolError",
+    "ReplyCode",
+    "Request",
+    "close_code_for",
+    "error_reply",
+    "parse_request",
+    "registry",
+    "success_reply",
+]
+
+MAX_MESSAGE_CHARS = 64 * 1024
+"""Largest text frame accepted (SDP-sized payloads fit with room to spare)."""
+
+MAX_REQUEST_ID_LENGTH = 64
+"""A requestId is a correlation token, not a payload."""
+
+TYPE_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9:._-]{0,63}")
+
+
+class CloseCode(IntEnum):
+    """WebSocket close codes the meeting socket uses; browsers see them because the socket is
+    accepted before it is closed."""
+
+    UNAUTHENTICATED = 4401
+    FORBIDDEN = 4403
+    NOT_FOUND = 4404
+    FULL = 4409
+    MEETING_ENDED = 4410
+
+
+class ReplyCode(StrEnum):
+    """`code` values of error replies (plus every `conference.errors.ErrorCode`)."""
+
+    INVALID = "invalid"
+    UNKNOWN_TYPE = "unknown_type"
+    INTERNAL = "internal"
+
+
+_CLOSE_FOR_ERROR = {
+    ErrorCode.NOT_AUTHENTICATED: CloseCode.UNAUTHENTICATED,
+    ErrorCode.FORBIDDEN: CloseCode.FORBIDDEN,
+    ErrorCode.NOT_FOUND: CloseCode.NOT_FOUND,
+    ErrorCode.FULL: CloseCode.FULL,
+    ErrorCode.GONE: CloseCode.MEETING_ENDED,
+}
+
+
+def close_code_for(code: ErrorCode) -> CloseCode:
+    """The close code that refuses a connection for an application error code."""
+    return _CLOSE_FOR_ERROR.get(code, CloseCode.FORBIDDEN)
+
+
+class ProtocolError(Exception):
+    """A request that cannot be served; its message is safe to send to the client."""
+
+    def __init__(
+        self, message: str, *, code: str = ReplyCode.INVALID, request_id: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = str(code)
+        self.request_id = request_id
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """A validated client request."""
+
+    type: str
+    """The message type, e.g. `rtc:join`; registered in `registry`."""
+    data: dict[str, Any] = field(default_factory=dict)
+    """The request's payload; handlers validate its fields."""
+    request_id: str | None = None
+    """Echoed in the reply so the client can match it; None when the client sent none."""
+
+
+class Connection(Protocol):
+    """What a handler may use of the connection it serves (MeetingConsumer implements it)."""
+
+    user: Any
+    meeting_id: Any
+    channel_name: str
+
+    async def send_event(self, event: str, data: dict[str, Any]) -> None:
+        """Push `{"type": event, "data": data}` to this client."""
+
+    async def broadcast(
+        self, event: str, data: dict[str, Any], *, exclude_self: bool = True
+    ) -> None:
+        """Push an event to every connection of the meeting (by default not this one)."""
+
+
+Handler = Callable[[Connection, Request], Awaitable[dict[str, Any] | None]]
+DisconnectHook = Callable[[Connection], Awaitable[None]]
+
+
+class HandlerRegistry:
+    """Maps message types to handlers, and holds hooks run when a joined connection ends."""
+
+    def __init__(self) -> None:
+        self._handlers: dict[str, Handler] = {}
+        self._disconnect_hooks: list[DisconnectHook] = []
+        self._safe_errors: tuple[type[Exception], ...] = (ProtocolError,)
+
+    def register(self, message_type: str) -> Callable[[Handler], Handler]:
+        """Decorator registering a handler for `message_type` (each type once)."""
+        if not TYPE_PATTERN.fullmatch(message_type):
+            raise ValueError(f"invalid message type {message_type!r}")
+
+        def decorator(handler: Handler) -> Handler:
+            existing = self._handlers.get(message_type)
+            if existing is not None and existing is not handler:
+                raise ValueError(f"a handler for {message_type!r} is already registered")
+            self._handlers[message_type] = handler
+            return handler
+
+        return decorator
+
+    def unregister(self, message_type: str) -> None:
+        """Forget a handler (tests register temporary ones)."""
+        self._handlers.pop(message_type, None)
+
+    def get(self, message_type: str) -> Handler | None:
+        """The handler for `message_type`, if one is registered."""
+        return self._handlers.get(message_type)
+
+    @property
+    def types(self) -> frozenset[str]:
+        """Every registered message type."""
+        return frozenset(self._handlers)
+
+    def on_disconnect(self, hook: DisconnectHook) -> DisconnectHook:
+        """Decorator adding a hook awaited when a joined connection closes (e.g. leave room)."""
+        if hook not in self._disconnect_hooks:
+            self._disconnect_hooks.append(hook)
+        return hook
+
+    def remove_disconnect_hook(self, hook: DisconnectHook) -> None:
+        """Forget a disconnect hook."""
+        if hook in self._disconnect_hooks:
+            self._disconnect_hooks.remove(hook)
+
+    def register_error(self, error_type: type[Exception]) -> type[Exception]:
+        """Declare an exception type whose `.message` and `.code` are safe to send as a reply.
+
+        Usable as a class decorator; e.g. the signaling package registers its SignalingError.
+        """
+        if error_type not in self._safe_errors:
+            self._safe_errors = (*self._safe_errors, error_type)
+        return error_type
+
+    @property
+    def safe_errors(self) -> tuple[type[Exception], ...]:
+        """Exception types replied with their own message and code (not `internal`)."""
+        return self._safe_errors
+
+    @property
+    def disconnect_hooks(self) -> tuple[DisconnectHook, ...]:
+        """The disconnect hooks in registration order."""
+        return tuple(self._disconnect_hooks)
+
+
+registry = HandlerRegistry()
+"""The registry the meeting consumer dispatches with."""
+
+
+def parse_request(content: Any, *, known_types: frozenset[str]) -> Request:
+    """Validate a decoded JSON message as a request envelope.
+
+    Raises ProtocolError (carrying the requestId whenever it was itself valid) for a non-object,
+    a bad requestId, a missing or malformed type, a type not in `known_types`, or non-object data.
+    """
+    if not isinstance(content, dict):
+        raise ProtocolError("A message must be a JSON object.")
+    raw_id = content.get("requestId")
+    request_id: str | None = None
+    if raw_id is not None:
+        if not isinstance(raw_id, str) or not 0 < len(raw_id) <= MAX_REQUEST_ID_LENGTH:
+            raise ProtocolError(
+                f"requestId must be a string of 1-{MAX_REQUEST_ID_LENGTH} characters."
+            )
+        request_id = raw_id
+    message_type = content.get("type")
+    if not isinstance(message_type, str) or not TYPE_PATTERN.fullmatch(message_type):
+        raise ProtocolError("type must be a message type string.", request_id=request_id)
+    data = content.get("data", {})
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ProtocolError("data must be a JSON object.", request_id=request_id)
+    unknown = set(content) - {"type", "requestId", "data"}
+    if unknown:
+        raise ProtocolError(
+            f"Unexpected fields: {', '.join(sorted(unknown)[:5])}.", request_id=request_id
+        )
+    if message_type not in known_types:
+        raise ProtocolError(
+            "Unknown message type.", code=ReplyCode.UNKNOWN_TYPE, request_id=request_id
+        )
+    return Request(type=message_type, data=data, request_id=request_id)
+
+
+def success_reply(request_id: str | None, data: dict[str, Any]) -> dict[str, Any]:
+    """`{"requestId": ..., "data": ...}` (requestId left out when the client sent none)."""
+    reply: dict[str, Any] = {"data": data}
+    if request_id is not None:
+        reply = {"requestId": request_id, **reply}
+    return reply
+
+
+def error_reply(request_id: str | None, message: str, code: str) -> dict[str, Any]:
+    """`{"requestId": ..., "error": ..., "code": ...}` (requestId left out when unknown)."""
+    reply: dict[str, Any] = {"error": message, "code": code}
+    if request_id is not None:
+        reply = {"requestId": request_id, **reply}
+    return reply

@@ -1,0 +1,11 @@
+"""WebSocket URL routes."""
+
+from __future__ import annotations
+
+from django.urls import path
+
+from rtc.consumers import MeetingConsumer
+
+websocket_urlpatterns = [
+    path("ws/meetings/<uuid:meeting_id>/", MeetingConsumer.as_asgi()),
+]
