@@ -1,0 +1,120 @@
+"""JavaScript value semantics that mediasoup's Node ``ortc`` relies on.
+
+The Node layer tests inputs with ``typeof``, truthiness and ``===``. Python's own notions differ
+(``True == 1``, ``[]`` is falsy, ``None`` is not an object), so the port spells the JavaScript
+rules out here once instead of approximating them at each call site.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+__all__ = [
+    "is_number",
+    "is_object",
+    "is_string",
+    "js_str",
+    "strict_eq",
+    "to_number",
+    "truthy",
+]
+
+# JavaScript's "." matches anything but these line terminators.
+JS_DOT = "[^\n\r\u2028\u2029]"
+
+_RTX_RE = re.compile(JS_DOT + r"+/rtx\Z", re.IGNORECASE)
+
+
+def is_number(value: Any) -> bool:
+    """``typeof value === 'number'`` (a bool is not a number in JavaScript)."""
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def is_string(value: Any) -> bool:
+    """``typeof value === 'string'``."""
+    return isinstance(value, str)
+
+
+def is_object(value: Any) -> bool:
+    """A JSON object (dict). ``null`` and arrays are refused, unlike JavaScript's ``typeof``."""
+    return isinstance(value, dict)
+
+
+def truthy(value: Any) -> bool:
+    """JavaScript truthiness: ``0``, ``NaN``, ``''``, ``null`` and ``false`` are falsy; ``[]``
+    and ``{}`` are truthy."""
+    if value is None or value is False:
+        return False
+    if is_number(value):
+        return value != 0 and not (isinstance(value, float) and math.isnan(value))
+    if isinstance(value, str):
+        return value != ""
+    return True
+
+
+def strict_eq(a: Any, b: Any) -> bool:
+    """``a === b`` for JSON values (objects compare by identity)."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return isinstance(a, bool) and isinstance(b, bool) and a is b
+    if is_number(a) and is_number(b):
+        return a == b
+    if isinstance(a, str) and isinstance(b, str):
+        return a == b
+    if isinstance(a, dict | list) or isinstance(b, dict | list):
+        return a is b
+    return a is b  # None / the UNDEFINED sentinel
+
+
+def _number_str(value: float) -> str:
+    if isinstance(value, int):
+        return str(value)
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "Infinity" if value > 0 else "-Infinity"
+    if value.is_integer() and abs(value) < 1e21:
+        return str(int(value))
+    return repr(value)
+
+
+def js_str(value: Any) -> str:
+    """``String(value)`` / template-literal conversion for JSON values."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if is_number(value):
+        return _number_str(value)
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list):
+        return ",".join("" if v is None else js_str(v) for v in value)
+    return "[object Object]"
+
+
+def to_number(value: Any) -> float:
+    """``Number(value)`` for JSON values, used where Node compares with ``>``."""
+    if value is None or value is False:
+        return 0
+    if value is True:
+        return 1
+    if is_number(value):
+        return value
+    if isinstance(value, str):
+        text = value.strip()
+        if text == "":
+            return 0
+        try:
+            return (
+                float(int(text, 0)) if text.lower().startswith(("0x", "0o", "0b")) else float(text)
+            )
+        except ValueError:
+            return math.nan
+    return math.nan
+
+
+def is_rtx_mime_type(mime_type: Any) -> bool:
+    """``/.+\\/rtx$/i.test(mimeType)``."""
+    return isinstance(mime_type, str) and _RTX_RE.search(mime_type) is not None

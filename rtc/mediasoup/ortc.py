@@ -1,0 +1,573 @@
+"""RTP negotiation as pure functions: mediasoup's Node ``ortc`` module, in Python.
+
+A router turns its media codecs into RTP capabilities; a Producer's RTP parameters are mapped
+onto the router's payload types and SSRCs ("consumable" parameters); each Consumer receives a
+subset of those, reduced to what the receiving endpoint supports. The worker does the media
+work; these functions decide what it is told. They never change their arguments (Node's
+mutate theirs) and they raise before anything is sent to the worker:
+``InvalidParameterError`` where Node throws ``TypeError``, ``UnsupportedError`` where it
+throws ``UnsupportedError``. Golden vectors made with mediasoup 3.16.0 hold the two equal.
+
+Random SSRCs come from ``generate_random_number``, looked up at call time so that tests can
+replace it with a deterministic sequence.
+"""
+
+from __future__ import annotations
+
+import copy
+import secrets
+from typing import Any
+
+from rtc.mediasoup import h264
+from rtc.mediasoup._js import is_number, is_rtx_mime_type, js_str, strict_eq, to_number, truthy
+from rtc.mediasoup.errors import InvalidParameterError, MediasoupError, UnsupportedError
+from rtc.mediasoup.ortc_validation import (
+    _normalize_rtp_codec_capability,
+    validate_num_sctp_streams,
+    validate_rtp_capabilities,
+    validate_rtp_codec_capability,
+    validate_rtp_parameters,
+    validate_sctp_capabilities,
+    validate_sctp_parameters,
+    validate_sctp_stream_parameters,
+)
+from rtc.mediasoup.scalability_modes import parse_scalability_mode
+from rtc.mediasoup.supported_rtp_capabilities import SUPPORTED_RTP_CAPABILITIES
+from rtc.mediasoup.types import MediaKind, RtpCapabilities, RtpMapping, RtpParameters
+
+__all__ = [
+    "can_consume",
+    "generate_random_number",
+    "generate_router_rtp_capabilities",
+    "get_consumable_rtp_parameters",
+    "get_consumer_rtp_parameters",
+    "get_pipe_consumer_rtp_parameters",
+    "get_producer_rtp_parameters_mapping",
+    "is_rtx_codec",
+    "match_codecs",
+    "negotiate_producer_rtp_parameters",
+    "parse_scalability_mode",
+    "validate_num_sctp_streams",
+    "validate_rtp_capabilities",
+    "validate_rtp_codec_capability",
+    "validate_rtp_parameters",
+    "validate_sctp_capabilities",
+    "validate_sctp_parameters",
+    "validate_sctp_stream_parameters",
+]
+
+# Node's order: 100-127 first, then 96-99.
+DYNAMIC_PAYLOAD_TYPES: tuple[int, ...] = (*range(100, 128), *range(96, 100))
+
+_UNDEFINED = object()
+
+_TRANSPORT_CC_URI = "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01"
+_ABS_SEND_TIME_URI = "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time"
+_MID_URI = "urn:ietf:params:rtp-hdrext:sdes:mid"
+
+# Node normalises its table in place on every call; doing it once gives the same data.
+_NORMALIZED_SUPPORTED = validate_rtp_capabilities(SUPPORTED_RTP_CAPABILITIES)
+
+
+def generate_random_number() -> int:
+    """A random SSRC in [100000000, 999999999), like Node's ``crypto.randomInt``."""
+    return 100_000_000 + secrets.randbelow(899_999_999)
+
+
+def is_rtx_codec(codec: dict[str, Any]) -> bool:
+    """Whether a codec is a retransmission (``*/rtx``) codec."""
+    return is_rtx_mime_type(codec.get("mimeType"))
+
+
+def _params(codec: dict[str, Any]) -> dict[str, Any]:
+    params = codec.get("parameters")
+    return params if isinstance(params, dict) else {}
+
+
+def _or_zero(value: Any) -> Any:
+    return value if truthy(value) else 0
+
+
+def match_codecs(a: dict[str, Any], b: dict[str, Any], *, strict: bool = False) -> bool:
+    """Whether codec ``a`` matches codec ``b`` (mediasoup's ``matchCodecs``, without mutation).
+
+    MIME type (case-insensitive), clock rate and channels must be equal; multiopus also needs
+    equal stream counts. ``strict`` adds H264 packetization-mode and profile (with a level
+    that can be answered) and VP9 profile-id.
+    """
+    mime_type = str(a.get("mimeType", "")).lower()
+    if mime_type != str(b.get("mimeType", "")).lower():
+        return False
+    if not strict_eq(a.get("clockRate", _UNDEFINED), b.get("clockRate", _UNDEFINED)):
+        return False
+    if not strict_eq(a.get("channels", _UNDEFINED), b.get("channels", _UNDEFINED)):
+        return False
+    a_params, b_params = _params(a), _params(b)
+    if mime_type == "audio/multiopus":
+        for key in ("num_streams", "coupled_streams"):
+            if not strict_eq(a_params.get(key, _UNDEFINED), b_params.get(key, _UNDEFINED)):
+                return False
+    elif mime_type in ("video/h264", "video/h264-svc") and strict:
+        a_mode = _or_zero(a_params.get("packetization-mode"))
+        if not strict_eq(a_mode, _or_zero(b_params.get("packetization-mode"))):
+            return False
+        if not h264.is_same_profile(a_params, b_params):
+            return False
+        try:
+            h264.generate_profile_level_id_string_for_answer(a_params, b_params)
+        except ValueError:
+            return False
+    elif mime_type == "video/vp9" and strict:
+        a_profile = _or_zero(a_params.get("profile-id"))
+        if not strict_eq(a_profile, _or_zero(b_params.get("profile-id"))):
+            return False
+    return True
+
+
+def _negotiated_parameters(codec: dict[str, Any], cap_codec: dict[str, Any]) -> dict[str, Any]:
+    """The codec's parameters after Node's ``matchCodecs(..., {modify: true})``.
+
+    For H264 the ``profile-level-id`` becomes the answer to the router codec (normalised, and
+    lowered to the router's level unless both allow level asymmetry); it is idempotent.
+    """
+    params = copy.deepcopy(_params(codec))
+    if str(codec.get("mimeType", "")).lower() not in ("video/h264", "video/h264-svc"):
+        return params
+    try:
+        answer = h264.generate_profile_level_id_string_for_answer(params, _params(cap_codec))
+    except ValueError:
+        return params
+    if answer:
+        params["profile-level-id"] = answer
+    else:
+        params.pop("profile-level-id", None)
+    return params
+
+
+def generate_router_rtp_capabilities(media_codecs: list[Any] | None = None) -> RtpCapabilities:
+    """The RTP capabilities of a router created with ``media_codecs``.
+
+    Each media codec must match a supported codec (non-strict); it gets its
+    ``preferredPayloadType``, the supported one (PCMU 0 …), or the next free dynamic one, and
+    each video codec is followed by an RTX codec. Only ``parameters`` and
+    ``preferredPayloadType`` are taken from the given codec; the rest (``rtcpFeedback``
+    included) comes from the supported table. All supported header extensions are offered.
+    ``None`` means no codecs (Node's default argument).
+    """
+    if media_codecs is None:
+        media_codecs = []
+    if not isinstance(media_codecs, list):
+        raise InvalidParameterError("mediaCodecs must be an Array")
+    supported = copy.deepcopy(_NORMALIZED_SUPPORTED)
+    dynamic_payload_types = list(DYNAMIC_PAYLOAD_TYPES)
+    caps: dict[str, Any] = {"codecs": [], "headerExtensions": supported["headerExtensions"]}
+    for index, given in enumerate(media_codecs):
+        media_codec = copy.deepcopy(given)
+        _normalize_rtp_codec_capability(media_codec, f"mediaCodecs[{index}]")
+        matched = next(
+            (c for c in supported["codecs"] if match_codecs(media_codec, c, strict=False)), None
+        )
+        if matched is None:
+            raise UnsupportedError(
+                f"media codec not supported [mimeType:{js_str(media_codec['mimeType'])}]"
+            )
+        codec = copy.deepcopy(matched)
+        preferred = media_codec.get("preferredPayloadType")
+        if is_number(preferred):
+            codec["preferredPayloadType"] = preferred
+            if preferred in dynamic_payload_types:
+                dynamic_payload_types.remove(preferred)
+        elif not is_number(codec.get("preferredPayloadType")):
+            codec["preferredPayloadType"] = _take_dynamic_payload_type(dynamic_payload_types)
+        if any(
+            strict_eq(c.get("preferredPayloadType"), codec["preferredPayloadType"])
+            for c in caps["codecs"]
+        ):
+            raise InvalidParameterError(
+                f"duplicated codec.preferredPayloadType (at mediaCodecs[{index}])"
+            )
+        codec["parameters"] = {**codec.get("parameters", {}), **media_codec["parameters"]}
+        caps["codecs"].append(codec)
+        if codec["kind"] == "video":
+            caps["codecs"].append(
+                {
+                    "kind": codec["kind"],
+                    "mimeType": f"{codec['kind']}/rtx",
+                    "preferredPayloadType": _take_dynamic_payload_type(dynamic_payload_types),
+                    "clockRate": codec["clockRate"],
+                    "parameters": {"apt": codec["preferredPayloadType"]},
+                    "rtcpFeedback": [],
+                }
+            )
+    return caps
+
+
+def _take_dynamic_payload_type(available: list[int]) -> int:
+    if not available:
+        # Node throws a plain Error here, neither a TypeError nor an UnsupportedError.
+        raise MediasoupError("cannot allocate more dynamic codec payload types")
+    return available.pop(0)
+
+
+def _match_producer_codecs(
+    params: dict[str, Any], caps: dict[str, Any]
+) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """Pairs (producer codec, router codec): media codecs first, then RTX, as Node's Map."""
+    pairs: list[tuple[dict[str, Any], dict[str, Any]]] = []
+    by_id: dict[int, dict[str, Any]] = {}
+    for codec in params["codecs"]:
+        if is_rtx_codec(codec):
+            continue
+        matched = next((c for c in caps["codecs"] if match_codecs(codec, c, strict=True)), None)
+        if matched is None:
+            raise UnsupportedError(
+                f"unsupported codec [mimeType:{js_str(codec.get('mimeType'))}, "
+                f"payloadType:{js_str(codec.get('payloadType'))}]"
+            )
+        pairs.append((codec, matched))
+        by_id[id(codec)] = matched
+    for codec in params["codecs"]:
+        if not is_rtx_codec(codec):
+            continue
+        apt = _params(codec).get("apt", _UNDEFINED)
+        associated = next(
+            (c for c in params["codecs"] if strict_eq(c.get("payloadType", _UNDEFINED), apt)), None
+        )
+        pt = js_str(codec.get("payloadType"))
+        if associated is None:
+            raise InvalidParameterError(f"missing media codec found for RTX PT {pt}")
+        cap_media = by_id.get(id(associated))
+        if cap_media is None:
+            raise InvalidParameterError(f"RTX PT {pt} has apt {js_str(apt)}, not a media codec")
+        cap_rtx = next(
+            (
+                c
+                for c in caps["codecs"]
+                if is_rtx_codec(c)
+                and strict_eq(
+                    _params(c).get("apt", _UNDEFINED),
+                    cap_media.get("preferredPayloadType", _UNDEFINED),
+                )
+            ),
+            None,
+        )
+        if cap_rtx is None:
+            raise UnsupportedError(
+                "no RTX codec for capability codec PT "
+                f"{js_str(cap_media.get('preferredPayloadType'))}"
+            )
+        pairs.append((codec, cap_rtx))
+        by_id[id(codec)] = cap_rtx
+    return pairs
+
+
+def get_producer_rtp_parameters_mapping(
+    rtp_parameters: RtpParameters, router_rtp_capabilities: RtpCapabilities
+) -> RtpMapping:
+    """How the worker maps a Producer's payload types and SSRCs onto the router's.
+
+    ``rtp_parameters`` must be validated. Each media codec must strictly match a router codec
+    and each RTX codec needs the router's RTX for it, else ``UnsupportedError``. Encodings get
+    consecutive ``mappedSsrc`` values from one random base.
+    """
+    pairs = _match_producer_codecs(rtp_parameters, router_rtp_capabilities)
+    mapping: dict[str, Any] = {
+        "codecs": [
+            {"payloadType": codec["payloadType"], "mappedPayloadType": cap["preferredPayloadType"]}
+            for codec, cap in pairs
+        ],
+        "encodings": [],
+    }
+    mapped_ssrc = generate_random_number()
+    for encoding in rtp_parameters.get("encodings", []):
+        mapped: dict[str, Any] = {"mappedSsrc": mapped_ssrc}
+        mapped_ssrc += 1
+        for key in ("rid", "ssrc", "scalabilityMode"):
+            if truthy(encoding.get(key)):
+                mapped[key] = encoding[key]
+        mapping["encodings"].append(mapped)
+    return mapping
+
+
+def negotiate_producer_rtp_parameters(
+    rtp_parameters: RtpParameters, router_rtp_capabilities: RtpCapabilities
+) -> RtpParameters:
+    """A copy of validated Producer parameters as Node's ``Transport.produce()`` keeps them.
+
+    Node's mapping step rewrites each H264 codec's ``profile-level-id`` to the answer against
+    the matching router codec, and that rewritten copy is what the worker receives and what
+    ``producer.rtpParameters`` shows. Raises like ``get_producer_rtp_parameters_mapping``.
+    """
+    result = copy.deepcopy(rtp_parameters)
+    by_id = {
+        id(codec): cap for codec, cap in _match_producer_codecs(result, router_rtp_capabilities)
+    }
+    for codec in result["codecs"]:
+        if not is_rtx_codec(codec):
+            codec["parameters"] = _negotiated_parameters(codec, by_id[id(codec)])
+    return result
+
+
+def get_consumable_rtp_parameters(
+    kind: MediaKind,
+    rtp_parameters: RtpParameters,
+    router_rtp_capabilities: RtpCapabilities,
+    rtp_mapping: RtpMapping,
+) -> RtpParameters:
+    """The parameters every Consumer of a Producer is derived from.
+
+    Codecs take the router's payload types and RTCP feedback (plus the router's RTX codec),
+    but keep the Producer's (negotiated) codec parameters; header extensions are the router's
+    of that kind that it can send; encodings lose ``rid``/``rtx``/``codecPayloadType`` and
+    carry the mapped SSRCs; RTCP keeps the CNAME with reduced size.
+    """
+    caps = router_rtp_capabilities
+    consumable: dict[str, Any] = {"codecs": [], "headerExtensions": [], "encodings": [], "rtcp": {}}
+    for codec in rtp_parameters["codecs"]:
+        if is_rtx_codec(codec):
+            continue
+        entry = next(
+            (
+                e
+                for e in rtp_mapping["codecs"]
+                if strict_eq(e.get("payloadType"), codec.get("payloadType"))
+            ),
+            None,
+        )
+        if entry is None:
+            raise InvalidParameterError(
+                f"no mapping for payload type {js_str(codec.get('payloadType'))}"
+            )
+        matched = next(
+            (
+                c
+                for c in caps["codecs"]
+                if strict_eq(c.get("preferredPayloadType"), entry.get("mappedPayloadType"))
+            ),
+            None,
+        )
+        if matched is None:
+            raise InvalidParameterError(
+                f"no router codec with payload type {js_str(entry.get('mappedPayloadType'))}"
+            )
+        consumable_codec = _pick(
+            matched,
+            mimeType="mimeType",
+            payloadType="preferredPayloadType",
+            clockRate="clockRate",
+            channels="channels",
+        )
+        consumable_codec["parameters"] = _negotiated_parameters(codec, matched)
+        consumable_codec.update(_pick(matched, rtcpFeedback="rtcpFeedback"))
+        consumable["codecs"].append(consumable_codec)
+        cap_rtx = next(
+            (
+                c
+                for c in caps["codecs"]
+                if is_rtx_codec(c)
+                and strict_eq(_params(c).get("apt"), consumable_codec.get("payloadType"))
+            ),
+            None,
+        )
+        if cap_rtx is not None:
+            consumable["codecs"].append(
+                _pick(
+                    cap_rtx,
+                    mimeType="mimeType",
+                    payloadType="preferredPayloadType",
+                    clockRate="clockRate",
+                    parameters="parameters",
+                    rtcpFeedback="rtcpFeedback",
+                )
+            )
+    for cap_ext in caps["headerExtensions"]:
+        if cap_ext.get("kind") != kind or cap_ext.get("direction") not in ("sendrecv", "sendonly"):
+            continue
+        ext = _pick(cap_ext, uri="uri", id="preferredId", encrypt="preferredEncrypt")
+        ext["parameters"] = {}
+        consumable["headerExtensions"].append(ext)
+    encodings = rtp_parameters.get("encodings") or []
+    for index, given in enumerate(encodings):
+        if index >= len(rtp_mapping["encodings"]):
+            raise InvalidParameterError(f"no mapping for encoding {index}")
+        encoding = copy.deepcopy(given)
+        for key in ("rid", "rtx", "codecPayloadType"):
+            encoding.pop(key, None)
+        encoding["ssrc"] = rtp_mapping["encodings"][index]["mappedSsrc"]
+        consumable["encodings"].append(encoding)
+    consumable["rtcp"] = _pick(rtp_parameters.get("rtcp") or {}, cname="cname")
+    consumable["rtcp"]["reducedSize"] = True
+    return consumable
+
+
+def _pick(source: dict[str, Any], **keys: str) -> dict[str, Any]:
+    """Copy ``source[src]`` to ``result[dst]`` for each ``dst=src`` present in ``source``.
+
+    An absent key is left out, as JSON leaves out Node's ``undefined`` members.
+    """
+    return {dst: copy.deepcopy(source[src]) for dst, src in keys.items() if src in source}
+
+
+def can_consume(
+    consumable_rtp_parameters: RtpParameters, rtp_capabilities: RtpCapabilities
+) -> bool:
+    """Whether an endpoint with ``rtp_capabilities`` can receive a Producer.
+
+    True when its first consumable codec that the endpoint supports (strict match) is a media
+    codec. Invalid capabilities raise ``InvalidParameterError``.
+    """
+    caps = validate_rtp_capabilities(rtp_capabilities)
+    matching = [
+        codec
+        for codec in consumable_rtp_parameters["codecs"]
+        if any(match_codecs(cap, codec, strict=True) for cap in caps["codecs"])
+    ]
+    return bool(matching) and not is_rtx_codec(matching[0])
+
+
+def _reduce_feedback_for_bwe(codecs: list[dict[str, Any]], exts: list[dict[str, Any]]) -> None:
+    """Transport-CC if negotiated, else REMB if abs-send-time is, else neither."""
+    uris = {ext.get("uri") for ext in exts}
+    if _TRANSPORT_CC_URI in uris:
+        dropped: tuple[str, ...] = ("goog-remb",)
+    elif _ABS_SEND_TIME_URI in uris:
+        dropped = ("transport-cc",)
+    else:
+        dropped = ("transport-cc", "goog-remb")
+    for codec in codecs:
+        codec["rtcpFeedback"] = [
+            fb for fb in codec["rtcpFeedback"] if fb.get("type") not in dropped
+        ]
+
+
+def get_consumer_rtp_parameters(
+    *,
+    consumable_rtp_parameters: RtpParameters,
+    remote_rtp_capabilities: RtpCapabilities,
+    pipe: bool = False,
+    enable_rtx: bool = False,
+) -> RtpParameters:
+    """The RTP parameters of one Consumer for an endpoint with ``remote_rtp_capabilities``.
+
+    Keeps the consumable codecs the endpoint supports (RTX only with ``enable_rtx`` and only
+    for a kept media codec), with the endpoint's RTCP feedback (no plain NACK without RTX),
+    the header extensions it knows by the same id and URI, and one bandwidth estimator. A
+    non-pipe Consumer gets one encoding with a random SSRC, a scalability mode of ``L<n>T<t>``
+    for n simulcast streams, and the largest ``maxBitrate``; a pipe Consumer keeps every
+    encoding with new SSRCs. Raises ``UnsupportedError`` when no media codec is left.
+    """
+    remote = validate_rtp_capabilities(remote_rtp_capabilities)
+    consumable = consumable_rtp_parameters
+    params: dict[str, Any] = {
+        "codecs": [],
+        "headerExtensions": [],
+        "encodings": [],
+        "rtcp": copy.deepcopy(consumable.get("rtcp")),
+    }
+    for codec in copy.deepcopy(consumable.get("codecs") or []):
+        if not enable_rtx and is_rtx_codec(codec):
+            continue
+        matched = next((c for c in remote["codecs"] if match_codecs(c, codec, strict=True)), None)
+        if matched is None:
+            continue
+        codec["rtcpFeedback"] = [
+            copy.deepcopy(fb)
+            for fb in matched["rtcpFeedback"]
+            if enable_rtx or fb.get("type") != "nack" or truthy(fb.get("parameter"))
+        ]
+        params["codecs"].append(codec)
+    rtx_supported = False
+    codecs = params["codecs"]
+    for idx in range(len(codecs) - 1, -1, -1):
+        codec = codecs[idx]
+        if not is_rtx_codec(codec):
+            continue
+        apt = _params(codec).get("apt", _UNDEFINED)
+        if any(strict_eq(c.get("payloadType", _UNDEFINED), apt) for c in codecs):
+            rtx_supported = True
+        else:
+            del codecs[idx]
+    if not codecs or is_rtx_codec(codecs[0]):
+        raise UnsupportedError("no compatible media codecs")
+    params["headerExtensions"] = [
+        copy.deepcopy(ext)
+        for ext in consumable["headerExtensions"]
+        if any(
+            strict_eq(cap.get("preferredId"), ext.get("id")) and cap.get("uri") == ext.get("uri")
+            for cap in remote["headerExtensions"]
+        )
+    ]
+    _reduce_feedback_for_bwe(codecs, params["headerExtensions"])
+    encodings = consumable.get("encodings") or []
+    if not pipe:
+        encoding: dict[str, Any] = {"ssrc": generate_random_number()}
+        if rtx_supported:
+            encoding["rtx"] = {"ssrc": encoding["ssrc"] + 1}
+        mode = next(
+            (e["scalabilityMode"] for e in encodings if truthy(e.get("scalabilityMode"))), None
+        )
+        if len(encodings) > 1:
+            temporal_layers = parse_scalability_mode(mode)["temporalLayers"]
+            mode = f"L{len(encodings)}T{temporal_layers}"
+        if truthy(mode):
+            encoding["scalabilityMode"] = mode
+        max_bitrate: Any = 0
+        for e in encodings:
+            bitrate = e.get("maxBitrate")
+            if truthy(bitrate) and to_number(bitrate) > to_number(max_bitrate):
+                max_bitrate = bitrate
+        if truthy(max_bitrate):
+            encoding["maxBitrate"] = max_bitrate
+        params["encodings"].append(encoding)
+    else:
+        params["encodings"] = _renumber_encodings(encodings, rtx=rtx_supported)
+    return params
+
+
+def _renumber_encodings(encodings: list[dict[str, Any]], *, rtx: bool) -> list[dict[str, Any]]:
+    """Copies with SSRCs (and RTX SSRCs) counted up from fresh random bases, as for pipes."""
+    result = copy.deepcopy(encodings)
+    base_ssrc = generate_random_number()
+    base_rtx_ssrc = generate_random_number()
+    for index, encoding in enumerate(result):
+        encoding["ssrc"] = base_ssrc + index
+        if rtx:
+            encoding["rtx"] = {"ssrc": base_rtx_ssrc + index}
+        else:
+            encoding.pop("rtx", None)
+    return result
+
+
+def get_pipe_consumer_rtp_parameters(
+    *, consumable_rtp_parameters: RtpParameters, enable_rtx: bool = False
+) -> RtpParameters:
+    """The RTP parameters of a Consumer on a PipeTransport (towards another router).
+
+    Keeps every codec and encoding but no bandwidth estimation: RTCP feedback is reduced to
+    PLI, FIR and (with ``enable_rtx``) NACK, and MID, abs-send-time and transport-cc header
+    extensions are dropped. Without ``enable_rtx`` the RTX codecs go too.
+    """
+    consumable = consumable_rtp_parameters
+    codecs = []
+    for codec in copy.deepcopy(consumable.get("codecs") or []):
+        if not enable_rtx and is_rtx_codec(codec):
+            continue
+        codec["rtcpFeedback"] = [
+            fb
+            for fb in codec["rtcpFeedback"]
+            if (fb.get("type") == "nack" and fb.get("parameter") == "pli")
+            or (fb.get("type") == "ccm" and fb.get("parameter") == "fir")
+            or (enable_rtx and fb.get("type") == "nack" and not truthy(fb.get("parameter")))
+        ]
+        codecs.append(codec)
+    dropped_uris = (_MID_URI, _ABS_SEND_TIME_URI, _TRANSPORT_CC_URI)
+    return {
+        "codecs": codecs,
+        "headerExtensions": [
+            copy.deepcopy(ext)
+            for ext in consumable["headerExtensions"]
+            if ext.get("uri") not in dropped_uris
+        ],
+        "encodings": _renumber_encodings(consumable.get("encodings") or [], rtx=enable_rtx),
+        "rtcp": copy.deepcopy(consumable.get("rtcp")),
+    }
