@@ -40,7 +40,9 @@ def test_full_flow_leaves_every_input_unchanged() -> None:
     consumable = ortc.get_consumable_rtp_parameters("video", params, caps, mapping)
     consumable_before = copy.deepcopy(consumable)
     consumer = ortc.get_consumer_rtp_parameters(
-        consumable_rtp_parameters=consumable, remote_rtp_capabilities=caps, pipe=False,
+        consumable_rtp_parameters=consumable,
+        remote_rtp_capabilities=caps,
+        pipe=False,
         enable_rtx=True,
     )
     assert caps == caps_before
@@ -55,5 +57,7 @@ def test_unsupported_codec_and_bad_input_raise_the_mapped_errors() -> None:
     """An unknown codec is UnsupportedError; a malformed dict is InvalidParameterError."""
     with pytest.raises(UnsupportedError, match="audio/foo"):
         ortc.generate_router_rtp_capabilities([{"mimeType": "audio/foo", "clockRate": 8000}])
-    with pytest.raises(InvalidParameterError, match=r"missing codec.clockRate \(at params.codecs\[0\]\)"):
+    with pytest.raises(
+        InvalidParameterError, match=r"missing codec.clockRate \(at params.codecs\[0\]\)"
+    ):
         ortc.validate_rtp_parameters({"codecs": [{"mimeType": "audio/opus", "payloadType": 100}]})
