@@ -8,6 +8,8 @@ mutate theirs) and they raise before anything is sent to the worker:
 ``InvalidParameterError`` where Node throws ``TypeError``, ``UnsupportedError`` where it
 throws ``UnsupportedError``. Golden vectors made with mediasoup 3.16.0 hold the two equal.
 
+Codec matching and router capabilities live in ``ortc_codecs``, input validation in
+``ortc_validation``; both are re-exported here, so ``ortc`` is the one module to import.
 Random SSRCs come from ``generate_random_number``, looked up at call time so that tests can
 replace it with a deterministic sequence.
 """
@@ -18,11 +20,18 @@ import copy
 import secrets
 from typing import Any
 
-from rtc.mediasoup import h264
-from rtc.mediasoup._js import is_number, is_rtx_mime_type, js_str, strict_eq, to_number, truthy
-from rtc.mediasoup.errors import InvalidParameterError, MediasoupError, UnsupportedError
+from rtc.mediasoup._js import js_str, strict_eq, to_number, truthy
+from rtc.mediasoup.errors import InvalidParameterError, UnsupportedError
+from rtc.mediasoup.ortc_codecs import (
+    DYNAMIC_PAYLOAD_TYPES,
+    UNDEFINED,
+    codec_params,
+    generate_router_rtp_capabilities,
+    is_rtx_codec,
+    match_codecs,
+    negotiated_codec_parameters,
+)
 from rtc.mediasoup.ortc_validation import (
-    _normalize_rtp_codec_capability,
     validate_num_sctp_streams,
     validate_rtp_capabilities,
     validate_rtp_codec_capability,
@@ -32,10 +41,10 @@ from rtc.mediasoup.ortc_validation import (
     validate_sctp_stream_parameters,
 )
 from rtc.mediasoup.scalability_modes import parse_scalability_mode
-from rtc.mediasoup.supported_rtp_capabilities import SUPPORTED_RTP_CAPABILITIES
 from rtc.mediasoup.types import MediaKind, RtpCapabilities, RtpMapping, RtpParameters
 
 __all__ = [
+    "DYNAMIC_PAYLOAD_TYPES",
     "can_consume",
     "generate_random_number",
     "generate_router_rtp_capabilities",
@@ -56,157 +65,14 @@ __all__ = [
     "validate_sctp_stream_parameters",
 ]
 
-# Node's order: 100-127 first, then 96-99.
-DYNAMIC_PAYLOAD_TYPES: tuple[int, ...] = (*range(100, 128), *range(96, 100))
-
-_UNDEFINED = object()
-
 _TRANSPORT_CC_URI = "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01"
 _ABS_SEND_TIME_URI = "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time"
 _MID_URI = "urn:ietf:params:rtp-hdrext:sdes:mid"
-
-# Node normalises its table in place on every call; doing it once gives the same data.
-_NORMALIZED_SUPPORTED = validate_rtp_capabilities(SUPPORTED_RTP_CAPABILITIES)
 
 
 def generate_random_number() -> int:
     """A random SSRC in [100000000, 999999999), like Node's ``crypto.randomInt``."""
     return 100_000_000 + secrets.randbelow(899_999_999)
-
-
-def is_rtx_codec(codec: dict[str, Any]) -> bool:
-    """Whether a codec is a retransmission (``*/rtx``) codec."""
-    return is_rtx_mime_type(codec.get("mimeType"))
-
-
-def _params(codec: dict[str, Any]) -> dict[str, Any]:
-    params = codec.get("parameters")
-    return params if isinstance(params, dict) else {}
-
-
-def _or_zero(value: Any) -> Any:
-    return value if truthy(value) else 0
-
-
-def match_codecs(a: dict[str, Any], b: dict[str, Any], *, strict: bool = False) -> bool:
-    """Whether codec ``a`` matches codec ``b`` (mediasoup's ``matchCodecs``, without mutation).
-
-    MIME type (case-insensitive), clock rate and channels must be equal; multiopus also needs
-    equal stream counts. ``strict`` adds H264 packetization-mode and profile (with a level
-    that can be answered) and VP9 profile-id.
-    """
-    mime_type = str(a.get("mimeType", "")).lower()
-    if mime_type != str(b.get("mimeType", "")).lower():
-        return False
-    if not strict_eq(a.get("clockRate", _UNDEFINED), b.get("clockRate", _UNDEFINED)):
-        return False
-    if not strict_eq(a.get("channels", _UNDEFINED), b.get("channels", _UNDEFINED)):
-        return False
-    a_params, b_params = _params(a), _params(b)
-    if mime_type == "audio/multiopus":
-        for key in ("num_streams", "coupled_streams"):
-            if not strict_eq(a_params.get(key, _UNDEFINED), b_params.get(key, _UNDEFINED)):
-                return False
-    elif mime_type in ("video/h264", "video/h264-svc") and strict:
-        a_mode = _or_zero(a_params.get("packetization-mode"))
-        if not strict_eq(a_mode, _or_zero(b_params.get("packetization-mode"))):
-            return False
-        if not h264.is_same_profile(a_params, b_params):
-            return False
-        try:
-            h264.generate_profile_level_id_string_for_answer(a_params, b_params)
-        except ValueError:
-            return False
-    elif mime_type == "video/vp9" and strict:
-        a_profile = _or_zero(a_params.get("profile-id"))
-        if not strict_eq(a_profile, _or_zero(b_params.get("profile-id"))):
-            return False
-    return True
-
-
-def _negotiated_parameters(codec: dict[str, Any], cap_codec: dict[str, Any]) -> dict[str, Any]:
-    """The codec's parameters after Node's ``matchCodecs(..., {modify: true})``.
-
-    For H264 the ``profile-level-id`` becomes the answer to the router codec (normalised, and
-    lowered to the router's level unless both allow level asymmetry); it is idempotent.
-    """
-    params = copy.deepcopy(_params(codec))
-    if str(codec.get("mimeType", "")).lower() not in ("video/h264", "video/h264-svc"):
-        return params
-    try:
-        answer = h264.generate_profile_level_id_string_for_answer(params, _params(cap_codec))
-    except ValueError:
-        return params
-    if answer:
-        params["profile-level-id"] = answer
-    else:
-        params.pop("profile-level-id", None)
-    return params
-
-
-def generate_router_rtp_capabilities(media_codecs: list[Any] | None = None) -> RtpCapabilities:
-    """The RTP capabilities of a router created with ``media_codecs``.
-
-    Each media codec must match a supported codec (non-strict); it gets its
-    ``preferredPayloadType``, the supported one (PCMU 0 …), or the next free dynamic one, and
-    each video codec is followed by an RTX codec. Only ``parameters`` and
-    ``preferredPayloadType`` are taken from the given codec; the rest (``rtcpFeedback``
-    included) comes from the supported table. All supported header extensions are offered.
-    ``None`` means no codecs (Node's default argument).
-    """
-    if media_codecs is None:
-        media_codecs = []
-    if not isinstance(media_codecs, list):
-        raise InvalidParameterError("mediaCodecs must be an Array")
-    supported = copy.deepcopy(_NORMALIZED_SUPPORTED)
-    dynamic_payload_types = list(DYNAMIC_PAYLOAD_TYPES)
-    caps: dict[str, Any] = {"codecs": [], "headerExtensions": supported["headerExtensions"]}
-    for index, given in enumerate(media_codecs):
-        media_codec = copy.deepcopy(given)
-        _normalize_rtp_codec_capability(media_codec, f"mediaCodecs[{index}]")
-        matched = next(
-            (c for c in supported["codecs"] if match_codecs(media_codec, c, strict=False)), None
-        )
-        if matched is None:
-            raise UnsupportedError(
-                f"media codec not supported [mimeType:{js_str(media_codec['mimeType'])}]"
-            )
-        codec = copy.deepcopy(matched)
-        preferred = media_codec.get("preferredPayloadType")
-        if is_number(preferred):
-            codec["preferredPayloadType"] = preferred
-            if preferred in dynamic_payload_types:
-                dynamic_payload_types.remove(preferred)
-        elif not is_number(codec.get("preferredPayloadType")):
-            codec["preferredPayloadType"] = _take_dynamic_payload_type(dynamic_payload_types)
-        if any(
-            strict_eq(c.get("preferredPayloadType"), codec["preferredPayloadType"])
-            for c in caps["codecs"]
-        ):
-            raise InvalidParameterError(
-                f"duplicated codec.preferredPayloadType (at mediaCodecs[{index}])"
-            )
-        codec["parameters"] = {**codec.get("parameters", {}), **media_codec["parameters"]}
-        caps["codecs"].append(codec)
-        if codec["kind"] == "video":
-            caps["codecs"].append(
-                {
-                    "kind": codec["kind"],
-                    "mimeType": f"{codec['kind']}/rtx",
-                    "preferredPayloadType": _take_dynamic_payload_type(dynamic_payload_types),
-                    "clockRate": codec["clockRate"],
-                    "parameters": {"apt": codec["preferredPayloadType"]},
-                    "rtcpFeedback": [],
-                }
-            )
-    return caps
-
-
-def _take_dynamic_payload_type(available: list[int]) -> int:
-    if not available:
-        # Node throws a plain Error here, neither a TypeError nor an UnsupportedError.
-        raise MediasoupError("cannot allocate more dynamic codec payload types")
-    return available.pop(0)
 
 
 def _match_producer_codecs(
@@ -229,9 +95,9 @@ def _match_producer_codecs(
     for codec in params["codecs"]:
         if not is_rtx_codec(codec):
             continue
-        apt = _params(codec).get("apt", _UNDEFINED)
+        apt = codec_params(codec).get("apt", UNDEFINED)
         associated = next(
-            (c for c in params["codecs"] if strict_eq(c.get("payloadType", _UNDEFINED), apt)), None
+            (c for c in params["codecs"] if strict_eq(c.get("payloadType", UNDEFINED), apt)), None
         )
         pt = js_str(codec.get("payloadType"))
         if associated is None:
@@ -245,8 +111,8 @@ def _match_producer_codecs(
                 for c in caps["codecs"]
                 if is_rtx_codec(c)
                 and strict_eq(
-                    _params(c).get("apt", _UNDEFINED),
-                    cap_media.get("preferredPayloadType", _UNDEFINED),
+                    codec_params(c).get("apt", UNDEFINED),
+                    cap_media.get("preferredPayloadType", UNDEFINED),
                 )
             ),
             None,
@@ -304,7 +170,7 @@ def negotiate_producer_rtp_parameters(
     }
     for codec in result["codecs"]:
         if not is_rtx_codec(codec):
-            codec["parameters"] = _negotiated_parameters(codec, by_id[id(codec)])
+            codec["parameters"] = negotiated_codec_parameters(codec, by_id[id(codec)])
     return result
 
 
@@ -357,7 +223,7 @@ def get_consumable_rtp_parameters(
             clockRate="clockRate",
             channels="channels",
         )
-        consumable_codec["parameters"] = _negotiated_parameters(codec, matched)
+        consumable_codec["parameters"] = negotiated_codec_parameters(codec, matched)
         consumable_codec.update(_pick(matched, rtcpFeedback="rtcpFeedback"))
         consumable["codecs"].append(consumable_codec)
         cap_rtx = next(
@@ -365,7 +231,7 @@ def get_consumable_rtp_parameters(
                 c
                 for c in caps["codecs"]
                 if is_rtx_codec(c)
-                and strict_eq(_params(c).get("apt"), consumable_codec.get("payloadType"))
+                and strict_eq(codec_params(c).get("apt"), consumable_codec.get("payloadType"))
             ),
             None,
         )
@@ -482,8 +348,8 @@ def get_consumer_rtp_parameters(
         codec = codecs[idx]
         if not is_rtx_codec(codec):
             continue
-        apt = _params(codec).get("apt", _UNDEFINED)
-        if any(strict_eq(c.get("payloadType", _UNDEFINED), apt) for c in codecs):
+        apt = codec_params(codec).get("apt", UNDEFINED)
+        if any(strict_eq(c.get("payloadType", UNDEFINED), apt) for c in codecs):
             rtx_supported = True
         else:
             del codecs[idx]
