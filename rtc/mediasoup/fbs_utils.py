@@ -8,7 +8,7 @@ from typing import Any
 from .errors import InvalidParameterError
 
 __all__ = ["s", "new_id", "check_app_data", "vector", "string_vector", "key_values",
-           "key_value_arrays", "raw_bytes"]
+           "key_value_arrays", "raw_bytes", "fields", "to_dict"]
 
 
 def s(value: bytes | None) -> str | None:
@@ -78,3 +78,34 @@ def raw_bytes(table: Any, field_offset: int) -> bytes:
     start = tab.Vector(o)
     length = tab.VectorLen(o)
     return bytes(tab.Bytes[start:start + length])
+
+
+def fields(table: Any, keys: tuple[str, ...], out: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Read scalar/string fields named in camelCase (accessor = the name capitalized).
+
+    Absent optional fields (None) are left out, as JSON drops ``undefined`` in mediasoup.
+    """
+    out = {} if out is None else out
+    for key in keys:
+        value = getattr(table, key[0].upper() + key[1:])()
+        if value is None:
+            continue
+        out[key] = value.decode() if isinstance(value, bytes) else value
+    return out
+
+
+def to_dict(value: Any) -> Any:
+    """A FlatBuffers object-API value (``...T`` instances, lists, bytes) as plain data.
+
+    The generated ``...T`` attribute names are already camelCase, as in mediasoup's JSON.
+    Used for rarely read, deeply nested data (RTP stream dumps, trace infos).
+    """
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if isinstance(value, list):
+        return [to_dict(item) for item in value]
+    if hasattr(value, "__dict__"):
+        return {k: to_dict(v) for k, v in vars(value).items() if v is not None}
+    if hasattr(value, "tolist"):  # numpy arrays, when numpy is installed
+        return value.tolist()
+    return value
