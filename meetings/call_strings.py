@@ -1,0 +1,90 @@
+"""The call page's browser strings, translated on the server and handed to the JavaScript.
+
+The bundle holds no text of its own: the page embeds this dictionary (`json_script`) in the
+request's language, so the browser code and the templates share one set of translations.
+`{name}`-style placeholders are filled in by the browser.
+"""
+
+from __future__ import annotations
+
+from django.utils.translation import gettext as _
+
+__all__ = ["call_strings"]
+
+
+def call_strings() -> dict[str, str]:
+    """Every string the call page's JavaScript may show, in the active language."""
+    return {
+        # Connection and call states, read out by the status region.
+        "state.idle": _("Not connected"),
+        "state.connecting": _("Connecting…"),
+        "state.joining": _("Joining the call…"),
+        "state.joined": _("Connected"),
+        "state.reconnecting": _("Connection lost. Reconnecting…"),
+        "state.reconnectingAttempt": _("Connection lost. Reconnecting (attempt {attempt})…"),
+        "state.left": _("You left the call."),
+        "state.failed": _("Could not join the call."),
+        "state.mediaConnecting": _("Connecting media…"),
+        "state.mediaFailed": _("Media connection failed. Retrying…"),
+        # Refusals (WebSocket close codes).
+        "refused.4401": _("Your session has expired. Sign in again to join."),
+        "refused.4403": _("You are not allowed to join this meeting."),
+        "refused.4404": _("This meeting does not exist."),
+        "refused.4409": _("The meeting is full."),
+        "refused.4410": _("The meeting has ended."),
+        "refused.other": _("The server refused the connection."),
+        "meetingEnded": _("The host ended the meeting."),
+        "removed": _("The host removed you from the meeting."),
+        # Devices.
+        "media.denied.audio": _(
+            "Microphone access was denied. Allow it in your browser's site settings, "
+            "or join without a microphone."
+        ),
+        "media.denied.video": _(
+            "Camera access was denied. Allow it in your browser's site settings, "
+            "or join without a camera."
+        ),
+        "media.not-found.audio": _("No microphone was found."),
+        "media.not-found.video": _("No camera was found. You can join with audio only."),
+        "media.in-use.audio": _("The microphone is in use by another application."),
+        "media.in-use.video": _("The camera is in use by another application."),
+        "media.insecure.audio": _(
+            "This page is not served over HTTPS, so the browser does not allow the microphone."
+        ),
+        "media.insecure.video": _(
+            "This page is not served over HTTPS, so the browser does not allow the camera."
+        ),
+        "media.other.audio": _("The microphone could not be opened."),
+        "media.other.video": _("The camera could not be opened."),
+        "media.screenDenied": _("Screen sharing was cancelled or not allowed."),
+        "media.screenUnsupported": _("This browser cannot share the screen."),
+        "media.listenOnly": _("You will join without microphone or camera, and can still listen."),
+        "device.default": _("Default"),
+        "device.none": _("None found"),
+        "device.unnamed": _("Device {n}"),
+        # Controls (labels change with state).
+        "control.mute": _("Mute"),
+        "control.unmute": _("Unmute"),
+        "control.cameraOff": _("Stop camera"),
+        "control.cameraOn": _("Start camera"),
+        "control.shareScreen": _("Share screen"),
+        "control.stopShare": _("Stop sharing"),
+        "control.leave": _("Leave"),
+        "control.hostMute": _("Mute {name}"),
+        "control.hostRemove": _("Remove {name} from the call"),
+        "control.confirmRemove": _("Remove {name} from the call?"),
+        # Tiles.
+        "tile.you": _("{name} (you)"),
+        "tile.screenOf": _("{name}'s screen"),
+        "tile.yourScreen": _("Your screen"),
+        "tile.muted": _("Microphone off"),
+        "tile.cameraOff": _("Camera off"),
+        "tile.speaking": _("Speaking"),
+        "peers.count": _("{count} in the call"),
+        "peer.joined": _("{name} joined."),
+        "peer.left": _("{name} left."),
+        "peer.sharing": _("{name} is sharing their screen."),
+        "peer.anonymous": _("Guest"),
+        "error.generic": _("Something went wrong: {message}"),
+        "mutedByHost": _("The host muted your microphone."),
+    }

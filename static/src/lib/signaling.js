@@ -1,0 +1,244 @@
+// The meeting WebSocket as the call page sees it: requests with a requestId whose reply (or
+// error) resolves (or rejects) a promise, a timeout on every request, events by type, and
+// automatic reconnection with exponential backoff when the socket drops.
+//
+// Wire format (issue 4): a request is {type, requestId, data}; its reply carries the same
+// requestId and either `data` or `error` (a short message, with a machine-readable `code`);
+// an event is {type, data}. The client does not know what a reconnection means for the call:
+// it emits "open" with {reconnected: true} and the call controller rejoins.
+
+import { Emitter } from './emitter.js';
+
+/** States, in the order a healthy connection goes through them. */
+export const SocketState = Object.freeze({
+  IDLE: 'idle',
+  CONNECTING: 'connecting',
+  OPEN: 'open',
+  RECONNECTING: 'reconnecting',
+  CLOSED: 'closed',
+});
+
+/** A request that failed: the server's error reply, a timeout, or a lost connection. */
+export class SignalingError extends Error {
+  constructor(message, code = 'error', type = undefined) {
+    super(message);
+    this.name = 'SignalingError';
+    this.code = code;
+    this.type = type;
+  }
+}
+
+// Close codes the server uses to refuse a connection for good (not authenticated, not
+// allowed, not found, meeting ended...): reconnecting would only be refused again.
+const isPermanentClose = (code) => code >= 4400 && code < 4500;
+
+/** Exponential backoff with jitter: 0.5 s, 1 s, 2 s ... up to `maxMs`, each ±20 %. */
+export function backoffDelay(attempt, { initialMs = 500, maxMs = 10000, random = Math.random } = {}) {
+  const base = Math.min(maxMs, initialMs * 2 ** Math.max(0, attempt));
+  return Math.round(base * (0.8 + 0.4 * random()));
+}
+
+/** The error a reply carries, whatever shape the server gave it. */
+function replyError(message) {
+  const { error } = message;
+  if (error && typeof error === 'object') {
+    return new SignalingError(String(error.message ?? 'request failed'), error.code ?? 'error', message.type);
+  }
+  return new SignalingError(String(error), message.code ?? 'error', message.type);
+}
+
+export class SignalingClient extends Emitter {
+  /**
+   * @param {string} url ws:// or wss:// URL of the meeting WebSocket.
+   * @param {object} [options]
+   * @param {number} [options.requestTimeoutMs] how long a request waits for its reply.
+   * @param {number} [options.initialBackoffMs] first reconnection delay.
+   * @param {number} [options.maxBackoffMs] longest reconnection delay.
+   */
+  constructor(url, { requestTimeoutMs = 15000, initialBackoffMs = 500, maxBackoffMs = 10000 } = {}) {
+    super();
+    this.url = url;
+    this.requestTimeoutMs = requestTimeoutMs;
+    this.initialBackoffMs = initialBackoffMs;
+    this.maxBackoffMs = maxBackoffMs;
+    this.state = SocketState.IDLE;
+    this.attempt = 0;
+    this._socket = null;
+    this._pending = new Map();
+    this._nextId = 1;
+    this._idPrefix = Math.random().toString(36).slice(2, 8);
+    this._retryTimer = null;
+    this._everOpened = false;
+    this._onOnline = () => {
+      if (this.state === SocketState.RECONNECTING) this._retryNow();
+    };
+  }
+
+  /** Open the socket; resolves on the first open, rejects if the server refuses for good. */
+  connect() {
+    if (this.state !== SocketState.IDLE) throw new Error('connect() was already called');
+    window.addEventListener('online', this._onOnline);
+    return new Promise((resolve, reject) => {
+      const offOpen = this.on('open', () => {
+        offOpen();
+        offRefused();
+        resolve();
+      });
+      const offRefused = this.on('refused', (info) => {
+        offOpen();
+        offRefused();
+        reject(new SignalingError(info.reason || 'connection refused', 'refused'));
+      });
+      this._open();
+    });
+  }
+
+  /** Send a request and wait for its reply's data; rejects with SignalingError. */
+  request(type, data = {}, { timeoutMs = this.requestTimeoutMs } = {}) {
+    if (this.state !== SocketState.OPEN) {
+      return Promise.reject(new SignalingError('not connected', 'disconnected', type));
+    }
+    const requestId = `${this._idPrefix}-${this._nextId++}`;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this._pending.delete(requestId);
+        reject(new SignalingError(`${type} timed out`, 'timeout', type));
+      }, timeoutMs);
+      this._pending.set(requestId, { resolve, reject, timer, type });
+      try {
+        this._socket.send(JSON.stringify({ type, requestId, data }));
+      } catch (error) {
+        clearTimeout(timer);
+        this._pending.delete(requestId);
+        reject(new SignalingError(`${type} could not be sent`, 'disconnected', type));
+      }
+    });
+  }
+
+  /** Drop the current socket and connect again (used when the server asks for it). */
+  reconnect(reason = 'requested') {
+    if (this.state === SocketState.CLOSED || this.state === SocketState.IDLE) return;
+    const socket = this._socket;
+    this._detach(socket);
+    try {
+      socket?.close(1000, 'reconnect');
+    } catch {
+      /* already closed */
+    }
+    this._lost(reason);
+  }
+
+  /** Close for good: pending requests fail, no reconnection. */
+  close() {
+    if (this.state === SocketState.CLOSED) return;
+    clearTimeout(this._retryTimer);
+    window.removeEventListener('online', this._onOnline);
+    const socket = this._socket;
+    this._detach(socket);
+    try {
+      socket?.close(1000, 'bye');
+    } catch {
+      /* already closed */
+    }
+    this._failPending('connection closed');
+    this._setState(SocketState.CLOSED);
+  }
+
+  _setState(state, detail = {}) {
+    if (this.state === state) return;
+    this.state = state;
+    this.emit('state', state, detail);
+  }
+
+  _open() {
+    this._setState(this._everOpened ? SocketState.RECONNECTING : SocketState.CONNECTING, {
+      attempt: this.attempt,
+    });
+    let socket;
+    try {
+      socket = new WebSocket(this.url);
+    } catch (error) {
+      this._lost(String(error));
+      return;
+    }
+    this._socket = socket;
+    socket.onopen = () => {
+      const reconnected = this._everOpened;
+      this._everOpened = true;
+      this.attempt = 0;
+      this._setState(SocketState.OPEN);
+      this.emit('open', { reconnected });
+    };
+    socket.onmessage = (event) => this._onMessage(event.data);
+    socket.onerror = () => {
+      /* a close event always follows */
+    };
+    socket.onclose = (event) => {
+      this._detach(socket);
+      if (isPermanentClose(event.code)) {
+        this._failPending('connection refused');
+        clearTimeout(this._retryTimer);
+        window.removeEventListener('online', this._onOnline);
+        this._setState(SocketState.CLOSED, { code: event.code, reason: event.reason });
+        this.emit('refused', { code: event.code, reason: event.reason });
+        return;
+      }
+      this._lost(`closed (${event.code})`);
+    };
+  }
+
+  _detach(socket) {
+    if (!socket) return;
+    socket.onopen = socket.onmessage = socket.onerror = socket.onclose = null;
+    if (this._socket === socket) this._socket = null;
+  }
+
+  _lost(reason) {
+    this._failPending('connection lost');
+    if (this.state === SocketState.CLOSED) return;
+    const delay = backoffDelay(this.attempt, {
+      initialMs: this.initialBackoffMs,
+      maxMs: this.maxBackoffMs,
+    });
+    this.attempt += 1;
+    this._setState(SocketState.RECONNECTING, { attempt: this.attempt, delay, reason });
+    this.emit('lost', { reason, delay, attempt: this.attempt });
+    clearTimeout(this._retryTimer);
+    this._retryTimer = setTimeout(() => this._open(), delay);
+  }
+
+  _retryNow() {
+    clearTimeout(this._retryTimer);
+    if (!this._socket) this._open();
+  }
+
+  _failPending(reason) {
+    for (const [requestId, pending] of this._pending) {
+      clearTimeout(pending.timer);
+      pending.reject(new SignalingError(reason, 'disconnected', pending.type));
+      this._pending.delete(requestId);
+    }
+  }
+
+  _onMessage(raw) {
+    let message;
+    try {
+      message = JSON.parse(raw);
+    } catch {
+      console.warn('signaling: ignoring a message that is not JSON');
+      return;
+    }
+    if (!message || typeof message !== 'object') return;
+    const pending = message.requestId != null ? this._pending.get(message.requestId) : undefined;
+    if (pending) {
+      this._pending.delete(message.requestId);
+      clearTimeout(pending.timer);
+      if (message.error != null) pending.reject(replyError(message));
+      else pending.resolve(message.data ?? {});
+      return;
+    }
+    if (typeof message.type !== 'string') return;
+    this.emit('event', message);
+    this.emit(message.type, message.data ?? {});
+  }
+}
