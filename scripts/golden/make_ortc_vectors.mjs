@@ -1,8 +1,10 @@
 // Golden vectors for rtc/mediasoup/ortc.py, produced by mediasoup 3.16.0's own Node layer.
 //
-//   cd scripts/golden && npm ci && node make_ortc_vectors.mjs [OUT_DIR]
+//   cd scripts/golden && npm ci --ignore-scripts && node make_ortc_vectors.mjs [OUT_DIR]
 //
-// (NODE_REFERENCE_DIR=/some/dir with node_modules/mediasoup works too.) No worker is needed:
+// or, with the copy scripts/setup-node-reference.sh installs (same lock: h264-profile-level-id
+// 2.3.2), NODE_REFERENCE_DIR=~/.cache/conference/node-reference node make_ortc_vectors.mjs.
+// OUT_DIR defaults to tests/ortc/golden. No worker is needed:
 // only node/lib/ortc.js and its helpers run. Each vector is {name, fn, input} plus either
 // {output} or {error: {kind, message, native}}; "native" marks errors thrown by the JavaScript
 // engine (reading a property of null ...), whose message Python need not copy. Random SSRCs
