@@ -321,6 +321,8 @@ def get_consumer_rtp_parameters(
     non-pipe Consumer gets one encoding with a random SSRC, a scalability mode of ``L<n>T<t>``
     for n simulcast streams, and the largest ``maxBitrate``; a pipe Consumer keeps every
     encoding with new SSRCs. Raises ``UnsupportedError`` when no media codec is left.
+    ``remote_rtp_capabilities`` is validated whole (Node's function checks only its codecs,
+    because its ``Transport.consume()`` has validated the rest just before).
     """
     remote = validate_rtp_capabilities(remote_rtp_capabilities)
     consumable = consumable_rtp_parameters
