@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from rtc.signaling.errors import ErrorCode, SignalingError
+from rtc.signaling.fields import check_json
 from rtc.signaling.schemas import (
     PARSERS,
     ConsumeRequest,
@@ -16,7 +17,6 @@ from rtc.signaling.schemas import (
     GetStatsRequest,
     JoinRequest,
     ProduceRequest,
-    check_json,
     parse_request,
 )
 

@@ -1,0 +1,138 @@
+"""Settings the RTC service layer reads, each with a default so no settings file is required.
+
+Read on every use (cheap), so tests can change them with pytest-django's ``settings`` fixture.
+
+* ``settings.MEDIASOUP`` (foundation): ``WORKER_NUM``, ``LISTEN_IP``, ``ANNOUNCED_IP``,
+  ``RTC_MIN_PORT``, ``RTC_MAX_PORT``, ``WORKER_BIN``, ``LOG_LEVEL``.
+* ``settings.RTC_LIMITS``: the keys of :class:`RtcLimits` in upper case, e.g.
+  ``{"MAX_PEERS_PER_MEETING": 100, "RECONNECT_GRACE_SECONDS": 15}``.
+* ``settings.RTC_MEDIA_CODECS``: the routers' media codecs (mediasoup RtpCodecCapability list).
+* ``settings.RTC_TRANSPORT``: ``ENABLE_TCP``, ``INITIAL_AVAILABLE_OUTGOING_BITRATE``,
+  ``MAX_INCOMING_BITRATE``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+
+__all__ = [
+    "DEFAULT_MEDIA_CODECS",
+    "RtcLimits",
+    "TransportOptions",
+    "limits",
+    "media_codecs",
+    "mediasoup_settings",
+    "transport_options",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class RtcLimits:
+    """Configurable limits; each exceeded limit is answered with error code ``limit``
+    (``room_full`` for the peers of a meeting)."""
+
+    max_peers_per_meeting: int = 100
+    """Peers in one call, on top of the meeting's own capacity (the smaller wins)."""
+    max_transports_per_peer: int = 4
+    """Open WebRTC transports of one peer (a send and a recv transport, plus spares)."""
+    max_producers_per_peer: int = 6
+    """Tracks one peer sends at once (mic, webcam, screen, screen audio, ...)."""
+    max_consumers_per_peer: int = 300
+    """Tracks one peer receives at once."""
+    max_producers_per_meeting: int = 300
+    """Tracks sent in one call, all peers together."""
+    max_rooms_per_worker: int = 500
+    """Meetings (routers) on one mediasoup worker; a new meeting beyond it is refused."""
+    requests_per_second: float = 50.0
+    """Sustained rtc:* requests per connection (a token bucket)."""
+    request_burst: int = 100
+    """Requests a connection may send at once before the rate applies."""
+    reconnect_grace_seconds: float = 15.0
+    """How long a peer whose socket dropped is kept for the client to resume it."""
+    transport_connect_timeout_seconds: float = 30.0
+    """A transport whose DTLS is not connected by then is closed (0 disables)."""
+
+
+@dataclass(frozen=True, slots=True)
+class TransportOptions:
+    """How WebRTC transports are created."""
+
+    listen_infos: list[dict[str, Any]]
+    enable_tcp: bool
+    initial_available_outgoing_bitrate: int
+    max_incoming_bitrate: int | None
+
+
+DEFAULT_MEDIA_CODECS: list[dict[str, Any]] = [
+    {"kind": "audio", "mimeType": "audio/opus", "clockRate": 48000, "channels": 2},
+    {"kind": "video", "mimeType": "video/VP8", "clockRate": 90000,
+     "parameters": {"x-google-start-bitrate": 1000}},
+    {"kind": "video", "mimeType": "video/VP9", "clockRate": 90000,
+     "parameters": {"profile-id": 2, "x-google-start-bitrate": 1000}},
+    {"kind": "video", "mimeType": "video/H264", "clockRate": 90000,
+     "parameters": {"packetization-mode": 1, "profile-level-id": "4d0032",
+                    "level-asymmetry-allowed": 1, "x-google-start-bitrate": 1000}},
+    {"kind": "video", "mimeType": "video/H264", "clockRate": 90000,
+     "parameters": {"packetization-mode": 1, "profile-level-id": "42e01f",
+                    "level-asymmetry-allowed": 1, "x-google-start-bitrate": 1000}},
+]
+
+
+def limits() -> RtcLimits:
+    """The limits from ``settings.RTC_LIMITS`` over the defaults; unknown keys are an error."""
+    raw = getattr(settings, "RTC_LIMITS", None) or {}
+    known = {f.name.upper(): f for f in fields(RtcLimits)}
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        spec = known.get(str(key).upper())
+        if spec is None:
+            raise ImproperlyConfigured(f"RTC_LIMITS has an unknown key {key!r}")
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+            raise ImproperlyConfigured(f"RTC_LIMITS[{key!r}] must be a number >= 0")
+        values[spec.name] = value
+    return RtcLimits(**values)
+
+
+def mediasoup_settings() -> dict[str, Any]:
+    """``settings.MEDIASOUP`` over defaults that work on a single development machine."""
+    defaults: dict[str, Any] = {
+        "WORKER_NUM": os.cpu_count() or 1,
+        "LISTEN_IP": "127.0.0.1",
+        "ANNOUNCED_IP": None,
+        "RTC_MIN_PORT": 40000,
+        "RTC_MAX_PORT": 49999,
+        "WORKER_BIN": None,
+        "LOG_LEVEL": "warn",
+    }
+    return {**defaults, **(getattr(settings, "MEDIASOUP", None) or {})}
+
+
+def media_codecs() -> list[dict[str, Any]]:
+    """The routers' media codecs (``settings.RTC_MEDIA_CODECS`` or Opus, VP8, VP9, H264)."""
+    codecs = getattr(settings, "RTC_MEDIA_CODECS", None)
+    return [dict(codec) for codec in (codecs or DEFAULT_MEDIA_CODECS)]
+
+
+def transport_options() -> TransportOptions:
+    """Listen addresses (UDP, and TCP unless disabled) and bitrates of WebRTC transports."""
+    ms = mediasoup_settings()
+    raw = getattr(settings, "RTC_TRANSPORT", None) or {}
+    listen: list[dict[str, Any]] = []
+    protocols = ["udp", "tcp"] if raw.get("ENABLE_TCP", True) else ["udp"]
+    for protocol in protocols:
+        info: dict[str, Any] = {"protocol": protocol, "ip": ms["LISTEN_IP"]}
+        if ms.get("ANNOUNCED_IP"):
+            info["announcedAddress"] = ms["ANNOUNCED_IP"]
+        listen.append(info)
+    return TransportOptions(
+        listen_infos=listen,
+        enable_tcp="tcp" in protocols,
+        initial_available_outgoing_bitrate=int(
+            raw.get("INITIAL_AVAILABLE_OUTGOING_BITRATE", 1_000_000)),
+        max_incoming_bitrate=raw.get("MAX_INCOMING_BITRATE", 1_500_000),
+    )

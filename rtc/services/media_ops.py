@@ -1,0 +1,402 @@
+"""The media half of RoomService: transports, producers, consumers, and their events.
+
+Every method resolves the caller's peer from its connection and the ids it names through the
+peer's own maps (:mod:`rtc.services.rooms`), checks the limits, then calls the control layer
+inside :func:`rtc.services.errors.media_errors`. After each await it re-checks that the peer is
+still in the call: a peer removed meanwhile must not gain an object nobody would close.
+
+Events: ``rtc:newProducer``, ``rtc:producerPaused/Resumed/Closed`` (group, without the sender),
+``rtc:consumerClosed`` and ``rtc:transportClosed`` (to the owner), ``rtc:activeSpeaker``
+(group, everyone).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Coroutine
+from typing import TYPE_CHECKING, Any
+
+from rtc.services import notify
+from rtc.services.config import limits, transport_options
+from rtc.services.errors import media_errors
+from rtc.services.rooms import Peer, Room
+from rtc.signaling.errors import ErrorCode, SignalingError
+from rtc.signaling.schemas import (
+    ConnectTransportRequest,
+    ConsumeRequest,
+    CreateTransportRequest,
+    GetStatsRequest,
+    ProduceRequest,
+    SetPreferredLayersRequest,
+)
+
+if TYPE_CHECKING:
+    from rtc.services.mediasoup_service import MediasoupService
+
+__all__ = ["MediaOperations"]
+
+logger = logging.getLogger(__name__)
+
+ACTIVE_SPEAKER_INTERVAL_MS = 300
+
+
+class MediaOperations:
+    """Mixed into RoomService, which provides the attributes declared below."""
+
+    mediasoup: MediasoupService
+
+    def peer_of(self, channel_name: str) -> tuple[Room, Peer]:  # pragma: no cover (abstract)
+        raise NotImplementedError
+
+    def _start_task(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        raise NotImplementedError  # pragma: no cover (abstract)
+
+    # -- room-level media ---------------------------------------------------------------------
+
+    async def _attach_observer(self, room: Room) -> None:
+        """An ActiveSpeakerObserver on the room's router, announcing ``rtc:activeSpeaker``."""
+        router = room.router
+        try:
+            observer = await router.create_active_speaker_observer(
+                interval=ACTIVE_SPEAKER_INTERVAL_MS)
+        except Exception as exc:  # the call works without speaker detection
+            logger.warning("no active speaker observer [meeting:%s]: %s", room.meeting_id, exc)
+            room.observer = None
+            return
+        room.observer = observer
+
+        def on_dominant(info: Any) -> None:
+            producer = info.get("producer") if isinstance(info, dict) else info
+            owner = room.producer_owner.get(getattr(producer, "id", ""))
+            if room.closed or room.observer is not observer or owner is None:
+                return
+            self._start_task(notify.broadcast(room.meeting_id, "rtc:activeSpeaker",
+                                              {"peerId": owner.id}))
+
+        observer.on("dominantspeaker", on_dominant)
+
+    def _release_media(self, room: Room, peer: Peer) -> None:
+        """Close everything the peer owns (its transports cascade to the rest)."""
+        transports = list(peer.transports.values())
+        self._forget_media(room, peer)
+        for transport in transports:
+            transport.close()
+
+    def _forget_media(self, room: Room, peer: Peer) -> None:
+        """Drop the peer's objects from the maps (they are closed, or about to be)."""
+        for timer in peer.connect_timers.values():
+            timer.cancel()
+        peer.connect_timers.clear()
+        for producer_id in peer.producers:
+            if room.producer_owner.get(producer_id) is peer:
+                del room.producer_owner[producer_id]
+        peer.transports.clear()
+        peer.directions.clear()
+        peer.producers.clear()
+        peer.consumers.clear()
+        peer.transport_of.clear()
+
+    @staticmethod
+    def _check_alive(room: Room, peer: Peer, obj: Any) -> None:
+        """After an await: the peer left or the room moved meanwhile; undo and refuse."""
+        if peer.closed or room.closed or room.router.closed:
+            obj.close()
+            raise SignalingError(ErrorCode.INVALID, "you left the call")
+
+    # -- transports ---------------------------------------------------------------------------
+
+    async def create_transport(self, *, channel_name: str,
+                               request: CreateTransportRequest) -> dict[str, Any]:
+        """``rtc:createTransport``: a WebRtcTransport for sending or receiving."""
+        room, peer = self.peer_of(channel_name)
+        limit = limits()
+        if len(peer.transports) >= limit.max_transports_per_peer:
+            raise SignalingError(ErrorCode.LIMIT, "too many transports")
+        options = transport_options()
+        router = room.router
+        kwargs: dict[str, Any] = {
+            "listen_infos": options.listen_infos,
+            "enable_udp": True,
+            "enable_tcp": options.enable_tcp,
+            "prefer_udp": True,
+            "initial_available_outgoing_bitrate": options.initial_available_outgoing_bitrate,
+            "app_data": {"peerId": peer.id, "direction": request.direction},
+        }
+        if request.sctp_capabilities is not None:
+            kwargs["enable_sctp"] = True
+            kwargs["num_sctp_streams"] = request.sctp_capabilities["numStreams"]
+        with media_errors("createTransport"):
+            transport = await router.create_webrtc_transport(**kwargs)
+        self._check_alive(room, peer, transport)
+        if request.direction == "send" and options.max_incoming_bitrate:
+            try:
+                await transport.set_max_incoming_bitrate(int(options.max_incoming_bitrate))
+            except Exception as exc:  # the transport still works without the cap
+                logger.warning("set_max_incoming_bitrate failed [transport:%s]: %s",
+                               transport.id, exc)
+        self._check_alive(room, peer, transport)
+        peer.transports[transport.id] = transport
+        peer.directions[transport.id] = request.direction
+        self._watch_transport(room, peer, transport, limit.transport_connect_timeout_seconds)
+        logger.info("transport created [meeting:%s, peer:%s, transport:%s, direction:%s]",
+                    room.meeting_id, peer.id, transport.id, request.direction)
+        return {
+            "type": "rtc:transportCreated",
+            "id": transport.id,
+            "iceParameters": transport.ice_parameters,
+            "iceCandidates": transport.ice_candidates,
+            "dtlsParameters": transport.dtls_parameters,
+            "sctpParameters": transport.sctp_parameters,
+        }
+
+    def _watch_transport(self, room: Room, peer: Peer, transport: Any, timeout: float) -> None:
+        """Close the transport when DTLS fails, or is not connected within ``timeout``."""
+
+        def on_dtls(state: str) -> None:
+            if state == "connected":
+                timer = peer.connect_timers.pop(transport.id, None)
+                if timer is not None:
+                    timer.cancel()
+            elif state in ("failed", "closed"):
+                self._start_task(self._drop_transport(room, peer, transport.id,
+                                                      reason=f"dtls_{state}"))
+
+        transport.on("dtlsstatechange", on_dtls)
+        if timeout > 0:
+            loop = asyncio.get_running_loop()
+            peer.connect_timers[transport.id] = loop.call_later(
+                timeout, lambda: self._start_task(
+                    self._drop_transport(room, peer, transport.id, reason="connect_timeout")))
+
+    async def _drop_transport(self, room: Room, peer: Peer, transport_id: str, *,
+                              reason: str) -> None:
+        """Close one transport of the peer, tell it why, tell the others about its producers."""
+        transport = peer.transports.get(transport_id)
+        if transport is None or peer.closed:
+            return
+        closed_producers = self._close_transport(room, peer, transport_id)
+        logger.info("transport closed [meeting:%s, peer:%s, transport:%s, reason:%s]",
+                    room.meeting_id, peer.id, transport_id, reason)
+        await notify.send_to(peer.channel_name, "rtc:transportClosed",
+                             {"transportId": transport_id, "reason": reason})
+        for producer_id in closed_producers:
+            await notify.broadcast(room.meeting_id, "rtc:producerClosed",
+                                   {"peerId": peer.id, "producerId": producer_id},
+                                   exclude=peer.channel_name)
+
+    def _close_transport(self, room: Room, peer: Peer, transport_id: str) -> list[str]:
+        """Remove a transport and what lives on it from the maps, close it; its producer ids."""
+        transport = peer.transports.pop(transport_id)
+        peer.directions.pop(transport_id, None)
+        timer = peer.connect_timers.pop(transport_id, None)
+        if timer is not None:
+            timer.cancel()
+        on_it = [oid for oid, tid in peer.transport_of.items() if tid == transport_id]
+        producers = []
+        for object_id in on_it:
+            del peer.transport_of[object_id]
+            peer.consumers.pop(object_id, None)
+            if peer.producers.pop(object_id, None) is not None:
+                room.producer_owner.pop(object_id, None)
+                producers.append(object_id)
+        transport.close()
+        return producers
+
+    async def connect_transport(self, *, channel_name: str,
+                                request: ConnectTransportRequest) -> dict[str, Any]:
+        """``rtc:connectTransport``: the client's DTLS parameters."""
+        _, peer = self.peer_of(channel_name)
+        transport = peer.transport(request.transport_id)
+        with media_errors("connectTransport"):
+            await transport.connect(dtls_parameters=request.dtls_parameters)
+        return {"type": "rtc:transportConnected"}
+
+    async def close_transport(self, *, channel_name: str, transport_id: str) -> dict[str, Any]:
+        """``rtc:closeTransport``: the client gives up a transport (e.g. after ICE failed)."""
+        room, peer = self.peer_of(channel_name)
+        peer.transport(transport_id)
+        for producer_id in self._close_transport(room, peer, transport_id):
+            await notify.broadcast(room.meeting_id, "rtc:producerClosed",
+                                   {"peerId": peer.id, "producerId": producer_id},
+                                   exclude=channel_name)
+        return {"type": "rtc:transportClosed", "transportId": transport_id}
+
+    async def restart_ice(self, *, channel_name: str, transport_id: str) -> dict[str, Any]:
+        """``rtc:restartIce``: new ICE credentials (after a network change or a resume)."""
+        _, peer = self.peer_of(channel_name)
+        transport = peer.transport(transport_id)
+        with media_errors("restartIce"):
+            ice_parameters = await transport.restart_ice()
+        return {"type": "rtc:iceRestarted", "iceParameters": ice_parameters}
+
+    # -- producers ----------------------------------------------------------------------------
+
+    async def produce(self, *, channel_name: str, request: ProduceRequest) -> dict[str, Any]:
+        """``rtc:produce``: start receiving one track from the peer, announce it."""
+        room, peer = self.peer_of(channel_name)
+        transport = peer.transport(request.transport_id, "send")
+        limit = limits()
+        if len(peer.producers) >= limit.max_producers_per_peer:
+            raise SignalingError(ErrorCode.LIMIT, "too many producers")
+        if len(room.producer_owner) >= limit.max_producers_per_meeting:
+            raise SignalingError(ErrorCode.LIMIT, "too many producers in this call")
+        with media_errors("produce"):
+            producer = await transport.produce(
+                kind=request.kind, rtp_parameters=request.rtp_parameters,
+                paused=request.paused, app_data=dict(request.app_data))
+        self._check_alive(room, peer, producer)
+        if transport.closed:
+            producer.close()
+            raise SignalingError(ErrorCode.NOT_FOUND, "transport closed")
+        peer.producers[producer.id] = producer
+        peer.transport_of[producer.id] = transport.id
+        room.producer_owner[producer.id] = peer
+        producer.on("transportclose", lambda: self._forget_producer(room, peer, producer.id))
+        if producer.kind == "audio" and room.observer is not None:
+            try:
+                await room.observer.add_producer(producer_id=producer.id)
+            except Exception as exc:  # speaker detection is optional, the call is not
+                logger.warning("active speaker observer refused producer [producer:%s]: %s",
+                               producer.id, exc)
+        logger.info("producer created [meeting:%s, peer:%s, producer:%s, kind:%s]",
+                    room.meeting_id, peer.id, producer.id, producer.kind)
+        await notify.broadcast(room.meeting_id, "rtc:newProducer", {
+            "peerId": peer.id, "producerId": producer.id, "kind": producer.kind,
+            "appData": dict(producer.app_data), "paused": producer.paused,
+        }, exclude=channel_name)
+        return {"type": "rtc:produced", "id": producer.id}
+
+    @staticmethod
+    def _forget_producer(room: Room, peer: Peer, producer_id: str) -> None:
+        peer.producers.pop(producer_id, None)
+        peer.transport_of.pop(producer_id, None)
+        if room.producer_owner.get(producer_id) is peer:
+            del room.producer_owner[producer_id]
+
+    async def set_producer_paused(self, *, channel_name: str, producer_id: str, paused: bool,
+                                  by_host: bool = False) -> dict[str, Any]:
+        """``rtc:pauseProducer``/``resumeProducer``, and ``rtc:hostMuteProducer``."""
+        room, peer = self.peer_of(channel_name)
+        if by_host and not peer.is_host:
+            raise SignalingError(ErrorCode.FORBIDDEN, "only the host may mute others")
+        owner, producer = room.producer(producer_id, owner=None if by_host else peer)
+        with media_errors("pauseProducer" if paused else "resumeProducer"):
+            await (producer.pause() if paused else producer.resume())
+        event = "rtc:producerPaused" if paused else "rtc:producerResumed"
+        data: dict[str, Any] = {"peerId": owner.id, "producerId": producer_id}
+        if by_host:
+            data["byHost"] = True
+        await notify.broadcast(room.meeting_id, event, data, exclude=channel_name)
+        if by_host:
+            logger.info("host muted producer [meeting:%s, host:%s, producer:%s]",
+                        room.meeting_id, peer.id, producer_id)
+            return {"type": "rtc:hostMuted", "producerId": producer_id}
+        return {"type": event, "producerId": producer_id}
+
+    async def close_producer(self, *, channel_name: str, producer_id: str) -> dict[str, Any]:
+        """``rtc:closeProducer``: stop a track; its consumers close, the others are told."""
+        room, peer = self.peer_of(channel_name)
+        _, producer = room.producer(producer_id, owner=peer)
+        self._forget_producer(room, peer, producer_id)
+        producer.close()
+        await notify.broadcast(room.meeting_id, "rtc:producerClosed",
+                               {"peerId": peer.id, "producerId": producer_id},
+                               exclude=channel_name)
+        return {"type": "rtc:producerClosed", "producerId": producer_id}
+
+    # -- consumers ----------------------------------------------------------------------------
+
+    async def consume(self, *, channel_name: str, request: ConsumeRequest) -> dict[str, Any]:
+        """``rtc:consume``: send another peer's producer to this peer (paused by default)."""
+        room, peer = self.peer_of(channel_name)
+        transport = peer.transport(request.transport_id, "recv")
+        owner, producer = room.producer(request.producer_id)
+        if owner is peer:
+            raise SignalingError(ErrorCode.INVALID, "cannot consume your own producer")
+        if len(peer.consumers) >= limits().max_consumers_per_peer:
+            raise SignalingError(ErrorCode.LIMIT, "too many consumers")
+        if not room.router.can_consume(producer_id=producer.id,
+                                       rtp_capabilities=request.rtp_capabilities):
+            raise SignalingError(ErrorCode.INVALID,
+                                 "cannot consume this producer with these rtpCapabilities")
+        with media_errors("consume"):
+            consumer = await transport.consume(
+                producer_id=producer.id, rtp_capabilities=request.rtp_capabilities,
+                paused=request.paused, app_data={"peerId": owner.id})
+        self._check_alive(room, peer, consumer)
+        if consumer.closed or transport.closed:
+            consumer.close()
+            raise SignalingError(ErrorCode.NOT_FOUND, "producer or transport closed")
+        peer.consumers[consumer.id] = consumer
+        peer.transport_of[consumer.id] = transport.id
+        consumer.on("transportclose", lambda: self._forget_consumer(peer, consumer.id))
+        consumer.on("producerclose", lambda: self._on_producer_gone(peer, consumer))
+        return {
+            "type": "rtc:consumed",
+            "id": consumer.id,
+            "producerId": producer.id,
+            "peerId": owner.id,
+            "kind": consumer.kind,
+            "rtpParameters": consumer.rtp_parameters,
+            "consumerType": consumer.type,
+            "appData": dict(producer.app_data),
+            "paused": consumer.paused,
+            "producerPaused": consumer.producer_paused,
+        }
+
+    @staticmethod
+    def _forget_consumer(peer: Peer, consumer_id: str) -> None:
+        peer.consumers.pop(consumer_id, None)
+        peer.transport_of.pop(consumer_id, None)
+
+    def _on_producer_gone(self, peer: Peer, consumer: Any) -> None:
+        if peer.consumers.get(consumer.id) is not consumer:
+            return
+        self._forget_consumer(peer, consumer.id)
+        self._start_task(notify.send_to(peer.channel_name, "rtc:consumerClosed", {
+            "consumerId": consumer.id, "producerId": consumer.producer_id}))
+
+    async def set_consumer_paused(self, *, channel_name: str, consumer_id: str,
+                                  paused: bool) -> dict[str, Any]:
+        """``rtc:resumeConsumer`` (start the media) and ``rtc:pauseConsumer``."""
+        _, peer = self.peer_of(channel_name)
+        consumer = peer.consumer(consumer_id)
+        with media_errors("pauseConsumer" if paused else "resumeConsumer"):
+            await (consumer.pause() if paused else consumer.resume())
+        return {"type": "rtc:consumerPaused" if paused else "rtc:consumerResumed",
+                "consumerId": consumer_id}
+
+    async def close_consumer(self, *, channel_name: str, consumer_id: str) -> dict[str, Any]:
+        """``rtc:closeConsumer``: stop receiving one track."""
+        _, peer = self.peer_of(channel_name)
+        consumer = peer.consumer(consumer_id)
+        self._forget_consumer(peer, consumer_id)
+        consumer.close()
+        return {"type": "rtc:consumerClosed", "consumerId": consumer_id}
+
+    async def set_preferred_layers(self, *, channel_name: str,
+                                   request: SetPreferredLayersRequest) -> dict[str, Any]:
+        """``rtc:setPreferredLayers``: choose simulcast/SVC layers of a consumer."""
+        _, peer = self.peer_of(channel_name)
+        consumer = peer.consumer(request.consumer_id)
+        with media_errors("setPreferredLayers"):
+            await consumer.set_preferred_layers(spatial_layer=request.spatial_layer,
+                                                temporal_layer=request.temporal_layer)
+        return {"type": "rtc:preferredLayersSet", "consumerId": request.consumer_id,
+                "preferredLayers": consumer.preferred_layers}
+
+    # -- stats --------------------------------------------------------------------------------
+
+    async def get_stats(self, *, channel_name: str, request: GetStatsRequest) -> dict[str, Any]:
+        """``rtc:getStats``: the worker's stats of one of the peer's own objects."""
+        room, peer = self.peer_of(channel_name)
+        if request.target == "transport":
+            target = peer.transport(request.object_id)
+        elif request.target == "consumer":
+            target = peer.consumer(request.object_id)
+        else:
+            target = room.producer(request.object_id, owner=peer)[1]
+        with media_errors("getStats"):
+            stats = await target.get_stats()
+        return {"type": "rtc:stats", request.target + "Id": request.object_id, "stats": stats}

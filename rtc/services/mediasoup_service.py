@@ -1,0 +1,195 @@
+"""MediasoupService: the process's pool of mediasoup workers.
+
+Started lazily by the first call that needs a router (daphne has no ASGI lifespan), under a
+lock so concurrent first calls spawn the pool once. A new meeting's router goes on the least
+loaded live worker (fewest routers). A worker that dies is dropped at once and replaced in the
+background; listeners registered with :meth:`MediasoupService.on_worker_died` (the RoomService)
+then move that worker's meetings to new routers. :meth:`close` stops every worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from rtc.mediasoup import Worker, create_worker
+from rtc.services.config import limits, media_codecs, mediasoup_settings
+from rtc.signaling.errors import ErrorCode, SignalingError
+
+__all__ = ["MediasoupService", "WorkerDiedListener"]
+
+logger = logging.getLogger(__name__)
+
+WorkerDiedListener = Callable[[Worker], Any]
+WORKER_WAIT_SECONDS = 15.0
+REPLACE_BACKOFF = (0.2, 0.5, 1.0, 2.0, 5.0)
+
+
+class MediasoupService:
+    """A pool of ``num_workers`` workers (default ``settings.MEDIASOUP["WORKER_NUM"]``)."""
+
+    def __init__(self, *, num_workers: int | None = None) -> None:
+        self._num_workers = num_workers
+        self._workers: list[Worker] = []
+        self._lock = asyncio.Lock()
+        self._available = asyncio.Event()
+        self._started = False
+        self._closed = False
+        self._listeners: list[WorkerDiedListener] = []
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self.replacements = 0
+        """How many dead workers were replaced (monitoring)."""
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    @property
+    def workers(self) -> list[Worker]:
+        """The live workers (a copy)."""
+        return list(self._workers)
+
+    @property
+    def started(self) -> bool:
+        """Whether the pool was started (and not closed)."""
+        return self._started and not self._closed
+
+    async def start(self) -> None:
+        """Spawn the pool (once; later calls return at once)."""
+        if self._closed:
+            raise RuntimeError("MediasoupService is closed")
+        async with self._lock:
+            if self._started:
+                return
+            count = self._num_workers or int(mediasoup_settings()["WORKER_NUM"])
+            results = await asyncio.gather(*(self._spawn() for _ in range(count)),
+                                           return_exceptions=True)
+            errors = [r for r in results if isinstance(r, BaseException)]
+            for result in results:
+                if isinstance(result, Worker):
+                    self._add(result)
+            if errors and not self._workers:
+                raise errors[0]
+            for error in errors:
+                logger.error("a worker failed to start: %s", error)
+            self._started = True
+            logger.info("mediasoup pool started [workers:%s]",
+                        ",".join(str(w.pid) for w in self._workers))
+
+    async def _spawn(self) -> Worker:
+        ms = mediasoup_settings()
+        return await create_worker(
+            log_level=ms["LOG_LEVEL"],
+            rtc_min_port=int(ms["RTC_MIN_PORT"]),
+            rtc_max_port=int(ms["RTC_MAX_PORT"]),
+            worker_bin=ms["WORKER_BIN"],
+        )
+
+    def _add(self, worker: Worker) -> None:
+        self._workers.append(worker)
+        worker.on("died", lambda error: self._on_died(worker, error))
+        self._available.set()
+
+    async def close(self) -> None:
+        """Close every worker and wait (briefly) for their processes to exit."""
+        if self._closed:
+            return
+        self._closed = True
+        for task in list(self._tasks):
+            task.cancel()
+        workers, self._workers = self._workers, []
+        self._available.clear()
+        for worker in workers:
+            worker.close()
+        for worker in workers:
+            with contextlib.suppress(Exception):
+                await worker.wait_closed(10)
+        logger.info("mediasoup pool closed [workers:%s]", ",".join(str(w.pid) for w in workers))
+
+    # -- routers ------------------------------------------------------------------------------
+
+    async def create_router(self, *, app_data: dict[str, Any] | None = None) -> tuple[Worker, Any]:
+        """A router with the configured codecs on the least loaded live worker.
+
+        Waits for a live worker while a dead one is being replaced; refuses with ``limit``
+        when every worker already has ``max_rooms_per_worker`` routers.
+        """
+        await self.start()
+        worker = await self._pick_worker()
+        router = await worker.create_router(media_codecs=media_codecs(), app_data=app_data)
+        logger.debug("router created [router:%s, worker:%s]", router.id, worker.pid)
+        return worker, router
+
+    async def _pick_worker(self) -> Worker:
+        try:
+            await asyncio.wait_for(self._available.wait(), WORKER_WAIT_SECONDS)
+        except TimeoutError:
+            raise SignalingError(ErrorCode.INTERNAL, "media server unavailable") from None
+        live = [w for w in self._workers if not w.closed]
+        cap = limits().max_rooms_per_worker
+        candidates = [w for w in live if len(w.routers) < cap]
+        if not candidates:
+            raise SignalingError(ErrorCode.LIMIT, "the media server is at capacity")
+        return min(candidates, key=lambda w: len(w.routers))
+
+    # -- faults -------------------------------------------------------------------------------
+
+    def on_worker_died(self, listener: WorkerDiedListener) -> None:
+        """Call ``listener(dead_worker)`` (sync or async) whenever a worker of the pool dies."""
+        self._listeners.append(listener)
+
+    def _on_died(self, worker: Worker, error: Exception) -> None:
+        if worker not in self._workers:
+            return
+        self._workers.remove(worker)
+        if not self._workers:
+            self._available.clear()
+        logger.error("worker died, replacing it [pid:%s]: %s", worker.pid, error)
+        if self._closed:
+            return
+        self._start_task(self._replace())
+        for listener in list(self._listeners):
+            try:
+                result = listener(worker)
+            except Exception:
+                logger.exception("worker-died listener failed [pid:%s]", worker.pid)
+                continue
+            if asyncio.iscoroutine(result):
+                self._start_task(result)
+
+    async def _replace(self) -> None:
+        for attempt, delay in enumerate((0.0, *REPLACE_BACKOFF)):
+            await asyncio.sleep(delay)
+            if self._closed:
+                return
+            try:
+                worker = await self._spawn()
+            except Exception as exc:
+                logger.error("replacement worker failed to start (attempt %s): %s",
+                             attempt + 1, exc)
+                continue
+            if self._closed:
+                worker.close()
+                return
+            self._add(worker)
+            self.replacements += 1
+            logger.info("replacement worker running [pid:%s]", worker.pid)
+            return
+        logger.critical("could not replace a dead worker; the pool has %s workers",
+                        len(self._workers))
+
+    def _start_task(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("pool task failed", exc_info=task.exception())
+
+    async def wait_idle(self) -> None:
+        """Wait for background work (replacements, listeners) to finish (tests, shutdown)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)

@@ -1,0 +1,46 @@
+"""Sending rtc:* events through the channel layer: to a meeting's group or to one connection.
+
+Events ride the same group message as the meeting events (``meetings.events.group_message``),
+so ``MeetingConsumer.meeting_event`` relays them as ``{"type": event, "data": data}`` and honours
+``exclude`` (the sender's channel). A failed send is logged, never raised: one slow or gone
+client must not fail another client's request.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from channels.layers import get_channel_layer
+
+from meetings.events import group_message, meeting_group_name
+
+__all__ = ["broadcast", "send_to"]
+
+logger = logging.getLogger(__name__)
+
+
+async def broadcast(meeting_id: Any, event: str, data: dict[str, Any], *,
+                    exclude: str | None = None) -> None:
+    """Send ``event`` to every connection of the meeting except the channel ``exclude``."""
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    try:
+        await layer.group_send(meeting_group_name(meeting_id),
+                               group_message(event, data, exclude=exclude))
+    except Exception:
+        logger.exception("broadcast failed [meeting:%s, event:%s]", meeting_id, event)
+
+
+async def send_to(channel_name: str | None, event: str, data: dict[str, Any]) -> None:
+    """Send ``event`` to one connection (no-op when the peer has no connection now)."""
+    if not channel_name:
+        return
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    try:
+        await layer.send(channel_name, group_message(event, data))
+    except Exception:
+        logger.exception("send failed [channel:%s, event:%s]", channel_name, event)

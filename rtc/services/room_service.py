@@ -1,0 +1,362 @@
+"""RoomService: who is in which call; joining, resuming, leaving, removal, worker faults.
+
+One Room per meeting with peers, created on the first ``rtc:join`` (its router on the least
+loaded worker) and closed with its router when the last peer goes. Connections are mapped to
+peers by channel name. Membership changes of a room run under the room's lock, so capacity
+checks, resumes, removals and the rebuild after a worker death never interleave.
+
+A dropped socket does not end the peer at once: it is detached and kept for
+``reconnect_grace_seconds``, during which ``rtc:join`` with ``resume`` (its ``peerId`` and the
+secret ``resumeToken`` from ``rtc:joined``) attaches a new connection to it, transports and all.
+The media requests live in :class:`rtc.services.media_ops.MediaOperations`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+import secrets
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from channels.db import database_sync_to_async
+
+from conference.errors import ErrorCode as AppErrorCode
+from meetings import selectors
+from meetings.models import Meeting, Participant
+from rtc.services import notify
+from rtc.services.config import limits
+from rtc.services.media_ops import MediaOperations
+from rtc.services.mediasoup_service import MediasoupService
+from rtc.services.rooms import Peer, Room
+from rtc.signaling.errors import ErrorCode, SignalingError
+from rtc.signaling.schemas import JoinRequest
+
+__all__ = ["RoomService"]
+
+logger = logging.getLogger(__name__)
+
+_REFUSAL_CODES = {
+    AppErrorCode.NOT_FOUND: ErrorCode.NOT_FOUND,
+    AppErrorCode.FULL: ErrorCode.ROOM_FULL,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class _Access:
+    capacity: int
+    is_host: bool
+
+
+@database_sync_to_async
+def _meeting_access(meeting_id: str, user: Any) -> _Access:
+    """The meeting's capacity and the user's role, or the reason the user may not join."""
+    meeting = Meeting.objects.select_related("host").filter(pk=meeting_id).first()
+    if meeting is None:
+        raise SignalingError(ErrorCode.NOT_FOUND, "meeting not found")
+    refusal = selectors.join_refusal(meeting=meeting, user=user)
+    if refusal is not None:
+        code = _REFUSAL_CODES.get(refusal.code, ErrorCode.FORBIDDEN)
+        raise SignalingError(code, refusal.message)
+    is_host = selectors.user_is_host(meeting=meeting, user=user) or Participant.objects.filter(
+        meeting=meeting, user=user, role=Participant.Role.HOST).exists()
+    return _Access(capacity=meeting.capacity, is_host=is_host)
+
+
+class RoomService(MediaOperations):
+    """Every call of this process."""
+
+    def __init__(self, mediasoup: MediasoupService | None = None) -> None:
+        self.mediasoup = mediasoup or MediasoupService()
+        self.mediasoup.on_worker_died(self._on_worker_died)
+        self._rooms: dict[str, Room] = {}
+        self._by_channel: dict[str, tuple[Room, Peer]] = {}
+        self._create_lock = asyncio.Lock()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._closed = False
+
+    # -- lookups ------------------------------------------------------------------------------
+
+    @property
+    def rooms(self) -> dict[str, Room]:
+        """Open rooms by meeting id (read it, do not change it)."""
+        return self._rooms
+
+    def peer_of(self, channel_name: str) -> tuple[Room, Peer]:
+        """The room and peer attached to a connection; ``invalid`` if it has not joined."""
+        found = self._by_channel.get(channel_name)
+        if found is None or found[1].closed:
+            raise SignalingError(ErrorCode.INVALID, "join the call first (rtc:join)")
+        return found
+
+    def counts(self) -> dict[str, int]:
+        """Rooms, peers, transports, producers, consumers and workers of this process."""
+        totals = {"rooms": len(self._rooms), "peers": 0, "transports": 0, "producers": 0,
+                  "consumers": 0}
+        for room in self._rooms.values():
+            for key, value in room.counts().items():
+                totals[key] += value
+        totals["workers"] = len(self.mediasoup.workers)
+        return totals
+
+    async def worker_dumps(self) -> list[dict[str, Any]]:
+        """Each live worker's pid and router ids, as the worker itself reports them."""
+        result = []
+        for worker in self.mediasoup.workers:
+            dump = await worker.dump()
+            result.append({"pid": worker.pid, "routerIds": dump["routerIds"]})
+        return result
+
+    # -- join and resume ----------------------------------------------------------------------
+
+    async def join(self, *, channel_name: str, meeting_id: Any, user: Any,
+                   request: JoinRequest) -> dict[str, Any]:
+        """Enter the call (or resume a peer) and return the ``rtc:joined`` reply data."""
+        meeting_id = str(meeting_id)
+        current = self._by_channel.get(channel_name)
+        if current is not None and not current[1].closed:
+            room, peer = current
+            if request.resume_peer_id != peer.id:
+                raise SignalingError(ErrorCode.INVALID, "already joined")
+            return self._joined_reply(room, peer, resumed=True)
+        access = await _meeting_access(meeting_id, user)
+        while True:
+            room = await self._room_for(meeting_id, access.capacity)
+            async with room.lock:
+                if room.closed:
+                    continue  # closed while we waited for the lock: make a new one
+                try:
+                    if request.resume_peer_id is not None:
+                        peer = self._resume(room, channel_name, user, request)
+                        return self._joined_reply(room, peer, resumed=True)
+                    peer = await self._add_peer(room, channel_name, user, access, request)
+                    return self._joined_reply(room, peer, resumed=False)
+                finally:
+                    if not room.peers:
+                        await self._close_room(room)
+
+    async def _room_for(self, meeting_id: str, capacity: int) -> Room:
+        async with self._create_lock:
+            room = self._rooms.get(meeting_id)
+            if room is not None and not room.closed:
+                room.capacity = capacity
+                return room
+            worker, router = await self.mediasoup.create_router(
+                app_data={"meetingId": meeting_id})
+            room = Room(meeting_id=meeting_id, worker=worker, router=router, capacity=capacity)
+            await self._attach_observer(room)
+            self._rooms[meeting_id] = room
+            logger.info("room opened [meeting:%s, router:%s, worker:%s]", meeting_id, router.id,
+                        worker.pid)
+            return room
+
+    def _resume(self, room: Room, channel_name: str, user: Any, request: JoinRequest) -> Peer:
+        peer = room.peers.get(request.resume_peer_id or "")
+        token_ok = peer is not None and hmac.compare_digest(
+            peer.resume_token.encode(), (request.resume_token or "").encode())
+        if peer is None or peer.user_id != user.pk or not token_ok:
+            raise SignalingError(ErrorCode.NOT_FOUND, "no peer to resume; join again")
+        if peer.channel_name and peer.channel_name != channel_name:
+            self._by_channel.pop(peer.channel_name, None)
+        if peer.grace_task is not None:
+            peer.grace_task.cancel()
+            peer.grace_task = None
+        peer.channel_name = channel_name
+        self._by_channel[channel_name] = (room, peer)
+        logger.info("peer resumed [meeting:%s, peer:%s, channel:%s]", room.meeting_id, peer.id,
+                    channel_name)
+        return peer
+
+    async def _add_peer(self, room: Room, channel_name: str, user: Any, access: _Access,
+                        request: JoinRequest) -> Peer:
+        if user.pk in room.removed_users:
+            raise SignalingError(ErrorCode.FORBIDDEN, "the host removed you from this call")
+        capacity = min(room.capacity, limits().max_peers_per_meeting)
+        if len(room.peers) >= capacity:
+            raise SignalingError(ErrorCode.ROOM_FULL, "the call is full")
+        peer = Peer(id=str(uuid.uuid4()), user_id=user.pk, display_name=request.display_name,
+                    is_host=access.is_host, resume_token=secrets.token_urlsafe(24),
+                    channel_name=channel_name, device=dict(request.device))
+        room.peers[peer.id] = peer
+        self._by_channel[channel_name] = (room, peer)
+        logger.info("peer joined [meeting:%s, peer:%s, user:%s]", room.meeting_id, peer.id,
+                    user.pk)
+        await notify.broadcast(room.meeting_id, "rtc:peerJoined", {
+            "peerId": peer.id, "displayName": peer.display_name, "role": peer.role,
+        }, exclude=channel_name)
+        return peer
+
+    @staticmethod
+    def _joined_reply(room: Room, peer: Peer, *, resumed: bool) -> dict[str, Any]:
+        reply = {
+            "type": "rtc:joined",
+            "peerId": peer.id,
+            "resumeToken": peer.resume_token,
+            "role": peer.role,
+            "routerRtpCapabilities": room.router.rtp_capabilities,
+            "peers": [other.info() for other in room.peers.values() if other is not peer],
+            "resumed": resumed,
+        }
+        if resumed:
+            reply.update(peer.own_state())
+        return reply
+
+    # -- leaving ------------------------------------------------------------------------------
+
+    async def leave(self, *, channel_name: str) -> dict[str, Any]:
+        """``rtc:leave``: the peer's resources go now; the socket stays open."""
+        room, peer = self.peer_of(channel_name)
+        async with room.lock:
+            await self._remove_peer(room, peer, reason="left")
+        return {"type": "rtc:left"}
+
+    async def detach(self, *, channel_name: str) -> None:
+        """The connection closed: keep its peer for the grace period, then remove it."""
+        found = self._by_channel.pop(channel_name, None)
+        if found is None:
+            return
+        room, peer = found
+        if peer.closed or peer.channel_name != channel_name:
+            return
+        peer.channel_name = None
+        grace = limits().reconnect_grace_seconds
+        logger.info("peer detached [meeting:%s, peer:%s, grace:%ss]", room.meeting_id, peer.id,
+                    grace)
+        if grace <= 0:
+            async with room.lock:
+                await self._remove_peer(room, peer, reason="disconnected")
+            return
+        peer.grace_task = self._start_task(self._expire(room, peer, grace))
+
+    async def _expire(self, room: Room, peer: Peer, grace: float) -> None:
+        await asyncio.sleep(grace)
+        async with room.lock:
+            if peer.closed or peer.channel_name is not None:
+                return
+            peer.grace_task = None
+            logger.info("peer did not come back [meeting:%s, peer:%s]", room.meeting_id, peer.id)
+            await self._remove_peer(room, peer, reason="disconnected")
+
+    async def remove_peer_by_host(self, *, channel_name: str, peer_id: str) -> dict[str, Any]:
+        """``rtc:hostRemovePeer``: the host ends another peer's presence in the call."""
+        room, host = self.peer_of(channel_name)
+        if not host.is_host:
+            raise SignalingError(ErrorCode.FORBIDDEN, "only the host may remove peers")
+        async with room.lock:
+            target = room.peer(peer_id)
+            if target is host:
+                raise SignalingError(ErrorCode.INVALID, "use rtc:leave to leave")
+            if target.user_id != host.user_id:
+                room.removed_users.add(target.user_id)
+            await notify.send_to(target.channel_name, "rtc:removed", {"reason": "host"})
+            await self._remove_peer(room, target, reason="removed")
+        return {"type": "rtc:hostRemoved", "peerId": peer_id}
+
+    async def _remove_peer(self, room: Room, peer: Peer, *, reason: str) -> None:
+        """Release everything the peer owns and tell the others; the room lock is held."""
+        if peer.closed:
+            return
+        peer.closed = True
+        if peer.grace_task is not None and peer.grace_task is not asyncio.current_task():
+            peer.grace_task.cancel()
+        peer.grace_task = None
+        room.peers.pop(peer.id, None)
+        if peer.channel_name:
+            self._by_channel.pop(peer.channel_name, None)
+        self._release_media(room, peer)
+        logger.info("peer left [meeting:%s, peer:%s, reason:%s]", room.meeting_id, peer.id, reason)
+        await notify.broadcast(room.meeting_id, "rtc:peerLeft",
+                               {"peerId": peer.id, "reason": reason}, exclude=peer.channel_name)
+        if not room.peers:
+            await self._close_room(room)
+
+    async def _close_room(self, room: Room) -> None:
+        if room.closed:
+            return
+        room.closed = True
+        if self._rooms.get(room.meeting_id) is room:
+            del self._rooms[room.meeting_id]
+        if not room.router.closed:
+            room.router.close()
+        logger.info("room closed [meeting:%s, router:%s]", room.meeting_id, room.router.id)
+
+    # -- worker faults ------------------------------------------------------------------------
+
+    async def _on_worker_died(self, worker: Any) -> None:
+        """Move every room of a dead worker to a new router and tell its peers to reconnect."""
+        affected = [room for room in list(self._rooms.values()) if room.worker is worker]
+        logger.error("worker died [pid:%s, rooms:%s]", worker.pid, len(affected))
+        await asyncio.gather(*(self._rebuild(room) for room in affected))
+
+    async def _rebuild(self, room: Room) -> None:
+        async with room.lock:
+            if room.closed:
+                return
+            for peer in room.peers.values():
+                self._forget_media(room, peer)
+            room.producer_owner.clear()
+            try:
+                room.worker, room.router = await self.mediasoup.create_router(
+                    app_data={"meetingId": room.meeting_id})
+                await self._attach_observer(room)
+            except Exception:
+                logger.exception("no new router for room [meeting:%s]; closing it",
+                                 room.meeting_id)
+                peers = list(room.peers.values())
+                for peer in peers:
+                    await notify.send_to(peer.channel_name, "rtc:reconnect",
+                                         {"reason": "media_unavailable"})
+                    await self._remove_peer(room, peer, reason="media_unavailable")
+                await self._close_room(room)
+                return
+            logger.info("room moved [meeting:%s, router:%s, worker:%s]", room.meeting_id,
+                        room.router.id, room.worker.pid)
+            for peer in room.peers.values():
+                await notify.send_to(peer.channel_name, "rtc:reconnect",
+                                     {"reason": "media_server_restarted"})
+
+    # -- shutdown and tasks -------------------------------------------------------------------
+
+    async def close(self) -> None:
+        """Close every room and the worker pool (process shutdown, tests)."""
+        if self._closed:
+            return
+        self._closed = True
+        for room in list(self._rooms.values()):
+            async with room.lock:
+                for peer in list(room.peers.values()):
+                    await notify.send_to(peer.channel_name, "rtc:reconnect",
+                                         {"reason": "server_shutdown"})
+                    await self._remove_peer(room, peer, reason="server_shutdown")
+                await self._close_room(room)
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.mediasoup.close()
+
+    def _start_task(self, coro: Any) -> asyncio.Task[Any]:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("room task failed", exc_info=task.exception())
+
+    async def wait_idle(self) -> None:
+        """Wait until background notifications and fault handling are done (tests)."""
+        while True:
+            await self.mediasoup.wait_idle()
+            pending = [t for t in self._tasks if not t.done() and not _is_grace(t)]
+            if not pending:
+                return
+            await asyncio.gather(*pending, return_exceptions=True)
+
+
+def _is_grace(task: asyncio.Task[Any]) -> bool:
+    coro = task.get_coro()
+    return getattr(coro, "__name__", "") == "_expire"

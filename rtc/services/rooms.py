@@ -1,0 +1,142 @@
+"""The in-memory model of a call: a Room per active meeting, a Peer per participant in it.
+
+Plain data with lookups that enforce ownership. Every id a client names is resolved here, and
+only within the caller's own room and (for transports, producers and consumers it acts on) its
+own peer, so a request can never reach another meeting's objects; another peer's object in the
+same room is ``forbidden``, anything else ``not_found``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any
+
+from rtc.signaling.errors import ErrorCode, SignalingError
+
+__all__ = ["Peer", "Room"]
+
+
+@dataclass(eq=False)
+class Peer:
+    """One participant's presence in the call, and the media objects it owns."""
+
+    id: str
+    user_id: Any
+    display_name: str
+    is_host: bool
+    resume_token: str
+    channel_name: str | None
+    """The connection it is attached to; None while in the reconnect grace period."""
+    device: dict[str, str] = field(default_factory=dict)
+    transports: dict[str, Any] = field(default_factory=dict)
+    directions: dict[str, str] = field(default_factory=dict)
+    """transport id → ``send`` or ``recv``."""
+    producers: dict[str, Any] = field(default_factory=dict)
+    consumers: dict[str, Any] = field(default_factory=dict)
+    transport_of: dict[str, str] = field(default_factory=dict)
+    """producer or consumer id → the id of the transport it lives on."""
+    connect_timers: dict[str, asyncio.TimerHandle] = field(default_factory=dict)
+    grace_task: asyncio.Task[Any] | None = None
+    closed: bool = False
+
+    @property
+    def role(self) -> str:
+        """``host`` or ``member``, as the UI shows it."""
+        return "host" if self.is_host else "member"
+
+    def info(self) -> dict[str, Any]:
+        """The peer as other peers see it (``rtc:joined`` ``peers`` entries)."""
+        return {
+            "peerId": self.id,
+            "displayName": self.display_name,
+            "role": self.role,
+            "producers": [producer_info(p) for p in self.producers.values()],
+        }
+
+    def own_state(self) -> dict[str, Any]:
+        """What survives of the peer's own objects (for a resuming client)."""
+        return {
+            "transports": [{"id": tid, "direction": self.directions.get(tid)}
+                           for tid in self.transports],
+            "producers": [producer_info(p) for p in self.producers.values()],
+            "consumers": [{"id": c.id, "producerId": c.producer_id,
+                           "paused": bool(getattr(c, "paused", False))}
+                          for c in self.consumers.values()],
+        }
+
+    # -- ownership lookups ----------------------------------------------------------------------
+
+    def transport(self, transport_id: str, direction: str | None = None) -> Any:
+        """One of this peer's transports (of ``direction`` when given)."""
+        transport = self.transports.get(transport_id)
+        if transport is None:
+            raise SignalingError(ErrorCode.NOT_FOUND, "transport not found")
+        if direction is not None and self.directions.get(transport_id) != direction:
+            raise SignalingError(ErrorCode.INVALID, f"not a {direction} transport")
+        return transport
+
+    def consumer(self, consumer_id: str) -> Any:
+        """One of this peer's consumers."""
+        consumer = self.consumers.get(consumer_id)
+        if consumer is None:
+            raise SignalingError(ErrorCode.NOT_FOUND, "consumer not found")
+        return consumer
+
+    def counts(self) -> tuple[int, int, int]:
+        """Open transports, producers, consumers."""
+        return len(self.transports), len(self.producers), len(self.consumers)
+
+
+def producer_info(producer: Any) -> dict[str, Any]:
+    """A producer as other peers see it."""
+    return {
+        "id": producer.id,
+        "kind": producer.kind,
+        "appData": dict(producer.app_data or {}),
+        "paused": bool(getattr(producer, "paused", False)),
+    }
+
+
+@dataclass(eq=False)
+class Room:
+    """The call of one meeting: its router (on one worker), its peers, its speaker observer."""
+
+    meeting_id: str
+    worker: Any
+    router: Any
+    capacity: int
+    observer: Any = None
+    peers: dict[str, Peer] = field(default_factory=dict)
+    producer_owner: dict[str, Peer] = field(default_factory=dict)
+    """producer id → the peer that owns it, for every open producer of the room."""
+    removed_users: set[Any] = field(default_factory=set)
+    """Users the host removed from this call; they may not join it again while it lasts."""
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    closed: bool = False
+
+    def producer(self, producer_id: str, *, owner: Peer | None = None) -> tuple[Peer, Any]:
+        """A producer of this room and its peer; with ``owner``, it must be that peer's."""
+        peer = self.producer_owner.get(producer_id)
+        if peer is None or producer_id not in peer.producers:
+            raise SignalingError(ErrorCode.NOT_FOUND, "producer not found")
+        if owner is not None and peer is not owner:
+            raise SignalingError(ErrorCode.FORBIDDEN, "that producer belongs to another peer")
+        return peer, peer.producers[producer_id]
+
+    def peer(self, peer_id: str) -> Peer:
+        """A peer of this room."""
+        peer = self.peers.get(peer_id)
+        if peer is None:
+            raise SignalingError(ErrorCode.NOT_FOUND, "peer not found")
+        return peer
+
+    def counts(self) -> dict[str, int]:
+        """Peers, transports, producers, consumers of the room."""
+        totals = [peer.counts() for peer in self.peers.values()]
+        return {
+            "peers": len(self.peers),
+            "transports": sum(t for t, _, _ in totals),
+            "producers": sum(p for _, p, _ in totals),
+            "consumers": sum(c for _, _, c in totals),
+        }

@@ -1,0 +1,173 @@
+"""Field readers for the request schemas: each returns a checked value or raises ``invalid``.
+
+Small and strict: JSON booleans are not integers, ids are short URL-safe strings, strings
+have length bounds, and :func:`check_json` bounds any free-form JSON value.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from rtc.signaling.errors import ErrorCode, SignalingError
+
+__all__ = [
+    "ID_PATTERN",
+    "MAX_ID_LENGTH",
+    "as_object",
+    "boolean",
+    "check_json",
+    "identifier",
+    "integer",
+    "invalid",
+    "list_of_objects",
+    "only_keys",
+    "string",
+]
+
+MAX_ID_LENGTH = 64
+ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
+MAX_JSON_DEPTH = 8
+MAX_JSON_NODES = 4000
+MAX_JSON_STRING = 1024
+# Safe integer range of JavaScript: anything beyond cannot come from a browser honestly.
+MAX_SAFE_INT = 2**53 - 1
+
+
+def invalid(message: str) -> SignalingError:
+    """The ``invalid`` error with ``message``."""
+    return SignalingError(ErrorCode.INVALID, message)
+
+
+def only_keys(data: Mapping[str, Any], allowed: frozenset[str], where: str) -> None:
+    """Refuse keys the schema does not know (typos must not pass silently)."""
+    extra = [key for key in data if key not in allowed]
+    if extra:
+        name = str(extra[0])[:32]
+        raise invalid(f"unexpected field {name!r} in {where}")
+
+
+def as_object(value: Any, where: str) -> dict[str, Any]:
+    """``value`` if it is a JSON object."""
+    if not isinstance(value, dict):
+        raise invalid(f"{where} must be an object")
+    return value
+
+
+def string(data: Mapping[str, Any], key: str, *, required: bool = True,
+           max_length: int = MAX_ID_LENGTH, choices: tuple[str, ...] | None = None,
+           pattern: re.Pattern[str] | None = None) -> str | None:
+    """A string of 1..``max_length`` characters (or one of ``choices``); None if absent."""
+    value = data.get(key)
+    if value is None:
+        if required:
+            raise invalid(f"{key} is required")
+        return None
+    if not isinstance(value, str):
+        raise invalid(f"{key} must be a string")
+    if choices is not None:
+        if value not in choices:
+            raise invalid(f"{key} must be one of {', '.join(choices)}")
+        return value
+    if not value or len(value) > max_length:
+        raise invalid(f"{key} must be 1 to {max_length} characters")
+    if pattern is not None and not pattern.fullmatch(value):
+        raise invalid(f"{key} is malformed")
+    return value
+
+
+def identifier(data: Mapping[str, Any], key: str) -> str:
+    """An object id: required, short, URL-safe characters only."""
+    value = data.get(key)
+    if value is None:
+        raise invalid(f"{key} is required")
+    if not isinstance(value, str) or not ID_PATTERN.fullmatch(value):
+        raise invalid(f"{key} must be an id")
+    return value
+
+
+def integer(data: Mapping[str, Any], key: str, *, required: bool, minimum: int,
+            maximum: int) -> int | None:
+    """An integer in ``[minimum, maximum]`` (never a boolean); None if absent."""
+    value = data.get(key)
+    if value is None:
+        if required:
+            raise invalid(f"{key} is required")
+        return None
+    # bool is an int in Python, never in JSON schemas.
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise invalid(f"{key} must be an integer")
+    if not minimum <= value <= maximum:
+        raise invalid(f"{key} must be between {minimum} and {maximum}")
+    return value
+
+
+def boolean(data: Mapping[str, Any], key: str, default: bool) -> bool:
+    """A JSON boolean, ``default`` when absent or null."""
+    value = data.get(key, default)
+    if value is None:
+        return default
+    if not isinstance(value, bool):
+        raise invalid(f"{key} must be true or false")
+    return value
+
+
+def check_json(value: Any, where: str, *, max_bytes: int, max_depth: int = MAX_JSON_DEPTH,
+               max_nodes: int = MAX_JSON_NODES, max_string: int = MAX_JSON_STRING) -> None:
+    """Bound an arbitrary JSON value: plain JSON types, finite numbers, depth, nodes, size.
+
+    ``json.loads`` accepts NaN, Infinity and integers of any size; none of them belongs in a
+    signaling message, and a huge nested value must not cost more than a bounded walk.
+    """
+    nodes = 0
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        nodes += 1
+        if nodes > max_nodes:
+            raise invalid(f"{where} is too large")
+        if depth > max_depth:
+            raise invalid(f"{where} is nested too deeply")
+        if item is None or isinstance(item, bool):
+            continue
+        if isinstance(item, int):
+            if abs(item) > MAX_SAFE_INT:
+                raise invalid(f"{where} has an integer out of range")
+        elif isinstance(item, float):
+            if not math.isfinite(item):
+                raise invalid(f"{where} has a number out of range")
+        elif isinstance(item, str):
+            if len(item) > max_string:
+                raise invalid(f"{where} has a string that is too long")
+        elif isinstance(item, list):
+            stack.extend((child, depth + 1) for child in item)
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                if not isinstance(key, str) or len(key) > max_string:
+                    raise invalid(f"{where} has a bad key")
+                stack.append((child, depth + 1))
+        else:
+            raise invalid(f"{where} is not plain JSON")
+    try:
+        size = len(json.dumps(value, separators=(",", ":"), allow_nan=False))
+    except (TypeError, ValueError):
+        raise invalid(f"{where} is not plain JSON") from None
+    if size > max_bytes:
+        raise invalid(f"{where} is too large")
+
+
+def list_of_objects(parent: Mapping[str, Any], key: str, where: str, *, required: bool,
+                    minimum: int, maximum: int) -> None:
+    """``parent[key]`` is a list of ``minimum..maximum`` objects (or absent if optional)."""
+    value = parent.get(key)
+    if value is None:
+        if required:
+            raise invalid(f"{where}.{key} is required")
+        return
+    if not isinstance(value, list) or not minimum <= len(value) <= maximum:
+        raise invalid(f"{where}.{key} must be a list of {minimum} to {maximum} objects")
+    if not all(isinstance(item, dict) for item in value):
+        raise invalid(f"{where}.{key} must contain objects")

@@ -1,0 +1,45 @@
+"""A token bucket per connection: ``requests_per_second`` sustained, ``request_burst`` at once.
+
+A client that floods the socket gets ``limit`` errors instead of work done; the buckets of
+closed connections are dropped by the disconnect hook.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+__all__ = ["RateLimiter"]
+
+
+@dataclass(slots=True)
+class _Bucket:
+    tokens: float
+    stamp: float = field(default_factory=time.monotonic)
+
+
+class RateLimiter:
+    """Buckets by key (the connection's channel name)."""
+
+    def __init__(self) -> None:
+        self._buckets: dict[str, _Bucket] = {}
+
+    def allow(self, key: str, *, rate: float, burst: int) -> bool:
+        """Take one token for ``key``; False when its bucket is empty."""
+        now = time.monotonic()
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            bucket = self._buckets[key] = _Bucket(tokens=float(burst), stamp=now)
+        bucket.tokens = min(float(burst), bucket.tokens + (now - bucket.stamp) * rate)
+        bucket.stamp = now
+        if bucket.tokens < 1.0:
+            return False
+        bucket.tokens -= 1.0
+        return True
+
+    def forget(self, key: str) -> None:
+        """Drop the bucket of a closed connection."""
+        self._buckets.pop(key, None)
+
+    def __len__(self) -> int:
+        return len(self._buckets)
