@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
 
 from conference.errors import ApplicationError, ErrorCode
@@ -61,7 +62,7 @@ def meeting_get_for_user(*, meeting_id: uuid.UUID | str, user: UserLike) -> Meet
     """
     try:
         return meeting_visible_to(user=user).get(pk=meeting_id)
-    except (Meeting.DoesNotExist, ValueError):
+    except (Meeting.DoesNotExist, ValueError, ValidationError):
         raise ApplicationError("Meeting not found.", code=ErrorCode.NOT_FOUND) from None
 
 

@@ -1,0 +1,283 @@
+"""Shared fixtures: users, meetings, API clients, WebSocket communicators, the channel layer.
+
+Everything runs on the configured database and channel layer: SQLite and the in-memory layer
+by default, PostgreSQL and Redis when DATABASE_URL and REDIS_URL are set. Under Redis each run
+uses its own key prefix and deletes its keys at the end, so runs never see each other's groups.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from typing import Any
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.db import database_sync_to_async
+from channels.layers import channel_layers, get_channel_layer
+from channels.testing import WebsocketCommunicator
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.test import Client
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from meetings import services
+from meetings.models import Meeting
+
+PASSWORD = "correct-horse-battery-staple"
+ORIGIN = "http://localhost"
+WS_TIMEOUT = 5
+
+User = get_user_model()
+
+
+# --- channel layer ------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_channel_layer() -> Iterator[None]:
+    """Give this run its own Redis key prefix (no-op for the in-memory layer); flush at the end."""
+    config = settings.CHANNEL_LAYERS["default"]
+    redis = config["BACKEND"].startswith("channels_redis")
+    if redis:
+        config.setdefault("CONFIG", {})["prefix"] = f"conference-test-{uuid.uuid4().hex[:12]}"
+    channel_layers.backends.clear()
+    yield
+    if redis:
+        async_to_sync(get_channel_layer().flush)()
+    channel_layers.backends.clear()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_channel_layer() -> Iterator[None]:
+    """A new layer instance per test: channels-redis binds its receive state to the event loop
+    that first used it, and every async test runs in its own loop."""
+    channel_layers.backends.clear()
+    yield
+    channel_layers.backends.clear()
+
+
+@pytest.fixture
+def channel_layer() -> Any:
+    """The project's default channel layer (in-memory or Redis, as configured)."""
+    return get_channel_layer()
+
+
+# --- users and meetings --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def user_password() -> str:
+    """The password of every user made by `make_user`."""
+    return PASSWORD
+
+
+@pytest.fixture
+def make_user(db: None) -> Callable[..., Any]:
+    """Factory: an active user with password PASSWORD."""
+
+    def make(username: str, **extra: Any) -> Any:
+        return User.objects.create_user(username=username, password=PASSWORD, **extra)
+
+    return make
+
+
+@pytest.fixture
+def host_user(make_user: Callable[..., Any]) -> Any:
+    """The host of `meeting` and `open_meeting`."""
+    return make_user("hazel")
+
+
+@pytest.fixture
+def member_user(make_user: Callable[..., Any]) -> Any:
+    """A user invited to `meeting`."""
+    return make_user("milo")
+
+
+@pytest.fixture
+def outsider_user(make_user: Callable[..., Any]) -> Any:
+    """A signed-in user invited to nothing."""
+    return make_user("otto")
+
+
+@pytest.fixture
+def meeting(host_user: Any, member_user: Any) -> Meeting:
+    """An invited-only meeting hosted by `host_user` with `member_user` invited."""
+    created = services.meeting_create(host=host_user, title="Weekly sync")
+    services.participant_invite(meeting=created, actor=host_user, username=member_user.username)
+    return created
+
+
+@pytest.fixture
+def open_meeting(host_user: Any) -> Meeting:
+    """A meeting any signed-in user may join, hosted by `host_user`."""
+    return services.meeting_create(
+        host=host_user, title="Open office hours", access=Meeting.Access.AUTHENTICATED
+    )
+
+
+# --- REST clients ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def api_client() -> APIClient:
+    """An unauthenticated DRF test client."""
+    return APIClient()
+
+
+@pytest.fixture
+def client_for(db: None) -> Callable[[Any], APIClient]:
+    """Factory: a DRF client authenticated as `user` with a real token header."""
+
+    def make(user: Any) -> APIClient:
+        token, _ = Token.objects.get_or_create(user=user)
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+        return client
+
+    return make
+
+
+@pytest.fixture
+def host_client(client_for: Callable[[Any], APIClient], host_user: Any) -> APIClient:
+    """API client of the host."""
+    return client_for(host_user)
+
+
+@pytest.fixture
+def member_client(client_for: Callable[[Any], APIClient], member_user: Any) -> APIClient:
+    """API client of the invited member."""
+    return client_for(member_user)
+
+
+@pytest.fixture
+def outsider_client(client_for: Callable[[Any], APIClient], outsider_user: Any) -> APIClient:
+    """API client of a user who is not a participant."""
+    return client_for(outsider_user)
+
+
+# --- WebSockets -----------------------------------------------------------------------------------
+
+
+def _token_key(user: Any) -> str:
+    return Token.objects.get_or_create(user=user)[0].key
+
+
+def _session_cookie(user: Any) -> str:
+    client = Client()
+    client.force_login(user)
+    return client.cookies[settings.SESSION_COOKIE_NAME].value
+
+
+WsFactory = Callable[..., Awaitable[WebsocketCommunicator]]
+
+
+@pytest.fixture
+async def ws_communicator() -> AsyncIterator[WsFactory]:
+    """Factory: a not yet connected WebsocketCommunicator on the real ASGI application.
+
+    `await ws_communicator(meeting_id, user=None, auth="token"|"session"|None, origin=ORIGIN,
+    token=None)`. Every communicator made is disconnected at teardown.
+    """
+    from conference.asgi import application
+
+    made: list[WebsocketCommunicator] = []
+
+    async def make(
+        meeting_id: Any,
+        *,
+        user: Any = None,
+        auth: str | None = "token",
+        origin: str | None = ORIGIN,
+        token: str | None = None,
+    ) -> WebsocketCommunicator:
+        path = f"/ws/meetings/{meeting_id}/"
+        headers: list[tuple[bytes, bytes]] = [(b"host", b"localhost")]
+        if origin is not None:
+            headers.append((b"origin", origin.encode()))
+        if token is None and user is not None and auth == "token":
+            token = await database_sync_to_async(_token_key)(user)
+        if token is not None:
+            path += f"?token={token}"
+        if user is not None and auth == "session":
+            cookie = await database_sync_to_async(_session_cookie)(user)
+            headers.append((b"cookie", f"{settings.SESSION_COOKIE_NAME}={cookie}".encode()))
+        communicator = WebsocketCommunicator(application, path, headers=headers)
+        made.append(communicator)
+        return communicator
+
+    yield make
+    for communicator in made:
+        try:
+            await communicator.disconnect()
+        except Exception:  # already closed by the test
+            pass
+
+
+@pytest.fixture
+def ws_join(ws_communicator: WsFactory) -> Callable[..., Awaitable[WebsocketCommunicator]]:
+    """Factory: connect `user` to the meeting, check acceptance, consume the `meeting.state`.
+
+    `await ws_join(meeting_id, user, auth="token")` returns the connected communicator.
+    """
+
+    async def join(meeting_id: Any, user: Any, *, auth: str = "token") -> WebsocketCommunicator:
+        communicator = await ws_communicator(meeting_id, user=user, auth=auth)
+        connected, _ = await communicator.connect(timeout=WS_TIMEOUT)
+        assert connected
+        first = await communicator.receive_json_from(timeout=WS_TIMEOUT)
+        assert first["type"] == "meeting.state", first
+        return communicator
+
+    return join
+
+
+async def _receive_until(
+    communicator: WebsocketCommunicator, message_type: str, *, timeout: float = WS_TIMEOUT
+) -> dict[str, Any]:
+    """The next message of `message_type`, skipping other pushes (e.g. meeting.updated)."""
+    while True:
+        message = await communicator.receive_json_from(timeout=timeout)
+        if message.get("type") == message_type:
+            return message
+
+
+async def _expect_close(communicator: WebsocketCommunicator, *, timeout: float = WS_TIMEOUT) -> int:
+    """Read outputs until the server closes the socket; return the close code."""
+    while True:
+        output = await communicator.receive_output(timeout=timeout)
+        if output["type"] == "websocket.close":
+            return output.get("code", 1000)
+
+
+@pytest.fixture
+def ws_receive_until() -> Callable[..., Awaitable[dict[str, Any]]]:
+    """`await ws_receive_until(communicator, "meeting.participantJoined")`: skip other pushes."""
+    return _receive_until
+
+
+@pytest.fixture
+def ws_expect_close() -> Callable[..., Awaitable[int]]:
+    """`await ws_expect_close(communicator)`: the code the server closed the socket with."""
+    return _expect_close
+
+
+async def _request(
+    communicator: WebsocketCommunicator,
+    message: dict[str, Any],
+    *,
+    timeout: float = WS_TIMEOUT,
+) -> dict[str, Any]:
+    """Send `message` and return the reply carrying its requestId, skipping pushes."""
+    await communicator.send_json_to(message)
+    while True:
+        reply = await communicator.receive_json_from(timeout=timeout)
+        if "type" not in reply and reply.get("requestId") == message.get("requestId"):
+            return reply
+
+
+@pytest.fixture
+def ws_request() -> Callable[..., Awaitable[dict[str, Any]]]:
+    """`await ws_request(communicator, {"type": ..., "requestId": ..., "data": ...})`: the reply."""
+    return _request
