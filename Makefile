@@ -9,13 +9,13 @@ STAMPS := .stamps
 CACHE ?= $(or $(CONFERENCE_CACHE),$(HOME)/.cache/conference)
 export CONFERENCE_CACHE := $(CACHE)
 
-.PHONY: run test setup system venv worker static lint bench-quick clean
+.PHONY: run test setup system venv worker reference static lint clean
 
 run: setup
 	$(PY) manage.py migrate --noinput
 	$(VENV)/bin/daphne -b $(HOST) -p $(PORT) conference.asgi:application
 
-test: setup
+test: setup reference
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 setup: system venv worker static
@@ -36,6 +36,10 @@ worker: venv
 	@out=$$(PYTHON=$(PYTHON) bash scripts/build-worker.sh | tail -n 1) && \
 	  site=$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])') && \
 	  echo "$$out/python" > "$$site/mediasoup_fbs.pth"
+
+# mediasoup's own Node layer on the same worker binary: golden vectors and benchmarks.
+reference:
+	@bash scripts/setup-node-reference.sh >/dev/null
 
 static:
 	@if [ -x scripts/build-static.sh ]; then bash scripts/build-static.sh; fi
