@@ -60,7 +60,7 @@ class MeetingConsumer(AsyncJsonWebsocketConsumer):
         await self.accept()
         if self.user is None or not self.user.is_authenticated:
             logger.info("meeting=%s refused anonymous connection", self.meeting_id)
-            await self.close(code=CloseCode.UNAUTHENTICATED)
+            await self.close(code=int(CloseCode.UNAUTHENTICATED))
             return
         # Subscribe before recording the join, so no event after the join can be missed.
         await self.channel_layer.group_add(self.group_name, self.channel_name)
@@ -69,7 +69,7 @@ class MeetingConsumer(AsyncJsonWebsocketConsumer):
         except ApplicationError as error:
             await self.channel_layer.group_discard(self.group_name, self.channel_name)
             logger.info("meeting=%s refused user=%s: %s", self.meeting_id, self.user.pk, error.code)
-            await self.close(code=close_code_for(error.code))
+            await self.close(code=int(close_code_for(error.code)))
             return
         self.joined = True
         logger.info(
@@ -78,7 +78,9 @@ class MeetingConsumer(AsyncJsonWebsocketConsumer):
             self.user.pk,
             self.channel_name,
         )
-        await self.send_event("meeting.state", await handlers.meeting_state(self.meeting_id))
+        state = await handlers.meeting_state(self.meeting_id)
+        state.pop("type", None)
+        await self.send_event("meeting.state", state)
 
     async def disconnect(self, code: int) -> None:
         """Leave the group, run the registry's disconnect hooks, record the leave."""
@@ -112,7 +114,8 @@ class MeetingConsumer(AsyncJsonWebsocketConsumer):
     async def leave_and_close(self, code: int) -> None:
         """Leave the meeting now (not when the client gets round to closing) and close."""
         await self._leave()
-        await self.close(code=code)
+        # int(): daphne's autobahn refuses int subclasses such as IntEnum members.
+        await self.close(code=int(code))
 
     @database_sync_to_async
     def _mark_joined(self) -> None:

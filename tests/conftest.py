@@ -248,7 +248,10 @@ async def _expect_close(communicator: WebsocketCommunicator, *, timeout: float =
     while True:
         output = await communicator.receive_output(timeout=timeout)
         if output["type"] == "websocket.close":
-            return output.get("code", 1000)
+            code = output.get("code", 1000)
+            # daphne (autobahn) only sends a close whose code is exactly an int.
+            assert type(code) is int, f"close code {code!r} is not a plain int"
+            return code
 
 
 @pytest.fixture
