@@ -1,0 +1,69 @@
+"""Fixtures of the web UI tests: users and meetings of their own, and signed-in clients.
+
+Independent of tests/conftest.py's fixtures on purpose (different names), so the web tests
+say exactly which people and meetings they use.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.test import Client
+
+from meetings import services
+from meetings.models import Meeting
+
+WEB_PASSWORD = "web-ui-password-123"
+
+
+@pytest.fixture
+def web_user(db: None) -> Callable[..., Any]:
+    """Factory: an active user with password WEB_PASSWORD."""
+
+    def make(username: str, **extra: Any) -> Any:
+        return get_user_model().objects.create_user(
+            username=username, password=WEB_PASSWORD, **extra
+        )
+
+    return make
+
+
+@pytest.fixture
+def ada(web_user: Callable[..., Any]) -> Any:
+    """Hosts `standup`."""
+    return web_user("ada", first_name="Ada", last_name="Lovelace")
+
+
+@pytest.fixture
+def bob(web_user: Callable[..., Any]) -> Any:
+    """Invited to `standup`."""
+    return web_user("bob")
+
+
+@pytest.fixture
+def eve(web_user: Callable[..., Any]) -> Any:
+    """Invited to nothing."""
+    return web_user("eve")
+
+
+@pytest.fixture
+def standup(ada: Any, bob: Any) -> Meeting:
+    """An invited-only meeting hosted by ada, with bob invited."""
+    meeting = services.meeting_create(host=ada, title="Daily standup")
+    services.participant_invite(meeting=meeting, actor=ada, username="bob")
+    return meeting
+
+
+@pytest.fixture
+def signed_in(db: None) -> Callable[[Any], Client]:
+    """Factory: a Django test client with `user` signed in (session cookie)."""
+
+    def make(user: Any) -> Client:
+        client = Client()
+        client.force_login(user)
+        return client
+
+    return make
