@@ -5,6 +5,12 @@ It mirrors mediasoup's Node API in Python names: ``create_worker`` → ``Worker`
 and parameters, ICE/DTLS/SCTP parameters, stats) are plain dicts in mediasoup's JSON shape.
 """
 
+from .active_speaker_observer import ActiveSpeakerObserver
+from .audio_level_observer import AudioLevelObserver
+from .consumer import Consumer
+from .data_consumer import DataConsumer
+from .data_producer import DataProducer
+from .direct_transport import DirectTransport
 from .errors import (
     ChannelClosedError,
     InvalidParameterError,
@@ -16,10 +22,30 @@ from .errors import (
     WorkerError,
 )
 from .events import EventEmitter
+from .pipe_transport import PipeTransport
+from .plain_transport import PlainTransport
+from .producer import Producer
+from .router import Router
+from .rtp_observer import RtpObserver
+from .transport import Transport
+from .webrtc_transport import WebRtcTransport
 from .worker import MEDIASOUP_VERSION, Worker, create_worker, worker_bin_path
 
 __all__ = [
     "MEDIASOUP_VERSION",
+    "ActiveSpeakerObserver",
+    "AudioLevelObserver",
+    "Consumer",
+    "DataConsumer",
+    "DataProducer",
+    "DirectTransport",
+    "PipeTransport",
+    "PlainTransport",
+    "Producer",
+    "Router",
+    "RtpObserver",
+    "Transport",
+    "WebRtcTransport",
     "ChannelClosedError",
     "EventEmitter",
     "InvalidParameterError",
