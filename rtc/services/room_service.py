@@ -239,6 +239,16 @@ class RoomService(MediaOperations):
             logger.info("peer did not come back [meeting:%s, peer:%s]", room.meeting_id, peer.id)
             await self._remove_peer(room, peer, reason="disconnected")
 
+    async def expire_detached(self) -> int:
+        """End the grace period of every detached peer now (shutdown, tests); how many."""
+        expired = 0
+        for room in list(self._rooms.values()):
+            async with room.lock:
+                for peer in [p for p in room.peers.values() if p.channel_name is None]:
+                    await self._remove_peer(room, peer, reason="disconnected")
+                    expired += 1
+        return expired
+
     async def remove_peer_by_host(self, *, channel_name: str, peer_id: str) -> dict[str, Any]:
         """``rtc:hostRemovePeer``: the host ends another peer's presence in the call."""
         room, host = self.peer_of(channel_name)

@@ -79,6 +79,8 @@ async def rtc_service() -> AsyncIterator[RoomService]:
     previous = set_room_service(service)
     yield service
     set_room_service(previous)
+    # Peers whose sockets closed at teardown may still be in their grace period.
+    await service.expire_detached()
     await service.wait_idle()
     leftovers = service.counts()
     dumps = await service.worker_dumps() if service.mediasoup.started else []
@@ -160,12 +162,12 @@ class RtcClient:
                 self._keep(message)
 
     async def drain(self, wait: float = 0.2) -> list[dict[str, Any]]:
-        """Collect what arrives within ``wait`` seconds; return every kept event."""
-        try:
-            while True:
-                self._keep(await self.ws.receive_json_from(timeout=wait))
-        except TimeoutError:
-            pass
+        """Collect what arrives within ``wait`` seconds; return every kept event.
+
+        Uses ``receive_nothing``: a receive that times out would cancel the application.
+        """
+        while not await self.ws.receive_nothing(timeout=wait):
+            self._keep(await self.ws.receive_json_from(timeout=TIMEOUT))
         return self.events
 
     def saw(self, event_type: str) -> list[dict[str, Any]]:

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from rtc.protocol import registry
 from rtc.signaling.errors import ErrorCode, SignalingError
 from rtc.signaling.fields import check_json
 from rtc.signaling.schemas import (
@@ -50,8 +51,10 @@ def test_every_request_type_has_a_parser_and_unknown_types_are_refused() -> None
     table = {"rtc:join", "rtc:createTransport", "rtc:connectTransport", "rtc:produce",
              "rtc:consume", "rtc:resumeConsumer", "rtc:pauseProducer", "rtc:resumeProducer",
              "rtc:closeProducer", "rtc:setPreferredLayers", "rtc:restartIce", "rtc:getStats",
-             "rtc:leave", "rtc:hostMuteProducer", "rtc:hostRemovePeer"}
-    assert table <= set(PARSERS)
+             "rtc:leave", "rtc:hostMuteProducer", "rtc:hostRemovePeer", "rtc:pauseConsumer",
+             "rtc:closeConsumer", "rtc:closeTransport", "rtc:serverStats"}
+    assert table == set(PARSERS)
+    assert table <= registry.types, "every schema has a handler on the meeting socket"
     for name in ("rtc:nope", "rtc:_private", "", "RTC:JOIN"):
         with pytest.raises(SignalingError) as info:
             parse_request(name, {})

@@ -1,0 +1,155 @@
+"""Peer lifecycle: socket drops with and without a grace period, resuming as the same peer,
+transports that never connect, concurrent joins, and that a dropped socket leaves nothing."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from channels.db import database_sync_to_async
+
+from meetings.models import Participant
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+async def test_socket_drop_without_grace_releases_everything(rtc_service, rtc_client, meeting,
+                                                             host_user, member_user):
+    """With no grace, a dropped socket frees its peer at once and the call is told."""
+    host = await rtc_client(meeting, host_user)
+    member = await rtc_client(meeting, member_user)
+    await host.join()
+    await member.join()
+    producer = await member.produce(await member.transport("send"), "video")
+    consumed = await host.consume(await host.transport("recv"), producer)
+    worker = rtc_service.mediasoup.workers[0]
+    await member.ws.disconnect()
+    assert (await host.event("rtc:consumerClosed"))["consumerId"] == consumed["id"]
+    left = await host.event("rtc:peerLeft")
+    assert left == {"peerId": member.joined["peerId"], "reason": "disconnected"}
+    counts = rtc_service.counts()
+    assert (counts["peers"], counts["transports"], counts["producers"],
+            counts["consumers"]) == (1, 1, 0, 0)
+    await host.ws.disconnect()
+    assert rtc_service.counts()["rooms"] == 0
+    assert (await worker.dump())["routerIds"] == []
+    present = await database_sync_to_async(
+        Participant.objects.filter(meeting=meeting, left_at__isnull=True,
+                                   joined_at__isnull=False).count)()
+    assert present == 0, "both leaves were written to the participant rows"
+
+
+async def test_resume_within_grace_keeps_the_peer_and_its_media(rtc_service, rtc_client,
+                                                                 meeting, host_user,
+                                                                 member_user, settings):
+    """A client that reconnects within the grace period resumes the same peer: same id,
+    same transports and producers (ICE restarted), and the others notice nothing."""
+    settings.RTC_LIMITS = {**settings.RTC_LIMITS, "RECONNECT_GRACE_SECONDS": 30}
+    host = await rtc_client(meeting, host_user)
+    member = await rtc_client(meeting, member_user)
+    await host.join()
+    joined = await member.join("Milo")
+    send = await member.transport("send")
+    producer = await member.produce(send, "audio")
+    consumed = await host.consume(await host.transport("recv"), producer)
+    await member.ws.disconnect()
+    await asyncio.sleep(0.1)
+    assert rtc_service.counts()["peers"] == 2 and rtc_service.counts()["producers"] == 1
+
+    again = await rtc_client(meeting, member_user)
+    resumed = await again.ok("rtc:join", {"displayName": "Milo", "resume": {
+        "peerId": joined["peerId"], "token": joined["resumeToken"]}})
+    again.joined = resumed
+    assert resumed["resumed"] is True and resumed["peerId"] == joined["peerId"]
+    assert resumed["transports"] == [{"id": send, "direction": "send"}]
+    assert [p["id"] for p in resumed["producers"]] == [producer]
+    restarted = await again.ok("rtc:restartIce", {"transportId": send})
+    assert restarted["iceParameters"]["usernameFragment"]
+    await again.ok("rtc:pauseProducer", {"producerId": producer})
+    assert (await host.event("rtc:producerPaused"))["producerId"] == producer
+    await host.drain()
+    assert host.saw("rtc:peerLeft") == [] and host.saw("rtc:consumerClosed") == []
+    assert rtc_service.counts()["consumers"] == 1 and consumed
+
+
+async def test_grace_expiry_removes_the_peer(rtc_service, rtc_client, meeting, host_user,
+                                             member_user, settings):
+    """A client that does not come back within the grace period is removed, the others are
+    told, and its resume token is useless afterwards."""
+    settings.RTC_LIMITS = {**settings.RTC_LIMITS, "RECONNECT_GRACE_SECONDS": 0.3}
+    host = await rtc_client(meeting, host_user)
+    member = await rtc_client(meeting, member_user)
+    await host.join()
+    joined = await member.join()
+    await member.produce(await member.transport("send"), "audio")
+    await member.ws.disconnect()
+    left = await host.event("rtc:peerLeft", timeout=5)
+    assert left == {"peerId": joined["peerId"], "reason": "disconnected"}
+    assert rtc_service.counts()["peers"] == 1 and rtc_service.counts()["producers"] == 0
+    again = await rtc_client(meeting, member_user)
+    code = await again.fail("rtc:join", {"displayName": "late", "resume": {
+        "peerId": joined["peerId"], "token": joined["resumeToken"]}})
+    assert code == "not_found"
+
+
+async def test_last_peer_dropping_with_grace_closes_the_room_later(rtc_service, rtc_client,
+                                                                   meeting, host_user,
+                                                                   settings):
+    """The room of a lone dropped peer survives the grace period, then closes with its router."""
+    settings.RTC_LIMITS = {**settings.RTC_LIMITS, "RECONNECT_GRACE_SECONDS": 0.3}
+    host = await rtc_client(meeting, host_user)
+    await host.join()
+    await host.transport("send")
+    await host.ws.disconnect()
+    assert len(rtc_service.rooms) == 1
+    await asyncio.sleep(0.6)
+    assert rtc_service.rooms == {}
+    assert (await rtc_service.mediasoup.workers[0].dump())["routerIds"] == []
+
+
+async def test_resume_takes_over_from_a_stale_socket(rtc_service, rtc_client, meeting,
+                                                     host_user):
+    """Resuming from a second socket while the first is still open moves the peer; the old
+    socket can no longer act for it."""
+    first = await rtc_client(meeting, host_user)
+    joined = await first.join()
+    second = await rtc_client(meeting, host_user)
+    resumed = await second.ok("rtc:join", {"displayName": "x", "resume": {
+        "peerId": joined["peerId"], "token": joined["resumeToken"]}})
+    assert resumed["peerId"] == joined["peerId"]
+    assert await first.fail("rtc:createTransport", {"direction": "send"}) == "invalid"
+    await second.transport("send")
+    await first.ws.disconnect()
+    assert rtc_service.counts()["peers"] == 1, "the old socket closing does not end the peer"
+
+
+async def test_transport_that_never_connects_is_closed(rtc_service, rtc_client, meeting,
+                                                       host_user, member_user, settings):
+    """A transport without DTLS after the deadline is closed; its owner and the others are
+    told (transportClosed, producerClosed)."""
+    settings.RTC_LIMITS = {**settings.RTC_LIMITS, "TRANSPORT_CONNECT_TIMEOUT_SECONDS": 0.3}
+    host = await rtc_client(meeting, host_user)
+    member = await rtc_client(meeting, member_user)
+    await host.join()
+    await member.join()
+    send = await member.transport("send", connect=False)
+    producer = await member.produce(send, "audio")
+    closed = await member.event("rtc:transportClosed", timeout=5)
+    assert closed == {"transportId": send, "reason": "connect_timeout"}
+    assert (await host.event("rtc:producerClosed"))["producerId"] == producer
+    assert rtc_service.counts()["transports"] == 0 and rtc_service.counts()["producers"] == 0
+
+
+async def test_concurrent_joins_respect_the_limit_and_share_one_router(
+        rtc_service, rtc_client, open_meeting, make_user, settings):
+    """Six sockets join a new call at once with room for three: three succeed, three are
+    refused with room_full, and only one router was created."""
+    settings.RTC_LIMITS = {**settings.RTC_LIMITS, "MAX_PEERS_PER_MEETING": 3}
+    users = [await database_sync_to_async(make_user)(f"user{i}") for i in range(6)]
+    clients = [await rtc_client(open_meeting, user) for user in users]
+    replies = await asyncio.gather(*(c.request("rtc:join", {"displayName": f"p{i}"})
+                                     for i, c in enumerate(clients)))
+    codes = sorted(r.get("code", "ok") for r in replies)
+    assert codes == ["ok", "ok", "ok", "room_full", "room_full", "room_full"]
+    assert rtc_service.counts()["peers"] == 3
+    assert len((await rtc_service.mediasoup.workers[0].dump())["routerIds"]) == 1

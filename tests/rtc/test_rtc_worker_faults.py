@@ -1,0 +1,109 @@
+"""The worker pool: least-loaded placement, and a worker killed mid-call is replaced, its
+meetings get new routers, their peers get rtc:reconnect and can resume and send again, while
+meetings on other workers are not disturbed."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+
+import pytest
+
+from rtc.services.room_service import RoomService
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+async def _wait_for(predicate, timeout: float = 10.0) -> None:
+    async with asyncio.timeout(timeout):
+        while not predicate():
+            await asyncio.sleep(0.02)
+
+
+def _gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+async def test_meetings_go_to_the_least_loaded_worker(rtc_service: RoomService, rtc_client,
+                                                      meeting, open_meeting, host_user,
+                                                      settings):
+    """With two workers, two meetings get routers on different workers."""
+    settings.MEDIASOUP = {**settings.MEDIASOUP, "WORKER_NUM": 2}
+    first = await rtc_client(meeting, host_user)
+    second = await rtc_client(open_meeting, host_user)
+    await first.join()
+    await second.join()
+    workers = rtc_service.mediasoup.workers
+    assert len(workers) == 2
+    assert sorted(len(w.routers) for w in workers) == [1, 1]
+    rooms = list(rtc_service.rooms.values())
+    assert rooms[0].worker is not rooms[1].worker
+
+
+async def test_killed_worker_is_replaced_and_peers_resume(rtc_service: RoomService, rtc_client,
+                                                          meeting, host_user, member_user):
+    """SIGKILL the only worker mid-call: a new worker starts, the room gets a new router, both
+    peers get rtc:reconnect, and after resuming they send and receive again."""
+    host = await rtc_client(meeting, host_user)
+    member = await rtc_client(meeting, member_user)
+    await host.join("Hazel")
+    await member.join("Milo")
+    producer = await host.produce(await host.transport("send"), "audio")
+    await member.consume(await member.transport("recv"), producer)
+    room = rtc_service.rooms[str(meeting.id)]
+    old_worker, old_router = room.worker, room.router
+    os.kill(old_worker.pid, signal.SIGKILL)
+
+    for client in (host, member):
+        event = await client.event("rtc:reconnect", timeout=15)
+        assert event == {"reason": "media_server_restarted"}
+    await rtc_service.wait_idle()
+    assert rtc_service.mediasoup.replacements == 1
+    assert old_worker.closed and old_router.closed
+    await _wait_for(lambda: _gone(old_worker.pid))
+    new_worker = rtc_service.mediasoup.workers[0]
+    assert new_worker is not old_worker and room.router is not old_router
+    assert (await new_worker.dump())["routerIds"] == [room.router.id]
+    assert rtc_service.counts()["transports"] == 0 and rtc_service.counts()["producers"] == 0
+
+    for client in (host, member):
+        resumed = await client.ok("rtc:join", {"displayName": "back", "resume": {
+            "peerId": client.joined["peerId"], "token": client.joined["resumeToken"]}})
+        assert resumed["resumed"] is True and resumed["transports"] == []
+        assert resumed["routerRtpCapabilities"] == client.joined["routerRtpCapabilities"]
+        client.joined = resumed
+    producer = await host.produce(await host.transport("send"), "audio")
+    assert (await member.event("rtc:newProducer", producerId=producer))["kind"] == "audio"
+    consumed = await member.consume(await member.transport("recv"), producer)
+    await member.ok("rtc:resumeConsumer", {"consumerId": consumed["id"]})
+    assert rtc_service.counts()["consumers"] == 1
+
+
+async def test_worker_death_leaves_other_workers_meetings_alone(rtc_service: RoomService,
+                                                                rtc_client, meeting,
+                                                                open_meeting, host_user,
+                                                                member_user, settings):
+    """Only the dead worker's meeting is moved; the other meeting keeps its router and media
+    and its peers get no rtc:reconnect."""
+    settings.MEDIASOUP = {**settings.MEDIASOUP, "WORKER_NUM": 2}
+    a = await rtc_client(meeting, host_user)
+    b = await rtc_client(open_meeting, member_user)
+    await a.join()
+    await b.join()
+    b_producer = await b.produce(await b.transport("send"), "audio")
+    room_a = rtc_service.rooms[str(meeting.id)]
+    room_b = rtc_service.rooms[str(open_meeting.id)]
+    router_b = room_b.router
+    os.kill(room_a.worker.pid, signal.SIGKILL)
+    assert await a.event("rtc:reconnect", timeout=15) == {"reason": "media_server_restarted"}
+    await rtc_service.wait_idle()
+    assert room_b.router is router_b and not router_b.closed
+    assert b_producer in room_b.producer_owner
+    await b.drain()
+    assert b.saw("rtc:reconnect") == []
+    assert len(rtc_service.mediasoup.workers) == 2
