@@ -144,3 +144,62 @@ async def test_direct_transport_rtp_and_data_in_python(worker):
         data_producer.send("late")
     direct.close()
     assert producer.closed and consumer.closed
+
+
+async def test_pipe_to_router_pipes_a_data_producer(worker, worker2):
+    """A data producer piped to another worker's router keeps its id, label and protocol.
+
+    (Routers of one worker cannot be piped together: the piped object keeps its id, and ids
+    are unique per worker, the same limitation as mediasoup's.)
+    """
+    router_a = await worker.create_router(media_codecs=MEDIA_CODECS)
+    router_b = await worker2.create_router(media_codecs=MEDIA_CODECS)
+    direct = await router_a.create_direct_transport()
+    data_producer = await direct.produce_data(label="chat", protocol="text")
+    result = await router_a.pipe_to_router(router=router_b, data_producer_id=data_producer.id)
+    piped = result["pipeDataProducer"]
+    assert piped.id == data_producer.id and (piped.label, piped.protocol) == ("chat", "text")
+    assert result["pipeDataConsumer"].sctp_stream_parameters["streamId"] == 0
+    receiver = await router_b.create_direct_transport()
+    data_consumer = await receiver.consume_data(data_producer_id=data_producer.id)
+    closed = []
+    data_consumer.on("dataproducerclose", lambda: closed.append(True))
+    data_producer.close()
+    for _ in range(50):
+        if closed:
+            break
+        await asyncio.sleep(0.02)
+    assert closed and piped.closed and result["pipeDataConsumer"].closed
+    with pytest.raises(InvalidParameterError):
+        await router_a.pipe_to_router(router=router_b, producer_id="a", data_producer_id="b")
+
+
+async def test_direct_transport_rtcp_goes_both_ways(worker):
+    """send_rtcp() reaches the worker; the PLI a key frame request causes comes out as 'rtcp'."""
+    router = await worker.create_router(media_codecs=MEDIA_CODECS)
+    direct = await router.create_direct_transport()
+    producer = await direct.produce(kind="video", rtp_parameters={
+        "codecs": [{"mimeType": "video/VP8", "payloadType": 101, "clockRate": 90000,
+                    "rtcpFeedback": [{"type": "nack", "parameter": "pli"}]}],
+        "encodings": [{"ssrc": 0x4321}]})
+    consumer = await direct.consume(producer_id=producer.id,
+                                    rtp_capabilities=router.rtp_capabilities)
+    rtcp: list[bytes] = []
+    direct.on("rtcp", rtcp.append)
+    # An RTCP receiver report (PT 201) with no report blocks.
+    direct.send_rtcp(struct.pack("!BBHI", 0x80, 201, 1, 0x4321))
+    vp8 = b"\x10" + bytes(20)  # payload descriptor (start of partition) + dummy data
+    for i in range(5):
+        producer.send(rtp_packet(i, 3000 * i, 0x4321, pt=101, payload=vp8))
+    await consumer.request_key_frame()
+    for _ in range(50):
+        if rtcp:
+            break
+        await asyncio.sleep(0.02)
+    [stats] = await direct.get_stats()
+    assert stats["rtpBytesReceived"] > 0
+    # A payload-specific feedback packet (PT 206, FMT 1 = PLI) for the producer's SSRC.
+    assert rtcp and rtcp[0][1] == 206 and rtcp[0][0] & 0x1F == 1
+    assert struct.unpack("!I", rtcp[0][8:12])[0] == 0x4321
+    with pytest.raises(InvalidParameterError):
+        direct.send_rtcp("text")  # type: ignore[arg-type]
