@@ -27,6 +27,8 @@ async def test_two_peers_exchange_decodable_audio_and_video_in_both_dtls_roles(w
     router = await worker.create_router(media_codecs=MEDIA_CODECS)
     alice, bob = Peer(router, "alice"), Peer(router, "bob")
     states: list[tuple[str, str]] = []
+    traces: list[dict] = []
+    scores: list[tuple[str, list]] = []
     try:
         for peer in (alice, bob):
             await peer.join()
@@ -34,7 +36,11 @@ async def test_two_peers_exchange_decodable_audio_and_video_in_both_dtls_roles(w
                 transport.on("dtlsstatechange",
                              lambda s, t=transport: states.append((t.id, s)))
                 transport.on("icestatechange", lambda s, t=transport: states.append((t.id, s)))
+            await peer.server_recv.enable_trace_event(["bwe"])
+            peer.server_recv.on("trace", traces.append)
             await peer.publish()
+            for producer in peer.producers.values():
+                producer.on("score", lambda score, p=producer: scores.append((p.kind, score)))
         assert set(alice.producers) == {"audio", "video"} == set(bob.producers)
         for viewer, source in ((alice, bob), (bob, alice)):
             for kind in ("audio", "video"):
@@ -52,6 +58,14 @@ async def test_two_peers_exchange_decodable_audio_and_video_in_both_dtls_roles(w
             assert peer.server_send.ice_selected_tuple["localAddress"] == "127.0.0.1"
             assert peer.server_send.dtls_remote_cert.startswith("-----BEGIN CERTIFICATE")
         assert sum(1 for _, s in states if s == "connected") >= 8  # ICE + DTLS x 4 transports
+        # The worker scores what it receives and estimates what it sends.
+        assert {kind for kind, score in scores if score and score[0]["score"] > 0} == {
+            "audio", "video"}
+        assert alice.producers["video"].score[0]["ssrc"] > 0
+        assert traces and traces[0]["type"] == "bwe" and traces[0]["direction"] == "out"
+        assert traces[0]["info"]["bweType"] in ("transport-cc", "remb")
+        consumer_scores = [c.score for c in alice.server_recv.consumers.values()]
+        assert all(s["producerScore"] > 0 for s in consumer_scores), consumer_scores
         video = alice.producers["video"]
         stats = await video.get_stats()
         assert stats and stats[0]["type"] == "inbound-rtp" and stats[0]["packetCount"] > 0
