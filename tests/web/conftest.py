@@ -6,7 +6,9 @@ say exactly which people and meetings they use.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+import shutil
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import pytest
@@ -15,6 +17,7 @@ from django.test import Client
 
 from meetings import services
 from meetings.models import Meeting
+from tests.web.livesite import CHROMIUM, CHROMIUM_ARGS, LiveSite, build_static
 
 WEB_PASSWORD = "web-ui-password-123"
 
@@ -67,3 +70,36 @@ def signed_in(db: None) -> Callable[[Any], Client]:
         return client
 
     return make
+
+
+# --- a live site and a browser, for the end-to-end tests --------------------------------------
+
+
+@pytest.fixture(scope="module")
+def live_site() -> Iterator[LiveSite]:
+    """daphne serving the project on a free port, its own SQLite database, bundle built."""
+    if not os.access(CHROMIUM, os.X_OK):
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (scripts/system-deps.sh)")
+    build_static()
+    site = LiveSite().start()
+    try:
+        yield site
+    finally:
+        code = site.stop()
+        shutil.rmtree(site.workdir, ignore_errors=True)
+    assert code is not None, "daphne was not stopped"
+
+
+@pytest.fixture
+async def chromium() -> AsyncIterator[Any]:
+    """Headless Debian Chromium with fake camera, microphone and screen, via Playwright."""
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
+        )
+        try:
+            yield browser
+        finally:
+            await browser.close()

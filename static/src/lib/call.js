@@ -1,23 +1,23 @@
-// The call: one mediasoup-client Device, a send and a receive transport, our producers (mic,
-// webcam, screen) and a consumer for every producer of every other peer. It speaks the rtc:*
-// protocol of issue 4 over a SignalingClient and tells the page what changed through events;
-// it never touches the DOM.
+// The call: who is in it, what we send (mic, webcam, screen) and what we receive, over the
+// rtc:* protocol of issue 4. It owns a MediaSession (device, transports) and tells the page
+// what changed through events; it never touches the DOM.
 //
-// Reconnection: when the socket comes back after a loss, or the server sends rtc:reconnect
-// (its worker died and the meeting got a new router), the call is rebuilt from scratch on the
-// same local tracks: a new Device, rtc:join, new transports, our producers again, consumers for
-// what the others send. Each rebuild bumps a generation number; work started by an older
-// generation notices and stops.
+// Reconnection. After rtc:joined the server gives us a peerId and a secret resumeToken. When
+// the socket comes back after a loss, or the server sends rtc:reconnect (its worker died) or
+// rtc:transportClosed, we send rtc:join again with `resume`. If the server still has our
+// transports (a socket blip: media never stopped), we keep the MediaSession and only catch
+// up on what we missed (peers, producers). Otherwise we open a new MediaSession with the
+// router's (possibly new) capabilities and produce our tracks again; if the resume itself is
+// refused (grace period over), we join afresh. Every attempt bumps a generation number, and
+// work begun by an older generation stops when it notices.
 //
 // Events: state (CallState), peer-joined (peer), peer-updated (peer), peer-left (peerId),
 // track-added / track-removed / track-paused ({peerId, consumerId, producerId, kind, source,
-// track, paused}), local-changed (summary of our producers), active-speaker (peerId or null),
-// muted-by-host ({producerId}),
-// transport-state ({direction, state}), meeting-ended (data), removed (data), error ({code, message}).
-
-import { Device, parseScalabilityMode } from 'mediasoup-client';
+// track, paused, layers}), local-changed (our sources), active-speaker (peerId or null),
+// transport-state ({direction, state}), muted-by-host, meeting-ended, removed, error.
 
 import { Emitter } from './emitter.js';
+import { MediaSession, consumerLayers, describeDevice } from './media-session.js';
 import { SignalingError, SocketState } from './signaling.js';
 
 export const CallState = Object.freeze({
@@ -29,36 +29,24 @@ export const CallState = Object.freeze({
   FAILED: 'failed',
 });
 
-// Simulcast for the camera: three spatial layers, each with three temporal layers, so a
-// receiver's small tile gets the small layer (see rtc:setPreferredLayers).
-const WEBCAM_SIMULCAST = [
-  { scaleResolutionDownBy: 4, maxBitrate: 150_000, scalabilityMode: 'L1T3' },
-  { scaleResolutionDownBy: 2, maxBitrate: 500_000, scalabilityMode: 'L1T3' },
-  { scaleResolutionDownBy: 1, maxBitrate: 1_200_000, scalabilityMode: 'L1T3' },
-];
-const WEBCAM_SVC = [{ scalabilityMode: 'L3T3_KEY', maxBitrate: 1_500_000 }];
-const SCREEN_ENCODINGS = [{ maxBitrate: 1_500_000, scalabilityMode: 'L1T3' }];
+const SOURCES = ['mic', 'webcam', 'screen'];
+const RETRY_MS = 2000;
 
-/** Encodings for the camera: SVC when the router's first video codec is VP9, else simulcast. */
-export function webcamEncodings(device) {
-  const codec = device.rtpCapabilities.codecs?.find((c) => c.kind === 'video');
-  const mime = codec?.mimeType?.toLowerCase();
-  if (mime === 'video/vp9') return WEBCAM_SVC;
-  if (mime === 'video/vp8' || mime === 'video/h264') return WEBCAM_SIMULCAST;
-  return undefined;
+/** Thrown inside work begun by an attempt that a newer one replaced. */
+class StaleGeneration extends Error {
+  constructor() {
+    super('superseded by a newer connection');
+    this.name = 'StaleGeneration';
+  }
 }
 
-/** Spatial and temporal layer counts of a consumer (1 and 1 without simulcast/SVC). */
-export function consumerLayers(consumer) {
-  const mode = consumer.rtpParameters?.encodings?.[0]?.scalabilityMode;
-  const { spatialLayers, temporalLayers } = parseScalabilityMode(mode);
-  return { spatialLayers, temporalLayers };
-}
+const isQuiet = (error) =>
+  error instanceof StaleGeneration || (error instanceof SignalingError && error.code === 'disconnected');
 
 export class CallController extends Emitter {
   /**
    * @param {object} options
-   * @param {import('./signaling.js').SignalingClient} options.signaling connected client.
+   * @param {import('./signaling.js').SignalingClient} options.signaling a connected client.
    * @param {string} options.displayName shown to the others.
    * @param {number|string} [options.userId] our user id, to notice we were removed.
    */
@@ -69,13 +57,13 @@ export class CallController extends Emitter {
     this.userId = userId;
     this.state = CallState.IDLE;
     this.peerId = null;
+    this.resumeToken = null;
+    this.role = null;
     this.peers = new Map();
-    this.device = null;
-    this.sendTransport = null;
-    this.recvTransport = null;
-    // Our media by source: {track, producer, paused}. Tracks outlive rebuilds.
+    this.session = null;
+    // Our media by source: {track, producer, paused}. Tracks outlive sessions.
     this.local = { mic: null, webcam: null, screen: null };
-    this.consumers = new Map();
+    this.consumers = new Map(); // consumerId -> {consumer, peerId, producerId, kind, source, producerPaused}
     this._generation = 0;
     this._preferredLayers = new Map();
     this._unsubscribe = [];
@@ -84,41 +72,76 @@ export class CallController extends Emitter {
 
   // --- public API used by the page --------------------------------------------------------
 
-  /** Join with the given tracks (either may be null: audio only, or listening only). */
+  /** Join with the given tracks (either may be null: audio only, or only listening). */
   async join({ audioTrack = null, videoTrack = null, micMuted = false } = {}) {
     if (this.state !== CallState.IDLE) throw new Error(`cannot join in state ${this.state}`);
     if (audioTrack) this.local.mic = { track: audioTrack, producer: null, paused: micMuted };
     if (videoTrack) this.local.webcam = { track: videoTrack, producer: null, paused: false };
     this._setState(CallState.JOINING);
+    this._emitLocal();
     try {
-      await this._build(++this._generation);
+      await this._connect(++this._generation, 'join');
     } catch (error) {
-      if (error instanceof StaleGeneration) return;
-      // A lost socket is recovered by the reconnect path; anything else is fatal for the join.
-      if (error instanceof SignalingError && error.code === 'disconnected') return;
+      if (isQuiet(error)) return; // the reconnect path takes over
       this._setState(CallState.FAILED);
       throw error;
     }
   }
 
-  /** Mute or unmute the microphone (pauses the producer on both ends). */
+  /** Mute or unmute the microphone (the producer pauses on both ends). */
   async setMicMuted(muted) {
     const mic = this.local.mic;
     if (!mic) return;
     mic.paused = muted;
     const producer = mic.producer;
+    this._emitLocal();
     if (producer && !producer.closed) {
       if (muted) producer.pause();
       else producer.resume();
-      const type = muted ? 'rtc:pauseProducer' : 'rtc:resumeProducer';
-      await this._request(type, { producerId: producer.id });
+      await this._request(muted ? 'rtc:pauseProducer' : 'rtc:resumeProducer', { producerId: producer.id });
     }
+  }
+
+  /** Start the microphone with `track` when the call began without one. */
+  async setMicTrack(track) {
+    await this._setSource('mic', track);
+  }
+
+  /** Turn the camera on with `track`, or off (null): the producer closes, the camera is freed. */
+  async setCamera(track) {
+    await this._setSource('webcam', track);
+  }
+
+  /** Start sharing `track` (from getDisplayMedia), or stop (null). */
+  async setScreen(track) {
+    await this._setSource('screen', track);
+  }
+
+  /** Switch the mic or camera to another device's track, without renegotiation. */
+  async replaceTrack(source, track) {
+    const entry = this.local[source];
+    if (!entry) {
+      track.stop();
+      return;
+    }
+    const old = entry.track;
+    entry.track = track;
+    if (entry.producer && !entry.producer.closed) await entry.producer.replaceTrack({ track });
+    if (old && old !== track) old.stop();
     this._emitLocal();
   }
 
-  /** Start the microphone with `track` when the call began without one (unmuted). */
-  async setMicTrack(track) {
-    await this._setSource('mic', track);
+  /** Ask for a layer of a remote video; a repeat of the last request is not sent. */
+  async setPreferredLayers(consumerId, spatialLayer, temporalLayer) {
+    const key = `${spatialLayer}/${temporalLayer}`;
+    if (this._preferredLayers.get(consumerId) === key || !this.consumers.has(consumerId)) return;
+    this._preferredLayers.set(consumerId, key);
+    try {
+      await this._request('rtc:setPreferredLayers', { consumerId, spatialLayer, temporalLayer });
+    } catch (error) {
+      this._preferredLayers.delete(consumerId);
+      if (!isQuiet(error)) console.warn('setPreferredLayers failed', error);
+    }
   }
 
   /** Host only: mute another peer's microphone (the server checks that we host). */
@@ -132,58 +155,20 @@ export class CallController extends Emitter {
     await this._request('rtc:hostRemovePeer', { peerId });
   }
 
-  /** Turn the camera on with `track`, or off (null): the producer is closed, the camera freed. */
-  async setCamera(track) {
-    await this._setSource('webcam', track);
-  }
-
-  /** Start sharing `track` (from getDisplayMedia), or stop (null). */
-  async setScreen(track) {
-    await this._setSource('screen', track);
-  }
-
-  /** Switch the mic or camera to another device's track without renegotiation. */
-  async replaceTrack(source, track) {
-    const entry = this.local[source];
-    if (!entry) {
-      track.stop();
-      return;
-    }
-    const old = entry.track;
-    entry.track = track;
-    if (entry.producer && !entry.producer.closed) await entry.producer.replaceTrack({ track });
-    if (source === 'mic') track.enabled = !entry.paused;
-    if (old && old !== track) old.stop();
-    this._emitLocal();
-  }
-
-  /** Ask for a layer of a remote video; repeated identical requests are not sent. */
-  async setPreferredLayers(consumerId, spatialLayer, temporalLayer) {
-    const key = `${spatialLayer}/${temporalLayer}`;
-    if (this._preferredLayers.get(consumerId) === key) return;
-    this._preferredLayers.set(consumerId, key);
-    try {
-      await this._request('rtc:setPreferredLayers', { consumerId, spatialLayer, temporalLayer });
-    } catch (error) {
-      this._preferredLayers.delete(consumerId);
-      console.warn('setPreferredLayers failed', error);
-    }
-  }
-
-  /** Leave the call: tell the server, close transports, stop our devices. */
-  async leave() {
+  /** Leave: tell the server, close transports, stop our devices, close the socket. */
+  async leave({ notifyServer = true } = {}) {
     if (this.state === CallState.LEFT) return;
     this._generation += 1;
     this._setState(CallState.LEFT);
-    if (this.peerId && this.signaling.state === SocketState.OPEN) {
+    if (notifyServer && this.peerId && this.signaling.state === SocketState.OPEN) {
       try {
         await this.signaling.request('rtc:leave', {}, { timeoutMs: 3000 });
       } catch (error) {
         console.warn('rtc:leave failed', error);
       }
     }
-    this._teardown();
-    for (const source of Object.keys(this.local)) {
+    this._closeSession();
+    for (const source of SOURCES) {
       this.local[source]?.track?.stop();
       this.local[source] = null;
     }
@@ -194,188 +179,145 @@ export class CallController extends Emitter {
     this._emitLocal();
   }
 
-  /** Bytes received and sent so far, by kind, from the transports' RTCPeerConnection stats. */
+  /** RTP bytes received and sent so far, by kind and by remote peer. */
   async stats() {
-    const result = {
-      inbound: { audio: 0, video: 0 },
-      outbound: { audio: 0, video: 0 },
-      inboundByPeer: {},
-    };
-    const byConsumerTrack = new Map();
-    for (const [consumerId, info] of this.consumers) byConsumerTrack.set(info.consumer.track?.id, info);
-    if (this.recvTransport && !this.recvTransport.closed) {
-      const report = await this.recvTransport.getStats();
-      const trackIds = new Map();
-      report.forEach((s) => {
-        if (s.type === 'track' || s.type === 'media-source') trackIds.set(s.id, s.trackIdentifier);
-      });
-      report.forEach((s) => {
-        if (s.type !== 'inbound-rtp') return;
-        const kind = s.kind ?? s.mediaType;
-        result.inbound[kind] = (result.inbound[kind] ?? 0) + (s.bytesReceived ?? 0);
-        const info = byConsumerTrack.get(s.trackIdentifier ?? trackIds.get(s.trackId));
-        if (info) {
-          const peer = (result.inboundByPeer[info.peerId] ??= { audio: 0, video: 0 });
-          peer[kind] = (peer[kind] ?? 0) + (s.bytesReceived ?? 0);
-        }
-      });
-    }
-    if (this.sendTransport && !this.sendTransport.closed) {
-      const report = await this.sendTransport.getStats();
-      report.forEach((s) => {
-        if (s.type !== 'outbound-rtp') return;
-        const kind = s.kind ?? s.mediaType;
-        result.outbound[kind] = (result.outbound[kind] ?? 0) + (s.bytesSent ?? 0);
-      });
-    }
-    return result;
+    if (!this.session) return { inbound: { audio: 0, video: 0 }, outbound: { audio: 0, video: 0 }, inboundByPeer: {} };
+    const trackPeers = new Map();
+    for (const info of this.consumers.values()) trackPeers.set(info.consumer.track?.id, info.peerId);
+    return this.session.stats(trackPeers);
   }
 
-  // --- building and rebuilding the call ---------------------------------------------------
+  // --- joining, resuming, rebuilding ------------------------------------------------------
 
-  /** Join, create transports, produce our tracks, consume everyone else's. */
-  async _build(generation) {
-    const joined = await this._request('rtc:join', { displayName: this.displayName });
+  /** rtc:join (resuming when we can), then keep or rebuild the media session. */
+  async _connect(generation, reason) {
+    const base = { displayName: this.displayName, device: describeDevice() };
+    let joined;
+    if (this.peerId && this.resumeToken) {
+      try {
+        joined = await this._request('rtc:join', {
+          ...base,
+          resume: { peerId: this.peerId, token: this.resumeToken },
+        });
+      } catch (error) {
+        if (isQuiet(error) || !(error instanceof SignalingError)) throw error;
+        console.info(`call: resume refused (${error.code}), joining afresh`);
+        this._check(generation);
+        this._closeSession();
+        joined = await this._request('rtc:join', base);
+      }
+    } else {
+      joined = await this._request('rtc:join', base);
+    }
     this._check(generation);
     this.peerId = joined.peerId;
-    const device = new Device();
-    await device.load({ routerRtpCapabilities: joined.routerRtpCapabilities });
-    this._check(generation);
-    this.device = device;
+    this.resumeToken = joined.resumeToken ?? null;
+    this.role = joined.role ?? null;
 
-    const [send, recv] = await Promise.all([
-      device.canProduce('audio') || device.canProduce('video')
-        ? this._createTransport('send', generation)
-        : null,
-      this._createTransport('recv', generation),
-    ]);
-    this._check(generation);
-    this.sendTransport = send;
-    this.recvTransport = recv;
+    const serverTransports = new Set((joined.transports ?? []).map((t) => t.id));
+    const keep =
+      joined.resumed &&
+      this.session &&
+      !this.session.closed &&
+      this.session.transportIds().length > 0 &&
+      this.session.transportIds().every((id) => serverTransports.has(id));
+    console.info(`call: ${reason}: ${keep ? 'resumed, media kept' : 'new media session'} (gen ${generation})`);
 
-    // Peers present now; tiles of peers that left while we were away go.
-    const present = new Set();
-    for (const peer of joined.peers ?? []) {
-      if (peer.peerId === this.peerId) continue;
-      present.add(peer.peerId);
-      this._addPeer(peer.peerId, peer.displayName);
+    if (!keep) {
+      this._closeSession();
+      // Transports the server kept but we cannot use any more (we have a new session).
+      for (const id of serverTransports) {
+        this._request('rtc:closeTransport', { transportId: id }).catch(() => {});
+      }
+      const session = new MediaSession({
+        request: (type, data) => this._request(type, data),
+        onTransportState: (direction, state) => this._onTransportState(session, direction, state),
+      });
+      this.session = session;
+      await session.open(joined.routerRtpCapabilities);
+      this._check(generation);
     }
-    for (const peerId of [...this.peers.keys()]) if (!present.has(peerId)) this._removePeer(peerId);
 
+    this._syncPeers(joined.peers ?? []);
     this._setState(CallState.JOINED);
 
     const work = [];
-    for (const source of ['mic', 'webcam', 'screen']) {
-      if (this.local[source]?.track) work.push(this._produce(source, generation));
+    const serverProducers = new Set((joined.producers ?? []).map((p) => p.id));
+    for (const source of SOURCES) {
+      const entry = this.local[source];
+      if (!entry?.track) continue;
+      const alive = keep && entry.producer && !entry.producer.closed && serverProducers.has(entry.producer.id);
+      if (!alive) work.push(this._produce(source, entry, generation));
+    }
+    // Producers the server still has for us that we no longer send (closed while offline).
+    const ours = new Set(SOURCES.map((s) => this.local[s]?.producer?.id).filter(Boolean));
+    for (const id of serverProducers) {
+      if (!keep || !ours.has(id)) this._request('rtc:closeProducer', { producerId: id }).catch(() => {});
+    }
+    if (keep) {
+      const serverConsumers = new Set((joined.consumers ?? []).map((c) => c.id));
+      for (const id of [...this.consumers.keys()]) if (!serverConsumers.has(id)) this._dropConsumer(id);
     }
     for (const peer of joined.peers ?? []) {
       if (peer.peerId === this.peerId) continue;
       for (const producer of peer.producers ?? []) {
-        work.push(this._consume({ peerId: peer.peerId, producerId: producer.id,
-          kind: producer.kind, appData: producer.appData, paused: producer.paused }, generation));
+        work.push(this._consume(peer.peerId, producer.id, Boolean(producer.paused), generation));
       }
     }
     const results = await Promise.allSettled(work);
     for (const result of results) {
-      if (result.status === 'rejected' && !(result.reason instanceof StaleGeneration)) {
-        this._reportError(result.reason);
-      }
+      if (result.status === 'rejected' && !isQuiet(result.reason)) this._reportError(result.reason);
     }
     this._emitLocal();
   }
 
-  async _createTransport(direction, generation) {
-    const info = await this._request('rtc:createTransport', { direction });
-    this._check(generation);
-    const options = {
-      id: info.id,
-      iceParameters: info.iceParameters,
-      iceCandidates: info.iceCandidates,
-      dtlsParameters: info.dtlsParameters,
-      sctpParameters: info.sctpParameters ?? undefined,
-    };
-    const transport =
-      direction === 'send'
-        ? this.device.createSendTransport(options)
-        : this.device.createRecvTransport(options);
-    transport.on('connect', ({ dtlsParameters }, callback, errback) => {
-      this._request('rtc:connectTransport', { transportId: transport.id, dtlsParameters })
-        .then(() => callback())
-        .catch(errback);
-    });
-    if (direction === 'send') {
-      transport.on('produce', ({ kind, rtpParameters, appData }, callback, errback) => {
-        // mediasoup-client 3.2x adds `msid`, which the 3.16 worker's RtpParameters lack.
-        const { msid, ...parameters } = rtpParameters;
-        this._request('rtc:produce', { transportId: transport.id, kind, rtpParameters: parameters, appData })
-          .then(({ id }) => callback({ id }))
-          .catch(errback);
-      });
-    }
-    transport.on('connectionstatechange', (state) => {
-      this.emit('transport-state', { direction, state });
-      if (state === 'failed' && generation === this._generation) {
-        this._restartIce(transport, generation);
-      }
-    });
-    return transport;
-  }
-
-  /** ICE failed: ask the server for new ICE parameters; if that fails too, rebuild the call. */
-  async _restartIce(transport, generation) {
+  /** Start over after a problem, on the same local tracks; retried until it works. */
+  async _reconnect(reason) {
+    if (this.state === CallState.LEFT || this.state === CallState.IDLE) return;
+    const generation = ++this._generation;
+    this._setState(CallState.RECONNECTING);
+    if (this.signaling.state !== SocketState.OPEN) return; // the socket's "open" brings us back
     try {
-      const { iceParameters } = await this._request('rtc:restartIce', { transportId: transport.id });
-      this._check(generation);
-      await transport.restartIce({ iceParameters });
+      await this._connect(generation, reason);
     } catch (error) {
       if (error instanceof StaleGeneration) return;
-      console.warn('ICE restart failed, rejoining', error);
-      this._rebuild('ice-failed');
+      if (error instanceof SignalingError && error.code === 'disconnected') return;
+      this._reportError(error);
+      setTimeout(() => {
+        if (generation === this._generation) this._reconnect('retry');
+      }, RETRY_MS);
     }
   }
 
-  async _produce(source, generation) {
-    const entry = this.local[source];
-    if (!entry?.track || !this.sendTransport) return;
-    const kind = entry.track.kind;
-    if (!this.device.canProduce(kind)) return;
-    const options = {
-      track: entry.track,
-      stopTracks: false,
-      appData: { source },
-    };
-    if (source === 'webcam') {
-      options.encodings = webcamEncodings(this.device);
-      options.codecOptions = { videoGoogleStartBitrate: 1000 };
-    } else if (source === 'screen') {
-      options.encodings = SCREEN_ENCODINGS;
-      if ('contentHint' in entry.track) entry.track.contentHint = 'detail';
-    } else if (source === 'mic') {
-      options.codecOptions = { opusStereo: false, opusDtx: true, opusFec: true };
-    }
-    let producer;
-    try {
-      producer = await this.sendTransport.produce(options);
-    } catch (error) {
-      if (!options.encodings) throw error;
-      // Some browsers refuse a layered encoding: send a single stream instead.
-      console.warn(`produce ${source} with layers failed, retrying without`, error);
-      this._check(generation);
-      producer = await this.sendTransport.produce({ ...options, encodings: undefined });
-    }
-    if (generation !== this._generation || this.local[source] !== entry) {
+  _onTransportState(session, direction, state) {
+    if (session !== this.session) return;
+    this.emit('transport-state', { direction, state });
+    if (state !== 'failed' || this.state !== CallState.JOINED) return;
+    const transport = direction === 'send' ? session.sendTransport : session.recvTransport;
+    session.restartIce(transport).catch((error) => {
+      if (isQuiet(error)) return;
+      console.warn('ICE restart failed, reconnecting', error);
+      this._reconnect('ice-failed');
+    });
+  }
+
+  async _produce(source, entry, generation) {
+    if (!this.session || this.local[source] !== entry) return;
+    const session = this.session;
+    const producer = await session.produce(source, entry.track, { paused: source === 'mic' && entry.paused });
+    if (!producer) return;
+    if (generation !== this._generation || this.local[source] !== entry || session !== this.session) {
       producer.close();
+      if (this.state === CallState.JOINED && session === this.session) {
+        this._request('rtc:closeProducer', { producerId: producer.id }).catch(() => {});
+      }
       throw new StaleGeneration();
     }
     entry.producer = producer;
     producer.on('trackended', () => {
       // The device went away, or the user stopped sharing from the browser's own bar.
-      if (this.local[source] === entry) this._setSource(source, null).catch(console.warn);
+      if (this.local[source] === entry) this._setSource(source, null).catch((e) => console.warn(e));
     });
-    if (source === 'mic' && entry.paused) {
-      producer.pause();
-      await this._request('rtc:pauseProducer', { producerId: producer.id });
-    }
     this._emitLocal();
   }
 
@@ -383,46 +325,43 @@ export class CallController extends Emitter {
     const entry = this.local[source];
     if (entry) {
       this.local[source] = null;
-      if (entry.producer && !entry.producer.closed) {
-        const producerId = entry.producer.id;
-        entry.producer.close();
+      const producer = entry.producer;
+      if (entry.track !== track) entry.track?.stop();
+      this._emitLocal();
+      if (producer && !producer.closed) {
+        producer.close();
         if (this.state === CallState.JOINED) {
-          await this._request('rtc:closeProducer', { producerId }).catch((e) => console.warn(e));
+          await this._request('rtc:closeProducer', { producerId: producer.id }).catch((e) => {
+            if (!isQuiet(e)) console.warn(e);
+          });
         }
       }
-      if (entry.track !== track) entry.track?.stop();
     }
     if (track) {
-      this.local[source] = { track, producer: null, paused: false };
-      if (this.state === CallState.JOINED) await this._produce(source, this._generation);
+      const created = { track, producer: null, paused: false };
+      this.local[source] = created;
+      this._emitLocal();
+      if (this.state === CallState.JOINED) await this._produce(source, created, this._generation);
     }
-    this._emitLocal();
   }
 
-  async _consume({ peerId, producerId, kind, appData, paused }, generation) {
-    if (!this.recvTransport || !this.device) return;
+  async _consume(peerId, producerId, producerPaused, generation) {
+    const session = this.session;
+    if (!session?.recvTransport) return;
     for (const info of this.consumers.values()) if (info.producerId === producerId) return;
-    const reply = await this._request('rtc:consume', {
-      transportId: this.recvTransport.id,
-      producerId,
-      rtpCapabilities: this.device.rtpCapabilities,
-    });
-    this._check(generation);
-    const consumer = await this.recvTransport.consume({
-      id: reply.id,
-      producerId: reply.producerId,
-      kind: reply.kind,
-      rtpParameters: reply.rtpParameters,
-      streamId: `${peerId}-${reply.appData?.source ?? appData?.source ?? kind}`,
-      appData: { peerId, ...(reply.appData ?? appData ?? {}) },
-    });
-    if (generation !== this._generation) {
+    const { consumer, reply, source } = await session.consume(peerId, producerId);
+    if (generation !== this._generation || session !== this.session) {
       consumer.close();
       throw new StaleGeneration();
     }
-    const source = consumer.appData.source ?? (reply.kind === 'audio' ? 'mic' : 'webcam');
-    const info = { consumer, peerId, producerId, kind: reply.kind, source,
-      producerPaused: Boolean(reply.producerPaused ?? paused) };
+    const info = {
+      consumer,
+      peerId,
+      producerId,
+      kind: reply.kind,
+      source,
+      producerPaused: Boolean(reply.producerPaused ?? producerPaused),
+    };
     this.consumers.set(consumer.id, info);
     consumer.on('transportclose', () => this._dropConsumer(consumer.id));
     consumer.on('trackended', () => this._dropConsumer(consumer.id));
@@ -453,37 +392,24 @@ export class CallController extends Emitter {
     this.emit('track-removed', this._trackInfo(info));
   }
 
-  /** Start over on the same local tracks (socket came back, or the server asked). */
-  async _rebuild(reason) {
-    if (this.state === CallState.LEFT || this.state === CallState.IDLE) return;
-    const generation = ++this._generation;
-    console.info(`call: rebuilding (${reason}), generation ${generation}`);
-    this._setState(CallState.RECONNECTING);
-    this._teardown();
-    if (this.signaling.state !== SocketState.OPEN) return; // the socket's "open" brings us back
-    try {
-      await this._build(generation);
-    } catch (error) {
-      if (error instanceof StaleGeneration) return;
-      if (error instanceof SignalingError && error.code === 'disconnected') return;
-      this._reportError(error);
-      // Try again a little later unless something newer already started.
-      setTimeout(() => {
-        if (generation === this._generation) this._rebuild('retry');
-      }, 2000);
-    }
-  }
-
-  /** Close transports (and so producers and consumers) locally; keep tracks and peers. */
-  _teardown() {
+  /** Close the media session locally; our tracks and the peers' tiles stay. */
+  _closeSession() {
     for (const id of [...this.consumers.keys()]) this._dropConsumer(id);
     for (const entry of Object.values(this.local)) if (entry) entry.producer = null;
-    this.sendTransport?.close();
-    this.recvTransport?.close();
-    this.sendTransport = null;
-    this.recvTransport = null;
-    this.device = null;
+    this.session?.close();
+    this.session = null;
     this.emit('active-speaker', null);
+  }
+
+  /** Peers now in the call: add the new ones, drop those who left while we were away. */
+  _syncPeers(list) {
+    const present = new Set();
+    for (const peer of list) {
+      if (peer.peerId === this.peerId) continue;
+      present.add(peer.peerId);
+      this._addPeer(peer.peerId, peer.displayName);
+    }
+    for (const peerId of [...this.peers.keys()]) if (!present.has(peerId)) this._removePeer(peerId);
   }
 
   // --- server events ----------------------------------------------------------------------
@@ -492,7 +418,7 @@ export class CallController extends Emitter {
     const on = (type, handler) => this._unsubscribe.push(this.signaling.on(type, handler));
     on('open', ({ reconnected }) => {
       if (reconnected && this.state !== CallState.IDLE && this.state !== CallState.LEFT) {
-        this._rebuild('socket reconnected');
+        this._reconnect('socket reconnected');
       }
     });
     on('lost', () => {
@@ -501,15 +427,18 @@ export class CallController extends Emitter {
         this._setState(CallState.RECONNECTING);
       }
     });
-    on('rtc:reconnect', ({ reason }) => this._rebuild(reason || 'server asked'));
+    on('rtc:reconnect', ({ reason }) => this._reconnect(reason || 'server asked'));
+    on('rtc:transportClosed', ({ transportId }) => {
+      if (this.session?.transportIds().includes(transportId)) this._reconnect('transport closed');
+    });
     on('rtc:peerJoined', ({ peerId, displayName }) => {
       if (peerId !== this.peerId) this._addPeer(peerId, displayName);
     });
     on('rtc:peerLeft', ({ peerId }) => this._removePeer(peerId));
-    on('rtc:newProducer', (data) => {
-      if (data.peerId === this.peerId || this.state !== CallState.JOINED) return;
-      this._consume(data, this._generation).catch((error) => {
-        if (!(error instanceof StaleGeneration)) this._reportError(error);
+    on('rtc:newProducer', ({ peerId, producerId, paused }) => {
+      if (peerId === this.peerId || this.state !== CallState.JOINED) return;
+      this._consume(peerId, producerId, Boolean(paused), this._generation).catch((error) => {
+        if (!isQuiet(error)) this._reportError(error);
       });
     });
     on('rtc:producerClosed', ({ producerId }) => {
@@ -519,31 +448,32 @@ export class CallController extends Emitter {
     on('rtc:producerPaused', (data) => this._onProducerPaused(data, true));
     on('rtc:producerResumed', (data) => this._onProducerPaused(data, false));
     on('rtc:activeSpeaker', ({ peerId }) => this.emit('active-speaker', peerId ?? null));
+    on('rtc:removed', (data) => {
+      this.emit('removed', data);
+      this.leave({ notifyServer: false });
+    });
     on('meeting.ended', (data) => {
       this.emit('meeting-ended', data);
-      this.leave();
+      this.leave({ notifyServer: false });
     });
     on('meeting.participantRemoved', (data) => {
       if (this.userId != null && String(data.userId) === String(this.userId)) {
         this.emit('removed', data);
-        this.leave();
+        this.leave({ notifyServer: false });
       }
     });
   }
 
   _onProducerPaused({ peerId, producerId }, paused) {
     if (peerId === this.peerId) {
-      // The host muted (or unmuted) one of ours.
-      for (const entry of Object.values(this.local)) {
-        if (entry?.producer?.id === producerId) {
-          if (entry === this.local.mic) {
-            if (paused && !entry.paused) this.emit('muted-by-host', { producerId });
-            entry.paused = paused;
-          }
-          if (paused) entry.producer.pause();
-          else entry.producer.resume();
-          this._emitLocal();
-        }
+      // The host muted one of ours.
+      const mic = this.local.mic;
+      if (mic?.producer?.id === producerId) {
+        if (paused && !mic.paused) this.emit('muted-by-host', { producerId });
+        mic.paused = paused;
+        if (paused) mic.producer.pause();
+        else mic.producer.resume();
+        this._emitLocal();
       }
       return;
     }
@@ -587,7 +517,8 @@ export class CallController extends Emitter {
 
   _emitLocal() {
     const summary = {};
-    for (const [source, entry] of Object.entries(this.local)) {
+    for (const source of SOURCES) {
+      const entry = this.local[source];
       summary[source] = entry
         ? { on: true, paused: entry.paused, producing: Boolean(entry.producer && !entry.producer.closed), track: entry.track }
         : { on: false, paused: false, producing: false, track: null };
@@ -606,13 +537,5 @@ export class CallController extends Emitter {
 
   _request(type, data) {
     return this.signaling.request(type, data);
-  }
-}
-
-/** Thrown inside work begun by a build that a newer one replaced. */
-class StaleGeneration extends Error {
-  constructor() {
-    super('superseded by a newer connection');
-    this.name = 'StaleGeneration';
   }
 }

@@ -220,11 +220,19 @@ export class Grid {
     this.root.dataset.count = String(count);
     const presenting = [...this.tiles.keys()].some((key) => key.endsWith('|screen'));
     this.root.classList.toggle('grid--presenting', presenting);
-    if (presenting || count === 0) return;
-    const { width, height } = this.root.getBoundingClientRect();
-    if (!width || !height) return;
+    if (presenting) {
+      // Everything but the first screen goes to the strip.
+      this.root.style.setProperty('--rows', String(Math.max(1, count - 1)));
+      return;
+    }
+    if (count === 0) return;
+    const rect = this.root.getBoundingClientRect();
     const style = getComputedStyle(this.root);
-    const gap = parseFloat(style.columnGap) || 8;
+    const px = (name) => parseFloat(style[name]) || 0;
+    const width = rect.width - px('paddingLeft') - px('paddingRight');
+    const height = rect.height - px('paddingTop') - px('paddingBottom');
+    if (width <= 0 || height <= 0) return;
+    const gap = px('columnGap') || 8;
     const { cols, tileWidth } = bestColumns(count, width, height, gap);
     this.root.style.setProperty('--cols', String(cols));
     this.root.style.setProperty('--tile-width', `${Math.floor(tileWidth)}px`);
