@@ -24,12 +24,23 @@ from rest_framework.test import APIClient
 
 from meetings import services
 from meetings.models import Meeting
+from rtc.peer_network import restrict_aiortc_to_loopback
 
 PASSWORD = "correct-horse-battery-staple"
 ORIGIN = "http://localhost"
 WS_TIMEOUT = 5
 
 User = get_user_model()
+
+
+# --- network --------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _aiortc_on_loopback() -> None:
+    """Python peers (pymediasoup/aiortc) gather candidates on 127.0.0.1 only and never contact
+    a public STUN server: tests send traffic to loopback addresses only."""
+    restrict_aiortc_to_loopback()
 
 
 # --- channel layer ------------------------------------------------------------------------------

@@ -54,8 +54,9 @@ async def test_two_peers_exchange_decodable_audio_and_video_in_both_dtls_roles(w
             assert peer.server_recv.dtls_parameters["role"] == "server"  # worker as server
             assert peer.server_send.dtls_state == peer.server_recv.dtls_state == "connected"
             assert peer.server_send.ice_state in ("connected", "completed")
-            # aioice gathers the host interface address (not 127.0.0.1), hence no remoteIp check.
+            # tests/conftest.py keeps aiortc on loopback (rtc.peer_network): both ends are 127.0.0.1.
             assert peer.server_send.ice_selected_tuple["localAddress"] == "127.0.0.1"
+            assert peer.server_send.ice_selected_tuple["remoteIp"] == "127.0.0.1"
             assert peer.server_send.dtls_remote_cert.startswith("-----BEGIN CERTIFICATE")
         assert sum(1 for _, s in states if s == "connected") >= 8  # ICE + DTLS x 4 transports
         # The worker scores what it receives and estimates what it sends.
