@@ -1,0 +1,277 @@
+"""Live media state for operators: stats samples, a per-room overview, and staff actions.
+
+The RoomService keeps the call model in memory; its numbers that only the worker knows (bytes,
+bitrates, packet loss, CPU) need a request per object. :func:`sample_media` asks for all of
+them at once, concurrently and under a deadline, and returns what came back: objects that
+closed meanwhile or did not answer in time are counted in ``errors`` and left out, never
+raised, because monitoring must not fail while calls churn.
+
+Used by ``/metrics`` (:mod:`rtc.metrics`) and by the admin's live page (:mod:`rtc.admin_live`).
+Staff actions mirror the host's (``rtc:hostMuteProducer``, ``rtc:hostRemovePeer``) without a
+host connection: staff act from the admin, not from inside the call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from rtc.services import notify
+from rtc.services.errors import media_errors
+from rtc.services.rooms import Peer, Room
+from rtc.signaling.errors import ErrorCode, SignalingError
+
+if TYPE_CHECKING:
+    from rtc.services.room_service import RoomService
+
+__all__ = [
+    "MediaSample",
+    "best_producer_score",
+    "consumer_score",
+    "room_overview",
+    "sample_media",
+    "staff_mute_producer",
+    "staff_remove_peer",
+]
+
+logger = logging.getLogger(__name__)
+
+SAMPLE_TIMEOUT = 5.0
+"""Seconds one sample may take; slower answers are dropped from it."""
+SAMPLE_CONCURRENCY = 64
+"""Stats requests in flight at once (each worker serves its channel one request at a time)."""
+
+
+@dataclass
+class MediaSample:
+    """The worker's figures for every open object at one moment."""
+
+    taken_at: float
+    """``time.monotonic()`` when the sample finished."""
+    duration: float = 0.0
+    """Seconds the sample took."""
+    transports: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Transport id → its stats (mediasoup's ``TransportStats`` dict)."""
+    producers: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    """Producer id → its RTP stream stats (``inbound-rtp``, one per encoding)."""
+    consumers: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    """Consumer id → its stats (``outbound-rtp``, then the producer's ``inbound-rtp``)."""
+    workers: dict[int, dict[str, int]] = field(default_factory=dict)
+    """Worker pid → getrusage(2) figures (``ru_utime``/``ru_stime`` in ms, ``ru_maxrss`` in KiB)."""
+    errors: int = 0
+    """Objects whose figures could not be read (closed meanwhile, or too slow)."""
+
+
+def _open_objects(service: RoomService) -> tuple[list[Any], list[Any], list[Any]]:
+    """Open transports, producers and consumers of every room (read in one loop turn)."""
+    transports, producers, consumers = [], [], []
+    for room in list(service.rooms.values()):
+        if room.closed:
+            continue
+        for peer in list(room.peers.values()):
+            transports += [t for t in peer.transports.values() if not t.closed]
+            producers += [p for p in peer.producers.values() if not p.closed]
+            consumers += [c for c in peer.consumers.values() if not c.closed]
+    return transports, producers, consumers
+
+
+async def sample_media(service: RoomService, *, timeout: float = SAMPLE_TIMEOUT,
+                       concurrency: int = SAMPLE_CONCURRENCY) -> MediaSample:
+    """Stats of every open transport, producer and consumer, and each worker's resource usage.
+
+    Does not start the worker pool: a process with no calls yet answers with an empty sample.
+    """
+    started = time.monotonic()
+    sample = MediaSample(taken_at=started)
+    transports, producers, consumers = _open_objects(service)
+    workers = [w for w in service.mediasoup.workers if not w.closed]
+    gate = asyncio.Semaphore(max(1, concurrency))
+
+    async def fetch(target: dict[Any, Any], key: Any, call: Awaitable[Any],
+                    first_only: bool = False) -> None:
+        async with gate:
+            result = await call
+        target[key] = result[0] if first_only else result
+
+    jobs = [fetch(sample.transports, t.id, t.get_stats(), first_only=True) for t in transports]
+    jobs += [fetch(sample.producers, p.id, p.get_stats()) for p in producers]
+    jobs += [fetch(sample.consumers, c.id, c.get_stats()) for c in consumers]
+    jobs += [fetch(sample.workers, w.pid, w.get_resource_usage()) for w in workers]
+    if jobs:
+        tasks = [asyncio.ensure_future(job) for job in jobs]
+        done, pending = await asyncio.wait(tasks, timeout=timeout)
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)
+        failed = [t for t in done if t.exception() is not None]
+        sample.errors = len(pending) + len(failed)
+        if sample.errors:
+            logger.debug("media sample incomplete [objects:%s, failed:%s, late:%s]",
+                         len(tasks), len(failed), len(pending))
+    sample.taken_at = time.monotonic()
+    sample.duration = sample.taken_at - started
+    return sample
+
+
+# -- figures of one object ---------------------------------------------------------------------
+
+
+def best_producer_score(producer: Any) -> int | None:
+    """The score (0-10) of a producer's best encoding; None before the worker reported one."""
+    scores = [item.get("score") for item in (producer.score or []) if isinstance(item, dict)]
+    scores = [s for s in scores if isinstance(s, int)]
+    return max(scores) if scores else None
+
+
+def consumer_score(consumer: Any) -> int | None:
+    """The consumer's own score (0-10: how well its receiver gets it); None if unknown."""
+    score = consumer.score.get("score") if isinstance(consumer.score, dict) else None
+    return score if isinstance(score, int) else None
+
+
+def _streams(stats: list[dict[str, Any]] | None, kind: str) -> list[dict[str, Any]]:
+    return [s for s in stats or [] if s.get("type") == kind]
+
+
+def _sum(streams: list[dict[str, Any]], key: str) -> int:
+    return sum(int(s.get(key) or 0) for s in streams)
+
+
+def _transport_row(peer: Peer, transport: Any, stats: dict[str, Any] | None) -> dict[str, Any]:
+    selected = getattr(transport, "ice_selected_tuple", None) or {}
+    return {
+        "id": transport.id,
+        "direction": peer.directions.get(transport.id, ""),
+        "iceState": getattr(transport, "ice_state", ""),
+        "dtlsState": getattr(transport, "dtls_state", ""),
+        "remote": f"{selected.get('remoteIp', '')}:{selected.get('remotePort', '')}"
+                  f"/{selected.get('protocol', '')}" if selected else "",
+        "stats": stats is not None,
+        "bytesReceived": (stats or {}).get("bytesReceived", 0),
+        "bytesSent": (stats or {}).get("bytesSent", 0),
+        "recvBitrate": (stats or {}).get("recvBitrate", 0),
+        "sendBitrate": (stats or {}).get("sendBitrate", 0),
+    }
+
+
+def _producer_row(producer: Any, stats: list[dict[str, Any]] | None) -> dict[str, Any]:
+    inbound = _streams(stats, "inbound-rtp")
+    return {
+        "id": producer.id,
+        "kind": producer.kind,
+        "source": str((producer.app_data or {}).get("source", "")),
+        "paused": bool(producer.paused),
+        "score": best_producer_score(producer),
+        "stats": stats is not None,
+        "bitrate": _sum(inbound, "bitrate"),
+        "packets": _sum(inbound, "packetCount"),
+        "packetsLost": _sum(inbound, "packetsLost"),
+    }
+
+
+def _consumer_row(room: Room, consumer: Any, stats: list[dict[str, Any]] | None
+                  ) -> dict[str, Any]:
+    outbound = _streams(stats, "outbound-rtp")
+    owner = room.producer_owner.get(consumer.producer_id)
+    return {
+        "id": consumer.id,
+        "kind": consumer.kind,
+        "producerId": consumer.producer_id,
+        "from": owner.display_name if owner is not None else "",
+        "paused": bool(consumer.paused),
+        "producerPaused": bool(consumer.producer_paused),
+        "score": consumer_score(consumer),
+        "stats": stats is not None,
+        "bitrate": _sum(outbound, "bitrate"),
+        "packets": _sum(outbound, "packetCount"),
+        "packetsLost": _sum(outbound, "packetsLost"),
+    }
+
+
+def room_overview(service: RoomService, sample: MediaSample) -> list[dict[str, Any]]:
+    """Every open room with its peers and their media, merged with ``sample``'s figures.
+
+    Plain dicts (JSON-ready, template-ready), rooms by meeting id, peers by display name.
+    """
+    rooms = []
+    for room in sorted(service.rooms.values(), key=lambda r: r.meeting_id):
+        if room.closed:
+            continue
+        peers = []
+        for peer in sorted(room.peers.values(), key=lambda p: (p.display_name, p.id)):
+            peers.append({
+                "id": peer.id,
+                "userId": peer.user_id,
+                "displayName": peer.display_name,
+                "role": peer.role,
+                "connected": peer.channel_name is not None,
+                "device": dict(peer.device),
+                "transports": [_transport_row(peer, t, sample.transports.get(t.id))
+                               for t in peer.transports.values()],
+                "producers": [_producer_row(p, sample.producers.get(p.id))
+                              for p in peer.producers.values()],
+                "consumers": [_consumer_row(room, c, sample.consumers.get(c.id))
+                              for c in peer.consumers.values()],
+            })
+        rooms.append({
+            "meetingId": room.meeting_id,
+            "workerPid": room.worker.pid,
+            "routerId": room.router.id,
+            "capacity": room.capacity,
+            "peers": peers,
+            **room.counts(),
+        })
+    return rooms
+
+
+# -- staff actions -------------------------------------------------------------------------------
+
+
+def _room(service: RoomService, meeting_id: str) -> Room:
+    room = service.rooms.get(str(meeting_id))
+    if room is None or room.closed:
+        raise SignalingError(ErrorCode.NOT_FOUND, "no live call for that meeting")
+    return room
+
+
+async def staff_mute_producer(service: RoomService, *, meeting_id: str, producer_id: str,
+                              actor: Any = None) -> Peer:
+    """Pause a producer of a live call, as the host's mute does; returns its peer.
+
+    The call is told with ``rtc:producerPaused`` (``byHost``: the client treats staff like
+    the host), its owner included, so its UI shows the track muted.
+    """
+    room = _room(service, meeting_id)
+    owner, producer = room.producer(producer_id)
+    with media_errors("pauseProducer"):
+        await producer.pause()
+    await notify.broadcast(room.meeting_id, "rtc:producerPaused",
+                           {"peerId": owner.id, "producerId": producer_id, "byHost": True})
+    logger.info("staff muted producer [meeting:%s, peer:%s, producer:%s, staff:%s]",
+                room.meeting_id, owner.id, producer_id, getattr(actor, "pk", None))
+    return owner
+
+
+async def staff_remove_peer(service: RoomService, *, meeting_id: str, peer_id: str,
+                            actor: Any = None) -> Peer:
+    """Remove a peer from a live call, as the host's removal does; returns it.
+
+    The peer gets ``rtc:removed``, the others ``rtc:peerLeft``; its user may not join this
+    call again while it lasts. Uses RoomService's own removal (release media, close the room
+    when it empties) under the room's lock.
+    """
+    room = _room(service, meeting_id)
+    async with room.lock:
+        target = room.peer(peer_id)
+        room.removed_users.add(target.user_id)
+        await notify.send_to(target.channel_name, "rtc:removed", {"reason": "staff"})
+        # RoomService offers removal only through a host connection; reuse its internal step.
+        await service._remove_peer(room, target, reason="removed")
+    logger.info("staff removed peer [meeting:%s, peer:%s, staff:%s]", room.meeting_id,
+                target.id, getattr(actor, "pk", None))
+    return target
