@@ -231,16 +231,40 @@ STATICFILES_DIRS = [path for path in [BASE_DIR / "static"] if path.is_dir()]
 # daphne does not serve static files; asgi.py wraps the HTTP app when this is on.
 SERVE_STATIC = env_bool("SERVE_STATIC", DEBUG)
 
+# --- Operations: metrics and probes -------------------------------------------------------------
+
+# /metrics answers `Authorization: Bearer <METRICS_TOKEN>` and staff sessions (only staff
+# sessions while it is unset). A secret: from the environment only.
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+# Seconds a media stats sample (bytes, packet loss, worker CPU) serves /metrics scrapes before
+# a scrape takes a new one (0: every scrape samples).
+METRICS_STATS_MAX_AGE = env_int("METRICS_STATS_MAX_AGE", 5, minimum=0)
+# Load balancers and Prometheus probe over plain HTTP on the private side: no HTTPS redirect.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
+
 # --- Logging ----------------------------------------------------------------------------------
 
 LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO").upper()
+# `json`: one JSON object per line (python-json-logger) with the meeting_id/peer_id/user_id of
+# the connection being served when known (conference.log_context); `plain`: text lines.
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "plain").strip().lower()
+if LOG_FORMAT not in {"plain", "json"}:
+    raise ImproperlyConfigured(f"LOG_FORMAT must be plain or json, got {LOG_FORMAT!r}")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"context": {"()": "conference.log_context.ContextFilter"}},
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "conference.log_context.JsonFormatter"},
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["context"],
+        }
+    },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django": {
