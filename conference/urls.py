@@ -1,4 +1,5 @@
-"""Project URL map: admin, accounts, language switching, the REST API with its schema and docs, a home page."""
+"""Project URL map: admin (and its live page), accounts, language switching, the REST API with
+its schema and docs, health probes and metrics, a home page."""
 
 from django.contrib import admin
 from django.urls import include, path
@@ -6,8 +7,17 @@ from django.views.generic import TemplateView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.authtoken.views import obtain_auth_token
 
+from rtc.admin_live import live_meetings
+from rtc.health import healthz, readyz
+from rtc.metrics import metrics_view
+
 urlpatterns = [
     path("", TemplateView.as_view(template_name="home.html"), name="home"),
+    path("healthz", healthz, name="healthz"),
+    path("readyz", readyz, name="readyz"),
+    path("metrics", metrics_view, name="metrics"),
+    # Before admin.site.urls, whose catch-all would take "live" for an app label.
+    path("admin/live/", live_meetings, name="admin-live"),
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
