@@ -12,15 +12,17 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from typing import Any
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
+from conference import log_context
 from conference.errors import ApplicationError
 from meetings import events, services
 from meetings.models import Meeting
-from rtc import handlers
+from rtc import handlers, metrics
 from rtc.protocol import (
     MAX_MESSAGE_CHARS,
     CloseCode,
@@ -57,6 +59,7 @@ class MeetingConsumer(AsyncJsonWebsocketConsumer):
         self.meeting_id = self.scope["url_route"]["kwargs"]["meeting_id"]
         self.group_name = events.meeting_group_name(self.meeting_id)
         self.joined = False
+        log_context.bind(meeting_id=self.meeting_id, user_id=getattr(self.user, "pk", None))
         await self.accept()
         if self.user is None or not self.user.is_authenticated:
             logger.info("meeting=%s refused anonymous connection", self.meeting_id)
@@ -158,6 +161,7 @@ class MeetingConsumer(AsyncJsonWebsocketConsumer):
                 error_reply(request.request_id, "Unknown message type.", ReplyCode.UNKNOWN_TYPE)
             )
             return
+        started = time.perf_counter()
         try:
             data = await handler(self, request)
         except ApplicationError as error:
@@ -175,6 +179,8 @@ class MeetingConsumer(AsyncJsonWebsocketConsumer):
             reply = error_reply(request.request_id, "Internal error.", ReplyCode.INTERNAL)
         else:
             reply = success_reply(request.request_id, data or {})
+        metrics.observe_request(request.type, reply, time.perf_counter() - started)
+        log_context.note_reply(reply)
         await self.send_json(reply)
 
     # --- server to client -----------------------------------------------------------------------
