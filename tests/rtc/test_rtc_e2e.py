@@ -1,0 +1,147 @@
+"""End to end: pymediasoup clients call each other through a live daphne and its worker.
+
+Real sockets, real ICE/DTLS/SRTP on loopback, real encoders and decoders. The server's state is
+read through the staff-only ``rtc:serverStats`` request on a socket of its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import pytest
+
+from rtc.mediasoup import worker_bin_path
+from tests.rtc.call_client import CallClient
+from tests.rtc.live import LiveServer, seed
+
+pytestmark = [pytest.mark.timeout(240)]
+
+
+@pytest.fixture(scope="module")
+def live() -> Iterator[tuple[LiveServer, dict[str, Any]]]:
+    """A daphne with a seeded meeting (ada hosts, bob and cy invited) and a staff user."""
+    if not os.access(worker_bin_path(), os.X_OK):
+        pytest.skip("mediasoup-worker not built (scripts/build-worker.sh)")
+    server = LiveServer().start()
+    try:
+        yield server, seed(server)
+    finally:
+        code = server.stop()
+        assert code is not None
+
+
+@pytest.fixture
+async def clients(live) -> AsyncIterator[Any]:
+    """Factory of connected CallClients (closed at teardown) and the staff stats client."""
+    server, data = live
+    made: list[CallClient] = []
+
+    async def make(name: str, *, meeting: str | None = None) -> CallClient:
+        client = CallClient(server.ws_url(meeting or data["meeting"], data["tokens"][name]),
+                            server.url, name)
+        state = await client.connect()
+        assert state["type"] == "meeting.state", state
+        made.append(client)
+        return client
+
+    yield make
+    for client in made:
+        await client.close()
+
+
+async def _stats(ops: CallClient) -> dict[str, Any]:
+    return await ops.request("rtc:serverStats")
+
+
+async def _wait_stats(ops: CallClient, **expected: int) -> dict[str, Any]:
+    async with asyncio.timeout(20):
+        while True:
+            stats = await _stats(ops)
+            if all(stats[key] == value for key, value in expected.items()):
+                return stats
+            await asyncio.sleep(0.1)
+
+
+async def test_two_peers_call_a_late_joiner_receives_both_and_leaving_cleans_up(live, clients):
+    """Ada and Bob exchange decodable audio and video; Cy joins late and receives both; when
+    everyone leaves the server has no room, transport, producer or consumer left and its
+    worker no router."""
+    _, data = live
+    ops = await clients("ops", meeting=data["ops_room"])
+    ada, bob = await clients("ada"), await clients("bob")
+    await ada.join()
+    await bob.join()
+    await ada.publish()
+    await bob.publish()
+    ada_id, bob_id = ada.joined["peerId"], bob.joined["peerId"]
+    await asyncio.gather(ada.wait_frames(bob_id), bob.wait_frames(ada_id))
+    assert all(w > 0 and h > 0 for w, h in ada.video_sizes | bob.video_sizes)
+
+    cy = await clients("cy")
+    joined = await cy.join()
+    assert {p["peerId"] for p in joined["peers"]} == {ada_id, bob_id}
+    await asyncio.gather(cy.wait_frames(ada_id), cy.wait_frames(bob_id))
+    # The early pair keeps receiving while the third peer is in.
+    await asyncio.gather(ada.wait_frames(bob_id, audio=5, video=3),
+                         bob.wait_frames(ada_id, audio=5, video=3))
+    stats = await _stats(ops)
+    assert (stats["rooms"], stats["peers"], stats["transports"], stats["producers"],
+            stats["consumers"]) == (1, 3, 6, 4, 8)
+
+    for client in (cy, bob, ada):
+        await client.leave()
+    stats = await _wait_stats(ops, rooms=0, peers=0, transports=0, producers=0, consumers=0)
+    assert stats["workerDumps"] and all(not d["routerIds"] for d in stats["workerDumps"])
+    left = [e["data"]["peerId"] for e in ada.events if e["type"] == "rtc:peerLeft"]
+    assert left == [cy.joined["peerId"], bob_id]
+
+
+async def test_killed_worker_call_recovers_with_media(live, clients):
+    """SIGKILL the worker during a call: both clients get rtc:reconnect, resume as the same
+    peers on a new worker, and decode each other's media again."""
+    _, data = live
+    ops = await clients("ops", meeting=data["ops_room"])
+    ada, bob = await clients("ada"), await clients("bob")
+    await ada.join()
+    await bob.join()
+    await ada.publish()
+    await bob.publish()
+    ada_id, bob_id = ada.joined["peerId"], bob.joined["peerId"]
+    await asyncio.gather(ada.wait_frames(bob_id), bob.wait_frames(ada_id))
+    pid = (await _stats(ops))["workerDumps"][0]["pid"]
+
+    os.kill(pid, signal.SIGKILL)
+    async with asyncio.timeout(30):
+        while ada.reconnects == 0 or bob.reconnects == 0:
+            await asyncio.sleep(0.05)
+    await asyncio.gather(ada.wait_frames(bob_id), bob.wait_frames(ada_id))
+    assert ada.joined["peerId"] == ada_id and ada.joined["resumed"] is True
+    stats = await _stats(ops)
+    assert stats["workerDumps"][0]["pid"] != pid
+    assert (stats["peers"], stats["transports"], stats["producers"]) == (2, 4, 4)
+    for client in (ada, bob):
+        await client.leave()
+    await _wait_stats(ops, rooms=0, peers=0, transports=0, producers=0, consumers=0)
+
+
+async def test_stopping_the_server_leaves_no_worker(live, clients):
+    """Runs last in the module: SIGTERM on daphne ends its worker process too."""
+    server, data = live
+    ops = await clients("ops", meeting=data["ops_room"])
+    ada = await clients("ada")
+    await ada.join()
+    pid = (await _stats(ops))["workerDumps"][0]["pid"]
+    await ada.close()
+    await ops.close()
+    await asyncio.to_thread(server.stop)
+    async with asyncio.timeout(15):
+        while True:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                break
+            await asyncio.sleep(0.1)
