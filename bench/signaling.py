@@ -1,0 +1,355 @@
+"""rtc:* signaling under load: N concurrent WebSocket peers against a live daphne.
+
+For each row size N, a fresh daphne (``bench/_server.py``) serves N peers spread over
+meetings of ``--per-meeting`` peers. The peers connect over ``--ramp`` seconds (uniformly; 0
+means all at once) and each runs the call set-up a browser runs::
+
+    connect (?token=) → rtc:join → rtc:createTransport send → rtc:createTransport recv
+      → rtc:connectTransport send → rtc:produce (Opus) → rtc:consume (another peer's
+      producer, learnt from the join reply or rtc:newProducer) → rtc:connectTransport recv
+      → rtc:resumeConsumer
+
+then stays connected until every peer is done, so N sockets are open at the end. DTLS never
+completes (the fingerprint is syntactically valid, nobody answers), which the server's
+connect does not wait for. Usage::
+
+    .venv/bin/python -m bench.signaling [--quick] [--sizes 10,50,100,200,500]
+                                        [--per-meeting 10] [--ramp 5] [--json]
+
+Columns: latency p50/p99 per request type (client side: request sent → reply parsed), ``join→
+produced`` (rtc:join sent → rtc:produced: the peer's track is consumable by others, the
+join-to-consumable time), ``known→consuming`` (another peer's producer known, from the join
+reply or rtc:newProducer, and this peer's track produced → rtc:resumeConsumer answered),
+``join→consumed`` (the whole set-up, including the wait for another peer), ``errors``
+(error replies, timeouts, refused or dropped connections: must be 0), and the server's cost:
+daphne CPU ms and RSS KiB per peer, and the mediasoup workers' CPU ms and RSS KiB per peer
+(deltas from the idle server, warmed up by two peers that ran the flow and left, to all N
+peers connected, from /proc).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import json
+import math
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench._common import Samples, format_table, load_average, print_json  # noqa: E402
+from bench._server import DaphneServer  # noqa: E402
+
+try:
+    from websockets.asyncio.client import ClientConnection, connect
+except ImportError:  # pragma: no cover - told to the user in main()
+    connect = None  # type: ignore[assignment]
+    ClientConnection = Any  # type: ignore[assignment,misc]
+
+__all__ = ["main", "run_row"]
+
+REQUEST_TIMEOUT = 30.0
+REQUEST_TYPES = ["rtc:join", "rtc:createTransport", "rtc:connectTransport", "rtc:produce",
+                 "rtc:consume", "rtc:resumeConsumer"]
+FLOW_TIMES = ["join→produced", "known→consuming", "join→consumed"]
+DTLS_PARAMETERS = {"role": "client",
+                   "fingerprints": [{"algorithm": "sha-256", "value": ":".join(["5A"] * 32)}]}
+_ssrc = itertools.count(20_000_000, 7)
+
+
+def opus_parameters() -> dict[str, Any]:
+    """Opus RtpSendParameters as a browser sends them, with a fresh SSRC."""
+    return {
+        "mid": "0",
+        "codecs": [{"mimeType": "audio/opus", "payloadType": 111, "clockRate": 48000,
+                    "channels": 2, "parameters": {"minptime": 10, "useinbandfec": 1},
+                    "rtcpFeedback": [{"type": "transport-cc"}]}],
+        "headerExtensions": [
+            {"uri": "urn:ietf:params:rtp-hdrext:sdes:mid", "id": 4},
+            {"uri": "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time", "id": 2},
+            {"uri": "urn:ietf:params:rtp-hdrext:ssrc-audio-level", "id": 10},
+        ],
+        "encodings": [{"ssrc": next(_ssrc), "dtx": False}],
+        "rtcp": {"cname": "bench-peer", "reducedSize": True},
+    }
+
+
+class BenchError(Exception):
+    """A failed step of one peer (error reply, timeout, closed socket)."""
+
+
+class Peer:
+    """One scripted client: its socket, its pending requests, the producers it heard of."""
+
+    def __init__(self, index: int, url: str, origin: str, samples: Samples) -> None:
+        self.index = index
+        self.url = url
+        self.origin = origin
+        self.samples = samples
+        self.ws: ClientConnection | None = None
+        self._ids = itertools.count(1)
+        self._pending: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self._foreign: asyncio.Queue[str] = asyncio.Queue()
+        self._reader: asyncio.Task[None] | None = None
+        self.error: str | None = None
+
+    async def run(self, done: asyncio.Event) -> None:
+        """The set-up flow; then stay connected until ``done``."""
+        self.ws = await connect(self.url, origin=self.origin, open_timeout=REQUEST_TIMEOUT,
+                                ping_interval=None, max_size=2**22, compression=None)
+        self._reader = asyncio.create_task(self._read())
+        start = time.perf_counter_ns()
+        joined = await self.request("rtc:join", {"displayName": f"bench {self.index}"})
+        for other in joined.get("peers", []):
+            for producer in other.get("producers", []):
+                self._foreign.put_nowait(producer["id"])
+        caps = joined["routerRtpCapabilities"]
+        send = await self.request("rtc:createTransport", {"direction": "send"})
+        recv = await self.request("rtc:createTransport", {"direction": "recv"})
+        await self.request("rtc:connectTransport", {"transportId": send["id"],
+                                                    "dtlsParameters": DTLS_PARAMETERS})
+        await self.request("rtc:produce", {"transportId": send["id"], "kind": "audio",
+                                           "rtpParameters": opus_parameters(),
+                                           "appData": {"source": "mic"}})
+        self.samples.add_ns("join→produced", start)
+        try:
+            producer_id = await asyncio.wait_for(self._foreign.get(), REQUEST_TIMEOUT)
+        except TimeoutError:
+            raise BenchError("no other peer's producer announced") from None
+        known = time.perf_counter_ns()
+        consumed = await self.request("rtc:consume", {"transportId": recv["id"],
+                                                      "producerId": producer_id,
+                                                      "rtpCapabilities": caps})
+        await self.request("rtc:connectTransport", {"transportId": recv["id"],
+                                                    "dtlsParameters": DTLS_PARAMETERS})
+        await self.request("rtc:resumeConsumer", {"consumerId": consumed["id"]})
+        self.samples.add_ns("join→consumed", start)
+        self.samples.add_ns("known→consuming", known)
+        await done.wait()
+
+    async def request(self, message_type: str, data: dict[str, Any]) -> dict[str, Any]:
+        """Send one request; its reply's data (timed under ``message_type``)."""
+        assert self.ws is not None
+        request_id = str(next(self._ids))
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._pending[request_id] = future
+        start = time.perf_counter_ns()
+        await self.ws.send(json.dumps({"type": message_type, "requestId": request_id,
+                                       "data": data}))
+        try:
+            reply = await asyncio.wait_for(future, REQUEST_TIMEOUT)
+        except TimeoutError:
+            raise BenchError(f"{message_type}: no reply in {REQUEST_TIMEOUT:g}s") from None
+        finally:
+            self._pending.pop(request_id, None)
+        self.samples.add_ns(message_type, start)
+        if "error" in reply:
+            raise BenchError(f"{message_type}: {reply.get('code')}: {reply['error']}")
+        return reply["data"]
+
+    async def _read(self) -> None:
+        assert self.ws is not None
+        try:
+            async for raw in self.ws:
+                message = json.loads(raw)
+                request_id = message.get("requestId")
+                if request_id is not None and "type" not in message:
+                    future = self._pending.get(request_id)
+                    if future is not None and not future.done():
+                        future.set_result(message)
+                elif message.get("type") == "rtc:newProducer":
+                    self._foreign.put_nowait(message["data"]["producerId"])
+        except Exception as exc:  # the socket dropped: fail what is pending
+            self.error = self.error or f"socket: {exc!r}"
+        finally:
+            for future in self._pending.values():
+                if not future.done():
+                    future.set_exception(BenchError("socket closed"))
+
+    async def close(self) -> None:
+        """Close the socket and the reader."""
+        if self.ws is not None:
+            await self.ws.close()
+        if self._reader is not None:
+            await asyncio.gather(self._reader, return_exceptions=True)
+
+
+async def _peer_task(peer: Peer, delay: float, done: asyncio.Event,
+                     finished: asyncio.Queue[Peer]) -> None:
+    await asyncio.sleep(delay)
+    try:
+        await peer.run(done)
+    except Exception as exc:
+        peer.error = peer.error or (str(exc) if isinstance(exc, BenchError) else repr(exc))
+        finished.put_nowait(peer)
+        return
+
+
+async def _warm_up(server: DaphneServer, tokens: list[str], meeting: str) -> None:
+    """Two peers run the flow and leave: the worker pool starts and code paths warm up."""
+    samples = Samples()
+    done = asyncio.Event()
+    pair = [Peer(i, f"{server.url}/ws/meetings/{meeting}/?token={tokens[i]}", server.origin,
+                 samples) for i in range(2)]
+    tasks = [asyncio.create_task(p.run(done)) for p in pair]
+    deadline = time.monotonic() + 2 * REQUEST_TIMEOUT
+    while len(samples.by_op.get("join→consumed", [])) < 2 and time.monotonic() < deadline:
+        if any(t.done() for t in tasks):
+            break
+        await asyncio.sleep(0.05)
+    done.set()
+    results = await asyncio.gather(*tasks, return_exceptions=True)
+    await asyncio.gather(*(p.close() for p in pair), return_exceptions=True)
+    failures = [r for r in results if isinstance(r, BaseException)]
+    if failures:
+        raise RuntimeError(f"warm-up failed: {failures[0]!r}\n{server.log()}")
+    await asyncio.sleep(0.5)  # the server removes the peers and closes their room
+
+
+async def run_row(server: DaphneServer, *, peers: int, tokens: list[str], meetings: list[str],
+                  warm_up_meeting: str, ramp: float) -> dict[str, Any]:
+    """N peers on a fresh server; latencies, errors and the server's cost per peer."""
+    server.start()
+    try:
+        await _warm_up(server, tokens, warm_up_meeting)
+        idle_daphne, idle_workers = server.sample()
+        samples = Samples()
+        done = asyncio.Event()
+        failed: asyncio.Queue[Peer] = asyncio.Queue()
+        # Meetings fill one after the other, as people of one meeting arrive together.
+        per_meeting = math.ceil(peers / len(meetings))
+        group = [Peer(i, f"{server.url}/ws/meetings/{meetings[i // per_meeting]}/"
+                         f"?token={tokens[i]}", server.origin, samples) for i in range(peers)]
+        start = time.monotonic()
+        tasks = [asyncio.create_task(_peer_task(p, ramp * i / peers, done, failed))
+                 for i, p in enumerate(group)]
+        # Wait until every peer is consumed or failed (bounded by the request timeouts).
+        deadline = start + ramp + 10 * REQUEST_TIMEOUT
+        while time.monotonic() < deadline:
+            finished = len(samples.by_op.get("join→consumed", [])) + failed.qsize()
+            if finished >= peers:
+                break
+            await asyncio.sleep(0.05)
+        wall = time.monotonic() - start
+        busy_daphne, busy_workers = server.sample()
+        done.set()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        errors = [p.error for p in group if p.error]
+        unfinished = peers - len(samples.by_op.get("join→consumed", [])) - len(errors)
+        await asyncio.gather(*(p.close() for p in group), return_exceptions=True)
+    finally:
+        server.stop()
+    summary = samples.summary()
+    workers_cpu = sum(w.cpu for w in busy_workers) - sum(w.cpu for w in idle_workers)
+    workers_rss = sum(w.rss for w in busy_workers) - sum(w.rss for w in idle_workers)
+    return {
+        "peers": peers,
+        "meetings": len(meetings),
+        "wall_s": round(wall, 2),
+        "latency": {op: summary[op] for op in [*REQUEST_TYPES, *FLOW_TIMES] if op in summary},
+        "errors": len(errors) + max(0, unfinished),
+        "error_examples": sorted(set(errors))[:5],
+        "daphne_cpu_ms_per_peer": round(1000 * (busy_daphne.cpu - idle_daphne.cpu) / peers, 2),
+        "daphne_rss_kib_per_peer": round((busy_daphne.rss - idle_daphne.rss) / 1024 / peers, 1),
+        "daphne_rss_mib": round(busy_daphne.rss / 2**20, 1),
+        "workers_cpu_ms_per_peer": round(1000 * workers_cpu / peers, 2),
+        "workers_rss_kib_per_peer": round(workers_rss / 1024 / peers, 1),
+        "workers": len(busy_workers),
+    }
+
+
+async def run(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """Seed once, then one fresh server per row."""
+    server = DaphneServer(profile=args.profile_server, redis_url=args.redis)
+    try:
+        plan = [(n, math.ceil(n / args.per_meeting)) for n in args.sizes]
+        seeded = await asyncio.to_thread(
+            server.prepare, users=max(args.sizes), meetings=sum(m + 1 for _, m in plan),
+            capacity=args.per_meeting + 1)
+        rows = []
+        offset = 0
+        for n, m in plan:
+            meetings = seeded["meetings"][offset:offset + m + 1]
+            offset += m + 1
+            rows.append(await run_row(server, peers=n, tokens=seeded["tokens"],
+                                      meetings=meetings[1:], warm_up_meeting=meetings[0],
+                                      ramp=args.ramp))
+        return rows
+    finally:
+        server.cleanup()
+
+
+def _pair(row: dict[str, Any], op: str) -> str:
+    """``p50/p99`` of ``op`` in milliseconds, with 3 significant figures or so."""
+    stats = row["latency"].get(op)
+    if not stats or not stats.get("n"):
+        return "-"
+
+    def fmt(v: float) -> str:
+        return f"{v:.0f}" if v >= 100 else f"{v:.1f}" if v >= 10 else f"{v:.2f}"
+
+    return f"{fmt(stats['p50_ms'])}/{fmt(stats['p99_ms'])}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line entry point; exit status 1 if any peer failed."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="10,50,100,200,500",
+                        help="comma-separated peer counts, a row each")
+    parser.add_argument("--per-meeting", type=int, default=10, help="peers per meeting (>= 2)")
+    parser.add_argument("--ramp", type=float, default=5.0,
+                        help="seconds over which the peers connect (0: all at once)")
+    parser.add_argument("--quick", action="store_true", help="one row of 4 peers (smoke)")
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--redis", metavar="URL",
+                        help="channel layer: channels-redis at URL (default: in-memory)")
+    parser.add_argument("--profile-server", metavar="PATH",
+                        help="run daphne under cProfile, stats of the last row in PATH")
+    args = parser.parse_args(argv)
+    if connect is None:
+        parser.error("the websockets package is needed: .venv/bin/pip install websockets==17.4")
+    if args.quick:
+        args.sizes, args.per_meeting, args.ramp = "4", 2, 0.5
+    args.sizes = [int(n) for n in str(args.sizes).split(",") if n]
+    if args.per_meeting < 2 or min(args.sizes) < 2:
+        parser.error("every meeting needs at least 2 peers")
+    rows = asyncio.run(run(args))
+    errors = sum(r["errors"] for r in rows)
+    if args.json:
+        print_json({"rows": rows, "per_meeting": args.per_meeting, "ramp_s": args.ramp,
+                    "errors": errors})
+        return 1 if errors else 0
+    layer = "channels-redis" if args.redis else "in-memory channel layer"
+    print(f"signaling: live daphne ({layer}), {args.per_meeting} peers per meeting, peers "
+          f"connect over {args.ramp:g} s; load average {load_average()}")
+    ops = [("join", "rtc:join"), ("createT", "rtc:createTransport"),
+           ("connectT", "rtc:connectTransport"), ("produce", "rtc:produce"),
+           ("consume", "rtc:consume"), ("resume", "rtc:resumeConsumer")]
+    print("latency ms, p50/p99 (client side: sent → reply)")
+    print(format_table(
+        ["peers", "meetings", *[name for name, _ in ops], *FLOW_TIMES, "errors"],
+        [[r["peers"], r["meetings"],
+          *[_pair(r, op) for _, op in ops], *[_pair(r, op) for op in FLOW_TIMES],
+          r["errors"]] for r in rows]))
+    print()
+    print("server cost per peer (idle server → all peers connected)")
+    print(format_table(
+        ["peers", "wall s", "daphne CPU ms", "daphne RSS KiB", "daphne RSS MiB", "workers",
+         "workers CPU ms", "workers RSS KiB"],
+        [[r["peers"], r["wall_s"], r["daphne_cpu_ms_per_peer"], r["daphne_rss_kib_per_peer"],
+          r["daphne_rss_mib"], r["workers"], r["workers_cpu_ms_per_peer"],
+          r["workers_rss_kib_per_peer"]] for r in rows]))
+    for r in rows:
+        for example in r["error_examples"]:
+            print(f"error ({r['peers']} peers): {example}")
+    print(f"errors: {errors}")
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,64 @@
+"""Each benchmark script runs end to end in ``--quick`` mode: zero errors and a table.
+
+These are smoke tests of the scripts, never of speed: nothing here asserts a latency, a rate
+or a ratio, only that every measurement ran against the real parts and was printed.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+
+
+def _table_rows(stdout: str, header_start: str) -> list[list[str]]:
+    """The rows under the table header that starts with ``header_start``."""
+    lines = stdout.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(header_start))
+    assert set(lines[start + 1].replace(" ", "")) == {"-"}, lines[start + 1]
+    rows = []
+    for line in lines[start + 2:]:
+        if not line.strip() or line.startswith("errors:"):
+            break
+        rows.append(line.split())
+    return rows
+
+
+async def test_control_plane_quick_compares_every_op_with_node(run_bench):
+    """The Python and Node runs both measure every op; each row has both sides and ratios."""
+    assert shutil.which("node"), "node is required (make test installs the Node reference)"
+    result = await run_bench("bench.control_plane", "--quick")
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = _table_rows(result.stdout, "op ")
+    ops = {row[0]: row for row in rows}
+    for op in ("worker_dump", "router_create", "router_close_acked", "webrtc_transport_create",
+               "produce_audio", "produce_video_simulcast", "consume_video",
+               "consumer_close_acked"):
+        assert op in ops, f"{op} missing from\n{result.stdout}"
+        assert "-" not in ops[op][1:], f"{op} lacks a Node figure: {ops[op]}"
+    assert "errors: 0" in result.stdout
+
+
+async def test_media_quick_forwards_to_every_consumer(run_bench):
+    """Both quick rows (1 and 5 consumers) receive forwarded RTP with zero errors."""
+    result = await run_bench("bench.media", "--quick")
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = _table_rows(result.stdout, "consumers")
+    assert [row[0] for row in rows] == ["1", "5"]
+    for row in rows:
+        assert float(row[2]) > 0, f"no packets received: {row}"
+    assert "errors: 0" in result.stdout
+
+
+async def test_signaling_quick_sets_up_every_peer_and_cleans_up(run_bench):
+    """Four peers join, produce and consume on a live daphne; its temp database is removed."""
+    pytest.importorskip("websockets", reason="websockets is the benchmark's WebSocket client")
+    before = set(Path(tempfile.gettempdir()).glob("conference-bench-*"))
+    result = await run_bench("bench.signaling", "--quick")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    rows = _table_rows(result.stdout, "peers  meetings")
+    assert rows and rows[0][0] == "4" and rows[0][-1] == "0", rows
+    assert "errors: 0" in result.stdout
+    assert set(Path(tempfile.gettempdir()).glob("conference-bench-*")) == before
