@@ -112,8 +112,10 @@ async def _run(name: str, check: Callable[[], Awaitable[Check]], timeout: float)
         return {"ok": False, "error": type(error).__name__}
 
 
-async def readiness(timeout: float = CHECK_TIMEOUT) -> dict[str, Any]:
-    """Run every check concurrently; the body ``/readyz`` sends."""
+async def readiness(timeout: float | None = None) -> dict[str, Any]:
+    """Run every check concurrently (each within ``timeout``, default :data:`CHECK_TIMEOUT`);
+    the body ``/readyz`` sends."""
+    timeout = CHECK_TIMEOUT if timeout is None else timeout
     names = list(CHECKS)
     results = await asyncio.gather(*(_run(n, CHECKS[n], timeout) for n in names))
     checks = dict(zip(names, results, strict=True))

@@ -48,16 +48,15 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.cache import never_cache
 from prometheus_client import (
-    CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
     GCCollector,
     Histogram,
     PlatformCollector,
     ProcessCollector,
-    generate_latest,
 )
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.exposition import choose_encoder
 
 from rtc.live import MediaSample, best_producer_score, consumer_score, sample_media
 from rtc.services import get_room_service
@@ -389,8 +388,9 @@ async def _allowed(request: HttpRequest) -> bool | None:
 
 @never_cache
 async def metrics_view(request: HttpRequest) -> HttpResponse:
-    """``/metrics`` in Prometheus text format, for ``Authorization: Bearer <METRICS_TOKEN>``
-    or a staff session; 401 without credentials, 403 with wrong ones."""
+    """``/metrics`` in Prometheus text format (OpenMetrics when the scraper asks for it), for
+    ``Authorization: Bearer <METRICS_TOKEN>`` or a staff session; 401 without credentials or
+    with a wrong token, 403 for a signed-in user who is not staff."""
     allowed = await _allowed(request)
     if not allowed:
         status = 401 if allowed is None or _bearer(request) is not None else 403
@@ -401,4 +401,5 @@ async def metrics_view(request: HttpRequest) -> HttpResponse:
         return response
     max_age = float(getattr(settings, "METRICS_STATS_MAX_AGE", 5.0))
     await sampler.refresh(get_room_service(), max_age=max_age)
-    return HttpResponse(generate_latest(REGISTRY), content_type=CONTENT_TYPE_LATEST)
+    encoder, content_type = choose_encoder(request.headers.get("Accept", ""))
+    return HttpResponse(encoder(REGISTRY), content_type=content_type)
