@@ -51,9 +51,9 @@ def _render(request: HttpRequest, rooms: list[dict[str, Any]], sample: Any) -> H
         "refresh_seconds": REFRESH_SECONDS,
         "totals": {
             "rooms": len(rooms),
-            "peers": sum(r["peers"] for r in rooms),
-            "producers": sum(r["producers"] for r in rooms),
-            "consumers": sum(r["consumers"] for r in rooms),
+            "peers": sum(r["counts"]["peers"] for r in rooms),
+            "producers": sum(r["counts"]["producers"] for r in rooms),
+            "consumers": sum(r["counts"]["consumers"] for r in rooms),
         },
     }
     return render(request, "rtc/admin/live.html", context)

@@ -224,7 +224,7 @@ def room_overview(service: RoomService, sample: MediaSample) -> list[dict[str, A
             "routerId": room.router.id,
             "capacity": room.capacity,
             "peers": peers,
-            **room.counts(),
+            "counts": room.counts(),
         })
     return rooms
 
