@@ -9,11 +9,17 @@ import time
 import pytest
 from channels.db import database_sync_to_async
 from django.test import AsyncClient
+from prometheus_client.openmetrics.parser import (
+    text_string_to_metric_families as openmetrics_families,
+)
 
 from tests.ops.call_peer import CallPeer
 from tests.ops.conftest import METRICS_TOKEN, total, value
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+PROMETHEUS_ACCEPT = ("application/openmetrics-text;version=1.0.0,application/openmetrics-text;"
+                     "version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1")
 
 
 async def _until(predicate, timeout: float = 20.0, what: str = "") -> None:
@@ -151,7 +157,8 @@ async def test_failed_requests_are_counted_by_error_code(rtc_service, rtc_client
 async def test_metrics_need_the_token_or_a_staff_session(rtc_service, make_user, make_staff,
                                                          settings):
     """No credentials: 401 with a Bearer challenge; a wrong token: 401; a signed-in non-staff
-    user: 403; the token or a staff session: 200. With no token configured, no token works."""
+    user: 403; the token or a staff session: 200 (OpenMetrics, strictly parsed, when asked as
+    Prometheus asks). With no token configured, no token works."""
     client = AsyncClient()
     response = await client.get("/metrics")
     assert response.status_code == 401
@@ -172,6 +179,12 @@ async def test_metrics_need_the_token_or_a_staff_session(rtc_service, make_user,
                                        headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
     assert response.status_code == 200
     assert b"conference_signaling_requests_total" in response.content
+    response = await AsyncClient().get("/metrics", headers={
+        "Authorization": f"Bearer {METRICS_TOKEN}", "Accept": PROMETHEUS_ACCEPT})
+    assert response["Content-Type"].startswith("application/openmetrics-text; version=1.0.0")
+    names = {f.name for f in openmetrics_families(response.content.decode())}
+    assert {"conference_rooms_active", "conference_worker_restarts",
+            "conference_signaling_request_seconds"} <= names
 
     settings.METRICS_TOKEN = ""
     response = await AsyncClient().get("/metrics", headers={"Authorization": "Bearer "})
