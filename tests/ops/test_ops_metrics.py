@@ -13,6 +13,8 @@ from prometheus_client.openmetrics.parser import (
     text_string_to_metric_families as openmetrics_families,
 )
 
+from rtc.live import MediaSample
+from rtc.metrics import _Totals
 from tests.ops.call_peer import CallPeer
 from tests.ops.conftest import METRICS_TOKEN, total, value
 
@@ -192,3 +194,28 @@ async def test_metrics_need_the_token_or_a_staff_session(rtc_service, make_user,
     response = await AsyncClient().get("/metrics",
                                        headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
     assert response.status_code == 401
+
+
+def test_media_totals_only_grow():
+    """Byte and packet totals add what each object gained since the previous sample: a new
+    object counts from zero, a closed one keeps what it gave, a figure that went down (an
+    RTCP quirk) adds nothing, so the exported counters never decrease."""
+    totals = _Totals()
+
+    def sample(transports, producers=None):
+        return MediaSample(taken_at=0.0, transports=transports, producers=producers or {})
+
+    inbound = {"type": "inbound-rtp", "ssrc": 1, "packetCount": 100, "packetsLost": 5}
+    totals.update(sample({"t1": {"bytesReceived": 1000, "bytesSent": 10}},
+                         {"p1": [inbound]}))
+    assert (totals.get("bytes_received"), totals.get("packets_in"), totals.get("lost_in")) == (
+        1000, 100, 5)
+    totals.update(sample({"t1": {"bytesReceived": 1500, "bytesSent": 10},
+                          "t2": {"bytesReceived": 200, "bytesSent": 0}},
+                         {"p1": [{**inbound, "packetCount": 150, "packetsLost": 3}]}))
+    assert (totals.get("bytes_received"), totals.get("packets_in"), totals.get("lost_in")) == (
+        1700, 150, 5)
+    totals.update(sample({"t2": {"bytesReceived": 250, "bytesSent": 0}}))
+    assert totals.get("bytes_received") == 1750
+    totals.update(sample({"t1": {"bytesReceived": 40, "bytesSent": 0}}))  # a new t1
+    assert totals.get("bytes_received") == 1790
