@@ -412,12 +412,17 @@ window.conference = {
   async stats() {
     return page.controller ? page.controller.stats() : null;
   },
+  /** Preferred layers we asked for, by consumer id ('spatial/temporal'). */
+  layers() {
+    return page.controller ? Object.fromEntries(page.controller._preferredLayers) : {};
+  },
   state() {
     return {
       view: root.dataset.view,
       call: page.controller?.state ?? null,
       socket: page.signaling?.state ?? null,
       peerId: page.controller?.peerId ?? null,
+      sessions: page.controller?.sessions ?? 0,
       peers: page.controller ? [...page.controller.peers.keys()] : [],
     };
   },

@@ -158,8 +158,12 @@ import json
 from django.contrib.auth import get_user_model
 from meetings import services
 User = get_user_model()
-ada = User.objects.create_user("ada", password={password!r}, first_name="Ada", last_name="Lovelace")
-bob = User.objects.create_user("bob", password={password!r}, first_name="Bob", last_name="Chen")
+def user(username, first, last):
+    found = User.objects.filter(username=username).first()
+    return found or User.objects.create_user(
+        username, password={password!r}, first_name=first, last_name=last)
+ada = user("ada", "Ada", "Lovelace")
+bob = user("bob", "Bob", "Chen")
 meeting = services.meeting_create(host=ada, title={title!r})
 services.participant_invite(meeting=meeting, actor=ada, username="bob")
 print(json.dumps({{"meeting": str(meeting.id), "ada": ada.pk, "bob": bob.pk}}))
@@ -167,7 +171,7 @@ print(json.dumps({{"meeting": str(meeting.id), "ada": ada.pk, "bob": bob.pk}}))
 
 
 def seed_call(site: LiveSite, title: str = "Design review") -> dict[str, Any]:
-    """Users ada (host) and bob (invited) with PASSWORD, and one meeting; their ids."""
+    """Users ada (host) and bob (invited) with PASSWORD (made once), a new meeting; ids."""
     return site.seed(SEED_CALL.format(password=PASSWORD, title=title))
 
 
@@ -178,3 +182,86 @@ async def sign_in(page: Any, site: LiveSite, username: str) -> None:
     await page.fill("input[name=password]", PASSWORD)
     await page.click("main form button[type=submit]")
     await page.wait_for_url(lambda url: "/accounts/login/" not in url)
+
+
+# --- driving the call page ---------------------------------------------------------------------
+
+JOIN_TIMEOUT_MS = 30_000
+
+# A remote media element of `peer` plays: video with dimensions, audio with a live track.
+PLAYING = """([peer, source, kind]) => {
+  const selector = `${kind}[data-remote-peer="${peer}"][data-source="${source}"]`;
+  const media = document.querySelector(selector);
+  if (!media || media.paused || !media.srcObject) return false;
+  const track = media.srcObject.getTracks()[0];
+  if (!track || track.readyState !== 'live') return false;
+  return kind === 'audio' || (media.videoWidth > 0 && media.videoHeight > 0);
+}"""
+
+
+async def open_call(
+    browser: Any,
+    site: LiveSite,
+    username: str,
+    meeting_id: str,
+    *,
+    camera: bool = True,
+    viewport: dict[str, int] | None = None,
+    init_script: str | None = None,
+) -> Any:
+    """A new browser context (own cookies), signed in, on the call page, joined.
+
+    `camera=False` unticks the camera on the pre-join screen (audio only); `init_script` runs
+    before the page's own scripts (e.g. to make getUserMedia fail).
+    """
+    context = await browser.new_context(viewport=viewport or {"width": 1280, "height": 800})
+    if init_script:
+        await context.add_init_script(init_script)
+    page = await context.new_page()
+    page.on("console", lambda msg: print(f"[{username} console.{msg.type}] {msg.text}"))
+    page.on("pageerror", lambda error: print(f"[{username} pageerror] {error}"))
+    await sign_in(page, site, username)
+    await page.goto(f"{site.url}/meetings/{meeting_id}/")
+    await page.wait_for_function(
+        "document.querySelector('[data-action=join]') && "
+        "!document.querySelector('[data-action=join]').disabled"
+    )
+    if not camera and await page.is_checked("#prejoin-camera"):
+        await page.uncheck("#prejoin-camera")
+    await page.click('[data-action="join"]')
+    await page.wait_for_function(
+        "window.conference.state().call === 'joined'", timeout=JOIN_TIMEOUT_MS
+    )
+    return page
+
+
+async def peer_id(page: Any) -> str:
+    """The page's own peer id in the call."""
+    return str(await page.evaluate("window.conference.state().peerId"))
+
+
+async def inbound_from(page: Any, peer: str) -> dict[str, int]:
+    """RTP bytes `page` has received from `peer` so far, by kind."""
+    stats = await page.evaluate("window.conference.stats()")
+    return stats["inboundByPeer"].get(peer, {"audio": 0, "video": 0})
+
+
+async def wait_playing(page: Any, peer: str, source: str, kind: str) -> None:
+    """Wait until `page` plays `peer`'s `source` (webcam, mic, screen)."""
+    await page.wait_for_function(PLAYING, arg=[peer, source, kind], timeout=JOIN_TIMEOUT_MS)
+
+
+async def assert_growing(page: Any, peer: str, kinds: tuple[str, ...] = ("audio", "video")) -> None:
+    """`page` receives RTP from `peer` (within 15 s) and the bytes grow over 1.5 s, per kind."""
+    import asyncio
+
+    deadline = asyncio.get_running_loop().time() + 15
+    before = await inbound_from(page, peer)
+    while not all(before[kind] > 0 for kind in kinds):
+        assert asyncio.get_running_loop().time() < deadline, ("nothing received", kinds, before)
+        await asyncio.sleep(0.2)
+        before = await inbound_from(page, peer)
+    await asyncio.sleep(1.5)
+    after = await inbound_from(page, peer)
+    for kind in kinds:
+        assert after[kind] > before[kind] > 0, (kind, before, after)

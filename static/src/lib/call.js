@@ -61,6 +61,7 @@ export class CallController extends Emitter {
     this.role = null;
     this.peers = new Map();
     this.session = null;
+    this.sessions = 0; // how many MediaSessions were opened (1 + rebuilds), for tests and logs
     // Our media by source: {track, producer, paused}. Tracks outlive sessions.
     this.local = { mic: null, webcam: null, screen: null };
     this.consumers = new Map(); // consumerId -> {consumer, peerId, producerId, kind, source, producerPaused}
@@ -234,6 +235,7 @@ export class CallController extends Emitter {
         onTransportState: (direction, state) => this._onTransportState(session, direction, state),
       });
       this.session = session;
+      this.sessions += 1;
       await session.open(joined.routerRtpCapabilities);
       this._check(generation);
     }
