@@ -183,6 +183,10 @@ def build_rows(python: dict[str, Any], node: dict[str, Any] | None) -> list[dict
     return rows
 
 
+def _times(ratio: float | None) -> str:
+    return "-" if ratio is None else f"{ratio:.2f}x"
+
+
 def _profile_report(profiler: cProfile.Profile, limit: int = 25) -> str:
     out = io.StringIO()
     stats = pstats.Stats(profiler, stream=out)
@@ -200,6 +204,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-node", action="store_true", help="skip the Node reference")
     parser.add_argument("--profile", action="store_true",
                         help="profile the Python loop (cProfile, by own time)")
+    parser.add_argument("--uvloop", action="store_true",
+                        help="run the Python side on uvloop (pip install uvloop) to compare")
     parser.add_argument("--no-gc", action="store_true",
                         help="disable Python's cyclic GC during the Python run")
     args = parser.parse_args(argv)
@@ -208,7 +214,14 @@ def main(argv: list[str] | None = None) -> int:
     profiler = cProfile.Profile() if args.profile else None
     if args.no_gc:
         gc.disable()
-    python = asyncio.run(run_python(args.iterations, args.warmup, profiler))
+    runner = asyncio.run
+    if args.uvloop:
+        try:
+            import uvloop
+        except ImportError:
+            parser.error("--uvloop needs the uvloop package (not a project dependency)")
+        runner = uvloop.run
+    python = runner(run_python(args.iterations, args.warmup, profiler))
     gc.enable()
     node = None if args.no_node else run_node(args.iterations, args.warmup)
     rows = build_rows(python, node)
@@ -222,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
     print(format_table(
         ["op", "py p50 ms", "py p99 ms", "node p50 ms", "node p99 ms", "ratio p50", "ratio p99"],
         [[r["op"], r["python_p50_ms"], r["python_p99_ms"], r["node_p50_ms"], r["node_p99_ms"],
-          r["ratio_p50"], r["ratio_p99"]] for r in rows]))
+          _times(r["ratio_p50"]), _times(r["ratio_p99"])] for r in rows]))
     print("errors: 0")
     if profiler is not None:
         print()

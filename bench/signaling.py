@@ -1,8 +1,9 @@
 """rtc:* signaling under load: N concurrent WebSocket peers against a live daphne.
 
 For each row size N, a fresh daphne (``bench/_server.py``) serves N peers spread over
-meetings of ``--per-meeting`` peers. The peers connect over ``--ramp`` seconds (uniformly; 0
-means all at once) and each runs the call set-up a browser runs::
+meetings of ``--per-meeting`` peers. The peers arrive uniformly at ``--rate`` peers per second
+(or over ``--ramp`` seconds whatever N; 0 means all at once) and each runs the call set-up a
+browser runs::
 
     connect (?token=) → rtc:join → rtc:createTransport send → rtc:createTransport recv
       → rtc:connectTransport send → rtc:produce (Opus) → rtc:consume (another peer's
@@ -14,7 +15,8 @@ completes (the fingerprint is syntactically valid, nobody answers), which the se
 connect does not wait for. Usage::
 
     .venv/bin/python -m bench.signaling [--quick] [--sizes 10,50,100,200,500]
-                                        [--per-meeting 10] [--ramp 5] [--json]
+                                        [--per-meeting 10] [--rate 40 | --ramp S]
+                                        [--redis URL] [--profile-server PATH] [--json]
 
 Columns: latency p50/p99 per request type (client side: request sent → reply parsed), ``join→
 produced`` (rtc:join sent → rtc:produced: the peer's track is consumable by others, the
@@ -250,6 +252,7 @@ async def run_row(server: DaphneServer, *, peers: int, tokens: list[str], meetin
     return {
         "peers": peers,
         "meetings": len(meetings),
+        "ramp_s": round(ramp, 2),
         "wall_s": round(wall, 2),
         "latency": {op: summary[op] for op in [*REQUEST_TYPES, *FLOW_TIMES] if op in summary},
         "errors": len(errors) + max(0, unfinished),
@@ -276,9 +279,10 @@ async def run(args: argparse.Namespace) -> list[dict[str, Any]]:
         for n, m in plan:
             meetings = seeded["meetings"][offset:offset + m + 1]
             offset += m + 1
+            ramp = args.ramp if args.ramp is not None else n / args.rate
             rows.append(await run_row(server, peers=n, tokens=seeded["tokens"],
                                       meetings=meetings[1:], warm_up_meeting=meetings[0],
-                                      ramp=args.ramp))
+                                      ramp=ramp))
         return rows
     finally:
         server.cleanup()
@@ -302,8 +306,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", default="10,50,100,200,500",
                         help="comma-separated peer counts, a row each")
     parser.add_argument("--per-meeting", type=int, default=10, help="peers per meeting (>= 2)")
-    parser.add_argument("--ramp", type=float, default=5.0,
-                        help="seconds over which the peers connect (0: all at once)")
+    parser.add_argument("--rate", type=float, default=40.0,
+                        help="peers connecting per second (uniform arrivals)")
+    parser.add_argument("--ramp", type=float, default=None,
+                        help="seconds over which each row's peers connect, whatever their "
+                             "number (overrides --rate; 0: all at once)")
     parser.add_argument("--quick", action="store_true", help="one row of 4 peers (smoke)")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--redis", metavar="URL",
@@ -322,11 +329,13 @@ def main(argv: list[str] | None = None) -> int:
     errors = sum(r["errors"] for r in rows)
     if args.json:
         print_json({"rows": rows, "per_meeting": args.per_meeting, "ramp_s": args.ramp,
-                    "errors": errors})
+                    "rate": args.rate, "errors": errors})
         return 1 if errors else 0
     layer = "channels-redis" if args.redis else "in-memory channel layer"
-    print(f"signaling: live daphne ({layer}), {args.per_meeting} peers per meeting, peers "
-          f"connect over {args.ramp:g} s; load average {load_average()}")
+    arrivals = (f"{args.rate:g} peers/s" if args.ramp is None
+                else f"each row's peers over {args.ramp:g} s")
+    print(f"signaling: live daphne ({layer}), {args.per_meeting} peers per meeting, arrivals "
+          f"{arrivals}; load average {load_average()}")
     ops = [("join", "rtc:join"), ("createT", "rtc:createTransport"),
            ("connectT", "rtc:connectTransport"), ("produce", "rtc:produce"),
            ("consume", "rtc:consume"), ("resume", "rtc:resumeConsumer")]
@@ -339,11 +348,11 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print("server cost per peer (idle server → all peers connected)")
     print(format_table(
-        ["peers", "wall s", "daphne CPU ms", "daphne RSS KiB", "daphne RSS MiB", "workers",
-         "workers CPU ms", "workers RSS KiB"],
-        [[r["peers"], r["wall_s"], r["daphne_cpu_ms_per_peer"], r["daphne_rss_kib_per_peer"],
-          r["daphne_rss_mib"], r["workers"], r["workers_cpu_ms_per_peer"],
-          r["workers_rss_kib_per_peer"]] for r in rows]))
+        ["peers", "ramp s", "wall s", "daphne CPU ms", "daphne RSS KiB", "daphne RSS MiB",
+         "workers", "workers CPU ms", "workers RSS KiB"],
+        [[r["peers"], r["ramp_s"], r["wall_s"], r["daphne_cpu_ms_per_peer"],
+          r["daphne_rss_kib_per_peer"], r["daphne_rss_mib"], r["workers"],
+          r["workers_cpu_ms_per_peer"], r["workers_rss_kib_per_peer"]] for r in rows]))
     for r in rows:
         for example in r["error_examples"]:
             print(f"error ({r['peers']} peers): {example}")
