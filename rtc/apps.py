@@ -20,5 +20,9 @@ class RtcConfig(AppConfig):
     def ready(self) -> None:
         """Import the built-in handlers and every app's `signaling` module."""
         from rtc import handlers  # noqa: F401  (registers built-in handlers)
+        from rtc.grants import enforce_grants
+        from rtc.protocol import registry
+
+        registry.add_guard(enforce_grants)
 
         autodiscover_modules("signaling")

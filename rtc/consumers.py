@@ -50,6 +50,8 @@ class MeetingConsumer(AsyncJsonWebsocketConsumer):
     meeting_id: Any
     group_name: str
     joined: bool = False
+    join_grant: Any = None
+    """The verified join token (set by `rtc.auth`), None for a Django login."""
 
     # --- lifecycle ------------------------------------------------------------------------------
 
@@ -59,11 +61,18 @@ class MeetingConsumer(AsyncJsonWebsocketConsumer):
         self.meeting_id = self.scope["url_route"]["kwargs"]["meeting_id"]
         self.group_name = events.meeting_group_name(self.meeting_id)
         self.joined = False
+        self.join_grant = self.scope.get("join_grant")
         log_context.bind(meeting_id=self.meeting_id, user_id=getattr(self.user, "pk", None))
         await self.accept()
         if self.user is None or not self.user.is_authenticated:
             logger.info("meeting=%s refused anonymous connection", self.meeting_id)
-            await self.close(code=int(CloseCode.UNAUTHENTICATED))
+            await self._refuse(self.scope.get("auth_refusal"), CloseCode.UNAUTHENTICATED)
+            return
+        if self.join_grant is not None and str(self.join_grant.meeting_id) != str(
+            self.meeting_id
+        ):
+            refusal = {"code": "token_wrong_meeting", "reason": "the token is for another meeting"}
+            await self._refuse(refusal, CloseCode.FORBIDDEN)
             return
         # Subscribe before recording the join, so no event after the join can be missed.
         await self.channel_layer.group_add(self.group_name, self.channel_name)
@@ -84,6 +93,16 @@ class MeetingConsumer(AsyncJsonWebsocketConsumer):
         state = await handlers.meeting_state(self.meeting_id)
         state.pop("type", None)
         await self.send_event("meeting.state", state)
+
+    async def _refuse(self, refusal: dict[str, Any] | None, default_code: int) -> None:
+        """Close a refused connection; a join token's refusal is first sent as an `error` event
+        and given as the close reason, so the client can tell why (daphne drops reasons)."""
+        if refusal is None:
+            await self.close(code=int(default_code))
+            return
+        code = int(refusal.get("closeCode") or default_code)
+        await self.send_event("error", {"code": refusal["code"], "reason": refusal["reason"]})
+        await self.close(code=code, reason=str(refusal["reason"])[:120])
 
     async def disconnect(self, code: int) -> None:
         """Leave the group, run the registry's disconnect hooks, record the leave."""
@@ -163,6 +182,7 @@ class MeetingConsumer(AsyncJsonWebsocketConsumer):
             return
         started = time.perf_counter()
         try:
+            await self.registry.check(self, request)
             data = await handler(self, request)
         except ApplicationError as error:
             reply = error_reply(request.request_id, error.message, str(error.code))

@@ -30,6 +30,7 @@ __all__ = [
     "CloseCode",
     "Connection",
     "DisconnectHook",
+    "Guard",
     "Handler",
     "HandlerRegistry",
     "ProtocolError",
@@ -114,6 +115,8 @@ class Connection(Protocol):
     user: Any
     meeting_id: Any
     channel_name: str
+    join_grant: Any
+    """The verified join token (`integrations.tokens.JoinGrant`) or None for a Django login."""
 
     async def send_event(self, event: str, data: dict[str, Any]) -> None:
         """Push `{"type": event, "data": data}` to this client."""
@@ -126,6 +129,8 @@ class Connection(Protocol):
 
 Handler = Callable[[Connection, Request], Awaitable[dict[str, Any] | None]]
 DisconnectHook = Callable[[Connection], Awaitable[None]]
+Guard = Callable[[Connection, Request], Awaitable[None]]
+"""Runs before every handler; refuses a request by raising a safe error (e.g. grants)."""
 
 
 class HandlerRegistry:
@@ -134,6 +139,7 @@ class HandlerRegistry:
     def __init__(self) -> None:
         self._handlers: dict[str, Handler] = {}
         self._disconnect_hooks: list[DisconnectHook] = []
+        self._guards: list[Guard] = []
         self._safe_errors: tuple[type[Exception], ...] = (ProtocolError,)
 
     def register(self, message_type: str) -> Callable[[Handler], Handler]:
@@ -173,6 +179,26 @@ class HandlerRegistry:
         """Forget a disconnect hook."""
         if hook in self._disconnect_hooks:
             self._disconnect_hooks.remove(hook)
+
+    def add_guard(self, guard: Guard) -> Guard:
+        """Decorator adding a guard awaited before every handler, in registration order.
+
+        A guard refuses a request by raising an `ApplicationError` or a registered safe error
+        (the reply then carries its message and code); returning lets the request through.
+        """
+        if guard not in self._guards:
+            self._guards.append(guard)
+        return guard
+
+    def remove_guard(self, guard: Guard) -> None:
+        """Forget a guard."""
+        if guard in self._guards:
+            self._guards.remove(guard)
+
+    async def check(self, conn: Connection, request: Request) -> None:
+        """Await every guard for `request` (the consumer calls this before the handler)."""
+        for guard in self._guards:
+            await guard(conn, request)
 
     def register_error(self, error_type: type[Exception]) -> type[Exception]:
         """Declare an exception type whose `.message` and `.code` are safe to send as a reply.
