@@ -17,7 +17,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from conference.errors import ApplicationError, ErrorCode
-from meetings import events, selectors
+from meetings import events, selectors, signals
 from meetings.models import DEFAULT_CAPACITY, MAX_CAPACITY, Meeting, Participant
 
 logger = logging.getLogger(__name__)
@@ -125,8 +125,13 @@ def meeting_end(*, meeting: Meeting, actor: AbstractBaseUser) -> Meeting:
     meeting.status = Meeting.Status.ENDED
     meeting.ended_at = now
     meeting.save(update_fields=["status", "ended_at", "updated_at"])
+    present = list(selectors.participants_present(meeting=meeting))
     selectors.participants_present(meeting=meeting).update(left_at=now)
     logger.info("meeting=%s ended by user=%s", meeting.id, actor.pk)
+    for participant in present:
+        participant.left_at = now
+        signals.participant_left.send(sender=Meeting, participant=participant)
+    signals.meeting_ended.send(sender=Meeting, meeting=meeting)
     events.broadcast_on_commit(meeting.id, events.MEETING_ENDED, events.meeting_payload(meeting))
     return meeting
 
@@ -139,6 +144,9 @@ def meeting_delete(*, meeting: Meeting, actor: AbstractBaseUser) -> None:
     payload = events.meeting_payload(meeting)
     payload["status"] = Meeting.Status.ENDED
     meeting_id = meeting.id
+    if meeting.status != Meeting.Status.ENDED:
+        meeting.status, meeting.ended_at = Meeting.Status.ENDED, timezone.now()
+        signals.meeting_ended.send(sender=Meeting, meeting=meeting)
     meeting.delete()
     logger.info("meeting=%s deleted by user=%s", meeting_id, actor.pk)
     events.broadcast_on_commit(meeting_id, events.MEETING_ENDED, payload)
@@ -213,7 +221,9 @@ def participant_mark_joined(*, meeting: Meeting, user: AbstractBaseUser) -> Part
         events.broadcast_on_commit(
             meeting.id, events.MEETING_UPDATED, events.meeting_payload(meeting)
         )
+        signals.meeting_started.send(sender=Meeting, meeting=meeting)
     logger.info("meeting=%s user=%s joined", meeting.id, user.pk)
+    signals.participant_joined.send(sender=Meeting, participant=participant)
     events.broadcast_on_commit(
         meeting.id, events.PARTICIPANT_JOINED, events.participant_payload(participant)
     )
@@ -237,6 +247,7 @@ def participant_mark_left(*, meeting_id: Any, user: AbstractBaseUser) -> Partici
     participant.left_at = timezone.now()
     participant.save(update_fields=["left_at"])
     logger.info("meeting=%s user=%s left", meeting_id, user.pk)
+    signals.participant_left.send(sender=Meeting, participant=participant)
     events.broadcast_on_commit(
         meeting_id, events.PARTICIPANT_LEFT, events.participant_payload(participant)
     )
