@@ -86,6 +86,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "meetings",
     "rtc",
+    "integrations",
 ]
 
 MIDDLEWARE = [
@@ -198,6 +199,27 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+}
+
+# --- Integrations (join tokens, live-room API, webhooks) --------------------------------------
+
+# Fernet key(s) encrypting integration secrets at rest, comma-separated (the first encrypts, all
+# decrypt: rotation). Empty: a key derived from SECRET_KEY, so changing SECRET_KEY then makes
+# the stored secrets unreadable (their integrations must be re-created).
+INTEGRATIONS_ENCRYPTION_KEY = os.environ.get("INTEGRATIONS_ENCRYPTION_KEY", "")
+INTEGRATIONS = {
+    # Longest join token accepted (exp - iat), in seconds.
+    "TOKEN_MAX_LIFETIME": env_int("INTEGRATIONS_TOKEN_MAX_LIFETIME", 86400, minimum=60),
+    # Clock skew tolerated on exp/iat/nbf, in seconds.
+    "TOKEN_LEEWAY": env_int("INTEGRATIONS_TOKEN_LEEWAY", 10, minimum=0, maximum=300),
+    # Delivery attempts per webhook event before it is marked failed.
+    "WEBHOOK_MAX_ATTEMPTS": env_int("INTEGRATIONS_WEBHOOK_MAX_ATTEMPTS", 8, minimum=1),
+    # Seconds one webhook POST may take.
+    "WEBHOOK_TIMEOUT": env_int("INTEGRATIONS_WEBHOOK_TIMEOUT", 10, minimum=1, maximum=120),
+    # Plain http:// webhook URLs are allowed only to loopback hosts, and only when this is on.
+    "WEBHOOK_ALLOW_HTTP_LOOPBACK": env_bool("INTEGRATIONS_WEBHOOK_ALLOW_HTTP_LOOPBACK", DEBUG),
+    # Deliver from a background thread of the ASGI process; off: `manage.py deliver_webhooks`.
+    "WEBHOOK_DISPATCHER": env_bool("INTEGRATIONS_WEBHOOK_DISPATCHER", True),
 }
 
 # --- Security (check --deploy is clean when DEBUG=0 with the defaults below) -------------------

@@ -1,9 +1,17 @@
-"""WebSocket authentication by DRF token in the query string (`?token=...`).
+"""WebSocket authentication by token in the query string.
 
 Browsers authenticate the WebSocket with their session cookie (Channels' AuthMiddlewareStack);
-API clients, which have no cookie, pass the token they got from `POST /api/auth/token/`.
-A token in the query string wins over the session: a client that sends one means to be that
-user, and a wrong token leaves the connection anonymous (it is then refused with 4401).
+API clients, which have no cookie, pass the token they got from `POST /api/auth/token/` as
+`?token=...`. A token in the query string wins over the session: a client that sends one means
+to be that user, and a wrong token leaves the connection anonymous (it is then refused with
+4401).
+
+An integration's join token (a JWT, see `integrations.tokens`) is accepted as
+`?access_token=...`, or as `?token=...` when it has a JWT's shape. It is verified for the
+meeting in the path; on success the scope's `user` is the identity's shadow user and
+`join_grant` the verified grant (whose grants every rtc request then honours, `rtc.grants`);
+on refusal the user is anonymous and `auth_refusal` says why (`code`, `reason`, `closeCode`),
+which the consumer sends before closing.
 """
 
 from __future__ import annotations
@@ -14,11 +22,12 @@ from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.middleware import BaseMiddleware
+from django.apps import apps
 from django.contrib.auth.models import AnonymousUser
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["TokenAuthMiddleware", "user_for_token"]
+__all__ = ["TokenAuthMiddleware", "join_token_scope", "user_for_token"]
 
 MAX_TOKEN_LENGTH = 64
 
@@ -34,13 +43,40 @@ def user_for_token(key: str) -> Any:
     return token.user
 
 
+async def join_token_scope(token: str, path: str) -> dict[str, Any]:
+    """The scope entries for a join token presented on the socket at `path`."""
+    if not apps.is_installed("integrations"):
+        return {"user": AnonymousUser(), "join_grant": None,
+                "auth_refusal": {"code": "token_unsupported", "reason": "join tokens are off",
+                                 "closeCode": 4401}}
+    from integrations.identity import authenticate_websocket
+
+    outcome = await authenticate_websocket(token, path)
+    if outcome.refusal is not None:
+        refusal = outcome.refusal
+        return {"user": AnonymousUser(), "join_grant": None,
+                "auth_refusal": {"code": str(refusal.code), "reason": refusal.message,
+                                 "closeCode": refusal.close_code}}
+    return {"user": outcome.user, "join_grant": outcome.grant, "auth_refusal": None}
+
+
+def _looks_like_jwt(value: str) -> bool:
+    parts = value.split(".")
+    return len(parts) == 3 and all(parts[:2]) and len(value) > MAX_TOKEN_LENGTH
+
+
 class TokenAuthMiddleware(BaseMiddleware):
-    """Sets `scope["user"]` from a `token` query parameter when one is present."""
+    """Sets `scope["user"]` from a `token` (or join token) query parameter when present."""
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
         query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+        jwts = query.get("access_token") or [k for k in query.get("token", [])[:1]
+                                              if _looks_like_jwt(k)]
         keys = query.get("token")
-        if keys:
+        if jwts:
+            extra = await join_token_scope(jwts[0], scope.get("path", ""))
+            scope = dict(scope, **extra)
+        elif keys:
             key = keys[0]
             if 0 < len(key) <= MAX_TOKEN_LENGTH:
                 user = await user_for_token(key)

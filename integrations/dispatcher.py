@@ -1,0 +1,175 @@
+"""The background webhook dispatcher of a serving process: an asyncio loop in its own thread.
+
+Started lazily by the first :meth:`WebhookDispatcher.wake` (which `integrations.events` calls
+after the commit that stored an event), it claims due deliveries, POSTs them concurrently
+(blocking HTTP in a small thread pool, database work in one thread), and sleeps until the next
+retry is due or it is woken again. It runs beside the ASGI event loop, never on it, so a slow
+receiver or a slow query cannot delay signaling.
+
+With ``INTEGRATIONS["WEBHOOK_DISPATCHER"]`` off, `wake` does nothing and deliveries wait for
+`manage.py deliver_webhooks` (e.g. one delivering process beside several serving ones).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from typing import Any, TypeVar
+
+from django.db import close_old_connections
+from django.db.models import Min
+from django.utils import timezone
+
+from integrations.config import integration_settings
+from integrations.delivery import attempt_delivery, claim_due
+from integrations.models import WebhookDelivery
+
+__all__ = ["WebhookDispatcher", "dispatcher"]
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+BATCH = 50
+
+
+def _with_cleanup(fn: Callable[..., T], *args: Any) -> T:
+    """Run a database job in a worker thread, then release the thread's stale connection."""
+    try:
+        return fn(*args)
+    finally:
+        close_old_connections()
+
+
+def _seconds_until_next_due() -> float | None:
+    due = WebhookDelivery.objects.filter(status=WebhookDelivery.Status.PENDING).aggregate(
+        first=Min("next_attempt_at"))["first"]
+    if due is None:
+        return None
+    return max(0.0, (due - timezone.now()) / timedelta(seconds=1))
+
+
+class WebhookDispatcher:
+    """Delivers due webhooks from a daemon thread; `wake()` is safe from any thread."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._wakeup: asyncio.Event | None = None
+        self._stopping = False
+        self.rounds = 0
+        """Delivery rounds run so far (tests wait on it)."""
+
+    @property
+    def running(self) -> bool:
+        """Whether the dispatcher thread is alive."""
+        return self._thread is not None and self._thread.is_alive()
+
+    def wake(self) -> None:
+        """Look for due deliveries now (starting the dispatcher if needed)."""
+        if not integration_settings().webhook_dispatcher:
+            return
+        self.start()
+        loop, wakeup = self._loop, self._wakeup
+        if loop is not None and wakeup is not None:
+            try:
+                loop.call_soon_threadsafe(wakeup.set)
+            except RuntimeError:  # the loop closed meanwhile (stopping)
+                pass
+
+    def start(self) -> None:
+        """Start the thread unless it runs; returns once its loop is ready."""
+        with self._lock:
+            if self.running:
+                return
+            self._stopping = False
+            ready = threading.Event()
+            self._thread = threading.Thread(target=self._run, args=(ready,),
+                                            name="webhook-dispatcher", daemon=True)
+            self._thread.start()
+            ready.wait(timeout=5)
+            logger.info("webhook dispatcher started thread=%s", self._thread.ident)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop after the current round (tests, shutdown); idempotent."""
+        with self._lock:
+            thread, loop, wakeup = self._thread, self._loop, self._wakeup
+            if thread is None:
+                return
+            self._stopping = True
+            if loop is not None and wakeup is not None:
+                try:
+                    loop.call_soon_threadsafe(wakeup.set)
+                except RuntimeError:
+                    pass
+            thread.join(timeout)
+            self._thread = None
+            logger.info("webhook dispatcher stopped")
+
+    def _run(self, ready: threading.Event) -> None:
+        try:
+            asyncio.run(self._main(ready))
+        except Exception:
+            logger.exception("webhook dispatcher crashed")
+        finally:
+            self._loop = None
+            self._wakeup = None
+            ready.set()
+
+    async def _main(self, ready: threading.Event) -> None:
+        config = integration_settings()
+        self._loop = asyncio.get_running_loop()
+        self._wakeup = asyncio.Event()
+        self._wakeup.set()  # a first round at once: there may be due deliveries already
+        ready.set()
+        database = ThreadPoolExecutor(1, thread_name_prefix="webhook-db")
+        posting = ThreadPoolExecutor(max(1, config.webhook_concurrency),
+                                     thread_name_prefix="webhook-post")
+        try:
+            while not self._stopping:
+                timeout = config.webhook_poll_seconds
+                if self._wakeup.is_set():
+                    self._wakeup.clear()
+                    await self._round(database, posting)
+                    due_in = await self._loop.run_in_executor(
+                        database, _with_cleanup, _seconds_until_next_due)
+                    if due_in is not None:
+                        timeout = min(timeout, due_in)
+                    if due_in == 0:
+                        self._wakeup.set()
+                        continue
+                try:
+                    await asyncio.wait_for(self._wakeup.wait(), timeout=max(timeout, 0.05))
+                except TimeoutError:
+                    self._wakeup.set()
+        finally:
+            database.shutdown(wait=True)
+            posting.shutdown(wait=True)
+
+    async def _round(self, database: ThreadPoolExecutor, posting: ThreadPoolExecutor) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            while not self._stopping:
+                claimed = await loop.run_in_executor(database, _with_cleanup,
+                                                     lambda: claim_due(limit=BATCH))
+                if claimed:
+                    outcomes = await asyncio.gather(*(
+                        loop.run_in_executor(posting, _with_cleanup, attempt_delivery, pk)
+                        for pk in claimed), return_exceptions=True)
+                    for pk, outcome in zip(claimed, outcomes, strict=True):
+                        if isinstance(outcome, BaseException):
+                            logger.error("webhook=%s attempt failed", pk, exc_info=outcome)
+                if len(claimed) < BATCH:
+                    break
+        except Exception:
+            logger.exception("webhook dispatcher round failed")
+        finally:
+            self.rounds += 1
+
+
+dispatcher = WebhookDispatcher()
+"""The process's dispatcher."""

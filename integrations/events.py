@@ -1,0 +1,211 @@
+"""Webhook events: what happened in an integration's meetings, stored for delivery.
+
+`emit(meeting_id, type, data)` writes a :class:`WebhookDelivery` in the caller's transaction
+(an outbox: the event exists exactly when the change committed) and wakes the dispatcher after
+the commit. It does nothing (one query) when the meeting belongs to no integration, or the
+integration is revoked or has no webhook URL.
+
+Sources, connected by :func:`connect_receivers` at start-up:
+* `meetings.signals` (inside the service's transaction): ``meeting.started``,
+  ``meeting.ended``, ``participant.joined``, ``participant.left``;
+* `rtc.signals` (on the event loop, so recorded by a background task, never awaited by the
+  request): ``track.published``, ``track.unpublished``.
+
+Body: ``{"id": <uuid>, "type": <type>, "created": <unix seconds>, "data": {...}}``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from channels.db import database_sync_to_async
+from django.db import transaction
+from django.utils import timezone
+
+from integrations.dispatcher import dispatcher
+from integrations.identity import identity_of_user
+from integrations.models import IntegrationMeeting, WebhookDelivery
+
+__all__ = [
+    "EVENT_TYPES",
+    "MEETING_ENDED",
+    "MEETING_STARTED",
+    "PARTICIPANT_JOINED",
+    "PARTICIPANT_LEFT",
+    "TRACK_PUBLISHED",
+    "TRACK_UNPUBLISHED",
+    "build_event",
+    "connect_receivers",
+    "emit",
+    "emit_soon",
+    "pending_emits",
+]
+
+logger = logging.getLogger(__name__)
+
+MEETING_STARTED = "meeting.started"
+MEETING_ENDED = "meeting.ended"
+PARTICIPANT_JOINED = "participant.joined"
+PARTICIPANT_LEFT = "participant.left"
+TRACK_PUBLISHED = "track.published"
+TRACK_UNPUBLISHED = "track.unpublished"
+EVENT_TYPES = (MEETING_STARTED, MEETING_ENDED, PARTICIPANT_JOINED, PARTICIPANT_LEFT,
+               TRACK_PUBLISHED, TRACK_UNPUBLISHED)
+
+Data = dict[str, Any] | Callable[[], dict[str, Any]]
+
+
+def build_event(event_type: str, data: dict[str, Any], *, event_id: uuid.UUID | None = None,
+                created: int | None = None) -> dict[str, Any]:
+    """The JSON body of an event."""
+    return {
+        "id": str(event_id or uuid.uuid4()),
+        "type": event_type,
+        "created": int(time.time()) if created is None else created,
+        "data": data,
+    }
+
+
+def emit(meeting_id: Any, event_type: str, data: Data) -> WebhookDelivery | None:
+    """Store `event_type` for the integration owning the meeting, if it wants webhooks.
+
+    `data` may be a callable, evaluated only when a delivery is stored (it may query).
+    Call inside the transaction of the change; delivery starts after it commits.
+    """
+    link = (IntegrationMeeting.objects.select_related("integration")
+            .filter(meeting_id=meeting_id).first())
+    if link is None:
+        return None
+    integration = link.integration
+    if not integration.is_active or not integration.webhook_url:
+        return None
+    event_id = uuid.uuid4()
+    payload = build_event(event_type, data() if callable(data) else data, event_id=event_id)
+    delivery = WebhookDelivery.objects.create(
+        event_id=event_id, integration=integration, event_type=event_type,
+        meeting_id=meeting_id, payload=payload, next_attempt_at=timezone.now())
+    logger.info("webhook=%s event=%s meeting=%s integration=%s stored", delivery.pk,
+                event_type, meeting_id, integration.pk)
+    transaction.on_commit(dispatcher.wake)
+    return delivery
+
+
+# --- events from the call layer (event loop) ---------------------------------------------------
+
+_pending: set[asyncio.Task[Any]] = set()
+
+
+@database_sync_to_async
+def _emit_committed(meeting_id: Any, event_type: str, data: Data) -> None:
+    with transaction.atomic():
+        emit(meeting_id, event_type, data)
+
+
+async def _record(meeting_id: Any, event_type: str, data: Data) -> None:
+    try:
+        await _emit_committed(meeting_id, event_type, data)
+    except Exception:
+        logger.exception("event=%s meeting=%s could not be stored", event_type, meeting_id)
+
+
+def emit_soon(meeting_id: Any, event_type: str, data: Data) -> None:
+    """`emit` from the event loop without waiting for it (a background task, in order)."""
+    task = asyncio.get_running_loop().create_task(_record(meeting_id, event_type, data))
+    _pending.add(task)
+    task.add_done_callback(_pending.discard)
+
+
+async def pending_emits() -> None:
+    """Wait until the events handed to `emit_soon` are stored (tests, shutdown)."""
+    while _pending:
+        await asyncio.gather(*list(_pending), return_exceptions=True)
+
+
+# --- payloads ----------------------------------------------------------------------------------
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _meeting(meeting: Any) -> dict[str, Any]:
+    return {"id": str(meeting.id), "title": meeting.title, "status": meeting.status,
+            "startedAt": _iso(meeting.started_at), "endedAt": _iso(meeting.ended_at)}
+
+
+def _participant(participant: Any) -> dict[str, Any]:
+    return {**identity_of_user(participant.user_id), "joinedAt": _iso(participant.joined_at),
+            "leftAt": _iso(participant.left_at)}
+
+
+def _track_data(meeting_id: str, peer_id: str, user_id: Any, producer_id: str, kind: str,
+                source: str) -> Callable[[], dict[str, Any]]:
+    def build() -> dict[str, Any]:
+        return {"meeting": {"id": meeting_id},
+                "participant": {**identity_of_user(user_id), "peerId": peer_id},
+                "track": {"id": producer_id, "kind": kind, "source": source}}
+
+    return build
+
+
+# --- receivers ---------------------------------------------------------------------------------
+
+
+def _on_meeting_started(sender: Any, meeting: Any, **kwargs: Any) -> None:
+    emit(meeting.id, MEETING_STARTED, lambda: {"meeting": _meeting(meeting)})
+
+
+def _on_meeting_ended(sender: Any, meeting: Any, **kwargs: Any) -> None:
+    from rtc.grants import grant_store
+
+    meeting_id = meeting.id
+    emit(meeting_id, MEETING_ENDED, lambda: {"meeting": _meeting(meeting)})
+    transaction.on_commit(lambda: grant_store.clear_meeting(meeting_id))
+
+
+def _on_participant_joined(sender: Any, participant: Any, **kwargs: Any) -> None:
+    emit(participant.meeting_id, PARTICIPANT_JOINED,
+         lambda: {"meeting": {"id": str(participant.meeting_id)},
+                  "participant": _participant(participant)})
+
+
+def _on_participant_left(sender: Any, participant: Any, **kwargs: Any) -> None:
+    emit(participant.meeting_id, PARTICIPANT_LEFT,
+         lambda: {"meeting": {"id": str(participant.meeting_id)},
+                  "participant": _participant(participant)})
+
+
+def _on_track(event_type: str) -> Callable[..., None]:
+    def receiver(sender: Any, meeting_id: str, peer_id: str, user_id: Any, producer_id: str,
+                 kind: str, source: str = "", **kwargs: Any) -> None:
+        emit_soon(meeting_id, event_type,
+                  _track_data(str(meeting_id), peer_id, user_id, producer_id, kind, source))
+
+    receiver.__name__ = f"on_{event_type.replace('.', '_')}"
+    return receiver
+
+
+_on_track_published = _on_track(TRACK_PUBLISHED)
+_on_track_unpublished = _on_track(TRACK_UNPUBLISHED)
+
+
+def connect_receivers() -> None:
+    """Connect every receiver (idempotent: fixed dispatch uids)."""
+    from meetings import signals as meeting_signals
+    from rtc import signals as rtc_signals
+
+    pairs = [
+        (meeting_signals.meeting_started, _on_meeting_started),
+        (meeting_signals.meeting_ended, _on_meeting_ended),
+        (meeting_signals.participant_joined, _on_participant_joined),
+        (meeting_signals.participant_left, _on_participant_left),
+        (rtc_signals.track_published, _on_track_published),
+        (rtc_signals.track_unpublished, _on_track_unpublished),
+    ]
+    for signal, receiver in pairs:
+        signal.connect(receiver, dispatch_uid=f"integrations.{receiver.__name__}")
