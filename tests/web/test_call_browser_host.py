@@ -41,9 +41,9 @@ async def test_host_ends_the_meeting_for_everyone(live_site: LiveSite, chromium:
     assert response is not None and response.status == 410
 
 
-async def test_host_removes_a_peer_from_the_call(live_site: LiveSite, chromium: Any) -> None:
-    """Ada uses the remove button on Bob's tile; Bob's page says he was removed, and his tile
-    leaves Ada's page."""
+async def test_host_mutes_then_removes_a_peer(live_site: LiveSite, chromium: Any) -> None:
+    """Ada mutes Bob from his tile (Bob's page shows his microphone off and says why), then
+    removes him; Bob's page says he was removed, and his tile leaves Ada's page."""
     meeting_id = seed_call(live_site, title="Removal")["meeting"]
     ada = await open_call(chromium, live_site, "ada", meeting_id)
     bob = await open_call(chromium, live_site, "bob", meeting_id)
@@ -55,6 +55,15 @@ async def test_host_removes_a_peer_from_the_call(live_site: LiveSite, chromium: 
     ada.on("dialog", lambda dialog: dialog.accept())
     tile = ada.locator(f'.tile[data-peer-id="{bob_peer}"]')
     await tile.hover()
+    await tile.locator('[data-host-action="mute"]').click()
+    await bob.wait_for_function(
+        "document.querySelector('[data-action=\"mute-mic\"]').getAttribute('aria-pressed') "
+        "=== 'true'"
+    )
+    assert "The host muted your microphone." in await bob.locator("#toasts").inner_text()
+    await ada.wait_for_function(
+        f"document.querySelector('.tile[data-peer-id=\"{bob_peer}\"]').dataset.muted === 'true'"
+    )
     await tile.locator('[data-host-action="remove"]').click()
 
     assert await _after_call_reason(bob) == "The host removed you from the meeting."

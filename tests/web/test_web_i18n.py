@@ -12,21 +12,22 @@ from django.conf import settings
 LOCALE_DIR = Path(settings.BASE_DIR) / "locale" / "zh_Hans" / "LC_MESSAGES"
 
 
-def _po_entries(path: Path) -> dict[str, str]:
-    """msgid -> msgstr of a .po file (no plurals or contexts are used by this project)."""
-    entries: dict[str, str] = {}
+def _po_entries(path: Path) -> dict[str, tuple[str, str | None]]:
+    """msgid -> (msgstr, msgid_plural) of a .po file; for plurals, msgstr is form [0]
+    (Chinese has one plural form). No contexts are used by this project."""
+    entries: dict[str, tuple[str, str | None]] = {}
     for block in path.read_text(encoding="utf-8").split("\n\n"):
         fields: dict[str, str] = {}
         current = None
         for line in block.splitlines():
-            match = re.match(r'^(msgid|msgstr|msgctxt|msgid_plural)\s+(".*")$', line)
+            match = re.match(r'^(msgid|msgstr|msgstr\[0\]|msgctxt|msgid_plural)\s+(".*")$', line)
             if match:
-                current = match.group(1)
+                current = match.group(1).replace("[0]", "")
                 fields[current] = ast.literal_eval(match.group(2))
             elif line.startswith('"') and current:
                 fields[current] += ast.literal_eval(line)
         if fields.get("msgid"):
-            entries[fields["msgid"]] = fields.get("msgstr", "")
+            entries[fields["msgid"]] = (fields.get("msgstr", ""), fields.get("msgid_plural"))
     return entries
 
 
@@ -36,9 +37,9 @@ def test_every_string_is_translated() -> None:
     entries = _po_entries(po)
     assert len(entries) > 100
     assert "#, fuzzy" not in po.read_text(encoding="utf-8")
-    untranslated = [msgid for msgid, msgstr in entries.items() if not msgstr]
+    untranslated = [msgid for msgid, (msgstr, _) in entries.items() if not msgstr]
     assert untranslated == []
-    for msgid, msgstr in entries.items():
+    for msgid, (msgstr, _) in entries.items():
         placeholders = re.compile(r"\{\w+\}|%\(\w+\)s")
         assert sorted(placeholders.findall(msgid)) == sorted(placeholders.findall(msgstr)), msgid
 
@@ -48,5 +49,9 @@ def test_compiled_catalogue_matches_the_po() -> None:
     entries = _po_entries(LOCALE_DIR / "django.po")
     with (LOCALE_DIR / "django.mo").open("rb") as handle:
         catalogue = gettext.GNUTranslations(handle)
-    stale = [msgid for msgid, msgstr in entries.items() if catalogue.gettext(msgid) != msgstr]
+    stale = [
+        msgid
+        for msgid, (msgstr, plural) in entries.items()
+        if (catalogue.ngettext(msgid, plural, 1) if plural else catalogue.gettext(msgid)) != msgstr
+    ]
     assert stale == []

@@ -148,7 +148,13 @@ export class CallController extends Emitter {
   /** Host only: mute another peer's microphone (the server checks that we host). */
   async hostMute(peerId) {
     const mics = [...this.consumers.values()].filter((c) => c.peerId === peerId && c.kind === 'audio');
-    await Promise.all(mics.map((c) => this._request('rtc:hostMuteProducer', { producerId: c.producerId })));
+    await Promise.all(
+      mics.map(async (info) => {
+        await this._request('rtc:hostMuteProducer', { producerId: info.producerId });
+        // The server tells everyone but us (the sender): show it here ourselves.
+        this._onProducerPaused({ peerId, producerId: info.producerId }, true);
+      }),
+    );
   }
 
   /** Host only: remove another peer from the call. */
