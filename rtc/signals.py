@@ -8,11 +8,23 @@ work, never touch the database or the network inline). Keyword arguments of both
 
 from __future__ import annotations
 
+import logging
+from typing import Any
+
 from django.dispatch import Signal
 
-__all__ = ["track_published", "track_unpublished"]
+__all__ = ["send_safely", "track_published", "track_unpublished"]
+
+logger = logging.getLogger(__name__)
 
 track_published = Signal()
 """A peer's producer was created and announced."""
 track_unpublished = Signal()
 """A peer's producer closed, for whatever reason (closed, transport gone, peer left)."""
+
+
+def send_safely(signal: Signal, sender: Any, **kwargs: Any) -> None:
+    """Send `signal`; a receiver that raises is logged, never allowed to fail the call."""
+    for receiver, result in signal.send_robust(sender=sender, **kwargs):
+        if isinstance(result, Exception):
+            logger.error("receiver %r of a call signal failed", receiver, exc_info=result)

@@ -17,6 +17,7 @@ import logging
 from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
+from rtc import signals
 from rtc.services import notify
 from rtc.services.config import limits, transport_options
 from rtc.services.errors import media_errors
@@ -71,6 +72,7 @@ class MediaOperations:
             owner = room.producer_owner.get(getattr(producer, "id", ""))
             if room.closed or room.observer is not observer or owner is None:
                 return
+            room.active_speaker = owner.id
             self._start_task(notify.broadcast(room.meeting_id, "rtc:activeSpeaker",
                                               {"peerId": owner.id}))
 
@@ -253,6 +255,7 @@ class MediaOperations:
         peer.transport_of[producer.id] = transport.id
         room.producer_owner[producer.id] = peer
         producer.on("transportclose", lambda: self._forget_producer(room, peer, producer.id))
+        self._announce_track(room, peer, producer)
         if producer.kind == "audio" and room.observer is not None:
             try:
                 await room.observer.add_producer(producer_id=producer.id)
@@ -266,6 +269,17 @@ class MediaOperations:
             "appData": dict(producer.app_data), "paused": producer.paused,
         }, exclude=channel_name)
         return {"type": "rtc:produced", "id": producer.id}
+
+    @staticmethod
+    def _announce_track(room: Room, peer: Peer, producer: Any) -> None:
+        """``rtc.signals.track_published`` now, ``track_unpublished`` whenever it closes (the
+        producer's observer sees every way it can close)."""
+        details = {"meeting_id": room.meeting_id, "peer_id": peer.id, "user_id": peer.user_id,
+                   "producer_id": producer.id, "kind": producer.kind,
+                   "source": str((producer.app_data or {}).get("source", ""))}
+        producer.observer.on("close", lambda: signals.send_safely(
+            signals.track_unpublished, sender=Room, **details))
+        signals.send_safely(signals.track_published, sender=Room, **details)
 
     @staticmethod
     def _forget_producer(room: Room, peer: Peer, producer_id: str) -> None:

@@ -39,6 +39,11 @@ class Peer:
     connect_timers: dict[str, asyncio.TimerHandle] = field(default_factory=dict)
     grace_task: asyncio.Task[Any] | None = None
     closed: bool = False
+    grants: Any = None
+    """A join-token peer's `rtc.grants.Grants` (as changed during the call); None for a
+    signed-in user, whose meeting role decides."""
+    hidden: bool = False
+    """Not announced (``rtc:peerJoined``/``rtc:peerLeft``) and not in the others' peer lists."""
 
     @property
     def role(self) -> str:
@@ -112,6 +117,8 @@ class Room:
     """producer id → the peer that owns it, for every open producer of the room."""
     removed_users: set[Any] = field(default_factory=set)
     """Users the host removed from this call; they may not join it again while it lasts."""
+    active_speaker: str | None = None
+    """The peer id the active speaker observer named last (None when it left)."""
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     closed: bool = False
 
