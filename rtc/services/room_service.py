@@ -197,6 +197,7 @@ class RoomService(MediaOperations):
             "role": peer.role,
             "routerRtpCapabilities": room.router.rtp_capabilities,
             "peers": [other.info() for other in room.peers.values() if other is not peer],
+            "activeSpeaker": room.active_speaker,
             "resumed": resumed,
         }
         if resumed:
@@ -254,15 +255,30 @@ class RoomService(MediaOperations):
         room, host = self.peer_of(channel_name)
         if not host.is_host:
             raise SignalingError(ErrorCode.FORBIDDEN, "only the host may remove peers")
+        if room.peer(peer_id) is host:
+            raise SignalingError(ErrorCode.INVALID, "use rtc:leave to leave")
+        await self.remove_peer(meeting_id=room.meeting_id, peer_id=peer_id, by="host",
+                               spare_user=host.user_id)
+        return {"type": "rtc:hostRemoved", "peerId": peer_id}
+
+    async def remove_peer(self, *, meeting_id: Any, peer_id: str, by: str,
+                          spare_user: Any = None) -> Peer:
+        """Remove a peer from a live call (host or staff action) and return it.
+
+        The peer gets ``rtc:removed`` (``reason``: ``by``), the others ``rtc:peerLeft`` with
+        reason ``removed``; its user may not join this call again while the room lasts, unless
+        it is ``spare_user`` (the host removing its own second device).
+        """
+        room = self._rooms.get(str(meeting_id))
+        if room is None or room.closed:
+            raise SignalingError(ErrorCode.NOT_FOUND, "no live call for that meeting")
         async with room.lock:
             target = room.peer(peer_id)
-            if target is host:
-                raise SignalingError(ErrorCode.INVALID, "use rtc:leave to leave")
-            if target.user_id != host.user_id:
+            if target.user_id != spare_user:
                 room.removed_users.add(target.user_id)
-            await notify.send_to(target.channel_name, "rtc:removed", {"reason": "host"})
+            await notify.send_to(target.channel_name, "rtc:removed", {"reason": by})
             await self._remove_peer(room, target, reason="removed")
-        return {"type": "rtc:hostRemoved", "peerId": peer_id}
+        return target
 
     async def _remove_peer(self, room: Room, peer: Peer, *, reason: str) -> None:
         """Release everything the peer owns and tell the others; the room lock is held."""
@@ -273,6 +289,8 @@ class RoomService(MediaOperations):
             peer.grace_task.cancel()
         peer.grace_task = None
         room.peers.pop(peer.id, None)
+        if room.active_speaker == peer.id:
+            room.active_speaker = None
         if peer.channel_name:
             self._by_channel.pop(peer.channel_name, None)
         self._release_media(room, peer)
@@ -307,6 +325,7 @@ class RoomService(MediaOperations):
             for peer in room.peers.values():
                 self._forget_media(room, peer)
             room.producer_owner.clear()
+            room.active_speaker = None
             try:
                 room.worker, room.router = await self.mediasoup.create_router(
                     app_data={"meetingId": room.meeting_id})

@@ -80,9 +80,17 @@ async def test_two_peers_call_a_late_joiner_receives_both_and_leaving_cleans_up(
     ada_id, bob_id = ada.joined["peerId"], bob.joined["peerId"]
     await asyncio.gather(ada.wait_frames(bob_id), bob.wait_frames(ada_id))
     assert all(w > 0 and h > 0 for w, h in ada.video_sizes | bob.video_sizes)
+    # Both send a tone: the active speaker observer names one of them to both.
+    async with asyncio.timeout(10):
+        while not any(e["type"] == "rtc:activeSpeaker" for e in ada.events + bob.events):
+            await asyncio.sleep(0.05)
+    speakers = {e["data"]["peerId"] for c in (ada, bob) for e in c.events
+                if e["type"] == "rtc:activeSpeaker"}
+    assert speakers and speakers <= {ada_id, bob_id}
 
     cy = await clients("cy")
     joined = await cy.join()
+    assert joined["activeSpeaker"] in (ada_id, bob_id), "a late joiner learns the speaker"
     assert {p["peerId"] for p in joined["peers"]} == {ada_id, bob_id}
     await asyncio.gather(cy.wait_frames(ada_id), cy.wait_frames(bob_id))
     # The early pair keeps receiving while the third peer is in.

@@ -1,0 +1,58 @@
+"""Limits from settings, the rate limiter, and the transport options, without a worker."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from rtc.services.config import RtcLimits, limits, media_codecs, transport_options
+from rtc.signaling.ratelimit import RateLimiter
+
+
+def test_limits_default_and_override(settings) -> None:
+    """Unset keys keep their defaults; keys are case-insensitive; unknown keys are an error."""
+    settings.RTC_LIMITS = {}
+    assert limits() == RtcLimits()
+    settings.RTC_LIMITS = {"max_peers_per_meeting": 7, "RECONNECT_GRACE_SECONDS": 2.5}
+    assert limits().max_peers_per_meeting == 7 and limits().reconnect_grace_seconds == 2.5
+    settings.RTC_LIMITS = {"MAX_PEERS": 7}
+    with pytest.raises(ImproperlyConfigured):
+        limits()
+    settings.RTC_LIMITS = {"MAX_PEERS_PER_MEETING": -1}
+    with pytest.raises(ImproperlyConfigured):
+        limits()
+
+
+def test_transport_options_follow_mediasoup_settings(settings) -> None:
+    """Listen infos use LISTEN_IP and ANNOUNCED_IP; TCP can be switched off."""
+    settings.MEDIASOUP = {**settings.MEDIASOUP, "LISTEN_IP": "127.0.0.1",
+                          "ANNOUNCED_IP": "203.0.113.7"}
+    settings.RTC_TRANSPORT = {"ENABLE_TCP": False, "MAX_INCOMING_BITRATE": 900_000}
+    options = transport_options()
+    assert options.listen_infos == [{"protocol": "udp", "ip": "127.0.0.1",
+                                     "announcedAddress": "203.0.113.7"}]
+    assert options.enable_tcp is False and options.max_incoming_bitrate == 900_000
+    settings.RTC_TRANSPORT = {}
+    assert [i["protocol"] for i in transport_options().listen_infos] == ["udp", "tcp"]
+
+
+def test_media_codecs_are_copies(settings) -> None:
+    """Callers may change the returned codecs without changing the defaults."""
+    first = media_codecs()
+    first[0]["clockRate"] = 1
+    assert media_codecs()[0]["clockRate"] == 48000
+
+
+def test_rate_limiter_allows_a_burst_then_the_rate() -> None:
+    """A full bucket allows `burst` requests at once, then refills at `rate` per second."""
+    limiter = RateLimiter()
+    allowed = [limiter.allow("c", rate=100.0, burst=3) for _ in range(5)]
+    assert allowed == [True, True, True, False, False]
+    time.sleep(0.03)
+    assert limiter.allow("c", rate=100.0, burst=3)
+    assert limiter.allow("other", rate=100.0, burst=3), "buckets are per key"
+    limiter.forget("c")
+    limiter.forget("other")
+    assert len(limiter) == 0
