@@ -102,8 +102,9 @@ def backoff_seconds(attempts: int, *, base: float, cap: float,
     return min(cap, delay * (rng or random).uniform(0.75, 1.25))
 
 
-def claim_due(*, limit: int = 50) -> list[int]:
-    """Claim up to `limit` due pending deliveries for one attempt each; their ids."""
+def claim_due(*, limit: int = 50) -> list[tuple[int, int]]:
+    """Claim up to `limit` due pending deliveries for one attempt each, oldest due first;
+    their (id, integration id) pairs."""
     config = integration_settings()
     now = timezone.now()
     lease = now + timedelta(seconds=config.webhook_timeout * 2 + 30)
@@ -111,15 +112,15 @@ def claim_due(*, limit: int = 50) -> list[int]:
         WebhookDelivery.objects.filter(status=WebhookDelivery.Status.PENDING,
                                        next_attempt_at__lte=now)
         .order_by("next_attempt_at", "id")
-        .values_list("id", "next_attempt_at")[:limit]
+        .values_list("id", "next_attempt_at", "integration_id")[:limit]
     )
     claimed = []
-    for pk, due in candidates:
+    for pk, due, integration_id in candidates:
         won = WebhookDelivery.objects.filter(
             pk=pk, status=WebhookDelivery.Status.PENDING, next_attempt_at=due
         ).update(next_attempt_at=lease)
         if won:
-            claimed.append(pk)
+            claimed.append((pk, integration_id))
     return claimed
 
 
@@ -187,7 +188,7 @@ def drain_due(*, limit: int = 50) -> int:
     attempted = 0
     while True:
         claimed = claim_due(limit=limit)
-        for delivery_id in claimed:
+        for delivery_id, _ in claimed:
             attempt_delivery(delivery_id)
         attempted += len(claimed)
         if len(claimed) < limit:

@@ -4,7 +4,8 @@ Started lazily by the first :meth:`WebhookDispatcher.wake` (which `integrations.
 after the commit that stored an event), it claims due deliveries, POSTs them concurrently
 (blocking HTTP in a small thread pool, database work in one thread), and sleeps until the next
 retry is due or it is woken again. It runs beside the ASGI event loop, never on it, so a slow
-receiver or a slow query cannot delay signaling.
+receiver or a slow query cannot delay signaling. One integration's deliveries go out one at a
+time in the order they were stored (a failed one is retried later, so order is best effort).
 
 With ``INTEGRATIONS["WEBHOOK_DISPATCHER"]`` off, `wake` does nothing and deliveries wait for
 `manage.py deliver_webhooks` (e.g. one delivering process beside several serving ones).
@@ -156,19 +157,29 @@ class WebhookDispatcher:
             while not self._stopping:
                 claimed = await loop.run_in_executor(database, _with_cleanup,
                                                      lambda: claim_due(limit=BATCH))
-                if claimed:
-                    outcomes = await asyncio.gather(*(
-                        loop.run_in_executor(posting, _with_cleanup, attempt_delivery, pk)
-                        for pk in claimed), return_exceptions=True)
-                    for pk, outcome in zip(claimed, outcomes, strict=True):
-                        if isinstance(outcome, BaseException):
-                            logger.error("webhook=%s attempt failed", pk, exc_info=outcome)
+                queues: dict[int, list[int]] = {}
+                for pk, integration_id in claimed:
+                    queues.setdefault(integration_id, []).append(pk)
+                await asyncio.gather(*(self._deliver_in_order(posting, ids)
+                                       for ids in queues.values()))
                 if len(claimed) < BATCH:
                     break
         except Exception:
             logger.exception("webhook dispatcher round failed")
         finally:
             self.rounds += 1
+
+
+    @staticmethod
+    async def _deliver_in_order(posting: ThreadPoolExecutor, delivery_ids: list[int]) -> None:
+        """One integration's deliveries one after another, so its receiver sees them in the
+        order they happened (retries aside); integrations are served concurrently."""
+        loop = asyncio.get_running_loop()
+        for pk in delivery_ids:
+            try:
+                await loop.run_in_executor(posting, _with_cleanup, attempt_delivery, pk)
+            except Exception:
+                logger.exception("webhook=%s attempt failed", pk)
 
 
 dispatcher = WebhookDispatcher()

@@ -187,6 +187,7 @@ class Receiver:
     delay: float = 0.0
     """Seconds to wait before answering the first request (timeouts)."""
     requests: list[Received] = field(default_factory=list)
+    arrived: int = 0
     lock: threading.Condition = field(default_factory=threading.Condition)
 
     def wait_for(self, count: int, timeout: float = 10.0) -> list[Received]:
@@ -220,7 +221,8 @@ def webhook_receiver() -> Iterator[Receiver]:
             body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
             headers = dict(self.headers.items())
             with receiver.lock:
-                first = not receiver.requests
+                receiver.arrived += 1
+                first = receiver.arrived == 1
                 status = receiver.script.pop(0) if receiver.script else 200
             if first and receiver.delay:
                 time.sleep(receiver.delay)
