@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from channels.db import database_sync_to_async
+from django.contrib.auth import get_user_model
 
 from conference.errors import ErrorCode as AppErrorCode
 from meetings import selectors
@@ -63,6 +64,17 @@ def _meeting_access(meeting_id: str, user: Any) -> _Access:
     is_host = selectors.user_is_host(meeting=meeting, user=user) or Participant.objects.filter(
         meeting=meeting, user=user, role=Participant.Role.HOST).exists()
     return _Access(capacity=meeting.capacity, is_host=is_host)
+
+
+@database_sync_to_async
+def _user_may_rejoin(meeting_id: str, user_id: Any) -> bool:
+    """False when the meeting is gone or ended, or the user may not join it any more."""
+    meeting = Meeting.objects.select_related("host").filter(pk=meeting_id).first()
+    user = get_user_model().objects.filter(pk=user_id).first()
+    if meeting is None or user is None:
+        return False
+    refusal = selectors.join_refusal(meeting=meeting, user=user)
+    return refusal is None or refusal.code == AppErrorCode.FULL
 
 
 class RoomService(MediaOperations):
@@ -223,6 +235,8 @@ class RoomService(MediaOperations):
             return
         peer.channel_name = None
         grace = limits().reconnect_grace_seconds
+        if grace > 0 and not await self._may_come_back(room, peer):
+            grace = 0
         logger.info("peer detached [meeting:%s, peer:%s, grace:%ss]", room.meeting_id, peer.id,
                     grace)
         if grace <= 0:
@@ -230,6 +244,17 @@ class RoomService(MediaOperations):
                 await self._remove_peer(room, peer, reason="disconnected")
             return
         peer.grace_task = self._start_task(self._expire(room, peer, grace))
+
+    @staticmethod
+    async def _may_come_back(room: Room, peer: Peer) -> bool:
+        """Whether a grace period makes sense: not when the meeting ended or the user may no
+        longer join it (removed from it, meeting deleted). A database failure keeps it."""
+        try:
+            return await _user_may_rejoin(room.meeting_id, peer.user_id)
+        except Exception:
+            logger.exception("rejoin check failed [meeting:%s, peer:%s]", room.meeting_id,
+                             peer.id)
+            return True
 
     async def _expire(self, room: Room, peer: Peer, grace: float) -> None:
         await asyncio.sleep(grace)

@@ -8,6 +8,7 @@ import asyncio
 import pytest
 from channels.db import database_sync_to_async
 
+from meetings import services
 from meetings.models import Participant
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -153,3 +154,35 @@ async def test_concurrent_joins_respect_the_limit_and_share_one_router(
     assert codes == ["ok", "ok", "ok", "room_full", "room_full", "room_full"]
     assert rtc_service.counts()["peers"] == 3
     assert len((await rtc_service.mediasoup.workers[0].dump())["routerIds"]) == 1
+
+
+async def test_ended_meeting_skips_the_grace_period(rtc_service, rtc_client, meeting, host_user,
+                                                    member_user, settings):
+    """When the host ends the meeting, the sockets close and the peers go at once despite a
+    long grace period: there is nothing to come back to."""
+    settings.RTC_LIMITS = {**settings.RTC_LIMITS, "RECONNECT_GRACE_SECONDS": 60}
+    host = await rtc_client(meeting, host_user)
+    member = await rtc_client(meeting, member_user)
+    await host.join()
+    await member.join()
+    await member.produce(await member.transport("send"), "audio")
+    await database_sync_to_async(services.meeting_end)(meeting=meeting, actor=host_user)
+    async with asyncio.timeout(10):
+        while rtc_service.rooms:
+            await asyncio.sleep(0.05)
+    assert rtc_service.counts()["peers"] == 0
+
+
+async def test_participant_removed_from_meeting_skips_the_grace_period(
+        rtc_service, rtc_client, meeting, host_user, member_user, settings):
+    """A member removed from the meeting (REST API) loses its call peer at once."""
+    settings.RTC_LIMITS = {**settings.RTC_LIMITS, "RECONNECT_GRACE_SECONDS": 60}
+    host = await rtc_client(meeting, host_user)
+    member = await rtc_client(meeting, member_user)
+    await host.join()
+    joined = await member.join()
+    await database_sync_to_async(services.participant_remove)(
+        meeting=meeting, actor=host_user, username=member_user.username)
+    left = await host.event("rtc:peerLeft", peerId=joined["peerId"])
+    assert left["reason"] == "disconnected"
+    assert rtc_service.counts()["peers"] == 1
