@@ -239,3 +239,24 @@ def test_call_page_in_chinese(
     assert 'lang="zh-hans"' in html
     assert "加入" in html
     assert response.context["config"]["strings"]["control.leave"] == "离开"
+
+
+def test_host_actions_report_refusals(
+    standup: Meeting, ada: Any, signed_in: Callable[[Any], Client]
+) -> None:
+    """Refused host actions come back as messages on the detail page, and change nothing:
+    an empty invite, removing the host, inviting to or ending an ended meeting."""
+    host = signed_in(ada)
+    page = host.post(_url("meeting-invite", standup), {"username": ""}, follow=True)
+    assert "Enter a username to invite." in page.content.decode()
+    url = _url("meeting-remove-participant", standup, username="ada")
+    page = host.post(url, follow=True)
+    assert "The host cannot be removed." in page.content.decode()
+    assert Participant.objects.filter(meeting=standup).count() == 2
+
+    services.meeting_end(meeting=standup, actor=ada)
+    page = host.post(_url("meeting-invite", standup), {"username": "eve"}, follow=True)
+    assert "The meeting has ended." in page.content.decode()
+    page = host.post(_url("meeting-end", standup), follow=True)
+    assert "The meeting has ended." in page.content.decode()
+    assert Participant.objects.filter(meeting=standup).count() == 2
