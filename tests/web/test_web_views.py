@@ -260,3 +260,18 @@ def test_host_actions_report_refusals(
     page = host.post(_url("meeting-end", standup), follow=True)
     assert "The meeting has ended." in page.content.decode()
     assert Participant.objects.filter(meeting=standup).count() == 2
+
+
+def test_language_menu_switches_to_chinese(
+    standup: Meeting, bob: Any, signed_in: Callable[[Any], Client]
+) -> None:
+    """The header's language form (Django's set_language) switches the pages to Chinese."""
+    client = signed_in(bob)
+    html = client.get(reverse("web:meeting-list")).content.decode()
+    assert 'name="language"' in html and "简体中文" in html
+    response = client.post(
+        reverse("set_language"), {"language": "zh-hans", "next": reverse("web:meeting-list")}
+    )
+    assert response.status_code == 302
+    html = client.get(reverse("web:meeting-list")).content.decode()
+    assert "即将开始" in html and "新建会议" in html
