@@ -21,6 +21,7 @@ __all__ = [
     "Samples",
     "format_table",
     "load_average",
+    "main_thread_cpu",
     "nearest_rank",
     "print_json",
     "proc_sample",
@@ -141,6 +142,15 @@ def _cpu_seconds(pid: int) -> float:
     # Fields after the command name (which may contain spaces) start after the last ')'.
     fields = stat[stat.rindex(b")") + 2:].split()
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def main_thread_cpu(pid: int) -> float:
+    """CPU seconds of the main thread of ``pid`` alone (its event loop, in daphne's case)."""
+    try:
+        with open(f"/proc/{pid}/task/{pid}/schedstat", "rb") as f:
+            return int(f.read().split()[0]) / 1e9
+    except (OSError, ValueError, IndexError):
+        return float("nan")
 
 
 def proc_sample(pid: int) -> ProcSample:

@@ -22,7 +22,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from bench._common import REPO, ProcSample, proc_sample
+from bench._common import REPO, ProcSample, main_thread_cpu, proc_sample
 
 __all__ = ["DaphneServer", "children_of"]
 
@@ -160,8 +160,12 @@ class DaphneServer:
         self.stop()
         raise RuntimeError(f"daphne did not answer within {timeout}s:\n{self.log()}")
 
-    def sample(self) -> tuple[ProcSample, list[ProcSample]]:
-        """CPU and RSS of daphne and of each of its mediasoup workers, now."""
+    def sample(self) -> tuple[ProcSample, float, list[ProcSample]]:
+        """CPU and RSS of daphne, its main thread's CPU, and each of its workers, now.
+
+        Daphne's main thread runs the event loop; its other threads are the executor where
+        Channels runs every ``database_sync_to_async`` call (one thread: thread-sensitive).
+        """
         assert self.process is not None
         workers = []
         for pid in children_of(self.process.pid):
@@ -169,7 +173,8 @@ class DaphneServer:
                 workers.append(proc_sample(pid))
             except OSError:
                 pass
-        return proc_sample(self.process.pid), workers
+        pid = self.process.pid
+        return proc_sample(pid), main_thread_cpu(pid), workers
 
     def stop(self) -> None:
         """SIGTERM daphne (it closes its workers), SIGKILL if it lingers."""

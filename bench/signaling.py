@@ -24,9 +24,11 @@ join-to-consumable time), ``known→consuming`` (another peer's producer known, 
 reply or rtc:newProducer, and this peer's track produced → rtc:resumeConsumer answered),
 ``join→consumed`` (the whole set-up, including the wait for another peer), ``errors``
 (error replies, timeouts, refused or dropped connections: must be 0), and the server's cost:
-daphne CPU ms and RSS KiB per peer, and the mediasoup workers' CPU ms and RSS KiB per peer
-(deltas from the idle server, warmed up by two peers that ran the flow and left, to all N
-peers connected, from /proc).
+daphne CPU ms per peer (and how much of it its main thread, the event loop, used), the busy
+share of the event loop and of daphne's other threads (the executor where Channels runs every
+database call) over the row, daphne RSS KiB per peer, and the mediasoup workers' CPU ms and
+RSS KiB per peer (deltas from the idle server, warmed up by two peers that ran the flow and
+left, to all N peers connected, from /proc).
 """
 
 from __future__ import annotations
@@ -219,7 +221,7 @@ async def run_row(server: DaphneServer, *, peers: int, tokens: list[str], meetin
     server.start()
     try:
         await _warm_up(server, tokens, warm_up_meeting)
-        idle_daphne, idle_workers = server.sample()
+        idle_daphne, idle_main, idle_workers = server.sample()
         samples = Samples()
         done = asyncio.Event()
         failed: asyncio.Queue[Peer] = asyncio.Queue()
@@ -238,7 +240,7 @@ async def run_row(server: DaphneServer, *, peers: int, tokens: list[str], meetin
                 break
             await asyncio.sleep(0.05)
         wall = time.monotonic() - start
-        busy_daphne, busy_workers = server.sample()
+        busy_daphne, busy_main, busy_workers = server.sample()
         done.set()
         await asyncio.gather(*tasks, return_exceptions=True)
         errors = [p.error for p in group if p.error]
@@ -258,6 +260,10 @@ async def run_row(server: DaphneServer, *, peers: int, tokens: list[str], meetin
         "errors": len(errors) + max(0, unfinished),
         "error_examples": sorted(set(errors))[:5],
         "daphne_cpu_ms_per_peer": round(1000 * (busy_daphne.cpu - idle_daphne.cpu) / peers, 2),
+        "daphne_loop_cpu_ms_per_peer": round(1000 * (busy_main - idle_main) / peers, 2),
+        "daphne_loop_cpu_pct": round(100 * (busy_main - idle_main) / wall, 1),
+        "daphne_threads_cpu_pct": round(
+            100 * ((busy_daphne.cpu - busy_main) - (idle_daphne.cpu - idle_main)) / wall, 1),
         "daphne_rss_kib_per_peer": round((busy_daphne.rss - idle_daphne.rss) / 1024 / peers, 1),
         "daphne_rss_mib": round(busy_daphne.rss / 2**20, 1),
         "workers_cpu_ms_per_peer": round(1000 * workers_cpu / peers, 2),
@@ -348,11 +354,13 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print("server cost per peer (idle server → all peers connected)")
     print(format_table(
-        ["peers", "ramp s", "wall s", "daphne CPU ms", "daphne RSS KiB", "daphne RSS MiB",
-         "workers", "workers CPU ms", "workers RSS KiB"],
+        ["peers", "ramp s", "wall s", "daphne CPU ms", "(loop ms)", "loop %", "db thread %",
+         "daphne RSS KiB", "daphne RSS MiB", "workers", "workers CPU ms", "workers RSS KiB"],
         [[r["peers"], r["ramp_s"], r["wall_s"], r["daphne_cpu_ms_per_peer"],
-          r["daphne_rss_kib_per_peer"], r["daphne_rss_mib"], r["workers"],
-          r["workers_cpu_ms_per_peer"], r["workers_rss_kib_per_peer"]] for r in rows]))
+          r["daphne_loop_cpu_ms_per_peer"], r["daphne_loop_cpu_pct"],
+          r["daphne_threads_cpu_pct"], r["daphne_rss_kib_per_peer"], r["daphne_rss_mib"],
+          r["workers"], r["workers_cpu_ms_per_peer"], r["workers_rss_kib_per_peer"]]
+         for r in rows]))
     for r in rows:
         for example in r["error_examples"]:
             print(f"error ({r['peers']} peers): {example}")
