@@ -261,17 +261,10 @@ async def staff_remove_peer(service: RoomService, *, meeting_id: str, peer_id: s
                             actor: Any = None) -> Peer:
     """Remove a peer from a live call, as the host's removal does; returns it.
 
-    The peer gets ``rtc:removed``, the others ``rtc:peerLeft``; its user may not join this
-    call again while it lasts. Uses RoomService's own removal (release media, close the room
-    when it empties) under the room's lock.
+    :meth:`RoomService.remove_peer`: the peer gets ``rtc:removed`` (reason ``staff``), the
+    others ``rtc:peerLeft``; its user may not join this call again while it lasts.
     """
-    room = _room(service, meeting_id)
-    async with room.lock:
-        target = room.peer(peer_id)
-        room.removed_users.add(target.user_id)
-        await notify.send_to(target.channel_name, "rtc:removed", {"reason": "staff"})
-        # RoomService offers removal only through a host connection; reuse its internal step.
-        await service._remove_peer(room, target, reason="removed")
-    logger.info("staff removed peer [meeting:%s, peer:%s, staff:%s]", room.meeting_id,
-                target.id, getattr(actor, "pk", None))
+    target = await service.remove_peer(meeting_id=str(meeting_id), peer_id=peer_id, by="staff")
+    logger.info("staff removed peer [meeting:%s, peer:%s, staff:%s]", meeting_id, target.id,
+                getattr(actor, "pk", None))
     return target
