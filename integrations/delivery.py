@@ -33,13 +33,17 @@ from integrations.signing import ID_HEADER, SIGNATURE_HEADER, signature_header
 from integrations.validators import webhook_url_problem
 
 __all__ = [
+    "Attempt",
     "PostResult",
     "attempt_delivery",
     "backoff_seconds",
     "claim_due",
     "drain_due",
     "post_webhook",
+    "prepare_attempt",
+    "record_attempt",
     "retry_now",
+    "send_attempt",
 ]
 
 logger = logging.getLogger(__name__)
@@ -151,25 +155,37 @@ def _record(delivery: WebhookDelivery, result: PostResult) -> None:
                 delivery.status, result.status_code, result.error)
 
 
-def attempt_delivery(delivery_id: int) -> WebhookDelivery | None:
-    """POST a claimed delivery once and record the outcome; the delivery, or None if gone."""
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One prepared POST of a delivery: where, what, signed how."""
+
+    delivery_id: int
+    url: str
+    body: bytes
+    headers: dict[str, str]
+
+
+def prepare_attempt(delivery_id: int) -> Attempt | None:
+    """The signed request of a claimed delivery; None when there is nothing to send (gone,
+    no longer pending, or failed at once: revoked integration, no URL, unreadable secret)."""
     delivery = WebhookDelivery.objects.select_related("integration").filter(
         pk=delivery_id).first()
     if delivery is None or delivery.status != WebhookDelivery.Status.PENDING:
-        return delivery
+        return None
     integration = delivery.integration
+    problem = ""
     if not integration.is_active:
-        _record(delivery, PostResult(None, "the integration is revoked", permanent=True))
-        return delivery
-    if not integration.webhook_url:
-        _record(delivery, PostResult(None, "the integration has no webhook URL",
-                                     permanent=True))
-        return delivery
-    try:
-        secret = integration.secret
-    except SecretUnavailable:
-        _record(delivery, PostResult(None, "the secret cannot be decrypted", permanent=True))
-        return delivery
+        problem = "the integration is revoked"
+    elif not integration.webhook_url:
+        problem = "the integration has no webhook URL"
+    else:
+        try:
+            secret = integration.secret
+        except SecretUnavailable:
+            problem = "the secret cannot be decrypted"
+    if problem:
+        _record(delivery, PostResult(None, problem, permanent=True))
+        return None
     body = json.dumps(delivery.payload, separators=(",", ":")).encode()
     headers = {
         "Content-Type": "application/json",
@@ -177,10 +193,29 @@ def attempt_delivery(delivery_id: int) -> WebhookDelivery | None:
         ID_HEADER: str(delivery.event_id),
         SIGNATURE_HEADER: signature_header(secret, body),
     }
-    result = post_webhook(integration.webhook_url, body, headers,
-                          timeout=integration_settings().webhook_timeout)
-    _record(delivery, result)
+    return Attempt(delivery_id, integration.webhook_url, body, headers)
+
+
+def send_attempt(attempt: Attempt) -> PostResult:
+    """POST a prepared attempt (network only, no database)."""
+    return post_webhook(attempt.url, attempt.body, attempt.headers,
+                        timeout=integration_settings().webhook_timeout)
+
+
+def record_attempt(delivery_id: int, result: PostResult) -> WebhookDelivery | None:
+    """Store the outcome of an attempt: delivered, retry later, or failed."""
+    delivery = WebhookDelivery.objects.filter(pk=delivery_id).first()
+    if delivery is not None:
+        _record(delivery, result)
     return delivery
+
+
+def attempt_delivery(delivery_id: int) -> WebhookDelivery | None:
+    """Prepare, POST and record one claimed delivery; the delivery, or None if gone."""
+    attempt = prepare_attempt(delivery_id)
+    if attempt is None:
+        return WebhookDelivery.objects.filter(pk=delivery_id).first()
+    return record_attempt(delivery_id, send_attempt(attempt))
 
 
 def drain_due(*, limit: int = 50) -> int:

@@ -16,17 +16,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any, TypeVar
 
-from django.db import close_old_connections
+from django.db import OperationalError, close_old_connections
 from django.db.models import Min
 from django.utils import timezone
 
 from integrations.config import integration_settings
-from integrations.delivery import attempt_delivery, claim_due
+from integrations.delivery import claim_due, prepare_attempt, record_attempt, send_attempt
 from integrations.models import WebhookDelivery
 
 __all__ = ["WebhookDispatcher", "dispatcher"]
@@ -35,12 +36,24 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 BATCH = 50
+LOCK_RETRIES = 5
 
 
 def _with_cleanup(fn: Callable[..., T], *args: Any) -> T:
-    """Run a database job in a worker thread, then release the thread's stale connection."""
+    """Run a database job in the dispatcher's database thread, then release its connection.
+
+    SQLite's shared-cache in-memory databases (the test database) report a lock conflict at
+    once instead of waiting for it, so such a conflict is retried a few times.
+    """
     try:
-        return fn(*args)
+        for attempt in range(LOCK_RETRIES):
+            try:
+                return fn(*args)
+            except OperationalError as error:
+                if "locked" not in str(error) or attempt == LOCK_RETRIES - 1:
+                    raise
+                time.sleep(0.05 * (attempt + 1))
+        raise AssertionError("unreachable")
     finally:
         close_old_connections()
 
@@ -160,7 +173,7 @@ class WebhookDispatcher:
                 queues: dict[int, list[int]] = {}
                 for pk, integration_id in claimed:
                     queues.setdefault(integration_id, []).append(pk)
-                await asyncio.gather(*(self._deliver_in_order(posting, ids)
+                await asyncio.gather(*(self._deliver_in_order(database, posting, ids)
                                        for ids in queues.values()))
                 if len(claimed) < BATCH:
                     break
@@ -171,13 +184,20 @@ class WebhookDispatcher:
 
 
     @staticmethod
-    async def _deliver_in_order(posting: ThreadPoolExecutor, delivery_ids: list[int]) -> None:
+    async def _deliver_in_order(database: ThreadPoolExecutor, posting: ThreadPoolExecutor,
+                                delivery_ids: list[int]) -> None:
         """One integration's deliveries one after another, so its receiver sees them in the
-        order they happened (retries aside); integrations are served concurrently."""
+        order they happened (retries aside); integrations are served concurrently. Database
+        work stays in the one database thread, POSTs run in the posting pool."""
         loop = asyncio.get_running_loop()
         for pk in delivery_ids:
             try:
-                await loop.run_in_executor(posting, _with_cleanup, attempt_delivery, pk)
+                attempt = await loop.run_in_executor(database, _with_cleanup,
+                                                     prepare_attempt, pk)
+                if attempt is None:
+                    continue
+                result = await loop.run_in_executor(posting, send_attempt, attempt)
+                await loop.run_in_executor(database, _with_cleanup, record_attempt, pk, result)
             except Exception:
                 logger.exception("webhook=%s attempt failed", pk)
 

@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import pytest
 from django.core.management import call_command
-from django.db import transaction
+from django.db import OperationalError, transaction
 
 from integrations import delivery, events, services
 from integrations.dispatcher import dispatcher
@@ -31,7 +31,12 @@ BODY = json.dumps({"id": "e1", "type": "meeting.started", "created": 1, "data": 
 def wait_until(check: Callable[[], bool], timeout: float = 10.0) -> None:
     """Poll `check` until it holds (the dispatcher works in its own thread)."""
     deadline = time.monotonic() + timeout
-    while not check():
+    while True:
+        try:
+            if check():
+                return
+        except OperationalError:  # SQLite shared cache: the dispatcher is writing
+            pass
         if time.monotonic() > deadline:
             raise AssertionError("condition not reached in time")
         time.sleep(0.05)
