@@ -124,8 +124,12 @@ class RoomService(MediaOperations):
     # -- join and resume ----------------------------------------------------------------------
 
     async def join(self, *, channel_name: str, meeting_id: Any, user: Any,
-                   request: JoinRequest) -> dict[str, Any]:
-        """Enter the call (or resume a peer) and return the ``rtc:joined`` reply data."""
+                   request: JoinRequest, grants: Any = None) -> dict[str, Any]:
+        """Enter the call (or resume a peer) and return the ``rtc:joined`` reply data.
+
+        ``grants`` (`rtc.grants.Grants`, from a join token) decide the host role and whether
+        the peer is hidden; None (a signed-in user) leaves both to the meeting's roles.
+        """
         meeting_id = str(meeting_id)
         current = self._by_channel.get(channel_name)
         if current is not None and not current[1].closed:
@@ -143,7 +147,8 @@ class RoomService(MediaOperations):
                     if request.resume_peer_id is not None:
                         peer = self._resume(room, channel_name, user, request)
                         return self._joined_reply(room, peer, resumed=True)
-                    peer = await self._add_peer(room, channel_name, user, access, request)
+                    peer = await self._add_peer(room, channel_name, user, access, request,
+                                                grants)
                     return self._joined_reply(room, peer, resumed=False)
                 finally:
                     if not room.peers:
@@ -182,22 +187,25 @@ class RoomService(MediaOperations):
         return peer
 
     async def _add_peer(self, room: Room, channel_name: str, user: Any, access: _Access,
-                        request: JoinRequest) -> Peer:
+                        request: JoinRequest, grants: Any = None) -> Peer:
         if user.pk in room.removed_users:
             raise SignalingError(ErrorCode.FORBIDDEN, "the host removed you from this call")
         capacity = min(room.capacity, limits().max_peers_per_meeting)
         if len(room.peers) >= capacity:
             raise SignalingError(ErrorCode.ROOM_FULL, "the call is full")
+        is_host = access.is_host if grants is None else grants.host
         peer = Peer(id=str(uuid.uuid4()), user_id=user.pk, display_name=request.display_name,
-                    is_host=access.is_host, resume_token=secrets.token_urlsafe(24),
-                    channel_name=channel_name, device=dict(request.device))
+                    is_host=is_host, resume_token=secrets.token_urlsafe(24),
+                    channel_name=channel_name, device=dict(request.device), grants=grants,
+                    hidden=bool(grants is not None and grants.hidden))
         room.peers[peer.id] = peer
         self._by_channel[channel_name] = (room, peer)
-        logger.info("peer joined [meeting:%s, peer:%s, user:%s]", room.meeting_id, peer.id,
-                    user.pk)
-        await notify.broadcast(room.meeting_id, "rtc:peerJoined", {
-            "peerId": peer.id, "displayName": peer.display_name, "role": peer.role,
-        }, exclude=channel_name)
+        logger.info("peer joined [meeting:%s, peer:%s, user:%s, hidden:%s]", room.meeting_id,
+                    peer.id, user.pk, peer.hidden)
+        if not peer.hidden:
+            await notify.broadcast(room.meeting_id, "rtc:peerJoined", {
+                "peerId": peer.id, "displayName": peer.display_name, "role": peer.role,
+            }, exclude=channel_name)
         return peer
 
     @staticmethod
@@ -208,7 +216,8 @@ class RoomService(MediaOperations):
             "resumeToken": peer.resume_token,
             "role": peer.role,
             "routerRtpCapabilities": room.router.rtp_capabilities,
-            "peers": [other.info() for other in room.peers.values() if other is not peer],
+            "peers": [other.info() for other in room.peers.values()
+                      if other is not peer and not other.hidden],
             "activeSpeaker": room.active_speaker,
             "resumed": resumed,
         }
@@ -320,8 +329,10 @@ class RoomService(MediaOperations):
             self._by_channel.pop(peer.channel_name, None)
         self._release_media(room, peer)
         logger.info("peer left [meeting:%s, peer:%s, reason:%s]", room.meeting_id, peer.id, reason)
-        await notify.broadcast(room.meeting_id, "rtc:peerLeft",
-                               {"peerId": peer.id, "reason": reason}, exclude=peer.channel_name)
+        if not peer.hidden:
+            await notify.broadcast(room.meeting_id, "rtc:peerLeft",
+                                   {"peerId": peer.id, "reason": reason},
+                                   exclude=peer.channel_name)
         if not room.peers:
             await self._close_room(room)
 
