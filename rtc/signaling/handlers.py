@@ -14,7 +14,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from rtc.grants import connection_grants
+from rtc import grants as rtc_grants
 from rtc.protocol import Connection, Request, registry
 from rtc.services import get_room_service
 from rtc.services.config import limits
@@ -72,7 +72,8 @@ async def join(conn: Connection, request: JoinRequest) -> Reply:
     """Enter the meeting's call, or resume a peer whose socket dropped."""
     return await get_room_service().join(channel_name=conn.channel_name,
                                          meeting_id=conn.meeting_id, user=conn.user,
-                                         request=request, grants=connection_grants(conn))
+                                         request=request,
+                                         grants=rtc_grants.connection_grants(conn))
 
 
 @rtc_request("rtc:leave")
