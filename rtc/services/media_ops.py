@@ -334,10 +334,15 @@ class MediaOperations:
                                        rtp_capabilities=request.rtp_capabilities):
             raise SignalingError(ErrorCode.INVALID,
                                  "cannot consume this producer with these rtpCapabilities")
-        with media_errors("consume"):
-            consumer = await transport.consume(
-                producer_id=producer.id, rtp_capabilities=request.rtp_capabilities,
-                paused=request.paused, app_data={"peerId": owner.id})
+        try:
+            with media_errors("consume"):
+                consumer = await transport.consume(
+                    producer_id=producer.id, rtp_capabilities=request.rtp_capabilities,
+                    paused=request.paused, app_data={"peerId": owner.id})
+        except SignalingError:
+            if producer.closed or room.producer_owner.get(producer.id) is not owner:
+                raise SignalingError(ErrorCode.NOT_FOUND, "producer closed") from None
+            raise
         self._check_alive(room, peer, consumer)
         if consumer.closed or transport.closed:
             consumer.close()

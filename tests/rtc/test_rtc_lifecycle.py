@@ -186,3 +186,54 @@ async def test_participant_removed_from_meeting_skips_the_grace_period(
     left = await host.event("rtc:peerLeft", peerId=joined["peerId"])
     assert left["reason"] == "disconnected"
     assert rtc_service.counts()["peers"] == 1
+
+
+async def test_concurrent_media_requests_and_leaves_stay_consistent(rtc_service, rtc_client,
+                                                                    open_meeting, make_user):
+    """Six peers produce and consume all at once while half of them leave: every request
+    either succeeds or fails cleanly (not_found for what just went away), and the room's
+    model matches the worker's own view of the router afterwards."""
+    users = [await database_sync_to_async(make_user)(f"c{i}") for i in range(6)]
+    clients = [await rtc_client(open_meeting, user) for user in users]
+    await asyncio.gather(*(c.join(f"p{i}") for i, c in enumerate(clients)))
+
+    async def setup(client):
+        send = await client.transport("send")
+        client.recv_id = await client.transport("recv")
+        client.produced = [await client.produce(send, "audio"),
+                           await client.produce(send, "video")]
+
+    await asyncio.gather(*(setup(c) for c in clients))
+    producers = [p for c in clients for p in c.produced]
+
+    async def consume_all(client):
+        codes = []
+        for producer in producers:
+            if producer in client.produced:
+                continue
+            reply = await client.request("rtc:consume", {
+                "transportId": client.recv_id, "producerId": producer,
+                "rtpCapabilities": client.joined["routerRtpCapabilities"]})
+            codes.append(reply.get("code", "ok"))
+        return codes
+
+    leavers, stayers = clients[:3], clients[3:]
+    results = await asyncio.gather(*(consume_all(c) for c in stayers),
+                                   *(c.request("rtc:leave", {}) for c in leavers))
+    for codes in results[:3]:
+        assert set(codes) <= {"ok", "not_found"}, codes
+    assert all("error" not in reply for reply in results[3:])
+
+    room = rtc_service.rooms[str(open_meeting.id)]
+    dump = await room.router.dump()
+    transports = {t for p in room.peers.values() for t in p.transports}
+    consumers = {c for p in room.peers.values() for c in p.consumers}
+    assert set(dump["transportIds"]) == transports and len(transports) == 6
+    assert {item["key"] for item in dump["mapConsumerIdProducerId"]} == consumers
+    assert {item["key"] for item in dump["mapProducerIdConsumerIds"]} == \
+        set(room.producer_owner)
+    assert len(room.producer_owner) == 6
+    # Every stayer ends up consuming exactly the stayers' other producers.
+    stayer_producers = {p for c in stayers for p in c.produced}
+    for peer in room.peers.values():
+        assert {c.producer_id for c in peer.consumers.values()} <= stayer_producers
