@@ -107,3 +107,16 @@ async def test_worker_death_leaves_other_workers_meetings_alone(rtc_service: Roo
     await b.drain()
     assert b.saw("rtc:reconnect") == []
     assert len(rtc_service.mediasoup.workers) == 2
+
+
+async def test_no_worker_binary_is_an_internal_error_not_a_crash(rtc_service: RoomService,
+                                                                 rtc_client, meeting, host_user,
+                                                                 settings, tmp_path):
+    """If no worker can start, rtc:join answers `internal` (no details), no room is left, and
+    the socket keeps working."""
+    settings.MEDIASOUP = {**settings.MEDIASOUP, "WORKER_BIN": str(tmp_path / "missing")}
+    host = await rtc_client(meeting, host_user)
+    reply = await host.request("rtc:join", {"displayName": "Hazel"})
+    assert reply["code"] == "internal" and "missing" not in reply["error"]
+    assert rtc_service.rooms == {} and rtc_service.mediasoup.workers == []
+    assert (await host.ok("ping"))["type"] == "pong"
