@@ -37,7 +37,6 @@ import argparse
 import asyncio
 import itertools
 import json
-import math
 import sys
 import time
 from pathlib import Path
@@ -225,9 +224,9 @@ async def run_row(server: DaphneServer, *, peers: int, tokens: list[str], meetin
         samples = Samples()
         done = asyncio.Event()
         failed: asyncio.Queue[Peer] = asyncio.Queue()
-        # Meetings fill one after the other, as people of one meeting arrive together.
-        per_meeting = math.ceil(peers / len(meetings))
-        group = [Peer(i, f"{server.url}/ws/meetings/{meetings[i // per_meeting]}/"
+        # Meetings fill one after the other, as people of one meeting arrive together; their
+        # sizes differ by one at most, so none is left with a single peer.
+        group = [Peer(i, f"{server.url}/ws/meetings/{meetings[i * len(meetings) // peers]}/"
                          f"?token={tokens[i]}", server.origin, samples) for i in range(peers)]
         start = time.monotonic()
         tasks = [asyncio.create_task(_peer_task(p, ramp * i / peers, done, failed))
@@ -276,10 +275,11 @@ async def run(args: argparse.Namespace) -> list[dict[str, Any]]:
     """Seed once, then one fresh server per row."""
     server = DaphneServer(profile=args.profile_server, redis_url=args.redis)
     try:
-        plan = [(n, math.ceil(n / args.per_meeting)) for n in args.sizes]
+        # N // per_meeting meetings: each gets per_meeting to 2 × per_meeting - 1 peers.
+        plan = [(n, max(1, n // args.per_meeting)) for n in args.sizes]
         seeded = await asyncio.to_thread(
             server.prepare, users=max(args.sizes), meetings=sum(m + 1 for _, m in plan),
-            capacity=args.per_meeting + 1)
+            capacity=min(500, 2 * args.per_meeting))
         rows = []
         offset = 0
         for n, m in plan:
