@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
-from django.db import transaction
+from django.db import models, transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
@@ -60,6 +60,7 @@ class IntegrationAdmin(admin.ModelAdmin):
               "created_at", "updated_at"]
     inlines = [IntegrationMeetingInline]
     actions = ["rotate_secret", "revoke"]
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
     def save_model(self, request: HttpRequest, obj: Integration, form: Any, change: bool) -> None:
         """New: generate key and secret (shown once). Existing: a plain save."""

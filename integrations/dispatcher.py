@@ -30,7 +30,7 @@ from integrations.config import integration_settings
 from integrations.delivery import claim_due, prepare_attempt, record_attempt, send_attempt
 from integrations.models import WebhookDelivery
 
-__all__ = ["WebhookDispatcher", "dispatcher"]
+__all__ = ["WebhookDispatcher", "dispatcher", "retry_on_lock"]
 
 logger = logging.getLogger(__name__)
 
@@ -39,21 +39,26 @@ BATCH = 50
 LOCK_RETRIES = 5
 
 
-def _with_cleanup(fn: Callable[..., T], *args: Any) -> T:
-    """Run a database job in the dispatcher's database thread, then release its connection.
+def retry_on_lock(fn: Callable[..., T], *args: Any) -> T:
+    """Run a database job, retrying it a few times on a "table is locked" error.
 
     SQLite's shared-cache in-memory databases (the test database) report a lock conflict at
-    once instead of waiting for it, so such a conflict is retried a few times.
+    once instead of waiting for it as file databases and PostgreSQL do.
     """
+    for attempt in range(LOCK_RETRIES - 1):
+        try:
+            return fn(*args)
+        except OperationalError as error:
+            if "locked" not in str(error):
+                raise
+            time.sleep(0.05 * (attempt + 1))
+    return fn(*args)
+
+
+def _with_cleanup(fn: Callable[..., T], *args: Any) -> T:
+    """Run a database job in the dispatcher's database thread, then release its connection."""
     try:
-        for attempt in range(LOCK_RETRIES):
-            try:
-                return fn(*args)
-            except OperationalError as error:
-                if "locked" not in str(error) or attempt == LOCK_RETRIES - 1:
-                    raise
-                time.sleep(0.05 * (attempt + 1))
-        raise AssertionError("unreachable")
+        return retry_on_lock(fn, *args)
     finally:
         close_old_connections()
 

@@ -27,7 +27,7 @@ from channels.db import database_sync_to_async
 from django.db import transaction
 from django.utils import timezone
 
-from integrations.dispatcher import dispatcher
+from integrations.dispatcher import dispatcher, retry_on_lock
 from integrations.identity import identity_of_user
 from integrations.models import IntegrationMeeting, WebhookDelivery
 
@@ -100,10 +100,14 @@ def emit(meeting_id: Any, event_type: str, data: Data) -> WebhookDelivery | None
 _pending: set[asyncio.Task[Any]] = set()
 
 
-@database_sync_to_async
-def _emit_committed(meeting_id: Any, event_type: str, data: Data) -> None:
+def _emit_in_transaction(meeting_id: Any, event_type: str, data: Data) -> None:
     with transaction.atomic():
         emit(meeting_id, event_type, data)
+
+
+@database_sync_to_async
+def _emit_committed(meeting_id: Any, event_type: str, data: Data) -> None:
+    retry_on_lock(_emit_in_transaction, meeting_id, event_type, data)
 
 
 async def _record(meeting_id: Any, event_type: str, data: Data) -> None:
