@@ -186,7 +186,7 @@ async def sign_in(page: Any, site: LiveSite, username: str) -> None:
 
 # --- driving the call page ---------------------------------------------------------------------
 
-JOIN_TIMEOUT_MS = 30_000
+JOIN_TIMEOUT_MS = 45_000  # generous: the machine may be busy with other test runs
 
 # A remote media element of `peer` plays: video with dimensions, audio with a live track.
 PLAYING = """([peer, source, kind]) => {
@@ -215,6 +215,7 @@ async def open_call(
     before the page's own scripts (e.g. to make getUserMedia fail).
     """
     context = await browser.new_context(viewport=viewport or {"width": 1280, "height": 800})
+    context.set_default_timeout(JOIN_TIMEOUT_MS)
     if init_script:
         await context.add_init_script(init_script)
     page = await context.new_page()
