@@ -21,10 +21,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tests.web.livesite import (  # noqa: E402
-    CHROMIUM,
     CHROMIUM_ARGS,
     LiveSite,
     build_static,
+    chromium_executable,
     seed_call,
     sign_in,
 )
@@ -64,7 +64,7 @@ async def take(out: Path, language: str) -> None:
         site.seed(EXTRA_MEETINGS)
         async with async_playwright() as playwright:
             browser = await playwright.chromium.launch(
-                executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
+                executable_path=chromium_executable(site.workdir), args=CHROMIUM_ARGS, headless=True
             )
             pages = {}
             for user in ("ada", "bob"):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,7 +18,13 @@ from django.test import Client
 
 from meetings import services
 from meetings.models import Meeting
-from tests.web.livesite import CHROMIUM, CHROMIUM_ARGS, LiveSite, build_static
+from tests.web.livesite import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    LiveSite,
+    build_static,
+    chromium_executable,
+)
 
 WEB_PASSWORD = "web-ui-password-123"
 
@@ -91,13 +98,13 @@ def live_site() -> Iterator[LiveSite]:
 
 
 @pytest.fixture
-async def chromium() -> AsyncIterator[Any]:
+async def chromium(tmp_path: Path) -> AsyncIterator[Any]:
     """Headless Debian Chromium with fake camera, microphone and screen, via Playwright."""
     from playwright.async_api import async_playwright
 
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(
-            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
+            executable_path=chromium_executable(tmp_path), args=CHROMIUM_ARGS, headless=True
         )
         try:
             yield browser

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -36,7 +37,42 @@ CHROMIUM_ARGS = [
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
+    # In the namespace below only loopback exists: let WebRTC gather candidates on it.
+    "--allow-loopback-in-peer-connection",
 ]
+
+# The browser and the server run in a network namespace of their own with only loopback up, so
+# that Chromium's WebRTC never uses (or makes the worker answer to) this machine's other
+# interface addresses: every packet of these tests goes to 127.0.0.1. Needs root and iproute2
+# (CI has both); elsewhere the tests run on the host's network, still bound to 127.0.0.1.
+NETNS = os.environ.get("LIVE_SITE_NETNS", "conference-web")
+
+
+def loopback_netns() -> str | None:
+    """The namespace's name once it exists with `lo` up, or None where it cannot be made."""
+    if os.geteuid() != 0 or shutil.which("ip") is None:
+        return None
+    subprocess.run(["ip", "netns", "add", NETNS], capture_output=True, check=False)
+    up = subprocess.run(
+        ["ip", "-n", NETNS, "link", "set", "lo", "up"], capture_output=True, check=False
+    )
+    return NETNS if up.returncode == 0 else None
+
+
+def in_netns(command: list[str]) -> list[str]:
+    """`command`, run inside the loopback-only namespace when there is one."""
+    netns = loopback_netns()
+    return ["ip", "netns", "exec", netns, *command] if netns else command
+
+
+def chromium_executable(directory: Path) -> str:
+    """Chromium itself, or a wrapper in `directory` that starts it inside the namespace."""
+    if loopback_netns() is None:
+        return CHROMIUM
+    wrapper = directory / "chromium-in-netns"
+    wrapper.write_text(f'#!/bin/sh\nexec {" ".join(in_netns([CHROMIUM]))} "$@"\n')
+    wrapper.chmod(0o755)
+    return str(wrapper)
 PASSWORD = "browser-test-password-1"
 
 # Server environment: embedded defaults, whatever the test run itself uses.
@@ -117,21 +153,34 @@ class LiveSite:
         log = self.log_path.open("wb")
         daphne = Path(sys.executable).with_name("daphne")
         self.process = subprocess.Popen(
-            [str(daphne), "-b", "127.0.0.1", "-p", str(self.port), "conference.asgi:application"],
+            in_netns([str(daphne), "-b", "127.0.0.1", "-p", str(self.port),
+                      "conference.asgi:application"]),
             cwd=ROOT, env=self.env(), stdout=log, stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"daphne exited early:\n{self.log()}")
-            try:
-                with urllib.request.urlopen(f"{self.url}/accounts/login/", timeout=2) as response:
-                    if response.status == 200:
-                        return self
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                time.sleep(0.2)
+            if self.answers(f"{self.url}/accounts/login/"):
+                return self
+            time.sleep(0.2)
         self.stop()
         raise RuntimeError(f"daphne did not answer within {timeout}s:\n{self.log()}")
+
+    @staticmethod
+    def answers(url: str) -> bool:
+        """True when `url` answers 200, asked from inside the server's namespace."""
+        if loopback_netns() is None:
+            try:
+                with urllib.request.urlopen(url, timeout=2) as response:
+                    return response.status == 200
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                return False
+        probe = "import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=2)"
+        result = subprocess.run(
+            in_netns([sys.executable, "-c", probe, url]), capture_output=True, check=False
+        )
+        return result.returncode == 0
 
     def log(self) -> str:
         """The server's output so far (for failure messages)."""
