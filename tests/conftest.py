@@ -61,6 +61,23 @@ def _isolated_channel_layer() -> Iterator[None]:
 
 
 @pytest.fixture(autouse=True)
+def _close_executor_connections() -> Iterator[None]:
+    """Close the database connection of asgiref's shared sync thread after each test.
+
+    Channels' test communicators patch `close_old_connections` to a no-op while a test awaits
+    them, so an ORM call a consumer makes meanwhile (through `database_sync_to_async`, in that
+    one thread) leaves its connection open; PostgreSQL then refuses to drop the test database
+    ("being accessed by other users"). Under daphne nothing patches it: each call closes its
+    connection (CONN_MAX_AGE 0).
+    """
+    yield
+    from asgiref.sync import SyncToAsync
+    from django.db import connections
+
+    SyncToAsync.single_thread_executor.submit(connections.close_all).result(timeout=30)
+
+
+@pytest.fixture(autouse=True)
 def _fresh_channel_layer() -> Iterator[None]:
     """A new layer instance per test: channels-redis binds its receive state to the event loop
     that first used it, and every async test runs in its own loop."""
