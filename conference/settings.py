@@ -168,6 +168,33 @@ MEDIASOUP = {
 if MEDIASOUP["RTC_MIN_PORT"] > MEDIASOUP["RTC_MAX_PORT"]:
     raise ImproperlyConfigured("MEDIASOUP_RTC_MIN_PORT must not exceed MEDIASOUP_RTC_MAX_PORT")
 
+# --- Call limits ------------------------------------------------------------------------------
+
+# Each limit of rtc.services.config.RtcLimits from `RTC_<NAME>` (e.g. RTC_MAX_PEERS_PER_MEETING);
+# a variable left unset keeps the default written there, so the defaults live in one place.
+# Counts must be at least 1; the two durations may be 0 (no reconnect grace, no DTLS deadline).
+_RTC_LIMIT_MINIMUMS = {
+    "MAX_PEERS_PER_MEETING": 1,
+    "MAX_TRANSPORTS_PER_PEER": 1,
+    "MAX_PRODUCERS_PER_PEER": 1,
+    "MAX_CONSUMERS_PER_PEER": 1,
+    "MAX_PRODUCERS_PER_MEETING": 1,
+    "MAX_ROOMS_PER_WORKER": 1,
+    "REQUESTS_PER_SECOND": 1,
+    "REQUEST_BURST": 1,
+    "RECONNECT_GRACE_SECONDS": 0,
+    "TRANSPORT_CONNECT_TIMEOUT_SECONDS": 0,
+}
+RTC_LIMITS = {
+    name: env_int(f"RTC_{name}", 0, minimum=minimum)
+    for name, minimum in _RTC_LIMIT_MINIMUMS.items()
+    if os.environ.get(f"RTC_{name}", "").strip()
+}
+# Largest text frame the meeting socket accepts, in characters; larger ones get an `invalid`
+# error reply (the socket stays open).
+RTC_MAX_MESSAGE_CHARS = env_int("RTC_MAX_MESSAGE_CHARS", 64 * 1024, minimum=1024,
+                                maximum=1024 * 1024)
+
 # --- Auth, API --------------------------------------------------------------------------------
 
 AUTH_PASSWORD_VALIDATORS = [

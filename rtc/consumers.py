@@ -24,13 +24,13 @@ from meetings import events, services
 from meetings.models import Meeting
 from rtc import handlers, metrics
 from rtc.protocol import (
-    MAX_MESSAGE_CHARS,
     CloseCode,
     HandlerRegistry,
     ProtocolError,
     ReplyCode,
     close_code_for,
     error_reply,
+    max_message_chars,
     parse_request,
     registry,
     success_reply,
@@ -157,7 +157,7 @@ class MeetingConsumer(AsyncJsonWebsocketConsumer):
                 error_reply(None, "Binary frames are not supported.", ReplyCode.INVALID)
             )
             return
-        if len(text_data) > MAX_MESSAGE_CHARS:
+        if len(text_data) > max_message_chars():
             await self.send_json(error_reply(None, "Message too large.", ReplyCode.INVALID))
             return
         try:

@@ -38,13 +38,23 @@ __all__ = [
     "Request",
     "close_code_for",
     "error_reply",
+    "max_message_chars",
     "parse_request",
     "registry",
     "success_reply",
 ]
 
 MAX_MESSAGE_CHARS = 64 * 1024
-"""Largest text frame accepted (SDP-sized payloads fit with room to spare)."""
+"""Default largest text frame accepted (SDP-sized payloads fit with room to spare)."""
+
+
+def max_message_chars() -> int:
+    """The largest text frame accepted: ``settings.RTC_MAX_MESSAGE_CHARS`` (environment
+    ``RTC_MAX_MESSAGE_CHARS``), else :data:`MAX_MESSAGE_CHARS`. Read per frame so tests can
+    change it."""
+    from django.conf import settings
+
+    return int(getattr(settings, "RTC_MAX_MESSAGE_CHARS", MAX_MESSAGE_CHARS))
 
 MAX_REQUEST_ID_LENGTH = 64
 """A requestId is a correlation token, not a payload."""
