@@ -142,10 +142,11 @@ async def end_call(meeting_id: str) -> int:
     if room is None or room.closed:
         return 0
     removed = 0
-    async with room.lock:
-        for peer in list(room.peers.values()):
-            await notify.send_to(peer.channel_name, "rtc:removed", {"reason": "meeting_ended"})
-            # RoomService offers removal only through a host connection (as rtc.live notes).
-            await service._remove_peer(room, peer, reason="meeting_ended")
-            removed += 1
+    for peer_id in list(room.peers):
+        try:
+            await service.remove_peer(meeting_id=room.meeting_id, peer_id=peer_id,
+                                      by="meeting_ended")
+        except SignalingError:  # left meanwhile, or the room closed with its last peer
+            continue
+        removed += 1
     return removed

@@ -73,8 +73,8 @@ async def test_a_hanging_receiver_never_slows_signaling(hooked, hooked_meeting, 
                                                         webhook_receiver, settings):
     """While the receiver holds the first webhook for seconds, joining and producing still
     answer at once; the events are delivered afterwards."""
-    settings.INTEGRATIONS = {**settings.INTEGRATIONS, "WEBHOOK_TIMEOUT": 5}
-    webhook_receiver.delay = 3.0
+    settings.INTEGRATIONS = {**settings.INTEGRATIONS, "WEBHOOK_TIMEOUT": 6}
+    webhook_receiver.delay = 4.0
     token = await database_sync_to_async(hooked.token)(hooked_meeting, "user-9")
     peer = await token_client(hooked_meeting, token)
     await asyncio.to_thread(webhook_receiver.wait_for, 0)
@@ -84,7 +84,7 @@ async def test_a_hanging_receiver_never_slows_signaling(hooked, hooked_meeting, 
     await peer.produce(send, "audio")
     await peer.produce(send, "video")
     took = time.monotonic() - started
-    assert took < 1.0, f"signaling waited {took:.2f}s"
+    assert took < 2.0, f"signaling waited {took:.2f}s (the receiver holds for 4 s)"
     await events.pending_emits()
     await asyncio.to_thread(webhook_receiver.wait_for, 4, 15)
     delivered = await database_sync_to_async(
