@@ -195,6 +195,16 @@ RTC_LIMITS = {
 RTC_MAX_MESSAGE_CHARS = env_int("RTC_MAX_MESSAGE_CHARS", 64 * 1024, minimum=1024,
                                 maximum=1024 * 1024)
 
+# --- TURN (for clients behind strict NAT; see rtc/turn.py and the README) ---------------------
+
+TURN = {
+    # e.g. turn:turn.example.com:3478?transport=udp,turns:turn.example.com:5349?transport=tcp
+    "URLS": env_list("TURN_URLS", []),
+    # coturn's static-auth-secret: clients get short-lived credentials derived from it.
+    "SECRET": os.environ.get("TURN_SECRET", ""),
+    "TTL": env_int("TURN_TTL", 86400, minimum=60, maximum=7 * 86400),
+}
+
 # --- Auth, API --------------------------------------------------------------------------------
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -16,6 +16,7 @@ from typing import Any
 
 from rtc import grants as rtc_grants
 from rtc.protocol import Connection, Request, registry
+from rtc.turn import ice_servers_for
 from rtc.services import get_room_service
 from rtc.services.config import limits
 from rtc.signaling.errors import ErrorCode, SignalingError
@@ -69,11 +70,16 @@ def rtc_request(name: str) -> Callable[[Impl], Impl]:
 
 @rtc_request("rtc:join")
 async def join(conn: Connection, request: JoinRequest) -> Reply:
-    """Enter the meeting's call, or resume a peer whose socket dropped."""
-    return await get_room_service().join(channel_name=conn.channel_name,
-                                         meeting_id=conn.meeting_id, user=conn.user,
-                                         request=request,
-                                         grants=rtc_grants.connection_grants(conn))
+    """Enter the meeting's call, or resume a peer whose socket dropped.
+
+    The reply also carries the ``iceServers`` (TURN with fresh credentials) the client gives
+    its transports.
+    """
+    reply = await get_room_service().join(channel_name=conn.channel_name,
+                                          meeting_id=conn.meeting_id, user=conn.user,
+                                          request=request,
+                                          grants=rtc_grants.connection_grants(conn))
+    return {**reply, "iceServers": ice_servers_for(conn.user.pk)}
 
 
 @rtc_request("rtc:leave")

@@ -238,6 +238,7 @@ export class CallController extends Emitter {
       }
       const session = new MediaSession({
         request: (type, data) => this._request(type, data),
+        iceServers: joined.iceServers ?? [],
         onTransportState: (direction, state) => this._onTransportState(session, direction, state),
       });
       this.session = session;

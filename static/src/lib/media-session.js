@@ -57,9 +57,11 @@ export class MediaSession {
    * @param {object} options
    * @param {(type: string, data: object) => Promise<object>} options.request signaling request.
    * @param {(direction: string, state: string) => void} options.onTransportState
+   * @param {RTCIceServer[]} [options.iceServers] TURN servers from rtc:joined (short-lived).
    */
-  constructor({ request, onTransportState }) {
+  constructor({ request, onTransportState, iceServers = [] }) {
     this.request = request;
+    this.iceServers = iceServers;
     this.onTransportState = onTransportState;
     this.device = null;
     this.sendTransport = null;
@@ -102,6 +104,7 @@ export class MediaSession {
       iceCandidates: info.iceCandidates,
       dtlsParameters: info.dtlsParameters,
       sctpParameters: info.sctpParameters ?? undefined,
+      iceServers: this.iceServers,
     };
     const transport =
       direction === 'send'
