@@ -16,7 +16,6 @@ from typing import Any
 
 from rtc import grants as rtc_grants
 from rtc.protocol import Connection, Request, registry
-from rtc.turn import ice_servers_for
 from rtc.services import get_room_service
 from rtc.services.config import limits
 from rtc.signaling.errors import ErrorCode, SignalingError
@@ -35,6 +34,7 @@ from rtc.signaling.schemas import (
     TransportRequest,
     parse_request,
 )
+from rtc.turn import ice_servers_for
 
 __all__ = ["rate_limiter"]
 
