@@ -46,5 +46,5 @@ async def _run(module: str, *args: str, timeout: float = 100) -> BenchRun:
 def run_bench() -> Callable[..., Awaitable[BenchRun]]:
     """``await run_bench("bench.media", "--quick")``: run a script to completion."""
     if not os.access(worker_bin_path(), os.X_OK):
-        pytest.skip("mediasoup-worker not built (scripts/build-worker.sh)")
+        pytest.fail("mediasoup-worker not built: run make test (scripts/build-worker.sh)")
     return _run

@@ -54,7 +54,6 @@ async def test_media_quick_forwards_to_every_consumer(run_bench):
 
 async def test_signaling_quick_sets_up_every_peer_and_cleans_up(run_bench):
     """Four peers join, produce and consume on a live daphne; its temp database is removed."""
-    pytest.importorskip("websockets", reason="websockets is the benchmark's WebSocket client")
     before = set(Path(tempfile.gettempdir()).glob("conference-bench-*"))
     result = await run_bench("bench.signaling", "--quick")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]

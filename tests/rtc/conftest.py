@@ -74,7 +74,7 @@ def rtc_settings(settings: Any) -> Any:
 async def rtc_service() -> AsyncIterator[RoomService]:
     """A fresh RoomService with its own pool, checked empty and closed at teardown."""
     if not os.access(worker_bin_path(), os.X_OK):
-        pytest.skip("mediasoup-worker not built (scripts/build-worker.sh)")
+        pytest.fail("mediasoup-worker not built: run make test (scripts/build-worker.sh)")
     service = RoomService(MediasoupService())
     previous = set_room_service(service)
     yield service

@@ -25,7 +25,7 @@ pytestmark = [pytest.mark.timeout(240)]
 def live() -> Iterator[tuple[LiveServer, dict[str, Any]]]:
     """A daphne with a seeded meeting (ada hosts, bob and cy invited) and a staff user."""
     if not os.access(worker_bin_path(), os.X_OK):
-        pytest.skip("mediasoup-worker not built (scripts/build-worker.sh)")
+        pytest.fail("mediasoup-worker not built: run make test (scripts/build-worker.sh)")
     server = LiveServer().start()
     try:
         yield server, seed(server)
