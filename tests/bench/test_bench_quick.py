@@ -10,8 +10,6 @@ import shutil
 import tempfile
 from pathlib import Path
 
-import pytest
-
 
 def _table_rows(stdout: str, header_start: str) -> list[list[str]]:
     """The rows under the table header that starts with ``header_start``."""

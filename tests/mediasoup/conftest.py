@@ -37,7 +37,7 @@ def worker_bin() -> str:
     """The worker binary; skip the test if it has not been built."""
     path = worker_bin_path()
     if not os.access(path, os.X_OK):
-        pytest.fail(f"mediasoup-worker not built at {path}: run make test (scripts/build-worker.sh)")
+        pytest.fail(f"mediasoup-worker not built at {path}: run make test")
     return path
 
 
