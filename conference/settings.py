@@ -148,7 +148,7 @@ if REDIS_URL:
     }
 else:
     # Single process only: groups do not reach other processes.
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    CHANNEL_LAYERS = {"default": {"BACKEND": "conference.channel_layers.InMemoryChannelLayer"}}
 
 # --- mediasoup --------------------------------------------------------------------------------
 

@@ -8,12 +8,17 @@ message is `{"type": "meeting.event", "event": <name>, "data": {...}}`, which
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import logging
+import os
+import threading
 import uuid
+import weakref
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from asgiref.sync import async_to_sync
+from asgiref.sync import SyncToAsync, async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
 
@@ -93,12 +98,62 @@ def group_message(
     return message
 
 
+# The last broadcast handed to each event loop: the next one waits for it, so a loop sends
+# its meetings' events in the order the database committed them.
+_tails: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, concurrent.futures.Future[None]] = (
+    weakref.WeakKeyDictionary()
+)
+_tails_lock = threading.Lock()
+
+
+def _calling_event_loop() -> asyncio.AbstractEventLoop | None:
+    """The running event loop whose ``sync_to_async`` thread we are in, if any."""
+    loop = getattr(SyncToAsync.threadlocal, "main_event_loop", None)
+    if loop is None or getattr(SyncToAsync.threadlocal, "main_event_loop_pid", None) != os.getpid():
+        return None
+    return loop if loop.is_running() and not loop.is_closed() else None
+
+
+async def _send_in_order(
+    previous: concurrent.futures.Future[None] | None, group: str, message: dict[str, Any]
+) -> None:
+    if previous is not None:
+        await asyncio.wait([asyncio.wrap_future(previous)])
+    layer = get_channel_layer()
+    if layer is not None:
+        await layer.group_send(group, message)
+
+
+def _report(
+    meeting_id: uuid.UUID | str, event: Any, future: concurrent.futures.Future[None]
+) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        logger.error("meeting=%s broadcast of %s failed", meeting_id, event,
+                     exc_info=future.exception())
+
+
 def _send(meeting_id: uuid.UUID | str, message: dict[str, Any]) -> None:
+    """Send to the meeting's group; a failure is logged, never raised.
+
+    Called from a consumer's database thread, the send is handed to that consumer's event loop
+    and the thread goes on at once: waiting for a busy loop to deliver it would hold the one
+    thread every consumer's database work queues on.
+    """
     layer = get_channel_layer()
     if layer is None:
         return
+    group = meeting_group_name(meeting_id)
+    loop = _calling_event_loop()
+    if loop is not None:
+        with _tails_lock:
+            future = asyncio.run_coroutine_threadsafe(
+                _send_in_order(_tails.get(loop), group, message), loop)
+            _tails[loop] = future
+        future.add_done_callback(
+            lambda done: _report(meeting_id, message.get("event"), done))
+        return
     try:
-        async_to_sync(layer.group_send)(meeting_group_name(meeting_id), message)
+        async_to_sync(layer.group_send)(group, message)
     except Exception:
         # The database change stands; a lost notification must not turn it into an error.
         logger.exception("meeting=%s broadcast of %s failed", meeting_id, message.get("event"))

@@ -1,0 +1,76 @@
+"""How meeting events reach the group: from a consumer's database thread without holding it,
+in commit order; and the embedded layer's expiry sweep at a constant cost."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
+
+from conference.channel_layers import InMemoryChannelLayer
+from meetings import events
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+async def test_events_from_a_database_thread_arrive_in_commit_order(meeting, monkeypatch):
+    """Broadcasts sent from a consumer's database thread do not hold that thread while the
+    layer delivers them (here a slow layer: 20 ms a send), and arrive in the order sent."""
+    layer = get_channel_layer()
+    channel = await layer.new_channel()
+    await layer.group_add(events.meeting_group_name(meeting.id), channel)
+    original = layer.group_send
+
+    async def slow_group_send(group, message):
+        await asyncio.sleep(0.02)
+        await original(group, message)
+
+    monkeypatch.setattr(layer, "group_send", slow_group_send)
+
+    def send_many() -> float:
+        started = time.monotonic()
+        for n in range(30):
+            events._send(meeting.id, events.group_message("meeting.updated", {"n": n}))
+        return time.monotonic() - started
+
+    took = await database_sync_to_async(send_many)()
+    assert took < 0.3, f"the database thread waited {took:.2f}s for deliveries"
+    received = [await asyncio.wait_for(layer.receive(channel), 5) for _ in range(30)]
+    assert [m["data"]["n"] for m in received] == list(range(30))
+
+
+def test_events_from_plain_sync_code_are_sent_before_returning(meeting):
+    """Outside any event loop (management commands, the admin), the send completes at once."""
+    layer = get_channel_layer()
+    from asgiref.sync import async_to_sync
+
+    channel = async_to_sync(layer.new_channel)()
+    async_to_sync(layer.group_add)(events.meeting_group_name(meeting.id), channel)
+    events._send(meeting.id, events.group_message("meeting.updated", {"n": 1}))
+    message = async_to_sync(layer.receive)(channel)
+    assert message["data"] == {"n": 1}
+
+
+async def test_in_memory_layer_sweeps_expired_messages_at_most_once_a_second(monkeypatch):
+    """Many sends cost one sweep a second, and expired messages still go."""
+    layer = InMemoryChannelLayer(expiry=60)
+    sweeps: list[float] = []
+    base = type(layer).__mro__[1]._clean_expired
+    monkeypatch.setattr(type(layer).__mro__[1], "_clean_expired",
+                        lambda self: (sweeps.append(time.monotonic()), base(self))[1])
+    channel = await layer.new_channel()
+    await layer.group_add("g", channel)
+    for n in range(200):
+        await layer.group_send("g", {"type": "x", "n": n % 50})
+        await layer.receive(channel)
+    assert len(sweeps) == 1
+    # A message past its expiry is dropped by the next sweep, a second later.
+    layer.expiry = 0
+    await layer.send(channel, {"type": "stale"})
+    layer._next_sweep = 0.0
+    layer._clean_expired()
+    assert channel not in layer.channels
+    assert len(sweeps) == 2
