@@ -56,6 +56,7 @@ from FBS.Request.Request import (
 from FBS.Response.Response import Response
 
 from .errors import ChannelClosedError, InvalidParameterError, RequestTimeoutError, WorkerError
+from .fbs_builder import Builder
 
 __all__ = ["Channel", "NotificationHandler", "METHOD_NAMES", "EVENT_NAMES", "DEFAULT_TIMEOUT"]
 
@@ -121,7 +122,7 @@ class Channel:
         self.timeout = timeout
         self.closed = False
         self._loop = asyncio.get_running_loop()
-        self._builder = flatbuffers.Builder(1024)
+        self._builder = Builder(1024)
         self._next_id = 0
         self._pending: dict[int, _Pending] = {}
         self._handlers: dict[str, NotificationHandler] = {}
