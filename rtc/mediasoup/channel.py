@@ -45,6 +45,7 @@ from FBS.Notification.Notification import (
 )
 from FBS.Request.Method import Method
 from FBS.Request.Request import (
+    Request,
     RequestAddBody,
     RequestAddBodyType,
     RequestAddHandlerId,
@@ -57,8 +58,10 @@ from FBS.Response.Response import Response
 
 from .errors import ChannelClosedError, InvalidParameterError, RequestTimeoutError, WorkerError
 from .fbs_builder import Builder
+from .fbs_read import Table, root, slots
 
-__all__ = ["Channel", "NotificationHandler", "METHOD_NAMES", "EVENT_NAMES", "DEFAULT_TIMEOUT"]
+__all__ = ["Channel", "NotificationHandler", "Reply", "body_of", "body_table", "notification_body",
+           "METHOD_NAMES", "EVENT_NAMES", "DEFAULT_TIMEOUT"]
 
 logger = logging.getLogger(__name__)
 worker_logger = logging.getLogger("rtc.mediasoup.worker.log")
@@ -73,6 +76,13 @@ METHOD_NAMES = {v: k for k, v in vars(Method).items() if not k.startswith("_")}
 EVENT_NAMES = {v: k for k, v in vars(Event).items() if not k.startswith("_")}
 
 _LEN = struct.Struct("<I")
+_PUT_U32 = struct.Struct("<I").pack_into
+_MESSAGE = slots(Message)
+_RESPONSE = slots(Response)
+_LOG = slots(Log)
+_REQUEST_ID = slots(Request).Id
+_TEMPLATES_MAX = 4096
+"""Cached envelopes of body-less requests (one per method and handler id) before a reset."""
 
 
 class BodyBuilder(Protocol):
@@ -83,6 +93,14 @@ class BodyBuilder(Protocol):
 
 Body = BodyBuilder | Callable[[flatbuffers.Builder], int] | None
 NotificationHandler = Callable[[int, Notification], None]
+
+
+class Reply(Response):
+    """An accepted reply: the generated ``Response`` plus a fast reader of it (``table``)."""
+
+    __slots__ = ("table",)
+
+    table: Table
 
 
 class _Pending:
@@ -123,6 +141,8 @@ class Channel:
         self.closed = False
         self._loop = asyncio.get_running_loop()
         self._builder = Builder(1024)
+        # (method, handler id) -> (message bytes, position of the request id in them)
+        self._templates: dict[tuple[int, str], tuple[bytes, int]] = {}
         self._next_id = 0
         self._pending: dict[int, _Pending] = {}
         self._handlers: dict[str, NotificationHandler] = {}
@@ -205,8 +225,28 @@ class Channel:
             raise ChannelClosedError(
                 f"channel closed, cannot send request [method:{METHOD_NAMES.get(method)}]"
             )
-        self._next_id = self._next_id + 1 if self._next_id < 4294967295 else 1
-        request_id = self._next_id
+        self._next_id = request_id = self._next_id + 1 if self._next_id < 4294967295 else 1
+        if body is None:
+            # Body-less requests (dumps, stats, pause, resume, ...) differ only in their id:
+            # build each (method, handler) envelope once and patch the id in a copy.
+            template = self._templates.get((method, handler_id))
+            if template is None:
+                template = self._template(method, handler_id)
+            data = bytearray(template[0])
+            _PUT_U32(data, template[1], request_id)
+        else:
+            data = self._build_request(request_id, method, handler_id, body_type, body)
+            if len(data) > MESSAGE_MAX_LEN:
+                raise InvalidParameterError(
+                    f"request too big [method:{METHOD_NAMES.get(method)}]")
+        pending = _Pending(request_id, method, future)
+        self._pending[request_id] = pending
+        assert self._writer is not None
+        self._writer.write(data)
+        return pending
+
+    def _build_request(self, request_id: int, method: int, handler_id: str, body_type: int,
+                       body: Body) -> bytearray:
         builder = self._builder
         builder.Clear()
         try:
@@ -219,16 +259,21 @@ class Channel:
             if body_offset:
                 RequestAddBodyType(builder, body_type)
                 RequestAddBody(builder, body_offset)
-            data = _finish(builder, MessageBody.Request, RequestEnd(builder))
+            return _finish(builder, MessageBody.Request, RequestEnd(builder))
         finally:
             builder.Clear()
+
+    def _template(self, method: int, handler_id: str) -> tuple[bytes, int]:
+        data = bytes(self._build_request(0xFFFFFFFF, method, handler_id, 0, None))
         if len(data) > MESSAGE_MAX_LEN:
             raise InvalidParameterError(f"request too big [method:{METHOD_NAMES.get(method)}]")
-        pending = _Pending(request_id, method, future)
-        self._pending[request_id] = pending
-        assert self._writer is not None
-        self._writer.write(data)
-        return pending
+        request = root(data, 4).table(_MESSAGE.Data)
+        assert request is not None
+        template = (data, request.at(_REQUEST_ID))
+        if len(self._templates) >= _TEMPLATES_MAX:  # handler ids come and go with objects
+            self._templates.clear()
+        self._templates[(method, handler_id)] = template
+        return template
 
     def notify(self, event: int, handler_id: str, body_type: int = 0, body: Body = None) -> None:
         """Send a notification (no reply): RTP/RTCP/data sent from Python into the worker."""
@@ -275,45 +320,47 @@ class Channel:
             if end > size:
                 break
             try:
-                self._process(Message.GetRootAs(buf, start + 4))
+                self._process(buf, root(buf, start + 4))
             except Exception:
                 logger.exception("invalid message from the worker [pid:%s]", self.pid)
             start = end
         self._buffer = buf[start:] if start < size else b""
 
-    def _process(self, message: Message) -> None:
-        kind = message.DataType()
-        table = message.Data()
-        if kind == MessageBody.Response:
-            response = Response()
-            response.Init(table.Bytes, table.Pos)
-            self._process_response(response)
+    def _process(self, buf: bytes, message: Table) -> None:
+        kind = message.u8(_MESSAGE.DataType)
+        table = message.table(_MESSAGE.Data)
+        if table is None:
+            logger.warning("message without data [pid:%s]", self.pid)
+        elif kind == MessageBody.Response:
+            self._process_response(table)
         elif kind == MessageBody.Notification:
             notification = Notification()
-            notification.Init(table.Bytes, table.Pos)
+            notification.Init(buf, table.pos)
             self._loop.call_soon(self._dispatch, notification)
         elif kind == MessageBody.Log:
-            log = Log()
-            log.Init(table.Bytes, table.Pos)
-            self._process_log(log.Data().decode("utf-8", "replace"))
+            self._process_log(table.str(_LOG.Data, "", "replace"))
         else:
             logger.warning("unexpected message type %s [pid:%s]", kind, self.pid)
 
-    def _process_response(self, response: Response) -> None:
-        pending = self._pending.pop(response.Id(), None)
+    def _process_response(self, table: Table) -> None:
+        request_id = table.u32(_RESPONSE.Id)
+        pending = self._pending.pop(request_id, None)
         if pending is None:
-            logger.error("reply matches no request [pid:%s, id:%s]", self.pid, response.Id())
+            logger.error("reply matches no request [pid:%s, id:%s]", self.pid, request_id)
             return
         if pending.timer is not None:
             pending.timer.cancel()
         future = pending.future
-        name = METHOD_NAMES.get(pending.method, str(pending.method))
-        if response.Accepted():
+        if table.bool(_RESPONSE.Accepted):
             if future is not None and not future.done():
+                response = Reply()
+                response.Init(table.buf, table.pos)
+                response.table = table
                 future.set_result(response)
             return
-        error = (response.Error() or b"Error").decode()
-        reason = (response.Reason() or b"").decode()
+        name = METHOD_NAMES.get(pending.method, str(pending.method))
+        error = table.str(_RESPONSE.Error) or "Error"
+        reason = table.str(_RESPONSE.Reason) or ""
         if future is None:
             logger.debug("request failed [pid:%s, method:%s]: %s", self.pid, name, reason)
             return
@@ -399,12 +446,20 @@ def _finish(builder: flatbuffers.Builder, body_type: int, body_offset: int) -> b
 
 def body_of(response: Response, cls: type[Any]) -> Any:
     """The response body read as ``cls`` (a generated FlatBuffers table class), or None."""
-    table = response.Body()
+    table = body_table(response)
     if table is None:
         return None
     obj = cls()
-    obj.Init(table.Bytes, table.Pos)
+    obj.Init(table.buf, table.pos)
     return obj
+
+
+def body_table(response: Response) -> Table | None:
+    """The response body as a fast :class:`~.fbs_read.Table`, or None."""
+    if isinstance(response, Reply):
+        return response.table.table(_RESPONSE.Body)
+    body = response.Body()
+    return None if body is None else Table(body.Bytes, body.Pos)
 
 
 def notification_body(notification: Notification, cls: type[Any]) -> Any:

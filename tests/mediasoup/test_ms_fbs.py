@@ -1,9 +1,10 @@
 """The fast FlatBuffers builder and reader give exactly what the library's own code gives.
 
 ``rtc.mediasoup.fbs_builder.Builder`` must write the same bytes as ``flatbuffers.Builder``
-(so the worker sees the same requests as before it existed). That is checked on real
-request bodies: the RTP parameters of every golden vector (producer, consumable and consumer
-parameters, mappings), transport creation options, and on randomly shaped tables.
+(so the worker sees the same requests as before it existed), and ``fbs_read.Table`` must read
+the same values as the generated accessors. Both are checked on real request bodies: the RTP
+parameters of every golden vector (producer, consumable and consumer parameters, mappings),
+transport creation options, and on randomly shaped tables.
 """
 
 from __future__ import annotations
@@ -15,14 +16,23 @@ from typing import Any
 
 import flatbuffers
 import pytest
-from FBS.Router.CreateWebRtcTransportRequest import CreateWebRtcTransportRequestT
+from FBS.Router.CreateWebRtcTransportRequest import (
+    CreateWebRtcTransportRequest,
+    CreateWebRtcTransportRequestT,
+)
 from FBS.RtpParameters.RtpParameters import RtpParameters
+from FBS.Transport.ListenInfo import ListenInfo
+from FBS.Transport.Options import Options
 from FBS.WebRtcTransport.Listen import Listen
-from FBS.WebRtcTransport.ListenIndividual import ListenIndividualT
-from FBS.WebRtcTransport.WebRtcTransportOptions import WebRtcTransportOptionsT
+from FBS.WebRtcTransport.ListenIndividual import ListenIndividual, ListenIndividualT
+from FBS.WebRtcTransport.WebRtcTransportOptions import (
+    WebRtcTransportOptions,
+    WebRtcTransportOptionsT,
+)
 from FBS.Worker.UpdateSettingsRequest import UpdateSettingsRequestT
 
 from rtc.mediasoup.fbs_builder import Builder
+from rtc.mediasoup.fbs_read import Table, root, slots
 from rtc.mediasoup.fbs_rtp import (
     parse_rtp_parameters,
     serialize_encodings,
@@ -184,3 +194,43 @@ def test_random_tables_build_to_the_same_bytes():
 
         stock, fast = _both(write, size=1 + seed % 64)
         assert stock == fast, f"seed {seed}"
+
+
+def test_reader_reads_what_the_generated_accessors_read():
+    """``fbs_read.Table`` with ``slots()`` offsets gives the generated accessors' values."""
+    builder = Builder(64)
+    builder.FinishSizePrefixed(_webrtc_options(sctp=True).Pack(builder))
+    data = bytes(builder.Output())
+    generated = CreateWebRtcTransportRequest.GetRootAs(data, 4)
+    fast = root(data, 4)
+    request_slots = slots(CreateWebRtcTransportRequest)
+    assert fast.str(request_slots.TransportId) == generated.TransportId().decode()
+    options = generated.Options()
+    fast_options = fast.table(request_slots.Options)
+    assert isinstance(fast_options, Table)
+    option_slots = slots(WebRtcTransportOptions)
+    for name in ("EnableUdp", "EnableTcp", "PreferUdp", "PreferTcp"):
+        # absent fields read as the schema's default (enableUdp: true), as generated code does
+        assert fast_options.bool(getattr(option_slots, name)) == getattr(options, name)()
+    assert option_slots.EnableUdp.default is True and not fast_options.has(option_slots.EnableUdp)
+    assert fast_options.u8(option_slots.IceConsentTimeout) == options.IceConsentTimeout()
+    base = fast_options.table(option_slots.Base)
+    base_slots = slots(Options)
+    assert base.u32(base_slots.InitialAvailableOutgoingBitrate) == \
+        options.Base().InitialAvailableOutgoingBitrate()
+    assert base.u32(base_slots.MaxMessageSize, None) == options.Base().MaxMessageSize()
+    listen = fast_options.table(option_slots.Listen)
+    infos = listen.tables(slots(ListenIndividual).ListenInfos)
+    generated_listen = ListenIndividual()
+    union = options.Listen()
+    generated_listen.Init(union.Bytes, union.Pos)
+    info_slots = slots(ListenInfo)
+    assert len(infos) == generated_listen.ListenInfosLength() == 2
+    for index, info in enumerate(infos):
+        expected = generated_listen.ListenInfos(index)
+        assert info.str(info_slots.Ip) == expected.Ip().decode()
+        assert info.str(info_slots.AnnouncedAddress) == (
+            expected.AnnouncedAddress().decode() if expected.AnnouncedAddress() else None)
+        assert info.u16(info_slots.Port) == expected.Port()
+        assert info.u8(info_slots.Protocol) == expected.Protocol()
+    assert fast.table(99) is None and fast.strs(99) == [] and fast.u32(99, None) is None

@@ -1,0 +1,65 @@
+"""The channel's fast paths against the real worker: cached envelopes and direct reply reads.
+
+Body-less requests reuse one envelope per (method, handler id) with the request id patched
+in; replies are read without the generated accessors. These tests show that replies still
+reach the request that asked, that the envelope cache stays bounded, and that refusals carry
+the worker's reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from FBS.Request.Method import Method
+from FBS.Router.DumpResponse import DumpResponse
+
+from rtc.mediasoup import InvalidParameterError, WorkerError
+from rtc.mediasoup import channel as channel_module
+from rtc.mediasoup.channel import Reply, body_of, body_table
+
+MEDIA_CODECS = [{"kind": "audio", "mimeType": "audio/opus", "clockRate": 48000, "channels": 2}]
+
+
+async def test_concurrent_bodyless_requests_each_get_their_own_reply(worker):
+    """Dumps of many routers sent at once (same envelope but the id) answer each router."""
+    routers = [await worker.create_router(media_codecs=MEDIA_CODECS) for _ in range(5)]
+    dumps = await asyncio.gather(*(r.dump() for r in routers for _ in range(4)))
+    assert [d["id"] for d in dumps] == [r.id for r in routers for _ in range(4)]
+    usages = await asyncio.gather(*(worker.get_resource_usage() for _ in range(10)))
+    assert all(u["ru_maxrss"] > 0 for u in usages)
+    assert not worker.channel._pending
+    for router in routers:
+        router.close()
+
+
+async def test_reply_body_reads_the_same_both_ways(worker):
+    """``body_of`` (generated class) and ``body_table`` (fast reader) see one reply body."""
+    router = await worker.create_router(media_codecs=MEDIA_CODECS)
+    reply = await worker.channel.request(Method.ROUTER_DUMP, router.id)
+    assert isinstance(reply, Reply)
+    assert body_of(reply, DumpResponse).Id().decode() == router.id
+    table = body_table(reply)
+    assert table is not None and table.pos == body_of(reply, DumpResponse)._tab.Pos
+    router.close()
+
+
+async def test_envelope_cache_is_bounded(worker, monkeypatch):
+    """Handler ids come and go with objects: the envelope cache is reset when it is full."""
+    monkeypatch.setattr(channel_module, "_TEMPLATES_MAX", 4)
+    routers = [await worker.create_router(media_codecs=MEDIA_CODECS) for _ in range(6)]
+    for router in routers:
+        assert (await router.dump())["id"] == router.id
+        assert len(worker.channel._templates) <= 4
+    for router in routers:
+        router.close()
+
+
+async def test_refusals_and_oversized_envelopes(worker):
+    """A refused body-less request raises with the worker's reason; a huge one never leaves."""
+    with pytest.raises(WorkerError, match="ROUTER_DUMP"):
+        await worker.channel.request(Method.ROUTER_DUMP, "no-such-router")
+    with pytest.raises(InvalidParameterError, match="too big"):
+        await worker.channel.request(Method.ROUTER_DUMP, "x" * (5 << 20))
+    assert not worker.channel._pending
+    assert (await worker.dump())["pid"] == worker.pid
