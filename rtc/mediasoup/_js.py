@@ -7,11 +7,13 @@ rules out here once instead of approximating them at each call site.
 
 from __future__ import annotations
 
+import copy
 import math
 import re
 from typing import Any
 
 __all__ = [
+    "deep_copy",
     "is_number",
     "is_object",
     "is_string",
@@ -29,6 +31,11 @@ _RTX_RE = re.compile(JS_DOT + r"+/rtx\Z", re.IGNORECASE)
 
 def is_number(value: Any) -> bool:
     """``typeof value === 'number'`` (a bool is not a number in JavaScript)."""
+    cls = type(value)
+    if cls is int or cls is float:  # the common cases first: these run on every field
+        return True
+    if cls is str or cls is bool or value is None:
+        return False
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
@@ -45,8 +52,15 @@ def is_object(value: Any) -> bool:
 def truthy(value: Any) -> bool:
     """JavaScript truthiness: ``0``, ``NaN``, ``''``, ``null`` and ``false`` are falsy; ``[]``
     and ``{}`` are truthy."""
+    cls = type(value)
+    if cls is str:
+        return value != ""
+    if cls is int:
+        return value != 0
     if value is None or value is False:
         return False
+    if value is True or cls is dict or cls is list:
+        return True
     if is_number(value):
         return value != 0 and not (isinstance(value, float) and math.isnan(value))
     if isinstance(value, str):
@@ -118,3 +132,44 @@ def to_number(value: Any) -> float:
 def is_rtx_mime_type(mime_type: Any) -> bool:
     """``/.+\\/rtx$/i.test(mimeType)``."""
     return isinstance(mime_type, str) and _RTX_RE.search(mime_type) is not None
+
+
+_ATOMIC = frozenset({str, int, float, bool, type(None)})
+
+
+def deep_copy(value: Any) -> Any:
+    """``copy.deepcopy`` for JSON-like data, about four times faster.
+
+    ``dict`` and ``list`` (exact types) are copied here with a memo, so shared and cyclic
+    references come out shared and cyclic as with ``deepcopy``; ``str``, numbers, booleans
+    and ``None`` are immutable and kept, and so are dict keys (hashable, as JSON's strings
+    are); anything else goes to ``copy.deepcopy`` with the same memo.
+    """
+    if type(value) in _ATOMIC:
+        return value
+    return _copy(value, {})
+
+
+def _copy(value: Any, memo: dict[int, Any]) -> Any:
+    cls = type(value)
+    if cls is dict:
+        found = memo.get(id(value))
+        if found is not None:
+            return found
+        out: dict[Any, Any] = {}
+        memo[id(value)] = out
+        for key, item in value.items():
+            out[key] = item if type(item) in _ATOMIC else _copy(item, memo)
+        return out
+    if cls is list:
+        found = memo.get(id(value))
+        if found is not None:
+            return found
+        items: list[Any] = []
+        memo[id(value)] = items
+        for item in value:
+            items.append(item if type(item) in _ATOMIC else _copy(item, memo))
+        return items
+    if cls in _ATOMIC:
+        return value
+    return copy.deepcopy(value, memo)

@@ -90,12 +90,12 @@ async def create_consumer(transport: Transport, *, producer: Producer,
     else:
         if rtp_capabilities is None:
             raise InvalidParameterError("missing rtp_capabilities")
-        caps = ortc.validate_rtp_capabilities(rtp_capabilities)
         if enable_rtx is None:
             enable_rtx = producer.kind == "video"
+        # get_consumer_rtp_parameters validates the capabilities (whole) before anything else.
         rtp_parameters = ortc.get_consumer_rtp_parameters(
             consumable_rtp_parameters=producer.consumable_rtp_parameters,
-            remote_rtp_capabilities=caps, pipe=pipe, enable_rtx=enable_rtx)
+            remote_rtp_capabilities=rtp_capabilities, pipe=pipe, enable_rtx=enable_rtx)
         if not pipe:
             rtp_parameters["mid"] = mid if mid else transport._next_consumer_mid()
     consumer_id = new_id()

@@ -16,11 +16,10 @@ replace it with a deterministic sequence.
 
 from __future__ import annotations
 
-import copy
 import secrets
 from typing import Any
 
-from rtc.mediasoup._js import js_str, strict_eq, to_number, truthy
+from rtc.mediasoup._js import deep_copy, js_str, strict_eq, to_number, truthy
 from rtc.mediasoup.errors import InvalidParameterError, UnsupportedError
 from rtc.mediasoup.ortc_codecs import (
     DYNAMIC_PAYLOAD_TYPES,
@@ -164,7 +163,7 @@ def negotiate_producer_rtp_parameters(
     the matching router codec, and that rewritten copy is what the worker receives and what
     ``producer.rtpParameters`` shows. Raises like ``get_producer_rtp_parameters_mapping``.
     """
-    result = copy.deepcopy(rtp_parameters)
+    result = deep_copy(rtp_parameters)
     by_id = {
         id(codec): cap for codec, cap in _match_producer_codecs(result, router_rtp_capabilities)
     }
@@ -256,7 +255,7 @@ def get_consumable_rtp_parameters(
     for index, given in enumerate(encodings):
         if index >= len(rtp_mapping["encodings"]):
             raise InvalidParameterError(f"no mapping for encoding {index}")
-        encoding = copy.deepcopy(given)
+        encoding = deep_copy(given)
         for key in ("rid", "rtx", "codecPayloadType"):
             encoding.pop(key, None)
         encoding["ssrc"] = rtp_mapping["encodings"][index]["mappedSsrc"]
@@ -271,7 +270,7 @@ def _pick(source: dict[str, Any], **keys: str) -> dict[str, Any]:
 
     An absent key is left out, as JSON leaves out Node's ``undefined`` members.
     """
-    return {dst: copy.deepcopy(source[src]) for dst, src in keys.items() if src in source}
+    return {dst: deep_copy(source[src]) for dst, src in keys.items() if src in source}
 
 
 def can_consume(
@@ -330,16 +329,16 @@ def get_consumer_rtp_parameters(
         "codecs": [],
         "headerExtensions": [],
         "encodings": [],
-        "rtcp": copy.deepcopy(consumable.get("rtcp")),
+        "rtcp": deep_copy(consumable.get("rtcp")),
     }
-    for codec in copy.deepcopy(consumable.get("codecs") or []):
+    for codec in deep_copy(consumable.get("codecs") or []):
         if not enable_rtx and is_rtx_codec(codec):
             continue
         matched = next((c for c in remote["codecs"] if match_codecs(c, codec, strict=True)), None)
         if matched is None:
             continue
         codec["rtcpFeedback"] = [
-            copy.deepcopy(fb)
+            deep_copy(fb)
             for fb in matched["rtcpFeedback"]
             if enable_rtx or fb.get("type") != "nack" or truthy(fb.get("parameter"))
         ]
@@ -358,7 +357,7 @@ def get_consumer_rtp_parameters(
     if not codecs or is_rtx_codec(codecs[0]):
         raise UnsupportedError("no compatible media codecs")
     params["headerExtensions"] = [
-        copy.deepcopy(ext)
+        deep_copy(ext)
         for ext in consumable["headerExtensions"]
         if any(
             strict_eq(cap.get("preferredId"), ext.get("id")) and cap.get("uri") == ext.get("uri")
@@ -394,7 +393,7 @@ def get_consumer_rtp_parameters(
 
 def _renumber_encodings(encodings: list[dict[str, Any]], *, rtx: bool) -> list[dict[str, Any]]:
     """Copies with SSRCs (and RTX SSRCs) counted up from fresh random bases, as for pipes."""
-    result = copy.deepcopy(encodings)
+    result = deep_copy(encodings)
     base_ssrc = generate_random_number()
     base_rtx_ssrc = generate_random_number()
     for index, encoding in enumerate(result):
@@ -417,7 +416,7 @@ def get_pipe_consumer_rtp_parameters(
     """
     consumable = consumable_rtp_parameters
     codecs = []
-    for codec in copy.deepcopy(consumable.get("codecs") or []):
+    for codec in deep_copy(consumable.get("codecs") or []):
         if not enable_rtx and is_rtx_codec(codec):
             continue
         codec["rtcpFeedback"] = [
@@ -432,10 +431,10 @@ def get_pipe_consumer_rtp_parameters(
     return {
         "codecs": codecs,
         "headerExtensions": [
-            copy.deepcopy(ext)
+            deep_copy(ext)
             for ext in consumable["headerExtensions"]
             if ext.get("uri") not in dropped_uris
         ],
         "encodings": _renumber_encodings(consumable.get("encodings") or [], rtx=enable_rtx),
-        "rtcp": copy.deepcopy(consumable.get("rtcp")),
+        "rtcp": deep_copy(consumable.get("rtcp")),
     }

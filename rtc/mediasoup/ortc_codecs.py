@@ -8,11 +8,10 @@ supported table with those rules. Import these through ``rtc.mediasoup.ortc``.
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 from rtc.mediasoup import h264
-from rtc.mediasoup._js import is_number, is_rtx_mime_type, js_str, strict_eq, truthy
+from rtc.mediasoup._js import deep_copy, is_number, is_rtx_mime_type, js_str, strict_eq, truthy
 from rtc.mediasoup.errors import InvalidParameterError, MediasoupError, UnsupportedError
 from rtc.mediasoup.ortc_validation import _normalize_rtp_codec_capability, validate_rtp_capabilities
 from rtc.mediasoup.supported_rtp_capabilities import SUPPORTED_RTP_CAPABILITIES
@@ -95,7 +94,7 @@ def negotiated_codec_parameters(codec: dict[str, Any], cap_codec: dict[str, Any]
     For H264 the ``profile-level-id`` becomes the answer to the router codec (normalised, and
     lowered to the router's level unless both allow level asymmetry); it is idempotent.
     """
-    params = copy.deepcopy(codec_params(codec))
+    params = deep_copy(codec_params(codec))
     if str(codec.get("mimeType", "")).lower() not in ("video/h264", "video/h264-svc"):
         return params
     try:
@@ -118,25 +117,73 @@ def generate_router_rtp_capabilities(media_codecs: list[Any] | None = None) -> R
     ``preferredPayloadType`` are taken from the given codec; the rest (``rtcpFeedback``
     included) comes from the supported table. All supported header extensions are offered.
     ``None`` means no codecs (Node's default argument).
+
+    Routers of one application are usually created with the same codec list, so results
+    are cached by the list's value (types and key order included) and a copy is returned.
     """
+    key = _cache_key(media_codecs)
+    if key is not None:
+        cached = _CAPABILITIES_CACHE.get(key)
+        if cached is not None:
+            return deep_copy(cached)
+    caps = _generate_router_rtp_capabilities(media_codecs)
+    if key is not None:
+        if len(_CAPABILITIES_CACHE) >= _CAPABILITIES_CACHE_MAX:  # drop the oldest
+            _CAPABILITIES_CACHE.pop(next(iter(_CAPABILITIES_CACHE), None), None)
+        _CAPABILITIES_CACHE[key] = deep_copy(caps)
+    return caps
+
+
+_CAPABILITIES_CACHE: dict[Any, RtpCapabilities] = {}
+_CAPABILITIES_CACHE_MAX = 64
+_KEY_ATOMS = frozenset({str, int, float, bool, type(None)})
+
+
+class _Uncacheable(Exception):
+    """A value that is not plain JSON-like data (no cache key for it)."""
+
+
+def _cache_key(value: Any) -> Any:
+    """A hashable key equal only for equal JSON-like data of the same types, else None."""
+    try:
+        return _freeze(value)
+    except (_Uncacheable, RecursionError):
+        return None
+
+
+def _freeze(value: Any) -> Any:
+    cls = type(value)
+    if cls in _KEY_ATOMS:
+        return cls, value  # 1, 1.0 and True stay apart
+    if cls is dict:
+        return dict, tuple(((type(k), k), _freeze(v)) for k, v in value.items())
+    if cls is list:
+        return list, tuple(_freeze(v) for v in value)
+    raise _Uncacheable
+
+
+def _generate_router_rtp_capabilities(media_codecs: list[Any] | None) -> RtpCapabilities:
     if media_codecs is None:
         media_codecs = []
     if not isinstance(media_codecs, list):
         raise InvalidParameterError("mediaCodecs must be an Array")
-    supported = copy.deepcopy(_NORMALIZED_SUPPORTED)
+    # Matching reads the shared table; only what goes into the result is copied.
     dynamic_payload_types = list(DYNAMIC_PAYLOAD_TYPES)
-    caps: dict[str, Any] = {"codecs": [], "headerExtensions": supported["headerExtensions"]}
+    caps: dict[str, Any] = {
+        "codecs": [], "headerExtensions": deep_copy(_NORMALIZED_SUPPORTED["headerExtensions"])}
     for index, given in enumerate(media_codecs):
-        media_codec = copy.deepcopy(given)
+        media_codec = deep_copy(given)
         _normalize_rtp_codec_capability(media_codec, f"mediaCodecs[{index}]")
         matched = next(
-            (c for c in supported["codecs"] if match_codecs(media_codec, c, strict=False)), None
+            (c for c in _NORMALIZED_SUPPORTED["codecs"]
+             if match_codecs(media_codec, c, strict=False)),
+            None,
         )
         if matched is None:
             raise UnsupportedError(
                 f"media codec not supported [mimeType:{js_str(media_codec['mimeType'])}]"
             )
-        codec = copy.deepcopy(matched)
+        codec = deep_copy(matched)
         preferred = media_codec.get("preferredPayloadType")
         if is_number(preferred):
             codec["preferredPayloadType"] = preferred

@@ -14,11 +14,10 @@ Python is stricter in one way: a list where an object is expected is refused (Ja
 
 from __future__ import annotations
 
-import copy
 import re
 from typing import Any
 
-from rtc.mediasoup._js import JS_DOT, is_number, is_object, is_string, js_str, truthy
+from rtc.mediasoup._js import JS_DOT, deep_copy, is_number, is_object, is_string, js_str, truthy
 from rtc.mediasoup.errors import InvalidParameterError
 from rtc.mediasoup.types import (
     NumSctpStreams,
@@ -211,14 +210,14 @@ def normalize_rtp_capabilities(caps: Any) -> None:
 
 def validate_rtp_capabilities(caps: Any) -> RtpCapabilities:
     """Return a normalised copy of RTP capabilities (a router's or a receiving endpoint's)."""
-    result = copy.deepcopy(caps)
+    result = deep_copy(caps)
     normalize_rtp_capabilities(result)
     return result
 
 
 def validate_rtp_codec_capability(codec: Any) -> RtpCodecCapability:
     """Return a normalised copy of one codec capability (e.g. a router media codec)."""
-    result = copy.deepcopy(codec)
+    result = deep_copy(codec)
     _normalize_rtp_codec_capability(result, "")
     return result
 
@@ -230,7 +229,7 @@ def validate_rtp_parameters(params: Any) -> RtpParameters:
     ``rtcp`` to ``{"reducedSize": True}``. Node's ``Transport.produce()`` then replaces empty
     encodings with ``[{}]``; that is the caller's step, not validation's.
     """
-    result = copy.deepcopy(params)
+    result = deep_copy(params)
     _require_object(result, "params", "")
     mid = result.get("mid")
     if truthy(mid) and not is_string(mid):
@@ -259,7 +258,7 @@ def validate_sctp_stream_parameters(params: Any) -> SctpStreamParameters:
     (``maxPacketLifeTime`` or ``maxRetransmits``) is given; both limits at once, or a limit
     with ``ordered=True``, are refused.
     """
-    result = copy.deepcopy(params)
+    result = deep_copy(params)
     _require_object(result, "params", "")
     if not is_number(result.get("streamId")):
         raise _fail("missing params.streamId", "")
@@ -289,7 +288,7 @@ def validate_num_sctp_streams(num_streams: Any) -> NumSctpStreams:
         raise _fail("missing numStreams.OS", "")
     if not is_number(num_streams.get("MIS")):
         raise _fail("missing numStreams.MIS", "")
-    return copy.deepcopy(num_streams)
+    return deep_copy(num_streams)
 
 
 def validate_sctp_capabilities(caps: Any) -> SctpCapabilities:
@@ -301,7 +300,7 @@ def validate_sctp_capabilities(caps: Any) -> SctpCapabilities:
     if not truthy(caps.get("numStreams")) or not is_object(caps["numStreams"]):
         raise _fail("missing caps.numStreams", "")
     validate_num_sctp_streams(caps["numStreams"])
-    return copy.deepcopy(caps)
+    return deep_copy(caps)
 
 
 def validate_sctp_parameters(params: Any) -> SctpParameters:
@@ -311,4 +310,4 @@ def validate_sctp_parameters(params: Any) -> SctpParameters:
     for key in ("port", "OS", "MIS", "maxMessageSize"):
         if not is_number(params.get(key)):
             raise _fail(f"missing params.{key}", "")
-    return copy.deepcopy(params)
+    return deep_copy(params)
