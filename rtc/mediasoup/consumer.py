@@ -9,6 +9,7 @@ import FBS.Consumer.ConsumerLayers as FbsConsumerLayers
 import FBS.Transport.ConsumeRequest as FbsConsumeRequest
 import flatbuffers
 from FBS.Consumer.ConsumerLayers import ConsumerLayersT
+from FBS.Consumer.ConsumerScore import ConsumerScore
 from FBS.Consumer.DumpResponse import DumpResponse
 from FBS.Consumer.EnableTraceEventRequest import EnableTraceEventRequestT
 from FBS.Consumer.GetStatsResponse import GetStatsResponse
@@ -29,9 +30,10 @@ from FBS.Transport.CloseConsumerRequest import CloseConsumerRequestT
 from FBS.Transport.ConsumeResponse import ConsumeResponse
 
 from . import ortc
-from .channel import EVENT_NAMES, Response, body_of, notification_body
+from .channel import EVENT_NAMES, Response, body_of, body_table, notification_body
 from .errors import InvalidParameterError, InvalidStateError
 from .events import EventEmitter
+from .fbs_read import Table, slots
 from .fbs_rtp import (
     kind_from_fbs,
     kind_to_fbs,
@@ -58,12 +60,25 @@ CONSUMER_TRACE_TYPES = {"keyframe": TraceEventType.KEYFRAME, "fir": TraceEventTy
                         "nack": TraceEventType.NACK, "pli": TraceEventType.PLI,
                         "rtp": TraceEventType.RTP}
 _TRACE_NAMES = {v: k for k, v in CONSUMER_TRACE_TYPES.items()}
+_CONSUME_RESPONSE = slots(ConsumeResponse)
+_SCORE = slots(ConsumerScore)
+_LAYERS = slots(FbsConsumerLayers.ConsumerLayers)
 
 
 def _layers(table: Any) -> dict[str, int] | None:
     if table is None:
         return None
     return fields(table, ("spatialLayer", "temporalLayer"))
+
+
+def _read_layers(table: Table | None) -> dict[str, int] | None:
+    if table is None:
+        return None
+    layers = {"spatialLayer": table.u8(_LAYERS.SpatialLayer)}
+    temporal = table.u8(_LAYERS.TemporalLayer)
+    if temporal is not None:
+        layers["temporalLayer"] = temporal
+    return layers
 
 
 def _check_layers(layers: Any) -> None:
@@ -130,16 +145,17 @@ async def create_consumer(transport: Transport, *, producer: Producer,
     response = await transport._request(Method.TRANSPORT_CONSUME,
                                          RequestBody.Transport_ConsumeRequest, build)
     transport._check_open()
-    status = body_of(response, ConsumeResponse)
-    score_table = status.Score()
-    score = {"score": score_table.Score(), "producerScore": score_table.ProducerScore(),
-             "producerScores": [score_table.ProducerScores(i)
-                                for i in range(score_table.ProducerScoresLength())]}
+    status = body_table(response)
+    score_table = status.table(_CONSUME_RESPONSE.Score)
+    score = {"score": score_table.u8(_SCORE.Score),
+             "producerScore": score_table.u8(_SCORE.ProducerScore),
+             "producerScores": score_table.u8s(_SCORE.ProducerScores)}
+    layers = status.table(_CONSUME_RESPONSE.PreferredLayers)
     return Consumer(transport=transport, consumer_id=consumer_id, producer=producer,
                     rtp_parameters=rtp_parameters, consumer_type=consumer_type,
-                    paused=status.Paused(), producer_paused=status.ProducerPaused(),
-                    score=score, preferred_layers=_layers(status.PreferredLayers()),
-                    app_data=app_data)
+                    paused=status.bool(_CONSUME_RESPONSE.Paused),
+                    producer_paused=status.bool(_CONSUME_RESPONSE.ProducerPaused),
+                    score=score, preferred_layers=_read_layers(layers), app_data=app_data)
 
 
 class Consumer(EventEmitter):

@@ -18,7 +18,7 @@ import struct
 from types import SimpleNamespace
 from typing import Any
 
-__all__ = ["Table", "Slot", "slots", "root"]
+__all__ = ["Table", "Slot", "slots", "root", "of"]
 
 _I32 = struct.Struct("<i").unpack_from
 _U8 = struct.Struct("<B").unpack_from
@@ -165,6 +165,13 @@ class Table:
 def root(buf: Any, offset: int = 0) -> Table:
     """The root table of a buffer whose uoffset to the root is at ``offset``."""
     return Table(buf, offset + _U32(buf, offset)[0])
+
+
+def of(obj: Any) -> Table:
+    """The fast reader over a generated table object (or a fast Table, returned as is)."""
+    if isinstance(obj, Table):
+        return obj
+    return Table(obj._tab.Bytes, obj._tab.Pos)
 
 
 class _Recorder:

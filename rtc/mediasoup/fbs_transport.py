@@ -7,20 +7,27 @@ from typing import Any
 from FBS.Common.TraceDirection import TraceDirection
 from FBS.SctpAssociation.SctpState import SctpState
 from FBS.SctpParameters.NumSctpStreams import NumSctpStreamsT
+from FBS.SctpParameters.SctpParameters import SctpParameters
 from FBS.SctpParameters.SctpStreamParameters import SctpStreamParametersT
 from FBS.SrtpParameters.SrtpCryptoSuite import SrtpCryptoSuite
 from FBS.SrtpParameters.SrtpParameters import SrtpParametersT
 from FBS.Transport.BweTraceInfo import BweTraceInfo
 from FBS.Transport.BweType import BweType
+from FBS.Transport.Dump import Dump
 from FBS.Transport.ListenInfo import ListenInfoT
 from FBS.Transport.Options import OptionsT
 from FBS.Transport.PortRange import PortRangeT
 from FBS.Transport.Protocol import Protocol
+from FBS.Transport.RecvRtpHeaderExtensions import RecvRtpHeaderExtensions
+from FBS.Transport.RtpListener import RtpListener
+from FBS.Transport.SctpListener import SctpListener
 from FBS.Transport.SocketFlags import SocketFlagsT
 from FBS.Transport.TraceEventType import TraceEventType
+from FBS.Transport.Tuple import Tuple
 
 from .errors import InvalidParameterError
-from .fbs_utils import fields, key_values, string_vector
+from .fbs_read import of, slots
+from .fbs_utils import U16_KEYS, U32_KEYS, fields, read_key_values
 
 __all__ = [
     "SCTP_STATES", "listen_info_to_fbs", "transport_options", "parse_tuple", "parse_base_dump",
@@ -43,6 +50,15 @@ CRYPTO_SUITES = {
 _CRYPTO_NAMES = {v: k for k, v in CRYPTO_SUITES.items()}
 TRACE_EVENT_TYPES = {"probation": TraceEventType.PROBATION, "bwe": TraceEventType.BWE}
 _TRACE_NAMES = {v: k for k, v in TRACE_EVENT_TYPES.items()}
+_DUMP = slots(Dump)
+_EXTENSIONS = slots(RecvRtpHeaderExtensions)
+_EXTENSION_KEYS = (("mid", _EXTENSIONS.Mid), ("rid", _EXTENSIONS.Rid),
+                   ("rrid", _EXTENSIONS.Rrid), ("absSendTime", _EXTENSIONS.AbsSendTime),
+                   ("transportWideCc01", _EXTENSIONS.TransportWideCc01))
+_LISTENER = slots(RtpListener)
+_SCTP_LISTENER = slots(SctpListener)
+_SCTP = slots(SctpParameters)
+_TUPLE = slots(Tuple)
 
 
 def check_listen_info(info: Any, name: str = "listen_info") -> None:
@@ -110,26 +126,29 @@ def check_num_sctp_streams(value: Any) -> None:
 
 def parse_tuple(table: Any) -> dict[str, Any]:
     """A ``Transport.Tuple`` as mediasoup's ``TransportTuple``."""
-    local = table.LocalAddress().decode()
-    out: dict[str, Any] = {"localIp": local, "localAddress": local, "localPort": table.LocalPort()}
-    remote_ip = table.RemoteIp()
+    table = of(table)
+    local = table.str(_TUPLE.LocalAddress)
+    out: dict[str, Any] = {"localIp": local, "localAddress": local,
+                           "localPort": table.u16(_TUPLE.LocalPort)}
+    remote_ip = table.str(_TUPLE.RemoteIp)
     if remote_ip is not None:
-        out["remoteIp"] = remote_ip.decode()
-        out["remotePort"] = table.RemotePort()
-    out["protocol"] = PROTOCOLS.get(table.Protocol(), "udp")
+        out["remoteIp"] = remote_ip
+        out["remotePort"] = table.u16(_TUPLE.RemotePort)
+    out["protocol"] = PROTOCOLS.get(table.u8(_TUPLE.Protocol), "udp")
     return out
 
 
 def parse_sctp_parameters(table: Any) -> dict[str, Any]:
     """``SctpParameters`` as mediasoup's dict (``port``, ``OS``, ``MIS``, ...)."""
+    table = of(table)
     return {
-        "port": table.Port(),
-        "OS": table.Os(),
-        "MIS": table.Mis(),
-        "maxMessageSize": table.MaxMessageSize(),
-        "sendBufferSize": table.SendBufferSize(),
-        "sctpBufferedAmount": table.SctpBufferedAmount(),
-        "isDataChannel": table.IsDataChannel(),
+        "port": table.u16(_SCTP.Port),
+        "OS": table.u16(_SCTP.Os),
+        "MIS": table.u16(_SCTP.Mis),
+        "maxMessageSize": table.u32(_SCTP.MaxMessageSize),
+        "sendBufferSize": table.u32(_SCTP.SendBufferSize),
+        "sctpBufferedAmount": table.u32(_SCTP.SctpBufferedAmount),
+        "isDataChannel": table.bool(_SCTP.IsDataChannel),
     }
 
 
@@ -172,36 +191,42 @@ def parse_srtp_parameters(table: Any) -> dict[str, Any]:
 
 def parse_base_dump(table: Any) -> dict[str, Any]:
     """The ``Transport.Dump`` part shared by every transport dump."""
-    ext = table.RecvRtpHeaderExtensions()
-    listener = table.RtpListener()
+    table = of(table)
+    ext = table.table(_DUMP.RecvRtpHeaderExtensions)
+    listener = table.table(_DUMP.RtpListener)
+    extensions: dict[str, Any] = {}
+    for name, slot in _EXTENSION_KEYS:
+        value = ext.u8(slot)
+        if value is not None:
+            extensions[name] = value
     out: dict[str, Any] = {
-        "id": table.Id().decode(),
-        "direct": table.Direct(),
-        "producerIds": string_vector(table, "ProducerIds"),
-        "consumerIds": string_vector(table, "ConsumerIds"),
-        "mapSsrcConsumerId": key_values(table, "MapSsrcConsumerId"),
-        "mapRtxSsrcConsumerId": key_values(table, "MapRtxSsrcConsumerId"),
-        "dataProducerIds": string_vector(table, "DataProducerIds"),
-        "dataConsumerIds": string_vector(table, "DataConsumerIds"),
-        "recvRtpHeaderExtensions": fields(
-            ext, ("mid", "rid", "rrid", "absSendTime", "transportWideCc01")),
+        "id": table.str(_DUMP.Id),
+        "direct": table.bool(_DUMP.Direct),
+        "producerIds": table.strs(_DUMP.ProducerIds),
+        "consumerIds": table.strs(_DUMP.ConsumerIds),
+        "mapSsrcConsumerId": read_key_values(table, _DUMP.MapSsrcConsumerId, U32_KEYS),
+        "mapRtxSsrcConsumerId": read_key_values(table, _DUMP.MapRtxSsrcConsumerId, U32_KEYS),
+        "dataProducerIds": table.strs(_DUMP.DataProducerIds),
+        "dataConsumerIds": table.strs(_DUMP.DataConsumerIds),
+        "recvRtpHeaderExtensions": extensions,
         "rtpListener": {
-            "ssrcTable": key_values(listener, "SsrcTable"),
-            "midTable": key_values(listener, "MidTable"),
-            "ridTable": key_values(listener, "RidTable"),
+            "ssrcTable": read_key_values(listener, _LISTENER.SsrcTable, U32_KEYS),
+            "midTable": read_key_values(listener, _LISTENER.MidTable),
+            "ridTable": read_key_values(listener, _LISTENER.RidTable),
         },
-        "maxMessageSize": table.MaxMessageSize(),
+        "maxMessageSize": table.u32(_DUMP.MaxMessageSize),
     }
-    sctp = table.SctpParameters()
+    sctp = table.table(_DUMP.SctpParameters)
     if sctp is not None:
         out["sctpParameters"] = parse_sctp_parameters(sctp)
-    if table.SctpState() is not None:
-        out["sctpState"] = SCTP_STATES[table.SctpState()]
-    sctp_listener = table.SctpListener()
+    sctp_state = table.u8(_DUMP.SctpState)
+    if sctp_state is not None:
+        out["sctpState"] = SCTP_STATES[sctp_state]
+    sctp_listener = table.table(_DUMP.SctpListener)
     if sctp_listener is not None:
-        out["sctpListener"] = {"streamIdTable": key_values(sctp_listener, "StreamIdTable")}
-    out["traceEventTypes"] = [_TRACE_NAMES[table.TraceEventTypes(i)]
-                              for i in range(table.TraceEventTypesLength())]
+        out["sctpListener"] = {"streamIdTable": read_key_values(
+            sctp_listener, _SCTP_LISTENER.StreamIdTable, U16_KEYS)}
+    out["traceEventTypes"] = [_TRACE_NAMES[t] for t in table.u8s(_DUMP.TraceEventTypes)]
     return out
 
 

@@ -5,10 +5,26 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from FBS.Common.StringString import StringString
+from FBS.Common.StringStringArray import StringStringArray
+from FBS.Common.Uint16String import Uint16String
+from FBS.Common.Uint32String import Uint32String
+
 from .errors import InvalidParameterError
+from .fbs_read import Table, slots
 
 __all__ = ["s", "new_id", "check_app_data", "vector", "string_vector", "key_values",
-           "key_value_arrays", "raw_bytes", "fields", "to_dict"]
+           "key_value_arrays", "raw_bytes", "fields", "to_dict", "read_key_values",
+           "read_key_value_arrays", "U32_KEYS", "U16_KEYS"]
+
+_STRING_STRING = slots(StringString)
+_STRING_ARRAY = slots(StringStringArray)
+_U32_STRING = slots(Uint32String)
+_U16_STRING = slots(Uint16String)
+U32_KEYS = (Table.u32, _U32_STRING.Key, _U32_STRING.Value)
+"""``read_key_values`` keys for a vector of ``Uint32String``."""
+U16_KEYS = (Table.u16, _U16_STRING.Key, _U16_STRING.Value)
+"""``read_key_values`` keys for a vector of ``Uint16String``."""
 
 
 def s(value: bytes | None) -> str | None:
@@ -67,6 +83,22 @@ def key_value_arrays(table: Any, name: str) -> list[dict[str, Any]]:
             "values": [item.Values(j).decode() for j in range(item.ValuesLength())],
         })
     return out
+
+
+def read_key_values(table: Table, slot: int, numeric_keys: Any = None) -> list[dict[str, Any]]:
+    """Like :func:`key_values` with a fast reader: ``StringString`` pairs, or with
+    ``numeric_keys`` (``U32_KEYS``/``U16_KEYS``) ``Uint32String``/``Uint16String`` pairs."""
+    if numeric_keys is None:
+        key, value = _STRING_STRING.Key, _STRING_STRING.Value
+        return [{"key": item.str(key), "value": item.str(value)} for item in table.tables(slot)]
+    read, key, value = numeric_keys
+    return [{"key": read(item, key), "value": item.str(value)} for item in table.tables(slot)]
+
+
+def read_key_value_arrays(table: Table, slot: int) -> list[dict[str, Any]]:
+    """Like :func:`key_value_arrays` with a fast reader (``StringStringArray``)."""
+    key, values = _STRING_ARRAY.Key, _STRING_ARRAY.Values
+    return [{"key": item.str(key), "values": item.strs(values)} for item in table.tables(slot)]
 
 
 def raw_bytes(table: Any, field_offset: int) -> bytes:

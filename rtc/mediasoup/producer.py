@@ -25,9 +25,10 @@ from FBS.Transport.CloseProducerRequest import CloseProducerRequestT
 from FBS.Transport.ProduceResponse import ProduceResponse
 
 from . import ortc
-from .channel import EVENT_NAMES, Response, body_of, notification_body
+from .channel import EVENT_NAMES, Response, body_of, body_table, notification_body
 from .errors import InvalidParameterError, InvalidStateError
 from .events import EventEmitter
+from .fbs_read import slots
 from .fbs_rtp import (
     kind_from_fbs,
     kind_to_fbs,
@@ -50,6 +51,7 @@ PRODUCER_TRACE_TYPES = {"keyframe": TraceEventType.KEYFRAME, "fir": TraceEventTy
                         "nack": TraceEventType.NACK, "pli": TraceEventType.PLI,
                         "rtp": TraceEventType.RTP, "sr": TraceEventType.SR}
 _TRACE_NAMES = {v: k for k, v in PRODUCER_TRACE_TYPES.items()}
+_PRODUCE_RESPONSE = slots(ProduceResponse)
 
 
 def parse_media_trace(table: Any, t_class: type[Any], names: dict[int, str]) -> dict[str, Any]:
@@ -103,9 +105,9 @@ async def create_producer(transport: Transport, *, kind: str, rtp_parameters: di
     response = await transport._request(Method.TRANSPORT_PRODUCE,
                                          RequestBody.Transport_ProduceRequest, build)
     transport._check_open()  # closed while we waited: the worker dropped the producer too
-    status = body_of(response, ProduceResponse)
+    producer_type = body_table(response).u8(_PRODUCE_RESPONSE.Type)
     return Producer(transport=transport, producer_id=producer_id, kind=kind,
-                    rtp_parameters=params, producer_type=producer_type_from_fbs(status.Type()),
+                    rtp_parameters=params, producer_type=producer_type_from_fbs(producer_type),
                     consumable_rtp_parameters=consumable, paused=bool(paused),
                     app_data=app_data)
 

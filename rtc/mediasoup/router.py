@@ -16,10 +16,11 @@ from FBS.Worker.CloseRouterRequest import CloseRouterRequestT
 from FBS.Worker.CreateRouterRequest import CreateRouterRequestT
 
 from . import ortc
-from .channel import Channel, body_of
+from .channel import Channel, body_table
 from .errors import InvalidParameterError, InvalidStateError, UnsupportedError
 from .events import EventEmitter
-from .fbs_utils import check_app_data, key_value_arrays, key_values, new_id, string_vector
+from .fbs_read import slots
+from .fbs_utils import check_app_data, new_id, read_key_value_arrays, read_key_values
 
 if TYPE_CHECKING:
     from .active_speaker_observer import ActiveSpeakerObserver
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
 __all__ = ["Router", "create_router"]
 
 logger = logging.getLogger(__name__)
+_DUMP = slots(DumpResponse)
 
 
 async def create_router(
@@ -128,19 +130,20 @@ class Router(EventEmitter):
     async def dump(self) -> dict[str, Any]:
         """The worker's view of this router (transport ids, producer→consumer maps, ...)."""
         self._check_open()
-        response = await self._channel.request(Method.ROUTER_DUMP, self.id)
-        dump = body_of(response, DumpResponse)
+        dump = body_table(await self._channel.request(Method.ROUTER_DUMP, self.id))
         return {
-            "id": dump.Id().decode(),
-            "transportIds": string_vector(dump, "TransportIds"),
-            "rtpObserverIds": string_vector(dump, "RtpObserverIds"),
-            "mapProducerIdConsumerIds": key_value_arrays(dump, "MapProducerIdConsumerIds"),
-            "mapConsumerIdProducerId": key_values(dump, "MapConsumerIdProducerId"),
-            "mapProducerIdObserverIds": key_value_arrays(dump, "MapProducerIdObserverIds"),
-            "mapDataProducerIdDataConsumerIds": key_value_arrays(
-                dump, "MapDataProducerIdDataConsumerIds"),
-            "mapDataConsumerIdDataProducerId": key_values(
-                dump, "MapDataConsumerIdDataProducerId"),
+            "id": dump.str(_DUMP.Id),
+            "transportIds": dump.strs(_DUMP.TransportIds),
+            "rtpObserverIds": dump.strs(_DUMP.RtpObserverIds),
+            "mapProducerIdConsumerIds": read_key_value_arrays(
+                dump, _DUMP.MapProducerIdConsumerIds),
+            "mapConsumerIdProducerId": read_key_values(dump, _DUMP.MapConsumerIdProducerId),
+            "mapProducerIdObserverIds": read_key_value_arrays(
+                dump, _DUMP.MapProducerIdObserverIds),
+            "mapDataProducerIdDataConsumerIds": read_key_value_arrays(
+                dump, _DUMP.MapDataProducerIdDataConsumerIds),
+            "mapDataConsumerIdDataProducerId": read_key_values(
+                dump, _DUMP.MapDataConsumerIdDataProducerId),
         }
 
     def can_consume(self, *, producer_id: str, rtp_capabilities: dict[str, Any]) -> bool:

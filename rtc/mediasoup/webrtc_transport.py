@@ -22,6 +22,8 @@ from FBS.WebRtcTransport.DtlsStateChangeNotification import DtlsStateChangeNotif
 from FBS.WebRtcTransport.DumpResponse import DumpResponse
 from FBS.WebRtcTransport.FingerprintAlgorithm import FingerprintAlgorithm
 from FBS.WebRtcTransport.GetStatsResponse import GetStatsResponse
+from FBS.WebRtcTransport.IceCandidate import IceCandidate
+from FBS.WebRtcTransport.IceParameters import IceParameters
 from FBS.WebRtcTransport.IceSelectedTupleChangeNotification import (
     IceSelectedTupleChangeNotification,
 )
@@ -31,8 +33,9 @@ from FBS.WebRtcTransport.Listen import Listen
 from FBS.WebRtcTransport.ListenIndividual import ListenIndividualT
 from FBS.WebRtcTransport.WebRtcTransportOptions import WebRtcTransportOptionsT
 
-from .channel import body_of, notification_body
+from .channel import body_of, body_table, notification_body
 from .errors import InvalidParameterError
+from .fbs_read import Table, of, slots
 from .fbs_transport import (
     PROTOCOLS,
     check_listen_info,
@@ -66,6 +69,11 @@ FINGERPRINT_ALGORITHMS = {
     "sha-512": FingerprintAlgorithm.SHA512,
 }
 _ALGORITHM_NAMES = {v: k for k, v in FINGERPRINT_ALGORITHMS.items()}
+_DUMP = slots(DumpResponse)
+_ICE = slots(IceParameters)
+_CANDIDATE = slots(IceCandidate)
+_DTLS = slots(FbsDtlsParameters.DtlsParameters)
+_FINGERPRINT = slots(FbsFingerprint.Fingerprint)
 
 
 async def create_webrtc_transport(
@@ -122,51 +130,53 @@ async def create_webrtc_transport(
         RequestBody.Router_CreateWebRtcTransportRequest,
         CreateWebRtcTransportRequestT(transportId=transport_id, options=options))
     router._check_open()
-    data = _parse_dump(body_of(response, DumpResponse))
+    data = _parse_dump(body_table(response))
     return WebRtcTransport(router=router, transport_id=transport_id, data=data,
                            app_data=app_data)
 
 
-def _parse_ice_candidate(table: Any) -> dict[str, Any]:
-    address = table.Address().decode()
+def _parse_ice_candidate(table: Table) -> dict[str, Any]:
+    address = table.str(_CANDIDATE.Address)
     out: dict[str, Any] = {
-        "foundation": table.Foundation().decode(),
-        "priority": table.Priority(),
+        "foundation": table.str(_CANDIDATE.Foundation),
+        "priority": table.u32(_CANDIDATE.Priority),
         "ip": address,
         "address": address,
-        "protocol": PROTOCOLS.get(table.Protocol(), "udp"),
-        "port": table.Port(),
+        "protocol": PROTOCOLS.get(table.u8(_CANDIDATE.Protocol), "udp"),
+        "port": table.u16(_CANDIDATE.Port),
         "type": "host",
     }
-    if table.TcpType() is not None:
+    if table.u8(_CANDIDATE.TcpType) is not None:
         out["tcpType"] = "passive"
     return out
 
 
-def _parse_dtls_parameters(table: Any) -> dict[str, Any]:
+def _parse_dtls_parameters(table: Table) -> dict[str, Any]:
     return {
         "fingerprints": [
-            {"algorithm": _ALGORITHM_NAMES[table.Fingerprints(i).Algorithm()],
-             "value": table.Fingerprints(i).Value().decode()}
-            for i in range(table.FingerprintsLength())
+            {"algorithm": _ALGORITHM_NAMES[fp.u8(_FINGERPRINT.Algorithm)],
+             "value": fp.str(_FINGERPRINT.Value)}
+            for fp in table.tables(_DTLS.Fingerprints)
         ],
-        "role": _DTLS_ROLE_NAMES[table.Role()],
+        "role": _DTLS_ROLE_NAMES[table.u8(_DTLS.Role)],
     }
 
 
 def _parse_dump(table: Any) -> dict[str, Any]:
-    out = parse_base_dump(table.Base())
-    ice = table.IceParameters()
+    table = of(table)
+    out = parse_base_dump(table.table(_DUMP.Base))
+    ice = table.table(_DUMP.IceParameters)
     out["iceRole"] = "controlled"
-    out["iceParameters"] = {"usernameFragment": ice.UsernameFragment().decode(),
-                            "password": ice.Password().decode(), "iceLite": ice.IceLite()}
-    out["iceCandidates"] = [_parse_ice_candidate(table.IceCandidates(i))
-                            for i in range(table.IceCandidatesLength())]
-    out["iceState"] = ICE_STATES[table.IceState()]
-    if table.IceSelectedTuple() is not None:
-        out["iceSelectedTuple"] = parse_tuple(table.IceSelectedTuple())
-    out["dtlsParameters"] = _parse_dtls_parameters(table.DtlsParameters())
-    out["dtlsState"] = DTLS_STATES[table.DtlsState()]
+    out["iceParameters"] = {"usernameFragment": ice.str(_ICE.UsernameFragment),
+                            "password": ice.str(_ICE.Password), "iceLite": ice.bool(_ICE.IceLite)}
+    out["iceCandidates"] = [_parse_ice_candidate(candidate)
+                            for candidate in table.tables(_DUMP.IceCandidates)]
+    out["iceState"] = ICE_STATES[table.u8(_DUMP.IceState)]
+    selected = table.table(_DUMP.IceSelectedTuple)
+    if selected is not None:
+        out["iceSelectedTuple"] = parse_tuple(selected)
+    out["dtlsParameters"] = _parse_dtls_parameters(table.table(_DUMP.DtlsParameters))
+    out["dtlsState"] = DTLS_STATES[table.u8(_DUMP.DtlsState)]
     return out
 
 

@@ -17,17 +17,20 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from FBS.LibUring.Dump import Dump as LibUringDump
 from FBS.Notification.Event import Event
 from FBS.Request.Body import Body as RequestBody
 from FBS.Request.Method import Method
+from FBS.Worker.ChannelMessageHandlers import ChannelMessageHandlers
 from FBS.Worker.DumpResponse import DumpResponse
 from FBS.Worker.ResourceUsageResponse import ResourceUsageResponse
 from FBS.Worker.UpdateSettingsRequest import UpdateSettingsRequestT
 
-from .channel import DEFAULT_TIMEOUT, Channel, body_of
+from .channel import DEFAULT_TIMEOUT, Channel, body_table
 from .errors import InvalidParameterError, InvalidStateError, WorkerDiedError, WorkerError
 from .events import EventEmitter
-from .fbs_utils import check_app_data, s
+from .fbs_read import slots
+from .fbs_utils import check_app_data
 
 if TYPE_CHECKING:
     from .router import Router
@@ -44,6 +47,15 @@ LOG_TAGS = (
     "sctp", "message",
 )
 SPAWN_TIMEOUT = 10.0
+_DUMP = slots(DumpResponse)
+_HANDLERS = slots(ChannelMessageHandlers)
+_LIBURING = slots(LibUringDump)
+_USAGE = slots(ResourceUsageResponse)
+_RESOURCE_USAGE = tuple(
+    (f"ru_{name}", getattr(_USAGE, "Ru" + name.capitalize()))
+    for name in ("utime", "stime", "maxrss", "ixrss", "idrss", "isrss", "minflt", "majflt",
+                 "nswap", "inblock", "oublock", "msgsnd", "msgrcv", "nsignals", "nvcsw", "nivcsw")
+)
 CLOSE_GRACE = 5.0
 
 
@@ -304,42 +316,33 @@ class Worker(EventEmitter):
     async def dump(self) -> dict[str, Any]:
         """The worker's own view: router ids, WebRtcServer ids, channel handlers."""
         self._check_open()
-        response = await self.channel.request(Method.WORKER_DUMP)
-        dump = body_of(response, DumpResponse)
-        handlers = dump.ChannelMessageHandlers()
+        dump = body_table(await self.channel.request(Method.WORKER_DUMP))
+        handlers = dump.table(_DUMP.ChannelMessageHandlers)
         result: dict[str, Any] = {
-            "pid": dump.Pid(),
-            "webRtcServerIds": [s(dump.WebRtcServerIds(i))
-                                for i in range(dump.WebRtcServerIdsLength())],
-            "routerIds": [s(dump.RouterIds(i)) for i in range(dump.RouterIdsLength())],
+            "pid": dump.u32(_DUMP.Pid),
+            "webRtcServerIds": dump.strs(_DUMP.WebRtcServerIds),
+            "routerIds": dump.strs(_DUMP.RouterIds),
             "channelMessageHandlers": {
-                "channelRequestHandlers": [
-                    s(handlers.ChannelRequestHandlers(i))
-                    for i in range(handlers.ChannelRequestHandlersLength())
-                ],
-                "channelNotificationHandlers": [
-                    s(handlers.ChannelNotificationHandlers(i))
-                    for i in range(handlers.ChannelNotificationHandlersLength())
-                ],
+                "channelRequestHandlers": handlers.strs(_HANDLERS.ChannelRequestHandlers),
+                "channelNotificationHandlers": handlers.strs(
+                    _HANDLERS.ChannelNotificationHandlers),
             },
         }
-        liburing = dump.Liburing()
+        liburing = dump.table(_DUMP.Liburing)
         if liburing is not None:
             result["liburing"] = {
-                "sqeProcessCount": liburing.SqeProcessCount(),
-                "sqeMissCount": liburing.SqeMissCount(),
-                "userDataMissCount": liburing.UserDataMissCount(),
+                "sqeProcessCount": liburing.u64(_LIBURING.SqeProcessCount),
+                "sqeMissCount": liburing.u64(_LIBURING.SqeMissCount),
+                "userDataMissCount": liburing.u64(_LIBURING.UserDataMissCount),
             }
         return result
 
     async def get_resource_usage(self) -> dict[str, int]:
         """getrusage(2) of the worker process, keys as in mediasoup (``ru_utime``, ...)."""
         self._check_open()
-        response = await self.channel.request(Method.WORKER_GET_RESOURCE_USAGE)
-        usage = body_of(response, ResourceUsageResponse)
-        names = ("utime", "stime", "maxrss", "ixrss", "idrss", "isrss", "minflt", "majflt",
-                 "nswap", "inblock", "oublock", "msgsnd", "msgrcv", "nsignals", "nvcsw", "nivcsw")
-        return {f"ru_{name}": getattr(usage, "Ru" + name.capitalize())() for name in names}
+        usage = body_table(await self.channel.request(Method.WORKER_GET_RESOURCE_USAGE))
+        u64 = usage.u64
+        return {key: u64(slot) for key, slot in _RESOURCE_USAGE}
 
     async def update_settings(
         self, *, log_level: str | None = None, log_tags: list[str] | None = None
