@@ -1,4 +1,4 @@
-"""ASGI entry point: Django for HTTP, Channels for the meeting WebSocket.
+"""ASGI entry point: Django for HTTP, Channels for the meeting WebSocket, lifespan shutdown.
 
 WebSocket connections pass the origin check (against ALLOWED_HOSTS), then session
 authentication, then `?token=` DRF token authentication, then the URL router.
@@ -22,6 +22,7 @@ from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: 
 
 from rtc.auth import TokenAuthMiddleware  # noqa: E402
 from rtc.routing import websocket_urlpatterns  # noqa: E402
+from rtc.shutdown import LifespanApp  # noqa: E402
 
 http_app = ASGIStaticFilesHandler(django_asgi_app) if settings.SERVE_STATIC else django_asgi_app
 
@@ -31,5 +32,8 @@ application = ProtocolTypeRouter(
         "websocket": AllowedHostsOriginValidator(
             AuthMiddlewareStack(TokenAuthMiddleware(URLRouter(websocket_urlpatterns)))
         ),
+        # Servers with the ASGI lifespan protocol close calls politely at shutdown; daphne has
+        # none and gets the same from a reactor trigger (rtc.shutdown).
+        "lifespan": LifespanApp(),
     }
 )

@@ -25,4 +25,8 @@ class RtcConfig(AppConfig):
 
         registry.add_guard(enforce_grants)
 
+        from rtc import shutdown
+
+        shutdown.install()  # under daphne; `manage.py runserver` installs at the first socket
+
         autodiscover_modules("signaling")

@@ -20,9 +20,10 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from conference import log_context
 from conference.errors import ApplicationError
-from meetings import events, services
+from meetings import events, selectors, services
 from meetings.models import Meeting
-from rtc import handlers, metrics
+from rtc import handlers, metrics, shutdown
+from rtc.attendance import attendance, mark_left
 from rtc.protocol import (
     CloseCode,
     HandlerRegistry,
@@ -63,6 +64,7 @@ class MeetingConsumer(AsyncJsonWebsocketConsumer):
         self.joined = False
         self.join_grant = self.scope.get("join_grant")
         log_context.bind(meeting_id=self.meeting_id, user_id=getattr(self.user, "pk", None))
+        shutdown.install()
         await self.accept()
         if self.user is None or not self.user.is_authenticated:
             logger.info("meeting=%s refused anonymous connection", self.meeting_id)
@@ -74,16 +76,27 @@ class MeetingConsumer(AsyncJsonWebsocketConsumer):
             refusal = {"code": "token_wrong_meeting", "reason": "the token is for another meeting"}
             await self._refuse(refusal, CloseCode.FORBIDDEN)
             return
+        if shutdown.shutting_down():
+            await self.close(code=int(CloseCode.SHUTTING_DOWN))
+            return
         # Subscribe before recording the join, so no event after the join can be missed.
         await self.channel_layer.group_add(self.group_name, self.channel_name)
+        # Held before the write, so a concurrent last leave of this user is not written.
+        first = attendance.hold(self.meeting_id, self.user.pk, self.channel_name)
         try:
-            await self._mark_joined()
+            await self._mark_joined(record=first)
         except ApplicationError as error:
             await self.channel_layer.group_discard(self.group_name, self.channel_name)
+            if attendance.release(self.meeting_id, self.user.pk, self.channel_name):
+                await mark_left(self.meeting_id, self.user.pk)
             logger.info("meeting=%s refused user=%s: %s", self.meeting_id, self.user.pk, error.code)
             await self.close(code=int(close_code_for(error.code)))
             return
         self.joined = True
+        shutdown.track(self)
+        if shutdown.shutting_down():  # began while the join was being written
+            await self.leave_and_close(CloseCode.SHUTTING_DOWN)
+            return
         logger.info(
             "meeting=%s user=%s connected channel=%s",
             self.meeting_id,
@@ -112,7 +125,10 @@ class MeetingConsumer(AsyncJsonWebsocketConsumer):
         if not self.joined:
             return
         self.joined = False
+        shutdown.untrack(self)
         await self.channel_layer.group_discard(self.group_name, self.channel_name)
+        # The hooks run first: a call peer kept for the reconnect grace period holds the
+        # user's attendance, so the leave below is written only when nothing holds it.
         for hook in self.registry.disconnect_hooks:
             try:
                 await hook(self)
@@ -123,14 +139,8 @@ class MeetingConsumer(AsyncJsonWebsocketConsumer):
                     self.user.pk,
                     hook,
                 )
-        try:
-            await database_sync_to_async(services.participant_mark_left)(
-                meeting_id=self.meeting_id, user=self.user
-            )
-        except Exception:
-            logger.exception(
-                "meeting=%s user=%s could not be marked left", self.meeting_id, self.user.pk
-            )
+        if attendance.release(self.meeting_id, self.user.pk, self.channel_name):
+            await mark_left(self.meeting_id, self.user.pk)
         logger.info("meeting=%s user=%s disconnected", self.meeting_id, self.user.pk)
 
     async def leave_and_close(self, code: int) -> None:
@@ -140,11 +150,18 @@ class MeetingConsumer(AsyncJsonWebsocketConsumer):
         await self.close(code=int(code))
 
     @database_sync_to_async
-    def _mark_joined(self) -> None:
+    def _mark_joined(self, *, record: bool) -> None:
+        """Check that the user may join; write the join only when ``record`` (the user's first
+        presence here: another socket, or a call peer in its grace period, already wrote it)."""
         meeting = Meeting.objects.filter(pk=self.meeting_id).first()
         if meeting is None:
             raise ApplicationError("Meeting not found.", code="not_found")
-        services.participant_mark_joined(meeting=meeting, user=self.user)
+        if record:
+            services.participant_mark_joined(meeting=meeting, user=self.user)
+            return
+        refusal = selectors.join_refusal(meeting=meeting, user=self.user)
+        if refusal is not None:
+            raise refusal
 
     # --- client to server -----------------------------------------------------------------------
 

@@ -71,6 +71,9 @@ class CloseCode(IntEnum):
     NOT_FOUND = 4404
     FULL = 4409
     MEETING_ENDED = 4410
+    SHUTTING_DOWN = 4503
+    """The server is stopping (every open socket, and new ones meanwhile): reconnect shortly.
+    Not 1001/1012: daphne's WebSocket library lets an application send only 1000 and 3000-4999."""
 
 
 class ReplyCode(StrEnum):

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from rtc.services.room_service import RoomService
 
-__all__ = ["get_room_service", "set_room_service"]
+__all__ = ["current_room_service", "get_room_service", "set_room_service"]
 
 _service: RoomService | None = None
 
@@ -24,6 +24,11 @@ def get_room_service() -> RoomService:
         from rtc.services.room_service import RoomService
 
         _service = RoomService()
+    return _service
+
+
+def current_room_service() -> RoomService | None:
+    """The process's RoomService if one was made (shutdown must not create one)."""
     return _service
 
 

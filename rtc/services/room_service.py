@@ -27,6 +27,7 @@ from django.contrib.auth import get_user_model
 from conference.errors import ErrorCode as AppErrorCode
 from meetings import selectors
 from meetings.models import Meeting, Participant
+from rtc.attendance import attendance, mark_left, peer_key
 from rtc.services import notify
 from rtc.services.config import limits
 from rtc.services.media_ops import MediaOperations
@@ -182,6 +183,8 @@ class RoomService(MediaOperations):
             peer.grace_task = None
         peer.channel_name = channel_name
         self._by_channel[channel_name] = (room, peer)
+        # The new socket holds the user's attendance now (it wrote nothing: the peer held it).
+        attendance.release(room.meeting_id, peer.user_id, peer_key(peer.id))
         logger.info("peer resumed [meeting:%s, peer:%s, channel:%s]", room.meeting_id, peer.id,
                     channel_name)
         return peer
@@ -252,6 +255,8 @@ class RoomService(MediaOperations):
             async with room.lock:
                 await self._remove_peer(room, peer, reason="disconnected")
             return
+        # The waiting peer keeps its user present: the socket's leave is not written now.
+        attendance.hold(room.meeting_id, peer.user_id, peer_key(peer.id))
         peer.grace_task = self._start_task(self._expire(room, peer, grace))
 
     @staticmethod
@@ -333,6 +338,8 @@ class RoomService(MediaOperations):
             await notify.broadcast(room.meeting_id, "rtc:peerLeft",
                                    {"peerId": peer.id, "reason": reason},
                                    exclude=peer.channel_name)
+        if attendance.release(room.meeting_id, peer.user_id, peer_key(peer.id)):
+            await mark_left(room.meeting_id, peer.user_id)  # its grace ended: really gone
         if not room.peers:
             await self._close_room(room)
 

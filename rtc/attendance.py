@@ -1,0 +1,95 @@
+"""Attendance of this process's meeting connections: who is present, written once per presence.
+
+A participant is present in a meeting while at least one *holder* keeps it so: an open meeting
+socket (held under its channel name) or a call peer waiting in the reconnect grace period (held
+under ``peer:<peer id>``). The first holder writes the join (`participant_mark_joined`), only
+the last one to go writes the leave (`participant_mark_left`). So a socket that drops and
+resumes within the grace period leaves the attendance row untouched (no left-then-joined), a
+second device does not end the first one's presence, and a peer whose grace expires is marked
+left then, not when its socket dropped.
+
+The table is in memory: it covers one process, which owns every socket of its meetings (see
+ARCHITECTURE.md, Scale). Callers run on the event loop; nothing here awaits between reading and
+changing the table.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from channels.db import database_sync_to_async
+from django.contrib.auth import get_user_model
+
+from meetings import services
+
+__all__ = ["Attendance", "attendance", "mark_left", "peer_key"]
+
+logger = logging.getLogger(__name__)
+
+
+def peer_key(peer_id: str) -> str:
+    """The holder key of a call peer in its grace period."""
+    return f"peer:{peer_id}"
+
+
+class Attendance:
+    """Holders per (meeting, user)."""
+
+    def __init__(self) -> None:
+        self._holders: dict[tuple[str, str], set[str]] = {}
+
+    @staticmethod
+    def _key(meeting_id: Any, user_id: Any) -> tuple[str, str]:
+        return str(meeting_id), str(user_id)
+
+    def hold(self, meeting_id: Any, user_id: Any, holder: str) -> bool:
+        """Add a holder; True when it is the first (the join is to be written)."""
+        holders = self._holders.setdefault(self._key(meeting_id, user_id), set())
+        first = not holders
+        holders.add(holder)
+        return first
+
+    def release(self, meeting_id: Any, user_id: Any, holder: str) -> bool:
+        """Remove a holder; True when it was held and was the last (the leave is to be
+        written). Releasing a holder that is not held changes nothing and returns False."""
+        key = self._key(meeting_id, user_id)
+        holders = self._holders.get(key)
+        if holders is None or holder not in holders:
+            return False
+        holders.discard(holder)
+        if holders:
+            return False
+        del self._holders[key]
+        return True
+
+    def present(self, meeting_id: Any, user_id: Any) -> bool:
+        """Whether any holder keeps the user present in the meeting."""
+        return bool(self._holders.get(self._key(meeting_id, user_id)))
+
+    def holders(self, meeting_id: Any, user_id: Any) -> frozenset[str]:
+        """The current holders (tests, diagnostics)."""
+        return frozenset(self._holders.get(self._key(meeting_id, user_id), ()))
+
+    def __len__(self) -> int:
+        return len(self._holders)
+
+
+attendance = Attendance()
+"""The process's attendance table."""
+
+
+@database_sync_to_async
+def _write_left(meeting_id: Any, user_id: Any) -> None:
+    user = get_user_model().objects.filter(pk=user_id).first()
+    if user is not None:
+        services.participant_mark_left(meeting_id=meeting_id, user=user)
+
+
+async def mark_left(meeting_id: Any, user_id: Any) -> None:
+    """Write the leave of a user whose last holder went; a failure is logged, not raised (the
+    caller is tearing something down and must go on)."""
+    try:
+        await _write_left(meeting_id, user_id)
+    except Exception:
+        logger.exception("meeting=%s user=%s could not be marked left", meeting_id, user_id)

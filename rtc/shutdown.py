@@ -1,0 +1,187 @@
+"""Polite shutdown: every socket is told, every call closed, attendance written, workers stopped.
+
+daphne has no ASGI lifespan: on SIGTERM it cancels every application task (its own "before
+shutdown" trigger) and drops the connections. Left alone, peers would see a dead socket,
+nobody would be marked left, and only the closing pipes would stop the workers. So when the
+process serves under daphne, :func:`install` adds a Twisted "before shutdown" trigger, which
+the reactor awaits, that runs :func:`shutdown`:
+
+1. new meeting sockets are refused (close ``4503``);
+2. every socket with a call peer gets ``rtc:reconnect`` (``reason: server_shutdown``);
+3. the RoomService closes: peers removed, rooms and routers closed, the worker pool stopped;
+4. every socket leaves its meeting (attendance written, ``left_at`` set) and is closed with
+   ``4503``;
+5. (under daphne) the sockets' tasks are ended (see :func:`_end_tasks`).
+
+It does not rely on the consumers' tasks (daphne cancels them at the same moment): it uses the
+tracked consumer objects, whose ``send`` writes straight to daphne's protocol, still open
+during the "before" phase. Servers that speak the ASGI lifespan protocol (uvicorn, hypercorn)
+get the same through :class:`LifespanApp` (``conference.asgi`` routes ``lifespan`` to it); any
+other caller can await :func:`shutdown` itself, or ``RoomService.close()`` for the calls alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from typing import Any
+
+__all__ = [
+    "SHUTDOWN_TIMEOUT",
+    "LifespanApp",
+    "install",
+    "open_connections",
+    "shutdown",
+    "shutting_down",
+    "track",
+    "untrack",
+]
+
+logger = logging.getLogger(__name__)
+
+SHUTDOWN_TIMEOUT = 15.0
+"""Seconds the whole shutdown may take before the server stops anyway."""
+
+_connections: dict[Any, asyncio.Task[Any] | None] = {}
+"""Open meeting sockets → the application task serving each."""
+_state = {"shutting_down": False, "installed": False}
+TASK_GRACE = 5.0
+"""Seconds the sockets' own tasks get to end after they were closed."""
+
+
+def track(conn: Any) -> None:
+    """Remember an open meeting socket and the task serving it (the consumer calls this from
+    its ``connect``, which runs in that task)."""
+    try:
+        task = asyncio.current_task()
+    except RuntimeError:
+        task = None
+    _connections[conn] = task
+
+
+def untrack(conn: Any) -> None:
+    """Forget a meeting socket that left."""
+    _connections.pop(conn, None)
+
+
+def open_connections() -> list[Any]:
+    """The tracked meeting sockets (a copy)."""
+    return list(_connections)
+
+
+async def _end_tasks(tasks: list[asyncio.Task[Any]]) -> None:
+    """Cancel the sockets' tasks and wait for them. daphne cancels them too, but a task
+    cancelled while it waits for a database thread (asgiref's ``sync_to_async``) swallows
+    the cancellation and runs on; one still pending when the interpreter exits crashes its
+    finalisation (CPython 3.11, a pending ``Queue.get`` collected at exit: SIGSEGV)."""
+    current = asyncio.current_task()
+    pending = [t for t in tasks if t is not None and t is not current and not t.done()]
+    for _ in range(3):
+        if not pending:
+            return
+        for task in pending:
+            task.cancel()
+        _, still = await asyncio.wait(pending, timeout=TASK_GRACE / 3)
+        pending = list(still)
+    if pending:
+        logger.error("shutdown: %s socket tasks did not end", len(pending))
+
+
+def shutting_down() -> bool:
+    """Whether :func:`shutdown` has started (new sockets are then refused)."""
+    return _state["shutting_down"]
+
+
+async def shutdown() -> dict[str, int]:
+    """Close every call and socket politely (see the module docstring); the counts handled."""
+    from rtc.protocol import CloseCode
+    from rtc.services import current_room_service
+    from rtc.signaling.errors import SignalingError
+
+    _state["shutting_down"] = True
+    conns = open_connections()
+    service = current_room_service()
+    told = 0
+    for conn in conns:
+        if service is None:
+            break
+        try:
+            service.peer_of(conn.channel_name)
+        except SignalingError:
+            continue
+        try:
+            await conn.send_event("rtc:reconnect", {"reason": "server_shutdown"})
+            told += 1
+        except Exception:
+            logger.exception("shutdown: could not tell channel=%s", conn.channel_name)
+    if service is not None:
+        try:
+            await service.close()
+        except Exception:
+            logger.exception("shutdown: the RoomService did not close cleanly")
+    for conn in conns:
+        try:
+            await conn.leave_and_close(CloseCode.SHUTTING_DOWN)
+        except Exception:
+            logger.exception("shutdown: could not close channel=%s", conn.channel_name)
+    logger.info("shutdown done [sockets:%s, peers told:%s]", len(conns), told)
+    return {"sockets": len(conns), "peers": told}
+
+
+async def _reactor_shutdown() -> None:
+    tasks = [t for t in _connections.values() if t is not None]
+    await shutdown()
+    await _end_tasks(tasks)
+
+
+def _before_reactor_shutdown() -> Any:
+    """Twisted trigger: run :func:`shutdown` on the reactor's asyncio loop; the reactor waits
+    for the returned Deferred (bounded by SHUTDOWN_TIMEOUT)."""
+    from twisted.internet import defer
+
+    logger.info("server stopping: closing calls and sockets [sockets:%s]", len(_connections))
+    future = asyncio.ensure_future(asyncio.wait_for(_reactor_shutdown(), SHUTDOWN_TIMEOUT))
+    deferred = defer.Deferred.fromFuture(future)
+
+    def failed(failure: Any) -> None:
+        logger.error("polite shutdown failed or timed out: %s", failure.getErrorMessage())
+
+    deferred.addErrback(failed)
+    return deferred
+
+
+def install() -> bool:
+    """Register the shutdown trigger once, when this process serves under daphne (whose module
+    installed Twisted's asyncio reactor); True when it is registered."""
+    if _state["installed"]:
+        return True
+    if "daphne.server" not in sys.modules:
+        return False
+    from twisted.internet import reactor
+
+    reactor.addSystemEventTrigger("before", "shutdown", _before_reactor_shutdown)
+    _state["installed"] = True
+    logger.info("polite shutdown registered with the reactor")
+    return True
+
+
+class LifespanApp:
+    """The ASGI lifespan protocol: nothing to do at start-up (the pool starts on the first
+    call), :func:`shutdown` at shutdown."""
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        """Serve one lifespan scope."""
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                try:
+                    await asyncio.wait_for(shutdown(), SHUTDOWN_TIMEOUT)
+                except Exception as exc:
+                    logger.exception("lifespan shutdown failed")
+                    await send({"type": "lifespan.shutdown.failed", "message": str(exc)})
+                    return
+                await send({"type": "lifespan.shutdown.complete"})
+                return

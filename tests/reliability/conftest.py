@@ -1,0 +1,54 @@
+"""Fixtures for the reliability tests: faults, limits, leaks, attendance, shutdown.
+
+The call fixtures of ``tests/rtc/conftest.py`` are reused as they are (``rtc_service``: a real
+worker pool checked empty at teardown; ``rtc_client``: a meeting socket with request helpers;
+``rtc_settings``: no reconnect grace unless a test asks). Every test here also ends with an
+empty attendance table and a shutdown flag that is off again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from channels.db import database_sync_to_async
+
+from meetings.models import Participant
+from rtc import shutdown
+from rtc.attendance import attendance
+from tests.rtc.conftest import RtcClient, rtc_client, rtc_service, rtc_settings  # noqa: F401
+
+
+@pytest.fixture(autouse=True)
+def _process_state_restored() -> Iterator[None]:
+    """Afterwards no socket or grace peer holds attendance, and the process is not shutting
+    down (a test that ran `rtc.shutdown.shutdown` turns the flag off again)."""
+    yield
+    shutdown._state["shutting_down"] = False
+    shutdown._connections.clear()
+    assert len(attendance) == 0, "a closed socket or a removed peer still holds attendance"
+
+
+@database_sync_to_async
+def participant_row(meeting: Any, user: Any) -> Participant:
+    """The user's participant row of ``meeting`` as it is in the database now."""
+    return Participant.objects.get(meeting=meeting, user=user)
+
+
+async def wait_until(check: Callable[[], Any], *, timeout: float = 10.0,
+                     what: str = "condition") -> None:
+    """Poll ``check`` (sync or async) until it is true."""
+    async with asyncio.timeout(timeout):
+        while True:
+            result = check()
+            if asyncio.iscoroutine(result):
+                result = await result
+            if result:
+                return
+            await asyncio.sleep(0.02)
+    raise AssertionError(what)  # pragma: no cover (the timeout raises first)
+
+
+__all__ = ["RtcClient", "participant_row", "wait_until"]

@@ -1,0 +1,174 @@
+"""Stopping the server closes every peer politely, marks attendance and leaves no worker.
+
+In process: :func:`rtc.shutdown.shutdown` (what daphne's reactor trigger and the ASGI lifespan
+run) against real sockets and a real worker. Live: a daphne subprocess gets SIGTERM in the
+middle of a call; its clients see ``rtc:reconnect`` and close code 4503, the database says
+everyone left, and the worker processes are gone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+from typing import Any
+
+import pytest
+from asgiref.testing import ApplicationCommunicator
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
+
+from rtc import shutdown
+from rtc.attendance import attendance
+from rtc.protocol import CloseCode
+from tests.reliability.conftest import participant_row
+from tests.rtc.conftest import audio_parameters
+from tests.rtc.live import LiveServer, seed
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+async def test_shutdown_tells_peers_closes_sockets_and_marks_attendance(
+        rtc_service, rtc_client, ws_communicator, ws_expect_close, meeting, host_user,
+        member_user, settings):
+    """Two peers in a call (one in its grace period) and a socket outside the call: the
+    connected peer gets rtc:reconnect (server_shutdown), every socket is closed with 4503,
+    every participant row gets left_at, the room and the worker are gone, and a socket that
+    arrives meanwhile is refused with 4503."""
+    settings.RTC_LIMITS = {**settings.RTC_LIMITS, "RECONNECT_GRACE_SECONDS": 60}
+    host = await rtc_client(meeting, host_user)
+    member = await rtc_client(meeting, member_user)
+    await host.join()
+    await member.join()
+    await host.produce(await host.transport("send"), "audio")
+    await member.ws.disconnect()  # the member's peer waits in its grace period
+    watcher = await rtc_client(meeting, member_user)  # a socket that is not in the call
+    worker = rtc_service.mediasoup.workers[0]
+
+    counts = await shutdown.shutdown()
+    assert counts == {"sockets": 2, "peers": 1}
+    assert await host.event("rtc:reconnect") == {"reason": "server_shutdown"}
+    assert await ws_expect_close(host.ws) == CloseCode.SHUTTING_DOWN
+    assert await ws_expect_close(watcher.ws) == CloseCode.SHUTTING_DOWN
+    await watcher.drain(0)
+    assert watcher.saw("rtc:reconnect") == [], "only call peers are told to reconnect"
+
+    for user in (host_user, member_user):
+        assert (await participant_row(meeting, user)).left_at is not None, user
+    assert len(attendance) == 0
+    assert rtc_service.rooms == {} and rtc_service.mediasoup.workers == []
+    await asyncio.wait_for(worker.wait_closed(10), 10)
+    assert _gone(worker.pid)
+
+    late = await ws_communicator(meeting.id, user=member_user)
+    connected, _ = await late.connect(timeout=5)
+    assert connected
+    assert await ws_expect_close(late) == CloseCode.SHUTTING_DOWN
+
+
+async def test_lifespan_shutdown_runs_the_polite_shutdown(rtc_service, rtc_client, meeting,
+                                                          host_user, ws_expect_close):
+    """Servers with ASGI lifespan (uvicorn) get the same: lifespan.shutdown closes the call
+    and the socket, then completes."""
+    from conference.asgi import application
+
+    host = await rtc_client(meeting, host_user)
+    await host.join()
+    lifespan = ApplicationCommunicator(application, {"type": "lifespan"})
+    await lifespan.send_input({"type": "lifespan.startup"})
+    assert await lifespan.receive_output(5) == {"type": "lifespan.startup.complete"}
+    await lifespan.send_input({"type": "lifespan.shutdown"})
+    assert await lifespan.receive_output(15) == {"type": "lifespan.shutdown.complete"}
+    assert await host.event("rtc:reconnect") == {"reason": "server_shutdown"}
+    assert await ws_expect_close(host.ws) == CloseCode.SHUTTING_DOWN
+    assert rtc_service.rooms == {} and rtc_service.mediasoup.workers == []
+
+
+# --- a live daphne ------------------------------------------------------------------------------
+
+PARTICIPANTS = """
+import json
+from meetings.models import Participant
+rows = Participant.objects.filter(meeting_id={meeting!r}).select_related("user")
+print(json.dumps({{p.user.username: [p.joined_at is not None, p.left_at is not None]
+                  for p in rows}}))
+"""
+
+
+class Socket:
+    """A bare signaling client: requests, and every push kept, until the server closes."""
+
+    def __init__(self, ws: Any) -> None:
+        self.ws = ws
+        self.pushes: list[dict[str, Any]] = []
+        self.close_code: int | None = None
+        self._n = 0
+
+    async def request(self, message_type: str, data: dict[str, Any]) -> dict[str, Any]:
+        self._n += 1
+        request_id = f"q{self._n}"
+        await self.ws.send(json.dumps({"type": message_type, "requestId": request_id,
+                                       "data": data}))
+        while True:
+            message = json.loads(await asyncio.wait_for(self.ws.recv(), 20))
+            if message.get("requestId") == request_id:
+                assert "error" not in message, message
+                return message["data"]
+            self.pushes.append(message)
+
+    async def until_closed(self) -> None:
+        try:
+            while True:
+                self.pushes.append(json.loads(await self.ws.recv()))
+        except ConnectionClosed as closed:
+            self.close_code = closed.rcvd.code if closed.rcvd else None
+
+
+async def test_sigterm_on_daphne_closes_calls_politely(tmp_path) -> None:
+    """SIGTERM on a live daphne during a call: the peer in the call gets rtc:reconnect, both
+    sockets get close code 4503 (not a dropped connection), both participants are marked
+    left in the database, daphne exits by itself and no worker process is left."""
+    server = LiveServer(extra_env={"MEDIASOUP_WORKER_NUM": "2"}).start()
+    try:
+        data = seed(server)
+        origin = server.url
+        ada = Socket(await connect(server.ws_url(data["meeting"], data["tokens"]["ada"]),
+                                   origin=origin))
+        bob = Socket(await connect(server.ws_url(data["meeting"], data["tokens"]["bob"]),
+                                   origin=origin))
+        ops = Socket(await connect(server.ws_url(data["ops_room"], data["tokens"]["ops"]),
+                                   origin=origin))
+        for socket in (ada, bob, ops):
+            assert json.loads(await socket.ws.recv())["type"] == "meeting.state"
+        await ada.request("rtc:join", {"displayName": "Ada"})
+        send = await ada.request("rtc:createTransport", {"direction": "send"})
+        await ada.request("rtc:produce", {"transportId": send["id"], "kind": "audio",
+                                          "rtpParameters": audio_parameters(),
+                                          "appData": {"source": "mic"}})
+        stats = await ops.request("rtc:serverStats", {})
+        pids = [d["pid"] for d in stats["workerDumps"]]
+        assert len(pids) == 2 and stats["producers"] == 1
+
+        readers = [asyncio.ensure_future(s.until_closed()) for s in (ada, bob, ops)]
+        server.process.send_signal(signal.SIGTERM)
+        code = await asyncio.to_thread(server.process.wait, 20)
+        await asyncio.wait_for(asyncio.gather(*readers), 10)
+        assert code == 0, server.log()
+        assert {"type": "rtc:reconnect", "data": {"reason": "server_shutdown"}} in ada.pushes
+        assert (ada.close_code, bob.close_code, ops.close_code) == (4503, 4503, 4503)
+        assert all(_gone(pid) for pid in pids)
+        rows = server.shell(PARTICIPANTS.format(meeting=data["meeting"]))
+        assert rows["ada"] == [True, True] and rows["bob"] == [True, True], rows
+        assert "polite shutdown registered" in server.log()
+        assert "shutdown done [sockets:3, peers told:1]" in server.log()
+    finally:
+        server.stop()
