@@ -23,42 +23,23 @@ import struct
 from collections.abc import Callable
 from typing import Any, Protocol
 
+import FBS.Message.Message as MessageModule
+import FBS.Notification.Notification as NotificationModule
+import FBS.Request.Request as RequestModule
 import flatbuffers
 from FBS.Log.Log import Log
 from FBS.Message.Body import Body as MessageBody
-from FBS.Message.Message import (
-    Message,
-    MessageAddData,
-    MessageAddDataType,
-    MessageEnd,
-    MessageStart,
-)
+from FBS.Message.Message import Message
 from FBS.Notification.Event import Event
-from FBS.Notification.Notification import (
-    Notification,
-    NotificationAddBody,
-    NotificationAddBodyType,
-    NotificationAddEvent,
-    NotificationAddHandlerId,
-    NotificationEnd,
-    NotificationStart,
-)
+from FBS.Notification.Notification import Notification
 from FBS.Request.Method import Method
-from FBS.Request.Request import (
-    Request,
-    RequestAddBody,
-    RequestAddBodyType,
-    RequestAddHandlerId,
-    RequestAddId,
-    RequestAddMethod,
-    RequestEnd,
-    RequestStart,
-)
+from FBS.Request.Request import Request
 from FBS.Response.Response import Response
 
 from .errors import ChannelClosedError, InvalidParameterError, RequestTimeoutError, WorkerError
 from .fbs_builder import Builder
 from .fbs_read import Table, root, slots
+from .fbs_table import table_spec
 
 __all__ = ["Channel", "NotificationHandler", "Reply", "body_of", "body_table", "notification_body",
            "METHOD_NAMES", "EVENT_NAMES", "DEFAULT_TIMEOUT"]
@@ -81,6 +62,9 @@ _MESSAGE = slots(Message)
 _RESPONSE = slots(Response)
 _LOG = slots(Log)
 _REQUEST_ID = slots(Request).Id
+_REQUEST_SPEC = table_spec(RequestModule, "Id", "Method", "HandlerId", "BodyType", "Body")
+_MESSAGE_SPEC = table_spec(MessageModule, "DataType", "Data")
+_NOTIFICATION_SPEC = table_spec(NotificationModule, "HandlerId", "Event", "BodyType", "Body")
 _TEMPLATES_MAX = 4096
 """Cached envelopes of body-less requests (one per method and handler id) before a reset."""
 
@@ -251,15 +235,10 @@ class Channel:
         builder.Clear()
         try:
             body_offset = _pack(builder, body)
-            handler_offset = builder.CreateString(handler_id)
-            RequestStart(builder)
-            RequestAddId(builder, request_id)
-            RequestAddMethod(builder, method)
-            RequestAddHandlerId(builder, handler_offset)
-            if body_offset:
-                RequestAddBodyType(builder, body_type)
-                RequestAddBody(builder, body_offset)
-            return _finish(builder, MessageBody.Request, RequestEnd(builder))
+            request = builder.table(_REQUEST_SPEC, (
+                request_id, method, builder.CreateString(handler_id),
+                body_type if body_offset else 0, body_offset))
+            return _finish(builder, MessageBody.Request, request)
         finally:
             builder.Clear()
 
@@ -285,14 +264,10 @@ class Channel:
         builder.Clear()
         try:
             body_offset = _pack(builder, body)
-            handler_offset = builder.CreateString(handler_id)
-            NotificationStart(builder)
-            NotificationAddHandlerId(builder, handler_offset)
-            NotificationAddEvent(builder, event)
-            if body_offset:
-                NotificationAddBodyType(builder, body_type)
-                NotificationAddBody(builder, body_offset)
-            data = _finish(builder, MessageBody.Notification, NotificationEnd(builder))
+            notification = builder.table(_NOTIFICATION_SPEC, (
+                builder.CreateString(handler_id), event, body_type if body_offset else 0,
+                body_offset))
+            data = _finish(builder, MessageBody.Notification, notification)
         finally:
             builder.Clear()
         if len(data) > MESSAGE_MAX_LEN:
@@ -436,11 +411,8 @@ def _pack(builder: flatbuffers.Builder, body: Body) -> int:
     return int(body(builder))  # type: ignore[operator]
 
 
-def _finish(builder: flatbuffers.Builder, body_type: int, body_offset: int) -> bytearray:
-    MessageStart(builder)
-    MessageAddDataType(builder, body_type)
-    MessageAddData(builder, body_offset)
-    builder.FinishSizePrefixed(MessageEnd(builder))
+def _finish(builder: Builder, body_type: int, body_offset: int) -> bytearray:
+    builder.FinishSizePrefixed(builder.table(_MESSAGE_SPEC, (body_type, body_offset)))
     return builder.Output()  # a copy: the builder is reused
 
 

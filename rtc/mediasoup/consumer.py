@@ -6,8 +6,8 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 import FBS.Consumer.ConsumerLayers as FbsConsumerLayers
+import FBS.Transport.CloseConsumerRequest as FbsCloseConsumer
 import FBS.Transport.ConsumeRequest as FbsConsumeRequest
-import flatbuffers
 from FBS.Consumer.ConsumerLayers import ConsumerLayersT
 from FBS.Consumer.ConsumerScore import ConsumerScore
 from FBS.Consumer.DumpResponse import DumpResponse
@@ -26,13 +26,13 @@ from FBS.Notification.Event import Event
 from FBS.Notification.Notification import Notification
 from FBS.Request.Body import Body as RequestBody
 from FBS.Request.Method import Method
-from FBS.Transport.CloseConsumerRequest import CloseConsumerRequestT
 from FBS.Transport.ConsumeResponse import ConsumeResponse
 
 from . import ortc
 from .channel import EVENT_NAMES, Response, body_of, body_table, notification_body
 from .errors import InvalidParameterError, InvalidStateError
 from .events import EventEmitter
+from .fbs_builder import Builder
 from .fbs_read import Table, slots
 from .fbs_rtp import (
     kind_from_fbs,
@@ -45,6 +45,7 @@ from .fbs_rtp import (
     serialize_rtp_parameters,
 )
 from .fbs_stats import parse_rtp_stream_dump, parse_rtp_stream_stats
+from .fbs_table import StringTable, table_spec
 from .fbs_utils import check_app_data, fields, new_id, raw_bytes
 from .producer import parse_media_trace
 
@@ -55,6 +56,7 @@ if TYPE_CHECKING:
 __all__ = ["Consumer", "create_consumer"]
 
 logger = logging.getLogger(__name__)
+_CLOSE_CONSUMER = table_spec(FbsCloseConsumer, "ConsumerId")
 
 CONSUMER_TRACE_TYPES = {"keyframe": TraceEventType.KEYFRAME, "fir": TraceEventType.FIR,
                         "nack": TraceEventType.NACK, "pli": TraceEventType.PLI,
@@ -63,6 +65,10 @@ _TRACE_NAMES = {v: k for k, v in CONSUMER_TRACE_TYPES.items()}
 _CONSUME_RESPONSE = slots(ConsumeResponse)
 _SCORE = slots(ConsumerScore)
 _LAYERS = slots(FbsConsumerLayers.ConsumerLayers)
+_LAYERS_SPEC = table_spec(FbsConsumerLayers, "SpatialLayer", "TemporalLayer")
+_CONSUME_REQUEST = table_spec(FbsConsumeRequest, "ConsumerId", "ProducerId", "Kind",
+                              "RtpParameters", "Type", "ConsumableRtpEncodings", "Paused",
+                              "PreferredLayers", "IgnoreDtx")
 
 
 def _layers(table: Any) -> dict[str, int] | None:
@@ -117,30 +123,19 @@ async def create_consumer(transport: Transport, *, producer: Producer,
     consumer_type = "pipe" if pipe else producer.type
     encodings = producer.consumable_rtp_parameters.get("encodings") or []
 
-    def build(builder: flatbuffers.Builder) -> int:
+    def build(builder: Builder) -> int:
         params_offset = serialize_rtp_parameters(builder, rtp_parameters)
         id_offset = builder.CreateString(consumer_id)
         producer_offset = builder.CreateString(producer.id)
         encodings_offset = serialize_encodings(builder, encodings)
         layers_offset = 0
         if preferred_layers is not None:
-            FbsConsumerLayers.Start(builder)
-            FbsConsumerLayers.AddSpatialLayer(builder, preferred_layers["spatialLayer"])
-            if preferred_layers.get("temporalLayer") is not None:
-                FbsConsumerLayers.AddTemporalLayer(builder, preferred_layers["temporalLayer"])
-            layers_offset = FbsConsumerLayers.End(builder)
-        FbsConsumeRequest.Start(builder)
-        FbsConsumeRequest.AddConsumerId(builder, id_offset)
-        FbsConsumeRequest.AddProducerId(builder, producer_offset)
-        FbsConsumeRequest.AddKind(builder, kind_to_fbs(producer.kind))
-        FbsConsumeRequest.AddRtpParameters(builder, params_offset)
-        FbsConsumeRequest.AddType(builder, producer_type_to_fbs(consumer_type))
-        FbsConsumeRequest.AddConsumableRtpEncodings(builder, encodings_offset)
-        FbsConsumeRequest.AddPaused(builder, bool(paused))
-        if layers_offset:
-            FbsConsumeRequest.AddPreferredLayers(builder, layers_offset)
-        FbsConsumeRequest.AddIgnoreDtx(builder, bool(ignore_dtx))
-        return FbsConsumeRequest.End(builder)
+            layers_offset = builder.table(_LAYERS_SPEC, (
+                preferred_layers["spatialLayer"], preferred_layers.get("temporalLayer")))
+        return builder.table(_CONSUME_REQUEST, (
+            id_offset, producer_offset, kind_to_fbs(producer.kind), params_offset,
+            producer_type_to_fbs(consumer_type), encodings_offset, bool(paused), layers_offset,
+            bool(ignore_dtx)))
 
     response = await transport._request(Method.TRANSPORT_CONSUME,
                                          RequestBody.Transport_ConsumeRequest, build)
@@ -213,7 +208,7 @@ class Consumer(EventEmitter):
             self._channel.request_nowait(
                 Method.TRANSPORT_CLOSE_CONSUMER, self._transport.id,
                 RequestBody.Transport_CloseConsumerRequest,
-                CloseConsumerRequestT(consumerId=self.id))
+                StringTable(_CLOSE_CONSUMER, self.id))
         self.emit("@close")
         if event is not None:
             self.emit(event)

@@ -6,6 +6,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 import FBS.DataConsumer.SendRequest as FbsSendRequest
+import FBS.Transport.CloseDataConsumerRequest as FbsCloseDataConsumer
 import FBS.Transport.ConsumeDataRequest as FbsConsumeDataRequest
 import flatbuffers
 from FBS.DataConsumer.AddSubchannelRequest import AddSubchannelRequestT
@@ -26,12 +27,12 @@ from FBS.Notification.Event import Event
 from FBS.Notification.Notification import Notification
 from FBS.Request.Body import Body as RequestBody
 from FBS.Request.Method import Method
-from FBS.Transport.CloseDataConsumerRequest import CloseDataConsumerRequestT
 
 from .channel import EVENT_NAMES, body_of, notification_body
 from .data_producer import DATA_TYPE_NAMES, DATA_TYPES, message_ppid
 from .errors import InvalidParameterError, InvalidStateError
 from .events import EventEmitter
+from .fbs_table import StringTable, table_spec
 from .fbs_transport import parse_sctp_stream_parameters, sctp_stream_parameters_to_fbs
 from .fbs_utils import check_app_data, fields, new_id, raw_bytes
 
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
 __all__ = ["DataConsumer", "create_data_consumer"]
 
 logger = logging.getLogger(__name__)
+_CLOSE_DATA_CONSUMER = table_spec(FbsCloseDataConsumer, "DataConsumerId")
 
 
 async def create_data_consumer(
@@ -183,7 +185,7 @@ class DataConsumer(EventEmitter):
             self._channel.request_nowait(
                 Method.TRANSPORT_CLOSE_DATACONSUMER, self._transport.id,
                 RequestBody.Transport_CloseDataConsumerRequest,
-                CloseDataConsumerRequestT(dataConsumerId=self.id))
+                StringTable(_CLOSE_DATA_CONSUMER, self.id))
         self.emit("@close")
         if event is not None:
             self.emit(event)

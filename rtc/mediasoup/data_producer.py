@@ -6,6 +6,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 import FBS.DataProducer.SendNotification as FbsSend
+import FBS.Transport.CloseDataProducerRequest as FbsCloseDataProducer
 import FBS.Transport.ProduceDataRequest as FbsProduceDataRequest
 import flatbuffers
 from FBS.DataProducer.DumpResponse import DumpResponse
@@ -15,12 +16,12 @@ from FBS.Notification.Body import Body as NotificationBody
 from FBS.Notification.Event import Event
 from FBS.Request.Body import Body as RequestBody
 from FBS.Request.Method import Method
-from FBS.Transport.CloseDataProducerRequest import CloseDataProducerRequestT
 
 from . import ortc
 from .channel import body_of
 from .errors import InvalidParameterError, InvalidStateError
 from .events import EventEmitter
+from .fbs_table import StringTable, table_spec
 from .fbs_transport import parse_sctp_stream_parameters, sctp_stream_parameters_to_fbs
 from .fbs_utils import check_app_data, fields, new_id
 
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
 __all__ = ["DataProducer", "create_data_producer", "message_ppid"]
 
 logger = logging.getLogger(__name__)
+_CLOSE_DATA_PRODUCER = table_spec(FbsCloseDataProducer, "DataProducerId")
 
 DATA_TYPES = {"sctp": DataType.SCTP, "direct": DataType.DIRECT}
 DATA_TYPE_NAMES = {v: k for k, v in DATA_TYPES.items()}
@@ -138,7 +140,7 @@ class DataProducer(EventEmitter):
             self._channel.request_nowait(
                 Method.TRANSPORT_CLOSE_DATAPRODUCER, self._transport.id,
                 RequestBody.Transport_CloseDataProducerRequest,
-                CloseDataProducerRequestT(dataProducerId=self.id))
+                StringTable(_CLOSE_DATA_PRODUCER, self.id))
         self.emit("@close")
         if event is not None:
             self.emit(event)

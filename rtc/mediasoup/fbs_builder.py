@@ -11,6 +11,9 @@ padding, vtable de-duplication, trimming of trailing empty vtable slots) are the
 step by step, so the output is byte-for-byte the same; ``tests/mediasoup/test_ms_fbs.py``
 checks that against the stock builder. A value out of range still raises the library's
 ``TypeError`` (we call its ``enforce_number`` when ``struct`` refuses a value).
+
+The hottest tables (RTP parameters, codecs, encodings, ...) go one step further:
+:meth:`Builder.table` writes a whole table in one call from a ``fbs_table.TableSpec``.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ from typing import Any
 
 import flatbuffers
 from flatbuffers import number_types as N
+
+from .fbs_table import TableSpec, offsets_vector, write_table
 
 __all__ = ["Builder"]
 
@@ -240,6 +245,14 @@ class Builder(flatbuffers.Builder):
         self.current_vtable = None
         return object_offset
 
+    def table(self, spec: TableSpec, values: tuple[Any, ...]) -> int:
+        """A whole table in one call (see :func:`.fbs_table.write_table`)."""
+        return write_table(self, spec, values)
+
+    def offsets_vector(self, offsets: list[int]) -> int:
+        """A vector of offsets in one call (see :func:`.fbs_table.offsets_vector`)."""
+        return offsets_vector(self, offsets)
+
     # -- vectors and strings -------------------------------------------------------------------
 
     def StartVector(self, elemSize: int, numElems: int, alignment: int) -> int:  # noqa: N802, N803
@@ -263,7 +276,8 @@ class Builder(flatbuffers.Builder):
 
     def CreateString(self, s: str | bytes, encoding: str = "utf-8",  # noqa: N802
                      errors: str = "strict") -> int:
-        self.assertNotNested()
+        if self.nested:
+            raise flatbuffers.builder.IsNestedError()
         if isinstance(s, str):
             x = s.encode(encoding, errors)
         elif isinstance(s, bytes | bytearray):
@@ -271,10 +285,20 @@ class Builder(flatbuffers.Builder):
         else:
             raise TypeError("non-string passed to CreateString")
         n = len(x)
-        self.Prep(4, n + 1)
+        # Prep(4, n + 1), inlined: the length is 4-aligned, the bytes and a NUL follow it.
+        head = self.head
         buf = self.Bytes
-        head = self.head - n - 5
-        buf[head + 4:head + 5 + n] = x + b"\x00"
+        align = (head - len(buf) - n - 1) & 3
+        if head < align + n + 5 or self.minalign < 4:
+            self.Prep(4, n + 1)
+            head = self.head
+            buf = self.Bytes
+        elif align:
+            buf[head - align:head] = _ZEROS[align]
+            head -= align
+        head -= n + 5
+        buf[head + 4:head + 4 + n] = x
+        buf[head + 4 + n] = 0
         _U32(buf, head, n)
         self.head = head
         return len(buf) - head

@@ -1,7 +1,9 @@
 """RTP parameters: mediasoup's JSON dicts to FlatBuffers and back.
 
 Serialization writes straight into the builder (no intermediate ``...T`` objects) because
-produce/consume requests carry the largest bodies of the hot path. Parsing returns dicts in
+produce/consume requests carry the largest bodies of the hot path; it needs our
+``fbs_builder.Builder`` (the channel's), whose ``table`` writes each table in one call from a
+``TableSpec`` taken from the generated code. Parsing returns dicts in
 mediasoup's camelCase shape with absent optional fields left out (as JSON drops ``undefined``).
 """
 
@@ -32,6 +34,8 @@ from FBS.RtpParameters.Type import Type
 from FBS.RtpParameters.Value import Value
 
 from .errors import InvalidParameterError
+from .fbs_builder import Builder
+from .fbs_table import table_spec
 
 __all__ = [
     "HEADER_EXTENSION_URIS",
@@ -92,61 +96,72 @@ def producer_type_from_fbs(value: int) -> str:
 
 def offsets_vector(builder: flatbuffers.Builder, offsets: list[int]) -> int:
     """A vector of table offsets (already written) in the given order."""
+    if isinstance(builder, Builder):
+        return builder.offsets_vector(offsets)
     builder.StartVector(4, len(offsets), 4)
     for offset in reversed(offsets):
         builder.PrependUOffsetTRelative(offset)
     return builder.EndVector()
 
 
-def _string_or_zero(builder: flatbuffers.Builder, value: str | None) -> int:
+# What each table's generated Start/Add.../End calls do, in the order this module makes them.
+_BOOLEAN = table_spec(FbsBoolean, "Value")
+_INTEGER = table_spec(FbsInteger32, "Value")
+_DOUBLE = table_spec(FbsDouble, "Value")
+_STRING = table_spec(FbsString, "Value")
+_INTEGERS = table_spec(FbsInteger32Array, "Value")
+_PARAMETER = table_spec(FbsParameter, "Name", "ValueType", "Value")
+_FEEDBACK = table_spec(FbsRtcpFeedback, "Type", "Parameter")
+_CODEC = table_spec(FbsCodec, "MimeType", "PayloadType", "ClockRate", "Channels", "Parameters",
+                    "RtcpFeedback")
+_RTX = table_spec(FbsRtx, "Ssrc")
+_ENCODING = table_spec(FbsEncoding, "Ssrc", "Rid", "CodecPayloadType", "Rtx", "Dtx",
+                       "ScalabilityMode", "MaxBitrate")
+_EXTENSION = table_spec(FbsHeaderExtension, "Uri", "Id", "Encrypt", "Parameters")
+_RTCP = table_spec(FbsRtcpParameters, "Cname", "ReducedSize")
+_RTP_PARAMETERS = table_spec(FbsRtpParameters, "Mid", "Codecs", "HeaderExtensions", "Encodings",
+                             "Rtcp")
+_CODEC_MAPPING = table_spec(FbsCodecMapping, "PayloadType", "MappedPayloadType")
+_ENCODING_MAPPING = table_spec(FbsEncodingMapping, "Rid", "Ssrc", "ScalabilityMode",
+                               "MappedSsrc")
+_RTP_MAPPING = table_spec(FbsRtpMapping, "Codecs", "Encodings")
+
+
+def _string_or_zero(builder: Builder, value: str | None) -> int:
     return builder.CreateString(value) if value is not None else 0
 
 
-def _serialize_parameters(builder: flatbuffers.Builder, parameters: dict[str, Any] | None) -> int:
+def _serialize_parameters(builder: Builder, parameters: dict[str, Any] | None) -> int:
     offsets = []
     for key, value in (parameters or {}).items():
         name = builder.CreateString(key)
         if isinstance(value, bool):
-            FbsBoolean.Start(builder)
-            FbsBoolean.AddValue(builder, 1 if value else 0)
-            value_type, value_offset = Value.Boolean, FbsBoolean.End(builder)
+            value_type, value_offset = Value.Boolean, builder.table(
+                _BOOLEAN, (1 if value else 0,))
         elif isinstance(value, int):
-            FbsInteger32.Start(builder)
-            FbsInteger32.AddValue(builder, value)
-            value_type, value_offset = Value.Integer32, FbsInteger32.End(builder)
+            value_type, value_offset = Value.Integer32, builder.table(_INTEGER, (value,))
         elif isinstance(value, float):
             if value.is_integer():
-                FbsInteger32.Start(builder)
-                FbsInteger32.AddValue(builder, int(value))
-                value_type, value_offset = Value.Integer32, FbsInteger32.End(builder)
+                value_type, value_offset = Value.Integer32, builder.table(
+                    _INTEGER, (int(value),))
             else:
-                FbsDouble.Start(builder)
-                FbsDouble.AddValue(builder, value)
-                value_type, value_offset = Value.Double, FbsDouble.End(builder)
+                value_type, value_offset = Value.Double, builder.table(_DOUBLE, (value,))
         elif isinstance(value, str):
             text = builder.CreateString(value)
-            FbsString.Start(builder)
-            FbsString.AddValue(builder, text)
-            value_type, value_offset = Value.String, FbsString.End(builder)
+            value_type, value_offset = Value.String, builder.table(_STRING, (text,))
         elif isinstance(value, list) and all(isinstance(v, int) for v in value):
             builder.StartVector(4, len(value), 4)
             for item in reversed(value):
                 builder.PrependInt32(item)
             items = builder.EndVector()
-            FbsInteger32Array.Start(builder)
-            FbsInteger32Array.AddValue(builder, items)
-            value_type, value_offset = Value.Integer32Array, FbsInteger32Array.End(builder)
+            value_type, value_offset = Value.Integer32Array, builder.table(_INTEGERS, (items,))
         else:
             raise InvalidParameterError(f"invalid parameter type [key:{key!r}, value:{value!r}]")
-        FbsParameter.Start(builder)
-        FbsParameter.AddName(builder, name)
-        FbsParameter.AddValueType(builder, value_type)
-        FbsParameter.AddValue(builder, value_offset)
-        offsets.append(FbsParameter.End(builder))
+        offsets.append(builder.table(_PARAMETER, (name, value_type, value_offset)))
     return offsets_vector(builder, offsets)
 
 
-def serialize_encodings(builder: flatbuffers.Builder, encodings: list[dict[str, Any]]) -> int:
+def serialize_encodings(builder: Builder, encodings: list[dict[str, Any]]) -> int:
     """A vector of ``RtpEncodingParameters``."""
     offsets = []
     for encoding in encodings:
@@ -154,29 +169,17 @@ def serialize_encodings(builder: flatbuffers.Builder, encodings: list[dict[str, 
         mode = _string_or_zero(builder, encoding.get("scalabilityMode") or None)
         rtx = 0
         if encoding.get("rtx"):
-            FbsRtx.Start(builder)
-            FbsRtx.AddSsrc(builder, encoding["rtx"]["ssrc"])
-            rtx = FbsRtx.End(builder)
-        FbsEncoding.Start(builder)
-        if encoding.get("ssrc"):
-            FbsEncoding.AddSsrc(builder, encoding["ssrc"])
-        if rid:
-            FbsEncoding.AddRid(builder, rid)
-        if encoding.get("codecPayloadType"):
-            FbsEncoding.AddCodecPayloadType(builder, encoding["codecPayloadType"])
-        if rtx:
-            FbsEncoding.AddRtx(builder, rtx)
-        if encoding.get("dtx") is not None:
-            FbsEncoding.AddDtx(builder, bool(encoding["dtx"]))
-        if mode:
-            FbsEncoding.AddScalabilityMode(builder, mode)
-        if encoding.get("maxBitrate") is not None:
-            FbsEncoding.AddMaxBitrate(builder, int(encoding["maxBitrate"]))
-        offsets.append(FbsEncoding.End(builder))
+            rtx = builder.table(_RTX, (encoding["rtx"]["ssrc"],))
+        max_bitrate = encoding.get("maxBitrate")
+        # A falsy ssrc or payload type, or an absent dtx, is left out (None / False).
+        offsets.append(builder.table(_ENCODING, (
+            encoding.get("ssrc") or None, rid, encoding.get("codecPayloadType") or None, rtx,
+            bool(encoding.get("dtx")), mode,
+            int(max_bitrate) if max_bitrate is not None else None)))
     return offsets_vector(builder, offsets)
 
 
-def serialize_rtp_parameters(builder: flatbuffers.Builder, params: dict[str, Any]) -> int:
+def serialize_rtp_parameters(builder: Builder, params: dict[str, Any]) -> int:
     """An ``RtpParameters`` table from validated mediasoup RTP parameters."""
     codecs = []
     for codec in params["codecs"]:
@@ -186,21 +189,11 @@ def serialize_rtp_parameters(builder: flatbuffers.Builder, params: dict[str, Any
         for fb in codec.get("rtcpFeedback") or ():
             fb_type = builder.CreateString(fb["type"])
             fb_parameter = _string_or_zero(builder, fb.get("parameter"))
-            FbsRtcpFeedback.Start(builder)
-            FbsRtcpFeedback.AddType(builder, fb_type)
-            if fb_parameter:
-                FbsRtcpFeedback.AddParameter(builder, fb_parameter)
-            feedback.append(FbsRtcpFeedback.End(builder))
+            feedback.append(builder.table(_FEEDBACK, (fb_type, fb_parameter)))
         feedback_vector = offsets_vector(builder, feedback)
-        FbsCodec.Start(builder)
-        FbsCodec.AddMimeType(builder, mime)
-        FbsCodec.AddPayloadType(builder, codec["payloadType"])
-        FbsCodec.AddClockRate(builder, codec["clockRate"])
-        if codec.get("channels") is not None:
-            FbsCodec.AddChannels(builder, codec["channels"])
-        FbsCodec.AddParameters(builder, parameters)
-        FbsCodec.AddRtcpFeedback(builder, feedback_vector)
-        codecs.append(FbsCodec.End(builder))
+        codecs.append(builder.table(_CODEC, (
+            mime, codec["payloadType"], codec["clockRate"], codec.get("channels"), parameters,
+            feedback_vector)))
     codecs_vector = offsets_vector(builder, codecs)
     extensions = []
     for ext in params.get("headerExtensions") or ():
@@ -208,59 +201,31 @@ def serialize_rtp_parameters(builder: flatbuffers.Builder, params: dict[str, Any
         if uri is None:  # the worker knows only these; ortc filters the rest out
             continue
         parameters = _serialize_parameters(builder, ext.get("parameters"))
-        FbsHeaderExtension.Start(builder)
-        FbsHeaderExtension.AddUri(builder, uri)
-        FbsHeaderExtension.AddId(builder, ext["id"])
-        FbsHeaderExtension.AddEncrypt(builder, bool(ext.get("encrypt")))
-        FbsHeaderExtension.AddParameters(builder, parameters)
-        extensions.append(FbsHeaderExtension.End(builder))
+        extensions.append(builder.table(_EXTENSION, (
+            uri, ext["id"], bool(ext.get("encrypt")), parameters)))
     extensions_vector = offsets_vector(builder, extensions)
     encodings_vector = serialize_encodings(builder, params.get("encodings") or [])
     rtcp = params.get("rtcp") or {}
     cname = _string_or_zero(builder, rtcp.get("cname"))
-    FbsRtcpParameters.Start(builder)
-    if cname:
-        FbsRtcpParameters.AddCname(builder, cname)
-    FbsRtcpParameters.AddReducedSize(builder, bool(rtcp.get("reducedSize", True)))
-    rtcp_offset = FbsRtcpParameters.End(builder)
+    rtcp_offset = builder.table(_RTCP, (cname, bool(rtcp.get("reducedSize", True))))
     mid = _string_or_zero(builder, params.get("mid"))
-    FbsRtpParameters.Start(builder)
-    if mid:
-        FbsRtpParameters.AddMid(builder, mid)
-    FbsRtpParameters.AddCodecs(builder, codecs_vector)
-    FbsRtpParameters.AddHeaderExtensions(builder, extensions_vector)
-    FbsRtpParameters.AddEncodings(builder, encodings_vector)
-    FbsRtpParameters.AddRtcp(builder, rtcp_offset)
-    return FbsRtpParameters.End(builder)
+    return builder.table(_RTP_PARAMETERS, (
+        mid, codecs_vector, extensions_vector, encodings_vector, rtcp_offset))
 
 
-def serialize_rtp_mapping(builder: flatbuffers.Builder, mapping: dict[str, Any]) -> int:
+def serialize_rtp_mapping(builder: Builder, mapping: dict[str, Any]) -> int:
     """An ``RtpMapping`` table from ``ortc.get_producer_rtp_parameters_mapping``'s result."""
-    codecs = []
-    for codec in mapping["codecs"]:
-        FbsCodecMapping.Start(builder)
-        FbsCodecMapping.AddPayloadType(builder, codec["payloadType"])
-        FbsCodecMapping.AddMappedPayloadType(builder, codec["mappedPayloadType"])
-        codecs.append(FbsCodecMapping.End(builder))
+    codecs = [builder.table(_CODEC_MAPPING, (codec["payloadType"], codec["mappedPayloadType"]))
+              for codec in mapping["codecs"]]
     codecs_vector = offsets_vector(builder, codecs)
     encodings = []
     for encoding in mapping["encodings"]:
         rid = _string_or_zero(builder, encoding.get("rid"))
         mode = _string_or_zero(builder, encoding.get("scalabilityMode"))
-        FbsEncodingMapping.Start(builder)
-        if rid:
-            FbsEncodingMapping.AddRid(builder, rid)
-        if encoding.get("ssrc") is not None:
-            FbsEncodingMapping.AddSsrc(builder, encoding["ssrc"])
-        if mode:
-            FbsEncodingMapping.AddScalabilityMode(builder, mode)
-        FbsEncodingMapping.AddMappedSsrc(builder, encoding["mappedSsrc"])
-        encodings.append(FbsEncodingMapping.End(builder))
+        encodings.append(builder.table(_ENCODING_MAPPING, (
+            rid, encoding.get("ssrc"), mode, encoding["mappedSsrc"])))
     encodings_vector = offsets_vector(builder, encodings)
-    FbsRtpMapping.Start(builder)
-    FbsRtpMapping.AddCodecs(builder, codecs_vector)
-    FbsRtpMapping.AddEncodings(builder, encodings_vector)
-    return FbsRtpMapping.End(builder)
+    return builder.table(_RTP_MAPPING, (codecs_vector, encodings_vector))
 
 
 # -- parsing ----------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 import FBS.Producer.SendNotification as FbsSend
+import FBS.Transport.CloseProducerRequest as FbsCloseProducer
 import FBS.Transport.ProduceRequest as FbsProduceRequest
 import flatbuffers
 from FBS.Common.TraceDirection import TraceDirection
@@ -21,13 +22,13 @@ from FBS.Producer.TraceNotification import TraceNotification, TraceNotificationT
 from FBS.Producer.VideoOrientationChangeNotification import VideoOrientationChangeNotification
 from FBS.Request.Body import Body as RequestBody
 from FBS.Request.Method import Method
-from FBS.Transport.CloseProducerRequest import CloseProducerRequestT
 from FBS.Transport.ProduceResponse import ProduceResponse
 
 from . import ortc
 from .channel import EVENT_NAMES, Response, body_of, body_table, notification_body
 from .errors import InvalidParameterError, InvalidStateError
 from .events import EventEmitter
+from .fbs_builder import Builder
 from .fbs_read import slots
 from .fbs_rtp import (
     kind_from_fbs,
@@ -38,6 +39,7 @@ from .fbs_rtp import (
     serialize_rtp_parameters,
 )
 from .fbs_stats import parse_rtp_stream_dump, parse_rtp_stream_stats
+from .fbs_table import StringTable, table_spec
 from .fbs_utils import check_app_data, fields, new_id, to_dict
 
 if TYPE_CHECKING:
@@ -46,12 +48,15 @@ if TYPE_CHECKING:
 __all__ = ["Producer", "create_producer", "parse_media_trace"]
 
 logger = logging.getLogger(__name__)
+_CLOSE_PRODUCER = table_spec(FbsCloseProducer, "ProducerId")
 
 PRODUCER_TRACE_TYPES = {"keyframe": TraceEventType.KEYFRAME, "fir": TraceEventType.FIR,
                         "nack": TraceEventType.NACK, "pli": TraceEventType.PLI,
                         "rtp": TraceEventType.RTP, "sr": TraceEventType.SR}
 _TRACE_NAMES = {v: k for k, v in PRODUCER_TRACE_TYPES.items()}
 _PRODUCE_RESPONSE = slots(ProduceResponse)
+_PRODUCE_REQUEST = table_spec(FbsProduceRequest, "ProducerId", "Kind", "RtpParameters",
+                              "RtpMapping", "KeyFrameRequestDelay", "Paused")
 
 
 def parse_media_trace(table: Any, t_class: type[Any], names: dict[int, str]) -> dict[str, Any]:
@@ -89,18 +94,13 @@ async def create_producer(transport: Transport, *, kind: str, rtp_parameters: di
     consumable = ortc.get_consumable_rtp_parameters(kind, params, caps, mapping)
     producer_id = producer_id or new_id()
 
-    def build(builder: flatbuffers.Builder) -> int:
+    def build(builder: Builder) -> int:
         id_offset = builder.CreateString(producer_id)
         params_offset = serialize_rtp_parameters(builder, params)
         mapping_offset = serialize_rtp_mapping(builder, mapping)
-        FbsProduceRequest.Start(builder)
-        FbsProduceRequest.AddProducerId(builder, id_offset)
-        FbsProduceRequest.AddKind(builder, kind_to_fbs(kind))
-        FbsProduceRequest.AddRtpParameters(builder, params_offset)
-        FbsProduceRequest.AddRtpMapping(builder, mapping_offset)
-        FbsProduceRequest.AddKeyFrameRequestDelay(builder, key_frame_request_delay or 0)
-        FbsProduceRequest.AddPaused(builder, bool(paused))
-        return FbsProduceRequest.End(builder)
+        return builder.table(_PRODUCE_REQUEST, (
+            id_offset, kind_to_fbs(kind), params_offset, mapping_offset,
+            key_frame_request_delay or 0, bool(paused)))
 
     response = await transport._request(Method.TRANSPORT_PRODUCE,
                                          RequestBody.Transport_ProduceRequest, build)
@@ -162,7 +162,7 @@ class Producer(EventEmitter):
             self._channel.request_nowait(
                 Method.TRANSPORT_CLOSE_PRODUCER, self._transport.id,
                 RequestBody.Transport_CloseProducerRequest,
-                CloseProducerRequestT(producerId=self.id))
+                StringTable(_CLOSE_PRODUCER, self.id))
         self.emit("@close")
         if event is not None:
             self.emit(event)

@@ -7,19 +7,20 @@ import copy
 import logging
 from typing import TYPE_CHECKING, Any
 
+import FBS.Router.CloseRtpObserverRequest as FbsCloseRtpObserver
+import FBS.Router.CloseTransportRequest as FbsCloseTransport
+import FBS.Worker.CloseRouterRequest as FbsCloseRouter
+import FBS.Worker.CreateRouterRequest as FbsCreateRouter
 from FBS.Request.Body import Body as RequestBody
 from FBS.Request.Method import Method
-from FBS.Router.CloseRtpObserverRequest import CloseRtpObserverRequestT
-from FBS.Router.CloseTransportRequest import CloseTransportRequestT
 from FBS.Router.DumpResponse import DumpResponse
-from FBS.Worker.CloseRouterRequest import CloseRouterRequestT
-from FBS.Worker.CreateRouterRequest import CreateRouterRequestT
 
 from . import ortc
 from .channel import Channel, body_table
 from .errors import InvalidParameterError, InvalidStateError, UnsupportedError
 from .events import EventEmitter
 from .fbs_read import slots
+from .fbs_table import StringTable, table_spec
 from .fbs_utils import check_app_data, new_id, read_key_value_arrays, read_key_values
 
 if TYPE_CHECKING:
@@ -37,6 +38,10 @@ if TYPE_CHECKING:
 __all__ = ["Router", "create_router"]
 
 logger = logging.getLogger(__name__)
+_CLOSE_ROUTER = table_spec(FbsCloseRouter, "RouterId")
+_CLOSE_TRANSPORT = table_spec(FbsCloseTransport, "TransportId")
+_CLOSE_RTP_OBSERVER = table_spec(FbsCloseRtpObserver, "RtpObserverId")
+_CREATE_ROUTER = table_spec(FbsCreateRouter, "RouterId")
 _DUMP = slots(DumpResponse)
 
 
@@ -53,7 +58,7 @@ async def create_router(
     await channel.request(
         Method.WORKER_CREATE_ROUTER,
         body_type=RequestBody.Worker_CreateRouterRequest,
-        body=CreateRouterRequestT(routerId=router_id),
+        body=StringTable(_CREATE_ROUTER, router_id),
     )
     return Router(router_id=router_id, channel=channel, rtp_capabilities=rtp_capabilities,
                   app_data=app_data)
@@ -110,7 +115,7 @@ class Router(EventEmitter):
             self._channel.request_nowait(
                 Method.WORKER_CLOSE_ROUTER,
                 body_type=RequestBody.Worker_CloseRouterRequest,
-                body=CloseRouterRequestT(routerId=self.id),
+                body=StringTable(_CLOSE_ROUTER, self.id),
             )
         for transport in list(self._transports.values()):
             transport._close(event="routerclose")
@@ -174,14 +179,14 @@ class Router(EventEmitter):
         self._channel.request_nowait(
             Method.ROUTER_CLOSE_TRANSPORT, self.id,
             body_type=RequestBody.Router_CloseTransportRequest,
-            body=CloseTransportRequestT(transportId=transport_id),
+            body=StringTable(_CLOSE_TRANSPORT, transport_id),
         )
 
     def _close_rtp_observer_request(self, rtp_observer_id: str) -> None:
         self._channel.request_nowait(
             Method.ROUTER_CLOSE_RTPOBSERVER, self.id,
             body_type=RequestBody.Router_CloseRtpObserverRequest,
-            body=CloseRtpObserverRequestT(rtpObserverId=rtp_observer_id),
+            body=StringTable(_CLOSE_RTP_OBSERVER, rtp_observer_id),
         )
 
     async def create_webrtc_transport(self, **options: Any) -> WebRtcTransport:

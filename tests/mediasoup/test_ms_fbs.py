@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import flatbuffers
+import ms_fbs_reference as reference
 import pytest
 from FBS.Router.CreateWebRtcTransportRequest import (
     CreateWebRtcTransportRequest,
@@ -39,6 +40,7 @@ from rtc.mediasoup.fbs_rtp import (
     serialize_rtp_mapping,
     serialize_rtp_parameters,
 )
+from rtc.mediasoup.fbs_table import table_spec
 from rtc.mediasoup.fbs_transport import listen_info_to_fbs, transport_options
 
 GOLDEN = Path(__file__).parent.parent / "ortc" / "golden"
@@ -70,21 +72,25 @@ RTP_PARAMETERS = _rtp_parameter_sets()
 MAPPINGS = [o["rtpMapping"] for o in _golden_outputs() if isinstance(o.get("rtpMapping"), dict)]
 
 
-def _both(write: Any, size: int = 16) -> tuple[bytes, bytes]:
-    """What ``write(builder)`` (returning a root offset) gives with each builder."""
+def _both(write: Any, size: int = 16, fast_write: Any = None) -> tuple[bytes, bytes]:
+    """What ``write(builder)`` (returning a root offset) gives with the stock builder, and
+    ``fast_write`` (default: ``write``) with ours."""
     outputs = []
-    for cls in (flatbuffers.Builder, Builder):
+    for cls, function in ((flatbuffers.Builder, write), (Builder, fast_write or write)):
         builder = cls(size)  # small: the buffer has to grow on the way
-        builder.FinishSizePrefixed(write(builder))
+        builder.FinishSizePrefixed(function(builder))
         outputs.append(bytes(builder.Output()))
     return outputs[0], outputs[1]
 
 
 def test_golden_rtp_parameters_serialize_to_the_same_bytes():
-    """Every RTP parameters dict of the golden vectors gives identical bytes with both builders."""
+    """Every RTP parameters dict of the golden vectors: the one-call-per-table serializer
+    with our builder writes the bytes the generated-function reference writes with the
+    library's builder."""
     assert len(RTP_PARAMETERS) > 300
     for params in RTP_PARAMETERS:
-        stock, fast = _both(lambda b, p=params: serialize_rtp_parameters(b, p))
+        stock, fast = _both(lambda b, p=params: reference.serialize_rtp_parameters(b, p),
+                            fast_write=lambda b, p=params: serialize_rtp_parameters(b, p))
         assert stock == fast
         # and what was written reads back as the same parameters
         table = RtpParameters.GetRootAs(fast, 4)
@@ -96,10 +102,36 @@ def test_golden_mappings_and_encodings_serialize_to_the_same_bytes():
     """Producer mappings and consumable encodings: identical bytes, vtables shared alike."""
     assert MAPPINGS
     for mapping in MAPPINGS:
-        assert len(set(_both(lambda b, m=mapping: serialize_rtp_mapping(b, m)))) == 1
+        stock, fast = _both(lambda b, m=mapping: reference.serialize_rtp_mapping(b, m),
+                            fast_write=lambda b, m=mapping: serialize_rtp_mapping(b, m))
+        assert stock == fast
     for params in RTP_PARAMETERS:
         encodings = params.get("encodings") or []
-        assert len(set(_both(lambda b, e=encodings: serialize_encodings(b, e)))) == 1
+        stock, fast = _both(lambda b, e=encodings: reference.serialize_encodings(b, e),
+                            fast_write=lambda b, e=encodings: serialize_encodings(b, e))
+        assert stock == fast
+
+
+def test_odd_encodings_and_parameters_serialize_like_the_reference():
+    """Falsy SSRCs and payload types, absent or false DTX, float and list parameters, RTX
+    and mode-less encodings: left out or written exactly as the reference does."""
+    encodings = [{}, {"ssrc": 0, "codecPayloadType": 0, "dtx": False},
+                 {"ssrc": 5, "rid": "r", "codecPayloadType": 96, "dtx": True,
+                  "rtx": {"ssrc": 6}, "scalabilityMode": "", "maxBitrate": 1.0},
+                 {"scalabilityMode": "L1T3", "maxBitrate": 0, "dtx": None}]
+    stock, fast = _both(lambda b: reference.serialize_encodings(b, encodings),
+                        fast_write=lambda b: serialize_encodings(b, encodings))
+    assert stock == fast
+    params = {"codecs": [{"mimeType": "video/VP9", "payloadType": 0, "clockRate": 90000,
+                          "channels": None, "parameters": {
+                              "b": True, "f": 0.5, "i": 2.0, "s": "x", "l": [1, 2], "z": 0},
+                          "rtcpFeedback": [{"type": "nack"}, {"type": "ccm", "parameter": ""}]}],
+              "headerExtensions": [{"uri": "urn:ietf:params:rtp-hdrext:toffset", "id": 3},
+                                   {"uri": "urn:unknown", "id": 4}],
+              "rtcp": {"reducedSize": False}, "mid": ""}
+    stock, fast = _both(lambda b: reference.serialize_rtp_parameters(b, params),
+                        fast_write=lambda b: serialize_rtp_parameters(b, params))
+    assert stock == fast
 
 
 def _webrtc_options(**overrides: Any) -> CreateWebRtcTransportRequestT:
@@ -234,3 +266,100 @@ def test_reader_reads_what_the_generated_accessors_read():
         assert info.u16(info_slots.Port) == expected.Port()
         assert info.u8(info_slots.Protocol) == expected.Protocol()
     assert fast.table(99) is None and fast.strs(99) == [] and fast.u32(99, None) is None
+
+
+def test_table_writer_matches_generated_calls_with_forced_defaults_and_errors():
+    """``Builder.table`` = ``Start`` + ``Add``s + ``End``: also with forced defaults, and a
+    value out of range fails with the library's TypeError."""
+    from FBS.Transport import ProduceRequest as Produce
+
+    spec = table_spec(Produce, "ProducerId", "Kind", "RtpParameters", "RtpMapping",
+                      "KeyFrameRequestDelay", "Paused")
+
+    def generated(builder: Any) -> int:
+        builder.ForceDefaults(True)
+        text = builder.CreateString("p")
+        Produce.Start(builder)
+        Produce.AddProducerId(builder, text)
+        Produce.AddKind(builder, 0)
+        Produce.AddRtpParameters(builder, text)
+        Produce.AddRtpMapping(builder, text)
+        Produce.AddKeyFrameRequestDelay(builder, 0)
+        Produce.AddPaused(builder, False)
+        return Produce.End(builder)
+
+    def fast(builder: Builder) -> int:
+        builder.ForceDefaults(True)
+        text = builder.CreateString("p")
+        return builder.table(spec, (text, 0, text, text, 0, False))
+
+    stock, ours = _both(generated, fast_write=fast)
+    assert stock == ours
+    for values in ((0, 256, 0, 0, 0, False), (0, 1, 0, 0, -1, False), (0, 1, 0, 0, 0, 2)):
+        with pytest.raises(TypeError):
+            Builder(16).table(spec, values)
+
+
+async def test_request_envelopes_match_the_generated_functions():
+    """Whole request messages (envelope, one-string close bodies, object-API and callable
+    bodies, body-less templates) are the bytes the generated functions write."""
+    from FBS.Request.Body import Body as RequestBody
+    from FBS.Request.Method import Method
+    from FBS.Transport.CloseProducerRequest import CloseProducerRequestT
+
+    from rtc.mediasoup.channel import Channel
+    from rtc.mediasoup.fbs_table import StringTable
+    from rtc.mediasoup.producer import _CLOSE_PRODUCER
+
+    channel = Channel(pid=0)
+    params = RTP_PARAMETERS[0]
+    cases = [
+        (7, Method.WORKER_DUMP, "", 0, None, None),
+        (8, Method.ROUTER_DUMP, "router-id", 0, None, None),
+        (4294967295, Method.TRANSPORT_CLOSE_PRODUCER, "t",
+         RequestBody.Transport_CloseProducerRequest, CloseProducerRequestT(producerId="p-1"),
+         StringTable(_CLOSE_PRODUCER, "p-1")),
+        (9, Method.ROUTER_CREATE_WEBRTCTRANSPORT, "r",
+         RequestBody.Router_CreateWebRtcTransportRequest, _webrtc_options(), None),
+        (10, Method.TRANSPORT_PRODUCE, "t", RequestBody.Transport_ProduceRequest,
+         lambda b: reference.serialize_rtp_parameters(b, params),
+         lambda b: serialize_rtp_parameters(b, params)),
+    ]
+    for request_id, method, handler, body_type, body, fast_body in cases:
+        expected = reference.request_message(request_id, method, handler, body_type, body)
+        built = channel._build_request(request_id, method, handler, body_type, fast_body or body)
+        assert bytes(built) == expected
+        if body is None:
+            data, position = channel._template(method, handler)
+            patched = bytearray(data)
+            patched[position:position + 4] = request_id.to_bytes(4, "little")
+            assert bytes(patched) == expected
+
+
+def test_one_string_bodies_pack_like_the_object_api():
+    """Every ``StringTable`` body in use writes what its ``...T(field=...).Pack`` writes."""
+    from FBS.Router.CloseRtpObserverRequest import CloseRtpObserverRequestT
+    from FBS.Router.CloseTransportRequest import CloseTransportRequestT
+    from FBS.Transport.CloseConsumerRequest import CloseConsumerRequestT
+    from FBS.Transport.CloseDataConsumerRequest import CloseDataConsumerRequestT
+    from FBS.Transport.CloseDataProducerRequest import CloseDataProducerRequestT
+    from FBS.Transport.CloseProducerRequest import CloseProducerRequestT
+    from FBS.Worker.CloseRouterRequest import CloseRouterRequestT
+    from FBS.Worker.CreateRouterRequest import CreateRouterRequestT
+
+    from rtc.mediasoup import consumer, data_consumer, data_producer, producer, router
+    from rtc.mediasoup.fbs_table import StringTable
+
+    pairs = [
+        (CloseRouterRequestT(routerId="x-1"), router._CLOSE_ROUTER),
+        (CreateRouterRequestT(routerId="x-1"), router._CREATE_ROUTER),
+        (CloseTransportRequestT(transportId="x-1"), router._CLOSE_TRANSPORT),
+        (CloseRtpObserverRequestT(rtpObserverId="x-1"), router._CLOSE_RTP_OBSERVER),
+        (CloseProducerRequestT(producerId="x-1"), producer._CLOSE_PRODUCER),
+        (CloseConsumerRequestT(consumerId="x-1"), consumer._CLOSE_CONSUMER),
+        (CloseDataProducerRequestT(dataProducerId="x-1"), data_producer._CLOSE_DATA_PRODUCER),
+        (CloseDataConsumerRequestT(dataConsumerId="x-1"), data_consumer._CLOSE_DATA_CONSUMER),
+    ]
+    for body, spec in pairs:
+        stock, fast = _both(body.Pack, fast_write=StringTable(spec, "x-1").Pack)
+        assert stock == fast, type(body).__name__
