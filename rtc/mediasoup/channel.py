@@ -20,6 +20,7 @@ import asyncio
 import logging
 import os
 import struct
+import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -57,6 +58,7 @@ METHOD_NAMES = {v: k for k, v in vars(Method).items() if not k.startswith("_")}
 EVENT_NAMES = {v: k for k, v in vars(Event).items() if not k.startswith("_")}
 
 _LEN = struct.Struct("<I")
+_CLOCK_RESOLUTION = time.get_clock_info("monotonic").resolution
 _PUT_U32 = struct.Struct("<I").pack_into
 _MESSAGE = slots(Message)
 _RESPONSE = slots(Response)
@@ -88,7 +90,7 @@ class Reply(Response):
 
 
 class _Pending:
-    __slots__ = ("request_id", "method", "future", "timer")
+    __slots__ = ("request_id", "method", "future", "deadline")
 
     def __init__(
         self, request_id: int, method: int, future: asyncio.Future[Response] | None
@@ -96,7 +98,7 @@ class _Pending:
         self.request_id = request_id
         self.method = method
         self.future = future
-        self.timer: asyncio.TimerHandle | None = None
+        self.deadline: float | None = None  # loop time; None: nobody waits (request_nowait)
 
 
 class _ReadProtocol(asyncio.Protocol):
@@ -134,6 +136,9 @@ class Channel:
         self._reader: asyncio.ReadTransport | None = None
         self._writer: asyncio.WriteTransport | None = None
         self._on_lost: Callable[[], None] | None = None
+        # One timer for every request's deadline (a TimerHandle per request cost more than
+        # the rest of a round trip's bookkeeping): armed at the earliest deadline.
+        self._sweeper: asyncio.TimerHandle | None = None
 
     async def connect(self, *, read_fd: int, write_fd: int, on_lost: Callable[[], None]) -> None:
         """Attach the pipes (parent ends): ``read_fd`` is the worker's fd 4, ``write_fd`` its 3.
@@ -177,9 +182,13 @@ class Channel:
         """
         future: asyncio.Future[Response] = self._loop.create_future()
         pending = self._send_request(method, handler_id, body_type, body, future)
-        pending.timer = self._loop.call_later(
-            self.timeout if timeout is None else timeout, self._expire, pending
-        )
+        deadline = self._loop.time() + (self.timeout if timeout is None else timeout)
+        pending.deadline = deadline
+        sweeper = self._sweeper
+        if sweeper is None or deadline < sweeper.when():
+            if sweeper is not None:
+                sweeper.cancel()
+            self._sweeper = self._loop.call_at(deadline, self._sweep)
         return await future
 
     def request_nowait(
@@ -275,6 +284,18 @@ class Channel:
         assert self._writer is not None
         self._writer.write(data)
 
+    def _sweep(self) -> None:
+        """Fail the requests whose deadline has passed; re-arm for the next deadline."""
+        self._sweeper = None
+        now = self._loop.time() + _CLOCK_RESOLUTION  # as the loop decides a timer is due
+        expired = [p for p in self._pending.values()
+                   if p.deadline is not None and p.deadline <= now]
+        for pending in expired:
+            self._expire(pending)
+        deadlines = [p.deadline for p in self._pending.values() if p.deadline is not None]
+        if deadlines and not self.closed:
+            self._sweeper = self._loop.call_at(min(deadlines), self._sweep)
+
     def _expire(self, pending: _Pending) -> None:
         if self._pending.get(pending.request_id) is pending:
             del self._pending[pending.request_id]
@@ -323,8 +344,6 @@ class Channel:
         if pending is None:
             logger.error("reply matches no request [pid:%s, id:%s]", self.pid, request_id)
             return
-        if pending.timer is not None:
-            pending.timer.cancel()
         future = pending.future
         if table.bool(_RESPONSE.Accepted):
             if future is not None and not future.done():
@@ -388,9 +407,10 @@ class Channel:
             return
         self.closed = True
         pending, self._pending = self._pending, {}
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            self._sweeper = None
         for request_id, entry in pending.items():
-            if entry.timer is not None:
-                entry.timer.cancel()
             if entry.future is not None and not entry.future.done():
                 name = METHOD_NAMES.get(entry.method, str(entry.method))
                 entry.future.set_exception(ChannelClosedError(

@@ -63,3 +63,28 @@ async def test_refusals_and_oversized_envelopes(worker):
         await worker.channel.request(Method.ROUTER_DUMP, "x" * (5 << 20))
     assert not worker.channel._pending
     assert (await worker.dump())["pid"] == worker.pid
+
+
+async def test_each_request_keeps_its_own_deadline(worker):
+    """With one deadline timer for all requests, a short timeout still fires on time while a
+    longer one sent before it keeps waiting, and then gets its reply."""
+    import os
+    import signal
+    import time
+
+    from rtc.mediasoup import RequestTimeoutError
+
+    os.kill(worker.pid, signal.SIGSTOP)
+    try:
+        slow = asyncio.ensure_future(worker.channel.request(Method.WORKER_DUMP, timeout=10))
+        await asyncio.sleep(0)
+        started = time.monotonic()
+        with pytest.raises(RequestTimeoutError):
+            await worker.channel.request(Method.WORKER_DUMP, timeout=0.2)
+        assert 0.15 < time.monotonic() - started < 2
+        assert not slow.done()
+    finally:
+        os.kill(worker.pid, signal.SIGCONT)
+    reply = await asyncio.wait_for(slow, 5)
+    assert isinstance(reply, Reply)
+    assert not worker.channel._pending
