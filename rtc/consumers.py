@@ -34,12 +34,21 @@ from rtc.protocol import (
     max_message_chars,
     parse_request,
     registry,
+    request_id_of,
     success_reply,
 )
+from rtc.services.config import limits
+from rtc.signaling.ratelimit import RateLimiter
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["MeetingConsumer"]
+__all__ = ["FRAME_FACTOR", "MeetingConsumer", "frame_limiter"]
+
+FRAME_FACTOR = 2
+"""A socket may send this many times the rtc request rate and burst in frames of any kind."""
+
+frame_limiter = RateLimiter()
+"""Frame budgets of the open sockets (every frame, rtc or not, valid or not)."""
 
 
 class MeetingConsumer(AsyncJsonWebsocketConsumer):
@@ -51,6 +60,8 @@ class MeetingConsumer(AsyncJsonWebsocketConsumer):
     meeting_id: Any
     group_name: str
     joined: bool = False
+    flooded: bool = False
+    """Cut off for flooding: its call peer is released at once (no reconnect grace)."""
     join_grant: Any = None
     """The verified join token (set by `rtc.auth`), None for a Django login."""
 
@@ -126,6 +137,7 @@ class MeetingConsumer(AsyncJsonWebsocketConsumer):
             return
         self.joined = False
         shutdown.untrack(self)
+        frame_limiter.forget(self.channel_name)
         await self.channel_layer.group_discard(self.group_name, self.channel_name)
         # The hooks run first: a call peer kept for the reconnect grace period holds the
         # user's attendance, so the leave below is written only when nothing holds it.
@@ -166,8 +178,12 @@ class MeetingConsumer(AsyncJsonWebsocketConsumer):
     # --- client to server -----------------------------------------------------------------------
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        """Size-check and decode a frame; errors get a reply, not a closed socket."""
+        """Rate-limit, size-check and decode a frame; errors get a reply, not a closed socket,
+        unless the client keeps flooding (then it is cut off, `_take_frame`)."""
         if not self.joined:
+            return
+        allowed = await self._take_frame()
+        if allowed is None:
             return
         if text_data is None:
             await self.send_json(
@@ -179,10 +195,32 @@ class MeetingConsumer(AsyncJsonWebsocketConsumer):
             return
         try:
             content = json.loads(text_data)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
             await self.send_json(error_reply(None, "Malformed JSON.", ReplyCode.INVALID))
             return
+        if not allowed:
+            await self.send_json(error_reply(
+                request_id_of(content), "Too many messages, slow down.", ReplyCode.LIMIT))
+            return
         await self.receive_json(content)
+
+    async def _take_frame(self) -> bool | None:
+        """Count a frame against the socket's budget (twice the rtc request rate and burst,
+        every frame included). True: serve it; False: refuse it with `limit`; None: the client
+        went on flooding for another whole burst after being refused, so it was cut off
+        (closed with 4429, its call peer released at once)."""
+        limit = limits()
+        burst = FRAME_FACTOR * limit.request_burst
+        if frame_limiter.allow(self.channel_name, rate=FRAME_FACTOR * limit.requests_per_second,
+                               burst=burst):
+            return True
+        if frame_limiter.refusals(self.channel_name) <= burst:
+            return False
+        logger.warning("meeting=%s user=%s cut off: flooding the socket", self.meeting_id,
+                       self.user.pk)
+        self.flooded = True
+        await self.leave_and_close(CloseCode.TOO_MANY_REQUESTS)
+        return None
 
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
         """Validate the envelope, dispatch to the registered handler, reply."""

@@ -41,6 +41,7 @@ __all__ = [
     "max_message_chars",
     "parse_request",
     "registry",
+    "request_id_of",
     "success_reply",
 ]
 
@@ -71,6 +72,8 @@ class CloseCode(IntEnum):
     NOT_FOUND = 4404
     FULL = 4409
     MEETING_ENDED = 4410
+    TOO_MANY_REQUESTS = 4429
+    """The client went on flooding the socket after its requests were refused (`limit`)."""
     SHUTTING_DOWN = 4503
     """The server is stopping (every open socket, and new ones meanwhile): reconnect shortly.
     Not 1001/1012: daphne's WebSocket library lets an application send only 1000 and 3000-4999."""
@@ -81,6 +84,7 @@ class ReplyCode(StrEnum):
 
     INVALID = "invalid"
     UNKNOWN_TYPE = "unknown_type"
+    LIMIT = "limit"
     INTERNAL = "internal"
 
 
@@ -271,6 +275,17 @@ def parse_request(content: Any, *, known_types: frozenset[str]) -> Request:
             "Unknown message type.", code=ReplyCode.UNKNOWN_TYPE, request_id=request_id
         )
     return Request(type=message_type, data=data, request_id=request_id)
+
+
+def request_id_of(content: Any) -> str | None:
+    """The requestId of a decoded message if it is a valid one, else None (for replies to
+    messages refused before their envelope is validated)."""
+    if not isinstance(content, dict):
+        return None
+    raw = content.get("requestId")
+    if isinstance(raw, str) and 0 < len(raw) <= MAX_REQUEST_ID_LENGTH:
+        return raw
+    return None
 
 
 def success_reply(request_id: str | None, data: dict[str, Any]) -> dict[str, Any]:

@@ -237,8 +237,9 @@ class RoomService(MediaOperations):
             await self._remove_peer(room, peer, reason="left")
         return {"type": "rtc:left"}
 
-    async def detach(self, *, channel_name: str) -> None:
-        """The connection closed: keep its peer for the grace period, then remove it."""
+    async def detach(self, *, channel_name: str, grace: bool = True) -> None:
+        """The connection closed: keep its peer for the grace period, then remove it (at once
+        without ``grace``, e.g. a client cut off for flooding)."""
         found = self._by_channel.pop(channel_name, None)
         if found is None:
             return
@@ -246,18 +247,18 @@ class RoomService(MediaOperations):
         if peer.closed or peer.channel_name != channel_name:
             return
         peer.channel_name = None
-        grace = limits().reconnect_grace_seconds
-        if grace > 0 and not await self._may_come_back(room, peer):
-            grace = 0
+        seconds = limits().reconnect_grace_seconds if grace else 0
+        if seconds > 0 and not await self._may_come_back(room, peer):
+            seconds = 0
         logger.info("peer detached [meeting:%s, peer:%s, grace:%ss]", room.meeting_id, peer.id,
-                    grace)
-        if grace <= 0:
+                    seconds)
+        if seconds <= 0:
             async with room.lock:
                 await self._remove_peer(room, peer, reason="disconnected")
             return
         # The waiting peer keeps its user present: the socket's leave is not written now.
         attendance.hold(room.meeting_id, peer.user_id, peer_key(peer.id))
-        peer.grace_task = self._start_task(self._expire(room, peer, grace))
+        peer.grace_task = self._start_task(self._expire(room, peer, seconds))
 
     @staticmethod
     async def _may_come_back(room: Room, peer: Peer) -> bool:

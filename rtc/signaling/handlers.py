@@ -212,4 +212,5 @@ async def server_stats(conn: Connection, request: Any) -> Reply:
 async def detach_peer(conn: Connection) -> None:
     """The socket closed: forget its rate bucket, keep its peer for the grace period."""
     rate_limiter.forget(conn.channel_name)
-    await get_room_service().detach(channel_name=conn.channel_name)
+    await get_room_service().detach(channel_name=conn.channel_name,
+                                    grace=not getattr(conn, "flooded", False))

@@ -1,7 +1,9 @@
 """A token bucket per connection: ``requests_per_second`` sustained, ``request_burst`` at once.
 
 A client that floods the socket gets ``limit`` errors instead of work done; the buckets of
-closed connections are dropped by the disconnect hook.
+closed connections are dropped by the disconnect hook. Each bucket also counts the refusals in a
+row (:meth:`RateLimiter.refusals`), so a client that keeps flooding after being refused can be
+cut off (the meeting consumer closes it, ``CloseCode.TOO_MANY_REQUESTS``).
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ __all__ = ["RateLimiter"]
 class _Bucket:
     tokens: float
     stamp: float = field(default_factory=time.monotonic)
+    refused: int = 0
+    """Refusals since the last allowed take."""
 
 
 class RateLimiter:
@@ -33,9 +37,16 @@ class RateLimiter:
         bucket.tokens = min(float(burst), bucket.tokens + (now - bucket.stamp) * rate)
         bucket.stamp = now
         if bucket.tokens < 1.0:
+            bucket.refused += 1
             return False
         bucket.tokens -= 1.0
+        bucket.refused = 0
         return True
+
+    def refusals(self, key: str) -> int:
+        """Refusals in a row for ``key`` (0 once a take is allowed again)."""
+        bucket = self._buckets.get(key)
+        return bucket.refused if bucket is not None else 0
 
     def forget(self, key: str) -> None:
         """Drop the bucket of a closed connection."""

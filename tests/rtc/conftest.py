@@ -106,6 +106,9 @@ class RtcClient:
         self.user = user
         self.events: list[dict[str, Any]] = []
         self.joined: dict[str, Any] = {}
+        self._replies: dict[str, dict[str, Any]] = {}
+        """Replies read by one request while another one was reading the socket."""
+        self._reading = asyncio.Lock()
 
     async def request(self, message_type: str, data: Any = None, **extra: Any) -> dict[str, Any]:
         """Send a request; return its whole reply (events that come first are kept)."""
@@ -117,12 +120,20 @@ class RtcClient:
         return await self.reply_to(request_id)
 
     async def reply_to(self, request_id: str) -> dict[str, Any]:
-        """The reply carrying ``request_id``."""
+        """The reply carrying ``request_id``. Safe when requests overlap (pymediasoup's
+        ``connect`` handler runs while a ``produce`` waits): one request reads the socket at a
+        time and keeps the others' replies for them."""
         while True:
-            message = await self.ws.receive_json_from(timeout=TIMEOUT)
+            async with self._reading:
+                if request_id in self._replies:
+                    return self._replies.pop(request_id)
+                message = await self.ws.receive_json_from(timeout=TIMEOUT)
             if message.get("requestId") == request_id:
                 return message
-            self._keep(message)
+            if "type" not in message and "requestId" in message:
+                self._replies[message["requestId"]] = message
+            else:
+                self._keep(message)
 
     def _keep(self, message: dict[str, Any]) -> None:
         if "type" in message:
