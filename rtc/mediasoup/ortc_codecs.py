@@ -173,7 +173,7 @@ def _generate_router_rtp_capabilities(media_codecs: list[Any] | None) -> RtpCapa
         "codecs": [], "headerExtensions": deep_copy(_NORMALIZED_SUPPORTED["headerExtensions"])}
     for index, given in enumerate(media_codecs):
         media_codec = deep_copy(given)
-        _normalize_rtp_codec_capability(media_codec, f"mediaCodecs[{index}]")
+        _normalize_rtp_codec_capability(media_codec, ("", "mediaCodecs", index))
         matched = next(
             (c for c in _NORMALIZED_SUPPORTED["codecs"]
              if match_codecs(media_codec, c, strict=False)),

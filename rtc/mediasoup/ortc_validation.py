@@ -42,16 +42,29 @@ __all__ = [
 _MIME_TYPE_RE = re.compile(f"^(audio|video)/({JS_DOT}+)", re.IGNORECASE)
 
 
-def _fail(message: str, where: str) -> InvalidParameterError:
+Where = str | tuple[Any, str, int]
+"""Where a field is: text, or ``(parent, name, index)`` made into ``parent name[index]`` only
+when an error is raised (formatting it for every list item cost more than validating)."""
+
+
+def _where_text(where: Where) -> str:
+    if isinstance(where, str):
+        return where
+    parent, name, index = where
+    return f"{_where_text(parent)}{name}[{index}]"
+
+
+def _fail(message: str, where: Where) -> InvalidParameterError:
+    where = _where_text(where)
     return InvalidParameterError(f"{message} (at {where})" if where else message)
 
 
-def _require_object(value: Any, name: str, where: str) -> None:
+def _require_object(value: Any, name: str, where: Where) -> None:
     if not is_object(value):
         raise _fail(f"{name} is not an object", where)
 
 
-def _normalize_codec_parameters(codec: dict[str, Any], where: str) -> None:
+def _normalize_codec_parameters(codec: dict[str, Any], where: Where) -> None:
     """Shared by codec capabilities and codec parameters (Node duplicates this code)."""
     if not truthy(codec.get("parameters")) or not isinstance(codec["parameters"], dict | list):
         codec["parameters"] = {}
@@ -67,10 +80,10 @@ def _normalize_codec_parameters(codec: dict[str, Any], where: str) -> None:
     if not truthy(feedback) or not isinstance(feedback, list):
         codec["rtcpFeedback"] = []
     for index, fb in enumerate(codec["rtcpFeedback"]):
-        _normalize_rtcp_feedback(fb, f"{where}.rtcpFeedback[{index}]")
+        _normalize_rtcp_feedback(fb, (where, ".rtcpFeedback", index))
 
 
-def _normalize_codec_common(codec: Any, where: str) -> str:
+def _normalize_codec_common(codec: Any, where: Where) -> str:
     """Check ``mimeType`` and return the kind it names."""
     _require_object(codec, "codec", where)
     mime_type = codec.get("mimeType")
@@ -90,7 +103,7 @@ def _normalize_channels(codec: dict[str, Any], kind: str) -> None:
         codec.pop("channels", None)
 
 
-def _normalize_rtp_codec_capability(codec: Any, where: str) -> None:
+def _normalize_rtp_codec_capability(codec: Any, where: Where) -> None:
     kind = _normalize_codec_common(codec, where)
     # Node overrides kind with the media component of mimeType.
     codec["kind"] = kind
@@ -103,7 +116,7 @@ def _normalize_rtp_codec_capability(codec: Any, where: str) -> None:
     _normalize_codec_parameters(codec, where)
 
 
-def _normalize_rtp_codec_parameters(codec: Any, where: str) -> None:
+def _normalize_rtp_codec_parameters(codec: Any, where: Where) -> None:
     kind = _normalize_codec_common(codec, where)
     if not is_number(codec.get("payloadType")):
         raise _fail("missing codec.payloadType", where)
@@ -113,7 +126,7 @@ def _normalize_rtp_codec_parameters(codec: Any, where: str) -> None:
     _normalize_codec_parameters(codec, where)
 
 
-def _normalize_rtcp_feedback(fb: Any, where: str) -> None:
+def _normalize_rtcp_feedback(fb: Any, where: Where) -> None:
     _require_object(fb, "fb", where)
     if not truthy(fb.get("type")) or not is_string(fb["type"]):
         raise _fail("missing fb.type", where)
@@ -121,7 +134,7 @@ def _normalize_rtcp_feedback(fb: Any, where: str) -> None:
         fb["parameter"] = ""
 
 
-def _normalize_rtp_header_extension(ext: Any, where: str) -> None:
+def _normalize_rtp_header_extension(ext: Any, where: Where) -> None:
     _require_object(ext, "ext", where)
     if ext.get("kind") not in ("audio", "video"):
         raise _fail("invalid ext.kind", where)
@@ -141,7 +154,7 @@ def _normalize_rtp_header_extension(ext: Any, where: str) -> None:
         ext["direction"] = "sendrecv"
 
 
-def _normalize_rtp_header_extension_parameters(ext: Any, where: str) -> None:
+def _normalize_rtp_header_extension_parameters(ext: Any, where: Where) -> None:
     _require_object(ext, "ext", where)
     if not truthy(ext.get("uri")) or not is_string(ext["uri"]):
         raise _fail("missing ext.uri", where)
@@ -162,7 +175,7 @@ def _normalize_rtp_header_extension_parameters(ext: Any, where: str) -> None:
             raise _fail("invalid header extension parameter", where)
 
 
-def _normalize_rtp_encoding_parameters(encoding: Any, where: str) -> None:
+def _normalize_rtp_encoding_parameters(encoding: Any, where: Where) -> None:
     _require_object(encoding, "encoding", where)
     if truthy(encoding.get("ssrc")) and not is_number(encoding["ssrc"]):
         raise _fail("invalid encoding.ssrc", where)
@@ -180,7 +193,7 @@ def _normalize_rtp_encoding_parameters(encoding: Any, where: str) -> None:
         raise _fail("invalid encoding.scalabilityMode", where)
 
 
-def _normalize_rtcp_parameters(rtcp: Any, where: str) -> None:
+def _normalize_rtcp_parameters(rtcp: Any, where: Where) -> None:
     _require_object(rtcp, "rtcp", where)
     if truthy(rtcp.get("cname")) and not is_string(rtcp["cname"]):
         raise _fail("invalid rtcp.cname", where)
@@ -189,7 +202,7 @@ def _normalize_rtcp_parameters(rtcp: Any, where: str) -> None:
         rtcp["reducedSize"] = True
 
 
-def _normalize_list(container: dict[str, Any], key: str, name: str, where: str) -> list[Any]:
+def _normalize_list(container: dict[str, Any], key: str, name: str, where: Where) -> list[Any]:
     """An optional array member: absent or falsy becomes ``[]``, another truthy value fails."""
     value = container.get(key)
     if truthy(value) and not isinstance(value, list):
@@ -203,9 +216,9 @@ def normalize_rtp_capabilities(caps: Any) -> None:
     """Validate and fill defaults in place (for dicts this module already copied)."""
     _require_object(caps, "caps", "")
     for index, codec in enumerate(_normalize_list(caps, "codecs", "caps", "")):
-        _normalize_rtp_codec_capability(codec, f"caps.codecs[{index}]")
+        _normalize_rtp_codec_capability(codec, ("", "caps.codecs", index))
     for index, ext in enumerate(_normalize_list(caps, "headerExtensions", "caps", "")):
-        _normalize_rtp_header_extension(ext, f"caps.headerExtensions[{index}]")
+        _normalize_rtp_header_extension(ext, ("", "caps.headerExtensions", index))
 
 
 def validate_rtp_capabilities(caps: Any) -> RtpCapabilities:
@@ -237,11 +250,11 @@ def validate_rtp_parameters(params: Any) -> RtpParameters:
     if not isinstance(result.get("codecs"), list):
         raise _fail("missing params.codecs", "")
     for index, codec in enumerate(result["codecs"]):
-        _normalize_rtp_codec_parameters(codec, f"params.codecs[{index}]")
+        _normalize_rtp_codec_parameters(codec, ("", "params.codecs", index))
     for index, ext in enumerate(_normalize_list(result, "headerExtensions", "params", "")):
-        _normalize_rtp_header_extension_parameters(ext, f"params.headerExtensions[{index}]")
+        _normalize_rtp_header_extension_parameters(ext, ("", "params.headerExtensions", index))
     for index, encoding in enumerate(_normalize_list(result, "encodings", "params", "")):
-        _normalize_rtp_encoding_parameters(encoding, f"params.encodings[{index}]")
+        _normalize_rtp_encoding_parameters(encoding, ("", "params.encodings", index))
     rtcp = result.get("rtcp")
     if truthy(rtcp) and not is_object(rtcp):
         raise _fail("params.rtcp is not an object", "")

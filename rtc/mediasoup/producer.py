@@ -89,7 +89,7 @@ async def create_producer(transport: Transport, *, kind: str, rtp_parameters: di
         # One CNAME for every producer of a transport, as in mediasoup.
         params["rtcp"] = {**(params.get("rtcp") or {}), "cname": transport._cname(params)}
     caps = transport._router.rtp_capabilities
-    params = ortc.negotiate_producer_rtp_parameters(params, caps)
+    params = ortc.negotiate_in_place(params, caps)  # params: our own copy
     mapping = ortc.get_producer_rtp_parameters_mapping(params, caps)
     consumable = ortc.get_consumable_rtp_parameters(kind, params, caps, mapping)
     producer_id = producer_id or new_id()
