@@ -22,28 +22,22 @@ import os
 import struct
 import time
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any
 
-import FBS.Message.Message as MessageModule
-import FBS.Notification.Notification as NotificationModule
-import FBS.Request.Request as RequestModule
-import flatbuffers
 from FBS.Log.Log import Log
 from FBS.Message.Body import Body as MessageBody
 from FBS.Message.Message import Message
 from FBS.Notification.Event import Event
 from FBS.Notification.Notification import Notification
-from FBS.Request.Method import Method
-from FBS.Request.Request import Request
 from FBS.Response.Response import Response
 
+from .channel_messages import MESSAGE_MAX_LEN, METHOD_NAMES, Body, BodyBuilder, MessageWriter
 from .errors import ChannelClosedError, InvalidParameterError, RequestTimeoutError, WorkerError
-from .fbs_builder import Builder
 from .fbs_read import Table, root, slots
-from .fbs_table import table_spec
 
 __all__ = ["Channel", "NotificationHandler", "Reply", "body_of", "body_table", "notification_body",
-           "METHOD_NAMES", "EVENT_NAMES", "DEFAULT_TIMEOUT"]
+           "METHOD_NAMES", "EVENT_NAMES", "DEFAULT_TIMEOUT", "MESSAGE_MAX_LEN", "Body",
+           "BodyBuilder"]
 
 logger = logging.getLogger(__name__)
 worker_logger = logging.getLogger("rtc.mediasoup.worker.log")
@@ -51,33 +45,14 @@ worker_logger = logging.getLogger("rtc.mediasoup.worker.log")
 DEFAULT_TIMEOUT = 15.0
 """Seconds a request may wait for its reply before it fails with ``RequestTimeoutError``."""
 
-MESSAGE_MAX_LEN = 4194308
-"""The worker refuses messages larger than this (4 MiB payload plus the length prefix)."""
-
-METHOD_NAMES = {v: k for k, v in vars(Method).items() if not k.startswith("_")}
 EVENT_NAMES = {v: k for k, v in vars(Event).items() if not k.startswith("_")}
 
 _LEN = struct.Struct("<I")
 _CLOCK_RESOLUTION = time.get_clock_info("monotonic").resolution
-_PUT_U32 = struct.Struct("<I").pack_into
 _MESSAGE = slots(Message)
 _RESPONSE = slots(Response)
 _LOG = slots(Log)
-_REQUEST_ID = slots(Request).Id
-_REQUEST_SPEC = table_spec(RequestModule, "Id", "Method", "HandlerId", "BodyType", "Body")
-_MESSAGE_SPEC = table_spec(MessageModule, "DataType", "Data")
-_NOTIFICATION_SPEC = table_spec(NotificationModule, "HandlerId", "Event", "BodyType", "Body")
-_TEMPLATES_MAX = 4096
-"""Cached envelopes of body-less requests (one per method and handler id) before a reset."""
 
-
-class BodyBuilder(Protocol):
-    """Something that writes a request or notification body into a builder."""
-
-    def Pack(self, builder: flatbuffers.Builder) -> int: ...
-
-
-Body = BodyBuilder | Callable[[flatbuffers.Builder], int] | None
 NotificationHandler = Callable[[int, Notification], None]
 
 
@@ -126,9 +101,7 @@ class Channel:
         self.timeout = timeout
         self.closed = False
         self._loop = asyncio.get_running_loop()
-        self._builder = Builder(1024)
-        # (method, handler id) -> (message bytes, position of the request id in them)
-        self._templates: dict[tuple[int, str], tuple[bytes, int]] = {}
+        self._messages = MessageWriter()
         self._next_id = 0
         self._pending: dict[int, _Pending] = {}
         self._handlers: dict[str, NotificationHandler] = {}
@@ -219,49 +192,12 @@ class Channel:
                 f"channel closed, cannot send request [method:{METHOD_NAMES.get(method)}]"
             )
         self._next_id = request_id = self._next_id + 1 if self._next_id < 4294967295 else 1
-        if body is None:
-            # Body-less requests (dumps, stats, pause, resume, ...) differ only in their id:
-            # build each (method, handler) envelope once and patch the id in a copy.
-            template = self._templates.get((method, handler_id))
-            if template is None:
-                template = self._template(method, handler_id)
-            data = bytearray(template[0])
-            _PUT_U32(data, template[1], request_id)
-        else:
-            data = self._build_request(request_id, method, handler_id, body_type, body)
-            if len(data) > MESSAGE_MAX_LEN:
-                raise InvalidParameterError(
-                    f"request too big [method:{METHOD_NAMES.get(method)}]")
+        data = self._messages.request(request_id, method, handler_id, body_type, body)
         pending = _Pending(request_id, method, future)
         self._pending[request_id] = pending
         assert self._writer is not None
         self._writer.write(data)
         return pending
-
-    def _build_request(self, request_id: int, method: int, handler_id: str, body_type: int,
-                       body: Body) -> bytearray:
-        builder = self._builder
-        builder.Clear()
-        try:
-            body_offset = _pack(builder, body)
-            request = builder.table(_REQUEST_SPEC, (
-                request_id, method, builder.CreateString(handler_id),
-                body_type if body_offset else 0, body_offset))
-            return _finish(builder, MessageBody.Request, request)
-        finally:
-            builder.Clear()
-
-    def _template(self, method: int, handler_id: str) -> tuple[bytes, int]:
-        data = bytes(self._build_request(0xFFFFFFFF, method, handler_id, 0, None))
-        if len(data) > MESSAGE_MAX_LEN:
-            raise InvalidParameterError(f"request too big [method:{METHOD_NAMES.get(method)}]")
-        request = root(data, 4).table(_MESSAGE.Data)
-        assert request is not None
-        template = (data, request.at(_REQUEST_ID))
-        if len(self._templates) >= _TEMPLATES_MAX:  # handler ids come and go with objects
-            self._templates.clear()
-        self._templates[(method, handler_id)] = template
-        return template
 
     def notify(self, event: int, handler_id: str, body_type: int = 0, body: Body = None) -> None:
         """Send a notification (no reply): RTP/RTCP/data sent from Python into the worker."""
@@ -269,16 +205,7 @@ class Channel:
             raise ChannelClosedError(
                 f"channel closed, cannot send notification [event:{EVENT_NAMES.get(event)}]"
             )
-        builder = self._builder
-        builder.Clear()
-        try:
-            body_offset = _pack(builder, body)
-            notification = builder.table(_NOTIFICATION_SPEC, (
-                builder.CreateString(handler_id), event, body_type if body_offset else 0,
-                body_offset))
-            data = _finish(builder, MessageBody.Notification, notification)
-        finally:
-            builder.Clear()
+        data = self._messages.notification(event, handler_id, body_type, body)
         if len(data) > MESSAGE_MAX_LEN:
             raise InvalidParameterError(f"notification too big [event:{EVENT_NAMES.get(event)}]")
         assert self._writer is not None
@@ -420,20 +347,6 @@ class Channel:
         for transport in (self._writer, self._reader):
             if transport is not None:
                 transport.close()
-
-
-def _pack(builder: flatbuffers.Builder, body: Body) -> int:
-    if body is None:
-        return 0
-    pack = getattr(body, "Pack", None)
-    if pack is not None:
-        return int(pack(builder))
-    return int(body(builder))  # type: ignore[operator]
-
-
-def _finish(builder: Builder, body_type: int, body_offset: int) -> bytearray:
-    builder.FinishSizePrefixed(builder.table(_MESSAGE_SPEC, (body_type, body_offset)))
-    return builder.Output()  # a copy: the builder is reused
 
 
 def body_of(response: Response, cls: type[Any]) -> Any:

@@ -14,8 +14,7 @@ import pytest
 from FBS.Request.Method import Method
 from FBS.Router.DumpResponse import DumpResponse
 
-from rtc.mediasoup import InvalidParameterError, WorkerError
-from rtc.mediasoup import channel as channel_module
+from rtc.mediasoup import InvalidParameterError, WorkerError, channel_messages
 from rtc.mediasoup.channel import Reply, body_of, body_table
 
 MEDIA_CODECS = [{"kind": "audio", "mimeType": "audio/opus", "clockRate": 48000, "channels": 2}]
@@ -46,11 +45,11 @@ async def test_reply_body_reads_the_same_both_ways(worker):
 
 async def test_envelope_cache_is_bounded(worker, monkeypatch):
     """Handler ids come and go with objects: the envelope cache is reset when it is full."""
-    monkeypatch.setattr(channel_module, "_TEMPLATES_MAX", 4)
+    monkeypatch.setattr(channel_messages, "_TEMPLATES_MAX", 4)
     routers = [await worker.create_router(media_codecs=MEDIA_CODECS) for _ in range(6)]
     for router in routers:
         assert (await router.dump())["id"] == router.id
-        assert len(worker.channel._templates) <= 4
+        assert len(worker.channel._messages.templates) <= 4
     for router in routers:
         router.close()
 

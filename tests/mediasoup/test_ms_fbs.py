@@ -300,26 +300,35 @@ def test_table_writer_matches_generated_calls_with_forced_defaults_and_errors():
             Builder(16).table(spec, values)
 
 
-async def test_request_envelopes_match_the_generated_functions():
-    """Whole request messages (envelope, one-string close bodies, object-API and callable
-    bodies, body-less templates) are the bytes the generated functions write."""
+def test_request_messages_match_the_generated_functions():
+    """Whole request messages (envelope, one-string bodies, object-API and callable bodies),
+    built or copied from a template, are the bytes the generated functions write."""
     from FBS.Request.Body import Body as RequestBody
     from FBS.Request.Method import Method
     from FBS.Transport.CloseProducerRequest import CloseProducerRequestT
+    from FBS.Worker.CloseRouterRequest import CloseRouterRequestT
 
-    from rtc.mediasoup.channel import Channel
+    from rtc.mediasoup.channel_messages import MessageWriter
     from rtc.mediasoup.fbs_table import StringTable
     from rtc.mediasoup.producer import _CLOSE_PRODUCER
+    from rtc.mediasoup.router import _CLOSE_ROUTER
 
-    channel = Channel(pid=0)
+    writer = MessageWriter()
     params = RTP_PARAMETERS[0]
+    close = RequestBody.Transport_CloseProducerRequest
     cases = [
         (7, Method.WORKER_DUMP, "", 0, None, None),
         (8, Method.ROUTER_DUMP, "router-id", 0, None, None),
-        (4294967295, Method.TRANSPORT_CLOSE_PRODUCER, "t",
-         RequestBody.Transport_CloseProducerRequest, CloseProducerRequestT(producerId="p-1"),
-         StringTable(_CLOSE_PRODUCER, "p-1")),
-        (9, Method.ROUTER_CREATE_WEBRTCTRANSPORT, "r",
+        (9, Method.ROUTER_DUMP, "router-id", 0, None, None),  # from the template
+        (4294967295, Method.TRANSPORT_CLOSE_PRODUCER, "t", close,
+         CloseProducerRequestT(producerId="p-1"), StringTable(_CLOSE_PRODUCER, "p-1")),
+        (5, Method.TRANSPORT_CLOSE_PRODUCER, "u", close,  # same lengths: from the template
+         CloseProducerRequestT(producerId="p-2"), StringTable(_CLOSE_PRODUCER, "p-2")),
+        (6, Method.TRANSPORT_CLOSE_PRODUCER, "transport-é", close,  # other lengths, UTF-8
+         CloseProducerRequestT(producerId="producer"), StringTable(_CLOSE_PRODUCER, "producer")),
+        (11, Method.WORKER_CLOSE_ROUTER, "", RequestBody.Worker_CloseRouterRequest,
+         CloseRouterRequestT(routerId="r" * 36), StringTable(_CLOSE_ROUTER, "r" * 36)),
+        (12, Method.ROUTER_CREATE_WEBRTCTRANSPORT, "r",
          RequestBody.Router_CreateWebRtcTransportRequest, _webrtc_options(), None),
         (10, Method.TRANSPORT_PRODUCE, "t", RequestBody.Transport_ProduceRequest,
          lambda b: reference.serialize_rtp_parameters(b, params),
@@ -327,13 +336,11 @@ async def test_request_envelopes_match_the_generated_functions():
     ]
     for request_id, method, handler, body_type, body, fast_body in cases:
         expected = reference.request_message(request_id, method, handler, body_type, body)
-        built = channel._build_request(request_id, method, handler, body_type, fast_body or body)
-        assert bytes(built) == expected
-        if body is None:
-            data, position = channel._template(method, handler)
-            patched = bytearray(data)
-            patched[position:position + 4] = request_id.to_bytes(4, "little")
-            assert bytes(patched) == expected
+        assert bytes(writer.request(request_id, method, handler, body_type,
+                                    fast_body or body)) == expected
+        assert bytes(writer.build(request_id, method, handler, body_type,
+                                  fast_body or body)) == expected
+    assert len(writer.templates) == 2 and len(writer.string_templates) == 3
 
 
 def test_one_string_bodies_pack_like_the_object_api():
