@@ -130,8 +130,22 @@ def to_number(value: Any) -> float:
 
 
 def is_rtx_mime_type(mime_type: Any) -> bool:
-    """``/.+\\/rtx$/i.test(mimeType)``."""
-    return isinstance(mime_type, str) and _RTX_RE.search(mime_type) is not None
+    """``/.+\\/rtx$/i.test(mimeType)``.
+
+    Asked for every codec several times per produce and consume, about a few distinct MIME
+    types: the answers for plain strings are remembered (at most 1024 of them).
+    """
+    if type(mime_type) is not str:
+        return isinstance(mime_type, str) and _RTX_RE.search(mime_type) is not None
+    known = _RTX_ANSWERS.get(mime_type)
+    if known is None:
+        known = _RTX_RE.search(mime_type) is not None
+        if len(_RTX_ANSWERS) < 1024:
+            _RTX_ANSWERS[mime_type] = known
+    return known
+
+
+_RTX_ANSWERS: dict[str, bool] = {}
 
 
 _ATOMIC = frozenset({str, int, float, bool, type(None)})

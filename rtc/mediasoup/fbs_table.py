@@ -20,7 +20,7 @@ which raises the library's errors.
 from __future__ import annotations
 
 import struct
-from operator import ne
+from operator import itemgetter, ne
 from typing import Any
 
 import flatbuffers
@@ -51,7 +51,7 @@ _SLOT_KINDS: dict[str, tuple[int, str, Any, int]] = {
 class _Plan:
     """One table shape (fields present, start alignment) compiled for ``pack_into``."""
 
-    __slots__ = ("size", "packer", "order", "offsets", "key", "vtable", "maxalign", "end")
+    __slots__ = ("size", "packer", "pick", "offsets", "key", "vtable", "maxalign", "end")
 
     def __init__(self, spec: TableSpec, present: tuple[bool, ...], residue: int) -> None:
         off = residue  # the builder's Offset() modulo 8: enough to place every field
@@ -68,7 +68,7 @@ class _Plan:
         self.end = off - residue  # object offset relative to the table's start offset
         # Memory order (low to high address): the SOffsetT, then fields last-written first.
         codes, position = ["<i"], 4
-        self.order = []
+        order: list[int] = []
         offsets = []
         for index, after in reversed(written):
             width, code, kind = spec.fields[index][1], spec.fields[index][2], spec.fields[index][5]
@@ -77,11 +77,14 @@ class _Plan:
             position = start + width
             if kind == _OFFSET:
                 # stock: Offset() before the write + 4 - x, i.e. this offset-after minus x
-                offsets.append((len(self.order), after - residue))
-            self.order.append(index)
+                offsets.append((len(order), after - residue))
+            order.append(index)
         codes.append("x" * (off - residue - position))
         self.packer = struct.Struct("".join(codes)).pack_into
         self.offsets = tuple(offsets)
+        # values -> the packed values in memory order (a tuple, whatever their number)
+        self.pick = itemgetter(*order) if len(order) > 1 else (
+            (lambda values, i=order[0]: (values[i],)) if order else (lambda values: ()))
         vtable = [0] * spec.numfields
         for index, after in written:
             vtable[spec.fields[index][0]] = off - after
@@ -106,7 +109,8 @@ class TableSpec:
         self.names = names
         self.defaults = tuple(field[3] for field in fields)
         self.bools = tuple(i for i, field in enumerate(fields) if field[5] == _BOOLEAN)
-        self.plans: dict[tuple[tuple[bool, ...], int], _Plan] = {}
+        # by the start offset's residue modulo 8, then by which fields are present
+        self.plans: list[dict[tuple[bool, ...], _Plan]] = [{} for _ in range(8)]
 
 
 class _SpecRecorder:
@@ -168,14 +172,17 @@ def write_table(builder: Any, spec: TableSpec, values: tuple[Any, ...]) -> int:
     size = len(buf)
     head = builder.head
     start = size - head
-    plan = spec.plans.get((present, start & 7))
+    plans = spec.plans[start & 7]
+    plan = plans.get(present)
     if plan is None:
-        plan = spec.plans[(present, start & 7)] = _Plan(spec, present, start & 7)
+        plan = plans[present] = _Plan(spec, present, start & 7)
     if head < plan.size + len(plan.vtable):
         return _write_fields(builder, spec, values)  # the buffer must grow first
-    args = [values[index] for index in plan.order]
-    for position, after in plan.offsets:
-        args[position] = start + after - args[position]
+    args = plan.pick(values)
+    if plan.offsets:
+        args = list(args)
+        for position, after in plan.offsets:
+            args[position] = start + after - args[position]
     object_offset = start + plan.end
     existing = builder.vtables.get(plan.key)
     head -= plan.size

@@ -127,6 +127,12 @@ def _normalize_rtp_codec_parameters(codec: Any, where: Where) -> None:
 
 
 def _normalize_rtcp_feedback(fb: Any, where: Where) -> None:
+    if type(fb) is dict:  # the usual shape, decided without the JavaScript helpers
+        fb_type, parameter = fb.get("type"), fb.get("parameter")
+        if type(fb_type) is str and fb_type and (parameter is None or type(parameter) is str):
+            if not parameter:
+                fb["parameter"] = ""
+            return
     _require_object(fb, "fb", where)
     if not truthy(fb.get("type")) or not is_string(fb["type"]):
         raise _fail("missing fb.type", where)
@@ -135,6 +141,18 @@ def _normalize_rtcp_feedback(fb: Any, where: Where) -> None:
 
 
 def _normalize_rtp_header_extension(ext: Any, where: Where) -> None:
+    if type(ext) is dict:  # the usual shape, decided without the JavaScript helpers
+        kind, uri, preferred_id = ext.get("kind"), ext.get("uri"), ext.get("preferredId")
+        encrypt, direction = ext.get("preferredEncrypt"), ext.get("direction")
+        if ((kind == "audio" or kind == "video") and type(uri) is str and uri
+                and (type(preferred_id) is int or type(preferred_id) is float)
+                and (encrypt is None or encrypt is True or encrypt is False)
+                and (direction is None or type(direction) is str)):
+            if encrypt is not True:
+                ext["preferredEncrypt"] = False
+            if not direction:
+                ext["direction"] = "sendrecv"
+            return
     _require_object(ext, "ext", where)
     if ext.get("kind") not in ("audio", "video"):
         raise _fail("invalid ext.kind", where)
