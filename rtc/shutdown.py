@@ -162,7 +162,7 @@ def install() -> bool:
 
     reactor.addSystemEventTrigger("before", "shutdown", _before_reactor_shutdown)
     _state["installed"] = True
-    logger.info("polite shutdown registered with the reactor")
+    logger.debug("polite shutdown registered with the reactor (it fires when daphne stops)")
     return True
 
 
