@@ -8,6 +8,7 @@ rules out here once instead of approximating them at each call site.
 from __future__ import annotations
 
 import copy
+import marshal
 import math
 import re
 from typing import Any
@@ -152,15 +153,22 @@ _ATOMIC = frozenset({str, int, float, bool, type(None)})
 
 
 def deep_copy(value: Any) -> Any:
-    """``copy.deepcopy`` for JSON-like data, about four times faster.
+    """``copy.deepcopy`` for JSON-like data, several times faster.
 
-    ``dict`` and ``list`` (exact types) are copied here with a memo, so shared and cyclic
-    references come out shared and cyclic as with ``deepcopy``; ``str``, numbers, booleans
-    and ``None`` are immutable and kept, and so are dict keys (hashable, as JSON's strings
-    are); anything else goes to ``copy.deepcopy`` with the same memo.
+    Dicts and lists of plain values (exact ``dict``, ``list``, ``str``, numbers, booleans,
+    ``None``, ``tuple``) go through ``marshal`` (C code; shared and cyclic references come
+    back shared and cyclic, as with ``deepcopy``). Anything ``marshal`` refuses (subclasses,
+    other objects) is copied by :func:`_copy`: dicts and lists here with a memo, scalars
+    kept, the rest handed to ``copy.deepcopy`` with the same memo.
     """
-    if type(value) in _ATOMIC:
+    cls = type(value)
+    if cls in _ATOMIC:
         return value
+    if cls is dict or cls is list:
+        try:
+            return marshal.loads(marshal.dumps(value))
+        except ValueError:  # "unmarshallable object" (a subclass, ...), or nested too deep
+            pass
     return _copy(value, {})
 
 

@@ -40,6 +40,7 @@ __all__ = [
 ]
 
 _MIME_TYPE_RE = re.compile(f"^(audio|video)/({JS_DOT}+)", re.IGNORECASE)
+_MIME_KINDS: dict[str, str] = {}  # valid MIME type -> its kind, as the regex says
 
 
 Where = str | tuple[Any, str, int]
@@ -71,6 +72,9 @@ def _normalize_codec_parameters(codec: dict[str, Any], where: Where) -> None:
     elif isinstance(codec["parameters"], list):
         raise _fail("codec.parameters is not an object", where)
     for key, value in codec["parameters"].items():
+        value_type = type(value)
+        if value_type is int or value_type is float or (value_type is str and key != "apt"):
+            continue  # the usual values, decided without the JavaScript helpers
         if not is_string(value) and not is_number(value):
             # Node's message really has that stray "s" after the key.
             raise _fail(f"invalid codec parameter [key:{key}s, value:{js_str(value)}]", where)
@@ -89,10 +93,15 @@ def _normalize_codec_common(codec: Any, where: Where) -> str:
     mime_type = codec.get("mimeType")
     if not truthy(mime_type) or not is_string(mime_type):
         raise _fail("missing codec.mimeType", where)
-    match = _MIME_TYPE_RE.match(mime_type)
-    if not match:
-        raise _fail("invalid codec.mimeType", where)
-    return match.group(1).lower()
+    kind = _MIME_KINDS.get(mime_type) if type(mime_type) is str else None
+    if kind is None:
+        match = _MIME_TYPE_RE.match(mime_type)
+        if not match:
+            raise _fail("invalid codec.mimeType", where)
+        kind = match.group(1).lower()
+        if type(mime_type) is str and len(_MIME_KINDS) < 1024:
+            _MIME_KINDS[mime_type] = kind  # a few MIME types, seen on every codec
+    return kind
 
 
 def _normalize_channels(codec: dict[str, Any], kind: str) -> None:
