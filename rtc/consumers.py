@@ -15,6 +15,7 @@ import logging
 import time
 from typing import Any
 
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
@@ -66,6 +67,19 @@ class MeetingConsumer(AsyncJsonWebsocketConsumer):
     """The verified join token (set by `rtc.auth`), None for a Django login."""
 
     # --- lifecycle ------------------------------------------------------------------------------
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        """Channels' dispatch without its per-message ``close_old_connections``.
+
+        Every ORM call of this consumer runs through ``database_sync_to_async``, which already
+        closes stale connections before and after each call. The extra call Channels makes for
+        every message queued one more job on the single database thread per WebSocket frame:
+        under load (bench/signaling.py, 200 peers) that queue was the main source of latency.
+        """
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     async def connect(self) -> None:
         """Accept, then join the meeting or close with the refusal's code."""

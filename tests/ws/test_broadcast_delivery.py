@@ -74,3 +74,23 @@ async def test_in_memory_layer_sweeps_expired_messages_at_most_once_a_second(mon
     layer._clean_expired()
     assert channel not in layer.channels
     assert len(sweeps) == 2
+
+
+async def test_frames_without_database_work_do_not_queue_on_the_database_thread(
+        meeting, host_user, ws_join, ws_request, monkeypatch):
+    """A `ping` frame runs no database job: the consumer skips Channels' per-message
+    close_old_connections (its ORM calls clean up around themselves)."""
+    import channels.consumer
+
+    calls: list[int] = []
+
+    async def counting() -> None:
+        calls.append(1)
+
+    monkeypatch.setattr(channels.consumer, "aclose_old_connections", counting)
+    communicator = await ws_join(meeting.id, host_user)
+    for n in range(5):
+        reply = await ws_request(communicator, {"type": "ping", "requestId": f"p{n}"})
+        assert reply["requestId"] == f"p{n}" and "error" not in reply
+    assert calls == []
+    await communicator.disconnect()
