@@ -9,6 +9,7 @@ mediasoup's camelCase shape with absent optional fields left out (as JSON drops 
 
 from __future__ import annotations
 
+import marshal
 from typing import Any
 
 import FBS.RtpParameters.Boolean as FbsBoolean
@@ -35,7 +36,7 @@ from FBS.RtpParameters.Value import Value
 
 from .errors import InvalidParameterError
 from .fbs_builder import Builder
-from .fbs_table import table_spec
+from .fbs_table import table_spec, write_table
 
 __all__ = [
     "HEADER_EXTENSION_URIS",
@@ -136,28 +137,29 @@ def _serialize_parameters(builder: Builder, parameters: dict[str, Any] | None) -
     for key, value in (parameters or {}).items():
         name = builder.CreateString(key)
         if isinstance(value, bool):
-            value_type, value_offset = Value.Boolean, builder.table(
-                _BOOLEAN, (1 if value else 0,))
+            value_type, value_offset = Value.Boolean, write_table(
+                builder, _BOOLEAN, (1 if value else 0,))
         elif isinstance(value, int):
-            value_type, value_offset = Value.Integer32, builder.table(_INTEGER, (value,))
+            value_type, value_offset = Value.Integer32, write_table(builder, _INTEGER, (value,))
         elif isinstance(value, float):
             if value.is_integer():
-                value_type, value_offset = Value.Integer32, builder.table(
-                    _INTEGER, (int(value),))
+                value_type, value_offset = Value.Integer32, write_table(
+                    builder, _INTEGER, (int(value),))
             else:
-                value_type, value_offset = Value.Double, builder.table(_DOUBLE, (value,))
+                value_type, value_offset = Value.Double, write_table(builder, _DOUBLE, (value,))
         elif isinstance(value, str):
             text = builder.CreateString(value)
-            value_type, value_offset = Value.String, builder.table(_STRING, (text,))
+            value_type, value_offset = Value.String, write_table(builder, _STRING, (text,))
         elif isinstance(value, list) and all(isinstance(v, int) for v in value):
             builder.StartVector(4, len(value), 4)
             for item in reversed(value):
                 builder.PrependInt32(item)
             items = builder.EndVector()
-            value_type, value_offset = Value.Integer32Array, builder.table(_INTEGERS, (items,))
+            value_type = Value.Integer32Array
+            value_offset = write_table(builder, _INTEGERS, (items,))
         else:
             raise InvalidParameterError(f"invalid parameter type [key:{key!r}, value:{value!r}]")
-        offsets.append(builder.table(_PARAMETER, (name, value_type, value_offset)))
+        offsets.append(write_table(builder, _PARAMETER, (name, value_type, value_offset)))
     return offsets_vector(builder, offsets)
 
 
@@ -169,63 +171,126 @@ def serialize_encodings(builder: Builder, encodings: list[dict[str, Any]]) -> in
         mode = _string_or_zero(builder, encoding.get("scalabilityMode") or None)
         rtx = 0
         if encoding.get("rtx"):
-            rtx = builder.table(_RTX, (encoding["rtx"]["ssrc"],))
+            rtx = write_table(builder, _RTX, (encoding["rtx"]["ssrc"],))
         max_bitrate = encoding.get("maxBitrate")
         # A falsy ssrc or payload type, or an absent dtx, is left out (None / False).
-        offsets.append(builder.table(_ENCODING, (
+        offsets.append(write_table(builder, _ENCODING, (
             encoding.get("ssrc") or None, rid, encoding.get("codecPayloadType") or None, rtx,
             bool(encoding.get("dtx")), mode,
             int(max_bitrate) if max_bitrate is not None else None)))
     return offsets_vector(builder, offsets)
 
 
-def serialize_rtp_parameters(builder: Builder, params: dict[str, Any]) -> int:
-    """An ``RtpParameters`` table from validated mediasoup RTP parameters."""
+def _write_codecs(builder: Builder, codecs_list: list[dict[str, Any]]) -> int:
+    """The ``codecs`` vector of ``RtpParameters``, written in place."""
+    create_string = builder.CreateString
     codecs = []
-    for codec in params["codecs"]:
-        mime = builder.CreateString(codec["mimeType"])
+    for codec in codecs_list:
+        mime = create_string(codec["mimeType"])
         parameters = _serialize_parameters(builder, codec.get("parameters"))
         feedback = []
         for fb in codec.get("rtcpFeedback") or ():
-            fb_type = builder.CreateString(fb["type"])
-            fb_parameter = _string_or_zero(builder, fb.get("parameter"))
-            feedback.append(builder.table(_FEEDBACK, (fb_type, fb_parameter)))
+            fb_type = create_string(fb["type"])
+            parameter = fb.get("parameter")
+            fb_parameter = create_string(parameter) if parameter is not None else 0
+            feedback.append(write_table(builder, _FEEDBACK, (fb_type, fb_parameter)))
         feedback_vector = offsets_vector(builder, feedback)
-        codecs.append(builder.table(_CODEC, (
+        codecs.append(write_table(builder, _CODEC, (
             mime, codec["payloadType"], codec["clockRate"], codec.get("channels"), parameters,
             feedback_vector)))
-    codecs_vector = offsets_vector(builder, codecs)
+    return offsets_vector(builder, codecs)
+
+
+_CODECS_CACHE: dict[tuple[bytes, int], tuple[bytes, int, int, tuple[tuple[Any, int], ...]]] = {}
+_CODECS_CACHE_MAX = 256
+
+
+def _codecs_vector(builder: Builder, codecs: list[dict[str, Any]]) -> int:
+    """The codecs vector, copied from a cache when the builder holds no table yet.
+
+    The codecs of a producer or consumer are the largest part of the request and repeat
+    from one request to the next (the same browser, the same router). When no table has
+    been written before them (so no earlier vtable could be shared), their bytes depend
+    only on their content and on where they start modulo 8; a fragment built once for that
+    (content, alignment) in a builder of its own is then copied in, and its vtables are
+    registered as if written here, so what follows shares them as it would have. The
+    message is byte-for-byte the one built in place (tests/mediasoup/test_ms_fbs.py).
+    """
+    if builder.vtables or builder.nested or builder.forceDefaults:
+        return _write_codecs(builder, codecs)
+    try:
+        content = marshal.dumps(codecs)
+    except ValueError:  # not plain data: no key for it
+        return _write_codecs(builder, codecs)
+    start = len(builder.Bytes) - builder.head
+    key = (content, start & 7)
+    fragment = _CODECS_CACHE.get(key)
+    if fragment is None:
+        fragment = _codecs_fragment(codecs, start & 7)
+        if len(_CODECS_CACHE) >= _CODECS_CACHE_MAX:
+            _CODECS_CACHE.clear()
+        _CODECS_CACHE[key] = fragment
+    data, minalign, vector, vtables = fragment
+    size = len(data)
+    if builder.head < size:
+        builder.Prep(1, size)  # grow
+    head = builder.head - size
+    builder.Bytes[head:head + size] = data
+    builder.head = head
+    if minalign > builder.minalign:
+        builder.minalign = minalign
+    for vtable_key, offset in vtables:
+        builder.vtables[vtable_key] = start + offset
+    return start + vector
+
+
+def _codecs_fragment(codecs: list[dict[str, Any]],
+                     residue: int) -> tuple[bytes, int, int, tuple[tuple[Any, int], ...]]:
+    """The codecs written by a fresh builder that starts ``residue`` bytes from its end:
+    (bytes, minalign, vector offset, vtables), offsets relative to the fragment's end."""
+    fresh = Builder(1024)
+    fresh.Pad(residue)
+    vector = _write_codecs(fresh, codecs)
+    data = bytes(fresh.Bytes[fresh.head:len(fresh.Bytes) - residue])
+    return (data, fresh.minalign, vector - residue,
+            tuple((key, offset - residue) for key, offset in fresh.vtables.items()))
+
+
+def serialize_rtp_parameters(builder: Builder, params: dict[str, Any]) -> int:
+    """An ``RtpParameters`` table from validated mediasoup RTP parameters."""
+    codecs_vector = _codecs_vector(builder, params["codecs"])
     extensions = []
     for ext in params.get("headerExtensions") or ():
         uri = HEADER_EXTENSION_URIS.get(ext["uri"])
         if uri is None:  # the worker knows only these; ortc filters the rest out
             continue
         parameters = _serialize_parameters(builder, ext.get("parameters"))
-        extensions.append(builder.table(_EXTENSION, (
+        extensions.append(write_table(builder, _EXTENSION, (
             uri, ext["id"], bool(ext.get("encrypt")), parameters)))
     extensions_vector = offsets_vector(builder, extensions)
     encodings_vector = serialize_encodings(builder, params.get("encodings") or [])
     rtcp = params.get("rtcp") or {}
     cname = _string_or_zero(builder, rtcp.get("cname"))
-    rtcp_offset = builder.table(_RTCP, (cname, bool(rtcp.get("reducedSize", True))))
+    rtcp_offset = write_table(builder, _RTCP, (cname, bool(rtcp.get("reducedSize", True))))
     mid = _string_or_zero(builder, params.get("mid"))
-    return builder.table(_RTP_PARAMETERS, (
+    return write_table(builder, _RTP_PARAMETERS, (
         mid, codecs_vector, extensions_vector, encodings_vector, rtcp_offset))
 
 
 def serialize_rtp_mapping(builder: Builder, mapping: dict[str, Any]) -> int:
     """An ``RtpMapping`` table from ``ortc.get_producer_rtp_parameters_mapping``'s result."""
-    codecs = [builder.table(_CODEC_MAPPING, (codec["payloadType"], codec["mappedPayloadType"]))
+    codecs = [write_table(builder, _CODEC_MAPPING,
+                          (codec["payloadType"], codec["mappedPayloadType"]))
               for codec in mapping["codecs"]]
     codecs_vector = offsets_vector(builder, codecs)
     encodings = []
     for encoding in mapping["encodings"]:
         rid = _string_or_zero(builder, encoding.get("rid"))
         mode = _string_or_zero(builder, encoding.get("scalabilityMode"))
-        encodings.append(builder.table(_ENCODING_MAPPING, (
+        encodings.append(write_table(builder, _ENCODING_MAPPING, (
             rid, encoding.get("ssrc"), mode, encoding["mappedSsrc"])))
     encodings_vector = offsets_vector(builder, encodings)
-    return builder.table(_RTP_MAPPING, (codecs_vector, encodings_vector))
+    return write_table(builder, _RTP_MAPPING, (codecs_vector, encodings_vector))
 
 
 # -- parsing ----------------------------------------------------------------------------------
