@@ -9,7 +9,6 @@ mediasoup's camelCase shape with absent optional fields left out (as JSON drops 
 
 from __future__ import annotations
 
-import marshal
 from typing import Any
 
 import FBS.RtpParameters.Boolean as FbsBoolean
@@ -36,6 +35,7 @@ from FBS.RtpParameters.Value import Value
 
 from .errors import InvalidParameterError
 from .fbs_builder import Builder
+from .fbs_fragments import cached
 from .fbs_table import table_spec, write_table
 
 __all__ = [
@@ -201,73 +201,24 @@ def _write_codecs(builder: Builder, codecs_list: list[dict[str, Any]]) -> int:
     return offsets_vector(builder, codecs)
 
 
-_CODECS_CACHE: dict[tuple[bytes, int], tuple[bytes, int, int, tuple[tuple[Any, int], ...]]] = {}
-_CODECS_CACHE_MAX = 256
-
-
-def _codecs_vector(builder: Builder, codecs: list[dict[str, Any]]) -> int:
-    """The codecs vector, copied from a cache when the builder holds no table yet.
-
-    The codecs of a producer or consumer are the largest part of the request and repeat
-    from one request to the next (the same browser, the same router). When no table has
-    been written before them (so no earlier vtable could be shared), their bytes depend
-    only on their content and on where they start modulo 8; a fragment built once for that
-    (content, alignment) in a builder of its own is then copied in, and its vtables are
-    registered as if written here, so what follows shares them as it would have. The
-    message is byte-for-byte the one built in place (tests/mediasoup/test_ms_fbs.py).
-    """
-    if builder.vtables or builder.nested or builder.forceDefaults:
-        return _write_codecs(builder, codecs)
-    try:
-        content = marshal.dumps(codecs)
-    except ValueError:  # not plain data: no key for it
-        return _write_codecs(builder, codecs)
-    start = len(builder.Bytes) - builder.head
-    key = (content, start & 7)
-    fragment = _CODECS_CACHE.get(key)
-    if fragment is None:
-        fragment = _codecs_fragment(codecs, start & 7)
-        if len(_CODECS_CACHE) >= _CODECS_CACHE_MAX:
-            _CODECS_CACHE.clear()
-        _CODECS_CACHE[key] = fragment
-    data, minalign, vector, vtables = fragment
-    size = len(data)
-    if builder.head < size:
-        builder.Prep(1, size)  # grow
-    head = builder.head - size
-    builder.Bytes[head:head + size] = data
-    builder.head = head
-    if minalign > builder.minalign:
-        builder.minalign = minalign
-    for vtable_key, offset in vtables:
-        builder.vtables[vtable_key] = start + offset
-    return start + vector
-
-
-def _codecs_fragment(codecs: list[dict[str, Any]],
-                     residue: int) -> tuple[bytes, int, int, tuple[tuple[Any, int], ...]]:
-    """The codecs written by a fresh builder that starts ``residue`` bytes from its end:
-    (bytes, minalign, vector offset, vtables), offsets relative to the fragment's end."""
-    fresh = Builder(1024)
-    fresh.Pad(residue)
-    vector = _write_codecs(fresh, codecs)
-    data = bytes(fresh.Bytes[fresh.head:len(fresh.Bytes) - residue])
-    return (data, fresh.minalign, vector - residue,
-            tuple((key, offset - residue) for key, offset in fresh.vtables.items()))
-
-
-def serialize_rtp_parameters(builder: Builder, params: dict[str, Any]) -> int:
-    """An ``RtpParameters`` table from validated mediasoup RTP parameters."""
-    codecs_vector = _codecs_vector(builder, params["codecs"])
-    extensions = []
-    for ext in params.get("headerExtensions") or ():
+def _write_extensions(builder: Builder, extensions: list[dict[str, Any]] | None) -> int:
+    """The ``headerExtensions`` vector of ``RtpParameters``, written in place."""
+    offsets = []
+    for ext in extensions or ():
         uri = HEADER_EXTENSION_URIS.get(ext["uri"])
         if uri is None:  # the worker knows only these; ortc filters the rest out
             continue
         parameters = _serialize_parameters(builder, ext.get("parameters"))
-        extensions.append(write_table(builder, _EXTENSION, (
+        offsets.append(write_table(builder, _EXTENSION, (
             uri, ext["id"], bool(ext.get("encrypt")), parameters)))
-    extensions_vector = offsets_vector(builder, extensions)
+    return offsets_vector(builder, offsets)
+
+
+def serialize_rtp_parameters(builder: Builder, params: dict[str, Any]) -> int:
+    """An ``RtpParameters`` table from validated mediasoup RTP parameters."""
+    codecs_vector = cached(builder, "codecs", params["codecs"], _write_codecs)
+    extensions_vector = cached(builder, "headerExtensions", params.get("headerExtensions"),
+                               _write_extensions)
     encodings_vector = serialize_encodings(builder, params.get("encodings") or [])
     rtcp = params.get("rtcp") or {}
     cname = _string_or_zero(builder, rtcp.get("cname"))

@@ -372,12 +372,13 @@ def test_one_string_bodies_pack_like_the_object_api():
         assert stock == fast, type(body).__name__
 
 
-def test_cached_codecs_give_the_bytes_built_in_place(monkeypatch):
-    """RTP parameters whose codecs come from the fragment cache (any start alignment, with
-    what follows sharing their vtables) are byte-for-byte the reference's, miss and hit."""
-    from rtc.mediasoup import fbs_rtp
+def test_cached_parts_give_the_bytes_built_in_place(monkeypatch):
+    """RTP parameters whose codecs and header extensions come from the fragment cache (any
+    start alignment, sharing earlier vtables, with what follows sharing theirs) are
+    byte-for-byte the reference's, miss and hit."""
+    from rtc.mediasoup import fbs_fragments
 
-    monkeypatch.setattr(fbs_rtp, "_CODECS_CACHE", {})
+    monkeypatch.setattr(fbs_fragments, "_CACHE", {})
     for prefix in range(9):  # a string before the codecs moves where they start
         def reference_write(builder: Any, p: dict[str, Any], n: int = prefix) -> int:
             builder.CreateString("x" * n)
@@ -392,11 +393,13 @@ def test_cached_codecs_give_the_bytes_built_in_place(monkeypatch):
                 stock, fast = _both(lambda b, p=params: reference_write(b, p),
                                     fast_write=lambda b, p=params: fast_write(b, p))
                 assert stock == fast
-    assert len(fbs_rtp._CODECS_CACHE) > 9
-    # after other tables, the codecs are written in place (no cached fragment is used)
-    stock, fast = _both(
-        lambda b: (reference.serialize_rtp_mapping(b, MAPPINGS[0]),
-                   reference.serialize_rtp_parameters(b, RTP_PARAMETERS[0]))[1],
-        fast_write=lambda b: (serialize_rtp_mapping(b, MAPPINGS[0]),
-                              serialize_rtp_parameters(b, RTP_PARAMETERS[0]))[1])
-    assert stock == fast
+    assert len(fbs_fragments._CACHE) > 9
+    # after other tables (vtables to share, at other distances)
+    for params in RTP_PARAMETERS[::5]:
+        for _ in range(2):
+            stock, fast = _both(
+                lambda b, p=params: (reference.serialize_rtp_mapping(b, MAPPINGS[0]),
+                                     reference.serialize_rtp_parameters(b, p))[1],
+                fast_write=lambda b, p=params: (serialize_rtp_mapping(b, MAPPINGS[0]),
+                                                serialize_rtp_parameters(b, p))[1])
+            assert stock == fast
