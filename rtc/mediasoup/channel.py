@@ -52,6 +52,7 @@ _CLOCK_RESOLUTION = time.get_clock_info("monotonic").resolution
 _MESSAGE = slots(Message)
 _RESPONSE = slots(Response)
 _LOG = slots(Log)
+_NOTIFICATION = slots(Notification)
 
 NotificationHandler = Callable[[int, Notification], None]
 
@@ -259,7 +260,8 @@ class Channel:
         elif kind == MessageBody.Notification:
             notification = Notification()
             notification.Init(buf, table.pos)
-            self._loop.call_soon(self._dispatch, notification)
+            self._loop.call_soon(self._dispatch, table.str(_NOTIFICATION.HandlerId, ""),
+                                 table.u8(_NOTIFICATION.Event), notification)
         elif kind == MessageBody.Log:
             self._process_log(table.str(_LOG.Data, "", "replace"))
         else:
@@ -292,17 +294,16 @@ class Channel:
             else:
                 future.set_exception(WorkerError(name, reason))
 
-    def _dispatch(self, notification: Notification) -> None:
-        handler_id = notification.HandlerId().decode()
+    def _dispatch(self, handler_id: str, event: int, notification: Notification) -> None:
         handler = self._handlers.get(handler_id)
         if handler is None:
             return
         try:
-            handler(notification.Event(), notification)
+            handler(event, notification)
         except Exception:
             logger.exception(
                 "notification handler raised [pid:%s, handler:%s, event:%s]",
-                self.pid, handler_id, EVENT_NAMES.get(notification.Event()),
+                self.pid, handler_id, EVENT_NAMES.get(event),
             )
 
     def _process_log(self, line: str) -> None:
