@@ -10,11 +10,21 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views import defaults
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
-__all__ = ["ApplicationError", "ErrorCode", "api_exception_handler"]
+__all__ = [
+    "ApplicationError",
+    "ErrorCode",
+    "api_exception_handler",
+    "page_not_found",
+    "server_error",
+]
+
+API_PREFIX = "/api/"
 
 
 class ErrorCode(StrEnum):
@@ -70,3 +80,20 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     if isinstance(exc, ApplicationError):
         return Response(exc.as_dict(), status=exc.http_status)
     return exception_handler(exc, context)
+
+
+def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """``handler404``: under ``/api/`` a path no route matches (e.g. a malformed id) answers in
+    the API's error shape, like every other API error; elsewhere Django's page."""
+    if request.path.startswith(API_PREFIX):
+        return JsonResponse({"detail": "Not found.", "code": str(ErrorCode.NOT_FOUND)},
+                            status=status.HTTP_404_NOT_FOUND)
+    return defaults.page_not_found(request, exception)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """``handler500``: under ``/api/`` a JSON body with no details; elsewhere Django's page."""
+    if request.path.startswith(API_PREFIX):
+        return JsonResponse({"detail": "Internal error.", "code": "internal"},
+                            status=status.HTTP_500_INTERNAL_SERVER_ERROR)
+    return defaults.server_error(request)

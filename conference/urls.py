@@ -28,3 +28,7 @@ urlpatterns = [
     path("api/", include("integrations.urls")),
     path("", include("meetings.urls_web")),
 ]
+
+# Under /api/ unmatched paths and crashes answer JSON in the API's error shape (DEBUG off).
+handler404 = "conference.errors.page_not_found"
+handler500 = "conference.errors.server_error"
