@@ -225,15 +225,9 @@ def get_consumable_rtp_parameters(
             raise InvalidParameterError(
                 f"no router codec with payload type {js_str(entry.get('mappedPayloadType'))}"
             )
-        consumable_codec = _pick(
-            matched,
-            mimeType="mimeType",
-            payloadType="preferredPayloadType",
-            clockRate="clockRate",
-            channels="channels",
-        )
+        consumable_codec = _pick(matched, _CODEC_FIELDS)
         consumable_codec["parameters"] = negotiated_codec_parameters(codec, matched)
-        consumable_codec.update(_pick(matched, rtcpFeedback="rtcpFeedback"))
+        consumable_codec.update(_pick(matched, _FEEDBACK_FIELDS))
         consumable["codecs"].append(consumable_codec)
         cap_rtx = next(
             (
@@ -246,19 +240,12 @@ def get_consumable_rtp_parameters(
         )
         if cap_rtx is not None:
             consumable["codecs"].append(
-                _pick(
-                    cap_rtx,
-                    mimeType="mimeType",
-                    payloadType="preferredPayloadType",
-                    clockRate="clockRate",
-                    parameters="parameters",
-                    rtcpFeedback="rtcpFeedback",
-                )
+                _pick(cap_rtx, _RTX_FIELDS)
             )
     for cap_ext in caps["headerExtensions"]:
         if cap_ext.get("kind") != kind or cap_ext.get("direction") not in ("sendrecv", "sendonly"):
             continue
-        ext = _pick(cap_ext, uri="uri", id="preferredId", encrypt="preferredEncrypt")
+        ext = _pick(cap_ext, _EXTENSION_FIELDS)
         ext["parameters"] = {}
         consumable["headerExtensions"].append(ext)
     encodings = rtp_parameters.get("encodings") or []
@@ -270,18 +257,29 @@ def get_consumable_rtp_parameters(
             encoding.pop(key, None)
         encoding["ssrc"] = rtp_mapping["encodings"][index]["mappedSsrc"]
         consumable["encodings"].append(encoding)
-    consumable["rtcp"] = _pick(rtp_parameters.get("rtcp") or {}, cname="cname")
+    consumable["rtcp"] = _pick(rtp_parameters.get("rtcp") or {}, _RTCP_FIELDS)
     consumable["rtcp"]["reducedSize"] = True
     return consumable
 
 
-def _pick(source: dict[str, Any], **keys: str) -> dict[str, Any]:
-    """Copy ``source[src]`` to ``result[dst]`` for each ``dst=src`` present in ``source``.
+# (field in the result, field in the router capability), for _pick
+_CODEC_FIELDS = (("mimeType", "mimeType"), ("payloadType", "preferredPayloadType"),
+                 ("clockRate", "clockRate"), ("channels", "channels"))
+_FEEDBACK_FIELDS = (("rtcpFeedback", "rtcpFeedback"),)
+_RTX_FIELDS = (("mimeType", "mimeType"), ("payloadType", "preferredPayloadType"),
+               ("clockRate", "clockRate"), ("parameters", "parameters"),
+               ("rtcpFeedback", "rtcpFeedback"))
+_EXTENSION_FIELDS = (("uri", "uri"), ("id", "preferredId"), ("encrypt", "preferredEncrypt"))
+_RTCP_FIELDS = (("cname", "cname"),)
+
+
+def _pick(source: dict[str, Any], fields: tuple[tuple[str, str], ...]) -> dict[str, Any]:
+    """Copy ``source[src]`` to ``result[dst]`` for each ``(dst, src)`` present in ``source``.
 
     An absent key is left out, as JSON leaves out Node's ``undefined`` members.
     """
     picked = {}
-    for dst, src in keys.items():
+    for dst, src in fields:
         if src in source:
             value = source[src]
             picked[dst] = value if type(value) in _ATOMIC else deep_copy(value)
