@@ -22,6 +22,13 @@ from tests.rtc.conftest import RtcClient, rtc_client, rtc_service, rtc_settings 
 
 
 @pytest.fixture(autouse=True)
+def fast_password_hashing(settings: Any) -> None:
+    """Users are made for every test; PBKDF2 would cost 0.2 s each (no test here checks a
+    password hash)."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
 def _process_state_restored() -> Iterator[None]:
     """Afterwards no socket or grace peer holds attendance, and the process is not shutting
     down (a test that ran `rtc.shutdown.shutdown` turns the flag off again)."""

@@ -24,6 +24,13 @@ from tests.rtc.conftest import RtcClient, rtc_client, rtc_service, rtc_settings 
 
 
 @pytest.fixture(autouse=True)
+def fast_password_hashing(settings: Any) -> None:
+    """Users are made by the dozen here; PBKDF2 would cost 0.2 s each (no login checks a
+    password hash in these tests)."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
 def generous_limits(rtc_settings: Any) -> Any:  # noqa: F811
     """Fuzzing sends hundreds of requests in seconds: the rate limits (tested elsewhere) are
     raised so that every message reaches validation and the handlers."""
