@@ -9,6 +9,7 @@ The README's configuration table lists every variable read here.
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import dj_database_url
@@ -131,6 +132,21 @@ DATABASES = {
     )
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Several threads write at once (Channels' database thread, the webhook dispatcher):
+    # wait for the lock instead of failing, take it when a transaction starts (no upgrade
+    # deadlocks), and let readers run beside a writer (WAL).
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        timeout=20,
+        transaction_mode="IMMEDIATE",
+        init_command="PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    )
+    # The test database is a file too: SQLite's shared in-memory database locks whole tables
+    # and fails at once ("database table is locked") where a file database waits.
+    DATABASES["default"]["TEST"] = {
+        "NAME": str(Path(tempfile.gettempdir()) / f"conference-test-{os.getpid()}.sqlite3")
+    }
 
 # --- Channel layer ----------------------------------------------------------------------------
 
