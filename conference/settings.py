@@ -135,13 +135,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Several threads write at once (Channels' database thread, the webhook dispatcher):
-    # wait for the lock instead of failing, take it when a transaction starts (no upgrade
-    # deadlocks), and let readers run beside a writer (WAL).
-    DATABASES["default"].setdefault("OPTIONS", {}).update(
-        timeout=20,
-        transaction_mode="IMMEDIATE",
-        init_command="PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-    )
+    # wait for the lock instead of failing.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(timeout=20)
     # The test database is a file too: SQLite's shared in-memory database locks whole tables
     # and fails at once ("database table is locked") where a file database waits.
     DATABASES["default"]["TEST"] = {
