@@ -10,21 +10,19 @@ transports and resumes its peer with the ``resumeToken``, then publishes and con
 from __future__ import annotations
 
 import asyncio
-import fractions
 import itertools
 import json
 import logging
-import math
-import struct
 from collections import defaultdict
 from typing import Any
 
-from aiortc.mediastreams import AudioStreamTrack, MediaStreamError, VideoStreamTrack
-from av import AudioFrame, VideoFrame
+from aiortc.mediastreams import MediaStreamError
 from pymediasoup import AiortcHandler, Device
 from pymediasoup.models.transport import DtlsParameters, IceCandidate, IceParameters
 from pymediasoup.rtp_parameters import RtpCapabilities, RtpParameters
 from websockets.asyncio.client import ClientConnection, connect
+
+from tests.mediasoup.ms_peer import PatternVideoTrack, ToneAudioTrack
 
 logger = logging.getLogger(__name__)
 
@@ -35,43 +33,6 @@ class CallError(Exception):
     def __init__(self, code: str, message: str) -> None:
         super().__init__(f"{code}: {message}")
         self.code = code
-
-
-class PatternVideoTrack(VideoStreamTrack):
-    """Frames with a moving gradient, so the encoder has real content."""
-
-    def __init__(self, width: int = 320, height: int = 240) -> None:
-        super().__init__()
-        self.width, self.height, self.count = width, height, 0
-
-    async def recv(self) -> VideoFrame:
-        pts, time_base = await self.next_timestamp()
-        frame = VideoFrame(width=self.width, height=self.height, format="yuv420p")
-        shift = (self.count * 4) % 256
-        self.count += 1
-        for plane in frame.planes:
-            row = bytes((x + shift) % 256 for x in range(plane.line_size))
-            plane.update(row * (plane.buffer_size // plane.line_size))
-        frame.pts, frame.time_base = pts, time_base
-        return frame
-
-
-class ToneAudioTrack(AudioStreamTrack):
-    """A 440 Hz tone (not silence, so the active speaker observer can hear it)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.sample = 0
-
-    async def recv(self) -> AudioFrame:
-        frame = await super().recv()
-        samples = frame.samples
-        values = [int(8000 * math.sin(2 * math.pi * 440 * (self.sample + i) / 48000))
-                  for i in range(samples)]
-        self.sample += samples
-        frame.planes[0].update(struct.pack(f"<{samples}h", *values))
-        frame.time_base = fractions.Fraction(1, 48000)
-        return frame
 
 
 def _transport_options(created: dict[str, Any]) -> dict[str, Any]:
