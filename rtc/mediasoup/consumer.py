@@ -29,9 +29,8 @@ from FBS.Request.Method import Method
 from FBS.Transport.ConsumeResponse import ConsumeResponse
 
 from . import ortc
-from .channel import EVENT_NAMES, Response, body_of, body_table, notification_body
-from .errors import InvalidParameterError, InvalidStateError
-from .events import EventEmitter
+from .channel import EVENT_NAMES, body_of, body_table, notification_body
+from .errors import InvalidParameterError
 from .fbs_builder import Builder
 from .fbs_read import Table, slots
 from .fbs_rtp import (
@@ -45,9 +44,10 @@ from .fbs_rtp import (
     serialize_rtp_parameters,
 )
 from .fbs_stats import parse_rtp_stream_dump, parse_rtp_stream_stats
-from .fbs_table import StringTable, table_spec
+from .fbs_table import table_spec
 from .fbs_utils import check_app_data, fields, new_id, raw_bytes
 from .producer import parse_media_trace
+from .transport_child import TransportChild
 
 if TYPE_CHECKING:
     from .producer import Producer
@@ -153,13 +153,18 @@ async def create_consumer(transport: Transport, *, producer: Producer,
                     score=score, preferred_layers=_read_layers(layers), app_data=app_data)
 
 
-class Consumer(EventEmitter):
+class Consumer(TransportChild):
     """A producer's media sent to the remote endpoint of a transport.
 
     Events: ``transportclose``, ``producerclose``, ``producerpause``, ``producerresume``,
     ``score``, ``layerschange``, ``trace``, ``rtp`` (DirectTransport).
     Observer events: ``close``, ``pause``, ``resume``, ``score``, ``layerschange``, ``trace``.
     """
+
+    _noun = "consumer"
+    _close_method = Method.TRANSPORT_CLOSE_CONSUMER
+    _close_body_type = RequestBody.Transport_CloseConsumerRequest
+    _close_spec = _CLOSE_CONSUMER
 
     def __init__(self, *, transport: Transport, consumer_id: str, producer: Producer,
                  rtp_parameters: dict[str, Any], consumer_type: str, paused: bool,
@@ -178,41 +183,7 @@ class Consumer(EventEmitter):
         self.score = score
         self.preferred_layers = preferred_layers
         self.current_layers: dict[str, int] | None = None
-        self.closed = False
-        self.app_data: dict[str, Any] = app_data if app_data is not None else {}
-        self.observer = EventEmitter()
-        self._transport = transport
-        self._channel = transport._channel
-        self._channel.subscribe(self.id, self._on_notification)
-
-    def _check_open(self) -> None:
-        if self.closed:
-            raise InvalidStateError(f"consumer closed [id:{self.id}]")
-
-    async def _request(self, method: int, body_type: int = 0, body: Any = None) -> Response:
-        self._check_open()
-        return await self._channel.request(method, self.id, body_type, body)
-
-    def close(self) -> None:
-        """Close the consumer (one request to the worker)."""
-        self._close(event=None)
-
-    def _close(self, *, event: str | None) -> None:
-        """The one close path: by the user (None), ``transportclose`` or ``producerclose``."""
-        if self.closed:
-            return
-        logger.debug("close [consumer:%s, by:%s]", self.id, event or "user")
-        self.closed = True
-        self._channel.unsubscribe(self.id)
-        if event is None:
-            self._channel.request_nowait(
-                Method.TRANSPORT_CLOSE_CONSUMER, self._transport.id,
-                RequestBody.Transport_CloseConsumerRequest,
-                StringTable(_CLOSE_CONSUMER, self.id))
-        self.emit("@close")
-        if event is not None:
-            self.emit(event)
-        self.observer.emit("close")
+        self._attach(transport, app_data)
 
     async def dump(self) -> dict[str, Any]:
         """The worker's view of this consumer."""

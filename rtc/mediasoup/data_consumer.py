@@ -30,11 +30,11 @@ from FBS.Request.Method import Method
 
 from .channel import EVENT_NAMES, body_of, notification_body
 from .data_producer import DATA_TYPE_NAMES, DATA_TYPES, message_ppid
-from .errors import InvalidParameterError, InvalidStateError
-from .events import EventEmitter
-from .fbs_table import StringTable, table_spec
+from .errors import InvalidParameterError
+from .fbs_table import table_spec
 from .fbs_transport import parse_sctp_stream_parameters, sctp_stream_parameters_to_fbs
 from .fbs_utils import check_app_data, fields, new_id, raw_bytes
+from .transport_child import TransportChild
 
 if TYPE_CHECKING:
     from .data_producer import DataProducer
@@ -138,13 +138,18 @@ def _parse_dump(table: Any) -> dict[str, Any]:
     return out
 
 
-class DataConsumer(EventEmitter):
+class DataConsumer(TransportChild):
     """Data sent to the remote endpoint.
 
     Events: ``transportclose``, ``dataproducerclose``, ``dataproducerpause``,
     ``dataproducerresume``, ``message`` (DirectTransport: ``(bytes, ppid)``),
     ``sctpsendbufferfull``, ``bufferedamountlow``. Observer: ``close``, ``pause``, ``resume``.
     """
+
+    _noun = "data consumer"
+    _close_method = Method.TRANSPORT_CLOSE_DATACONSUMER
+    _close_body_type = RequestBody.Transport_CloseDataConsumerRequest
+    _close_spec = _CLOSE_DATA_CONSUMER
 
     def __init__(self, *, transport: Transport, data_consumer_id: str, dump: dict[str, Any],
                  app_data: dict[str, Any] | None) -> None:
@@ -159,41 +164,7 @@ class DataConsumer(EventEmitter):
         self.paused: bool = dump["paused"]
         self.data_producer_paused: bool = dump["dataProducerPaused"]
         self.subchannels: list[int] = dump["subchannels"]
-        self.closed = False
-        self.app_data: dict[str, Any] = app_data if app_data is not None else {}
-        self.observer = EventEmitter()
-        self._transport = transport
-        self._channel = transport._channel
-        self._channel.subscribe(self.id, self._on_notification)
-
-    def _check_open(self) -> None:
-        if self.closed:
-            raise InvalidStateError(f"data consumer closed [id:{self.id}]")
-
-    def close(self) -> None:
-        """Close it (one request to the worker)."""
-        self._close(event=None)
-
-    def _close(self, *, event: str | None) -> None:
-        """The one close path: user (None), ``transportclose`` or ``dataproducerclose``."""
-        if self.closed:
-            return
-        logger.debug("close [data consumer:%s, by:%s]", self.id, event or "user")
-        self.closed = True
-        self._channel.unsubscribe(self.id)
-        if event is None:
-            self._channel.request_nowait(
-                Method.TRANSPORT_CLOSE_DATACONSUMER, self._transport.id,
-                RequestBody.Transport_CloseDataConsumerRequest,
-                StringTable(_CLOSE_DATA_CONSUMER, self.id))
-        self.emit("@close")
-        if event is not None:
-            self.emit(event)
-        self.observer.emit("close")
-
-    async def _request(self, method: int, body_type: int = 0, body: Any = None) -> Any:
-        self._check_open()
-        return await self._channel.request(method, self.id, body_type, body)
+        self._attach(transport, app_data)
 
     async def dump(self) -> dict[str, Any]:
         """The worker's view of this data consumer."""

@@ -20,10 +20,10 @@ from FBS.Request.Method import Method
 from . import ortc
 from .channel import body_of
 from .errors import InvalidParameterError, InvalidStateError
-from .events import EventEmitter
-from .fbs_table import StringTable, table_spec
+from .fbs_table import table_spec
 from .fbs_transport import parse_sctp_stream_parameters, sctp_stream_parameters_to_fbs
 from .fbs_utils import check_app_data, fields, new_id
+from .transport_child import TransportChild
 
 if TYPE_CHECKING:
     from .transport import Transport
@@ -101,11 +101,16 @@ def _parse_dump(table: Any) -> dict[str, Any]:
     return out
 
 
-class DataProducer(EventEmitter):
+class DataProducer(TransportChild):
     """Data received from the remote endpoint. Events: ``transportclose``.
 
     Observer events: ``close``, ``pause``, ``resume``.
     """
+
+    _noun = "data producer"
+    _close_method = Method.TRANSPORT_CLOSE_DATAPRODUCER
+    _close_body_type = RequestBody.Transport_CloseDataProducerRequest
+    _close_spec = _CLOSE_DATA_PRODUCER
 
     def __init__(self, *, transport: Transport, data_producer_id: str, dump: dict[str, Any],
                  app_data: dict[str, Any] | None) -> None:
@@ -116,39 +121,7 @@ class DataProducer(EventEmitter):
         self.label: str = dump["label"]
         self.protocol: str = dump["protocol"]
         self.paused: bool = dump["paused"]
-        self.closed = False
-        self.app_data: dict[str, Any] = app_data if app_data is not None else {}
-        self.observer = EventEmitter()
-        self._transport = transport
-        self._channel = transport._channel
-
-    def _check_open(self) -> None:
-        if self.closed:
-            raise InvalidStateError(f"data producer closed [id:{self.id}]")
-
-    def close(self) -> None:
-        """Close it; its data consumers get ``dataproducerclose`` from the worker."""
-        self._close(event=None)
-
-    def _close(self, *, event: str | None) -> None:
-        """The one close path: by the user (``event`` None) or by its transport closing."""
-        if self.closed:
-            return
-        logger.debug("close [data producer:%s, by:%s]", self.id, event or "user")
-        self.closed = True
-        if event is None:
-            self._channel.request_nowait(
-                Method.TRANSPORT_CLOSE_DATAPRODUCER, self._transport.id,
-                RequestBody.Transport_CloseDataProducerRequest,
-                StringTable(_CLOSE_DATA_PRODUCER, self.id))
-        self.emit("@close")
-        if event is not None:
-            self.emit(event)
-        self.observer.emit("close")
-
-    async def _request(self, method: int) -> Any:
-        self._check_open()
-        return await self._channel.request(method, self.id)
+        self._attach(transport, app_data, notifications=False)
 
     async def dump(self) -> dict[str, Any]:
         """The worker's view of this data producer."""

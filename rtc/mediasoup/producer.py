@@ -25,9 +25,8 @@ from FBS.Request.Method import Method
 from FBS.Transport.ProduceResponse import ProduceResponse
 
 from . import ortc
-from .channel import EVENT_NAMES, Response, body_of, body_table, notification_body
-from .errors import InvalidParameterError, InvalidStateError
-from .events import EventEmitter
+from .channel import EVENT_NAMES, body_of, body_table, notification_body
+from .errors import InvalidParameterError
 from .fbs_builder import Builder
 from .fbs_read import slots
 from .fbs_rtp import (
@@ -39,8 +38,9 @@ from .fbs_rtp import (
     serialize_rtp_parameters,
 )
 from .fbs_stats import parse_rtp_stream_dump, parse_rtp_stream_stats
-from .fbs_table import StringTable, table_spec
+from .fbs_table import table_spec
 from .fbs_utils import check_app_data, fields, new_id, to_dict
+from .transport_child import TransportChild
 
 if TYPE_CHECKING:
     from .transport import Transport
@@ -112,13 +112,18 @@ async def create_producer(transport: Transport, *, kind: str, rtp_parameters: di
                     app_data=app_data)
 
 
-class Producer(EventEmitter):
+class Producer(TransportChild):
     """Media received from the remote endpoint of a transport.
 
     Events: ``transportclose``, ``score``, ``videoorientationchange``, ``trace``.
     Observer events: ``close``, ``pause``, ``resume``, ``score``, ``videoorientationchange``,
     ``trace``.
     """
+
+    _noun = "producer"
+    _close_method = Method.TRANSPORT_CLOSE_PRODUCER
+    _close_body_type = RequestBody.Transport_CloseProducerRequest
+    _close_spec = _CLOSE_PRODUCER
 
     def __init__(self, *, transport: Transport, producer_id: str, kind: str,
                  rtp_parameters: dict[str, Any], producer_type: str,
@@ -132,41 +137,7 @@ class Producer(EventEmitter):
         self.consumable_rtp_parameters = consumable_rtp_parameters
         self.paused = paused
         self.score: list[dict[str, Any]] = []
-        self.closed = False
-        self.app_data: dict[str, Any] = app_data if app_data is not None else {}
-        self.observer = EventEmitter()
-        self._transport = transport
-        self._channel = transport._channel
-        self._channel.subscribe(self.id, self._on_notification)
-
-    def _check_open(self) -> None:
-        if self.closed:
-            raise InvalidStateError(f"producer closed [id:{self.id}]")
-
-    async def _request(self, method: int, body_type: int = 0, body: Any = None) -> Response:
-        self._check_open()
-        return await self._channel.request(method, self.id, body_type, body)
-
-    def close(self) -> None:
-        """Close the producer; its consumers get ``producerclose`` from the worker."""
-        self._close(event=None)
-
-    def _close(self, *, event: str | None) -> None:
-        """The one close path: by the user (``event`` None) or by its transport closing."""
-        if self.closed:
-            return
-        logger.debug("close [producer:%s, by:%s]", self.id, event or "user")
-        self.closed = True
-        self._channel.unsubscribe(self.id)
-        if event is None:
-            self._channel.request_nowait(
-                Method.TRANSPORT_CLOSE_PRODUCER, self._transport.id,
-                RequestBody.Transport_CloseProducerRequest,
-                StringTable(_CLOSE_PRODUCER, self.id))
-        self.emit("@close")
-        if event is not None:
-            self.emit(event)
-        self.observer.emit("close")
+        self._attach(transport, app_data)
 
     async def dump(self) -> dict[str, Any]:
         """The worker's view of this producer (RTP streams, mapping, ...)."""

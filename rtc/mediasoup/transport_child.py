@@ -1,0 +1,79 @@
+"""What producers, consumers and their data twins share: life under a transport.
+
+Each is created by a transport, answers requests addressed to its own id, and closes along
+one path: the user's ``close()`` sends one close request to the transport; a closing parent
+(``event`` set, e.g. ``transportclose``) only cleans up locally, since the worker cascades.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from .errors import InvalidStateError
+from .events import EventEmitter
+from .fbs_table import StringTable
+
+if TYPE_CHECKING:
+    from FBS.Response.Response import Response
+
+    from .transport import Transport
+
+__all__ = ["TransportChild"]
+
+logger = logging.getLogger(__name__)
+
+
+class TransportChild(EventEmitter):
+    """Base of Producer, Consumer, DataProducer and DataConsumer (not instantiated alone)."""
+
+    _noun: ClassVar[str]
+    """How log lines and errors name the object, e.g. ``"data consumer"``."""
+    _close_method: ClassVar[int]
+    _close_body_type: ClassVar[int]
+    _close_spec: ClassVar[Any]
+    """The transport's close request for this kind of child: method, body type, table spec."""
+
+    id: str
+
+    def _attach(self, transport: Transport, app_data: dict[str, Any] | None, *,
+                notifications: bool = True) -> None:
+        """Common state; route the worker's notifications for ``self.id`` if it has any."""
+        self.closed = False
+        self.app_data: dict[str, Any] = app_data if app_data is not None else {}
+        self.observer = EventEmitter()
+        self._transport = transport
+        self._channel = transport._channel
+        if notifications:
+            self._channel.subscribe(self.id, self._on_notification)
+
+    def _on_notification(self, event: int, notification: Any) -> None:  # pragma: no cover
+        raise NotImplementedError
+
+    def _check_open(self) -> None:
+        if self.closed:
+            raise InvalidStateError(f"{self._noun} closed [id:{self.id}]")
+
+    async def _request(self, method: int, body_type: int = 0, body: Any = None) -> Response:
+        self._check_open()
+        return await self._channel.request(method, self.id, body_type, body)
+
+    def close(self) -> None:
+        """Close it (one request to the worker; its own children follow there)."""
+        self._close(event=None)
+
+    def _close(self, *, event: str | None) -> None:
+        """The one close path: by the user (``event`` None) or by a parent closing."""
+        if self.closed:
+            return
+        logger.debug("close [%s:%s, by:%s]", self._noun, self.id, event or "user")
+        self.closed = True
+        self._channel.unsubscribe(self.id)
+        if event is None:
+            self._channel.request_nowait(
+                self._close_method, self._transport.id, self._close_body_type,
+                StringTable(self._close_spec, self.id))
+        self.emit("@close")
+        if event is not None:
+            self.emit(event)
+        self.observer.emit("close")
