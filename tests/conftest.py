@@ -33,6 +33,19 @@ WS_TIMEOUT = 5
 User = get_user_model()
 
 
+# --- database ---
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix: None) -> None:
+    """On SQLite, transactions take the write lock when they begin: the tests run the webhook
+    dispatcher's thread beside the test's own, and a transaction that upgrades from reading to
+    writing while the other thread writes gets "database is locked" at once (no busy wait)."""
+    database = settings.DATABASES["default"]
+    if database["ENGINE"] == "django.db.backends.sqlite3":
+        database.setdefault("OPTIONS", {})["transaction_mode"] = "IMMEDIATE"
+
+
 # --- network --------------------------------------------------------------------------------------
 
 
