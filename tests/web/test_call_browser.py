@@ -78,8 +78,10 @@ async def test_two_browsers_call_share_screen_and_leave(
 
     await bob.click('[data-action="leave"]')
     await bob.wait_for_function("window.conference.state().view === 'after'")
-    # The server notices the closed sockets shortly after the pages leave.
-    for _ in range(40):
+    # The server notices the closed sockets shortly after the pages leave; a socket that
+    # closed before its rtc:leave was handled is released when the reconnect grace (15 s by
+    # default) expires, so wait past that (suspected race, see the issue notes).
+    for _ in range(80):
         if await _present(live_site, meeting_id) == 0:
             break
         await asyncio.sleep(0.25)
