@@ -1,5 +1,7 @@
 # The two commands of the README: `make run` and `make test`. Everything else is what they need.
 SHELL := /bin/bash
+# A failing step of a pipeline (the worker build piped into tail) fails the target.
+.SHELLFLAGS := -o pipefail -ec
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
