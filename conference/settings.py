@@ -122,12 +122,17 @@ TEMPLATES = [
 # --- Database ---------------------------------------------------------------------------------
 
 # PostgreSQL (or anything dj-database-url parses) when DATABASE_URL is set, SQLite otherwise.
-# Connections are closed after each request by default: persistent connections and async code
-# running the ORM in worker threads do not mix well.
+# A server connection is closed after each request by default (DB_CONN_MAX_AGE=0): Django's
+# ASGI handler runs views on several threads, each keeping its own connection open otherwise;
+# use the server's pooler (PgBouncer) for reuse. An SQLite "connection" is a file handle,
+# reopened for every database call at age 0 (about a tenth of the database thread's time in
+# bench/signaling.py), so the embedded default keeps it for a minute.
+_DATABASE_URL_DEFAULT = f"sqlite:///{BASE_DIR / 'db.sqlite3'}"
+_IS_SQLITE = os.environ.get("DATABASE_URL", _DATABASE_URL_DEFAULT).startswith("sqlite:")
 DATABASES = {
     "default": dj_database_url.config(
-        default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
-        conn_max_age=env_int("DB_CONN_MAX_AGE", 0, minimum=0),
+        default=_DATABASE_URL_DEFAULT,
+        conn_max_age=env_int("DB_CONN_MAX_AGE", 60 if _IS_SQLITE else 0, minimum=0),
         conn_health_checks=True,
     )
 }

@@ -77,12 +77,8 @@ def emit(meeting_id: Any, event_type: str, data: Data) -> WebhookDelivery | None
     `data` may be a callable, evaluated only when a delivery is stored (it may query).
     Call inside the transaction of the change; delivery starts after it commits.
     """
-    link = (IntegrationMeeting.objects.select_related("integration")
-            .filter(meeting_id=meeting_id).first())
-    if link is None:
-        return None
-    integration = link.integration
-    if not integration.is_active or not integration.webhook_url:
+    integration = _webhook_integration(meeting_id)
+    if integration is None:
         return None
     event_id = uuid.uuid4()
     payload = build_event(event_type, data() if callable(data) else data, event_id=event_id)
@@ -95,12 +91,28 @@ def emit(meeting_id: Any, event_type: str, data: Data) -> WebhookDelivery | None
     return delivery
 
 
+def _webhook_integration(meeting_id: Any) -> Any:
+    """The active integration owning the meeting, if it has a webhook URL (one query)."""
+    link = (IntegrationMeeting.objects.select_related("integration")
+            .filter(meeting_id=meeting_id).first())
+    if link is None:
+        return None
+    integration = link.integration
+    if not integration.is_active or not integration.webhook_url:
+        return None
+    return integration
+
+
 # --- events from the call layer (event loop) ---------------------------------------------------
 
 _pending: set[asyncio.Task[Any]] = set()
 
 
 def _emit_in_transaction(meeting_id: Any, event_type: str, data: Data) -> None:
+    # Most meetings belong to no integration: find out without a transaction (a BEGIN and
+    # COMMIT on the database thread for every track of every call, for nothing).
+    if _webhook_integration(meeting_id) is None:
+        return
     with transaction.atomic():
         emit(meeting_id, event_type, data)
 

@@ -16,6 +16,7 @@ from conference.errors import ApplicationError, ErrorCode
 from meetings.models import Meeting, Participant
 
 __all__ = [
+    "join_check",
     "join_refusal",
     "meeting_get_for_user",
     "meeting_list_for_user",
@@ -95,9 +96,23 @@ def join_refusal(*, meeting: Meeting, user: UserLike) -> ApplicationError | None
 
     Order matters: unauthenticated, then not allowed, then ended, then full.
     """
+    return join_check(meeting=meeting, user=user)[0]
+
+
+def join_check(
+    *, meeting: Meeting, user: UserLike
+) -> tuple[ApplicationError | None, Participant | None]:
+    """`join_refusal` and the user's participant row it read (None if there is none), so a
+    caller that also needs the row (the user's role) does not query it again."""
     if not user.is_authenticated or not user.is_active:
-        return ApplicationError("Sign in to join.", code=ErrorCode.NOT_AUTHENTICATED)
+        return ApplicationError("Sign in to join.", code=ErrorCode.NOT_AUTHENTICATED), None
     participant = participant_get(meeting=meeting, user=user)
+    return _refusal(meeting=meeting, user=user, participant=participant), participant
+
+
+def _refusal(
+    *, meeting: Meeting, user: UserLike, participant: Participant | None
+) -> ApplicationError | None:
     allowed = (
         user_is_host(meeting=meeting, user=user)
         or participant is not None

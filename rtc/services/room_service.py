@@ -52,19 +52,21 @@ class _Access:
     is_host: bool
 
 
-@database_sync_to_async
-def _meeting_access(meeting_id: str, user: Any) -> _Access:
+def _meeting_access_sync(meeting_id: str, user: Any) -> _Access:
     """The meeting's capacity and the user's role, or the reason the user may not join."""
     meeting = Meeting.objects.select_related("host").filter(pk=meeting_id).first()
     if meeting is None:
         raise SignalingError(ErrorCode.NOT_FOUND, "meeting not found")
-    refusal = selectors.join_refusal(meeting=meeting, user=user)
+    refusal, participant = selectors.join_check(meeting=meeting, user=user)
     if refusal is not None:
         code = _REFUSAL_CODES.get(refusal.code, ErrorCode.FORBIDDEN)
         raise SignalingError(code, refusal.message)
-    is_host = selectors.user_is_host(meeting=meeting, user=user) or Participant.objects.filter(
-        meeting=meeting, user=user, role=Participant.Role.HOST).exists()
+    is_host = selectors.user_is_host(meeting=meeting, user=user) or (
+        participant is not None and participant.role == Participant.Role.HOST)
     return _Access(capacity=meeting.capacity, is_host=is_host)
+
+
+_meeting_access = database_sync_to_async(_meeting_access_sync, thread_sensitive=False)
 
 
 @database_sync_to_async
