@@ -25,8 +25,9 @@ class RtcConfig(AppConfig):
 
         registry.add_guard(enforce_grants)
 
-        from rtc import shutdown
+        from rtc import shutdown, startup
 
         shutdown.install()  # under daphne; `manage.py runserver` installs at the first socket
+        startup.install()  # under daphne: the worker pool starts with the server
 
         autodiscover_modules("signaling")

@@ -167,14 +167,17 @@ def install() -> bool:
 
 
 class LifespanApp:
-    """The ASGI lifespan protocol: nothing to do at start-up (the pool starts on the first
-    call), :func:`shutdown` at shutdown."""
+    """The ASGI lifespan protocol: the worker pool at start-up (`rtc.startup`),
+    :func:`shutdown` at shutdown."""
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         """Serve one lifespan scope."""
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
+                from rtc.startup import start_pool
+
+                await start_pool()  # a failure is logged; calls retry it lazily
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 try:

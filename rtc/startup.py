@@ -1,0 +1,53 @@
+"""Start the worker pool when the server starts, not when the first call arrives.
+
+Without this the first ``rtc:join`` (or ``/readyz``) of a fresh process pays for spawning the
+workers (about 50 ms each) and a worker that cannot start (a missing binary, no free ports)
+is only found then. Under daphne, which has no ASGI lifespan, :func:`install` asks the
+Twisted reactor to run :func:`start_pool` once it runs; servers with the lifespan protocol get
+the same from ``rtc.shutdown.LifespanApp``. A pool that fails to start is logged and left to
+the lazy path, which retries on the next call and reports the error there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from typing import Any
+
+__all__ = ["install", "start_pool"]
+
+logger = logging.getLogger(__name__)
+
+_state: dict[str, Any] = {"installed": False, "task": None}
+
+
+async def start_pool() -> bool:
+    """Start the process's worker pool; True when it runs (failures are logged, not raised)."""
+    from rtc.services import get_room_service
+
+    mediasoup = get_room_service().mediasoup
+    try:
+        await mediasoup.start()
+    except Exception:
+        logger.exception("the worker pool did not start; the first call will try again")
+        return False
+    return mediasoup.started
+
+
+def _start_soon() -> None:
+    """Reactor callback (on the reactor's asyncio loop): start the pool in a task."""
+    _state["task"] = asyncio.ensure_future(start_pool())
+
+
+def install() -> bool:
+    """Under daphne, start the pool as soon as the reactor runs; True when scheduled."""
+    if _state["installed"]:
+        return True
+    if "daphne.server" not in sys.modules:
+        return False
+    from twisted.internet import reactor
+
+    reactor.callWhenRunning(_start_soon)
+    _state["installed"] = True
+    return True
