@@ -201,24 +201,17 @@ class MediaDevice:
         except MediaStreamError:
             return  # the track ended
 
-    async def drop(self, consumer_id: str, *, close: bool = True) -> Received | None:
-        """Forget a local consumer (its server side is gone or going) and stop reading it.
+    async def drop(self, consumer_id: str) -> Received | None:
+        """Forget a local consumer whose server side is gone, and stop reading it.
 
-        ``close`` also closes it here, which renegotiates the receive transport: skip that when
-        the transport is about to close anyway (it may be closed already).
+        It is not closed here: that renegotiates the receive transport, after which pymediasoup
+        1.5 on aiortc fails every later consume ("Media sections in answer do not match
+        offer"). Its track gets no more media; closing the transport ends it.
         """
         received = self.received.pop(consumer_id, None)
-        if received is None:
-            return None
-        if received.reader is not None:
+        if received is not None and received.reader is not None:
             received.reader.cancel()
             await asyncio.gather(received.reader, return_exceptions=True)
-        if close and not received.consumer.closed:
-            try:
-                await received.consumer.close()
-            except Exception as error:  # the transport closed meanwhile: nothing to undo
-                logger.debug("media device %s: closing consumer %s: %r", self.name,
-                             consumer_id, error)
         return received
 
     async def close(self) -> None:

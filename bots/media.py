@@ -8,12 +8,14 @@ received track with timestamps that start at zero, which a file needs and RTP do
 
 from __future__ import annotations
 
+import asyncio
 import fractions
 import math
 import struct
+import time
 
 from aiortc import MediaStreamTrack
-from aiortc.mediastreams import AudioStreamTrack, VideoStreamTrack
+from aiortc.mediastreams import AUDIO_PTIME, MediaStreamError, VideoStreamTrack
 from av import AudioFrame, VideoFrame
 
 __all__ = ["PatternVideoTrack", "RebasedTrack", "ToneAudioTrack"]
@@ -41,22 +43,45 @@ class PatternVideoTrack(VideoStreamTrack):
         return frame
 
 
-class ToneAudioTrack(AudioStreamTrack):
-    """A 440 Hz tone at about -12 dBFS, 20 ms frames of 48 kHz mono."""
+class ToneAudioTrack(MediaStreamTrack):
+    """A 440 Hz tone at about -12 dBFS: 20 ms frames of 48 kHz mono, paced in real time.
+
+    Its own clock, not aiortc's silence track's: that one runs at 8 kHz, and a frame's
+    ``pts`` and ``time_base`` must agree with its sample rate, or the RTP timestamps sent drift
+    from real time (a receiver's recording then has the wrong duration).
+    """
+
+    kind = "audio"
+    sample_rate = 48000
+    frequency = 440
 
     def __init__(self) -> None:
         super().__init__()
         self.sample = 0
+        """Samples sent so far (the next frame's ``pts``)."""
+        self._start: float | None = None
+        # One second holds exactly 440 periods: frames are cut from it cyclically.
+        self._second = struct.pack(
+            f"<{self.sample_rate}h",
+            *(int(8000 * math.sin(2 * math.pi * self.frequency * i / self.sample_rate))
+              for i in range(self.sample_rate)))
 
     async def recv(self) -> AudioFrame:
-        """The next 20 ms, paced by aiortc's silence track it replaces the samples of."""
-        frame = await super().recv()
-        samples = frame.samples
-        values = [int(8000 * math.sin(2 * math.pi * 440 * (self.sample + i) / 48000))
-                  for i in range(samples)]
+        """The next 20 ms, when it is due."""
+        if self.readyState != "live":
+            raise MediaStreamError
+        samples = int(AUDIO_PTIME * self.sample_rate)
+        if self._start is None:
+            self._start = time.time()
+        else:
+            await asyncio.sleep(self._start + self.sample / self.sample_rate - time.time())
+        offset = 2 * (self.sample % self.sample_rate)
+        chunk = (self._second[offset:] + self._second)[:2 * samples]
+        frame = AudioFrame(format="s16", layout="mono", samples=samples)
+        frame.planes[0].update(chunk)
+        frame.pts, frame.sample_rate = self.sample, self.sample_rate
+        frame.time_base = fractions.Fraction(1, self.sample_rate)
         self.sample += samples
-        frame.planes[0].update(struct.pack(f"<{samples}h", *values))
-        frame.time_base = fractions.Fraction(1, 48000)
         return frame
 
 
@@ -66,7 +91,8 @@ class RebasedTrack(MediaStreamTrack):
     Decoded frames carry their RTP timestamp as ``pts``: it starts anywhere in 32 bits and
     wraps, and the recorder's encoder refuses timestamps that do not increase. Here the first
     frame is 0, wraps are unwrapped, video is put on a ``video_rate`` grid (the recorder's
-    stream rate) and a frame that would not move time forward is dropped (counted).
+    stream rate) and a video frame that would not move time forward is dropped (counted); an
+    audio frame that would overlap the previous one is moved to its end (gaps stay gaps).
     """
 
     def __init__(self, source: MediaStreamTrack, *, video_rate: int = 30) -> None:
@@ -81,6 +107,7 @@ class RebasedTrack(MediaStreamTrack):
         self._first = 0
         self._highest: int | None = None
         self._last = -1
+        self._next = 0
 
     def _ticks(self, raw: int) -> int:
         """``raw`` (32-bit RTP time) as ticks since the first frame, across wraps."""
@@ -103,8 +130,10 @@ class RebasedTrack(MediaStreamTrack):
                 base = frame.time_base or fractions.Fraction(1, 90000)
                 pts = round(ticks * base * self._rate)
                 time_base = fractions.Fraction(1, self._rate)
-            else:
-                pts, time_base = ticks, frame.time_base
+            else:  # audio: never overlap the previous frame (a sender's clock may lag)
+                time_base = frame.time_base or fractions.Fraction(1, frame.sample_rate)
+                pts = max(ticks, self._next)
+                self._next = pts + round(frame.samples / frame.sample_rate / time_base)
             if pts <= self._last:
                 self.dropped += 1
                 continue

@@ -19,11 +19,14 @@ from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from typing import Any
 
 from bots.device import FrameCounts, MediaDevice, Received
-from bots.signaling import SignalingClient, SignalingError
+from bots.signaling import SignalingClient, SignalingError, SocketClosed
 
-__all__ = ["Bot", "CallPeer", "Request"]
+__all__ = ["MEETING_ENDED_CLOSE", "Bot", "CallPeer", "Request"]
 
 logger = logging.getLogger(__name__)
+
+MEETING_ENDED_CLOSE = 4410
+"""The close code of the meeting socket when the meeting ended."""
 
 Request = Callable[[str, dict[str, Any]], Awaitable[Any]]
 """``request(type, data)``: the reply's data; raises on an error reply."""
@@ -74,6 +77,11 @@ class CallPeer:
     def video_sizes(self) -> set[tuple[int, int]]:
         """Every decoded video size."""
         return self.counts.video_sizes
+
+    @property
+    def receiving(self) -> bool:
+        """Whether it has an open receive transport (joined, not left)."""
+        return self.media.recv is not None and not self.media.closed
 
     async def wait_frames(self, peer_id: str, *, audio: int = 20, video: int = 10,
                           timeout: float = 30) -> None:
@@ -130,7 +138,7 @@ class CallPeer:
     async def consume(self, peer_id: str, producer_id: str) -> str | None:
         """Consume a remote producer (once), set it up locally, resume it; the consumer id."""
         async with self._lock:
-            if producer_id in self._consumed or self.media.recv is None:
+            if producer_id in self._consumed or not self.receiving:
                 return self._consumed.get(producer_id)
             consumed = await self.request("rtc:consume", {
                 "transportId": self.media.recv.id, "producerId": producer_id,
@@ -153,8 +161,8 @@ class CallPeer:
     async def consumer_removed(self, received: Received) -> None:
         """Hook: a consumer is closed (its producer went, or this peer left)."""
 
-    async def _remove(self, consumer_id: str, *, close: bool = True) -> None:
-        received = await self.media.drop(consumer_id, close=close)
+    async def _remove(self, consumer_id: str) -> None:
+        received = await self.media.drop(consumer_id)
         if received is not None:
             self._consumed.pop(received.producer_id, None)
             await self.consumer_removed(received)
@@ -165,10 +173,10 @@ class CallPeer:
         """React to a pushed event (a listener of the socket)."""
         if event == "rtc:peerJoined":
             self.names[data["peerId"]] = data.get("displayName", "")
-        elif event == "rtc:newProducer" and self.auto_consume and self.media.recv is not None:
+        elif event == "rtc:newProducer" and self.auto_consume and self.receiving:
             self.spawn(self.consume(data["peerId"], data["producerId"]))
         elif event == "rtc:consumerClosed":
-            self.spawn(self._remove(data["consumerId"]))
+            self.spawn(self._remove(data["consumerId"]))  # forgotten, not closed (drop)
         elif event == "rtc:reconnect" and data.get("reason") != "server_shutdown":
             self.spawn(self.reconnect())  # on a shutdown the socket closes next
 
@@ -201,7 +209,7 @@ class CallPeer:
 
     async def _close_media(self) -> None:
         for consumer_id in list(self.media.received):
-            await self._remove(consumer_id, close=False)  # closing the transport ends them
+            await self._remove(consumer_id)
         await self.media.close()
         self._consumed.clear()
 
@@ -236,6 +244,28 @@ class Bot(CallPeer):
     async def connect(self) -> dict[str, Any]:
         """Open the socket; the ``meeting.state`` push (:class:`bots.signaling.Refused`)."""
         return await self.signaling.connect()
+
+    async def stay(self, stop: asyncio.Event, duration: float | None = None) -> str:
+        """Stay in the call until ``stop`` is set, ``duration`` seconds passed or the socket
+        closed; why: ``stopped``, ``time_up``, ``meeting_ended`` or ``socket_closed``."""
+        stopped = asyncio.ensure_future(stop.wait())
+        try:
+            await asyncio.wait([stopped, self.signaling.closed], timeout=duration,
+                               return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopped.cancel()
+        if self.signaling.closed.done():
+            ended = (self.signaling.closed.result() == MEETING_ENDED_CLOSE
+                     or any(e["type"] == "meeting.ended" for e in self.events))
+            return "meeting_ended" if ended else "socket_closed"
+        return "stopped" if stop.is_set() else "time_up"
+
+    async def leave_quietly(self) -> None:
+        """``rtc:leave`` if the socket still allows it; a failure is only logged."""
+        try:
+            await self.leave()
+        except (SignalingError, SocketClosed, TimeoutError) as error:
+            logger.info("bot %s: leave failed: %r", self.name, error)
 
     async def close(self) -> None:
         """Stop the media and close the socket."""
