@@ -59,3 +59,20 @@ async def test_signaling_quick_sets_up_every_peer_and_cleans_up(run_bench):
     assert rows and rows[0][0] == "4" and rows[0][-1] == "0", rows
     assert "errors: 0" in result.stdout
     assert set(Path(tempfile.gettempdir()).glob("conference-bench-*")) == before
+
+
+async def test_scale_quick_builds_every_meeting_measures_and_leaves_nothing(run_bench):
+    """Both quick rows (1 and 10 meetings of 4 peers) hold exactly what was built, measure
+    every op inside a meeting, and leave nothing registered in Python or the worker."""
+    result = await run_bench("bench.scale", "--quick")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    latency = _table_rows(result.stdout, "meetings ")  # the first table
+    assert [row[0] for row in latency] == ["1", "10"], latency
+    for row in latency:
+        assert "-" not in row[1:], f"an op was not measured: {row}"
+    objects = _table_rows(result.stdout, "meetings  routers")
+    for row in objects:
+        k = int(row[0])
+        assert [int(v) for v in row[1:5]] == [k, 8 * k, 4 * k, 12 * k], row
+        assert row[-1] == "0", f"objects left after closing: {row}"
+    assert "errors: 0" in result.stdout
