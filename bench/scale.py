@@ -25,12 +25,15 @@ Ops, p50/p99 in ms (nearest rank, warm-up excluded):
 * ``consumer_close_acked``, ``producer_close_acked``, ``transport_close_acked``: the three
   new objects closed, each + a round trip (the worker answers it after the close).
 
-A second table: the objects alive (counted in the Python registries, checked against
-what was built), the time to build the row, Python's and the worker's resident memory after
-the build (and per meeting above the row's starting point), full (generation 2) garbage
-collections during the build and during the measured iterations, the time to close every
-router and have the worker acknowledge it, and ``left``: objects still registered anywhere
-after that (must be 0). Any failed op, miscount or leftover is an error; the script exits 1.
+A second table: the objects alive (counted in the Python registries, checked against what
+was built), the time to build the row, Python's gc-tracked objects per meeting, Python's and
+the worker's resident memory after the build (and per meeting above the row's start), full
+(generation 2) collections during the build (count, longest pause), one full collection timed
+with everything alive (``full gc ms``: the event-loop stall a full collection costs at this
+size), full collections during the measured iterations, the time to close every router and
+have the worker acknowledge it, and ``left``: objects still registered anywhere after that
+(must be 0). Any failed op, miscount or leftover is an error; the script exits 1. With several
+sizes, each row runs in its own Python process, so no row inherits another's heap.
 """
 
 from __future__ import annotations
@@ -298,6 +301,10 @@ async def run_row(meetings: int, peers: int, iterations: int, warmup: int,
         row["worker_kib_per_meeting"] = round(
             (worker_after - worker_before) * 1024 / max(meetings, 1), 1)
 
+        start = time.perf_counter()
+        gc.collect()  # one full collection with everything alive: the pause at this size
+        row["full_gc_ms"] = round((time.perf_counter() - start) * 1000, 1)
+
         samples = Samples()
         watch.reset()
         for i in range(warmup + iterations):
@@ -351,12 +358,12 @@ def print_tables(rows: list[dict[str, Any]]) -> None:
     print()
     keys = ["build_s", "build_ms_per_meeting", "python_objects_per_meeting", "python_rss_mib",
             "python_kib_per_meeting", "worker_rss_mib", "worker_kib_per_meeting", "build_gc2",
-            "build_gc2_ms", "build_gc2_max_ms", "measure_gc2", "close_ms"]
+            "build_gc2_max_ms", "full_gc_ms", "measure_gc2", "close_ms"]
     print(format_table(
         ["meetings", "routers", "transports", "producers", "consumers", "build s",
          "build ms/mtg", "py objs/mtg", "py RSS MiB", "py KiB/mtg", "worker RSS MiB",
-         "worker KiB/mtg", "build gc2", "gc2 ms", "gc2 max ms", "measure gc2", "close ms",
-         "left"],
+         "worker KiB/mtg", "build gc2", "gc2 max ms", "full gc ms", "measure gc2",
+         "close ms", "left"],
         [[r["meetings"],
           *(r.get("objects", {}).get(k) for k in ("routers", "transports", "producers",
                                                   "consumers")),
