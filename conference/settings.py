@@ -9,7 +9,9 @@ The README's configuration table lists every variable read here.
 from __future__ import annotations
 
 import os
+import re
 import tempfile
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -85,6 +87,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "axes",
     "meetings",
     "rtc",
     "integrations",
@@ -99,6 +102,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: turns a refused sign-in into the lockout response.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "conference.urls"
@@ -229,6 +234,12 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# django-axes first: it refuses a locked-out sign-in before any password is checked; it has no
+# get_user, so sessions keep naming ModelBackend.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -253,6 +264,34 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
 }
+
+# --- Sign-in throttling (django-axes; conference/login_throttle.py, SECURITY.md) ---------------
+
+# A username that fails to sign in LOGIN_FAILURE_LIMIT times from one client address is refused
+# from that address for LOGIN_COOLOFF_MINUTES after its last counted failure, on the login form,
+# the admin's login and POST /api/auth/token/ (429). A successful sign-in clears its count;
+# other usernames and other addresses are not affected. Staff clear lockouts in the admin
+# (Axes > Access attempts) or with `manage.py axes_reset_ip_username <address> <username>`.
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1, maximum=1000)
+AXES_COOLOFF_TIME = timedelta(
+    minutes=env_int("LOGIN_COOLOFF_MINUTES", 15, minimum=1, maximum=7 * 24 * 60))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+# Attempts refused during a lockout are not counted, so the cool-off ends when it says it does.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_LOCKOUT_CALLABLE = "conference.login_throttle.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "conference.login_throttle.client_ip_address"
+# Failures only: a row per successful sign-in (and a session per API token) is not kept.
+AXES_DISABLE_ACCESS_LOG = True
+# The client address is REMOTE_ADDR. Behind LOGIN_TRUSTED_PROXY_COUNT reverse proxies that each
+# append the address they saw to LOGIN_CLIENT_IP_HEADER, it is that header's entry written by
+# the outermost trusted proxy (the N-th from the right); anything left of it is the client's
+# own say and never trusted. 0 (the default): the header is ignored.
+LOGIN_TRUSTED_PROXY_COUNT = env_int("LOGIN_TRUSTED_PROXY_COUNT", 0, minimum=0, maximum=10)
+LOGIN_CLIENT_IP_HEADER = os.environ.get("LOGIN_CLIENT_IP_HEADER", "X-Forwarded-For").strip()
+if not re.fullmatch(r"[A-Za-z0-9-]+", LOGIN_CLIENT_IP_HEADER):
+    raise ImproperlyConfigured(
+        f"LOGIN_CLIENT_IP_HEADER must be an HTTP header name, got {LOGIN_CLIENT_IP_HEADER!r}")
 
 # --- Integrations (join tokens, live-room API, webhooks) --------------------------------------
 

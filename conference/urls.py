@@ -5,8 +5,8 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import TemplateView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
-from rest_framework.authtoken.views import obtain_auth_token
 
+from conference.login_throttle import obtain_auth_token
 from rtc.admin_live import live_meetings
 from rtc.health import healthz, readyz
 from rtc.metrics import metrics_view
