@@ -6,10 +6,16 @@ Connect: the socket is accepted and then, if the user may not join, closed with 
 `meeting.state` snapshot, and relays the group's meeting events. Requests are validated
 envelopes dispatched through `rtc.protocol.registry`; anything malformed or unknown gets an
 error reply with its requestId, never a crash and never internal details.
+
+Close: a socket that drops keeps its call peer for the reconnect grace period (the registry's
+disconnect hook). A socket whose client said ``rtc:leave`` (and did not ``rtc:join`` again
+after it) and then closed is a leave, whatever the close code and however the ``rtc:leave``
+itself fared: its peer, if it still has one, leaves at once (`MeetingConsumer.disconnect`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -38,7 +44,9 @@ from rtc.protocol import (
     request_id_of,
     success_reply,
 )
+from rtc.services import current_room_service
 from rtc.services.config import limits
+from rtc.signaling.errors import SignalingError
 from rtc.signaling.ratelimit import RateLimiter
 
 logger = logging.getLogger(__name__)
@@ -63,6 +71,8 @@ class MeetingConsumer(AsyncJsonWebsocketConsumer):
     joined: bool = False
     flooded: bool = False
     """Cut off for flooding: its call peer is released at once (no reconnect grace)."""
+    leaving: bool = False
+    """The client sent ``rtc:leave`` (and no ``rtc:join`` since): its close is a leave."""
     join_grant: Any = None
     """The verified join token (set by `rtc.auth`), None for a Django login."""
 
@@ -143,8 +153,29 @@ class MeetingConsumer(AsyncJsonWebsocketConsumer):
         await self.close(code=code, reason=str(refusal["reason"])[:120])
 
     async def disconnect(self, code: int) -> None:
-        """Leave the group, run the registry's disconnect hooks, record the leave."""
-        await self._leave()
+        """Leave the group, run the registry's disconnect hooks, record the leave.
+
+        Shielded: when the server gives up waiting for a closed socket's task (daphne cancels
+        it after ``application_close_timeout``), the attendance is still written.
+        """
+        if self.joined:
+            logger.info("meeting=%s user=%s socket closed code=%s leaving=%s", self.meeting_id,
+                        self.user.pk, code, self.leaving)
+        await asyncio.shield(self._leave())
+
+    async def _leave_call(self) -> None:
+        """The client asked to leave the call before closing: end its peer now, with reason
+        ``left``, not after the reconnect grace. Usually ``rtc:leave`` already did (then there
+        is nothing left to do); this covers an ``rtc:leave`` that was refused or failed."""
+        service = current_room_service()
+        if service is None:
+            return
+        try:
+            await service.leave(channel_name=self.channel_name)
+        except SignalingError:
+            return  # no peer on this socket any more: the usual case
+        logger.info("meeting=%s user=%s peer left when its socket closed after rtc:leave",
+                    self.meeting_id, self.user.pk)
 
     async def _leave(self) -> None:
         if not self.joined:
@@ -153,6 +184,12 @@ class MeetingConsumer(AsyncJsonWebsocketConsumer):
         shutdown.untrack(self)
         frame_limiter.forget(self.channel_name)
         await self.channel_layer.group_discard(self.group_name, self.channel_name)
+        if self.leaving:
+            try:
+                await self._leave_call()
+            except Exception:
+                logger.exception("meeting=%s user=%s leaving the call on close failed",
+                                 self.meeting_id, self.user.pk)
         # The hooks run first: a call peer kept for the reconnect grace period holds the
         # user's attendance, so the leave below is written only when nothing holds it.
         for hook in self.registry.disconnect_hooks:
@@ -243,6 +280,10 @@ class MeetingConsumer(AsyncJsonWebsocketConsumer):
         except ProtocolError as error:
             await self.send_json(error_reply(error.request_id, error.message, error.code))
             return
+        if request.type in ("rtc:leave", "rtc:join"):
+            # Noted before the handler runs: a close that follows is a leave even if the
+            # request fails or is still being handled (`disconnect`).
+            self.leaving = request.type == "rtc:leave"
         handler = self.registry.get(request.type)
         if handler is None:  # unregistered between validation and dispatch
             await self.send_json(

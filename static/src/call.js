@@ -7,11 +7,21 @@ import { CallController, CallState } from './lib/call.js';
 import { setStrings, t } from './lib/i18n.js';
 import { MediaProblem, canShareScreen, openDevice, openScreen } from './lib/media.js';
 import { DevicePanel, startLevelMeter } from './lib/prejoin.js';
-import { SignalingClient, SocketState } from './lib/signaling.js';
+import { CloseCode, SignalingClient, SocketState } from './lib/signaling.js';
 import { Grid } from './lib/tiles.js';
 
 const config = JSON.parse(document.getElementById('call-config').textContent);
-setStrings(config.strings);
+setStrings({ ...templateStrings(), ...config.strings });
+
+/** Strings the template carries (<template id="call-strings">, translated there). */
+function templateStrings() {
+  const strings = {};
+  const holder = document.getElementById('call-strings');
+  for (const node of holder?.content.querySelectorAll('[data-key]') ?? []) {
+    strings[node.dataset.key] = node.textContent.trim();
+  }
+  return strings;
+}
 
 const $ = (selector) => document.querySelector(selector);
 const root = $('#call');
@@ -27,6 +37,7 @@ const page = {
   local: { mic: { on: false, paused: false }, webcam: { on: false }, screen: { on: false } },
   transportStates: {},
   ended: false,
+  restarting: false, // the server said it is stopping (4503): shown until we are back
 };
 
 // --- status ---------------------------------------------------------------------------
@@ -51,6 +62,10 @@ function refreshConnection(detail = {}) {
   const socket = page.signaling?.state;
   const call = page.controller?.state;
   if (socket === SocketState.RECONNECTING || call === CallState.RECONNECTING) {
+    if (page.restarting) {
+      showConnection('reconnecting', t('state.serverRestarting'));
+      return;
+    }
     const attempt = page.signaling?.attempt ?? 0;
     showConnection('reconnecting', attempt > 1 ? t('state.reconnectingAttempt', { attempt }) : t('state.reconnecting'));
     return;
@@ -203,10 +218,16 @@ async function join() {
   const signaling = new SignalingClient(wsUrl());
   page.signaling = signaling;
   signaling.on('state', () => refreshConnection());
+  signaling.on('restarting', () => {
+    page.restarting = true;
+    refreshConnection();
+  });
   signaling.on('refused', ({ code }) => {
     if (page.ended) return;
     const key = `refused.${code}`;
-    finish(t(key) === key ? t('refused.other') : t(key), { canRejoin: code === 4401 || code === 4409 });
+    // Rejoining by hand makes sense after these; the others would be refused again.
+    const canRejoin = [CloseCode.UNAUTHENTICATED, CloseCode.FULL, CloseCode.TOO_MANY_REQUESTS].includes(code);
+    finish(t(key) === key ? t('refused.other') : t(key), { canRejoin });
   });
   refreshConnection();
   try {
@@ -231,8 +252,13 @@ async function join() {
 
 function wireController(controller, grid, displayName) {
   controller.on('state', (state) => {
+    if (state === CallState.JOINED) page.restarting = false;
     refreshConnection();
     if (state === CallState.JOINED) grid.resumePlayback();
+  });
+  controller.on('server-restarting', () => {
+    page.restarting = true;
+    refreshConnection();
   });
   controller.on('transport-state', ({ direction, state }) => {
     page.transportStates[direction] = state;
@@ -395,8 +421,11 @@ action('settings').addEventListener('click', () => {
   devices.refresh();
   $('#settings-dialog').showModal();
 });
+// Closing the tab or navigating away: rtc:leave, then the socket closes (1000) at once, so the
+// server ends our peer now instead of keeping it for the reconnect grace.
 window.addEventListener('pagehide', () => {
-  if (page.controller && page.controller.state !== CallState.LEFT) page.controller.leave();
+  if (page.controller) page.controller.leaveNow();
+  else page.signaling?.close();
 });
 
 // Debug and test hooks.
@@ -424,6 +453,8 @@ window.conference = {
       peerId: page.controller?.peerId ?? null,
       sessions: page.controller?.sessions ?? 0,
       peers: page.controller ? [...page.controller.peers.keys()] : [],
+      connection: $('#connection')?.dataset.state ?? null,
+      connectionText: $('#connection-text')?.textContent ?? '',
     };
   },
 };

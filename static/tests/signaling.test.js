@@ -2,47 +2,23 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, test } from 'node:test';
 
-import { SignalingClient, SignalingError, SocketState, backoffDelay } from '../src/lib/signaling.js';
+import {
+  CloseCode,
+  RECONNECT_CLOSE_CODE,
+  SignalingClient,
+  SignalingError,
+  SocketState,
+  backoffDelay,
+  closeKind,
+} from '../src/lib/signaling.js';
+import { FakeSocket, installFakeSocket, last, tick } from './fake-socket.js';
 
-class FakeSocket {
-  static instances = [];
-  constructor(url) {
-    this.url = url;
-    this.sent = [];
-    this.closed = null;
-    FakeSocket.instances.push(this);
-  }
-  send(text) {
-    this.sent.push(JSON.parse(text));
-  }
-  close(code = 1000, reason = '') {
-    this.closed = { code, reason };
-  }
-  // Test-side helpers.
-  open() {
-    this.onopen?.();
-  }
-  receive(message) {
-    this.onmessage?.({ data: JSON.stringify(message) });
-  }
-  drop(code = 1006, reason = '') {
-    this.onclose?.({ code, reason });
-  }
-}
-
-const last = () => FakeSocket.instances[FakeSocket.instances.length - 1];
-const tick = (ms = 0) => new Promise((resolve) => setTimeout(resolve, ms));
-
+let uninstall;
 beforeEach(() => {
-  FakeSocket.instances = [];
-  globalThis.WebSocket = FakeSocket;
-  globalThis.window = new EventTarget();
+  uninstall = installFakeSocket();
 });
 
-afterEach(() => {
-  delete globalThis.WebSocket;
-  delete globalThis.window;
-});
+afterEach(() => uninstall());
 
 async function connected(options = {}) {
   const client = new SignalingClient('ws://test/ws/meetings/x/', options);
@@ -152,4 +128,69 @@ test('backoff doubles up to the cap, with ±20 % jitter', () => {
   assert.deepEqual([0, 1, 2, 3, 10].map((n) => backoffDelay(n, fixed)), [500, 1000, 2000, 4000, 10000]);
   assert.equal(backoffDelay(0, { ...fixed, random: () => 0 }), 400);
   assert.equal(backoffDelay(0, { ...fixed, random: () => 1 }), 600);
+});
+
+test('close codes: refusals (44xx) are final, 4503 is a restart, the rest a loss', () => {
+  for (const code of [4401, 4403, 4404, 4409, 4410, 4429]) assert.equal(closeKind(code), 'refused', code);
+  assert.equal(closeKind(CloseCode.SHUTTING_DOWN), 'restarting');
+  for (const code of [1000, 1001, 1006, 1011, 4000, 4500]) assert.equal(closeKind(code), 'lost', code);
+});
+
+test('4503 (server stopping) is reported and reconnected with backoff, a step later', async () => {
+  const client = await connected({ initialBackoffMs: 10, maxBackoffMs: 1000 });
+  const restarting = [];
+  const lost = [];
+  client.on('restarting', (info) => restarting.push(info));
+  client.on('lost', (info) => lost.push(info));
+  const reopened = new Promise((resolve) => client.on('open', resolve));
+  last().drop(4503);
+  assert.deepEqual(restarting, [{ code: 4503 }]);
+  assert.equal(client.state, SocketState.RECONNECTING);
+  // Starts at the second step of the backoff (20 ms ±20 %), not the first (10 ms).
+  assert.equal(lost[0].code, 4503);
+  assert.ok(lost[0].delay >= 16 && lost[0].delay <= 24, lost[0].delay);
+  await tick(30);
+  assert.equal(FakeSocket.instances.length, 2);
+  last().drop(1006); // the server is still down: keep trying, further apart
+  assert.ok(lost[1].delay > lost[0].delay);
+  await tick(60);
+  assert.equal(FakeSocket.instances.length, 3);
+  last().open();
+  assert.deepEqual(await reopened, { reconnected: true });
+  assert.equal(client.state, SocketState.OPEN);
+  client.close();
+});
+
+test('4429 (flooding) ends the connection: reported once, no reconnection loop', async () => {
+  const client = await connected({ initialBackoffMs: 5 });
+  const refused = [];
+  client.on('refused', (info) => refused.push(info));
+  const pending = client.request('rtc:getStats', { producerId: 'p' });
+  last().drop(CloseCode.TOO_MANY_REQUESTS);
+  await assert.rejects(pending, { code: 'disconnected' });
+  await tick(40);
+  assert.deepEqual(refused, [{ code: 4429, reason: '' }]);
+  assert.equal(FakeSocket.instances.length, 1);
+  assert.equal(client.state, SocketState.CLOSED);
+});
+
+test('reconnect() closes with the reconnect code (not 1000, which means we are done)', async () => {
+  const client = await connected({ initialBackoffMs: 5 });
+  client.reconnect('test');
+  assert.deepEqual(FakeSocket.instances[0].closed, { code: RECONNECT_CLOSE_CODE, reason: 'reconnect' });
+  assert.notEqual(RECONNECT_CLOSE_CODE, 1000);
+  await tick(20);
+  assert.equal(FakeSocket.instances.length, 2);
+  client.close(1000, 'leave');
+  assert.deepEqual(FakeSocket.instances[1].closed, { code: 1000, reason: 'leave' });
+});
+
+test('send() writes a request without waiting for a reply; refused when not open', async () => {
+  const client = await connected();
+  assert.equal(client.send('rtc:leave'), true);
+  assert.equal(last().sent[0].type, 'rtc:leave');
+  assert.ok(last().sent[0].requestId);
+  client.close();
+  assert.equal(client.send('rtc:leave'), false);
+  assert.equal(last().sent.length, 1);
 });

@@ -257,13 +257,18 @@ async def open_call(
     camera: bool = True,
     viewport: dict[str, int] | None = None,
     init_script: str | None = None,
+    locale: str | None = None,
 ) -> Any:
     """A new browser context (own cookies), signed in, on the call page, joined.
 
     `camera=False` unticks the camera on the pre-join screen (audio only); `init_script` runs
-    before the page's own scripts (e.g. to make getUserMedia fail).
+    before the page's own scripts (e.g. to make getUserMedia fail); `locale` (e.g. "zh-CN")
+    is the browser's language, which the site answers in.
     """
-    context = await browser.new_context(viewport=viewport or {"width": 1280, "height": 800})
+    options: dict[str, Any] = {"viewport": viewport or {"width": 1280, "height": 800}}
+    if locale:
+        options["locale"] = locale
+    context = await browser.new_context(**options)
     context.set_default_timeout(JOIN_TIMEOUT_MS)
     if init_script:
         await context.add_init_script(init_script)

@@ -4,12 +4,12 @@ A real daphne (tests/web/livesite.py) with the real mediasoup worker; Debian's C
 fake camera, microphone and screen; the call page's own buttons. Each page must play the
 other's video (a remote <video> with real dimensions whose inbound-rtp bytes grow) and audio,
 then a screen share must appear on the other page, then leaving must remove the tile and
-mark the participant as gone on the server.
+mark the participant as gone on the server at once: well before the reconnect grace (15 s)
+a dropped socket's peer gets, which is what a leave that the server missed would look like.
 """
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from tests.web.livesite import (
@@ -21,16 +21,10 @@ from tests.web.livesite import (
     seed_call,
     wait_playing,
 )
+from tests.web.presence import present, wait_present
 
-PRESENT = (
-    "import json; from meetings.models import Participant; "
-    "print(json.dumps(Participant.objects.filter(meeting_id='{meeting}', "
-    "joined_at__isnull=False, left_at__isnull=True).count()))"
-)
-
-
-async def _present(site: LiveSite, meeting_id: str) -> int:
-    return int(await asyncio.to_thread(site.seed, PRESENT.format(meeting=meeting_id)))
+PROMPTLY = 5.0
+"""Seconds within which a leave must be written: a third of the 15 s reconnect grace."""
 
 
 async def test_two_browsers_call_share_screen_and_leave(
@@ -55,7 +49,7 @@ async def test_two_browsers_call_share_screen_and_leave(
     await bob.wait_for_function(
         "document.querySelector('#connection').dataset.state === 'connected'"
     )
-    assert await _present(live_site, meeting_id) == 2
+    assert await present(live_site, meeting_id) == 2
 
     await ada.click('[data-action="share-screen"]')
     await wait_playing(bob, ada_peer, "screen", "video")
@@ -75,14 +69,30 @@ async def test_two_browsers_call_share_screen_and_leave(
         timeout=JOIN_TIMEOUT_MS,
     )
     assert await bob.evaluate("window.conference.state().peers") == []
+    await wait_present(live_site, meeting_id, 1, within=PROMPTLY)
 
     await bob.click('[data-action="leave"]')
     await bob.wait_for_function("window.conference.state().view === 'after'")
-    # The server notices the closed sockets shortly after the pages leave; a socket that
-    # closed before its rtc:leave was handled is released when the reconnect grace (15 s by
-    # default) expires, so wait past that (suspected race, see the issue notes).
-    for _ in range(80):
-        if await _present(live_site, meeting_id) == 0:
-            break
-        await asyncio.sleep(0.25)
-    assert await _present(live_site, meeting_id) == 0
+    await wait_present(live_site, meeting_id, 0, within=PROMPTLY)
+
+
+async def test_closing_the_tab_leaves_the_call_at_once(live_site: LiveSite, chromium: Any) -> None:
+    """Ada closes her tab in the middle of the call: the page says rtc:leave as it goes, so
+    her tile leaves Bob's page and she is marked gone at once, not when the reconnect grace of
+    a dropped socket (15 s) would run out."""
+    meeting_id = seed_call(live_site, title="Tab closed")["meeting"]
+    ada = await open_call(chromium, live_site, "ada", meeting_id)
+    bob = await open_call(chromium, live_site, "bob", meeting_id)
+    ada_peer = await peer_id(ada)
+    await wait_playing(bob, ada_peer, "webcam", "video")
+    assert await present(live_site, meeting_id) == 2
+
+    await ada.close(run_before_unload=True)
+    await bob.wait_for_function(
+        f"!document.querySelector('[data-peer-id=\"{ada_peer}\"]')", timeout=PROMPTLY * 1000
+    )
+    await wait_present(live_site, meeting_id, 1, within=PROMPTLY)
+
+    await bob.click('[data-action="leave"]')
+    await bob.wait_for_function("window.conference.state().view === 'after'")
+    await wait_present(live_site, meeting_id, 0, within=PROMPTLY)

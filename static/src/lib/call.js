@@ -11,10 +11,21 @@
 // refused (grace period over), we join afresh. Every attempt bumps a generation number, and
 // work begun by an older generation stops when it notices.
 //
+// Server restart. rtc:reconnect with reason server_shutdown comes just before the server
+// closes every socket with 4503: the peer is gone with it, so we do not rejoin on that socket;
+// the signaling client reconnects with backoff and, once a server answers, we resume (refused:
+// not_found) and join afresh.
+//
+// Leaving. leave() sends rtc:leave and waits for its reply (LEAVE_TIMEOUT_MS at most) before
+// closing the socket with 1000; leaveNow() (page unload, nothing can be awaited) sends
+// rtc:leave and closes at once. Either way the server ends our peer at once, without the
+// reconnect grace a dropped socket gets.
+//
 // Events: state (CallState), peer-joined (peer), peer-updated (peer), peer-left (peerId),
 // track-added / track-removed / track-paused ({peerId, consumerId, producerId, kind, source,
 // track, paused, layers}), local-changed (our sources), active-speaker (peerId or null),
-// transport-state ({direction, state}), muted-by-host, meeting-ended, removed, error.
+// transport-state ({direction, state}), muted-by-host, meeting-ended, removed,
+// server-restarting, error.
 
 import { Emitter } from './emitter.js';
 import { MediaSession, consumerLayers, describeDevice } from './media-session.js';
@@ -31,6 +42,11 @@ export const CallState = Object.freeze({
 
 const SOURCES = ['mic', 'webcam', 'screen'];
 const RETRY_MS = 2000;
+/** How long leave() waits for the reply to rtc:leave before it closes the socket anyway. */
+export const LEAVE_TIMEOUT_MS = 3000;
+/** After rtc:reconnect (server_shutdown), how long we wait for the server to close the socket
+ * before we drop it ourselves. */
+export const SHUTDOWN_CLOSE_WAIT_MS = 5000;
 
 /** Thrown inside work begun by an attempt that a newer one replaced. */
 class StaleGeneration extends Error {
@@ -49,10 +65,20 @@ export class CallController extends Emitter {
    * @param {import('./signaling.js').SignalingClient} options.signaling a connected client.
    * @param {string} options.displayName shown to the others.
    * @param {number|string} [options.userId] our user id, to notice we were removed.
+   * @param {number} [options.leaveTimeoutMs] how long leave() waits for rtc:leave's reply.
+   * @param {number} [options.shutdownCloseWaitMs] see SHUTDOWN_CLOSE_WAIT_MS.
    */
-  constructor({ signaling, displayName, userId }) {
+  constructor({
+    signaling,
+    displayName,
+    userId,
+    leaveTimeoutMs = LEAVE_TIMEOUT_MS,
+    shutdownCloseWaitMs = SHUTDOWN_CLOSE_WAIT_MS,
+  }) {
     super();
     this.signaling = signaling;
+    this.leaveTimeoutMs = leaveTimeoutMs;
+    this.shutdownCloseWaitMs = shutdownCloseWaitMs;
     this.displayName = displayName;
     this.userId = userId;
     this.state = CallState.IDLE;
@@ -66,6 +92,7 @@ export class CallController extends Emitter {
     this.local = { mic: null, webcam: null, screen: null };
     this.consumers = new Map(); // consumerId -> {consumer, peerId, producerId, kind, source, producerPaused}
     this._generation = 0;
+    this._shutdownTimer = null;
     this._preferredLayers = new Map();
     this._unsubscribe = [];
     this._subscribe();
@@ -162,18 +189,39 @@ export class CallController extends Emitter {
     await this._request('rtc:hostRemovePeer', { peerId });
   }
 
-  /** Leave: tell the server, close transports, stop our devices, close the socket. */
+  /**
+   * Leave: tell the server and wait for its reply (at most leaveTimeoutMs), then close
+   * transports, stop our devices and close the socket (1000).
+   */
   async leave({ notifyServer = true } = {}) {
     if (this.state === CallState.LEFT) return;
     this._generation += 1;
     this._setState(CallState.LEFT);
     if (notifyServer && this.peerId && this.signaling.state === SocketState.OPEN) {
       try {
-        await this.signaling.request('rtc:leave', {}, { timeoutMs: 3000 });
+        await this.signaling.request('rtc:leave', {}, { timeoutMs: this.leaveTimeoutMs });
       } catch (error) {
+        // The socket closes below all the same: the server takes a close after rtc:leave
+        // as a leave.
         console.warn('rtc:leave failed', error);
       }
     }
+    this._teardown();
+  }
+
+  /**
+   * Leave at once, without awaiting anything (page unload: nothing can be awaited there).
+   * rtc:leave is sent before the socket closes, so the server handles it first.
+   */
+  leaveNow() {
+    if (this.state === CallState.LEFT) return;
+    this._generation += 1;
+    this._setState(CallState.LEFT);
+    if (this.peerId) this.signaling.send('rtc:leave');
+    this._teardown();
+  }
+
+  _teardown() {
     this._closeSession();
     for (const source of SOURCES) {
       this.local[source]?.track?.stop();
@@ -182,7 +230,8 @@ export class CallController extends Emitter {
     for (const peerId of [...this.peers.keys()]) this._removePeer(peerId);
     for (const off of this._unsubscribe) off();
     this._unsubscribe = [];
-    this.signaling.close();
+    clearTimeout(this._shutdownTimer);
+    this.signaling.close(1000, 'leave');
     this._emitLocal();
   }
 
@@ -296,6 +345,22 @@ export class CallController extends Emitter {
         if (generation === this._generation) this._reconnect('retry');
       }, RETRY_MS);
     }
+  }
+
+  /** The server is stopping (rtc:reconnect server_shutdown, then 4503): wait for the new one. */
+  _serverStopping() {
+    if (this.state === CallState.LEFT || this.state === CallState.IDLE) return;
+    this._generation += 1; // work of the current attempt stops: the peer is gone
+    this._setState(CallState.RECONNECTING);
+    this.emit('server-restarting');
+    clearTimeout(this._shutdownTimer);
+    const generation = this._generation;
+    // The server closes the socket right after; if it does not, drop it ourselves.
+    this._shutdownTimer = setTimeout(() => {
+      if (generation === this._generation && this.signaling.state === SocketState.OPEN) {
+        this.signaling.reconnect('server_shutdown');
+      }
+    }, this.shutdownCloseWaitMs);
   }
 
   _onTransportState(session, direction, state) {
@@ -436,7 +501,10 @@ export class CallController extends Emitter {
         this._setState(CallState.RECONNECTING);
       }
     });
-    on('rtc:reconnect', ({ reason }) => this._reconnect(reason || 'server asked'));
+    on('rtc:reconnect', ({ reason }) => {
+      if (reason === 'server_shutdown') this._serverStopping();
+      else this._reconnect(reason || 'server asked');
+    });
     on('rtc:transportClosed', ({ transportId }) => {
       if (this.session?.transportIds().includes(transportId)) this._reconnect('transport closed');
     });

@@ -6,6 +6,13 @@
 // requestId and either `data` or `error` (a short message, with a machine-readable `code`);
 // an event is {type, data}. The client does not know what a reconnection means for the call:
 // it emits "open" with {reconnected: true} and the call controller rejoins.
+//
+// Close codes (rtc/protocol.py CloseCode, rtc/signaling/PROTOCOL.md). We close with 1000 when
+// we are done (after rtc:leave) and with RECONNECT_CLOSE_CODE when we drop a socket to open
+// another, so the server can tell a leave from a reconnection. The server's own codes are
+// sorted by closeKind(): refusals (4400-4499: not signed in, not allowed, not found, full,
+// meeting ended, flooding) end the connection for good; 4503 (server stopping) and anything
+// else reconnect with backoff.
 
 import { Emitter } from './emitter.js';
 
@@ -28,9 +35,33 @@ export class SignalingError extends Error {
   }
 }
 
-// Close codes the server uses to refuse a connection for good (not authenticated, not
-// allowed, not found, meeting ended...): reconnecting would only be refused again.
-const isPermanentClose = (code) => code >= 4400 && code < 4500;
+/** The server's close codes this client treats specially. */
+export const CloseCode = Object.freeze({
+  NORMAL: 1000,
+  UNAUTHENTICATED: 4401,
+  FORBIDDEN: 4403,
+  NOT_FOUND: 4404,
+  FULL: 4409,
+  MEETING_ENDED: 4410,
+  TOO_MANY_REQUESTS: 4429,
+  SHUTTING_DOWN: 4503,
+});
+
+/** What we close with when we drop a socket only to open another (not a leave). */
+export const RECONNECT_CLOSE_CODE = 4000;
+
+/**
+ * What a close code from the server means for the client:
+ * - 'refused': for good (4400-4499: not signed in, not allowed, not found, full, ended,
+ *   cut off for flooding); reconnecting would only be refused again, or flood again.
+ * - 'restarting': the server is stopping (4503); a new server comes back, reconnect.
+ * - 'lost': anything else (network drop 1006, ...): reconnect with backoff.
+ */
+export function closeKind(code) {
+  if (code >= 4400 && code < 4500) return 'refused';
+  if (code === CloseCode.SHUTTING_DOWN) return 'restarting';
+  return 'lost';
+}
 
 /** Exponential backoff with jitter: 0.5 s, 1 s, 2 s ... up to `maxMs`, each ±20 %. */
 export function backoffDelay(attempt, { initialMs = 500, maxMs = 10000, random = Math.random } = {}) {
@@ -115,28 +146,42 @@ export class SignalingClient extends Emitter {
     });
   }
 
+  /**
+   * Send a request without waiting for its reply (the page is going away); false when the
+   * socket is not open. Frames sent before close() still reach the server before the close.
+   */
+  send(type, data = {}) {
+    if (this.state !== SocketState.OPEN || !this._socket) return false;
+    try {
+      this._socket.send(JSON.stringify({ type, requestId: `${this._idPrefix}-${this._nextId++}`, data }));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
   /** Drop the current socket and connect again (used when the server asks for it). */
   reconnect(reason = 'requested') {
     if (this.state === SocketState.CLOSED || this.state === SocketState.IDLE) return;
     const socket = this._socket;
     this._detach(socket);
     try {
-      socket?.close(1000, 'reconnect');
+      socket?.close(RECONNECT_CLOSE_CODE, 'reconnect');
     } catch {
       /* already closed */
     }
     this._lost(reason);
   }
 
-  /** Close for good: pending requests fail, no reconnection. */
-  close() {
+  /** Close for good (1000: we are done): pending requests fail, no reconnection. */
+  close(code = CloseCode.NORMAL, reason = 'bye') {
     if (this.state === SocketState.CLOSED) return;
     clearTimeout(this._retryTimer);
     window.removeEventListener('online', this._onOnline);
     const socket = this._socket;
     this._detach(socket);
     try {
-      socket?.close(1000, 'bye');
+      socket?.close(code, reason);
     } catch {
       /* already closed */
     }
@@ -175,7 +220,8 @@ export class SignalingClient extends Emitter {
     };
     socket.onclose = (event) => {
       this._detach(socket);
-      if (isPermanentClose(event.code)) {
+      const kind = closeKind(event.code);
+      if (kind === 'refused') {
         this._failPending('connection refused');
         clearTimeout(this._retryTimer);
         window.removeEventListener('online', this._onOnline);
@@ -183,7 +229,13 @@ export class SignalingClient extends Emitter {
         this.emit('refused', { code: event.code, reason: event.reason });
         return;
       }
-      this._lost(`closed (${event.code})`);
+      if (kind === 'restarting') {
+        // Every client of the server is told at once: start a step later, so the new server
+        // is not hit by all of them in its first half second (the jitter spreads them too).
+        this.attempt = Math.max(this.attempt, 1);
+        this.emit('restarting', { code: event.code });
+      }
+      this._lost(`closed (${event.code})`, event.code);
     };
   }
 
@@ -193,7 +245,7 @@ export class SignalingClient extends Emitter {
     if (this._socket === socket) this._socket = null;
   }
 
-  _lost(reason) {
+  _lost(reason, code = null) {
     this._failPending('connection lost');
     if (this.state === SocketState.CLOSED) return;
     const delay = backoffDelay(this.attempt, {
@@ -202,7 +254,7 @@ export class SignalingClient extends Emitter {
     });
     this.attempt += 1;
     this._setState(SocketState.RECONNECTING, { attempt: this.attempt, delay, reason });
-    this.emit('lost', { reason, delay, attempt: this.attempt });
+    this.emit('lost', { reason, delay, attempt: this.attempt, code });
     clearTimeout(this._retryTimer);
     this._retryTimer = setTimeout(() => this._open(), delay);
   }
