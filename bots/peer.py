@@ -58,6 +58,9 @@ class CallPeer:
         self.reconnects = 0
         self.published = False
         self._consumed: dict[str, str] = {}
+        self._announced: dict[str, str] = {}
+        """producer id → peer id of producers announced before the receive transport was up
+        (between the join reply and the transport): consumed once it is."""
         self._lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[Any]] = set()
 
@@ -101,9 +104,15 @@ class CallPeer:
         await self.media.load(self.joined["routerRtpCapabilities"])
         await self.open_transports()
         if self.auto_consume:
-            for peer in self.joined["peers"]:
-                for producer in peer["producers"]:
-                    await self.consume(peer["peerId"], producer["id"])
+            listed = {p["id"]: peer["peerId"] for peer in self.joined["peers"]
+                      for p in peer["producers"]}
+            announced, self._announced = self._announced, {}
+            for producer_id, peer_id in {**listed, **announced}.items():
+                try:
+                    await self.consume(peer_id, producer_id)
+                except SignalingError as error:  # announced, then gone before we got to it
+                    logger.info("bot %s: producer %s not consumed: %s", self.name,
+                                producer_id, error)
         logger.info("bot %s joined as peer %s (resumed: %s)", self.name, self.peer_id,
                     self.joined.get("resumed"))
         return self.joined
@@ -173,8 +182,13 @@ class CallPeer:
         """React to a pushed event (a listener of the socket)."""
         if event == "rtc:peerJoined":
             self.names[data["peerId"]] = data.get("displayName", "")
-        elif event == "rtc:newProducer" and self.auto_consume and self.receiving:
-            self.spawn(self.consume(data["peerId"], data["producerId"]))
+        elif event == "rtc:newProducer" and self.auto_consume:
+            if self.receiving:
+                self.spawn(self.consume(data["peerId"], data["producerId"]))
+            else:
+                self._announced[data["producerId"]] = data["peerId"]
+        elif event == "rtc:producerClosed":
+            self._announced.pop(data.get("producerId", ""), None)
         elif event == "rtc:consumerClosed":
             self.spawn(self._remove(data["consumerId"]))  # forgotten, not closed (drop)
         elif event == "rtc:reconnect" and data.get("reason") != "server_shutdown":

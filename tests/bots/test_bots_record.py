@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
 import time
 from pathlib import Path
@@ -152,3 +153,39 @@ async def test_a_forged_token_is_refused_with_exit_code_3(site, run_bot, tmp_pat
     assert "refused with close code 4401 (token_bad_signature" in stderr, stderr
     assert "Traceback" not in stderr
     assert not (tmp_path / "rec").exists()
+
+
+async def test_recorder_goes_on_in_new_files_after_the_worker_dies(site, run_bot, tmp_path):
+    """SIGKILL the call's mediasoup worker while recording: the recorder closes the files it
+    had, resumes its peer on the new worker as the sender does, records the sender again in
+    new files, and stops with exit 0 when the meeting ends; all four files decode."""
+    meeting = site.meeting("Worker crash")
+    out = tmp_path / "rec"
+    ada = Bot(site.server.ws_url(meeting, site.token(meeting, "ada")), name="Ada")
+    try:
+        await ada.connect()
+        await ada.join()
+        await ada.publish()
+        recorder = await run_bot("bots.record", "--url", site.server.ws_base, "--out", str(out),
+                                 "--log-level", "INFO", "--token",
+                                 site.token(meeting, "rec", hidden=True, publish=()))
+        await recorder.wait_lines("recording ", count=2)
+        await asyncio.sleep(1.5)
+        [pid] = [d["pid"] for d in (await site.stats())["workerDumps"] if d["routerIds"]]
+        os.kill(pid, signal.SIGKILL)
+        await recorder.wait_lines("closed ", count=2)
+        await recorder.wait_lines("recording ", count=4)
+        await asyncio.sleep(1.5)
+        await asyncio.to_thread(site.end, meeting)
+        assert await recorder.finish() == 0, recorder.stderr
+    finally:
+        await ada.close()
+
+    assert ada.reconnects == 1
+    assert recorder.lines[-1].startswith("stopped: meeting_ended; 4 files"), recorder.lines
+    tracks = _manifest(out)["tracks"]
+    assert [t["source"] for t in tracks] == ["mic", "webcam", "mic", "webcam"]
+    assert tracks[0]["producer_id"] != tracks[2]["producer_id"], "the sender produced anew"
+    for track in tracks:
+        media = decoded(out / track["file"])
+        assert media["kind"] == track["kind"] and media["frames"] > 0, (track, media)
