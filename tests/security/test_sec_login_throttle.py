@@ -108,6 +108,19 @@ def test_form_and_api_share_one_count(api_client: APIClient, host_user: Any,
 
 
 @pytest.mark.django_db
+def test_the_admin_login_counts_too(api_client: APIClient, host_user: Any,
+                                    user_password: str) -> None:
+    """Guesses on the admin's login page add to the same count and get the same refusal."""
+    client = Client()
+    for _ in range(LIMIT - 1):
+        assert client.post("/admin/login/", {"username": "hazel", "password": "wrong"}
+                           ).status_code == 200
+    refused = client.post("/admin/login/", {"username": "hazel", "password": "wrong"})
+    assert refused.status_code == 429 and LOCKED_EN in refused.content.decode()
+    assert _token(api_client, "hazel", user_password).status_code == 429
+
+
+@pytest.mark.django_db
 def test_other_usernames_and_addresses_are_not_affected(
         api_client: APIClient, host_user: Any, member_user: Any, user_password: str) -> None:
     """Locking hazel out from 127.0.0.1 leaves milo there, and hazel from elsewhere, free."""
