@@ -282,7 +282,7 @@ class MeetingConsumer(AsyncJsonWebsocketConsumer):
             return
         if request.type in ("rtc:leave", "rtc:join"):
             # Noted before the handler runs: a close that follows is a leave even if the
-            # request fails or is still being handled (`disconnect`).
+            # request is refused (`limit`) or fails (`_leave_call`).
             self.leaving = request.type == "rtc:leave"
         handler = self.registry.get(request.type)
         if handler is None:  # unregistered between validation and dispatch

@@ -221,17 +221,21 @@ export class CallController extends Emitter {
     this._teardown();
   }
 
+  /** Local cleanup after leaving; the socket closes (1000) even if some of it fails. */
   _teardown() {
-    this._closeSession();
-    for (const source of SOURCES) {
-      this.local[source]?.track?.stop();
-      this.local[source] = null;
-    }
-    for (const peerId of [...this.peers.keys()]) this._removePeer(peerId);
-    for (const off of this._unsubscribe) off();
-    this._unsubscribe = [];
     clearTimeout(this._shutdownTimer);
-    this.signaling.close(1000, 'leave');
+    try {
+      this._closeSession();
+      for (const source of SOURCES) {
+        this.local[source]?.track?.stop();
+        this.local[source] = null;
+      }
+      for (const peerId of [...this.peers.keys()]) this._removePeer(peerId);
+    } finally {
+      for (const off of this._unsubscribe) off();
+      this._unsubscribe = [];
+      this.signaling.close(1000, 'leave');
+    }
     this._emitLocal();
   }
 
