@@ -194,6 +194,9 @@ async def _asgi(method: str, path: str, *, cookies: dict[str, str],
     communicator = HttpCommunicator(application, method, path, headers=headers,
                                     body=urlencode(body or {}).encode())
     response = await communicator.get_response(timeout=10)
+    # Let the application finish: it closes the response (and its database connection) after
+    # the body is sent.
+    await communicator.wait(timeout=10)
     for name, value in response["headers"]:
         if name.lower() == b"set-cookie":
             cookie = SimpleCookie(value.decode())
