@@ -73,7 +73,10 @@ def origin_of(url: str) -> str:
 
 
 class SignalingClient:
-    """One meeting socket; ``await connect()``, then ``await request(...)``."""
+    """One meeting socket; ``await connect()``, then ``await request(...)``.
+
+    Made inside a running event loop (its :attr:`closed` future belongs to that loop).
+    """
 
     _ids = itertools.count(1)
 

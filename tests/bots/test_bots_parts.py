@@ -128,10 +128,12 @@ def test_socket_url_takes_the_meeting_from_the_url_or_the_join_token():
 
 
 def test_the_bots_import_nothing_from_django():
-    """Every bots module loads in a fresh interpreter without Django settings, and Django is
-    not among the modules it imported (the bots run away from the server)."""
+    """Every bots module (and the loopback restriction they apply) loads in a fresh interpreter
+    without Django settings, and Django is not among the modules imported (the bots run away
+    from the server)."""
     modules = ["bots.cli", "bots.device", "bots.join", "bots.live_daphne", "bots.media",
-               "bots.peer", "bots.record", "bots.recorder", "bots.signaling"]
+               "bots.peer", "bots.record", "bots.recorder", "bots.signaling",
+               "rtc.peer_network"]
     code = ("import importlib, json, sys\n"
             f"for m in {modules!r}: importlib.import_module(m)\n"
             "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in "

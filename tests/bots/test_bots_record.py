@@ -189,3 +189,29 @@ async def test_recorder_goes_on_in_new_files_after_the_worker_dies(site, run_bot
     for track in tracks:
         media = decoded(out / track["file"])
         assert media["kind"] == track["kind"] and media["frames"] > 0, (track, media)
+
+
+async def test_join_bot_sends_receives_and_leaves_after_its_duration(site, run_bot):
+    """``bots.join --duration 3`` in a call with Ada: each decodes the other's tone and
+    pattern, and after three seconds the bot leaves (Ada is told) and exits 0 with the frames
+    it decoded of Ada."""
+    meeting = site.meeting("Load")
+    ada = Bot(site.server.ws_url(meeting, site.token(meeting, "ada")), name="Ada")
+    try:
+        await ada.connect()
+        await ada.join()
+        await ada.publish()
+        bot = await run_bot("bots.join", "--url", site.server.ws_base, "--name", "Load 1",
+                            "--duration", "3", "--token", site.token(meeting, "load-1"))
+        joined = await ada.signaling.wait_event("rtc:peerJoined", displayName="Load 1")
+        await ada.wait_frames(joined["peerId"], audio=50, video=20)
+        assert await bot.finish() == 0, bot.stderr
+        left = await ada.signaling.wait_event("rtc:peerLeft", peerId=joined["peerId"])
+    finally:
+        await ada.close()
+    summary = json.loads(bot.lines[-1])
+    assert (summary["peerId"], summary["reason"], left["reason"]) == (
+        joined["peerId"], "time_up", "left")
+    assert set(summary["received"]) == {f"{ada.peer_id}/audio", f"{ada.peer_id}/video"}
+    assert summary["received"][f"{ada.peer_id}/audio"] >= 50, summary  # 20 ms frames
+    assert summary["received"][f"{ada.peer_id}/video"] >= 20, summary
