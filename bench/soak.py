@@ -171,7 +171,7 @@ async def run(args: argparse.Namespace) -> list[dict[str, Any]]:
         await ops.ws.close()
         return rows
     finally:
-        server.stop()
+        server.cleanup()
 
 
 def main(argv: list[str] | None = None) -> int:
