@@ -119,7 +119,7 @@ class MeetingConsumer(AsyncJsonWebsocketConsumer):
         # Held before the write, so a concurrent last leave of this user is not written.
         first = attendance.hold(self.meeting_id, self.user.pk, self.channel_name)
         try:
-            await self._mark_joined(record=first)
+            state = await self._mark_joined(record=first)
         except ApplicationError as error:
             await self.channel_layer.group_discard(self.group_name, self.channel_name)
             if attendance.release(self.meeting_id, self.user.pk, self.channel_name):
@@ -138,7 +138,6 @@ class MeetingConsumer(AsyncJsonWebsocketConsumer):
             self.user.pk,
             self.channel_name,
         )
-        state = await handlers.meeting_state(self.meeting_id)
         state.pop("type", None)
         await self.send_event("meeting.state", state)
 
@@ -213,18 +212,24 @@ class MeetingConsumer(AsyncJsonWebsocketConsumer):
         await self.close(code=int(code))
 
     @database_sync_to_async
-    def _mark_joined(self, *, record: bool) -> None:
+    def _mark_joined(self, *, record: bool) -> dict[str, Any]:
         """Check that the user may join; write the join only when ``record`` (the user's first
-        presence here: another socket, or a call peer in its grace period, already wrote it)."""
+        presence here: another socket, or a call peer in its grace period, already wrote it).
+
+        Returns the ``meeting.state`` snapshot taken after the write, in the same trip to the
+        database thread: under load every trip waits in that thread's queue, and the client's
+        ``rtc:join`` waits for this whole ``connect``.
+        """
         meeting = Meeting.objects.filter(pk=self.meeting_id).first()
         if meeting is None:
             raise ApplicationError("Meeting not found.", code="not_found")
         if record:
             services.participant_mark_joined(meeting=meeting, user=self.user)
-            return
-        refusal = selectors.join_refusal(meeting=meeting, user=self.user)
-        if refusal is not None:
-            raise refusal
+        else:
+            refusal = selectors.join_refusal(meeting=meeting, user=self.user)
+            if refusal is not None:
+                raise refusal
+        return handlers.meeting_state_snapshot(self.meeting_id)
 
     # --- client to server -----------------------------------------------------------------------
 

@@ -18,9 +18,8 @@ async def ping(conn: Connection, request: Request) -> dict[str, Any]:
     return {"type": "pong"}
 
 
-@database_sync_to_async
-def meeting_state(meeting_id: Any) -> dict[str, Any]:
-    """The meeting and who is present now, as one JSON-ready snapshot."""
+def meeting_state_snapshot(meeting_id: Any) -> dict[str, Any]:
+    """The meeting and who is present now, as one JSON-ready snapshot (synchronous)."""
     meeting = Meeting.objects.select_related("host").filter(pk=meeting_id).first()
     if meeting is None:
         raise ApplicationError("Meeting not found.", code=ErrorCode.NOT_FOUND)
@@ -30,6 +29,10 @@ def meeting_state(meeting_id: Any) -> dict[str, Any]:
         "meeting": events.meeting_payload(meeting),
         "participants": [events.participant_payload(p) for p in present],
     }
+
+
+meeting_state = database_sync_to_async(meeting_state_snapshot)
+"""`meeting_state_snapshot` from async code (on the database thread)."""
 
 
 @registry.register("meeting:state")
