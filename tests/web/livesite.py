@@ -1,30 +1,24 @@
 """A real site for browser tests and screenshots: daphne serving the project on a free port.
 
-pytest-django's live_server is WSGI-only (no WebSockets), so this runs the ASGI app the way
-`make run` does: a daphne subprocess, on its own SQLite file database (migrated here), the
-in-memory channel layer, one mediasoup worker, static files served by the app. Users and
-meetings are created with `manage.py shell`, in the same database the server reads.
+The server is the project's live daphne (`bots.live_daphne`: a daphne subprocess run the way
+`make run` does, on its own SQLite file database, the in-memory channel layer), here with one
+mediasoup worker, static files served by the app, inside a loopback-only network namespace.
+Users and meetings are created with `manage.py shell`, in the same database the server reads.
 
 Used by tests/web/conftest.py and scripts/screenshots.py.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import tempfile
-import time
-import urllib.error
-import urllib.request
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[2]
+from bots.live_daphne import ROOT, LiveDaphne, answers_http
+
 CHROMIUM = os.environ.get("CHROMIUM_BIN", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--use-fake-device-for-media-stream",
@@ -75,16 +69,6 @@ def chromium_executable(directory: Path) -> str:
     return str(wrapper)
 PASSWORD = "browser-test-password-1"
 
-# Server environment: embedded defaults, whatever the test run itself uses.
-_DROP = ("DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE")
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on right now (on loopback)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
 
 def build_static() -> None:
     """Bundle the call page's JavaScript (no-op when up to date); fail loudly if impossible."""
@@ -96,110 +80,32 @@ def build_static() -> None:
         raise RuntimeError(f"scripts/build-static.sh failed:\n{result.stdout}\n{result.stderr}")
 
 
-@dataclass
-class LiveSite:
-    """A running daphne with its own database; `start()`, then `stop()`."""
+class LiveSite(LiveDaphne):
+    """The project's live daphne (``bots.live_daphne``) as the browser tests need it: inside
+    the loopback-only namespace, static files served by the app, its own SQLite file, the
+    in-memory layer, one worker. ``start()``, then ``stop()``; restartable on the same port."""
 
-    workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="conference-live-")))
-    port: int = field(default_factory=free_port)
-    process: subprocess.Popen[bytes] | None = None
-    log_path: Path | None = None
-
-    @property
-    def url(self) -> str:
-        """Base URL, no trailing slash."""
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def database(self) -> Path:
-        return self.workdir / "db.sqlite3"
-
-    def env(self) -> dict[str, str]:
-        """The server's environment: its own SQLite file, in-memory layer, one worker."""
-        env = {k: v for k, v in os.environ.items() if k not in _DROP}
-        env.update(
-            DATABASE_URL=f"sqlite:///{self.database}",
-            DEBUG="1",
-            SERVE_STATIC="1",
-            SECRET_KEY="live-site-test-key-not-secret-0123456789abcdefghijklmnop",
-            ALLOWED_HOSTS="127.0.0.1,localhost",
-            MEDIASOUP_WORKER_NUM="1",
-            MEDIASOUP_LISTEN_IP="127.0.0.1",
-            LOG_LEVEL=os.environ.get("LIVE_SITE_LOG_LEVEL", "INFO"),
-            PYTHONUNBUFFERED="1",
-        )
-        return env
-
-    def manage(self, *args: str, timeout: float = 120) -> str:
-        """Run `manage.py *args` against the site's database; its stdout."""
-        result = subprocess.run(
-            [sys.executable, str(ROOT / "manage.py"), *args],
-            cwd=ROOT, env=self.env(), capture_output=True, text=True, timeout=timeout,
-            check=False,
-        )
-        if result.returncode != 0:
-            raise RuntimeError(f"manage.py {' '.join(args[:1])} failed:\n{result.stderr}")
-        return result.stdout
+    def __init__(self) -> None:
+        super().__init__(
+            env={"SERVE_STATIC": "1"}, worker_num=1, wrap=in_netns, probe=LiveSite.answers,
+            log_level=os.environ.get("LIVE_SITE_LOG_LEVEL", "INFO"),
+            secret_key="live-site-test-key-not-secret-0123456789abcdefghijklmnop",
+            prefix="conference-live-")
 
     def seed(self, code: str) -> Any:
-        """Run Python `code` in `manage.py shell`; it must print one JSON line, returned parsed."""
-        out = self.manage("shell", "-c", code)
-        return json.loads(out.strip().splitlines()[-1])
-
-    def start(self, *, timeout: float = 60) -> LiveSite:
-        """Migrate, start daphne, wait until it answers HTTP."""
-        self.manage("migrate", "--noinput")
-        self.log_path = self.workdir / "daphne.log"
-        log = self.log_path.open("wb")
-        daphne = Path(sys.executable).with_name("daphne")
-        self.process = subprocess.Popen(
-            in_netns([str(daphne), "-b", "127.0.0.1", "-p", str(self.port),
-                      "conference.asgi:application"]),
-            cwd=ROOT, env=self.env(), stdout=log, stderr=subprocess.STDOUT,
-        )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"daphne exited early:\n{self.log()}")
-            if self.answers(f"{self.url}/accounts/login/"):
-                return self
-            time.sleep(0.2)
-        self.stop()
-        raise RuntimeError(f"daphne did not answer within {timeout}s:\n{self.log()}")
+        """Run Python ``code`` in ``manage.py shell``; it prints one JSON line, returned parsed."""
+        return self.shell(code)
 
     @staticmethod
     def answers(url: str) -> bool:
-        """True when `url` answers 200, asked from inside the server's namespace."""
+        """True when ``url`` answers 200, asked from inside the server's namespace."""
         if loopback_netns() is None:
-            try:
-                with urllib.request.urlopen(url, timeout=2) as response:
-                    return response.status == 200
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                return False
+            return answers_http(url)
         probe = "import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=2)"
         result = subprocess.run(
             in_netns([sys.executable, "-c", probe, url]), capture_output=True, check=False
         )
         return result.returncode == 0
-
-    def log(self) -> str:
-        """The server's output so far (for failure messages)."""
-        if self.log_path is None or not self.log_path.exists():
-            return ""
-        return self.log_path.read_text(errors="replace")[-20000:]
-
-    def stop(self) -> int | None:
-        """Stop daphne (SIGTERM, then SIGKILL); its exit code."""
-        if self.process is None:
-            return None
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
-        return self.process.returncode
 
 
 SEED_CALL = """
