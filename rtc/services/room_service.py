@@ -252,6 +252,8 @@ class RoomService(MediaOperations):
         seconds = limits().reconnect_grace_seconds if grace else 0
         if seconds > 0 and not await self._may_come_back(room, peer):
             seconds = 0
+        if peer.closed or peer.channel_name is not None:
+            return  # resumed (or removed) while the database answered: nothing to wait for
         logger.info("peer detached [meeting:%s, peer:%s, grace:%ss]", room.meeting_id, peer.id,
                     seconds)
         if seconds <= 0:

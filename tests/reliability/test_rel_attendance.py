@@ -113,3 +113,39 @@ async def test_refused_socket_holds_nothing(rtc_service, ws_communicator, ws_exp
     assert await ws_expect_close(communicator) == 4403
     assert not attendance.present(meeting.id, outsider_user.pk)
     assert not await meeting_has_row(meeting, outsider_user)
+
+
+async def test_resume_during_the_rejoin_check_leaves_no_grace_holder(
+        rtc_service, rtc_client, meeting, host_user, member_user, settings, monkeypatch):
+    """A socket drops and its peer is resumed on a new socket while the drop's rejoin check
+    is still waiting for the database: the drop then starts no grace period, so nothing holds
+    the user's attendance but the new socket, and leaving for good writes left_at."""
+    settings.RTC_LIMITS = {**settings.RTC_LIMITS, "RECONNECT_GRACE_SECONDS": 30}
+    checking, answer = asyncio.Event(), asyncio.Event()
+
+    async def slow_check(room, peer):
+        checking.set()
+        await answer.wait()
+        return True
+
+    monkeypatch.setattr(type(rtc_service), "_may_come_back", staticmethod(slow_check))
+    member = await rtc_client(meeting, member_user)
+    joined = await member.join("Milo")
+    # The drop, without waiting for the consumer (it waits for the check below).
+    await member.ws.send_input({"type": "websocket.disconnect", "code": 1006})
+    await asyncio.wait_for(checking.wait(), 5)
+
+    again = await rtc_client(meeting, member_user)
+    resumed = await again.ok("rtc:join", {"displayName": "Milo", "resume": {
+        "peerId": joined["peerId"], "token": joined["resumeToken"]}})
+    assert resumed["resumed"] is True
+    answer.set()
+    await member.ws.wait(5)  # the dropped socket's consumer has finished
+    assert peer_key(joined["peerId"]) not in attendance.holders(meeting.id, member_user.pk)
+    room = rtc_service.rooms[str(meeting.id)]
+    assert room.peers[joined["peerId"]].grace_task is None
+
+    await again.ok("rtc:leave")
+    await again.ws.disconnect()
+    await wait_until(lambda: not attendance.present(meeting.id, member_user.pk))
+    assert (await participant_row(meeting, member_user)).left_at is not None
