@@ -26,12 +26,16 @@ def call_strings() -> dict[str, str]:
         "state.failed": _("Could not join the call."),
         "state.mediaConnecting": _("Connecting media…"),
         "state.mediaFailed": _("Media connection failed. Retrying…"),
+        "state.serverRestarting": _("The server is restarting. Reconnecting…"),
         # Refusals (WebSocket close codes).
         "refused.4401": _("Your session has expired. Sign in again to join."),
         "refused.4403": _("You are not allowed to join this meeting."),
         "refused.4404": _("This meeting does not exist."),
         "refused.4409": _("The meeting is full."),
         "refused.4410": _("The meeting has ended."),
+        "refused.4429": _(
+            "The connection was closed because it sent too many messages. You can rejoin."
+        ),
         "refused.other": _("The server refused the connection."),
         "meetingEnded": _("The host ended the meeting."),
         "removed": _("The host removed you from the meeting."),

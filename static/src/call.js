@@ -11,17 +11,7 @@ import { CloseCode, SignalingClient, SocketState } from './lib/signaling.js';
 import { Grid } from './lib/tiles.js';
 
 const config = JSON.parse(document.getElementById('call-config').textContent);
-setStrings({ ...templateStrings(), ...config.strings });
-
-/** Strings the template carries (<template id="call-strings">, translated there). */
-function templateStrings() {
-  const strings = {};
-  const holder = document.getElementById('call-strings');
-  for (const node of holder?.content.querySelectorAll('[data-key]') ?? []) {
-    strings[node.dataset.key] = node.textContent.trim();
-  }
-  return strings;
-}
+setStrings(config.strings);
 
 const $ = (selector) => document.querySelector(selector);
 const root = $('#call');

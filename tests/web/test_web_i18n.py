@@ -1,4 +1,5 @@
-"""The Simplified Chinese catalogue: complete, and the committed .mo matches the .po."""
+"""The Simplified Chinese catalogue: complete, and the committed .mo matches the .po; the call
+page's script finds every string it shows in meetings/call_strings.py, in both languages."""
 
 from __future__ import annotations
 
@@ -8,8 +9,12 @@ import re
 from pathlib import Path
 
 from django.conf import settings
+from django.utils import translation
+
+from meetings.call_strings import call_strings
 
 LOCALE_DIR = Path(settings.BASE_DIR) / "locale" / "zh_Hans" / "LC_MESSAGES"
+STATIC_SRC = Path(settings.BASE_DIR) / "static" / "src"
 
 
 def _po_entries(path: Path) -> dict[str, tuple[str, str | None]]:
@@ -55,3 +60,49 @@ def test_compiled_catalogue_matches_the_po() -> None:
         if (catalogue.ngettext(msgid, plural, 1) if plural else catalogue.gettext(msgid)) != msgstr
     ]
     assert stale == []
+
+
+def _script_keys() -> set[str]:
+    """The string keys the call page's script can look up: dotted literals whose first part is
+    one of call_strings()'s prefixes, the bare keys it uses, and the keys it builds: refused.<code>
+    for every refusal close code of signaling.js, media.<problem>.<kind> for every MediaProblem."""
+    prefixes = {key.split(".")[0] for key in call_strings() if "." in key}
+    source = "\n".join(path.read_text(encoding="utf-8") for path in STATIC_SRC.rglob("*.js"))
+    keys = {
+        literal
+        for literal in re.findall(r"'([A-Za-z]+\.[\w.-]+)'", source)
+        if literal.split(".")[0] in prefixes
+    }
+    keys |= set(re.findall(r"\bt\('([A-Za-z]+)'", source))
+    signaling = (STATIC_SRC / "lib" / "signaling.js").read_text(encoding="utf-8")
+    codes = {int(code) for code in re.findall(r"^\s+[A-Z_]+: (4[0-9]{3}),$", signaling, re.M)}
+    keys |= {f"refused.{code}" for code in codes if 4400 <= code < 4500}
+    media = (STATIC_SRC / "lib" / "media.js").read_text(encoding="utf-8")
+    block = re.search(r"MediaProblem = Object\.freeze\(\{(.*?)\}\)", media, re.S)
+    assert block, "MediaProblem not found in static/src/lib/media.js"
+    problems = re.findall(r"'([a-z-]+)'", block.group(1))
+    keys |= {f"media.{problem}.{kind}" for problem in problems for kind in ("audio", "video")}
+    return keys
+
+
+def test_call_script_strings_all_come_from_call_strings() -> None:
+    """Every key the call page's script looks up (the server-restart notice and the 4429
+    refusal among them) is in meetings/call_strings.py: the script has no other source."""
+    keys = _script_keys()
+    assert {"state.serverRestarting", "refused.4429", "state.joined", "media.denied.audio"} <= keys
+    assert sorted(keys - set(call_strings())) == []
+
+
+def test_call_strings_are_translated_to_chinese() -> None:
+    """In zh-Hans every call string differs from its English text (the catalogue has it), and
+    each keeps its {placeholders}."""
+    with translation.override("en"):
+        english = call_strings()
+    with translation.override("zh-hans"):
+        chinese = call_strings()
+    assert chinese.keys() == english.keys()
+    same = [key for key in english if chinese[key] == english[key]]
+    assert same == []
+    for key, text in english.items():
+        assert sorted(re.findall(r"\{\w+\}", text)) == sorted(re.findall(r"\{\w+\}", chinese[key]))
+    assert chinese["state.serverRestarting"] == "服务器正在重启，正在重新连接…"
