@@ -4,10 +4,11 @@
 // debugging: stats() returns inbound/outbound RTP bytes by kind.
 
 import { CallController, CallState } from './lib/call.js';
+import { connectionStatus, refusal } from './lib/connection-status.js';
 import { setStrings, t } from './lib/i18n.js';
-import { MediaProblem, canShareScreen, openDevice, openScreen } from './lib/media.js';
+import { MediaProblem, canShareScreen, openScreen } from './lib/media.js';
 import { DevicePanel, startLevelMeter } from './lib/prejoin.js';
-import { CloseCode, SignalingClient, SocketState } from './lib/signaling.js';
+import { SignalingClient } from './lib/signaling.js';
 import { Grid } from './lib/tiles.js';
 
 const config = JSON.parse(document.getElementById('call-config').textContent);
@@ -48,33 +49,16 @@ function showConnection(state, text) {
   announce(text);
 }
 
-function refreshConnection(detail = {}) {
-  const socket = page.signaling?.state;
-  const call = page.controller?.state;
-  if (socket === SocketState.RECONNECTING || call === CallState.RECONNECTING) {
-    if (page.restarting) {
-      showConnection('reconnecting', t('state.serverRestarting'));
-      return;
-    }
-    const attempt = page.signaling?.attempt ?? 0;
-    showConnection('reconnecting', attempt > 1 ? t('state.reconnectingAttempt', { attempt }) : t('state.reconnecting'));
-    return;
-  }
-  if (socket === SocketState.CONNECTING || call === CallState.JOINING) {
-    showConnection('connecting', t(socket === SocketState.CONNECTING ? 'state.connecting' : 'state.joining'));
-    return;
-  }
-  if (call === CallState.JOINED) {
-    const states = Object.values(page.transportStates);
-    if (states.includes('failed')) showConnection('reconnecting', t('state.mediaFailed'));
-    else if (states.length && states.every((s) => s === 'connected' || s === 'completed' || s === 'new')
-      && states.some((s) => s === 'connected' || s === 'completed')) showConnection('connected', t('state.joined'));
-    else if (states.some((s) => s === 'connecting' || s === 'disconnected')) showConnection('connecting', t('state.mediaConnecting'));
-    else showConnection('connected', t('state.joined'));
-    return;
-  }
-  if (call === CallState.FAILED) showConnection('failed', t('state.failed'));
-  void detail;
+/** Show what the socket's and the call's states mean now (connection-status.js decides). */
+function refreshConnection() {
+  const status = connectionStatus({
+    socket: page.signaling?.state,
+    call: page.controller?.state,
+    restarting: page.restarting,
+    attempt: page.signaling?.attempt ?? 0,
+    transportStates: page.transportStates,
+  });
+  if (status) showConnection(status.state, t(status.key, status.params));
 }
 
 function toast(text, tone = 'info') {
@@ -214,9 +198,7 @@ async function join() {
   });
   signaling.on('refused', ({ code }) => {
     if (page.ended) return;
-    const key = `refused.${code}`;
-    // Rejoining by hand makes sense after these; the others would be refused again.
-    const canRejoin = [CloseCode.UNAUTHENTICATED, CloseCode.FULL, CloseCode.TOO_MANY_REQUESTS].includes(code);
+    const { key, canRejoin } = refusal(code);
     finish(t(key) === key ? t('refused.other') : t(key), { canRejoin });
   });
   refreshConnection();
@@ -433,7 +415,7 @@ window.conference = {
   },
   /** Preferred layers we asked for, by consumer id ('spatial/temporal'). */
   layers() {
-    return page.controller ? Object.fromEntries(page.controller._preferredLayers) : {};
+    return page.controller ? Object.fromEntries(page.controller.receiving.preferredLayers) : {};
   },
   state() {
     return {

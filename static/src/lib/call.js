@@ -2,19 +2,11 @@
 // rtc:* protocol of issue 4. It owns a MediaSession (device, transports) and tells the page
 // what changed through events; it never touches the DOM.
 //
-// Reconnection. After rtc:joined the server gives us a peerId and a secret resumeToken. When
-// the socket comes back after a loss, or the server sends rtc:reconnect (its worker died) or
-// rtc:transportClosed, we send rtc:join again with `resume`. If the server still has our
-// transports (a socket blip: media never stopped), we keep the MediaSession and only catch
-// up on what we missed (peers, producers). Otherwise we open a new MediaSession with the
-// router's (possibly new) capabilities and produce our tracks again; if the resume itself is
-// refused (grace period over), we join afresh. Every attempt bumps a generation number, and
-// work begun by an older generation stops when it notices.
-//
-// Server restart. rtc:reconnect with reason server_shutdown comes just before the server
-// closes every socket with 4503: the peer is gone with it, so we do not rejoin on that socket;
-// the signaling client reconnects with backoff and, once a server answers, we resume (refused:
-// not_found) and join afresh.
+// The controller keeps the call's state and drives joining, resuming and leaving; its parts:
+// - call-rejoin.js: the reconnection policy (resume or rebuild, what to close and consume
+//   after rtc:joined, the server-restart wait, stale attempts);
+// - call-local.js: what we send (tracks and producers by source, mute, device switches);
+// - call-remote.js: what we receive (peers, consumers, preferred video layers).
 //
 // Leaving. leave() sends rtc:leave and waits for its reply (LEAVE_TIMEOUT_MS at most) before
 // closing the socket with 1000; leaveNow() (page unload, nothing can be awaited) sends
@@ -27,9 +19,23 @@
 // transport-state ({direction, state}), muted-by-host, meeting-ended, removed,
 // server-restarting, error.
 
+import { LocalSources } from './call-local.js';
+import {
+  RETRY_MS,
+  SHUTDOWN_CLOSE_WAIT_MS,
+  StaleGeneration,
+  idsOf,
+  isQuiet,
+  keepsMedia,
+  reconnectAction,
+  rejoinPlan,
+} from './call-rejoin.js';
+import { RemoteMedia } from './call-remote.js';
 import { Emitter } from './emitter.js';
-import { MediaSession, consumerLayers, describeDevice } from './media-session.js';
+import { MediaSession, describeDevice } from './media-session.js';
 import { SignalingError, SocketState } from './signaling.js';
+
+export { SHUTDOWN_CLOSE_WAIT_MS };
 
 export const CallState = Object.freeze({
   IDLE: 'idle',
@@ -40,24 +46,8 @@ export const CallState = Object.freeze({
   FAILED: 'failed',
 });
 
-const SOURCES = ['mic', 'webcam', 'screen'];
-const RETRY_MS = 2000;
 /** How long leave() waits for the reply to rtc:leave before it closes the socket anyway. */
 export const LEAVE_TIMEOUT_MS = 3000;
-/** After rtc:reconnect (server_shutdown), how long we wait for the server to close the socket
- * before we drop it ourselves. */
-export const SHUTDOWN_CLOSE_WAIT_MS = 5000;
-
-/** Thrown inside work begun by an attempt that a newer one replaced. */
-class StaleGeneration extends Error {
-  constructor() {
-    super('superseded by a newer connection');
-    this.name = 'StaleGeneration';
-  }
-}
-
-const isQuiet = (error) =>
-  error instanceof StaleGeneration || (error instanceof SignalingError && error.code === 'disconnected');
 
 export class CallController extends Emitter {
   /**
@@ -85,17 +75,37 @@ export class CallController extends Emitter {
     this.peerId = null;
     this.resumeToken = null;
     this.role = null;
-    this.peers = new Map();
     this.session = null;
     this.sessions = 0; // how many MediaSessions were opened (1 + rebuilds), for tests and logs
-    // Our media by source: {track, producer, paused}. Tracks outlive sessions.
-    this.local = { mic: null, webcam: null, screen: null };
-    this.consumers = new Map(); // consumerId -> {consumer, peerId, producerId, kind, source, producerPaused}
     this._generation = 0;
     this._shutdownTimer = null;
-    this._preferredLayers = new Map();
+    /** @type {import('./call-local.js').CallContext} */
+    const context = {
+      session: () => this.session,
+      generation: () => this._generation,
+      joined: () => this.state === CallState.JOINED,
+      request: (type, data) => this._request(type, data),
+      emit: (name, ...args) => this.emit(name, ...args),
+    };
+    this.sending = new LocalSources(context);
+    this.receiving = new RemoteMedia(context);
     this._unsubscribe = [];
     this._subscribe();
+  }
+
+  /** Our media by source: {track, producer, paused}, or null (see LocalSources). */
+  get local() {
+    return this.sending.entries;
+  }
+
+  /** The other peers by peerId: {peerId, displayName}. */
+  get peers() {
+    return this.receiving.peers;
+  }
+
+  /** What we receive, by consumerId: {consumer, peerId, producerId, kind, source, producerPaused}. */
+  get consumers() {
+    return this.receiving.consumers;
   }
 
   // --- public API used by the page --------------------------------------------------------
@@ -103,10 +113,9 @@ export class CallController extends Emitter {
   /** Join with the given tracks (either may be null: audio only, or only listening). */
   async join({ audioTrack = null, videoTrack = null, micMuted = false } = {}) {
     if (this.state !== CallState.IDLE) throw new Error(`cannot join in state ${this.state}`);
-    if (audioTrack) this.local.mic = { track: audioTrack, producer: null, paused: micMuted };
-    if (videoTrack) this.local.webcam = { track: videoTrack, producer: null, paused: false };
+    this.sending.start({ audioTrack, videoTrack, micMuted });
     this._setState(CallState.JOINING);
-    this._emitLocal();
+    this.sending.emitChanged();
     try {
       await this._connect(++this._generation, 'join');
     } catch (error) {
@@ -118,65 +127,38 @@ export class CallController extends Emitter {
 
   /** Mute or unmute the microphone (the producer pauses on both ends). */
   async setMicMuted(muted) {
-    const mic = this.local.mic;
-    if (!mic) return;
-    mic.paused = muted;
-    const producer = mic.producer;
-    this._emitLocal();
-    if (producer && !producer.closed) {
-      if (muted) producer.pause();
-      else producer.resume();
-      await this._request(muted ? 'rtc:pauseProducer' : 'rtc:resumeProducer', { producerId: producer.id });
-    }
+    await this.sending.setMicMuted(muted);
   }
 
   /** Start the microphone with `track` when the call began without one. */
   async setMicTrack(track) {
-    await this._setSource('mic', track);
+    await this.sending.set('mic', track);
   }
 
   /** Turn the camera on with `track`, or off (null): the producer closes, the camera is freed. */
   async setCamera(track) {
-    await this._setSource('webcam', track);
+    await this.sending.set('webcam', track);
   }
 
   /** Start sharing `track` (from getDisplayMedia), or stop (null). */
   async setScreen(track) {
-    await this._setSource('screen', track);
+    await this.sending.set('screen', track);
   }
 
   /** Switch the mic or camera to another device's track, without renegotiation. */
   async replaceTrack(source, track) {
-    const entry = this.local[source];
-    if (!entry) {
-      track.stop();
-      return;
-    }
-    const old = entry.track;
-    entry.track = track;
-    if (entry.producer && !entry.producer.closed) await entry.producer.replaceTrack({ track });
-    if (old && old !== track) old.stop();
-    this._emitLocal();
+    await this.sending.replaceTrack(source, track);
   }
 
   /** Ask for a layer of a remote video; a repeat of the last request is not sent. */
   async setPreferredLayers(consumerId, spatialLayer, temporalLayer) {
-    const key = `${spatialLayer}/${temporalLayer}`;
-    if (this._preferredLayers.get(consumerId) === key || !this.consumers.has(consumerId)) return;
-    this._preferredLayers.set(consumerId, key);
-    try {
-      await this._request('rtc:setPreferredLayers', { consumerId, spatialLayer, temporalLayer });
-    } catch (error) {
-      this._preferredLayers.delete(consumerId);
-      if (!isQuiet(error)) console.warn('setPreferredLayers failed', error);
-    }
+    await this.receiving.setPreferredLayers(consumerId, spatialLayer, temporalLayer);
   }
 
   /** Host only: mute another peer's microphone (the server checks that we host). */
   async hostMute(peerId) {
-    const mics = [...this.consumers.values()].filter((c) => c.peerId === peerId && c.kind === 'audio');
     await Promise.all(
-      mics.map(async (info) => {
+      this.receiving.micsOf(peerId).map(async (info) => {
         await this._request('rtc:hostMuteProducer', { producerId: info.producerId });
         // The server tells everyone but us (the sender): show it here ourselves.
         this._onProducerPaused({ peerId, producerId: info.producerId }, true);
@@ -221,30 +203,10 @@ export class CallController extends Emitter {
     this._teardown();
   }
 
-  /** Local cleanup after leaving; the socket closes (1000) even if some of it fails. */
-  _teardown() {
-    clearTimeout(this._shutdownTimer);
-    try {
-      this._closeSession();
-      for (const source of SOURCES) {
-        this.local[source]?.track?.stop();
-        this.local[source] = null;
-      }
-      for (const peerId of [...this.peers.keys()]) this._removePeer(peerId);
-    } finally {
-      for (const off of this._unsubscribe) off();
-      this._unsubscribe = [];
-      this.signaling.close(1000, 'leave');
-    }
-    this._emitLocal();
-  }
-
   /** RTP bytes received and sent so far, by kind and by remote peer. */
   async stats() {
     if (!this.session) return { inbound: { audio: 0, video: 0 }, outbound: { audio: 0, video: 0 }, inboundByPeer: {} };
-    const trackPeers = new Map();
-    for (const info of this.consumers.values()) trackPeers.set(info.consumer.track?.id, info.peerId);
-    return this.session.stats(trackPeers);
+    return this.session.stats(this.receiving.trackPeers());
   }
 
   // --- joining, resuming, rebuilding ------------------------------------------------------
@@ -274,19 +236,14 @@ export class CallController extends Emitter {
     this.resumeToken = joined.resumeToken ?? null;
     this.role = joined.role ?? null;
 
-    const serverTransports = new Set((joined.transports ?? []).map((t) => t.id));
-    const keep =
-      joined.resumed &&
-      this.session &&
-      !this.session.closed &&
-      this.session.transportIds().length > 0 &&
-      this.session.transportIds().every((id) => serverTransports.has(id));
+    const open = this.session && !this.session.closed ? this.session.transportIds() : [];
+    const keep = keepsMedia(joined, open);
     console.info(`call: ${reason}: ${keep ? 'resumed, media kept' : 'new media session'} (gen ${generation})`);
 
     if (!keep) {
       this._closeSession();
       // Transports the server kept but we cannot use any more (we have a new session).
-      for (const id of serverTransports) {
+      for (const id of idsOf(joined.transports)) {
         this._request('rtc:closeTransport', { transportId: id }).catch(() => {});
       }
       const session = new MediaSession({
@@ -300,37 +257,23 @@ export class CallController extends Emitter {
       this._check(generation);
     }
 
-    this._syncPeers(joined.peers ?? []);
+    this.receiving.syncPeers(joined.peers ?? [], this.peerId);
     this._setState(CallState.JOINED);
 
-    const work = [];
-    const serverProducers = new Set((joined.producers ?? []).map((p) => p.id));
-    for (const source of SOURCES) {
-      const entry = this.local[source];
-      if (!entry?.track) continue;
-      const alive = keep && entry.producer && !entry.producer.closed && serverProducers.has(entry.producer.id);
-      if (!alive) work.push(this._produce(source, entry, generation));
+    const plan = rejoinPlan(joined, { keep, local: this.local, consumerIds: this.consumers.keys() });
+    const work = plan.produce.map((source) => this.sending.produce(source, this.local[source], generation));
+    for (const id of plan.closeProducers) {
+      this._request('rtc:closeProducer', { producerId: id }).catch(() => {});
     }
-    // Producers the server still has for us that we no longer send (closed while offline).
-    const ours = new Set(SOURCES.map((s) => this.local[s]?.producer?.id).filter(Boolean));
-    for (const id of serverProducers) {
-      if (!keep || !ours.has(id)) this._request('rtc:closeProducer', { producerId: id }).catch(() => {});
-    }
-    if (keep) {
-      const serverConsumers = new Set((joined.consumers ?? []).map((c) => c.id));
-      for (const id of [...this.consumers.keys()]) if (!serverConsumers.has(id)) this._dropConsumer(id);
-    }
-    for (const peer of joined.peers ?? []) {
-      if (peer.peerId === this.peerId) continue;
-      for (const producer of peer.producers ?? []) {
-        work.push(this._consume(peer.peerId, producer.id, Boolean(producer.paused), generation));
-      }
+    for (const id of plan.dropConsumers) this.receiving.drop(id);
+    for (const { peerId, producerId, paused } of plan.consume) {
+      work.push(this.receiving.consume(peerId, producerId, paused, generation));
     }
     const results = await Promise.allSettled(work);
     for (const result of results) {
       if (result.status === 'rejected' && !isQuiet(result.reason)) this._reportError(result.reason);
     }
-    this._emitLocal();
+    this.sending.emitChanged();
   }
 
   /** Start over after a problem, on the same local tracks; retried until it works. */
@@ -379,115 +322,28 @@ export class CallController extends Emitter {
     });
   }
 
-  async _produce(source, entry, generation) {
-    if (!this.session || this.local[source] !== entry) return;
-    const session = this.session;
-    const producer = await session.produce(source, entry.track, { paused: source === 'mic' && entry.paused });
-    if (!producer) return;
-    if (generation !== this._generation || this.local[source] !== entry || session !== this.session) {
-      producer.close();
-      if (this.state === CallState.JOINED && session === this.session) {
-        this._request('rtc:closeProducer', { producerId: producer.id }).catch(() => {});
-      }
-      throw new StaleGeneration();
-    }
-    entry.producer = producer;
-    producer.on('trackended', () => {
-      // The device went away, or the user stopped sharing from the browser's own bar.
-      if (this.local[source] === entry) this._setSource(source, null).catch((e) => console.warn(e));
-    });
-    this._emitLocal();
-  }
-
-  async _setSource(source, track) {
-    const entry = this.local[source];
-    if (entry) {
-      this.local[source] = null;
-      const producer = entry.producer;
-      if (entry.track !== track) entry.track?.stop();
-      this._emitLocal();
-      if (producer && !producer.closed) {
-        producer.close();
-        if (this.state === CallState.JOINED) {
-          await this._request('rtc:closeProducer', { producerId: producer.id }).catch((e) => {
-            if (!isQuiet(e)) console.warn(e);
-          });
-        }
-      }
-    }
-    if (track) {
-      const created = { track, producer: null, paused: false };
-      this.local[source] = created;
-      this._emitLocal();
-      if (this.state === CallState.JOINED) await this._produce(source, created, this._generation);
-    }
-  }
-
-  async _consume(peerId, producerId, producerPaused, generation) {
-    const session = this.session;
-    if (!session?.recvTransport) return;
-    for (const info of this.consumers.values()) if (info.producerId === producerId) return;
-    const { consumer, reply, source } = await session.consume(peerId, producerId);
-    if (generation !== this._generation || session !== this.session) {
-      consumer.close();
-      throw new StaleGeneration();
-    }
-    const info = {
-      consumer,
-      peerId,
-      producerId,
-      kind: reply.kind,
-      source,
-      producerPaused: Boolean(reply.producerPaused ?? producerPaused),
-    };
-    this.consumers.set(consumer.id, info);
-    consumer.on('transportclose', () => this._dropConsumer(consumer.id));
-    consumer.on('trackended', () => this._dropConsumer(consumer.id));
-    this._addPeer(peerId);
-    this.emit('track-added', this._trackInfo(info));
-    await this._request('rtc:resumeConsumer', { consumerId: consumer.id });
-  }
-
-  _trackInfo(info) {
-    return {
-      peerId: info.peerId,
-      consumerId: info.consumer.id,
-      producerId: info.producerId,
-      kind: info.kind,
-      source: info.source,
-      track: info.consumer.track,
-      paused: info.producerPaused,
-      layers: info.kind === 'video' ? consumerLayers(info.consumer) : null,
-    };
-  }
-
-  _dropConsumer(consumerId) {
-    const info = this.consumers.get(consumerId);
-    if (!info) return;
-    this.consumers.delete(consumerId);
-    this._preferredLayers.delete(consumerId);
-    if (!info.consumer.closed) info.consumer.close();
-    this.emit('track-removed', this._trackInfo(info));
-  }
-
   /** Close the media session locally; our tracks and the peers' tiles stay. */
   _closeSession() {
-    for (const id of [...this.consumers.keys()]) this._dropConsumer(id);
-    for (const entry of Object.values(this.local)) if (entry) entry.producer = null;
+    this.receiving.dropAll();
+    this.sending.forgetProducers();
     this.session?.close();
     this.session = null;
     this.emit('active-speaker', null);
   }
 
-  /** Peers now in the call: add the new ones, drop those who left while we were away. */
-  _syncPeers(list) {
-    const present = new Set();
-    for (const peer of list) {
-      if (peer.peerId === this.peerId) continue;
-      present.add(peer.peerId);
-      this._addPeer(peer.peerId, peer.displayName);
+  /** Local cleanup after leaving; the socket closes (1000) even if some of it fails. */
+  _teardown() {
+    clearTimeout(this._shutdownTimer);
+    try {
+      this._closeSession();
+      this.sending.stopAll();
+      this.receiving.removeAll();
+    } finally {
+      for (const off of this._unsubscribe) off();
+      this._unsubscribe = [];
+      this.signaling.close(1000, 'leave');
     }
-    for (const peerId of [...this.peers.keys()]) if (!present.has(peerId)) this._removePeer(peerId);
+    this.sending.emitChanged();
   }
 
   // --- server events ----------------------------------------------------------------------
@@ -506,26 +362,24 @@ export class CallController extends Emitter {
       }
     });
     on('rtc:reconnect', ({ reason }) => {
-      if (reason === 'server_shutdown') this._serverStopping();
+      if (reconnectAction(reason) === 'await-new-server') this._serverStopping();
       else this._reconnect(reason || 'server asked');
     });
     on('rtc:transportClosed', ({ transportId }) => {
       if (this.session?.transportIds().includes(transportId)) this._reconnect('transport closed');
     });
     on('rtc:peerJoined', ({ peerId, displayName }) => {
-      if (peerId !== this.peerId) this._addPeer(peerId, displayName);
+      if (peerId !== this.peerId) this.receiving.addPeer(peerId, displayName);
     });
-    on('rtc:peerLeft', ({ peerId }) => this._removePeer(peerId));
+    on('rtc:peerLeft', ({ peerId }) => this.receiving.removePeer(peerId));
     on('rtc:newProducer', ({ peerId, producerId, paused }) => {
       if (peerId === this.peerId || this.state !== CallState.JOINED) return;
-      this._consume(peerId, producerId, Boolean(paused), this._generation).catch((error) => {
+      this.receiving.consume(peerId, producerId, Boolean(paused), this._generation).catch((error) => {
         if (!isQuiet(error)) this._reportError(error);
       });
     });
-    on('rtc:producerClosed', ({ producerId }) => {
-      for (const [id, info] of this.consumers) if (info.producerId === producerId) this._dropConsumer(id);
-    });
-    on('rtc:consumerClosed', ({ consumerId }) => this._dropConsumer(consumerId));
+    on('rtc:producerClosed', ({ producerId }) => this.receiving.dropProducer(producerId));
+    on('rtc:consumerClosed', ({ consumerId }) => this.receiving.drop(consumerId));
     on('rtc:producerPaused', (data) => this._onProducerPaused(data, true));
     on('rtc:producerResumed', (data) => this._onProducerPaused(data, false));
     on('rtc:activeSpeaker', ({ peerId }) => this.emit('active-speaker', peerId ?? null));
@@ -545,66 +399,18 @@ export class CallController extends Emitter {
     });
   }
 
+  /** One of ours (the host muted it) or one of a peer's producers was paused or resumed. */
   _onProducerPaused({ peerId, producerId }, paused) {
-    if (peerId === this.peerId) {
-      // The host muted one of ours.
-      const mic = this.local.mic;
-      if (mic?.producer?.id === producerId) {
-        if (paused && !mic.paused) this.emit('muted-by-host', { producerId });
-        mic.paused = paused;
-        if (paused) mic.producer.pause();
-        else mic.producer.resume();
-        this._emitLocal();
-      }
-      return;
-    }
-    for (const info of this.consumers.values()) {
-      if (info.producerId === producerId) {
-        info.producerPaused = paused;
-        this.emit('track-paused', this._trackInfo(info));
-      }
-    }
+    if (peerId === this.peerId) this.sending.hostPaused(producerId, paused);
+    else this.receiving.setProducerPaused(producerId, paused);
   }
 
   // --- helpers ----------------------------------------------------------------------------
-
-  _addPeer(peerId, displayName) {
-    const existing = this.peers.get(peerId);
-    if (existing) {
-      if (displayName && existing.displayName !== displayName) {
-        existing.displayName = displayName;
-        this.emit('peer-updated', existing);
-      }
-      return existing;
-    }
-    const peer = { peerId, displayName: displayName || '' };
-    this.peers.set(peerId, peer);
-    this.emit('peer-joined', peer);
-    return peer;
-  }
-
-  _removePeer(peerId) {
-    if (!this.peers.has(peerId)) return;
-    for (const [id, info] of this.consumers) if (info.peerId === peerId) this._dropConsumer(id);
-    this.peers.delete(peerId);
-    this.emit('peer-left', peerId);
-  }
 
   _setState(state) {
     if (this.state === state) return;
     this.state = state;
     this.emit('state', state);
-  }
-
-  _emitLocal() {
-    const summary = {};
-    for (const source of SOURCES) {
-      const entry = this.local[source];
-      summary[source] = entry
-        ? { on: true, paused: entry.paused, producing: Boolean(entry.producer && !entry.producer.closed), track: entry.track }
-        : { on: false, paused: false, producing: false, track: null };
-    }
-    this.emit('local-changed', summary);
   }
 
   _reportError(error) {

@@ -1,0 +1,54 @@
+// Unit tests of what the call receives (call-remote.js): the peers list and its events, and
+// the requests it must not send (node --test). No media session: consumers need a browser.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+
+import { RemoteMedia } from '../src/lib/call-remote.js';
+import { recordingContext } from './call-context.js';
+
+test('rtc:joined peers: new ones join, renamed ones update, absent ones leave, we are skipped', () => {
+  const context = recordingContext();
+  const remote = new RemoteMedia(context);
+  remote.addPeer('bob', 'Bob');
+  remote.addPeer('eve', 'Eve');
+  context.events.length = 0;
+  remote.syncPeers(
+    [
+      { peerId: 'me', displayName: 'Ada' },
+      { peerId: 'bob', displayName: 'Robert' },
+      { peerId: 'cy', displayName: 'Cy' },
+    ],
+    'me',
+  );
+  assert.deepEqual(context.events, [
+    ['peer-updated', { peerId: 'bob', displayName: 'Robert' }],
+    ['peer-joined', { peerId: 'cy', displayName: 'Cy' }],
+    ['peer-left', 'eve'],
+  ]);
+  assert.deepEqual([...remote.peers.keys()], ['bob', 'cy']);
+});
+
+test('a peer seen again without a name, or with the same one, is not announced twice', () => {
+  const context = recordingContext();
+  const remote = new RemoteMedia(context);
+  const bob = remote.addPeer('bob', 'Bob');
+  assert.equal(remote.addPeer('bob'), bob);
+  assert.equal(remote.addPeer('bob', 'Bob'), bob);
+  remote.removePeer('nobody');
+  assert.deepEqual(context.events, [['peer-joined', { peerId: 'bob', displayName: 'Bob' }]]);
+  remote.removeAll();
+  assert.deepEqual(context.events.at(-1), ['peer-left', 'bob']);
+  assert.equal(remote.peers.size, 0);
+});
+
+test('no request for the layers of an unknown consumer, nor a consume without a session', async () => {
+  const context = recordingContext({ joined: true });
+  const remote = new RemoteMedia(context);
+  await remote.setPreferredLayers('c1', 2, 2);
+  await remote.consume('bob', 'p1', false, 1);
+  remote.setProducerPaused('p1', true);
+  remote.drop('c1');
+  assert.deepEqual(context.requests, []);
+  assert.deepEqual(context.events, []);
+  assert.equal(remote.preferredLayers.size, 0);
+});
