@@ -10,9 +10,10 @@ browser runs::
       producer, learnt from the join reply or rtc:newProducer) → rtc:connectTransport recv
       → rtc:resumeConsumer
 
-then stays connected until every peer is done, so N sockets are open at the end. DTLS never
-completes (the fingerprint is syntactically valid, nobody answers), which the server's
-connect does not wait for. Usage::
+then stays connected until every peer is done, so N sockets are open at the end. Each peer is a
+``bots.signaling.SignalingClient`` used as a browser uses its socket: uncompressed, no pings,
+rtc:join sent as soon as the socket opens. DTLS never completes (the fingerprint is
+syntactically valid, nobody answers), which the server's connect does not wait for. Usage::
 
     .venv/bin/python -m bench.signaling [--quick] [--sizes 10,50,100,200,500]
                                         [--per-meeting 10] [--rate 40 | --ramp S]
@@ -36,7 +37,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
-import json
 import sys
 import time
 from pathlib import Path
@@ -49,10 +49,9 @@ from bench._common import Samples, format_table, load_average, print_json  # noq
 from bench._server import DaphneServer  # noqa: E402
 
 try:
-    from websockets.asyncio.client import ClientConnection, connect
-except ImportError:  # pragma: no cover - told to the user in main()
-    connect = None  # type: ignore[assignment]
-    ClientConnection = Any  # type: ignore[assignment,misc]
+    from bots.signaling import SignalingClient, SignalingError, SocketClosed
+except ImportError:  # pragma: no cover - websockets missing: told to the user in main()
+    SignalingClient = None  # type: ignore[assignment,misc]
 
 __all__ = ["main", "run_row"]
 
@@ -87,25 +86,23 @@ class BenchError(Exception):
 
 
 class Peer:
-    """One scripted client: its socket, its pending requests, the producers it heard of."""
+    """One scripted client: its meeting socket, the producers it heard of, its first error."""
 
     def __init__(self, index: int, url: str, origin: str, samples: Samples) -> None:
         self.index = index
-        self.url = url
-        self.origin = origin
         self.samples = samples
-        self.ws: ClientConnection | None = None
-        self._ids = itertools.count(1)
-        self._pending: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        # As lean as the browser's socket: no compression, no keepalive pings, no event log.
+        self.client = SignalingClient(url, origin=origin, name=f"bench{index}",
+                                      timeout=REQUEST_TIMEOUT, compression=None,
+                                      ping_interval=None, keep_events=False)
+        self.client.on_event(self._on_event)
         self._foreign: asyncio.Queue[str] = asyncio.Queue()
-        self._reader: asyncio.Task[None] | None = None
         self.error: str | None = None
 
     async def run(self, done: asyncio.Event) -> None:
         """The set-up flow; then stay connected until ``done``."""
-        self.ws = await connect(self.url, origin=self.origin, open_timeout=REQUEST_TIMEOUT,
-                                ping_interval=None, max_size=2**22, compression=None)
-        self._reader = asyncio.create_task(self._read())
+        # rtc:join goes out as soon as the socket opens, as the browser sends it.
+        await self.client.connect(wait_state=False)
         start = time.perf_counter_ns()
         joined = await self.request("rtc:join", {"displayName": f"bench {self.index}"})
         for other in joined.get("peers", []):
@@ -134,52 +131,32 @@ class Peer:
         self.samples.add_ns("join→consumed", start)
         self.samples.add_ns("known→consuming", known)
         await done.wait()
+        if self.client.closed.done():  # dropped while the others were still setting up
+            raise BenchError(f"socket closed ({self.client.closed.result()}) before the end")
 
     async def request(self, message_type: str, data: dict[str, Any]) -> dict[str, Any]:
-        """Send one request; its reply's data (timed under ``message_type``)."""
-        assert self.ws is not None
-        request_id = str(next(self._ids))
-        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
-        self._pending[request_id] = future
+        """Send one request; its reply's data, timed under ``message_type`` from the send to
+        the parsed reply (error replies too)."""
         start = time.perf_counter_ns()
-        await self.ws.send(json.dumps({"type": message_type, "requestId": request_id,
-                                       "data": data}))
         try:
-            reply = await asyncio.wait_for(future, REQUEST_TIMEOUT)
+            reply: dict[str, Any] = await self.client.request(message_type, data)
+        except SignalingError as error:
+            self.samples.add_ns(message_type, start)
+            raise BenchError(f"{message_type}: {error}") from None
         except TimeoutError:
             raise BenchError(f"{message_type}: no reply in {REQUEST_TIMEOUT:g}s") from None
-        finally:
-            self._pending.pop(request_id, None)
+        except SocketClosed as closed:
+            raise BenchError(f"{message_type}: {closed}") from None
         self.samples.add_ns(message_type, start)
-        if "error" in reply:
-            raise BenchError(f"{message_type}: {reply.get('code')}: {reply['error']}")
-        return reply["data"]
+        return reply
 
-    async def _read(self) -> None:
-        assert self.ws is not None
-        try:
-            async for raw in self.ws:
-                message = json.loads(raw)
-                request_id = message.get("requestId")
-                if request_id is not None and "type" not in message:
-                    future = self._pending.get(request_id)
-                    if future is not None and not future.done():
-                        future.set_result(message)
-                elif message.get("type") == "rtc:newProducer":
-                    self._foreign.put_nowait(message["data"]["producerId"])
-        except Exception as exc:  # the socket dropped: fail what is pending
-            self.error = self.error or f"socket: {exc!r}"
-        finally:
-            for future in self._pending.values():
-                if not future.done():
-                    future.set_exception(BenchError("socket closed"))
+    def _on_event(self, event_type: str, data: dict[str, Any]) -> None:
+        if event_type == "rtc:newProducer":
+            self._foreign.put_nowait(data["producerId"])
 
     async def close(self) -> None:
         """Close the socket and the reader."""
-        if self.ws is not None:
-            await self.ws.close()
-        if self._reader is not None:
-            await asyncio.gather(self._reader, return_exceptions=True)
+        await self.client.close()
 
 
 async def _peer_task(peer: Peer, delay: float, done: asyncio.Event,
@@ -324,7 +301,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile-server", metavar="PATH",
                         help="run daphne under cProfile, stats of the last row in PATH")
     args = parser.parse_args(argv)
-    if connect is None:
+    if SignalingClient is None:
         parser.error("the websockets package is needed: .venv/bin/pip install websockets==17.4")
     if args.quick:
         args.sizes, args.per_meeting, args.ramp = "4", 2, 0.5

@@ -23,15 +23,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
-import json
 import sys
 import time
 from typing import Any
 
-from websockets.asyncio.client import ClientConnection, connect
-
 from bench._common import format_table, load_average, print_json, summarize
 from bench._server import DaphneServer
+from bots.signaling import SignalingClient
 
 __all__ = ["main"]
 
@@ -39,6 +37,8 @@ FINGERPRINT = ":".join(["AB"] * 32)
 DTLS = {"role": "client", "fingerprints": [{"algorithm": "sha-256", "value": FINGERPRINT}]}
 MIB = 1024 * 1024
 _ssrc = itertools.count(20_000_000, 10)
+Pair = tuple[SignalingClient, SignalingClient]
+"""The two sockets of one meeting: A produces, B consumes."""
 
 
 def opus_parameters() -> dict[str, Any]:
@@ -53,67 +53,41 @@ def opus_parameters() -> dict[str, Any]:
     }
 
 
-class SoakError(Exception):
-    """An error reply to a request that must succeed."""
+async def open_socket(server: DaphneServer, meeting: str, token: str) -> SignalingClient:
+    """A meeting socket, connected (``meeting.state`` read). Its events go unread: the soak
+    only makes requests, so none are kept, however many cycles run."""
+    client = SignalingClient(f"{server.url}/ws/meetings/{meeting}/?token={token}",
+                             origin=server.origin, name="soak", timeout=30, keep_events=False)
+    await client.connect()
+    return client
 
 
-class Socket:
-    """One meeting socket: sequential requests; pushed events are read and dropped."""
-
-    _ids = itertools.count(1)
-
-    def __init__(self, ws: ClientConnection) -> None:
-        self.ws = ws
-
-    @classmethod
-    async def open(cls, server: DaphneServer, meeting: str, token: str) -> Socket:
-        """Connect and read the ``meeting.state`` push."""
-        ws = await connect(f"{server.url}/ws/meetings/{meeting}/?token={token}",
-                           origin=server.origin, max_size=2**22)
-        first = json.loads(await ws.recv())
-        if first.get("type") != "meeting.state":
-            raise SoakError(f"unexpected first message {first}")
-        return cls(ws)
-
-    async def ok(self, message_type: str, data: dict[str, Any] | None = None) -> dict[str, Any]:
-        """Send a request; its reply's data (SoakError for an error reply)."""
-        request_id = f"s{next(self._ids)}"
-        await self.ws.send(json.dumps({"type": message_type, "requestId": request_id,
-                                       "data": data or {}}))
-        while True:
-            message = json.loads(await asyncio.wait_for(self.ws.recv(), 30))
-            if message.get("requestId") == request_id:
-                if "error" in message:
-                    raise SoakError(f"{message_type}: {message['code']} {message['error']}")
-                return message["data"]
-
-
-async def cycle(a: Socket, b: Socket) -> float:
+async def cycle(a: SignalingClient, b: SignalingClient) -> float:
     """One call's life; its duration in milliseconds."""
     started = time.perf_counter()
-    joined = await a.ok("rtc:join", {"displayName": "A"})
-    send = await a.ok("rtc:createTransport", {"direction": "send"})
-    await a.ok("rtc:connectTransport", {"transportId": send["id"], "dtlsParameters": DTLS})
-    producer = await a.ok("rtc:produce", {"transportId": send["id"], "kind": "audio",
-                                          "rtpParameters": opus_parameters(),
-                                          "appData": {"source": "mic"}})
-    await b.ok("rtc:join", {"displayName": "B"})
-    recv = await b.ok("rtc:createTransport", {"direction": "recv"})
-    consumed = await b.ok("rtc:consume", {"transportId": recv["id"],
-                                          "producerId": producer["id"],
-                                          "rtpCapabilities": joined["routerRtpCapabilities"]})
-    await b.ok("rtc:resumeConsumer", {"consumerId": consumed["id"]})
-    await b.ok("rtc:leave")
-    await a.ok("rtc:leave")
+    joined = await a.request("rtc:join", {"displayName": "A"})
+    send = await a.request("rtc:createTransport", {"direction": "send"})
+    await a.request("rtc:connectTransport", {"transportId": send["id"], "dtlsParameters": DTLS})
+    producer = await a.request("rtc:produce", {"transportId": send["id"], "kind": "audio",
+                                               "rtpParameters": opus_parameters(),
+                                               "appData": {"source": "mic"}})
+    await b.request("rtc:join", {"displayName": "B"})
+    recv = await b.request("rtc:createTransport", {"direction": "recv"})
+    consumed = await b.request("rtc:consume", {"transportId": recv["id"],
+                                               "producerId": producer["id"],
+                                               "rtpCapabilities": joined["routerRtpCapabilities"]})
+    await b.request("rtc:resumeConsumer", {"consumerId": consumed["id"]})
+    await b.request("rtc:leave")
+    await a.request("rtc:leave")
     return (time.perf_counter() - started) * 1000
 
 
-async def _batch(pairs: list[tuple[Socket, Socket]], cycles: int) -> list[float]:
+async def _batch(pairs: list[Pair], cycles: int) -> list[float]:
     """``cycles`` cycles spread over the pairs, each pair running its share in sequence."""
     shares = [cycles // len(pairs) + (1 if i < cycles % len(pairs) else 0)
               for i in range(len(pairs))]
 
-    async def run(pair: tuple[Socket, Socket], count: int) -> list[float]:
+    async def run(pair: Pair, count: int) -> list[float]:
         return [await cycle(*pair) for _ in range(count)]
 
     results = await asyncio.gather(*(run(pair, n) for pair, n in zip(pairs, shares,
@@ -121,10 +95,10 @@ async def _batch(pairs: list[tuple[Socket, Socket]], cycles: int) -> list[float]
     return [ms for durations in results for ms in durations]
 
 
-async def _row(server: DaphneServer, ops: Socket, label: str, done: int,
+async def _row(server: DaphneServer, ops: SignalingClient, label: str, done: int,
                durations: list[float]) -> dict[str, Any]:
     """What the server holds now, with every pair idle."""
-    stats = await ops.ok("rtc:serverStats")
+    stats = await ops.request("rtc:serverStats")
     daphne, _, workers = server.sample()
     latency = summarize(durations) if durations else {}
     return {
@@ -149,11 +123,11 @@ async def run(args: argparse.Namespace) -> list[dict[str, Any]]:
                       "get_user_model().objects.filter(auth_token__key="
                       f"{staff_token!r}).update(is_staff=True)")
         server.start()
-        ops = await Socket.open(server, data["meetings"][0], staff_token)
+        ops = await open_socket(server, data["meetings"][0], staff_token)
         pairs = []
         for i, meeting in enumerate(data["meetings"]):
-            pairs.append((await Socket.open(server, meeting, data["tokens"][2 * i]),
-                          await Socket.open(server, meeting, data["tokens"][2 * i + 1])))
+            pairs.append((await open_socket(server, meeting, data["tokens"][2 * i]),
+                          await open_socket(server, meeting, data["tokens"][2 * i + 1])))
         rows = []
         warm = await _batch(pairs, args.warm_up)
         rows.append(await _row(server, ops, "after warm-up", 0, warm))
@@ -164,11 +138,11 @@ async def run(args: argparse.Namespace) -> list[dict[str, Any]]:
             done += count
             rows.append(await _row(server, ops, f"after {done}", done, durations))
         for a, b in pairs:
-            await a.ws.close()
-            await b.ws.close()
+            await a.close()
+            await b.close()
         await asyncio.sleep(0.5)
         rows.append(await _row(server, ops, "sockets closed", done, []))
-        await ops.ws.close()
+        await ops.close()
         return rows
     finally:
         server.cleanup()

@@ -10,6 +10,11 @@ When the socket closes, pending requests fail at once with :class:`SocketClosed`
 A refused connection is accepted and then closed with a 4xxx code; for a join token the server
 first sends an ``error`` event saying why (daphne drops close reasons), which
 :meth:`SignalingClient.connect` raises as :class:`Refused`.
+
+The same client serves the bots, the tests and the benchmarks (``bench/``), which run hundreds
+of them in one process: a client that only needs listeners can skip keeping events
+(``keep_events=False``), and ``connect(wait_state=False)`` returns as soon as the socket is
+open, as a browser sends its first request without waiting for ``meeting.state``.
 """
 
 from __future__ import annotations
@@ -81,17 +86,25 @@ class SignalingClient:
     _ids = itertools.count(1)
 
     def __init__(self, url: str, *, origin: str | None = None, name: str = "bot",
-                 timeout: float = 20) -> None:
+                 timeout: float = 20, compression: str | None = "deflate",
+                 ping_interval: float | None = 20, keep_events: bool = True) -> None:
         self.url = url
         self.origin = origin or origin_of(url)
         self.name = name
         self.timeout = timeout
-        """Seconds a request waits for its reply."""
+        """Seconds a request waits for its reply (and the opening handshake for the socket)."""
+        self.compression = compression
+        """``websockets``' permessage-deflate setting; ``None`` sends frames uncompressed."""
+        self.ping_interval = ping_interval
+        """Seconds between keepalive pings; ``None`` sends none."""
+        self.keep_events = keep_events
+        """Whether :attr:`events` keeps every event. ``False`` for long-lived or numerous
+        clients that read events through listeners only (:meth:`wait_event` needs them)."""
         self.ws: ClientConnection | None = None
         self.state: dict[str, Any] = {}
         """The ``meeting.state`` pushed on connect."""
         self.events: list[dict[str, Any]] = []
-        """Every event received, in order."""
+        """Every event received, in order (none when ``keep_events`` is off)."""
         self.closed: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         """Resolves with the close code once the socket is closed."""
         self._listeners: list[Listener] = []
@@ -103,10 +116,23 @@ class SignalingClient:
         """Call ``listener(type, data)`` for every event from now on."""
         self._listeners.append(listener)
 
-    async def connect(self) -> dict[str, Any]:
-        """Open the socket; the ``meeting.state`` snapshot, or :class:`Refused`."""
+    async def connect(self, *, wait_state: bool = True) -> dict[str, Any]:
+        """Open the socket; the ``meeting.state`` snapshot, or :class:`Refused`.
+
+        With ``wait_state=False`` it returns ``{}`` once the socket is open, as a browser
+        does: ``meeting.state`` (or a refusal's ``error`` event) then arrives as an event, and
+        a refusal fails the pending requests with :class:`SocketClosed` (its 4xxx code)."""
         self.ws = await connect(self.url, origin=self.origin, max_size=2**22,  # type: ignore[arg-type]
-                                open_timeout=self.timeout)
+                                open_timeout=self.timeout, compression=self.compression,
+                                ping_interval=self.ping_interval)
+        first = await self._meeting_state() if wait_state else {}
+        self._reader = asyncio.get_running_loop().create_task(self._read())
+        logger.info("bot %s connected to %s", self.name, self.url.split("?")[0])
+        return first
+
+    async def _meeting_state(self) -> dict[str, Any]:
+        """Read up to the ``meeting.state`` push (kept in :attr:`state`), or raise Refused."""
+        assert self.ws is not None
         error: dict[str, Any] = {}
         try:
             while True:
@@ -120,8 +146,6 @@ class SignalingClient:
             self.closed.set_result(code)
             raise Refused(code, str(error.get("code", "")), str(error.get("reason", ""))) from None
         self.state = first.get("data", {})
-        self._reader = asyncio.get_running_loop().create_task(self._read())
-        logger.info("bot %s connected to %s", self.name, self.url.split("?")[0])
         return first
 
     async def _read(self) -> None:
@@ -153,7 +177,8 @@ class SignalingClient:
             return
         if "type" not in message:
             return
-        self.events.append(message)
+        if self.keep_events:
+            self.events.append(message)
         for listener in list(self._listeners):
             try:
                 listener(message["type"], message.get("data") or {})
@@ -176,6 +201,8 @@ class SignalingClient:
             raise SocketClosed(self.ws.close_code or ABNORMAL_CLOSURE) from None
         finally:
             self._pending.pop(request_id, None)
+            if future.done() and not future.cancelled():
+                future.exception()  # the reader may fail it while the send fails: retrieved
         if "error" in reply:
             raise SignalingError(str(reply.get("code", "")), str(reply["error"]))
         return reply["data"]
@@ -183,7 +210,9 @@ class SignalingClient:
     async def wait_event(self, event_type: str, timeout: float = 20,
                          **match: Any) -> dict[str, Any]:
         """The data of the first event (already received or coming) of ``event_type`` whose
-        data has the ``match`` items."""
+        data has the ``match`` items (``keep_events`` must be on)."""
+        if not self.keep_events:
+            raise RuntimeError(f"bot {self.name}: wait_event needs keep_events=True")
 
         def fits(message: dict[str, Any]) -> bool:
             data = message.get("data") or {}

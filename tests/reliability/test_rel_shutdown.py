@@ -9,16 +9,13 @@ everyone left, and the worker processes are gone.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import signal
-from typing import Any
 
 import pytest
 from asgiref.testing import ApplicationCommunicator
-from websockets.asyncio.client import connect
-from websockets.exceptions import ConnectionClosed
 
+from bots.signaling import SignalingClient
 from rtc import shutdown
 from rtc.attendance import attendance
 from rtc.protocol import CloseCode
@@ -104,70 +101,44 @@ print(json.dumps({{p.user.username: [p.joined_at is not None, p.left_at is not N
 """
 
 
-class Socket:
-    """A bare signaling client: requests, and every push kept, until the server closes."""
-
-    def __init__(self, ws: Any) -> None:
-        self.ws = ws
-        self.pushes: list[dict[str, Any]] = []
-        self.close_code: int | None = None
-        self._n = 0
-
-    async def request(self, message_type: str, data: dict[str, Any]) -> dict[str, Any]:
-        self._n += 1
-        request_id = f"q{self._n}"
-        await self.ws.send(json.dumps({"type": message_type, "requestId": request_id,
-                                       "data": data}))
-        while True:
-            message = json.loads(await asyncio.wait_for(self.ws.recv(), 20))
-            if message.get("requestId") == request_id:
-                assert "error" not in message, message
-                return message["data"]
-            self.pushes.append(message)
-
-    async def until_closed(self) -> None:
-        try:
-            while True:
-                self.pushes.append(json.loads(await self.ws.recv()))
-        except ConnectionClosed as closed:
-            self.close_code = closed.rcvd.code if closed.rcvd else None
-
-
 async def test_sigterm_on_daphne_closes_calls_politely(tmp_path) -> None:
     """SIGTERM on a live daphne during a call: the peer in the call gets rtc:reconnect, both
     sockets get close code 4503 (not a dropped connection), both participants are marked
     left in the database, daphne exits by itself and no worker process is left."""
     server = LiveServer(extra_env={"MEDIASOUP_WORKER_NUM": "2"}).start()
+    clients: list[SignalingClient] = []
+
+    async def connected(room: str, user: str, token: str) -> SignalingClient:
+        client = SignalingClient(server.ws_url(room, token), name=user)
+        clients.append(client)
+        await client.connect()  # up to the meeting.state push
+        return client
+
     try:
         data = seed(server)
-        origin = server.url
-        ada = Socket(await connect(server.ws_url(data["meeting"], data["tokens"]["ada"]),
-                                   origin=origin))
-        bob = Socket(await connect(server.ws_url(data["meeting"], data["tokens"]["bob"]),
-                                   origin=origin))
-        ops = Socket(await connect(server.ws_url(data["ops_room"], data["tokens"]["ops"]),
-                                   origin=origin))
-        for socket in (ada, bob, ops):
-            assert json.loads(await socket.ws.recv())["type"] == "meeting.state"
+        ada, bob, ops = [await connected(data[room], user, data["tokens"][user])
+                         for room, user in (("meeting", "ada"), ("meeting", "bob"),
+                                            ("ops_room", "ops"))]
         await ada.request("rtc:join", {"displayName": "Ada"})
         send = await ada.request("rtc:createTransport", {"direction": "send"})
         await ada.request("rtc:produce", {"transportId": send["id"], "kind": "audio",
                                           "rtpParameters": audio_parameters(),
                                           "appData": {"source": "mic"}})
-        stats = await ops.request("rtc:serverStats", {})
+        stats = await ops.request("rtc:serverStats")
         pids = [d["pid"] for d in stats["workerDumps"]]
         assert len(pids) == 2 and stats["producers"] == 1
 
-        readers = [asyncio.ensure_future(s.until_closed()) for s in (ada, bob, ops)]
         server.process.send_signal(signal.SIGTERM)
         code = await asyncio.to_thread(server.process.wait, 20)
-        await asyncio.wait_for(asyncio.gather(*readers), 10)
+        close_codes = await asyncio.wait_for(
+            asyncio.gather(ada.closed, bob.closed, ops.closed), 10)
         assert code == 0, server.log()
-        assert {"type": "rtc:reconnect", "data": {"reason": "server_shutdown"}} in ada.pushes
-        assert (ada.close_code, bob.close_code, ops.close_code) == (4503, 4503, 4503)
+        assert {"type": "rtc:reconnect", "data": {"reason": "server_shutdown"}} in ada.events
+        assert close_codes == [4503, 4503, 4503]
         assert all(_gone(pid) for pid in pids)
         rows = server.shell(PARTICIPANTS.format(meeting=data["meeting"]))
         assert rows["ada"] == [True, True] and rows["bob"] == [True, True], rows
         assert "shutdown done [sockets:3, peers told:1]" in server.log()
     finally:
+        await asyncio.gather(*(client.close() for client in clients))
         server.stop()
