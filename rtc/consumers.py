@@ -1,11 +1,14 @@
 """MeetingConsumer: the REQ-002 meeting WebSocket at /ws/meetings/<uuid>/.
 
 Connect: the socket is accepted and then, if the user may not join, closed with a 4xxx code
-(`rtc.protocol.CloseCode`), so browsers see why. A joined connection is in the group
-`meeting.<id>`, is recorded as present (`meetings.services.participant_mark_joined`), gets a
-`meeting.state` snapshot, and relays the group's meeting events. Requests are validated
-envelopes dispatched through `rtc.protocol.registry`; anything malformed or unknown gets an
-error reply with its requestId, never a crash and never internal details.
+(`rtc.protocol.CloseCode`), so browsers see why. Before any database work a signed-in socket
+takes a slot in the per-user and per-address socket counts (`rtc.socket_limits`; 4430 when
+either is full); the slot is given back exactly once however the socket ends. A joined
+connection is in the group `meeting.<id>`, is recorded as present
+(`meetings.services.participant_mark_joined`), gets a `meeting.state` snapshot, and relays the
+group's meeting events. Requests are validated envelopes dispatched through
+`rtc.protocol.registry`; anything malformed or unknown gets an error reply with its requestId,
+never a crash and never internal details.
 
 Close: a socket that drops keeps its call peer for the reconnect grace period (the registry's
 disconnect hook). A socket whose client said ``rtc:leave`` (and did not ``rtc:join`` again
@@ -48,6 +51,7 @@ from rtc.services import current_room_service
 from rtc.services.config import limits
 from rtc.signaling.errors import SignalingError
 from rtc.signaling.ratelimit import RateLimiter
+from rtc.socket_limits import SocketLimit, SocketSlot, address_tag, client_address, open_sockets
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +62,11 @@ FRAME_FACTOR = 2
 
 frame_limiter = RateLimiter()
 """Frame budgets of the open sockets (every frame, rtc or not, valid or not)."""
+
+_TOO_MANY_SOCKETS = {
+    SocketLimit.USER: "too many open meeting connections for this account",
+    SocketLimit.ADDRESS: "too many open meeting connections from this address",
+}
 
 
 class MeetingConsumer(AsyncJsonWebsocketConsumer):
@@ -75,8 +84,26 @@ class MeetingConsumer(AsyncJsonWebsocketConsumer):
     """The client sent ``rtc:leave`` (and no ``rtc:join`` since): its close is a leave."""
     join_grant: Any = None
     """The verified join token (set by `rtc.auth`), None for a Django login."""
+    socket_slot: SocketSlot | None = None
+    """This socket's place in the per-user and per-address counts, until it is given back."""
 
     # --- lifecycle ------------------------------------------------------------------------------
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        """Serve the socket. However its task ends (the client's close, an exception in
+        ``connect``, the task cancelled by the server, which then never delivers the
+        disconnect), its slot in the socket counts is given back, and a socket still in its
+        meeting leaves it (group, disconnect hooks, attendance) as a close would have."""
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self._release_socket_slot()
+            if self.joined:  # ended without its disconnect
+                try:
+                    await asyncio.shield(self._leave())
+                except Exception:
+                    logger.exception("meeting=%s user=%s leaving after the task ended failed",
+                                     self.meeting_id, self.user.pk)
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         """Channels' dispatch without its per-message ``close_old_connections``.
@@ -114,6 +141,10 @@ class MeetingConsumer(AsyncJsonWebsocketConsumer):
         if shutdown.shutting_down():
             await self.close(code=int(CloseCode.SHUTTING_DOWN))
             return
+        refusal = self._take_socket_slot()
+        if refusal is not None:
+            await self._refuse(refusal, CloseCode.TOO_MANY_SOCKETS)
+            return
         # Subscribe before recording the join, so no event after the join can be missed.
         await self.channel_layer.group_add(self.group_name, self.channel_name)
         # Held before the write, so a concurrent last leave of this user is not written.
@@ -121,12 +152,14 @@ class MeetingConsumer(AsyncJsonWebsocketConsumer):
         try:
             state = await self._mark_joined(record=first)
         except ApplicationError as error:
-            await self.channel_layer.group_discard(self.group_name, self.channel_name)
-            if attendance.release(self.meeting_id, self.user.pk, self.channel_name):
-                await mark_left(self.meeting_id, self.user.pk)
+            await self._undo_join()
             logger.info("meeting=%s refused user=%s: %s", self.meeting_id, self.user.pk, error.code)
             await self.close(code=int(close_code_for(error.code)))
             return
+        except Exception:  # the server closes the socket (1011) and logs it
+            self._release_socket_slot()
+            await self._undo_join()
+            raise
         self.joined = True
         shutdown.track(self)
         if shutdown.shutting_down():  # began while the join was being written
@@ -140,6 +173,44 @@ class MeetingConsumer(AsyncJsonWebsocketConsumer):
         )
         state.pop("type", None)
         await self.send_event("meeting.state", state)
+
+    async def _undo_join(self) -> None:
+        """Take back what ``connect`` did before its join failed: the group membership and the
+        presence (a leave is written when this socket was the user's only holder)."""
+        await self.channel_layer.group_discard(self.group_name, self.channel_name)
+        if attendance.release(self.meeting_id, self.user.pk, self.channel_name):
+            await mark_left(self.meeting_id, self.user.pk)
+
+    def _take_socket_slot(self) -> dict[str, str] | None:
+        """Count this socket against its user's and its address's limits; when one is full,
+        the refusal to send instead. Nothing is awaited between the check and the count, so
+        concurrent connects cannot all slip under a limit."""
+        limit = limits()
+        address = client_address(self.scope)
+        outcome = open_sockets.acquire(
+            user_id=self.user.pk, address=address, max_per_user=limit.max_sockets_per_user,
+            max_per_address=limit.max_sockets_per_address)
+        if isinstance(outcome, SocketSlot):
+            self.socket_slot = outcome
+            return None
+        cap = (limit.max_sockets_per_user if outcome is SocketLimit.USER
+               else limit.max_sockets_per_address)
+        logger.warning("meeting=%s refused user=%s: its %s holds %s open sockets, the limit "
+                       "[address:%s]", self.meeting_id, self.user.pk, outcome.value, cap,
+                       address_tag(address))
+        return {"code": "too_many_sockets", "reason": _TOO_MANY_SOCKETS[outcome]}
+
+    def _release_socket_slot(self) -> None:
+        """Give this socket's slot back (once; later calls change nothing)."""
+        slot, self.socket_slot = self.socket_slot, None
+        if slot is not None:
+            open_sockets.release(slot)
+
+    async def close(self, code: int | None = None, reason: str | None = None) -> None:
+        """Close from the server's end; the socket stops counting against the limits now,
+        not when the client's close comes back."""
+        self._release_socket_slot()
+        await super().close(code=code, reason=reason)
 
     async def _refuse(self, refusal: dict[str, Any] | None, default_code: int) -> None:
         """Close a refused connection; a join token's refusal is first sent as an `error` event
@@ -157,6 +228,7 @@ class MeetingConsumer(AsyncJsonWebsocketConsumer):
         Shielded: when the server gives up waiting for a closed socket's task (daphne cancels
         it after ``application_close_timeout``), the attendance is still written.
         """
+        self._release_socket_slot()
         if self.joined:
             logger.info("meeting=%s user=%s socket closed code=%s leaving=%s", self.meeting_id,
                         self.user.pk, code, self.leaving)

@@ -74,6 +74,10 @@ class CloseCode(IntEnum):
     MEETING_ENDED = 4410
     TOO_MANY_REQUESTS = 4429
     """The client went on flooding the socket after its requests were refused (`limit`)."""
+    TOO_MANY_SOCKETS = 4430
+    """The user (or the client address) already holds as many open meeting sockets as
+    ``MAX_SOCKETS_PER_USER`` (``MAX_SOCKETS_PER_ADDRESS``) allow; refused before any database
+    work (`rtc.socket_limits`)."""
     SHUTTING_DOWN = 4503
     """The server is stopping (every open socket, and new ones meanwhile): reconnect shortly.
     Not 1001/1012: daphne's WebSocket library lets an application send only 1000 and 3000-4999."""
