@@ -205,6 +205,8 @@ _RTC_LIMIT_MINIMUMS = {
     "REQUEST_BURST": 1,
     "RECONNECT_GRACE_SECONDS": 0,
     "TRANSPORT_CONNECT_TIMEOUT_SECONDS": 0,
+    "MAX_SOCKETS_PER_USER": 0,  # 0: unlimited
+    "MAX_SOCKETS_PER_ADDRESS": 0,
 }
 RTC_LIMITS = {
     name: env_int(f"RTC_{name}", 0, minimum=minimum)

@@ -6,8 +6,7 @@ Read on every use (cheap), so tests can change them with pytest-django's ``setti
   ``RTC_MIN_PORT``, ``RTC_MAX_PORT``, ``WORKER_BIN``, ``LOG_LEVEL``.
 * ``settings.RTC_LIMITS``: the keys of :class:`RtcLimits` in upper case, e.g.
   ``{"MAX_PEERS_PER_MEETING": 100, "RECONNECT_GRACE_SECONDS": 15}``. ``conference/settings.py``
-  fills it from the ``RTC_<KEY>`` environment variables; the socket limits
-  (:data:`ENVIRONMENT_LIMITS`) are read from the environment here.
+  fills it from the ``RTC_<KEY>`` environment variables.
 * ``settings.RTC_MEDIA_CODECS``: the routers' media codecs (mediasoup RtpCodecCapability list).
 * ``settings.RTC_TRANSPORT``: ``ENABLE_TCP``, ``INITIAL_AVAILABLE_OUTGOING_BITRATE``,
   ``MAX_INCOMING_BITRATE``.
@@ -24,7 +23,6 @@ from django.core.exceptions import ImproperlyConfigured
 
 __all__ = [
     "DEFAULT_MEDIA_CODECS",
-    "ENVIRONMENT_LIMITS",
     "RtcLimits",
     "TransportOptions",
     "limits",
@@ -67,12 +65,6 @@ class RtcLimits:
     behind one NAT; loopback is not counted); one more is closed with 4430 (0: unlimited)."""
 
 
-ENVIRONMENT_LIMITS = ("MAX_SOCKETS_PER_USER", "MAX_SOCKETS_PER_ADDRESS")
-"""Limits whose ``RTC_<KEY>`` variable is read by :func:`limits` itself, because
-``conference/settings.py`` does not list them (yet) among the ``RTC_*`` it reads; a key in
-``settings.RTC_LIMITS`` wins over its variable. Both are counts where 0 means unlimited."""
-
-
 @dataclass(frozen=True, slots=True)
 class TransportOptions:
     """How WebRTC transports are created."""
@@ -98,29 +90,9 @@ DEFAULT_MEDIA_CODECS: list[dict[str, Any]] = [
 ]
 
 
-def _environment_limits() -> dict[str, int]:
-    """:data:`ENVIRONMENT_LIMITS` set in the environment; a malformed or negative value is
-    ImproperlyConfigured (the meeting consumer reads them once at import, so a typo stops the
-    start-up like the other ``RTC_*`` do)."""
-    values: dict[str, int] = {}
-    for key in ENVIRONMENT_LIMITS:
-        raw = os.environ.get(f"RTC_{key}", "").strip()
-        if not raw:
-            continue
-        try:
-            value = int(raw)
-        except ValueError:
-            raise ImproperlyConfigured(f"RTC_{key} must be an integer, got {raw!r}") from None
-        if value < 0:
-            raise ImproperlyConfigured(f"RTC_{key}={value} must be >= 0 (0: unlimited)")
-        values[key] = value
-    return values
-
-
 def limits() -> RtcLimits:
-    """The limits from ``settings.RTC_LIMITS`` (over :data:`ENVIRONMENT_LIMITS` from the
-    environment) over the defaults; unknown keys are an error."""
-    raw = {**_environment_limits(), **(getattr(settings, "RTC_LIMITS", None) or {})}
+    """The limits from ``settings.RTC_LIMITS`` over the defaults; unknown keys are an error."""
+    raw = getattr(settings, "RTC_LIMITS", None) or {}
     known = {f.name.upper(): f for f in fields(RtcLimits)}
     values: dict[str, Any] = {}
     for key, value in raw.items():

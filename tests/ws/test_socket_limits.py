@@ -163,19 +163,6 @@ async def test_default_limit_is_ten_per_user_and_zero_lifts_it(ws_open, ws_expec
     assert open_sockets.of_user(outsider_user.pk) == 12
 
 
-async def test_environment_sets_the_limit_of_a_running_socket(ws_open, ws_expect_close,
-                                                              open_meeting, outsider_user,
-                                                              settings, monkeypatch):
-    """RTC_MAX_SOCKETS_PER_USER=1 in the environment refuses the second socket;
-    settings.RTC_LIMITS, when it names the key, wins over the variable."""
-    settings.RTC_LIMITS = {}
-    monkeypatch.setenv("RTC_MAX_SOCKETS_PER_USER", "1")
-    await _joined(ws_open, open_meeting.id, outsider_user)
-    await _refused(ws_open, ws_expect_close, open_meeting.id, outsider_user)
-    settings.RTC_LIMITS = {"MAX_SOCKETS_PER_USER": 2}
-    await _joined(ws_open, open_meeting.id, outsider_user)
-
-
 PROBE = """
 import json, conference.asgi
 from rtc.services.config import limits
