@@ -36,6 +36,9 @@ def call_strings() -> dict[str, str]:
         "refused.4429": _(
             "The connection was closed because it sent too many messages. You can rejoin."
         ),
+        "refused.4430": _(
+            "You have too many meeting windows or devices open. Close one, then rejoin."
+        ),
         "refused.other": _("The server refused the connection."),
         "meetingEnded": _("The host ended the meeting."),
         "removed": _("The host removed you from the meeting."),

@@ -43,6 +43,7 @@ test('a failed join shows failure; before joining and after leaving the badge st
 
 test('refusals: rejoining is offered after an expired session, a full meeting or flooding only', () => {
   assert.deepEqual(refusal(4429), { key: 'refused.4429', canRejoin: true });
+  assert.deepEqual(refusal(4430), { key: 'refused.4430', canRejoin: true });
   assert.equal(refusal(4401).canRejoin, true);
   assert.equal(refusal(4409).canRejoin, true);
   for (const code of [4403, 4404, 4410, 4499]) assert.equal(refusal(code).canRejoin, false, code);

@@ -131,7 +131,7 @@ test('backoff doubles up to the cap, with ±20 % jitter', () => {
 });
 
 test('close codes: refusals (44xx) are final, 4503 is a restart, the rest a loss', () => {
-  for (const code of [4401, 4403, 4404, 4409, 4410, 4429]) assert.equal(closeKind(code), 'refused', code);
+  for (const code of [4401, 4403, 4404, 4409, 4410, 4429, 4430]) assert.equal(closeKind(code), 'refused', code);
   assert.equal(closeKind(CloseCode.SHUTTING_DOWN), 'restarting');
   for (const code of [1000, 1001, 1006, 1011, 4000, 4500]) assert.equal(closeKind(code), 'lost', code);
 });

@@ -5,7 +5,9 @@ import { CallState } from './call.js';
 import { CloseCode, SocketState } from './signaling.js';
 
 /** Close codes after which rejoining by hand makes sense; other refusals would only repeat. */
-const REJOINABLE = new Set([CloseCode.UNAUTHENTICATED, CloseCode.FULL, CloseCode.TOO_MANY_REQUESTS]);
+const REJOINABLE = new Set([
+  CloseCode.UNAUTHENTICATED, CloseCode.FULL, CloseCode.TOO_MANY_REQUESTS, CloseCode.TOO_MANY_SOCKETS,
+]);
 
 /**
  * The badge for the page's current state: {state, key, params} (state is the badge's

@@ -44,6 +44,7 @@ export const CloseCode = Object.freeze({
   FULL: 4409,
   MEETING_ENDED: 4410,
   TOO_MANY_REQUESTS: 4429,
+  TOO_MANY_SOCKETS: 4430,
   SHUTTING_DOWN: 4503,
 });
 
