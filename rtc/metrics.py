@@ -27,7 +27,9 @@ Metric names (all prefixed ``conference_``), by family:
   ``rtp_packets_total{direction}``, ``rtp_packets_lost_total{direction}``,
   ``rtp_fraction_lost_max{direction}``, ``media_sample_age_seconds``,
   ``media_sample_duration_seconds``, ``media_sample_errors``
-* signaling: ``signaling_requests_total{type,outcome}``, ``signaling_request_seconds{type}``
+* signaling: ``signaling_requests_total{type,outcome}``, ``signaling_request_seconds{type}``,
+  and (registered by ``rtc.socket_limits``) ``meeting_sockets_open``,
+  ``meeting_sockets_refused_total{limit}``
 
 ``direction="in"`` is media the server receives from clients (producers' streams),
 ``direction="out"`` what it sends to them (consumers' streams, loss from the receivers' RTCP).
