@@ -28,6 +28,7 @@ from .producer import Producer
 from .router import Router
 from .rtp_observer import RtpObserver
 from .transport import Transport
+from .webrtc_server import WebRtcServer
 from .webrtc_transport import WebRtcTransport
 from .worker import MEDIASOUP_VERSION, Worker, create_worker, worker_bin_path
 
@@ -45,6 +46,7 @@ __all__ = [
     "Router",
     "RtpObserver",
     "Transport",
+    "WebRtcServer",
     "WebRtcTransport",
     "ChannelClosedError",
     "EventEmitter",

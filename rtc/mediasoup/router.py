@@ -190,12 +190,21 @@ class Router(EventEmitter):
         )
 
     async def create_webrtc_transport(self, **options: Any) -> WebRtcTransport:
-        """Create a WebRtcTransport; see :func:`webrtc_transport.create_webrtc_transport`."""
+        """Create a WebRtcTransport (on ``listen_infos`` or a ``webrtc_server`` of this worker).
+
+        See :func:`webrtc_transport.create_webrtc_transport`.
+        """
         self._check_open()
         from .webrtc_transport import create_webrtc_transport
 
         transport = await create_webrtc_transport(self, **options)
         self._transport_created(transport)
+        server = options.get("webrtc_server")
+        if server is not None:
+            if server.closed:  # closed during the request: the worker closed the transport
+                transport._close(event="listenserverclose")
+            else:
+                server._handle(transport)
         return transport
 
     async def create_plain_transport(self, **options: Any) -> PlainTransport:

@@ -31,10 +31,11 @@ from FBS.WebRtcTransport.IceState import IceState
 from FBS.WebRtcTransport.IceStateChangeNotification import IceStateChangeNotification
 from FBS.WebRtcTransport.Listen import Listen
 from FBS.WebRtcTransport.ListenIndividual import ListenIndividualT
+from FBS.WebRtcTransport.ListenServer import ListenServerT
 from FBS.WebRtcTransport.WebRtcTransportOptions import WebRtcTransportOptionsT
 
 from .channel import body_of, body_table, notification_body
-from .errors import InvalidParameterError
+from .errors import InvalidParameterError, InvalidStateError
 from .fbs_read import Table, of, slots
 from .fbs_transport import (
     PROTOCOLS,
@@ -51,6 +52,7 @@ from .transport import Transport
 
 if TYPE_CHECKING:
     from .router import Router
+    from .webrtc_server import WebRtcServer
 
 __all__ = ["WebRtcTransport", "create_webrtc_transport"]
 
@@ -79,9 +81,10 @@ _FINGERPRINT = slots(FbsFingerprint.Fingerprint)
 async def create_webrtc_transport(
     router: Router,
     *,
-    listen_infos: list[dict[str, Any]],
-    enable_udp: bool = True,
-    enable_tcp: bool = False,
+    listen_infos: list[dict[str, Any]] | None = None,
+    webrtc_server: WebRtcServer | None = None,
+    enable_udp: bool | None = None,
+    enable_tcp: bool | None = None,
     prefer_udp: bool = False,
     prefer_tcp: bool = False,
     initial_available_outgoing_bitrate: int = 600000,
@@ -92,16 +95,27 @@ async def create_webrtc_transport(
     ice_consent_timeout: int = 30,
     app_data: dict[str, Any] | None = None,
 ) -> WebRtcTransport:
-    """Create a WebRtcTransport listening on ``listen_infos`` (use the Router method).
+    """Create a WebRtcTransport on its own sockets or on a WebRtcServer (use the Router method).
 
-    ``listen_infos``: ``[{"protocol": "udp"|"tcp", "ip": ..., "announcedAddress": ...,
-    "port": ..., "portRange": {"min", "max"}}]``; protocols not enabled are ignored by the
-    worker.
+    Give exactly one of ``listen_infos`` (``[{"protocol": "udp"|"tcp", "ip": ...,
+    "announcedAddress": ..., "port": ..., "portRange": {"min", "max"}}]``; protocols not
+    enabled are ignored by the worker) and ``webrtc_server`` (a :class:`WebRtcServer` of the
+    router's worker, whose sockets the transport shares). ``enable_udp`` defaults to True;
+    ``enable_tcp`` to True with a server and False without, as in mediasoup.
     """
-    if not isinstance(listen_infos, list) or not listen_infos:
-        raise InvalidParameterError("listen_infos must be a non-empty list")
-    for index, info in enumerate(listen_infos):
-        check_listen_info(info, f"listen_infos[{index}]")
+    if webrtc_server is None and listen_infos is None:
+        raise InvalidParameterError("missing webrtc_server and listen_infos (one is mandatory)")
+    if webrtc_server is not None and listen_infos is not None:
+        raise InvalidParameterError("only one of webrtc_server and listen_infos must be given")
+    if webrtc_server is not None:
+        _check_webrtc_server(router, webrtc_server)
+    else:
+        if not isinstance(listen_infos, list) or not listen_infos:
+            raise InvalidParameterError("listen_infos must be a non-empty list")
+        for index, info in enumerate(listen_infos):
+            check_listen_info(info, f"listen_infos[{index}]")
+    enable_udp = True if enable_udp is None else enable_udp
+    enable_tcp = (webrtc_server is not None) if enable_tcp is None else enable_tcp
     num_sctp_streams = num_sctp_streams or {"OS": 1024, "MIS": 1024}
     check_num_sctp_streams(num_sctp_streams)
     check_app_data(app_data)
@@ -119,20 +133,33 @@ async def create_webrtc_transport(
             enable_sctp=bool(enable_sctp), num_sctp_streams=num_sctp_streams,
             max_sctp_message_size=max_sctp_message_size,
             sctp_send_buffer_size=sctp_send_buffer_size, is_data_channel=True),
-        listenType=Listen.ListenIndividual,
-        listen=ListenIndividualT(listenInfos=[listen_info_to_fbs(i) for i in listen_infos]),
+        listenType=Listen.ListenIndividual if webrtc_server is None else Listen.ListenServer,
+        listen=(ListenIndividualT(listenInfos=[listen_info_to_fbs(i) for i in listen_infos or ()])
+                if webrtc_server is None else ListenServerT(webRtcServerId=webrtc_server.id)),
         enableUdp=bool(enable_udp), enableTcp=bool(enable_tcp), preferUdp=bool(prefer_udp),
         preferTcp=bool(prefer_tcp), iceConsentTimeout=ice_consent_timeout,
     )
     router._check_open()
     response = await router._channel.request(
-        Method.ROUTER_CREATE_WEBRTCTRANSPORT, router.id,
+        Method.ROUTER_CREATE_WEBRTCTRANSPORT if webrtc_server is None
+        else Method.ROUTER_CREATE_WEBRTCTRANSPORT_WITH_SERVER, router.id,
         RequestBody.Router_CreateWebRtcTransportRequest,
         CreateWebRtcTransportRequestT(transportId=transport_id, options=options))
     router._check_open()
     data = _parse_dump(body_table(response))
     return WebRtcTransport(router=router, transport_id=transport_id, data=data,
                            app_data=app_data)
+
+
+def _check_webrtc_server(router: Router, server: Any) -> None:
+    from .webrtc_server import WebRtcServer
+
+    if not isinstance(server, WebRtcServer):
+        raise InvalidParameterError("webrtc_server must be a WebRtcServer")
+    if server.closed:
+        raise InvalidStateError(f"WebRtcServer closed [id:{server.id}]")
+    if server._channel is not router._channel:
+        raise InvalidParameterError("webrtc_server belongs to another worker than the router")
 
 
 def _parse_ice_candidate(table: Table) -> dict[str, Any]:
@@ -197,7 +224,8 @@ class WebRtcTransport(Transport):
     """A transport towards a WebRTC endpoint (browser, mediasoup-client, pymediasoup).
 
     Events (besides the base ones): ``icestatechange``, ``iceselectedtuplechange``,
-    ``dtlsstatechange``; the observer emits them too.
+    ``dtlsstatechange`` (the observer emits them too), and ``listenserverclose`` when the
+    WebRtcServer it listens through closes (the transport is closed then).
     """
 
     type = "webrtc"

@@ -34,6 +34,7 @@ from .fbs_utils import check_app_data
 
 if TYPE_CHECKING:
     from .router import Router
+    from .webrtc_server import WebRtcServer
 
 __all__ = ["Worker", "create_worker", "worker_bin_path", "MEDIASOUP_VERSION"]
 
@@ -118,7 +119,7 @@ class Worker(EventEmitter):
     """A running mediasoup-worker process.
 
     Events: ``died`` (a :class:`WorkerDiedError`), ``subprocessclose``.
-    Observer events: ``close``, ``newrouter``.
+    Observer events: ``close``, ``newrouter``, ``newwebrtcserver``.
     """
 
     def __init__(self, *, app_data: dict[str, Any] | None = None) -> None:
@@ -131,6 +132,7 @@ class Worker(EventEmitter):
         self.subprocess_closed = False
         self._channel: Channel | None = None
         self._routers: dict[str, Router] = {}
+        self._webrtc_servers: dict[str, WebRtcServer] = {}
         self._exited: asyncio.Future[tuple[int | None, str | None]] | None = None
         self._stdio: list[asyncio.BaseTransport] = []
         self._running: asyncio.Future[None] | None = None
@@ -264,8 +266,13 @@ class Worker(EventEmitter):
         """Open routers by id (read it, do not change it)."""
         return self._routers
 
+    @property
+    def webrtc_servers(self) -> dict[str, WebRtcServer]:
+        """Open WebRtcServers by id (read it, do not change it)."""
+        return self._webrtc_servers
+
     def close(self) -> None:
-        """Close the routers (locally: the worker cascades) and ask the worker to exit."""
+        """Close the routers and WebRtcServers (locally: the worker cascades) and exit."""
         if self.closed:
             return
         logger.debug("close() [pid:%s]", self.pid)
@@ -277,6 +284,10 @@ class Worker(EventEmitter):
         for router in list(self._routers.values()):
             router._close(event="workerclose")
         self._routers.clear()
+        # After the routers: their transports are closed already (``routerclose``).
+        for server in list(self._webrtc_servers.values()):
+            server._close(event="workerclose")
+        self._webrtc_servers.clear()
         channel = self.channel
         if error is None:
             asyncio.get_running_loop().create_task(self._close_process(channel))
@@ -378,6 +389,33 @@ class Worker(EventEmitter):
         router.on("@close", lambda: self._routers.pop(router.id, None))
         self.observer.emit("newrouter", router)
         return router
+
+    async def create_webrtc_server(
+        self,
+        *,
+        listen_infos: list[dict[str, Any]],
+        app_data: dict[str, Any] | None = None,
+    ) -> WebRtcServer:
+        """Create a WebRtcServer: sockets that WebRtcTransports of this worker can share.
+
+        ``listen_infos``: ``[{"protocol": "udp"|"tcp", "ip": ..., "announcedAddress": ...,
+        "port": ...}]`` (1 to 8); a port of 0 or none lets the worker pick one from its
+        ``rtc_min_port``..``rtc_max_port``. Use it with
+        ``router.create_webrtc_transport(webrtc_server=...)``.
+        """
+        self._check_open()
+        from .webrtc_server import create_webrtc_server
+
+        server = await create_webrtc_server(self.channel, listen_infos=listen_infos,
+                                            app_data=app_data)
+        if self.closed:  # the worker went away during the request
+            server._close(event="workerclose")
+            return server
+        self._webrtc_servers[server.id] = server
+        server.on("@close", lambda: self._webrtc_servers.pop(server.id, None))
+        self.observer.emit("newwebrtcserver", server)
+        logger.debug("WebRtcServer created [pid:%s, webrtcserver:%s]", self.pid, server.id)
+        return server
 
     def __repr__(self) -> str:
         return f"<Worker pid={self.pid} closed={self.closed}>"
