@@ -185,6 +185,11 @@ MEDIASOUP = {
     # Path of the mediasoup-worker binary; None means the cached build of scripts/build-worker.sh.
     "WORKER_BIN": os.environ.get("MEDIASOUP_WORKER_BIN") or None,
     "LOG_LEVEL": os.environ.get("MEDIASOUP_LOG_LEVEL", "warn"),
+    # When set, worker i of the pool gets a WebRtcServer on UDP+TCP port base+i and every call
+    # transport shares it (one port per worker to open in the firewall); None: a port each.
+    "WEBRTC_SERVER_PORT": (
+        env_int("MEDIASOUP_WEBRTC_SERVER_PORT", 0, minimum=1, maximum=65535)
+        if os.environ.get("MEDIASOUP_WEBRTC_SERVER_PORT", "").strip() else None),
 }
 if MEDIASOUP["RTC_MIN_PORT"] > MEDIASOUP["RTC_MAX_PORT"]:
     raise ImproperlyConfigured("MEDIASOUP_RTC_MIN_PORT must not exceed MEDIASOUP_RTC_MAX_PORT")

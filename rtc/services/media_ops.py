@@ -117,8 +117,11 @@ class MediaOperations:
             raise SignalingError(ErrorCode.LIMIT, "too many transports")
         options = transport_options()
         router = room.router
+        server = self.mediasoup.webrtc_server_of(room.worker)
         kwargs: dict[str, Any] = {
-            "listen_infos": options.listen_infos,
+            # On the worker's shared WebRtcServer port when one is configured.
+            **({"webrtc_server": server} if server is not None
+               else {"listen_infos": options.listen_infos}),
             "enable_udp": True,
             "enable_tcp": options.enable_tcp,
             "prefer_udp": True,

@@ -5,6 +5,10 @@ a lock so concurrent first calls spawn the pool once. A new meeting's router goe
 loaded live worker (fewest routers). A worker that dies is dropped at once and replaced in the
 background; listeners registered with :meth:`MediasoupService.on_worker_died` (the RoomService)
 then move that worker's meetings to new routers. :meth:`close` stops every worker.
+
+With ``MEDIASOUP["WEBRTC_SERVER_PORT"]`` set, the worker in slot ``i`` of the pool gets a
+WebRtcServer on UDP (and TCP) port base+i, so all its transports share one port; a worker that
+replaces a dead one takes over its slot, hence its port.
 """
 
 from __future__ import annotations
@@ -15,8 +19,8 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from rtc.mediasoup import Worker, create_worker
-from rtc.services.config import limits, media_codecs, mediasoup_settings
+from rtc.mediasoup import WebRtcServer, Worker, create_worker
+from rtc.services.config import limits, media_codecs, mediasoup_settings, transport_options
 from rtc.signaling.errors import ErrorCode, SignalingError
 
 __all__ = ["MediasoupService", "WorkerDiedListener"]
@@ -34,6 +38,8 @@ class MediasoupService:
     def __init__(self, *, num_workers: int | None = None) -> None:
         self._num_workers = num_workers
         self._workers: list[Worker] = []
+        self._slots: dict[Worker, int] = {}
+        self._servers: dict[Worker, WebRtcServer] = {}
         self._lock = asyncio.Lock()
         self._available = asyncio.Event()
         self._started = False
@@ -63,12 +69,12 @@ class MediasoupService:
             if self._started:
                 return
             count = self._num_workers or int(mediasoup_settings()["WORKER_NUM"])
-            results = await asyncio.gather(*(self._spawn() for _ in range(count)),
+            results = await asyncio.gather(*(self._spawn(slot) for slot in range(count)),
                                            return_exceptions=True)
             errors = [r for r in results if isinstance(r, BaseException)]
-            for result in results:
-                if isinstance(result, Worker):
-                    self._add(result)
+            for slot, result in enumerate(results):
+                if isinstance(result, tuple):
+                    self._add(*result, slot=slot)
             if errors and not self._workers:
                 raise errors[0]
             for error in errors:
@@ -77,17 +83,40 @@ class MediasoupService:
             logger.info("mediasoup pool started [workers:%s]",
                         ",".join(str(w.pid) for w in self._workers))
 
-    async def _spawn(self) -> Worker:
+    async def _spawn(self, slot: int) -> tuple[Worker, WebRtcServer | None]:
+        """A worker for pool slot ``slot``, with its WebRtcServer when one is configured."""
         ms = mediasoup_settings()
-        return await create_worker(
+        worker = await create_worker(
             log_level=ms["LOG_LEVEL"],
             rtc_min_port=int(ms["RTC_MIN_PORT"]),
             rtc_max_port=int(ms["RTC_MAX_PORT"]),
             worker_bin=ms["WORKER_BIN"],
         )
+        base = ms.get("WEBRTC_SERVER_PORT")
+        if not base:
+            return worker, None
+        port = int(base) + slot
+        listen_infos = [dict(info, port=port) for info in transport_options().listen_infos]
+        try:
+            server = await worker.create_webrtc_server(listen_infos=listen_infos,
+                                                       app_data={"slot": slot})
+        except Exception:
+            worker.close()
+            raise
+        logger.info("WebRtcServer listening [worker:%s, port:%s, server:%s]", worker.pid, port,
+                    server.id)
+        return worker, server
 
-    def _add(self, worker: Worker) -> None:
+    def webrtc_server_of(self, worker: Worker) -> WebRtcServer | None:
+        """The WebRtcServer call transports on ``worker`` use, or None (a port each)."""
+        server = self._servers.get(worker)
+        return server if server is not None and not server.closed else None
+
+    def _add(self, worker: Worker, server: WebRtcServer | None, *, slot: int) -> None:
         self._workers.append(worker)
+        self._slots[worker] = slot
+        if server is not None:
+            self._servers[worker] = server
         worker.on("died", lambda error: self._on_died(worker, error))
         self._available.set()
 
@@ -99,6 +128,8 @@ class MediasoupService:
         for task in list(self._tasks):
             task.cancel()
         workers, self._workers = self._workers, []
+        self._slots.clear()
+        self._servers.clear()
         self._available.clear()
         for worker in workers:
             worker.close()
@@ -143,12 +174,14 @@ class MediasoupService:
         if worker not in self._workers:
             return
         self._workers.remove(worker)
+        slot = self._slots.pop(worker, 0)
+        self._servers.pop(worker, None)
         if not self._workers:
             self._available.clear()
-        logger.error("worker died, replacing it [pid:%s]: %s", worker.pid, error)
+        logger.error("worker died, replacing it [pid:%s, slot:%s]: %s", worker.pid, slot, error)
         if self._closed:
             return
-        self._start_task(self._replace())
+        self._start_task(self._replace(slot))
         for listener in list(self._listeners):
             try:
                 result = listener(worker)
@@ -158,13 +191,13 @@ class MediasoupService:
             if asyncio.iscoroutine(result):
                 self._start_task(result)
 
-    async def _replace(self) -> None:
+    async def _replace(self, slot: int) -> None:
         for attempt, delay in enumerate((0.0, *REPLACE_BACKOFF)):
             await asyncio.sleep(delay)
             if self._closed:
                 return
             try:
-                worker = await self._spawn()
+                worker, server = await self._spawn(slot)
             except Exception as exc:
                 logger.error("replacement worker failed to start (attempt %s): %s",
                              attempt + 1, exc)
@@ -172,7 +205,7 @@ class MediasoupService:
             if self._closed:
                 worker.close()
                 return
-            self._add(worker)
+            self._add(worker, server, slot=slot)
             self.replacements += 1
             logger.info("replacement worker running [pid:%s]", worker.pid)
             return
