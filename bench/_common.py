@@ -10,10 +10,10 @@ import json
 import os
 import sys
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 __all__ = [
     "REPO",
@@ -30,6 +30,8 @@ __all__ = [
 
 REPO = Path(__file__).resolve().parent.parent
 """The repository root (scripts put it on ``sys.path`` so ``rtc`` imports when run directly)."""
+
+T = TypeVar("T")
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
@@ -78,6 +80,13 @@ class Samples:
         """Record ``end - start`` (now if no end) given in ``perf_counter_ns`` units."""
         end = time.perf_counter_ns() if end_ns is None else end_ns
         self.add(op, (end - start_ns) / 1e6)
+
+    async def timed(self, op: str, fn: Callable[[], Awaitable[T]]) -> T:
+        """Await ``fn()``, record how long it took under ``op``; its result."""
+        start = time.perf_counter_ns()
+        result = await fn()
+        self.add_ns(op, start)
+        return result
 
     def summary(self) -> dict[str, dict[str, Any]]:
         """Per-op summaries, in the order the ops were first recorded."""

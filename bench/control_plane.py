@@ -34,9 +34,8 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -46,7 +45,6 @@ from rtc.mediasoup import MEDIASOUP_VERSION, Worker, create_worker, worker_bin_p
 
 __all__ = ["run_python", "run_node", "main"]
 
-T = TypeVar("T")
 
 NODE_SCRIPT = REPO / "bench" / "node" / "control_plane.mjs"
 FIXTURES = json.loads((REPO / "bench" / "node" / "fixtures.json").read_text())
@@ -62,13 +60,6 @@ OP_ORDER = [
 ]
 
 
-async def _timed(samples: Samples, op: str, fn: Callable[[], Awaitable[T]]) -> T:
-    start = time.perf_counter_ns()
-    result = await fn()
-    samples.add_ns(op, start)
-    return result
-
-
 async def _timed_close(samples: Samples, op: str, worker: Worker, obj: Any) -> None:
     """Like Node's ``timedClose``: the close call, then the round trip that proves it."""
     start = time.perf_counter_ns()
@@ -82,25 +73,25 @@ async def _timed_close(samples: Samples, op: str, worker: Worker, obj: Any) -> N
 async def _iteration(samples: Samples, worker: Worker, router: Any, consumer_transport: Any,
                      video_producer: Any) -> None:
     listen_infos = FIXTURES["listenInfos"]
-    await _timed(samples, "worker_dump", worker.dump)
-    await _timed(samples, "worker_resource_usage", worker.get_resource_usage)
-    await _timed(samples, "router_dump", router.dump)
+    await samples.timed("worker_dump", worker.dump)
+    await samples.timed("worker_resource_usage", worker.get_resource_usage)
+    await samples.timed("router_dump", router.dump)
 
-    r = await _timed(samples, "router_create",
+    r = await samples.timed("router_create",
                      lambda: worker.create_router(media_codecs=FIXTURES["mediaCodecs"]))
     await _timed_close(samples, "router", worker, r)
 
-    t = await _timed(samples, "webrtc_transport_create",
+    t = await samples.timed("webrtc_transport_create",
                      lambda: router.create_webrtc_transport(listen_infos=listen_infos))
-    audio = await _timed(samples, "produce_audio", lambda: t.produce(
+    audio = await samples.timed("produce_audio", lambda: t.produce(
         kind="audio", rtp_parameters=FIXTURES["audioRtpParameters"]))
     await _timed_close(samples, "producer_audio", worker, audio)
-    video = await _timed(samples, "produce_video_simulcast", lambda: t.produce(
+    video = await samples.timed("produce_video_simulcast", lambda: t.produce(
         kind="video", rtp_parameters=FIXTURES["videoRtpParameters"]))
     await _timed_close(samples, "producer_video", worker, video)
     await _timed_close(samples, "webrtc_transport", worker, t)
 
-    consumer = await _timed(samples, "consume_video", lambda: consumer_transport.consume(
+    consumer = await samples.timed("consume_video", lambda: consumer_transport.consume(
         producer_id=video_producer.id, rtp_capabilities=router.rtp_capabilities, paused=True))
     await _timed_close(samples, "consumer", worker, consumer)
 

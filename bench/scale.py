@@ -50,7 +50,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -74,7 +74,6 @@ from rtc.mediasoup import (  # noqa: E402
 
 __all__ = ["main", "run_row"]
 
-T = TypeVar("T")
 
 FIXTURES = json.loads((REPO / "bench" / "node" / "fixtures.json").read_text())
 MEDIA_CODECS = FIXTURES["mediaCodecs"]
@@ -161,13 +160,6 @@ def count_objects(worker: Worker) -> dict[str, int]:
     }
 
 
-async def _timed(samples: Samples, op: str, fn: Callable[[], Awaitable[T]]) -> T:
-    start = time.perf_counter_ns()
-    result = await fn()
-    samples.add_ns(op, start)
-    return result
-
-
 async def _timed_close(samples: Samples, op: str, worker: Worker, obj: Any) -> None:
     """``close()`` then a round trip, which the worker answers after it processed the close."""
     start = time.perf_counter_ns()
@@ -202,17 +194,17 @@ async def _timed_events(samples: Samples, op: str, action: Callable[[], Awaitabl
 
 async def _iteration(samples: Samples, worker: Worker, meeting: Meeting,
                      rng: random.Random) -> None:
-    await _timed(samples, "rtt", worker.get_resource_usage)
-    router = await _timed(samples, "router_create",
+    await samples.timed("rtt", worker.get_resource_usage)
+    router = await samples.timed("router_create",
                           lambda: worker.create_router(media_codecs=MEDIA_CODECS))
     await _timed_close(samples, "router_close_acked", worker, router)
 
-    transport = await _timed(samples, "transport_create", lambda: meeting.router
+    transport = await samples.timed("transport_create", lambda: meeting.router
                              .create_webrtc_transport(listen_infos=LISTEN_INFOS))
-    producer = await _timed(samples, "produce", lambda: transport.produce(
+    producer = await samples.timed("produce", lambda: transport.produce(
         kind="audio", rtp_parameters=AUDIO))
     viewer = rng.choice(meeting.peers)
-    consumer = await _timed(samples, "consume", lambda: viewer.recv.consume(
+    consumer = await samples.timed("consume", lambda: viewer.recv.consume(
         producer_id=producer.id, rtp_capabilities=meeting.router.rtp_capabilities,
         paused=True))
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
 from typing import Any
 
@@ -11,6 +10,7 @@ import pytest
 from ms_media import MEDIA_CODECS
 from ms_peer import Peer
 
+from bots.live_daphne import free_udp_tcp_port
 from rtc.mediasoup import (
     InvalidParameterError,
     InvalidStateError,
@@ -20,21 +20,6 @@ from rtc.mediasoup import (
 )
 
 
-def free_port() -> int:
-    """A loopback port free for both UDP and TCP right now (the CI may run beside us)."""
-    for _ in range(50):
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-            udp.bind(("127.0.0.1", 0))
-            port = udp.getsockname()[1]
-            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
-                try:
-                    tcp.bind(("127.0.0.1", port))
-                except OSError:
-                    continue
-                return port
-    raise RuntimeError("no free UDP+TCP port")
-
-
 def udp_tcp(port: int) -> list[dict[str, Any]]:
     return [{"protocol": "udp", "ip": "127.0.0.1", "port": port},
             {"protocol": "tcp", "ip": "127.0.0.1", "port": port}]
@@ -42,7 +27,7 @@ def udp_tcp(port: int) -> list[dict[str, Any]]:
 
 async def test_server_binds_its_ports_and_shows_in_the_worker_dump(worker):
     """A server listens on the given UDP and TCP port; the worker lists it until it closes."""
-    port = free_port()
+    port = free_udp_tcp_port()
     created: list[WebRtcServer] = []
     worker.observer.on("newwebrtcserver", created.append)
     server = await worker.create_webrtc_server(listen_infos=udp_tcp(port),
@@ -119,7 +104,7 @@ async def test_bad_arguments_are_refused_before_the_worker_sees_them(worker, wor
 
 async def test_transports_on_one_server_share_its_port(worker):
     """Two transports of two routers announce the server's port; the server tracks both."""
-    port = free_port()
+    port = free_udp_tcp_port()
     server = await worker.create_webrtc_server(listen_infos=udp_tcp(port))
     handled: list[Any] = []
     unhandled: list[Any] = []
@@ -219,7 +204,7 @@ async def _wait_for(predicate: Any, timeout: float) -> bool:
 
 async def test_real_media_flows_through_one_server_port(worker):
     """Bob decodes Alice's audio and video; all four transports used the server's one port."""
-    port = free_port()
+    port = free_udp_tcp_port()
     server = await worker.create_webrtc_server(listen_infos=udp_tcp(port))
     router = await worker.create_router(media_codecs=MEDIA_CODECS)
     alice = Peer(_OnServer(router, server), "alice")  # type: ignore[arg-type]

@@ -5,28 +5,13 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 
 import pytest
 
+from bots.live_daphne import free_udp_tcp_port
 from rtc.services.room_service import RoomService
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def free_port() -> int:
-    """A loopback port free for both UDP and TCP right now (a CI run may share the host)."""
-    for _ in range(50):
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-            udp.bind(("127.0.0.1", 0))
-            port = udp.getsockname()[1]
-            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
-                try:
-                    tcp.bind(("127.0.0.1", port))
-                except OSError:
-                    continue
-                return port
-    raise RuntimeError("no free UDP+TCP port")
 
 
 async def test_call_transports_use_the_worker_server_port(rtc_service: RoomService, rtc_client,
@@ -34,7 +19,7 @@ async def test_call_transports_use_the_worker_server_port(rtc_service: RoomServi
                                                           settings):
     """Two peers' send and receive transports all announce the configured port (UDP and TCP)
     and are listed by the worker's WebRtcServer; leaving lets go of them there too."""
-    port = free_port()
+    port = free_udp_tcp_port()
     settings.MEDIASOUP = {**settings.MEDIASOUP, "WEBRTC_SERVER_PORT": port}
     host = await rtc_client(meeting, host_user)
     member = await rtc_client(meeting, member_user)
@@ -60,7 +45,7 @@ async def test_call_transports_use_the_worker_server_port(rtc_service: RoomServi
 async def test_replacement_worker_gets_the_dead_workers_port(rtc_service: RoomService,
                                                              settings):
     """Slot i listens on base+i; the worker replacing a killed one listens on its port."""
-    base = free_port()
+    base = free_udp_tcp_port()
     settings.MEDIASOUP = {**settings.MEDIASOUP, "WEBRTC_SERVER_PORT": base}
     pool = rtc_service.mediasoup
     await pool.start()
