@@ -127,11 +127,13 @@ TEMPLATES = [
 # --- Database ---------------------------------------------------------------------------------
 
 # PostgreSQL (or anything dj-database-url parses) when DATABASE_URL is set, SQLite otherwise.
-# A server connection is closed after each request by default (DB_CONN_MAX_AGE=0): Django's
-# ASGI handler runs views on several threads, each keeping its own connection open otherwise;
-# use the server's pooler (PgBouncer) for reuse. An SQLite "connection" is a file handle,
-# reopened for every database call at age 0 (about a tenth of the database thread's time in
-# bench/signaling.py), so the embedded default keeps it for a minute.
+# PostgreSQL goes through Django's own connection pool (psycopg_pool; DB_POOL=0 turns it off),
+# as Django advises under ASGI, where views run on several threads: opening a connection for
+# every trip to Channels' database thread made rtc:join queue for seconds at 40 peers/s
+# (bench/signaling.py: join p50 2.2 s without reuse, 0.15 s with it). Other servers close the
+# connection after each request unless DB_CONN_MAX_AGE says otherwise. An SQLite "connection"
+# is a file handle, reopened for every database call at age 0 (about a tenth of the database
+# thread's time), so the embedded default keeps it for a minute.
 _DATABASE_URL_DEFAULT = f"sqlite:///{BASE_DIR / 'db.sqlite3'}"
 _IS_SQLITE = os.environ.get("DATABASE_URL", _DATABASE_URL_DEFAULT).startswith("sqlite:")
 DATABASES = {
@@ -142,6 +144,15 @@ DATABASES = {
     )
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+DB_POOL = env_bool("DB_POOL", True)
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and DB_POOL:
+    DATABASES["default"]["CONN_MAX_AGE"] = 0  # a pooled connection goes back to the pool
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": env_int("DB_POOL_MIN_SIZE", 2, minimum=0),
+        "max_size": env_int("DB_POOL_MAX_SIZE", 10, minimum=1),
+        "timeout": env_int("DB_POOL_TIMEOUT", 10, minimum=1),  # seconds to wait for one
+    }
 
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Several threads write at once (Channels' database thread, the webhook dispatcher):
