@@ -52,9 +52,11 @@ _ENV = {
 class DaphneServer(LiveDaphne):
     """One database (migrated and seeded once) and a daphne started and stopped per row."""
 
-    def __init__(self, *, profile: str | None = None, redis_url: str | None = None) -> None:
+    def __init__(self, *, profile: str | None = None, redis_url: str | None = None,
+                 database: str = "sqlite") -> None:
         super().__init__(env=_ENV, settings_module="bench.signaling_settings", debug=False,
                          worker_num=None, log_level="WARNING", redis_url=redis_url,
+                         database=database,
                          profile=profile, prefix="conference-bench-",
                          secret_key="bench-signaling-key-not-secret-0123456789abcdefghijklmnopqrstuv")
 

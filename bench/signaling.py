@@ -17,7 +17,8 @@ syntactically valid, nobody answers), which the server's connect does not wait f
 
     .venv/bin/python -m bench.signaling [--quick] [--sizes 10,50,100,200,500]
                                         [--per-meeting 10] [--rate 40 | --ramp S]
-                                        [--redis URL] [--profile-server PATH] [--json]
+                                        [--redis URL] [--database sqlite|inherit]
+                                        [--profile-server PATH] [--json]
 
 Columns: latency p50/p99 per request type (client side: request sent → reply parsed), ``join→
 produced`` (rtc:join sent → rtc:produced: the peer's track is consumable by others, the
@@ -250,7 +251,8 @@ async def run_row(server: DaphneServer, *, peers: int, tokens: list[str], meetin
 
 async def run(args: argparse.Namespace) -> list[dict[str, Any]]:
     """Seed once, then one fresh server per row."""
-    server = DaphneServer(profile=args.profile_server, redis_url=args.redis)
+    server = DaphneServer(profile=args.profile_server, redis_url=args.redis,
+                          database=args.database)
     try:
         # N // per_meeting meetings: each gets per_meeting to 2 × per_meeting - 1 peers.
         plan = [(n, max(1, n // args.per_meeting)) for n in args.sizes]
@@ -298,6 +300,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--redis", metavar="URL",
                         help="channel layer: channels-redis at URL (default: in-memory)")
+    parser.add_argument("--database", choices=("sqlite", "inherit"), default="sqlite",
+                        help="sqlite: a file of its own (default); inherit: a fresh database "
+                             "on the PostgreSQL server of this shell's DATABASE_URL")
     parser.add_argument("--profile-server", metavar="PATH",
                         help="run daphne under cProfile, stats of the last row in PATH")
     args = parser.parse_args(argv)
