@@ -1,7 +1,11 @@
-"""Shared media descriptions for the rtc.mediasoup tests (plain data, mediasoup's JSON shape)."""
+"""Shared media descriptions for the rtc.mediasoup tests (plain data, mediasoup's JSON shape),
+and the wait the media tests use until frames have been decoded."""
 
 from __future__ import annotations
 
+import asyncio
+import time
+from collections.abc import Callable
 from typing import Any
 
 MEDIA_CODECS: list[dict[str, Any]] = [
@@ -58,3 +62,13 @@ def simulcast_video_parameters(mid: str = "VIDEO") -> dict[str, Any]:
 
 
 LOOPBACK_UDP = [{"protocol": "udp", "ip": "127.0.0.1"}]
+
+
+async def wait_for(predicate: Callable[[], bool], timeout: float) -> bool:
+    """Poll ``predicate`` every 0.1 s until it holds or ``timeout`` seconds pass; its last value."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        await asyncio.sleep(0.1)
+    return predicate()

@@ -2,20 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
-
-from ms_media import MEDIA_CODECS
+from ms_media import MEDIA_CODECS, wait_for
 from ms_peer import Peer
-
-
-async def _wait_for(predicate, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        await asyncio.sleep(0.1)
-    return predicate()
 
 
 async def test_two_peers_exchange_decodable_audio_and_video_in_both_dtls_roles(worker):
@@ -45,7 +33,7 @@ async def test_two_peers_exchange_decodable_audio_and_video_in_both_dtls_roles(w
         for viewer, source in ((alice, bob), (bob, alice)):
             for kind in ("audio", "video"):
                 await viewer.subscribe(source.producers[kind])
-        ok = await _wait_for(
+        ok = await wait_for(
             lambda: all(p.counts["video"] >= 20 and p.counts["audio"] >= 20
                         for p in (alice, bob)), 20)
         assert ok, f"decoded frames: alice={alice.counts} bob={bob.counts}"

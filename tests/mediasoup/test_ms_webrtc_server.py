@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
 from typing import Any
 
 import pytest
-from ms_media import MEDIA_CODECS
+from ms_media import MEDIA_CODECS, wait_for
 from ms_peer import Peer
 
 from bots.live_daphne import free_udp_tcp_port
@@ -193,14 +191,6 @@ class _OnServer:
         return await self.router.create_webrtc_transport(webrtc_server=self.server, **options)
 
 
-async def _wait_for(predicate: Any, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        await asyncio.sleep(0.1)
-    return predicate()
-
 
 async def test_real_media_flows_through_one_server_port(worker):
     """Bob decodes Alice's audio and video; all four transports used the server's one port."""
@@ -216,7 +206,7 @@ async def test_real_media_flows_through_one_server_port(worker):
         assert set(alice.producers) == {"audio", "video"}
         for kind in ("audio", "video"):
             await bob.subscribe(alice.producers[kind])
-        ok = await _wait_for(lambda: bob.counts["video"] >= 20 and bob.counts["audio"] >= 20, 20)
+        ok = await wait_for(lambda: bob.counts["video"] >= 20 and bob.counts["audio"] >= 20, 20)
         assert ok, f"bob decoded {bob.counts}"
         transports = [alice.server_send, alice.server_recv, bob.server_send, bob.server_recv]
         assert len(server.webrtc_transports) == 4
