@@ -52,7 +52,8 @@ class _Access:
     is_host: bool
 
 
-def _meeting_access_sync(meeting_id: str, user: Any) -> _Access:
+@database_sync_to_async
+def _meeting_access(meeting_id: str, user: Any) -> _Access:
     """The meeting's capacity and the user's role, or the reason the user may not join."""
     meeting = Meeting.objects.select_related("host").filter(pk=meeting_id).first()
     if meeting is None:
@@ -64,11 +65,6 @@ def _meeting_access_sync(meeting_id: str, user: Any) -> _Access:
     is_host = selectors.user_is_host(meeting=meeting, user=user) or (
         participant is not None and participant.role == Participant.Role.HOST)
     return _Access(capacity=meeting.capacity, is_host=is_host)
-
-
-# On the database thread like every other ORM call: run beside it, this read made SQLite's
-# writer wait for the lock (busy-handler sleeps of milliseconds) for nothing measurable.
-_meeting_access = database_sync_to_async(_meeting_access_sync)
 
 
 @database_sync_to_async
