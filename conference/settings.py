@@ -134,19 +134,17 @@ TEMPLATES = [
 # connection after each request unless DB_CONN_MAX_AGE says otherwise. An SQLite "connection"
 # is a file handle, reopened for every database call at age 0 (about a tenth of the database
 # thread's time), so the embedded default keeps it for a minute.
-_DATABASE_URL_DEFAULT = f"sqlite:///{BASE_DIR / 'db.sqlite3'}"
-_IS_SQLITE = os.environ.get("DATABASE_URL", _DATABASE_URL_DEFAULT).startswith("sqlite:")
 DATABASES = {
     "default": dj_database_url.config(
-        default=_DATABASE_URL_DEFAULT,
-        conn_max_age=env_int("DB_CONN_MAX_AGE", 60 if _IS_SQLITE else 0, minimum=0),
-        conn_health_checks=True,
-    )
+        default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}", conn_health_checks=True)
 }
+_ENGINE = DATABASES["default"]["ENGINE"]
+DATABASES["default"]["CONN_MAX_AGE"] = env_int(
+    "DB_CONN_MAX_AGE", 60 if _ENGINE == "django.db.backends.sqlite3" else 0, minimum=0)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 DB_POOL = env_bool("DB_POOL", True)
-if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and DB_POOL:
+if _ENGINE == "django.db.backends.postgresql" and DB_POOL:
     DATABASES["default"]["CONN_MAX_AGE"] = 0  # a pooled connection goes back to the pool
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
         "min_size": env_int("DB_POOL_MIN_SIZE", 2, minimum=0),
@@ -154,7 +152,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and DB_POOL
         "timeout": env_int("DB_POOL_TIMEOUT", 10, minimum=1),  # seconds to wait for one
     }
 
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+if _ENGINE == "django.db.backends.sqlite3":
     # Several threads write at once (Channels' database thread, the webhook dispatcher):
     # wait for the lock instead of failing.
     DATABASES["default"].setdefault("OPTIONS", {}).update(timeout=20)
