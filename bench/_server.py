@@ -1,14 +1,17 @@
 """A live daphne for ``bench/signaling.py`` and ``bench/soak.py``: seeded users and meetings.
 
 The server is :class:`bots.live_daphne.LiveDaphne` (``daphne conference.asgi:application``, its
-own SQLite file) with ``bench.signaling_settings`` (the project's settings with relaxed RTC
-limits), production-like flags (DEBUG off, quiet logs), the in-memory channel layer (or Redis)
-and the default worker pool (one mediasoup worker per core). Users, DRF tokens and meetings are
-created once by a script run with ``manage.py shell``; each row starts and stops the server.
+own SQLite file, or a fresh PostgreSQL database) with ``bench.signaling_settings`` (the
+project's settings with relaxed RTC limits), production-like flags (DEBUG off, quiet logs),
+the in-memory channel layer (or Redis) and the default worker pool (one mediasoup worker per
+core). Users, DRF tokens and invited-only meetings are created once by a script run with
+``manage.py shell``, and each row invites its peers (each user to one meeting); each row
+starts and stops the server.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from bench._common import ProcSample, main_thread_cpu, proc_sample
@@ -35,10 +38,23 @@ assert host.username == "bench-host"
 Token.objects.bulk_create([Token(user=u, key=Token.generate_key()) for u in peers])
 tokens = dict(Token.objects.filter(user__in=peers).values_list("user__username", "key"))
 meetings = [str(services.meeting_create(host=host, title=f"bench {{i}}", capacity={capacity},
-                                        access=Meeting.Access.AUTHENTICATED).id)
+                                        access=Meeting.Access.INVITED).id)
             for i in range({meetings})]
-print(json.dumps({{"tokens": [tokens[u.username] for u in peers], "meetings": meetings}}))
+print(json.dumps({{"tokens": [tokens[u.username] for u in peers],
+                  "users": [u.pk for u in peers], "meetings": meetings}}))
 """
+"""Users with their own DRF tokens, and invited-only meetings (nobody invited yet)."""
+
+INVITE = """
+import json
+from meetings.models import Participant
+pairs = json.loads({pairs!r})
+Participant.objects.bulk_create(
+    [Participant(meeting_id=m, user_id=u, role=Participant.Role.MEMBER) for m, u in pairs],
+    ignore_conflicts=True)
+print(json.dumps({{"invited": len(pairs)}}))
+"""
+"""Invite users to meetings: ``pairs`` is a JSON list of [meeting id, user id]."""
 
 _ENV = {
     "SECURE_SSL_REDIRECT": "0",
@@ -66,9 +82,14 @@ class DaphneServer(LiveDaphne):
         return self.ws_base
 
     def prepare(self, *, users: int, meetings: int, capacity: int) -> dict[str, Any]:
-        """Migrate, then create ``users`` peers with tokens and ``meetings`` open meetings."""
+        """Migrate, then create ``users`` peers with tokens and ``meetings`` invited-only
+        meetings: ``{"tokens": [...], "users": [ids], "meetings": [ids]}``."""
         self.migrate()
         return self.shell(SEED.format(users=users, meetings=meetings, capacity=capacity))
+
+    def invite(self, pairs: list[tuple[str, int]]) -> None:
+        """Invite each user id to its meeting id (already invited: nothing changes)."""
+        self.shell(INVITE.format(pairs=json.dumps(pairs)))
 
     def start(self, *, timeout: float = 60, migrate: bool = False) -> DaphneServer:
         """Start daphne on a fresh free port (the database is prepared already)."""

@@ -47,6 +47,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._common import Samples, format_table, load_average, print_json  # noqa: E402
+from bench._node_server import NodeSignalingServer, node_reference_ready  # noqa: E402
 from bench._server import DaphneServer  # noqa: E402
 
 try:
@@ -250,7 +251,8 @@ async def run_row(server: DaphneServer, *, peers: int, tokens: list[str], meetin
 
 
 async def run(args: argparse.Namespace) -> list[dict[str, Any]]:
-    """Seed once, then one fresh server per row."""
+    """Seed once, then one fresh server per row (and, with ``--node``, a fresh Node server
+    for the same row right after it)."""
     server = DaphneServer(profile=args.profile_server, redis_url=args.redis,
                           database=args.database)
     try:
@@ -259,18 +261,57 @@ async def run(args: argparse.Namespace) -> list[dict[str, Any]]:
         seeded = await asyncio.to_thread(
             server.prepare, users=max(args.sizes), meetings=sum(m + 1 for _, m in plan),
             capacity=min(500, 2 * args.per_meeting))
+        tokens, users = seeded["tokens"], seeded["users"]
         rows = []
         offset = 0
         for n, m in plan:
             meetings = seeded["meetings"][offset:offset + m + 1]
             offset += m + 1
+            warm_up, used = meetings[0], meetings[1:]
+            # Each peer's user is invited to its own meeting only (the two warm-up peers to
+            # the warm-up meeting too).
+            seats = [(warm_up, 0), (warm_up, 1)] + [(used[i * m // n], i) for i in range(n)]
+            await asyncio.to_thread(server.invite, [(mid, users[i]) for mid, i in seats])
             ramp = args.ramp if args.ramp is not None else n / args.rate
-            rows.append(await run_row(server, peers=n, tokens=seeded["tokens"],
-                                      meetings=meetings[1:], warm_up_meeting=meetings[0],
-                                      ramp=ramp))
+            row = await run_row(server, peers=n, tokens=tokens, meetings=used,
+                                warm_up_meeting=warm_up, ramp=ramp)
+            row["server"] = "python"
+            rows.append(row)
+            if args.node:
+                allowed: dict[str, list[str]] = {}
+                for mid, i in seats:
+                    allowed.setdefault(tokens[i], []).append(mid)
+                node = NodeSignalingServer(allowed)
+                try:
+                    reference = await run_row(node, peers=n, tokens=tokens, meetings=used,
+                                              warm_up_meeting=warm_up, ramp=ramp)
+                finally:
+                    node.cleanup()
+                reference["server"] = "node"
+                rows.append(reference)
         return rows
     finally:
         server.cleanup()
+
+
+def _ratios(rows: list[dict[str, Any]]) -> list[list[Any]]:
+    """For each Python row followed by its Node row: Python / Node of the whole set-up time
+    and of the join's and the other requests' percentiles."""
+    table = []
+    for py, node in zip(rows, rows[1:], strict=False):
+        if py.get("server") != "python" or node.get("server") != "node":
+            continue
+
+        def ratio(op: str, key: str, a: dict[str, Any] = py, b: dict[str, Any] = node) -> str:
+            x, y = a["latency"].get(op, {}).get(key), b["latency"].get(op, {}).get(key)
+            return f"{x / y:.2f}x" if x and y else "-"
+
+        table.append([py["peers"], py["ramp_s"], py["wall_s"], node["wall_s"],
+                      f"{py['wall_s'] / node['wall_s']:.2f}x" if node["wall_s"] else "-",
+                      ratio("rtc:join", "p50_ms"), ratio("rtc:join", "p99_ms"),
+                      ratio("join→consumed", "p50_ms"), ratio("join→consumed", "p99_ms"),
+                      py["errors"], node["errors"]])
+    return table
 
 
 def _pair(row: dict[str, Any], op: str) -> str:
@@ -296,6 +337,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ramp", type=float, default=None,
                         help="seconds over which each row's peers connect, whatever their "
                              "number (overrides --rate; 0: all at once)")
+    parser.add_argument("--burst", action="store_true",
+                        help="every row's peers connect at once (the same as --ramp 0)")
+    parser.add_argument("--node", action="store_true",
+                        help="after each row, the same peers against mediasoup's Node layer "
+                             "behind a minimal server (bench/node/signaling_server.mjs) on the "
+                             "same worker binary, and the ratios")
     parser.add_argument("--quick", action="store_true", help="one row of 4 peers (smoke)")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--redis", metavar="URL",
@@ -308,6 +355,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if SignalingClient is None:
         parser.error("the websockets package is needed: .venv/bin/pip install websockets==17.4")
+    if args.burst:
+        args.ramp = 0.0
+    if args.node and (why := node_reference_ready()):
+        parser.error(f"--node: {why}")
     if args.quick:
         args.sizes, args.per_meeting, args.ramp = "4", 2, 0.5
     args.sizes = [int(n) for n in str(args.sizes).split(",") if n]
@@ -321,28 +372,38 @@ def main(argv: list[str] | None = None) -> int:
         return 1 if errors else 0
     layer = "channels-redis" if args.redis else "in-memory channel layer"
     arrivals = (f"{args.rate:g} peers/s" if args.ramp is None
+                else "all at once (a burst)" if args.ramp == 0
                 else f"each row's peers over {args.ramp:g} s")
-    print(f"signaling: live daphne ({layer}), {args.per_meeting} peers per meeting, arrivals "
+    database = "PostgreSQL" if args.database == "inherit" else "SQLite"
+    print(f"signaling: live daphne ({database}, {layer}), one user per peer, {args.per_meeting} "
+          f"peers per invited-only meeting, arrivals "
           f"{arrivals}; load average {load_average()}")
     ops = [("join", "rtc:join"), ("createT", "rtc:createTransport"),
            ("connectT", "rtc:connectTransport"), ("produce", "rtc:produce"),
            ("consume", "rtc:consume"), ("resume", "rtc:resumeConsumer")]
     print("latency ms, p50/p99 (client side: sent → reply)")
     print(format_table(
-        ["peers", "meetings", *[name for name, _ in ops], *FLOW_TIMES, "errors"],
-        [[r["peers"], r["meetings"],
+        ["server", "peers", "meetings", *[name for name, _ in ops], *FLOW_TIMES, "errors"],
+        [[r["server"], r["peers"], r["meetings"],
           *[_pair(r, op) for _, op in ops], *[_pair(r, op) for op in FLOW_TIMES],
           r["errors"]] for r in rows]))
     print()
     print("server cost per peer (idle server → all peers connected)")
     print(format_table(
-        ["peers", "ramp s", "wall s", "daphne CPU ms", "(loop ms)", "loop %", "db thread %",
-         "daphne RSS KiB", "daphne RSS MiB", "workers", "workers CPU ms", "workers RSS KiB"],
-        [[r["peers"], r["ramp_s"], r["wall_s"], r["daphne_cpu_ms_per_peer"],
+        ["server", "peers", "ramp s", "wall s", "server CPU ms", "(loop ms)", "loop %",
+         "threads %", "server RSS KiB", "server RSS MiB", "workers", "workers CPU ms",
+         "workers RSS KiB"],
+        [[r["server"], r["peers"], r["ramp_s"], r["wall_s"], r["daphne_cpu_ms_per_peer"],
           r["daphne_loop_cpu_ms_per_peer"], r["daphne_loop_cpu_pct"],
           r["daphne_threads_cpu_pct"], r["daphne_rss_kib_per_peer"], r["daphne_rss_mib"],
           r["workers"], r["workers_cpu_ms_per_peer"], r["workers_rss_kib_per_peer"]]
          for r in rows]))
+    if args.node:
+        print()
+        print("python / node (whole set-up wall time, rtc:join and join→consumed percentiles)")
+        print(format_table(
+            ["peers", "ramp s", "py wall s", "node wall s", "wall", "join p50", "join p99",
+             "consumed p50", "consumed p99", "py errors", "node errors"], _ratios(rows)))
     for r in rows:
         for example in r["error_examples"]:
             print(f"error ({r['peers']} peers): {example}")

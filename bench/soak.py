@@ -119,6 +119,9 @@ async def run(args: argparse.Namespace) -> list[dict[str, Any]]:
     try:
         data = server.prepare(users=2 * args.pairs + 1, meetings=args.pairs, capacity=10)
         staff_token = data["tokens"][-1]
+        users, meetings = data["users"], data["meetings"]
+        server.invite([(meetings[0], users[-1])]
+                      + [(m, users[2 * i + k]) for i, m in enumerate(meetings) for k in (0, 1)])
         server.manage("shell", "-c", "from django.contrib.auth import get_user_model; "
                       "get_user_model().objects.filter(auth_token__key="
                       f"{staff_token!r}).update(is_staff=True)")

@@ -1,20 +1,40 @@
-"""The embedded (single-process) channel layer.
+"""The project's channel layers: the embedded in-memory one, and channels-redis made to hold a
+burst and to deliver in process what never needed to leave it.
 
-Channels' ``InMemoryChannelLayer`` sweeps every channel and every group for expired messages
-on each ``receive`` and ``group_send``: the cost of one message grows with the number of open
-connections, so the whole server's grows with their square (measured: 8 µs a message at 10
-connections, 88 µs at 500, 156 µs at 1,000). Expiry is measured in seconds (messages: 60 s,
-group membership: a day), so sweeping at most once a second keeps the same behaviour at a
-constant cost.
+In memory: Channels' ``InMemoryChannelLayer`` sweeps every channel and every group for
+expired messages on each ``receive`` and ``group_send``: the cost of one message grows with the
+number of open connections, so the whole server's grows with their square (measured: 8 µs a
+message at 10 connections, 88 µs at 500, 156 µs at 1,000). Expiry is measured in seconds
+(messages: 60 s, group membership: a day), so sweeping at most once a second keeps the same
+behaviour at a constant cost.
+
+Redis: channels-redis builds redis-py's default ``ConnectionPool``, which *refuses* a command
+when its 100 connections are in use (``MaxConnectionsError: Too many connections``): 200
+sockets opening at once made ``group_add`` raise in the consumer's ``connect`` and the server
+closed them with 1011. :class:`RedisChannelLayer` gives every Redis host a
+``BlockingConnectionPool``: a command waits (up to ``pool_timeout`` seconds) for a connection
+instead, and only then fails with a ``ConnectionError`` that the consumer turns into a refusal
+the client is told about. It also delivers group messages and sends to the channels of *this*
+process directly into their receive buffers (no Redis round trip, no serialisation), and gives
+Redis only the members of other processes; group membership itself stays in Redis, so a
+second process subscribed to the same group still gets every message.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
+from typing import Any
 
 from channels.layers import InMemoryChannelLayer as ChannelsInMemoryChannelLayer
+from channels_redis.core import RedisChannelLayer as ChannelsRedisChannelLayer
+from redis import asyncio as aioredis
+from redis.exceptions import RedisError
 
-__all__ = ["InMemoryChannelLayer"]
+__all__ = ["InMemoryChannelLayer", "RedisChannelLayer"]
+
+logger = logging.getLogger(__name__)
 
 
 class InMemoryChannelLayer(ChannelsInMemoryChannelLayer):
@@ -32,3 +52,235 @@ class InMemoryChannelLayer(ChannelsInMemoryChannelLayer):
             return
         self._next_sweep = now + self.sweep_interval
         super()._clean_expired()
+
+
+class RedisChannelLayer(ChannelsRedisChannelLayer):
+    """channels-redis with waiting connection pools and in-process delivery.
+
+    Extra options (``CONFIG``): ``max_connections`` (per host and event loop, default 50) and
+    ``pool_timeout`` (seconds a command waits for a free connection, default 10).
+    """
+
+    receive_retry_max = 5.0
+    """Longest pause (seconds) between two attempts of a receive whose Redis failed."""
+
+    def __init__(self, *args: Any, max_connections: int = 50, pool_timeout: float = 10.0,
+                 **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.max_connections = max_connections
+        self.pool_timeout = pool_timeout
+        self._local_groups: dict[str, set[str]] = {}
+        self._local_channels: dict[str, tuple[int, asyncio.AbstractEventLoop]] = {}
+        """Local channels in at least one group: how many groups, and the loop receiving."""
+        self._inboxes: dict[str, asyncio.Queue[dict[str, Any]]] = {}
+        self._receivers = 0
+        self._pump: asyncio.Task[None] | None = None
+
+    # -- pools ------------------------------------------------------------------------------
+
+    def create_pool(self, index: int) -> aioredis.ConnectionPool:
+        """A pool that waits for a free connection instead of refusing the command."""
+        host = dict(self.hosts[index])
+        # redis-py's default socket timeout (5 s) equals channels-redis's blocking pop
+        # (``brpop_timeout``, 5 s): an idle receive then failed every five seconds.
+        host.setdefault("socket_timeout", self.brpop_timeout + 5)
+        options = {"max_connections": self.max_connections, "timeout": self.pool_timeout}
+        if "address" in host:
+            address = host.pop("address")
+            return aioredis.BlockingConnectionPool.from_url(address, **options, **host)
+        if "master_name" in host:  # Sentinel: channels-redis's own pool
+            return super().create_pool(index)
+        return aioredis.BlockingConnectionPool(**options, **host)
+
+    # -- local membership -------------------------------------------------------------------
+
+    def _is_ours(self, channel: str) -> bool:
+        """Whether ``channel`` is a process-local channel of this layer (``new_channel``)."""
+        return "!" in channel and self.non_local_name(channel).endswith(self.client_prefix + "!")
+
+    async def group_add(self, group: str, channel: str) -> None:
+        """Add to the group in Redis (other processes send to it there), and remember locally
+        a member of this process. Redis first: if it fails, nothing is remembered."""
+        await super().group_add(group, channel)
+        if self._is_ours(channel):
+            members = self._local_groups.setdefault(group, set())
+            if channel not in members:
+                members.add(channel)
+                count = self._local_channels.get(channel, (0, None))[0]
+                self._local_channels[channel] = (count + 1, asyncio.get_running_loop())
+
+    async def group_discard(self, group: str, channel: str) -> None:
+        """Forget the local member at once (no message is delivered to it after this call,
+        even if Redis fails), then remove it from the group in Redis."""
+        members = self._local_groups.get(group)
+        if members is not None and channel in members:
+            members.discard(channel)
+            if not members:
+                del self._local_groups[group]
+            count, loop = self._local_channels.pop(channel, (0, None))
+            if count > 1 and loop is not None:
+                self._local_channels[channel] = (count - 1, loop)
+        await super().group_discard(group, channel)
+
+    def local_members(self, group: str) -> frozenset[str]:
+        """This process's channels in ``group`` (diagnostics, tests)."""
+        return frozenset(self._local_groups.get(group, ()))
+
+    def _deliver(self, channel: str, message: dict[str, Any]) -> None:
+        """Put a copy into a local member's inbox, on the loop that receives on it."""
+        found = self._local_channels.get(channel)
+        if found is None:
+            return
+        loop, copy = found[1], dict(message)
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            self._put(channel, copy)
+        elif not loop.is_closed():
+            loop.call_soon_threadsafe(self._put, channel, copy)
+
+    def _put(self, channel: str, message: dict[str, Any]) -> None:
+        """Queue a message for a channel of this process; beyond the channel's capacity the
+        oldest is dropped, as channels-redis does."""
+        inbox = self._inboxes.get(channel)
+        if inbox is None:
+            inbox = self._inboxes[channel] = asyncio.Queue()
+        if inbox.qsize() >= self.get_capacity(channel):
+            inbox.get_nowait()
+        inbox.put_nowait(message)
+
+    # -- sending ----------------------------------------------------------------------------
+
+    async def send(self, channel: str, message: dict[str, Any]) -> None:
+        """A channel of this process that is in a group (a live consumer) gets the message
+        directly; any other goes through Redis as before."""
+        if channel in self._local_channels:
+            self._deliver(channel, message)
+            return
+        await super().send(channel, message)
+
+    async def group_send(self, group: str, message: dict[str, Any]) -> None:
+        """Deliver to this process's members now, then to the other members through Redis
+        (this process's own members are left out there, so nobody gets a message twice)."""
+        local = self._local_groups.get(group, ())
+        for channel in tuple(local):
+            self._deliver(channel, message)
+        key = self._group_key(group)
+        connection = self.connection(self.consistent_hash(group))
+        async with connection.pipeline(transaction=False) as pipe:
+            pipe.zremrangebyscore(key, min=0, max=int(time.time()) - self.group_expiry)
+            pipe.zrange(key, 0, -1)
+            _, raw = await pipe.execute()
+        remote = [name for name in (x.decode("utf8") for x in raw) if not self._is_ours(name)]
+        if remote:
+            await self._send_to_channels(group, remote, message)
+
+    async def _send_to_channels(self, group: str, channel_names: list[str],
+                                message: dict[str, Any]) -> None:
+        """channels-redis's group delivery (one Lua call per shard) for the given members."""
+        by_connection, key_messages, key_capacity = self._map_channel_keys_to_connection(
+            channel_names, message)
+        now = time.time()
+        for index, keys in by_connection.items():
+            connection = self.connection(index)
+            args = [key_messages[k] for k in keys] + [key_capacity[k] for k in keys]
+            over = await connection.eval(_GROUP_SEND_LUA, len(keys), *keys, *args, now,
+                                         self.expiry)
+            if over:
+                logger.info("%s of %s channels over capacity in group %s", over,
+                            len(channel_names), group)
+
+    # -- receiving --------------------------------------------------------------------------
+
+    async def receive(self, channel: str) -> dict[str, Any]:
+        """The next message of ``channel``.
+
+        A channel of this process reads its inbox, which local deliveries and one pump task
+        per process fill (the pump reads this process's Redis list, as channels-redis's
+        receive does, and runs while anybody receives). channels-redis itself let one of the
+        receivers hold the Redis pop for everybody: that receiver never saw a message put
+        straight into its own buffer. A Redis failure does not reach the consumer (whose
+        socket would be closed with 1011): the pump, and the receive of a general channel,
+        log it and retry with a growing pause.
+        """
+        if not self._is_ours(channel):
+            return await self._retrying(channel)
+        real = self.non_local_name(channel)
+        inbox = self._inboxes.get(channel)
+        if inbox is None:
+            inbox = self._inboxes[channel] = asyncio.Queue()
+        self._receivers += 1
+        self._start_pump(real)
+        try:
+            return await inbox.get()
+        finally:
+            self._receivers -= 1
+            if inbox.empty() and self._inboxes.get(channel) is inbox:
+                del self._inboxes[channel]
+            if self._receivers == 0:
+                self._stop_pump()
+
+    async def _retrying(self, channel: str) -> dict[str, Any]:
+        pause = 0.1
+        while True:
+            try:
+                return await super().receive(channel)
+            except (RedisError, OSError) as error:
+                logger.warning("channel layer receive failed [channel:%s]: %r; retrying in %.1fs",
+                               channel, error, pause)
+                await asyncio.sleep(pause)
+                pause = min(self.receive_retry_max, pause * 2)
+
+    def _start_pump(self, real_channel: str) -> None:
+        loop = asyncio.get_running_loop()
+        pump = self._pump
+        if pump is not None and not pump.done() and pump.get_loop() is loop:
+            return
+        self._pump = loop.create_task(self._pump_messages(real_channel))
+
+    def _stop_pump(self) -> None:
+        pump, self._pump = self._pump, None
+        if pump is not None and not pump.done():
+            pump.cancel()
+
+    async def _pump_messages(self, real_channel: str) -> None:
+        """Move this process's messages from Redis into the channels' inboxes."""
+        pause = 0.1
+        while True:
+            try:
+                target, message = await self.receive_single(real_channel)
+            except (RedisError, OSError) as error:
+                logger.warning("channel layer receive failed [channel:%s]: %r; retrying in %.1fs",
+                               real_channel, error, pause)
+                await asyncio.sleep(pause)
+                pause = min(self.receive_retry_max, pause * 2)
+                continue
+            pause = 0.1
+            for name in target if isinstance(target, list) else [target]:
+                self._put(name, message)
+
+    async def flush(self) -> None:
+        """channels-redis's flush (every key of the prefix, the pools), and the pump."""
+        self._stop_pump()
+        await super().flush()
+
+
+_GROUP_SEND_LUA = """
+    local over_capacity = 0
+    local current_time = ARGV[#ARGV - 1]
+    local expiry = ARGV[#ARGV]
+    for i=1,#KEYS do
+        redis.call('ZREMRANGEBYSCORE', KEYS[i], 0, current_time - expiry)
+        if redis.call('ZCOUNT', KEYS[i], '-inf', '+inf') < tonumber(ARGV[i + #KEYS]) then
+            redis.call('ZADD', KEYS[i], current_time, ARGV[i])
+            redis.call('EXPIRE', KEYS[i], expiry)
+        else
+            over_capacity = over_capacity + 1
+        end
+    end
+    return over_capacity
+"""
+"""channels-redis's group-send script, with its expiry sweep (a pipeline of its own there)
+folded in: one round trip per shard."""

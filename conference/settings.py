@@ -152,6 +152,16 @@ if _ENGINE == "django.db.backends.postgresql" and DB_POOL:
         "timeout": env_int("DB_POOL_TIMEOUT", 10, minimum=1),  # seconds to wait for one
     }
 
+# Threads running the meeting sockets' database calls (conference.db_threads), each with its
+# own connection: on PostgreSQL as many as the pool holds; on SQLite 0, i.e. Channels' single
+# database thread (SQLite has one writer at a time; a second thread only waits on its lock).
+if _ENGINE == "django.db.backends.postgresql":
+    _DB_THREADS_DEFAULT = DATABASES["default"].get("OPTIONS", {}).get("pool", {}).get(
+        "max_size", 4)
+else:
+    _DB_THREADS_DEFAULT = 0
+DB_THREADS = env_int("DB_THREADS", _DB_THREADS_DEFAULT, minimum=0, maximum=64)
+
 if _ENGINE == "django.db.backends.sqlite3":
     # Several threads write at once (Channels' database thread, the webhook dispatcher):
     # wait for the lock instead of failing.
@@ -168,11 +178,16 @@ REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            # channels-redis with pools that wait for a connection (its own refuse one beyond
+            # 100 in use, which lost sockets in a burst), delivering in process what stays here.
+            "BACKEND": "conference.channel_layers.RedisChannelLayer",
             "CONFIG": {
                 "hosts": [REDIS_URL],
                 # Separates deployments (and test runs) sharing one Redis database.
                 "prefix": os.environ.get("CHANNEL_LAYER_PREFIX", "conference"),
+                # Connections per process to Redis, and the seconds a command waits for one.
+                "max_connections": env_int("REDIS_MAX_CONNECTIONS", 50, minimum=2),
+                "pool_timeout": env_int("REDIS_POOL_TIMEOUT", 10, minimum=1),
             },
         }
     }
@@ -221,6 +236,7 @@ _RTC_LIMIT_MINIMUMS = {
     "TRANSPORT_CONNECT_TIMEOUT_SECONDS": 0,
     "MAX_SOCKETS_PER_USER": 0,  # 0: unlimited
     "MAX_SOCKETS_PER_ADDRESS": 0,
+    "MAX_PENDING_CONNECTS": 1,
 }
 RTC_LIMITS = {
     name: env_int(f"RTC_{name}", 0, minimum=minimum)

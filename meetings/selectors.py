@@ -7,6 +7,8 @@ Synchronous; async callers wrap them with `channels.db.database_sync_to_async`.
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass, replace
+from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import ValidationError
@@ -16,8 +18,11 @@ from conference.errors import ApplicationError, ErrorCode
 from meetings.models import Meeting, Participant
 
 __all__ = [
+    "JoinAccess",
+    "join_access",
     "join_check",
     "join_refusal",
+    "join_refusal_given",
     "meeting_get_for_user",
     "meeting_list_for_user",
     "meeting_visible_to",
@@ -91,6 +96,42 @@ def participant_list(*, meeting: Meeting) -> QuerySet[Participant]:
     return Participant.objects.filter(meeting=meeting).select_related("user")
 
 
+@dataclass(frozen=True, slots=True)
+class JoinAccess:
+    """What a meeting socket and its call need to know about the user's place in the meeting,
+    read once when the socket joins and kept for the socket's life: nothing here changes
+    during a call except through ``meeting.updated`` (see :meth:`updated`)."""
+
+    meeting_id: str
+    capacity: int
+    """The meeting's capacity (people present at once)."""
+    is_host: bool
+    """The user hosts the meeting (or holds its host participant row)."""
+    invited: bool
+    """The user may join an invited-only meeting (host or a participant row)."""
+
+    def updated(self, meeting: dict[str, Any]) -> JoinAccess | None:
+        """This access after a ``meeting.updated`` payload (``events.meeting_payload``);
+        None when the change may refuse the user (the meeting ended, or became invited-only
+        for someone not invited), so the next use reads the database again."""
+        if meeting.get("status") == Meeting.Status.ENDED:
+            return None
+        if meeting.get("access") == Meeting.Access.INVITED and not self.invited:
+            return None
+        capacity = meeting.get("capacity")
+        return replace(self, capacity=capacity) if isinstance(capacity, int) else self
+
+
+def join_access(
+    *, meeting: Meeting, user: UserLike, participant: Participant | None
+) -> JoinAccess:
+    """The user's `JoinAccess` to a meeting they may join (``participant``: their row)."""
+    is_host = user_is_host(meeting=meeting, user=user) or (
+        participant is not None and participant.role == Participant.Role.HOST)
+    return JoinAccess(meeting_id=str(meeting.pk), capacity=meeting.capacity, is_host=is_host,
+                      invited=is_host or participant is not None)
+
+
 def join_refusal(*, meeting: Meeting, user: UserLike) -> ApplicationError | None:
     """Why the user may not join the meeting now, or None when they may.
 
@@ -110,8 +151,20 @@ def join_check(
     return _refusal(meeting=meeting, user=user, participant=participant), participant
 
 
+def join_refusal_given(
+    *, meeting: Meeting, user: UserLike, participant: Participant | None, present_count: int
+) -> ApplicationError | None:
+    """`join_refusal` from rows the caller already read: the user's participant row and how
+    many are present (saves the queries on a path that reads them anyway)."""
+    if not user.is_authenticated or not user.is_active:
+        return ApplicationError("Sign in to join.", code=ErrorCode.NOT_AUTHENTICATED)
+    return _refusal(meeting=meeting, user=user, participant=participant,
+                    present_count=present_count)
+
+
 def _refusal(
-    *, meeting: Meeting, user: UserLike, participant: Participant | None
+    *, meeting: Meeting, user: UserLike, participant: Participant | None,
+    present_count: int | None = None,
 ) -> ApplicationError | None:
     allowed = (
         user_is_host(meeting=meeting, user=user)
@@ -123,7 +176,11 @@ def _refusal(
     if meeting.status == Meeting.Status.ENDED:
         return ApplicationError("The meeting has ended.", code=ErrorCode.GONE)
     already_present = participant is not None and participant.is_present
-    if not already_present and participants_present(meeting=meeting).count() >= meeting.capacity:
+    if already_present:
+        return None
+    if present_count is None:
+        present_count = participants_present(meeting=meeting).count()
+    if present_count >= meeting.capacity:
         return ApplicationError("The meeting is full.", code=ErrorCode.FULL)
     return None
 

@@ -28,6 +28,7 @@ __all__ = [
     "meeting_end",
     "meeting_update",
     "participant_invite",
+    "participant_join",
     "participant_mark_joined",
     "participant_mark_left",
     "participant_remove",
@@ -207,10 +208,20 @@ def participant_mark_joined(*, meeting: Meeting, user: AbstractBaseUser) -> Part
     refusal = selectors.join_refusal(meeting=meeting, user=user)
     if refusal is not None:
         raise refusal
+    participant = selectors.participant_get(meeting=meeting, user=user)
+    return _record_join(meeting=meeting, user=user, participant=participant)
+
+
+def _record_join(
+    *, meeting: Meeting, user: AbstractBaseUser, participant: Participant | None
+) -> Participant:
+    """Write the join of an allowed user (the meeting row is locked, ``participant`` is the
+    user's row or None), start a scheduled meeting, signal and broadcast after commit."""
     now = timezone.now()
-    participant, _ = Participant.objects.select_related("user").get_or_create(
-        meeting=meeting, user=user, defaults={"role": Participant.Role.MEMBER}
-    )
+    if participant is None:
+        participant, _ = Participant.objects.get_or_create(
+            meeting=meeting, user=user, defaults={"role": Participant.Role.MEMBER})
+    participant.user = user
     participant.joined_at = now
     participant.left_at = None
     participant.save(update_fields=["joined_at", "left_at"])
@@ -228,6 +239,46 @@ def participant_mark_joined(*, meeting: Meeting, user: AbstractBaseUser) -> Part
         meeting.id, events.PARTICIPANT_JOINED, events.participant_payload(participant)
     )
     return participant
+
+
+def participant_join(
+    *, meeting_id: Any, user: AbstractBaseUser, record: bool
+) -> tuple[selectors.JoinAccess, dict[str, Any]]:
+    """A meeting socket joining, in one transaction: check that the user may join, write the
+    join when ``record`` (the user's first presence in this process: otherwise another socket
+    or a call peer in its grace period holds it, and only the check is made), and return the
+    user's `selectors.JoinAccess` with the ``meeting.state`` snapshot taken after the write.
+
+    Four queries where the separate selectors and services made nine: the meeting (locked
+    when writing, with its host), the user's row, who is present (the capacity check and the
+    snapshot), the write. Raises the refusal (`ApplicationError`) of a user who may not join.
+    """
+    with transaction.atomic():
+        query = Meeting.objects.select_related("host")
+        if record:
+            # Only the meeting's row: FOR UPDATE of the host's user row too would make every
+            # join of every meeting of one host wait for the others.
+            query = query.select_for_update(of=("self",))
+        meeting = query.filter(pk=meeting_id).first()
+        if meeting is None:
+            raise ApplicationError("Meeting not found.", code=ErrorCode.NOT_FOUND)
+        participant = selectors.participant_get(meeting=meeting, user=user)
+        present = list(selectors.participants_present(meeting=meeting))
+        refusal = selectors.join_refusal_given(
+            meeting=meeting, user=user, participant=participant, present_count=len(present))
+        if refusal is not None:
+            raise refusal
+        if record:
+            participant = _record_join(meeting=meeting, user=user, participant=participant)
+            present = [p for p in present if p.pk != participant.pk] + [participant]
+            present.sort(key=lambda p: (p.created_at, p.pk))
+        access = selectors.join_access(meeting=meeting, user=user, participant=participant)
+        snapshot = {
+            "type": "meeting.state",
+            "meeting": events.meeting_payload(meeting),
+            "participants": [events.participant_payload(p) for p in present],
+        }
+    return access, snapshot
 
 
 @transaction.atomic

@@ -11,16 +11,25 @@ left then, not when its socket dropped.
 The table is in memory: it covers one process, which owns every socket of its meetings (see
 ARCHITECTURE.md, Scale). Callers run on the event loop; nothing here awaits between reading and
 changing the table.
+
+The writes run on several database threads (`conference.db_threads`), so two writes of one
+user in one meeting could otherwise commit in the other order than they were decided (a leave
+decided before a join, committed after it: the user shown gone while present). Every join and
+leave write of a (meeting, user) pair runs inside `Attendance.writing`, which lets them
+through one at a time, in the order they asked.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+from collections.abc import AsyncIterator
 from typing import Any
 
-from channels.db import database_sync_to_async
 from django.contrib.auth import get_user_model
 
+from conference.db_threads import db_call
 from meetings import services
 
 __all__ = ["Attendance", "attendance", "mark_left", "peer_key"]
@@ -38,6 +47,24 @@ class Attendance:
 
     def __init__(self) -> None:
         self._holders: dict[tuple[str, str], set[str]] = {}
+        self._writers: dict[tuple[str, str], tuple[asyncio.Lock, int]] = {}
+
+    @contextlib.asynccontextmanager
+    async def writing(self, meeting_id: Any, user_id: Any) -> AsyncIterator[None]:
+        """Hold the (meeting, user) pair's write turn: its join and leave writes commit in
+        the order they entered (asyncio locks are fair)."""
+        key = self._key(meeting_id, user_id)
+        lock, users = self._writers.get(key) or (asyncio.Lock(), 0)
+        self._writers[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._writers[key]
+            if users > 1:
+                self._writers[key] = (lock, users - 1)
+            else:
+                del self._writers[key]
 
     @staticmethod
     def _key(meeting_id: Any, user_id: Any) -> tuple[str, str]:
@@ -79,7 +106,7 @@ attendance = Attendance()
 """The process's attendance table."""
 
 
-@database_sync_to_async
+@db_call
 def _write_left(meeting_id: Any, user_id: Any) -> None:
     user = get_user_model().objects.filter(pk=user_id).first()
     if user is not None:
@@ -90,6 +117,7 @@ async def mark_left(meeting_id: Any, user_id: Any) -> None:
     """Write the leave of a user whose last holder went; a failure is logged, not raised (the
     caller is tearing something down and must go on)."""
     try:
-        await _write_left(meeting_id, user_id)
+        async with attendance.writing(meeting_id, user_id):
+            await _write_left(meeting_id, user_id)
     except Exception:
         logger.exception("meeting=%s user=%s could not be marked left", meeting_id, user_id)

@@ -20,10 +20,11 @@ import logging
 from typing import Any
 from urllib.parse import parse_qs
 
-from channels.db import database_sync_to_async
 from channels.middleware import BaseMiddleware
 from django.apps import apps
 from django.contrib.auth.models import AnonymousUser
+
+from conference.db_threads import db_call
 
 logger = logging.getLogger(__name__)
 
@@ -32,7 +33,7 @@ __all__ = ["TokenAuthMiddleware", "join_token_scope", "user_for_token"]
 MAX_TOKEN_LENGTH = 64
 
 
-@database_sync_to_async
+@db_call
 def user_for_token(key: str) -> Any:
     """The active user owning DRF token `key`, or AnonymousUser."""
     from rest_framework.authtoken.models import Token

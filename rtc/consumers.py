@@ -21,18 +21,19 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import random
 import time
 from typing import Any
 
 from channels.consumer import get_handler_name
-from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from conference import log_context
+from conference.db_threads import db_call
 from conference.errors import ApplicationError
-from meetings import events, selectors, services
-from meetings.models import Meeting
-from rtc import handlers, metrics, shutdown
+from meetings import events, services
+from meetings.selectors import JoinAccess
+from rtc import metrics, shutdown
 from rtc.attendance import attendance, mark_left
 from rtc.protocol import (
     CloseCode,
@@ -55,13 +56,49 @@ from rtc.socket_limits import SocketLimit, SocketSlot, address_tag, client_addre
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["FRAME_FACTOR", "MeetingConsumer", "frame_limiter"]
+__all__ = ["FRAME_FACTOR", "MeetingConsumer", "connects_in_progress", "frame_limiter"]
 
 FRAME_FACTOR = 2
 """A socket may send this many times the rtc request rate and burst in frames of any kind."""
 
 frame_limiter = RateLimiter()
 """Frame budgets of the open sockets (every frame, rtc or not, valid or not)."""
+
+RETRY_AFTER_SECONDS = (1.0, 4.0)
+"""The ``retryAfter`` of a ``server_busy`` refusal is drawn from this range, so the clients
+refused together do not all come back together."""
+
+
+class _ConnectsInProgress:
+    """How many sockets of this process are between their accept and their ``meeting.state``
+    (waiting for Redis and the database): beyond ``RTC_MAX_PENDING_CONNECTS`` a new socket is
+    refused at once as busy, with a retry hint, instead of queueing without bound."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def enter(self) -> bool:
+        """Count one more set-up; False (nothing counted) when the limit is reached."""
+        if self.count >= limits().max_pending_connects:
+            return False
+        self.count += 1
+        return True
+
+    def leave(self) -> None:
+        """One set-up finished (joined or refused)."""
+        self.count -= 1
+
+
+connects_in_progress = _ConnectsInProgress()
+"""The set-ups in progress of this process."""
+
+
+@db_call
+def _join_meeting(meeting_id: Any, user: Any, record: bool) -> tuple[JoinAccess, dict[str, Any]]:
+    """The socket's one database trip: may the user join, its join written when ``record``,
+    its access (role, capacity) and the ``meeting.state`` snapshot."""
+    return services.participant_join(meeting_id=meeting_id, user=user, record=record)
+
 
 _TOO_MANY_SOCKETS = {
     SocketLimit.USER: "too many open meeting connections for this account",
@@ -86,6 +123,9 @@ class MeetingConsumer(AsyncJsonWebsocketConsumer):
     """The verified join token (set by `rtc.auth`), None for a Django login."""
     socket_slot: SocketSlot | None = None
     """This socket's place in the per-user and per-address counts, until it is given back."""
+    join_access: JoinAccess | None = None
+    """The user's role and the meeting's capacity, read when the socket joined (kept current
+    by ``meeting.updated``; None: ``rtc:join`` reads them again)."""
 
     # --- lifecycle ------------------------------------------------------------------------------
 
@@ -145,21 +185,17 @@ class MeetingConsumer(AsyncJsonWebsocketConsumer):
         if refusal is not None:
             await self._refuse(refusal, CloseCode.TOO_MANY_SOCKETS)
             return
-        # Subscribe before recording the join, so no event after the join can be missed.
-        await self.channel_layer.group_add(self.group_name, self.channel_name)
-        # Held before the write, so a concurrent last leave of this user is not written.
-        first = attendance.hold(self.meeting_id, self.user.pk, self.channel_name)
-        try:
-            state = await self._mark_joined(record=first)
-        except ApplicationError as error:
-            await self._undo_join()
-            logger.info("meeting=%s refused user=%s: %s", self.meeting_id, self.user.pk, error.code)
-            await self.close(code=int(close_code_for(error.code)))
+        if not connects_in_progress.enter():
+            logger.warning("meeting=%s refused user=%s: %s sockets already being set up",
+                           self.meeting_id, self.user.pk, connects_in_progress.count)
+            await self._refuse_busy()
             return
-        except Exception:  # the server closes the socket (1011) and logs it
-            self._release_socket_slot()
-            await self._undo_join()
-            raise
+        try:
+            state = await self._join()
+        finally:
+            connects_in_progress.leave()
+        if state is None:
+            return
         self.joined = True
         shutdown.track(self)
         if shutdown.shutting_down():  # began while the join was being written
@@ -174,12 +210,58 @@ class MeetingConsumer(AsyncJsonWebsocketConsumer):
         state.pop("type", None)
         await self.send_event("meeting.state", state)
 
+    async def _join(self) -> dict[str, Any] | None:
+        """Subscribe, record the presence, take the snapshot; None when the socket was
+        refused (and closed) instead. A failure of Redis or of the database is a refusal
+        the client is told about (``server_busy``), never an unhandled error."""
+        # Subscribe before recording the join, so no event after the join can be missed.
+        try:
+            await self.channel_layer.group_add(self.group_name, self.channel_name)
+        except Exception:
+            logger.exception("meeting=%s user=%s could not join the meeting's group",
+                             self.meeting_id, self.user.pk)
+            await self._refuse_busy()
+            return None
+        # Held before the write, so a concurrent last leave of this user is not written.
+        first = attendance.hold(self.meeting_id, self.user.pk, self.channel_name)
+        try:
+            async with attendance.writing(self.meeting_id, self.user.pk):
+                self.join_access, state = await _join_meeting(self.meeting_id, self.user,
+                                                              first)
+        except ApplicationError as error:
+            await self._undo_join()
+            logger.info("meeting=%s refused user=%s: %s", self.meeting_id, self.user.pk, error.code)
+            await self.close(code=int(close_code_for(error.code)))
+            return None
+        except Exception:
+            logger.exception("meeting=%s user=%s join failed", self.meeting_id, self.user.pk)
+            await self._undo_join()
+            await self._refuse_busy()
+            return None
+        return state
+
+    async def _refuse_busy(self) -> None:
+        """Refuse a socket the server cannot take now: an ``error`` event ``server_busy``
+        with ``retryAfter`` seconds, then close 4529."""
+        retry_after = round(random.uniform(*RETRY_AFTER_SECONDS), 1)
+        await self._refuse({"code": "server_busy", "retryAfter": retry_after,
+                            "reason": "the server is busy, retry shortly"}, CloseCode.BUSY)
+
     async def _undo_join(self) -> None:
         """Take back what ``connect`` did before its join failed: the group membership and the
         presence (a leave is written when this socket was the user's only holder)."""
-        await self.channel_layer.group_discard(self.group_name, self.channel_name)
+        await self._discard_group()
         if attendance.release(self.meeting_id, self.user.pk, self.channel_name):
             await mark_left(self.meeting_id, self.user.pk)
+
+    async def _discard_group(self) -> None:
+        """Leave the meeting's group; a channel-layer failure is logged (the membership
+        expires in the layer, and this socket no longer relays anything)."""
+        try:
+            await self.channel_layer.group_discard(self.group_name, self.channel_name)
+        except Exception:
+            logger.exception("meeting=%s user=%s could not leave the meeting's group",
+                             self.meeting_id, self.user.pk)
 
     def _take_socket_slot(self) -> dict[str, str] | None:
         """Count this socket against its user's and its address's limits; when one is full,
@@ -219,7 +301,7 @@ class MeetingConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=int(default_code))
             return
         code = int(refusal.get("closeCode") or default_code)
-        await self.send_event("error", {"code": refusal["code"], "reason": refusal["reason"]})
+        await self.send_event("error", {k: v for k, v in refusal.items() if k != "closeCode"})
         await self.close(code=code, reason=str(refusal["reason"])[:120])
 
     async def disconnect(self, code: int) -> None:
@@ -254,7 +336,7 @@ class MeetingConsumer(AsyncJsonWebsocketConsumer):
         self.joined = False
         shutdown.untrack(self)
         frame_limiter.forget(self.channel_name)
-        await self.channel_layer.group_discard(self.group_name, self.channel_name)
+        await self._discard_group()
         if self.leaving:
             try:
                 await self._leave_call()
@@ -282,26 +364,6 @@ class MeetingConsumer(AsyncJsonWebsocketConsumer):
         await self._leave()
         # int(): daphne's autobahn refuses int subclasses such as IntEnum members.
         await self.close(code=int(code))
-
-    @database_sync_to_async
-    def _mark_joined(self, *, record: bool) -> dict[str, Any]:
-        """Check that the user may join; write the join only when ``record`` (the user's first
-        presence here: another socket, or a call peer in its grace period, already wrote it).
-
-        Returns the ``meeting.state`` snapshot taken after the write, in the same trip to the
-        database thread: under load every trip waits in that thread's queue, and the client's
-        ``rtc:join`` waits for this whole ``connect``.
-        """
-        meeting = Meeting.objects.filter(pk=self.meeting_id).first()
-        if meeting is None:
-            raise ApplicationError("Meeting not found.", code="not_found")
-        if record:
-            services.participant_mark_joined(meeting=meeting, user=self.user)
-        else:
-            refusal = selectors.join_refusal(meeting=meeting, user=self.user)
-            if refusal is not None:
-                raise refusal
-        return handlers.meeting_state_snapshot(self.meeting_id)
 
     # --- client to server -----------------------------------------------------------------------
 
@@ -401,15 +463,20 @@ class MeetingConsumer(AsyncJsonWebsocketConsumer):
     ) -> None:
         """Push an event to the meeting's connections (by default not this one)."""
         exclude = self.channel_name if exclude_self else None
-        await self.channel_layer.group_send(
-            self.group_name, events.group_message(event, data, exclude=exclude)
-        )
+        try:
+            await self.channel_layer.group_send(
+                self.group_name, events.group_message(event, data, exclude=exclude)
+            )
+        except Exception:  # the request that broadcasts still gets its reply
+            logger.exception("meeting=%s broadcast of %s failed", self.meeting_id, event)
 
     async def meeting_event(self, message: dict[str, Any]) -> None:
         """Relay a group event; close when the meeting ended or this user was removed."""
         if not self.joined or message.get("exclude") == self.channel_name:
             return
         event, data = message["event"], message.get("data", {})
+        if event == events.MEETING_UPDATED and self.join_access is not None:
+            self.join_access = self.join_access.updated(data)
         await self.send_event(event, data)
         if event == events.MEETING_ENDED:
             await self.leave_and_close(CloseCode.MEETING_ENDED)

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from channels.db import database_sync_to_async
-
+from conference.db_threads import db_call
 from conference.errors import ApplicationError, ErrorCode
 from meetings import events, selectors
 from meetings.models import Meeting
@@ -31,8 +30,8 @@ def meeting_state_snapshot(meeting_id: Any) -> dict[str, Any]:
     }
 
 
-meeting_state = database_sync_to_async(meeting_state_snapshot)
-"""`meeting_state_snapshot` from async code (on the database thread)."""
+meeting_state = db_call(meeting_state_snapshot)
+"""`meeting_state_snapshot` from async code (on a database thread)."""
 
 
 @registry.register("meeting:state")

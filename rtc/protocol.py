@@ -78,6 +78,11 @@ class CloseCode(IntEnum):
     """The user (or the client address) already holds as many open meeting sockets as
     ``MAX_SOCKETS_PER_USER`` (``MAX_SOCKETS_PER_ADDRESS``) allow; refused before any database
     work (`rtc.socket_limits`)."""
+    BUSY = 4529
+    """The server could not take the socket now (its channel layer or database did not
+    answer in time, or too many sockets are being set up at once). An ``error`` event with
+    code ``server_busy`` and ``retryAfter`` (seconds) comes first. Outside 4400-4499 on
+    purpose: clients reconnect (with backoff) rather than give up."""
     SHUTTING_DOWN = 4503
     """The server is stopping (every open socket, and new ones meanwhile): reconnect shortly.
     Not 1001/1012: daphne's WebSocket library lets an application send only 1000 and 3000-4999."""

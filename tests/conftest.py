@@ -63,7 +63,7 @@ def _aiortc_on_loopback() -> None:
 def _isolated_channel_layer() -> Iterator[None]:
     """Give this run its own Redis key prefix (no-op for the in-memory layer); flush at the end."""
     config = settings.CHANNEL_LAYERS["default"]
-    redis = config["BACKEND"].startswith("channels_redis")
+    redis = "redis" in config["BACKEND"].lower()
     if redis:
         config.setdefault("CONFIG", {})["prefix"] = f"conference-test-{uuid.uuid4().hex[:12]}"
     channel_layers.backends.clear()

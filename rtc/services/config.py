@@ -63,6 +63,10 @@ class RtcLimits:
     max_sockets_per_address: int = 50
     """Open meeting sockets from one client address in this process (a whole office may sit
     behind one NAT; loopback is not counted); one more is closed with 4430 (0: unlimited)."""
+    max_pending_connects: int = 2000
+    """Meeting sockets of this process being set up at once (accepted, waiting for the
+    channel layer and the database); one more is refused at once as busy (close 4529, with
+    a retry hint) rather than queued without bound."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,15 +18,14 @@ import hmac
 import logging
 import secrets
 import uuid
-from dataclasses import dataclass
 from typing import Any
 
-from channels.db import database_sync_to_async
 from django.contrib.auth import get_user_model
 
+from conference.db_threads import db_call
 from conference.errors import ErrorCode as AppErrorCode
 from meetings import selectors
-from meetings.models import Meeting, Participant
+from meetings.models import Meeting
 from rtc.attendance import attendance, mark_left, peer_key
 from rtc.services import notify
 from rtc.services.config import limits
@@ -46,15 +45,10 @@ _REFUSAL_CODES = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class _Access:
-    capacity: int
-    is_host: bool
-
-
-@database_sync_to_async
-def _meeting_access(meeting_id: str, user: Any) -> _Access:
-    """The meeting's capacity and the user's role, or the reason the user may not join."""
+@db_call
+def _meeting_access(meeting_id: str, user: Any) -> selectors.JoinAccess:
+    """The meeting's capacity and the user's role, or the reason the user may not join (for
+    a connection that does not carry them from its own join)."""
     meeting = Meeting.objects.select_related("host").filter(pk=meeting_id).first()
     if meeting is None:
         raise SignalingError(ErrorCode.NOT_FOUND, "meeting not found")
@@ -62,12 +56,10 @@ def _meeting_access(meeting_id: str, user: Any) -> _Access:
     if refusal is not None:
         code = _REFUSAL_CODES.get(refusal.code, ErrorCode.FORBIDDEN)
         raise SignalingError(code, refusal.message)
-    is_host = selectors.user_is_host(meeting=meeting, user=user) or (
-        participant is not None and participant.role == Participant.Role.HOST)
-    return _Access(capacity=meeting.capacity, is_host=is_host)
+    return selectors.join_access(meeting=meeting, user=user, participant=participant)
 
 
-@database_sync_to_async
+@db_call
 def _user_may_rejoin(meeting_id: str, user_id: Any) -> bool:
     """False when the meeting is gone or ended, or the user may not join it any more."""
     meeting = Meeting.objects.select_related("host").filter(pk=meeting_id).first()
@@ -125,11 +117,14 @@ class RoomService(MediaOperations):
     # -- join and resume ----------------------------------------------------------------------
 
     async def join(self, *, channel_name: str, meeting_id: Any, user: Any,
-                   request: JoinRequest, grants: Any = None) -> dict[str, Any]:
+                   request: JoinRequest, grants: Any = None,
+                   access: selectors.JoinAccess | None = None) -> dict[str, Any]:
         """Enter the call (or resume a peer) and return the ``rtc:joined`` reply data.
 
         ``grants`` (`rtc.grants.Grants`, from a join token) decide the host role and whether
         the peer is hidden; None (a signed-in user) leaves both to the meeting's roles.
+        ``access``: the user's role and the meeting's capacity as the connection read them
+        when it joined the meeting (its permission check); without it, they are read here.
         """
         meeting_id = str(meeting_id)
         current = self._by_channel.get(channel_name)
@@ -138,7 +133,8 @@ class RoomService(MediaOperations):
             if request.resume_peer_id != peer.id:
                 raise SignalingError(ErrorCode.INVALID, "already joined")
             return self._joined_reply(room, peer, resumed=True)
-        access = await _meeting_access(meeting_id, user)
+        if access is None or access.meeting_id != meeting_id:
+            access = await _meeting_access(meeting_id, user)
         while True:
             room = await self._room_for(meeting_id, access.capacity)
             async with room.lock:
@@ -189,7 +185,8 @@ class RoomService(MediaOperations):
                     channel_name)
         return peer
 
-    async def _add_peer(self, room: Room, channel_name: str, user: Any, access: _Access,
+    async def _add_peer(self, room: Room, channel_name: str, user: Any,
+                        access: selectors.JoinAccess,
                         request: JoinRequest, grants: Any = None) -> Peer:
         if user.pk in room.removed_users:
             raise SignalingError(ErrorCode.FORBIDDEN, "the host removed you from this call")

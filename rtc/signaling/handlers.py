@@ -78,7 +78,8 @@ async def join(conn: Connection, request: JoinRequest) -> Reply:
     reply = await get_room_service().join(channel_name=conn.channel_name,
                                           meeting_id=conn.meeting_id, user=conn.user,
                                           request=request,
-                                          grants=rtc_grants.connection_grants(conn))
+                                          grants=rtc_grants.connection_grants(conn),
+                                          access=getattr(conn, "join_access", None))
     return {**reply, "iceServers": ice_servers_for(conn.user.pk)}
 
 

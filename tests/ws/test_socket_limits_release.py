@@ -21,7 +21,7 @@ from rest_framework.authtoken.models import Token
 
 from meetings import services
 from meetings.models import Participant
-from rtc import handlers, shutdown
+from rtc import shutdown
 from rtc.attendance import attendance
 from rtc.protocol import CloseCode
 from rtc.socket_limits import open_sockets
@@ -157,21 +157,27 @@ async def test_server_shutdown_gives_every_slot_back(ws_open, meeting, open_meet
 
 async def test_exception_in_connect_gives_the_slot_and_the_presence_back(
         ws_communicator, ws_open, open_meeting, outsider_user, channel_layer, monkeypatch):
-    """The join's database trip fails unexpectedly: the socket's task ends with the error
-    (the server then closes it with 1011), its slot is free, it left the meeting's group, it
-    holds no presence, and the join was undone as a leave; the next socket is accepted."""
+    """The join's database trip fails unexpectedly: the client is told (an ``error`` event
+    ``server_busy`` with a retry hint, then close 4529, never a 1011), its slot is free, it
+    left the meeting's group, it holds no presence, and the join was undone as a leave; the
+    next socket is accepted."""
 
-    def broken_snapshot(meeting_id):
-        raise RuntimeError("database went away")
+    join = services.participant_join
 
-    monkeypatch.setattr(handlers, "meeting_state_snapshot", broken_snapshot)
+    def broken_join(**kwargs):
+        join(**kwargs)  # the join is written...
+        raise RuntimeError("database went away")  # ...and then the trip fails
+
+    monkeypatch.setattr(services, "participant_join", broken_join)
     for _ in range(ROUNDS):
         ws = await ws_communicator(open_meeting.id, user=outsider_user)
         ws.scope["client"] = ("203.0.113.7", 50000)
         connected, _ = await ws.connect(timeout=5)
         assert connected
-        with pytest.raises(RuntimeError, match="database went away"):
-            await ws.receive_output(timeout=5)
+        event = await ws.receive_json_from(timeout=5)
+        assert event["type"] == "error" and event["data"]["code"] == "server_busy", event
+        assert 1 <= event["data"]["retryAfter"] <= 4
+        assert await _closed_with(ws) == CloseCode.BUSY
         assert _counted() == (0, {}, {})
         assert not attendance.present(open_meeting.id, outsider_user.pk)
         groups = getattr(channel_layer, "groups", None)

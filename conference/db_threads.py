@@ -1,0 +1,92 @@
+"""Database calls from async code on a bounded pool of threads, each with its own connection.
+
+Channels' ``database_sync_to_async`` runs every ORM call of the process, one after another, on
+a single thread: under a burst of sockets (each authenticating, checking its access and
+writing its presence) they queue there, and on PostgreSQL the thread spends most of its time
+waiting for one round trip after another. :func:`db_call` runs them on ``DB_THREADS`` threads
+instead. Django's connections are per thread, so each thread has its own; on PostgreSQL with
+Django's pool (``DB_POOL``) the default is the pool's ``max_size``, so no thread waits for a
+connection another thread of the pool could have used, and each call gives its connection
+back when it ends (the pool's ``CONN_MAX_AGE`` is 0).
+
+SQLite serialises writers on a file lock: two threads writing at once make one sleep in
+SQLite's busy handler, and a reader's shared lock makes a committing writer wait the same
+way (bench/README.md measured no gain from a second thread). So on SQLite the default is 0:
+:func:`db_call` then uses Channels' single database thread, exactly as before.
+
+Like ``database_sync_to_async``, each call closes the thread's stale (or, at
+``CONN_MAX_AGE`` 0, every) connection before and after it; and the thread knows its event loop,
+so ``transaction.on_commit`` broadcasts (``meetings.events``) are handed to that loop.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, ParamSpec, TypeVar
+
+from asgiref.sync import SyncToAsync
+from channels.db import database_sync_to_async
+from django.conf import settings
+from django.db import close_old_connections
+
+__all__ = ["db_call", "db_threads", "shutdown"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+_lock = threading.Lock()
+_executor: ThreadPoolExecutor | None = None
+
+
+def db_threads() -> int:
+    """How many database threads calls run on; 0: Channels' single database thread."""
+    return int(getattr(settings, "DB_THREADS", 0))
+
+
+def _pool() -> ThreadPoolExecutor:
+    global _executor
+    with _lock:
+        if _executor is None:
+            _executor = ThreadPoolExecutor(max_workers=db_threads(), thread_name_prefix="db")
+        return _executor
+
+
+def shutdown() -> None:
+    """Stop the threads (their connections close with them); the next call starts new ones."""
+    global _executor
+    with _lock:
+        executor, _executor = _executor, None
+    if executor is not None:
+        executor.shutdown(wait=True)
+
+
+class _PooledCall(SyncToAsync):  # type: ignore[type-arg]
+    """``SyncToAsync`` on the pool, closing stale connections around the call (Django's own
+    ``close_old_connections``: Channels' test communicators stub out only Channels' copy)."""
+
+    def thread_handler(self, loop: Any, *args: Any, **kwargs: Any) -> Any:
+        close_old_connections()
+        try:
+            return super().thread_handler(loop, *args, **kwargs)
+        finally:
+            close_old_connections()
+
+
+def db_call(func: Callable[P, R]) -> Callable[P, Any]:
+    """Decorator: ``await func(...)`` runs on a database thread (see the module docstring).
+
+    The thread is chosen at each call, so tests and settings changes take effect at once.
+    """
+    shared = database_sync_to_async(func)
+
+    async def call(*args: P.args, **kwargs: P.kwargs) -> R:
+        if db_threads() <= 0:
+            return await shared(*args, **kwargs)
+        return await _PooledCall(func, thread_sensitive=False, executor=_pool())(*args, **kwargs)
+
+    call.__name__ = getattr(func, "__name__", "db_call")
+    call.__doc__ = func.__doc__
+    call.__wrapped__ = func  # type: ignore[attr-defined]
+    return call
