@@ -1,6 +1,6 @@
 // The call: who is in it, what we send (mic, webcam, screen) and what we receive, over the
-// rtc:* protocol of issue 4. It owns a MediaSession (device, transports) and tells the page
-// what changed through events; it never touches the DOM.
+// rtc:* protocol (rtc/signaling/PROTOCOL.md). It owns a MediaSession (device, transports) and
+// tells the page what changed through events; it never touches the DOM.
 //
 // The controller keeps the call's state and drives joining, resuming and leaving; its parts:
 // - call-rejoin.js: the reconnection policy (resume or rebuild, what to close and consume
