@@ -17,8 +17,14 @@ function producer(id, { kind = 'video', encodings = 3 } = {}) {
       this.calls.push(layer);
       this.maxSpatialLayer = layer;
     },
-    async setRtpEncodingParameters(params) {
-      this.params = params;
+    rtpSender: {
+      encodings: Array.from({ length: encodings }, () => ({ active: true })),
+      getParameters() {
+        return { encodings: this.encodings.map((e) => ({ ...e })) };
+      },
+      async setParameters(parameters) {
+        this.encodings = parameters.encodings;
+      },
     },
   };
 }
@@ -62,8 +68,10 @@ test('our voice is sent with high priority, the camera with low', async () => {
   const camera = producer('cam');
   await prioritize(mic, 'mic');
   await prioritize(camera, 'webcam');
-  assert.deepEqual(mic.params, { priority: 'high', networkPriority: 'high' });
-  assert.deepEqual(camera.params, SENDER_PRIORITY.webcam);
+  assert.deepEqual(mic.rtpSender.encodings, [{ active: true, priority: 'high', networkPriority: 'high' }]);
+  assert.equal(camera.rtpSender.encodings.length, 3);
+  for (const encoding of camera.rtpSender.encodings) assert.deepEqual(encoding, { active: true, ...SENDER_PRIORITY.webcam });
   // A browser without the API keeps its defaults; nothing throws.
   await prioritize({ closed: false }, 'mic');
+  await prioritize({ closed: false, rtpSender: { getParameters: () => { throw new Error('no'); } } }, 'mic');
 });

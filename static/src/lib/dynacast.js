@@ -18,12 +18,17 @@ export const SENDER_PRIORITY = Object.freeze({
   webcam: { priority: 'low', networkPriority: 'low' },
 });
 
-/** Give `producer` the priorities of `source`; a browser that refuses them keeps its defaults. */
+/** Give `producer` the priorities of `source` on its RTCRtpSender (no renegotiation is
+ * needed for these); a browser that refuses them keeps its defaults. */
 export async function prioritize(producer, source) {
-  const params = SENDER_PRIORITY[source];
-  if (!params || producer.closed) return;
+  const wanted = SENDER_PRIORITY[source];
+  const sender = producer?.rtpSender;
+  if (!wanted || !sender || producer.closed) return;
   try {
-    await producer.setRtpEncodingParameters(params);
+    const parameters = sender.getParameters();
+    if (!parameters.encodings?.length) return;
+    for (const encoding of parameters.encodings) Object.assign(encoding, wanted);
+    await sender.setParameters(parameters);
   } catch (error) {
     console.warn(`sender priority of ${source} not applied`, error);
   }
