@@ -8,8 +8,10 @@ The README's configuration table lists every variable read here.
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import socket
 import tempfile
 from datetime import timedelta
 from pathlib import Path
@@ -91,6 +93,7 @@ INSTALLED_APPS = [
     "meetings",
     "rtc",
     "integrations",
+    "recordings",
 ]
 
 MIDDLEWARE = [
@@ -360,6 +363,42 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [path for path in [BASE_DIR / "static"] if path.is_dir()]
 # daphne does not serve static files; asgi.py wraps the HTTP app when this is on.
 SERVE_STATIC = env_bool("SERVE_STATIC", DEBUG)
+
+# --- Recording -------------------------------------------------------------------------------
+
+# Track files are written on the node that records a call (RECORDING_WORK_DIR) and kept until
+# the composed file is stored; composed files go to the "recordings" storage: the file system
+# under MEDIA_ROOT by default, or any Django storage backend (e.g. django-storages' S3Storage
+# for S3-compatible storage) named by RECORDING_STORAGE_BACKEND with RECORDING_STORAGE_OPTIONS
+# (a JSON object of the backend's options).
+MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", str(BASE_DIR / "media")))
+MEDIA_URL = "media/"
+RECORDING = {
+    "WORK_DIR": Path(os.environ.get("RECORDING_WORK_DIR", str(BASE_DIR / "recordings-work"))),
+    "MAX_DURATION_SECONDS": env_int("RECORDING_MAX_DURATION_SECONDS", 4 * 3600, minimum=10),
+    "RETENTION_DAYS": env_int("RECORDING_RETENTION_DAYS", 30, minimum=0),
+    "FORMAT": os.environ.get("RECORDING_FORMAT", "webm").strip().lower(),
+    "WIDTH": env_int("RECORDING_WIDTH", 1280, minimum=160, maximum=3840),
+    "HEIGHT": env_int("RECORDING_HEIGHT", 720, minimum=90, maximum=2160),
+    "MIN_FREE_MB": env_int("RECORDING_MIN_FREE_MB", 200, minimum=0),
+    "COMPOSE_TIMEOUT_SECONDS": env_int("RECORDING_COMPOSE_TIMEOUT_SECONDS", 3600, minimum=10),
+    "NODE": os.environ.get("RECORDING_NODE", "").strip() or socket.gethostname(),
+}
+if RECORDING["FORMAT"] not in {"webm", "mp4"}:
+    raise ImproperlyConfigured("RECORDING_FORMAT must be webm or mp4")
+try:
+    _recording_storage_options = json.loads(os.environ.get("RECORDING_STORAGE_OPTIONS") or "{}")
+except ValueError:
+    raise ImproperlyConfigured("RECORDING_STORAGE_OPTIONS must be a JSON object") from None
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    "recordings": {
+        "BACKEND": os.environ.get("RECORDING_STORAGE_BACKEND",
+                                  "django.core.files.storage.FileSystemStorage"),
+        "OPTIONS": _recording_storage_options or {"location": str(MEDIA_ROOT / "recordings")},
+    },
+}
 
 # --- Operations: metrics and probes -------------------------------------------------------------
 
