@@ -22,9 +22,9 @@ from django.test import Client
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from bots.loopback import restrict_aiortc_to_loopback
 from meetings import services
 from meetings.models import Meeting
-from rtc.peer_network import restrict_aiortc_to_loopback
 
 PASSWORD = "correct-horse-battery-staple"
 ORIGIN = "http://localhost"

@@ -4,8 +4,8 @@
 // (first join, a resume the server could not honour, a worker restart) and keeps the old one
 // when a resumed peer still has its transports.
 //
-// Wire protocol: issue 4 (rtc:createTransport, rtc:connectTransport, rtc:produce,
-// rtc:consume, rtc:resumeConsumer, rtc:restartIce).
+// Wire protocol (rtc/signaling/PROTOCOL.md): rtc:createTransport, rtc:connectTransport,
+// rtc:produce, rtc:consume, rtc:resumeConsumer, rtc:restartIce.
 
 import { Device, parseScalabilityMode } from 'mediasoup-client';
 
