@@ -173,7 +173,10 @@ if REDIS_URL:
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
-                "hosts": [REDIS_URL],
+                # A read timeout above channels-redis' 5 s blocking pop: redis-py 8 otherwise
+                # reads with a 5 s timeout and an idle socket's receive fails (1011) at 5 s.
+                "hosts": [{"address": REDIS_URL, "socket_timeout": 15,
+                           "socket_connect_timeout": 5}],
                 # Separates deployments (and test runs) sharing one Redis database.
                 "prefix": os.environ.get("CHANNEL_LAYER_PREFIX", "conference"),
             },
@@ -182,6 +185,28 @@ if REDIS_URL:
 else:
     # Single process only: groups do not reach other processes.
     CHANNEL_LAYERS = {"default": {"BACKEND": "conference.channel_layers.InMemoryChannelLayer"}}
+
+# --- Cluster (rtc/cluster) --------------------------------------------------------------------
+
+# With Redis, every server process is a node of one meeting service: it registers itself in
+# Redis under a lease it renews, each meeting's call is owned by one node, and sockets on other
+# nodes are relayed to it. CLUSTER=0 keeps the old one-process-per-deployment behaviour.
+CLUSTER = {
+    "ENABLED": bool(REDIS_URL) and env_bool("CLUSTER", True),
+    # A stable name for the node (host name, pod name); empty: host-pid-random, unique per start.
+    "NODE_ID": os.environ.get("NODE_ID", "").strip(),
+    # Seconds a node (and the calls it owns) outlives its last heartbeat.
+    "LEASE_SECONDS": env_int("CLUSTER_LEASE_SECONDS", 3, minimum=2, maximum=60),
+    # Seconds a relayed request waits for the owning node's answer.
+    "RELAY_TIMEOUT_SECONDS": env_int("CLUSTER_RELAY_TIMEOUT_SECONDS", 10, minimum=1,
+                                     maximum=120),
+    # Seconds a draining node (SIGTERM) waits for its calls to move before it exits.
+    "DRAIN_SECONDS": env_int("CLUSTER_DRAIN_SECONDS", 5, minimum=0, maximum=600),
+    # The node's own base URL for operators (the live view links to it); optional.
+    "NODE_URL": os.environ.get("NODE_URL", "").strip(),
+}
+if CLUSTER["NODE_ID"] and not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", CLUSTER["NODE_ID"]):
+    raise ImproperlyConfigured("NODE_ID must be 1-64 letters, digits, '.', '_' or '-'")
 
 # --- mediasoup --------------------------------------------------------------------------------
 

@@ -5,7 +5,8 @@ workers (about 50 ms each) and a worker that cannot start (a missing binary, no 
 is only found then. Under daphne, which has no ASGI lifespan, :func:`install` asks the
 Twisted reactor to run :func:`start_pool` once it runs; servers with the lifespan protocol get
 the same from ``rtc.shutdown.LifespanApp``. A pool that fails to start is logged and left to
-the lazy path, which retries on the next call and reports the error there.
+the lazy path, which retries on the next call and reports the error there. With Redis the
+process then joins the cluster as a node (`rtc.cluster`).
 
 Other apps add their own start-up work with :func:`on_start` (e.g. recordings finish what a
 previous process left half done); each hook runs once the pool was started, on the serving
@@ -43,7 +44,8 @@ async def _run_hooks() -> None:
 
 
 async def start_pool() -> bool:
-    """Start the process's worker pool; True when it runs (failures are logged, not raised)."""
+    """Start the process's worker pool, then (with Redis) its cluster node; True when the pool
+    runs (failures are logged, not raised)."""
     from rtc.services import get_room_service
 
     mediasoup = get_room_service().mediasoup
@@ -51,10 +53,20 @@ async def start_pool() -> bool:
         await mediasoup.start()
     except Exception:
         logger.exception("the worker pool did not start; the first call will try again")
-        await _run_hooks()
-        return False
+    await start_cluster_node()
     await _run_hooks()
     return mediasoup.started
+
+
+async def start_cluster_node() -> None:
+    """Join the cluster when one is configured (a failure is logged: the node then serves as
+    a lone process until it is restarted)."""
+    from rtc.cluster import start_node
+
+    try:
+        await start_node()
+    except Exception:
+        logger.exception("this process could not join the cluster")
 
 
 def _start_soon() -> None:
