@@ -28,6 +28,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/", include(collab_api)),
     path("api/", include("meetings.urls")),
+    path("api/", include("recordings.urls")),
     path("api/", include("integrations.urls")),
     path("", include(collab_web)),
     path("", include("meetings.urls_web")),

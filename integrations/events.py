@@ -12,7 +12,9 @@ Sources, connected by :func:`connect_receivers` at start-up:
   request): ``track.published``, ``track.unpublished``;
 * `collab.signals` (inside the chat service's transaction): ``chat.message``, sent only to
   integrations that subscribed to it (`Integration.webhook_chat_messages`): chat is the
-  people's words, not call telemetry, so it is off unless asked for.
+  people's words, not call telemetry, so it is off unless asked for;
+* `recordings.signals` (inside the recording service's transaction): ``recording.started``,
+  ``recording.ready``, ``recording.failed``.
 
 Body: ``{"id": <uuid>, "type": <type>, "created": <unix seconds>, "data": {...}}``.
 """
@@ -41,6 +43,9 @@ __all__ = [
     "MEETING_STARTED",
     "PARTICIPANT_JOINED",
     "PARTICIPANT_LEFT",
+    "RECORDING_FAILED",
+    "RECORDING_READY",
+    "RECORDING_STARTED",
     "TRACK_PUBLISHED",
     "TRACK_UNPUBLISHED",
     "build_event",
@@ -58,9 +63,13 @@ PARTICIPANT_JOINED = "participant.joined"
 PARTICIPANT_LEFT = "participant.left"
 TRACK_PUBLISHED = "track.published"
 TRACK_UNPUBLISHED = "track.unpublished"
+RECORDING_STARTED = "recording.started"
+RECORDING_READY = "recording.ready"
+RECORDING_FAILED = "recording.failed"
 CHAT_MESSAGE = "chat.message"
 EVENT_TYPES = (MEETING_STARTED, MEETING_ENDED, PARTICIPANT_JOINED, PARTICIPANT_LEFT,
-               TRACK_PUBLISHED, TRACK_UNPUBLISHED, CHAT_MESSAGE)
+               TRACK_PUBLISHED, TRACK_UNPUBLISHED, RECORDING_STARTED, RECORDING_READY,
+               RECORDING_FAILED, CHAT_MESSAGE)
 OPT_IN_EVENTS = {CHAT_MESSAGE: "webhook_chat_messages"}
 """Event types sent only when the integration's flag of that name is on."""
 
@@ -216,6 +225,26 @@ def _on_track(event_type: str) -> Callable[..., None]:
     return receiver
 
 
+def _recording(recording: Any) -> dict[str, Any]:
+    return {"id": str(recording.pk), "status": recording.status,
+            "startedAt": _iso(recording.started_at), "endedAt": _iso(recording.ended_at),
+            "duration": recording.duration, "size": recording.size,
+            "failureReason": recording.failure_reason or None}
+
+
+def _on_recording(event_type: str) -> Callable[..., None]:
+    def receiver(sender: Any, recording: Any, **kwargs: Any) -> None:
+        emit(recording.meeting_id, event_type,
+             lambda: {"meeting": {"id": str(recording.meeting_id)},
+                      "recording": _recording(recording)})
+
+    receiver.__name__ = f"on_{event_type.replace('.', '_')}"
+    return receiver
+
+
+_on_recording_started = _on_recording(RECORDING_STARTED)
+_on_recording_ready = _on_recording(RECORDING_READY)
+_on_recording_failed = _on_recording(RECORDING_FAILED)
 _on_track_published = _on_track(TRACK_PUBLISHED)
 _on_track_unpublished = _on_track(TRACK_UNPUBLISHED)
 
@@ -238,6 +267,7 @@ def connect_receivers() -> None:
     """Connect every receiver (idempotent: fixed dispatch uids)."""
     from collab import signals as collab_signals
     from meetings import signals as meeting_signals
+    from recordings import signals as recording_signals
     from rtc import signals as rtc_signals
 
     pairs = [
@@ -247,6 +277,9 @@ def connect_receivers() -> None:
         (meeting_signals.participant_left, _on_participant_left),
         (rtc_signals.track_published, _on_track_published),
         (rtc_signals.track_unpublished, _on_track_unpublished),
+        (recording_signals.recording_started, _on_recording_started),
+        (recording_signals.recording_ready, _on_recording_ready),
+        (recording_signals.recording_failed, _on_recording_failed),
         (collab_signals.chat_message_sent, _on_chat_message),
     ]
     for signal, receiver in pairs:

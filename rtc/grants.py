@@ -41,9 +41,10 @@ PUBLISH_SOURCES = ("mic", "webcam", "screen")
 SOURCE_GRANT = {"mic": "mic", "webcam": "webcam", "screen": "screen", "screen-audio": "screen"}
 """`appData.source` of a producer → the publish grant it needs (screen audio rides `screen`)."""
 
-GRANT_KEYS = frozenset({"publish", "subscribe", "hidden", "host", "chat", "whiteboard"})
-FLAG_DEFAULTS = (("subscribe", True), ("hidden", False), ("host", False), ("chat", True),
-                 ("whiteboard", True))
+GRANT_KEYS = frozenset({"publish", "subscribe", "hidden", "host", "record", "chat",
+                        "whiteboard"})
+FLAG_DEFAULTS = (("subscribe", True), ("hidden", False), ("host", False), ("record", False),
+                 ("chat", True), ("whiteboard", True))
 """The boolean grants and their defaults (a token that names none keeps today's rights)."""
 
 
@@ -60,6 +61,8 @@ class Grants:
     publish, since its tracks would reveal it."""
     host: bool = False
     """May mute others' tracks and remove peers, like the meeting's host."""
+    record: bool = False
+    """May start and stop the call's recording (``rtc:startRecording``), as the host may."""
     chat: bool = True
     """May send chat messages, raise a hand and send reactions (reading is always allowed)."""
     whiteboard: bool = True
@@ -95,6 +98,7 @@ class Grants:
             "subscribe": self.subscribe,
             "hidden": self.hidden,
             "host": self.host,
+            "record": self.record,
             "chat": self.chat,
             "whiteboard": self.whiteboard,
         }
@@ -177,6 +181,10 @@ def _host(conn: Connection, grants: Grants, data: dict[str, Any]) -> str | None:
     return None if grants.host else "only a host may do this"
 
 
+def _record(conn: Connection, grants: Grants, data: dict[str, Any]) -> str | None:
+    return None if grants.record or grants.host else "you may not record this call"
+
+
 def _publish_any(grants: Grants) -> str | None:
     if grants.hidden:
         return "hidden peers cannot publish"
@@ -253,6 +261,8 @@ REQUIREMENTS: dict[str, Check] = {
     "rtc:hostMuteProducer": _host,
     "rtc:hostRemovePeer": _host,
     "rtc:serverStats": _allowed,  # staff only, checked by its handler
+    "rtc:startRecording": _record,
+    "rtc:stopRecording": _record,
     # In-call collaboration (collab/): reading is always allowed, writing needs the grant.
     "chat:send": _chat,
     "chat:history": _allowed,

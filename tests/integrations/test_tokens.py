@@ -76,7 +76,7 @@ def test_defaults_are_full_media_grants_and_the_identity_as_name(acme, acme_meet
     assert grant.grants == Grants()
     assert grant.grants.as_dict() == {"publish": ["mic", "webcam", "screen"],
                                       "subscribe": True, "hidden": False, "host": False,
-                                      "chat": True, "whiteboard": True}
+                                      "record": False, "chat": True, "whiteboard": True}
     assert grant.display_name == "bob"
 
 
