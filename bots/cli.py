@@ -6,7 +6,7 @@ which names its meeting. The token goes into the query string (``access_token`` 
 token, ``token`` for an API token).
 
 Against a server on a loopback address the bot's own WebRTC stays on 127.0.0.1 and contacts no
-STUN server (:func:`rtc.peer_network.restrict_aiortc_to_loopback`), as tests require;
+STUN server (:func:`bots.loopback.restrict_aiortc_to_loopback`), as tests require;
 ``--any-interface`` lifts that for a remote server.
 """
 
@@ -120,7 +120,7 @@ def run(args: argparse.Namespace, main: Callable[[str, asyncio.Event], Awaitable
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE
     if is_loopback(url) and not args.any_interface:
-        from rtc.peer_network import restrict_aiortc_to_loopback
+        from bots.loopback import restrict_aiortc_to_loopback
 
         restrict_aiortc_to_loopback()
 

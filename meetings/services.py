@@ -8,6 +8,7 @@ and broadcasts its event to the meeting's group only after commit.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -242,7 +243,8 @@ def _record_join(
 
 
 def participant_join(
-    *, meeting_id: Any, user: AbstractBaseUser, record: bool
+    *, meeting_id: Any, user: AbstractBaseUser, record: bool,
+    gate: Callable[[Meeting], None] | None = None,
 ) -> tuple[selectors.JoinAccess, dict[str, Any]]:
     """A meeting socket joining, in one transaction: check that the user may join, write the
     join when ``record`` (the user's first presence in this process: otherwise another socket
@@ -262,6 +264,8 @@ def participant_join(
         meeting = query.filter(pk=meeting_id).first()
         if meeting is None:
             raise ApplicationError("Meeting not found.", code=ErrorCode.NOT_FOUND)
+        if gate is not None:
+            gate(meeting)
         participant = selectors.participant_get(meeting=meeting, user=user)
         present = list(selectors.participants_present(meeting=meeting))
         refusal = selectors.join_refusal_given(

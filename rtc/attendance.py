@@ -8,9 +8,10 @@ resumes within the grace period leaves the attendance row untouched (no left-the
 second device does not end the first one's presence, and a peer whose grace expires is marked
 left then, not when its socket dropped.
 
-The table is in memory: it covers one process, which owns every socket of its meetings (see
-ARCHITECTURE.md, Scale). Callers run on the event loop; nothing here awaits between reading and
-changing the table.
+The table is in memory and covers one process. In a cluster a node mirrors it in Redis through
+:attr:`Attendance.listener` (`rtc.cluster.presence`), and :func:`mark_left` writes a leave only
+when no other live node still holds the user. Callers run on the event loop; nothing here
+awaits between reading and changing the table.
 
 The writes run on several database threads (`conference.db_threads`), so two writes of one
 user in one meeting could otherwise commit in the other order than they were decided (a leave
@@ -24,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -32,7 +33,7 @@ from django.contrib.auth import get_user_model
 from conference.db_threads import db_call
 from meetings import services
 
-__all__ = ["Attendance", "attendance", "mark_left", "peer_key"]
+__all__ = ["Attendance", "attendance", "mark_left", "peer_key", "write_left"]
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +49,9 @@ class Attendance:
     def __init__(self) -> None:
         self._holders: dict[tuple[str, str], set[str]] = {}
         self._writers: dict[tuple[str, str], tuple[asyncio.Lock, int]] = {}
+        self.listener: Callable[[str, str, bool], None] | None = None
+        """Called with (meeting id, user id, present) when a user's first holder comes or
+        its last goes (the cluster's presence mirror)."""
 
     @contextlib.asynccontextmanager
     async def writing(self, meeting_id: Any, user_id: Any) -> AsyncIterator[None]:
@@ -66,6 +70,13 @@ class Attendance:
             else:
                 del self._writers[key]
 
+    def _tell(self, key: tuple[str, str], present: bool) -> None:
+        if self.listener is not None:
+            try:
+                self.listener(key[0], key[1], present)
+            except Exception:
+                logger.exception("attendance listener failed")
+
     @staticmethod
     def _key(meeting_id: Any, user_id: Any) -> tuple[str, str]:
         return str(meeting_id), str(user_id)
@@ -75,6 +86,8 @@ class Attendance:
         holders = self._holders.setdefault(self._key(meeting_id, user_id), set())
         first = not holders
         holders.add(holder)
+        if first:
+            self._tell(self._key(meeting_id, user_id), True)
         return first
 
     def release(self, meeting_id: Any, user_id: Any, holder: str) -> bool:
@@ -88,6 +101,7 @@ class Attendance:
         if holders:
             return False
         del self._holders[key]
+        self._tell(key, False)
         return True
 
     def present(self, meeting_id: Any, user_id: Any) -> bool:
@@ -97,6 +111,10 @@ class Attendance:
     def holders(self, meeting_id: Any, user_id: Any) -> frozenset[str]:
         """The current holders (tests, diagnostics)."""
         return frozenset(self._holders.get(self._key(meeting_id, user_id), ()))
+
+    def present_keys(self) -> list[tuple[str, str]]:
+        """Every (meeting id, user id) held now."""
+        return list(self._holders)
 
     def __len__(self) -> int:
         return len(self._holders)
@@ -113,11 +131,29 @@ def _write_left(meeting_id: Any, user_id: Any) -> None:
         services.participant_mark_left(meeting_id=meeting_id, user=user)
 
 
-async def mark_left(meeting_id: Any, user_id: Any) -> None:
-    """Write the leave of a user whose last holder went; a failure is logged, not raised (the
-    caller is tearing something down and must go on)."""
+async def write_left(meeting_id: Any, user_id: Any) -> None:
+    """Write a leave now; a failure is logged, not raised (the caller is tearing something
+    down and must go on)."""
     try:
         async with attendance.writing(meeting_id, user_id):
             await _write_left(meeting_id, user_id)
     except Exception:
         logger.exception("meeting=%s user=%s could not be marked left", meeting_id, user_id)
+
+
+async def mark_left(meeting_id: Any, user_id: Any) -> None:
+    """Write the leave of a user whose last holder here went, unless another node of the
+    cluster still holds the user (then that node writes it when its own last holder goes)."""
+    from rtc.cluster import local_node
+
+    node = local_node()
+    if node is not None and node.presence is not None:
+        try:
+            if await node.presence.elsewhere(meeting_id, user_id):
+                logger.info("meeting=%s user=%s still present on another node", meeting_id,
+                            user_id)
+                return
+        except Exception:
+            logger.exception("meeting=%s user=%s presence on other nodes unknown; writing the "
+                             "leave", meeting_id, user_id)
+    await write_left(meeting_id, user_id)

@@ -28,13 +28,18 @@ from typing import Any
 from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
+from collab import lobby
+from collab.lobby_socket import LobbyMixin, LobbyWait
 from conference import log_context
 from conference.db_threads import db_call
 from conference.errors import ApplicationError
 from meetings import events, services
+from meetings.models import Meeting
 from meetings.selectors import JoinAccess
+from rtc import grants as rtc_grants
 from rtc import metrics, shutdown
 from rtc.attendance import attendance, mark_left
+from rtc.cluster.limits import take_shared
 from rtc.protocol import (
     CloseCode,
     HandlerRegistry,
@@ -85,7 +90,7 @@ class _ConnectsInProgress:
         return True
 
     def leave(self) -> None:
-        """One set-up finished (joined or refused)."""
+        """One set-up finished (joined, waiting in the lobby or refused)."""
         self.count -= 1
 
 
@@ -93,11 +98,28 @@ connects_in_progress = _ConnectsInProgress()
 """The set-ups in progress of this process."""
 
 
+class _Lobby(LobbyWait):
+    """The join's check found a "lobby" meeting holding this connection (raised inside the
+    join's transaction, which writes nothing then; the lobby entry is written after it)."""
+
+    def __init__(self, verdict: lobby.LobbyVerdict, meeting: Meeting) -> None:
+        super().__init__(verdict)
+        self.meeting = meeting
+
+
 @db_call
-def _join_meeting(meeting_id: Any, user: Any, record: bool) -> tuple[JoinAccess, dict[str, Any]]:
-    """The socket's one database trip: may the user join, its join written when ``record``,
-    its access (role, capacity) and the ``meeting.state`` snapshot."""
-    return services.participant_join(meeting_id=meeting_id, user=user, record=record)
+def _join_meeting(conn: MeetingConsumer, record: bool) -> tuple[JoinAccess, dict[str, Any]]:
+    """The socket's one database trip: may the user join (or must it wait in the lobby), its
+    join written when ``record``, its access (role, capacity) and the ``meeting.state``
+    snapshot (`meetings.services.participant_join`). Raises `LobbyWait` with the lobby entry
+    recorded when the connection must wait."""
+    try:
+        return services.participant_join(meeting_id=conn.meeting_id, user=conn.user,
+                                         record=record, gate=conn._lobby_gate)
+    except _Lobby as wait:
+        if wait.verdict.denied:
+            raise LobbyWait(wait.verdict) from None
+        raise LobbyWait(conn._lobby_check(wait.meeting)) from None
 
 
 _TOO_MANY_SOCKETS = {
@@ -106,7 +128,7 @@ _TOO_MANY_SOCKETS = {
 }
 
 
-class MeetingConsumer(AsyncJsonWebsocketConsumer):
+class MeetingConsumer(LobbyMixin, AsyncJsonWebsocketConsumer):
     """One client's connection to one meeting."""
 
     registry: HandlerRegistry = registry
@@ -138,6 +160,12 @@ class MeetingConsumer(AsyncJsonWebsocketConsumer):
             await super().__call__(scope, receive, send)
         finally:
             self._release_socket_slot()
+            if self.in_lobby:  # ended without its disconnect while waiting
+                try:
+                    await asyncio.shield(self._leave_lobby())
+                except Exception:
+                    logger.exception("meeting=%s user=%s leaving the lobby failed",
+                                     self.meeting_id, self.user.pk)
             if self.joined:  # ended without its disconnect
                 try:
                     await asyncio.shield(self._leave())
@@ -181,7 +209,7 @@ class MeetingConsumer(AsyncJsonWebsocketConsumer):
         if shutdown.shutting_down():
             await self.close(code=int(CloseCode.SHUTTING_DOWN))
             return
-        refusal = self._take_socket_slot()
+        refusal = self._take_socket_slot() or await self._take_shared_slot()
         if refusal is not None:
             await self._refuse(refusal, CloseCode.TOO_MANY_SOCKETS)
             return
@@ -191,10 +219,41 @@ class MeetingConsumer(AsyncJsonWebsocketConsumer):
             await self._refuse_busy()
             return
         try:
-            state = await self._join()
+            await self._enter()
         finally:
             connects_in_progress.leave()
-        if state is None:
+
+    async def _enter(self) -> None:
+        """Enter the meeting: its group, the presence record, the ``meeting.state`` snapshot
+        (or a close with the refusal's code). Right after connecting, or once admitted from
+        the lobby. A failure of Redis or of the database is a refusal the client is told about
+        (``server_busy``, close 4529), never an unhandled error."""
+        # Subscribe before recording the join, so no event after the join can be missed.
+        try:
+            await self.channel_layer.group_add(self.group_name, self.channel_name)
+        except Exception:
+            logger.exception("meeting=%s user=%s could not join the meeting's group",
+                             self.meeting_id, self.user.pk)
+            await self._refuse_busy()
+            return
+        # Held before the write, so a concurrent last leave of this user is not written.
+        first = attendance.hold(self.meeting_id, self.user.pk, self.channel_name)
+        try:
+            async with attendance.writing(self.meeting_id, self.user.pk):
+                self.join_access, state = await _join_meeting(self, first)
+        except LobbyWait as wait:  # a "lobby" meeting: wait for the host (collab.lobby_socket)
+            await self._undo_join()
+            await self._wait_in_lobby(wait.verdict)
+            return
+        except ApplicationError as error:
+            await self._undo_join()
+            logger.info("meeting=%s refused user=%s: %s", self.meeting_id, self.user.pk, error.code)
+            await self.close(code=int(close_code_for(error.code)))
+            return
+        except Exception:
+            logger.exception("meeting=%s user=%s join failed", self.meeting_id, self.user.pk)
+            await self._undo_join()
+            await self._refuse_busy()
             return
         self.joined = True
         shutdown.track(self)
@@ -208,37 +267,8 @@ class MeetingConsumer(AsyncJsonWebsocketConsumer):
             self.channel_name,
         )
         state.pop("type", None)
+        await self._join_hosts(state)
         await self.send_event("meeting.state", state)
-
-    async def _join(self) -> dict[str, Any] | None:
-        """Subscribe, record the presence, take the snapshot; None when the socket was
-        refused (and closed) instead. A failure of Redis or of the database is a refusal
-        the client is told about (``server_busy``), never an unhandled error."""
-        # Subscribe before recording the join, so no event after the join can be missed.
-        try:
-            await self.channel_layer.group_add(self.group_name, self.channel_name)
-        except Exception:
-            logger.exception("meeting=%s user=%s could not join the meeting's group",
-                             self.meeting_id, self.user.pk)
-            await self._refuse_busy()
-            return None
-        # Held before the write, so a concurrent last leave of this user is not written.
-        first = attendance.hold(self.meeting_id, self.user.pk, self.channel_name)
-        try:
-            async with attendance.writing(self.meeting_id, self.user.pk):
-                self.join_access, state = await _join_meeting(self.meeting_id, self.user,
-                                                              first)
-        except ApplicationError as error:
-            await self._undo_join()
-            logger.info("meeting=%s refused user=%s: %s", self.meeting_id, self.user.pk, error.code)
-            await self.close(code=int(close_code_for(error.code)))
-            return None
-        except Exception:
-            logger.exception("meeting=%s user=%s join failed", self.meeting_id, self.user.pk)
-            await self._undo_join()
-            await self._refuse_busy()
-            return None
-        return state
 
     async def _refuse_busy(self) -> None:
         """Refuse a socket the server cannot take now: an ``error`` event ``server_busy``
@@ -246,6 +276,16 @@ class MeetingConsumer(AsyncJsonWebsocketConsumer):
         retry_after = round(random.uniform(*RETRY_AFTER_SECONDS), 1)
         await self._refuse({"code": "server_busy", "retryAfter": retry_after,
                             "reason": "the server is busy, retry shortly"}, CloseCode.BUSY)
+
+    def _lobby_gate(self, meeting: Meeting) -> None:
+        """Inside the join's transaction (database thread): raise `_Lobby` when this
+        connection must wait in the meeting's lobby (no query unless its access is lobby)."""
+        grants = rtc_grants.connection_grants(self)
+        verdict = lobby.lobby_verdict(
+            meeting=meeting, user=self.user, token_guest=self.join_grant is not None,
+            token_host=bool(grants is not None and grants.host))
+        if verdict.wait:
+            raise _Lobby(verdict, meeting)
 
     async def _undo_join(self) -> None:
         """Take back what ``connect`` did before its join failed: the group membership and the
@@ -282,6 +322,21 @@ class MeetingConsumer(AsyncJsonWebsocketConsumer):
                        address_tag(address))
         return {"code": "too_many_sockets", "reason": _TOO_MANY_SOCKETS[outcome]}
 
+    async def _take_shared_slot(self) -> dict[str, str] | None:
+        """In a cluster, count this socket against the limits of all nodes together
+        (`rtc.cluster.limits`); the refusal to send when one is full."""
+        slot, limit = self.socket_slot, limits()
+        if slot is None:
+            return None
+        outcome = await take_shared(slot, max_per_user=limit.max_sockets_per_user,
+                                    max_per_address=limit.max_sockets_per_address)
+        if outcome is None:
+            return None
+        self.socket_slot = None
+        logger.warning("meeting=%s refused user=%s: its %s is at the cluster's limit",
+                       self.meeting_id, self.user.pk, outcome.value)
+        return {"code": "too_many_sockets", "reason": _TOO_MANY_SOCKETS[outcome]}
+
     def _release_socket_slot(self) -> None:
         """Give this socket's slot back (once; later calls change nothing)."""
         slot, self.socket_slot = self.socket_slot, None
@@ -314,6 +369,7 @@ class MeetingConsumer(AsyncJsonWebsocketConsumer):
         if self.joined:
             logger.info("meeting=%s user=%s socket closed code=%s leaving=%s", self.meeting_id,
                         self.user.pk, code, self.leaving)
+        await asyncio.shield(self._leave_lobby())
         await asyncio.shield(self._leave())
 
     async def _leave_call(self) -> None:

@@ -201,11 +201,6 @@ class HandlerRegistry:
             self._disconnect_hooks.append(hook)
         return hook
 
-    def remove_disconnect_hook(self, hook: DisconnectHook) -> None:
-        """Forget a disconnect hook."""
-        if hook in self._disconnect_hooks:
-            self._disconnect_hooks.remove(hook)
-
     def add_guard(self, guard: Guard) -> Guard:
         """Decorator adding a guard awaited before every handler, in registration order.
 
@@ -215,11 +210,6 @@ class HandlerRegistry:
         if guard not in self._guards:
             self._guards.append(guard)
         return guard
-
-    def remove_guard(self, guard: Guard) -> None:
-        """Forget a guard."""
-        if guard in self._guards:
-            self._guards.remove(guard)
 
     async def check(self, conn: Connection, request: Request) -> None:
         """Await every guard for `request` (the consumer calls this before the handler)."""

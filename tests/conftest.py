@@ -22,9 +22,9 @@ from django.test import Client
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from bots.loopback import restrict_aiortc_to_loopback
 from meetings import services
 from meetings.models import Meeting
-from rtc.peer_network import restrict_aiortc_to_loopback
 
 PASSWORD = "correct-horse-battery-staple"
 ORIGIN = "http://localhost"
@@ -71,6 +71,23 @@ def _isolated_channel_layer() -> Iterator[None]:
     if redis:
         async_to_sync(get_channel_layer().flush)()
     channel_layers.backends.clear()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _recordings_in_tmp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Recording files of every test go to a temporary directory, never into the repository
+    (tests that look at them set their own directories on top)."""
+    from django.test.utils import override_settings
+
+    base = tmp_path_factory.mktemp("recordings")
+    override = override_settings(
+        RECORDING={**settings.RECORDING, "WORK_DIR": base / "work"},
+        STORAGES={**settings.STORAGES, "recordings": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(base / "stored")}}})
+    override.enable()
+    yield
+    override.disable()
 
 
 @pytest.fixture(autouse=True)

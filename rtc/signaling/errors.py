@@ -10,9 +10,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-__all__ = ["ErrorCode", "SignalingError", "INTERNAL_MESSAGE"]
-
-INTERNAL_MESSAGE = "internal error"
+__all__ = ["ErrorCode", "SignalingError"]
 
 
 class ErrorCode(StrEnum):

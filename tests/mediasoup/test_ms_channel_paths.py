@@ -87,3 +87,51 @@ async def test_each_request_keeps_its_own_deadline(worker):
     reply = await asyncio.wait_for(slow, 5)
     assert isinstance(reply, Reply)
     assert not worker.channel._pending
+
+
+async def test_reader_ignores_a_spurious_wakeup_and_reads_replies_whole(worker):
+    """The channel reads the pipe itself: a wake-up with nothing to read changes nothing, and
+    a reply larger than one read (a dump of many routers) still arrives whole."""
+    channel = worker.channel
+    channel._read_ready()  # nothing in the pipe: EAGAIN, ignored
+    assert not channel.closed
+    routers = [await worker.create_router(media_codecs=MEDIA_CODECS) for _ in range(40)]
+    original = channel._read_buffer
+    channel._read_buffer = bytearray(64)  # force replies across many reads
+    channel._read_view = memoryview(channel._read_buffer)
+    try:
+        dump = await worker.dump()
+    finally:
+        channel._read_buffer = original
+        channel._read_view = memoryview(original)
+    assert sorted(dump["routerIds"]) == sorted(r.id for r in routers)
+    for router in routers:
+        router.close()
+
+
+async def test_a_failing_read_closes_the_channel_and_fails_what_waits(worker):
+    """A read error on the worker's pipe (here: its fd swapped for a directory's, which
+    readv refuses) is a lost channel: pending requests fail at once, the fd is closed."""
+    import os
+    import signal
+
+    from rtc.mediasoup import ChannelClosedError
+
+    channel = worker.channel
+    os.kill(worker.pid, signal.SIGSTOP)
+    try:
+        pending = asyncio.ensure_future(channel.request(Method.WORKER_DUMP))
+        await asyncio.sleep(0)
+        read_fd = channel._read_fd
+        channel._loop.remove_reader(read_fd)
+        os.close(read_fd)
+        channel._read_fd = directory = os.open("/", os.O_RDONLY)  # readv: EISDIR
+        channel._read_ready()
+        assert channel.closed and channel._read_fd is None
+        with pytest.raises(OSError):
+            os.fstat(directory)  # closed with the channel
+        with pytest.raises(ChannelClosedError):
+            await pending
+    finally:
+        os.kill(worker.pid, signal.SIGCONT)
+    worker.close()

@@ -42,7 +42,7 @@ async def test_two_peers_exchange_decodable_audio_and_video_in_both_dtls_roles(w
             assert peer.server_recv.dtls_parameters["role"] == "server"  # worker as server
             assert peer.server_send.dtls_state == peer.server_recv.dtls_state == "connected"
             assert peer.server_send.ice_state in ("connected", "completed")
-            # tests/conftest.py keeps aiortc on loopback (rtc.peer_network).
+            # tests/conftest.py keeps aiortc on loopback (bots.loopback).
             assert peer.server_send.ice_selected_tuple["localAddress"] == "127.0.0.1"
             assert peer.server_send.ice_selected_tuple["remoteIp"] == "127.0.0.1"
             assert peer.server_send.dtls_remote_cert.startswith("-----BEGIN CERTIFICATE")

@@ -2,7 +2,7 @@
 // error) resolves (or rejects) a promise, a timeout on every request, events by type, and
 // automatic reconnection with exponential backoff when the socket drops.
 //
-// Wire format (issue 4): a request is {type, requestId, data}; its reply carries the same
+// Wire format (rtc/signaling/PROTOCOL.md): a request is {type, requestId, data}; its reply carries the same
 // requestId and either `data` or `error` (a short message, with a machine-readable `code`);
 // an event is {type, data}. The client does not know what a reconnection means for the call:
 // it emits "open" with {reconnected: true} and the call controller rejoins.
