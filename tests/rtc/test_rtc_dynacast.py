@@ -211,3 +211,20 @@ async def test_receivers_get_the_worker_s_bandwidth_estimation(rtc_service, call
     assert "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01" in uris
     assert {"type": "transport-cc"} in [
         {"type": fb["type"]} for fb in parameters["codecs"][0]["rtcpFeedback"]]
+
+
+async def test_a_sender_away_is_told_when_it_is_back(rtc_service, call, settings):
+    """A change made while the sender's socket is gone (reconnect grace) reaches it after it
+    resumes, even if nothing changes after that."""
+    host, member, _, producer = call
+    assert (await host.event("rtc:producerLayers"))["maxSpatialLayer"] == 0
+    room = next(iter(rtc_service.rooms.values()))
+    owner = room.producer_owner[producer]
+    channel, owner.channel_name = owner.channel_name, None  # as a detach does
+    await consume(member, producer)
+    await asyncio.sleep(0.5)
+    assert room.dynacast.state(producer)["sent"] == 0, "not told while away"
+    owner.channel_name = channel  # as a resume does
+    event = await host.event("rtc:producerLayers", timeout=3)
+    assert event["maxSpatialLayer"] == 2
+    assert room.dynacast.state(producer)["sent"] == 2
