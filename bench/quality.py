@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import fcntl
 import statistics
 import sys
@@ -292,7 +293,8 @@ def main(argv: list[str] | None = None) -> int:
         args.settle, args.seconds = 6.0, 6.0
     with open(LOCK, "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        result = asyncio.run(run(args))
+        with contextlib.redirect_stdout(sys.stderr):  # the pages' console lines
+            result = asyncio.run(run(args))
     if args.json:
         print_json(result)
     else:
