@@ -25,6 +25,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/", include("meetings.urls")),
+    path("api/", include("recordings.urls")),
     path("api/", include("integrations.urls")),
     path("", include("meetings.urls_web")),
 ]

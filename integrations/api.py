@@ -223,7 +223,7 @@ class TokenMintView(IntegrationAPIView):
         token = mint_join_token(
             api_key=integration.api_key, secret=integration.secret, meeting_id=meeting.pk,
             identity=values["identity"], name=values.get("name"), ttl=values["ttl"], now=now,
-            jti=jti, **{k: grants[k] for k in ("publish", "subscribe", "hidden", "host")
+            jti=jti, **{k: grants[k] for k in ("publish", "subscribe", "hidden", "host", "record")
                         if k in grants})
         data = {"token": token, "jti": jti,
                 "expires_at": now + timedelta(seconds=values["ttl"]),

@@ -9,7 +9,9 @@ Sources, connected by :func:`connect_receivers` at start-up:
 * `meetings.signals` (inside the service's transaction): ``meeting.started``,
   ``meeting.ended``, ``participant.joined``, ``participant.left``;
 * `rtc.signals` (on the event loop, so recorded by a background task, never awaited by the
-  request): ``track.published``, ``track.unpublished``.
+  request): ``track.published``, ``track.unpublished``;
+* `recordings.signals` (inside the recording service's transaction): ``recording.started``,
+  ``recording.ready``, ``recording.failed``.
 
 Body: ``{"id": <uuid>, "type": <type>, "created": <unix seconds>, "data": {...}}``.
 """
@@ -37,6 +39,9 @@ __all__ = [
     "MEETING_STARTED",
     "PARTICIPANT_JOINED",
     "PARTICIPANT_LEFT",
+    "RECORDING_FAILED",
+    "RECORDING_READY",
+    "RECORDING_STARTED",
     "TRACK_PUBLISHED",
     "TRACK_UNPUBLISHED",
     "build_event",
@@ -54,8 +59,12 @@ PARTICIPANT_JOINED = "participant.joined"
 PARTICIPANT_LEFT = "participant.left"
 TRACK_PUBLISHED = "track.published"
 TRACK_UNPUBLISHED = "track.unpublished"
+RECORDING_STARTED = "recording.started"
+RECORDING_READY = "recording.ready"
+RECORDING_FAILED = "recording.failed"
 EVENT_TYPES = (MEETING_STARTED, MEETING_ENDED, PARTICIPANT_JOINED, PARTICIPANT_LEFT,
-               TRACK_PUBLISHED, TRACK_UNPUBLISHED)
+               TRACK_PUBLISHED, TRACK_UNPUBLISHED, RECORDING_STARTED, RECORDING_READY,
+               RECORDING_FAILED)
 
 Data = dict[str, Any] | Callable[[], dict[str, Any]]
 
@@ -206,6 +215,26 @@ def _on_track(event_type: str) -> Callable[..., None]:
     return receiver
 
 
+def _recording(recording: Any) -> dict[str, Any]:
+    return {"id": str(recording.pk), "status": recording.status,
+            "startedAt": _iso(recording.started_at), "endedAt": _iso(recording.ended_at),
+            "duration": recording.duration, "size": recording.size,
+            "failureReason": recording.failure_reason or None}
+
+
+def _on_recording(event_type: str) -> Callable[..., None]:
+    def receiver(sender: Any, recording: Any, **kwargs: Any) -> None:
+        emit(recording.meeting_id, event_type,
+             lambda: {"meeting": {"id": str(recording.meeting_id)},
+                      "recording": _recording(recording)})
+
+    receiver.__name__ = f"on_{event_type.replace('.', '_')}"
+    return receiver
+
+
+_on_recording_started = _on_recording(RECORDING_STARTED)
+_on_recording_ready = _on_recording(RECORDING_READY)
+_on_recording_failed = _on_recording(RECORDING_FAILED)
 _on_track_published = _on_track(TRACK_PUBLISHED)
 _on_track_unpublished = _on_track(TRACK_UNPUBLISHED)
 
@@ -213,6 +242,7 @@ _on_track_unpublished = _on_track(TRACK_UNPUBLISHED)
 def connect_receivers() -> None:
     """Connect every receiver (idempotent: fixed dispatch uids)."""
     from meetings import signals as meeting_signals
+    from recordings import signals as recording_signals
     from rtc import signals as rtc_signals
 
     pairs = [
@@ -222,6 +252,9 @@ def connect_receivers() -> None:
         (meeting_signals.participant_left, _on_participant_left),
         (rtc_signals.track_published, _on_track_published),
         (rtc_signals.track_unpublished, _on_track_unpublished),
+        (recording_signals.recording_started, _on_recording_started),
+        (recording_signals.recording_ready, _on_recording_ready),
+        (recording_signals.recording_failed, _on_recording_failed),
     ]
     for signal, receiver in pairs:
         signal.connect(receiver, dispatch_uid=f"integrations.{receiver.__name__}")

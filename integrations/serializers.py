@@ -25,6 +25,8 @@ class GrantsSerializer(serializers.Serializer):
                                       help_text="Invisible to the others; cannot publish.")
     host = serializers.BooleanField(default=False,
                                     help_text="May mute others and remove peers.")
+    record = serializers.BooleanField(default=False,
+                                      help_text="May start and stop the call's recording.")
 
 
 class GrantsChangeSerializer(GrantsSerializer):

@@ -87,6 +87,8 @@ def call_strings() -> dict[str, str]:
         "tile.muted": _("Microphone off"),
         "tile.cameraOff": _("Camera off"),
         "tile.speaking": _("Speaking"),
+        "tile.enlarge": _("Enlarge {name}"),
+        "tile.shrink": _("Back to the grid"),
         "peers.count": _("{count} in the call"),
         "peer.joined": _("{name} joined."),
         "peer.left": _("{name} left."),

@@ -8,9 +8,10 @@ resumes within the grace period leaves the attendance row untouched (no left-the
 second device does not end the first one's presence, and a peer whose grace expires is marked
 left then, not when its socket dropped.
 
-The table is in memory: it covers one process, which owns every socket of its meetings (see
-ARCHITECTURE.md, Scale). Callers run on the event loop; nothing here awaits between reading and
-changing the table.
+The table is in memory and covers one process. In a cluster a node mirrors it in Redis through
+:attr:`Attendance.listener` (`rtc.cluster.presence`), and :func:`mark_left` writes a leave only
+when no other live node still holds the user. Callers run on the event loop; nothing here
+awaits between reading and changing the table.
 
 A leave that cannot be written because the database is unavailable is not lost: it waits in
 :data:`late_leaves` with the time it happened and is written as soon as the database answers.
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -30,7 +32,8 @@ from django.utils import timezone
 from conference.outage import is_database_outage
 from meetings import services
 
-__all__ = ["Attendance", "LateLeaves", "attendance", "late_leaves", "mark_left", "peer_key"]
+__all__ = ["Attendance", "LateLeaves", "attendance", "late_leaves", "mark_left", "peer_key",
+           "write_left"]
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +48,16 @@ class Attendance:
 
     def __init__(self) -> None:
         self._holders: dict[tuple[str, str], set[str]] = {}
+        self.listener: Callable[[str, str, bool], None] | None = None
+        """Called with (meeting id, user id, present) when a user's first holder comes or
+        its last goes (the cluster's presence mirror)."""
+
+    def _tell(self, key: tuple[str, str], present: bool) -> None:
+        if self.listener is not None:
+            try:
+                self.listener(key[0], key[1], present)
+            except Exception:
+                logger.exception("attendance listener failed")
 
     @staticmethod
     def _key(meeting_id: Any, user_id: Any) -> tuple[str, str]:
@@ -55,6 +68,8 @@ class Attendance:
         holders = self._holders.setdefault(self._key(meeting_id, user_id), set())
         first = not holders
         holders.add(holder)
+        if first:
+            self._tell(self._key(meeting_id, user_id), True)
         return first
 
     def release(self, meeting_id: Any, user_id: Any, holder: str) -> bool:
@@ -68,6 +83,7 @@ class Attendance:
         if holders:
             return False
         del self._holders[key]
+        self._tell(key, False)
         return True
 
     def present(self, meeting_id: Any, user_id: Any) -> bool:
@@ -77,6 +93,10 @@ class Attendance:
     def holders(self, meeting_id: Any, user_id: Any) -> frozenset[str]:
         """The current holders (tests, diagnostics)."""
         return frozenset(self._holders.get(self._key(meeting_id, user_id), ()))
+
+    def present_keys(self) -> list[tuple[str, str]]:
+        """Every (meeting id, user id) held now."""
+        return list(self._holders)
 
     def __len__(self) -> int:
         return len(self._holders)
@@ -146,10 +166,10 @@ late_leaves = LateLeaves()
 """The process's leaves waiting for the database."""
 
 
-async def mark_left(meeting_id: Any, user_id: Any) -> None:
-    """Write the leave of a user whose last holder went. The database unavailable: written
-    later by :data:`late_leaves`, with this moment as the time. Any other failure is logged,
-    not raised (the caller is tearing something down and must go on)."""
+async def write_left(meeting_id: Any, user_id: Any) -> None:
+    """Write a leave now. The database unavailable: written later by :data:`late_leaves`,
+    with this moment as the time. Any other failure is logged, not raised (the caller is
+    tearing something down and must go on)."""
     at = timezone.now()
     try:
         await _write_left(meeting_id, user_id, at)
@@ -160,3 +180,21 @@ async def mark_left(meeting_id: Any, user_id: Any) -> None:
             late_leaves.add(meeting_id, user_id, at)
             return
         logger.exception("meeting=%s user=%s could not be marked left", meeting_id, user_id)
+
+
+async def mark_left(meeting_id: Any, user_id: Any) -> None:
+    """Write the leave of a user whose last holder here went, unless another node of the
+    cluster still holds the user (then that node writes it when its own last holder goes)."""
+    from rtc.cluster import local_node
+
+    node = local_node()
+    if node is not None and node.presence is not None:
+        try:
+            if await node.presence.elsewhere(meeting_id, user_id):
+                logger.info("meeting=%s user=%s still present on another node", meeting_id,
+                            user_id)
+                return
+        except Exception:
+            logger.exception("meeting=%s user=%s presence on other nodes unknown; writing the "
+                             "leave", meeting_id, user_id)
+    await write_left(meeting_id, user_id)

@@ -35,6 +35,7 @@ from meetings import events, selectors, services
 from meetings.models import Meeting
 from rtc import handlers, metrics, shutdown
 from rtc.attendance import attendance, mark_left
+from rtc.cluster.limits import take_shared
 from rtc.protocol import (
     CloseCode,
     HandlerRegistry,
@@ -142,7 +143,7 @@ class MeetingConsumer(AsyncJsonWebsocketConsumer):
         if shutdown.shutting_down():
             await self.close(code=int(CloseCode.SHUTTING_DOWN))
             return
-        refusal = self._take_socket_slot()
+        refusal = self._take_socket_slot() or await self._take_shared_slot()
         if refusal is not None:
             await self._refuse(refusal, CloseCode.TOO_MANY_SOCKETS)
             return
@@ -205,6 +206,21 @@ class MeetingConsumer(AsyncJsonWebsocketConsumer):
         logger.warning("meeting=%s refused user=%s: its %s holds %s open sockets, the limit "
                        "[address:%s]", self.meeting_id, self.user.pk, outcome.value, cap,
                        address_tag(address))
+        return {"code": "too_many_sockets", "reason": _TOO_MANY_SOCKETS[outcome]}
+
+    async def _take_shared_slot(self) -> dict[str, str] | None:
+        """In a cluster, count this socket against the limits of all nodes together
+        (`rtc.cluster.limits`); the refusal to send when one is full."""
+        slot, limit = self.socket_slot, limits()
+        if slot is None:
+            return None
+        outcome = await take_shared(slot, max_per_user=limit.max_sockets_per_user,
+                                    max_per_address=limit.max_sockets_per_address)
+        if outcome is None:
+            return None
+        self.socket_slot = None
+        logger.warning("meeting=%s refused user=%s: its %s is at the cluster's limit",
+                       self.meeting_id, self.user.pk, outcome.value)
         return {"code": "too_many_sockets", "reason": _TOO_MANY_SOCKETS[outcome]}
 
     def _release_socket_slot(self) -> None:

@@ -41,7 +41,7 @@ PUBLISH_SOURCES = ("mic", "webcam", "screen")
 SOURCE_GRANT = {"mic": "mic", "webcam": "webcam", "screen": "screen", "screen-audio": "screen"}
 """`appData.source` of a producer → the publish grant it needs (screen audio rides `screen`)."""
 
-GRANT_KEYS = frozenset({"publish", "subscribe", "hidden", "host"})
+GRANT_KEYS = frozenset({"publish", "subscribe", "hidden", "host", "record"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +57,8 @@ class Grants:
     publish, since its tracks would reveal it."""
     host: bool = False
     """May mute others' tracks and remove peers, like the meeting's host."""
+    record: bool = False
+    """May start and stop the call's recording (``rtc:startRecording``), as the host may."""
 
     @classmethod
     def from_dict(cls, data: Any) -> Grants:
@@ -73,7 +75,8 @@ class Grants:
         if any(source not in PUBLISH_SOURCES for source in publish):
             raise ValueError(f"grants.publish sources are {', '.join(PUBLISH_SOURCES)}")
         flags = {}
-        for key, default in (("subscribe", True), ("hidden", False), ("host", False)):
+        for key, default in (("subscribe", True), ("hidden", False), ("host", False),
+                             ("record", False)):
             value = data.get(key, default)
             if not isinstance(value, bool):
                 raise ValueError(f"grants.{key} must be true or false")
@@ -87,6 +90,7 @@ class Grants:
             "subscribe": self.subscribe,
             "hidden": self.hidden,
             "host": self.host,
+            "record": self.record,
         }
 
     def may_publish(self, source: Any) -> bool:
@@ -167,6 +171,10 @@ def _host(conn: Connection, grants: Grants, data: dict[str, Any]) -> str | None:
     return None if grants.host else "only a host may do this"
 
 
+def _record(conn: Connection, grants: Grants, data: dict[str, Any]) -> str | None:
+    return None if grants.record or grants.host else "you may not record this call"
+
+
 def _publish_any(grants: Grants) -> str | None:
     if grants.hidden:
         return "hidden peers cannot publish"
@@ -231,6 +239,8 @@ REQUIREMENTS: dict[str, Check] = {
     "rtc:hostMuteProducer": _host,
     "rtc:hostRemovePeer": _host,
     "rtc:serverStats": _allowed,  # staff only, checked by its handler
+    "rtc:startRecording": _record,
+    "rtc:stopRecording": _record,
 }
 """Every rtc:* request type → the grant check it needs."""
 

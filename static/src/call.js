@@ -8,6 +8,7 @@ import { connectionStatus, refusal } from './lib/connection-status.js';
 import { setStrings, t } from './lib/i18n.js';
 import { MediaProblem, canShareScreen, openScreen } from './lib/media.js';
 import { DevicePanel, startLevelMeter } from './lib/prejoin.js';
+import { qualityStats } from './lib/quality-stats.js';
 import { SignalingClient } from './lib/signaling.js';
 import { Grid } from './lib/tiles.js';
 
@@ -412,6 +413,20 @@ window.conference = {
   /** Inbound and outbound RTP bytes by kind; null before joining. */
   async stats() {
     return page.controller ? page.controller.stats() : null;
+  },
+  /** Received tracks' and sent layers' statistics (quality-stats.js); null before joining. */
+  async quality() {
+    const controller = page.controller;
+    if (!controller) return null;
+    return qualityStats(controller.session, controller.consumers, controller.local);
+  },
+  /** What the server said about our camera's layers (dynacast): producerId -> max layer. */
+  producerLayers() {
+    return page.controller ? page.controller.senderLayers.snapshot() : {};
+  },
+  /** Enlarge `peerId`'s tile (null: back to the grid), as its enlarge button does. */
+  pin(peerId) {
+    page.grid?.pin(peerId);
   },
   /** Preferred layers we asked for, by consumer id ('spatial/temporal'). */
   layers() {

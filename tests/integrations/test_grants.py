@@ -47,6 +47,8 @@ def request_data(message_type: str) -> dict:
         "rtc:hostMuteProducer": {"producerId": some_id()},
         "rtc:hostRemovePeer": {"peerId": some_id()},
         "rtc:serverStats": {},
+        "rtc:startRecording": {},
+        "rtc:stopRecording": {},
     }[message_type]
 
 
@@ -58,6 +60,8 @@ GUARD_REFUSES_WITH_NOTHING = {
     "rtc:setPreferredLayers": "you may not receive tracks in this call",
     "rtc:hostMuteProducer": "only a host may do this",
     "rtc:hostRemovePeer": "only a host may do this",
+    "rtc:startRecording": "you may not record this call",
+    "rtc:stopRecording": "you may not record this call",
 }
 GUARD_MESSAGES = set(GUARD_REFUSES_WITH_NOTHING.values())
 

@@ -74,7 +74,8 @@ def test_defaults_are_full_media_grants_and_the_identity_as_name(acme, acme_meet
     grant = verify_join_token(acme.token(acme_meeting, "bob"), acme_meeting.id)
     assert grant.grants == Grants()
     assert grant.grants.as_dict() == {"publish": ["mic", "webcam", "screen"],
-                                      "subscribe": True, "hidden": False, "host": False}
+                                      "subscribe": True, "hidden": False, "host": False,
+                                      "record": False}
     assert grant.display_name == "bob"
 
 
