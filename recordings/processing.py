@@ -116,11 +116,9 @@ async def process(recording_id: Any) -> Recording | None:
                                    timeout=config.compose_timeout)
         except ToolError as error:
             logger.warning("composition failed [recording:%s]: %s", recording_id, error)
-            return await fail(recording_id=recording_id,
-                              reason=f"composition failed: {error.reason}")
-        if len(result["plan"]["skipped"]) == len(manifest["segments"]):
-            return await fail(recording_id=recording_id, reason="no media was recorded",
-                              details={"layout": result["plan"]})
+            reason = ("no media was recorded" if error.reason == "no_media"
+                      else f"composition failed: {error.reason.replace('_', ' ')}")
+            return await fail(recording_id=recording_id, reason=reason)
         duration = float(result["probe"]["format"].get("duration") or manifest["duration"])
         details = {"layout": result["plan"], "incidents": manifest.get("incidents", []),
                    "segments": [{key: segment.get(key) for key in SEGMENT_KEYS}
