@@ -37,8 +37,8 @@ __all__ = ["on_server_start", "process", "recover", "recover_recording", "schedu
 logger = logging.getLogger(__name__)
 
 RETENTION_INTERVAL = 3600.0
-SEGMENT_KEYS = ("file", "peer_id", "display_name", "kind", "source", "start", "end", "pauses",
-                "end_reason")
+SEGMENT_KEYS = ("file", "producer_id", "peer_id", "display_name", "kind", "source", "start",
+                "end", "pauses", "end_reason")
 """What the recording's details keep of each segment of its manifest."""
 _tasks: set[asyncio.Task[Any]] = set()
 _gate: dict[int, asyncio.Semaphore] = {}
