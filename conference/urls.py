@@ -7,6 +7,7 @@ from django.views.generic import TemplateView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from conference.login_throttle import obtain_auth_token
+from recordings import views as recording_views
 from rtc.admin_live import live_meetings
 from rtc.health import healthz, readyz
 from rtc.metrics import metrics_view
@@ -28,6 +29,8 @@ urlpatterns = [
     path("api/", include("recordings.urls")),
     path("api/", include("integrations.urls")),
     path("", include("meetings.urls_web")),
+    path("meetings/<uuid:meeting_id>/recordings/<uuid:recording_id>/delete/",
+         recording_views.recording_delete, name="web-recording-delete"),
 ]
 
 # Under /api/ unmatched paths and crashes answer JSON in the API's error shape (DEBUG off).
