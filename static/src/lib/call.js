@@ -32,6 +32,7 @@ import {
   rejoinPlan,
 } from './call-rejoin.js';
 import { RemoteMedia } from './call-remote.js';
+import { SenderLayers } from './dynacast.js';
 import { Emitter } from './emitter.js';
 import { MediaSession, describeDevice } from './media-session.js';
 import { SignalingError, SocketState } from './signaling.js';
@@ -90,6 +91,8 @@ export class CallController extends Emitter {
     };
     this.sending = new LocalSources(context);
     this.receiving = new RemoteMedia(context);
+    /** Which of our camera's simulcast layers anybody receives (dynacast.js). */
+    this.senderLayers = new SenderLayers();
     this._unsubscribe = [];
     this._subscribe();
   }
@@ -336,6 +339,7 @@ export class CallController extends Emitter {
   _closeSession() {
     this.receiving.dropAll();
     this.sending.forgetProducers();
+    this.senderLayers.clear();
     this.session?.close();
     this.session = null;
     this.emit('active-speaker', null);
@@ -399,6 +403,9 @@ export class CallController extends Emitter {
     on('rtc:producerPaused', (data) => this._onProducerPaused(data, true));
     on('rtc:producerResumed', (data) => this._onProducerPaused(data, false));
     on('rtc:activeSpeaker', ({ peerId }) => this.emit('active-speaker', peerId ?? null));
+    on('rtc:producerLayers', (data) => this.senderLayers.update(data, this._producers()));
+    // A producer of ours that a wish arrived for before it existed here.
+    this._unsubscribe.push(this.on('local-changed', () => this.senderLayers.sync(this._producers())));
     on('rtc:removed', (data) => {
       this.emit('removed', data);
       this.leave({ notifyServer: false });
@@ -422,6 +429,11 @@ export class CallController extends Emitter {
   }
 
   // --- helpers ----------------------------------------------------------------------------
+
+  /** Our open producers. */
+  _producers() {
+    return Object.values(this.local).map((entry) => entry?.producer).filter((p) => p && !p.closed);
+  }
 
   _setState(state) {
     if (this.state === state) return;
