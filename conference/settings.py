@@ -93,6 +93,7 @@ INSTALLED_APPS = [
     "meetings",
     "rtc",
     "integrations",
+    "collab",
     "recordings",
 ]
 
@@ -264,6 +265,22 @@ RTC_LIMITS = {
 # error reply (the socket stays open).
 RTC_MAX_MESSAGE_CHARS = env_int("RTC_MAX_MESSAGE_CHARS", 64 * 1024, minimum=1024,
                                 maximum=1024 * 1024)
+
+# --- In-call chat, hands, reactions, whiteboard (collab/config.py) ---------------------------
+
+CHAT_MAX_CHARS = env_int("CHAT_MAX_CHARS", 2000, minimum=1, maximum=20_000)
+CHAT_MESSAGES_PER_SECOND = env_int("CHAT_MESSAGES_PER_SECOND", 1, minimum=1, maximum=100)
+CHAT_BURST = env_int("CHAT_BURST", 5, minimum=1, maximum=1000)
+CHAT_HISTORY_LIMIT = env_int("CHAT_HISTORY_LIMIT", 500, minimum=1, maximum=10_000)
+REACTIONS_PER_SECOND = env_int("REACTIONS_PER_SECOND", 1, minimum=1, maximum=100)
+REACTION_BURST = env_int("REACTION_BURST", 5, minimum=1, maximum=1000)
+WHITEBOARD_OPS_PER_SECOND = env_int("WHITEBOARD_OPS_PER_SECOND", 10, minimum=1, maximum=1000)
+WHITEBOARD_BURST = env_int("WHITEBOARD_BURST", 30, minimum=1, maximum=10_000)
+WHITEBOARD_MAX_ELEMENT_BYTES = env_int("WHITEBOARD_MAX_ELEMENT_BYTES", 32 * 1024,
+                                       minimum=1024, maximum=1024 * 1024)
+WHITEBOARD_MAX_ELEMENTS = env_int("WHITEBOARD_MAX_ELEMENTS", 5000, minimum=1, maximum=100_000)
+WHITEBOARD_MAX_BYTES = env_int("WHITEBOARD_MAX_BYTES", 4 * 1024 * 1024, minimum=1024,
+                               maximum=256 * 1024 * 1024)
 
 # --- TURN (for clients behind strict NAT; see rtc/turn.py and the README) ---------------------
 
