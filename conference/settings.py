@@ -93,6 +93,7 @@ INSTALLED_APPS = [
     "meetings",
     "rtc",
     "integrations",
+    "collab",
     "recordings",
 ]
 
@@ -105,6 +106,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # A database outage raised by a view answers 503 + Retry-After, code `unavailable`.
+    "conference.outage.OutageMiddleware",
     # Last, as django-axes asks: turns a refused sign-in into the lockout response.
     "axes.middleware.AxesMiddleware",
 ]
@@ -145,6 +148,9 @@ _ENGINE = DATABASES["default"]["ENGINE"]
 DATABASES["default"]["CONN_MAX_AGE"] = env_int(
     "DB_CONN_MAX_AGE", 60 if _ENGINE == "django.db.backends.sqlite3" else 0, minimum=0)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+if _ENGINE == "django.db.backends.postgresql":
+    # The same backend, failing at once while the database is known to be down.
+    DATABASES["default"]["ENGINE"] = "conference.postgres"
 
 DB_POOL = env_bool("DB_POOL", True)
 if _ENGINE == "django.db.backends.postgresql" and DB_POOL:
@@ -259,6 +265,22 @@ RTC_LIMITS = {
 # error reply (the socket stays open).
 RTC_MAX_MESSAGE_CHARS = env_int("RTC_MAX_MESSAGE_CHARS", 64 * 1024, minimum=1024,
                                 maximum=1024 * 1024)
+
+# --- In-call chat, hands, reactions, whiteboard (collab/config.py) ---------------------------
+
+CHAT_MAX_CHARS = env_int("CHAT_MAX_CHARS", 2000, minimum=1, maximum=20_000)
+CHAT_MESSAGES_PER_SECOND = env_int("CHAT_MESSAGES_PER_SECOND", 1, minimum=1, maximum=100)
+CHAT_BURST = env_int("CHAT_BURST", 5, minimum=1, maximum=1000)
+CHAT_HISTORY_LIMIT = env_int("CHAT_HISTORY_LIMIT", 500, minimum=1, maximum=10_000)
+REACTIONS_PER_SECOND = env_int("REACTIONS_PER_SECOND", 1, minimum=1, maximum=100)
+REACTION_BURST = env_int("REACTION_BURST", 5, minimum=1, maximum=1000)
+WHITEBOARD_OPS_PER_SECOND = env_int("WHITEBOARD_OPS_PER_SECOND", 10, minimum=1, maximum=1000)
+WHITEBOARD_BURST = env_int("WHITEBOARD_BURST", 30, minimum=1, maximum=10_000)
+WHITEBOARD_MAX_ELEMENT_BYTES = env_int("WHITEBOARD_MAX_ELEMENT_BYTES", 32 * 1024,
+                                       minimum=1024, maximum=1024 * 1024)
+WHITEBOARD_MAX_ELEMENTS = env_int("WHITEBOARD_MAX_ELEMENTS", 5000, minimum=1, maximum=100_000)
+WHITEBOARD_MAX_BYTES = env_int("WHITEBOARD_MAX_BYTES", 4 * 1024 * 1024, minimum=1024,
+                               maximum=256 * 1024 * 1024)
 
 # --- TURN (for clients behind strict NAT; see rtc/turn.py and the README) ---------------------
 
