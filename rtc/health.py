@@ -3,7 +3,7 @@
 ``/healthz`` answers 200 as long as the process serves HTTP; it touches nothing else, so a
 slow database never gets a healthy process restarted.
 
-``/readyz`` runs three checks concurrently, each under a deadline, and answers 200 only when
+``/readyz`` runs four checks concurrently, each under a deadline, and answers 200 only when
 all pass, else 503; the JSON body names each check and what failed::
 
     {"status": "unavailable", "failed": ["database"],
@@ -16,6 +16,9 @@ all pass, else 503; the JSON body names each check and what failed::
   (``MEDIASOUP_WORKER_NUM``): while a dead worker is being replaced the node is not ready.
 * ``database``: a ``SELECT 1`` on the default connection.
 * ``channel_layer``: a message sent to a fresh channel and received back.
+* ``node`` (in a cluster, `rtc.cluster`): this node's lease is held in Redis and it is not
+  draining, so it can take meetings; a draining node (SIGTERM) answers 503 at once, and the
+  balancer stops sending it new sockets.
 
 Errors are reported by exception class only: the endpoint is unauthenticated.
 """
@@ -93,10 +96,24 @@ async def check_channel_layer() -> Check:
     return {"ok": ok, "backend": type(layer).__name__}
 
 
+async def check_node() -> Check:
+    """In a cluster: this node's lease is held in Redis and it is not draining, so the
+    placement may give it meetings. Without a cluster there is nothing to check."""
+    from rtc.cluster import local_node
+
+    node = local_node()
+    if node is None:
+        return {"ok": True, "cluster": False}
+    alive = await node.store.alive(node.id)
+    return {"ok": alive and not node.draining, "cluster": True, "node": node.id,
+            "lease": alive, "draining": node.draining, "nodes": len(node.records)}
+
+
 CHECKS: dict[str, Callable[[], Awaitable[Check]]] = {
     "workers": check_workers,
     "database": check_database,
     "channel_layer": check_channel_layer,
+    "node": check_node,
 }
 
 

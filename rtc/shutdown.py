@@ -6,9 +6,13 @@ nobody would be marked left, and only the closing pipes would stop the workers. 
 process serves under daphne, :func:`install` adds a Twisted "before shutdown" trigger, which
 the reactor awaits, that runs :func:`shutdown`:
 
-1. new meeting sockets are refused (close ``4503``);
+1. new meeting sockets are refused (close ``4503``); in a cluster the node drains
+   (`rtc.cluster.node.Node.drain`): its calls move to other nodes, peers told
+   ``rtc:reconnect`` with ``node_draining``;
 2. every socket with a call peer gets ``rtc:reconnect`` (``reason: server_shutdown``);
-3. the RoomService closes: peers removed, rooms and routers closed, the worker pool stopped;
+3. running recordings stop (their files finished; they are composed after the next start),
+   then the RoomService closes: peers removed, rooms and routers closed, the worker pool
+   stopped;
 4. every socket leaves its meeting (attendance written, ``left_at`` set) and is closed with
    ``4503``;
 5. (under daphne) the sockets' tasks are ended (see :func:`_end_tasks`).
@@ -95,11 +99,16 @@ def shutting_down() -> bool:
 
 async def shutdown() -> dict[str, int]:
     """Close every call and socket politely (see the module docstring); the counts handled."""
+    from rtc import cluster
     from rtc.protocol import CloseCode
     from rtc.services import current_room_service
     from rtc.signaling.errors import SignalingError
 
     _state["shutting_down"] = True
+    try:  # in a cluster: no new calls here, this node's calls handed to other nodes first
+        await cluster.drain_node()
+    except Exception:
+        logger.exception("shutdown: draining the node failed")
     conns = open_connections()
     service = current_room_service()
     told = 0
@@ -115,6 +124,12 @@ async def shutdown() -> dict[str, int]:
             told += 1
         except Exception:
             logger.exception("shutdown: could not tell channel=%s", conn.channel_name)
+    try:
+        from rtc.recording.manager import recorder
+
+        await recorder.close()  # every track file finished before the calls close
+    except Exception:
+        logger.exception("shutdown: recordings did not stop cleanly")
     if service is not None:
         try:
             await service.close()
@@ -125,6 +140,10 @@ async def shutdown() -> dict[str, int]:
             await conn.leave_and_close(CloseCode.SHUTTING_DOWN)
         except Exception:
             logger.exception("shutdown: could not close channel=%s", conn.channel_name)
+    try:
+        await cluster.stop_node()
+    except Exception:
+        logger.exception("shutdown: leaving the cluster failed")
     logger.info("shutdown done [sockets:%s, peers told:%s]", len(conns), told)
     return {"sockets": len(conns), "peers": told}
 

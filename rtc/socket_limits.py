@@ -20,10 +20,10 @@ one address would cap the whole service). Sockets without an address (a UNIX soc
 user only. Log lines never carry an address: :func:`address_tag` is a digest keyed with
 ``SECRET_KEY``, enough to see that refusals come from one address.
 
-The counts cover one process (like attendance and the rate buckets), which owns the sockets
-of its meetings; several processes behind one balancer each apply the limits on their own.
-Callers run on the event loop and nothing here awaits, so no other ``connect`` can slip in
-between a check and its count.
+The counts here cover one process. In a cluster every socket is also counted in Redis
+(`rtc.cluster.limits`), for all nodes together, right after it passed the count here: the
+limits then hold for the whole service. Callers run on the event loop and nothing here awaits,
+so no other ``connect`` can slip in between a check and its count.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from types import MappingProxyType
@@ -78,6 +78,8 @@ class SocketSlot:
     """The canonical client address it counts against; None when it counts per user only."""
     released: bool = False
     """Given back already: a second release changes nothing."""
+    shared: Any = None
+    """Where the cluster counted it too (`rtc.cluster.limits`), given back with it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +104,9 @@ def _decrement(counter: Counter[str], key: str) -> None:
 
 class OpenSockets:
     """Open meeting sockets per user and per client address."""
+
+    on_release: Callable[[SocketSlot], None] | None = None
+    """Called with each slot given back that the cluster counted too (`rtc.cluster.limits`)."""
 
     def __init__(self) -> None:
         self._users: Counter[str] = Counter()
@@ -137,7 +142,16 @@ class OpenSockets:
         if slot.address is not None:
             _decrement(self._addresses, slot.address)
         self._total -= 1
+        if slot.shared is not None and self.on_release is not None:
+            try:
+                self.on_release(slot)
+            except Exception:
+                logger.exception("socket slot not given back to the cluster")
         return True
+
+    def note_refused(self, limit: SocketLimit) -> None:
+        """Count a refusal decided elsewhere (the cluster-wide counts)."""
+        self._refused[limit] += 1
 
     def of_user(self, user_id: Any) -> int:
         """Open sockets of a user."""

@@ -5,7 +5,12 @@ workers (about 50 ms each) and a worker that cannot start (a missing binary, no 
 is only found then. Under daphne, which has no ASGI lifespan, :func:`install` asks the
 Twisted reactor to run :func:`start_pool` once it runs; servers with the lifespan protocol get
 the same from ``rtc.shutdown.LifespanApp``. A pool that fails to start is logged and left to
-the lazy path, which retries on the next call and reports the error there.
+the lazy path, which retries on the next call and reports the error there. With Redis the
+process then joins the cluster as a node (`rtc.cluster`).
+
+Other apps add their own start-up work with :func:`on_start` (e.g. recordings finish what a
+previous process left half done); each hook runs once the pool was started, on the serving
+loop, and a hook that fails is logged without stopping the others.
 """
 
 from __future__ import annotations
@@ -13,17 +18,34 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-__all__ = ["install", "start_pool"]
+__all__ = ["install", "on_start", "start_pool"]
 
 logger = logging.getLogger(__name__)
 
 _state: dict[str, Any] = {"installed": False, "task": None}
+_hooks: list[Callable[[], Awaitable[Any]]] = []
+
+
+def on_start(hook: Callable[[], Awaitable[Any]]) -> None:
+    """Run ``await hook()`` when the server starts, after the worker pool (once per hook)."""
+    if hook not in _hooks:
+        _hooks.append(hook)
+
+
+async def _run_hooks() -> None:
+    for hook in list(_hooks):
+        try:
+            await hook()
+        except Exception:
+            logger.exception("a start-up hook failed: %r", hook)
 
 
 async def start_pool() -> bool:
-    """Start the process's worker pool; True when it runs (failures are logged, not raised)."""
+    """Start the process's worker pool, then (with Redis) its cluster node; True when the pool
+    runs (failures are logged, not raised)."""
     from rtc.services import get_room_service
 
     mediasoup = get_room_service().mediasoup
@@ -31,8 +53,20 @@ async def start_pool() -> bool:
         await mediasoup.start()
     except Exception:
         logger.exception("the worker pool did not start; the first call will try again")
-        return False
+    await start_cluster_node()
+    await _run_hooks()
     return mediasoup.started
+
+
+async def start_cluster_node() -> None:
+    """Join the cluster when one is configured (a failure is logged: the node then serves as
+    a lone process until it is restarted)."""
+    from rtc.cluster import start_node
+
+    try:
+        await start_node()
+    except Exception:
+        logger.exception("this process could not join the cluster")
 
 
 def _start_soon() -> None:

@@ -394,18 +394,28 @@ class RoomService(MediaOperations):
 
     # -- shutdown and tasks -------------------------------------------------------------------
 
+    async def close_rooms(self, *, reason: str, meeting_ids: Any = None) -> int:
+        """End calls here (all, or those of ``meeting_ids``): each peer gets ``rtc:reconnect``
+        with ``reason`` and is removed; the number of peers told. A node that drains or lost a
+        meeting to another node uses it: the peers rebuild their call wherever it is now."""
+        told = 0
+        for room in list(self._rooms.values()):
+            if meeting_ids is not None and room.meeting_id not in meeting_ids:
+                continue
+            async with room.lock:
+                for peer in list(room.peers.values()):
+                    await notify.send_to(peer.channel_name, "rtc:reconnect", {"reason": reason})
+                    await self._remove_peer(room, peer, reason=reason)
+                    told += 1
+                await self._close_room(room)
+        return told
+
     async def close(self) -> None:
         """Close every room and the worker pool (process shutdown, tests)."""
         if self._closed:
             return
         self._closed = True
-        for room in list(self._rooms.values()):
-            async with room.lock:
-                for peer in list(room.peers.values()):
-                    await notify.send_to(peer.channel_name, "rtc:reconnect",
-                                         {"reason": "server_shutdown"})
-                    await self._remove_peer(room, peer, reason="server_shutdown")
-                await self._close_room(room)
+        await self.close_rooms(reason="server_shutdown")
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

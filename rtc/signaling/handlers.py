@@ -14,8 +14,10 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from rtc import cluster
 from rtc import grants as rtc_grants
 from rtc.protocol import Connection, Request, registry
+from rtc.recording.manager import recorder
 from rtc.services import get_room_service
 from rtc.services.config import limits
 from rtc.signaling.errors import ErrorCode, SignalingError
@@ -36,7 +38,7 @@ from rtc.signaling.schemas import (
 )
 from rtc.turn import ice_servers_for
 
-__all__ = ["rate_limiter"]
+__all__ = ["IMPLS", "rate_limiter"]
 
 logger = logging.getLogger(__name__)
 
@@ -49,8 +51,13 @@ Reply = dict[str, Any]
 Impl = Callable[[Connection, Any], Awaitable[Reply]]
 
 
+IMPLS: dict[str, Impl] = {}
+"""Request type → its implementation (the owner node of a call runs relayed requests)."""
+
+
 def rtc_request(name: str) -> Callable[[Impl], Impl]:
-    """Register ``impl`` for request ``name``: rate limit, validate, then call it."""
+    """Register ``impl`` for request ``name``: rate limit, validate, then call it here, or on
+    the node owning the call when that is another node of the cluster (`rtc.cluster`)."""
 
     def decorator(impl: Impl) -> Impl:
         async def handler(conn: Connection, request: Request) -> Reply:
@@ -58,10 +65,15 @@ def rtc_request(name: str) -> Callable[[Impl], Impl]:
             if not rate_limiter.allow(conn.channel_name, rate=limit.requests_per_second,
                                       burst=limit.request_burst):
                 raise SignalingError(ErrorCode.LIMIT, "too many requests, slow down")
-            return await impl(conn, parse_request(name, request.data))
+            parsed = parse_request(name, request.data)
+            relayed = await cluster.route_request(conn, name, request)
+            if relayed is not None:
+                return relayed
+            return await impl(conn, parsed)
 
         handler.__name__ = impl.__name__
         handler.__doc__ = impl.__doc__
+        IMPLS[name] = impl
         registry.register(name)(handler)
         return impl
 
@@ -79,7 +91,8 @@ async def join(conn: Connection, request: JoinRequest) -> Reply:
                                           meeting_id=conn.meeting_id, user=conn.user,
                                           request=request,
                                           grants=rtc_grants.connection_grants(conn))
-    return {**reply, "iceServers": ice_servers_for(conn.user.pk)}
+    return {**reply, "iceServers": ice_servers_for(conn.user.pk),
+            "recording": recorder.state(conn.meeting_id)}
 
 
 @rtc_request("rtc:leave")
@@ -212,5 +225,7 @@ async def server_stats(conn: Connection, request: Any) -> Reply:
 async def detach_peer(conn: Connection) -> None:
     """The socket closed: forget its rate bucket, keep its peer for the grace period."""
     rate_limiter.forget(conn.channel_name)
+    if await cluster.detach_route(conn):
+        return  # the call runs on another node: that node detached it
     await get_room_service().detach(channel_name=conn.channel_name,
                                     grace=not getattr(conn, "flooded", False))

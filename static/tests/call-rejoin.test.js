@@ -62,6 +62,19 @@ test("every other peer's producer is consumed, with its paused state; our own ar
   ]);
 });
 
+test('the plan consumes what is offered: also producers announced after the rtc:joined reply', () => {
+  const joined = { peerId: 'me', peers: [{ peerId: 'bob', producers: [{ id: 'b-cam' }] }] };
+  const offered = [
+    { peerId: 'bob', producerId: 'b-cam', paused: false },
+    { peerId: 'bob', producerId: 'b-mic', paused: 1 }, // rtc:newProducer while the session opened
+  ];
+  const plan = rejoinPlan(joined, { keep: false, local: {}, consumerIds: [], offered });
+  assert.deepEqual(plan.consume, [
+    { peerId: 'bob', producerId: 'b-cam', paused: false },
+    { peerId: 'bob', producerId: 'b-mic', paused: true },
+  ]);
+});
+
 test('rtc:reconnect: a server shutdown waits for the new server, anything else rejoins now', () => {
   assert.equal(reconnectAction('server_shutdown'), 'await-new-server');
   assert.equal(reconnectAction('worker_died'), 'rejoin');

@@ -52,3 +52,25 @@ test('no request for the layers of an unknown consumer, nor a consume without a 
   assert.deepEqual(context.events, []);
   assert.equal(remote.preferredLayers.size, 0);
 });
+
+test('offered producers: the join list replaces what we knew; announcements, pauses and closes update it', () => {
+  const remote = new RemoteMedia(recordingContext());
+  remote.offer('old', 'gone-with-the-old-router', false);
+  remote.setOffered({
+    peerId: 'me',
+    peers: [
+      { peerId: 'me', producers: [{ id: 'mine' }] },
+      { peerId: 'bob', producers: [{ id: 'b-mic', paused: true }] },
+    ],
+  });
+  assert.deepEqual(remote.offeredList(), [{ peerId: 'bob', producerId: 'b-mic', paused: true }]);
+  // Announced while our session is still opening (the call is not joined): kept all the same.
+  remote.offer('bob', 'b-cam', false);
+  remote.offer('eve', 'e-mic', false);
+  remote.setProducerPaused('b-mic', false);
+  remote.dropProducer('b-cam');
+  remote.removePeer('eve');
+  assert.deepEqual(remote.offeredList(), [{ peerId: 'bob', producerId: 'b-mic', paused: false }]);
+  remote.withdraw('b-mic');
+  assert.deepEqual(remote.offeredList(), []);
+});

@@ -122,3 +122,19 @@ test('leaving while waiting for the stopping server cancels the wait', async () 
   assert.deepEqual(socket.closed, { code: 1000, reason: 'leave' });
   assert.equal(FakeSocket.instances.length, 1, 'no reconnection after leaving');
 });
+
+test('rtc:newProducer while reconnecting is remembered for the rejoin; producerClosed and consumerClosed forget it', async () => {
+  const { controller, socket } = await inCall();
+  controller.state = CallState.RECONNECTING; // rtc:joined is in, the new media session opening
+  socket.receive({ type: 'rtc:newProducer', data: { peerId: 'bob', producerId: 'b-mic', kind: 'audio' } });
+  socket.receive({ type: 'rtc:newProducer', data: { peerId: 'bob', producerId: 'b-cam', kind: 'video' } });
+  socket.receive({ type: 'rtc:newProducer', data: { peerId: 'p1', producerId: 'ours', kind: 'audio' } });
+  await tick();
+  assert.deepEqual(socket.sent, [], 'nothing consumed without a session');
+  assert.deepEqual(controller.receiving.offeredList().map((o) => o.producerId), ['b-mic', 'b-cam']);
+  socket.receive({ type: 'rtc:producerClosed', data: { peerId: 'bob', producerId: 'b-cam' } });
+  socket.receive({ type: 'rtc:consumerClosed', data: { consumerId: 'c9', producerId: 'b-mic' } });
+  await tick();
+  assert.deepEqual(controller.receiving.offeredList(), []);
+  await controller.leave({ notifyServer: false });
+});

@@ -62,20 +62,41 @@ export function keepsMedia(joined, transportIds) {
 }
 
 /**
+ * The other peers' producers an rtc:joined reply lists, as {peerId, producerId, paused}
+ * (ours are left out).
+ */
+export function producersOf(joined) {
+  const offered = [];
+  for (const peer of joined.peers ?? []) {
+    if (peer.peerId === joined.peerId) continue;
+    for (const producer of peer.producers ?? []) {
+      offered.push({ peerId: peer.peerId, producerId: producer.id, paused: Boolean(producer.paused) });
+    }
+  }
+  return offered;
+}
+
+/**
  * What to do once rtc:joined is in and the session is settled (kept, or opened anew):
  * - produce: the sources with a track and no producer the server still has;
  * - closeProducers: producers the server has for us that we no longer send (all of them
  *   when the session is new: our old producers went with it);
  * - dropConsumers: with a kept session, our consumers the server no longer has;
- * - consume: every producer of the other peers, as {peerId, producerId, paused}.
+ * - consume: every producer of the other peers we know of, as {peerId, producerId, paused}.
+ *
+ * What to consume is `offered`, not only the reply's list: opening a new session takes a few
+ * round trips, and a peer that produces meanwhile is announced by rtc:newProducer, which came
+ * after the reply (RemoteMedia keeps both: the reply's list and what was announced since).
  *
  * @param {object} joined the rtc:joined reply.
  * @param {object} options
  * @param {boolean} options.keep see keepsMedia().
  * @param {object} options.local our entries by source ({track, producer} or null).
  * @param {Iterable<string>} options.consumerIds the consumers we hold.
+ * @param {Array<object>} [options.offered] the others' producers ({peerId, producerId, paused});
+ *   producersOf(joined) when not given.
  */
-export function rejoinPlan(joined, { keep, local, consumerIds }) {
+export function rejoinPlan(joined, { keep, local, consumerIds, offered = producersOf(joined) }) {
   const serverProducers = idsOf(joined.producers);
   const produce = [];
   for (const source of SOURCES) {
@@ -89,12 +110,6 @@ export function rejoinPlan(joined, { keep, local, consumerIds }) {
   const closeProducers = [...serverProducers].filter((id) => !keep || !ours.has(id));
   const serverConsumers = idsOf(joined.consumers);
   const dropConsumers = keep ? [...consumerIds].filter((id) => !serverConsumers.has(id)) : [];
-  const consume = [];
-  for (const peer of joined.peers ?? []) {
-    if (peer.peerId === joined.peerId) continue;
-    for (const producer of peer.producers ?? []) {
-      consume.push({ peerId: peer.peerId, producerId: producer.id, paused: Boolean(producer.paused) });
-    }
-  }
+  const consume = offered.map(({ peerId, producerId, paused }) => ({ peerId, producerId, paused: Boolean(paused) }));
   return { produce, closeProducers, dropConsumers, consume };
 }

@@ -3,8 +3,14 @@
 // CallContext (see call-local.js) and forwards the server's events; it reports through the
 // controller's events: peer-joined, peer-updated, peer-left, track-added, track-removed and
 // track-paused ({peerId, consumerId, producerId, kind, source, track, paused, layers}).
+//
+// Offered producers. What we should receive is known before we can receive it: the rtc:joined
+// reply lists the others' producers, and rtc:newProducer announces each new one, also while
+// our media session is still being opened (a rejoin, a worker restart). Both go into `offered`
+// whatever the call's state, so an announcement that comes before we can consume is not lost:
+// the controller consumes everything offered once the session is ready.
 
-import { StaleGeneration, isQuiet } from './call-rejoin.js';
+import { StaleGeneration, isQuiet, producersOf } from './call-rejoin.js';
 import { consumerLayers } from './media-session.js';
 
 export class RemoteMedia {
@@ -17,6 +23,33 @@ export class RemoteMedia {
     this.consumers = new Map();
     /** consumerId -> 'spatial/temporal': the last layers we asked for. */
     this.preferredLayers = new Map();
+    /** producerId -> {peerId, producerId, paused}: the others' producers the server has, as
+     * far as we know (the last rtc:joined's list, plus announcements since, minus closes). */
+    this.offered = new Map();
+    /** session -> the producerIds with an rtc:consume in flight on it. */
+    this.consuming = new WeakMap();
+  }
+
+  // --- offered producers ---------------------------------------------------------------------
+
+  /** rtc:joined: the server's list replaces what we knew (announcements before it are in it). */
+  setOffered(joined) {
+    this.offered = new Map(producersOf(joined).map((entry) => [entry.producerId, entry]));
+  }
+
+  /** rtc:newProducer: `peerId` sends `producerId` now. */
+  offer(peerId, producerId, paused) {
+    this.offered.set(producerId, { peerId, producerId, paused: Boolean(paused) });
+  }
+
+  /** The producer closed: not offered any more. */
+  withdraw(producerId) {
+    this.offered.delete(producerId);
+  }
+
+  /** The offered producers, as a list for rejoinPlan(). */
+  offeredList() {
+    return [...this.offered.values()];
   }
 
   // --- peers --------------------------------------------------------------------------------
@@ -51,6 +84,7 @@ export class RemoteMedia {
 
   /** A peer left: its tracks go first, then the peer. */
   removePeer(peerId) {
+    for (const [id, entry] of this.offered) if (entry.peerId === peerId) this.offered.delete(id);
     if (!this.peers.has(peerId)) return;
     for (const [id, info] of this.consumers) if (info.peerId === peerId) this.drop(id);
     this.peers.delete(peerId);
@@ -73,7 +107,18 @@ export class RemoteMedia {
     const session = context.session();
     if (!session?.recvTransport) return;
     for (const info of this.consumers.values()) if (info.producerId === producerId) return;
-    const { consumer, reply, source } = await session.consume(peerId, producerId);
+    // The join's list and an announcement may both name it: one rtc:consume per session.
+    if (!this.consuming.has(session)) this.consuming.set(session, new Set());
+    const inFlight = this.consuming.get(session);
+    if (inFlight.has(producerId)) return;
+    inFlight.add(producerId);
+    let consumed;
+    try {
+      consumed = await session.consume(peerId, producerId);
+    } finally {
+      inFlight.delete(producerId);
+    }
+    const { consumer, reply, source } = consumed;
     if (generation !== context.generation() || session !== context.session()) {
       consumer.close();
       throw new StaleGeneration();
@@ -104,8 +149,9 @@ export class RemoteMedia {
     this.context.emit('track-removed', trackInfo(info));
   }
 
-  /** Drop every consumer of `producerId` (rtc:producerClosed). */
+  /** Drop every consumer of `producerId` (rtc:producerClosed); it is not offered any more. */
   dropProducer(producerId) {
+    this.withdraw(producerId);
     for (const [id, info] of this.consumers) if (info.producerId === producerId) this.drop(id);
   }
 
@@ -116,6 +162,8 @@ export class RemoteMedia {
 
   /** A peer's producer was paused or resumed: its tracks show it. */
   setProducerPaused(producerId, paused) {
+    const offered = this.offered.get(producerId);
+    if (offered) offered.paused = paused;
     for (const info of this.consumers.values()) {
       if (info.producerId === producerId) {
         info.producerPaused = paused;

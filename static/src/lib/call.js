@@ -16,7 +16,8 @@
 // Events: state (CallState), peer-joined (peer), peer-updated (peer), peer-left (peerId),
 // track-added / track-removed / track-paused ({peerId, consumerId, producerId, kind, source,
 // track, paused, layers}), local-changed (our sources), active-speaker (peerId or null),
-// transport-state ({direction, state}), muted-by-host, meeting-ended, removed,
+// transport-state ({direction, state}), recording (rtc:joined's recording state, after each
+// join or resume), muted-by-host, meeting-ended, removed,
 // server-restarting, error.
 
 import { LocalSources } from './call-local.js';
@@ -31,6 +32,7 @@ import {
   rejoinPlan,
 } from './call-rejoin.js';
 import { RemoteMedia } from './call-remote.js';
+import { SenderLayers } from './dynacast.js';
 import { Emitter } from './emitter.js';
 import { MediaSession, describeDevice } from './media-session.js';
 import { SignalingError, SocketState } from './signaling.js';
@@ -89,6 +91,8 @@ export class CallController extends Emitter {
     };
     this.sending = new LocalSources(context);
     this.receiving = new RemoteMedia(context);
+    /** Which of our camera's simulcast layers anybody receives (dynacast.js). */
+    this.senderLayers = new SenderLayers();
     this._unsubscribe = [];
     this._subscribe();
   }
@@ -232,9 +236,13 @@ export class CallController extends Emitter {
       joined = await this._request('rtc:join', base);
     }
     this._check(generation);
+    // At once, before any later event is handled: what the server has now; rtc:newProducer
+    // and rtc:producerClosed from here on update it, whatever our state (see RemoteMedia).
+    this.receiving.setOffered(joined);
     this.peerId = joined.peerId;
     this.resumeToken = joined.resumeToken ?? null;
     this.role = joined.role ?? null;
+    this.emit('recording', joined.recording ?? null);
 
     const open = this.session && !this.session.closed ? this.session.transportIds() : [];
     const keep = keepsMedia(joined, open);
@@ -260,7 +268,12 @@ export class CallController extends Emitter {
     this.receiving.syncPeers(joined.peers ?? [], this.peerId);
     this._setState(CallState.JOINED);
 
-    const plan = rejoinPlan(joined, { keep, local: this.local, consumerIds: this.consumers.keys() });
+    const plan = rejoinPlan(joined, {
+      keep,
+      local: this.local,
+      consumerIds: this.consumers.keys(),
+      offered: this.receiving.offeredList(),
+    });
     const work = plan.produce.map((source) => this.sending.produce(source, this.local[source], generation));
     for (const id of plan.closeProducers) {
       this._request('rtc:closeProducer', { producerId: id }).catch(() => {});
@@ -326,6 +339,7 @@ export class CallController extends Emitter {
   _closeSession() {
     this.receiving.dropAll();
     this.sending.forgetProducers();
+    this.senderLayers.clear();
     this.session?.close();
     this.session = null;
     this.emit('active-speaker', null);
@@ -373,16 +387,25 @@ export class CallController extends Emitter {
     });
     on('rtc:peerLeft', ({ peerId }) => this.receiving.removePeer(peerId));
     on('rtc:newProducer', ({ peerId, producerId, paused }) => {
-      if (peerId === this.peerId || this.state !== CallState.JOINED) return;
+      if (peerId === this.peerId) return;
+      // Remembered in any state: while a (re)join opens its session, the plan consumes it.
+      this.receiving.offer(peerId, producerId, paused);
+      if (this.state !== CallState.JOINED) return;
       this.receiving.consume(peerId, producerId, Boolean(paused), this._generation).catch((error) => {
         if (!isQuiet(error)) this._reportError(error);
       });
     });
     on('rtc:producerClosed', ({ producerId }) => this.receiving.dropProducer(producerId));
-    on('rtc:consumerClosed', ({ consumerId }) => this.receiving.drop(consumerId));
+    on('rtc:consumerClosed', ({ consumerId, producerId }) => {
+      if (producerId) this.receiving.withdraw(producerId);
+      this.receiving.drop(consumerId);
+    });
     on('rtc:producerPaused', (data) => this._onProducerPaused(data, true));
     on('rtc:producerResumed', (data) => this._onProducerPaused(data, false));
     on('rtc:activeSpeaker', ({ peerId }) => this.emit('active-speaker', peerId ?? null));
+    on('rtc:producerLayers', (data) => this.senderLayers.update(data, this._producers()));
+    // A producer of ours that a wish arrived for before it existed here.
+    this._unsubscribe.push(this.on('local-changed', () => this.senderLayers.sync(this._producers())));
     on('rtc:removed', (data) => {
       this.emit('removed', data);
       this.leave({ notifyServer: false });
@@ -406,6 +429,11 @@ export class CallController extends Emitter {
   }
 
   // --- helpers ----------------------------------------------------------------------------
+
+  /** Our open producers. */
+  _producers() {
+    return Object.values(this.local).map((entry) => entry?.producer).filter((p) => p && !p.closed);
+  }
 
   _setState(state) {
     if (this.state === state) return;

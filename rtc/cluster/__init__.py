@@ -1,0 +1,145 @@
+"""Many server processes acting as one meeting service, on Redis, the channel layer and the
+shared database (no consensus of our own, no second coordination system).
+
+With ``REDIS_URL`` set (and ``CLUSTER`` not ``0``), a serving process starts a :class:`Node`
+with the server (`rtc.startup`, `rtc.shutdown`): it registers in Redis under a lease
+(`rtc.cluster.store`), owns the calls placed on it (`rtc.cluster.placement`), serves the
+requests other nodes relay to it and relays those of its sockets whose call runs elsewhere
+(`rtc.cluster.relay`), mirrors its attendance (`rtc.cluster.presence`) and counts its sockets
+in the cluster-wide limits (`rtc.cluster.limits`). Without Redis, or before the server started
+a node (the in-process tests), :func:`local_node` is None and everything runs in this process
+exactly as a single server does.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rtc.cluster.node import Node
+
+__all__ = [
+    "detach_route",
+    "drain_node",
+    "local_node",
+    "route_request",
+    "set_local_node",
+    "start_node",
+    "stop_node",
+]
+
+logger = logging.getLogger(__name__)
+
+_node: Node | None = None
+
+
+def local_node() -> Node | None:
+    """This process's node, once started (None without a cluster)."""
+    return _node
+
+
+def _media_address() -> str:
+    from rtc.services.config import mediasoup_settings
+
+    ms = mediasoup_settings()
+    return str(ms.get("ANNOUNCED_IP") or ms.get("LISTEN_IP") or "127.0.0.1")
+
+
+async def start_node(*, redis: Any = None, service: Any = None, layer: Any = None,
+                     node_id: str | None = None) -> Node | None:
+    """Start this process's node if the cluster is configured (once); the node or None.
+
+    The keyword arguments replace the defaults (tests run two nodes in one process)."""
+    global _node
+    from rtc.cluster.config import cluster_settings
+
+    config = cluster_settings()
+    if _node is not None or not config["ENABLED"]:
+        return _node
+    _node = await make_node(redis=redis, service=service, layer=layer, node_id=node_id)
+    try:
+        await _node.start()
+    except Exception:
+        _node = None
+        raise
+    return _node
+
+
+async def make_node(*, redis: Any = None, service: Any = None, layer: Any = None,
+                    node_id: str | None = None) -> Node:
+    """A node (not started) on the configured Redis, channel layer and RoomService."""
+    from channels.layers import get_channel_layer
+    from django.conf import settings
+
+    from rtc.cluster.config import cluster_settings, key_prefix
+    from rtc.cluster.node import Node, default_node_id
+    from rtc.cluster.store import ClusterStore
+    from rtc.services import get_room_service
+
+    config = cluster_settings()
+    if redis is None:
+        import redis.asyncio as aioredis
+
+        redis = aioredis.from_url(settings.REDIS_URL, socket_timeout=5,
+                                  socket_connect_timeout=5)
+    lease = float(config["LEASE_SECONDS"])
+    store = ClusterStore(redis, prefix=key_prefix(), lease_ms=int(lease * 1000))
+    return Node(node_id=node_id or config["NODE_ID"] or default_node_id(), store=store,
+                layer=layer or get_channel_layer(), service=service or get_room_service(),
+                lease_seconds=lease, address=_media_address(), url=config["NODE_URL"])
+
+
+async def drain_node() -> int:
+    """SIGTERM: hand this node's calls to others (`Node.drain`); peers told (0 without one)."""
+    from rtc.cluster.config import cluster_settings
+
+    if _node is None:
+        return 0
+    return await _node.drain(wait=float(cluster_settings()["DRAIN_SECONDS"]))
+
+
+async def stop_node() -> None:
+    """Leave the cluster (the end of the shutdown)."""
+    global _node
+    node, _node = _node, None
+    if node is not None:
+        await node.stop()
+
+
+def set_local_node(node: Node | None) -> Node | None:
+    """Install ``node`` as this process's (tests); the previous one."""
+    global _node
+    previous, _node = _node, node
+    return previous
+
+
+async def route_request(conn: Any, name: str, request: Any) -> dict[str, Any] | None:
+    """Serve ``request`` on the node owning the socket's call when that is another node: its
+    reply data; None when it is to be served here (no cluster, or the call runs here)."""
+    node = _node
+    if node is None:
+        return None
+    if name == "rtc:join":
+        owner = await node.place(str(conn.meeting_id))
+        node.route(conn.channel_name, conn.meeting_id, owner)
+    else:
+        route = node.routes.get(conn.channel_name)
+        if route is None:
+            return None
+        owner = route.owner
+    if owner == node.id:
+        return None
+    return await node.relay.forward(owner, conn, name, request)
+
+
+async def detach_route(conn: Any) -> bool:
+    """The socket closed: if its call runs on another node, tell that node (True)."""
+    node = _node
+    if node is None:
+        return False
+    route = node.forget(conn.channel_name)
+    if route is None or route.owner == node.id:
+        return False
+    await node.relay.forward_detach(route.owner, conn)
+    return True

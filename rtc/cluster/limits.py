@@ -1,0 +1,77 @@
+"""Meeting sockets counted for the whole cluster: per user and per client address, in Redis.
+
+A socket first takes its slot in this process's counts (`rtc.socket_limits`), then, on a node
+of a cluster, :func:`take_shared` counts it in two Redis hashes (the user's and the address's),
+one field per node incarnation, in one Lua script that sums the live nodes' fields and refuses
+when a limit is reached, so two sockets on two nodes cannot both slip under it. Fields of nodes
+whose lease ran out (or that restarted) are dropped by the same script: a dead node's sockets
+stop counting when it leaves the cluster. The slot's release gives the shared count back.
+
+If Redis does not answer, the socket is let through on the local count alone (logged): a
+Redis hiccup must not lock everybody out of their meetings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from rtc.socket_limits import SocketLimit, SocketSlot, open_sockets
+
+__all__ = ["take_shared"]
+
+logger = logging.getLogger(__name__)
+
+_tasks: set[asyncio.Task[Any]] = set()
+
+
+async def take_shared(slot: SocketSlot, *, max_per_user: int,
+                      max_per_address: int) -> SocketLimit | None:
+    """Count ``slot`` cluster-wide; the limit that refuses it (its local slot is then given
+    back), or None. Nothing to do without a cluster or without limits."""
+    from rtc.cluster import local_node
+
+    node = local_node()
+    if node is None or not (max_per_user or max_per_address):
+        return None
+    store = node.store
+    counters = [(store.counter_key("user", slot.user_id), int(max_per_user), SocketLimit.USER)]
+    if slot.address is not None:
+        counters.append((store.counter_key("address", slot.address), int(max_per_address),
+                         SocketLimit.ADDRESS))
+    try:
+        full = await store.acquire_sockets(node.incarnation, [(k, n) for k, n, _ in counters])
+    except Exception:
+        logger.exception("cluster socket counts unavailable; counted on this node only")
+        return None
+    if full:
+        limit = counters[full - 1][2]
+        open_sockets.note_refused(limit)
+        open_sockets.release(slot)
+        return limit
+    slot.shared = (node, [k for k, _, _ in counters])
+    if slot.released:  # the socket ended while Redis answered
+        _give_back(slot)
+    return None
+
+
+def _give_back(slot: SocketSlot) -> None:
+    node, keys = slot.shared
+    slot.shared = None
+
+    async def release() -> None:
+        try:
+            await node.store.release_sockets(node.incarnation, keys)
+        except Exception:
+            logger.exception("cluster socket count not given back (it lapses with the node)")
+
+    try:
+        task = asyncio.get_running_loop().create_task(release())
+    except RuntimeError:
+        return
+    _tasks.add(task)
+    task.add_done_callback(_tasks.discard)
+
+
+open_sockets.on_release = _give_back

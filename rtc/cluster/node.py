@@ -1,0 +1,259 @@
+"""This process as a node of the cluster: its record, its heartbeat, placement, drain, watch.
+
+A node registers itself in Redis (`rtc.cluster.store`) with its id, a nonce for this start, its
+relay channel (`rtc.cluster.relay`), its announced media address and its load (workers, rooms,
+peers, consumers). Every ``lease / 4`` seconds the heartbeat:
+
+1. writes the record again (renewing the lease) and renews the ownership of the meetings whose
+   call runs here; a meeting found owned by another node (this node stalled past its lease and
+   the meeting was placed again) is closed here with ``rtc:reconnect`` (``node_lost``), so one
+   call never runs on two nodes for long;
+2. reads the other nodes' records (placement and relay use that copy);
+3. looks at the sockets served here whose call is owned elsewhere: if their owner's lease ran
+   out, each gets ``rtc:reconnect`` (``node_lost``) and rebuilds on a live node;
+4. tells `rtc.cluster.presence` which nodes left, so their users' attendance is closed.
+
+:meth:`Node.drain` (SIGTERM): the record says ``draining`` (no new calls), every meeting owned
+here is released and its peers get ``rtc:reconnect`` with ``node_draining``: they join again,
+and the placement puts the call on another node.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import secrets
+import socket
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from meetings.events import group_message
+from rtc.cluster import placement
+from rtc.cluster.store import ClusterStore
+from rtc.signaling.errors import ErrorCode, SignalingError
+
+__all__ = ["Node", "Route", "default_node_id"]
+
+logger = logging.getLogger(__name__)
+
+PLACEMENT_ATTEMPTS = 3
+
+
+def default_node_id() -> str:
+    """``<host>-<pid>-<random>``: unique for every start of every process."""
+    host = "".join(c if c.isalnum() or c in "-_." else "-" for c in socket.gethostname())[:32]
+    return f"{host or 'node'}-{os.getpid()}-{secrets.token_hex(3)}"
+
+
+@dataclass(slots=True)
+class Route:
+    """Where the call of a socket served here runs."""
+
+    meeting_id: str
+    owner: str
+    """The owning node's id (this node's own id when the call runs here)."""
+
+
+class Node:
+    """One server process in the cluster (see the module docstring)."""
+
+    def __init__(self, *, node_id: str, store: ClusterStore, layer: Any, service: Any,
+                 lease_seconds: float, address: str, url: str = "") -> None:
+        self.id = node_id
+        self.nonce = secrets.token_hex(4)
+        self.store = store
+        self.layer = layer
+        self.service = service
+        self.lease_seconds = lease_seconds
+        self.address = address
+        self.url = url
+        self.channel = ""
+        self.draining = False
+        self.started_at = time.time()
+        self.records: dict[str, dict[str, str]] = {}
+        """The live nodes' records as of the last heartbeat (this one's included)."""
+        self.routes: dict[str, Route] = {}
+        """channel name of a socket served here → where its call runs."""
+        self.heartbeats = 0
+        self.relay: Any = None
+        self.presence: Any = None
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._stopped = False
+
+    @property
+    def incarnation(self) -> str:
+        """``<id>~<nonce>``: this start of the node (counters of a previous start are void)."""
+        return f"{self.id}~{self.nonce}"
+
+    @property
+    def interval(self) -> float:
+        """Seconds between heartbeats."""
+        return self.lease_seconds / 4
+
+    # -- the record -----------------------------------------------------------------------------
+
+    def record(self) -> dict[str, Any]:
+        """What this node says about itself (its load read now)."""
+        from rtc.services.config import limits
+
+        counts = self.service.counts()
+        workers = len([w for w in self.service.mediasoup.workers if not w.closed])
+        return {
+            "id": self.id, "nonce": self.nonce, "channel": self.channel,
+            "address": self.address, "url": self.url, "pid": os.getpid(),
+            "host": socket.gethostname(), "started": int(self.started_at),
+            "workers": workers, "capacity": workers * limits().max_rooms_per_worker,
+            "rooms": counts["rooms"], "peers": counts["peers"],
+            "consumers": counts["consumers"], "draining": int(self.draining),
+            "sockets": len(self.routes),
+        }
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Take a relay channel, register, start the heartbeat and the relay listener."""
+        from rtc.cluster.presence import Presence
+        from rtc.cluster.relay import Relay
+
+        # The default prefix: channels-redis reads every process-specific channel of this
+        # process through one receive loop, which only serves channels of one prefix.
+        self.channel = await self.layer.new_channel()
+        self.relay = Relay(self)
+        self.presence = Presence(self)
+        await self.heartbeat()
+        loop = asyncio.get_running_loop()
+        self._tasks = [loop.create_task(self._beat()), loop.create_task(self.relay.listen()),
+                       loop.create_task(self.presence.run())]
+        logger.info("node registered [node:%s, address:%s, channel:%s, lease:%ss]", self.id,
+                    self.address, self.channel, self.lease_seconds)
+
+    async def stop(self) -> None:
+        """Leave the cluster now: the record goes at once (the others need not wait for the
+        lease), the relay and heartbeat stop."""
+        if self._stopped:
+            return
+        self._stopped = True
+        if self.presence is not None:
+            await self.presence.flush()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.relay is not None:
+            self.relay.fail_pending()
+        with contextlib.suppress(Exception):
+            await self.store.remove(self.id)
+        logger.info("node left the cluster [node:%s]", self.id)
+
+    async def _beat(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval)
+            try:
+                await self.heartbeat()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("heartbeat failed [node:%s]", self.id)
+
+    async def heartbeat(self) -> None:
+        """One beat (see the module docstring)."""
+        record = self.record()
+        await self.store.publish(self.id, record)
+        owned = list(self.service.rooms)
+        if not self.draining:
+            lost = await self.store.renew(self.id, owned)
+            if lost:
+                logger.error("meetings placed on another node while this one stalled "
+                             "[node:%s, meetings:%s]", self.id, ",".join(lost))
+                await self.service.close_rooms(reason="node_lost", meeting_ids=set(lost))
+        live, gone = await self.store.nodes()
+        self.records = live
+        await self._watch_owners()
+        if gone and self.presence is not None:
+            await self.presence.nodes_gone(gone)
+        self.heartbeats += 1
+
+    # -- placement ------------------------------------------------------------------------------
+
+    async def place(self, meeting_id: str) -> str:
+        """The node owning the meeting's call: its live owner, else the least loaded node that
+        can take it, claimed now (atomically: concurrent first joins agree)."""
+        tried: set[str] = set()
+        for _ in range(PLACEMENT_ATTEMPTS):
+            owner = await self.store.owner(meeting_id)
+            if owner is not None:
+                return owner
+            records = dict(self.records)
+            if not self.draining:
+                records[self.id] = {k: str(v) for k, v in self.record().items()}
+            else:
+                records.pop(self.id, None)
+            candidate = placement.choose(records, exclude=frozenset(tried))
+            if candidate is None:
+                break
+            owner = await self.store.claim(meeting_id, candidate)
+            if owner is not None:
+                if owner == candidate:
+                    logger.info("meeting placed [meeting:%s, node:%s, by:%s]", meeting_id, owner,
+                                self.id)
+                return owner
+            tried.add(candidate)
+        raise SignalingError(ErrorCode.LIMIT, "no media server can take this call now")
+
+    def route(self, channel_name: str, meeting_id: str, owner: str) -> None:
+        """Remember where the call of a socket served here runs."""
+        self.routes[channel_name] = Route(meeting_id=str(meeting_id), owner=owner)
+
+    def forget(self, channel_name: str) -> Route | None:
+        """Forget a socket's route (it closed); the route it had."""
+        return self.routes.pop(channel_name, None)
+
+    def channel_of(self, node_id: str) -> str | None:
+        """The relay channel of a live node, as of the last heartbeat."""
+        record = self.records.get(node_id)
+        return record.get("channel") if record else None
+
+    async def _watch_owners(self) -> None:
+        """Sockets whose call's owner left the cluster: tell them to rebuild (``node_lost``)."""
+        orphans = [(channel, route) for channel, route in self.routes.items()
+                   if route.owner != self.id and route.owner not in self.records]
+        for channel, route in orphans:
+            if self.routes.get(channel) is not route:
+                continue
+            del self.routes[channel]
+            logger.warning("owner node left; socket told to rebuild [meeting:%s, owner:%s, "
+                           "channel:%s]", route.meeting_id, route.owner, channel)
+            await self.tell(channel, "rtc:reconnect", {"reason": "node_lost"})
+
+    async def tell(self, channel: str, event: str, data: dict[str, Any]) -> None:
+        """Send one event to one socket (a failure is logged)."""
+        try:
+            await self.layer.send(channel, group_message(event, data))
+        except Exception:
+            logger.exception("could not tell channel=%s %s", channel, event)
+
+    # -- drain ----------------------------------------------------------------------------------
+
+    async def drain(self, *, wait: float = 0.0) -> int:
+        """Take no new calls and hand this node's calls to others: every peer here gets
+        ``rtc:reconnect`` (``node_draining``) and joins again elsewhere; the number told.
+        Then wait up to ``wait`` seconds for the sockets served here whose call moved to
+        finish their rejoin (nothing is dropped while the process still serves them)."""
+        if self.draining:
+            return 0
+        self.draining = True
+        try:
+            await self.store.set_fields(self.id, {"draining": 1})
+            for meeting_id in list(self.service.rooms):
+                await self.store.release(meeting_id, self.id)
+        except Exception:
+            logger.exception("drain: Redis did not take the draining state [node:%s]", self.id)
+        told = await self.service.close_rooms(reason="node_draining")
+        logger.info("node draining [node:%s, peers told:%s]", self.id, told)
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline and any(
+                route.owner == self.id for route in self.routes.values()):
+            await asyncio.sleep(0.1)
+        return told

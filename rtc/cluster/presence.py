@@ -1,0 +1,112 @@
+"""Attendance across nodes: who is present where, so leaves are written only when true.
+
+Each process keeps its own attendance table (`rtc.attendance`): a user is present while a
+socket or a call peer in its reconnect grace holds them, and the last holder to go writes the
+leave. With several nodes a user can be held on two of them at once (a socket on one, its peer
+waiting for a resume on the owner; or a second device), so each node mirrors its table in a
+Redis set ``<prefix>presence:<node id>`` of ``<meeting>|<user>`` members, and:
+
+* a leave is written only if no other live node holds the user (:meth:`Presence.elsewhere`);
+* when a node's lease runs out (SIGKILL), the node that notices first (`ClusterStore.nodes`
+  reports each dead node once) takes its set and writes the leave of every user no live node
+  holds, so nobody whose server died stays present; users whose socket reconnected elsewhere
+  meanwhile are held there and stay present.
+
+Changes are written in order by one task, so a hold and its release never swap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+__all__ = ["Presence"]
+
+logger = logging.getLogger(__name__)
+
+PRESENCE_TTL_SECONDS = 7 * 24 * 3600
+
+
+class Presence:
+    """The presence mirror of one node."""
+
+    def __init__(self, node: Any) -> None:
+        self.node = node
+        self.queue: asyncio.Queue[tuple[str, bool]] = asyncio.Queue()
+        from rtc.attendance import attendance
+
+        self._attendance = attendance
+        attendance.listener = self._changed
+        for meeting_id, user_id in attendance.present_keys():
+            self._changed(meeting_id, user_id, True)
+
+    def key(self, node_id: str) -> str:
+        """The presence set of a node."""
+        return f"{self.node.store.prefix}presence:{node_id}"
+
+    def _changed(self, meeting_id: Any, user_id: Any, present: bool) -> None:
+        self.queue.put_nowait((f"{meeting_id}|{user_id}", present))
+
+    async def run(self) -> None:
+        """Write the changes in order, for ever."""
+        redis = self.node.store.redis
+        key = self.key(self.node.id)
+        try:
+            while True:
+                member, present = await self.queue.get()
+                try:
+                    if present:
+                        await redis.sadd(key, member)
+                        await redis.expire(key, PRESENCE_TTL_SECONDS)
+                    else:
+                        await redis.srem(key, member)
+                except Exception:
+                    logger.exception("presence not written [node:%s]", self.node.id)
+                finally:
+                    self.queue.task_done()
+        finally:
+            if self._attendance.listener == self._changed:
+                self._attendance.listener = None
+
+    async def flush(self, timeout: float = 2.0) -> None:
+        """Wait (briefly) until the queued changes are written."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout):
+                await self.queue.join()
+
+    async def elsewhere(self, meeting_id: Any, user_id: Any) -> bool:
+        """Whether another live node holds the user present in the meeting."""
+        member = f"{meeting_id}|{user_id}"
+        others = [n for n in self.node.records if n != self.node.id]
+        if not others:
+            return False
+        redis = self.node.store.redis
+        async with redis.pipeline(transaction=False) as pipe:
+            for node_id in others:
+                pipe.sismember(self.key(node_id), member)
+            found = await pipe.execute()
+        return any(found)
+
+    async def nodes_gone(self, node_ids: list[str]) -> None:
+        """Close the attendance of users held only by nodes that left without a word."""
+        from rtc.attendance import write_left
+
+        redis = self.node.store.redis
+        for node_id in node_ids:
+            key = self.key(node_id)
+            members = [m.decode() if isinstance(m, bytes) else str(m)
+                       for m in await redis.smembers(key)]
+            await redis.delete(key)
+            closed = 0
+            for member in members:
+                meeting_id, _, user_id = member.partition("|")
+                if self._attendance.present(meeting_id, user_id):
+                    continue
+                if await self.elsewhere(meeting_id, user_id):
+                    continue
+                await write_left(meeting_id, user_id)
+                closed += 1
+            logger.warning("node left without a word; attendance closed [node:%s, users:%s, "
+                           "by:%s]", node_id, closed, self.node.id)

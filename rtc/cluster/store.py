@@ -1,0 +1,249 @@
+"""The cluster's shared state in Redis: node records under leases, meeting owners, socket counts.
+
+Everything a node says about itself lives in one hash, ``<prefix>node:<id>``, that expires
+``lease`` milliseconds after the node's last heartbeat: a node that dies (SIGKILL, power loss)
+leaves the cluster when its hash expires, with no vote and no second system. A meeting's owner
+is a plain key, ``<prefix>owner:<meeting id>`` = node id, under the same lease, renewed by the
+owner's heartbeat while its call lives. Claims are one Lua script each, so two first joins on
+two nodes at the same instant still give one owner: Redis runs scripts one at a time.
+
+No Django here: the node (`rtc.cluster.node`) passes the client, the prefix and the lease.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+__all__ = ["ClusterStore"]
+
+logger = logging.getLogger(__name__)
+
+# KEYS[1] owner key, KEYS[2] the candidate's node key; ARGV[1] candidate id, ARGV[2] lease ms,
+# ARGV[3] node key prefix. The current owner if it is alive, else the candidate if it is alive
+# and not draining (then it owns the meeting from now on), else false.
+_CLAIM = """
+local current = redis.call('GET', KEYS[1])
+if current and redis.call('EXISTS', ARGV[3] .. current) == 1 then
+  return current
+end
+if redis.call('EXISTS', KEYS[2]) == 0 or redis.call('HGET', KEYS[2], 'draining') == '1' then
+  return false
+end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+redis.call('HINCRBY', KEYS[2], 'rooms', 1)
+return ARGV[1]
+"""
+
+# KEYS: owner keys; ARGV[1] node id, ARGV[2] lease ms. Renews those still this node's; returns
+# the (1-based) positions of those that are not (lost: another node owns the meeting now).
+_RENEW = """
+local lost = {}
+for i, key in ipairs(KEYS) do
+  if redis.call('GET', key) == ARGV[1] then
+    redis.call('PEXPIRE', key, ARGV[2])
+  else
+    table.insert(lost, i)
+  end
+end
+return lost
+"""
+
+# KEYS[1] owner key; ARGV[1] node id. Deletes it only if it is still this node's.
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+
+# KEYS: counter hashes (field = node incarnation "<id>~<nonce>", value = open sockets);
+# ARGV[1] this incarnation, ARGV[2] node key prefix, then one limit per key (0: none).
+# Fields of nodes that are gone (or restarted: another nonce) are deleted and not counted.
+# Returns 0 when every count was under its limit (each is then incremented), else the
+# 1-based position of the first full one (nothing incremented).
+_ACQUIRE = """
+for i, key in ipairs(KEYS) do
+  local limit = tonumber(ARGV[2 + i])
+  local total = 0
+  local fields = redis.call('HGETALL', key)
+  for j = 1, #fields, 2 do
+    local field = fields[j]
+    local sep = string.find(field, '~', 1, true)
+    local node = string.sub(field, 1, sep - 1)
+    local nonce = string.sub(field, sep + 1)
+    if redis.call('HGET', ARGV[2] .. node, 'nonce') == nonce then
+      total = total + tonumber(fields[j + 1])
+    else
+      redis.call('HDEL', key, field)
+    end
+  end
+  if limit > 0 and total >= limit then
+    return i
+  end
+end
+for i, key in ipairs(KEYS) do
+  redis.call('HINCRBY', key, ARGV[1], 1)
+  redis.call('EXPIRE', key, 86400)
+end
+return 0
+"""
+
+# KEYS: counter hashes; ARGV[1] this incarnation. Gives one socket back on each.
+_RELEASE_SOCKET = """
+for i, key in ipairs(KEYS) do
+  if redis.call('HINCRBY', key, ARGV[1], -1) <= 0 then
+    redis.call('HDEL', key, ARGV[1])
+  end
+end
+return 0
+"""
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+class ClusterStore:
+    """Typed operations on the cluster's keys; ``redis`` is a ``redis.asyncio.Redis``."""
+
+    def __init__(self, redis: Any, *, prefix: str, lease_ms: int) -> None:
+        self.redis = redis
+        self.prefix = prefix
+        self.lease_ms = lease_ms
+        self._claim = redis.register_script(_CLAIM)
+        self._renew = redis.register_script(_RENEW)
+        self._release = redis.register_script(_RELEASE)
+        self._acquire = redis.register_script(_ACQUIRE)
+        self._give_back = redis.register_script(_RELEASE_SOCKET)
+
+    # -- keys -----------------------------------------------------------------------------------
+
+    def node_key(self, node_id: str) -> str:
+        """The hash of a node's record."""
+        return f"{self.prefix}node:{node_id}"
+
+    def owner_key(self, meeting_id: str) -> str:
+        """The key naming the node that owns a meeting's call."""
+        return f"{self.prefix}owner:{meeting_id}"
+
+    @property
+    def index_key(self) -> str:
+        """The set of node ids that registered (a dead one stays until it is noticed)."""
+        return f"{self.prefix}nodes"
+
+    def counter_key(self, kind: str, value: str) -> str:
+        """A socket counter hash (``kind`` ``user`` or ``address``)."""
+        return f"{self.prefix}sockets:{kind}:{value}"
+
+    # -- nodes ----------------------------------------------------------------------------------
+
+    async def publish(self, node_id: str, record: Mapping[str, Any]) -> None:
+        """Write (or renew) a node's record under the lease."""
+        key = self.node_key(node_id)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(key, mapping={k: str(v) for k, v in record.items()})
+            pipe.pexpire(key, self.lease_ms)
+            pipe.sadd(self.index_key, node_id)
+            await pipe.execute()
+
+    async def set_fields(self, node_id: str, fields: Mapping[str, Any]) -> None:
+        """Change some fields of a live node's record (e.g. ``draining``)."""
+        key = self.node_key(node_id)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(key, mapping={k: str(v) for k, v in fields.items()})
+            pipe.pexpire(key, self.lease_ms)
+            await pipe.execute()
+
+    async def remove(self, node_id: str) -> None:
+        """Take a node out of the cluster now (a clean stop)."""
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.delete(self.node_key(node_id))
+            pipe.srem(self.index_key, node_id)
+            await pipe.execute()
+
+    async def nodes(self) -> tuple[dict[str, dict[str, str]], list[str]]:
+        """The live nodes' records by id, and the ids whose lease ran out (dropped from the
+        index here, so each is reported once, to one caller)."""
+        ids = sorted(_text(i) for i in await self.redis.smembers(self.index_key))
+        if not ids:
+            return {}, []
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for node_id in ids:
+                pipe.hgetall(self.node_key(node_id))
+            records = await pipe.execute()
+        live: dict[str, dict[str, str]] = {}
+        dead: list[str] = []
+        for node_id, record in zip(ids, records, strict=True):
+            if record:
+                live[node_id] = {_text(k): _text(v) for k, v in record.items()}
+            else:
+                dead.append(node_id)
+        gone = []
+        for node_id in dead:
+            if await self.redis.srem(self.index_key, node_id):
+                gone.append(node_id)
+        return live, gone
+
+    async def alive(self, node_id: str) -> bool:
+        """Whether a node's lease still runs."""
+        return bool(await self.redis.exists(self.node_key(node_id)))
+
+    # -- owners ---------------------------------------------------------------------------------
+
+    async def owner(self, meeting_id: str) -> str | None:
+        """The live node owning a meeting's call, or None."""
+        value = await self.redis.get(self.owner_key(meeting_id))
+        if value is None:
+            return None
+        owner = _text(value)
+        return owner if await self.alive(owner) else None
+
+    async def claim(self, meeting_id: str, candidate: str) -> str | None:
+        """The meeting's owner: the live current one, else ``candidate`` (now recorded); None
+        when there is none and the candidate is gone or draining."""
+        result = await self._claim(
+            keys=[self.owner_key(meeting_id), self.node_key(candidate)],
+            args=[candidate, self.lease_ms, f"{self.prefix}node:"])
+        return _text(result) if result else None
+
+    async def renew(self, node_id: str, meeting_ids: Iterable[str]) -> list[str]:
+        """Renew this node's ownership of ``meeting_ids``; the meetings it no longer owns."""
+        meetings = list(meeting_ids)
+        if not meetings:
+            return []
+        lost = await self._renew(keys=[self.owner_key(m) for m in meetings],
+                                 args=[node_id, self.lease_ms])
+        return [meetings[int(i) - 1] for i in lost]
+
+    async def release(self, meeting_id: str, node_id: str) -> bool:
+        """Give up the ownership of a meeting (only if this node still holds it)."""
+        return bool(await self._release(keys=[self.owner_key(meeting_id)], args=[node_id]))
+
+    # -- socket counts --------------------------------------------------------------------------
+
+    async def acquire_sockets(self, incarnation: str, counters: list[tuple[str, int]]) -> int:
+        """Count one socket on each counter ``(key, limit)`` if none is full (0), else the
+        1-based position of the first full counter (nothing counted)."""
+        if not counters:
+            return 0
+        result = await self._acquire(
+            keys=[key for key, _ in counters],
+            args=[incarnation, f"{self.prefix}node:", *[limit for _, limit in counters]])
+        return int(result)
+
+    async def release_sockets(self, incarnation: str, keys: list[str]) -> None:
+        """Give one socket back on each counter."""
+        if keys:
+            await self._give_back(keys=keys, args=[incarnation])
+
+    async def socket_count(self, key: str) -> int:
+        """Open sockets on a counter, all live incarnations together (tests, diagnostics)."""
+        fields = await self.redis.hgetall(key)
+        live = 0
+        for field, value in fields.items():
+            node, _, nonce = _text(field).partition("~")
+            if _text(await self.redis.hget(self.node_key(node), "nonce") or b"") == nonce:
+                live += int(value)
+        return live

@@ -1,0 +1,148 @@
+"""A call across live nodes: sockets on different nodes, one owner, media both ways.
+
+Three daphne nodes on one PostgreSQL database and one Redis. Sockets reach whichever node
+they are pointed at (as behind a round-robin balancer); the call runs on the node the
+placement chose, its media on that node's own address, and requests of sockets elsewhere are
+relayed to it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+
+import pytest
+
+from bots.signaling import SignalingError
+from tests.cluster.conftest import (
+    Cluster,
+    candidate_addresses,
+    make_cluster,
+    record_replies,
+    wait_for,
+)
+
+pytestmark = pytest.mark.django_db(transaction=False)
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[Cluster]:
+    """Three nodes (module-wide: starting them takes seconds)."""
+    yield from make_cluster(3, env={"RTC_MAX_SOCKETS_PER_USER": "3"})
+
+
+async def test_every_node_registers_with_its_own_media_address(cluster: Cluster) -> None:
+    """Each node holds a lease in Redis naming its id and its own announced media address,
+    and says on /readyz that it can take meetings."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    assert cluster.node_ids() == ["node0", "node1", "node2"]
+    with cluster.redis as client:
+        for i in range(3):
+            record = client.hgetall(cluster.key(f"node:node{i}"))
+            assert record["address"] == cluster.live.address(i)
+            assert record["draining"] == "0" and int(record["workers"]) == 1
+            assert 0 < client.pttl(cluster.key(f"node:node{i}")) <= 3000
+    try:
+        with urllib.request.urlopen(f"{cluster.live.nodes[1].url}/readyz", timeout=10) as answer:
+            body = json.loads(answer.read())
+    except urllib.error.HTTPError as error:
+        raise AssertionError(error.read().decode()) from None
+    assert body["checks"]["node"] == {"ok": True, "cluster": True, "node": "node1",
+                                      "lease": True, "draining": False, "nodes": 3}
+
+
+async def test_call_across_nodes_media_both_ways_and_a_late_joiner(cluster: Cluster) -> None:
+    """alice on node0 and bob on node1 share one call owned by one node: both get the other's
+    audio and video, their transports' candidates are the owner's address, and carol joining
+    late on node2 receives both of them while they receive her."""
+    meeting = cluster.meeting("across")
+    alice = await cluster.bot(0, meeting, "alice")
+    bob = await cluster.bot(1, meeting, "bob")
+    try:
+        replies = {"alice": record_replies(alice), "bob": record_replies(bob)}
+        await alice.join()
+        await bob.join()
+        owner = cluster.owner(meeting)
+        assert owner in ("node0", "node1", "node2")
+        await alice.publish()
+        await bob.publish()
+        await alice.wait_frames(bob.peer_id)
+        await bob.wait_frames(alice.peer_id)
+        owner_address = cluster.live.address(int(owner[-1]))
+        assert candidate_addresses(replies["alice"]) == {owner_address}
+        assert candidate_addresses(replies["bob"]) == {owner_address}
+
+        carol = await cluster.bot(2, meeting, "carol")
+        await carol.join()
+        await carol.publish()
+        await carol.wait_frames(alice.peer_id)
+        await carol.wait_frames(bob.peer_id)
+        await alice.wait_frames(carol.peer_id)
+        await bob.wait_frames(carol.peer_id)
+        assert {p["peerId"] for p in carol.joined["peers"]} == {alice.peer_id, bob.peer_id}
+        assert cluster.owner(meeting) == owner
+        present = cluster.attendance(meeting)
+        assert {u for u, row in present.items() if row["present"]} == {"alice", "bob", "carol"}
+
+        await bob.leave()
+        await bob.signaling.close()
+        await wait_for(lambda: not cluster.attendance(meeting)["bob"]["present"],
+                       what="bob marked left")
+        assert cluster.attendance(meeting)["alice"]["present"]
+        await alice.leave()
+        await carol.leave()
+    finally:
+        await cluster.close_bots()
+    await wait_for(lambda: cluster.owner(meeting) is None, timeout=10,
+                   what="the call's ownership released after everyone left")
+
+
+async def test_relayed_errors_are_the_same_as_direct_ones(cluster: Cluster) -> None:
+    """A request the owner refuses gives the socket on another node the same code and message
+    as a socket on the owner gets."""
+    meeting = cluster.meeting("errors")
+    first = await cluster.client(0, meeting, "alice")
+    await first.request("rtc:join", {"displayName": "alice"})
+    owner = int(cluster.owner(meeting)[-1])
+    other = (owner + 1) % 3
+    direct = await cluster.client(owner, meeting, "bob")
+    relayed = await cluster.client(other, meeting, "carol")
+    try:
+        await direct.request("rtc:join", {"displayName": "bob"})
+        await relayed.request("rtc:join", {"displayName": "carol"})
+        errors = []
+        for client in (direct, relayed):
+            with pytest.raises(SignalingError) as caught:
+                await client.request("rtc:connectTransport", {
+                    "transportId": "nope", "dtlsParameters": {
+                        "role": "client", "fingerprints": [
+                            {"algorithm": "sha-256", "value": "AA:" * 31 + "AA"}]}})
+            errors.append((caught.value.code, caught.value.message))
+        assert errors[0] == errors[1] == ("not_found", "transport not found")
+    finally:
+        await asyncio.gather(first.close(), direct.close(), relayed.close())
+
+
+async def test_concurrent_first_joins_on_two_nodes_give_one_call(cluster: Cluster) -> None:
+    """For each of several meetings, two first joins at the same instant on two nodes end in
+    one call on one owner: each peer sees the other."""
+    for round_ in range(4):
+        meeting = cluster.meeting(f"race {round_}")
+        a = await cluster.client(round_ % 3, meeting, "alice")
+        b = await cluster.client((round_ + 1) % 3, meeting, "bob")
+        try:
+            joined = await asyncio.gather(a.request("rtc:join", {"displayName": "a"}),
+                                          b.request("rtc:join", {"displayName": "b"}))
+            ids = [j["peerId"] for j in joined]
+            seen_by_a = {p["peerId"] for p in joined[0]["peers"]}
+            seen_by_b = {p["peerId"] for p in joined[1]["peers"]}
+            if ids[1] not in seen_by_a:
+                await a.wait_event("rtc:peerJoined", peerId=ids[1])
+            if ids[0] not in seen_by_b:
+                await b.wait_event("rtc:peerJoined", peerId=ids[0])
+            assert cluster.owner(meeting) is not None
+        finally:
+            await asyncio.gather(a.close(), b.close())
