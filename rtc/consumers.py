@@ -31,6 +31,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from collab.lobby_socket import LobbyMixin, LobbyWait
 from conference import log_context
 from conference.errors import ApplicationError
+from conference.outage import UNAVAILABLE, UNAVAILABLE_MESSAGE, is_database_outage
 from meetings import events, selectors, services
 from meetings.models import Meeting
 from rtc import handlers, metrics, shutdown
@@ -174,10 +175,16 @@ class MeetingConsumer(LobbyMixin, AsyncJsonWebsocketConsumer):
             logger.info("meeting=%s refused user=%s: %s", self.meeting_id, self.user.pk, error.code)
             await self.close(code=int(close_code_for(error.code)))
             return
-        except Exception:  # the server closes the socket (1011) and logs it
+        except Exception as error:
             self._release_socket_slot()
             await self._undo_join()
-            raise
+            if not is_database_outage(error):
+                raise  # the server closes the socket (1011) and logs it
+            logger.warning("meeting=%s user=%s not admitted, database unavailable: %s",
+                           self.meeting_id, self.user.pk, error)
+            await self._refuse({"code": UNAVAILABLE, "reason": UNAVAILABLE_MESSAGE},
+                               CloseCode.UNAVAILABLE)
+            return
         self.joined = True
         shutdown.track(self)
         if shutdown.shutting_down():  # began while the join was being written
@@ -415,14 +422,16 @@ class MeetingConsumer(LobbyMixin, AsyncJsonWebsocketConsumer):
         except self.registry.safe_errors as error:
             message, code = getattr(error, "message", ""), getattr(error, "code", "")
             reply = error_reply(request.request_id, str(message), str(code))
-        except Exception:
-            logger.exception(
-                "meeting=%s user=%s handler for %s failed",
-                self.meeting_id,
-                self.user.pk,
-                request.type,
-            )
-            reply = error_reply(request.request_id, "Internal error.", ReplyCode.INTERNAL)
+        except Exception as error:
+            if is_database_outage(error):
+                logger.warning("meeting=%s user=%s %s: database unavailable: %s",
+                               self.meeting_id, self.user.pk, request.type, error)
+                reply = error_reply(request.request_id, UNAVAILABLE_MESSAGE,
+                                    ReplyCode.UNAVAILABLE)
+            else:
+                logger.exception("meeting=%s user=%s handler for %s failed", self.meeting_id,
+                                 self.user.pk, request.type)
+                reply = error_reply(request.request_id, "Internal error.", ReplyCode.INTERNAL)
         else:
             reply = success_reply(request.request_id, data or {})
         metrics.observe_request(request.type, reply, time.perf_counter() - started)
