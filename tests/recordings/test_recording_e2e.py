@@ -79,6 +79,10 @@ async def test_two_peers_and_a_late_joiner_are_recorded_into_one_playable_file(
     response = await api.post(f"{base}{recording_id}/stop/")
     assert response.status_code == 200, response.content
     assert response.json()["status"] == "processing"
+    room = rtc_service.rooms[str(meeting.id)]
+    dump = await room.router.dump()
+    calls = {t for peer in room.peers.values() for t in peer.transports}
+    assert set(dump["transportIds"]) == calls  # the recording's transports are gone
     await close_peers(host, member, late)
 
     await processing.wait_idle()
