@@ -136,6 +136,9 @@ class LiveDaphne:
         self._pg_database: str | None = None
         self._prefix = f"{prefix}{uuid.uuid4().hex[:8]}"
         self.log_path = self.workdir / "daphne.log"
+        self.bind = "127.0.0.1"
+        """The address daphne listens on (``0.0.0.0`` to be reached over another interface
+        too; :attr:`url` stays on loopback)."""
 
     # -- addresses --------------------------------------------------------------------------
 
@@ -196,6 +199,9 @@ class LiveDaphne:
             env["DJANGO_SETTINGS_MODULE"] = self.settings_module
         if self.redis_url:
             env.update(REDIS_URL=self.redis_url, CHANNEL_LAYER_PREFIX=self._prefix)
+        # Recordings (track files, composed files) stay in the server's own directory.
+        env.update(RECORDING_WORK_DIR=str(self.workdir / "recordings-work"),
+                   MEDIA_ROOT=str(self.workdir / "media"))
         env.update(self.extra_env)
         return env
 
@@ -225,7 +231,7 @@ class LiveDaphne:
         daphne = [str(Path(sys.executable).with_name("daphne"))]
         if self.profile:
             daphne = [sys.executable, "-m", "cProfile", "-o", self.profile, *daphne]
-        command = [*daphne, "-b", "127.0.0.1", "-p", str(self.port), "conference.asgi:application"]
+        command = [*daphne, "-b", self.bind, "-p", str(self.port), "conference.asgi:application"]
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(  # noqa: S603 (fixed argv)
                 self.wrap(command) if self.wrap else command, cwd=ROOT, env=self.env(),

@@ -8,8 +8,10 @@ The README's configuration table lists every variable read here.
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import socket
 import tempfile
 from datetime import timedelta
 from pathlib import Path
@@ -91,6 +93,8 @@ INSTALLED_APPS = [
     "meetings",
     "rtc",
     "integrations",
+    "collab",
+    "recordings",
 ]
 
 MIDDLEWARE = [
@@ -102,6 +106,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # A database outage raised by a view answers 503 + Retry-After, code `unavailable`.
+    "conference.outage.OutageMiddleware",
     # Last, as django-axes asks: turns a refused sign-in into the lockout response.
     "axes.middleware.AxesMiddleware",
 ]
@@ -142,6 +148,9 @@ _ENGINE = DATABASES["default"]["ENGINE"]
 DATABASES["default"]["CONN_MAX_AGE"] = env_int(
     "DB_CONN_MAX_AGE", 60 if _ENGINE == "django.db.backends.sqlite3" else 0, minimum=0)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+if _ENGINE == "django.db.backends.postgresql":
+    # The same backend, failing at once while the database is known to be down.
+    DATABASES["default"]["ENGINE"] = "conference.postgres"
 
 DB_POOL = env_bool("DB_POOL", True)
 if _ENGINE == "django.db.backends.postgresql" and DB_POOL:
@@ -256,6 +265,22 @@ RTC_LIMITS = {
 # error reply (the socket stays open).
 RTC_MAX_MESSAGE_CHARS = env_int("RTC_MAX_MESSAGE_CHARS", 64 * 1024, minimum=1024,
                                 maximum=1024 * 1024)
+
+# --- In-call chat, hands, reactions, whiteboard (collab/config.py) ---------------------------
+
+CHAT_MAX_CHARS = env_int("CHAT_MAX_CHARS", 2000, minimum=1, maximum=20_000)
+CHAT_MESSAGES_PER_SECOND = env_int("CHAT_MESSAGES_PER_SECOND", 1, minimum=1, maximum=100)
+CHAT_BURST = env_int("CHAT_BURST", 5, minimum=1, maximum=1000)
+CHAT_HISTORY_LIMIT = env_int("CHAT_HISTORY_LIMIT", 500, minimum=1, maximum=10_000)
+REACTIONS_PER_SECOND = env_int("REACTIONS_PER_SECOND", 1, minimum=1, maximum=100)
+REACTION_BURST = env_int("REACTION_BURST", 5, minimum=1, maximum=1000)
+WHITEBOARD_OPS_PER_SECOND = env_int("WHITEBOARD_OPS_PER_SECOND", 10, minimum=1, maximum=1000)
+WHITEBOARD_BURST = env_int("WHITEBOARD_BURST", 30, minimum=1, maximum=10_000)
+WHITEBOARD_MAX_ELEMENT_BYTES = env_int("WHITEBOARD_MAX_ELEMENT_BYTES", 32 * 1024,
+                                       minimum=1024, maximum=1024 * 1024)
+WHITEBOARD_MAX_ELEMENTS = env_int("WHITEBOARD_MAX_ELEMENTS", 5000, minimum=1, maximum=100_000)
+WHITEBOARD_MAX_BYTES = env_int("WHITEBOARD_MAX_BYTES", 4 * 1024 * 1024, minimum=1024,
+                               maximum=256 * 1024 * 1024)
 
 # --- TURN (for clients behind strict NAT; see rtc/turn.py and the README) ---------------------
 
@@ -385,6 +410,42 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [path for path in [BASE_DIR / "static"] if path.is_dir()]
 # daphne does not serve static files; asgi.py wraps the HTTP app when this is on.
 SERVE_STATIC = env_bool("SERVE_STATIC", DEBUG)
+
+# --- Recording -------------------------------------------------------------------------------
+
+# Track files are written on the node that records a call (RECORDING_WORK_DIR) and kept until
+# the composed file is stored; composed files go to the "recordings" storage: the file system
+# under MEDIA_ROOT by default, or any Django storage backend (e.g. django-storages' S3Storage
+# for S3-compatible storage) named by RECORDING_STORAGE_BACKEND with RECORDING_STORAGE_OPTIONS
+# (a JSON object of the backend's options).
+MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", str(BASE_DIR / "media")))
+MEDIA_URL = "media/"
+RECORDING = {
+    "WORK_DIR": Path(os.environ.get("RECORDING_WORK_DIR", str(BASE_DIR / "recordings-work"))),
+    "MAX_DURATION_SECONDS": env_int("RECORDING_MAX_DURATION_SECONDS", 4 * 3600, minimum=10),
+    "RETENTION_DAYS": env_int("RECORDING_RETENTION_DAYS", 30, minimum=0),
+    "FORMAT": os.environ.get("RECORDING_FORMAT", "webm").strip().lower(),
+    "WIDTH": env_int("RECORDING_WIDTH", 1280, minimum=160, maximum=3840),
+    "HEIGHT": env_int("RECORDING_HEIGHT", 720, minimum=90, maximum=2160),
+    "MIN_FREE_MB": env_int("RECORDING_MIN_FREE_MB", 200, minimum=0),
+    "COMPOSE_TIMEOUT_SECONDS": env_int("RECORDING_COMPOSE_TIMEOUT_SECONDS", 3600, minimum=10),
+    "NODE": os.environ.get("RECORDING_NODE", "").strip() or socket.gethostname(),
+}
+if RECORDING["FORMAT"] not in {"webm", "mp4"}:
+    raise ImproperlyConfigured("RECORDING_FORMAT must be webm or mp4")
+try:
+    _recording_storage_options = json.loads(os.environ.get("RECORDING_STORAGE_OPTIONS") or "{}")
+except ValueError:
+    raise ImproperlyConfigured("RECORDING_STORAGE_OPTIONS must be a JSON object") from None
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    "recordings": {
+        "BACKEND": os.environ.get("RECORDING_STORAGE_BACKEND",
+                                  "django.core.files.storage.FileSystemStorage"),
+        "OPTIONS": _recording_storage_options or {"location": str(MEDIA_ROOT / "recordings")},
+    },
+}
 
 # --- Operations: metrics and probes -------------------------------------------------------------
 

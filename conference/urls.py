@@ -6,7 +6,10 @@ from django.urls import include, path
 from django.views.generic import TemplateView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from collab.urls import api_urlpatterns as collab_api
+from collab.urls import web_urlpatterns as collab_web
 from conference.login_throttle import obtain_auth_token
+from recordings import views as recording_views
 from rtc.admin_live import live_meetings
 from rtc.health import healthz, readyz
 from rtc.metrics import metrics_view
@@ -24,9 +27,14 @@ urlpatterns = [
     path("api/auth/token/", obtain_auth_token, name="api-token"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/", include(collab_api)),
     path("api/", include("meetings.urls")),
+    path("api/", include("recordings.urls")),
     path("api/", include("integrations.urls")),
+    path("", include(collab_web)),
     path("", include("meetings.urls_web")),
+    path("meetings/<uuid:meeting_id>/recordings/<uuid:recording_id>/delete/",
+         recording_views.recording_delete, name="web-recording-delete"),
 ]
 
 # Under /api/ unmatched paths and crashes answer JSON in the API's error shape (DEBUG off).

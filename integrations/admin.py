@@ -56,8 +56,8 @@ class IntegrationAdmin(admin.ModelAdmin):
     search_fields = ["name", "api_key", "owner__username"]
     raw_id_fields = ["owner"]
     readonly_fields = ["api_key", "revoked_at", "created_at", "updated_at"]
-    fields = ["name", "owner", "webhook_url", "is_active", "api_key", "revoked_at",
-              "created_at", "updated_at"]
+    fields = ["name", "owner", "webhook_url", "webhook_chat_messages", "is_active", "api_key",
+              "revoked_at", "created_at", "updated_at"]
     inlines = [IntegrationMeetingInline]
     actions = ["rotate_secret", "revoke"]
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}

@@ -223,8 +223,8 @@ class TokenMintView(IntegrationAPIView):
         token = mint_join_token(
             api_key=integration.api_key, secret=integration.secret, meeting_id=meeting.pk,
             identity=values["identity"], name=values.get("name"), ttl=values["ttl"], now=now,
-            jti=jti, **{k: grants[k] for k in ("publish", "subscribe", "hidden", "host")
-                        if k in grants})
+            jti=jti, **{k: grants[k] for k in ("publish", "subscribe", "hidden", "host", "record",
+                                               "chat", "whiteboard") if k in grants})
         data = {"token": token, "jti": jti,
                 "expires_at": now + timedelta(seconds=values["ttl"]),
                 "ws_path": f"/ws/meetings/{meeting.pk}/"}

@@ -9,7 +9,12 @@ Sources, connected by :func:`connect_receivers` at start-up:
 * `meetings.signals` (inside the service's transaction): ``meeting.started``,
   ``meeting.ended``, ``participant.joined``, ``participant.left``;
 * `rtc.signals` (on the event loop, so recorded by a background task, never awaited by the
-  request): ``track.published``, ``track.unpublished``.
+  request): ``track.published``, ``track.unpublished``;
+* `collab.signals` (inside the chat service's transaction): ``chat.message``, sent only to
+  integrations that subscribed to it (`Integration.webhook_chat_messages`): chat is the
+  people's words, not call telemetry, so it is off unless asked for;
+* `recordings.signals` (inside the recording service's transaction): ``recording.started``,
+  ``recording.ready``, ``recording.failed``.
 
 Body: ``{"id": <uuid>, "type": <type>, "created": <unix seconds>, "data": {...}}``.
 """
@@ -33,10 +38,14 @@ from integrations.models import IntegrationMeeting, WebhookDelivery
 
 __all__ = [
     "EVENT_TYPES",
+    "CHAT_MESSAGE",
     "MEETING_ENDED",
     "MEETING_STARTED",
     "PARTICIPANT_JOINED",
     "PARTICIPANT_LEFT",
+    "RECORDING_FAILED",
+    "RECORDING_READY",
+    "RECORDING_STARTED",
     "TRACK_PUBLISHED",
     "TRACK_UNPUBLISHED",
     "build_event",
@@ -54,8 +63,15 @@ PARTICIPANT_JOINED = "participant.joined"
 PARTICIPANT_LEFT = "participant.left"
 TRACK_PUBLISHED = "track.published"
 TRACK_UNPUBLISHED = "track.unpublished"
+RECORDING_STARTED = "recording.started"
+RECORDING_READY = "recording.ready"
+RECORDING_FAILED = "recording.failed"
+CHAT_MESSAGE = "chat.message"
 EVENT_TYPES = (MEETING_STARTED, MEETING_ENDED, PARTICIPANT_JOINED, PARTICIPANT_LEFT,
-               TRACK_PUBLISHED, TRACK_UNPUBLISHED)
+               TRACK_PUBLISHED, TRACK_UNPUBLISHED, RECORDING_STARTED, RECORDING_READY,
+               RECORDING_FAILED, CHAT_MESSAGE)
+OPT_IN_EVENTS = {CHAT_MESSAGE: "webhook_chat_messages"}
+"""Event types sent only when the integration's flag of that name is on."""
 
 Data = dict[str, Any] | Callable[[], dict[str, Any]]
 
@@ -79,6 +95,9 @@ def emit(meeting_id: Any, event_type: str, data: Data) -> WebhookDelivery | None
     """
     integration = _webhook_integration(meeting_id)
     if integration is None:
+        return None
+    flag = OPT_IN_EVENTS.get(event_type)
+    if flag is not None and not getattr(integration, flag):
         return None
     event_id = uuid.uuid4()
     payload = build_event(event_type, data() if callable(data) else data, event_id=event_id)
@@ -206,13 +225,49 @@ def _on_track(event_type: str) -> Callable[..., None]:
     return receiver
 
 
+def _recording(recording: Any) -> dict[str, Any]:
+    return {"id": str(recording.pk), "status": recording.status,
+            "startedAt": _iso(recording.started_at), "endedAt": _iso(recording.ended_at),
+            "duration": recording.duration, "size": recording.size,
+            "failureReason": recording.failure_reason or None}
+
+
+def _on_recording(event_type: str) -> Callable[..., None]:
+    def receiver(sender: Any, recording: Any, **kwargs: Any) -> None:
+        emit(recording.meeting_id, event_type,
+             lambda: {"meeting": {"id": str(recording.meeting_id)},
+                      "recording": _recording(recording)})
+
+    receiver.__name__ = f"on_{event_type.replace('.', '_')}"
+    return receiver
+
+
+_on_recording_started = _on_recording(RECORDING_STARTED)
+_on_recording_ready = _on_recording(RECORDING_READY)
+_on_recording_failed = _on_recording(RECORDING_FAILED)
 _on_track_published = _on_track(TRACK_PUBLISHED)
 _on_track_unpublished = _on_track(TRACK_UNPUBLISHED)
 
 
+def _on_chat_message(sender: Any, message: Any, **kwargs: Any) -> None:
+    def build() -> dict[str, Any]:
+        data = {"meeting": {"id": str(message.meeting_id)},
+                "message": {"id": message.pk, "text": message.text,
+                            "sentAt": _iso(message.sent_at),
+                            "private": message.recipient_id is not None},
+                "author": identity_of_user(message.author_id)}
+        if message.recipient_id is not None:
+            data["recipient"] = identity_of_user(message.recipient_id)
+        return data
+
+    emit(message.meeting_id, CHAT_MESSAGE, build)
+
+
 def connect_receivers() -> None:
     """Connect every receiver (idempotent: fixed dispatch uids)."""
+    from collab import signals as collab_signals
     from meetings import signals as meeting_signals
+    from recordings import signals as recording_signals
     from rtc import signals as rtc_signals
 
     pairs = [
@@ -222,6 +277,10 @@ def connect_receivers() -> None:
         (meeting_signals.participant_left, _on_participant_left),
         (rtc_signals.track_published, _on_track_published),
         (rtc_signals.track_unpublished, _on_track_unpublished),
+        (recording_signals.recording_started, _on_recording_started),
+        (recording_signals.recording_ready, _on_recording_ready),
+        (recording_signals.recording_failed, _on_recording_failed),
+        (collab_signals.chat_message_sent, _on_chat_message),
     ]
     for signal, receiver in pairs:
         signal.connect(receiver, dispatch_uid=f"integrations.{receiver.__name__}")

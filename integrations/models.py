@@ -51,6 +51,10 @@ class Integration(models.Model):
         max_length=MAX_WEBHOOK_URL_LENGTH, blank=True, validators=[validate_webhook_url],
         help_text="HTTPS endpoint receiving signed events (blank: no webhooks).",
     )
+    webhook_chat_messages = models.BooleanField(
+        default=False,
+        help_text="Also send chat.message events (every chat message of its meetings).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -25,6 +25,12 @@ class GrantsSerializer(serializers.Serializer):
                                       help_text="Invisible to the others; cannot publish.")
     host = serializers.BooleanField(default=False,
                                     help_text="May mute others and remove peers.")
+    record = serializers.BooleanField(default=False,
+                                      help_text="May start and stop the call's recording.")
+    chat = serializers.BooleanField(default=True,
+                                    help_text="May chat, raise a hand and send reactions.")
+    whiteboard = serializers.BooleanField(default=True,
+                                          help_text="May draw on the shared whiteboard.")
 
 
 class GrantsChangeSerializer(GrantsSerializer):

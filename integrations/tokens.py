@@ -6,7 +6,8 @@ Format (HS256, signed with the integration's secret)::
     claims  {"iss": "<api key>", "aud": "conference.join", "sub": "<identity>",
              "name": "<display name>", "meeting": "<meeting uuid>", "iat": ..., "exp": ...,
              "jti": "<unique id>", "grants": {"publish": ["mic", "webcam", "screen"],
-             "subscribe": true, "hidden": false, "host": false}}
+             "subscribe": true, "hidden": false, "host": false, "record": false,
+             "chat": true, "whiteboard": true}}
 
 `mint_join_token` makes one (it needs nothing but PyJWT); `verify_join_token` checks one for a
 meeting and returns a :class:`JoinGrant` or raises :class:`JoinTokenError`, whose `code` says
@@ -127,6 +128,9 @@ def mint_join_token(
     subscribe: bool = True,
     hidden: bool = False,
     host: bool = False,
+    record: bool = False,
+    chat: bool = True,
+    whiteboard: bool = True,
     jti: str | None = None,
     now: datetime | None = None,
 ) -> str:
@@ -137,7 +141,8 @@ def mint_join_token(
     issued = now or datetime.now(UTC)
     lifetime = ttl if isinstance(ttl, timedelta) else timedelta(seconds=int(ttl))
     grants = Grants.from_dict({"publish": list(publish), "subscribe": subscribe,
-                               "hidden": hidden, "host": host})
+                               "hidden": hidden, "host": host, "record": record,
+                               "chat": chat, "whiteboard": whiteboard})
     claims: dict[str, Any] = {
         "iss": api_key,
         "aud": AUDIENCE,

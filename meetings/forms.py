@@ -53,6 +53,7 @@ class MeetingForm(forms.Form):
         choices=[
             (Meeting.Access.INVITED, _("Invited people only")),
             (Meeting.Access.AUTHENTICATED, _("Anyone signed in who has the link")),
+            (Meeting.Access.LOBBY, _("Anyone with the link, after the host admits them")),
         ],
         initial=Meeting.Access.INVITED,
     )

@@ -30,6 +30,7 @@ class MeetingAccess(models.TextChoices):
 
     INVITED = "invited", "Invited participants only"
     AUTHENTICATED = "authenticated", "Any signed-in user"
+    LOBBY = "lobby", "Signed-in users and guests wait until the host admits them"
 
 
 class Meeting(models.Model):

@@ -44,12 +44,15 @@ def meeting_list_for_user(*, user: UserLike) -> QuerySet[Meeting]:
 
 
 def meeting_visible_to(*, user: UserLike) -> QuerySet[Meeting]:
-    """Meetings the user may look at: their own, and those open to any signed-in user."""
+    """Meetings the user may look at: their own, and those any signed-in user may join or ask
+    to join (access "authenticated" or "lobby")."""
     if not user.is_authenticated:
         return Meeting.objects.none()
     return (
         Meeting.objects.filter(
-            Q(host=user) | Q(participants__user=user) | Q(access=Meeting.Access.AUTHENTICATED)
+            Q(host=user)
+            | Q(participants__user=user)
+            | Q(access__in=[Meeting.Access.AUTHENTICATED, Meeting.Access.LOBBY])
         )
         .distinct()
         .select_related("host")

@@ -20,6 +20,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
+from collab.config import collab_limits
 from conference.errors import ApplicationError, ErrorCode
 from meetings import selectors, services
 from meetings.call_strings import call_strings
@@ -228,7 +229,9 @@ def meeting_call(request: HttpRequest, meeting_id: uuid.UUID) -> HttpResponse:
     """
     meeting = _visible_meeting(request, meeting_id)
     refusal = selectors.join_refusal(meeting=meeting, user=request.user)
-    if refusal is not None and refusal.code == ErrorCode.FORBIDDEN:
+    lobby = refusal is not None and refusal.code == ErrorCode.FORBIDDEN and (
+        meeting.access == Meeting.Access.LOBBY)
+    if refusal is not None and refusal.code == ErrorCode.FORBIDDEN and not lobby:
         raise PermissionDenied(refusal.message)
     is_host = selectors.user_is_host(meeting=meeting, user=request.user)
     config = {
@@ -237,6 +240,8 @@ def meeting_call(request: HttpRequest, meeting_id: uuid.UUID) -> HttpResponse:
         "userId": request.user.pk,
         "displayName": display_name_for(request.user),
         "isHost": is_host,
+        "lobby": lobby,
+        "chatMaxChars": collab_limits().chat_max_chars,
         "title": meeting.title,
         "detailUrl": reverse("web:meeting-detail", kwargs={"meeting_id": meeting.id}),
         "listUrl": reverse("web:meeting-list"),

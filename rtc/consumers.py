@@ -28,8 +28,10 @@ from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
+from collab.lobby_socket import LobbyMixin, LobbyWait
 from conference import log_context
 from conference.errors import ApplicationError
+from conference.outage import UNAVAILABLE, UNAVAILABLE_MESSAGE, is_database_outage
 from meetings import events, selectors, services
 from meetings.models import Meeting
 from rtc import handlers, metrics, shutdown
@@ -70,7 +72,7 @@ _TOO_MANY_SOCKETS = {
 }
 
 
-class MeetingConsumer(AsyncJsonWebsocketConsumer):
+class MeetingConsumer(LobbyMixin, AsyncJsonWebsocketConsumer):
     """One client's connection to one meeting."""
 
     registry: HandlerRegistry = registry
@@ -99,6 +101,12 @@ class MeetingConsumer(AsyncJsonWebsocketConsumer):
             await super().__call__(scope, receive, send)
         finally:
             self._release_socket_slot()
+            if self.in_lobby:  # ended without its disconnect while waiting
+                try:
+                    await asyncio.shield(self._leave_lobby())
+                except Exception:
+                    logger.exception("meeting=%s user=%s leaving the lobby failed",
+                                     self.meeting_id, self.user.pk)
             if self.joined:  # ended without its disconnect
                 try:
                     await asyncio.shield(self._leave())
@@ -146,21 +154,37 @@ class MeetingConsumer(AsyncJsonWebsocketConsumer):
         if refusal is not None:
             await self._refuse(refusal, CloseCode.TOO_MANY_SOCKETS)
             return
+        await self._enter()
+
+    async def _enter(self) -> None:
+        """Enter the meeting: its group, the presence record, the ``meeting.state`` snapshot
+        (or a close with the refusal's code). Right after connecting, or once admitted from
+        the lobby."""
         # Subscribe before recording the join, so no event after the join can be missed.
         await self.channel_layer.group_add(self.group_name, self.channel_name)
         # Held before the write, so a concurrent last leave of this user is not written.
         first = attendance.hold(self.meeting_id, self.user.pk, self.channel_name)
         try:
             state = await self._mark_joined(record=first)
+        except LobbyWait as wait:  # a "lobby" meeting: wait for the host (collab.lobby_socket)
+            await self._undo_join()
+            await self._wait_in_lobby(wait.verdict)
+            return
         except ApplicationError as error:
             await self._undo_join()
             logger.info("meeting=%s refused user=%s: %s", self.meeting_id, self.user.pk, error.code)
             await self.close(code=int(close_code_for(error.code)))
             return
-        except Exception:  # the server closes the socket (1011) and logs it
+        except Exception as error:
             self._release_socket_slot()
             await self._undo_join()
-            raise
+            if not is_database_outage(error):
+                raise  # the server closes the socket (1011) and logs it
+            logger.warning("meeting=%s user=%s not admitted, database unavailable: %s",
+                           self.meeting_id, self.user.pk, error)
+            await self._refuse({"code": UNAVAILABLE, "reason": UNAVAILABLE_MESSAGE},
+                               CloseCode.UNAVAILABLE)
+            return
         self.joined = True
         shutdown.track(self)
         if shutdown.shutting_down():  # began while the join was being written
@@ -173,6 +197,7 @@ class MeetingConsumer(AsyncJsonWebsocketConsumer):
             self.channel_name,
         )
         state.pop("type", None)
+        await self._join_hosts(state)
         await self.send_event("meeting.state", state)
 
     async def _undo_join(self) -> None:
@@ -248,6 +273,7 @@ class MeetingConsumer(AsyncJsonWebsocketConsumer):
         if self.joined:
             logger.info("meeting=%s user=%s socket closed code=%s leaving=%s", self.meeting_id,
                         self.user.pk, code, self.leaving)
+        await asyncio.shield(self._leave_lobby())
         await asyncio.shield(self._leave())
 
     async def _leave_call(self) -> None:
@@ -304,13 +330,17 @@ class MeetingConsumer(AsyncJsonWebsocketConsumer):
         """Check that the user may join; write the join only when ``record`` (the user's first
         presence here: another socket, or a call peer in its grace period, already wrote it).
 
-        Returns the ``meeting.state`` snapshot taken after the write, in the same trip to the
-        database thread: under load every trip waits in that thread's queue, and the client's
+        Raises `LobbyWait` when the meeting's lobby holds this connection. Returns the
+        ``meeting.state`` snapshot taken after the write, in the same trip to the database
+        thread: under load every trip waits in that thread's queue, and the client's
         ``rtc:join`` waits for this whole ``connect``.
         """
         meeting = Meeting.objects.filter(pk=self.meeting_id).first()
         if meeting is None:
             raise ApplicationError("Meeting not found.", code="not_found")
+        verdict = self._lobby_check(meeting)
+        if verdict.wait:
+            raise LobbyWait(verdict)
         if record:
             services.participant_mark_joined(meeting=meeting, user=self.user)
         else:
@@ -392,14 +422,16 @@ class MeetingConsumer(AsyncJsonWebsocketConsumer):
         except self.registry.safe_errors as error:
             message, code = getattr(error, "message", ""), getattr(error, "code", "")
             reply = error_reply(request.request_id, str(message), str(code))
-        except Exception:
-            logger.exception(
-                "meeting=%s user=%s handler for %s failed",
-                self.meeting_id,
-                self.user.pk,
-                request.type,
-            )
-            reply = error_reply(request.request_id, "Internal error.", ReplyCode.INTERNAL)
+        except Exception as error:
+            if is_database_outage(error):
+                logger.warning("meeting=%s user=%s %s: database unavailable: %s",
+                               self.meeting_id, self.user.pk, request.type, error)
+                reply = error_reply(request.request_id, UNAVAILABLE_MESSAGE,
+                                    ReplyCode.UNAVAILABLE)
+            else:
+                logger.exception("meeting=%s user=%s handler for %s failed", self.meeting_id,
+                                 self.user.pk, request.type)
+                reply = error_reply(request.request_id, "Internal error.", ReplyCode.INTERNAL)
         else:
             reply = success_reply(request.request_id, data or {})
         metrics.observe_request(request.type, reply, time.perf_counter() - started)

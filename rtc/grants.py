@@ -41,7 +41,11 @@ PUBLISH_SOURCES = ("mic", "webcam", "screen")
 SOURCE_GRANT = {"mic": "mic", "webcam": "webcam", "screen": "screen", "screen-audio": "screen"}
 """`appData.source` of a producer → the publish grant it needs (screen audio rides `screen`)."""
 
-GRANT_KEYS = frozenset({"publish", "subscribe", "hidden", "host"})
+GRANT_KEYS = frozenset({"publish", "subscribe", "hidden", "host", "record", "chat",
+                        "whiteboard"})
+FLAG_DEFAULTS = (("subscribe", True), ("hidden", False), ("host", False), ("record", False),
+                 ("chat", True), ("whiteboard", True))
+"""The boolean grants and their defaults (a token that names none keeps today's rights)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,10 +61,17 @@ class Grants:
     publish, since its tracks would reveal it."""
     host: bool = False
     """May mute others' tracks and remove peers, like the meeting's host."""
+    record: bool = False
+    """May start and stop the call's recording (``rtc:startRecording``), as the host may."""
+    chat: bool = True
+    """May send chat messages, raise a hand and send reactions (reading is always allowed)."""
+    whiteboard: bool = True
+    """May draw on and erase from the shared whiteboard (seeing it is always allowed)."""
 
     @classmethod
     def from_dict(cls, data: Any) -> Grants:
-        """Strictly parse ``{"publish": [...], "subscribe": bool, "hidden": bool, "host": bool}``
+        """Strictly parse ``{"publish": [...], "subscribe": bool, "hidden": bool, "host": bool,
+        "chat": bool, "whiteboard": bool}``
         (missing keys take the defaults); ValueError with a readable message otherwise."""
         if not isinstance(data, Mapping):
             raise ValueError("grants must be an object")
@@ -73,7 +84,7 @@ class Grants:
         if any(source not in PUBLISH_SOURCES for source in publish):
             raise ValueError(f"grants.publish sources are {', '.join(PUBLISH_SOURCES)}")
         flags = {}
-        for key, default in (("subscribe", True), ("hidden", False), ("host", False)):
+        for key, default in FLAG_DEFAULTS:
             value = data.get(key, default)
             if not isinstance(value, bool):
                 raise ValueError(f"grants.{key} must be true or false")
@@ -87,6 +98,9 @@ class Grants:
             "subscribe": self.subscribe,
             "hidden": self.hidden,
             "host": self.host,
+            "record": self.record,
+            "chat": self.chat,
+            "whiteboard": self.whiteboard,
         }
 
     def may_publish(self, source: Any) -> bool:
@@ -167,6 +181,10 @@ def _host(conn: Connection, grants: Grants, data: dict[str, Any]) -> str | None:
     return None if grants.host else "only a host may do this"
 
 
+def _record(conn: Connection, grants: Grants, data: dict[str, Any]) -> str | None:
+    return None if grants.record or grants.host else "you may not record this call"
+
+
 def _publish_any(grants: Grants) -> str | None:
     if grants.hidden:
         return "hidden peers cannot publish"
@@ -211,6 +229,18 @@ def _resume_producer(conn: Connection, grants: Grants, data: dict[str, Any]) -> 
     return _source_refusal(grants, (producer.app_data or {}).get("source"))
 
 
+def _chat(conn: Connection, grants: Grants, data: dict[str, Any]) -> str | None:
+    if grants.hidden:
+        return "hidden peers cannot take part in the chat"
+    return None if grants.chat else "you may not chat in this call"
+
+
+def _whiteboard(conn: Connection, grants: Grants, data: dict[str, Any]) -> str | None:
+    if grants.hidden:
+        return "hidden peers cannot draw"
+    return None if grants.whiteboard else "you may not draw on the whiteboard in this call"
+
+
 REQUIREMENTS: dict[str, Check] = {
     "rtc:join": _allowed,  # hidden and host take effect in RoomService.join
     "rtc:leave": _allowed,
@@ -231,8 +261,31 @@ REQUIREMENTS: dict[str, Check] = {
     "rtc:hostMuteProducer": _host,
     "rtc:hostRemovePeer": _host,
     "rtc:serverStats": _allowed,  # staff only, checked by its handler
+    "rtc:startRecording": _record,
+    "rtc:stopRecording": _record,
+    # In-call collaboration (collab/): reading is always allowed, writing needs the grant.
+    "chat:send": _chat,
+    "chat:history": _allowed,
+    "chat:delete": _host,
+    "hand:raise": _chat,
+    "hand:lower": _allowed,  # one's own hand; another's needs the host role (its handler)
+    "hand:list": _allowed,
+    "reaction:send": _chat,
+    "whiteboard:draw": _whiteboard,
+    "whiteboard:erase": _whiteboard,
+    "whiteboard:pointer": _whiteboard,
+    "whiteboard:clear": _host,
+    "whiteboard:state": _allowed,
+    "lobby:list": _host,
+    "lobby:admit": _host,
+    "lobby:deny": _host,
 }
-"""Every rtc:* request type → the grant check it needs."""
+"""Every guarded request type (rtc:* and the collaboration namespaces) → the grant check it
+needs."""
+
+GUARDED_PREFIXES = ("rtc:", "chat:", "hand:", "reaction:", "whiteboard:", "lobby:")
+"""Request namespaces the guard covers; an unlisted type in them is refused to restricted
+peers."""
 
 
 def _unlisted(conn: Connection, grants: Grants, data: dict[str, Any]) -> str | None:
@@ -240,8 +293,8 @@ def _unlisted(conn: Connection, grants: Grants, data: dict[str, Any]) -> str | N
 
 
 async def enforce_grants(conn: Connection, request: Request) -> None:
-    """Guard: refuse an rtc:* request its grants do not allow, with code ``forbidden``."""
-    if not request.type.startswith("rtc:"):
+    """Guard: refuse a guarded request its grants do not allow, with code ``forbidden``."""
+    if not request.type.startswith(GUARDED_PREFIXES):
         return
     grants = connection_grants(conn)
     if grants is None:
@@ -255,5 +308,5 @@ async def enforce_grants(conn: Connection, request: Request) -> None:
 
 
 def unlisted_types(types: Iterable[str]) -> list[str]:
-    """Registered rtc:* types the table does not name (a test keeps this empty)."""
-    return sorted(t for t in types if t.startswith("rtc:") and t not in REQUIREMENTS)
+    """Registered guarded types the table does not name (a test keeps this empty)."""
+    return sorted(t for t in types if t.startswith(GUARDED_PREFIXES) and t not in REQUIREMENTS)

@@ -78,6 +78,9 @@ class CloseCode(IntEnum):
     """The user (or the client address) already holds as many open meeting sockets as
     ``MAX_SOCKETS_PER_USER`` (``MAX_SOCKETS_PER_ADDRESS``) allow; refused before any database
     work (`rtc.socket_limits`)."""
+    UNAVAILABLE = 4502
+    """A part the server needs to admit the socket (the database) is briefly unavailable; an
+    ``error`` event with code ``unavailable`` comes first. Reconnect shortly (with backoff)."""
     SHUTTING_DOWN = 4503
     """The server is stopping (every open socket, and new ones meanwhile): reconnect shortly.
     Not 1001/1012: daphne's WebSocket library lets an application send only 1000 and 3000-4999."""
@@ -90,6 +93,9 @@ class ReplyCode(StrEnum):
     UNKNOWN_TYPE = "unknown_type"
     LIMIT = "limit"
     INTERNAL = "internal"
+    UNAVAILABLE = "unavailable"
+    """The database is briefly unavailable (`conference.outage`): the same request works
+    again once it is back."""
 
 
 _CLOSE_FOR_ERROR = {

@@ -10,7 +10,9 @@ the reactor awaits, that runs :func:`shutdown`:
    (`rtc.cluster.node.Node.drain`): its calls move to other nodes, peers told
    ``rtc:reconnect`` with ``node_draining``;
 2. every socket with a call peer gets ``rtc:reconnect`` (``reason: server_shutdown``);
-3. the RoomService closes: peers removed, rooms and routers closed, the worker pool stopped;
+3. running recordings stop (their files finished; they are composed after the next start),
+   then the RoomService closes: peers removed, rooms and routers closed, the worker pool
+   stopped;
 4. every socket leaves its meeting (attendance written, ``left_at`` set) and is closed with
    ``4503``;
 5. (under daphne) the sockets' tasks are ended (see :func:`_end_tasks`).
@@ -122,6 +124,12 @@ async def shutdown() -> dict[str, int]:
             told += 1
         except Exception:
             logger.exception("shutdown: could not tell channel=%s", conn.channel_name)
+    try:
+        from rtc.recording.manager import recorder
+
+        await recorder.close()  # every track file finished before the calls close
+    except Exception:
+        logger.exception("shutdown: recordings did not stop cleanly")
     if service is not None:
         try:
             await service.close()

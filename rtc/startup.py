@@ -7,6 +7,10 @@ Twisted reactor to run :func:`start_pool` once it runs; servers with the lifespa
 the same from ``rtc.shutdown.LifespanApp``. A pool that fails to start is logged and left to
 the lazy path, which retries on the next call and reports the error there. With Redis the
 process then joins the cluster as a node (`rtc.cluster`).
+
+Other apps add their own start-up work with :func:`on_start` (e.g. recordings finish what a
+previous process left half done); each hook runs once the pool was started, on the serving
+loop, and a hook that fails is logged without stopping the others.
 """
 
 from __future__ import annotations
@@ -14,13 +18,29 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-__all__ = ["install", "start_pool"]
+__all__ = ["install", "on_start", "start_pool"]
 
 logger = logging.getLogger(__name__)
 
 _state: dict[str, Any] = {"installed": False, "task": None}
+_hooks: list[Callable[[], Awaitable[Any]]] = []
+
+
+def on_start(hook: Callable[[], Awaitable[Any]]) -> None:
+    """Run ``await hook()`` when the server starts, after the worker pool (once per hook)."""
+    if hook not in _hooks:
+        _hooks.append(hook)
+
+
+async def _run_hooks() -> None:
+    for hook in list(_hooks):
+        try:
+            await hook()
+        except Exception:
+            logger.exception("a start-up hook failed: %r", hook)
 
 
 async def start_pool() -> bool:
@@ -34,6 +54,7 @@ async def start_pool() -> bool:
     except Exception:
         logger.exception("the worker pool did not start; the first call will try again")
     await start_cluster_node()
+    await _run_hooks()
     return mediasoup.started
 
 

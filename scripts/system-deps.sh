@@ -2,7 +2,7 @@
 # Install the Debian packages the project needs (worker build, browser tests), or, when not
 # root, print the exact apt-get line. Does nothing when everything is there already.
 set -euo pipefail
-PACKAGES=(build-essential pkg-config libssl-dev libuv1-dev libsrtp2-dev libusrsctp-dev libabsl-dev gettext iproute2 chromium)
+PACKAGES=(build-essential pkg-config libssl-dev libuv1-dev libsrtp2-dev libusrsctp-dev libabsl-dev gettext iproute2 chromium ffmpeg)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

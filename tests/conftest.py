@@ -73,6 +73,23 @@ def _isolated_channel_layer() -> Iterator[None]:
     channel_layers.backends.clear()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _recordings_in_tmp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Recording files of every test go to a temporary directory, never into the repository
+    (tests that look at them set their own directories on top)."""
+    from django.test.utils import override_settings
+
+    base = tmp_path_factory.mktemp("recordings")
+    override = override_settings(
+        RECORDING={**settings.RECORDING, "WORK_DIR": base / "work"},
+        STORAGES={**settings.STORAGES, "recordings": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(base / "stored")}}})
+    override.enable()
+    yield
+    override.disable()
+
+
 @pytest.fixture(autouse=True)
 def _close_executor_connections() -> Iterator[None]:
     """Close the database connection of asgiref's shared sync thread after each test.

@@ -10,6 +10,8 @@ Read on every use (cheap), so tests can change them with pytest-django's ``setti
 * ``settings.RTC_MEDIA_CODECS``: the routers' media codecs (mediasoup RtpCodecCapability list).
 * ``settings.RTC_TRANSPORT``: ``ENABLE_TCP``, ``INITIAL_AVAILABLE_OUTGOING_BITRATE``,
   ``MAX_INCOMING_BITRATE``.
+* ``settings.RTC_DYNACAST``: ``ENABLED``, ``RAISE_DELAY``, ``LOWER_DELAY`` (seconds), see
+  :mod:`rtc.services.dynacast`.
 """
 
 from __future__ import annotations
@@ -23,8 +25,10 @@ from django.core.exceptions import ImproperlyConfigured
 
 __all__ = [
     "DEFAULT_MEDIA_CODECS",
+    "DynacastOptions",
     "RtcLimits",
     "TransportOptions",
+    "dynacast_options",
     "limits",
     "media_codecs",
     "mediasoup_settings",
@@ -73,6 +77,17 @@ class TransportOptions:
     enable_tcp: bool
     initial_available_outgoing_bitrate: int
     max_incoming_bitrate: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class DynacastOptions:
+    """Whether senders are told which simulcast layers anybody consumes, and how fast."""
+
+    enabled: bool = True
+    raise_delay: float = 0.05
+    """Seconds before a sender is told to encode a higher layer (a few resizes coalesce)."""
+    lower_delay: float = 2.0
+    """Seconds the lower layers must have been enough before a sender drops a higher one."""
 
 
 DEFAULT_MEDIA_CODECS: list[dict[str, Any]] = [
@@ -142,4 +157,14 @@ def transport_options() -> TransportOptions:
         initial_available_outgoing_bitrate=int(
             raw.get("INITIAL_AVAILABLE_OUTGOING_BITRATE", 1_000_000)),
         max_incoming_bitrate=raw.get("MAX_INCOMING_BITRATE", 1_500_000),
+    )
+
+
+def dynacast_options() -> DynacastOptions:
+    """``settings.RTC_DYNACAST`` over the defaults."""
+    raw = getattr(settings, "RTC_DYNACAST", None) or {}
+    return DynacastOptions(
+        enabled=bool(raw.get("ENABLED", True)),
+        raise_delay=float(raw.get("RAISE_DELAY", 0.05)),
+        lower_delay=float(raw.get("LOWER_DELAY", 2.0)),
     )

@@ -7,7 +7,12 @@ still in the call: a peer removed meanwhile must not gain an object nobody would
 
 Events: ``rtc:newProducer``, ``rtc:producerPaused/Resumed/Closed`` (group, without the sender),
 ``rtc:consumerClosed`` and ``rtc:transportClosed`` (to the owner), ``rtc:activeSpeaker``
-(group, everyone).
+(group, everyone), ``rtc:producerLayers`` (to a simulcast producer's owner, see
+:mod:`rtc.services.dynacast`).
+
+Bandwidth: the worker's estimate is shared among a transport's video consumers by priority
+(audio is never part of it: the worker always forwards audio), so a shared screen
+(``SCREEN_PRIORITY``) gets its layers before cameras when a receiver's downlink is thin.
 """
 
 from __future__ import annotations
@@ -19,7 +24,8 @@ from typing import TYPE_CHECKING, Any
 
 from rtc import signals
 from rtc.services import notify
-from rtc.services.config import limits, transport_options
+from rtc.services.config import dynacast_options, limits, transport_options
+from rtc.services.dynacast import Dynacast
 from rtc.services.errors import media_errors
 from rtc.services.rooms import Peer, Room
 from rtc.signaling.errors import ErrorCode, SignalingError
@@ -40,6 +46,8 @@ __all__ = ["MediaOperations"]
 logger = logging.getLogger(__name__)
 
 ACTIVE_SPEAKER_INTERVAL_MS = 300
+SCREEN_PRIORITY = 3
+"""Bandwidth priority of a shared screen's consumers (cameras keep the worker's default, 1)."""
 
 
 class MediaOperations:
@@ -56,8 +64,10 @@ class MediaOperations:
     # -- room-level media ---------------------------------------------------------------------
 
     async def _attach_observer(self, room: Room) -> None:
-        """An ActiveSpeakerObserver on the room's router, announcing ``rtc:activeSpeaker``."""
+        """An ActiveSpeakerObserver on the room's router, announcing ``rtc:activeSpeaker``;
+        and the room's dynacast, following the (new) router."""
         router = room.router
+        self._attach_dynacast(room)
         try:
             observer = await router.create_active_speaker_observer(
                 interval=ACTIVE_SPEAKER_INTERVAL_MS)
@@ -77,6 +87,23 @@ class MediaOperations:
                                               {"peerId": owner.id}))
 
         observer.on("dominantspeaker", on_dominant)
+
+    def _attach_dynacast(self, room: Room) -> None:
+        if room.dynacast is not None:
+            room.dynacast.close()
+        options = dynacast_options()
+        if not options.enabled:
+            room.dynacast = None
+            return
+
+        def owner_channel(producer_id: str) -> str | None:
+            owner = room.producer_owner.get(producer_id)
+            return None if owner is None or owner.closed else owner.channel_name
+
+        room.dynacast = Dynacast(meeting_id=room.meeting_id, owner_channel=owner_channel,
+                                 start_task=self._start_task, raise_delay=options.raise_delay,
+                                 lower_delay=options.lower_delay)
+        room.dynacast.attach(room.router)
 
     def _release_media(self, room: Room, peer: Peer) -> None:
         """Close everything the peer owns (its transports cascade to the rest)."""
@@ -346,6 +373,11 @@ class MediaOperations:
             if producer.closed or room.producer_owner.get(producer.id) is not owner:
                 raise SignalingError(ErrorCode.NOT_FOUND, "producer closed") from None
             raise
+        if consumer.kind == "video" and (producer.app_data or {}).get("source") == "screen":
+            try:
+                await consumer.set_priority(SCREEN_PRIORITY)
+            except Exception as exc:  # the consumer works at the default priority
+                logger.warning("set_priority failed [consumer:%s]: %s", consumer.id, exc)
         self._check_alive(room, peer, consumer)
         if consumer.closed or transport.closed:
             consumer.close()
@@ -400,11 +432,13 @@ class MediaOperations:
     async def set_preferred_layers(self, *, channel_name: str,
                                    request: SetPreferredLayersRequest) -> dict[str, Any]:
         """``rtc:setPreferredLayers``: choose simulcast/SVC layers of a consumer."""
-        _, peer = self.peer_of(channel_name)
+        room, peer = self.peer_of(channel_name)
         consumer = peer.consumer(request.consumer_id)
         with media_errors("setPreferredLayers"):
             await consumer.set_preferred_layers(spatial_layer=request.spatial_layer,
                                                 temporal_layer=request.temporal_layer)
+        if room.dynacast is not None:
+            room.dynacast.changed(consumer)
         return {"type": "rtc:preferredLayersSet", "consumerId": request.consumer_id,
                 "preferredLayers": consumer.preferred_layers}
 

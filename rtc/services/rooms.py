@@ -119,6 +119,8 @@ class Room:
     """Users the host removed from this call; they may not join it again while it lasts."""
     active_speaker: str | None = None
     """The peer id the active speaker observer named last (None when it left)."""
+    dynacast: Any = None
+    """The room's `rtc.services.dynacast.Dynacast` (follows the current router)."""
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     closed: bool = False
 

@@ -17,6 +17,7 @@ from typing import Any
 from rtc import cluster
 from rtc import grants as rtc_grants
 from rtc.protocol import Connection, Request, registry
+from rtc.recording.manager import recorder
 from rtc.services import get_room_service
 from rtc.services.config import limits
 from rtc.signaling.errors import ErrorCode, SignalingError
@@ -96,7 +97,8 @@ async def join(conn: Connection, request: JoinRequest) -> Reply:
                                           meeting_id=conn.meeting_id, user=conn.user,
                                           request=request,
                                           grants=rtc_grants.connection_grants(conn))
-    return {**reply, "iceServers": ice_servers_for(conn.user.pk)}
+    return {**reply, "iceServers": ice_servers_for(conn.user.pk),
+            "recording": recorder.state(conn.meeting_id)}
 
 
 @rtc_request("rtc:leave")

@@ -346,7 +346,8 @@ def _parse_get_stats(data: dict[str, Any]) -> GetStatsRequest:
 
 @dataclass(frozen=True, slots=True)
 class LeaveRequest(Request):
-    """A request without data: ``rtc:leave`` (the socket stays open), ``rtc:serverStats``."""
+    """A request without data: ``rtc:leave`` (the socket stays open), ``rtc:serverStats``,
+    ``rtc:startRecording``, ``rtc:stopRecording``."""
 
 
 def _parse_leave(data: dict[str, Any]) -> LeaveRequest:
@@ -386,6 +387,8 @@ PARSERS: dict[str, Callable[[dict[str, Any]], Request]] = {
     "rtc:closeTransport": _parse_transport,
     "rtc:closeConsumer": _parse_consumer,
     "rtc:serverStats": _parse_leave,
+    "rtc:startRecording": _parse_leave,
+    "rtc:stopRecording": _parse_leave,
 }
 
 

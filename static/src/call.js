@@ -4,10 +4,13 @@
 // debugging: stats() returns inbound/outbound RTP bytes by kind.
 
 import { CallController, CallState } from './lib/call.js';
+import { Collaboration } from './lib/collab.js';
 import { connectionStatus, refusal } from './lib/connection-status.js';
 import { setStrings, t } from './lib/i18n.js';
 import { MediaProblem, canShareScreen, openScreen } from './lib/media.js';
 import { DevicePanel, startLevelMeter } from './lib/prejoin.js';
+import { qualityStats } from './lib/quality-stats.js';
+import { RecordingState } from './lib/recording.js';
 import { SignalingClient } from './lib/signaling.js';
 import { Grid } from './lib/tiles.js';
 
@@ -75,6 +78,7 @@ function setView(view) {
   root.dataset.view = view;
   $('#prejoin').hidden = view !== 'prejoin';
   $('#in-call').hidden = view !== 'call';
+  $('#lobby-wait').hidden = view !== 'lobby';
   $('#after-call').hidden = view !== 'after';
   document.body.classList.toggle('in-call', view === 'call');
 }
@@ -198,8 +202,25 @@ async function join() {
   });
   signaling.on('refused', ({ code }) => {
     if (page.ended) return;
+    if (page.lobbyDenied) return finish(t('lobby.denied'), { canRejoin: false });
     const { key, canRejoin } = refusal(code);
-    finish(t(key) === key ? t('refused.other') : t(key), { canRejoin });
+    return finish(t(key) === key ? t('refused.other') : t(key), { canRejoin });
+  });
+  // A "lobby" meeting may keep us waiting for the host: the socket then says lobby:waiting
+  // instead of meeting.state, and we may not send anything until we are let in.
+  const entered = new Promise((resolve) => {
+    signaling.on('meeting.state', resolve);
+  });
+  signaling.on('lobby:waiting', () => {
+    setView('lobby');
+    announce(t('lobby.waiting'));
+  });
+  signaling.on('lobby:admitted', () => {
+    setView('call');
+    announce(t('lobby.admitted'));
+  });
+  signaling.on('lobby:denied', () => {
+    page.lobbyDenied = true;
   });
   refreshConnection();
   try {
@@ -207,10 +228,16 @@ async function join() {
   } catch {
     return; // "refused" has shown why
   }
+  if (config.lobby) await entered;
 
   const controller = new CallController({ signaling, displayName, userId: config.userId });
   page.controller = controller;
   wireController(controller, grid, displayName);
+  page.collab = new Collaboration({
+    inCall: $('#in-call'), signaling, controller, config, toast, announce,
+  });
+  page.collab.load();
+  wireRecording(signaling, controller);
   const audioTrack = page.tracks.audio;
   const videoTrack = cameraToggle.checked ? page.tracks.video : null;
   if (!videoTrack) page.tracks.video?.stop();
@@ -281,6 +308,40 @@ function wireController(controller, grid, displayName) {
     page.mutedByHost = true;
   });
   updateCount();
+}
+
+// --- recording ------------------------------------------------------------------------
+
+/** The indicator everyone sees and the host's Record button, from recording.js's state. */
+function wireRecording(signaling, controller) {
+  const recording = new RecordingState((type, data) => signaling.request(type, data));
+  page.recording = recording;
+  const indicator = $('#recording-indicator');
+  const button = action('record');
+  recording.on('change', ({ active, busy }) => {
+    indicator.hidden = !active;
+    if (!button) return;
+    button.setAttribute('aria-pressed', String(active));
+    button.dataset.state = active ? 'on' : 'off';
+    button.querySelector('.control__label').textContent = t(active ? 'recording.stop' : 'recording.start');
+    if (busy) button.setAttribute('aria-busy', 'true');
+    else button.removeAttribute('aria-busy');
+  });
+  recording.on('started', (data) => {
+    const name = data?.startedBy;
+    toast(name ? t('recording.startedBy', { name }) : t('recording.started'));
+  });
+  recording.on('stopped', () => toast(t('recording.stopped')));
+  controller.on('recording', (state) => recording.set(state));
+  signaling.on('rtc:recordingStarted', (data) => recording.started(data));
+  signaling.on('rtc:recordingStopped', (data) => recording.stopped(data));
+  button?.addEventListener('click', async () => {
+    try {
+      await recording.toggle();
+    } catch (error) {
+      toast(t('recording.failed', { message: error.message }), 'error');
+    }
+  });
 }
 
 function updateCount() {
@@ -409,9 +470,31 @@ window.conference = {
   get signaling() {
     return page.signaling;
   },
+  /** Whether the page shows the call as being recorded. */
+  recording() {
+    return Boolean(page.recording?.active);
+  },
   /** Inbound and outbound RTP bytes by kind; null before joining. */
   async stats() {
     return page.controller ? page.controller.stats() : null;
+  },
+  /** Chat texts, raised hands, whiteboard element ids and the lobby, as this page shows them. */
+  collab() {
+    return page.collab ? page.collab.snapshot() : null;
+  },
+  /** Received tracks' and sent layers' statistics (quality-stats.js); null before joining. */
+  async quality() {
+    const controller = page.controller;
+    if (!controller) return null;
+    return qualityStats(controller.session, controller.consumers, controller.local);
+  },
+  /** What the server said about our camera's layers (dynacast): producerId -> max layer. */
+  producerLayers() {
+    return page.controller ? page.controller.senderLayers.snapshot() : {};
+  },
+  /** Enlarge `peerId`'s tile (null: back to the grid), as its enlarge button does. */
+  pin(peerId) {
+    page.grid?.pin(peerId);
   },
   /** Preferred layers we asked for, by consumer id ('spatial/temporal'). */
   layers() {

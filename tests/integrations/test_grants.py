@@ -8,13 +8,15 @@ import pytest
 from channels.db import database_sync_to_async
 
 from meetings import services as meeting_services
-from rtc.grants import REQUIREMENTS, Grants, grant_store, unlisted_types
+from rtc.grants import GUARDED_PREFIXES, REQUIREMENTS, Grants, grant_store, unlisted_types
 from rtc.protocol import registry
 from tests.rtc.conftest import DTLS_PARAMETERS, audio_parameters
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 NOTHING = {"publish": [], "subscribe": False, "hidden": False, "host": False}
+RTC_TYPES = [t for t in REQUIREMENTS if t.startswith("rtc:")]
+"""The call's own requests (the collaboration ones have their tests in tests/collab)."""
 
 
 def some_id() -> str:
@@ -47,6 +49,8 @@ def request_data(message_type: str) -> dict:
         "rtc:hostMuteProducer": {"producerId": some_id()},
         "rtc:hostRemovePeer": {"peerId": some_id()},
         "rtc:serverStats": {},
+        "rtc:startRecording": {},
+        "rtc:stopRecording": {},
     }[message_type]
 
 
@@ -58,6 +62,8 @@ GUARD_REFUSES_WITH_NOTHING = {
     "rtc:setPreferredLayers": "you may not receive tracks in this call",
     "rtc:hostMuteProducer": "only a host may do this",
     "rtc:hostRemovePeer": "only a host may do this",
+    "rtc:startRecording": "you may not record this call",
+    "rtc:stopRecording": "you may not record this call",
 }
 GUARD_MESSAGES = set(GUARD_REFUSES_WITH_NOTHING.values())
 
@@ -75,7 +81,7 @@ def test_every_registered_rtc_request_has_a_grant_rule():
     """The table names every rtc:* type the socket serves, and nothing else (fail closed for
     a type added without a rule)."""
     assert unlisted_types(registry.types) == []
-    assert set(REQUIREMENTS) == {t for t in registry.types if t.startswith("rtc:")}
+    assert set(REQUIREMENTS) == {t for t in registry.types if t.startswith(GUARDED_PREFIXES)}
 
 
 async def test_nothing_granted_refuses_exactly_the_guarded_requests(acme, acme_meeting,
@@ -86,7 +92,7 @@ async def test_nothing_granted_refuses_exactly_the_guarded_requests(acme, acme_m
     token = await database_sync_to_async(acme.token)(acme_meeting, "nobody", **NOTHING)
     client = await token_client(acme_meeting, token)
     await client.join("Nobody")
-    types = sorted(REQUIREMENTS, key=lambda t: t == "rtc:leave")  # leave last
+    types = sorted(RTC_TYPES, key=lambda t: t == "rtc:leave")  # leave last
     for message_type in types:
         reply = await client.request(message_type, request_data(message_type))
         expected = GUARD_REFUSES_WITH_NOTHING.get(message_type)
@@ -106,7 +112,7 @@ async def test_full_grants_pass_every_request_to_its_handler(acme, acme_meeting,
     client = await token_client(acme_meeting, token)
     joined = await client.join("Boss")
     assert joined["role"] == "host"
-    for message_type in sorted(REQUIREMENTS, key=lambda t: t == "rtc:leave"):
+    for message_type in sorted(RTC_TYPES, key=lambda t: t == "rtc:leave"):
         reply = await client.request(message_type, request_data(message_type))
         assert reply.get("error") not in GUARD_MESSAGES, (message_type, reply)
 

@@ -110,7 +110,8 @@ async def test_each_integration_sees_only_its_live_calls(acme, globex, acme_meet
                    "identity": "ada", "display_name": "Ada", "role": "member", "hidden": False,
                    "connected": True,
                    "grants": {"publish": ["mic", "webcam", "screen"], "subscribe": True,
-                              "hidden": False, "host": False},
+                              "hidden": False, "host": False, "record": False,
+                              "chat": True, "whiteboard": True},
                    "tracks": [{"id": mic, "kind": "audio", "source": "mic", "paused": False}]}],
     }]
     theirs = (await call(client_with(globex.bearer), "get", LIVE)).json()
@@ -206,7 +207,8 @@ async def test_change_grants_of_a_connected_peer(acme, acme_meeting, token_clien
     assert answer.status_code == 200, answer.json()
     body = answer.json()
     assert body["grants"] == {"publish": ["mic"], "subscribe": True, "hidden": False,
-                              "host": False}
+                              "host": False, "record": False, "chat": True,
+                              "whiteboard": True}
     assert body["closed_producers"] == [webcam] and [t["id"] for t in body["tracks"]] == [mic]
     update = await ada.event("rtc:grantsUpdated")
     assert update["grants"]["publish"] == ["mic"] and update["closedProducers"] == [webcam]

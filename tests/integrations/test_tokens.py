@@ -70,11 +70,13 @@ def test_minted_token_verifies_into_a_typed_grant(acme, acme_meeting):
 
 
 def test_defaults_are_full_media_grants_and_the_identity_as_name(acme, acme_meeting):
-    """Without options a token publishes every source, subscribes, is visible, not host."""
+    """Without options a token publishes every source, subscribes, is visible, not host,
+    and may chat and draw."""
     grant = verify_join_token(acme.token(acme_meeting, "bob"), acme_meeting.id)
     assert grant.grants == Grants()
     assert grant.grants.as_dict() == {"publish": ["mic", "webcam", "screen"],
-                                      "subscribe": True, "hidden": False, "host": False}
+                                      "subscribe": True, "hidden": False, "host": False,
+                                      "record": False, "chat": True, "whiteboard": True}
     assert grant.display_name == "bob"
 
 

@@ -52,7 +52,8 @@ def test_every_request_type_has_a_parser_and_unknown_types_are_refused() -> None
              "rtc:consume", "rtc:resumeConsumer", "rtc:pauseProducer", "rtc:resumeProducer",
              "rtc:closeProducer", "rtc:setPreferredLayers", "rtc:restartIce", "rtc:getStats",
              "rtc:leave", "rtc:hostMuteProducer", "rtc:hostRemovePeer", "rtc:pauseConsumer",
-             "rtc:closeConsumer", "rtc:closeTransport", "rtc:serverStats"}
+             "rtc:closeConsumer", "rtc:closeTransport", "rtc:serverStats",
+             "rtc:startRecording", "rtc:stopRecording"}
     assert table == set(PARSERS)
     assert table <= registry.types, "every schema has a handler on the meeting socket"
     for name in ("rtc:nope", "rtc:_private", "", "RTC:JOIN"):

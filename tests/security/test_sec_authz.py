@@ -172,6 +172,8 @@ RTC_MATRIX: list[tuple[str, tuple[str, str, str]]] = [
     ("rtc:closeProducer of another peer", (DENY, DENY, DENY)),
     ("rtc:hostMuteProducer", (DENY, OK, DENY)),
     ("rtc:serverStats", (DENY, DENY, OK)),
+    ("rtc:startRecording", (DENY, OK, DENY)),
+    ("rtc:stopRecording", (DENY, OK, DENY)),
     ("rtc:hostRemovePeer", (DENY, OK, DENY)),
     ("rtc:leave", (OK, OK, OK)),
 ]
@@ -213,6 +215,8 @@ async def _rtc_outcomes(me: RtcClient, victim: dict[str, str]) -> dict[str, str]
     await run("rtc:closeProducer of another peer", {"producerId": victim["audio"]})
     await run("rtc:hostMuteProducer", {"producerId": victim["audio"]})
     await run("rtc:serverStats", {})
+    await run("rtc:startRecording", {})
+    await run("rtc:stopRecording", {})
     await run("rtc:hostRemovePeer", {"peerId": victim["peer"]})
     await run("rtc:leave", {})
     return outcomes

@@ -16,7 +16,8 @@
 // Events: state (CallState), peer-joined (peer), peer-updated (peer), peer-left (peerId),
 // track-added / track-removed / track-paused ({peerId, consumerId, producerId, kind, source,
 // track, paused, layers}), local-changed (our sources), active-speaker (peerId or null),
-// transport-state ({direction, state}), muted-by-host, meeting-ended, removed,
+// transport-state ({direction, state}), recording (rtc:joined's recording state, after each
+// join or resume), muted-by-host, meeting-ended, removed,
 // server-restarting, error.
 
 import { LocalSources } from './call-local.js';
@@ -31,6 +32,7 @@ import {
   rejoinPlan,
 } from './call-rejoin.js';
 import { RemoteMedia } from './call-remote.js';
+import { SenderLayers } from './dynacast.js';
 import { Emitter } from './emitter.js';
 import { MediaSession, describeDevice } from './media-session.js';
 import { SignalingError, SocketState } from './signaling.js';
@@ -89,6 +91,8 @@ export class CallController extends Emitter {
     };
     this.sending = new LocalSources(context);
     this.receiving = new RemoteMedia(context);
+    /** Which of our camera's simulcast layers anybody receives (dynacast.js). */
+    this.senderLayers = new SenderLayers();
     this._unsubscribe = [];
     this._subscribe();
   }
@@ -238,6 +242,7 @@ export class CallController extends Emitter {
     this.peerId = joined.peerId;
     this.resumeToken = joined.resumeToken ?? null;
     this.role = joined.role ?? null;
+    this.emit('recording', joined.recording ?? null);
 
     const open = this.session && !this.session.closed ? this.session.transportIds() : [];
     const keep = keepsMedia(joined, open);
@@ -334,6 +339,7 @@ export class CallController extends Emitter {
   _closeSession() {
     this.receiving.dropAll();
     this.sending.forgetProducers();
+    this.senderLayers.clear();
     this.session?.close();
     this.session = null;
     this.emit('active-speaker', null);
@@ -397,6 +403,9 @@ export class CallController extends Emitter {
     on('rtc:producerPaused', (data) => this._onProducerPaused(data, true));
     on('rtc:producerResumed', (data) => this._onProducerPaused(data, false));
     on('rtc:activeSpeaker', ({ peerId }) => this.emit('active-speaker', peerId ?? null));
+    on('rtc:producerLayers', (data) => this.senderLayers.update(data, this._producers()));
+    // A producer of ours that a wish arrived for before it existed here.
+    this._unsubscribe.push(this.on('local-changed', () => this.senderLayers.sync(this._producers())));
     on('rtc:removed', (data) => {
       this.emit('removed', data);
       this.leave({ notifyServer: false });
@@ -420,6 +429,11 @@ export class CallController extends Emitter {
   }
 
   // --- helpers ----------------------------------------------------------------------------
+
+  /** Our open producers. */
+  _producers() {
+    return Object.values(this.local).map((entry) => entry?.producer).filter((p) => p && !p.closed);
+  }
 
   _setState(state) {
     if (this.state === state) return;

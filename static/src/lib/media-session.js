@@ -8,6 +8,7 @@
 // rtc:produce, rtc:consume, rtc:resumeConsumer, rtc:restartIce.
 
 import { Device, parseScalabilityMode } from 'mediasoup-client';
+import { prioritize } from './dynacast.js';
 
 // Simulcast for the camera: three spatial layers of three temporal layers each, so a
 // receiver's small tile gets the small layer (see rtc:setPreferredLayers).
@@ -164,6 +165,7 @@ export class MediaSession {
       producer = await this.sendTransport.produce({ ...options, encodings: undefined });
     }
     if (paused) producer.pause();
+    await prioritize(producer, source);
     return producer;
   }
 

@@ -6,6 +6,9 @@
 // there is; while someone shares a screen, the screen takes the stage and people a strip.
 // Layer choice: a ResizeObserver watches each remote camera tile and asks for the simulcast
 // layer that fits its size in device pixels (small tile, small layer: less bandwidth, less CPU).
+// Enlarging: a remote camera tile's enlarge button (or a double click) puts it on the stage
+// like a shared screen, the others go to the strip; its bigger size asks for a higher layer
+// (and, through dynacast, makes its sender encode that layer again).
 
 import { t } from './i18n.js';
 
@@ -68,6 +71,7 @@ export class Grid {
     this.tiles = new Map(); // key: `${peerId}|webcam` or `${peerId}|screen`; 'local|...' for ours
     this.names = new Map();
     this.videoLayers = new Map(); // consumerId -> {video, layers, timer}
+    this.pinned = null; // key of the enlarged tile, or null
     this.sinkId = '';
     this._resize = new ResizeObserver((entries) => this._onResize(entries));
     this._gridResize = new ResizeObserver(() => this.layout());
@@ -105,6 +109,20 @@ export class Grid {
       tile.querySelector('.tile__name').textContent = label;
       tile.setAttribute('aria-label', label);
     }
+  }
+
+  /** Enlarge `peerId`'s camera tile onto the stage (null: back to the grid); a toggle. */
+  pin(peerId) {
+    const key = peerId == null ? null : `${peerId}|webcam`;
+    this.pinned = key && key !== this.pinned && this.tiles.has(key) ? key : null;
+    for (const [tileKey, tile] of this.tiles) {
+      const button = tile.querySelector('[data-tile-action="pin"]');
+      if (!button) continue;
+      const pinned = tileKey === this.pinned;
+      button.setAttribute('aria-pressed', String(pinned));
+      button.textContent = pinned ? t('tile.shrink') : t('tile.enlarge', { name: this.nameOf(tile.dataset.peerId) });
+    }
+    this.layout();
   }
 
   removePeer(peerId) {
@@ -218,7 +236,11 @@ export class Grid {
   layout() {
     const count = this.tiles.size;
     this.root.dataset.count = String(count);
-    const presenting = [...this.tiles.keys()].some((key) => key.endsWith('|screen'));
+    if (this.pinned && !this.tiles.has(this.pinned)) this.pinned = null;
+    // On the stage: the enlarged tile, else the first shared screen.
+    const stage = this.pinned ?? [...this.tiles.keys()].find((key) => key.endsWith('|screen')) ?? null;
+    for (const [key, tile] of this.tiles) tile.classList.toggle('tile--stage', key === stage);
+    const presenting = stage !== null;
     this.root.classList.toggle('grid--presenting', presenting);
     if (presenting) {
       // Everything but the first screen goes to the strip.
@@ -263,11 +285,27 @@ export class Grid {
     ]);
     tile.append(avatar, labelNode);
     if (!local && this.isHost && source === 'webcam') tile.append(this._hostActions(peerId));
+    if (!local && source === 'webcam') {
+      tile.append(this._pinButton(peerId, label));
+      tile.addEventListener('dblclick', () => this.pin(peerId));
+    }
     // Ours first, then people, each person's screen after them.
     if (local) this.root.prepend(tile);
     else this.root.append(tile);
     this.tiles.set(key, tile);
     return tile;
+  }
+
+  _pinButton(peerId, label) {
+    const button = el('button', {
+      type: 'button',
+      className: 'tile__action tile__pin',
+      'data-tile-action': 'pin',
+      'aria-pressed': 'false',
+      text: t('tile.enlarge', { name: label }),
+    });
+    button.addEventListener('click', () => this.pin(peerId));
+    return button;
   }
 
   _hostActions(peerId) {

@@ -1,0 +1,109 @@
+"""Starting and stopping a meeting's recording: the database and the live recorder together.
+
+Runs on the event loop that owns the calls (the API views hand it there with
+``async_to_sync``; the socket handlers are there already). Refusals are ``ApplicationError``
+with code ``conflict`` (no call in progress here, a recording running already, too little
+disk space) so the API answers 409 and the socket an error reply.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from pathlib import Path
+from typing import Any
+
+from channels.db import database_sync_to_async
+
+from conference.errors import ApplicationError, ErrorCode
+from recordings import processing, selectors, services
+from recordings.config import recording_settings
+from recordings.models import Recording
+from rtc.recording.manager import recorder
+from rtc.recording.session import RecordingSession
+from rtc.services import get_room_service
+from rtc.signaling.errors import SignalingError
+
+__all__ = ["session_stopped", "start_recording", "stop_recording"]
+
+logger = logging.getLogger(__name__)
+
+
+def _free_mb(path: Path) -> float:
+    path.mkdir(parents=True, exist_ok=True)
+    return shutil.disk_usage(path).free / 2**20
+
+
+def _has_call(meeting_id: str) -> bool:
+    room = get_room_service().rooms.get(meeting_id)
+    return room is not None and not room.closed
+
+
+async def start_recording(*, meeting_id: Any, started_by_id: Any = None,
+                          started_by_name: str = "") -> Recording:
+    """Start recording the meeting's call in this process; the new recording."""
+    meeting_id = str(meeting_id)
+    config = recording_settings()
+    if not _has_call(meeting_id):
+        raise ApplicationError("The meeting has no call in progress.", code=ErrorCode.CONFLICT)
+    if recorder.active(meeting_id) is not None:
+        raise ApplicationError("This meeting is being recorded already.",
+                               code=ErrorCode.CONFLICT)
+    if config.min_free_mb and _free_mb(config.work_dir) < config.min_free_mb:
+        raise ApplicationError("Not enough disk space to record.", code=ErrorCode.CONFLICT)
+    recording = await database_sync_to_async(services.recording_create)(
+        meeting_id=meeting_id, started_by_id=started_by_id, work_root=config.work_dir,
+        node=config.node)
+    try:
+        await recorder.start(meeting_id=meeting_id, recording_id=str(recording.pk),
+                             directory=Path(recording.work_dir),
+                             max_duration=config.max_duration, started_by=started_by_name,
+                             min_free_mb=config.min_free_mb)
+    except Exception as error:
+        reason = error.message if isinstance(error, SignalingError) else str(error)
+        await database_sync_to_async(services.recording_mark_failed)(
+            recording_id=recording.pk, reason=f"could not start: {reason}")
+        logger.warning("recording did not start [recording:%s, meeting:%s]: %s",
+                       recording.pk, meeting_id, reason)
+        raise ApplicationError("The recording could not start.",
+                               code=ErrorCode.CONFLICT) from None
+    return recording
+
+
+async def stop_recording(*, meeting_id: Any, recording_id: Any = None) -> Recording:
+    """Stop the meeting's running recording (``recording_id``'s when given); it is then
+    ``processing``. Conflict when none runs."""
+    meeting_id = str(meeting_id)
+    session = recorder.active(meeting_id)
+    if session is not None and (recording_id is None
+                                or session.recording_id == str(recording_id)):
+        await recorder.stop(meeting_id, reason="stopped")
+        return await database_sync_to_async(Recording.objects.get)(pk=session.recording_id)
+    running = await database_sync_to_async(selectors.running_recording)(meeting_id=meeting_id)
+    if running is None or (recording_id is not None and str(running.pk) != str(recording_id)):
+        raise ApplicationError("No recording of this meeting is running.",
+                               code=ErrorCode.CONFLICT)
+    if running.node != recording_settings().node:
+        raise ApplicationError("This recording is made by another server.",
+                               code=ErrorCode.CONFLICT)
+    # Its process is gone (a crash): finish what was saved.
+    await processing.recover_recording(running, reason="stopped")
+    return await database_sync_to_async(Recording.objects.get)(pk=running.pk)
+
+
+async def session_stopped(session: RecordingSession) -> None:
+    """The recorder closed a session's files: store the outcome, compose in the background
+    (not while the server stops: the next start finishes it)."""
+    details = {"incidents": list(session.incidents)}
+    recording = await database_sync_to_async(services.recording_mark_processing)(
+        recording_id=session.recording_id, ended_at=None, duration=session.duration,
+        stop_reason=session.stop_reason, details=details)
+    if recording is None:
+        return
+    if session.stop_reason in ("disk_full", "permission_denied", "tool_missing"):
+        await database_sync_to_async(services.recording_mark_failed)(
+            recording_id=session.recording_id,
+            reason=f"recording stopped: {session.stop_reason.replace('_', ' ')}")
+        return
+    if not recorder.closing:
+        processing.schedule(session.recording_id)

@@ -1,0 +1,47 @@
+"""``rtc:startRecording`` and ``rtc:stopRecording`` on the meeting socket (imported at start-up
+by ``rtc.apps``, which autodiscovers each app's ``signaling`` module).
+
+Only a peer in the call may ask: a signed-in user who hosts the meeting, or a token holder
+with the ``record`` (or ``host``) grant (checked first by ``rtc.grants``). Everyone in the
+call, the asker included, then gets ``rtc:recordingStarted`` / ``rtc:recordingStopped``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from recordings import live
+from rtc.grants import connection_grants
+from rtc.protocol import Connection
+from rtc.services import get_room_service
+from rtc.signaling.errors import ErrorCode, SignalingError
+from rtc.signaling.handlers import rtc_request
+
+__all__: list[str] = []
+
+
+def _may_record(conn: Connection) -> Any:
+    room, peer = get_room_service().peer_of(conn.channel_name)
+    if connection_grants(conn) is None and not peer.is_host:
+        raise SignalingError(ErrorCode.FORBIDDEN, "only the host may record the call")
+    return peer
+
+
+@rtc_request("rtc:startRecording")
+async def start_recording(conn: Connection, request: Any) -> dict[str, Any]:
+    """Start recording the call; refused (``conflict``) when it is recorded already."""
+    peer = _may_record(conn)
+    recording = await live.start_recording(meeting_id=conn.meeting_id,
+                                           started_by_id=conn.user.pk,
+                                           started_by_name=peer.display_name)
+    return {"type": "rtc:recordingStarted", "recordingId": str(recording.pk),
+            "status": recording.status}
+
+
+@rtc_request("rtc:stopRecording")
+async def stop_recording(conn: Connection, request: Any) -> dict[str, Any]:
+    """Stop the call's recording; it is composed in the background."""
+    _may_record(conn)
+    recording = await live.stop_recording(meeting_id=conn.meeting_id)
+    return {"type": "rtc:recordingStopped", "recordingId": str(recording.pk),
+            "status": recording.status}

@@ -1,0 +1,187 @@
+"""Fixtures of the recording tests: a real worker pool (``tests/rtc``), real FFmpeg, real
+media from pymediasoup peers over the meeting socket, the API through Django's AsyncClient
+(which runs the ASGI handler on the test's loop, the loop the calls live on, as under daphne).
+
+``recording_env`` points the work directory and the recordings storage at the test's temporary
+directory and, at teardown, checks that no FFmpeg process is left and no recording session
+runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from channels.db import database_sync_to_async
+from django.test import AsyncClient
+from rest_framework.authtoken.models import Token
+
+from bots.live_daphne import children_of
+from recordings import processing
+from rtc.recording.manager import recorder
+from tests.ops.call_peer import CallPeer
+from tests.rtc.conftest import rtc_client, rtc_service, rtc_settings  # noqa: F401
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def tool_children() -> list[int]:
+    """FFmpeg processes started by this process (still running)."""
+    found = []
+    for pid in children_of(os.getpid()):
+        try:
+            name = Path(f"/proc/{pid}/comm").read_text().strip()
+        except OSError:
+            continue
+        if name in ("ffmpeg", "ffprobe"):
+            found.append(pid)
+    return found
+
+
+@pytest.fixture
+async def recording_env(rtc_settings: Any, tmp_path: Path) -> AsyncIterator[Path]:  # noqa: F811
+    """Work directory and storage under ``tmp_path``, a small output frame; no FFmpeg and no
+    session left at teardown."""
+    storage = tmp_path / "stored"
+    rtc_settings.RECORDING = {"WORK_DIR": tmp_path / "work", "MAX_DURATION_SECONDS": 600,
+                              "RETENTION_DAYS": 30, "FORMAT": "webm", "WIDTH": 640,
+                              "HEIGHT": 360, "MIN_FREE_MB": 1, "NODE": "test-node",
+                              "COMPOSE_TIMEOUT_SECONDS": 300}
+    rtc_settings.STORAGES = {
+        **rtc_settings.STORAGES,
+        "recordings": {"BACKEND": "django.core.files.storage.FileSystemStorage",
+                       "OPTIONS": {"location": str(storage)}},
+    }
+    recorder.closing = False
+    yield tmp_path
+    await processing.wait_idle()
+    leftover = [s.recording_id for s in recorder.sessions.values()]
+    await recorder.close("test_teardown")
+    recorder.closing = False
+    recorder.sessions.clear()
+    assert not leftover, f"recording sessions left running: {leftover}"
+    for _ in range(50):
+        if not tool_children():
+            break
+        await asyncio.sleep(0.1)
+    assert tool_children() == [], "an FFmpeg process outlived its recording"
+
+
+@database_sync_to_async
+def _token(user: Any) -> str:
+    return Token.objects.get_or_create(user=user)[0].key
+
+
+class Api:
+    """Django's AsyncClient sending an ``Authorization`` header with every request."""
+
+    def __init__(self, authorization: str | None) -> None:
+        self.client = AsyncClient()
+        self.headers = {"Authorization": authorization} if authorization else {}
+
+    async def get(self, path: str, **headers: str) -> Any:
+        """GET ``path``."""
+        return await self.client.get(path, headers={**self.headers, **headers})
+
+    async def post(self, path: str, data: Any = None) -> Any:
+        """POST ``path`` (JSON body when given)."""
+        return await self.client.post(path, data or {}, content_type="application/json",
+                                      headers=self.headers)
+
+    async def delete(self, path: str) -> Any:
+        """DELETE ``path``."""
+        return await self.client.delete(path, headers=self.headers)
+
+
+@pytest.fixture
+def api_as() -> Callable[[Any], Awaitable[Api]]:
+    """Factory: an API client authenticated with the user's token (None: anonymous), or
+    ``api_as(authorization="Bearer ...")`` for an integration."""
+
+    async def make(user: Any = None, *, authorization: str | None = None) -> Api:
+        if user is not None:
+            authorization = f"Token {await _token(user)}"
+        return Api(authorization)
+
+    return make
+
+
+@pytest.fixture
+async def peer_in(rtc_client: Any) -> AsyncIterator[Callable[..., Awaitable[CallPeer]]]:  # noqa: F811
+    """Factory: a pymediasoup peer joined to the meeting's call (optionally publishing its
+    tone and moving pattern); every one is closed at teardown."""
+    made: list[CallPeer] = []
+
+    async def make(meeting: Any, user: Any, name: str, *, publish: bool = True) -> CallPeer:
+        peer = CallPeer(await rtc_client(meeting, user), name)
+        made.append(peer)
+        await peer.join()
+        if publish:
+            await peer.publish()
+        return peer
+
+    yield make
+    for peer in made:
+        await peer.close()
+
+
+def ffprobe(path: Path, *entries: str, stream: str | None = None) -> dict[str, Any]:
+    """FFprobe's JSON for ``path``."""
+    argv = ["ffprobe", "-v", "error", "-of", "json"]
+    if stream:
+        argv += ["-select_streams", stream]
+    argv += ["-show_entries", ":".join(entries) or "format:stream", str(path)]
+    return json.loads(subprocess.run(argv, capture_output=True, text=True, check=True).stdout)
+
+
+def decode_errors(path: Path) -> str:
+    """What FFmpeg says when it decodes the whole file ('' when it decodes cleanly)."""
+    result = subprocess.run(["ffmpeg", "-v", "error", "-i", str(path), "-f", "null", "-"],
+                            capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+    return result.stderr.strip()
+
+
+def mean_volume(path: Path, start: float, length: float) -> float:
+    """The mean audio volume (dB) of ``length`` seconds from ``start``."""
+    result = subprocess.run(
+        ["ffmpeg", "-v", "info", "-ss", f"{start:.2f}", "-t", f"{length:.2f}", "-i", str(path),
+         "-vn", "-af", "volumedetect", "-f", "null", "-"],
+        capture_output=True, text=True, check=True)
+    for line in result.stderr.splitlines():
+        if "mean_volume:" in line:
+            return float(line.split("mean_volume:")[1].split()[0])
+    return -200.0
+
+
+def tile_contrast(path: Path, tile: dict[str, int], fps: float = 2.0) -> list[float]:
+    """For each sampled frame (``fps`` per second), the spread (standard deviation) of the
+    gray levels inside ``tile``: about 0 for the flat background, large for a moving pattern."""
+    width, height = 32, 18
+    crop = f"crop={tile['w']}:{tile['h']}:{tile['x']}:{tile['y']}"
+    result = subprocess.run(
+        ["ffmpeg", "-v", "error", "-i", str(path), "-an", "-vf",
+         f"fps={fps},{crop},scale={width}:{height},format=gray", "-f", "rawvideo", "-"],
+        capture_output=True, check=True)
+    size = width * height
+    spreads = []
+    for offset in range(0, len(result.stdout) - size + 1, size):
+        frame = result.stdout[offset:offset + size]
+        mean = sum(frame) / size
+        spreads.append((sum((p - mean) ** 2 for p in frame) / size) ** 0.5)
+    return spreads
+
+
+async def close_peers(*peers: CallPeer) -> None:
+    """Leave the call with every peer (their sockets close with the test)."""
+    for peer in peers:
+        try:
+            await peer.leave()
+        except Exception:  # already gone (removed, worker died)
+            await peer.close()
