@@ -15,8 +15,8 @@ Measured: delivery latency of ``chat:message`` (sent by one bot → received by 
 the sender's included) and of ``whiteboard:op`` (→ each other socket), p50/p99 over every
 delivery, from one process's clock; deliveries missing after a 5 s drain (must be 0); error
 replies (must be 0); and the server's CPU over the active period: daphne (all threads, and its
-event loop alone) and the mediasoup workers, in percent of one core. The bots run on the same
-machine and take CPU too (noted with the load average).
+event loop alone) and the mediasoup workers, in percent of one core. The bots run in this
+process on the same machine; their CPU is shown too (``bots %``), with the load average.
 """
 
 from __future__ import annotations
@@ -112,12 +112,14 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             habits = Habits(chat_every=args.chat_every, draw_every=args.draw_every,
                             stroke_points=args.points)
             started = time.monotonic()
+            client_cpu = time.process_time()
             results = await asyncio.gather(*(
                 bot.behave(args.seconds, habits,
                            text=lambda i=i: tracker.chat_text(i),
                            element_id=lambda i=i: tracker.stroke_id(i))
                 for i, bot in enumerate(bots)), return_exceptions=True)
             active = time.monotonic() - started
+            client_cpu = time.process_time() - client_cpu
             busy_daphne, busy_main, busy_workers = server.sample()
             expected = {"chat": tracker.chat_sent * args.peers,
                         "board": tracker.strokes_sent * (args.peers - 1)}
@@ -150,6 +152,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "daphne_loop_cpu_pct": round(100 * (busy_main - idle_main) / active, 1),
         "workers_cpu_pct": round(100 * workers_cpu / active, 1),
         "daphne_rss_mib": round(busy_daphne.rss / 2**20, 1),
+        "bots_cpu_pct": round(100 * client_cpu / active, 1),
         "load_average": load_average(),
     }
 
@@ -192,11 +195,11 @@ def main(argv: list[str] | None = None) -> int:
           f"per peer; load average {row['load_average']}")
     print(format_table(
         ["peers", "s", "chat", "strokes", "chat p50/p99 ms", "board p50/p99 ms", "missing",
-         "daphne %", "loop %", "workers %"],
+         "daphne %", "loop %", "workers %", "bots %"],
         [[row["peers"], row["seconds"], row["chat_sent"], row["strokes_sent"],
           _pair(row, "chat delivery"), _pair(row, "board delivery"),
           sum(row["missing"].values()), row["daphne_cpu_pct"], row["daphne_loop_cpu_pct"],
-          row["workers_cpu_pct"]]]))
+          row["workers_cpu_pct"], row["bots_cpu_pct"]]]))
     print(f"\ndeliveries: {row['deliveries']}; stored: {row['stored']}")
     print(f"errors: {row['errors']}{' ' + str(row['error_examples']) if row['errors'] else ''}")
     return 1 if bad else 0

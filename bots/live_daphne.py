@@ -199,6 +199,9 @@ class LiveDaphne:
             env["DJANGO_SETTINGS_MODULE"] = self.settings_module
         if self.redis_url:
             env.update(REDIS_URL=self.redis_url, CHANNEL_LAYER_PREFIX=self._prefix)
+        # Recordings (track files, composed files) stay in the server's own directory.
+        env.update(RECORDING_WORK_DIR=str(self.workdir / "recordings-work"),
+                   MEDIA_ROOT=str(self.workdir / "media"))
         env.update(self.extra_env)
         return env
 

@@ -1,7 +1,8 @@
 """ASGI entry point: Django for HTTP, Channels for the meeting WebSocket, lifespan shutdown.
 
 WebSocket connections pass the origin check (against ALLOWED_HOSTS), then session
-authentication, then `?token=` DRF token authentication, then the URL router.
+authentication (Channels', with a database outage turned into a clean refusal), then `?token=`
+DRF token authentication, then the URL router.
 """
 
 from __future__ import annotations
@@ -15,13 +16,12 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "conference.settings")
 # Django must be set up before anything importing models is imported.
 django_asgi_app = get_asgi_application()
 
-from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 
-from rtc.auth import TokenAuthMiddleware  # noqa: E402
+from rtc.auth import TokenAuthMiddleware, auth_stack  # noqa: E402
 from rtc.routing import websocket_urlpatterns  # noqa: E402
 from rtc.shutdown import LifespanApp  # noqa: E402
 
@@ -31,7 +31,7 @@ application = ProtocolTypeRouter(
     {
         "http": http_app,
         "websocket": AllowedHostsOriginValidator(
-            AuthMiddlewareStack(TokenAuthMiddleware(URLRouter(websocket_urlpatterns)))
+            auth_stack(TokenAuthMiddleware(URLRouter(websocket_urlpatterns)))
         ),
         # Servers with the ASGI lifespan protocol close calls politely at shutdown; daphne has
         # none and gets the same from a reactor trigger (rtc.shutdown).

@@ -106,6 +106,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # A database outage raised by a view answers 503 + Retry-After, code `unavailable`.
+    "conference.outage.OutageMiddleware",
     # Last, as django-axes asks: turns a refused sign-in into the lockout response.
     "axes.middleware.AxesMiddleware",
 ]
@@ -146,6 +148,9 @@ _ENGINE = DATABASES["default"]["ENGINE"]
 DATABASES["default"]["CONN_MAX_AGE"] = env_int(
     "DB_CONN_MAX_AGE", 60 if _ENGINE == "django.db.backends.sqlite3" else 0, minimum=0)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+if _ENGINE == "django.db.backends.postgresql":
+    # The same backend, failing at once while the database is known to be down.
+    DATABASES["default"]["ENGINE"] = "conference.postgres"
 
 DB_POOL = env_bool("DB_POOL", True)
 if _ENGINE == "django.db.backends.postgresql" and DB_POOL:

@@ -9,6 +9,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from collab.urls import api_urlpatterns as collab_api
 from collab.urls import web_urlpatterns as collab_web
 from conference.login_throttle import obtain_auth_token
+from recordings import views as recording_views
 from rtc.admin_live import live_meetings
 from rtc.health import healthz, readyz
 from rtc.metrics import metrics_view
@@ -32,6 +33,8 @@ urlpatterns = [
     path("api/", include("integrations.urls")),
     path("", include(collab_web)),
     path("", include("meetings.urls_web")),
+    path("meetings/<uuid:meeting_id>/recordings/<uuid:recording_id>/delete/",
+         recording_views.recording_delete, name="web-recording-delete"),
 ]
 
 # Under /api/ unmatched paths and crashes answer JSON in the API's error shape (DEBUG off).

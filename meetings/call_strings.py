@@ -96,6 +96,15 @@ def call_strings() -> dict[str, str]:
         "peer.anonymous": _("Guest"),
         "error.generic": _("Something went wrong: {message}"),
         "mutedByHost": _("The host muted your microphone."),
+        # Recording.
+        "recording.start": _("Record"),
+        "recording.stop": _("Stop recording"),
+        "recording.started": _("This call is being recorded."),
+        "recording.startedBy": _("{name} started recording this call."),
+        "recording.stopped": _(
+            "Recording stopped. It will be on the meeting page once it is processed."
+        ),
+        "recording.failed": _("The recording could not be started or stopped: {message}"),
         # Chat, hands, reactions, whiteboard, lobby (static/src/lib/collab.js and its parts).
         "control.chat": _("Chat"),
         "control.chatUnread": _("Chat, {count} unread"),

@@ -286,20 +286,21 @@ def participant_join(
 
 
 @transaction.atomic
-def participant_mark_left(*, meeting_id: Any, user: AbstractBaseUser) -> Participant | None:
-    """Record that the user left now; a no-op (None) if they were not present.
+def participant_mark_left(*, meeting_id: Any, user: AbstractBaseUser,
+                          at: datetime | None = None) -> Participant | None:
+    """Record that the user left now (or ``at``, a leave written late, after the database was
+    unavailable); a no-op (None) if they were not present, or, with ``at``, joined again since.
 
     Takes the meeting id because the meeting may have been deleted meanwhile.
     """
-    participant = (
-        Participant.objects.select_for_update()
-        .select_related("user")
-        .filter(meeting_id=meeting_id, user=user, joined_at__isnull=False, left_at__isnull=True)
-        .first()
-    )
+    present = Participant.objects.filter(
+        meeting_id=meeting_id, user=user, joined_at__isnull=False, left_at__isnull=True)
+    if at is not None:
+        present = present.filter(joined_at__lte=at)
+    participant = present.select_for_update().select_related("user").first()
     if participant is None:
         return None
-    participant.left_at = timezone.now()
+    participant.left_at = at or timezone.now()
     participant.save(update_fields=["left_at"])
     logger.info("meeting=%s user=%s left", meeting_id, user.pk)
     signals.participant_left.send(sender=Meeting, participant=participant)

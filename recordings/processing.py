@@ -37,8 +37,8 @@ __all__ = ["on_server_start", "process", "recover", "recover_recording", "schedu
 logger = logging.getLogger(__name__)
 
 RETENTION_INTERVAL = 3600.0
-SEGMENT_KEYS = ("file", "peer_id", "display_name", "kind", "source", "start", "end", "pauses",
-                "end_reason")
+SEGMENT_KEYS = ("file", "producer_id", "peer_id", "display_name", "kind", "source", "start",
+                "end", "pauses", "end_reason")
 """What the recording's details keep of each segment of its manifest."""
 _tasks: set[asyncio.Task[Any]] = set()
 _gate: dict[int, asyncio.Semaphore] = {}
@@ -116,11 +116,9 @@ async def process(recording_id: Any) -> Recording | None:
                                    timeout=config.compose_timeout)
         except ToolError as error:
             logger.warning("composition failed [recording:%s]: %s", recording_id, error)
-            return await fail(recording_id=recording_id,
-                              reason=f"composition failed: {error.reason}")
-        if len(result["plan"]["skipped"]) == len(manifest["segments"]):
-            return await fail(recording_id=recording_id, reason="no media was recorded",
-                              details={"layout": result["plan"]})
+            reason = ("no media was recorded" if error.reason == "no_media"
+                      else f"composition failed: {error.reason.replace('_', ' ')}")
+            return await fail(recording_id=recording_id, reason=reason)
         duration = float(result["probe"]["format"].get("duration") or manifest["duration"])
         details = {"layout": result["plan"], "incidents": manifest.get("incidents", []),
                    "segments": [{key: segment.get(key) for key in SEGMENT_KEYS}

@@ -18,6 +18,9 @@ user in one meeting could otherwise commit in the other order than they were dec
 decided before a join, committed after it: the user shown gone while present). Every join and
 leave write of a (meeting, user) pair runs inside `Attendance.writing`, which lets them
 through one at a time, in the order they asked.
+
+A leave that cannot be written because the database is unavailable is not lost: it waits in
+:data:`late_leaves` with the time it happened and is written as soon as the database answers.
 """
 
 from __future__ import annotations
@@ -26,14 +29,18 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
+from datetime import datetime
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 
 from conference.db_threads import db_call
+from conference.outage import is_database_outage
 from meetings import services
 
-__all__ = ["Attendance", "attendance", "mark_left", "peer_key", "write_left"]
+__all__ = ["Attendance", "LateLeaves", "attendance", "late_leaves", "mark_left", "peer_key",
+           "write_left"]
 
 logger = logging.getLogger(__name__)
 
@@ -125,19 +132,79 @@ attendance = Attendance()
 
 
 @db_call
-def _write_left(meeting_id: Any, user_id: Any) -> None:
+def _write_left(meeting_id: Any, user_id: Any, at: datetime | None = None) -> None:
     user = get_user_model().objects.filter(pk=user_id).first()
     if user is not None:
-        services.participant_mark_left(meeting_id=meeting_id, user=user)
+        services.participant_mark_left(meeting_id=meeting_id, user=user, at=at)
+
+
+class LateLeaves:
+    """Leaves that could not be written because the database was unavailable, kept with the
+    time they happened and written (with that time) as soon as it answers again, so an outage
+    delays attendance but loses none of it. Retried with backoff from ``RETRY_DELAYS`` (the
+    last one repeats). Kept in this process's memory: a process that stops during an outage
+    tries once more on its way out (``flush``) and otherwise loses what is still pending."""
+
+    RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0)
+
+    def __init__(self) -> None:
+        self._pending: dict[tuple[str, str], datetime] = {}
+        self._task: asyncio.Task[None] | None = None
+        self.written = 0
+        """Late leaves written so far (monitoring, tests)."""
+
+    def __len__(self) -> int:
+        return len(self._pending)
+
+    def add(self, meeting_id: Any, user_id: Any, at: datetime) -> None:
+        """Keep a leave to write later (the latest one per user and meeting wins)."""
+        self._pending[(str(meeting_id), str(user_id))] = at
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._retry())
+
+    async def flush(self) -> int:
+        """Try every pending leave once now; how many are still pending."""
+        for key, at in list(self._pending.items()):
+            try:
+                await _write_left(key[0], key[1], at)
+            except Exception as error:
+                if is_database_outage(error):
+                    continue
+                logger.exception("meeting=%s user=%s late leave failed; dropped", *key)
+            else:
+                self.written += 1
+                logger.info("meeting=%s user=%s leave written late (left at %s)", key[0],
+                            key[1], at.isoformat())
+            if self._pending.get(key) == at:
+                del self._pending[key]
+        return len(self._pending)
+
+    async def _retry(self) -> None:
+        attempt = 0
+        while self._pending:
+            await asyncio.sleep(self.RETRY_DELAYS[min(attempt, len(self.RETRY_DELAYS) - 1)])
+            attempt += 1
+            await self.flush()
+
+
+late_leaves = LateLeaves()
+"""The process's leaves waiting for the database."""
 
 
 async def write_left(meeting_id: Any, user_id: Any) -> None:
-    """Write a leave now; a failure is logged, not raised (the caller is tearing something
-    down and must go on)."""
+    """Write a leave now. The database unavailable: written later by :data:`late_leaves`,
+    with this moment as the time. Any other failure is logged, not raised (the caller is
+    tearing something down and must go on)."""
+    at = timezone.now()
     try:
         async with attendance.writing(meeting_id, user_id):
-            await _write_left(meeting_id, user_id)
-    except Exception:
+            await _write_left(meeting_id, user_id, at)
+    except Exception as error:
+        if is_database_outage(error):
+            logger.warning("meeting=%s user=%s leave kept to write later, database "
+                           "unavailable: %s", meeting_id, user_id, error)
+            late_leaves.add(meeting_id, user_id, at)
+            return
         logger.exception("meeting=%s user=%s could not be marked left", meeting_id, user_id)
 
 

@@ -20,15 +20,46 @@ import logging
 from typing import Any
 from urllib.parse import parse_qs
 
+from channels.auth import AuthMiddleware
 from channels.middleware import BaseMiddleware
+from channels.sessions import CookieMiddleware, SessionMiddleware
 from django.apps import apps
 from django.contrib.auth.models import AnonymousUser
 
 from conference.db_threads import db_call
+from conference.outage import UNAVAILABLE, UNAVAILABLE_MESSAGE, is_database_outage
+from rtc.protocol import CloseCode
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["TokenAuthMiddleware", "join_token_scope", "user_for_token"]
+__all__ = ["SessionAuthMiddleware", "TokenAuthMiddleware", "auth_stack", "join_token_scope",
+           "user_for_token"]
+
+UNAVAILABLE_REFUSAL = {"code": UNAVAILABLE, "reason": UNAVAILABLE_MESSAGE,
+                       "closeCode": int(CloseCode.UNAVAILABLE)}
+"""The scope's ``auth_refusal`` when the user could not be looked up: the database is down."""
+
+
+class SessionAuthMiddleware(AuthMiddleware):
+    """Channels' session authentication, except that a database outage while looking the user
+    up leaves the socket anonymous with ``auth_refusal`` ``unavailable`` (the consumer accepts
+    it, says so and closes with 4502) instead of failing the handshake with no reason."""
+
+    async def resolve_scope(self, scope: dict[str, Any]) -> None:
+        """Look the session's user up; on an outage, anonymous with the refusal."""
+        try:
+            await super().resolve_scope(scope)
+        except Exception as error:
+            if not is_database_outage(error):
+                raise
+            logger.warning("websocket user lookup failed, database unavailable: %s", error)
+            scope["user"]._wrapped = AnonymousUser()
+            scope["auth_refusal"] = UNAVAILABLE_REFUSAL
+
+
+def auth_stack(inner: Any) -> Any:
+    """Channels' ``AuthMiddlewareStack`` with :class:`SessionAuthMiddleware`."""
+    return CookieMiddleware(SessionMiddleware(SessionAuthMiddleware(inner)))
 
 MAX_TOKEN_LENGTH = 64
 
@@ -74,16 +105,23 @@ class TokenAuthMiddleware(BaseMiddleware):
         jwts = query.get("access_token") or [k for k in query.get("token", [])[:1]
                                               if _looks_like_jwt(k)]
         keys = query.get("token")
-        if jwts:
-            extra = await join_token_scope(jwts[0], scope.get("path", ""))
-            scope = dict(scope, **extra)
-        elif keys:
-            key = keys[0]
-            if 0 < len(key) <= MAX_TOKEN_LENGTH:
-                user = await user_for_token(key)
-            else:
-                user = AnonymousUser()
-            if not user.is_authenticated:
-                logger.info("websocket token rejected path=%s", scope.get("path"))
-            scope = dict(scope, user=user)
+        try:
+            if jwts:
+                extra = await join_token_scope(jwts[0], scope.get("path", ""))
+                scope = dict(scope, **extra)
+            elif keys:
+                key = keys[0]
+                if 0 < len(key) <= MAX_TOKEN_LENGTH:
+                    user = await user_for_token(key)
+                else:
+                    user = AnonymousUser()
+                if not user.is_authenticated:
+                    logger.info("websocket token rejected path=%s", scope.get("path"))
+                scope = dict(scope, user=user)
+        except Exception as error:
+            if not is_database_outage(error):
+                raise
+            logger.warning("websocket token lookup failed, database unavailable: %s", error)
+            scope = dict(scope, user=AnonymousUser(), join_grant=None,
+                         auth_refusal=UNAVAILABLE_REFUSAL)
         return await super().__call__(scope, receive, send)

@@ -33,6 +33,7 @@ from collab.lobby_socket import LobbyMixin, LobbyWait
 from conference import log_context
 from conference.db_threads import db_call
 from conference.errors import ApplicationError
+from conference.outage import UNAVAILABLE, UNAVAILABLE_MESSAGE, is_database_outage
 from meetings import events, services
 from meetings.models import Meeting
 from meetings.selectors import JoinAccess
@@ -250,9 +251,15 @@ class MeetingConsumer(LobbyMixin, AsyncJsonWebsocketConsumer):
             logger.info("meeting=%s refused user=%s: %s", self.meeting_id, self.user.pk, error.code)
             await self.close(code=int(close_code_for(error.code)))
             return
-        except Exception:
-            logger.exception("meeting=%s user=%s join failed", self.meeting_id, self.user.pk)
+        except Exception as error:
             await self._undo_join()
+            if is_database_outage(error):
+                logger.warning("meeting=%s user=%s not admitted, database unavailable: %s",
+                               self.meeting_id, self.user.pk, error)
+                await self._refuse({"code": UNAVAILABLE, "reason": UNAVAILABLE_MESSAGE},
+                                   CloseCode.UNAVAILABLE)
+                return
+            logger.exception("meeting=%s user=%s join failed", self.meeting_id, self.user.pk)
             await self._refuse_busy()
             return
         self.joined = True
@@ -494,14 +501,16 @@ class MeetingConsumer(LobbyMixin, AsyncJsonWebsocketConsumer):
         except self.registry.safe_errors as error:
             message, code = getattr(error, "message", ""), getattr(error, "code", "")
             reply = error_reply(request.request_id, str(message), str(code))
-        except Exception:
-            logger.exception(
-                "meeting=%s user=%s handler for %s failed",
-                self.meeting_id,
-                self.user.pk,
-                request.type,
-            )
-            reply = error_reply(request.request_id, "Internal error.", ReplyCode.INTERNAL)
+        except Exception as error:
+            if is_database_outage(error):
+                logger.warning("meeting=%s user=%s %s: database unavailable: %s",
+                               self.meeting_id, self.user.pk, request.type, error)
+                reply = error_reply(request.request_id, UNAVAILABLE_MESSAGE,
+                                    ReplyCode.UNAVAILABLE)
+            else:
+                logger.exception("meeting=%s user=%s handler for %s failed", self.meeting_id,
+                                 self.user.pk, request.type)
+                reply = error_reply(request.request_id, "Internal error.", ReplyCode.INTERNAL)
         else:
             reply = success_reply(request.request_id, data or {})
         metrics.observe_request(request.type, reply, time.perf_counter() - started)

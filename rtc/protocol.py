@@ -83,6 +83,9 @@ class CloseCode(IntEnum):
     answer in time, or too many sockets are being set up at once). An ``error`` event with
     code ``server_busy`` and ``retryAfter`` (seconds) comes first. Outside 4400-4499 on
     purpose: clients reconnect (with backoff) rather than give up."""
+    UNAVAILABLE = 4502
+    """A part the server needs to admit the socket (the database) is briefly unavailable; an
+    ``error`` event with code ``unavailable`` comes first. Reconnect shortly (with backoff)."""
     SHUTTING_DOWN = 4503
     """The server is stopping (every open socket, and new ones meanwhile): reconnect shortly.
     Not 1001/1012: daphne's WebSocket library lets an application send only 1000 and 3000-4999."""
@@ -95,6 +98,9 @@ class ReplyCode(StrEnum):
     UNKNOWN_TYPE = "unknown_type"
     LIMIT = "limit"
     INTERNAL = "internal"
+    UNAVAILABLE = "unavailable"
+    """The database is briefly unavailable (`conference.outage`): the same request works
+    again once it is back."""
 
 
 _CLOSE_FOR_ERROR = {

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import shutil
 import sys
 from pathlib import Path
 
@@ -99,8 +98,7 @@ async def take(out: Path, language: str) -> None:
             await lister.screenshot(path=str(out / "meetings-list.png"), full_page=True)
             await browser.close()
     finally:
-        site.stop()
-        shutil.rmtree(site.workdir, ignore_errors=True)
+        site.cleanup()
 
 
 def main() -> None:

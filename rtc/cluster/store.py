@@ -36,13 +36,17 @@ redis.call('HINCRBY', KEYS[2], 'rooms', 1)
 return ARGV[1]
 """
 
-# KEYS: owner keys; ARGV[1] node id, ARGV[2] lease ms. Renews those still this node's; returns
-# the (1-based) positions of those that are not (lost: another node owns the meeting now).
+# KEYS: owner keys; ARGV[1] node id, ARGV[2] lease ms. Renews those still this node's, claims
+# again those nobody owns (Redis restarted empty, or the lease lapsed with no taker: the call is
+# still here, alive), and returns the (1-based) positions of those another node owns now.
 _RENEW = """
 local lost = {}
 for i, key in ipairs(KEYS) do
-  if redis.call('GET', key) == ARGV[1] then
+  local owner = redis.call('GET', key)
+  if owner == ARGV[1] then
     redis.call('PEXPIRE', key, ARGV[2])
+  elseif not owner then
+    redis.call('SET', key, ARGV[1], 'PX', ARGV[2])
   else
     table.insert(lost, i)
   end

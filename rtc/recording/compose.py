@@ -151,7 +151,7 @@ def compose_argv(plan: Plan, directory: Path, out_path: Path, *, ffmpeg: str,
                      f"aformat=channel_layouts=stereo[a{k}]")
         labels.append(f"[a{k}]")
     if not labels:
-        graph.append(f"anullsrc=r=48000:cl=stereo:d={duration}[aout]")
+        graph.append(f"anullsrc=r=48000:cl=stereo:n=960:d={duration}[aout]")
     elif len(labels) == 1:
         graph.append(f"{labels[0]}apad=whole_dur={duration}[aout]")
     else:
@@ -192,8 +192,8 @@ async def compose(directory: Path, manifest: dict[str, Any], out_path: Path, *, 
         if await probe(directory / segment["file"], ffprobe=ffprobe, log_path=log_path):
             usable.add(segment["file"])
     plan = plan_layout(manifest, usable, width=width, height=height)
-    if plan.duration <= 0:
-        raise ToolError("the recording has no duration", reason="empty")
+    if plan.duration <= 0 or not (plan.video or plan.audio):
+        raise ToolError("no track file could be read", reason="no_media")
     argv = compose_argv(plan, directory, out_path, ffmpeg=ffmpeg, fmt=fmt)
     logger.info("composing [dir:%s, video:%s, audio:%s, skipped:%s, seconds:%.1f]", directory,
                 len(plan.video), len(plan.audio), len(plan.skipped), plan.duration)

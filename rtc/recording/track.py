@@ -37,8 +37,9 @@ KEY_FRAME_RETRIES = (0.0, 0.5, 1.5, 3.0)
 BIND_ATTEMPTS = 3
 """Port pairs tried when FFmpeg cannot bind the first one."""
 LOOPBACK = "127.0.0.1"
-EMPTY_RECEIVER_REPORT = struct.pack("!BBHI", 0x80, 201, 1, 0x5EC0DE)
-"""RTCP RR, version 2, no report blocks (8 bytes)."""
+RTCP_BYE = struct.pack("!BBHII", 0x82, 203, 2, 0x5EC0DE, 0x5EC0DE)
+"""RTCP BYE (version 2, two sources: FFmpeg ignores packets shorter than 12 bytes): FFmpeg's
+SDP demuxer ends its input when every stream said BYE, then writes the trailer and exits."""
 
 
 @dataclass
@@ -78,7 +79,8 @@ def record_argv(ffmpeg: str, sdp_path: Path, out_path: Path) -> list[str]:
         "-protocol_whitelist", "file,udp,rtp",
         "-analyzeduration", "10000000", "-probesize", "20000000",
         "-f", "sdp", "-i", str(sdp_path),
-        "-map", "0", "-c", "copy", "-f", "matroska", "-y", str(out_path),
+        "-map", "0", "-c", "copy", "-f", "matroska", "-cluster_time_limit", "1000",
+        "-flush_packets", "1", "-y", str(out_path),
     ]
 
 
@@ -242,11 +244,12 @@ class TrackRecorder:
         return self.segment
 
     def _nudge(self) -> None:
-        """An empty RTCP receiver report to FFmpeg's port: wakes a read blocked on a silent
-        track, so FFmpeg sees its SIGINT and writes the trailer (FFmpeg ignores the report)."""
+        """An RTCP BYE to FFmpeg's port. SIGINT alone ends FFmpeg only after its next input
+        packet, which a paused track or a dead router never sends; the BYE ends the input
+        whatever arrives, and FFmpeg finishes the file."""
         if self._rtp_port:
             with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-                sock.sendto(EMPTY_RECEIVER_REPORT, (LOOPBACK, self._rtp_port))
+                sock.sendto(RTCP_BYE, (LOOPBACK, self._rtp_port))
 
     async def _close_media(self) -> None:
         if self.tool is not None:

@@ -40,6 +40,8 @@ __all__ = ["Dynacast", "wanted_spatial_layer"]
 logger = logging.getLogger(__name__)
 
 EVENT = "rtc:producerLayers"
+AWAY_RETRY = 1.0
+"""Seconds between tries to tell a sender that is away (its socket dropped, not yet back)."""
 
 
 def wanted_spatial_layer(consumers: Any, spatial_layers: int) -> int:
@@ -182,7 +184,12 @@ class Dynacast:
             return
         channel = self._owner_channel(tracked.producer.id)
         if channel is None:
-            return  # the sender is away (reconnect grace): told on the next change
+            # The sender is away (reconnect grace): ask again until it is back (or its
+            # producer closes with it).
+            tracked.timer_target = wanted
+            tracked.timer = asyncio.get_running_loop().call_later(
+                AWAY_RETRY, self._fire, tracked)
+            return
         tracked.sent = wanted
         logger.info("producer layers [meeting:%s, producer:%s, maxSpatialLayer:%s/%s]",
                     self.meeting_id, tracked.producer.id, wanted, tracked.spatial_layers)

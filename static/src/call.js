@@ -10,6 +10,7 @@ import { setStrings, t } from './lib/i18n.js';
 import { MediaProblem, canShareScreen, openScreen } from './lib/media.js';
 import { DevicePanel, startLevelMeter } from './lib/prejoin.js';
 import { qualityStats } from './lib/quality-stats.js';
+import { RecordingState } from './lib/recording.js';
 import { SignalingClient } from './lib/signaling.js';
 import { Grid } from './lib/tiles.js';
 
@@ -236,6 +237,7 @@ async function join() {
     inCall: $('#in-call'), signaling, controller, config, toast, announce,
   });
   page.collab.load();
+  wireRecording(signaling, controller);
   const audioTrack = page.tracks.audio;
   const videoTrack = cameraToggle.checked ? page.tracks.video : null;
   if (!videoTrack) page.tracks.video?.stop();
@@ -306,6 +308,40 @@ function wireController(controller, grid, displayName) {
     page.mutedByHost = true;
   });
   updateCount();
+}
+
+// --- recording ------------------------------------------------------------------------
+
+/** The indicator everyone sees and the host's Record button, from recording.js's state. */
+function wireRecording(signaling, controller) {
+  const recording = new RecordingState((type, data) => signaling.request(type, data));
+  page.recording = recording;
+  const indicator = $('#recording-indicator');
+  const button = action('record');
+  recording.on('change', ({ active, busy }) => {
+    indicator.hidden = !active;
+    if (!button) return;
+    button.setAttribute('aria-pressed', String(active));
+    button.dataset.state = active ? 'on' : 'off';
+    button.querySelector('.control__label').textContent = t(active ? 'recording.stop' : 'recording.start');
+    if (busy) button.setAttribute('aria-busy', 'true');
+    else button.removeAttribute('aria-busy');
+  });
+  recording.on('started', (data) => {
+    const name = data?.startedBy;
+    toast(name ? t('recording.startedBy', { name }) : t('recording.started'));
+  });
+  recording.on('stopped', () => toast(t('recording.stopped')));
+  controller.on('recording', (state) => recording.set(state));
+  signaling.on('rtc:recordingStarted', (data) => recording.started(data));
+  signaling.on('rtc:recordingStopped', (data) => recording.stopped(data));
+  button?.addEventListener('click', async () => {
+    try {
+      await recording.toggle();
+    } catch (error) {
+      toast(t('recording.failed', { message: error.message }), 'error');
+    }
+  });
 }
 
 function updateCount() {
@@ -433,6 +469,10 @@ window.conference = {
   },
   get signaling() {
     return page.signaling;
+  },
+  /** Whether the page shows the call as being recorded. */
+  recording() {
+    return Boolean(page.recording?.active);
   },
   /** Inbound and outbound RTP bytes by kind; null before joining. */
   async stats() {

@@ -76,3 +76,19 @@ test('the eraser hits strokes, shape outlines and texts', () => {
   assert.ok(!hits(text, 300, 20));
   assert.ok(hits({ id: 'd', type: 'pen', color: '#000000', width: 4, points: [5, 5] }, 6, 6));
 });
+
+test('a missing seq is a gap until the board is fetched again', () => {
+  const board = new BoardModel();
+  board.apply({ op: 'add', seq: 1, element: stroke('a') });
+  board.add(stroke('mine'));
+  board.confirm('mine', 2);
+  assert.equal(board.gap(), false);
+  board.apply({ op: 'add', seq: 4, element: stroke('c') }); // 3 never came
+  assert.equal(board.gap(), true);
+  assert.equal(board.contiguous, 2);
+  board.apply({ op: 'erase', seq: 5, ids: ['a'] });
+  board.load({ seq: 4, clearedSeq: 0, elements: [{ ...stroke('b'), seq: 3 }, { ...stroke('c'), seq: 4 }] });
+  assert.equal(board.gap(), false);
+  assert.equal(board.contiguous, 5);
+  assert.deepEqual(board.ids(), ['mine', 'b', 'c']);
+});

@@ -139,8 +139,10 @@ def test_the_call_page_lets_a_lobby_visitor_in_to_wait(host_user, outsider_user,
     client.force_login(outsider_user)
     page = client.get(f"/meetings/{lobby.id}/")
     assert page.status_code == 200 and b'"lobby": true' in page.content
+    assert b"Leave the lobby" in page.content
     assert client.get(f"/meetings/{meeting.id}/").status_code == 404  # not visible
-    assert client.get(f"/meetings/{lobby.id}/details/").status_code == 200
+    details = client.get(f"/meetings/{lobby.id}/details/")
+    assert details.status_code == 200 and b"Ask to join" in details.content
     host = Client()
     host.force_login(host_user)
     assert b'value="lobby"' in host.get("/meetings/new/").content

@@ -197,3 +197,34 @@ def test_wanted_layer_is_the_highest_preferred_of_active_consumers() -> None:
     assert wanted_spatial_layer([Consumer(2, closed=True)], 3) == 0
     assert wanted_spatial_layer([Consumer(None)], 3) == 2
     assert wanted_spatial_layer([Consumer(7)], 2) == 1
+
+
+async def test_receivers_get_the_worker_s_bandwidth_estimation(rtc_service, call):
+    """A browser-like receiver's video consumer negotiates transport-wide congestion control
+    (the header extension and the transport-cc feedback): the worker then runs its bandwidth
+    estimation on that transport (its effect is shown in tests/web/test_call_quality.py)."""
+    _, member, _, producer = call
+    recv = await member.transport("recv")
+    consumed = await member.consume(recv, producer)
+    parameters = consumed["rtpParameters"]
+    uris = {ext["uri"] for ext in parameters["headerExtensions"]}
+    assert "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01" in uris
+    assert {"type": "transport-cc"} in [
+        {"type": fb["type"]} for fb in parameters["codecs"][0]["rtcpFeedback"]]
+
+
+async def test_a_sender_away_is_told_when_it_is_back(rtc_service, call, settings):
+    """A change made while the sender's socket is gone (reconnect grace) reaches it after it
+    resumes, even if nothing changes after that."""
+    host, member, _, producer = call
+    assert (await host.event("rtc:producerLayers"))["maxSpatialLayer"] == 0
+    room = next(iter(rtc_service.rooms.values()))
+    owner = room.producer_owner[producer]
+    channel, owner.channel_name = owner.channel_name, None  # as a detach does
+    await consume(member, producer)
+    await asyncio.sleep(0.5)
+    assert room.dynacast.state(producer)["sent"] == 0, "not told while away"
+    owner.channel_name = channel  # as a resume does
+    event = await host.event("rtc:producerLayers", timeout=3)
+    assert event["maxSpatialLayer"] == 2
+    assert room.dynacast.state(producer)["sent"] == 2

@@ -84,7 +84,8 @@ def signed_in(db: None) -> Callable[[Any], Client]:
 
 @pytest.fixture(scope="module")
 def live_site() -> Iterator[LiveSite]:
-    """daphne serving the project on a free port, its own SQLite database, bundle built."""
+    """daphne serving the project on a free port, its own database, bundle built
+    (``LIVE_SITE_KEEP_LOGS=<dir>`` keeps its log there)."""
     if not os.access(CHROMIUM, os.X_OK):
         pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (scripts/system-deps.sh)")
     build_static()
@@ -93,7 +94,11 @@ def live_site() -> Iterator[LiveSite]:
         yield site
     finally:
         code = site.stop()
-        shutil.rmtree(site.workdir, ignore_errors=True)
+        keep = os.environ.get("LIVE_SITE_KEEP_LOGS")  # a directory: keep the server's log
+        if keep and site.log_path.exists():
+            Path(keep).mkdir(parents=True, exist_ok=True)
+            shutil.copy(site.log_path, Path(keep) / f"daphne-{site.workdir.name}.log")
+        site.cleanup()
     assert code is not None, "daphne was not stopped"
 
 

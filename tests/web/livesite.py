@@ -1,8 +1,9 @@
 """A real site for browser tests and screenshots: daphne serving the project on a free port.
 
 The server is the project's live daphne (`bots.live_daphne`: a daphne subprocess run the way
-`make run` does, on its own SQLite file database, the in-memory channel layer), here with one
-mediasoup worker, static files served by the app, inside a loopback-only network namespace.
+`make run` does, on a SQLite file of its own and, when the suite runs on Redis, channels-redis),
+here with one mediasoup worker, static files served by the app, inside a loopback-only network
+namespace.
 Users and meetings are created with `manage.py shell`, in the same database the server reads.
 
 Used by tests/web/conftest.py and scripts/screenshots.py.
@@ -16,7 +17,9 @@ import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
+from bots.fault_proxy import FaultProxy
 from bots.live_daphne import ROOT, LiveDaphne, answers_http
 
 CHROMIUM = os.environ.get("CHROMIUM_BIN", "/usr/bin/chromium")
@@ -82,15 +85,41 @@ def build_static() -> None:
 
 class LiveSite(LiveDaphne):
     """The project's live daphne (``bots.live_daphne``) as the browser tests need it: inside
-    the loopback-only namespace, static files served by the app, its own SQLite file, the
-    in-memory layer, one worker. ``start()``, then ``stop()``; restartable on the same port."""
+    the loopback-only namespace, static files served by the app, one worker, its own SQLite
+    file, and the suite's channel layer: in-memory by default, channels-redis (under a prefix
+    of its own) when the suite runs on Redis (``REDIS_URL``), so the pages' events travel the
+    way they do in a deployment. ``start()``, then ``stop()`` (restartable on the same port),
+    finally ``cleanup()``.
+
+    Inside the namespace the host's loopback Redis is out of reach: the server reaches it
+    through a :class:`bots.fault_proxy.FaultProxy` listening on a Unix socket in the site's
+    directory (the namespace shares the filesystem). The database stays a SQLite file on both
+    passes: a fresh PostgreSQL database takes about 50 s to migrate on this busy machine, per
+    test module; the PostgreSQL pass exercises PostgreSQL through the other live servers.
+    """
 
     def __init__(self) -> None:
+        redis = os.environ.get("REDIS_URL", "")
         super().__init__(
             env={"SERVE_STATIC": "1"}, worker_num=1, wrap=in_netns, probe=LiveSite.answers,
             log_level=os.environ.get("LIVE_SITE_LOG_LEVEL", "INFO"),
             secret_key="live-site-test-key-not-secret-0123456789abcdefghijklmnop",
-            prefix="conference-live-")
+            prefix="conference-live-", redis_url=redis or None)
+        self.redis_proxy: FaultProxy | None = None
+        if redis and loopback_netns() is not None:
+            target = urlparse(redis)
+            self.redis_proxy = FaultProxy(
+                target.hostname or "127.0.0.1", target.port or 6379,
+                listen=str(self.workdir / "redis.sock")).start()
+            self.redis_url = self.redis_proxy.url("redis", target.path)
+
+    def cleanup(self) -> int | None:
+        """Stop the server, close the Redis proxy, delete the directory."""
+        try:
+            return super().cleanup()
+        finally:
+            if self.redis_proxy is not None:
+                self.redis_proxy.close()
 
     def seed(self, code: str) -> Any:
         """Run Python ``code`` in ``manage.py shell``; it prints one JSON line, returned parsed."""

@@ -4,6 +4,7 @@ browser contexts)."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from tests.web.livesite import PASSWORD, LiveSite, open_call, peer_id, sign_in
@@ -44,6 +45,23 @@ async def send_chat(page: Any, text: str, to: str = "") -> None:
     await page.select_option("#chat-to", to)
     await page.fill("#chat-input", text)
     await page.press("#chat-input", "Enter")
+
+
+async def draw_rect(page: Any) -> list[str]:
+    """Open the whiteboard, drag a rectangle with the mouse; the page's element ids."""
+    await page.click('[data-action="whiteboard"]')
+    await page.click('[data-board-tool="rect"]')
+    box = await page.locator("[data-board-canvas]").bounding_box()
+    assert box is not None
+    await page.mouse.move(box["x"] + box["width"] * 0.2, box["y"] + box["height"] * 0.2)
+    await page.mouse.down()
+    await page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.6,
+                          steps=5)
+    await page.mouse.up()
+    await page.wait_for_function(
+        "(n) => window.conference.collab().board.length === n "
+        "&& document.querySelector('[data-board-canvas]').dataset.count === String(n)", arg=1)
+    return list((await page.evaluate("window.conference.collab()"))["board"])
 
 
 async def chat_texts(page: Any) -> list[str]:
@@ -104,17 +122,7 @@ async def test_chat_hands_and_whiteboard_between_browsers(live_site: LiveSite,
         f"!document.querySelector('.tile[data-peer-id=\"{bob_peer}\"] .tile__hand')")
 
     # Ada draws a rectangle with the mouse; Bob's board gets it, as does Cy's, who joins late.
-    await ada.click('[data-action="whiteboard"]')
-    await ada.click('[data-board-tool="rect"]')
-    box = await ada.locator("[data-board-canvas]").bounding_box()
-    assert box is not None
-    await ada.mouse.move(box["x"] + box["width"] * 0.2, box["y"] + box["height"] * 0.2)
-    await ada.mouse.down()
-    await ada.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.6,
-                         steps=5)
-    await ada.mouse.up()
-    await ada.wait_for_function("window.conference.collab().board.length === 1")
-    drawn = (await ada.evaluate("window.conference.collab()"))["board"]
+    drawn = await draw_rect(ada)
     same_board = ("(ids) => JSON.stringify(window.conference.collab().board) === "
                   "JSON.stringify(ids)")
     await bob.wait_for_function(same_board, arg=drawn)
@@ -155,3 +163,23 @@ async def test_the_host_admits_a_visitor_from_the_lobby(live_site: LiveSite,
     await ada.wait_for_function(
         f"document.querySelector('.tile[data-peer-id=\"{dan_peer}\"]')")
     await ada.wait_for_function("document.querySelector('[data-badge=lobby]').hidden")
+
+
+async def test_chat_and_board_survive_a_server_restart(live_site: LiveSite,
+                                                       chromium: Any) -> None:
+    """Ada chats and draws; daphne stops and starts again (same database); Bob, joining
+    after the restart, gets the message and the drawing."""
+    meeting_id = seed(live_site, "Kept")["meeting"]
+    ada = await open_call(chromium, live_site, "ada", meeting_id, camera=False)
+    await send_chat(ada, "before the restart")
+    await ada.wait_for_function("window.conference.collab().chat.length === 1")
+    drawn = await draw_rect(ada)
+    await ada.context.close()
+    assert await asyncio.to_thread(live_site.stop) == 0, live_site.log()
+    await asyncio.to_thread(live_site.start)
+    bob = await open_call(chromium, live_site, "bob", meeting_id, camera=False)
+    await bob.wait_for_function(
+        "(ids) => JSON.stringify(window.conference.collab().board) === JSON.stringify(ids)",
+        arg=drawn)
+    await bob.wait_for_function("window.conference.collab().chat.length === 1")
+    assert await chat_texts(bob) == ["before the restart"]

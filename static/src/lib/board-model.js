@@ -5,6 +5,11 @@
 // whatever order they arrive in: an erased id stays erased (a late add of it is ignored), and a
 // clear drops every element whose seq is smaller (a late add older than the clear is ignored).
 // Our own elements are shown at once with seq null and get their seq from the reply.
+//
+// Every seq is one change, and each reaches this page once: as an event (the others' changes)
+// or as the reply to our own request. So a seq that never arrives is a change this page
+// missed (an overloaded server drops events a slow socket cannot take): `gap()` says so, and
+// the page fetches the whole board again.
 
 export const BOARD_WIDTH = 1600;
 export const BOARD_HEIGHT = 900;
@@ -16,7 +21,29 @@ export class BoardModel {
     this.erased = new Set();
     this.clearedSeq = 0;
     this.seq = 0;
+    this.contiguous = 0; // every seq up to this one has been seen
+    this._seen = new Set();
     this._order = 0;
+  }
+
+  /** Count `seq` as seen. */
+  note(seq) {
+    if (seq === null || seq === undefined || seq <= this.contiguous) return;
+    this._seen.add(seq);
+    this.seq = Math.max(this.seq, seq);
+    this._advance();
+  }
+
+  _advance() {
+    while (this._seen.has(this.contiguous + 1)) {
+      this.contiguous += 1;
+      this._seen.delete(this.contiguous);
+    }
+  }
+
+  /** Whether some change between the last contiguous seq and the newest one is missing. */
+  gap() {
+    return this.seq > this.contiguous;
   }
 
   /** Add an element (seq null while our own request is under way); false when ignored. */
@@ -36,7 +63,7 @@ export class BoardModel {
     if (!element) return;
     if (seq <= this.clearedSeq) this.elements.delete(id);
     else element.seq = seq;
-    this.seq = Math.max(this.seq, seq);
+    this.note(seq);
   }
 
   /** Remove elements for good (a later add of the same ids is ignored). */
@@ -56,20 +83,25 @@ export class BoardModel {
     }
   }
 
-  /** Apply a whiteboard:op event. */
+  /** Apply a whiteboard:op event (or the reply to our own erase or clear). */
   apply(op) {
     if (op.op === 'add') this.add(op.element, op.seq);
-    else if (op.op === 'erase') {
-      this.erase(op.ids);
-      this.seq = Math.max(this.seq, op.seq);
-    } else if (op.op === 'clear') this.clear(op.seq);
+    else if (op.op === 'erase') this.erase(op.ids);
+    else if (op.op === 'clear') this.clear(op.seq);
+    this.note(op.seq);
   }
 
   /** Merge the reply to whiteboard:state (taken while events may still be arriving). */
   load(state) {
     this.clear(state.clearedSeq ?? 0);
     for (const element of state.elements ?? []) this.add(element, element.seq);
-    this.seq = Math.max(this.seq, state.seq ?? 0);
+    const upTo = state.seq ?? 0;
+    this.seq = Math.max(this.seq, upTo);
+    if (upTo > this.contiguous) {
+      this.contiguous = upTo;
+      for (const seq of [...this._seen]) if (seq <= upTo) this._seen.delete(seq);
+      this._advance();
+    }
   }
 
   /** Elements in drawing order: stored ones by seq, then ours still under way. */

@@ -13,6 +13,7 @@ const TOOLS = ['pen', 'line', 'arrow', 'rect', 'ellipse', 'text', 'eraser', 'poi
 const MAX_POINTS = 2000;
 const POINTER_EVERY_MS = 100;
 const POINTER_SHOWN_MS = 3000;
+const GAP_CHECK_MS = 2000;
 
 function newId() {
   const bytes = crypto.getRandomValues(new Uint8Array(9));
@@ -113,16 +114,27 @@ export class BoardView {
       this.render();
     });
     signaling.on('whiteboard:pointer', (pointer) => this.showPointer(pointer));
+    // A change this page missed (a seq that never came) for two checks in a row: fetch the
+    // whole board again.
+    let lastGap = null;
+    this.gapTimer = setInterval(() => {
+      const gap = this.model.gap() ? this.model.contiguous : null;
+      if (gap !== null && gap === lastGap && !this.loading) this.load();
+      lastGap = gap;
+    }, GAP_CHECK_MS);
     this.render();
   }
 
   /** Fetch the whole board and merge it (on mount and after each reconnection). */
   async load() {
+    this.loading = true;
     try {
       this.model.load(await this.signaling.request('whiteboard:state'));
       this.render();
     } catch (error) {
       console.warn('whiteboard state failed', error);
+    } finally {
+      this.loading = false;
     }
   }
 
@@ -257,7 +269,8 @@ export class BoardView {
     this.model.erase(ids);
     this.render();
     try {
-      await this.signaling.request('whiteboard:erase', { ids });
+      const { seq } = await this.signaling.request('whiteboard:erase', { ids });
+      this.model.note(seq);
     } catch (error) {
       this.toast(t('board.failed', { message: error.message }), 'error');
     }
@@ -276,6 +289,7 @@ export class BoardView {
     try {
       const { seq } = await this.signaling.request('whiteboard:clear');
       this.model.clear(seq);
+      this.model.note(seq);
       this.render();
     } catch (error) {
       this.toast(t('board.failed', { message: error.message }), 'error');

@@ -16,7 +16,8 @@
 // Events: state (CallState), peer-joined (peer), peer-updated (peer), peer-left (peerId),
 // track-added / track-removed / track-paused ({peerId, consumerId, producerId, kind, source,
 // track, paused, layers}), local-changed (our sources), active-speaker (peerId or null),
-// transport-state ({direction, state}), muted-by-host, meeting-ended, removed,
+// transport-state ({direction, state}), recording (rtc:joined's recording state, after each
+// join or resume), muted-by-host, meeting-ended, removed,
 // server-restarting, error.
 
 import { LocalSources } from './call-local.js';
@@ -241,6 +242,7 @@ export class CallController extends Emitter {
     this.peerId = joined.peerId;
     this.resumeToken = joined.resumeToken ?? null;
     this.role = joined.role ?? null;
+    this.emit('recording', joined.recording ?? null);
 
     const open = this.session && !this.session.closed ? this.session.transportIds() : [];
     const keep = keepsMedia(joined, open);

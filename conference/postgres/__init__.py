@@ -1,0 +1,1 @@
+"""Django's PostgreSQL backend with a circuit breaker (see :mod:`conference.postgres.base`)."""

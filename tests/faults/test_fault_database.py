@@ -1,0 +1,133 @@
+"""PostgreSQL unreachable for ten seconds under a live call (a proxy the test cuts).
+
+What it must do: the call's media and its database-free signaling go on; every request that
+needs the database fails cleanly with code ``unavailable`` (socket replies, a socket that
+cannot be admitted: an ``error`` event then close 4502; the API and pages: 503 with
+``Retry-After``), never ``internal`` and never a hang; the same requests work again once the
+database is back, without a restart; a leave that happened during the outage is written late,
+with the time it happened, not lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import urllib.error
+import urllib.request
+from typing import Any
+
+import pytest
+
+from bots.peer import Bot
+from bots.signaling import Refused, SignalingError
+from tests.faults.conftest import ProxiedServer
+
+pytestmark = [pytest.mark.timeout(240)]
+
+OUTAGE_SECONDS = 10.0
+
+
+def _get(url: str, token: str) -> tuple[int, dict[str, Any], str]:
+    request = urllib.request.Request(url, headers={"Authorization": f"Token {token}"})
+    try:
+        with urllib.request.urlopen(request, timeout=20) as response:
+            return response.status, json.loads(response.read()), ""
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"{}"), error.headers.get("Retry-After", "")
+
+
+async def _bot(site: ProxiedServer, name: str) -> Bot:
+    bot = Bot(site.ws_url(name), site.server.origin, name=name)
+    await bot.connect()
+    return bot
+
+
+async def _join_when_back(bot: Bot, within: float = 5.0) -> None:
+    """rtc:join as a client does after ``unavailable``: again shortly; any other error, or
+    none working within ``within`` seconds, fails the test."""
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            await bot.join()
+            return
+        except SignalingError as error:
+            assert error.code == "unavailable", error
+            assert time.monotonic() < deadline, "the database is back, rtc:join still fails"
+            await asyncio.sleep(0.5)
+
+
+async def test_database_outage_keeps_the_call_fails_cleanly_and_writes_attendance_late(
+    proxied_server: ProxiedServer,
+) -> None:
+    """Ada and Bob are in a call when PostgreSQL becomes unreachable for 10 s: Bob still
+    decodes Ada's media and pauses/resumes his own track, then leaves; Cy's rtc:join, Dee's
+    new socket and the API answer ``unavailable`` within the pool's wait. When
+    the database is back, Cy joins, Dee connects, the API answers, and Bob's leave is in the
+    attendance table with the time he left."""
+    site = proxied_server
+    api = f"{site.server.http_url}/api/meetings/"
+    tokens = site.data["tokens"]
+    bots = [await _bot(site, name) for name in ("ada", "bob", "cy")]
+    ada, bob, cy = bots
+    try:
+        await ada.join()
+        await bob.join()
+        await ada.publish()
+        await bob.publish()
+        await bob.wait_frames(ada.peer_id)
+
+        site.proxy.cut()
+        cut_at = time.monotonic()
+        # Media and signaling that need no database go on.
+        await bob.wait_frames(ada.peer_id, timeout=10)
+        producer = bob.producer_ids["audio"]
+        await bob.request("rtc:pauseProducer", {"producerId": producer})
+        await bob.request("rtc:resumeProducer", {"producerId": producer})
+        # Bob leaves while the database is away: his leave must be written later.
+        await bob.leave()
+        await bob.close()
+        left_at = time.time()
+        # What needs the database fails cleanly, within the pool's wait.
+        started = time.monotonic()
+        with pytest.raises(SignalingError) as refused_join:
+            await cy.join()
+        assert refused_join.value.code == "unavailable", refused_join.value
+        assert time.monotonic() - started < 8
+        dee = Bot(site.ws_url("dee"), site.server.origin, name="dee")
+        bots.append(dee)
+        with pytest.raises(Refused) as refused_socket:
+            await dee.connect()
+        assert (refused_socket.value.close_code, refused_socket.value.code) == (
+            4502, "unavailable"), vars(refused_socket.value)
+        status, body, retry_after = await asyncio.to_thread(_get, api, tokens["ada"])
+        assert (status, body.get("code"), retry_after) == (503, "unavailable", "5"), body
+        await asyncio.sleep(max(0.0, OUTAGE_SECONDS - (time.monotonic() - cut_at)))
+
+        site.proxy.restore()
+        await _join_when_back(cy)  # the same request works again
+        dee = Bot(site.ws_url("dee"), site.server.origin, name="dee")
+        bots.append(dee)
+        state = await dee.connect()
+        assert state["type"] == "meeting.state"
+        status, body, _ = await asyncio.to_thread(_get, api, tokens["ada"])
+        assert status == 200, body
+        await cy.wait_frames(ada.peer_id)
+
+        deadline = time.monotonic() + 20
+        while True:
+            rows = await asyncio.to_thread(site.attendance)
+            if rows["bob"][1] is not None or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.5)
+        joined, left = rows["bob"]
+        assert left is not None, rows
+        assert abs(left - left_at) < 2.0, (left, left_at)  # when he left, not when written
+        assert rows["ada"][1] is None and rows["cy"][1] is None  # still there
+        log = site.server.log_path.read_text(errors="replace")
+        assert "leave written late" in log, [
+            line for line in log.splitlines() if "left" in line or "leave" in line]
+        assert "Internal error" not in log and "handler for" not in log
+    finally:
+        for bot in bots:
+            await bot.close()

@@ -1,0 +1,206 @@
+"""The parts of the database-outage behaviour, each alone (the whole is test_fault_database).
+
+The outage is made where each part meets the database: a real PostgreSQL port nothing listens
+on (the breaker's probe), or the function that would have reached the database raising the
+``OperationalError`` Django raises when PostgreSQL is down (socket, API, page, late leaves).
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from datetime import timedelta
+from typing import Any
+
+import psycopg
+import pytest
+from channels.db import database_sync_to_async
+from django.db import OperationalError
+from django.utils import timezone
+
+from conference.outage import is_database_outage
+from conference.postgres.base import Breaker
+from meetings import services
+from meetings.models import Participant
+from rtc import attendance as attendance_module
+from rtc.attendance import LateLeaves, mark_left
+from tests.faults.conftest import postgres_url
+
+DOWN = OperationalError("connection failed: Connection refused")
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _params(url: str, **extra: Any) -> dict[str, Any]:
+    info = psycopg.conninfo.conninfo_to_dict(url)
+    return {**info, "dbname": "postgres", **extra}
+
+
+def test_outage_errors_are_recognised_through_their_causes() -> None:
+    """OperationalError, InterfaceError and psycopg's own errors are outages, also when
+    another exception was raised from them; a plain bug is not."""
+    assert is_database_outage(DOWN)
+    assert is_database_outage(psycopg.OperationalError("gone"))
+    try:
+        try:
+            raise DOWN
+        except OperationalError as error:
+            raise RuntimeError("wrapped") from error
+    except RuntimeError as wrapped:
+        assert is_database_outage(wrapped)
+    assert not is_database_outage(ValueError("a bug"))
+
+
+def test_breaker_fails_fast_while_open_and_closes_when_a_probe_connects() -> None:
+    """After a failed connection the breaker refuses at once (no wait for the pool), probes
+    at most every half second (a refused probe keeps it open) and closes as soon as a probe
+    reaches a real PostgreSQL."""
+    breaker = Breaker()
+    breaker.before_connect(psycopg, {})  # closed: nothing happens
+    breaker.trip(DOWN)
+    breaker.trip(DOWN)
+    assert breaker.is_open and breaker.trips == 1
+    down = _params(postgres_url(), host="127.0.0.1", port=_closed_port())
+    with pytest.raises(psycopg.OperationalError, match="unavailable"):
+        breaker.before_connect(psycopg, down)  # the probe is refused
+    started = time.monotonic()
+    with pytest.raises(psycopg.OperationalError, match="failing fast"):
+        breaker.before_connect(psycopg, down)
+    assert time.monotonic() - started < 0.1
+    time.sleep(0.55)
+    breaker.before_connect(psycopg, _params(postgres_url()))  # a probe connects
+    assert not breaker.is_open
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_leave_during_an_outage_is_written_late_with_its_own_time(
+    host_user: Any, meeting: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """mark_left while the database is down keeps the leave with the moment it happened;
+    once the database answers, the row gets that moment, not the moment it was written."""
+    await database_sync_to_async(services.participant_mark_joined)(meeting=meeting,
+                                                                    user=host_user)
+    real_write = attendance_module._write_left
+
+    async def down(*args: Any) -> None:
+        raise DOWN
+
+    monkeypatch.setattr(attendance_module, "_write_left", down)
+    late = LateLeaves()
+    monkeypatch.setattr(attendance_module, "late_leaves", late)
+    before = timezone.now()
+    await mark_left(meeting.id, host_user.pk)
+    assert len(late) == 1
+    assert await late.flush() == 1  # still down: still pending
+    late._task.cancel()
+    monkeypatch.setattr(attendance_module, "_write_left", real_write)
+    assert await late.flush() == 0 and late.written == 1
+    row = await Participant.objects.aget(meeting=meeting, user=host_user)
+    assert row.left_at is not None and before <= row.left_at <= before + timedelta(seconds=2)
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_late_leave_does_not_end_a_presence_that_began_after_it(
+    host_user: Any, meeting: Any
+) -> None:
+    """The user came back before the late leave could be written: it is dropped, the new
+    presence stays open."""
+    left_at = timezone.now()
+    await database_sync_to_async(services.participant_mark_joined)(meeting=meeting,
+                                                                    user=host_user)
+    await database_sync_to_async(services.participant_mark_left)(
+        meeting_id=meeting.id, user=host_user, at=left_at)
+    row = await Participant.objects.aget(meeting=meeting, user=host_user)
+    assert row.joined_at > left_at and row.left_at is None
+
+
+@pytest.mark.django_db
+def test_api_and_pages_answer_503_with_retry_after_during_an_outage(
+    host_client: Any, client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A view that hits a down database: the API answers 503 {code: unavailable} with
+    Retry-After, a page answers a plain 503; other errors keep Django's handling."""
+    from meetings import api
+
+    def down(*args: Any, **kwargs: Any) -> None:
+        raise DOWN
+
+    monkeypatch.setattr(api.MeetingViewSet, "get_queryset", down)
+    response = host_client.get("/api/meetings/")
+    assert response.status_code == 503
+    assert response.json()["code"] == "unavailable"
+    assert response["Retry-After"] == "5"
+
+    from django.contrib.auth import views as auth_views
+
+    monkeypatch.setattr(auth_views.LoginView, "get", down)
+    page = client.get("/accounts/login/")
+    assert page.status_code == 503 and b"unavailable" in page.content
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_socket_not_admitted_during_an_outage_is_told_and_closed_4502(
+    host_user: Any, meeting: Any, ws_communicator: Any, ws_expect_close: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Connecting while the join cannot be written (token or session auth): the socket is
+    accepted, gets an ``error`` event with code ``unavailable`` and is closed with 4502, so
+    the client knows to try again (no 1011, no handshake failure), and holds nothing."""
+    from rtc import auth as rtc_auth
+    from rtc import consumers
+    from rtc.attendance import attendance
+
+    def down(*args: Any, **kwargs: Any) -> None:
+        raise DOWN
+
+    monkeypatch.setattr(consumers.MeetingConsumer, "_mark_joined",
+                        database_sync_to_async(down))
+    socket_ = await ws_communicator(meeting.id, user=host_user)
+    assert (await socket_.connect(timeout=5))[0]
+    event = await socket_.receive_json_from(timeout=5)
+    assert event == {"type": "error", "data": {"code": "unavailable",
+                                               "reason": event["data"]["reason"]}}
+    assert await ws_expect_close(socket_) == 4502
+    assert len(attendance) == 0
+
+    for auth, target in (("token", "user_for_token"), ("session", None)):
+        monkeypatch.undo()
+        if target:
+            monkeypatch.setattr(rtc_auth, target, database_sync_to_async(down))
+        else:
+            monkeypatch.setattr("channels.auth.get_user", database_sync_to_async(down))
+        socket_ = await ws_communicator(meeting.id, user=host_user, auth=auth)
+        assert (await socket_.connect(timeout=5))[0], auth
+        event = await socket_.receive_json_from(timeout=5)
+        assert event["type"] == "error" and event["data"]["code"] == "unavailable", auth
+        assert await ws_expect_close(socket_) == 4502, auth
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_rtc_join_during_an_outage_is_answered_unavailable(
+    rtc_service: Any, host_user: Any, meeting: Any, ws_join: Any, ws_request: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """rtc:join needs the meeting's access rules from the database: while it is down the
+    request gets ``unavailable`` with its requestId; the same request works once it is back."""
+    from rtc.services import room_service
+
+    socket_ = await ws_join(meeting.id, host_user)
+    real = room_service._meeting_access
+
+    async def down(*args: Any) -> None:
+        raise DOWN
+
+    monkeypatch.setattr(room_service, "_meeting_access", down)
+    join = {"type": "rtc:join", "requestId": "j1", "data": {"displayName": "Ada"}}
+    reply = await ws_request(socket_, join)
+    assert reply["requestId"] == "j1" and reply["code"] == "unavailable", reply
+    monkeypatch.setattr(room_service, "_meeting_access", real)
+    reply = await ws_request(socket_, {**join, "requestId": "j2"})
+    assert reply["data"]["type"] == "rtc:joined", reply
+    await ws_request(socket_, {"type": "rtc:leave", "requestId": "l1", "data": {}})
+    await socket_.disconnect()

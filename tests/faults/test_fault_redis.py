@@ -1,0 +1,91 @@
+"""Redis killed under a live call on channels-redis, down 10 s, started again empty.
+
+A redis-server of the test's own (``bench._services.PrivateRedis``, never the machine's
+shared one). What it must do: the call's media goes on while Redis is down (media never
+touches it); the meeting sockets, whose channel-layer receive fails, are closed rather than
+left deaf, and their clients (reconnecting with backoff, as the call page does) resume the
+same peers with their media; the node keeps the call (it claims the meeting again in the
+emptied Redis instead of closing it); events flow again to every socket afterwards.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from bench._services import PrivateRedis
+from bench.chaos import SEED, ChaosPeer, Tally
+from bots.live_daphne import LiveDaphne
+from rtc.mediasoup import worker_bin_path
+
+pytestmark = [pytest.mark.timeout(240)]
+
+DOWN_SECONDS = 10.0
+
+
+@pytest.fixture
+def redis_server() -> Iterator[tuple[LiveDaphne, PrivateRedis, dict[str, Any]]]:
+    """daphne (one worker, SQLite) on a private redis-server; seeded chaos-0..2 and ops."""
+    if not os.access(worker_bin_path(), os.X_OK):
+        pytest.fail("mediasoup-worker not built: run make test (scripts/build-worker.sh)")
+    redis = PrivateRedis().start()
+    server = LiveDaphne(redis_url=redis.url, log_level="INFO", prefix="conference-fault-")
+    try:
+        server.start()
+        yield server, redis, server.shell(SEED.format(peers=3))
+    finally:
+        server.cleanup()
+        redis.close()
+
+
+async def test_redis_restart_keeps_the_call_and_no_socket_stays_deaf(
+    redis_server: tuple[LiveDaphne, PrivateRedis, dict[str, Any]],
+) -> None:
+    """Ada and Bob call; Redis dies for 10 s: Bob keeps decoding Ada meanwhile; both sockets
+    come back and resume the same peers (no rtc:peerLeft, the room never closed); Cy then
+    joins and both hear rtc:peerJoined, and everyone decodes everyone."""
+    server, redis, data = redis_server
+    tally = Tally()
+
+    def peer(i: int) -> ChaosPeer:
+        return ChaosPeer(server, data["meeting"], f"chaos-{i}", data["tokens"][f"chaos-{i}"],
+                         tally)
+
+    ada, bob, cy = peer(0), peer(1), peer(2)
+    try:
+        await ada.start()
+        await bob.start()
+        ids = (ada.bot.peer_id, bob.bot.peer_id)
+        await bob.bot.wait_frames(ada.bot.peer_id)
+
+        await asyncio.to_thread(redis.stop)
+        stopped = time.monotonic()
+        await bob.bot.wait_frames(ada.bot.peer_id, timeout=DOWN_SECONDS - 2)  # media goes on
+        await asyncio.sleep(max(0.0, DOWN_SECONDS - (time.monotonic() - stopped)))
+        await asyncio.to_thread(redis.start)
+
+        async with asyncio.timeout(60):
+            while ada.socket_reconnects == 0 or bob.socket_reconnects == 0 or not (
+                    ada.bot.receiving and bob.bot.receiving):
+                await asyncio.sleep(0.1)
+        assert (ada.bot.peer_id, bob.bot.peer_id) == ids  # resumed, not joined afresh
+        assert ada.bot.joined["resumed"] is True and bob.bot.joined["resumed"] is True
+        await cy.start()
+        for watcher in (ada, bob):
+            await watcher.bot.signaling.wait_event("rtc:peerJoined", timeout=20,
+                                                   peerId=cy.bot.peer_id)
+        for receiver in (ada, bob, cy):
+            for sender in (ada, bob, cy):
+                if sender is not receiver:
+                    await receiver.bot.wait_frames(sender.bot.peer_id, timeout=30)
+        log = server.log_path.read_text(errors="replace")
+        assert "node_lost" not in log and "room closed" not in log
+        assert not tally.failed, tally.failed
+    finally:
+        for p in (cy, bob, ada):
+            await p.stop()
