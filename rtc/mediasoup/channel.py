@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import flatbuffers.table
 from FBS.Log.Log import Log
 from FBS.Message.Body import Body as MessageBody
 from FBS.Message.Message import Message
@@ -62,11 +63,28 @@ NotificationHandler = Callable[[int, Notification], None]
 
 
 class Reply(Response):
-    """An accepted reply: the generated ``Response`` plus a fast reader of it (``table``)."""
+    """An accepted reply: the generated ``Response`` plus a fast reader of it (``table``).
 
-    __slots__ = ("table",)
+    The generated accessors' ``flatbuffers`` table is made only if one of them is used: the
+    package reads replies through ``table``, and making it on every reply cost more than
+    reading most replies."""
 
-    table: Table
+    __slots__ = ("table", "_generated")
+
+    def __init__(self, table: Table) -> None:
+        self.table = table
+
+    @property
+    def _tab(self) -> flatbuffers.table.Table:
+        try:
+            return self._generated
+        except AttributeError:
+            self._generated = flatbuffers.table.Table(self.table.buf, self.table.pos)
+            return self._generated
+
+    @_tab.setter
+    def _tab(self, value: flatbuffers.table.Table) -> None:  # Init(), as the generated code
+        self._generated = value
 
 
 class _Pending:
@@ -288,10 +306,7 @@ class Channel:
         future = pending.future
         if table.bool(_RESPONSE.Accepted):
             if future is not None and not future.done():
-                response = Reply()
-                response.Init(table.buf, table.pos)
-                response.table = table
-                future.set_result(response)
+                future.set_result(Reply(table))
             return
         name = METHOD_NAMES.get(pending.method, str(pending.method))
         error = table.str(_RESPONSE.Error) or "Error"

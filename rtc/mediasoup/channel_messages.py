@@ -2,14 +2,17 @@
 
 Every message is a size-prefixed ``FBS.Message.Message`` around a ``Request`` or
 ``Notification``; building one through the FlatBuffers builder costs microseconds even
-without a body. Two kinds of request are built once and copied afterwards:
+without a body. Three kinds of request are built once and copied afterwards:
 
 * body-less requests (dumps, stats, pause, resume, ...) differ only in their id: one template
   per (method, handler id), the id patched into a copy;
 * requests whose body is one string (``StringTable``: every close, router creation) differ
   in their id and in the bytes of two strings, and FlatBuffers' layout depends only on the
   strings' lengths: one template per (method, body type, body table, both lengths), the id
-  and both strings patched in.
+  and both strings patched in;
+* requests with a :class:`~.fbs_template.Templated` body (produce, consume, transport
+  creation) differ in a few values the caller names: one template per shape, made from the
+  second request of that shape on (see ``fbs_template``).
 
 A template is the very message the builder writes (``tests/mediasoup/test_ms_fbs.py``).
 """
@@ -33,6 +36,7 @@ from .errors import InvalidParameterError
 from .fbs_builder import Builder
 from .fbs_read import root, slots
 from .fbs_table import StringTable, TableSpec, table_spec
+from .fbs_template import Templated, make_template
 
 __all__ = ["MessageWriter", "Body", "BodyBuilder", "MESSAGE_MAX_LEN", "METHOD_NAMES"]
 
@@ -47,6 +51,7 @@ _REQUEST_ID = slots(Request).Id
 _REQUEST = table_spec(RequestModule, "Id", "Method", "HandlerId", "BodyType", "Body")
 _MESSAGE = table_spec(MessageModule, "DataType", "Data")
 _NOTIFICATION = table_spec(NotificationModule, "HandlerId", "Event", "BodyType", "Body")
+_UNSEEN, _SEEN = object(), object()
 _TEMPLATES_MAX = 4096
 """Cached templates (handler ids come and go with objects) before the cache is reset."""
 
@@ -83,6 +88,8 @@ class MessageWriter:
             return data
         if type(body) is StringTable:
             return self._string_request(request_id, method, handler_id, body_type, body)
+        if type(body) is Templated:
+            return self._templated_request(request_id, method, handler_id, body_type, body)
         return _checked(self.build(request_id, method, handler_id, body_type, body), method)
 
     def build(self, request_id: int, method: int, handler_id: str, body_type: int,
@@ -157,6 +164,46 @@ class MessageWriter:
             self.string_templates.clear()
         self.string_templates[key] = template
         return template
+
+    def _templated_request(self, request_id: int, method: int, handler_id: str,
+                           body_type: int, body: Templated) -> bytearray:
+        """The request from the template of its shape (made on first use), see fbs_template."""
+        values: list[Any] = [request_id, handler_id.encode()]
+        shape: list[Any] = [body.key, method, body_type, len(values[1])]
+        for value in body.values:
+            if type(value) is str:
+                value = value.encode()
+                shape.append(len(value))
+            elif type(value) is not int or not 0 < value <= 0xFFFFFFFF:
+                # 0 is left out of the message, other values are refused: no template
+                return _checked(self.build(request_id, method, handler_id, body_type, body),
+                                method)
+            else:
+                shape.append(-1)
+            values.append(value)
+        store = body.store
+        key = tuple(shape)
+        template = store.get(key, _UNSEEN)
+        if template is _UNSEEN:  # a shape seen once may never repeat: build it plainly
+            if len(store) >= _TEMPLATES_MAX:
+                store.clear()
+            store[key] = _SEEN
+            return _checked(self.build(request_id, method, handler_id, body_type, body), method)
+        if template is _SEEN:
+            build = body.build
+
+            def message(stand_ins: list[Any]) -> bytearray:
+                texts = tuple(v.decode() if type(v) is bytes else v for v in stand_ins[2:])
+                return _checked(self.build(stand_ins[0], method, stand_ins[1].decode(),
+                                           body_type, lambda b: build(b, texts)), method)
+
+            template = make_template(message, values)
+            if len(store) >= _TEMPLATES_MAX:
+                store.clear()
+            store[key] = template
+        if template is None:
+            return _checked(self.build(request_id, method, handler_id, body_type, body), method)
+        return template.fill(values)  # type: ignore[union-attr]
 
 
 def _request_id_position(data: bytes) -> int:

@@ -45,7 +45,9 @@ from .fbs_rtp import (
 )
 from .fbs_stats import parse_rtp_stream_dump, parse_rtp_stream_stats
 from .fbs_table import table_spec
+from .fbs_template import Templated
 from .fbs_utils import check_app_data, fields, new_id, raw_bytes
+from .negotiation_cache import ConsumePlan, consume_plan
 from .producer import parse_media_trace
 from .transport_child import TransportChild
 
@@ -104,6 +106,7 @@ async def create_consumer(transport: Transport, *, producer: Producer,
     check_app_data(app_data)
     if preferred_layers is not None:
         _check_layers(preferred_layers)
+    plan: ConsumePlan | None = None
     if transport.type == "pipe":
         rtp_parameters = ortc.get_pipe_consumer_rtp_parameters(
             consumable_rtp_parameters=producer.consumable_rtp_parameters,
@@ -113,32 +116,46 @@ async def create_consumer(transport: Transport, *, producer: Producer,
             raise InvalidParameterError("missing rtp_capabilities")
         if enable_rtx is None:
             enable_rtx = producer.kind == "video"
-        # get_consumer_rtp_parameters validates the capabilities (whole) before anything else.
-        rtp_parameters = ortc.get_consumer_rtp_parameters(
-            consumable_rtp_parameters=producer.consumable_rtp_parameters,
-            remote_rtp_capabilities=rtp_capabilities, pipe=pipe, enable_rtx=enable_rtx)
-        if not pipe:
+        if pipe:
+            # get_consumer_rtp_parameters validates the capabilities (whole) first.
+            rtp_parameters = ortc.get_consumer_rtp_parameters(
+                consumable_rtp_parameters=producer.consumable_rtp_parameters,
+                remote_rtp_capabilities=rtp_capabilities, pipe=True, enable_rtx=enable_rtx)
+        else:
+            rtp_parameters, plan = consume_plan(producer, rtp_capabilities, enable_rtx)
             rtp_parameters["mid"] = mid if mid else transport._next_consumer_mid()
     consumer_id = new_id()
     consumer_type = "pipe" if pipe else producer.type
     encodings = producer.consumable_rtp_parameters.get("encodings") or []
+    layers = (None if preferred_layers is None else
+              (preferred_layers["spatialLayer"], preferred_layers.get("temporalLayer")))
 
-    def build(builder: Builder) -> int:
+    def write(builder: Builder, rtp_parameters: dict[str, Any], consumer_id: str) -> int:
         params_offset = serialize_rtp_parameters(builder, rtp_parameters)
         id_offset = builder.CreateString(consumer_id)
         producer_offset = builder.CreateString(producer.id)
         encodings_offset = serialize_encodings(builder, encodings)
         layers_offset = 0
-        if preferred_layers is not None:
-            layers_offset = builder.table(_LAYERS_SPEC, (
-                preferred_layers["spatialLayer"], preferred_layers.get("temporalLayer")))
+        if layers is not None:
+            layers_offset = builder.table(_LAYERS_SPEC, layers)
         return builder.table(_CONSUME_REQUEST, (
             id_offset, producer_offset, kind_to_fbs(producer.kind), params_offset,
             producer_type_to_fbs(consumer_type), encodings_offset, bool(paused), layers_offset,
             bool(ignore_dtx)))
 
+    body: Any
+    if plan is not None:
+        # A consume repeated with the same capabilities: its request from a template.
+        encoding = rtp_parameters["encodings"][0]
+        values = (consumer_id, rtp_parameters["mid"], encoding["ssrc"],
+                  *((encoding["rtx"]["ssrc"],) if plan.rtx else ()))
+        body = Templated(plan.templates, (bool(paused), layers, bool(ignore_dtx)),
+                         lambda builder, values: write(builder, plan.filled(values), values[0]),
+                         values)
+    else:
+        body = lambda builder: write(builder, rtp_parameters, consumer_id)  # noqa: E731
     response = await transport._request(Method.TRANSPORT_CONSUME,
-                                         RequestBody.Transport_ConsumeRequest, build)
+                                         RequestBody.Transport_ConsumeRequest, body)
     transport._check_open()
     status = body_table(response)
     score_table = status.table(_CONSUME_RESPONSE.Score)

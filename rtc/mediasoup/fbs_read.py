@@ -59,8 +59,12 @@ class Table:
         self.buf = buf
         self.pos = pos
         vtable = pos - _I32(buf, pos)[0]
+        size = _U16(buf, vtable)[0] >> 1
+        unpack = _VTABLES.get(size)
+        if unpack is None:
+            unpack = _vtable(size)
         # (vtable size, object size, field offsets...): index = vtable offset // 2
-        self._fields = _vtable(_U16(buf, vtable)[0] >> 1)(buf, vtable)
+        self._fields = unpack(buf, vtable)
 
     def at(self, slot: int) -> int:
         """Absolute position of the field at vtable offset ``slot``, or 0 when absent."""
@@ -78,52 +82,64 @@ class Table:
 
     def u8(self, slot: int, default: Any = _SCHEMA) -> Any:
         """A ubyte/enum field."""
-        p = self.at(slot)
-        if p:
-            return _U8(self.buf, p)[0]
+        fields = self._fields
+        index = slot >> 1
+        if index < len(fields) and fields[index]:
+            return _U8(self.buf, self.pos + fields[index])[0]
         return slot.default if default is _SCHEMA else default  # type: ignore[attr-defined]
 
     def bool(self, slot: int, default: Any = _SCHEMA) -> Any:
         """A bool field."""
-        p = self.at(slot)
-        if p:
-            return _U8(self.buf, p)[0] != 0
+        fields = self._fields
+        index = slot >> 1
+        if index < len(fields) and fields[index]:
+            return _U8(self.buf, self.pos + fields[index])[0] != 0
         return slot.default if default is _SCHEMA else default  # type: ignore[attr-defined]
 
     def u16(self, slot: int, default: Any = _SCHEMA) -> Any:
         """A uint16 field."""
-        p = self.at(slot)
-        if p:
-            return _U16(self.buf, p)[0]
+        fields = self._fields
+        index = slot >> 1
+        if index < len(fields) and fields[index]:
+            return _U16(self.buf, self.pos + fields[index])[0]
         return slot.default if default is _SCHEMA else default  # type: ignore[attr-defined]
 
     def u32(self, slot: int, default: Any = _SCHEMA) -> Any:
         """A uint32 field."""
-        p = self.at(slot)
-        if p:
-            return _U32(self.buf, p)[0]
+        fields = self._fields
+        index = slot >> 1
+        if index < len(fields) and fields[index]:
+            return _U32(self.buf, self.pos + fields[index])[0]
         return slot.default if default is _SCHEMA else default  # type: ignore[attr-defined]
 
     def u64(self, slot: int, default: Any = _SCHEMA) -> Any:
         """A uint64 field."""
-        p = self.at(slot)
-        if p:
-            return _U64(self.buf, p)[0]
+        fields = self._fields
+        index = slot >> 1
+        if index < len(fields) and fields[index]:
+            return _U64(self.buf, self.pos + fields[index])[0]
         return slot.default if default is _SCHEMA else default  # type: ignore[attr-defined]
 
     def str(self, slot: int, default: Any = None, errors: str = "strict") -> Any:
         """A string field, decoded (UTF-8)."""
-        p = self.at(slot)
-        if not p:
+        fields = self._fields
+        index = slot >> 1
+        if index >= len(fields) or not fields[index]:
             return default
-        p += _U32(self.buf, p)[0]
+        buf = self.buf
+        p = self.pos + fields[index]
+        p += _U32(buf, p)[0]
         start = p + 4
-        return str(self.buf[start:start + _U32(self.buf, p)[0]], "utf-8", errors)
+        return str(buf[start:start + _U32(buf, p)[0]], "utf-8", errors)
 
     def table(self, slot: int) -> Table | None:
         """A sub-table (or union value) field."""
-        p = self.at(slot)
-        return Table(self.buf, p + _U32(self.buf, p)[0]) if p else None
+        fields = self._fields
+        index = slot >> 1
+        if index >= len(fields) or not fields[index]:
+            return None
+        p = self.pos + fields[index]
+        return Table(self.buf, p + _U32(self.buf, p)[0])
 
     def _vector(self, slot: int) -> tuple[int, int]:
         p = self.at(slot)

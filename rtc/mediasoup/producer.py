@@ -24,7 +24,6 @@ from FBS.Request.Body import Body as RequestBody
 from FBS.Request.Method import Method
 from FBS.Transport.ProduceResponse import ProduceResponse
 
-from . import ortc
 from .channel import EVENT_NAMES, body_of, body_table, notification_body
 from .errors import InvalidParameterError
 from .fbs_builder import Builder
@@ -39,7 +38,9 @@ from .fbs_rtp import (
 )
 from .fbs_stats import parse_rtp_stream_dump, parse_rtp_stream_stats
 from .fbs_table import table_spec
+from .fbs_template import Templated
 from .fbs_utils import check_app_data, fields, new_id, to_dict
+from .negotiation_cache import produce_plan
 from .transport_child import TransportChild
 
 if TYPE_CHECKING:
@@ -82,28 +83,27 @@ async def create_producer(transport: Transport, *, kind: str, rtp_parameters: di
         not isinstance(key_frame_request_delay, int) or key_frame_request_delay < 0
     ):
         raise InvalidParameterError("key_frame_request_delay must be a non-negative integer")
-    params = ortc.validate_rtp_parameters(rtp_parameters)
-    if not params.get("encodings"):
-        params["encodings"] = [{}]
-    if transport.type != "pipe":
-        # One CNAME for every producer of a transport, as in mediasoup.
-        params["rtcp"] = {**(params.get("rtcp") or {}), "cname": transport._cname(params)}
-    caps = transport._router.rtp_capabilities
-    params = ortc.negotiate_in_place(params, caps)  # params: our own copy
-    mapping = ortc.get_producer_rtp_parameters_mapping(params, caps)
-    consumable = ortc.get_consumable_rtp_parameters(kind, params, caps, mapping)
+    params, consumable, mapping, ssrcs, plan = produce_plan(transport, kind, rtp_parameters)
     producer_id = producer_id or new_id()
+    flags = (key_frame_request_delay or 0, bool(paused))
 
-    def build(builder: Builder) -> int:
+    def write(builder: Builder, rtp_parameters: dict[str, Any], mapping: dict[str, Any],
+              producer_id: str) -> int:
         id_offset = builder.CreateString(producer_id)
-        params_offset = serialize_rtp_parameters(builder, params)
+        params_offset = serialize_rtp_parameters(builder, rtp_parameters)
         mapping_offset = serialize_rtp_mapping(builder, mapping)
         return builder.table(_PRODUCE_REQUEST, (
-            id_offset, kind_to_fbs(kind), params_offset, mapping_offset,
-            key_frame_request_delay or 0, bool(paused)))
+            id_offset, kind_to_fbs(kind), params_offset, mapping_offset, *flags))
 
+    body: Any
+    if plan is not None:
+        # The request of a repeated produce is copied from a template of its plan.
+        body = Templated(plan.templates, flags, lambda builder, values: write(
+            builder, plan.params, plan.mapping(values[1:]), values[0]), (producer_id, *ssrcs))
+    else:
+        body = lambda builder: write(builder, params, mapping, producer_id)  # noqa: E731
     response = await transport._request(Method.TRANSPORT_PRODUCE,
-                                         RequestBody.Transport_ProduceRequest, build)
+                                         RequestBody.Transport_ProduceRequest, body)
     transport._check_open()  # closed while we waited: the worker dropped the producer too
     producer_type = body_table(response).u8(_PRODUCE_RESPONSE.Type)
     return Producer(transport=transport, producer_id=producer_id, kind=kind,
@@ -137,6 +137,8 @@ class Producer(TransportChild):
         self.consumable_rtp_parameters = consumable_rtp_parameters
         self.paused = paused
         self.score: list[dict[str, Any]] = []
+        # negotiation_cache: consumer parameters derived from this producer, by capabilities
+        self._consume_plans: dict[Any, Any] = {}
         self._attach(transport, app_data)
 
     async def dump(self) -> dict[str, Any]:

@@ -84,6 +84,8 @@ class Router(EventEmitter):
         self._data_producers: dict[str, DataProducer] = {}
         self._rtp_observers: dict[str, RtpObserver] = {}
         self._pipe_pairs: dict[str, asyncio.Future[dict[str, PipeTransport]]] = {}
+        # negotiation_cache: produce negotiations of this router's capabilities
+        self._produce_plans: dict[Any, Any] = {}
 
     @property
     def rtp_capabilities(self) -> dict[str, Any]:

@@ -233,8 +233,12 @@ class Transport(EventEmitter):
 
     def _cname(self, rtp_parameters: dict[str, Any]) -> str:
         """The one RTCP CNAME all producers of this transport use (as in mediasoup)."""
+        return self._cname_for((rtp_parameters.get("rtcp") or {}).get("cname"))
+
+    def _cname_for(self, cname: Any) -> str:
+        """``_cname`` of parameters whose validated ``rtcp.cname`` is ``cname``: the first
+        producer's (or a random one) for every producer."""
         if self._cname_for_producers is None:
-            cname = (rtp_parameters.get("rtcp") or {}).get("cname")
             self._cname_for_producers = cname or new_id()[:8]
         return self._cname_for_producers
 

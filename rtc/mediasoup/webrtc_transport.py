@@ -37,6 +37,7 @@ from FBS.WebRtcTransport.WebRtcTransportOptions import WebRtcTransportOptionsT
 from .channel import body_of, body_table, notification_body
 from .errors import InvalidParameterError, InvalidStateError
 from .fbs_read import Table, of, slots
+from .fbs_template import Templated, template_store
 from .fbs_transport import (
     PROTOCOLS,
     check_listen_info,
@@ -76,6 +77,7 @@ _ICE = slots(IceParameters)
 _CANDIDATE = slots(IceCandidate)
 _DTLS = slots(FbsDtlsParameters.DtlsParameters)
 _FINGERPRINT = slots(FbsFingerprint.Fingerprint)
+_TEMPLATES: dict[bytes, dict[Any, Any]] = {}
 
 
 async def create_webrtc_transport(
@@ -127,24 +129,38 @@ async def create_webrtc_transport(
     if not isinstance(ice_consent_timeout, int) or not 0 <= ice_consent_timeout <= 255:
         raise InvalidParameterError("ice_consent_timeout must be 0..255 seconds")
     transport_id = new_id()
-    options = WebRtcTransportOptionsT(
-        base=transport_options(
-            initial_available_outgoing_bitrate=initial_available_outgoing_bitrate,
-            enable_sctp=bool(enable_sctp), num_sctp_streams=num_sctp_streams,
-            max_sctp_message_size=max_sctp_message_size,
-            sctp_send_buffer_size=sctp_send_buffer_size, is_data_channel=True),
-        listenType=Listen.ListenIndividual if webrtc_server is None else Listen.ListenServer,
-        listen=(ListenIndividualT(listenInfos=[listen_info_to_fbs(i) for i in listen_infos or ()])
-                if webrtc_server is None else ListenServerT(webRtcServerId=webrtc_server.id)),
-        enableUdp=bool(enable_udp), enableTcp=bool(enable_tcp), preferUdp=bool(prefer_udp),
-        preferTcp=bool(prefer_tcp), iceConsentTimeout=ice_consent_timeout,
-    )
+
+    def build(builder: flatbuffers.Builder, values: tuple[Any, ...]) -> int:
+        options = WebRtcTransportOptionsT(
+            base=transport_options(
+                initial_available_outgoing_bitrate=initial_available_outgoing_bitrate,
+                enable_sctp=bool(enable_sctp), num_sctp_streams=num_sctp_streams,
+                max_sctp_message_size=max_sctp_message_size,
+                sctp_send_buffer_size=sctp_send_buffer_size, is_data_channel=True),
+            listenType=Listen.ListenIndividual if webrtc_server is None else Listen.ListenServer,
+            listen=(ListenIndividualT(listenInfos=[listen_info_to_fbs(i)
+                                                   for i in listen_infos or ()])
+                    if webrtc_server is None else ListenServerT(webRtcServerId=webrtc_server.id)),
+            enableUdp=bool(enable_udp), enableTcp=bool(enable_tcp), preferUdp=bool(prefer_udp),
+            preferTcp=bool(prefer_tcp), iceConsentTimeout=ice_consent_timeout,
+        )
+        return int(CreateWebRtcTransportRequestT(transportId=values[0], options=options)
+                   .Pack(builder))
+
+    # Transports of an application are created with the same options: the request is copied
+    # from a template of those options with the new transport's id written in.
+    store = template_store(
+        _TEMPLATES, (listen_infos, webrtc_server.id if webrtc_server is not None else None,
+                     enable_udp, enable_tcp, prefer_udp, prefer_tcp,
+                     initial_available_outgoing_bitrate, enable_sctp, num_sctp_streams,
+                     max_sctp_message_size, sctp_send_buffer_size, ice_consent_timeout))
+    body: Any = (Templated(store, None, build, (transport_id,)) if store is not None
+                 else lambda builder: build(builder, (transport_id,)))
     router._check_open()
     response = await router._channel.request(
         Method.ROUTER_CREATE_WEBRTCTRANSPORT if webrtc_server is None
         else Method.ROUTER_CREATE_WEBRTCTRANSPORT_WITH_SERVER, router.id,
-        RequestBody.Router_CreateWebRtcTransportRequest,
-        CreateWebRtcTransportRequestT(transportId=transport_id, options=options))
+        RequestBody.Router_CreateWebRtcTransportRequest, body)
     router._check_open()
     data = _parse_dump(body_table(response))
     return WebRtcTransport(router=router, transport_id=transport_id, data=data,

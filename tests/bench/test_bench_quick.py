@@ -88,3 +88,15 @@ async def test_collab_quick_delivers_every_message_and_stroke(run_bench):
     assert int(rows[0][2]) > 0 and int(rows[0][3]) > 0, rows
     assert rows[0][6] == "0", f"deliveries missing: {rows}"
     assert "errors: 0" in result.stdout
+
+
+async def test_recording_quick_records_every_stream_and_composes(run_bench):
+    """Two streams are recorded by the real recorder (a file each, stopped cleanly) and a
+    four-person call of 10 s is composed to a file of that length; CPU figures are printed."""
+    result = await run_bench("bench.recording", "--quick")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    rows = _table_rows(result.stdout, "streams ")
+    assert rows and rows[0][0] == "2" and rows[0][-1] == "0", rows
+    composed = _table_rows(result.stdout, "call_s ")
+    assert composed[0][0] == "10" and composed[0][-1] == "0", composed
+    assert "errors: 0" in result.stdout

@@ -40,6 +40,10 @@ async def test_reply_body_reads_the_same_both_ways(worker):
     assert body_of(reply, DumpResponse).Id().decode() == router.id
     table = body_table(reply)
     assert table is not None and table.pos == body_of(reply, DumpResponse)._tab.Pos
+    # The generated accessors still work on a reply (their table is made on first use).
+    assert reply.Accepted() and reply.Id() > 0 and reply.Body().Pos == table.pos
+    reply.Init(reply.table.buf, reply.table.pos)
+    assert reply.Accepted()
     router.close()
 
 

@@ -114,6 +114,9 @@ async def test_the_socket_starts_and_stops_and_everyone_is_told(rtc_service, rec
         assert event == {"recordingId": started["recordingId"], "reason": "stopped"}
     assert await host.fail("rtc:stopRecording") == "conflict"
     assert (await _settled(started["recordingId"])).status == "failed"
+    room = rtc_service.rooms[str(meeting.id)]
+    dump = await room.router.dump()
+    assert dump["transportIds"] == [], dump  # no recording transport left on the router
 
 
 async def test_the_recording_stops_when_the_call_ends(rtc_service, recording_env, rtc_client,
@@ -171,3 +174,24 @@ async def test_an_ended_meeting_cannot_be_recorded(rtc_service, recording_env, r
     refused = await (await api_as(host_user)).post(f"/api/meetings/{meeting.id}/recordings/")
     assert refused.status_code == 409 and refused.json()["detail"] == "The meeting has ended."
     assert not await Recording.objects.aexists()
+
+
+async def test_a_disk_filling_up_stops_the_recording(rtc_service, recording_env, rtc_client,
+                                                     meeting, host_user) -> None:
+    """Free space falling below the minimum while recording stops it (reason disk_full,
+    told to everyone) and fails it with that reason; its files are kept."""
+    from pathlib import Path
+
+    from rtc.recording.manager import recorder
+
+    host = await rtc_client(meeting, host_user)
+    await host.join("Hazel")
+    rid = (await host.ok("rtc:startRecording"))["recordingId"]
+    recorder.active(meeting.id).min_free_mb = 10**9  # the disk "fills up"
+    event = await host.event("rtc:recordingStopped", timeout=10)
+    assert event == {"recordingId": rid, "reason": "disk_full"}
+    async with asyncio.timeout(10):  # the event goes out before the outcome is stored
+        while (recording := await _settled(rid)).status != "failed":
+            await asyncio.sleep(0.05)
+    assert recording.failure_reason == "recording stopped: disk full"
+    assert Path(recording.work_dir).exists()

@@ -38,11 +38,12 @@ async def _ready(api: Any, url: str, timeout: float = 120) -> dict[str, Any]:
 async def test_two_peers_and_a_late_joiner_are_recorded_into_one_playable_file(
         rtc_service, recording_env, peer_in, api_as, meeting, host_user, member_user,
         make_user, tmp_path: Path) -> None:
-    """Two peers send a tone and moving video, a third joins about 4 s into a 10 s recording:
-    the composed WebM has VP8 video and Opus audio, the recorded duration within a second,
-    decodes without an error, has frames throughout and audio that is not silent, the late
-    joiner's tile is empty before it joined and shows its video after; the track files are
-    gone once the file is ready, and no FFmpeg process is left."""
+    """Two peers send a tone and moving video, a third joins about 4 s into a 10 s recording
+    and one camera is paused for 2 s: the composed WebM has VP8 video and Opus audio, the
+    recorded duration within a second, decodes without an error, has frames throughout and
+    audio that is not silent, the late joiner's tile is empty before it joined and shows its
+    video after, the paused camera's tile is empty while paused; the track files are gone
+    once the file is ready, and no FFmpeg process is left."""
     from meetings import services as meeting_services
 
     late_user = await asyncio.to_thread(make_user, "lena")
@@ -64,14 +65,24 @@ async def test_two_peers_and_a_late_joiner_are_recorded_into_one_playable_file(
     joined_at = time.monotonic() - started
     late = await peer_in(meeting, late_user, "Lena")
     published_at = time.monotonic() - started
-    # About ten seconds, and at least four after the late joiner's tracks are up (a busy
-    # machine may take a few seconds to set a peer's media up).
-    until = max(RECORD_FOR, published_at + 4.0)
+    # The member turns its camera off (pauses it) for two seconds: its tile is empty then.
+    member_video = member.producer_ids["video"]
+    await member.request("rtc:pauseProducer", {"producerId": member_video})
+    await asyncio.sleep(2.0)
+    await member.request("rtc:resumeProducer", {"producerId": member_video})
+    resumed_at = time.monotonic() - started
+    # About ten seconds, and at least four after the late joiner's tracks are up and the
+    # member's camera is back (a busy machine may take a few seconds to set media up).
+    until = max(RECORD_FOR, published_at + 4.0, resumed_at + 3.0)
     await asyncio.sleep(max(0.0, until - (time.monotonic() - started)))
     recorded = time.monotonic() - started  # from pressing Record to pressing Stop
     response = await api.post(f"{base}{recording_id}/stop/")
     assert response.status_code == 200, response.content
     assert response.json()["status"] == "processing"
+    room = rtc_service.rooms[str(meeting.id)]
+    dump = await room.router.dump()
+    calls = {t for peer in room.peers.values() for t in peer.transports}
+    assert set(dump["transportIds"]) == calls  # the recording's transports are gone
     await close_peers(host, member, late)
 
     await processing.wait_idle()
@@ -121,4 +132,10 @@ async def test_two_peers_and_a_late_joiner_are_recorded_into_one_playable_file(
         early = tile_contrast(path, tiles[peer.peer_id])[int((first + 0.5) * 2):
                                                          int(joined_at * 2)]
         assert early and min(early) > 10.0, early
+    [paused] = [seg["pauses"] for seg in recording.details["segments"]
+                if seg["producer_id"] == member_video]
+    assert len(paused) == 1 and 1.5 < paused[0][1] - paused[0][0] < 3.0, paused
+    during = tile_contrast(path, tiles[member.peer_id])[int((paused[0][0] + 0.3) * 2):
+                                                        int((paused[0][1] - 0.3) * 2)]
+    assert during and max(during) < 2.0, during  # the background while paused
     assert not Path(recording.work_dir).exists()  # track files removed once ready

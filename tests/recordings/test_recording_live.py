@@ -1,0 +1,118 @@
+"""The server stopped for real while it records: a live daphne (its own database) with two
+network bots; SIGTERM finishes every track file and stops FFmpeg, the recording is left
+`processing`; when daphne starts again it composes it, and the file downloads through the
+API. No FFmpeg process of that server is left at any point after it stopped."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bots.live_daphne import LiveDaphne
+from rtc.mediasoup import worker_bin_path
+from tests.rtc.call_client import CallClient
+from tests.rtc.live import LiveServer, seed
+
+pytestmark = [pytest.mark.timeout(300)]
+
+STATUS = """
+import json
+from recordings.models import Recording
+r = Recording.objects.get(pk={rid!r})
+print(json.dumps({{"status": r.status, "stop_reason": r.stop_reason, "duration": r.duration,
+                  "failure_reason": r.failure_reason}}))
+"""
+
+
+@pytest.fixture
+def live() -> Iterator[tuple[LiveServer, dict[str, Any]]]:
+    """A daphne (one worker) with ada hosting a meeting and bob invited."""
+    if not os.access(worker_bin_path(), os.X_OK):
+        pytest.fail("mediasoup-worker not built: run make test (scripts/build-worker.sh)")
+    server = LiveServer(extra_env={"RECORDING_WIDTH": "640", "RECORDING_HEIGHT": "360"})
+    server.start()
+    try:
+        yield server, seed(server)
+    finally:
+        server.stop()
+
+
+def _api(server: LiveServer, token: str, method: str, path: str) -> tuple[int, bytes]:
+    request = urllib.request.Request(f"{server.url}{path}", method=method,
+                                     headers={"Authorization": f"Token {token}"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+def _tools_of(server: LiveServer) -> list[str]:
+    """Command lines of running FFmpeg processes working in the server's directory."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if "ffmpeg" in cmdline and str(server.workdir) in cmdline:
+            found.append(cmdline)
+    return found
+
+
+async def test_sigterm_mid_recording_then_restart_finishes_the_recording(live) -> None:
+    """Record a two-bot call for about 5 s, SIGTERM daphne: no FFmpeg of it is left and the
+    recording is `processing` (server_shutdown); start daphne again: it becomes `ready` and
+    its file (probed with ffprobe) lasts about as long as the recording ran."""
+    server, data = live
+    bots = []
+    for name in ("ada", "bob"):
+        bot = CallClient(server.ws_url(data["meeting"], data["tokens"][name]), server.url, name)
+        await bot.connect()
+        await bot.join()
+        await bot.publish()
+        bots.append(bot)
+    base = f"/api/meetings/{data['meeting']}/recordings/"
+    status, body = await asyncio.to_thread(_api, server, data["tokens"]["ada"], "POST", base)
+    assert status == 201, body
+    rid = json.loads(body)["id"]
+    started = time.monotonic()
+    async with asyncio.timeout(20):
+        while len(_tools_of(server)) < 4:
+            await asyncio.sleep(0.1)
+    await asyncio.sleep(5.0)
+    ran = time.monotonic() - started
+    code = await asyncio.to_thread(LiveDaphne.stop, server)  # daphne only: keep its data
+    for bot in bots:
+        await bot.close()
+    assert code is not None
+    assert _tools_of(server) == []
+    row = server.shell(STATUS.format(rid=rid))
+    assert row["status"] == "processing" and row["stop_reason"] == "server_shutdown", row
+
+    await asyncio.to_thread(server.start, migrate=False)
+    async with asyncio.timeout(120):
+        while (row := server.shell(STATUS.format(rid=rid)))["status"] == "processing":
+            await asyncio.sleep(1.0)
+    assert row["status"] == "ready", row
+    assert abs(row["duration"] - ran) < 1.5, (row, ran)
+    status, content = await asyncio.to_thread(_api, server, data["tokens"]["bob"], "GET",
+                                              f"{base}{rid}/file/")
+    assert status == 200 and len(content) > 10_000
+    path = server.workdir / "downloaded.webm"
+    path.write_bytes(content)
+    probe = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "format=duration",
+                            "-of", "json", str(path)], capture_output=True, text=True,
+                           check=True)
+    assert abs(float(json.loads(probe.stdout)["format"]["duration"]) - row["duration"]) < 0.5
