@@ -68,6 +68,8 @@ class RemoteConnection:
     join_grant: Any = None
     flooded: bool = False
     leaving: bool = False
+    room_service: Any = None
+    """The serving node's RoomService (the handlers use it, `handlers.service_of`)."""
 
     async def send_event(self, event: str, data: dict[str, Any]) -> None:
         """Push an event to the socket, through the channel layer."""
@@ -239,7 +241,8 @@ class Relay:
         conn = RemoteConnection(user=user, meeting_id=str(message["meeting_id"]),
                                 channel_name=str(message["channel_name"]), join_grant=join_grant,
                                 flooded=bool(message.get("flooded")),
-                                leaving=bool(message.get("leaving")))
+                                leaving=bool(message.get("leaving")),
+                                room_service=self.node.service)
         service = self.node.service
         if message["op"] == "detach":
             if conn.leaving:

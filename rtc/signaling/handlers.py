@@ -51,6 +51,12 @@ Reply = dict[str, Any]
 Impl = Callable[[Connection, Any], Awaitable[Reply]]
 
 
+def service_of(conn: Connection) -> Any:
+    """The RoomService serving ``conn``'s call: the process's, or the one of the cluster node
+    that serves a relayed request (`rtc.cluster.relay.RemoteConnection.room_service`)."""
+    return getattr(conn, "room_service", None) or get_room_service()
+
+
 IMPLS: dict[str, Impl] = {}
 """Request type → its implementation (the owner node of a call runs relayed requests)."""
 
@@ -87,7 +93,7 @@ async def join(conn: Connection, request: JoinRequest) -> Reply:
     The reply also carries the ``iceServers`` (TURN with fresh credentials) the client gives
     its transports.
     """
-    reply = await get_room_service().join(channel_name=conn.channel_name,
+    reply = await service_of(conn).join(channel_name=conn.channel_name,
                                           meeting_id=conn.meeting_id, user=conn.user,
                                           request=request,
                                           grants=rtc_grants.connection_grants(conn))
@@ -98,108 +104,108 @@ async def join(conn: Connection, request: JoinRequest) -> Reply:
 @rtc_request("rtc:leave")
 async def leave(conn: Connection, request: Any) -> Reply:
     """Leave the call now; the meeting socket stays open."""
-    return await get_room_service().leave(channel_name=conn.channel_name)
+    return await service_of(conn).leave(channel_name=conn.channel_name)
 
 
 @rtc_request("rtc:createTransport")
 async def create_transport(conn: Connection, request: CreateTransportRequest) -> Reply:
     """A send or recv WebRtcTransport."""
-    return await get_room_service().create_transport(channel_name=conn.channel_name,
+    return await service_of(conn).create_transport(channel_name=conn.channel_name,
                                                      request=request)
 
 
 @rtc_request("rtc:connectTransport")
 async def connect_transport(conn: Connection, request: ConnectTransportRequest) -> Reply:
     """The client's DTLS parameters for one of its transports."""
-    return await get_room_service().connect_transport(channel_name=conn.channel_name,
+    return await service_of(conn).connect_transport(channel_name=conn.channel_name,
                                                       request=request)
 
 
 @rtc_request("rtc:restartIce")
 async def restart_ice(conn: Connection, request: TransportRequest) -> Reply:
     """New ICE parameters for one of the peer's transports."""
-    return await get_room_service().restart_ice(channel_name=conn.channel_name,
+    return await service_of(conn).restart_ice(channel_name=conn.channel_name,
                                                 transport_id=request.transport_id)
 
 
 @rtc_request("rtc:closeTransport")
 async def close_transport(conn: Connection, request: TransportRequest) -> Reply:
     """Close one of the peer's transports (and what it carries)."""
-    return await get_room_service().close_transport(channel_name=conn.channel_name,
+    return await service_of(conn).close_transport(channel_name=conn.channel_name,
                                                     transport_id=request.transport_id)
 
 
 @rtc_request("rtc:produce")
 async def produce(conn: Connection, request: ProduceRequest) -> Reply:
     """Send a track; the others get ``rtc:newProducer``."""
-    return await get_room_service().produce(channel_name=conn.channel_name, request=request)
+    return await service_of(conn).produce(channel_name=conn.channel_name, request=request)
 
 
 @rtc_request("rtc:pauseProducer")
 async def pause_producer(conn: Connection, request: ProducerRequest) -> Reply:
     """Pause one of the peer's producers; the others get ``rtc:producerPaused``."""
-    return await get_room_service().set_producer_paused(
+    return await service_of(conn).set_producer_paused(
         channel_name=conn.channel_name, producer_id=request.producer_id, paused=True)
 
 
 @rtc_request("rtc:resumeProducer")
 async def resume_producer(conn: Connection, request: ProducerRequest) -> Reply:
     """Resume one of the peer's producers; the others get ``rtc:producerResumed``."""
-    return await get_room_service().set_producer_paused(
+    return await service_of(conn).set_producer_paused(
         channel_name=conn.channel_name, producer_id=request.producer_id, paused=False)
 
 
 @rtc_request("rtc:closeProducer")
 async def close_producer(conn: Connection, request: ProducerRequest) -> Reply:
     """Stop one of the peer's producers; the others get ``rtc:producerClosed``."""
-    return await get_room_service().close_producer(channel_name=conn.channel_name,
+    return await service_of(conn).close_producer(channel_name=conn.channel_name,
                                                    producer_id=request.producer_id)
 
 
 @rtc_request("rtc:consume")
 async def consume(conn: Connection, request: ConsumeRequest) -> Reply:
     """Receive another peer's producer (paused until ``rtc:resumeConsumer``)."""
-    return await get_room_service().consume(channel_name=conn.channel_name, request=request)
+    return await service_of(conn).consume(channel_name=conn.channel_name, request=request)
 
 
 @rtc_request("rtc:resumeConsumer")
 async def resume_consumer(conn: Connection, request: ConsumerRequest) -> Reply:
     """Start the media of one of the peer's consumers."""
-    return await get_room_service().set_consumer_paused(
+    return await service_of(conn).set_consumer_paused(
         channel_name=conn.channel_name, consumer_id=request.consumer_id, paused=False)
 
 
 @rtc_request("rtc:pauseConsumer")
 async def pause_consumer(conn: Connection, request: ConsumerRequest) -> Reply:
     """Stop the media of one of the peer's consumers for now."""
-    return await get_room_service().set_consumer_paused(
+    return await service_of(conn).set_consumer_paused(
         channel_name=conn.channel_name, consumer_id=request.consumer_id, paused=True)
 
 
 @rtc_request("rtc:closeConsumer")
 async def close_consumer(conn: Connection, request: ConsumerRequest) -> Reply:
     """Stop receiving one track for good."""
-    return await get_room_service().close_consumer(channel_name=conn.channel_name,
+    return await service_of(conn).close_consumer(channel_name=conn.channel_name,
                                                    consumer_id=request.consumer_id)
 
 
 @rtc_request("rtc:setPreferredLayers")
 async def set_preferred_layers(conn: Connection, request: SetPreferredLayersRequest) -> Reply:
     """Choose the simulcast/SVC layers of one of the peer's consumers."""
-    return await get_room_service().set_preferred_layers(channel_name=conn.channel_name,
+    return await service_of(conn).set_preferred_layers(channel_name=conn.channel_name,
                                                          request=request)
 
 
 @rtc_request("rtc:getStats")
 async def get_stats(conn: Connection, request: GetStatsRequest) -> Reply:
     """Stats of one of the peer's transports, producers or consumers."""
-    return await get_room_service().get_stats(channel_name=conn.channel_name, request=request)
+    return await service_of(conn).get_stats(channel_name=conn.channel_name, request=request)
 
 
 @rtc_request("rtc:hostMuteProducer")
 async def host_mute_producer(conn: Connection, request: ProducerRequest) -> Reply:
     """Host only: pause any producer of the call; everyone else gets ``rtc:producerPaused``."""
-    return await get_room_service().set_producer_paused(
+    return await service_of(conn).set_producer_paused(
         channel_name=conn.channel_name, producer_id=request.producer_id, paused=True,
         by_host=True)
 
@@ -207,7 +213,7 @@ async def host_mute_producer(conn: Connection, request: ProducerRequest) -> Repl
 @rtc_request("rtc:hostRemovePeer")
 async def host_remove_peer(conn: Connection, request: HostRemovePeerRequest) -> Reply:
     """Host only: remove a peer from the call (it may not join this call again)."""
-    return await get_room_service().remove_peer_by_host(channel_name=conn.channel_name,
+    return await service_of(conn).remove_peer_by_host(channel_name=conn.channel_name,
                                                         peer_id=request.peer_id)
 
 
@@ -216,7 +222,7 @@ async def server_stats(conn: Connection, request: Any) -> Reply:
     """Staff only: how many rooms, peers, transports, producers, consumers and workers."""
     if not getattr(conn.user, "is_staff", False):
         raise SignalingError(ErrorCode.FORBIDDEN, "staff only")
-    service = get_room_service()
+    service = service_of(conn)
     return {"type": "rtc:serverStats", **service.counts(),
             "workerDumps": await service.worker_dumps() if service.mediasoup.started else []}
 
@@ -227,5 +233,5 @@ async def detach_peer(conn: Connection) -> None:
     rate_limiter.forget(conn.channel_name)
     if await cluster.detach_route(conn):
         return  # the call runs on another node: that node detached it
-    await get_room_service().detach(channel_name=conn.channel_name,
+    await service_of(conn).detach(channel_name=conn.channel_name,
                                     grace=not getattr(conn, "flooded", False))

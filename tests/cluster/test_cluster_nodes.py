@@ -1,0 +1,232 @@
+"""Two cluster nodes in one process: placement, relay, ownership, presence, limits, drain.
+
+Each node has its own RoomService with a real worker, and both share the machine's Redis
+(``CLUSTER_TEST_REDIS_URL``, database 6) as their store and channel layer, under a key prefix
+of this test's own. Relayed requests really cross Redis: the socket's node sends them to the
+owner's relay channel and waits for its reply there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+import redis.asyncio as aioredis
+from channels.db import database_sync_to_async
+from channels.layers import channel_layers, get_channel_layer
+
+from meetings.models import Participant
+from rtc import cluster
+from rtc.attendance import attendance
+from rtc.cluster import placement
+from rtc.cluster.limits import take_shared
+from rtc.cluster.node import Node, default_node_id
+from rtc.health import check_node
+from rtc.mediasoup import worker_bin_path
+from rtc.services.mediasoup_service import MediasoupService
+from rtc.services.room_service import RoomService
+from rtc.socket_limits import SocketLimit, SocketSlot, open_sockets
+from tests.cluster.conftest import REDIS_URL
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(60)]
+
+
+@dataclass
+class Pair:
+    """Nodes ``a`` and ``b`` (``a`` is this process's local node)."""
+
+    a: Node
+    b: Node
+    redis: Any
+    layer: Any
+
+    def conn(self, meeting: Any, user: Any, channel: str, **extra: Any) -> Any:
+        """A socket's connection on node a as the handlers see it (its calls run on node a's
+        RoomService when they run locally)."""
+        return SimpleNamespace(user=user, meeting_id=str(meeting.id), channel_name=channel,
+                               join_grant=None, flooded=False, leaving=False,
+                               room_service=self.a.service, **extra)
+
+    async def event(self, channel: str, event: str, timeout: float = 10) -> dict[str, Any]:
+        """The next event of type ``event`` sent to ``channel``."""
+        async with asyncio.timeout(timeout):
+            while True:
+                message = await self.layer.receive(channel)
+                if message.get("event") == event:
+                    return message.get("data") or {}
+
+
+@pytest.fixture
+async def pair(settings: Any) -> AsyncIterator[Pair]:
+    """Two started nodes on real workers; everything stopped, closed and deleted afterwards."""
+    if not os.access(worker_bin_path(), os.X_OK):
+        pytest.fail("mediasoup-worker not built: run make test (scripts/build-worker.sh)")
+    prefix = f"conf-cluster-test-{uuid.uuid4().hex[:8]}"
+    settings.REDIS_URL = REDIS_URL
+    settings.CHANNEL_LAYERS = {"default": {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 15}], "prefix": prefix}}}
+    settings.CLUSTER = {"ENABLED": True, "LEASE_SECONDS": 2, "RELAY_TIMEOUT_SECONDS": 3,
+                        "DRAIN_SECONDS": 1}
+    settings.RTC_LIMITS = {"RECONNECT_GRACE_SECONDS": 0, "TRANSPORT_CONNECT_TIMEOUT_SECONDS": 0}
+    channel_layers.backends.clear()
+    layer = get_channel_layer()
+    redis = aioredis.from_url(REDIS_URL)
+    services = [RoomService(MediasoupService(num_workers=1)) for _ in range(2)]
+    nodes = [await cluster.make_node(redis=redis, service=s, layer=layer, node_id=name)
+             for s, name in zip(services, ("a-node", "b-node"), strict=True)]
+    for node in nodes:
+        await node.start()
+        await node.service.mediasoup.start()
+    for node in nodes:
+        await node.heartbeat()
+    previous = cluster.set_local_node(nodes[0])
+    try:
+        yield Pair(nodes[0], nodes[1], redis, layer)
+    finally:
+        cluster.set_local_node(previous)
+        attendance.listener = None
+        for node in nodes:
+            await node.stop()
+            await node.service.close()
+        keys = [k async for k in redis.scan_iter(match=f"{prefix}*")]
+        if keys:
+            await redis.delete(*keys)
+        await redis.aclose()
+        channel_layers.backends.clear()
+
+
+def test_placement_prefers_the_least_loaded_node_that_can_take_a_call() -> None:
+    """Draining, full and worker-less nodes are never chosen; load per worker decides, the
+    node id breaks ties."""
+    records = {
+        "n1": {"workers": "2", "capacity": "10", "rooms": "2", "peers": "4", "consumers": "8"},
+        "n2": {"workers": "1", "capacity": "5", "rooms": "0", "peers": "0", "consumers": "0",
+               "draining": "1"},
+        "n3": {"workers": "1", "capacity": "1", "rooms": "1"},
+        "n4": {"workers": "0", "capacity": "0"},
+        "n5": {"workers": "4", "capacity": "20", "rooms": "2", "peers": "4", "consumers": "8"},
+        "n6": {"workers": "x"},
+    }
+    assert placement.choose(records) == "n5"
+    assert placement.choose(records, exclude=frozenset({"n5"})) == "n1"
+    assert placement.choose({"b": {"workers": "1", "capacity": "3"},
+                             "a": {"workers": "1", "capacity": "3"}}) == "a"
+    assert placement.choose({k: records[k] for k in ("n2", "n3", "n4", "n6")}) is None
+    assert default_node_id() != default_node_id()
+
+
+async def test_concurrent_first_joins_on_two_nodes_agree_on_one_owner(pair: Pair) -> None:
+    """The same meeting placed at the same instant from both nodes gets one owner, recorded
+    in Redis under the lease; a draining node is never given a new call."""
+    meetings = [str(uuid.uuid4()) for _ in range(20)]
+    owners = await asyncio.gather(*(asyncio.gather(pair.a.place(m), pair.b.place(m))
+                                    for m in meetings))
+    assert all(x == y for x, y in owners)
+    assert {x for x, _ in owners} <= {"a-node", "b-node"}
+    assert await pair.a.store.owner(meetings[0]) == owners[0][0]
+    assert 0 < await pair.redis.pttl(pair.a.store.owner_key(meetings[0])) <= 2000
+    await pair.b.drain()
+    fresh = [str(uuid.uuid4()) for _ in range(5)]
+    assert {await pair.a.place(m) for m in fresh} == {"a-node"}
+    assert (await check_node()) == {"ok": True, "cluster": True, "node": "a-node",
+                                    "lease": True, "draining": False, "nodes": 2}
+    for meeting in meetings + fresh:
+        for node in (pair.a, pair.b):
+            await node.store.release(meeting, node.id)
+
+
+@database_sync_to_async
+def _present_row(meeting: Any, user: Any) -> Participant:
+    from meetings import services
+
+    return services.participant_mark_joined(meeting=meeting, user=user)
+
+
+@database_sync_to_async
+def _left_at(meeting: Any, user: Any) -> Any:
+    return Participant.objects.get(meeting=meeting, user=user).left_at
+
+
+async def test_presence_is_mirrored_and_a_dead_nodes_users_are_marked_left(
+        pair: Pair, meeting: Any, host_user: Any, member_user: Any) -> None:
+    """The attendance table of the local node is mirrored in Redis; a leave is not written
+    while another live node holds the user; the users held only by a node whose lease ran
+    out are marked left by the node that notices it."""
+    presence = pair.b.presence  # the last node started listens to the process's table
+    attendance.hold(meeting.id, host_user.pk, "chan-1")
+    await presence.flush()
+    member = f"{meeting.id}|{host_user.pk}"
+    assert await pair.redis.sismember(presence.key("b-node"), member)
+    assert await pair.a.presence.elsewhere(meeting.id, host_user.pk)
+    assert attendance.release(meeting.id, host_user.pk, "chan-1")
+    await presence.flush()
+    assert not await pair.a.presence.elsewhere(meeting.id, host_user.pk)
+
+    await _present_row(meeting, member_user)
+    ghost = pair.a.presence.key("ghost-node")
+    await pair.redis.sadd(ghost, f"{meeting.id}|{member_user.pk}")
+    await pair.redis.sadd(pair.a.store.index_key, "ghost-node")
+    await pair.a.heartbeat()  # finds ghost-node's lease gone
+    assert await _left_at(meeting, member_user) is not None
+    assert not await pair.redis.exists(ghost)
+
+
+async def test_socket_limits_count_the_sockets_of_every_node(pair: Pair) -> None:
+    """A user at MAX_SOCKETS_PER_USER with sockets on two nodes is refused a third on either;
+    a socket given back makes room again, and a refused socket holds no local slot."""
+    user = f"u-{uuid.uuid4().hex[:6]}"
+    slots = []
+    for node in (pair.a, pair.b):
+        cluster.set_local_node(node)
+        slot = open_sockets.acquire(user_id=user, address="10.1.2.3", max_per_user=9,
+                                    max_per_address=9)
+        assert isinstance(slot, SocketSlot)
+        assert await take_shared(slot, max_per_user=2, max_per_address=5) is None
+        slots.append(slot)
+    third = open_sockets.acquire(user_id=user, address="10.1.2.4", max_per_user=9,
+                                 max_per_address=9)
+    assert isinstance(third, SocketSlot)
+    assert await take_shared(third, max_per_user=2, max_per_address=5) is SocketLimit.USER
+    assert third.released and open_sockets.of_user(user) == 2
+    key = pair.a.store.counter_key("user", user)
+    assert await pair.a.store.socket_count(key) == 2
+    open_sockets.release(slots[0])
+    for _ in range(50):
+        if await pair.a.store.socket_count(key) == 1:
+            break
+        await asyncio.sleep(0.02)
+    assert await pair.a.store.socket_count(key) == 1
+    again = open_sockets.acquire(user_id=user, address="10.1.2.3", max_per_user=9,
+                                 max_per_address=9)
+    assert await take_shared(again, max_per_user=2, max_per_address=1) is SocketLimit.ADDRESS
+    retry = open_sockets.acquire(user_id=user, address=None, max_per_user=9, max_per_address=9)
+    assert await take_shared(retry, max_per_user=2, max_per_address=1) is None
+    for slot in (slots[1], retry):
+        open_sockets.release(slot)
+    cluster.set_local_node(pair.a)
+    assert open_sockets.of_user(user) == 0
+
+
+async def test_start_and_stop_follow_the_settings(settings: Any, pair: Pair) -> None:
+    """start_node does nothing without the cluster setting; stop_node takes the record out of
+    Redis at once."""
+    previous = cluster.set_local_node(None)
+    settings.CLUSTER = {**settings.CLUSTER, "ENABLED": False}
+    assert await cluster.start_node() is None
+    settings.CLUSTER = {**settings.CLUSTER, "ENABLED": True, "NODE_ID": "c-node"}
+    node = await cluster.start_node(redis=pair.redis, service=pair.a.service, layer=pair.layer)
+    assert node is not None and cluster.local_node() is node and node.id == "c-node"
+    assert await cluster.start_node() is node
+    assert await pair.redis.exists(node.store.node_key("c-node"))
+    await cluster.stop_node()
+    assert cluster.local_node() is None
+    assert not await pair.redis.exists(node.store.node_key("c-node"))
+    assert await cluster.drain_node() == 0
+    cluster.set_local_node(previous)
