@@ -203,9 +203,20 @@ class MeetingConsumer(LobbyMixin, AsyncJsonWebsocketConsumer):
     async def _undo_join(self) -> None:
         """Take back what ``connect`` did before its join failed: the group membership and the
         presence (a leave is written when this socket was the user's only holder)."""
-        await self.channel_layer.group_discard(self.group_name, self.channel_name)
+        await self._discard_group()
         if attendance.release(self.meeting_id, self.user.pk, self.channel_name):
             await mark_left(self.meeting_id, self.user.pk)
+
+    async def _discard_group(self) -> None:
+        """Leave the meeting's group. The channel layer unreachable (Redis down) must not stop
+        the rest of a leave: the call peer's detach and the attendance would be skipped, the
+        peer left in the call and the leave never written (found by bench/chaos.py). The
+        membership then lapses with the group's expiry, or went with a restarted Redis."""
+        try:
+            await self.channel_layer.group_discard(self.group_name, self.channel_name)
+        except Exception as error:
+            logger.warning("meeting=%s user=%s group not left, channel layer unavailable: %r",
+                           self.meeting_id, self.user.pk, error)
 
     def _take_socket_slot(self) -> dict[str, str] | None:
         """Count this socket against its user's and its address's limits; when one is full,
@@ -296,7 +307,7 @@ class MeetingConsumer(LobbyMixin, AsyncJsonWebsocketConsumer):
         self.joined = False
         shutdown.untrack(self)
         frame_limiter.forget(self.channel_name)
-        await self.channel_layer.group_discard(self.group_name, self.channel_name)
+        await self._discard_group()
         if self.leaving:
             try:
                 await self._leave_call()

@@ -146,3 +146,21 @@ async def test_concurrent_first_joins_on_two_nodes_give_one_call(cluster: Cluste
             assert cluster.owner(meeting) is not None
         finally:
             await asyncio.gather(a.close(), b.close())
+
+
+async def test_socket_limits_count_across_nodes(cluster: Cluster) -> None:
+    """RTC_MAX_SOCKETS_PER_USER is 3 on every node: erin's sockets on three nodes fill it, a
+    fourth on any node is refused with 4430, and closing one makes room on another node."""
+    from bots.signaling import Refused
+
+    meeting = cluster.meeting("limits")
+    sockets = [await cluster.client(i, meeting, "erin") for i in range(3)]
+    try:
+        with pytest.raises(Refused) as refused:
+            await cluster.client(0, meeting, "erin")
+        assert refused.value.close_code == 4430
+        await sockets.pop().close()
+        await asyncio.sleep(0.3)  # the node gives the shared slot back
+        sockets.append(await cluster.client(1, meeting, "erin"))
+    finally:
+        await asyncio.gather(*(s.close() for s in sockets))
