@@ -348,6 +348,13 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # Several models have a `status` field with choices of their own: name each enum.
+    "ENUM_NAME_OVERRIDES": {
+        "MeetingStatusEnum": "meetings.models.MeetingStatus",
+        "RecordingStatusEnum": "recordings.models.RecordingStatus",
+        "LobbyStatusEnum": "collab.models.LobbyStatus",
+        "WebhookStatusEnum": "integrations.models.WebhookStatus",
+    },
 }
 
 # --- Sign-in throttling (django-axes; conference/login_throttle.py, SECURITY.md) ---------------

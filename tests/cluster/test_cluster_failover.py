@@ -23,7 +23,7 @@ MEDIA_BACK_SECONDS = 5.0
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[Cluster]:
-    """Three nodes, one worker each."""
+    """Three nodes, one worker each, under the default 3 s leases."""
     yield from make_cluster(3)
 
 
@@ -64,6 +64,7 @@ async def test_sigterm_drain_moves_the_call_and_drops_nobody(cluster: Cluster) -
     await wait_for(lambda: bob.reconnects and carol.reconnects and media_flows(bob, carol),
                    what="media back after the drain")
     moved = time.monotonic() - stopped
+    print(f"drain: media back {moved:.2f}s after SIGTERM")  # noqa: T201 (a figure for bench/README)
     assert cluster.owner(meeting) in ("node1", "node2")
     assert not bob.signaling.closed.done() and not carol.signaling.closed.done()
     assert "node0" not in cluster.node_ids()
@@ -93,6 +94,7 @@ async def test_sigkill_of_the_owner_media_back_within_five_seconds(cluster: Clus
     await wait_for(lambda: bob.reconnects and carol.reconnects and media_flows(bob, carol),
                    timeout=30, what="media back after the kill")
     back = time.monotonic() - killed
+    print(f"failover: media back {back:.2f}s after SIGKILL")  # noqa: T201 (a figure for bench/README)
     assert back < MEDIA_BACK_SECONDS, f"media back {back:.2f}s after the kill"
     assert cluster.owner(meeting) in ("node2", "node3")
     for bot in (bob, carol):

@@ -201,3 +201,33 @@ async def test_rtc_join_during_an_outage_needs_no_database(
     assert reply["data"]["role"] == "host"
     await ws_request(socket_, {"type": "rtc:leave", "requestId": "l1", "data": {}})
     await socket_.disconnect()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_socket_closing_while_the_channel_layer_is_down_still_leaves(
+    rtc_service: Any, host_user: Any, meeting: Any, ws_join: Any, ws_request: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Leaving the group fails (Redis down): the rest of the leave still runs, so the call
+    peer goes and the attendance is written (found by bench/chaos.py: peers left behind)."""
+    from channels.layers import get_channel_layer
+
+    from rtc.attendance import attendance
+
+    socket_ = await ws_join(meeting.id, host_user)
+    reply = await ws_request(socket_, {"type": "rtc:join", "requestId": "j",
+                                         "data": {"displayName": "Ada"}})
+    assert reply["data"]["type"] == "rtc:joined", reply
+    layer = get_channel_layer()
+
+    async def down(*args: Any) -> None:
+        raise ConnectionError("Error 111 connecting to redis")
+
+    monkeypatch.setattr(layer, "group_discard", down)
+    await ws_request(socket_, {"type": "rtc:leave", "requestId": "l", "data": {}})
+    await socket_.disconnect()
+    await rtc_service.wait_idle()
+    assert rtc_service.counts()["peers"] == 0
+    assert len(attendance) == 0
+    row = await Participant.objects.aget(meeting=meeting, user=host_user)
+    assert row.left_at is not None

@@ -83,7 +83,7 @@ async def test_a_worker_killed_mid_recording_leaves_a_gap_and_the_recording_goes
         videos = [s for s in recording.details["segments"]
                   if s["peer_id"] == peer.peer_id and s["kind"] == "video"]
         assert [s["end_reason"] for s in videos] == ["router_closed", "stopped"], videos
-        assert videos[1]["start"] > videos[0]["end"] >= killed_at - 1.0  # a gap
+        assert videos[1]["start"] > videos[0]["end"] > videos[0]["start"] + 2.0  # a gap
     path = await _download(api, recording, tmp_path / "after-kill.webm")
     assert decode_errors(path) == ""
     assert abs(float(ffprobe(path, "format=duration")["format"]["duration"])

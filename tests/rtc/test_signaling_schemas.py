@@ -53,7 +53,11 @@ def test_every_request_type_has_a_parser_and_unknown_types_are_refused() -> None
              "rtc:closeProducer", "rtc:setPreferredLayers", "rtc:restartIce", "rtc:getStats",
              "rtc:leave", "rtc:hostMuteProducer", "rtc:hostRemovePeer", "rtc:pauseConsumer",
              "rtc:closeConsumer", "rtc:closeTransport", "rtc:serverStats",
-             "rtc:startRecording", "rtc:stopRecording"}
+             "rtc:startRecording", "rtc:stopRecording",
+             "chat:send", "chat:history", "chat:delete", "hand:raise", "hand:lower",
+             "hand:list", "reaction:send", "whiteboard:draw", "whiteboard:erase",
+             "whiteboard:clear", "whiteboard:pointer", "whiteboard:state", "lobby:list",
+             "lobby:admit", "lobby:deny"}
     assert table == set(PARSERS)
     assert table <= registry.types, "every schema has a handler on the meeting socket"
     for name in ("rtc:nope", "rtc:_private", "", "RTC:JOIN"):

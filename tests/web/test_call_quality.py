@@ -124,8 +124,9 @@ async def test_dynacast_and_a_receiver_behind_a_thin_lossy_link(
                    and s["camera"][TOP].get("active") is True, timeout=10,
                    what="dynacast raising")
     again = layer_bytes((await sent(ada))["camera"])
-    await asyncio.sleep(1.5)
-    assert layer_bytes((await sent(ada))["camera"])[top_rid] > again[top_rid]
+    await wait_for(lambda: sent(ada),
+                   lambda s: layer_bytes(s["camera"])[top_rid] > again[top_rid] + 10_000,
+                   timeout=15, what="top layer encoded again")
     clean = await wait_for(lambda: received(bob, ada_peer), lambda r: r["layer"] == TOP,
                            timeout=30, what="top layer received")
     print("clean link:", clean["video"], clean["recv"])
