@@ -228,6 +228,7 @@ class RedisChannelLayer(ChannelsRedisChannelLayer):
             try:
                 return await super().receive(channel)
             except (RedisError, OSError) as error:
+                _reraise_if_cancelled()
                 logger.warning("channel layer receive failed [channel:%s]: %r; retrying in %.1fs",
                                channel, error, pause)
                 await asyncio.sleep(pause)
@@ -252,6 +253,7 @@ class RedisChannelLayer(ChannelsRedisChannelLayer):
             try:
                 target, message = await self.receive_single(real_channel)
             except (RedisError, OSError) as error:
+                _reraise_if_cancelled()
                 logger.warning("channel layer receive failed [channel:%s]: %r; retrying in %.1fs",
                                real_channel, error, pause)
                 await asyncio.sleep(pause)
@@ -261,10 +263,35 @@ class RedisChannelLayer(ChannelsRedisChannelLayer):
             for name in target if isinstance(target, list) else [target]:
                 self._put(name, message)
 
+    async def _brpop_with_clean(self, index: int, channel: str, timeout: int) -> Any:
+        """channels-redis's blocking pop, ended by a cancellation.
+
+        channels-redis's ``receive_single`` pops in a loop until a message comes; redis-py 8
+        may swallow a cancellation during the pop (it drops the connection and the pop
+        returns nothing), so the loop would pop again for ever and a cancelled receive (a
+        closing socket, the event loop shutting down) would never end.
+        """
+        _reraise_if_cancelled()
+        result = await super()._brpop_with_clean(index, channel, timeout=timeout)
+        _reraise_if_cancelled()
+        return result
+
     async def flush(self) -> None:
         """channels-redis's flush (every key of the prefix, the pools), and the pump."""
         self._stop_pump()
         await super().flush()
+
+
+def _reraise_if_cancelled() -> None:
+    """Raise CancelledError when the current task is being cancelled.
+
+    redis-py turns a cancellation during a read into a ConnectionError (it drops the
+    connection); a retry loop that caught it would swallow the cancel and run for ever, and the
+    event loop's shutdown (which waits for every cancelled task) would hang.
+    """
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
 
 
 _GROUP_SEND_LUA = """
