@@ -57,8 +57,8 @@ async def test_signaling_quick_sets_up_every_peer_and_cleans_up(run_bench):
     before = set(Path(tempfile.gettempdir()).glob("conference-bench-*"))
     result = await run_bench("bench.signaling", "--quick")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    rows = _table_rows(result.stdout, "peers  meetings")
-    assert rows and rows[0][0] == "4" and rows[0][-1] == "0", rows
+    rows = _table_rows(result.stdout, "server  peers  meetings")
+    assert rows and rows[0][:2] == ["python", "4"] and rows[0][-1] == "0", rows
     assert "errors: 0" in result.stdout
     assert set(Path(tempfile.gettempdir()).glob("conference-bench-*")) == before
 
