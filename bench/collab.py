@@ -99,8 +99,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     try:
         seeded = await asyncio.to_thread(server.prepare, users=args.peers, meetings=1,
                                          capacity=min(500, args.peers + 5))
-        server.start()
         meeting = seeded["meetings"][0]
+        await asyncio.to_thread(server.invite, [(meeting, user) for user in seeded["users"]])
+        server.start()
         tracker = Tracker()
         try:
             bots = await asyncio.gather(*(
