@@ -11,7 +11,9 @@ class RecordingsConfig(AppConfig):
     The live recorder tells :func:`recordings.live.session_stopped` when a session ended (the
     outcome is stored, the file composed), and the server's start-up runs
     :func:`recordings.processing.on_server_start` (finish what a previous process left in
-    ``processing``, then enforce retention every hour).
+    ``processing``, then enforce retention every hour). In a cluster, the other nodes may
+    start and stop recordings here, and recordings of nodes that die are handled
+    (:func:`recordings.live.register_cluster_calls`).
     """
 
     name = "recordings"
@@ -24,4 +26,5 @@ class RecordingsConfig(AppConfig):
         from rtc.recording.manager import recorder
 
         recorder.on_stopped(live.session_stopped)
+        live.register_cluster_calls()
         startup.on_start(processing.on_server_start)

@@ -1,9 +1,13 @@
 """Starting and stopping a meeting's recording: the database and the live recorder together.
 
 Runs on the event loop that owns the calls (the API views hand it there with
-``async_to_sync``; the socket handlers are there already). Refusals are ``ApplicationError``
-with code ``conflict`` (no call in progress here, a recording running already, too little
-disk space) so the API answers 409 and the socket an error reply.
+``async_to_sync``; the socket handlers are there already). In a cluster the node owning the
+meeting's call records it: another node asked (its API, or a socket whose call runs
+elsewhere) hands the start and the stop to the owner through the cluster relay
+(``recordings.start`` / ``recordings.stop``, `rtc.cluster.call_node`), so any node answers
+the same. Refusals are ``ApplicationError`` with code ``conflict`` (no call in progress, a
+recording running already, too little disk space, the owner gone) so the API answers 409 and
+the socket an error reply.
 """
 
 from __future__ import annotations
@@ -19,14 +23,20 @@ from conference.errors import ApplicationError, ErrorCode
 from recordings import processing, selectors, services
 from recordings.config import recording_settings
 from recordings.models import Recording
+from rtc import cluster
+from rtc.cluster.relay import RelayedError
 from rtc.recording.manager import recorder
 from rtc.recording.session import RecordingSession
 from rtc.services import get_room_service
 from rtc.signaling.errors import SignalingError
 
-__all__ = ["session_stopped", "start_recording", "stop_recording"]
+__all__ = ["register_cluster_calls", "serve_start", "serve_stop", "session_stopped",
+           "start_recording", "stop_recording"]
 
 logger = logging.getLogger(__name__)
+
+START_CALL = "recordings.start"
+STOP_CALL = "recordings.stop"
 
 
 def _free_mb(path: Path) -> float:
@@ -41,8 +51,21 @@ def _has_call(meeting_id: str) -> bool:
 
 async def start_recording(*, meeting_id: Any, started_by_id: Any = None,
                           started_by_name: str = "") -> Recording:
-    """Start recording the meeting's call in this process; the new recording."""
+    """Start recording the meeting's call on the node that owns it (this process, or another
+    node of the cluster through its relay); the new recording."""
     meeting_id = str(meeting_id)
+    owner = await cluster.owner_elsewhere(meeting_id)
+    if owner is not None:
+        reply = await _on_node(owner, START_CALL, {
+            "meeting_id": meeting_id, "started_by_id": started_by_id,
+            "started_by_name": started_by_name})
+        return await database_sync_to_async(Recording.objects.get)(pk=reply["id"])
+    return await _start_here(meeting_id=meeting_id, started_by_id=started_by_id,
+                             started_by_name=started_by_name, node=cluster.local_node())
+
+
+async def _start_here(*, meeting_id: str, started_by_id: Any, started_by_name: str,
+                      node: Any) -> Recording:
     config = recording_settings()
     if not _has_call(meeting_id):
         raise ApplicationError("The meeting has no call in progress.", code=ErrorCode.CONFLICT)
@@ -53,7 +76,7 @@ async def start_recording(*, meeting_id: Any, started_by_id: Any = None,
         raise ApplicationError("Not enough disk space to record.", code=ErrorCode.CONFLICT)
     recording = await database_sync_to_async(services.recording_create)(
         meeting_id=meeting_id, started_by_id=started_by_id, work_root=config.work_dir,
-        node=config.node)
+        node=config.node, recorder=node.id if node is not None else "")
     try:
         await recorder.start(meeting_id=meeting_id, recording_id=str(recording.pk),
                              directory=Path(recording.work_dir),
@@ -71,16 +94,26 @@ async def start_recording(*, meeting_id: Any, started_by_id: Any = None,
 
 
 async def stop_recording(*, meeting_id: Any, recording_id: Any = None) -> Recording:
-    """Stop the meeting's running recording (``recording_id``'s when given); it is then
-    ``processing``. Conflict when none runs."""
+    """Stop the meeting's running recording (``recording_id``'s when given), on whichever
+    node records it; it is then ``processing``. Conflict when none runs."""
     meeting_id = str(meeting_id)
+    rid = None if recording_id is None else str(recording_id)
+    if recorder.active(meeting_id) is None:
+        owner = await cluster.owner_elsewhere(meeting_id)
+        if owner is not None:
+            reply = await _on_node(owner, STOP_CALL, {"meeting_id": meeting_id,
+                                                      "recording_id": rid})
+            return await database_sync_to_async(Recording.objects.get)(pk=reply["id"])
+    return await _stop_here(meeting_id=meeting_id, recording_id=rid)
+
+
+async def _stop_here(*, meeting_id: str, recording_id: str | None) -> Recording:
     session = recorder.active(meeting_id)
-    if session is not None and (recording_id is None
-                                or session.recording_id == str(recording_id)):
+    if session is not None and (recording_id is None or session.recording_id == recording_id):
         await recorder.stop(meeting_id, reason="stopped")
         return await database_sync_to_async(Recording.objects.get)(pk=session.recording_id)
     running = await database_sync_to_async(selectors.running_recording)(meeting_id=meeting_id)
-    if running is None or (recording_id is not None and str(running.pk) != str(recording_id)):
+    if running is None or (recording_id is not None and str(running.pk) != recording_id):
         raise ApplicationError("No recording of this meeting is running.",
                                code=ErrorCode.CONFLICT)
     if running.node != recording_settings().node:
@@ -89,6 +122,41 @@ async def stop_recording(*, meeting_id: Any, recording_id: Any = None) -> Record
     # Its process is gone (a crash): finish what was saved.
     await processing.recover_recording(running, reason="stopped")
     return await database_sync_to_async(Recording.objects.get)(pk=running.pk)
+
+
+async def _on_node(node_id: str, name: str, data: dict[str, Any]) -> dict[str, Any]:
+    """Run a recordings call on another node; its refusal as the same ApplicationError."""
+    try:
+        return await cluster.call_node(node_id, name, data)
+    except RelayedError as error:
+        code = error.code if error.code in ErrorCode.__members__.values() else "conflict"
+        raise ApplicationError(error.message, code=ErrorCode(code)) from None
+    except SignalingError as error:  # the owner is gone or did not answer
+        raise ApplicationError(error.message, code=ErrorCode.CONFLICT) from None
+
+
+async def serve_start(node: Any, data: dict[str, Any]) -> dict[str, Any]:
+    """``recordings.start`` from another node: start recording here (on ``node``)."""
+    recording = await _start_here(meeting_id=str(data["meeting_id"]),
+                                  started_by_id=data.get("started_by_id"),
+                                  started_by_name=str(data.get("started_by_name") or ""),
+                                  node=node)
+    return {"id": str(recording.pk)}
+
+
+async def serve_stop(node: Any, data: dict[str, Any]) -> dict[str, Any]:
+    """``recordings.stop`` from another node: stop the recording made here."""
+    recording = await _stop_here(meeting_id=str(data["meeting_id"]),
+                                 recording_id=data.get("recording_id"))
+    return {"id": str(recording.pk)}
+
+
+def register_cluster_calls() -> None:
+    """Let the other nodes start and stop recordings on this one, and handle the recordings
+    of nodes that die (app start-up)."""
+    cluster.register_call(START_CALL, serve_start)
+    cluster.register_call(STOP_CALL, serve_stop)
+    cluster.on_nodes_gone(processing.nodes_lost)
 
 
 async def session_stopped(session: RecordingSession) -> None:

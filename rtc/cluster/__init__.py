@@ -13,16 +13,22 @@ exactly as a single server does.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from rtc.cluster.node import Node
 
 __all__ = [
+    "call_node",
     "detach_route",
     "drain_node",
     "local_node",
+    "on_nodes_gone",
+    "owner_elsewhere",
+    "register_call",
     "route_request",
     "set_local_node",
     "start_node",
@@ -32,6 +38,8 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 _node: Node | None = None
+_gone_listeners: list[Callable[[list[str]], Awaitable[Any]]] = []
+_gone_tasks: set[asyncio.Task[Any]] = set()
 
 
 def local_node() -> Node | None:
@@ -142,3 +150,58 @@ async def detach_route(conn: Any) -> bool:
         return False
     await node.relay.forward_detach(route.owner, conn)
     return True
+
+
+async def owner_elsewhere(meeting_id: Any) -> str | None:
+    """The id of the live node owning the meeting's call when that is another node; None
+    without a cluster, when the call runs here, or when no call runs anywhere."""
+    node = _node
+    if node is None:
+        return None
+    owner = await node.store.owner(str(meeting_id))
+    return owner if owner is not None and owner != node.id else None
+
+
+def register_call(name: str,
+                  impl: Callable[[Any, dict[str, Any]], Awaitable[dict[str, Any] | None]]
+                  ) -> None:
+    """Let other nodes run ``await impl(node, data)`` here by name
+    (`rtc.cluster.relay.register_call`)."""
+    from rtc.cluster.relay import register_call as register
+
+    register(name, impl)
+
+
+async def call_node(node_id: str, name: str, data: dict[str, Any]) -> dict[str, Any]:
+    """Run the registered call ``name`` on node ``node_id`` (this process's node must run);
+    its reply data. Its refusal is raised as `rtc.cluster.relay.RelayedError`; a node that
+    is gone or silent as ``SignalingError`` (``internal``)."""
+    node = _node
+    if node is None:
+        raise RuntimeError("no cluster node runs in this process")
+    return await node.relay.invoke(node_id, name, data)
+
+
+def on_nodes_gone(listener: Callable[[list[str]], Awaitable[Any]]) -> None:
+    """Call ``await listener(node_ids)`` on the one live node that notices nodes whose lease
+    ran out (they died without a word: SIGKILL, a lost machine)."""
+    if listener not in _gone_listeners:
+        _gone_listeners.append(listener)
+
+
+async def nodes_gone(node_ids: list[str]) -> None:
+    """Tell the listeners (`on_nodes_gone`) that ``node_ids`` left, in a task of their own (the
+    heartbeat that noticed must not wait for their database work); a failure is logged."""
+    if not _gone_listeners:
+        return
+    task = asyncio.get_running_loop().create_task(_tell_gone(list(node_ids)))
+    _gone_tasks.add(task)
+    task.add_done_callback(_gone_tasks.discard)
+
+
+async def _tell_gone(node_ids: list[str]) -> None:
+    for listener in list(_gone_listeners):
+        try:
+            await listener(node_ids)
+        except Exception:
+            logger.exception("a nodes-gone listener failed [nodes:%s]", ",".join(node_ids))

@@ -16,6 +16,11 @@ broadcasts go to the meeting's group, both of which the channel layer delivers t
 process serves the socket. When the socket closes, a ``detach`` goes to the owner (the peer
 then waits for its reconnect grace there, or leaves at once after ``rtc:leave``).
 
+Node-to-node calls (``cluster.call`` messages, :meth:`Relay.invoke`) serve work that is not a
+socket's request but must run where the call lives, e.g. the recordings API on any node
+starting the recorder of the node owning the call: a name registered with
+:func:`register_call` and its data; the reply is the function's data, or its error.
+
 What the owner trusts: another node's word for who the socket's user is and which meeting it
 joined (the socket node authenticated it; nodes share Redis and are equally trusted, see
 SECURITY.md). It still checks the meeting's permissions itself (``rtc:join`` reads the
@@ -28,6 +33,7 @@ import asyncio
 import logging
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
@@ -40,12 +46,22 @@ from rtc.protocol import Request, registry
 from rtc.services import notify
 from rtc.signaling.errors import ErrorCode, SignalingError
 
-__all__ = ["RelayedError", "RemoteConnection", "Relay"]
+__all__ = ["CALLS", "RelayedError", "RemoteConnection", "Relay", "register_call"]
 
 logger = logging.getLogger(__name__)
 
 USER_CACHE_SECONDS = 30.0
 USER_CACHE_SIZE = 10_000
+
+CallImpl = Callable[[Any, dict[str, Any]], Awaitable[dict[str, Any] | None]]
+CALLS: dict[str, CallImpl] = {}
+"""Node-to-node call name → its implementation (run on the node it is sent to)."""
+
+
+def register_call(name: str, impl: CallImpl) -> None:
+    """Let other nodes run ``await impl(node, data)`` on this one (:meth:`Relay.invoke`;
+    ``node`` is the serving :class:`rtc.cluster.node.Node`)."""
+    CALLS[name] = impl
 
 
 @registry.register_error
@@ -117,6 +133,14 @@ class Relay:
             "user_id": conn.user.pk, "grant": _grant_of(conn),
         }
         reply = await self._call(owner, message)
+        if "error" in reply:
+            raise RelayedError(str(reply["error"]), str(reply.get("code") or "internal"))
+        return dict(reply.get("data") or {})
+
+    async def invoke(self, node_id: str, name: str, data: dict[str, Any]) -> dict[str, Any]:
+        """Run the registered call ``name`` with ``data`` on node ``node_id``; its reply data,
+        or its error raised as a :class:`RelayedError` (same message and code)."""
+        reply = await self._call(node_id, {"op": "call", "name": name, "data": data})
         if "error" in reply:
             raise RelayedError(str(reply["error"]), str(reply.get("code") or "internal"))
         return dict(reply.get("data") or {})
@@ -232,6 +256,11 @@ class Relay:
         from rtc.signaling.handlers import IMPLS
         from rtc.signaling.schemas import parse_request
 
+        if message["op"] == "call":
+            impl_call = CALLS.get(str(message.get("name")))
+            if impl_call is None:
+                raise SignalingError(ErrorCode.INVALID, "not a cluster call")
+            return await impl_call(self.node, dict(message.get("data") or {}))
         user = await self._user(message["user_id"])
         grant = message.get("grant")
         join_grant = None
