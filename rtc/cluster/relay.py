@@ -100,6 +100,8 @@ class Relay:
     def __init__(self, node: Any) -> None:
         self.node = node
         self._pending: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self._owners: dict[str, str] = {}
+        """The node each pending call waits for (so a node that leaves fails its calls now)."""
         self._users: dict[Any, tuple[float, Any]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self.served = 0
@@ -145,6 +147,7 @@ class Relay:
         call_id = uuid.uuid4().hex
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._pending[call_id] = future
+        self._owners[call_id] = owner
         self.forwarded += 1
         try:
             await self.node.layer.send(channel, {"type": "cluster.request", "id": call_id,
@@ -158,6 +161,7 @@ class Relay:
                                  "the meeting's media server did not answer") from None
         finally:
             self._pending.pop(call_id, None)
+            self._owners.pop(call_id, None)
 
     def fail_pending(self) -> None:
         """Fail every request still waiting (the node stops)."""
@@ -165,6 +169,20 @@ class Relay:
             if not future.done():
                 future.set_result({"error": "the server is stopping", "code": "internal"})
         self._pending.clear()
+        self._owners.clear()
+
+    def fail_calls_to_gone(self, live: set[str]) -> int:
+        """Fail now the calls waiting for nodes not in ``live`` (they left the cluster: the
+        answer will never come, and a request left to its timeout would hold the client's
+        rebuild back for that long); how many were failed."""
+        failed = 0
+        for call_id, owner in tuple(self._owners.items()):
+            future = self._pending.get(call_id)
+            if owner not in live and future is not None and not future.done():
+                future.set_result({"error": "the meeting's media server is gone; join again",
+                                   "code": "internal"})
+                failed += 1
+        return failed
 
     # -- the owner's side -----------------------------------------------------------------------
 
