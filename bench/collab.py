@@ -9,7 +9,7 @@ seconds on average (exponential pauses: a Poisson process per peer). Usage::
 
     .venv/bin/python -m bench.collab [--quick] [--peers 100] [--seconds 60]
                                      [--chat-every 30] [--draw-every 10] [--points 40]
-                                     [--redis URL] [--json]
+                                     [--redis URL] [--database sqlite|inherit] [--json]
 
 Measured: delivery latency of ``chat:message`` (sent by one bot → received by each socket,
 the sender's included) and of ``whiteboard:op`` (→ each other socket), p50/p99 over every
@@ -95,7 +95,7 @@ async def _connect(index: int, url: str, origin: str, tracker: Tracker,
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     """One row: seed, start, connect, behave, drain, measure."""
-    server = DaphneServer(redis_url=args.redis)
+    server = DaphneServer(redis_url=args.redis, database=args.database)
     try:
         seeded = await asyncio.to_thread(server.prepare, users=args.peers, meetings=1,
                                          capacity=min(500, args.peers + 5))
@@ -177,6 +177,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--points", type=int, default=40, help="points per stroke")
     parser.add_argument("--ramp", type=float, default=10.0, help="seconds to connect everyone")
     parser.add_argument("--redis", metavar="URL", help="channel layer: channels-redis at URL")
+    parser.add_argument("--database", choices=("sqlite", "inherit"), default="sqlite",
+                        help="sqlite: a file of its own (default); inherit: a fresh database "
+                             "on the PostgreSQL server of DATABASE_URL")
     parser.add_argument("--quick", action="store_true", help="5 peers for 6 s, busy (smoke)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
@@ -191,9 +194,10 @@ def main(argv: list[str] | None = None) -> int:
         print_json(row)
         return 1 if bad else 0
     layer = "channels-redis" if args.redis else "in-memory channel layer"
-    print(f"collab: live daphne ({layer}), {args.peers} peers in one meeting, chat every "
-          f"{args.chat_every:g} s and a {args.points}-point stroke every {args.draw_every:g} s "
-          f"per peer; load average {row['load_average']}")
+    database = "PostgreSQL" if args.database == "inherit" else "SQLite"
+    print(f"collab: live daphne ({database}, {layer}), {args.peers} peers in one meeting, "
+          f"chat every {args.chat_every:g} s and a {args.points}-point stroke every "
+          f"{args.draw_every:g} s per peer; load average {row['load_average']}")
     print(format_table(
         ["peers", "s", "chat", "strokes", "chat p50/p99 ms", "board p50/p99 ms", "missing",
          "daphne %", "loop %", "workers %", "bots %"],
