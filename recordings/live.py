@@ -3,11 +3,11 @@
 Runs on the event loop that owns the calls (the API views hand it there with
 ``async_to_sync``; the socket handlers are there already). In a cluster the node owning the
 meeting's call records it: another node asked (its API, or a socket whose call runs
-elsewhere) hands the start and the stop to the owner through the cluster relay
-(``recordings.start`` / ``recordings.stop``, `rtc.cluster.call_node`), so any node answers
-the same. Refusals are ``ApplicationError`` with code ``conflict`` (no call in progress, a
-recording running already, too little disk space, the owner gone) so the API answers 409 and
-the socket an error reply.
+elsewhere) hands the start and the stop to the owner through the cluster relay (the
+operations ``recordings.start`` / ``recordings.stop``, `rtc.cluster.ops.on_owner`), so any
+node answers the same. Refusals are ``ApplicationError`` with code ``conflict`` (no call in
+progress, a recording running already, too little disk space, the owner gone) so the API
+answers 409 and the socket an error reply.
 """
 
 from __future__ import annotations
@@ -24,19 +24,18 @@ from recordings import processing, selectors, services
 from recordings.config import recording_settings
 from recordings.models import Recording
 from rtc import cluster
-from rtc.cluster.relay import RelayedError
+from rtc.cluster import ops
 from rtc.recording.manager import recorder
 from rtc.recording.session import RecordingSession
 from rtc.services import get_room_service
 from rtc.signaling.errors import SignalingError
 
-__all__ = ["register_cluster_calls", "serve_start", "serve_stop", "session_stopped",
-           "start_recording", "stop_recording"]
+__all__ = ["session_stopped", "start_recording", "stop_recording"]
 
 logger = logging.getLogger(__name__)
 
-START_CALL = "recordings.start"
-STOP_CALL = "recordings.stop"
+START = "recordings.start"
+STOP = "recordings.stop"
 
 
 def _free_mb(path: Path) -> float:
@@ -53,19 +52,13 @@ async def start_recording(*, meeting_id: Any, started_by_id: Any = None,
                           started_by_name: str = "") -> Recording:
     """Start recording the meeting's call on the node that owns it (this process, or another
     node of the cluster through its relay); the new recording."""
-    meeting_id = str(meeting_id)
-    owner = await cluster.owner_elsewhere(meeting_id)
-    if owner is not None:
-        reply = await _on_node(owner, START_CALL, {
-            "meeting_id": meeting_id, "started_by_id": started_by_id,
-            "started_by_name": started_by_name})
-        return await database_sync_to_async(Recording.objects.get)(pk=reply["id"])
-    return await _start_here(meeting_id=meeting_id, started_by_id=started_by_id,
-                             started_by_name=started_by_name, node=cluster.local_node())
+    recording_id = await _on_owner(str(meeting_id), START, started_by_id=started_by_id,
+                                   started_by_name=started_by_name)
+    return await database_sync_to_async(Recording.objects.get)(pk=recording_id)
 
 
-async def _start_here(*, meeting_id: str, started_by_id: Any, started_by_name: str,
-                      node: Any) -> Recording:
+async def _start_here(*, meeting_id: str, started_by_id: Any,
+                      started_by_name: str) -> Recording:
     config = recording_settings()
     if not _has_call(meeting_id):
         raise ApplicationError("The meeting has no call in progress.", code=ErrorCode.CONFLICT)
@@ -74,6 +67,7 @@ async def _start_here(*, meeting_id: str, started_by_id: Any, started_by_name: s
                                code=ErrorCode.CONFLICT)
     if config.min_free_mb and _free_mb(config.work_dir) < config.min_free_mb:
         raise ApplicationError("Not enough disk space to record.", code=ErrorCode.CONFLICT)
+    node = cluster.local_node()
     recording = await database_sync_to_async(services.recording_create)(
         meeting_id=meeting_id, started_by_id=started_by_id, work_root=config.work_dir,
         node=config.node, recorder=node.id if node is not None else "")
@@ -98,13 +92,10 @@ async def stop_recording(*, meeting_id: Any, recording_id: Any = None) -> Record
     node records it; it is then ``processing``. Conflict when none runs."""
     meeting_id = str(meeting_id)
     rid = None if recording_id is None else str(recording_id)
-    if recorder.active(meeting_id) is None:
-        owner = await cluster.owner_elsewhere(meeting_id)
-        if owner is not None:
-            reply = await _on_node(owner, STOP_CALL, {"meeting_id": meeting_id,
-                                                      "recording_id": rid})
-            return await database_sync_to_async(Recording.objects.get)(pk=reply["id"])
-    return await _stop_here(meeting_id=meeting_id, recording_id=rid)
+    if recorder.active(meeting_id) is not None:  # recorded here
+        return await _stop_here(meeting_id=meeting_id, recording_id=rid)
+    stopped = await _on_owner(meeting_id, STOP, recording_id=rid)
+    return await database_sync_to_async(Recording.objects.get)(pk=stopped)
 
 
 async def _stop_here(*, meeting_id: str, recording_id: str | None) -> Recording:
@@ -124,39 +115,31 @@ async def _stop_here(*, meeting_id: str, recording_id: str | None) -> Recording:
     return await database_sync_to_async(Recording.objects.get)(pk=running.pk)
 
 
-async def _on_node(node_id: str, name: str, data: dict[str, Any]) -> dict[str, Any]:
-    """Run a recordings call on another node; its refusal as the same ApplicationError."""
+async def _on_owner(meeting_id: str, name: str, **args: Any) -> str:
+    """Run a recordings operation on the node owning the call; the recording's id. A refusal
+    relayed from another node is raised as the same ApplicationError (an owner that is gone
+    or silent: conflict)."""
     try:
-        return await cluster.call_node(node_id, name, data)
-    except RelayedError as error:
+        return str(await ops.on_owner(meeting_id, name, meeting_id=meeting_id, **args))
+    except SignalingError as error:
         code = error.code if error.code in ErrorCode.__members__.values() else "conflict"
         raise ApplicationError(error.message, code=ErrorCode(code)) from None
-    except SignalingError as error:  # the owner is gone or did not answer
-        raise ApplicationError(error.message, code=ErrorCode.CONFLICT) from None
 
 
-async def serve_start(node: Any, data: dict[str, Any]) -> dict[str, Any]:
-    """``recordings.start`` from another node: start recording here (on ``node``)."""
-    recording = await _start_here(meeting_id=str(data["meeting_id"]),
-                                  started_by_id=data.get("started_by_id"),
-                                  started_by_name=str(data.get("started_by_name") or ""),
-                                  node=node)
-    return {"id": str(recording.pk)}
+@ops.operation(START)
+async def _start_operation(*, service: Any, meeting_id: str, started_by_id: Any,
+                           started_by_name: str) -> str:
+    """``recordings.start``: start recording the call here; the recording's id."""
+    recording = await _start_here(meeting_id=meeting_id, started_by_id=started_by_id,
+                                  started_by_name=started_by_name)
+    return str(recording.pk)
 
 
-async def serve_stop(node: Any, data: dict[str, Any]) -> dict[str, Any]:
-    """``recordings.stop`` from another node: stop the recording made here."""
-    recording = await _stop_here(meeting_id=str(data["meeting_id"]),
-                                 recording_id=data.get("recording_id"))
-    return {"id": str(recording.pk)}
-
-
-def register_cluster_calls() -> None:
-    """Let the other nodes start and stop recordings on this one, and handle the recordings
-    of nodes that die (app start-up)."""
-    cluster.register_call(START_CALL, serve_start)
-    cluster.register_call(STOP_CALL, serve_stop)
-    cluster.on_nodes_gone(processing.nodes_lost)
+@ops.operation(STOP)
+async def _stop_operation(*, service: Any, meeting_id: str, recording_id: str | None) -> str:
+    """``recordings.stop``: stop the recording made here; its id."""
+    recording = await _stop_here(meeting_id=meeting_id, recording_id=recording_id)
+    return str(recording.pk)
 
 
 async def session_stopped(session: RecordingSession) -> None:

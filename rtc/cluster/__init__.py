@@ -22,13 +22,10 @@ if TYPE_CHECKING:
     from rtc.cluster.node import Node
 
 __all__ = [
-    "call_node",
     "detach_route",
     "drain_node",
     "local_node",
     "on_nodes_gone",
-    "owner_elsewhere",
-    "register_call",
     "route_request",
     "set_local_node",
     "start_node",
@@ -121,9 +118,14 @@ def set_local_node(node: Node | None) -> Node | None:
     return previous
 
 
-async def route_request(conn: Any, name: str, request: Any) -> dict[str, Any] | None:
+async def route_request(conn: Any, name: str, request: Any, *,
+                        call_state: bool = False) -> dict[str, Any] | None:
     """Serve ``request`` on the node owning the socket's call when that is another node: its
-    reply data; None when it is to be served here (no cluster, or the call runs here)."""
+    reply data; None when it is to be served here (no cluster, or the call runs here).
+
+    ``call_state``: the request reads the live call (who has a hand up), which only the
+    owner holds, so a socket that has not joined the call (no route) is served by the
+    meeting's owner too, if the call runs somewhere."""
     node = _node
     if node is None:
         return None
@@ -132,9 +134,15 @@ async def route_request(conn: Any, name: str, request: Any) -> dict[str, Any] | 
         node.route(conn.channel_name, conn.meeting_id, owner)
     else:
         route = node.routes.get(conn.channel_name)
-        if route is None:
+        if route is not None:
+            owner = route.owner
+        elif call_state:
+            found = await node.store.owner(str(conn.meeting_id))
+            if found is None:
+                return None
+            owner = found
+        else:
             return None
-        owner = route.owner
     if owner == node.id:
         return None
     return await node.relay.forward(owner, conn, name, request)
@@ -150,36 +158,6 @@ async def detach_route(conn: Any) -> bool:
         return False
     await node.relay.forward_detach(route.owner, conn)
     return True
-
-
-async def owner_elsewhere(meeting_id: Any) -> str | None:
-    """The id of the live node owning the meeting's call when that is another node; None
-    without a cluster, when the call runs here, or when no call runs anywhere."""
-    node = _node
-    if node is None:
-        return None
-    owner = await node.store.owner(str(meeting_id))
-    return owner if owner is not None and owner != node.id else None
-
-
-def register_call(name: str,
-                  impl: Callable[[Any, dict[str, Any]], Awaitable[dict[str, Any] | None]]
-                  ) -> None:
-    """Let other nodes run ``await impl(node, data)`` here by name
-    (`rtc.cluster.relay.register_call`)."""
-    from rtc.cluster.relay import register_call as register
-
-    register(name, impl)
-
-
-async def call_node(node_id: str, name: str, data: dict[str, Any]) -> dict[str, Any]:
-    """Run the registered call ``name`` on node ``node_id`` (this process's node must run);
-    its reply data. Its refusal is raised as `rtc.cluster.relay.RelayedError`; a node that
-    is gone or silent as ``SignalingError`` (``internal``)."""
-    node = _node
-    if node is None:
-        raise RuntimeError("no cluster node runs in this process")
-    return await node.relay.invoke(node_id, name, data)
 
 
 def on_nodes_gone(listener: Callable[[list[str]], Awaitable[Any]]) -> None:
