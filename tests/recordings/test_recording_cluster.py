@@ -72,13 +72,16 @@ async def api(cluster: Cluster, node: int, user: str, method: str, path: str,
     return await asyncio.to_thread(_http, cluster, node, user, method, path, **headers)
 
 
-async def settled(cluster: Cluster, node: int, path: str, timeout: float = 120) -> dict:
-    """The recording at ``path`` once it is ``ready`` or ``failed`` (read through ``node``)."""
+async def settled(cluster: Cluster, node: int, path: str, timeout: float = 120,
+                  lost: str = "") -> dict:
+    """The recording at ``path`` once it is ``ready`` or ``failed`` (read through ``node``),
+    other than failed with the reason ``lost`` (a lost node's, until that node is back)."""
     async with asyncio.timeout(timeout):
         while True:
             status, body = await api(cluster, node, "bob", "GET", path)
             assert status == 200, body
-            if body["status"] in ("ready", "failed"):
+            if body["status"] == "ready" or (body["status"] == "failed"
+                                             and body["failure_reason"] != lost):
                 return body
             await asyncio.sleep(0.5)
 
@@ -217,3 +220,40 @@ def tools_of(workdir: Path) -> list[str]:
         if "ffmpeg" in cmdline and str(workdir) in cmdline:
             found.append(cmdline)
     return found
+
+
+async def test_a_killed_recording_node_fails_its_recording_then_composes_it_when_back(
+        cluster: Cluster, tmp_path: Path) -> None:
+    """node0 is SIGKILLed while it records: once its lease runs out node1 (which noticed)
+    marks the recording ``failed`` with ``node_lost`` and says why (it never stays
+    ``recording``); when node0 starts again it composes what it saved, which becomes
+    ``ready`` and plays."""
+    meeting = cluster.meeting("record kill")
+    alice, bob = await call_on_two_nodes(cluster, meeting)
+    peers = [alice.peer_id, bob.peer_id]
+    base = f"/api/meetings/{meeting}/recordings/"
+    status, body = await api(cluster, 1, "alice", "POST", base)
+    assert status == 201, body
+    rid = body["id"]
+    await bob.signaling.wait_event("rtc:recordingStarted", recordingId=rid)
+    await asyncio.sleep(4.0)
+    killed = time.monotonic()
+    cluster.live.kill(0)
+    async with asyncio.timeout(20):
+        while (row := cluster.live.shell(ROW.format(rid=rid)))["status"] == "recording":
+            await asyncio.sleep(0.5)
+    print(f"recording of a killed node failed {time.monotonic() - killed:.1f}s after SIGKILL")  # noqa: T201
+    assert row["status"] == "failed" and row["stop_reason"] == "node_lost", row
+    assert "node0" in row["failure_reason"], row
+
+    await asyncio.to_thread(cluster.live.nodes[0].start, migrate=False)
+    done = await settled(cluster, 1, f"{base}{rid}/", lost=row["failure_reason"])
+    assert done["status"] == "ready", done
+    assert done["duration"] > 2.0, done
+    status, content = await api(cluster, 1, "bob", "GET", f"{base}{rid}/file/")
+    assert status == 200
+    path = tmp_path / "killed.webm"
+    path.write_bytes(content)
+    row = cluster.live.shell(ROW.format(rid=rid))
+    check_file(path, duration=row["duration"], details=row["details"], peers=peers)
+    await cluster.close_bots()
