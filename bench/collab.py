@@ -9,7 +9,8 @@ seconds on average (exponential pauses: a Poisson process per peer). Usage::
 
     .venv/bin/python -m bench.collab [--quick] [--peers 100] [--seconds 60]
                                      [--chat-every 30] [--draw-every 10] [--points 40]
-                                     [--redis URL] [--json]
+                                     [--redis URL] [--database sqlite|inherit]
+                                     [--starve FRACTION] [--json]
 
 Measured: delivery latency of ``chat:message`` (sent by one bot → received by each socket,
 the sender's included) and of ``whiteboard:op`` (→ each other socket), p50/p99 over every
@@ -24,6 +25,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
+import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -93,9 +96,28 @@ async def _connect(index: int, url: str, origin: str, tracker: Tracker,
     return CollabBot(client, seed=index)
 
 
+async def _starve(pid: int, fraction: float, stopped: list[float]) -> None:
+    """Hold daphne stopped (SIGSTOP) for ``fraction`` of every 100 ms until cancelled: CPU
+    starvation on demand, of daphne alone (a loaded machine would slow every process here).
+    The seconds it was held stopped are added to ``stopped``."""
+    period = 0.1
+    try:
+        while True:
+            os.kill(pid, signal.SIGSTOP)
+            held = time.monotonic()
+            try:
+                await asyncio.sleep(period * fraction)
+            finally:
+                os.kill(pid, signal.SIGCONT)
+                stopped[0] += time.monotonic() - held
+            await asyncio.sleep(period * (1 - fraction))
+    except ProcessLookupError:
+        return
+
+
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     """One row: seed, start, connect, behave, drain, measure."""
-    server = DaphneServer(redis_url=args.redis)
+    server = DaphneServer(redis_url=args.redis, database=args.database)
     try:
         seeded = await asyncio.to_thread(server.prepare, users=args.peers, meetings=1,
                                          capacity=min(500, args.peers + 5))
@@ -114,11 +136,20 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                             stroke_points=args.points)
             started = time.monotonic()
             client_cpu = time.process_time()
-            results = await asyncio.gather(*(
-                bot.behave(args.seconds, habits,
-                           text=lambda i=i: tracker.chat_text(i),
-                           element_id=lambda i=i: tracker.stroke_id(i))
-                for i, bot in enumerate(bots)), return_exceptions=True)
+            stopped = [0.0]
+            starver = (asyncio.get_running_loop().create_task(
+                _starve(server.process.pid, args.starve, stopped))
+                if args.starve > 0 and server.process is not None else None)
+            try:
+                results = await asyncio.gather(*(
+                    bot.behave(args.seconds, habits,
+                               text=lambda i=i: tracker.chat_text(i),
+                               element_id=lambda i=i: tracker.stroke_id(i))
+                    for i, bot in enumerate(bots)), return_exceptions=True)
+            finally:
+                if starver is not None:
+                    starver.cancel()
+                    await asyncio.gather(starver, return_exceptions=True)
             active = time.monotonic() - started
             client_cpu = time.process_time() - client_cpu
             busy_daphne, busy_main, busy_workers = server.sample()
@@ -145,6 +176,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "strokes_sent": tracker.strokes_sent,
         "deliveries": dict(tracker.delivered),
         "missing": {k: expected[k] - tracker.delivered[k] for k in expected},
+        "expected": expected,
+        "stopped_pct": round(100 * stopped[0] / active, 1),
         "latency": {k: summary[k] for k in ("chat delivery", "board delivery") if k in summary},
         "errors": len(errors),
         "error_examples": sorted({repr(e) for e in errors})[:3],
@@ -177,6 +210,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--points", type=int, default=40, help="points per stroke")
     parser.add_argument("--ramp", type=float, default=10.0, help="seconds to connect everyone")
     parser.add_argument("--redis", metavar="URL", help="channel layer: channels-redis at URL")
+    parser.add_argument("--database", choices=("sqlite", "inherit"), default="sqlite",
+                        help="sqlite: a file of its own (default); inherit: a fresh database "
+                             "on the PostgreSQL server of DATABASE_URL")
+    parser.add_argument("--starve", type=float, default=0.0, metavar="FRACTION",
+                        help="hold daphne stopped this fraction of every 100 ms while the "
+                             "peers act (CPU starvation of the server alone), e.g. 0.85")
     parser.add_argument("--quick", action="store_true", help="5 peers for 6 s, busy (smoke)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
@@ -191,9 +230,10 @@ def main(argv: list[str] | None = None) -> int:
         print_json(row)
         return 1 if bad else 0
     layer = "channels-redis" if args.redis else "in-memory channel layer"
-    print(f"collab: live daphne ({layer}), {args.peers} peers in one meeting, chat every "
-          f"{args.chat_every:g} s and a {args.points}-point stroke every {args.draw_every:g} s "
-          f"per peer; load average {row['load_average']}")
+    database = "PostgreSQL" if args.database == "inherit" else "SQLite"
+    print(f"collab: live daphne ({database}, {layer}), {args.peers} peers in one meeting, "
+          f"chat every {args.chat_every:g} s and a {args.points}-point stroke every "
+          f"{args.draw_every:g} s per peer; load average {row['load_average']}")
     print(format_table(
         ["peers", "s", "chat", "strokes", "chat p50/p99 ms", "board p50/p99 ms", "missing",
          "daphne %", "loop %", "workers %", "bots %"],
@@ -201,7 +241,8 @@ def main(argv: list[str] | None = None) -> int:
           _pair(row, "chat delivery"), _pair(row, "board delivery"),
           sum(row["missing"].values()), row["daphne_cpu_pct"], row["daphne_loop_cpu_pct"],
           row["workers_cpu_pct"], row["bots_cpu_pct"]]]))
-    print(f"\ndeliveries: {row['deliveries']}; stored: {row['stored']}")
+    print(f"\ndeliveries: {row['deliveries']} of {row['expected']}; stored: {row['stored']}; "
+          f"daphne held stopped {row['stopped_pct']} % of the active time")
     print(f"errors: {row['errors']}{' ' + str(row['error_examples']) if row['errors'] else ''}")
     return 1 if bad else 0
 

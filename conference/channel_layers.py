@@ -247,13 +247,25 @@ class RedisChannelLayer(ChannelsRedisChannelLayer):
             pump.cancel()
 
     async def _pump_messages(self, real_channel: str) -> None:
-        """Move this process's messages from Redis into the channels' inboxes."""
+        """Move this process's messages from Redis into the channels' inboxes.
+
+        After a Redis failure the pump first puts this process's members back into their
+        groups: a Redis that restarted empty has forgotten them, and other processes' group
+        sends would never reach them again (the sockets would stay open and deaf).
+        """
         pause = 0.1
+        failed = False
         while True:
             try:
+                if failed:
+                    restored = await self._restore_local_groups()
+                    logger.warning("channel layer: Redis is back; %s local memberships restored",
+                                   restored)
+                    failed = False
                 target, message = await self.receive_single(real_channel)
             except (RedisError, OSError) as error:
                 _reraise_if_cancelled()
+                failed = True
                 logger.warning("channel layer receive failed [channel:%s]: %r; retrying in %.1fs",
                                real_channel, error, pause)
                 await asyncio.sleep(pause)
@@ -262,6 +274,24 @@ class RedisChannelLayer(ChannelsRedisChannelLayer):
             pause = 0.1
             for name in target if isinstance(target, list) else [target]:
                 self._put(name, message)
+
+    async def _restore_local_groups(self) -> int:
+        """Add every local member to its group in Redis again (one pipeline per group);
+        returns how many memberships were written."""
+        written = 0
+        for group, members in tuple(self._local_groups.items()):
+            channels = tuple(members)
+            if not channels:
+                continue
+            key = self._group_key(group)
+            connection = self.connection(self.consistent_hash(group))
+            now = time.time()
+            async with connection.pipeline(transaction=False) as pipe:
+                pipe.zadd(key, dict.fromkeys(channels, now))
+                pipe.expire(key, self.group_expiry)
+                await pipe.execute()
+            written += len(channels)
+        return written
 
     async def _brpop_with_clean(self, index: int, channel: str, timeout: int) -> Any:
         """channels-redis's blocking pop, ended by a cancellation.

@@ -219,6 +219,9 @@ class Node:
         """Sockets whose call's owner left the cluster: tell them to rebuild (``node_lost``)."""
         orphans = [(channel, route) for channel, route in self.routes.items()
                    if route.owner != self.id and route.owner not in self.records]
+        failed = self.relay.fail_calls_to_gone({*self.records, self.id})
+        if failed:
+            logger.warning("relayed requests to a node that left failed now [count:%s]", failed)
         for channel, route in orphans:
             if self.routes.get(channel) is not route:
                 continue

@@ -24,6 +24,7 @@ from django.contrib.auth import get_user_model
 from redis import asyncio as aioredis
 from rest_framework.authtoken.models import Token
 
+from bench._services import PrivateRedis
 from conference.channel_layers import RedisChannelLayer
 from meetings import events, services
 from meetings.models import Meeting, Participant
@@ -208,3 +209,35 @@ async def test_group_messages_reach_local_members_in_process_and_others_through_
     finally:
         await here.flush()
         await there.flush()
+
+
+async def test_a_redis_restarted_empty_gets_this_process_members_back_into_their_groups():
+    """A private redis-server dies and comes back empty: it has forgotten every group.
+    The process whose member is receiving notices the failure in its pump and writes its
+    memberships again, so the other process's group message reaches that member (without
+    this the socket stays open and deaf); the members are listed in Redis once more."""
+    redis = PrivateRedis().start()
+    prefix = f"conference-test-restart-{uuid.uuid4().hex[:10]}"
+    here = RedisChannelLayer(hosts=[redis.url], prefix=prefix, max_connections=POOL)
+    there = RedisChannelLayer(hosts=[redis.url], prefix=prefix, max_connections=POOL)
+    here.receive_retry_max = 0.2
+    try:
+        mine = await here.new_channel()
+        await here.group_add("meeting.g", mine)
+        receiving = asyncio.ensure_future(here.receive(mine))
+        await asyncio.sleep(0.2)  # the pump is popping
+        await asyncio.to_thread(redis.restart, 0.5)
+        client = aioredis.from_url(redis.url)
+        try:
+            async with asyncio.timeout(15):
+                while not await client.zcard(f"{prefix}:group:meeting.g"):
+                    await asyncio.sleep(0.1)
+        finally:
+            await client.aclose()
+        assert not receiving.done()
+        await there.group_send("meeting.g", {"type": "meeting.event", "n": 5})
+        assert (await asyncio.wait_for(receiving, 5))["n"] == 5
+    finally:
+        await here.flush()
+        await there.flush()
+        redis.close()
