@@ -11,11 +11,11 @@ STAMPS := .stamps
 CACHE ?= $(or $(CONFERENCE_CACHE),$(HOME)/.cache/conference)
 export CONFERENCE_CACHE := $(CACHE)
 
-.PHONY: run test setup system venv worker reference static lint clean
+.PHONY: run test setup system venv worker reference static lint clean cluster
 
 run: setup
 	$(PY) manage.py migrate --noinput
-	$(VENV)/bin/daphne -b $(HOST) -p $(PORT) conference.asgi:application
+	$(VENV)/bin/daphne -b $(HOST) -p $(PORT) --ping-interval 10 --ping-timeout 10 conference.asgi:application
 
 test: setup reference
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
@@ -51,3 +51,9 @@ lint: venv
 
 clean:
 	rm -rf $(VENV) $(STAMPS) staticfiles
+
+# A local cluster of NODES daphne nodes behind a round-robin balancer on HOST:PORT, on the
+# machine's PostgreSQL (CLUSTER_DATABASE_URL) and Redis (REDIS_URL): README, A cluster of nodes.
+NODES ?= 3
+cluster: setup
+	$(PY) scripts/cluster.py --nodes $(NODES) --host $(HOST) --port $(PORT)

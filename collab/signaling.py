@@ -66,9 +66,16 @@ def _take(limiter: RateLimiter, conn: Connection, rate: float, burst: int, what:
         raise SignalingError(ErrorCode.LIMIT, f"too many {what}, slow down")
 
 
+def _service(conn: Connection) -> Any:
+    """The RoomService holding the connection's call: the one of the cluster node serving a
+    relayed request (`rtc.cluster.relay.RemoteConnection`), else this process's (None before
+    any call started here)."""
+    return getattr(conn, "room_service", None) or current_room_service()
+
+
 def _call_peer(conn: Connection) -> tuple[Room, Peer] | None:
     """The connection's room and peer if it is in the call, else None."""
-    service = current_room_service()
+    service = _service(conn)
     if service is None:
         return None
     try:
@@ -79,7 +86,7 @@ def _call_peer(conn: Connection) -> tuple[Room, Peer] | None:
 
 def _in_call(conn: Connection) -> tuple[Room, Peer]:
     """The connection's room and peer; ``invalid`` when it has not joined the call."""
-    return get_room_service().peer_of(conn.channel_name)
+    return (_service(conn) or get_room_service()).peer_of(conn.channel_name)
 
 
 def _host_by_grant(conn: Connection) -> bool | None:
@@ -180,10 +187,12 @@ async def hand_lower(conn: Connection, request: HandLowerRequest) -> Reply:
     return {"peerId": target, "lowered": lowered is not None}
 
 
-@rtc_request("hand:list")
+@rtc_request("hand:list", call_state=True)
 async def hand_list(conn: Connection, request: EmptyRequest) -> Reply:
-    """The hands up in this call, first raised first (empty before anyone joined)."""
-    service = current_room_service()
+    """The hands up in this call, first raised first (empty before anyone joined). The
+    queue lives beside the call, so in a cluster the call's owner answers, whichever node
+    serves the asking socket and whether or not it joined the call."""
+    service = _service(conn)
     room = service.rooms.get(str(conn.meeting_id)) if service is not None else None
     if room is None:
         return {"hands": []}

@@ -19,7 +19,10 @@ class RtcConfig(AppConfig):
 
     def ready(self) -> None:
         """Import the built-in handlers and every app's `signaling` module."""
-        from rtc import handlers  # noqa: F401  (registers built-in handlers)
+        from rtc import (
+            handlers,  # noqa: F401  (registers built-in handlers)
+            live,  # noqa: F401  (registers its cluster operations)
+        )
         from rtc.grants import enforce_grants
         from rtc.protocol import registry
 

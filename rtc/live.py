@@ -20,6 +20,7 @@ from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from rtc.cluster.ops import operation
 from rtc.services import notify
 from rtc.services.errors import media_errors
 from rtc.services.rooms import Peer, Room
@@ -253,7 +254,7 @@ async def staff_mute_producer(service: RoomService, *, meeting_id: str, producer
     await notify.broadcast(room.meeting_id, "rtc:producerPaused",
                            {"peerId": owner.id, "producerId": producer_id, "byHost": True})
     logger.info("staff muted producer [meeting:%s, peer:%s, producer:%s, staff:%s]",
-                room.meeting_id, owner.id, producer_id, getattr(actor, "pk", None))
+                room.meeting_id, owner.id, producer_id, getattr(actor, "pk", actor))
     return owner
 
 
@@ -266,5 +267,31 @@ async def staff_remove_peer(service: RoomService, *, meeting_id: str, peer_id: s
     """
     target = await service.remove_peer(meeting_id=str(meeting_id), peer_id=peer_id, by="staff")
     logger.info("staff removed peer [meeting:%s, peer:%s, staff:%s]", meeting_id, target.id,
-                getattr(actor, "pk", None))
+                getattr(actor, "pk", actor))
     return target
+
+
+# -- the same, as cluster operations (rtc.cluster.ops: the admin page reaches any node) -----------
+
+
+@operation("live.overview")
+async def overview_here(service: RoomService) -> dict[str, Any]:
+    """This node's :func:`room_overview` with a fresh sample: ``rooms``, ``errors``."""
+    sample = await sample_media(service)
+    return {"rooms": room_overview(service, sample), "errors": sample.errors}
+
+
+@operation("live.staff_mute")
+async def _staff_mute_here(service: RoomService, meeting_id: str, producer_id: str,
+                           actor: Any) -> dict[str, Any]:
+    owner = await staff_mute_producer(service, meeting_id=meeting_id,
+                                      producer_id=producer_id, actor=actor)
+    return {"peerId": owner.id, "displayName": owner.display_name}
+
+
+@operation("live.staff_remove")
+async def _staff_remove_here(service: RoomService, meeting_id: str, peer_id: str,
+                             actor: Any) -> dict[str, Any]:
+    target = await staff_remove_peer(service, meeting_id=meeting_id,
+                                     peer_id=peer_id, actor=actor)
+    return {"peerId": target.id, "displayName": target.display_name}

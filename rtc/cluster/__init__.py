@@ -113,9 +113,14 @@ def set_local_node(node: Node | None) -> Node | None:
     return previous
 
 
-async def route_request(conn: Any, name: str, request: Any) -> dict[str, Any] | None:
+async def route_request(conn: Any, name: str, request: Any, *,
+                        call_state: bool = False) -> dict[str, Any] | None:
     """Serve ``request`` on the node owning the socket's call when that is another node: its
-    reply data; None when it is to be served here (no cluster, or the call runs here)."""
+    reply data; None when it is to be served here (no cluster, or the call runs here).
+
+    ``call_state``: the request reads the live call (who has a hand up), which only the
+    owner holds, so a socket that has not joined the call (no route) is served by the
+    meeting's owner too, if the call runs somewhere."""
     node = _node
     if node is None:
         return None
@@ -124,9 +129,15 @@ async def route_request(conn: Any, name: str, request: Any) -> dict[str, Any] | 
         node.route(conn.channel_name, conn.meeting_id, owner)
     else:
         route = node.routes.get(conn.channel_name)
-        if route is None:
+        if route is not None:
+            owner = route.owner
+        elif call_state:
+            found = await node.store.owner(str(conn.meeting_id))
+            if found is None:
+                return None
+            owner = found
+        else:
             return None
-        owner = route.owner
     if owner == node.id:
         return None
     return await node.relay.forward(owner, conn, name, request)

@@ -123,6 +123,17 @@ class Relay:
             raise RelayedError(str(reply["error"]), str(reply.get("code") or "internal"))
         return dict(reply.get("data") or {})
 
+    async def ask(self, node_id: str, name: str, args: dict[str, Any]) -> Any:
+        """Have ``node_id`` run the operator operation ``name`` (`rtc.cluster.ops`); its
+        result, or its refusal raised as a SignalingError with the same message and code."""
+        reply = await self._call(node_id, {"op": "operation", "name": name, "args": args})
+        if "error" in reply:
+            code = str(reply.get("code") or "")
+            known = code in {c.value for c in ErrorCode}
+            raise SignalingError(code if known else ErrorCode.INTERNAL,
+                                 str(reply["error"]))
+        return reply.get("data")
+
     async def forward_detach(self, owner: str, conn: Any) -> None:
         """Tell ``owner`` that the socket of ``conn`` closed (a failure is logged)."""
         message = {
@@ -212,7 +223,7 @@ class Relay:
         started = time.perf_counter()
         try:
             data = await self._run(message)
-            reply: dict[str, Any] = {"data": data or {}}
+            reply: dict[str, Any] = {"data": data if message["op"] == "operation" else data or {}}
         except ApplicationError as error:
             reply = {"error": error.message, "code": str(error.code)}
         except registry.safe_errors as error:
@@ -245,11 +256,16 @@ class Relay:
         self._users[user_id] = (now + USER_CACHE_SECONDS, user)
         return user
 
-    async def _run(self, message: dict[str, Any]) -> dict[str, Any] | None:
+    async def _run(self, message: dict[str, Any]) -> Any:
         from rtc.grants import Grants
         from rtc.signaling.handlers import IMPLS
         from rtc.signaling.schemas import parse_request
 
+        if message["op"] == "operation":
+            from rtc.cluster.ops import run_here
+
+            return await run_here(str(message["name"]), dict(message.get("args") or {}),
+                                  self.node.service)
         user = await self._user(message["user_id"])
         grant = message.get("grant")
         join_grant = None
