@@ -10,13 +10,15 @@ seconds on average (exponential pauses: a Poisson process per peer). Usage::
     .venv/bin/python -m bench.collab [--quick] [--peers 100] [--seconds 60]
                                      [--chat-every 30] [--draw-every 10] [--points 40]
                                      [--redis URL] [--database sqlite|inherit]
-                                     [--starve FRACTION] [--json]
+                                     [--starve FRACTION] [--drain 30] [--json]
 
 Measured: delivery latency of ``chat:message`` (sent by one bot → received by each socket,
 the sender's included) and of ``whiteboard:op`` (→ each other socket), p50/p99 over every
-delivery, from one process's clock; deliveries missing after a 5 s drain (must be 0); error
-replies (must be 0); and the server's CPU over the active period: daphne (all threads, and its
-event loop alone) and the mediasoup workers, in percent of one core. The bots run in this
+delivery, from one process's clock; deliveries missing after the drain (``--drain``, 30 s: must
+be 0) and how many came after the peers stopped; ``events:missed`` notices (sockets told that
+events for them were dropped); error replies (must be 0); and the server's CPU over the active
+period: daphne (all threads, and its event loop alone) and the mediasoup workers, in percent
+of one core. The bots run in this
 process on the same machine; their CPU is shown too (``bots %``), with the load average.
 """
 
@@ -43,7 +45,6 @@ from bots.signaling import SignalingClient  # noqa: E402
 __all__ = ["main", "run"]
 
 TIMEOUT = 30.0
-DRAIN_SECONDS = 5.0
 
 
 class Tracker:
@@ -55,6 +56,11 @@ class Tracker:
         self.chat_sent = 0
         self.strokes_sent = 0
         self.delivered = {"chat": 0, "board": 0}
+        self.late = 0
+        """Deliveries after the peers stopped (set ``ended`` then)."""
+        self.ended: int | None = None
+        self.missed_notices = 0
+        """``events:missed``: sockets told that events for them were dropped."""
         self._ids = itertools.count(1)
 
     def chat_text(self, sender: int) -> str:
@@ -71,6 +77,9 @@ class Tracker:
 
     def listener(self, event_type: str, data: dict[str, Any]) -> None:
         now = time.perf_counter_ns()
+        if event_type == "events:missed":
+            self.missed_notices += 1
+            return
         if event_type == "chat:message":
             key = str(data.get("text", "")).split(" ", 1)[0]
             kind = "chat"
@@ -82,6 +91,8 @@ class Tracker:
         sent = self.sent_at.get(key)
         if sent is not None:
             self.delivered[kind] += 1
+            if self.ended is not None:
+                self.late += 1
             self.samples.add(f"{kind} delivery", (now - sent) / 1e6)
 
 
@@ -151,11 +162,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     starver.cancel()
                     await asyncio.gather(starver, return_exceptions=True)
             active = time.monotonic() - started
+            tracker.ended = time.perf_counter_ns()
             client_cpu = time.process_time() - client_cpu
             busy_daphne, busy_main, busy_workers = server.sample()
             expected = {"chat": tracker.chat_sent * args.peers,
                         "board": tracker.strokes_sent * (args.peers - 1)}
-            deadline = time.monotonic() + DRAIN_SECONDS
+            deadline = time.monotonic() + args.drain
             while tracker.delivered != expected and time.monotonic() < deadline:
                 await asyncio.sleep(0.1)
             errors = [r for r in results if isinstance(r, BaseException)]
@@ -177,6 +189,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "deliveries": dict(tracker.delivered),
         "missing": {k: expected[k] - tracker.delivered[k] for k in expected},
         "expected": expected,
+        "late": tracker.late,
+        "missed_notices": tracker.missed_notices,
         "stopped_pct": round(100 * stopped[0] / active, 1),
         "latency": {k: summary[k] for k in ("chat delivery", "board delivery") if k in summary},
         "errors": len(errors),
@@ -213,6 +227,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--database", choices=("sqlite", "inherit"), default="sqlite",
                         help="sqlite: a file of its own (default); inherit: a fresh database "
                              "on the PostgreSQL server of DATABASE_URL")
+    parser.add_argument("--drain", type=float, default=30.0,
+                        help="seconds to wait after the peers stop for deliveries still due")
     parser.add_argument("--starve", type=float, default=0.0, metavar="FRACTION",
                         help="hold daphne stopped this fraction of every 100 ms while the "
                              "peers act (CPU starvation of the server alone), e.g. 0.85")
@@ -242,7 +258,8 @@ def main(argv: list[str] | None = None) -> int:
           sum(row["missing"].values()), row["daphne_cpu_pct"], row["daphne_loop_cpu_pct"],
           row["workers_cpu_pct"], row["bots_cpu_pct"]]]))
     print(f"\ndeliveries: {row['deliveries']} of {row['expected']}; stored: {row['stored']}; "
-          f"daphne held stopped {row['stopped_pct']} % of the active time")
+          f"daphne held stopped {row['stopped_pct']} % of the active time; delivered after "
+          f"the peers stopped: {row['late']}; events:missed notices: {row['missed_notices']}")
     print(f"errors: {row['errors']}{' ' + str(row['error_examples']) if row['errors'] else ''}")
     return 1 if bad else 0
 

@@ -102,7 +102,10 @@ class LiveDaphne:
     ``database`` (``"sqlite"`` or ``"inherit"``), ``redis_url`` (channels-redis under a key
     prefix of its own; None: the in-memory layer), ``profile`` (run under cProfile, dump the
     stats there), ``wrap`` (rewrites daphne's command line, e.g. to enter a network namespace),
-    ``probe`` (how to tell it serves; :func:`answers_http` by default), ``ready_path``.
+    ``probe`` (how to tell it serves; :func:`answers_http` by default), ``ready_path``,
+    ``keepalive`` (daphne's ``--ping-interval`` and ``--ping-timeout`` in seconds: a socket idle
+    that long is pinged, and closed when its pong does not come within the timeout; None:
+    daphne's defaults, 20 and 30).
     """
 
     def __init__(self, *, env: Mapping[str, str] | None = None,
@@ -114,7 +117,8 @@ class LiveDaphne:
                  probe: Callable[[str], bool] = answers_http,
                  ready_path: str = "/accounts/login/",
                  secret_key: str = "live-daphne-test-key-not-a-secret-0123456789abcdefghij",
-                 prefix: str = "conference-live-") -> None:
+                 prefix: str = "conference-live-",
+                 keepalive: tuple[float, float] | None = None) -> None:
         if database not in ("sqlite", "inherit"):
             raise ValueError("database is 'sqlite' or 'inherit'")
         self.workdir = Path(tempfile.mkdtemp(prefix=prefix))
@@ -136,6 +140,7 @@ class LiveDaphne:
         self._pg_database: str | None = None
         self._prefix = f"{prefix}{uuid.uuid4().hex[:8]}"
         self.log_path = self.workdir / "daphne.log"
+        self.keepalive = keepalive
         self.bind = "127.0.0.1"
         """The address daphne listens on (``0.0.0.0`` to be reached over another interface
         too; :attr:`url` stays on loopback)."""
@@ -231,7 +236,11 @@ class LiveDaphne:
         daphne = [str(Path(sys.executable).with_name("daphne"))]
         if self.profile:
             daphne = [sys.executable, "-m", "cProfile", "-o", self.profile, *daphne]
-        command = [*daphne, "-b", self.bind, "-p", str(self.port), "conference.asgi:application"]
+        command = [*daphne, "-b", self.bind, "-p", str(self.port)]
+        if self.keepalive is not None:
+            command += ["--ping-interval", f"{self.keepalive[0]:g}",
+                        "--ping-timeout", f"{self.keepalive[1]:g}"]
+        command.append("conference.asgi:application")
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(  # noqa: S603 (fixed argv)
                 self.wrap(command) if self.wrap else command, cwd=ROOT, env=self.env(),

@@ -8,6 +8,12 @@ message at 10 connections, 88 µs at 500, 156 µs at 1,000). Expiry is measured 
 (messages: 60 s, group membership: a day), so sweeping at most once a second keeps the same
 behaviour at a constant cost.
 
+Both: a channel holds at most ``capacity`` messages (``CHANNEL_CAPACITY``); beyond that a
+message is dropped, which Channels does silently. Here a channel of this process that lost
+messages that way then gets one ``{"type": "channel.missed", "count": n}`` after the messages
+still queued (`MISSED`), so its consumer can tell its client to fetch the state again instead
+of showing a partial one for ever.
+
 Redis: channels-redis builds redis-py's default ``ConnectionPool``, which *refuses* a command
 when its 100 connections are in use (``MaxConnectionsError: Too many connections``): 200
 sockets opening at once made ``group_add`` raise in the consumer's ``connect`` and the server
@@ -27,14 +33,45 @@ import logging
 import time
 from typing import Any
 
+from channels.exceptions import ChannelFull
 from channels.layers import InMemoryChannelLayer as ChannelsInMemoryChannelLayer
 from channels_redis.core import RedisChannelLayer as ChannelsRedisChannelLayer
 from redis import asyncio as aioredis
 from redis.exceptions import RedisError
 
-__all__ = ["InMemoryChannelLayer", "RedisChannelLayer"]
+__all__ = ["MISSED", "InMemoryChannelLayer", "RedisChannelLayer"]
 
 logger = logging.getLogger(__name__)
+
+MISSED = "channel.missed"
+"""The type of the notice a channel gets after messages for it were dropped."""
+
+
+class _Missed:
+    """Messages dropped per channel since its last notice (one notice per overflow)."""
+
+    def __init__(self) -> None:
+        self.counts: dict[str, int] = {}
+
+    LIMIT = 10_000
+    """Channels remembered at most (one that closed before its notice is never asked)."""
+
+    def dropped(self, channel: str) -> None:
+        if len(self.counts) >= self.LIMIT:
+            self.counts.clear()
+        if channel not in self.counts:
+            logger.warning("channel %s is full: dropping its messages until it catches up",
+                           channel)
+        self.counts[channel] = self.counts.get(channel, 0) + 1
+
+    def notice(self, channel: str) -> dict[str, Any] | None:
+        """The notice to queue for ``channel`` now (None when it lost nothing)."""
+        count = self.counts.pop(channel, 0)
+        if not count:
+            return None
+        logger.warning("channel %s lost %s messages; told to fetch the state again", channel,
+                       count)
+        return {"type": MISSED, "count": count}
 
 
 class InMemoryChannelLayer(ChannelsInMemoryChannelLayer):
@@ -45,6 +82,29 @@ class InMemoryChannelLayer(ChannelsInMemoryChannelLayer):
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
         self._next_sweep = 0.0
+        self._missed = _Missed()
+
+    async def send(self, channel: str, message: dict[str, Any]) -> None:
+        """Channels' send; a full channel (whose message ``group_send`` then drops) is
+        counted for its ``channel.missed`` notice."""
+        try:
+            await super().send(channel, message)
+        except ChannelFull:
+            self._missed.dropped(channel)
+            raise
+
+    async def receive(self, channel: str) -> dict[str, Any]:
+        """Channels' receive; once a channel that lost messages has room again, its notice is
+        queued behind what it still holds."""
+        message = await super().receive(channel)
+        notice = self._missed.notice(channel) if self._missed.counts else None
+        if notice is not None:
+            queue = self.channels.get(channel)
+            if queue is None:
+                queue = self.channels[channel] = asyncio.Queue(
+                    maxsize=self.get_capacity(channel))
+            queue.put_nowait((time.time() + self.expiry, notice))
+        return message
 
     def _clean_expired(self) -> None:
         now = time.monotonic()
@@ -75,6 +135,7 @@ class RedisChannelLayer(ChannelsRedisChannelLayer):
         self._inboxes: dict[str, asyncio.Queue[dict[str, Any]]] = {}
         self._receivers = 0
         self._pump: asyncio.Task[None] | None = None
+        self._missed = _Missed()
 
     # -- pools ------------------------------------------------------------------------------
 
@@ -149,6 +210,7 @@ class RedisChannelLayer(ChannelsRedisChannelLayer):
             inbox = self._inboxes[channel] = asyncio.Queue()
         if inbox.qsize() >= self.get_capacity(channel):
             inbox.get_nowait()
+            self._missed.dropped(channel)
         inbox.put_nowait(message)
 
     # -- sending ----------------------------------------------------------------------------
@@ -214,7 +276,11 @@ class RedisChannelLayer(ChannelsRedisChannelLayer):
         self._receivers += 1
         self._start_pump(real)
         try:
-            return await inbox.get()
+            message = await inbox.get()
+            notice = self._missed.notice(channel) if self._missed.counts else None
+            if notice is not None:
+                inbox.put_nowait(notice)  # room: one was just taken
+            return message
         finally:
             self._receivers -= 1
             if inbox.empty() and self._inboxes.get(channel) is inbox:

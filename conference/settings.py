@@ -188,6 +188,10 @@ REDIS_URL = os.environ.get("REDIS_URL", "")
 # (channel layer and every other Redis client, conference.redis_clients).
 REDIS_MAX_CONNECTIONS = env_int("REDIS_MAX_CONNECTIONS", 50, minimum=2)
 REDIS_POOL_TIMEOUT = env_int("REDIS_POOL_TIMEOUT", 10, minimum=1)
+# Messages one channel (a socket) may hold before the layer drops them (Channels' default is
+# 100: a socket of a busy 100-person call fell that far behind in 8 s of CPU starvation and lost
+# events). A socket that still loses some is told to fetch the state again (events:missed).
+CHANNEL_CAPACITY = env_int("CHANNEL_CAPACITY", 1000, minimum=10)
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
@@ -203,12 +207,14 @@ if REDIS_URL:
                 "prefix": os.environ.get("CHANNEL_LAYER_PREFIX", "conference"),
                 "max_connections": REDIS_MAX_CONNECTIONS,
                 "pool_timeout": REDIS_POOL_TIMEOUT,
+                "capacity": CHANNEL_CAPACITY,
             },
         }
     }
 else:
     # Single process only: groups do not reach other processes.
-    CHANNEL_LAYERS = {"default": {"BACKEND": "conference.channel_layers.InMemoryChannelLayer"}}
+    CHANNEL_LAYERS = {"default": {"BACKEND": "conference.channel_layers.InMemoryChannelLayer",
+                                  "CONFIG": {"capacity": CHANNEL_CAPACITY}}}
 
 # --- Cluster (rtc/cluster) --------------------------------------------------------------------
 
@@ -267,6 +273,7 @@ _RTC_LIMIT_MINIMUMS = {
     "MAX_CONSUMERS_PER_PEER": 1,
     "MAX_PRODUCERS_PER_MEETING": 1,
     "MAX_ROOMS_PER_WORKER": 1,
+    "PEERS_PER_ROUTER": 1,
     "REQUESTS_PER_SECOND": 1,
     "REQUEST_BURST": 1,
     "RECONNECT_GRACE_SECONDS": 0,

@@ -132,6 +132,8 @@ export class Collaboration {
     signaling.on('open', ({ reconnected }) => {
       if (reconnected) this.load();
     });
+    // The server dropped events for this page (it fell far behind): fetch everything again.
+    signaling.on('events:missed', () => this.load());
     controller.on('peer-joined', () => this.markTiles());
     controller.on('peer-left', (peerId) => {
       if (this.hands.delete(peerId)) this.renderHands();
