@@ -187,7 +187,7 @@ class Chaos:
             database = await asyncio.to_thread(self.pg.create_database, "chaos")
             env = {"DATABASE_URL": database, "DB_POOL_TIMEOUT": "3",
                    "RTC_REQUESTS_PER_SECOND": "200", "RTC_REQUEST_BURST": "400"}
-            self.server = LiveDaphne(env=env, worker_num=args.workers, log_level="WARNING",
+            self.server = LiveDaphne(env=env, worker_num=args.workers, log_level="INFO",
                                      redis_url=self.redis.url if self.redis else None,
                                      prefix="conference-chaos-")
             await asyncio.to_thread(self.server.start)

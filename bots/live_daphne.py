@@ -207,7 +207,8 @@ class LiveDaphne:
             env.update(REDIS_URL=self.redis_url, CHANNEL_LAYER_PREFIX=self._prefix)
         # Recordings (track files, composed files) stay in the server's own directory.
         env.update(RECORDING_WORK_DIR=str(self.workdir / "recordings-work"),
-                   MEDIA_ROOT=str(self.workdir / "media"))
+                   MEDIA_ROOT=str(self.workdir / "media"),
+                   LATE_LEAVES_DIR=str(self.workdir / "late-leaves"))
         env.update(self.extra_env)
         return env
 

@@ -444,6 +444,11 @@ STATICFILES_DIRS = [path for path in [BASE_DIR / "static"] if path.is_dir()]
 # daphne does not serve static files; asgi.py wraps the HTTP app when this is on.
 SERVE_STATIC = env_bool("SERVE_STATIC", DEBUG)
 
+# Attendance leaves that could not be written while the database was unavailable wait in a file
+# of the process's own here until written; a process starting adopts the files of stopped ones
+# (rtc.attendance.LateLeaves). Local to each machine; keep it on persistent disk.
+LATE_LEAVES_DIR = Path(os.environ.get("LATE_LEAVES_DIR", str(BASE_DIR / "var" / "late-leaves")))
+
 # --- Recording -------------------------------------------------------------------------------
 
 # Track files are written on the node that records a call (RECORDING_WORK_DIR) and kept until
