@@ -15,7 +15,7 @@ export CONFERENCE_CACHE := $(CACHE)
 
 run: setup
 	$(PY) manage.py migrate --noinput
-	$(VENV)/bin/daphne -b $(HOST) -p $(PORT) conference.asgi:application
+	$(VENV)/bin/daphne -b $(HOST) -p $(PORT) --ping-interval 10 --ping-timeout 10 conference.asgi:application
 
 test: setup reference
 	$(VENV)/bin/pytest $(PYTEST_ARGS)

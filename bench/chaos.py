@@ -91,25 +91,20 @@ class Tally:
 
 
 class ChaosPeer:
-    """A bot that reconnects its socket and resumes its peer when the socket closes."""
+    """A bot that reconnects its socket and resumes its peer when the socket closes
+    (:meth:`bots.peer.Bot.keep_connected`), its requests counted in a :class:`Tally`."""
 
     def __init__(self, server: LiveDaphne, meeting: str, name: str, token: str,
                  tally: Tally) -> None:
-        self.url = server.ws_url(meeting, token)
-        self.origin = server.origin
         self.name = name
         self.tally = tally
-        self.bot = Bot(self.url, self.origin, name=name)
-        self._wrap(self.bot.signaling)
-        self.socket_reconnects = 0
-        self._watch: asyncio.Task[None] | None = None
-        self._stopping = False
+        self.bot = Bot(server.ws_url(meeting, token), server.origin, name=name)
+        send = self.bot.request
 
-    def _wrap(self, signaling: SignalingClient) -> None:
         async def request(kind: str, data: dict[str, Any]) -> Any:
             self.tally.requests += 1
             try:
-                return await signaling.request(kind, data)
+                return await send(kind, data)
             except SignalingError as error:
                 if error.code == "unavailable":
                     self.tally.unavailable += 1
@@ -119,43 +114,20 @@ class ChaosPeer:
 
         self.bot.request = request
 
+    @property
+    def socket_reconnects(self) -> int:
+        """Sockets this peer opened again after losing one."""
+        return self.bot.socket_reconnects
+
     async def start(self) -> None:
-        """Connect, join, publish, then watch the socket."""
+        """Connect, join, publish, then keep the socket connected."""
         await self.bot.connect()
         await self.bot.join()
         await self.bot.publish()
-        self._watch = asyncio.get_running_loop().create_task(self._keep_connected())
-
-    async def _keep_connected(self) -> None:
-        while not self._stopping:
-            await asyncio.shield(self.bot.signaling.closed)
-            if self._stopping:
-                return
-            delay = 0.5
-            while not self._stopping:
-                try:
-                    await self._reconnect_socket()
-                    break
-                except Exception as error:  # the server may still be down: try again
-                    logger.info("peer %s: reconnect failed: %r", self.name, error)
-                    await asyncio.sleep(delay)
-                    delay = min(delay * 2, 5.0)
-
-    async def _reconnect_socket(self) -> None:
-        signaling = SignalingClient(self.url, origin=self.origin, name=self.name)
-        await signaling.connect()
-        old, self.bot.signaling = self.bot.signaling, signaling
-        await old.close()
-        self._wrap(signaling)
-        signaling.on_event(self.bot.handle_event)
-        self.socket_reconnects += 1
-        await self.bot.reconnect()
+        self.bot.keep_connected()
 
     async def stop(self) -> None:
         """Leave the call (politely if possible) and close everything."""
-        self._stopping = True
-        if self._watch is not None:
-            self._watch.cancel()
         try:
             await self.bot.leave()
         except (SignalingError, SocketClosed, TimeoutError) as error:
@@ -215,7 +187,7 @@ class Chaos:
             database = await asyncio.to_thread(self.pg.create_database, "chaos")
             env = {"DATABASE_URL": database, "DB_POOL_TIMEOUT": "3",
                    "RTC_REQUESTS_PER_SECOND": "200", "RTC_REQUEST_BURST": "400"}
-            self.server = LiveDaphne(env=env, worker_num=args.workers, log_level="WARNING",
+            self.server = LiveDaphne(env=env, worker_num=args.workers, log_level="INFO",
                                      redis_url=self.redis.url if self.redis else None,
                                      prefix="conference-chaos-")
             await asyncio.to_thread(self.server.start)

@@ -273,6 +273,7 @@ _RTC_LIMIT_MINIMUMS = {
     "MAX_CONSUMERS_PER_PEER": 1,
     "MAX_PRODUCERS_PER_MEETING": 1,
     "MAX_ROOMS_PER_WORKER": 1,
+    "PEERS_PER_ROUTER": 1,
     "REQUESTS_PER_SECOND": 1,
     "REQUEST_BURST": 1,
     "RECONNECT_GRACE_SECONDS": 0,
@@ -442,6 +443,11 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [path for path in [BASE_DIR / "static"] if path.is_dir()]
 # daphne does not serve static files; asgi.py wraps the HTTP app when this is on.
 SERVE_STATIC = env_bool("SERVE_STATIC", DEBUG)
+
+# Attendance leaves that could not be written while the database was unavailable wait in a file
+# of the process's own here until written; a process starting adopts the files of stopped ones
+# (rtc.attendance.LateLeaves). Local to each machine; keep it on persistent disk.
+LATE_LEAVES_DIR = Path(os.environ.get("LATE_LEAVES_DIR", str(BASE_DIR / "var" / "late-leaves")))
 
 # --- Recording -------------------------------------------------------------------------------
 

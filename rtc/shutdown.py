@@ -15,7 +15,8 @@ the reactor awaits, that runs :func:`shutdown`:
    then the RoomService closes: peers removed, rooms and routers closed, the worker pool
    stopped;
 4. every socket leaves its meeting (attendance written, ``left_at`` set) and is closed with
-   ``4503``;
+   ``4503``; leaves the database could not take (it is down) are tried once more, and those
+   still pending stay in their file for the next start (`rtc.attendance.LateLeaves.close`);
 5. (under daphne) the sockets' tasks are ended (see :func:`_end_tasks`).
 
 It does not rely on the consumers' tasks (daphne cancels them at the same moment): it uses the
@@ -138,6 +139,12 @@ async def shutdown() -> dict[str, int]:
             await conn.leave_and_close(CloseCode.SHUTTING_DOWN)
         except Exception:
             logger.exception("shutdown: could not close channel=%s", conn.channel_name)
+    try:  # the leaves just written (or kept because the database is down) go out or to disk
+        from rtc.attendance import late_leaves
+
+        await late_leaves.close()
+    except Exception:
+        logger.exception("shutdown: late leaves not closed cleanly")
     try:
         await cluster.stop_node()
     except Exception:

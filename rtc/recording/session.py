@@ -136,7 +136,7 @@ class RecordingSession:
         producer = owner.producers.get(producer_id) if owner is not None else None
         if producer is None or producer.closed:
             return
-        router = room.router
+        router = room.router_of(producer_id)  # where it was made (a call may span routers)
         self._watch_router(router)
         self._count += 1
         name = f"{self._count:03d}-{producer.kind}"

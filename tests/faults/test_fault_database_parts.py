@@ -78,7 +78,7 @@ def test_breaker_fails_fast_while_open_and_closes_when_a_probe_connects() -> Non
 
 @pytest.mark.django_db(transaction=True)
 async def test_a_leave_during_an_outage_is_written_late_with_its_own_time(
-    host_user: Any, meeting: Any, monkeypatch: pytest.MonkeyPatch
+    host_user: Any, meeting: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
 ) -> None:
     """mark_left while the database is down keeps the leave with the moment it happened;
     once the database answers, the row gets that moment, not the moment it was written."""
@@ -90,15 +90,17 @@ async def test_a_leave_during_an_outage_is_written_late_with_its_own_time(
         raise DOWN
 
     monkeypatch.setattr(attendance_module, "_write_left", down)
-    late = LateLeaves()
+    late = LateLeaves(tmp_path)
     monkeypatch.setattr(attendance_module, "late_leaves", late)
     before = timezone.now()
     await mark_left(meeting.id, host_user.pk)
     assert len(late) == 1
+    assert late.path is not None and len(late.path.read_text().splitlines()) == 1  # on disk
     assert await late.flush() == 1  # still down: still pending
     late._task.cancel()
     monkeypatch.setattr(attendance_module, "_write_left", real_write)
     assert await late.flush() == 0 and late.written == 1
+    assert late.path is None and not list(tmp_path.iterdir())  # the file went with the last
     row = await Participant.objects.aget(meeting=meeting, user=host_user)
     assert row.left_at is not None and before <= row.left_at <= before + timedelta(seconds=2)
 
