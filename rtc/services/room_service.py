@@ -26,6 +26,7 @@ from conference.db_threads import db_call
 from conference.errors import ErrorCode as AppErrorCode
 from meetings import selectors
 from meetings.models import Meeting
+from rtc import signals
 from rtc.attendance import attendance, mark_left, peer_key
 from rtc.services import notify
 from rtc.services.config import limits
@@ -352,6 +353,7 @@ class RoomService(MediaOperations):
         if not room.router.closed:
             room.router.close()
         logger.info("room closed [meeting:%s, router:%s]", room.meeting_id, room.router.id)
+        signals.send_safely(signals.room_closed, sender=Room, meeting_id=room.meeting_id)
 
     # -- worker faults ------------------------------------------------------------------------
 
