@@ -249,7 +249,7 @@ MEDIASOUP = {
     "ANNOUNCED_IP": os.environ.get("MEDIASOUP_ANNOUNCED_IP") or None,
     "RTC_MIN_PORT": env_int("MEDIASOUP_RTC_MIN_PORT", 40000, minimum=1024, maximum=65535),
     "RTC_MAX_PORT": env_int("MEDIASOUP_RTC_MAX_PORT", 49999, minimum=1024, maximum=65535),
-    # Path of the mediasoup-worker binary; None means the cached build of scripts/build-worker.sh.
+    # Path of the mediasoup-worker binary; None means the cached build of mediasoup-ctl-worker.
     "WORKER_BIN": os.environ.get("MEDIASOUP_WORKER_BIN") or None,
     "LOG_LEVEL": os.environ.get("MEDIASOUP_LOG_LEVEL", "warn"),
     # When set, worker i of the pool gets a WebRtcServer on UDP+TCP port base+i and every call
