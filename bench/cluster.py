@@ -48,14 +48,13 @@ from bench._common import (  # noqa: E402
     Samples,
     format_table,
     load_average,
-    main_thread_cpu,
     print_json,
-    proc_sample,
+    process_tree_sample,
 )
 from bench._server import _ENV, INVITE, SEED  # noqa: E402
 from bench.signaling import run_row  # noqa: E402
 from bots.live_cluster import LiveCluster  # noqa: E402
-from bots.live_daphne import ROOT, children_of, free_port  # noqa: E402
+from bots.live_daphne import ROOT, free_port  # noqa: E402
 from bots.peer import Bot  # noqa: E402
 from bots.signaling import SignalingClient  # noqa: E402
 
@@ -121,14 +120,9 @@ class ClusterTarget:
         for node in self.cluster.nodes:
             if node.process is None or node.process.poll() is not None:
                 continue
-            pid = node.process.pid
-            sample = proc_sample(pid)
-            cpu, rss, main = cpu + sample.cpu, rss + sample.rss, main + main_thread_cpu(pid)
-            for child in children_of(pid):
-                try:
-                    workers.append(proc_sample(child))
-                except OSError:
-                    pass
+            sample, loop, children = process_tree_sample(node.process.pid)
+            cpu, rss, main = cpu + sample.cpu, rss + sample.rss, main + loop
+            workers += children
         return ProcSample(wall=now, cpu=cpu, rss=rss), main, workers
 
     # -- data -------------------------------------------------------------------------------

@@ -250,6 +250,21 @@ async def run(server: LiveDaphne, data: dict[str, Any], *, workers: int,
             "recovery_ms": summarize(recovery) if recovery else {}, "load": load_average()}
 
 
+def server_errors(server: LiveDaphne, limit: int = 5) -> list[str]:
+    """The first ``limit`` handler failures in the server's log (what an ``internal`` reply
+    hid), each its log line and the last line of its traceback."""
+    lines = server.log_path.read_text(errors="replace").splitlines()
+    found = []
+    for i, line in enumerate(lines):
+        if "handler for" in line and "failed" in line:
+            tail = next((t for t in lines[i + 1:i + 60] if t and not t.startswith((" ", "Trace"))),
+                        "")
+            found.append(f"{line.strip()} | {tail.strip()}")
+            if len(found) >= limit:
+                break
+    return found
+
+
 def start_server(peers: int, workers: int) -> tuple[LiveDaphne, dict[str, Any]]:
     """A live daphne for the run, seeded."""
     server = LiveDaphne(env=SERVER_ENV, worker_num=workers, log_level="WARNING",
@@ -269,6 +284,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         result = asyncio.run(run(server, data, workers=args.workers,
                                  kill_after=args.kill_after))
+        result["server_errors"] = server_errors(server)
     finally:
         server.cleanup()
     print(json.dumps(result, indent=1))

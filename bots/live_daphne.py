@@ -30,7 +30,8 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import urlparse, urlunparse
 
-__all__ = ["ROOT", "LiveDaphne", "answers_http", "children_of", "free_port", "free_udp_tcp_port"]
+__all__ = ["ROOT", "LiveDaphne", "answers_http", "children_of", "free_port", "free_udp_tcp_port",
+           "stop_process_tree"]
 
 ROOT = Path(__file__).resolve().parents[1]
 """The repository (where ``manage.py`` is)."""
@@ -206,7 +207,8 @@ class LiveDaphne:
             env.update(REDIS_URL=self.redis_url, CHANNEL_LAYER_PREFIX=self._prefix)
         # Recordings (track files, composed files) stay in the server's own directory.
         env.update(RECORDING_WORK_DIR=str(self.workdir / "recordings-work"),
-                   MEDIA_ROOT=str(self.workdir / "media"))
+                   MEDIA_ROOT=str(self.workdir / "media"),
+                   LATE_LEAVES_DIR=str(self.workdir / "late-leaves"))
         env.update(self.extra_env)
         return env
 
@@ -265,19 +267,7 @@ class LiveDaphne:
         Workers still alive after daphne exited (they end when their channel closes) are
         killed, so no test or benchmark leaves a worker behind.
         """
-        if self.process is None:
-            return None
-        if self.process.poll() is None:
-            workers = children_of(self.process.pid)
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
-            for pid in workers:
-                _reap(pid)
-        return self.process.returncode
+        return stop_process_tree(self.process, timeout=20)
 
     def drop_database(self) -> None:
         """Drop the PostgreSQL database made for this server (nothing for SQLite)."""
@@ -299,6 +289,25 @@ class LiveDaphne:
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
                  trace: TracebackType | None) -> None:
         self.cleanup()
+
+
+def stop_process_tree(process: subprocess.Popen[Any] | None, *, timeout: float) -> int | None:
+    """SIGTERM ``process`` (a server that closes its worker children), SIGKILL it if it
+    lingers past ``timeout`` seconds, then kill any child still alive half a second later;
+    its exit code (None when it never started)."""
+    if process is None:
+        return None
+    if process.poll() is None:
+        workers = children_of(process.pid)
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
+        for pid in workers:
+            _reap(pid)
+    return process.returncode
 
 
 def _reap(pid: int) -> None:

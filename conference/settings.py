@@ -444,6 +444,11 @@ STATICFILES_DIRS = [path for path in [BASE_DIR / "static"] if path.is_dir()]
 # daphne does not serve static files; asgi.py wraps the HTTP app when this is on.
 SERVE_STATIC = env_bool("SERVE_STATIC", DEBUG)
 
+# Attendance leaves that could not be written while the database was unavailable wait in a file
+# of the process's own here until written; a process starting adopts the files of stopped ones
+# (rtc.attendance.LateLeaves). Local to each machine; keep it on persistent disk.
+LATE_LEAVES_DIR = Path(os.environ.get("LATE_LEAVES_DIR", str(BASE_DIR / "var" / "late-leaves")))
+
 # --- Recording -------------------------------------------------------------------------------
 
 # Track files are written on the node that records a call (RECORDING_WORK_DIR) and kept until
@@ -462,7 +467,10 @@ RECORDING = {
     "HEIGHT": env_int("RECORDING_HEIGHT", 720, minimum=90, maximum=2160),
     "MIN_FREE_MB": env_int("RECORDING_MIN_FREE_MB", 200, minimum=0),
     "COMPOSE_TIMEOUT_SECONDS": env_int("RECORDING_COMPOSE_TIMEOUT_SECONDS", 3600, minimum=10),
-    "NODE": os.environ.get("RECORDING_NODE", "").strip() or socket.gethostname(),
+    # Names the disk the track files are on: the node that composes them (after a restart
+    # too). The cluster's NODE_ID when set, else the host name.
+    "NODE": (os.environ.get("RECORDING_NODE", "").strip() or CLUSTER["NODE_ID"]
+             or socket.gethostname()),
 }
 if RECORDING["FORMAT"] not in {"webm", "mp4"}:
     raise ImproperlyConfigured("RECORDING_FORMAT must be webm or mp4")

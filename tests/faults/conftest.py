@@ -6,6 +6,9 @@ shared PostgreSQL, which the test cuts (connections refused, open ones reset) an
 A Redis outage is a redis-server of the test's own on a private port, stopped and started
 again (its data, the channel layer's groups, is lost as in a real restart).
 
+A client's link that dies is a :class:`bots.shaped_link.ShapedLink` between two network
+namespaces of the test's own (root, as in CI), told to lose every packet both ways.
+
 These tests need PostgreSQL (``DATABASE_URL`` when it is PostgreSQL, else the CI's
 ``postgres://postgres@127.0.0.1:5432``), a redis-server binary and the mediasoup worker, on
 both passes of ``.ci/run``.
