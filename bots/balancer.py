@@ -106,3 +106,30 @@ async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
     except (ConnectionError, OSError):
         with contextlib.suppress(Exception):
             writer.close()
+
+
+async def _serve_forever(backends: list[tuple[str, int]], host: str, port: int) -> None:
+    balancer = RoundRobinBalancer(backends, host=host, port=port)
+    await balancer.start()
+    print(f"balancer on {host}:{balancer.port}", flush=True)  # noqa: T201 (the CLI's output)
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await balancer.close()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m bots.balancer [--host H] [--port P] HOST:PORT...`` until killed."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description="A round-robin TCP balancer.")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("backends", nargs="+", metavar="HOST:PORT")
+    args = parser.parse_args(argv)
+    backends = [(b.rsplit(":", 1)[0], int(b.rsplit(":", 1)[1])) for b in args.backends]
+    asyncio.run(_serve_forever(backends, args.host, args.port))
+
+
+if __name__ == "__main__":
+    main()

@@ -22,7 +22,7 @@ from rtc.cluster.ops import on_every_node, on_owner, operation
 from rtc.grants import Grants, grant_store
 from rtc.services import notify
 from rtc.services.room_service import RoomService
-from rtc.services.rooms import Peer, Room
+from rtc.services.rooms import Peer
 from rtc.signaling.errors import ErrorCode, SignalingError
 
 __all__ = ["end_call", "mute_track", "remove_peer", "snapshot", "update_grants"]
@@ -78,13 +78,6 @@ async def _snapshot_here(service: RoomService, meeting_ids: list[str] | None = N
     return rooms
 
 
-def _room(service: RoomService, meeting_id: str) -> Room:
-    room = service.rooms.get(str(meeting_id))
-    if room is None or room.closed:
-        raise SignalingError(ErrorCode.NOT_FOUND, "no live call for that meeting")
-    return room
-
-
 async def mute_track(meeting_id: str, producer_id: str, *, actor: str) -> dict[str, Any]:
     """Pause a track of the call (the owner can unmute it if its grants allow)."""
     return await on_owner(str(meeting_id), "live.mute", meeting_id=str(meeting_id),
@@ -94,7 +87,6 @@ async def mute_track(meeting_id: str, producer_id: str, *, actor: str) -> dict[s
 @operation("live.mute")
 async def _mute_track_here(service: RoomService, meeting_id: str, producer_id: str,
                            actor: str) -> dict[str, Any]:
-    _room(service, meeting_id)
     owner = await rtc_live.staff_mute_producer(service, meeting_id=meeting_id,
                                                producer_id=producer_id, actor=actor)
     return _peer(owner)
@@ -109,7 +101,6 @@ async def remove_peer(meeting_id: str, peer_id: str, *, actor: str) -> dict[str,
 @operation("live.remove")
 async def _remove_peer_here(service: RoomService, meeting_id: str, peer_id: str,
                             actor: str) -> dict[str, Any]:
-    _room(service, meeting_id)
     target = await rtc_live.staff_remove_peer(service, meeting_id=meeting_id,
                                               peer_id=peer_id, actor=actor)
     return {"peer_id": target.id, "removed": True}
@@ -150,7 +141,7 @@ async def _remember_grants_here(service: RoomService, meeting_id: str, user_id: 
 @operation("live.grants")
 async def _update_grants_here(service: RoomService, meeting_id: str, peer_id: str,
                               changes: dict[str, Any], actor: str) -> dict[str, Any]:
-    room = _room(service, meeting_id)
+    room = rtc_live.live_room(service, meeting_id)
     async with room.lock:
         peer = room.peer(peer_id)
         grants = _merge(_peer_grants(peer), changes)

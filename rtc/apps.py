@@ -32,5 +32,8 @@ class RtcConfig(AppConfig):
 
         shutdown.install()  # under daphne; `manage.py runserver` installs at the first socket
         startup.install()  # under daphne: the worker pool starts with the server
+        from rtc.attendance import late_leaves
+
+        startup.on_start(late_leaves.adopt)  # leaves a stopped process could not write
 
         autodiscover_modules("signaling")

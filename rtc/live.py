@@ -33,6 +33,7 @@ __all__ = [
     "MediaSample",
     "best_producer_score",
     "consumer_score",
+    "live_room",
     "room_overview",
     "sample_media",
     "staff_mute_producer",
@@ -212,6 +213,7 @@ def room_overview(service: RoomService, sample: MediaSample) -> list[dict[str, A
                 "role": peer.role,
                 "connected": peer.channel_name is not None,
                 "device": dict(peer.device),
+                "routerId": peer.router.id if peer.router is not None else None,
                 "transports": [_transport_row(peer, t, sample.transports.get(t.id))
                                for t in peer.transports.values()],
                 "producers": [_producer_row(p, sample.producers.get(p.id))
@@ -223,6 +225,9 @@ def room_overview(service: RoomService, sample: MediaSample) -> list[dict[str, A
             "meetingId": room.meeting_id,
             "workerPid": room.worker.pid,
             "routerId": room.router.id,
+            "routers": [{"id": router.id, "workerPid": room.workers[router.id].pid,
+                         "peers": sum(p.router is router for p in room.peers.values())}
+                        for router in room.routers],
             "capacity": room.capacity,
             "peers": peers,
             "counts": room.counts(),
@@ -233,7 +238,8 @@ def room_overview(service: RoomService, sample: MediaSample) -> list[dict[str, A
 # -- staff actions -------------------------------------------------------------------------------
 
 
-def _room(service: RoomService, meeting_id: str) -> Room:
+def live_room(service: RoomService, meeting_id: str) -> Room:
+    """The meeting's open room on ``service``; ``not_found`` when it has no live call."""
     room = service.rooms.get(str(meeting_id))
     if room is None or room.closed:
         raise SignalingError(ErrorCode.NOT_FOUND, "no live call for that meeting")
@@ -247,7 +253,7 @@ async def staff_mute_producer(service: RoomService, *, meeting_id: str, producer
     The call is told with ``rtc:producerPaused`` (``byHost``: the client treats staff like
     the host), its owner included, so its UI shows the track muted.
     """
-    room = _room(service, meeting_id)
+    room = live_room(service, meeting_id)
     owner, producer = room.producer(producer_id)
     with media_errors("pauseProducer"):
         await producer.pause()
