@@ -249,7 +249,7 @@ MEDIASOUP = {
     "ANNOUNCED_IP": os.environ.get("MEDIASOUP_ANNOUNCED_IP") or None,
     "RTC_MIN_PORT": env_int("MEDIASOUP_RTC_MIN_PORT", 40000, minimum=1024, maximum=65535),
     "RTC_MAX_PORT": env_int("MEDIASOUP_RTC_MAX_PORT", 49999, minimum=1024, maximum=65535),
-    # Path of the mediasoup-worker binary; None means the cached build of scripts/build-worker.sh.
+    # Path of the mediasoup-worker binary; None means the cached build of mediasoup-ctl-worker.
     "WORKER_BIN": os.environ.get("MEDIASOUP_WORKER_BIN") or None,
     "LOG_LEVEL": os.environ.get("MEDIASOUP_LOG_LEVEL", "warn"),
     # When set, worker i of the pool gets a WebRtcServer on UDP+TCP port base+i and every call
@@ -467,7 +467,10 @@ RECORDING = {
     "HEIGHT": env_int("RECORDING_HEIGHT", 720, minimum=90, maximum=2160),
     "MIN_FREE_MB": env_int("RECORDING_MIN_FREE_MB", 200, minimum=0),
     "COMPOSE_TIMEOUT_SECONDS": env_int("RECORDING_COMPOSE_TIMEOUT_SECONDS", 3600, minimum=10),
-    "NODE": os.environ.get("RECORDING_NODE", "").strip() or socket.gethostname(),
+    # Names the disk the track files are on: the node that composes them (after a restart
+    # too). The cluster's NODE_ID when set, else the host name.
+    "NODE": (os.environ.get("RECORDING_NODE", "").strip() or CLUSTER["NODE_ID"]
+             or socket.gethostname()),
 }
 if RECORDING["FORMAT"] not in {"webm", "mp4"}:
     raise ImproperlyConfigured("RECORDING_FORMAT must be webm or mp4")

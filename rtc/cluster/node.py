@@ -11,7 +11,8 @@ peers, consumers). Every ``lease / 4`` seconds the heartbeat:
 2. reads the other nodes' records (placement and relay use that copy);
 3. looks at the sockets served here whose call is owned elsewhere: if their owner's lease ran
    out, each gets ``rtc:reconnect`` (``node_lost``) and rebuilds on a live node;
-4. tells `rtc.cluster.presence` which nodes left, so their users' attendance is closed.
+4. tells `rtc.cluster.presence` which nodes left, so their users' attendance is closed, and
+   the listeners of `rtc.cluster.on_nodes_gone` (the recordings such a node was making).
 
 :meth:`Node.drain` (SIGTERM): the record says ``draining`` (no new calls), every meeting owned
 here is released and its peers get ``rtc:reconnect`` with ``node_draining``: they join again,
@@ -173,6 +174,10 @@ class Node:
         await self._watch_owners()
         if gone and self.presence is not None:
             await self.presence.nodes_gone(gone)
+        if gone:
+            from rtc.cluster import nodes_gone
+
+            await nodes_gone(gone)
         self.heartbeats += 1
 
     # -- placement ------------------------------------------------------------------------------

@@ -101,8 +101,8 @@ async def test_recording_quick_records_every_stream_and_composes(run_bench):
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     rows = _table_rows(result.stdout, "streams ")
     assert rows and rows[0][0] == "2" and rows[0][-1] == "0", rows
-    composed = _table_rows(result.stdout, "call_s ")
-    assert composed[0][0] == "10" and composed[0][-1] == "0", composed
+    composed = _table_rows(result.stdout, "format ")
+    assert composed[0][:2] == ["webm", "10"] and composed[0][-1] == "0", composed
     assert "errors: 0" in result.stdout
 
 
