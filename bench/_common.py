@@ -1,6 +1,6 @@
 """Helpers shared by the benchmark scripts: percentiles, tables, process CPU and memory.
 
-Kept free of Django and of rtc.mediasoup so every script can import it before deciding what
+Kept free of Django and of mediasoup_ctl so every script can import it before deciding what
 else it needs.
 """
 
@@ -25,6 +25,7 @@ __all__ = [
     "nearest_rank",
     "print_json",
     "proc_sample",
+    "process_tree_sample",
     "summarize",
 ]
 
@@ -168,6 +169,24 @@ def proc_sample(pid: int) -> ProcSample:
     with open(f"/proc/{pid}/statm", "rb") as f:
         rss_pages = int(f.read().split()[1])
     return ProcSample(time.monotonic(), cpu, rss_pages * PAGE_SIZE)
+
+
+def process_tree_sample(pid: int) -> tuple[ProcSample, float, list[ProcSample]]:
+    """A server process's CPU and RSS, its main thread's CPU (the event loop), and each of
+    its children's (the mediasoup workers), now; children gone meanwhile are left out."""
+    workers = []
+    for child in _children(pid):
+        try:
+            workers.append(proc_sample(child))
+        except OSError:
+            pass
+    return proc_sample(pid), main_thread_cpu(pid), workers
+
+
+def _children(pid: int) -> list[int]:
+    from bots.live_daphne import children_of
+
+    return children_of(pid)
 
 
 def load_average() -> str:

@@ -13,15 +13,14 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import subprocess
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from bench._common import ProcSample, main_thread_cpu, proc_sample
-from bots.live_daphne import children_of, free_port
+from bench._common import ProcSample, process_tree_sample
+from bots.live_daphne import free_port, stop_process_tree
 
 __all__ = ["NodeSignalingServer", "node_reference_ready"]
 
@@ -86,33 +85,11 @@ class NodeSignalingServer:
     def sample(self) -> tuple[ProcSample, float, list[ProcSample]]:
         """CPU and RSS of the Node process, its main thread's CPU, and each of its workers."""
         assert self.process is not None
-        pid = self.process.pid
-        workers = []
-        for child in children_of(pid):
-            try:
-                workers.append(proc_sample(child))
-            except OSError:
-                pass
-        return proc_sample(pid), main_thread_cpu(pid), workers
+        return process_tree_sample(self.process.pid)
 
     def stop(self) -> int | None:
         """SIGTERM (it closes its workers), SIGKILL if it lingers; its exit code."""
-        if self.process is None:
-            return None
-        if self.process.poll() is None:
-            workers = children_of(self.process.pid)
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
-            for pid in workers:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-        return self.process.returncode
+        return stop_process_tree(self.process, timeout=10)
 
     def cleanup(self) -> None:
         """Stop the server and delete its directory."""

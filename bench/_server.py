@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from bench._common import ProcSample, main_thread_cpu, proc_sample
+from bench._common import ProcSample, process_tree_sample
 from bots.live_daphne import LiveDaphne, children_of, free_port
 
 __all__ = ["DaphneServer", "children_of"]
@@ -104,11 +104,4 @@ class DaphneServer(LiveDaphne):
         Channels runs every ``database_sync_to_async`` call (one thread: thread-sensitive).
         """
         assert self.process is not None
-        workers = []
-        for pid in children_of(self.process.pid):
-            try:
-                workers.append(proc_sample(pid))
-            except OSError:
-                pass
-        pid = self.process.pid
-        return proc_sample(pid), main_thread_cpu(pid), workers
+        return process_tree_sample(self.process.pid)

@@ -48,11 +48,17 @@ class PrivateRedis:
         """``redis://127.0.0.1:<port>/0``."""
         return f"redis://127.0.0.1:{self.port}/0"
 
+    @property
+    def unix_url(self) -> str:
+        """The same server on its Unix socket (reachable from another network namespace)."""
+        return f"unix://{self.dir / 'redis.sock'}?db=0"
+
     def start(self) -> PrivateRedis:
         """Run redis-server (no persistence) and wait until it accepts connections."""
         self.process = subprocess.Popen(  # noqa: S603 (fixed argv)
             [shutil.which("redis-server") or "redis-server", "--port", str(self.port),
-             "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(self.dir)],
+             "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(self.dir),
+             "--unixsocket", str(self.dir / "redis.sock"), "--unixsocketperm", "777"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         _wait_port(self.port)
         return self
@@ -128,6 +134,12 @@ class PrivatePostgres:
         self.stop()
         time.sleep(down_seconds)
         self.start()
+
+    def unix_url(self, database: str = "postgres") -> str:
+        """The same server on its Unix socket (reachable from another network namespace)."""
+        from urllib.parse import quote
+
+        return f"postgres://postgres@{quote(str(self.dir), safe='')}:{self.port}/{database}"
 
     def create_database(self, name: str) -> str:
         """Create ``name``; its URL."""

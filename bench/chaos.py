@@ -13,6 +13,11 @@ peer again (the time to recover), or ``--recover-timeout`` passes (not recovered
   API request must answer 503 ``unavailable``, the media must go on, and one peer leaves the
   call (its leave is written late) and joins again once the database is back;
 * ``redis``: redis-server killed for ``--down`` seconds and started again empty;
+* ``link``: one peer's network dies silently (``bench._chaos_link``: the server and the peers
+  in network namespaces, the far peer behind a link that drops every packet) for
+  ``--link-down`` seconds, every other round for longer than the reconnect grace: a short drop
+  must resume the same peer with its transports, a long one remove it (``rtc:peerLeft``) and
+  the peer join afresh; anything else is a link mismatch;
 * a peer whose socket closes reconnects with backoff and resumes (as the call page does).
 
 The run ends after ``--count`` faults or ``--minutes``, whichever comes first. Then every peer
@@ -24,6 +29,7 @@ with another time than the peer left at).
 
     flock /tmp/conference-bench.lock .venv/bin/python -m bench.chaos --faults worker --count 50
     flock /tmp/conference-bench.lock .venv/bin/python -m bench.chaos --minutes 5 --count 30
+    flock /tmp/conference-bench.lock .venv/bin/python -m bench.chaos --faults worker,redis,link
 """
 
 from __future__ import annotations
@@ -42,9 +48,13 @@ import urllib.request
 from collections import Counter
 from typing import Any
 
+from bench._chaos_link import FAR_SOCKET, LinkSetup
 from bench._common import format_table, load_average, summarize
 from bench._services import PrivatePostgres, PrivateRedis
+from bots import loopback
 from bots.live_daphne import LiveDaphne, children_of
+from bots.loopback import restrict_aiortc_to_loopback
+from bots.netns import NamespaceLoop
 from bots.peer import Bot
 from bots.signaling import SignalingClient, SignalingError, SocketClosed
 
@@ -52,7 +62,9 @@ __all__ = ["main"]
 
 logger = logging.getLogger("bench.chaos")
 
-FAULTS = ("worker", "database", "redis")
+FAULTS = ("worker", "database", "redis", "link")
+FAR_PEER = "chaos-1"
+"""With the link fault, the peer behind the link."""
 
 SEED = """
 import json
@@ -87,80 +99,86 @@ class Tally:
     def __init__(self) -> None:
         self.failed: Counter[str] = Counter()
         self.unavailable = 0
+        self.resumes_refused = 0
+        """Resumes answered ``not_found`` after the grace ran out (expected, not failed)."""
         self.requests = 0
 
 
 class ChaosPeer:
-    """A bot that reconnects its socket and resumes its peer when the socket closes."""
+    """A bot that reconnects its socket and resumes its peer when the socket closes
+    (:meth:`bots.peer.Bot.keep_connected`), its requests counted in a :class:`Tally`."""
 
     def __init__(self, server: LiveDaphne, meeting: str, name: str, token: str,
-                 tally: Tally) -> None:
-        self.url = server.ws_url(meeting, token)
-        self.origin = server.origin
+                 tally: Tally, *, loop: NamespaceLoop | None = None, far: Any = None) -> None:
         self.name = name
         self.tally = tally
-        self.bot = Bot(self.url, self.origin, name=name)
-        self._wrap(self.bot.signaling)
-        self.socket_reconnects = 0
-        self._watch: asyncio.Task[None] | None = None
-        self._stopping = False
+        self.loop = loop
+        """Where its sockets live (a namespace's loop; None: the caller's)."""
+        url, origin = server.ws_url(meeting, token), server.origin
+        options: dict[str, Any] = {}
+        if far is not None:  # behind the link (bench._chaos_link)
+            url, origin = far.far_url(url), far.far_url(origin)
+            options["socket"] = FAR_SOCKET
+        self._make = lambda: Bot(url, origin, name=name, **options)
+        self.bot: Bot = self._make() if loop is None else None  # type: ignore[assignment]
+        if loop is None:
+            self._count_requests()
 
-    def _wrap(self, signaling: SignalingClient) -> None:
+    async def _run(self, coro: Any) -> Any:
+        return await (coro if self.loop is None else self.loop.run(coro))
+
+    def _count_requests(self) -> None:
+        send = self.bot.request
+
         async def request(kind: str, data: dict[str, Any]) -> Any:
             self.tally.requests += 1
             try:
-                return await signaling.request(kind, data)
+                return await send(kind, data)
             except SignalingError as error:
                 if error.code == "unavailable":
                     self.tally.unavailable += 1
+                elif kind == "rtc:join" and error.code == "not_found" and "resume" in data:
+                    self.tally.resumes_refused += 1  # the grace was over: joins afresh
                 else:
                     self.tally.failed[f"{kind}:{error.code}"] += 1
                 raise
 
         self.bot.request = request
 
+    @property
+    def socket_reconnects(self) -> int:
+        """Sockets this peer opened again after losing one."""
+        return self.bot.socket_reconnects
+
     async def start(self) -> None:
-        """Connect, join, publish, then watch the socket."""
-        await self.bot.connect()
-        await self.bot.join()
-        await self.bot.publish()
-        self._watch = asyncio.get_running_loop().create_task(self._keep_connected())
+        """Connect, join, publish, then keep the socket connected."""
+        async def start() -> None:
+            if self.bot is None:
+                self.bot = self._make()
+                self._count_requests()
+            await self.bot.connect()
+            await self.bot.join()
+            await self.bot.publish()
+            self.bot.keep_connected(max_backoff=1.0 if self.loop is not None else 5.0)
 
-    async def _keep_connected(self) -> None:
-        while not self._stopping:
-            await asyncio.shield(self.bot.signaling.closed)
-            if self._stopping:
-                return
-            delay = 0.5
-            while not self._stopping:
-                try:
-                    await self._reconnect_socket()
-                    break
-                except Exception as error:  # the server may still be down: try again
-                    logger.info("peer %s: reconnect failed: %r", self.name, error)
-                    await asyncio.sleep(delay)
-                    delay = min(delay * 2, 5.0)
-
-    async def _reconnect_socket(self) -> None:
-        signaling = SignalingClient(self.url, origin=self.origin, name=self.name)
-        await signaling.connect()
-        old, self.bot.signaling = self.bot.signaling, signaling
-        await old.close()
-        self._wrap(signaling)
-        signaling.on_event(self.bot.handle_event)
-        self.socket_reconnects += 1
-        await self.bot.reconnect()
+        await self._run(start())
 
     async def stop(self) -> None:
         """Leave the call (politely if possible) and close everything."""
-        self._stopping = True
-        if self._watch is not None:
-            self._watch.cancel()
-        try:
-            await self.bot.leave()
-        except (SignalingError, SocketClosed, TimeoutError) as error:
-            logger.info("peer %s: leave failed: %r", self.name, error)
-        await self.bot.close()
+        async def stop() -> None:
+            try:
+                await self.bot.leave()
+            except (SignalingError, SocketClosed, TimeoutError) as error:
+                logger.info("peer %s: leave failed: %r", self.name, error)
+            await self.bot.close()
+
+        if self.bot is not None:
+            await self._run(stop())
+
+    async def close(self) -> None:
+        """Close without leaving."""
+        if self.bot is not None:
+            await self._run(self.bot.close())
 
 
 async def _flowing(peers: list[ChaosPeer], timeout: float) -> bool:
@@ -205,6 +223,9 @@ class Chaos:
         self.late_mismatches: list[str] = []
         self.api_checks: Counter[str] = Counter()
         self.peers: list[ChaosPeer] = []
+        self.link: LinkSetup | None = None
+        self.link_rounds = 0
+        self.link_mismatches: list[str] = []
 
     async def run(self) -> dict[str, Any]:
         """Everything; the results."""
@@ -214,26 +235,51 @@ class Chaos:
         try:
             database = await asyncio.to_thread(self.pg.create_database, "chaos")
             env = {"DATABASE_URL": database, "DB_POOL_TIMEOUT": "3",
-                   "RTC_REQUESTS_PER_SECOND": "200", "RTC_REQUEST_BURST": "400"}
-            self.server = LiveDaphne(env=env, worker_num=args.workers, log_level="WARNING",
-                                     redis_url=self.redis.url if self.redis else None,
-                                     prefix="conference-chaos-")
+                   "RTC_REQUESTS_PER_SECOND": "200", "RTC_REQUEST_BURST": "400",
+                   "RTC_RECONNECT_GRACE_SECONDS": f"{args.grace:g}"}
+            redis_url = self.redis.url if self.redis else None
+            options: dict[str, Any] = {}
+            if "link" in args.faults:  # the server in a namespace (bench._chaos_link)
+                self.link = LinkSetup().start()
+                env.update(self.link.server_env(), DATABASE_URL=self.pg.unix_url("chaos"))
+                redis_url = self.redis.unix_url if self.redis else None
+                options = self.link.server_options()
+                restrict_aiortc_to_loopback()
+                loopback.LOOPBACK_ADDRESSES[:] = ["127.0.0.1", self.link.link.client_ip]
+            self.server = LiveDaphne(env=env, worker_num=args.workers, log_level="INFO",
+                                     redis_url=redis_url, prefix="conference-chaos-", **options)
+            if self.link is not None:
+                self.server.bind = "0.0.0.0"  # noqa: S104 (inside the run's own namespace)
             await asyncio.to_thread(self.server.start)
             try:
                 return await self._call()
             finally:
                 await asyncio.to_thread(self.server.stop)
         finally:
+            if self.link is not None:
+                self.link.close()
             if self.redis is not None:
                 self.redis.close()
             await asyncio.to_thread(self.pg.close)
 
+    def _peer(self, name: str) -> ChaosPeer:
+        """A peer of the run: with the link fault, chaos-1 behind the link and the others
+        next to the server (in its namespace)."""
+        loop, far = None, None
+        if self.link is not None:
+            far = self.link if name == FAR_PEER else None
+            loop = self.link.far if far else self.link.near
+        return ChaosPeer(self.server, self.data["meeting"], name, self.data["tokens"][name],
+                         self.tally, loop=loop, far=far)
+
+    async def _near(self, coro: Any) -> Any:
+        """Run ``coro`` where the server is reachable (its namespace with the link fault)."""
+        return await (coro if self.link is None else self.link.near.run(coro))
+
     async def _call(self) -> dict[str, Any]:
         args = self.args
         self.data = await asyncio.to_thread(self.server.shell, SEED.format(peers=args.peers))
-        tokens = self.data["tokens"]
-        self.peers = [ChaosPeer(self.server, self.data["meeting"], f"chaos-{i}",
-                                tokens[f"chaos-{i}"], self.tally) for i in range(args.peers)]
+        self.peers = [self._peer(f"chaos-{i}") for i in range(args.peers)]
         for peer in self.peers:
             await peer.start()
         if not await _flowing(self.peers, 60):
@@ -290,8 +336,8 @@ class Chaos:
         stopped = time.monotonic()
         # The call goes on; what needs the database is refused cleanly.
         media = await _flowing(self.peers[:-1], self.args.down)
-        status, code = await asyncio.to_thread(_api_status, self.server,
-                                               self.data["tokens"]["chaos-ops"])
+        status, code = await self._near(asyncio.to_thread(
+            _api_status, self.server, self.data["tokens"]["chaos-ops"]))
         self.api_checks[f"during outage: {status} {code}".strip()] += 1
         await leaver.stop()
         self.expected_left[leaver.name] = time.time()
@@ -299,21 +345,19 @@ class Chaos:
         await asyncio.to_thread(self.pg.start)
         restored = time.monotonic()
         await self._check_late_leave(leaver.name)
-        replacement = ChaosPeer(self.server, self.data["meeting"], leaver.name,
-                                self.data["tokens"][leaver.name], self.tally)
+        replacement = self._peer(leaver.name)
         for attempt in range(40):
             try:
                 await replacement.start()
                 break
             except Exception as error:
                 logger.info("rejoin after the outage, attempt %s: %r", attempt + 1, error)
-                await replacement.bot.close()
-                replacement = ChaosPeer(self.server, self.data["meeting"], leaver.name,
-                                        self.data["tokens"][leaver.name], self.tally)
+                await replacement.close()
+                replacement = self._peer(leaver.name)
                 await asyncio.sleep(0.5)
         self.peers[-1] = replacement
-        status, code = await asyncio.to_thread(_api_status, self.server,
-                                               self.data["tokens"]["chaos-ops"])
+        status, code = await self._near(asyncio.to_thread(
+            _api_status, self.server, self.data["tokens"]["chaos-ops"]))
         self.api_checks[f"after outage: {status} {code}".strip()] += 1
         if not media or not await _flowing(self.peers, self.args.recover_timeout):
             return None
@@ -341,9 +385,43 @@ class Chaos:
             return None
         return time.monotonic() - restored
 
+    async def _fault_link(self) -> float | None:
+        """The far peer's link dies (``--link-down`` s, every other round longer than the
+        grace), then comes back; the time from its return to media flowing everywhere."""
+        assert self.link is not None
+        far = next(p for p in self.peers if p.name == FAR_PEER)
+        near = next(p for p in self.peers if p is not far)
+        self.link_rounds += 1
+        long = self.link_rounds % 2 == 0
+        down = self.args.grace + 15 if long else self.args.link_down
+        peer_id, resumes, seen = far.bot.peer_id, len(far.bot.resumes), len(near.bot.events)
+        self.link.cut()
+        await asyncio.sleep(down)
+        self.link.restore()
+        restored = time.monotonic()
+        try:
+            async with asyncio.timeout(self.args.recover_timeout):
+                while len(far.bot.resumes) == resumes:
+                    await asyncio.sleep(0.05)
+        except TimeoutError:
+            return None
+        outcome = far.bot.resumes[-1]
+        left = [e for e in near.bot.events[seen:] if e["type"] == "rtc:peerLeft"
+                and e["data"].get("peerId") == peer_id]
+        expected = "rejoined" if long else "kept"
+        if outcome != expected or bool(left) != long:
+            self.link_mismatches.append(f"round {self.link_rounds} ({down:g} s): {outcome}, "
+                                        f"peerLeft {[e['data'] for e in left]}")
+        if not await _flowing(self.peers, self.args.recover_timeout):
+            return None
+        return time.monotonic() - restored
+
     # -- the end ----------------------------------------------------------------------------
 
     async def _leaks(self) -> dict[str, Any]:
+        return await self._near(self._count_leaks())
+
+    async def _count_leaks(self) -> dict[str, Any]:
         url = self.server.ws_url(self.data["ops"], self.data["tokens"]["chaos-ops"])
         ops = SignalingClient(url, origin=self.server.origin, name="ops")
         await ops.connect()
@@ -386,8 +464,10 @@ class Chaos:
                                 "ttr_ms": summarize(times) if times else {}}
         return {"faults": per_fault, "requests": self.tally.requests,
                 "failed": dict(self.tally.failed), "unavailable": self.tally.unavailable,
+                "resumes_refused": self.tally.resumes_refused,
                 "socket_reconnects": sum(p.socket_reconnects for p in self.peers),
                 "api": dict(self.api_checks), "leaks": leaks, "attendance": attendance,
+                "link_mismatches": self.link_mismatches,
                 "load": load_average()}
 
 
@@ -404,10 +484,11 @@ def table(results: dict[str, Any]) -> str:
     leaks, attendance = results["leaks"], results["attendance"]
     out += "\n" + format_table(
         ["requests", "failed", "unavailable", "socket reconnects", "objects leaked",
-         "attendance mismatches", "late leaves", "seconds", "load"],
+         "attendance mismatches", "late leaves", "link mismatches", "seconds", "load"],
         [[results["requests"], sum(results["failed"].values()), results["unavailable"],
           results["socket_reconnects"], leaks["leaked"], len(attendance["mismatches"]),
-          attendance["late_leaves_written"], results["seconds"], results["load"]]])
+          attendance["late_leaves_written"], len(results["link_mismatches"]),
+          results["seconds"], results["load"]]])
     return out
 
 
@@ -424,6 +505,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="seconds a database or Redis stays down")
     parser.add_argument("--pause", type=float, default=2.0, help="seconds between faults")
     parser.add_argument("--recover-timeout", type=float, default=60.0)
+    parser.add_argument("--grace", type=float, default=15.0,
+                        help="the server's reconnect grace (RTC_RECONNECT_GRACE_SECONDS)")
+    parser.add_argument("--link-down", type=float, default=6.0,
+                        help="seconds a short link drop lasts (a long one: grace + 15)")
     parser.add_argument("--shuffle", action="store_true", help="faults in random order")
     parser.add_argument("--seed", type=int, default=15)
     parser.add_argument("--json", action="store_true")
@@ -433,13 +518,14 @@ def main(argv: list[str] | None = None) -> int:
     if unknown or args.peers < 2:
         parser.error(f"unknown faults {sorted(unknown)}" if unknown else "--peers >= 2")
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
+    restrict_aiortc_to_loopback()
     results = asyncio.run(Chaos(args).run())
     print(table(results))
     if args.json:
         print(json.dumps(results, indent=1))
     ok = (all(r["recovered"] == r["injected"] for r in results["faults"].values())
           and not results["failed"] and results["leaks"]["leaked"] == 0
-          and not results["attendance"]["mismatches"])
+          and not results["attendance"]["mismatches"] and not results["link_mismatches"])
     return 0 if ok else 1
 
 

@@ -9,13 +9,17 @@ seconds on average (exponential pauses: a Poisson process per peer). Usage::
 
     .venv/bin/python -m bench.collab [--quick] [--peers 100] [--seconds 60]
                                      [--chat-every 30] [--draw-every 10] [--points 40]
-                                     [--redis URL] [--json]
+                                     [--redis URL] [--database sqlite|inherit]
+                                     [--starve FRACTION] [--drain 30]
+                                     [--profile-server PATH] [--json]
 
 Measured: delivery latency of ``chat:message`` (sent by one bot → received by each socket,
 the sender's included) and of ``whiteboard:op`` (→ each other socket), p50/p99 over every
-delivery, from one process's clock; deliveries missing after a 5 s drain (must be 0); error
-replies (must be 0); and the server's CPU over the active period: daphne (all threads, and its
-event loop alone) and the mediasoup workers, in percent of one core. The bots run in this
+delivery, from one process's clock; deliveries missing after the drain (``--drain``, 30 s: must
+be 0) and how many came after the peers stopped; ``events:missed`` notices (sockets told that
+events for them were dropped); error replies (must be 0); and the server's CPU over the active
+period: daphne (all threads, and its event loop alone) and the mediasoup workers, in percent
+of one core. The bots run in this
 process on the same machine; their CPU is shown too (``bots %``), with the load average.
 """
 
@@ -24,6 +28,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
+import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -40,7 +46,6 @@ from bots.signaling import SignalingClient  # noqa: E402
 __all__ = ["main", "run"]
 
 TIMEOUT = 30.0
-DRAIN_SECONDS = 5.0
 
 
 class Tracker:
@@ -52,6 +57,11 @@ class Tracker:
         self.chat_sent = 0
         self.strokes_sent = 0
         self.delivered = {"chat": 0, "board": 0}
+        self.late = 0
+        """Deliveries after the peers stopped (set ``ended`` then)."""
+        self.ended: int | None = None
+        self.missed_notices = 0
+        """``events:missed``: sockets told that events for them were dropped."""
         self._ids = itertools.count(1)
 
     def chat_text(self, sender: int) -> str:
@@ -68,6 +78,9 @@ class Tracker:
 
     def listener(self, event_type: str, data: dict[str, Any]) -> None:
         now = time.perf_counter_ns()
+        if event_type == "events:missed":
+            self.missed_notices += 1
+            return
         if event_type == "chat:message":
             key = str(data.get("text", "")).split(" ", 1)[0]
             kind = "chat"
@@ -79,6 +92,8 @@ class Tracker:
         sent = self.sent_at.get(key)
         if sent is not None:
             self.delivered[kind] += 1
+            if self.ended is not None:
+                self.late += 1
             self.samples.add(f"{kind} delivery", (now - sent) / 1e6)
 
 
@@ -93,9 +108,29 @@ async def _connect(index: int, url: str, origin: str, tracker: Tracker,
     return CollabBot(client, seed=index)
 
 
+async def _starve(pid: int, fraction: float, stopped: list[float]) -> None:
+    """Hold daphne stopped (SIGSTOP) for ``fraction`` of every 100 ms until cancelled: CPU
+    starvation on demand, of daphne alone (a loaded machine would slow every process here).
+    The seconds it was held stopped are added to ``stopped``."""
+    period = 0.1
+    try:
+        while True:
+            os.kill(pid, signal.SIGSTOP)
+            held = time.monotonic()
+            try:
+                await asyncio.sleep(period * fraction)
+            finally:
+                os.kill(pid, signal.SIGCONT)
+                stopped[0] += time.monotonic() - held
+            await asyncio.sleep(period * (1 - fraction))
+    except ProcessLookupError:
+        return
+
+
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     """One row: seed, start, connect, behave, drain, measure."""
-    server = DaphneServer(redis_url=args.redis)
+    server = DaphneServer(redis_url=args.redis, database=args.database,
+                          profile=args.profile_server)
     try:
         seeded = await asyncio.to_thread(server.prepare, users=args.peers, meetings=1,
                                          capacity=min(500, args.peers + 5))
@@ -114,17 +149,27 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                             stroke_points=args.points)
             started = time.monotonic()
             client_cpu = time.process_time()
-            results = await asyncio.gather(*(
-                bot.behave(args.seconds, habits,
-                           text=lambda i=i: tracker.chat_text(i),
-                           element_id=lambda i=i: tracker.stroke_id(i))
-                for i, bot in enumerate(bots)), return_exceptions=True)
+            stopped = [0.0]
+            starver = (asyncio.get_running_loop().create_task(
+                _starve(server.process.pid, args.starve, stopped))
+                if args.starve > 0 and server.process is not None else None)
+            try:
+                results = await asyncio.gather(*(
+                    bot.behave(args.seconds, habits,
+                               text=lambda i=i: tracker.chat_text(i),
+                               element_id=lambda i=i: tracker.stroke_id(i))
+                    for i, bot in enumerate(bots)), return_exceptions=True)
+            finally:
+                if starver is not None:
+                    starver.cancel()
+                    await asyncio.gather(starver, return_exceptions=True)
             active = time.monotonic() - started
+            tracker.ended = time.perf_counter_ns()
             client_cpu = time.process_time() - client_cpu
             busy_daphne, busy_main, busy_workers = server.sample()
             expected = {"chat": tracker.chat_sent * args.peers,
                         "board": tracker.strokes_sent * (args.peers - 1)}
-            deadline = time.monotonic() + DRAIN_SECONDS
+            deadline = time.monotonic() + args.drain
             while tracker.delivered != expected and time.monotonic() < deadline:
                 await asyncio.sleep(0.1)
             errors = [r for r in results if isinstance(r, BaseException)]
@@ -145,6 +190,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "strokes_sent": tracker.strokes_sent,
         "deliveries": dict(tracker.delivered),
         "missing": {k: expected[k] - tracker.delivered[k] for k in expected},
+        "expected": expected,
+        "late": tracker.late,
+        "missed_notices": tracker.missed_notices,
+        "stopped_pct": round(100 * stopped[0] / active, 1),
         "latency": {k: summary[k] for k in ("chat delivery", "board delivery") if k in summary},
         "errors": len(errors),
         "error_examples": sorted({repr(e) for e in errors})[:3],
@@ -177,6 +226,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--points", type=int, default=40, help="points per stroke")
     parser.add_argument("--ramp", type=float, default=10.0, help="seconds to connect everyone")
     parser.add_argument("--redis", metavar="URL", help="channel layer: channels-redis at URL")
+    parser.add_argument("--database", choices=("sqlite", "inherit"), default="sqlite",
+                        help="sqlite: a file of its own (default); inherit: a fresh database "
+                             "on the PostgreSQL server of DATABASE_URL")
+    parser.add_argument("--drain", type=float, default=30.0,
+                        help="seconds to wait after the peers stop for deliveries still due")
+    parser.add_argument("--starve", type=float, default=0.0, metavar="FRACTION",
+                        help="hold daphne stopped this fraction of every 100 ms while the "
+                             "peers act (CPU starvation of the server alone), e.g. 0.85")
+    parser.add_argument("--profile-server", metavar="PATH",
+                        help="run daphne under cProfile, stats written to PATH")
     parser.add_argument("--quick", action="store_true", help="5 peers for 6 s, busy (smoke)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
@@ -191,9 +250,10 @@ def main(argv: list[str] | None = None) -> int:
         print_json(row)
         return 1 if bad else 0
     layer = "channels-redis" if args.redis else "in-memory channel layer"
-    print(f"collab: live daphne ({layer}), {args.peers} peers in one meeting, chat every "
-          f"{args.chat_every:g} s and a {args.points}-point stroke every {args.draw_every:g} s "
-          f"per peer; load average {row['load_average']}")
+    database = "PostgreSQL" if args.database == "inherit" else "SQLite"
+    print(f"collab: live daphne ({database}, {layer}), {args.peers} peers in one meeting, "
+          f"chat every {args.chat_every:g} s and a {args.points}-point stroke every "
+          f"{args.draw_every:g} s per peer; load average {row['load_average']}")
     print(format_table(
         ["peers", "s", "chat", "strokes", "chat p50/p99 ms", "board p50/p99 ms", "missing",
          "daphne %", "loop %", "workers %", "bots %"],
@@ -201,7 +261,9 @@ def main(argv: list[str] | None = None) -> int:
           _pair(row, "chat delivery"), _pair(row, "board delivery"),
           sum(row["missing"].values()), row["daphne_cpu_pct"], row["daphne_loop_cpu_pct"],
           row["workers_cpu_pct"], row["bots_cpu_pct"]]]))
-    print(f"\ndeliveries: {row['deliveries']}; stored: {row['stored']}")
+    print(f"\ndeliveries: {row['deliveries']} of {row['expected']}; stored: {row['stored']}; "
+          f"daphne held stopped {row['stopped_pct']} % of the active time; delivered after "
+          f"the peers stopped: {row['late']}; events:missed notices: {row['missed_notices']}")
     print(f"errors: {row['errors']}{' ' + str(row['error_examples']) if row['errors'] else ''}")
     return 1 if bad else 0
 

@@ -31,7 +31,8 @@ from bench._common import REPO, format_table, load_average, print_json, proc_sam
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from rtc.mediasoup import create_worker, worker_bin_path  # noqa: E402
+from mediasoup_ctl import create_worker, worker_bin_path  # noqa: E402
+
 from rtc.recording.compose import compose  # noqa: E402
 from rtc.recording.track import TrackRecorder  # noqa: E402
 from rtc.services.config import DEFAULT_MEDIA_CODECS  # noqa: E402
@@ -159,19 +160,20 @@ def make_call_tracks(directory: Path, seconds: int) -> dict[str, Any]:
             "incidents": []}
 
 
-async def measure_compose(seconds: int, directory: Path) -> dict[str, Any]:
-    """Seconds to compose ``seconds`` of a four-person call into 1280x720 WebM."""
-    manifest = make_call_tracks(directory, seconds)
+async def measure_compose(seconds: int, directory: Path, fmt: str = "webm",
+                          manifest: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Seconds to compose ``seconds`` of a four-person call into 1280x720 ``fmt`` (WebM: VP8
+    + Opus; MP4: H.264 + AAC)."""
+    manifest = manifest or make_call_tracks(directory, seconds)
+    out = directory / f"composed.{fmt}"
     started = time.monotonic()
-    result = await compose(directory, manifest, directory / "composed.webm",
-                           ffmpeg="/usr/bin/ffmpeg", ffprobe="/usr/bin/ffprobe",
-                           width=1280, height=720, fmt="webm")
+    result = await compose(directory, manifest, out, ffmpeg="/usr/bin/ffmpeg",
+                           ffprobe="/usr/bin/ffprobe", width=1280, height=720, fmt=fmt)
     took = time.monotonic() - started
     duration = float(result["probe"]["format"]["duration"])
-    return {"call_seconds": seconds, "compose_seconds": took, "output_seconds": duration,
-            "realtime_factor": seconds / took,
-            "bytes": (directory / "composed.webm").stat().st_size,
-            "errors": 0 if abs(duration - seconds) < 1 else 1}
+    return {"format": fmt, "call_seconds": seconds, "compose_seconds": took,
+            "output_seconds": duration, "realtime_factor": seconds / took,
+            "bytes": out.stat().st_size, "errors": 0 if abs(duration - seconds) < 1 else 1}
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -185,7 +187,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             rows.append(await measure_streams(count, args.seconds, sources, directory))
         compose_dir = directory / "compose"
         compose_dir.mkdir()
-        composed = await measure_compose(args.compose_seconds, compose_dir)
+        manifest = make_call_tracks(compose_dir, args.compose_seconds)
+        composed = [await measure_compose(args.compose_seconds, compose_dir, fmt, manifest)
+                    for fmt in args.formats]
     return {"streams": rows, "compose": composed, "load_before": load_before,
             "load_after": load_average()}
 
@@ -206,13 +210,14 @@ def report(results: dict[str, Any]) -> None:
     print(format_table(["streams", "worker_%", "worker_rec_%", "worker+/stream_%",
                         "ffmpeg_%", "ffmpeg/stream_%", "total/stream_%", "calls/core",
                         "errors"], table))
-    c = results["compose"]
     print()
-    print(format_table(["call_s", "compose_s", "output_s", "x_realtime", "MB", "errors"],
-                       [[c["call_seconds"], f"{c['compose_seconds']:.1f}",
+    print(format_table(["format", "call_s", "compose_s", "output_s", "x_realtime", "MB",
+                        "errors"],
+                       [[c["format"], c["call_seconds"], f"{c['compose_seconds']:.1f}",
                          f"{c['output_seconds']:.1f}", f"{c['realtime_factor']:.2f}",
-                         f"{c['bytes'] / 1e6:.1f}", c["errors"]]]))
-    errors = sum(r["errors"] for r in results["streams"]) + c["errors"]
+                         f"{c['bytes'] / 1e6:.1f}", c["errors"]] for c in results["compose"]]))
+    errors = (sum(r["errors"] for r in results["streams"])
+              + sum(c["errors"] for c in results["compose"]))
     print(f"\nload average before: {results['load_before']}  after: {results['load_after']}")
     print(f"errors: {errors}")
 
@@ -224,11 +229,14 @@ def main() -> None:
     parser.add_argument("--streams", default="4,8", help="comma-separated stream counts")
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--compose-seconds", type=int, default=60)
+    parser.add_argument("--formats", default="webm,mp4", help="composed formats to time")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     if args.quick:
         args.streams, args.seconds, args.compose_seconds = "2", 3.0, 10
+        args.formats = "webm"
     args.streams = [int(v) for v in str(args.streams).split(",")]
+    args.formats = [v for v in str(args.formats).split(",") if v]
     if not Path(worker_bin_path()).exists():
         raise SystemExit("mediasoup-worker not built: make worker")
     results = asyncio.run(run(args))
@@ -236,7 +244,8 @@ def main() -> None:
         print_json(results)
     else:
         report(results)
-    if any(r["errors"] for r in results["streams"]) or results["compose"]["errors"]:
+    if (any(r["errors"] for r in results["streams"])
+            or any(c["errors"] for c in results["compose"])):
         raise SystemExit(1)
 
 

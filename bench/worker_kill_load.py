@@ -28,7 +28,7 @@ import time
 from collections import Counter
 from typing import Any
 
-from bench._common import load_average
+from bench._common import load_average, summarize
 from bench.soak import DTLS, opus_parameters
 from bots.live_daphne import LiveDaphne, children_of
 from bots.signaling import SignalingClient, SignalingError, SocketClosed
@@ -84,6 +84,8 @@ class ScriptedPeer:
         self.announced: dict[str, str] = {}
         self.reconnects = 0
         self.settled_generation = -1
+        self.settled_at = 0.0
+        """When (monotonic) its last set-up ran through."""
         self.capabilities: dict[str, Any] = {}
 
     def _event(self, kind: str, data: dict[str, Any]) -> None:
@@ -121,7 +123,20 @@ class ScriptedPeer:
     async def setup(self) -> None:
         """Join (or resume), transports, a producer, consumers of everything known."""
         joined = await self.join()
-        if not joined.get("transports"):
+        own = joined.get("transports") or []
+        if own and (sorted(t["direction"] for t in own) != ["recv", "send"]
+                    or len(joined.get("producers") or []) != 1):
+            # A set-up cut short on the new router (a request that had reached the dead
+            # worker failed after the transports were made): start that set-up again.
+            for transport in own:
+                try:
+                    await self.request("rtc:closeTransport", {"transportId": transport["id"]})
+                except SignalingError:
+                    pass
+            own = []
+        if own:
+            self.recv = next(t["id"] for t in own if t["direction"] == "recv")
+        else:
             self.consumed.clear()
             send = await self.request("rtc:createTransport", {"direction": "send"})
             await self.request("rtc:connectTransport", {"transportId": send["id"],
@@ -169,6 +184,7 @@ class ScriptedPeer:
                 continue
             if self.generation == generation:
                 self.settled_generation = generation
+                self.settled_at = time.monotonic()
                 return
 
     async def catch_up(self) -> None:
@@ -207,6 +223,7 @@ async def run(server: LiveDaphne, data: dict[str, Any], *, workers: int,
     killed = children_of(server.process.pid)
     for pid in killed:
         os.kill(pid, signal.SIGKILL)
+    killed_at = time.monotonic()
     results = await asyncio.gather(*tasks, return_exceptions=True)
     # Peers that finished before their rtc:reconnect arrived set up once more.
     await asyncio.sleep(1.0)
@@ -220,6 +237,8 @@ async def run(server: LiveDaphne, data: dict[str, Any], *, workers: int,
     for _ in range(2):
         await asyncio.gather(*(p.catch_up() for p in peers), return_exceptions=True)
     settled = time.monotonic() - started
+    # Per peer told to reconnect: from the kill to its set-up on the new router run through.
+    recovery = [1000 * (p.settled_at - killed_at) for p in peers if p.reconnects]
     during = await _stats(server, data)
     back = len(peers)
     expected = {"peers": back, "transports": 2 * back, "producers": back,
@@ -240,7 +259,23 @@ async def run(server: LiveDaphne, data: dict[str, Any], *, workers: int,
             "errors": dict(outcome.errors), "unanswered": dict(outcome.unanswered),
             "failures": failures, "expected": expected, "got": got, "left": left,
             "routers": routers, "workers_after": after["workers"],
-            "settled_s": round(settled, 2), "load": load_average()}
+            "settled_s": round(settled, 2),
+            "recovery_ms": summarize(recovery) if recovery else {}, "load": load_average()}
+
+
+def server_errors(server: LiveDaphne, limit: int = 5) -> list[str]:
+    """The first ``limit`` handler failures in the server's log (what an ``internal`` reply
+    hid), each its log line and the last line of its traceback."""
+    lines = server.log_path.read_text(errors="replace").splitlines()
+    found = []
+    for i, line in enumerate(lines):
+        if "handler for" in line and "failed" in line:
+            tail = next((t for t in lines[i + 1:i + 60] if t and not t.startswith((" ", "Trace"))),
+                        "")
+            found.append(f"{line.strip()} | {tail.strip()}")
+            if len(found) >= limit:
+                break
+    return found
 
 
 def start_server(peers: int, workers: int) -> tuple[LiveDaphne, dict[str, Any]]:
@@ -262,6 +297,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         result = asyncio.run(run(server, data, workers=args.workers,
                                  kill_after=args.kill_after))
+        result["server_errors"] = server_errors(server)
     finally:
         server.cleanup()
     print(json.dumps(result, indent=1))

@@ -7,7 +7,8 @@ candidates show which node carries its media). They share a fresh PostgreSQL dat
 the server of ``DATABASE_URL`` (or ``postgres://postgres@127.0.0.1:5432`` when that is not
 PostgreSQL), Redis at ``redis_url`` and a channel-layer prefix of their own, so a test run never
 sees another's keys. :meth:`LiveCluster.cleanup` stops the nodes, drops the database and
-deletes the keys.
+deletes the keys (a ``database_url`` given by the caller, as ``make cluster`` does, is kept,
+and so are its keys).
 
 It imports nothing from Django: everything Django runs in the subprocesses.
 """
@@ -19,6 +20,7 @@ import signal
 import uuid
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlparse
 
 from bots.live_daphne import LiveDaphne, _postgres, _with_database
 
@@ -32,18 +34,31 @@ def _postgres_server() -> str:
     return url if url.startswith(("postgres://", "postgresql://")) else DEFAULT_POSTGRES
 
 
+def _create_if_missing(database_url: str) -> None:
+    import psycopg
+
+    name = urlparse(database_url).path.lstrip("/")
+    with psycopg.connect(_with_database(database_url, "postgres"), autocommit=True) as conn:
+        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
+            return
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
 class LiveCluster:
     """``start()``, use ``nodes[i]``, ``kill(i)``/``terminate(i)``, then ``cleanup()``."""
 
     def __init__(self, size: int = 2, *, redis_url: str, env: Mapping[str, str] | None = None,
                  worker_num: int = 1, lease_seconds: int = 3, log_level: str = "INFO",
-                 prefix: str = "cluster-test-") -> None:
+                 prefix: str = "cluster-test-", database_url: str | None = None,
+                 key_prefix: str | None = None) -> None:
         self.size = size
         self.redis_url = redis_url
         self.name = f"{prefix}{uuid.uuid4().hex[:8]}"
-        self.key_prefix = f"conf-{self.name}"
+        self.key_prefix = key_prefix or f"conf-{self.name}"
+        self.keep_data = database_url is not None
+        """A database given by the caller is created if missing and never dropped."""
         self.database = f"cl_{uuid.uuid4().hex[:12]}"
-        self.database_url = _with_database(_postgres_server(), self.database)
+        self.database_url = database_url or _with_database(_postgres_server(), self.database)
         self.extra_env = dict(env or {})
         self.worker_num = worker_num
         self.lease_seconds = lease_seconds
@@ -80,9 +95,12 @@ class LiveCluster:
         return node
 
     def start(self) -> LiveCluster:
-        """Create the database and start every node."""
-        _postgres(_postgres_server(), f'CREATE DATABASE "{self.database}"')
-        self._created = True
+        """Create the database (a kept one only if missing) and start every node."""
+        if self.keep_data:
+            _create_if_missing(self.database_url)
+        else:
+            _postgres(_postgres_server(), f'CREATE DATABASE "{self.database}"')
+            self._created = True
         for _ in range(self.size):
             self.add_node()
         return self
@@ -128,6 +146,8 @@ class LiveCluster:
             _postgres(_postgres_server(),
                       f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)')
             self._created = False
+        if self.keep_data:
+            return codes
         try:
             import redis
 

@@ -30,7 +30,8 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import urlparse, urlunparse
 
-__all__ = ["ROOT", "LiveDaphne", "answers_http", "children_of", "free_port", "free_udp_tcp_port"]
+__all__ = ["ROOT", "LiveDaphne", "answers_http", "children_of", "free_port", "free_udp_tcp_port",
+           "stop_process_tree"]
 
 ROOT = Path(__file__).resolve().parents[1]
 """The repository (where ``manage.py`` is)."""
@@ -102,7 +103,10 @@ class LiveDaphne:
     ``database`` (``"sqlite"`` or ``"inherit"``), ``redis_url`` (channels-redis under a key
     prefix of its own; None: the in-memory layer), ``profile`` (run under cProfile, dump the
     stats there), ``wrap`` (rewrites daphne's command line, e.g. to enter a network namespace),
-    ``probe`` (how to tell it serves; :func:`answers_http` by default), ``ready_path``.
+    ``probe`` (how to tell it serves; :func:`answers_http` by default), ``ready_path``,
+    ``keepalive`` (daphne's ``--ping-interval`` and ``--ping-timeout`` in seconds: a socket idle
+    that long is pinged, and closed when its pong does not come within the timeout; None:
+    daphne's defaults, 20 and 30).
     """
 
     def __init__(self, *, env: Mapping[str, str] | None = None,
@@ -114,7 +118,8 @@ class LiveDaphne:
                  probe: Callable[[str], bool] = answers_http,
                  ready_path: str = "/accounts/login/",
                  secret_key: str = "live-daphne-test-key-not-a-secret-0123456789abcdefghij",
-                 prefix: str = "conference-live-") -> None:
+                 prefix: str = "conference-live-",
+                 keepalive: tuple[float, float] | None = None) -> None:
         if database not in ("sqlite", "inherit"):
             raise ValueError("database is 'sqlite' or 'inherit'")
         self.workdir = Path(tempfile.mkdtemp(prefix=prefix))
@@ -136,6 +141,7 @@ class LiveDaphne:
         self._pg_database: str | None = None
         self._prefix = f"{prefix}{uuid.uuid4().hex[:8]}"
         self.log_path = self.workdir / "daphne.log"
+        self.keepalive = keepalive
         self.bind = "127.0.0.1"
         """The address daphne listens on (``0.0.0.0`` to be reached over another interface
         too; :attr:`url` stays on loopback)."""
@@ -201,7 +207,8 @@ class LiveDaphne:
             env.update(REDIS_URL=self.redis_url, CHANNEL_LAYER_PREFIX=self._prefix)
         # Recordings (track files, composed files) stay in the server's own directory.
         env.update(RECORDING_WORK_DIR=str(self.workdir / "recordings-work"),
-                   MEDIA_ROOT=str(self.workdir / "media"))
+                   MEDIA_ROOT=str(self.workdir / "media"),
+                   LATE_LEAVES_DIR=str(self.workdir / "late-leaves"))
         env.update(self.extra_env)
         return env
 
@@ -231,7 +238,11 @@ class LiveDaphne:
         daphne = [str(Path(sys.executable).with_name("daphne"))]
         if self.profile:
             daphne = [sys.executable, "-m", "cProfile", "-o", self.profile, *daphne]
-        command = [*daphne, "-b", self.bind, "-p", str(self.port), "conference.asgi:application"]
+        command = [*daphne, "-b", self.bind, "-p", str(self.port)]
+        if self.keepalive is not None:
+            command += ["--ping-interval", f"{self.keepalive[0]:g}",
+                        "--ping-timeout", f"{self.keepalive[1]:g}"]
+        command.append("conference.asgi:application")
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(  # noqa: S603 (fixed argv)
                 self.wrap(command) if self.wrap else command, cwd=ROOT, env=self.env(),
@@ -256,19 +267,7 @@ class LiveDaphne:
         Workers still alive after daphne exited (they end when their channel closes) are
         killed, so no test or benchmark leaves a worker behind.
         """
-        if self.process is None:
-            return None
-        if self.process.poll() is None:
-            workers = children_of(self.process.pid)
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
-            for pid in workers:
-                _reap(pid)
-        return self.process.returncode
+        return stop_process_tree(self.process, timeout=20)
 
     def drop_database(self) -> None:
         """Drop the PostgreSQL database made for this server (nothing for SQLite)."""
@@ -290,6 +289,25 @@ class LiveDaphne:
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
                  trace: TracebackType | None) -> None:
         self.cleanup()
+
+
+def stop_process_tree(process: subprocess.Popen[Any] | None, *, timeout: float) -> int | None:
+    """SIGTERM ``process`` (a server that closes its worker children), SIGKILL it if it
+    lingers past ``timeout`` seconds, then kill any child still alive half a second later;
+    its exit code (None when it never started)."""
+    if process is None:
+        return None
+    if process.poll() is None:
+        workers = children_of(process.pid)
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
+        for pid in workers:
+            _reap(pid)
+    return process.returncode
 
 
 def _reap(pid: int) -> None:

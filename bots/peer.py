@@ -95,11 +95,19 @@ class CallPeer:
 
     async def join(self, *, resume: bool = False) -> dict[str, Any]:
         """Join (or resume), load the device, create the transports, consume the others."""
+        await self._set_up(await self.request("rtc:join", self._join_data(resume=resume)))
+        return self.joined
+
+    def _join_data(self, *, resume: bool) -> dict[str, Any]:
         data: dict[str, Any] = {"displayName": self.name, "device": {"flag": "pymediasoup"}}
         if resume:
             data["resume"] = {"peerId": self.joined["peerId"],
                               "token": self.joined["resumeToken"]}
-        self.joined = await self.request("rtc:join", data)
+        return data
+
+    async def _set_up(self, joined: dict[str, Any]) -> None:
+        """A new media session from an ``rtc:joined`` reply."""
+        self.joined = joined
         self.names.update({p["peerId"]: p["displayName"] for p in self.joined["peers"]})
         await self.media.load(self.joined["routerRtpCapabilities"])
         await self.open_transports()
@@ -115,7 +123,58 @@ class CallPeer:
                                 producer_id, error)
         logger.info("bot %s joined as peer %s (resumed: %s)", self.name, self.peer_id,
                     self.joined.get("resumed"))
-        return self.joined
+
+    async def resume_after_drop(self) -> str:
+        """On a new socket after the old one was lost: ``rtc:join`` with ``resume`` (PROTOCOL.md,
+        Reconnecting), then the cheapest way back; which one it took:
+
+        * ``kept``: the server kept this peer and its transports (the drop was shorter than the
+          reconnect grace), so the media goes on over them: ICE itself recovers once packets
+          flow again (the worker is ICE-lite and answers the client's next check). What changed
+          while the socket was away is caught up: producers consumed, gone consumers dropped.
+        * ``rebuilt``: the peer is kept but its transports are not: what is left of them on
+          the server is closed, new transports are made, the tracks produced again.
+        * ``rejoined``: the peer is gone (the grace ran out): joined afresh as a new peer.
+        """
+        try:
+            joined = await self.request("rtc:join", self._join_data(resume=True))
+        except SignalingError as error:
+            if error.code != "not_found":
+                raise
+            await self._replace_media()
+            await self.join()
+            if self.published:
+                await self.publish()
+            return "rejoined"
+        on_server = {t["id"] for t in joined.get("transports", [])}
+        local = {t.id for t in (self.media.send, self.media.recv)
+                 if t is not None and not t.closed}
+        if joined.get("resumed") and local and local <= on_server:
+            self.joined = joined
+            self.names.update({p["peerId"]: p["displayName"] for p in joined["peers"]})
+            alive = {c["id"] for c in joined.get("consumers", [])}
+            for consumer_id in [c for c in self.media.received if c not in alive]:
+                await self._remove(consumer_id)
+            if self.auto_consume:
+                for peer in joined["peers"]:
+                    for producer in peer["producers"]:
+                        try:
+                            await self.consume(peer["peerId"], producer["id"])
+                        except SignalingError as error:
+                            logger.info("bot %s: producer %s not consumed: %s", self.name,
+                                        producer["id"], error)
+            logger.info("bot %s resumed peer %s, media kept", self.name, self.peer_id)
+            return "kept"
+        for transport_id in on_server:
+            try:
+                await self.request("rtc:closeTransport", {"transportId": transport_id})
+            except SignalingError as error:
+                logger.info("bot %s: stale transport %s: %s", self.name, transport_id, error)
+        await self._replace_media()
+        await self._set_up(joined)
+        if self.published:
+            await self.publish()
+        return "rebuilt"
 
     async def open_transports(self) -> None:
         """A send transport (when sending media) and a receive transport."""
@@ -208,8 +267,7 @@ class CallPeer:
     async def reconnect(self) -> None:
         """After ``rtc:reconnect``: new transports on the new router, same peer, media again."""
         self.reconnects += 1
-        await self._close_media()
-        self.media = MediaDevice(self.name, send_media=self.send_media, counts=self.counts)
+        await self._replace_media()
         try:
             await self.join(resume=True)
         except SignalingError as error:
@@ -220,6 +278,11 @@ class CallPeer:
             await self.publish()
 
     # -- the end ----------------------------------------------------------------------------
+
+    async def _replace_media(self) -> None:
+        """Close the media side and start a fresh one (same frame counts)."""
+        await self._close_media()
+        self.media = MediaDevice(self.name, send_media=self.send_media, counts=self.counts)
 
     async def _close_media(self) -> None:
         for consumer_id in list(self.media.received):
@@ -242,13 +305,68 @@ class CallPeer:
 
 
 class Bot(CallPeer):
-    """A :class:`CallPeer` on its own meeting socket; ``await connect()`` first."""
+    """A :class:`CallPeer` on its own meeting socket; ``await connect()`` first.
 
-    def __init__(self, url: str, origin: str | None = None, name: str = "bot",
-                 **options: Any) -> None:
-        self.signaling = SignalingClient(url, origin=origin, name=name)
-        super().__init__(self.signaling.request, name, **options)
+    ``socket`` options go to each :class:`bots.signaling.SignalingClient` it opens
+    (``ping_interval``, ``ping_timeout``, ``timeout``...). After :meth:`keep_connected` a socket
+    that is lost (its network dropped, the server restarted) is opened again with backoff and
+    the peer resumed (:meth:`CallPeer.resume_after_drop`), as the call page does.
+    """
+
+    def __init__(self, url: str, origin: str | None = None, name: str = "bot", *,
+                 socket: dict[str, Any] | None = None, **options: Any) -> None:
+        self.url = url
+        self.origin = origin
+        self.socket_options = dict(socket or {})
+        self.signaling = SignalingClient(url, origin=origin, name=name, **self.socket_options)
+        super().__init__(self._request, name, **options)
         self.signaling.on_event(self.handle_event)
+        self.socket_reconnects = 0
+        """Sockets opened again after one was lost (:meth:`keep_connected`)."""
+        self.resumes: list[str] = []
+        """How each of those came back: ``kept``, ``rebuilt`` or ``rejoined``."""
+        self._watch: asyncio.Task[None] | None = None
+        self._stopping = False
+
+    async def _request(self, message_type: str, data: dict[str, Any]) -> Any:
+        return await self.signaling.request(message_type, data)
+
+    def keep_connected(self, *, max_backoff: float = 5.0) -> None:
+        """From now on, open the socket again whenever it closes without :meth:`close` (and
+        without a final 44xx code: meeting ended, removed...), with backoff up to
+        ``max_backoff`` seconds, and resume the peer on it."""
+        if self._watch is None:
+            self._watch = asyncio.get_running_loop().create_task(
+                self._keep_connected(max_backoff))
+
+    async def _keep_connected(self, max_backoff: float) -> None:
+        while not self._stopping:
+            code = await asyncio.shield(self.signaling.closed)
+            if self._stopping or 4400 <= code < 4500:
+                return
+            logger.info("bot %s: socket lost (%s), reconnecting", self.name, code)
+            delay = 0.5
+            while not self._stopping:
+                try:
+                    await self._reopen()
+                    break
+                except Exception as error:  # the server or the network may still be away
+                    logger.info("bot %s: reconnect failed: %r", self.name, error)
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, max_backoff)
+
+    async def _reopen(self) -> None:
+        if self.signaling.closed.done():
+            signaling = SignalingClient(self.url, origin=self.origin, name=self.name,
+                                        **self.socket_options)
+            await signaling.connect()
+            old, self.signaling = self.signaling, signaling
+            await old.close()
+            signaling.on_event(self.handle_event)
+            self.socket_reconnects += 1
+        outcome = await self.resume_after_drop()
+        self.resumes.append(outcome)
+        logger.info("bot %s: back on a new socket (%s)", self.name, outcome)
 
     @property
     def events(self) -> list[dict[str, Any]]:
@@ -282,6 +400,10 @@ class Bot(CallPeer):
             logger.info("bot %s: leave failed: %r", self.name, error)
 
     async def close(self) -> None:
-        """Stop the media and close the socket."""
+        """Stop reconnecting, stop the media and close the socket."""
+        self._stopping = True
+        if self._watch is not None:
+            self._watch.cancel()
+            await asyncio.gather(self._watch, return_exceptions=True)
         await super().close()
         await self.signaling.close()

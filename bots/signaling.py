@@ -87,7 +87,8 @@ class SignalingClient:
 
     def __init__(self, url: str, *, origin: str | None = None, name: str = "bot",
                  timeout: float = 20, compression: str | None = "deflate",
-                 ping_interval: float | None = 20, keep_events: bool = True) -> None:
+                 ping_interval: float | None = 20, ping_timeout: float | None = 20,
+                 keep_events: bool = True) -> None:
         self.url = url
         self.origin = origin or origin_of(url)
         self.name = name
@@ -97,6 +98,9 @@ class SignalingClient:
         """``websockets``' permessage-deflate setting; ``None`` sends frames uncompressed."""
         self.ping_interval = ping_interval
         """Seconds between keepalive pings; ``None`` sends none."""
+        self.ping_timeout = ping_timeout
+        """Seconds a ping waits for its pong before the socket is taken for dead and closed
+        (1011): how a client notices that its network dropped without a close."""
         self.keep_events = keep_events
         """Whether :attr:`events` keeps every event. ``False`` for long-lived or numerous
         clients that read events through listeners only (:meth:`wait_event` needs them)."""
@@ -124,7 +128,8 @@ class SignalingClient:
         a refusal fails the pending requests with :class:`SocketClosed` (its 4xxx code)."""
         self.ws = await connect(self.url, origin=self.origin, max_size=2**22,  # type: ignore[arg-type]
                                 open_timeout=self.timeout, compression=self.compression,
-                                ping_interval=self.ping_interval)
+                                ping_interval=self.ping_interval,
+                                ping_timeout=self.ping_timeout)
         first = await self._meeting_state() if wait_state else {}
         self._reader = asyncio.get_running_loop().create_task(self._read())
         logger.info("bot %s connected to %s", self.name, self.url.split("?")[0])

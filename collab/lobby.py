@@ -30,6 +30,7 @@ __all__ = [
     "lobby_decide",
     "lobby_enter",
     "lobby_leave",
+    "lobby_status",
     "lobby_verdict",
     "lobby_waiting",
 ]
@@ -84,23 +85,44 @@ def lobby_verdict(*, meeting: Meeting, user: Any, token_guest: bool,
 
 @transaction.atomic
 def lobby_enter(*, meeting_id: Any, user: AbstractBaseUser, display_name: str) -> LobbyEntry:
-    """Record that ``user`` waits now (again, after leaving the lobby)."""
+    """Record that one more connection of ``user`` waits now (a first one, another tab, or
+    again after leaving the lobby). ``waiting_sockets`` of the entry returned is 1 for the
+    first: only that one knocks."""
     entry, created = LobbyEntry.objects.select_for_update().get_or_create(
         meeting_id=meeting_id, user=user,
-        defaults={"display_name": display_name[:64], "requested_at": timezone.now()})
+        defaults={"display_name": display_name[:64], "requested_at": timezone.now(),
+                  "waiting_sockets": 1})
     if not created and entry.status == LobbyEntry.Status.WAITING:
         entry.display_name = display_name[:64]
-        entry.save(update_fields=["display_name"])
-    logger.info("meeting=%s user=%s waits in the lobby", meeting_id, user.pk)
+        entry.waiting_sockets += 1
+        entry.save(update_fields=["display_name", "waiting_sockets"])
+    logger.info("meeting=%s user=%s waits in the lobby (%s connections)", meeting_id, user.pk,
+                entry.waiting_sockets)
     return entry
 
 
 @transaction.atomic
 def lobby_leave(*, meeting_id: Any, user_id: Any) -> bool:
-    """The person stopped waiting (closed the page); True when an entry was waiting."""
-    deleted, _ = LobbyEntry.objects.filter(meeting_id=meeting_id, user_id=user_id,
-                                           status=LobbyEntry.Status.WAITING).delete()
-    return bool(deleted)
+    """One waiting connection of the person closed; True when it was the last one (the
+    entry is gone: the person stopped waiting). Another tab still waiting keeps the entry,
+    so the host can still admit it."""
+    entry = (LobbyEntry.objects.select_for_update()
+             .filter(meeting_id=meeting_id, user_id=user_id, status=LobbyEntry.Status.WAITING)
+             .first())
+    if entry is None:
+        return False
+    if entry.waiting_sockets > 1:
+        entry.waiting_sockets -= 1
+        entry.save(update_fields=["waiting_sockets"])
+        return False
+    entry.delete()
+    return True
+
+
+def lobby_status(*, meeting_id: Any, user_id: Any) -> str | None:
+    """The status of the person's entry now (None: there is none)."""
+    return (LobbyEntry.objects.filter(meeting_id=meeting_id, user_id=user_id)
+            .values_list("status", flat=True).first())
 
 
 def lobby_waiting(*, meeting_id: Any) -> list[dict[str, Any]]:

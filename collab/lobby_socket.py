@@ -18,6 +18,7 @@ from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 
 from collab import lobby
+from collab.models import LobbyEntry
 from meetings.events import group_message
 from rtc.grants import connection_grants
 from rtc.protocol import CloseCode
@@ -102,7 +103,18 @@ class LobbyMixin:
         logger.info("meeting=%s user=%s waits in the lobby channel=%s", self.meeting_id,
                     self.user.pk, self.channel_name)
         await self.send_event("lobby:waiting", {"displayName": verdict.entry.display_name})
-        await notify_hosts(self.meeting_id, "lobby:knock", lobby.entry_payload(verdict.entry))
+        # A decision committed before this connection was in its lobby group (the host
+        # answered another tab of the same person meanwhile) reached the group without it:
+        # read it now. One committed later is sent to the group, which holds it by then.
+        status = await database_sync_to_async(lobby.lobby_status)(meeting_id=self.meeting_id,
+                                                                  user_id=self.user.pk)
+        if status != LobbyEntry.Status.WAITING:
+            await self.lobby_decision({"type": "lobby.decision",
+                                       "admitted": status == LobbyEntry.Status.ADMITTED})
+            return
+        if verdict.entry.waiting_sockets <= 1:  # another tab of the person knocked already
+            await notify_hosts(self.meeting_id, "lobby:knock",
+                               lobby.entry_payload(verdict.entry))
 
     async def lobby_decision(self, message: dict[str, Any]) -> None:
         """The host's answer (a channel-layer message ``{"type": "lobby.decision",

@@ -119,6 +119,9 @@ class LobbyEntry(models.Model):
     decided_at = models.DateTimeField(null=True, blank=True)
     decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL,
                                    null=True, blank=True, related_name="+")
+    waiting_sockets = models.PositiveIntegerField(default=0)
+    """Open connections of this person waiting now (several tabs, several nodes): the entry
+    leaves the lobby when the last of them closes, not the first."""
 
     class Meta:
         ordering = ["requested_at", "id"]

@@ -19,6 +19,7 @@ from typing import Any
 
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
+from django.dispatch import receiver
 
 from collab import chat, lobby, whiteboard
 from collab.access import require_host
@@ -44,6 +45,7 @@ from rtc.services.rooms import Peer, Room
 from rtc.signaling.errors import ErrorCode, SignalingError
 from rtc.signaling.handlers import rtc_request
 from rtc.signaling.ratelimit import RateLimiter
+from rtc.signals import room_closed
 
 __all__ = ["board_limiter", "chat_limiter", "pointer_limiter", "reaction_limiter"]
 
@@ -66,9 +68,16 @@ def _take(limiter: RateLimiter, conn: Connection, rate: float, burst: int, what:
         raise SignalingError(ErrorCode.LIMIT, f"too many {what}, slow down")
 
 
+def _service(conn: Connection) -> Any:
+    """The RoomService holding the connection's call: the one of the cluster node serving a
+    relayed request (`rtc.cluster.relay.RemoteConnection`), else this process's (None before
+    any call started here)."""
+    return getattr(conn, "room_service", None) or current_room_service()
+
+
 def _call_peer(conn: Connection) -> tuple[Room, Peer] | None:
     """The connection's room and peer if it is in the call, else None."""
-    service = current_room_service()
+    service = _service(conn)
     if service is None:
         return None
     try:
@@ -79,7 +88,7 @@ def _call_peer(conn: Connection) -> tuple[Room, Peer] | None:
 
 def _in_call(conn: Connection) -> tuple[Room, Peer]:
     """The connection's room and peer; ``invalid`` when it has not joined the call."""
-    return get_room_service().peer_of(conn.channel_name)
+    return (_service(conn) or get_room_service()).peer_of(conn.channel_name)
 
 
 def _host_by_grant(conn: Connection) -> bool | None:
@@ -180,10 +189,12 @@ async def hand_lower(conn: Connection, request: HandLowerRequest) -> Reply:
     return {"peerId": target, "lowered": lowered is not None}
 
 
-@rtc_request("hand:list")
+@rtc_request("hand:list", call_state=True)
 async def hand_list(conn: Connection, request: EmptyRequest) -> Reply:
-    """The hands up in this call, first raised first (empty before anyone joined)."""
-    service = current_room_service()
+    """The hands up in this call, first raised first (empty before anyone joined). The
+    queue lives beside the call, so in a cluster the call's owner answers, whichever node
+    serves the asking socket and whether or not it joined the call."""
+    service = _service(conn)
     room = service.rooms.get(str(conn.meeting_id)) if service is not None else None
     if room is None:
         return {"hands": []}
@@ -314,15 +325,18 @@ async def lobby_deny(conn: Connection, request: LobbyDecisionRequest) -> Reply:
     return await _decide(conn, request, admit=False)
 
 
+@receiver(room_closed)
+def forget_hands(sender: Any, *, meeting_id: Any, **kwargs: Any) -> None:
+    """The call ended on this node: its raised hands go with it (whichever node served the
+    sockets of its peers)."""
+    hand_queues.forget_meeting(meeting_id)
+
+
 @registry.on_disconnect
 async def forget_connection(conn: Connection) -> None:
-    """The socket closed: drop its rate buckets, its place in the hosts' group, and the
-    meeting's raised hands once its call is over."""
+    """The socket closed: drop its rate buckets and its place in the hosts' group."""
     for limiter in (chat_limiter, reaction_limiter, board_limiter, pointer_limiter):
         limiter.forget(conn.channel_name)
-    service = current_room_service()
-    if service is None or str(conn.meeting_id) not in service.rooms:
-        hand_queues.forget_meeting(conn.meeting_id)
     if getattr(conn, "lobby_host", False):
         from collab.lobby_socket import hosts_group
 

@@ -9,6 +9,12 @@ message at 10 connections, 88 µs at 500, 156 µs at 1,000). Expiry is measured 
 behaviour at a constant cost. A group message is queued for its members at once, a shallow
 copy each (Channels' starts a task and takes a deep copy per member).
 
+Both: a channel holds at most ``capacity`` messages (``CHANNEL_CAPACITY``); beyond that a
+message is dropped, which Channels does silently. Here a channel of this process that lost
+messages that way then gets one ``{"type": "channel.missed", "count": n}`` after the messages
+still queued (`MISSED`), so its consumer can tell its client to fetch the state again instead
+of showing a partial one for ever.
+
 Redis: channels-redis builds redis-py's default ``ConnectionPool``, which *refuses* a command
 when its 100 connections are in use (``MaxConnectionsError: Too many connections``): 200
 sockets opening at once made ``group_add`` raise in the consumer's ``connect`` and the server
@@ -28,14 +34,45 @@ import logging
 import time
 from typing import Any
 
+from channels.exceptions import ChannelFull
 from channels.layers import InMemoryChannelLayer as ChannelsInMemoryChannelLayer
 from channels_redis.core import RedisChannelLayer as ChannelsRedisChannelLayer
 from redis import asyncio as aioredis
 from redis.exceptions import RedisError
 
-__all__ = ["InMemoryChannelLayer", "RedisChannelLayer"]
+__all__ = ["MISSED", "InMemoryChannelLayer", "RedisChannelLayer"]
 
 logger = logging.getLogger(__name__)
+
+MISSED = "channel.missed"
+"""The type of the notice a channel gets after messages for it were dropped."""
+
+
+class _Missed:
+    """Messages dropped per channel since its last notice (one notice per overflow)."""
+
+    def __init__(self) -> None:
+        self.counts: dict[str, int] = {}
+
+    LIMIT = 10_000
+    """Channels remembered at most (one that closed before its notice is never asked)."""
+
+    def dropped(self, channel: str) -> None:
+        if len(self.counts) >= self.LIMIT:
+            self.counts.clear()
+        if channel not in self.counts:
+            logger.warning("channel %s is full: dropping its messages until it catches up",
+                           channel)
+        self.counts[channel] = self.counts.get(channel, 0) + 1
+
+    def notice(self, channel: str) -> dict[str, Any] | None:
+        """The notice to queue for ``channel`` now (None when it lost nothing)."""
+        count = self.counts.pop(channel, 0)
+        if not count:
+            return None
+        logger.warning("channel %s lost %s messages; told to fetch the state again", channel,
+                       count)
+        return {"type": MISSED, "count": count}
 
 
 class InMemoryChannelLayer(ChannelsInMemoryChannelLayer):
@@ -46,6 +83,29 @@ class InMemoryChannelLayer(ChannelsInMemoryChannelLayer):
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
         self._next_sweep = 0.0
+        self._missed = _Missed()
+
+    async def send(self, channel: str, message: dict[str, Any]) -> None:
+        """Channels' send; a full channel (whose message ``group_send`` then drops) is
+        counted for its ``channel.missed`` notice."""
+        try:
+            await super().send(channel, message)
+        except ChannelFull:
+            self._missed.dropped(channel)
+            raise
+
+    async def receive(self, channel: str) -> dict[str, Any]:
+        """Channels' receive; once a channel that lost messages has room again, its notice is
+        queued behind what it still holds."""
+        message = await super().receive(channel)
+        notice = self._missed.notice(channel) if self._missed.counts else None
+        if notice is not None:
+            queue = self.channels.get(channel)
+            if queue is None:
+                queue = self.channels[channel] = asyncio.Queue(
+                    maxsize=self.get_capacity(channel))
+            queue.put_nowait((time.time() + self.expiry, notice))
+        return message
 
     def _clean_expired(self) -> None:
         now = time.monotonic()
@@ -101,6 +161,7 @@ class RedisChannelLayer(ChannelsRedisChannelLayer):
         self._inboxes: dict[str, asyncio.Queue[dict[str, Any]]] = {}
         self._receivers = 0
         self._pump: asyncio.Task[None] | None = None
+        self._missed = _Missed()
 
     # -- pools ------------------------------------------------------------------------------
 
@@ -175,6 +236,7 @@ class RedisChannelLayer(ChannelsRedisChannelLayer):
             inbox = self._inboxes[channel] = asyncio.Queue()
         if inbox.qsize() >= self.get_capacity(channel):
             inbox.get_nowait()
+            self._missed.dropped(channel)
         inbox.put_nowait(message)
 
     # -- sending ----------------------------------------------------------------------------
@@ -240,7 +302,11 @@ class RedisChannelLayer(ChannelsRedisChannelLayer):
         self._receivers += 1
         self._start_pump(real)
         try:
-            return await inbox.get()
+            message = await inbox.get()
+            notice = self._missed.notice(channel) if self._missed.counts else None
+            if notice is not None:
+                inbox.put_nowait(notice)  # room: one was just taken
+            return message
         finally:
             self._receivers -= 1
             if inbox.empty() and self._inboxes.get(channel) is inbox:
@@ -273,13 +339,25 @@ class RedisChannelLayer(ChannelsRedisChannelLayer):
             pump.cancel()
 
     async def _pump_messages(self, real_channel: str) -> None:
-        """Move this process's messages from Redis into the channels' inboxes."""
+        """Move this process's messages from Redis into the channels' inboxes.
+
+        After a Redis failure the pump first puts this process's members back into their
+        groups: a Redis that restarted empty has forgotten them, and other processes' group
+        sends would never reach them again (the sockets would stay open and deaf).
+        """
         pause = 0.1
+        failed = False
         while True:
             try:
+                if failed:
+                    restored = await self._restore_local_groups()
+                    logger.warning("channel layer: Redis is back; %s local memberships restored",
+                                   restored)
+                    failed = False
                 target, message = await self.receive_single(real_channel)
             except (RedisError, OSError) as error:
                 _reraise_if_cancelled()
+                failed = True
                 logger.warning("channel layer receive failed [channel:%s]: %r; retrying in %.1fs",
                                real_channel, error, pause)
                 await asyncio.sleep(pause)
@@ -288,6 +366,24 @@ class RedisChannelLayer(ChannelsRedisChannelLayer):
             pause = 0.1
             for name in target if isinstance(target, list) else [target]:
                 self._put(name, message)
+
+    async def _restore_local_groups(self) -> int:
+        """Add every local member to its group in Redis again (one pipeline per group);
+        returns how many memberships were written."""
+        written = 0
+        for group, members in tuple(self._local_groups.items()):
+            channels = tuple(members)
+            if not channels:
+                continue
+            key = self._group_key(group)
+            connection = self.connection(self.consistent_hash(group))
+            now = time.time()
+            async with connection.pipeline(transaction=False) as pipe:
+                pipe.zadd(key, dict.fromkeys(channels, now))
+                pipe.expire(key, self.group_expiry)
+                await pipe.execute()
+            written += len(channels)
+        return written
 
     async def _brpop_with_clean(self, index: int, channel: str, timeout: int) -> Any:
         """channels-redis's blocking pop, ended by a cancellation.

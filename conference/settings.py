@@ -200,6 +200,10 @@ REDIS_URL = os.environ.get("REDIS_URL", "")
 # (channel layer and every other Redis client, conference.redis_clients).
 REDIS_MAX_CONNECTIONS = env_int("REDIS_MAX_CONNECTIONS", 50, minimum=2)
 REDIS_POOL_TIMEOUT = env_int("REDIS_POOL_TIMEOUT", 10, minimum=1)
+# Messages one channel (a socket) may hold before the layer drops them (Channels' default is
+# 100: a socket of a busy 100-person call fell that far behind in 8 s of CPU starvation and lost
+# events). A socket that still loses some is told to fetch the state again (events:missed).
+CHANNEL_CAPACITY = env_int("CHANNEL_CAPACITY", 1000, minimum=10)
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
@@ -215,12 +219,14 @@ if REDIS_URL:
                 "prefix": os.environ.get("CHANNEL_LAYER_PREFIX", "conference"),
                 "max_connections": REDIS_MAX_CONNECTIONS,
                 "pool_timeout": REDIS_POOL_TIMEOUT,
+                "capacity": CHANNEL_CAPACITY,
             },
         }
     }
 else:
     # Single process only: groups do not reach other processes.
-    CHANNEL_LAYERS = {"default": {"BACKEND": "conference.channel_layers.InMemoryChannelLayer"}}
+    CHANNEL_LAYERS = {"default": {"BACKEND": "conference.channel_layers.InMemoryChannelLayer",
+                                  "CONFIG": {"capacity": CHANNEL_CAPACITY}}}
 
 # --- Cluster (rtc/cluster) --------------------------------------------------------------------
 
@@ -255,7 +261,7 @@ MEDIASOUP = {
     "ANNOUNCED_IP": os.environ.get("MEDIASOUP_ANNOUNCED_IP") or None,
     "RTC_MIN_PORT": env_int("MEDIASOUP_RTC_MIN_PORT", 40000, minimum=1024, maximum=65535),
     "RTC_MAX_PORT": env_int("MEDIASOUP_RTC_MAX_PORT", 49999, minimum=1024, maximum=65535),
-    # Path of the mediasoup-worker binary; None means the cached build of scripts/build-worker.sh.
+    # Path of the mediasoup-worker binary; None means the cached build of mediasoup-ctl-worker.
     "WORKER_BIN": os.environ.get("MEDIASOUP_WORKER_BIN") or None,
     "LOG_LEVEL": os.environ.get("MEDIASOUP_LOG_LEVEL", "warn"),
     # When set, worker i of the pool gets a WebRtcServer on UDP+TCP port base+i and every call
@@ -279,6 +285,7 @@ _RTC_LIMIT_MINIMUMS = {
     "MAX_CONSUMERS_PER_PEER": 1,
     "MAX_PRODUCERS_PER_MEETING": 1,
     "MAX_ROOMS_PER_WORKER": 1,
+    "PEERS_PER_ROUTER": 1,
     "REQUESTS_PER_SECOND": 1,
     "REQUEST_BURST": 1,
     "RECONNECT_GRACE_SECONDS": 0,
@@ -449,6 +456,11 @@ STATICFILES_DIRS = [path for path in [BASE_DIR / "static"] if path.is_dir()]
 # daphne does not serve static files; asgi.py wraps the HTTP app when this is on.
 SERVE_STATIC = env_bool("SERVE_STATIC", DEBUG)
 
+# Attendance leaves that could not be written while the database was unavailable wait in a file
+# of the process's own here until written; a process starting adopts the files of stopped ones
+# (rtc.attendance.LateLeaves). Local to each machine; keep it on persistent disk.
+LATE_LEAVES_DIR = Path(os.environ.get("LATE_LEAVES_DIR", str(BASE_DIR / "var" / "late-leaves")))
+
 # --- Recording -------------------------------------------------------------------------------
 
 # Track files are written on the node that records a call (RECORDING_WORK_DIR) and kept until
@@ -467,7 +479,10 @@ RECORDING = {
     "HEIGHT": env_int("RECORDING_HEIGHT", 720, minimum=90, maximum=2160),
     "MIN_FREE_MB": env_int("RECORDING_MIN_FREE_MB", 200, minimum=0),
     "COMPOSE_TIMEOUT_SECONDS": env_int("RECORDING_COMPOSE_TIMEOUT_SECONDS", 3600, minimum=10),
-    "NODE": os.environ.get("RECORDING_NODE", "").strip() or socket.gethostname(),
+    # Names the disk the track files are on: the node that composes them (after a restart
+    # too). The cluster's NODE_ID when set, else the host name.
+    "NODE": (os.environ.get("RECORDING_NODE", "").strip() or CLUSTER["NODE_ID"]
+             or socket.gethostname()),
 }
 if RECORDING["FORMAT"] not in {"webm", "mp4"}:
     raise ImproperlyConfigured("RECORDING_FORMAT must be webm or mp4")

@@ -13,6 +13,9 @@ class IntegrationsConfig(AppConfig):
 
     def ready(self) -> None:
         """Connect the signal receivers that turn meeting and call events into webhooks."""
-        from integrations import events
+        from integrations import (
+            events,
+            live,  # noqa: F401  (registers its cluster operations)
+        )
 
         events.connect_receivers()

@@ -1,11 +1,15 @@
 """Live-room operations for the API: snapshot calls, mute, remove, change grants, end.
 
-The calls live in the RoomService of the serving process, on its event loop; these coroutines
-run there (the sync API views call them through `async_to_sync`, which hands them to that
-loop). Muting and removing reuse the staff actions of :mod:`rtc.live`; changing a connected
-peer's grants records them in :data:`rtc.grants.grant_store` (so they outlive a reconnect with
-the old token) and applies them at once: producers no longer allowed close, consumers close
-when subscribing is revoked, and the peer gets ``rtc:grantsUpdated``.
+The calls live in the RoomService of the node owning them, on its event loop; these coroutines
+run on the serving loop (the sync API views call them through `async_to_sync`, which hands them
+to that loop) and, on a cluster, as operations of :mod:`rtc.cluster.ops`: the snapshot asks
+every node for its calls (each labelled ``node``), the actions run on the call's owner,
+whichever node the request reached. Muting and removing reuse the staff actions of
+:mod:`rtc.live`; changing a connected peer's grants records them in
+:data:`rtc.grants.grant_store` on every node (so they outlive a reconnect with the old token,
+and a socket served by another node is checked with them) and applies them at once: producers
+no longer allowed close, consumers close when subscribing is revoked, and the peer gets
+``rtc:grantsUpdated``.
 """
 
 from __future__ import annotations
@@ -14,9 +18,11 @@ import logging
 from typing import Any
 
 from rtc import live as rtc_live
+from rtc.cluster.ops import on_every_node, on_owner, operation
 from rtc.grants import Grants, grant_store
-from rtc.services import get_room_service, notify
-from rtc.services.rooms import Peer, Room
+from rtc.services import notify
+from rtc.services.room_service import RoomService
+from rtc.services.rooms import Peer
 from rtc.signaling.errors import ErrorCode, SignalingError
 
 __all__ = ["end_call", "mute_track", "remove_peer", "snapshot", "update_grants"]
@@ -50,35 +56,52 @@ def _peer(peer: Peer) -> dict[str, Any]:
 
 
 async def snapshot(meeting_ids: set[str] | None = None) -> list[dict[str, Any]]:
-    """Every live call (of `meeting_ids` when given) with its peers and their tracks."""
+    """Every live call (of `meeting_ids` when given) with its peers and their tracks, from
+    every node of the cluster; each call says which ``node`` runs it (``""`` alone)."""
+    wanted = sorted(meeting_ids) if meeting_ids is not None else None
+    view = await on_every_node("live.snapshot", meeting_ids=wanted)
+    rooms = [{**room, "node": node_id} for node_id, part in view.answers for room in part]
+    return sorted(rooms, key=lambda r: r["meeting_id"])
+
+
+@operation("live.snapshot")
+async def _snapshot_here(service: RoomService, meeting_ids: list[str] | None = None
+                         ) -> list[dict[str, Any]]:
+    """This node's calls (of `meeting_ids` when given)."""
+    wanted = set(meeting_ids) if meeting_ids is not None else None
     rooms = []
-    for room in sorted(get_room_service().rooms.values(), key=lambda r: r.meeting_id):
-        if room.closed or (meeting_ids is not None and room.meeting_id not in meeting_ids):
+    for room in sorted(service.rooms.values(), key=lambda r: r.meeting_id):
+        if room.closed or (wanted is not None and room.meeting_id not in wanted):
             continue
         peers = sorted(room.peers.values(), key=lambda p: (p.display_name, p.id))
         rooms.append({"meeting_id": room.meeting_id, "peers": [_peer(p) for p in peers]})
     return rooms
 
 
-def _room(meeting_id: str) -> Room:
-    room = get_room_service().rooms.get(str(meeting_id))
-    if room is None or room.closed:
-        raise SignalingError(ErrorCode.NOT_FOUND, "no live call for that meeting")
-    return room
-
-
-async def mute_track(meeting_id: str, producer_id: str, *, actor: Any) -> dict[str, Any]:
+async def mute_track(meeting_id: str, producer_id: str, *, actor: str) -> dict[str, Any]:
     """Pause a track of the call (the owner can unmute it if its grants allow)."""
-    _room(meeting_id)
-    owner = await rtc_live.staff_mute_producer(get_room_service(), meeting_id=str(meeting_id),
+    return await on_owner(str(meeting_id), "live.mute", meeting_id=str(meeting_id),
+                          producer_id=producer_id, actor=str(actor))
+
+
+@operation("live.mute")
+async def _mute_track_here(service: RoomService, meeting_id: str, producer_id: str,
+                           actor: str) -> dict[str, Any]:
+    owner = await rtc_live.staff_mute_producer(service, meeting_id=meeting_id,
                                                producer_id=producer_id, actor=actor)
     return _peer(owner)
 
 
-async def remove_peer(meeting_id: str, peer_id: str, *, actor: Any) -> dict[str, Any]:
+async def remove_peer(meeting_id: str, peer_id: str, *, actor: str) -> dict[str, Any]:
     """Remove a peer from the call; its identity may not rejoin this call while it lasts."""
-    _room(meeting_id)
-    target = await rtc_live.staff_remove_peer(get_room_service(), meeting_id=str(meeting_id),
+    return await on_owner(str(meeting_id), "live.remove", meeting_id=str(meeting_id),
+                          peer_id=peer_id, actor=str(actor))
+
+
+@operation("live.remove")
+async def _remove_peer_here(service: RoomService, meeting_id: str, peer_id: str,
+                            actor: str) -> dict[str, Any]:
+    target = await rtc_live.staff_remove_peer(service, meeting_id=meeting_id,
                                               peer_id=peer_id, actor=actor)
     return {"peer_id": target.id, "removed": True}
 
@@ -95,9 +118,30 @@ def _merge(current: Grants, changes: dict[str, Any]) -> Grants:
 
 
 async def update_grants(meeting_id: str, peer_id: str, changes: dict[str, Any], *,
-                        actor: Any) -> dict[str, Any]:
-    """Change a connected peer's grants now; returns the peer and what was closed."""
-    room = _room(meeting_id)
+                        actor: str) -> dict[str, Any]:
+    """Change a connected peer's grants now (on the call's node), then record them on every
+    node; returns the peer and what was closed."""
+    changed = await on_owner(str(meeting_id), "live.grants", meeting_id=str(meeting_id),
+                             peer_id=peer_id, changes=changes, actor=str(actor))
+    view = await on_every_node("live.remember_grants", meeting_id=str(meeting_id),
+                               user_id=changed["user_id"], grants=changed["grants"])
+    if view.missing:
+        logger.warning("grants not recorded on nodes %s [meeting:%s, peer:%s]",
+                       ",".join(view.missing), meeting_id, peer_id)
+    return changed
+
+
+@operation("live.remember_grants")
+async def _remember_grants_here(service: RoomService, meeting_id: str, user_id: Any,
+                                grants: dict[str, Any]) -> None:
+    """Record changed grants on this node (checked for the sockets it serves)."""
+    grant_store.set(meeting_id, user_id, Grants.from_dict(grants))
+
+
+@operation("live.grants")
+async def _update_grants_here(service: RoomService, meeting_id: str, peer_id: str,
+                              changes: dict[str, Any], actor: str) -> dict[str, Any]:
+    room = rtc_live.live_room(service, meeting_id)
     async with room.lock:
         peer = room.peer(peer_id)
         grants = _merge(_peer_grants(peer), changes)
@@ -137,7 +181,11 @@ async def update_grants(meeting_id: str, peer_id: str, changes: dict[str, Any], 
 
 async def end_call(meeting_id: str) -> int:
     """Remove every peer of the meeting's call now (after the meeting ended); how many."""
-    service = get_room_service()
+    return await on_owner(str(meeting_id), "live.end", meeting_id=str(meeting_id))
+
+
+@operation("live.end")
+async def _end_call_here(service: RoomService, meeting_id: str) -> int:
     room = service.rooms.get(str(meeting_id))
     if room is None or room.closed:
         return 0

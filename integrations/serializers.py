@@ -91,10 +91,13 @@ class LivePeerSerializer(serializers.Serializer):
 
 
 class LiveMeetingSerializer(serializers.Serializer):
-    """A meeting with a live call in this process."""
+    """A meeting with a live call (on any node of the cluster)."""
 
     meeting_id = serializers.UUIDField()
     title = serializers.CharField()
+    node = serializers.CharField(allow_blank=True,
+                                 help_text="The cluster node running the call (empty when the "
+                                           "server is not a cluster).")
     peers = LivePeerSerializer(many=True)
 
 

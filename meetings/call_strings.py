@@ -168,6 +168,18 @@ def call_strings() -> dict[str, str]:
         "board.close": _("Close whiteboard"),
         "board.count": _("The whiteboard holds {count} items."),
         "board.failed": _("The whiteboard change was refused: {message}"),
+        "board.keys": _("Arrow keys move the drawing cursor (with Shift, farther). Enter or "
+                        "Space starts a shape at the cursor and finishes it where the cursor "
+                        "is; with the eraser it erases what is under the cursor. Escape "
+                        "cancels a shape."),
+        "board.keyAt": _("Cursor at {x}, {y}"),
+        "board.keyTo": _("Drawing to {x}, {y}"),
+        "board.keyStarted": _("{shape} started at {x}, {y}. Move with the arrow keys, then "
+                              "press Enter to finish."),
+        "board.keyDrawn": _("{shape} drawn."),
+        "board.keyCancelled": _("Drawing cancelled."),
+        "board.keyErased": _("{shape} erased."),
+        "board.keyNothing": _("Nothing to erase under the cursor."),
         "lobby.waiting": _("You are in the lobby. The host will let you in soon."),
         "lobby.admitted": _("The host let you in."),
         "lobby.denied": _("The host did not let you in to this meeting."),

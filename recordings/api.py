@@ -29,6 +29,7 @@ from recordings import live, selectors, services
 from recordings.models import Recording
 from recordings.ranges import ranged_response
 from recordings.serializers import RecordingCreatedSerializer, RecordingSerializer
+from recordings.storage import recording_storage
 
 __all__ = ["RecordingDetailView", "RecordingFileView", "RecordingListView", "RecordingStopView",
            "display_name_of", "serve_recording_file"]
@@ -44,10 +45,10 @@ def serve_recording_file(request: Any, recording: Recording) -> Any:
     """The composed file with range support (``?download=1``: as an attachment)."""
     if recording.status != Recording.Status.READY or not recording.file:
         raise ApplicationError("The recording is not ready.", code=ErrorCode.NOT_FOUND)
-    storage = recording.file.storage
+    storage = recording_storage()
     try:
         size = storage.size(recording.file.name)
-        handle = storage.open(recording.file.name, "rb")
+        handle = storage.open_ranged(recording.file.name)
     except OSError:
         raise ApplicationError("The recording's file is missing.",
                                code=ErrorCode.NOT_FOUND) from None

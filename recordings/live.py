@@ -1,9 +1,13 @@
 """Starting and stopping a meeting's recording: the database and the live recorder together.
 
 Runs on the event loop that owns the calls (the API views hand it there with
-``async_to_sync``; the socket handlers are there already). Refusals are ``ApplicationError``
-with code ``conflict`` (no call in progress here, a recording running already, too little
-disk space) so the API answers 409 and the socket an error reply.
+``async_to_sync``; the socket handlers are there already). In a cluster the node owning the
+meeting's call records it: another node asked (its API, or a socket whose call runs
+elsewhere) hands the start and the stop to the owner through the cluster relay (the
+operations ``recordings.start`` / ``recordings.stop``, `rtc.cluster.ops.on_owner`), so any
+node answers the same. Refusals are ``ApplicationError`` with code ``conflict`` (no call in
+progress, a recording running already, too little disk space, the owner gone) so the API
+answers 409 and the socket an error reply.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ from conference.errors import ApplicationError, ErrorCode
 from recordings import processing, selectors, services
 from recordings.config import recording_settings
 from recordings.models import Recording
+from rtc import cluster
+from rtc.cluster import ops
 from rtc.recording.manager import recorder
 from rtc.recording.session import RecordingSession
 from rtc.services import get_room_service
@@ -27,6 +33,9 @@ from rtc.signaling.errors import SignalingError
 __all__ = ["session_stopped", "start_recording", "stop_recording"]
 
 logger = logging.getLogger(__name__)
+
+START = "recordings.start"
+STOP = "recordings.stop"
 
 
 def _free_mb(path: Path) -> float:
@@ -41,8 +50,15 @@ def _has_call(meeting_id: str) -> bool:
 
 async def start_recording(*, meeting_id: Any, started_by_id: Any = None,
                           started_by_name: str = "") -> Recording:
-    """Start recording the meeting's call in this process; the new recording."""
-    meeting_id = str(meeting_id)
+    """Start recording the meeting's call on the node that owns it (this process, or another
+    node of the cluster through its relay); the new recording."""
+    recording_id = await _on_owner(str(meeting_id), START, started_by_id=started_by_id,
+                                   started_by_name=started_by_name)
+    return await database_sync_to_async(Recording.objects.get)(pk=recording_id)
+
+
+async def _start_here(*, meeting_id: str, started_by_id: Any,
+                      started_by_name: str) -> Recording:
     config = recording_settings()
     if not _has_call(meeting_id):
         raise ApplicationError("The meeting has no call in progress.", code=ErrorCode.CONFLICT)
@@ -51,9 +67,10 @@ async def start_recording(*, meeting_id: Any, started_by_id: Any = None,
                                code=ErrorCode.CONFLICT)
     if config.min_free_mb and _free_mb(config.work_dir) < config.min_free_mb:
         raise ApplicationError("Not enough disk space to record.", code=ErrorCode.CONFLICT)
+    node = cluster.local_node()
     recording = await database_sync_to_async(services.recording_create)(
         meeting_id=meeting_id, started_by_id=started_by_id, work_root=config.work_dir,
-        node=config.node)
+        node=config.node, recorder=node.id if node is not None else "")
     try:
         await recorder.start(meeting_id=meeting_id, recording_id=str(recording.pk),
                              directory=Path(recording.work_dir),
@@ -71,16 +88,23 @@ async def start_recording(*, meeting_id: Any, started_by_id: Any = None,
 
 
 async def stop_recording(*, meeting_id: Any, recording_id: Any = None) -> Recording:
-    """Stop the meeting's running recording (``recording_id``'s when given); it is then
-    ``processing``. Conflict when none runs."""
+    """Stop the meeting's running recording (``recording_id``'s when given), on whichever
+    node records it; it is then ``processing``. Conflict when none runs."""
     meeting_id = str(meeting_id)
+    rid = None if recording_id is None else str(recording_id)
+    if recorder.active(meeting_id) is not None:  # recorded here
+        return await _stop_here(meeting_id=meeting_id, recording_id=rid)
+    stopped = await _on_owner(meeting_id, STOP, recording_id=rid)
+    return await database_sync_to_async(Recording.objects.get)(pk=stopped)
+
+
+async def _stop_here(*, meeting_id: str, recording_id: str | None) -> Recording:
     session = recorder.active(meeting_id)
-    if session is not None and (recording_id is None
-                                or session.recording_id == str(recording_id)):
+    if session is not None and (recording_id is None or session.recording_id == recording_id):
         await recorder.stop(meeting_id, reason="stopped")
         return await database_sync_to_async(Recording.objects.get)(pk=session.recording_id)
     running = await database_sync_to_async(selectors.running_recording)(meeting_id=meeting_id)
-    if running is None or (recording_id is not None and str(running.pk) != str(recording_id)):
+    if running is None or (recording_id is not None and str(running.pk) != recording_id):
         raise ApplicationError("No recording of this meeting is running.",
                                code=ErrorCode.CONFLICT)
     if running.node != recording_settings().node:
@@ -89,6 +113,33 @@ async def stop_recording(*, meeting_id: Any, recording_id: Any = None) -> Record
     # Its process is gone (a crash): finish what was saved.
     await processing.recover_recording(running, reason="stopped")
     return await database_sync_to_async(Recording.objects.get)(pk=running.pk)
+
+
+async def _on_owner(meeting_id: str, name: str, **args: Any) -> str:
+    """Run a recordings operation on the node owning the call; the recording's id. A refusal
+    relayed from another node is raised as the same ApplicationError (an owner that is gone
+    or silent: conflict)."""
+    try:
+        return str(await ops.on_owner(meeting_id, name, meeting_id=meeting_id, **args))
+    except SignalingError as error:
+        code = error.code if error.code in ErrorCode.__members__.values() else "conflict"
+        raise ApplicationError(error.message, code=ErrorCode(code)) from None
+
+
+@ops.operation(START)
+async def _start_operation(*, service: Any, meeting_id: str, started_by_id: Any,
+                           started_by_name: str) -> str:
+    """``recordings.start``: start recording the call here; the recording's id."""
+    recording = await _start_here(meeting_id=meeting_id, started_by_id=started_by_id,
+                                  started_by_name=started_by_name)
+    return str(recording.pk)
+
+
+@ops.operation(STOP)
+async def _stop_operation(*, service: Any, meeting_id: str, recording_id: str | None) -> str:
+    """``recordings.stop``: stop the recording made here; its id."""
+    recording = await _stop_here(meeting_id=meeting_id, recording_id=recording_id)
+    return str(recording.pk)
 
 
 async def session_stopped(session: RecordingSession) -> None:

@@ -8,7 +8,8 @@ are the track files deleted; a failure marks it ``failed`` with the reason and k
 At start-up (:func:`on_server_start`) this node finishes what a previous process left: a
 recording still ``recording`` (the process died while recording: the manifest written every
 few seconds says what was saved) becomes ``processing``, and every ``processing`` one is
-composed. Retention then runs every hour.
+composed, as is one ``failed`` because this node died while recording it (``node_lost``, see
+:func:`nodes_lost`). Retention then runs every hour.
 """
 
 from __future__ import annotations
@@ -25,14 +26,15 @@ from channels.db import database_sync_to_async
 from recordings import retention, selectors, services
 from recordings.config import recording_settings
 from recordings.models import Recording
+from rtc import cluster
 from rtc.recording.compose import compose, probe
 from rtc.recording.manager import recorder
 from rtc.recording.session import MANIFEST
 from rtc.recording.tasks import detached_task
 from rtc.recording.tool import ToolError, ffmpeg_binary
 
-__all__ = ["on_server_start", "process", "recover", "recover_recording", "schedule",
-           "wait_idle"]
+__all__ = ["nodes_lost", "on_server_start", "process", "recover", "recover_recording",
+           "schedule", "wait_idle"]
 
 logger = logging.getLogger(__name__)
 
@@ -134,14 +136,25 @@ async def process(recording_id: Any) -> Recording | None:
         return ready
 
 
-async def recover_recording(recording: Recording, *, reason: str) -> None:
+async def recover_recording(recording: Recording, *, reason: str) -> bool:
     """A ``recording`` row whose session is gone (its process died): ``processing`` with what
-    the last manifest says, then composed in the background."""
+    the last manifest says, then composed in the background; False when another node or an
+    earlier call took it over first."""
     manifest = _load_manifest(Path(recording.work_dir)) or {}
-    await database_sync_to_async(services.recording_mark_processing)(
-        recording_id=recording.pk, ended_at=None, duration=manifest.get("duration"),
-        stop_reason=reason, details={"incidents": manifest.get("incidents", [])})
-    schedule(recording.pk)
+    taken = await database_sync_to_async(services.recording_take_over)(
+        recording_id=recording.pk, duration=manifest.get("duration"), stop_reason=reason,
+        details={"incidents": manifest.get("incidents", [])})
+    if taken:
+        schedule(recording.pk)
+    return taken
+
+
+def _recorded_elsewhere(recording: Recording) -> bool:
+    """Whether another live node of the cluster records it now (nodes sharing one disk)."""
+    node = cluster.local_node()
+    recorder_id = (recording.details or {}).get("recorder")
+    return (node is not None and bool(recorder_id) and recorder_id != node.id
+            and recorder_id in node.records)
 
 
 async def recover() -> int:
@@ -150,15 +163,42 @@ async def recover() -> int:
     rows = await database_sync_to_async(lambda: list(selectors.unfinished_on_node(node=node)))()
     count = 0
     for recording in rows:
-        if recorder.active(recording.meeting_id) is not None:
-            continue  # recording in this process right now
+        if recorder.active(recording.meeting_id) is not None or _recorded_elsewhere(recording):
+            continue  # recording in this process, or in a live sibling, right now
         if recording.status == Recording.Status.RECORDING:
-            await recover_recording(recording, reason="server_restarted")
+            if not await recover_recording(recording, reason="server_restarted"):
+                continue
+        elif recording.status == Recording.Status.FAILED:  # node_lost: its tracks are here
+            if _load_manifest(Path(recording.work_dir)) is None or not await \
+                    database_sync_to_async(services.recording_reopen)(recording_id=recording.pk):
+                continue
+            schedule(recording.pk)
         else:
             schedule(recording.pk)
         count += 1
     if count:
         logger.info("recovering %s unfinished recordings [node:%s]", count, node)
+    return count
+
+
+async def nodes_lost(node_ids: list[str]) -> int:
+    """Cluster nodes died while recording (`rtc.cluster.on_nodes_gone`, on the one node that
+    noticed): their recordings leave ``recording``. One whose tracks are on this node's disk
+    is composed here (``node_lost``); any other is ``failed`` (``node_lost``) until its node
+    starts again and composes it (:func:`recover`). How many were handled."""
+    rows = await database_sync_to_async(
+        lambda: list(selectors.running_by_recorders(node_ids=node_ids)))()
+    here = recording_settings().node
+    count = 0
+    for recording in rows:
+        if recording.node == here:
+            count += await recover_recording(recording, reason="node_lost")
+        else:
+            count += await database_sync_to_async(services.recording_mark_lost)(
+                recording_id=recording.pk, node_id=recording.details.get("recorder", ""))
+    if count:
+        logger.warning("recordings of lost nodes handled [nodes:%s, recordings:%s]",
+                       ",".join(node_ids), count)
     return count
 
 

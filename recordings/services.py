@@ -27,8 +27,11 @@ __all__ = [
     "recording_create",
     "recording_delete",
     "recording_mark_failed",
+    "recording_mark_lost",
     "recording_mark_processing",
     "recording_mark_ready",
+    "recording_reopen",
+    "recording_take_over",
 ]
 
 logger = logging.getLogger(__name__)
@@ -38,9 +41,10 @@ MAX_REASON = 200
 
 @transaction.atomic
 def recording_create(*, meeting_id: Any, started_by_id: Any, work_root: Path,
-                     node: str) -> Recording:
+                     node: str, recorder: str = "") -> Recording:
     """A new recording of the meeting in status ``recording``; conflict if one runs or the
-    meeting has ended."""
+    meeting has ended. ``node`` names the disk its tracks go to (the node that composes it);
+    ``recorder`` the cluster node (this process) recording it, when there is a cluster."""
     meeting = Meeting.objects.select_for_update().filter(pk=meeting_id).first()
     if meeting is None:
         raise ApplicationError("Meeting not found.", code=ErrorCode.NOT_FOUND)
@@ -50,7 +54,8 @@ def recording_create(*, meeting_id: Any, started_by_id: Any, work_root: Path,
         raise ApplicationError("This meeting is being recorded already.",
                                code=ErrorCode.CONFLICT)
     recording = Recording(meeting=meeting, started_by_id=started_by_id,
-                          started_at=timezone.now(), node=node)
+                          started_at=timezone.now(), node=node,
+                          details={"recorder": recorder} if recorder else {})
     recording.work_dir = str(work_root / str(recording.id))
     try:
         with transaction.atomic():
@@ -78,6 +83,50 @@ def recording_mark_processing(*, recording_id: Any, ended_at: datetime | None,
     recording.details = {**recording.details, **(details or {})}
     recording.save()
     return recording
+
+
+@transaction.atomic
+def recording_take_over(*, recording_id: Any, duration: float | None, stop_reason: str,
+                        details: dict[str, Any] | None = None) -> bool:
+    """A ``recording`` row whose session is gone: ``processing`` here (True), unless another
+    node or an earlier call took it first (False: only one composes it)."""
+    recording = Recording.objects.select_for_update().filter(pk=recording_id).first()
+    if recording is None or recording.status != Recording.Status.RECORDING:
+        return False
+    recording_mark_processing(recording_id=recording_id, ended_at=None, duration=duration,
+                              stop_reason=stop_reason, details=details)
+    return True
+
+
+@transaction.atomic
+def recording_mark_lost(*, recording_id: Any, node_id: str) -> bool:
+    """The cluster node recording it died (its lease ran out): ``failed`` with the reason
+    ``node_lost``; its track files stay on that node's disk and are composed when it starts
+    again (:func:`recording_reopen`). False when it was not ``recording`` any more."""
+    recording = Recording.objects.select_for_update().filter(pk=recording_id).first()
+    if recording is None or recording.status != Recording.Status.RECORDING:
+        return False
+    recording.stop_reason = "node_lost"
+    recording.save(update_fields=["stop_reason", "updated_at"])
+    recording_mark_failed(
+        recording_id=recording_id,
+        reason=f"the server recording it ({node_id}) stopped without a word; what it saved "
+               f"is composed when {recording.node} starts again")
+    return True
+
+
+@transaction.atomic
+def recording_reopen(*, recording_id: Any) -> bool:
+    """A recording failed with ``node_lost`` whose tracks are on this node's disk: back to
+    ``processing`` to be composed (True), unless it is not such a recording any more."""
+    recording = Recording.objects.select_for_update().filter(pk=recording_id).first()
+    if (recording is None or recording.status != Recording.Status.FAILED
+            or recording.stop_reason != "node_lost"):
+        return False
+    recording.status = Recording.Status.PROCESSING
+    recording.failure_reason = ""
+    recording.save(update_fields=["status", "failure_reason", "updated_at"])
+    return True
 
 
 @transaction.atomic

@@ -13,15 +13,14 @@ from typing import Any
 from recordings import live
 from rtc.grants import connection_grants
 from rtc.protocol import Connection
-from rtc.services import get_room_service
 from rtc.signaling.errors import ErrorCode, SignalingError
-from rtc.signaling.handlers import rtc_request
+from rtc.signaling.handlers import rtc_request, service_of
 
 __all__: list[str] = []
 
 
 def _may_record(conn: Connection) -> Any:
-    room, peer = get_room_service().peer_of(conn.channel_name)
+    room, peer = service_of(conn).peer_of(conn.channel_name)
     if connection_grants(conn) is None and not peer.is_host:
         raise SignalingError(ErrorCode.FORBIDDEN, "only the host may record the call")
     return peer

@@ -1,9 +1,12 @@
-"""The admin's live page (``/admin/live/``): every call of this process, as it is right now.
+"""The admin's live page (``/admin/live/``): every call of the service, as it is right now.
 
 For each meeting with a live call: its worker and router, its peers, each peer's transports
 (ICE/DTLS state, bytes, bitrates), producers and consumers (score, bitrate, packets, loss), with
-figures from a fresh :func:`rtc.live.sample_media`. Staff can mute a producer or remove a peer,
-the host's actions (:func:`rtc.live.staff_mute_producer`, :func:`rtc.live.staff_remove_peer`).
+figures from a fresh :func:`rtc.live.sample_media`. On a cluster every live node is asked for
+its part (`rtc.cluster.ops`), each call is labelled with the node running it, a node that does
+not answer is named, and a staff action runs on the call's node whichever node served the
+page. Staff can mute a producer or remove a peer, the host's actions
+(:func:`rtc.live.staff_mute_producer`, :func:`rtc.live.staff_remove_peer`).
 
 An async view: the figures come from the worker pool, which lives in the server's event loop,
 so the view must run in that loop (a sync view would run in a thread with no access to it).
@@ -25,8 +28,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 
 from meetings.models import Meeting
-from rtc.live import room_overview, sample_media, staff_mute_producer, staff_remove_peer
-from rtc.services import get_room_service
+from rtc.cluster.ops import on_every_node, on_owner
 from rtc.signaling.errors import SignalingError
 
 __all__ = ["live_meetings"]
@@ -42,7 +44,8 @@ def _titles(meeting_ids: list[str]) -> dict[str, str]:
     return {str(pk): title for pk, title in rows}
 
 
-def _render(request: HttpRequest, rooms: list[dict[str, Any]], sample: Any) -> HttpResponse:
+def _render(request: HttpRequest, rooms: list[dict[str, Any]], sample: dict[str, Any]
+            ) -> HttpResponse:
     context = {
         **admin.site.each_context(request),
         "title": _("Live meetings"),
@@ -61,21 +64,19 @@ def _render(request: HttpRequest, rooms: list[dict[str, Any]], sample: Any) -> H
 
 async def _act(request: HttpRequest, user: Any) -> None:
     """Carry out a POSTed staff action and leave a message saying how it went."""
-    service = get_room_service()
     action = request.POST.get("action", "")
     meeting_id = request.POST.get("meeting", "")
     try:
         if action == "mute":
-            owner = await staff_mute_producer(service, meeting_id=meeting_id,
-                                              producer_id=request.POST.get("producer", ""),
-                                              actor=user)
+            owner = await on_owner(meeting_id, "live.staff_mute", meeting_id=meeting_id,
+                                   producer_id=request.POST.get("producer", ""), actor=user.pk)
             messages.success(request, _("Muted a track of %(name)s.")
-                             % {"name": owner.display_name})
+                             % {"name": owner["displayName"]})
         elif action == "remove":
-            target = await staff_remove_peer(service, meeting_id=meeting_id,
-                                             peer_id=request.POST.get("peer", ""), actor=user)
+            target = await on_owner(meeting_id, "live.staff_remove", meeting_id=meeting_id,
+                                    peer_id=request.POST.get("peer", ""), actor=user.pk)
             messages.success(request, _("Removed %(name)s from the call.")
-                             % {"name": target.display_name})
+                             % {"name": target["displayName"]})
         else:
             messages.error(request, _("Unknown action."))
     except SignalingError as error:
@@ -93,9 +94,11 @@ async def live_meetings(request: HttpRequest) -> HttpResponse:
         return HttpResponseRedirect(request.path)
     if request.method != "GET":
         return HttpResponse(status=405, headers={"Allow": "GET, POST"})
-    service = get_room_service()
-    sample = await sample_media(service)
-    rooms = room_overview(service, sample)
+    view = await on_every_node("live.overview")
+    rooms = sorted(({**room, "node": node_id} for node_id, part in view.answers
+                    for room in part["rooms"]), key=lambda r: r["meetingId"])
+    sample = {"errors": sum(part["errors"] for _, part in view.answers),
+              "missingNodes": view.missing}
     titles = await sync_to_async(_titles)([r["meetingId"] for r in rooms])
     for room in rooms:
         room["title"] = titles.get(room["meetingId"], "")

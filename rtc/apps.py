@@ -19,7 +19,10 @@ class RtcConfig(AppConfig):
 
     def ready(self) -> None:
         """Import the built-in handlers and every app's `signaling` module."""
-        from rtc import handlers  # noqa: F401  (registers built-in handlers)
+        from rtc import (
+            handlers,  # noqa: F401  (registers built-in handlers)
+            live,  # noqa: F401  (registers its cluster operations)
+        )
         from rtc.grants import enforce_grants
         from rtc.protocol import registry
 
@@ -29,5 +32,8 @@ class RtcConfig(AppConfig):
 
         shutdown.install()  # under daphne; `manage.py runserver` installs at the first socket
         startup.install()  # under daphne: the worker pool starts with the server
+        from rtc.attendance import late_leaves
+
+        startup.on_start(late_leaves.adopt)  # leaves a stopped process could not write
 
         autodiscover_modules("signaling")

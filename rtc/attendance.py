@@ -20,16 +20,23 @@ leave write of a (meeting, user) pair runs inside `Attendance.writing`, which le
 through one at a time, in the order they asked.
 
 A leave that cannot be written because the database is unavailable is not lost: it waits in
-:data:`late_leaves` with the time it happened and is written as soon as the database answers.
+:data:`late_leaves` with the time it happened (in memory and in a file of the process's own)
+and is written as soon as the database answers, by this process or, if it stopped first, by
+the next one to start.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
+import json
 import logging
+import os
+import secrets
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -142,24 +149,41 @@ class LateLeaves:
     """Leaves that could not be written because the database was unavailable, kept with the
     time they happened and written (with that time) as soon as it answers again, so an outage
     delays attendance but loses none of it. Retried with backoff from ``RETRY_DELAYS`` (the
-    last one repeats). Kept in this process's memory: a process that stops during an outage
-    tries once more on its way out (``flush``) and otherwise loses what is still pending."""
+    last one repeats).
+
+    They are also on disk from the moment they are kept (:class:`_Spool`: a file of this
+    process's own in ``settings.LATE_LEAVES_DIR``), so a process that stops before the database
+    is back loses none: on its way out (:meth:`close`, from `rtc.shutdown`) it tries once more
+    and logs how many are left in the file, and the next process to start on the machine adopts
+    every file whose process is gone (:meth:`adopt`) and writes them. A leave is lost only if
+    the disk refuses the file too (logged as an error, with the count).
+    """
 
     RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0)
 
-    def __init__(self) -> None:
+    def __init__(self, directory: Path | None = None) -> None:
         self._pending: dict[tuple[str, str], datetime] = {}
         self._task: asyncio.Task[None] | None = None
+        self._spool = _Spool(directory)
         self.written = 0
         """Late leaves written so far (monitoring, tests)."""
 
     def __len__(self) -> int:
         return len(self._pending)
 
+    @property
+    def path(self) -> Path | None:
+        """This process's file while it holds pending leaves."""
+        return self._spool.path
+
     def add(self, meeting_id: Any, user_id: Any, at: datetime) -> None:
         """Keep a leave to write later (the latest one per user and meeting wins)."""
         self._pending[(str(meeting_id), str(user_id))] = at
-        if self._task is None or self._task.done():
+        self._spool.save(self._pending)
+        self._start()
+
+    def _start(self) -> None:
+        if self._pending and (self._task is None or self._task.done()):
             self._task = asyncio.get_running_loop().create_task(self._retry())
 
     async def flush(self) -> int:
@@ -177,6 +201,7 @@ class LateLeaves:
                             key[1], at.isoformat())
             if self._pending.get(key) == at:
                 del self._pending[key]
+        self._spool.save(self._pending)
         return len(self._pending)
 
     async def _retry(self) -> None:
@@ -185,6 +210,129 @@ class LateLeaves:
             await asyncio.sleep(self.RETRY_DELAYS[min(attempt, len(self.RETRY_DELAYS) - 1)])
             attempt += 1
             await self.flush()
+
+    async def adopt(self) -> int:
+        """Take over the files of processes that stopped with leaves pending, and write them
+        (now, else with the usual retries); how many were adopted. Run at start-up."""
+        adopted = self._spool.adopt()
+        for key, at in adopted.items():
+            if key not in self._pending or self._pending[key] < at:
+                self._pending[key] = at
+        if adopted:
+            logger.warning("late leaves: %s adopted from a stopped process", len(adopted))
+            self._spool.save(self._pending)
+            await self.flush()
+            self._start()
+        return len(adopted)
+
+    async def close(self) -> int:
+        """On the way out: one more try, then the retries stop; how many stay pending (kept
+        in the file for the next start, or lost if it could not be written: both logged)."""
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+        left = await self.flush() if self._pending else 0
+        if left and self._spool.saved:
+            logger.warning("late leaves: %s still pending (database unavailable), kept in %s "
+                           "for the next start", left, self._spool.path)
+        elif left:
+            logger.error("late leaves: %s LOST (database unavailable and the file could not "
+                         "be written)", left)
+        self._spool.release(keep=bool(left))
+        return left
+
+
+class _Spool:
+    """A process's pending late leaves on disk: ``<directory>/<pid>-<random>.jsonl``, held
+    under an exclusive ``flock`` while the process lives (so another process adopts only the
+    files of processes that are gone), removed once nothing is pending."""
+
+    def __init__(self, directory: Path | None) -> None:
+        self._directory = directory
+        self._fd: int | None = None
+        self.path: Path | None = None
+        self.saved = True
+        """Whether the last save reached the disk."""
+
+    @property
+    def directory(self) -> Path:
+        if self._directory is None:
+            from django.conf import settings
+
+            self._directory = Path(settings.LATE_LEAVES_DIR)
+        return self._directory
+
+    def save(self, pending: dict[tuple[str, str], datetime]) -> None:
+        """Write ``pending`` (all of it; an empty one removes the file). Failures are logged."""
+        if not pending:
+            self.release(keep=False)
+            self.saved = True
+            return
+        lines = "".join(json.dumps({"meeting": m, "user": u, "at": at.isoformat()}) + "\n"
+                        for (m, u), at in pending.items()).encode()
+        try:
+            if self._fd is None:
+                self.directory.mkdir(parents=True, exist_ok=True)
+                path = self.directory / f"{os.getpid()}-{secrets.token_hex(4)}.jsonl"
+                fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                self._fd, self.path = fd, path
+            os.ftruncate(self._fd, 0)
+            os.pwrite(self._fd, lines, 0)
+            os.fsync(self._fd)
+            self.saved = True
+        except OSError as error:
+            self.saved = False
+            logger.error("late leaves: %s pending but not saved to %s: %s", len(pending),
+                         self.directory, error)
+
+    def release(self, *, keep: bool) -> None:
+        """Let go of this process's file: removed (nothing pending), or kept for the next
+        process to adopt (shutting down with leaves pending)."""
+        fd, self._fd = self._fd, None
+        path, self.path = self.path, None
+        if fd is None:
+            return
+        if not keep and path is not None:
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+        os.close(fd)
+
+    def adopt(self) -> dict[tuple[str, str], datetime]:
+        """Read and remove every file in the directory whose process is gone (its lock free)."""
+        found: dict[tuple[str, str], datetime] = {}
+        try:
+            paths = sorted(self.directory.glob("*.jsonl"))
+        except OSError:
+            return found
+        for path in paths:
+            if path == self.path:
+                continue
+            try:
+                fd = os.open(path, os.O_RDWR)
+            except OSError:
+                continue
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:  # its process is alive
+                os.close(fd)
+                continue
+            try:
+                with os.fdopen(os.dup(fd), "rb") as handle:
+                    for line in handle.read().decode(errors="replace").splitlines():
+                        try:
+                            item = json.loads(line)
+                            at = datetime.fromisoformat(item["at"])
+                            key = (str(item["meeting"]), str(item["user"]))
+                        except (ValueError, KeyError, TypeError):
+                            logger.warning("late leaves: unreadable line in %s: %r", path, line)
+                            continue
+                        found[key] = max(at, found.get(key, at))
+                path.unlink()
+            finally:
+                os.close(fd)
+        return found
 
 
 late_leaves = LateLeaves()

@@ -537,6 +537,15 @@ class MeetingConsumer(LobbyMixin, AsyncJsonWebsocketConsumer):
         except Exception:  # the request that broadcasts still gets its reply
             logger.exception("meeting=%s broadcast of %s failed", self.meeting_id, event)
 
+    async def channel_missed(self, message: dict[str, Any]) -> None:
+        """This socket fell so far behind that the channel layer dropped messages for it
+        (`conference.channel_layers`): tell the client (``events:missed``) to fetch the state
+        again (chat history, whiteboard, hands), as after a reconnection."""
+        logger.warning("meeting=%s user=%s channel=%s missed %s events", self.meeting_id,
+                       self.user.pk, self.channel_name, message.get("count"))
+        if self.joined:
+            await self.send_event("events:missed", {"count": int(message.get("count") or 0)})
+
     async def meeting_event(self, message: dict[str, Any]) -> None:
         """Relay a group event; close when the meeting ended or this user was removed."""
         if not self.joined or message.get("exclude") == self.channel_name:

@@ -20,6 +20,7 @@ from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from rtc.cluster.ops import operation
 from rtc.services import notify
 from rtc.services.errors import media_errors
 from rtc.services.rooms import Peer, Room
@@ -32,6 +33,7 @@ __all__ = [
     "MediaSample",
     "best_producer_score",
     "consumer_score",
+    "live_room",
     "room_overview",
     "sample_media",
     "staff_mute_producer",
@@ -211,6 +213,7 @@ def room_overview(service: RoomService, sample: MediaSample) -> list[dict[str, A
                 "role": peer.role,
                 "connected": peer.channel_name is not None,
                 "device": dict(peer.device),
+                "routerId": peer.router.id if peer.router is not None else None,
                 "transports": [_transport_row(peer, t, sample.transports.get(t.id))
                                for t in peer.transports.values()],
                 "producers": [_producer_row(p, sample.producers.get(p.id))
@@ -222,6 +225,9 @@ def room_overview(service: RoomService, sample: MediaSample) -> list[dict[str, A
             "meetingId": room.meeting_id,
             "workerPid": room.worker.pid,
             "routerId": room.router.id,
+            "routers": [{"id": router.id, "workerPid": room.workers[router.id].pid,
+                         "peers": sum(p.router is router for p in room.peers.values())}
+                        for router in room.routers],
             "capacity": room.capacity,
             "peers": peers,
             "counts": room.counts(),
@@ -232,7 +238,8 @@ def room_overview(service: RoomService, sample: MediaSample) -> list[dict[str, A
 # -- staff actions -------------------------------------------------------------------------------
 
 
-def _room(service: RoomService, meeting_id: str) -> Room:
+def live_room(service: RoomService, meeting_id: str) -> Room:
+    """The meeting's open room on ``service``; ``not_found`` when it has no live call."""
     room = service.rooms.get(str(meeting_id))
     if room is None or room.closed:
         raise SignalingError(ErrorCode.NOT_FOUND, "no live call for that meeting")
@@ -246,14 +253,14 @@ async def staff_mute_producer(service: RoomService, *, meeting_id: str, producer
     The call is told with ``rtc:producerPaused`` (``byHost``: the client treats staff like
     the host), its owner included, so its UI shows the track muted.
     """
-    room = _room(service, meeting_id)
+    room = live_room(service, meeting_id)
     owner, producer = room.producer(producer_id)
     with media_errors("pauseProducer"):
         await producer.pause()
     await notify.broadcast(room.meeting_id, "rtc:producerPaused",
                            {"peerId": owner.id, "producerId": producer_id, "byHost": True})
     logger.info("staff muted producer [meeting:%s, peer:%s, producer:%s, staff:%s]",
-                room.meeting_id, owner.id, producer_id, getattr(actor, "pk", None))
+                room.meeting_id, owner.id, producer_id, getattr(actor, "pk", actor))
     return owner
 
 
@@ -266,5 +273,31 @@ async def staff_remove_peer(service: RoomService, *, meeting_id: str, peer_id: s
     """
     target = await service.remove_peer(meeting_id=str(meeting_id), peer_id=peer_id, by="staff")
     logger.info("staff removed peer [meeting:%s, peer:%s, staff:%s]", meeting_id, target.id,
-                getattr(actor, "pk", None))
+                getattr(actor, "pk", actor))
     return target
+
+
+# -- the same, as cluster operations (rtc.cluster.ops: the admin page reaches any node) -----------
+
+
+@operation("live.overview")
+async def overview_here(service: RoomService) -> dict[str, Any]:
+    """This node's :func:`room_overview` with a fresh sample: ``rooms``, ``errors``."""
+    sample = await sample_media(service)
+    return {"rooms": room_overview(service, sample), "errors": sample.errors}
+
+
+@operation("live.staff_mute")
+async def _staff_mute_here(service: RoomService, meeting_id: str, producer_id: str,
+                           actor: Any) -> dict[str, Any]:
+    owner = await staff_mute_producer(service, meeting_id=meeting_id,
+                                      producer_id=producer_id, actor=actor)
+    return {"peerId": owner.id, "displayName": owner.display_name}
+
+
+@operation("live.staff_remove")
+async def _staff_remove_here(service: RoomService, meeting_id: str, peer_id: str,
+                             actor: Any) -> dict[str, Any]:
+    target = await staff_remove_peer(service, meeting_id=meeting_id,
+                                     peer_id=peer_id, actor=actor)
+    return {"peerId": target.id, "displayName": target.display_name}

@@ -232,9 +232,34 @@ class LiveCollector:
     def collect(self) -> Iterable[Metric]:
         """Every ``conference_*`` figure except the signaling ones."""
         service = get_room_service()
+        yield from self._node()
         yield from self._calls(service)
         yield from self._workers(service)
         yield from self._media()
+
+    # -- the cluster node -------------------------------------------------------------------
+
+    def _node(self) -> Iterable[Metric]:
+        """Which node these figures are of, the nodes it sees, and its relay's traffic
+        (nothing without a cluster). Prometheus scrapes every node: ``conference_node_info``
+        joins each scrape to its node id."""
+        from rtc.cluster import local_node
+
+        node = local_node()
+        if node is None:
+            return
+        info = _gauge("conference_node_info", "This cluster node (value 1), by id and state.",
+                      labels=["node", "draining"])
+        info.add_metric([node.id, "1" if node.draining else "0"], 1)
+        yield info
+        yield _gauge("conference_cluster_nodes", "Live nodes this node saw at its last heartbeat "
+                     "(itself included).", len({*node.records, node.id}))
+        relayed = CounterMetricFamily("conference_relay_requests",
+                                      "Requests relayed between nodes, by direction.",
+                                      labels=["direction"])
+        relayed.add_metric(["forwarded"], node.relay.forwarded)
+        relayed.add_metric(["served"], node.relay.served)
+        yield relayed
 
     # -- calls ------------------------------------------------------------------------------
 

@@ -6,15 +6,17 @@ nobody would be marked left, and only the closing pipes would stop the workers. 
 process serves under daphne, :func:`install` adds a Twisted "before shutdown" trigger, which
 the reactor awaits, that runs :func:`shutdown`:
 
-1. new meeting sockets are refused (close ``4503``); in a cluster the node drains
-   (`rtc.cluster.node.Node.drain`): its calls move to other nodes, peers told
-   ``rtc:reconnect`` with ``node_draining``;
+1. new meeting sockets are refused (close ``4503``); in a cluster the running recordings
+   stop (reason ``node_draining``: their files finished, composed when a process with the same
+   ``RECORDING_NODE`` starts) and the node drains (`rtc.cluster.node.Node.drain`): its calls
+   move to other nodes, peers told ``rtc:reconnect`` with ``node_draining``;
 2. every socket with a call peer gets ``rtc:reconnect`` (``reason: server_shutdown``);
 3. running recordings stop (their files finished; they are composed after the next start),
    then the RoomService closes: peers removed, rooms and routers closed, the worker pool
    stopped;
 4. every socket leaves its meeting (attendance written, ``left_at`` set) and is closed with
-   ``4503``;
+   ``4503``; leaves the database could not take (it is down) are tried once more, and those
+   still pending stay in their file for the next start (`rtc.attendance.LateLeaves.close`);
 5. (under daphne) the sockets' tasks are ended (see :func:`_end_tasks`).
 
 It does not rely on the consumers' tasks (daphne cancels them at the same moment): it uses the
@@ -105,6 +107,8 @@ async def shutdown() -> dict[str, int]:
     from rtc.signaling.errors import SignalingError
 
     _state["shutting_down"] = True
+    if cluster.local_node() is not None:  # the recordings end before their calls move
+        await _stop_recordings("node_draining")
     try:  # in a cluster: no new calls here, this node's calls handed to other nodes first
         await cluster.drain_node()
     except Exception:
@@ -124,12 +128,7 @@ async def shutdown() -> dict[str, int]:
             told += 1
         except Exception:
             logger.exception("shutdown: could not tell channel=%s", conn.channel_name)
-    try:
-        from rtc.recording.manager import recorder
-
-        await recorder.close()  # every track file finished before the calls close
-    except Exception:
-        logger.exception("shutdown: recordings did not stop cleanly")
+    await _stop_recordings("server_shutdown")  # every track file finished before calls close
     if service is not None:
         try:
             await service.close()
@@ -140,12 +139,29 @@ async def shutdown() -> dict[str, int]:
             await conn.leave_and_close(CloseCode.SHUTTING_DOWN)
         except Exception:
             logger.exception("shutdown: could not close channel=%s", conn.channel_name)
+    try:  # the leaves just written (or kept because the database is down) go out or to disk
+        from rtc.attendance import late_leaves
+
+        await late_leaves.close()
+    except Exception:
+        logger.exception("shutdown: late leaves not closed cleanly")
     try:
         await cluster.stop_node()
     except Exception:
         logger.exception("shutdown: leaving the cluster failed")
     logger.info("shutdown done [sockets:%s, peers told:%s]", len(conns), told)
     return {"sockets": len(conns), "peers": told}
+
+
+async def _stop_recordings(reason: str) -> None:
+    """Stop every recording of this process (files finished, composed after the next start:
+    the process is stopping)."""
+    try:
+        from rtc.recording.manager import recorder
+
+        await recorder.close(reason)
+    except Exception:
+        logger.exception("shutdown: recordings did not stop cleanly")
 
 
 async def _reactor_shutdown() -> None:

@@ -13,7 +13,9 @@ exactly as a single server does.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -23,6 +25,7 @@ __all__ = [
     "detach_route",
     "drain_node",
     "local_node",
+    "on_nodes_gone",
     "route_request",
     "set_local_node",
     "start_node",
@@ -32,6 +35,8 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 _node: Node | None = None
+_gone_listeners: list[Callable[[list[str]], Awaitable[Any]]] = []
+_gone_tasks: set[asyncio.Task[Any]] = set()
 
 
 def local_node() -> Node | None:
@@ -113,9 +118,14 @@ def set_local_node(node: Node | None) -> Node | None:
     return previous
 
 
-async def route_request(conn: Any, name: str, request: Any) -> dict[str, Any] | None:
+async def route_request(conn: Any, name: str, request: Any, *,
+                        call_state: bool = False) -> dict[str, Any] | None:
     """Serve ``request`` on the node owning the socket's call when that is another node: its
-    reply data; None when it is to be served here (no cluster, or the call runs here)."""
+    reply data; None when it is to be served here (no cluster, or the call runs here).
+
+    ``call_state``: the request reads the live call (who has a hand up), which only the
+    owner holds, so a socket that has not joined the call (no route) is served by the
+    meeting's owner too, if the call runs somewhere."""
     node = _node
     if node is None:
         return None
@@ -124,9 +134,15 @@ async def route_request(conn: Any, name: str, request: Any) -> dict[str, Any] | 
         node.route(conn.channel_name, conn.meeting_id, owner)
     else:
         route = node.routes.get(conn.channel_name)
-        if route is None:
+        if route is not None:
+            owner = route.owner
+        elif call_state:
+            found = await node.store.owner(str(conn.meeting_id))
+            if found is None:
+                return None
+            owner = found
+        else:
             return None
-        owner = route.owner
     if owner == node.id:
         return None
     return await node.relay.forward(owner, conn, name, request)
@@ -142,3 +158,28 @@ async def detach_route(conn: Any) -> bool:
         return False
     await node.relay.forward_detach(route.owner, conn)
     return True
+
+
+def on_nodes_gone(listener: Callable[[list[str]], Awaitable[Any]]) -> None:
+    """Call ``await listener(node_ids)`` on the one live node that notices nodes whose lease
+    ran out (they died without a word: SIGKILL, a lost machine)."""
+    if listener not in _gone_listeners:
+        _gone_listeners.append(listener)
+
+
+async def nodes_gone(node_ids: list[str]) -> None:
+    """Tell the listeners (`on_nodes_gone`) that ``node_ids`` left, in a task of their own (the
+    heartbeat that noticed must not wait for their database work); a failure is logged."""
+    if not _gone_listeners:
+        return
+    task = asyncio.get_running_loop().create_task(_tell_gone(list(node_ids)))
+    _gone_tasks.add(task)
+    task.add_done_callback(_gone_tasks.discard)
+
+
+async def _tell_gone(node_ids: list[str]) -> None:
+    for listener in list(_gone_listeners):
+        try:
+            await listener(node_ids)
+        except Exception:
+            logger.exception("a nodes-gone listener failed [nodes:%s]", ",".join(node_ids))

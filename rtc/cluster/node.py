@@ -11,7 +11,8 @@ peers, consumers). Every ``lease / 4`` seconds the heartbeat:
 2. reads the other nodes' records (placement and relay use that copy);
 3. looks at the sockets served here whose call is owned elsewhere: if their owner's lease ran
    out, each gets ``rtc:reconnect`` (``node_lost``) and rebuilds on a live node;
-4. tells `rtc.cluster.presence` which nodes left, so their users' attendance is closed.
+4. tells `rtc.cluster.presence` which nodes left, so their users' attendance is closed, and
+   the listeners of `rtc.cluster.on_nodes_gone` (the recordings such a node was making).
 
 :meth:`Node.drain` (SIGTERM): the record says ``draining`` (no new calls), every meeting owned
 here is released and its peers get ``rtc:reconnect`` with ``node_draining``: they join again,
@@ -173,6 +174,10 @@ class Node:
         await self._watch_owners()
         if gone and self.presence is not None:
             await self.presence.nodes_gone(gone)
+        if gone:
+            from rtc.cluster import nodes_gone
+
+            await nodes_gone(gone)
         self.heartbeats += 1
 
     # -- placement ------------------------------------------------------------------------------
@@ -219,6 +224,9 @@ class Node:
         """Sockets whose call's owner left the cluster: tell them to rebuild (``node_lost``)."""
         orphans = [(channel, route) for channel, route in self.routes.items()
                    if route.owner != self.id and route.owner not in self.records]
+        failed = self.relay.fail_calls_to_gone({*self.records, self.id})
+        if failed:
+            logger.warning("relayed requests to a node that left failed now [count:%s]", failed)
         for channel, route in orphans:
             if self.routes.get(channel) is not route:
                 continue

@@ -100,6 +100,8 @@ class Relay:
     def __init__(self, node: Any) -> None:
         self.node = node
         self._pending: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self._owners: dict[str, str] = {}
+        """The node each pending call waits for (so a node that leaves fails its calls now)."""
         self._users: dict[Any, tuple[float, Any]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self.served = 0
@@ -120,6 +122,17 @@ class Relay:
         if "error" in reply:
             raise RelayedError(str(reply["error"]), str(reply.get("code") or "internal"))
         return dict(reply.get("data") or {})
+
+    async def ask(self, node_id: str, name: str, args: dict[str, Any]) -> Any:
+        """Have ``node_id`` run the operator operation ``name`` (`rtc.cluster.ops`); its
+        result, or its refusal raised as a SignalingError with the same message and code."""
+        reply = await self._call(node_id, {"op": "operation", "name": name, "args": args})
+        if "error" in reply:
+            code = str(reply.get("code") or "")
+            known = code in {c.value for c in ErrorCode}
+            raise SignalingError(code if known else ErrorCode.INTERNAL,
+                                 str(reply["error"]))
+        return reply.get("data")
 
     async def forward_detach(self, owner: str, conn: Any) -> None:
         """Tell ``owner`` that the socket of ``conn`` closed (a failure is logged)."""
@@ -145,6 +158,7 @@ class Relay:
         call_id = uuid.uuid4().hex
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._pending[call_id] = future
+        self._owners[call_id] = owner
         self.forwarded += 1
         try:
             await self.node.layer.send(channel, {"type": "cluster.request", "id": call_id,
@@ -158,6 +172,7 @@ class Relay:
                                  "the meeting's media server did not answer") from None
         finally:
             self._pending.pop(call_id, None)
+            self._owners.pop(call_id, None)
 
     def fail_pending(self) -> None:
         """Fail every request still waiting (the node stops)."""
@@ -165,6 +180,20 @@ class Relay:
             if not future.done():
                 future.set_result({"error": "the server is stopping", "code": "internal"})
         self._pending.clear()
+        self._owners.clear()
+
+    def fail_calls_to_gone(self, live: set[str]) -> int:
+        """Fail now the calls waiting for nodes not in ``live`` (they left the cluster: the
+        answer will never come, and a request left to its timeout would hold the client's
+        rebuild back for that long); how many were failed."""
+        failed = 0
+        for call_id, owner in tuple(self._owners.items()):
+            future = self._pending.get(call_id)
+            if owner not in live and future is not None and not future.done():
+                future.set_result({"error": "the meeting's media server is gone; join again",
+                                   "code": "internal"})
+                failed += 1
+        return failed
 
     # -- the owner's side -----------------------------------------------------------------------
 
@@ -194,7 +223,7 @@ class Relay:
         started = time.perf_counter()
         try:
             data = await self._run(message)
-            reply: dict[str, Any] = {"data": data or {}}
+            reply: dict[str, Any] = {"data": data if message["op"] == "operation" else data or {}}
         except ApplicationError as error:
             reply = {"error": error.message, "code": str(error.code)}
         except registry.safe_errors as error:
@@ -227,11 +256,16 @@ class Relay:
         self._users[user_id] = (now + USER_CACHE_SECONDS, user)
         return user
 
-    async def _run(self, message: dict[str, Any]) -> dict[str, Any] | None:
+    async def _run(self, message: dict[str, Any]) -> Any:
         from rtc.grants import Grants
         from rtc.signaling.handlers import IMPLS
         from rtc.signaling.schemas import parse_request
 
+        if message["op"] == "operation":
+            from rtc.cluster.ops import run_here
+
+            return await run_here(str(message["name"]), dict(message.get("args") or {}),
+                                  self.node.service)
         user = await self._user(message["user_id"])
         grant = message.get("grant")
         join_grant = None

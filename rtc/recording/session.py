@@ -16,6 +16,7 @@ ended) or when ``max_duration`` is reached. :meth:`stop` ends every segment and 
 from __future__ import annotations
 
 import asyncio
+import errno
 import json
 import logging
 import shutil
@@ -135,7 +136,7 @@ class RecordingSession:
         producer = owner.producers.get(producer_id) if owner is not None else None
         if producer is None or producer.closed:
             return
-        router = room.router
+        router = room.router_of(producer_id)  # where it was made (a call may span routers)
         self._watch_router(router)
         self._count += 1
         name = f"{self._count:03d}-{producer.kind}"
@@ -149,6 +150,8 @@ class RecordingSession:
             if self.tracks.get(producer_id) is track:
                 del self.tracks[producer_id]
             reason = getattr(error, "reason", "")
+            if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
+                reason = "disk_full"  # not even the track's file could be made
             self._incident("track_failed", f"{name}: {error}"[:300], producer_id)
             logger.warning("cannot record producer [recording:%s, producer:%s]: %s",
                            self.recording_id, producer_id, error)

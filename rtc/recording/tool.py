@@ -35,6 +35,9 @@ logger = logging.getLogger(__name__)
 STOP_TIMEOUT = 5.0
 """Seconds FFmpeg gets to write its trailer after SIGINT before it is killed."""
 NUDGE_INTERVAL = 0.1
+DISK_FULL_BYTES = 1 << 20
+"""A tool that failed where less than this is free failed for the full disk: its own message
+saying so could not be written to its log on that disk."""
 """Seconds between nudges while a tool finishes (see :meth:`MediaTool.stop`)."""
 PR_SET_PDEATHSIG = 1
 FAILURE_PATTERNS = (
@@ -89,13 +92,24 @@ def log_tail(path: Path | None, limit: int = 2000) -> str:
         return handle.read().decode(errors="replace")
 
 
-def classify_failure(returncode: int | None, detail: str) -> str:
-    """A short reason code for an unrequested exit, from the exit status and the log."""
+def disk_full(path: Path) -> bool:
+    """Whether the file system holding ``path`` (a directory) has (almost) no space left."""
+    try:
+        return shutil.disk_usage(path).free < DISK_FULL_BYTES
+    except OSError:
+        return False
+
+
+def classify_failure(returncode: int | None, detail: str, directory: Path | None = None) -> str:
+    """A short reason code for an unrequested exit, from the exit status and the log (and,
+    for a failure the log does not explain, the free space of ``directory``)."""
     for pattern, reason in FAILURE_PATTERNS:
         if pattern in detail:
             return reason
     if returncode is not None and returncode < 0:
         return "killed"
+    if directory is not None and disk_full(directory):
+        return "disk_full"
     return "tool_failed"
 
 
@@ -149,7 +163,8 @@ class MediaTool:
         assert self.process is not None
         returncode = await self.process.wait()
         detail = log_tail(self.log_path)
-        reason = "stopped" if self._stopping else classify_failure(returncode, detail)
+        reason = ("stopped" if self._stopping
+                  else classify_failure(returncode, detail, self.log_path.parent))
         self.exit = ToolExit(returncode=returncode, requested=self._stopping, reason=reason,
                              detail=detail)
         if self._stopping or (self.on_exit is None and returncode == 0):
@@ -229,5 +244,6 @@ async def run_tool(argv: Sequence[str], *, name: str, log_path: Path,
         raise
     if result.returncode != 0:
         raise ToolError(f"{name} failed ({result.returncode}): {result.detail[-300:]}",
-                        reason=classify_failure(result.returncode, result.detail))
+                        reason=classify_failure(result.returncode, result.detail,
+                                                log_path.parent))
     return result

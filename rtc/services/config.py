@@ -53,6 +53,9 @@ class RtcLimits:
     """Tracks sent in one call, all peers together."""
     max_rooms_per_worker: int = 500
     """Meetings (routers) on one mediasoup worker; a new meeting beyond it is refused."""
+    peers_per_router: int = 50
+    """Peers whose transports one router of a call takes before the call gets another router
+    on another worker, its producers piped between them (:mod:`rtc.services.spread`)."""
     requests_per_second: float = 50.0
     """Sustained rtc:* requests per connection (a token bucket)."""
     request_burst: int = 100

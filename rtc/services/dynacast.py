@@ -33,6 +33,8 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
+from mediasoup_ctl import PipeTransport
+
 from rtc.services import notify
 
 __all__ = ["Dynacast", "wanted_spatial_layer"]
@@ -86,11 +88,15 @@ class Dynacast:
     # -- following the router ------------------------------------------------------------------
 
     def attach(self, router: Any) -> None:
-        """Follow every transport the router creates from now on."""
+        """Follow every transport the router creates from now on (a call spread over several
+        routers attaches each; the room closes the dynacast with the call)."""
         router.observer.on("newtransport", self._on_transport)
-        router.observer.on("close", self.close)
 
     def _on_transport(self, transport: Any) -> None:
+        if isinstance(transport, PipeTransport):
+            # Between routers of one call: a pipe consumer forwards every layer, and the pipe
+            # producer is the same producer; the consumers of it elsewhere are what count.
+            return
         transport.observer.on("newproducer", self._on_producer)
         transport.observer.on("newconsumer", self._on_consumer)
 

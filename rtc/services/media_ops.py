@@ -28,6 +28,7 @@ from rtc.services.config import dynacast_options, limits, transport_options
 from rtc.services.dynacast import Dynacast
 from rtc.services.errors import media_errors
 from rtc.services.rooms import Peer, Room
+from rtc.services.spread import RouterSpread
 from rtc.signaling.errors import ErrorCode, SignalingError
 from rtc.signaling.schemas import (
     ConnectTransportRequest,
@@ -50,7 +51,7 @@ SCREEN_PRIORITY = 3
 """Bandwidth priority of a shared screen's consumers (cameras keep the worker's default, 1)."""
 
 
-class MediaOperations:
+class MediaOperations(RouterSpread):
     """Mixed into RoomService, which provides the attributes declared below."""
 
     mediasoup: MediasoupService
@@ -66,8 +67,12 @@ class MediaOperations:
     async def _attach_observer(self, room: Room) -> None:
         """An ActiveSpeakerObserver on the room's router, announcing ``rtc:activeSpeaker``;
         and the room's dynacast, following the (new) router."""
-        router = room.router
         self._attach_dynacast(room)
+        await self._attach_speaker_observer(room)
+
+    async def _attach_speaker_observer(self, room: Room) -> None:
+        """The ActiveSpeakerObserver on the room's (primary) router."""
+        router = room.router
         try:
             observer = await router.create_active_speaker_observer(
                 interval=ACTIVE_SPEAKER_INTERVAL_MS)
@@ -127,9 +132,11 @@ class MediaOperations:
         peer.transport_of.clear()
 
     @staticmethod
-    def _check_alive(room: Room, peer: Peer, obj: Any) -> None:
-        """After an await: the peer left or the room moved meanwhile; undo and refuse."""
-        if peer.closed or room.closed or room.router.closed:
+    def _check_alive(room: Room, peer: Peer, obj: Any, router: Any = None) -> None:
+        """After an await: the peer left or the room moved meanwhile (the router the object
+        was made on, by default the peer's, is gone); undo and refuse."""
+        router = router or peer.router or room.router
+        if peer.closed or room.closed or router.closed:
             obj.close()
             raise SignalingError(ErrorCode.INVALID, "you left the call")
 
@@ -143,8 +150,8 @@ class MediaOperations:
         if len(peer.transports) >= limit.max_transports_per_peer:
             raise SignalingError(ErrorCode.LIMIT, "too many transports")
         options = transport_options()
-        router = room.router
-        server = self.mediasoup.webrtc_server_of(room.worker)
+        router = await self._router_for(room, peer)
+        server = self.mediasoup.webrtc_server_of(room.workers.get(router.id, room.worker))
         kwargs: dict[str, Any] = {
             # On the worker's shared WebRtcServer port when one is configured.
             **({"webrtc_server": server} if server is not None
@@ -160,14 +167,14 @@ class MediaOperations:
             kwargs["num_sctp_streams"] = request.sctp_capabilities["numStreams"]
         with media_errors("createTransport"):
             transport = await router.create_webrtc_transport(**kwargs)
-        self._check_alive(room, peer, transport)
+        self._check_alive(room, peer, transport, router)
         if request.direction == "send" and options.max_incoming_bitrate:
             try:
                 await transport.set_max_incoming_bitrate(int(options.max_incoming_bitrate))
             except Exception as exc:  # the transport still works without the cap
                 logger.warning("set_max_incoming_bitrate failed [transport:%s]: %s",
                                transport.id, exc)
-        self._check_alive(room, peer, transport)
+        self._check_alive(room, peer, transport, router)
         peer.transports[transport.id] = transport
         peer.directions[transport.id] = request.direction
         self._watch_transport(room, peer, transport, limit.transport_connect_timeout_seconds)
@@ -284,14 +291,10 @@ class MediaOperations:
         peer.producers[producer.id] = producer
         peer.transport_of[producer.id] = transport.id
         room.producer_owner[producer.id] = peer
-        producer.on("transportclose", lambda: self._forget_producer(room, peer, producer.id))
+        producer.on("transportclose", lambda: self._producer_lost(room, peer, producer.id))
         self._announce_track(room, peer, producer)
-        if producer.kind == "audio" and room.observer is not None:
-            try:
-                await room.observer.add_producer(producer_id=producer.id)
-            except Exception as exc:  # speaker detection is optional, the call is not
-                logger.warning("active speaker observer refused producer [producer:%s]: %s",
-                               producer.id, exc)
+        if producer.kind == "audio":
+            await self._observe_audio(room, producer)
         logger.info("producer created [meeting:%s, peer:%s, producer:%s, kind:%s]",
                     room.meeting_id, peer.id, producer.id, producer.kind)
         await notify.broadcast(room.meeting_id, "rtc:newProducer", {
@@ -310,6 +313,14 @@ class MediaOperations:
         producer.observer.on("close", lambda: signals.send_safely(
             signals.track_unpublished, sender=Room, **details))
         signals.send_safely(signals.track_published, sender=Room, **details)
+
+    @classmethod
+    def _producer_lost(cls, room: Room, peer: Peer, producer_id: str) -> None:
+        """Its transport closed under it: noted when that was its router dying (the others
+        are told by :meth:`RouterSpread._routers_lost`)."""
+        if producer_id in peer.producers and peer.router is not None and peer.router.closed:
+            room.lost_producers.append((peer, producer_id))
+        cls._forget_producer(room, peer, producer_id)
 
     @staticmethod
     def _forget_producer(room: Room, peer: Peer, producer_id: str) -> None:
@@ -360,12 +371,14 @@ class MediaOperations:
             raise SignalingError(ErrorCode.INVALID, "cannot consume your own producer")
         if len(peer.consumers) >= limits().max_consumers_per_peer:
             raise SignalingError(ErrorCode.LIMIT, "too many consumers")
-        if not room.router.can_consume(producer_id=producer.id,
-                                       rtp_capabilities=request.rtp_capabilities):
+        if not room.router_of(producer.id).can_consume(
+                producer_id=producer.id, rtp_capabilities=request.rtp_capabilities):
             raise SignalingError(ErrorCode.INVALID,
                                  "cannot consume this producer with these rtpCapabilities")
         try:
             with media_errors("consume"):
+                # From another router of the call: piped into this one first (once).
+                await self._pipe_to(room, producer.id, peer.router or room.router)
                 consumer = await transport.consume(
                     producer_id=producer.id, rtp_capabilities=request.rtp_capabilities,
                     paused=request.paused, app_data={"peerId": owner.id})

@@ -16,10 +16,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
-from rtc.mediasoup import WebRtcServer, Worker, create_worker
+from mediasoup_ctl import WebRtcServer, Worker, create_worker
+
 from rtc.services.config import limits, media_codecs, mediasoup_settings, transport_options
 from rtc.signaling.errors import ErrorCode, SignalingError
 
@@ -140,24 +141,27 @@ class MediasoupService:
 
     # -- routers ------------------------------------------------------------------------------
 
-    async def create_router(self, *, app_data: dict[str, Any] | None = None) -> tuple[Worker, Any]:
+    async def create_router(self, *, app_data: dict[str, Any] | None = None,
+                            exclude: Collection[Worker] = ()) -> tuple[Worker, Any]:
         """A router with the configured codecs on the least loaded live worker.
 
         Waits for a live worker while a dead one is being replaced; refuses with ``limit``
-        when every worker already has ``max_rooms_per_worker`` routers.
+        when every worker already has ``max_rooms_per_worker`` routers. ``exclude``: workers
+        not to use (a call spreading over workers wants one it is not on yet; ``limit`` when
+        there is none).
         """
         await self.start()
-        worker = await self._pick_worker()
+        worker = await self._pick_worker(exclude)
         router = await worker.create_router(media_codecs=media_codecs(), app_data=app_data)
         logger.debug("router created [router:%s, worker:%s]", router.id, worker.pid)
         return worker, router
 
-    async def _pick_worker(self) -> Worker:
+    async def _pick_worker(self, exclude: Collection[Worker] = ()) -> Worker:
         try:
             await asyncio.wait_for(self._available.wait(), WORKER_WAIT_SECONDS)
         except TimeoutError:
             raise SignalingError(ErrorCode.INTERNAL, "media server unavailable") from None
-        live = [w for w in self._workers if not w.closed]
+        live = [w for w in self._workers if not w.closed and w not in exclude]
         cap = limits().max_rooms_per_worker
         candidates = [w for w in live if len(w.routers) < cap]
         if not candidates:

@@ -21,11 +21,13 @@ import uuid
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from mediasoup_ctl import PipeTransport
 
 from conference.db_threads import db_call
 from conference.errors import ErrorCode as AppErrorCode
 from meetings import selectors
 from meetings.models import Meeting
+from rtc import signals
 from rtc.attendance import attendance, mark_left, peer_key
 from rtc.services import notify
 from rtc.services.config import limits
@@ -107,11 +109,18 @@ class RoomService(MediaOperations):
         return totals
 
     async def worker_dumps(self) -> list[dict[str, Any]]:
-        """Each live worker's pid and router ids, as the worker itself reports them."""
+        """Each live worker's pid and router ids, as the worker itself reports them, and per
+        router its transports, pipe transports and producers in the worker's own dump (what
+        a call spread over routers leaves behind shows there)."""
         result = []
         for worker in self.mediasoup.workers:
             dump = await worker.dump()
-            result.append({"pid": worker.pid, "routerIds": dump["routerIds"]})
+            routers = [worker.routers.get(rid) for rid in dump["routerIds"]]
+            details = await asyncio.gather(*(_router_detail(r) for r in routers
+                                             if r is not None and not r.closed),
+                                           return_exceptions=True)  # closed meanwhile
+            result.append({"pid": worker.pid, "routerIds": dump["routerIds"],
+                           "routers": [d for d in details if isinstance(d, dict)]})
         return result
 
     # -- join and resume ----------------------------------------------------------------------
@@ -333,6 +342,7 @@ class RoomService(MediaOperations):
         if peer.channel_name:
             self._by_channel.pop(peer.channel_name, None)
         self._release_media(room, peer)
+        self._release_router(room, peer)
         logger.info("peer left [meeting:%s, peer:%s, reason:%s]", room.meeting_id, peer.id, reason)
         if not peer.hidden:
             await notify.broadcast(room.meeting_id, "rtc:peerLeft",
@@ -349,29 +359,47 @@ class RoomService(MediaOperations):
         room.closed = True
         if self._rooms.get(room.meeting_id) is room:
             del self._rooms[room.meeting_id]
-        if not room.router.closed:
-            room.router.close()
-        logger.info("room closed [meeting:%s, router:%s]", room.meeting_id, room.router.id)
+        if room.dynacast is not None:
+            room.dynacast.close()
+        for router in {room.router, *room.routers}:
+            if not router.closed:
+                router.close()
+        logger.info("room closed [meeting:%s, router:%s, routers:%s]", room.meeting_id,
+                    room.router.id, len(room.routers))
+        signals.send_safely(signals.room_closed, sender=Room, meeting_id=room.meeting_id)
 
     # -- worker faults ------------------------------------------------------------------------
 
     async def _on_worker_died(self, worker: Any) -> None:
-        """Move every room of a dead worker to a new router and tell its peers to reconnect."""
-        affected = [room for room in list(self._rooms.values()) if room.worker is worker]
+        """Move every room of a dead worker to a new router and tell its peers to reconnect
+        (only the peers on that worker's routers, when the room has routers elsewhere)."""
+        affected = [room for room in list(self._rooms.values())
+                    if room.worker is worker or worker in room.workers.values()]
         logger.error("worker died [pid:%s, rooms:%s]", worker.pid, len(affected))
-        await asyncio.gather(*(self._rebuild(room) for room in affected))
+        await asyncio.gather(*(self._rebuild(room, worker) for room in affected))
 
-    async def _rebuild(self, room: Room) -> None:
+    async def _rebuild(self, room: Room, worker: Any) -> None:
         async with room.lock:
             if room.closed:
                 return
+            lost = [r for r in room.routers if room.workers.get(r.id) is worker]
+            if room.worker is worker and room.router not in lost:
+                lost.append(room.router)
+            if any(r not in lost for r in room.routers):
+                await self._routers_lost(room, lost)
+                return
+            for router in lost:
+                room.drop_router(router)
+            room.pipes.clear()
+            room.lost_producers.clear()
             for peer in room.peers.values():
                 self._forget_media(room, peer)
+                peer.router = None
             room.producer_owner.clear()
             room.active_speaker = None
             try:
-                room.worker, room.router = await self.mediasoup.create_router(
-                    app_data={"meetingId": room.meeting_id})
+                room.set_primary(*await self.mediasoup.create_router(
+                    app_data={"meetingId": room.meeting_id}))
                 await self._attach_observer(room)
             except Exception:
                 logger.exception("no new router for room [meeting:%s]; closing it",
@@ -437,6 +465,16 @@ class RoomService(MediaOperations):
             if not pending:
                 return
             await asyncio.gather(*pending, return_exceptions=True)
+
+
+async def _router_detail(router: Any) -> dict[str, Any]:
+    """One router as its worker dumps it: transport count (pipe ones apart), producer ids."""
+    dump = await router.dump()
+    pipes = [tid for tid in dump["transportIds"]
+             if isinstance(router.transports.get(tid), PipeTransport)]
+    return {"id": router.id, "transports": len(dump["transportIds"]),
+            "pipeTransports": len(pipes),
+            "producerIds": sorted(item["key"] for item in dump["mapProducerIdConsumerIds"])}
 
 
 def _is_grace(task: asyncio.Task[Any]) -> bool:

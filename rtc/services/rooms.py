@@ -44,6 +44,9 @@ class Peer:
     signed-in user, whose meeting role decides."""
     hidden: bool = False
     """Not announced (``rtc:peerJoined``/``rtc:peerLeft``) and not in the others' peer lists."""
+    router: Any = None
+    """The router of the room its transports are on, chosen at its first transport (None
+    before, and after that router's worker died)."""
 
     @property
     def role(self) -> str:
@@ -105,7 +108,8 @@ def producer_info(producer: Any) -> dict[str, Any]:
 
 @dataclass(eq=False)
 class Room:
-    """The call of one meeting: its router (on one worker), its peers, its speaker observer."""
+    """The call of one meeting: its router (more than one for a big call, each on its own
+    worker, see :mod:`rtc.services.spread`), its peers, its speaker observer."""
 
     meeting_id: str
     worker: Any
@@ -123,6 +127,50 @@ class Room:
     """The room's `rtc.services.dynacast.Dynacast` (follows the current router)."""
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     closed: bool = False
+    routers: list[Any] = field(default_factory=list)
+    """Every open router of the call, the primary one (``router``, with the speaker observer)
+    first; more when the call outgrew ``peers_per_router`` (:mod:`rtc.services.spread`)."""
+    workers: dict[str, Any] = field(default_factory=dict)
+    """router id → the worker it runs on."""
+    pipes: dict[tuple[str, str], asyncio.Future[Any]] = field(default_factory=dict)
+    """(producer id, router id) → the pipe producer making that producer available in that
+    router (being made, or made); forgotten when the pipe producer closes."""
+    spread_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    lost_producers: list[tuple[Peer, str]] = field(default_factory=list)
+    """(peer, producer id) of producers that closed because their router's worker died, for
+    the others to be told when that is handled."""
+    """Held while a peer is given its router (so two peers do not each add a router)."""
+
+    def __post_init__(self) -> None:
+        if not self.routers:
+            self.set_primary(self.worker, self.router)
+
+    def set_primary(self, worker: Any, router: Any) -> None:
+        """Make ``router`` (on ``worker``) the primary router, adding it if it is new."""
+        self.worker, self.router = worker, router
+        if router in self.routers:
+            self.routers.remove(router)
+        self.routers.insert(0, router)
+        self.workers[router.id] = worker
+
+    def add_router(self, worker: Any, router: Any) -> None:
+        """One more router of the call."""
+        self.routers.append(router)
+        self.workers[router.id] = worker
+
+    def drop_router(self, router: Any) -> None:
+        """Forget a router (closed, or its worker died) and the pipes into it."""
+        if router in self.routers:
+            self.routers.remove(router)
+        self.workers.pop(router.id, None)
+        for key in [k for k in self.pipes if k[1] == router.id]:
+            del self.pipes[key]
+
+    def router_of(self, producer_id: str) -> Any:
+        """The router a producer of the call was made on (its owner's)."""
+        owner = self.producer_owner.get(producer_id)
+        router = owner.router if owner is not None else None
+        return router if router is not None else self.router
 
     def producer(self, producer_id: str, *, owner: Peer | None = None) -> tuple[Peer, Any]:
         """A producer of this room and its peer; with ``owner``, it must be that peer's."""

@@ -61,9 +61,11 @@ IMPLS: dict[str, Impl] = {}
 """Request type → its implementation (the owner node of a call runs relayed requests)."""
 
 
-def rtc_request(name: str) -> Callable[[Impl], Impl]:
+def rtc_request(name: str, *, call_state: bool = False) -> Callable[[Impl], Impl]:
     """Register ``impl`` for request ``name``: rate limit, validate, then call it here, or on
-    the node owning the call when that is another node of the cluster (`rtc.cluster`)."""
+    the node owning the call when that is another node of the cluster (`rtc.cluster`).
+    ``call_state``: it reads the live call, so even a socket outside the call is served by
+    the call's owner (`rtc.cluster.route_request`)."""
 
     def decorator(impl: Impl) -> Impl:
         async def handler(conn: Connection, request: Request) -> Reply:
@@ -72,7 +74,7 @@ def rtc_request(name: str) -> Callable[[Impl], Impl]:
                                       burst=limit.request_burst):
                 raise SignalingError(ErrorCode.LIMIT, "too many requests, slow down")
             parsed = parse_request(name, request.data)
-            relayed = await cluster.route_request(conn, name, request)
+            relayed = await cluster.route_request(conn, name, request, call_state=call_state)
             if relayed is not None:
                 return relayed
             return await impl(conn, parsed)

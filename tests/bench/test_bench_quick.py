@@ -101,6 +101,19 @@ async def test_recording_quick_records_every_stream_and_composes(run_bench):
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     rows = _table_rows(result.stdout, "streams ")
     assert rows and rows[0][0] == "2" and rows[0][-1] == "0", rows
-    composed = _table_rows(result.stdout, "call_s ")
-    assert composed[0][0] == "10" and composed[0][-1] == "0", composed
+    composed = _table_rows(result.stdout, "format ")
+    assert composed[0][:2] == ["webm", "10"] and composed[0][-1] == "0", composed
     assert "errors: 0" in result.stdout
+
+
+async def test_cluster_quick_measures_setup_relay_and_failover(run_bench):
+    """One node behind the balancer sets up every peer; a relayed request and a direct one
+    are both measured; one SIGKILL of a call's owner is followed by media again."""
+    result = await run_bench("bench.cluster", "--quick")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    setup = _table_rows(result.stdout, "nodes  rate/s")
+    assert [(r[0], r[1], r[-1]) for r in setup] == [("1", "20.0", "0"), ("1", "burst", "0")]
+    relay = _table_rows(result.stdout, "rtc:getStats")
+    assert [r[0] for r in relay] == ["direct", "relayed", "relay"]
+    failover = _table_rows(result.stdout, "kills")
+    assert failover[0][0] == "1" and failover[0][3] == "0", failover

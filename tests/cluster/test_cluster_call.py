@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -24,11 +25,14 @@ from tests.cluster.conftest import (
 
 pytestmark = pytest.mark.django_db(transaction=False)
 
+METRICS_TOKEN = "cluster-test-metrics-token-not-a-secret"
+
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[Cluster]:
     """Three nodes (module-wide: starting them takes seconds)."""
-    yield from make_cluster(3, env={"RTC_MAX_SOCKETS_PER_USER": "3"})
+    yield from make_cluster(3, env={"RTC_MAX_SOCKETS_PER_USER": "3",
+                                    "METRICS_TOKEN": METRICS_TOKEN})
 
 
 async def test_every_node_registers_with_its_own_media_address(cluster: Cluster) -> None:
@@ -164,3 +168,91 @@ async def test_socket_limits_count_across_nodes(cluster: Cluster) -> None:
         sockets.append(await cluster.client(1, meeting, "erin"))
     finally:
         await asyncio.gather(*(s.close() for s in sockets))
+
+
+def _api(cluster: Cluster, node: int, method: str, path: str, user: str = "dave") -> Any:
+    """``method`` ``/api/<path>`` on node ``node`` with ``user``'s API token; the JSON body
+    (None for 204)."""
+    import json
+    import urllib.request
+
+    request = urllib.request.Request(
+        f"{cluster.live.nodes[node].url}/api/{path}", method=method, data=b"" if method == "POST"
+        else None, headers={"Authorization": f"Token {cluster.tokens[user]}"})
+    with urllib.request.urlopen(request, timeout=20) as answer:  # noqa: S310 (loopback)
+        body = answer.read()
+    return json.loads(body) if body else None
+
+
+def _metrics(cluster: Cluster, node: int) -> str:
+    import urllib.request
+
+    request = urllib.request.Request(f"{cluster.live.nodes[node].url}/metrics",
+                                     headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
+    with urllib.request.urlopen(request, timeout=20) as answer:  # noqa: S310 (loopback)
+        return answer.read().decode()
+
+
+async def test_every_node_shows_the_live_call_and_acts_on_it(cluster: Cluster) -> None:
+    """The live-room API asked on any node shows the call, labelled with the node running
+    it; staff mute a track through a node that does not run the call, and its owner gets
+    rtc:producerPaused; the list on that node has it too, and its /metrics name the node."""
+    meeting = cluster.meeting("one view")
+    alice = await cluster.bot(0, meeting, "alice")
+    try:
+        await alice.join()
+        await alice.publish()
+        owner = cluster.owner(meeting)
+        views = [await asyncio.to_thread(_api, cluster, i, "GET", f"integrations/live/{meeting}/")
+                 for i in range(3)]
+        assert {v["node"] for v in views} == {owner}
+        assert all([p["peer_id"] for p in v["peers"]] == [alice.peer_id] for v in views)
+        track = next(t for t in views[0]["peers"][0]["tracks"] if t["kind"] == "audio")
+        elsewhere = next(i for i in range(3) if f"node{i}" != owner)
+        muted = await asyncio.to_thread(
+            _api, cluster, elsewhere, "POST",
+            f"integrations/live/{meeting}/tracks/{track['id']}/mute/")
+        assert muted["peer_id"] == alice.peer_id
+        assert next(t for t in muted["tracks"] if t["id"] == track["id"])["paused"] is True
+        await alice.signaling.wait_event("rtc:producerPaused", producerId=track["id"])
+        listed = await asyncio.to_thread(_api, cluster, elsewhere, "GET", "integrations/live/")
+        assert [(r["meeting_id"], r["node"]) for r in listed if r["meeting_id"] == meeting] \
+            == [(meeting, owner)]
+        metrics = await asyncio.to_thread(_metrics, cluster, elsewhere)
+        assert f'conference_node_info{{draining="0",node="node{elsewhere}"}} 1.0' in metrics
+        assert "conference_cluster_nodes 3.0" in metrics
+        assert 'conference_relay_requests_total{direction="forwarded"}' in metrics
+        await alice.leave()
+    finally:
+        await cluster.close_bots()
+
+
+async def test_a_round_robin_balancer_in_front_of_the_nodes_just_works(cluster: Cluster) -> None:
+    """Three users reach the service through one address (bots.balancer, a plain TCP round
+    robin): each socket lands on another node, and all three share one call, everyone
+    decoding everyone."""
+    from bots.balancer import RoundRobinBalancer
+    from bots.peer import Bot
+
+    balancer = RoundRobinBalancer([("127.0.0.1", n.port) for n in cluster.live.nodes])
+    port = await balancer.start()
+    meeting = cluster.meeting("balanced")
+    bots = []
+    try:
+        for user in ("alice", "bob", "carol"):
+            bot = Bot(f"ws://127.0.0.1:{port}/ws/meetings/{meeting}/?token={cluster.tokens[user]}",
+                      origin=f"http://127.0.0.1:{port}", name=user)
+            bots.append(bot)
+            await bot.connect()
+            await bot.join()
+            await bot.publish()
+        assert sorted(balancer.counts.values()) == [1, 1, 1]
+        for receiver in bots:
+            for sender in bots:
+                if sender is not receiver:
+                    await receiver.wait_frames(sender.peer_id)
+        for bot in bots:
+            await bot.leave()
+    finally:
+        await asyncio.gather(*(b.close() for b in bots), return_exceptions=True)
+        await balancer.close()

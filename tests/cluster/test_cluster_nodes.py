@@ -20,6 +20,7 @@ import pytest
 import redis.asyncio as aioredis
 from channels.db import database_sync_to_async
 from channels.layers import channel_layers, get_channel_layer
+from mediasoup_ctl import worker_bin_path
 
 from meetings.models import Participant
 from rtc import cluster
@@ -28,7 +29,6 @@ from rtc.cluster import placement
 from rtc.cluster.limits import take_shared
 from rtc.cluster.node import Node, default_node_id
 from rtc.health import check_node
-from rtc.mediasoup import worker_bin_path
 from rtc.services.mediasoup_service import MediasoupService
 from rtc.services.room_service import RoomService
 from rtc.socket_limits import SocketLimit, SocketSlot, open_sockets
@@ -66,7 +66,7 @@ class Pair:
 async def pair(settings: Any) -> AsyncIterator[Pair]:
     """Two started nodes on real workers; everything stopped, closed and deleted afterwards."""
     if not os.access(worker_bin_path(), os.X_OK):
-        pytest.fail("mediasoup-worker not built: run make test (scripts/build-worker.sh)")
+        pytest.fail("mediasoup-worker not built: run make test (mediasoup-ctl-worker)")
     prefix = f"conf-cluster-test-{uuid.uuid4().hex[:8]}"
     settings.REDIS_URL = REDIS_URL
     settings.CHANNEL_LAYERS = {"default": {
@@ -230,3 +230,65 @@ async def test_start_and_stop_follow_the_settings(settings: Any, pair: Pair) -> 
     assert not await pair.redis.exists(node.store.node_key("c-node"))
     assert await cluster.drain_node() == 0
     cluster.set_local_node(previous)
+
+
+async def test_operator_views_and_actions_reach_the_node_running_the_call(
+        pair: Pair, meeting: Any, host_user: Any) -> None:
+    """A call owned by node b, operated from node a: the host's join is relayed to b; the
+    live snapshot and the admin overview list it labelled ``b-node``; a grant change runs on
+    b (the socket gets rtc:grantsUpdated) and is recorded for every node; a removal runs on b;
+    refusals come back with their codes; an unknown operation is refused; a node that never
+    answers is named missing, and a call waiting for a node that left fails at the next
+    heartbeat, not at the relay timeout."""
+    from integrations import live as integrations_live
+    from rtc.cluster.ops import on_every_node, on_owner
+    from rtc.grants import grant_store
+    from rtc.protocol import Request
+    from rtc.signaling.errors import SignalingError
+
+    meeting_id = str(meeting.id)
+    assert await pair.b.store.claim(meeting_id, "b-node") == "b-node"
+    channel = await pair.layer.new_channel()
+    conn = pair.conn(meeting, host_user, channel)
+    joined = await cluster.route_request(conn, "rtc:join", Request(
+        type="rtc:join", data={"displayName": "Hosting"}, request_id="r1"))
+    assert joined is not None and meeting_id in pair.b.service.rooms
+    assert meeting_id not in pair.a.service.rooms
+    peer_id = joined["peerId"]
+
+    rooms = await integrations_live.snapshot()
+    assert [(r["meeting_id"], r["node"], [p["peer_id"] for p in r["peers"]])
+            for r in rooms] == [(meeting_id, "b-node", [peer_id])]
+    overview = await on_every_node("live.overview")
+    assert overview.missing == []
+    assert {node: [r["meetingId"] for r in part["rooms"]] for node, part in overview.answers} \
+        == {"a-node": [], "b-node": [meeting_id]}
+
+    changed = await integrations_live.update_grants(meeting_id, peer_id, {"chat": False},
+                                                    actor="ops")
+    assert changed["grants"]["chat"] is False
+    assert (await pair.event(channel, "rtc:grantsUpdated"))["grants"]["chat"] is False
+    remembered = grant_store.get(meeting_id, host_user.pk)
+    assert remembered is not None and remembered.chat is False
+
+    with pytest.raises(SignalingError) as refused:
+        await integrations_live.mute_track(meeting_id, "no-such-producer", actor="ops")
+    assert refused.value.code == "not_found"
+    with pytest.raises(SignalingError) as unknown:
+        await pair.a.relay.ask("b-node", "no.such.operation", {})
+    assert unknown.value.code == "invalid"
+
+    removed = await integrations_live.remove_peer(meeting_id, peer_id, actor="ops")
+    assert removed == {"peer_id": peer_id, "removed": True}
+    assert (await pair.event(channel, "rtc:removed"))
+    assert await on_owner(meeting_id, "live.end", meeting_id=meeting_id) == 0
+
+    silent = await pair.layer.new_channel()  # a node whose relay nobody reads, not in Redis
+    pair.a.records["ghost-node"] = {"channel": silent}
+    waiting = asyncio.ensure_future(pair.a.relay.ask("ghost-node", "live.overview", {}))
+    with pytest.raises(SignalingError, match="gone"):  # the next heartbeat (0.5 s), not 3 s
+        await asyncio.wait_for(waiting, 1.5)
+    pair.a.records["ghost-node"] = {"channel": silent}
+    view = await on_every_node("live.overview")
+    assert view.missing == ["ghost-node"] and len(view.answers) == 2
+    pair.a.records.pop("ghost-node", None)

@@ -176,3 +176,30 @@ async def test_the_rtc_rate_applies_to_chat_requests_too(meeting, host_user, in_
     hazel = await in_call(meeting, host_user, "Hazel")
     codes = [(await hazel.request("chat:history", {})).get("code") for _ in range(3)]
     assert "limit" in codes
+
+
+async def test_a_socket_that_fell_behind_is_told_to_fetch_again(meeting, host_user, in_call,
+                                                                monkeypatch):
+    """Hazel's socket is sent more events at once than its channel holds (capacity 5 here):
+    the channel layer drops the rest, and her client then gets events:missed with how many,
+    after the events kept, so the page fetches the chat and the board again."""
+    import contextlib
+
+    from channels.exceptions import ChannelFull
+    from channels.layers import get_channel_layer
+
+    from meetings.events import group_message
+    from rtc.services import get_room_service
+
+    layer = get_channel_layer()
+    monkeypatch.setattr(layer, "capacity", 5)  # before the socket's queue is made
+    hazel = await in_call(meeting, host_user, "Hazel")
+    channel = get_room_service().rooms[str(meeting.id)].peers[
+        hazel.joined["peerId"]].channel_name
+    for n in range(12):  # no await point inside a local send: the consumer cannot read yet
+        with contextlib.suppress(ChannelFull):
+            await layer.send(channel, group_message("chat:deleted", {"id": n}))
+    missed = await hazel.event("events:missed")
+    kept = hazel.saw("chat:deleted")
+    assert missed["count"] >= 7 and 1 <= len(kept) <= 5
+    assert await hazel.ws.receive_nothing(timeout=0.2)  # one notice, nothing after it

@@ -147,3 +147,76 @@ def test_the_call_page_lets_a_lobby_visitor_in_to_wait(host_user, outsider_user,
     host.force_login(host_user)
     assert b'value="lobby"' in host.get("/meetings/new/").content
     assert not Participant.objects.filter(meeting=lobby, user=outsider_user).exists()
+
+
+async def test_two_tabs_wait_as_one_and_both_are_admitted(lobby_meeting, host_user,
+                                                          outsider_user, rtc_client,
+                                                          ws_communicator, ws_receive_until):
+    """Otto waits from two tabs: Hazel hears one knock and lists him once; his first tab
+    closing leaves him waiting (no lobby:left, still listed, the entry counts one tab); her
+    admit reaches the tab still open, which enters; nothing is left waiting."""
+    hazel = await rtc_client(lobby_meeting, host_user)
+    tab1, first = await knock(ws_communicator, lobby_meeting, outsider_user)
+    await hazel.event("lobby:knock")
+    tab2, second = await knock(ws_communicator, lobby_meeting, outsider_user)
+    assert first["type"] == second["type"] == "lobby:waiting"
+    assert [w["userId"] for w in (await hazel.ok("lobby:list"))["waiting"]] == [
+        outsider_user.pk]
+    await tab1.disconnect()
+    await hazel.drain(0.3)
+    assert hazel.saw("lobby:knock") == [] and hazel.saw("lobby:left") == []
+    assert [w["userId"] for w in (await hazel.ok("lobby:list"))["waiting"]] == [
+        outsider_user.pk]
+    entry = await database_sync_to_async(LobbyEntry.objects.get)(user=outsider_user)
+    assert entry.waiting_sockets == 1
+    await hazel.ok("lobby:admit", {"userId": outsider_user.pk})
+    assert (await tab2.receive_json_from(timeout=TIMEOUT))["type"] == "lobby:admitted"
+    assert (await ws_receive_until(tab2, "meeting.state"))["data"]["meeting"]["access"] == \
+        "lobby"
+    assert (await hazel.ok("lobby:list"))["waiting"] == []
+
+
+async def test_a_denial_reaches_every_waiting_tab(lobby_meeting, host_user, outsider_user,
+                                                  rtc_client, ws_communicator,
+                                                  ws_expect_close):
+    """Otto waits from two tabs; Hazel denies him once: both tabs get lobby:denied and 4403,
+    and no entry is left waiting (the denial is kept, with no tab counted)."""
+    hazel = await rtc_client(lobby_meeting, host_user)
+    tabs = [(await knock(ws_communicator, lobby_meeting, outsider_user))[0] for _ in range(2)]
+    await hazel.event("lobby:knock")
+    await hazel.ok("lobby:deny", {"userId": outsider_user.pk})
+    for tab in tabs:
+        assert (await tab.receive_json_from(timeout=TIMEOUT))["type"] == "lobby:denied"
+        assert await ws_expect_close(tab) == 4403
+    assert (await hazel.ok("lobby:list"))["waiting"] == []
+    entry = await database_sync_to_async(LobbyEntry.objects.get)(user=outsider_user)
+    assert entry.status == "denied"
+
+
+async def test_a_tab_opened_as_the_host_answers_gets_the_answer(lobby_meeting, host_user,
+                                                                outsider_user, rtc_client,
+                                                                ws_communicator,
+                                                                ws_receive_until,
+                                                                monkeypatch):
+    """Otto's second tab is recorded as waiting, and Hazel's admit (for his first tab) is
+    committed before that tab is in his lobby group, so the group message misses it: the tab
+    reads the decision itself and enters instead of waiting for ever."""
+    from collab import lobby as lobby_services
+    from collab.lobby_socket import LobbyMixin
+
+    hazel = await rtc_client(lobby_meeting, host_user)
+    tab1, _ = await knock(ws_communicator, lobby_meeting, outsider_user)
+    await hazel.event("lobby:knock")
+    original = LobbyMixin._wait_in_lobby
+
+    async def host_answers_first(self, verdict):
+        await database_sync_to_async(lobby_services.lobby_decide)(
+            meeting_id=lobby_meeting.id, user_id=outsider_user.pk, admit=True, actor=host_user)
+        await original(self, verdict)
+
+    monkeypatch.setattr(LobbyMixin, "_wait_in_lobby", host_answers_first)
+    tab2 = await ws_communicator(lobby_meeting.id, user=outsider_user)
+    assert (await tab2.connect(timeout=TIMEOUT))[0]
+    assert (await tab2.receive_json_from(timeout=TIMEOUT))["type"] == "lobby:waiting"
+    assert (await tab2.receive_json_from(timeout=TIMEOUT))["type"] == "lobby:admitted"
+    assert (await ws_receive_until(tab2, "meeting.state"))["type"] == "meeting.state"

@@ -139,3 +139,63 @@ async def test_database_outage_keeps_the_call_fails_cleanly_and_writes_attendanc
     finally:
         for bot in bots:
             await bot.close()
+
+
+def _spooled(site: ProxiedServer) -> list[str]:
+    """The lines of the server's late-leave files."""
+    directory = site.server.workdir / "late-leaves"
+    return [line for path in sorted(directory.glob("*.jsonl"))
+            for line in path.read_text().splitlines()] if directory.is_dir() else []
+
+
+async def test_leaves_pending_when_the_server_stops_are_written_by_the_next_start(
+    proxied_server: ProxiedServer,
+) -> None:
+    """Ada, Bob and Cy are connected when PostgreSQL becomes unreachable. Bob and Cy close
+    their sockets: their leaves are kept, at once also in the server's late-leave file. The
+    server is stopped (SIGTERM) before the database is back: its shutdown closes Ada's socket
+    (a third leave), tries the three once more and logs that 3 are kept in the file. The
+    database comes back and the server starts again: it adopts the file and writes the three
+    leaves with the times they happened (not the restart's), and removes the file."""
+    site = proxied_server
+    ada, bob, cy = [await _bot(site, name) for name in ("ada", "bob", "cy")]
+    try:
+        joined = await asyncio.to_thread(site.attendance)
+        assert all(joined[name][0] and joined[name][1] is None for name in ("ada", "bob", "cy"))
+        site.proxy.cut()
+        left_at = {}
+        for bot in (bob, cy):
+            await bot.close()
+            left_at[bot.name] = time.time()
+        deadline = time.monotonic() + 10
+        while len(_spooled(site)) < 2:
+            assert time.monotonic() < deadline, _spooled(site)
+            await asyncio.sleep(0.2)
+
+        stopping = time.time()
+        await asyncio.to_thread(site.server.stop)
+        stopped = time.time()
+        log = site.server.log_path.read_text(errors="replace")
+        assert "late leaves: 3 still pending (database unavailable), kept in" in log, [
+            line for line in log.splitlines() if "late leaves" in line or "leave" in line]
+        assert len(_spooled(site)) == 3
+
+        site.proxy.restore()
+        await asyncio.to_thread(site.server.start, migrate=False)
+        deadline = time.monotonic() + 20
+        while True:
+            rows = await asyncio.to_thread(site.attendance)
+            if all(rows[name][1] for name in ("ada", "bob", "cy")):
+                break
+            assert time.monotonic() < deadline, rows
+            await asyncio.sleep(0.5)
+        for name in ("bob", "cy"):
+            assert abs(rows[name][1] - left_at[name]) < 2.0, (name, rows, left_at)
+        assert stopping - 1 <= rows["ada"][1] <= stopped + 1, (rows, stopping, stopped)
+        assert rows["dee"] == [None, None]  # invited, never came
+        log = site.server.log_path.read_text(errors="replace")
+        assert "late leaves: 3 adopted from a stopped process" in log
+        assert log.count("leave written late") == 3
+        assert _spooled(site) == []
+    finally:
+        await ada.close()

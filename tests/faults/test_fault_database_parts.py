@@ -78,7 +78,7 @@ def test_breaker_fails_fast_while_open_and_closes_when_a_probe_connects() -> Non
 
 @pytest.mark.django_db(transaction=True)
 async def test_a_leave_during_an_outage_is_written_late_with_its_own_time(
-    host_user: Any, meeting: Any, monkeypatch: pytest.MonkeyPatch
+    host_user: Any, meeting: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
 ) -> None:
     """mark_left while the database is down keeps the leave with the moment it happened;
     once the database answers, the row gets that moment, not the moment it was written."""
@@ -90,17 +90,45 @@ async def test_a_leave_during_an_outage_is_written_late_with_its_own_time(
         raise DOWN
 
     monkeypatch.setattr(attendance_module, "_write_left", down)
-    late = LateLeaves()
+    late = LateLeaves(tmp_path)
     monkeypatch.setattr(attendance_module, "late_leaves", late)
     before = timezone.now()
     await mark_left(meeting.id, host_user.pk)
     assert len(late) == 1
+    assert late.path is not None and len(late.path.read_text().splitlines()) == 1  # on disk
     assert await late.flush() == 1  # still down: still pending
     late._task.cancel()
     monkeypatch.setattr(attendance_module, "_write_left", real_write)
     assert await late.flush() == 0 and late.written == 1
+    assert late.path is None and not list(tmp_path.iterdir())  # the file went with the last
     row = await Participant.objects.aget(meeting=meeting, user=host_user)
     assert row.left_at is not None and before <= row.left_at <= before + timedelta(seconds=2)
+
+
+async def test_late_leaves_files_are_adopted_only_from_stopped_processes(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    """A process's file of pending leaves is held locked while it lives: another process
+    (another LateLeaves here) does not take it. Once the owner closes with leaves still
+    pending (the database still down) the file stays, the log says how many, and the next one
+    to start adopts them with their own times and removes the file."""
+    async def down(*args: Any) -> None:
+        raise DOWN
+
+    monkeypatch.setattr(attendance_module, "_write_left", down)
+    owner, other = LateLeaves(tmp_path), LateLeaves(tmp_path)
+    at = timezone.now() - timedelta(minutes=5)
+    owner.add("m1", "7", at)
+    owner.add("m1", "8", at + timedelta(seconds=1))
+    assert owner.path is not None and owner.path.exists()
+    assert await other.adopt() == 0 and len(other) == 0  # its owner is alive
+    assert await owner.close() == 2
+    assert len(list(tmp_path.glob("*.jsonl"))) == 1  # kept for the next start
+    assert await other.adopt() == 2
+    assert {key: other._pending[key] for key in other._pending} == {
+        ("m1", "7"): at, ("m1", "8"): at + timedelta(seconds=1)}
+    assert not [p for p in tmp_path.glob("*.jsonl") if p != other.path]  # the old file went
+    await other.close()
 
 
 @pytest.mark.django_db(transaction=True)

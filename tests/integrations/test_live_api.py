@@ -105,7 +105,7 @@ async def test_each_integration_sees_only_its_live_calls(acme, globex, acme_meet
     await joined_guest(globex, globex_meeting, token_client, "bob", publish=[])
     seen = (await call(client_with(acme.bearer), "get", LIVE)).json()
     assert seen == [{
-        "meeting_id": str(acme_meeting.id), "title": "Acme standup",
+        "meeting_id": str(acme_meeting.id), "title": "Acme standup", "node": "",
         "peers": [{"peer_id": ada.joined["peerId"], "user_id": seen[0]["peers"][0]["user_id"],
                    "identity": "ada", "display_name": "Ada", "role": "member", "hidden": False,
                    "connected": True,

@@ -4,7 +4,8 @@ media from pymediasoup peers over the meeting socket, the API through Django's A
 
 ``recording_env`` points the work directory and the recordings storage at the test's temporary
 directory and, at teardown, checks that no FFmpeg process is left and no recording session
-runs.
+runs. :class:`LocalS3` is a real S3-compatible server on loopback (moto's server mode) for the
+S3 storage tests.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import asyncio
 import json
 import os
 import subprocess
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -22,7 +24,7 @@ from channels.db import database_sync_to_async
 from django.test import AsyncClient
 from rest_framework.authtoken.models import Token
 
-from bots.live_daphne import children_of
+from bots.live_daphne import children_of, free_port
 from recordings import processing
 from rtc.recording.manager import recorder
 from tests.ops.call_peer import CallPeer
@@ -71,6 +73,63 @@ async def recording_env(rtc_settings: Any, tmp_path: Path) -> AsyncIterator[Path
             break
         await asyncio.sleep(0.1)
     assert tool_children() == [], "an FFmpeg process outlived its recording"
+
+
+class LocalS3:
+    """An S3-compatible server on ``127.0.0.1`` (moto's server mode, in a thread of this
+    process) with one bucket; :meth:`options` are ``S3Storage``'s options for it."""
+
+    def __init__(self, bucket: str = "") -> None:
+        try:
+            from moto.server import ThreadedMotoServer
+        except ImportError:  # pragma: no cover (a dev requirement)
+            pytest.fail("moto[server] is not installed (requirements-dev.txt)")
+        # moto keeps its buckets per process: each server of a run gets a bucket of its own
+        self.bucket = bucket or f"recordings-{uuid.uuid4().hex[:8]}"
+        self.port = free_port()
+        self.server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
+
+    @property
+    def endpoint(self) -> str:
+        """The server's URL."""
+        return f"http://127.0.0.1:{self.port}"
+
+    def options(self, location: str = "") -> dict[str, Any]:
+        """The recordings storage's ``OPTIONS`` for this server."""
+        return {"bucket_name": self.bucket, "endpoint_url": self.endpoint,
+                "access_key": "test-key", "secret_key": "test-secret",
+                "region_name": "us-east-1", "addressing_style": "path",
+                "location": location, "file_overwrite": False}
+
+    def client(self) -> Any:
+        """A boto3 client of the server (to look at the bucket)."""
+        import boto3
+
+        return boto3.client("s3", endpoint_url=self.endpoint, region_name="us-east-1",
+                            aws_access_key_id="test-key", aws_secret_access_key="test-secret")
+
+    def keys(self) -> list[str]:
+        """Every key in the bucket."""
+        listed = self.client().list_objects_v2(Bucket=self.bucket)
+        return sorted(item["Key"] for item in listed.get("Contents", []))
+
+    def start(self) -> LocalS3:
+        """Serve, with the bucket made."""
+        self.server.start()
+        self.client().create_bucket(Bucket=self.bucket)
+        return self
+
+    def stop(self) -> None:
+        """Stop serving."""
+        self.server.stop()
+
+
+@pytest.fixture(scope="module")
+def local_s3() -> Any:
+    """A local S3-compatible server with a bucket of its own, for the module."""
+    server = LocalS3().start()
+    yield server
+    server.stop()
 
 
 @database_sync_to_async

@@ -64,6 +64,23 @@ async def draw_rect(page: Any) -> list[str]:
     return list((await page.evaluate("window.conference.collab()"))["board"])
 
 
+async def draw_by_keyboard(page: Any, tool: str, to_start: list[str],
+                           to_end: list[str]) -> dict[str, Any]:
+    """With the keyboard only: pick ``tool``, then on the canvas press the keys ``to_start``
+    (key names), Enter, the keys ``to_end`` and Enter; the shape added (as the page's model
+    holds it)."""
+    before = set((await page.evaluate("window.conference.collab()"))["board"])
+    await page.focus(f'[data-board-tool="{tool}"]')
+    await page.keyboard.press("Enter")
+    await page.focus("[data-board-canvas]")
+    for key in [*to_start, "Enter", *to_end, "Enter"]:
+        await page.keyboard.press(key)
+    await page.wait_for_function(
+        "(n) => window.conference.collab().board.length === n", arg=len(before) + 1)
+    shapes = (await page.evaluate("window.conference.collab()"))["shapes"]
+    return next(shape for shape in shapes if shape["id"] not in before)
+
+
 async def chat_texts(page: Any) -> list[str]:
     """The chat texts the page shows, in order."""
     return list((await page.evaluate("window.conference.collab()"))["chat"])
@@ -121,18 +138,35 @@ async def test_chat_hands_and_whiteboard_between_browsers(live_site: LiveSite,
     await ada.wait_for_function(
         f"!document.querySelector('.tile[data-peer-id=\"{bob_peer}\"] .tile__hand')")
 
-    # Ada draws a rectangle with the mouse; Bob's board gets it, as does Cy's, who joins late.
+    # Ada draws a rectangle with the mouse; Bob's board gets it.
     drawn = await draw_rect(ada)
     same_board = ("(ids) => JSON.stringify(window.conference.collab().board) === "
                   "JSON.stringify(ids)")
     await bob.wait_for_function(same_board, arg=drawn)
+    # Bob draws one with the keyboard alone (the cursor starts mid-board, 1600 x 900; Shift
+    # steps 100), hears it said, and cancels a second one with Escape (the board stays open).
+    await bob.click('[data-action="whiteboard"]')
+    keyed = await draw_by_keyboard(bob, "rect", ["Shift+ArrowLeft"] * 2 + ["Shift+ArrowUp"],
+                                   ["Shift+ArrowRight"] * 3 + ["Shift+ArrowDown"] * 3)
+    assert (keyed["type"], keyed["x"], keyed["y"], keyed["w"], keyed["h"]) == \
+        ("rect", 600, 350, 300, 300)
+    status = bob.locator("[data-board-status]")
+    assert await status.inner_text() == "Rectangle drawn."
+    assert await bob.get_attribute("[data-board-canvas]", "aria-describedby") == "board-keys"
+    await bob.keyboard.press("Enter")
+    await bob.keyboard.press("ArrowDown")
+    assert await status.inner_text() == "Drawing to 900, 670"
+    await bob.keyboard.press("Escape")
+    assert await status.inner_text() == "Drawing cancelled."
+    assert await bob.locator("#board").is_visible()
+    drawn = [*drawn, keyed["id"]]
+    await ada.wait_for_function(same_board, arg=drawn)
+    # Cy joins late and gets the whole board.
     cy = await open_call(chromium, live_site, "cy", meeting_id, camera=False)
     await cy.wait_for_function(same_board, arg=drawn)
     await cy.wait_for_function("window.conference.collab().chat.length === 2")
     assert await chat_texts(cy) == ["Hello Bob, see https://example.com/notes", MARKUP]
-    # The board also shows on Bob's canvas once he opens it.
-    await bob.click('[data-action="whiteboard"]')
-    assert await bob.get_attribute("[data-board-canvas]", "data-count") == "1"
+    assert await bob.get_attribute("[data-board-canvas]", "data-count") == "2"
 
 
 async def test_the_host_admits_a_visitor_from_the_lobby(live_site: LiveSite,

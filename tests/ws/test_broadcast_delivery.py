@@ -94,3 +94,21 @@ async def test_frames_without_database_work_do_not_queue_on_the_database_thread(
         assert reply["requestId"] == f"p{n}" and "error" not in reply
     assert calls == []
     await communicator.disconnect()
+
+
+async def test_in_memory_layer_tells_a_channel_that_lost_messages():
+    """Past its capacity a channel loses what is sent to it (Channels drops it); once it has
+    room again it gets one channel.missed with the count, after what it still held."""
+    from conference.channel_layers import MISSED
+
+    layer = InMemoryChannelLayer(capacity=5)
+    channel = await layer.new_channel()
+    await layer.group_add("g", channel)
+    for n in range(8):
+        await layer.group_send("g", {"type": "x", "n": n})
+    received = [await asyncio.wait_for(layer.receive(channel), 5) for _ in range(6)]
+    assert [m.get("n") for m in received[:5]] == [0, 1, 2, 3, 4]
+    assert received[5] == {"type": MISSED, "count": 3}
+    await layer.group_send("g", {"type": "x", "n": 9})
+    assert await asyncio.wait_for(layer.receive(channel), 5) == {"type": "x", "n": 9}
+    assert not layer._missed.counts

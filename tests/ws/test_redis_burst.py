@@ -24,6 +24,7 @@ from django.contrib.auth import get_user_model
 from redis import asyncio as aioredis
 from rest_framework.authtoken.models import Token
 
+from bench._services import PrivateRedis
 from conference.channel_layers import RedisChannelLayer
 from meetings import events, services
 from meetings.models import Meeting, Participant
@@ -208,3 +209,55 @@ async def test_group_messages_reach_local_members_in_process_and_others_through_
     finally:
         await here.flush()
         await there.flush()
+
+
+async def test_a_local_channel_that_lost_messages_is_told_after_the_ones_it_kept():
+    """In process, a full channel loses its oldest messages (as channels-redis does); once
+    it has room it gets one channel.missed with the count, after the newest messages."""
+    from conference.channel_layers import MISSED
+
+    layer = RedisChannelLayer(hosts=[REDIS_URL], prefix=f"conference-test-missed-"
+                              f"{uuid.uuid4().hex[:10]}", max_connections=POOL, capacity=5)
+    try:
+        channel = await layer.new_channel()
+        await layer.group_add("meeting.g", channel)
+        for n in range(8):
+            await layer.group_send("meeting.g", {"type": "meeting.event", "n": n})
+        received = [await asyncio.wait_for(layer.receive(channel), 5) for _ in range(6)]
+        assert [m.get("n") for m in received[:5]] == [3, 4, 5, 6, 7]
+        assert received[5] == {"type": MISSED, "count": 3}
+        assert not layer._missed.counts
+    finally:
+        await layer.flush()
+
+
+async def test_a_redis_restarted_empty_gets_this_process_members_back_into_their_groups():
+    """A private redis-server dies and comes back empty: it has forgotten every group.
+    The process whose member is receiving notices the failure in its pump and writes its
+    memberships again, so the other process's group message reaches that member (without
+    this the socket stays open and deaf); the members are listed in Redis once more."""
+    redis = PrivateRedis().start()
+    prefix = f"conference-test-restart-{uuid.uuid4().hex[:10]}"
+    here = RedisChannelLayer(hosts=[redis.url], prefix=prefix, max_connections=POOL)
+    there = RedisChannelLayer(hosts=[redis.url], prefix=prefix, max_connections=POOL)
+    here.receive_retry_max = 0.2
+    try:
+        mine = await here.new_channel()
+        await here.group_add("meeting.g", mine)
+        receiving = asyncio.ensure_future(here.receive(mine))
+        await asyncio.sleep(0.2)  # the pump is popping
+        await asyncio.to_thread(redis.restart, 0.5)
+        client = aioredis.from_url(redis.url)
+        try:
+            async with asyncio.timeout(15):
+                while not await client.zcard(f"{prefix}:group:meeting.g"):
+                    await asyncio.sleep(0.1)
+        finally:
+            await client.aclose()
+        assert not receiving.done()
+        await there.group_send("meeting.g", {"type": "meeting.event", "n": 5})
+        assert (await asyncio.wait_for(receiving, 5))["n"] == 5
+    finally:
+        await here.flush()
+        await there.flush()
+        redis.close()

@@ -2,8 +2,11 @@
 // eraser, pointer; colour, width, undo, the host's clear) over a canvas in board units. Drawing
 // shows at once and is sent when the stroke ends (whiteboard:draw); the others' changes come as
 // whiteboard:op; the whole board is fetched with whiteboard:state when the board mounts and
-// after each reconnection. Keyboard: every tool is a button; the text tool places text typed in
-// its field at a cursor that moves down the board; Escape closes the board.
+// after each reconnection. Keyboard: every tool is a button; on the focused canvas the arrow
+// keys move a drawing cursor (Shift: farther), Enter or Space starts a shape at the cursor and
+// finishes it where the cursor went (a pen stroke follows every step), erases what is under the
+// cursor, points there, or puts the text field's cursor there; Escape cancels a shape being
+// drawn, else closes the board. What happens is said in the board's live region.
 
 import { BOARD_HEIGHT, BOARD_WIDTH, BoardModel, drawElements, hits } from './board-model.js';
 import { el } from './dom.js';
@@ -14,6 +17,10 @@ const MAX_POINTS = 2000;
 const POINTER_EVERY_MS = 100;
 const POINTER_SHOWN_MS = 3000;
 const GAP_CHECK_MS = 2000;
+const KEY_STEP = 20;
+const KEY_STEP_FAR = 100;
+const ARROWS = { ArrowLeft: [-1, 0], ArrowRight: [1, 0], ArrowUp: [0, -1], ArrowDown: [0, 1] };
+const SHAPES = new Set(['pen', 'line', 'arrow', 'rect', 'ellipse']);
 
 function newId() {
   const bytes = crypto.getRandomValues(new Uint8Array(9));
@@ -45,12 +52,17 @@ export class BoardView {
     this.pointers = new Map();
     this.lastPointer = 0;
     this.textCursor = { x: 80, y: 80 };
+    this.keyCursor = { x: BOARD_WIDTH / 2, y: BOARD_HEIGHT / 2 };
+    this.keyDrawing = false; // the shape in progress was started from the keyboard
+    this.focused = false;
     this.visible = false;
 
     this.canvas = el('canvas', {
       className: 'board__canvas', width: String(BOARD_WIDTH), height: String(BOARD_HEIGHT),
-      role: 'img', 'aria-label': t('board.canvas'), tabindex: '0', 'data-board-canvas': '',
+      role: 'application', 'aria-label': t('board.canvas'), 'aria-describedby': 'board-keys', tabindex: '0', 'data-board-canvas': '',
     });
+    this.keysHelp = el('p', { id: 'board-keys', className: 'visually-hidden', text: t('board.keys') });
+    this.status = el('p', { className: 'visually-hidden', role: 'status', 'aria-live': 'polite', 'data-board-status': '' });
     this.ctx = this.canvas.getContext('2d');
     this.summary = el('p', { className: 'visually-hidden', 'aria-live': 'polite' });
     this.color = el('input', { type: 'color', value: '#1d4ed8', id: 'board-color', className: 'board__color' });
@@ -86,7 +98,8 @@ export class BoardView {
     }
     controls.push(close);
     const toolbar = el('div', { className: 'board__toolbar', role: 'toolbar', 'aria-label': t('board.tools') }, controls);
-    root.append(toolbar, el('div', { className: 'board__stage' }, [this.canvas]), this.summary);
+    root.append(toolbar, el('div', { className: 'board__stage' }, [this.canvas]), this.summary,
+      this.keysHelp, this.status);
 
     this.textAdd.addEventListener('click', () => this.placeText());
     this.textInput.addEventListener('keydown', (event) => {
@@ -95,8 +108,17 @@ export class BoardView {
         this.placeText();
       }
     });
+    this.canvas.addEventListener('keydown', (event) => this.key(event));
+    this.canvas.addEventListener('focus', () => {
+      this.focused = true;
+      this.render();
+    });
+    this.canvas.addEventListener('blur', () => {
+      this.focused = false;
+      this.render();
+    });
     root.addEventListener('keydown', (event) => {
-      if (event.key === 'Escape') onClose();
+      if (event.key === 'Escape' && !event.defaultPrevented) onClose();
       if ((event.ctrlKey || event.metaKey) && event.key === 'z') {
         event.preventDefault();
         this.undo();
@@ -162,12 +184,84 @@ export class BoardView {
     return [round(Math.max(0, Math.min(BOARD_WIDTH, x))), round(Math.max(0, Math.min(BOARD_HEIGHT, y)))];
   }
 
+  /** Say what happened on the board (its own polite live region). */
+  say(text) {
+    this.status.textContent = text;
+  }
+
+  /** The keyboard on the focused canvas: move the cursor, start/finish, erase, point. */
+  key(event) {
+    const arrow = ARROWS[event.key];
+    if (arrow) {
+      event.preventDefault();
+      const step = event.shiftKey ? KEY_STEP_FAR : KEY_STEP;
+      const x = round(Math.max(0, Math.min(BOARD_WIDTH, this.keyCursor.x + arrow[0] * step)));
+      const y = round(Math.max(0, Math.min(BOARD_HEIGHT, this.keyCursor.y + arrow[1] * step)));
+      this.keyCursor = { x, y };
+      if (this.keyDrawing && this.drawing) this.extend(x, y);
+      else if (this.tool === 'pointer') this.sendPointer(x, y, false);
+      this.render();
+      this.say(t(this.keyDrawing ? 'board.keyTo' : 'board.keyAt', { x: Math.round(x), y: Math.round(y) }));
+      return;
+    }
+    if (event.key === 'Escape' && this.keyDrawing) {
+      event.preventDefault(); // cancels the shape, keeps the board open
+      this.drawing = null;
+      this.keyDrawing = false;
+      this.render();
+      this.say(t('board.keyCancelled'));
+      return;
+    }
+    if (event.key !== 'Enter' && event.key !== ' ') return;
+    event.preventDefault();
+    const { x, y } = this.keyCursor;
+    const name = t(`board.tool.${this.tool}`);
+    if (this.keyDrawing && this.drawing) {
+      const drawing = this.drawing;
+      this.drawing = null;
+      this.keyDrawing = false;
+      this.commit(this._element(drawing));
+      this.say(t('board.keyDrawn', { shape: name }));
+    } else if (SHAPES.has(this.tool)) {
+      this.drawing = { tool: this.tool, start: [x, y], points: [x, y], ...this._style() };
+      this.keyDrawing = true;
+      this.render();
+      this.say(t('board.keyStarted', { shape: name, x: Math.round(x), y: Math.round(y) }));
+    } else if (this.tool === 'eraser') {
+      const target = this.model.ordered().reverse().find((element) => hits(element, x, y));
+      if (target) {
+        this.erase([target.id]);
+        this.say(t('board.keyErased', { shape: t(`board.tool.${target.type}`) }));
+      } else {
+        this.say(t('board.keyNothing'));
+      }
+    } else if (this.tool === 'pointer') {
+      this.sendPointer(x, y, true);
+    } else if (this.tool === 'text') {
+      this.textCursor = { x, y };
+      this.textInput.focus();
+    }
+  }
+
+  /** The shape in progress reaches (x, y): a pen gains a point, others move their end. */
+  extend(x, y) {
+    if (this.drawing.tool === 'pen') {
+      const p = this.drawing.points;
+      const [lx, ly] = [p[p.length - 2], p[p.length - 1]];
+      if (Math.hypot(x - lx, y - ly) >= 2 && p.length / 2 < MAX_POINTS) p.push(x, y);
+    } else {
+      this.drawing.points = [...this.drawing.start, x, y];
+    }
+  }
+
   _style() {
     return { color: this.color.value.toLowerCase(), width: Number(this.width.value) };
   }
 
   down(event) {
     const [x, y] = this._point(event);
+    this.keyDrawing = false; // the mouse takes over
+    this.keyCursor = { x, y };
     if (this.tool === 'pointer') return this.sendPointer(x, y, true);
     if (this.tool === 'text') {
       this.textCursor = { x, y };
@@ -189,15 +283,9 @@ export class BoardView {
   move(event) {
     const [x, y] = this._point(event);
     if (this.tool === 'pointer') return this.sendPointer(x, y, false);
-    if (!this.drawing) return undefined;
+    if (!this.drawing || this.keyDrawing) return undefined;
     if (this.drawing.tool === 'eraser') return this.eraseAt(x, y);
-    if (this.drawing.tool === 'pen') {
-      const p = this.drawing.points;
-      const [lx, ly] = [p[p.length - 2], p[p.length - 1]];
-      if (Math.hypot(x - lx, y - ly) >= 2 && p.length / 2 < MAX_POINTS) p.push(x, y);
-    } else {
-      this.drawing.points = [...this.drawing.start, x, y];
-    }
+    this.extend(x, y);
     this.render();
     return undefined;
   }
@@ -323,6 +411,17 @@ export class BoardView {
     const elements = this.model.ordered();
     drawElements(ctx, elements);
     if (this.drawing && this.drawing.tool !== 'eraser') drawElements(ctx, [this._element(this.drawing)]);
+    if (this.focused) { // the keyboard's cursor
+      const { x, y } = this.keyCursor;
+      ctx.strokeStyle = '#111827';
+      ctx.lineWidth = 2;
+      ctx.beginPath();
+      ctx.moveTo(x - 14, y);
+      ctx.lineTo(x + 14, y);
+      ctx.moveTo(x, y - 14);
+      ctx.lineTo(x, y + 14);
+      ctx.stroke();
+    }
     for (const { displayName, x, y } of this.pointers.values()) {
       ctx.fillStyle = '#dc2626';
       ctx.beginPath();

@@ -132,6 +132,8 @@ export class Collaboration {
     signaling.on('open', ({ reconnected }) => {
       if (reconnected) this.load();
     });
+    // The server dropped events for this page (it fell far behind): fetch everything again.
+    signaling.on('events:missed', () => this.load());
     controller.on('peer-joined', () => this.markTiles());
     controller.on('peer-left', (peerId) => {
       if (this.hands.delete(peerId)) this.renderHands();
@@ -320,12 +322,13 @@ export class Collaboration {
     this.setBadge('lobby', items.length, 'control.lobbyCount');
   }
 
-  /** What tests read: chat texts, hands, board element ids. */
+  /** What tests read: chat texts, hands, board element ids and shapes. */
   snapshot() {
     return {
       chat: [...this.chat.items.values()].map((item) => item.querySelector('[data-chat-text]').textContent),
       hands: [...this.hands.keys()],
       board: this.board.model.ids(),
+      shapes: this.board.model.ordered().map(({ id, type, x, y, w, h, points }) => ({ id, type, x, y, w, h, points })),
       waiting: [...this.waiting.keys()],
     };
   }
