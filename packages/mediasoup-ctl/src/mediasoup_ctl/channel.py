@@ -233,10 +233,10 @@ class Channel:
         """Send one message: at once if it is the first of this loop turn, otherwise with the
         turn's others in one write at the start of the next turn.
 
-        Under a burst many sockets' requests reach the same worker in one turn; a ``write``
-        each woke the worker once per message, and on a loaded machine the pipe writes took a
-        fifth of the event loop's time (bench/README.md, "burst"). A lone request (the
-        control plane's case) still leaves at once.
+        Under a burst (a server setting up hundreds of calls at once) many requests reach the
+        same worker in one turn; a ``write`` each woke the worker once per message, and on a
+        loaded machine the pipe writes took a fifth of the event loop's time. A lone request
+        still leaves at once, so a request/reply round trip is unchanged.
         """
         corked = self._corked
         if corked is not None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 
-from rtc.mediasoup.channel import Channel
+from mediasoup_ctl.channel import Channel
 
 MEDIA_CODECS = [{"kind": "audio", "mimeType": "audio/opus", "clockRate": 48000, "channels": 2}]
 
