@@ -121,7 +121,8 @@ class InMemoryChannelLayer(ChannelsInMemoryChannelLayer):
         ten every event cost ten tasks and ten deep copies (a tenth of the event loop's time in
         a burst of 200 joins). Each member gets its own shallow copy instead, as the Redis
         layer's in-process delivery gives it (consumers read messages, never change them); a
-        member whose queue is full misses the message, as before.
+        member whose queue is full misses the message, as before, and is counted for its
+        ``channel.missed`` notice.
         """
         assert isinstance(message, dict), "message is not a dict"
         self.require_valid_group_name(group)
@@ -137,7 +138,7 @@ class InMemoryChannelLayer(ChannelsInMemoryChannelLayer):
             try:
                 queue.put_nowait((expires, dict(message)))
             except asyncio.QueueFull:
-                pass
+                self._missed.dropped(channel)
 
 
 class RedisChannelLayer(ChannelsRedisChannelLayer):
