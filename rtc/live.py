@@ -213,6 +213,7 @@ def room_overview(service: RoomService, sample: MediaSample) -> list[dict[str, A
                 "role": peer.role,
                 "connected": peer.channel_name is not None,
                 "device": dict(peer.device),
+                "routerId": peer.router.id if peer.router is not None else None,
                 "transports": [_transport_row(peer, t, sample.transports.get(t.id))
                                for t in peer.transports.values()],
                 "producers": [_producer_row(p, sample.producers.get(p.id))
@@ -224,6 +225,9 @@ def room_overview(service: RoomService, sample: MediaSample) -> list[dict[str, A
             "meetingId": room.meeting_id,
             "workerPid": room.worker.pid,
             "routerId": room.router.id,
+            "routers": [{"id": router.id, "workerPid": room.workers[router.id].pid,
+                         "peers": sum(p.router is router for p in room.peers.values())}
+                        for router in room.routers],
             "capacity": room.capacity,
             "peers": peers,
             "counts": room.counts(),

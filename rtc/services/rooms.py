@@ -108,7 +108,8 @@ def producer_info(producer: Any) -> dict[str, Any]:
 
 @dataclass(eq=False)
 class Room:
-    """The call of one meeting: its router (on one worker), its peers, its speaker observer."""
+    """The call of one meeting: its router (more than one for a big call, each on its own
+    worker, see :mod:`rtc.services.spread`), its peers, its speaker observer."""
 
     meeting_id: str
     worker: Any

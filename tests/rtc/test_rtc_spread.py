@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from channels.db import database_sync_to_async
 
+from rtc.live import MediaSample, room_overview
 from rtc.services.room_service import RoomService
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -66,6 +67,11 @@ async def test_call_spreads_and_producers_are_piped_once_lazily(
     assert [_router_of(rtc_service, open_meeting, x) for x in (a, b, c, d)] == [
         primary, primary, second, second]
     assert room.counts()["peers"] == 4
+    [row] = room_overview(rtc_service, MediaSample(taken_at=0.0))
+    assert [(r["id"], r["peers"]) for r in row["routers"]] == [(primary.id, 2), (second.id, 2)]
+    pids = {w.pid for w in rtc_service.mediasoup.workers}
+    assert {r["workerPid"] for r in row["routers"]} == pids
+    assert [p["routerId"] for p in row["peers"]].count(second.id) == 2
 
     video = await a.produce(a.send, "video")
     assert room.pipes == {}, "nothing is piped before a consume needs it"
