@@ -11,7 +11,9 @@ import copy
 import marshal
 import math
 import re
-from typing import Any
+from typing import Any, TypeGuard, TypeVar
+
+_T = TypeVar("_T")
 
 __all__ = [
     "deep_copy",
@@ -30,7 +32,7 @@ JS_DOT = "[^\n\r\u2028\u2029]"
 _RTX_RE = re.compile(JS_DOT + r"+/rtx\Z", re.IGNORECASE)
 
 
-def is_number(value: Any) -> bool:
+def is_number(value: Any) -> TypeGuard[float]:
     """``typeof value === 'number'`` (a bool is not a number in JavaScript)."""
     cls = type(value)
     if cls is int or cls is float:  # the common cases first: these run on every field
@@ -55,15 +57,17 @@ def truthy(value: Any) -> bool:
     and ``{}`` are truthy."""
     cls = type(value)
     if cls is str:
-        return value != ""
+        text: str = value
+        return text != ""
     if cls is int:
-        return value != 0
+        number: int = value
+        return number != 0
     if value is None or value is False:
         return False
     if value is True or cls is dict or cls is list:
         return True
     if is_number(value):
-        return value != 0 and not (isinstance(value, float) and math.isnan(value))
+        return bool(value != 0) and not (isinstance(value, float) and math.isnan(value))
     if isinstance(value, str):
         return value != ""
     return True
@@ -152,7 +156,7 @@ _RTX_ANSWERS: dict[str, bool] = {}
 _ATOMIC = frozenset({str, int, float, bool, type(None)})
 
 
-def deep_copy(value: Any) -> Any:
+def deep_copy(value: _T) -> _T:
     """``copy.deepcopy`` for JSON-like data, several times faster.
 
     Dicts and lists of plain values (exact ``dict``, ``list``, ``str``, numbers, booleans,
@@ -166,10 +170,13 @@ def deep_copy(value: Any) -> Any:
         return value
     if cls is dict or cls is list:
         try:
-            return marshal.loads(marshal.dumps(value))
+            data: Any = value
+            copied: _T = marshal.loads(marshal.dumps(data))
+            return copied
         except ValueError:  # "unmarshallable object" (a subclass, ...), or nested too deep
             pass
-    return _copy(value, {})
+    result: _T = _copy(value, {})
+    return result
 
 
 def _copy(value: Any, memo: dict[int, Any]) -> Any:
