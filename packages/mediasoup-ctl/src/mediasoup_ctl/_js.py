@@ -11,7 +11,7 @@ import copy
 import marshal
 import math
 import re
-from typing import Any, TypeGuard, TypeVar
+from typing import Any, TypeVar
 
 _T = TypeVar("_T")
 
@@ -32,7 +32,7 @@ JS_DOT = "[^\n\r\u2028\u2029]"
 _RTX_RE = re.compile(JS_DOT + r"+/rtx\Z", re.IGNORECASE)
 
 
-def is_number(value: Any) -> TypeGuard[float]:
+def is_number(value: Any) -> bool:
     """``typeof value === 'number'`` (a bool is not a number in JavaScript)."""
     cls = type(value)
     if cls is int or cls is float:  # the common cases first: these run on every field
@@ -67,7 +67,7 @@ def truthy(value: Any) -> bool:
     if value is True or cls is dict or cls is list:
         return True
     if is_number(value):
-        return bool(value != 0) and not (isinstance(value, float) and math.isnan(value))
+        return value != 0 and not (isinstance(value, float) and math.isnan(value))
     if isinstance(value, str):
         return value != ""
     return True
@@ -78,7 +78,8 @@ def strict_eq(a: Any, b: Any) -> bool:
     if isinstance(a, bool) or isinstance(b, bool):
         return isinstance(a, bool) and isinstance(b, bool) and a is b
     if is_number(a) and is_number(b):
-        return a == b
+        same: bool = a == b
+        return same
     if isinstance(a, str) and isinstance(b, str):
         return a == b
     if isinstance(a, dict | list) or isinstance(b, dict | list):
@@ -120,7 +121,8 @@ def to_number(value: Any) -> float:
     if value is True:
         return 1
     if is_number(value):
-        return value
+        number: float = value
+        return number
     if isinstance(value, str):
         text = value.strip()
         if text == "":
