@@ -398,6 +398,14 @@ def body_table(response: Response) -> Table | None:
     return None if body is None else Table(body.Bytes, body.Pos)
 
 
+def reply_body(response: Response) -> Table:
+    """The body of a reply whose method always answers with one (dumps, creations)."""
+    table = body_table(response)
+    if table is None:
+        raise WorkerError("reply", "the worker answered without the body this request has")
+    return table
+
+
 def notification_body(notification: Notification, cls: type[Any]) -> Any:
     """The notification body read as ``cls``, or None."""
     table = notification.Body()

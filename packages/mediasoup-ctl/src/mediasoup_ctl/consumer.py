@@ -29,7 +29,7 @@ from FBS.Request.Method import Method
 from FBS.Transport.ConsumeResponse import ConsumeResponse
 
 from . import ortc
-from .channel import EVENT_NAMES, body_of, body_table, notification_body
+from .channel import EVENT_NAMES, body_of, notification_body, reply_body
 from .errors import InvalidParameterError
 from .fbs_builder import Builder
 from .fbs_read import Table, slots
@@ -157,17 +157,17 @@ async def create_consumer(transport: Transport, *, producer: Producer,
     response = await transport._request(Method.TRANSPORT_CONSUME,
                                          RequestBody.Transport_ConsumeRequest, body)
     transport._check_open()
-    status = body_table(response)
-    score_table = status.table(_CONSUME_RESPONSE.Score)
+    status = reply_body(response)
+    score_table = status.required(_CONSUME_RESPONSE.Score)
     score = {"score": score_table.u8(_SCORE.Score),
              "producerScore": score_table.u8(_SCORE.ProducerScore),
              "producerScores": score_table.u8s(_SCORE.ProducerScores)}
-    layers = status.table(_CONSUME_RESPONSE.PreferredLayers)
+    layers_table = status.table(_CONSUME_RESPONSE.PreferredLayers)
     return Consumer(transport=transport, consumer_id=consumer_id, producer=producer,
                     rtp_parameters=rtp_parameters, consumer_type=consumer_type,
                     paused=status.bool(_CONSUME_RESPONSE.Paused),
                     producer_paused=status.bool(_CONSUME_RESPONSE.ProducerPaused),
-                    score=score, preferred_layers=_read_layers(layers), app_data=app_data)
+                    score=score, preferred_layers=_read_layers(layers_table), app_data=app_data)
 
 
 class Consumer(TransportChild):

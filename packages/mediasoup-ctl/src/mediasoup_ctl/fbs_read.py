@@ -132,6 +132,13 @@ class Table:
         start = p + 4
         return str(buf[start:start + _U32(buf, p)[0]], "utf-8", errors)
 
+    def required(self, slot: int) -> Table:
+        """A sub-table field the schema marks ``required`` (absent only in a broken buffer)."""
+        table = self.table(slot)
+        if table is None:
+            raise ValueError(f"required table field (vtable offset {slot}) is absent")
+        return table
+
     def table(self, slot: int) -> Table | None:
         """A sub-table (or union value) field."""
         fields = self._fields

@@ -24,7 +24,7 @@ from FBS.Request.Body import Body as RequestBody
 from FBS.Request.Method import Method
 from FBS.Transport.ProduceResponse import ProduceResponse
 
-from .channel import EVENT_NAMES, body_of, body_table, notification_body
+from .channel import EVENT_NAMES, body_of, notification_body, reply_body
 from .errors import InvalidParameterError
 from .fbs_builder import Builder
 from .fbs_read import slots
@@ -45,6 +45,7 @@ from .transport_child import TransportChild
 
 if TYPE_CHECKING:
     from .transport import Transport
+    from .types import RtpMapping, RtpParameters
 
 __all__ = ["Producer", "create_producer", "parse_media_trace"]
 
@@ -87,7 +88,7 @@ async def create_producer(transport: Transport, *, kind: str, rtp_parameters: di
     producer_id = producer_id or new_id()
     flags = (key_frame_request_delay or 0, bool(paused))
 
-    def write(builder: Builder, rtp_parameters: dict[str, Any], mapping: dict[str, Any],
+    def write(builder: Builder, rtp_parameters: RtpParameters, mapping: RtpMapping,
               producer_id: str) -> int:
         id_offset = builder.CreateString(producer_id)
         params_offset = serialize_rtp_parameters(builder, rtp_parameters)
@@ -105,7 +106,7 @@ async def create_producer(transport: Transport, *, kind: str, rtp_parameters: di
     response = await transport._request(Method.TRANSPORT_PRODUCE,
                                          RequestBody.Transport_ProduceRequest, body)
     transport._check_open()  # closed while we waited: the worker dropped the producer too
-    producer_type = body_table(response).u8(_PRODUCE_RESPONSE.Type)
+    producer_type = reply_body(response).u8(_PRODUCE_RESPONSE.Type)
     return Producer(transport=transport, producer_id=producer_id, kind=kind,
                     rtp_parameters=params, producer_type=producer_type_from_fbs(producer_type),
                     consumable_rtp_parameters=consumable, paused=bool(paused),
@@ -126,8 +127,8 @@ class Producer(TransportChild):
     _close_spec = _CLOSE_PRODUCER
 
     def __init__(self, *, transport: Transport, producer_id: str, kind: str,
-                 rtp_parameters: dict[str, Any], producer_type: str,
-                 consumable_rtp_parameters: dict[str, Any], paused: bool,
+                 rtp_parameters: RtpParameters, producer_type: str,
+                 consumable_rtp_parameters: RtpParameters, paused: bool,
                  app_data: dict[str, Any] | None) -> None:
         super().__init__()
         self.id = producer_id

@@ -26,7 +26,7 @@ from FBS.Worker.ResourceUsageResponse import ResourceUsageResponse
 from FBS.Worker.UpdateSettingsRequest import UpdateSettingsRequestT
 
 from .binary import MEDIASOUP_VERSION, worker_bin_path
-from .channel import DEFAULT_TIMEOUT, Channel, body_table
+from .channel import DEFAULT_TIMEOUT, Channel, reply_body
 from .errors import InvalidParameterError, InvalidStateError, WorkerDiedError, WorkerError
 from .events import EventEmitter
 from .fbs_read import slots
@@ -312,8 +312,8 @@ class Worker(EventEmitter):
     async def dump(self) -> dict[str, Any]:
         """The worker's own view: router ids, WebRtcServer ids, channel handlers."""
         self._check_open()
-        dump = body_table(await self.channel.request(Method.WORKER_DUMP))
-        handlers = dump.table(_DUMP.ChannelMessageHandlers)
+        dump = reply_body(await self.channel.request(Method.WORKER_DUMP))
+        handlers = dump.required(_DUMP.ChannelMessageHandlers)
         result: dict[str, Any] = {
             "pid": dump.u32(_DUMP.Pid),
             "webRtcServerIds": dump.strs(_DUMP.WebRtcServerIds),
@@ -336,7 +336,7 @@ class Worker(EventEmitter):
     async def get_resource_usage(self) -> dict[str, int]:
         """getrusage(2) of the worker process, keys as in mediasoup (``ru_utime``, ...)."""
         self._check_open()
-        usage = body_table(await self.channel.request(Method.WORKER_GET_RESOURCE_USAGE))
+        usage = reply_body(await self.channel.request(Method.WORKER_GET_RESOURCE_USAGE))
         u64 = usage.u64
         return {key: u64(slot) for key, slot in _RESOURCE_USAGE}
 
