@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import FBS.Producer.SendNotification as FbsSend
 import FBS.Transport.CloseProducerRequest as FbsCloseProducer
@@ -45,7 +45,7 @@ from .transport_child import TransportChild
 
 if TYPE_CHECKING:
     from .transport import Transport
-    from .types import RtpMapping, RtpParameters
+    from .types import MediaKind, RtpMapping, RtpParameters
 
 __all__ = ["Producer", "create_producer", "parse_media_trace"]
 
@@ -84,7 +84,8 @@ async def create_producer(transport: Transport, *, kind: str, rtp_parameters: di
         not isinstance(key_frame_request_delay, int) or key_frame_request_delay < 0
     ):
         raise InvalidParameterError("key_frame_request_delay must be a non-negative integer")
-    params, consumable, mapping, ssrcs, plan = produce_plan(transport, kind, rtp_parameters)
+    params, consumable, mapping, ssrcs, plan = produce_plan(
+        transport, cast("MediaKind", kind), rtp_parameters)
     producer_id = producer_id or new_id()
     flags = (key_frame_request_delay or 0, bool(paused))
 
@@ -238,4 +239,5 @@ def _send_body(builder: flatbuffers.Builder, data: bytes) -> int:
     vector = builder.CreateByteVector(data)
     FbsSend.Start(builder)
     FbsSend.AddData(builder, vector)
-    return FbsSend.End(builder)
+    offset: int = FbsSend.End(builder)
+    return offset

@@ -6,6 +6,7 @@ dump/stats parsing and their notifications.
 
 from __future__ import annotations
 
+import builtins
 import logging
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -20,13 +21,15 @@ from FBS.Transport.SetMaxOutgoingBitrateRequest import SetMaxOutgoingBitrateRequ
 from FBS.Transport.SetMinOutgoingBitrateRequest import SetMinOutgoingBitrateRequestT
 from FBS.Transport.TraceNotification import TraceNotification
 
-from .channel import EVENT_NAMES, Response, body_of, notification_body
+from .channel import EVENT_NAMES, body_of, notification_body
 from .errors import InvalidParameterError, InvalidStateError, UnsupportedError
 from .events import EventEmitter
 from .fbs_transport import SCTP_STATES, TRACE_EVENT_TYPES, parse_trace
 from .fbs_utils import new_id
 
 if TYPE_CHECKING:
+    from FBS.Response.Response import Response
+
     from .consumer import Consumer
     from .data_consumer import DataConsumer
     from .data_producer import DataProducer
@@ -47,8 +50,8 @@ class Transport(EventEmitter):
     """
 
     type: ClassVar[str] = ""
-    _DUMP_CLASS: ClassVar[type[Any]]
-    _STATS_CLASS: ClassVar[type[Any]]
+    _DUMP_CLASS: ClassVar[builtins.type[Any]]
+    _STATS_CLASS: ClassVar[builtins.type[Any]]
 
     def __init__(self, *, router: Router, transport_id: str, data: dict[str, Any],
                  app_data: dict[str, Any] | None) -> None:
