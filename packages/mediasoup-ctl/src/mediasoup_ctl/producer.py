@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, cast
 
 import FBS.Producer.SendNotification as FbsSend
@@ -72,7 +73,7 @@ def parse_media_trace(table: Any, t_class: type[Any], names: dict[int, str]) -> 
     }
 
 
-async def create_producer(transport: Transport, *, kind: str, rtp_parameters: dict[str, Any],
+async def create_producer(transport: Transport, *, kind: str, rtp_parameters: Mapping[str, Any],
                           producer_id: str | None, paused: bool,
                           key_frame_request_delay: int | None,
                           app_data: dict[str, Any] | None) -> Producer:

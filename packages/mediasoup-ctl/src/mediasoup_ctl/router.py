@@ -305,7 +305,8 @@ class Router(EventEmitter):
             raise UnsupportedError(f"DataProducer with id {data_producer_id!r} not found")
         return await pipe_to_router(
             self, router, producer_id=producer_id, data_producer_id=data_producer_id,
-            listen_info=copy.deepcopy(listen_info) or {"protocol": "udp", "ip": "127.0.0.1"},
+            listen_info=(copy.deepcopy(listen_info) if listen_info
+                         else {"protocol": "udp", "ip": "127.0.0.1"}),
             enable_sctp=enable_sctp, num_sctp_streams=num_sctp_streams or {"OS": 1024,
                                                                            "MIS": 1024},
             enable_rtx=enable_rtx, enable_srtp=enable_srtp)

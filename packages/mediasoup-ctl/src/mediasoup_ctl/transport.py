@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import builtins
 import logging
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from FBS.Notification.Event import Event
@@ -250,7 +251,8 @@ class Transport(EventEmitter):
         self._next_mid = self._next_mid + 1 if self._next_mid < 99999999 else 0
         return mid
 
-    async def produce(self, *, kind: str, rtp_parameters: dict[str, Any], id: str | None = None,
+    async def produce(self, *, kind: str, rtp_parameters: Mapping[str, Any],
+                      id: str | None = None,
                       paused: bool = False, key_frame_request_delay: int | None = None,
                       app_data: dict[str, Any] | None = None) -> Producer:
         """Receive media described by ``rtp_parameters`` from the remote endpoint."""
