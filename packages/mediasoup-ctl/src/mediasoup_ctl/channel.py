@@ -130,6 +130,9 @@ class Channel:
         # One timer for every request's deadline (a TimerHandle per request cost more than
         # the rest of a round trip's bookkeeping): armed at the earliest deadline.
         self._sweeper: asyncio.TimerHandle | None = None
+        # Messages written after the first one of a loop turn, sent together at the start of
+        # the next turn (None: nothing written this turn, the next message goes out at once).
+        self._corked: list[bytes] | None = None
 
     async def connect(self, *, read_fd: int, write_fd: int, on_lost: Callable[[], None]) -> None:
         """Attach the pipes (parent ends): ``read_fd`` is the worker's fd 4, ``write_fd`` its 3.
@@ -213,8 +216,7 @@ class Channel:
         data = self._messages.request(request_id, method, handler_id, body_type, body)
         pending = _Pending(request_id, method, future)
         self._pending[request_id] = pending
-        assert self._writer is not None
-        self._writer.write(data)
+        self._write(data)
         return pending
 
     def notify(self, event: int, handler_id: str, body_type: int = 0, body: Body = None) -> None:
@@ -226,8 +228,30 @@ class Channel:
         data = self._messages.notification(event, handler_id, body_type, body)
         if len(data) > MESSAGE_MAX_LEN:
             raise InvalidParameterError(f"notification too big [event:{EVENT_NAMES.get(event)}]")
+        self._write(data)
+
+    def _write(self, data: bytes) -> None:
+        """Send one message: at once if it is the first of this loop turn, otherwise with the
+        turn's others in one write at the start of the next turn.
+
+        Under a burst (a server setting up hundreds of calls at once) many requests reach the
+        same worker in one turn; a ``write`` each woke the worker once per message, and on a
+        loaded machine the pipe writes took a fifth of the event loop's time. A lone request
+        still leaves at once, so a request/reply round trip is unchanged.
+        """
+        corked = self._corked
+        if corked is not None:
+            corked.append(data)
+            return
         assert self._writer is not None
         self._writer.write(data)
+        self._corked = []
+        self._loop.call_soon(self._uncork)
+
+    def _uncork(self) -> None:
+        corked, self._corked = self._corked, None
+        if corked and self._writer is not None and not self._writer.is_closing():
+            self._writer.write(b"".join(corked) if len(corked) > 1 else corked[0])
 
     def _sweep(self) -> None:
         """Fail the requests whose deadline has passed; re-arm for the next deadline."""
@@ -378,6 +402,7 @@ class Channel:
             os.close(self._read_fd)
             self._read_fd = None
         if self._writer is not None:
+            self._uncork()  # a closing request written this turn still goes out
             self._writer.close()
 
 
