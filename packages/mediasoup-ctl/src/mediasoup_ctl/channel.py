@@ -132,7 +132,7 @@ class Channel:
         self._sweeper: asyncio.TimerHandle | None = None
         # Messages written after the first one of a loop turn, sent together at the start of
         # the next turn (None: nothing written this turn, the next message goes out at once).
-        self._corked: list[bytes] | None = None
+        self._corked: list[bytes | bytearray] | None = None
 
     async def connect(self, *, read_fd: int, write_fd: int, on_lost: Callable[[], None]) -> None:
         """Attach the pipes (parent ends): ``read_fd`` is the worker's fd 4, ``write_fd`` its 3.
@@ -230,7 +230,7 @@ class Channel:
             raise InvalidParameterError(f"notification too big [event:{EVENT_NAMES.get(event)}]")
         self._write(data)
 
-    def _write(self, data: bytes) -> None:
+    def _write(self, data: bytes | bytearray) -> None:
         """Send one message: at once if it is the first of this loop turn, otherwise with the
         turn's others in one write at the start of the next turn.
 
