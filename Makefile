@@ -11,7 +11,7 @@ STAMPS := .stamps
 CACHE ?= $(or $(CONFERENCE_CACHE),$(HOME)/.cache/conference)
 export CONFERENCE_CACHE := $(CACHE)
 
-.PHONY: run test setup system venv worker reference static lint clean cluster
+.PHONY: run test setup system venv worker reference static lint clean cluster library
 
 run: setup
 	$(PY) manage.py migrate --noinput
@@ -26,18 +26,18 @@ system:
 	@bash scripts/system-deps.sh
 
 venv: $(STAMPS)/venv
-$(STAMPS)/venv: requirements.txt requirements-dev.txt
+# The mediasoup-ctl library is installed from requirements.txt (editable): its pyproject
+# changes (dependencies, the console command) reinstall it too.
+$(STAMPS)/venv: requirements.txt requirements-dev.txt packages/mediasoup-ctl/pyproject.toml
 	@mkdir -p $(STAMPS)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	@touch $@
 
-# Builds (or reuses from the cache) mediasoup-worker and its Python FlatBuffers bindings,
-# and puts the bindings on the virtual environment's path.
+# Builds (or reuses from the cache) mediasoup-worker and its Python FlatBuffers bindings with
+# the library's console command, which puts the bindings on the virtual environment's path.
 worker: venv
-	@out=$$(PYTHON=$(PYTHON) bash scripts/build-worker.sh | tail -n 1) && \
-	  site=$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])') && \
-	  echo "$$out/python" > "$$site/mediasoup_fbs.pth"
+	@$(VENV)/bin/mediasoup-ctl-worker >/dev/null
 
 # mediasoup's own Node layer on the same worker binary: golden vectors and benchmarks.
 reference:
@@ -48,6 +48,10 @@ static:
 
 lint: venv
 	$(VENV)/bin/ruff check .
+
+# The mediasoup-ctl library alone: its wheel in a fresh environment without Django (CI's first pass).
+library: system reference
+	bash scripts/ci-library.sh
 
 clean:
 	rm -rf $(VENV) $(STAMPS) staticfiles

@@ -1,6 +1,6 @@
 """Helpers shared by the benchmark scripts: percentiles, tables, process CPU and memory.
 
-Kept free of Django and of rtc.mediasoup so every script can import it before deciding what
+Kept free of Django and of mediasoup_ctl so every script can import it before deciding what
 else it needs.
 """
 

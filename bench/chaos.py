@@ -99,6 +99,8 @@ class Tally:
     def __init__(self) -> None:
         self.failed: Counter[str] = Counter()
         self.unavailable = 0
+        self.resumes_refused = 0
+        """Resumes answered ``not_found`` after the grace ran out (expected, not failed)."""
         self.requests = 0
 
 
@@ -135,6 +137,8 @@ class ChaosPeer:
             except SignalingError as error:
                 if error.code == "unavailable":
                     self.tally.unavailable += 1
+                elif kind == "rtc:join" and error.code == "not_found" and "resume" in data:
+                    self.tally.resumes_refused += 1  # the grace was over: joins afresh
                 else:
                     self.tally.failed[f"{kind}:{error.code}"] += 1
                 raise
@@ -460,6 +464,7 @@ class Chaos:
                                 "ttr_ms": summarize(times) if times else {}}
         return {"faults": per_fault, "requests": self.tally.requests,
                 "failed": dict(self.tally.failed), "unavailable": self.tally.unavailable,
+                "resumes_refused": self.tally.resumes_refused,
                 "socket_reconnects": sum(p.socket_reconnects for p in self.peers),
                 "api": dict(self.api_checks), "leaks": leaks, "attendance": attendance,
                 "link_mismatches": self.link_mismatches,

@@ -10,7 +10,8 @@ seconds on average (exponential pauses: a Poisson process per peer). Usage::
     .venv/bin/python -m bench.collab [--quick] [--peers 100] [--seconds 60]
                                      [--chat-every 30] [--draw-every 10] [--points 40]
                                      [--redis URL] [--database sqlite|inherit]
-                                     [--starve FRACTION] [--drain 30] [--json]
+                                     [--starve FRACTION] [--drain 30]
+                                     [--profile-server PATH] [--json]
 
 Measured: delivery latency of ``chat:message`` (sent by one bot → received by each socket,
 the sender's included) and of ``whiteboard:op`` (→ each other socket), p50/p99 over every
@@ -128,7 +129,8 @@ async def _starve(pid: int, fraction: float, stopped: list[float]) -> None:
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     """One row: seed, start, connect, behave, drain, measure."""
-    server = DaphneServer(redis_url=args.redis, database=args.database)
+    server = DaphneServer(redis_url=args.redis, database=args.database,
+                          profile=args.profile_server)
     try:
         seeded = await asyncio.to_thread(server.prepare, users=args.peers, meetings=1,
                                          capacity=min(500, args.peers + 5))
@@ -232,6 +234,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--starve", type=float, default=0.0, metavar="FRACTION",
                         help="hold daphne stopped this fraction of every 100 ms while the "
                              "peers act (CPU starvation of the server alone), e.g. 0.85")
+    parser.add_argument("--profile-server", metavar="PATH",
+                        help="run daphne under cProfile, stats written to PATH")
     parser.add_argument("--quick", action="store_true", help="5 peers for 6 s, busy (smoke)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)

@@ -1,4 +1,4 @@
-"""Control-plane cost of rtc.mediasoup against mediasoup's Node layer, on the same worker binary.
+"""Control-plane cost of mediasoup_ctl against mediasoup's Node layer, on the same worker binary.
 
 Runs the ops of ``bench/node/control_plane.mjs`` (same names, same order, same inputs from
 ``bench/node/fixtures.json``) with the Python layer, then runs that Node script as a
@@ -40,8 +40,9 @@ from typing import Any
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from mediasoup_ctl import MEDIASOUP_VERSION, Worker, create_worker, worker_bin_path  # noqa: E402
+
 from bench._common import REPO, Samples, format_table, load_average, print_json  # noqa: E402
-from rtc.mediasoup import MEDIASOUP_VERSION, Worker, create_worker, worker_bin_path  # noqa: E402
 
 __all__ = ["run_python", "run_node", "main"]
 
@@ -98,7 +99,7 @@ async def _iteration(samples: Samples, worker: Worker, router: Any, consumer_tra
 
 async def run_python(iterations: int, warmup: int,
                      profiler: cProfile.Profile | None = None) -> dict[str, Any]:
-    """Run the ops with rtc.mediasoup; returns the Node script's JSON shape."""
+    """Run the ops with mediasoup_ctl; returns the Node script's JSON shape."""
     samples = Samples()
     worker = await create_worker(log_level="error", rtc_min_port=40000, rtc_max_port=49999)
     try:

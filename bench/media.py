@@ -34,8 +34,9 @@ from typing import Any
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from mediasoup_ctl import Worker, create_worker  # noqa: E402
+
 from bench._common import format_table, load_average, print_json, proc_sample  # noqa: E402
-from rtc.mediasoup import Worker, create_worker  # noqa: E402
 
 __all__ = ["main", "run_row"]
 

@@ -31,7 +31,8 @@ from bench._common import REPO, format_table, load_average, print_json, proc_sam
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from rtc.mediasoup import create_worker, worker_bin_path  # noqa: E402
+from mediasoup_ctl import create_worker, worker_bin_path  # noqa: E402
+
 from rtc.recording.compose import compose  # noqa: E402
 from rtc.recording.track import TrackRecorder  # noqa: E402
 from rtc.services.config import DEFAULT_MEDIA_CODECS  # noqa: E402

@@ -1,6 +1,6 @@
 """Scale curve of the control layer: what each operation costs with K meetings alive on one worker.
 
-For each size K in ``--sizes``, a fresh worker (``rtc.mediasoup.create_worker``) gets K
+For each size K in ``--sizes``, a fresh worker (``mediasoup_ctl.create_worker``) gets K
 meetings, built one awaited call at a time: a router each, ``--peers`` peers per meeting, each
 peer a send and a recv WebRtcTransport, one Opus producer on its send transport and, on its
 recv transport, a paused consumer of every other peer's producer (inputs from
@@ -55,6 +55,15 @@ from typing import Any
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from mediasoup_ctl import (  # noqa: E402
+    Consumer,
+    Producer,
+    Router,
+    WebRtcTransport,
+    Worker,
+    create_worker,
+)
+
 from bench._common import (  # noqa: E402
     REPO,
     Samples,
@@ -62,14 +71,6 @@ from bench._common import (  # noqa: E402
     load_average,
     print_json,
     proc_sample,
-)
-from rtc.mediasoup import (  # noqa: E402
-    Consumer,
-    Producer,
-    Router,
-    WebRtcTransport,
-    Worker,
-    create_worker,
 )
 
 __all__ = ["main", "run_row"]

@@ -123,7 +123,20 @@ class ScriptedPeer:
     async def setup(self) -> None:
         """Join (or resume), transports, a producer, consumers of everything known."""
         joined = await self.join()
-        if not joined.get("transports"):
+        own = joined.get("transports") or []
+        if own and (sorted(t["direction"] for t in own) != ["recv", "send"]
+                    or len(joined.get("producers") or []) != 1):
+            # A set-up cut short on the new router (a request that had reached the dead
+            # worker failed after the transports were made): start that set-up again.
+            for transport in own:
+                try:
+                    await self.request("rtc:closeTransport", {"transportId": transport["id"]})
+                except SignalingError:
+                    pass
+            own = []
+        if own:
+            self.recv = next(t["id"] for t in own if t["direction"] == "recv")
+        else:
             self.consumed.clear()
             send = await self.request("rtc:createTransport", {"direction": "send"})
             await self.request("rtc:connectTransport", {"transportId": send["id"],

@@ -4,7 +4,7 @@ It knows nothing of signaling. The server's transport parameters come in as medi
 dicts, and the two things a transport asks of the server (connect it with these DTLS
 parameters; create a producer with these RTP parameters) are coroutines the caller passes in.
 So one class serves the rtc:* protocol over a WebSocket (:mod:`bots.peer`), a Channels test
-communicator, and rtc.mediasoup transports driven directly from a test.
+communicator, and mediasoup_ctl transports driven directly from a test.
 
 pymediasoup 1.5 works with pydantic models: dicts become models on the way in, models are
 dumped with ``exclude_none=True`` on the way out. Its send transport takes the DTLS *server*

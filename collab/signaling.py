@@ -19,6 +19,7 @@ from typing import Any
 
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
+from django.dispatch import receiver
 
 from collab import chat, lobby, whiteboard
 from collab.access import require_host
@@ -44,6 +45,7 @@ from rtc.services.rooms import Peer, Room
 from rtc.signaling.errors import ErrorCode, SignalingError
 from rtc.signaling.handlers import rtc_request
 from rtc.signaling.ratelimit import RateLimiter
+from rtc.signals import room_closed
 
 __all__ = ["board_limiter", "chat_limiter", "pointer_limiter", "reaction_limiter"]
 
@@ -323,15 +325,18 @@ async def lobby_deny(conn: Connection, request: LobbyDecisionRequest) -> Reply:
     return await _decide(conn, request, admit=False)
 
 
+@receiver(room_closed)
+def forget_hands(sender: Any, *, meeting_id: Any, **kwargs: Any) -> None:
+    """The call ended on this node: its raised hands go with it (whichever node served the
+    sockets of its peers)."""
+    hand_queues.forget_meeting(meeting_id)
+
+
 @registry.on_disconnect
 async def forget_connection(conn: Connection) -> None:
-    """The socket closed: drop its rate buckets, its place in the hosts' group, and the
-    meeting's raised hands once its call is over."""
+    """The socket closed: drop its rate buckets and its place in the hosts' group."""
     for limiter in (chat_limiter, reaction_limiter, board_limiter, pointer_limiter):
         limiter.forget(conn.channel_name)
-    service = current_room_service()
-    if service is None or str(conn.meeting_id) not in service.rooms:
-        hand_queues.forget_meeting(conn.meeting_id)
     if getattr(conn, "lobby_host", False):
         from collab.lobby_socket import hosts_group
 

@@ -175,6 +175,18 @@ if _ENGINE == "django.db.backends.sqlite3":
     # Several threads write at once (Channels' database thread, the webhook dispatcher):
     # wait for the lock instead of failing.
     DATABASES["default"].setdefault("OPTIONS", {}).update(timeout=20)
+    # Write-ahead log (readers never block the writer, nor it them) and, by default, no fsync
+    # per commit (synchronous=NORMAL): in rollback-journal mode every commit waited for the
+    # disk (13 ms each here), and a burst of 200 joins spent most of its time in commits
+    # (bench/README.md, "burst"). A commit is still durable if the process dies; only an
+    # operating-system crash or power loss may lose the last commits. SQLITE_SYNCHRONOUS=FULL
+    # keeps those too (one fsync per commit). Set on every new connection (Django's
+    # init_command); the WAL mode itself is a property of the file and stays.
+    SQLITE_SYNCHRONOUS = os.environ.get("SQLITE_SYNCHRONOUS", "NORMAL").upper()
+    if SQLITE_SYNCHRONOUS not in ("OFF", "NORMAL", "FULL", "EXTRA"):
+        raise ImproperlyConfigured("SQLITE_SYNCHRONOUS must be OFF, NORMAL, FULL or EXTRA")
+    DATABASES["default"]["OPTIONS"]["init_command"] = (
+        f"PRAGMA journal_mode=WAL;PRAGMA synchronous={SQLITE_SYNCHRONOUS}")
     # The test database is a file too: SQLite's shared in-memory database locks whole tables
     # and fails at once ("database table is locked") where a file database waits.
     DATABASES["default"]["TEST"] = {
@@ -249,7 +261,7 @@ MEDIASOUP = {
     "ANNOUNCED_IP": os.environ.get("MEDIASOUP_ANNOUNCED_IP") or None,
     "RTC_MIN_PORT": env_int("MEDIASOUP_RTC_MIN_PORT", 40000, minimum=1024, maximum=65535),
     "RTC_MAX_PORT": env_int("MEDIASOUP_RTC_MAX_PORT", 49999, minimum=1024, maximum=65535),
-    # Path of the mediasoup-worker binary; None means the cached build of scripts/build-worker.sh.
+    # Path of the mediasoup-worker binary; None means the cached build of mediasoup-ctl-worker.
     "WORKER_BIN": os.environ.get("MEDIASOUP_WORKER_BIN") or None,
     "LOG_LEVEL": os.environ.get("MEDIASOUP_LOG_LEVEL", "warn"),
     # When set, worker i of the pool gets a WebRtcServer on UDP+TCP port base+i and every call

@@ -1,1 +1,1 @@
-"""Real-time layer: the meeting WebSocket and (in `rtc.mediasoup`) the mediasoup control layer."""
+"""Real-time layer: the meeting WebSocket and (in `mediasoup_ctl`) the mediasoup control layer."""

@@ -13,7 +13,7 @@ from typing import Any
 
 from django.dispatch import Signal
 
-__all__ = ["send_safely", "track_published", "track_unpublished"]
+__all__ = ["room_closed", "send_safely", "track_published", "track_unpublished"]
 
 logger = logging.getLogger(__name__)
 
@@ -21,6 +21,9 @@ track_published = Signal()
 """A peer's producer was created and announced."""
 track_unpublished = Signal()
 """A peer's producer closed, for whatever reason (closed, transport gone, peer left)."""
+room_closed = Signal()
+"""A meeting's call ended in this process (its last peer left, or it was handed over); only
+the keyword argument ``meeting_id``."""
 
 
 def send_safely(signal: Signal, sender: Any, **kwargs: Any) -> None:

@@ -3,7 +3,7 @@
 # the repository, in ${CONFERENCE_CACHE:-~/.cache/conference}/node-reference, from
 # bench/node/package.json and its lock file. Idempotent: does nothing when the installed copy
 # matches them. The package's postinstall step (which builds or downloads a worker) is skipped:
-# the reference runs the worker built by scripts/build-worker.sh, via MEDIASOUP_WORKER_BIN.
+# the reference runs the worker built by mediasoup-ctl-worker, via MEDIASOUP_WORKER_BIN.
 # Prints the directory on its last line.
 set -euo pipefail
 

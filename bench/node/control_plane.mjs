@@ -1,5 +1,5 @@
 // Control-plane cost of mediasoup 3.16.0's Node layer on the same mediasoup-worker binary that
-// rtc/mediasoup drives, so the Python layer can be compared with it as a ratio in one run.
+// packages/mediasoup-ctl/src/mediasoup_ctl drives, so the Python layer can be compared with it as a ratio in one run.
 //
 //   bash scripts/setup-node-reference.sh          # once; installs into ~/.cache/conference
 //   MEDIASOUP_WORKER_BIN=.../mediasoup-worker node bench/node/control_plane.mjs [--iterations N] [--warmup W]
@@ -33,7 +33,7 @@ if (!process.env.MEDIASOUP_WORKER_BIN) {
 	process.env.MEDIASOUP_WORKER_BIN = path.join(cacheDir, 'mediasoup-worker-3.16.0', 'bin', 'mediasoup-worker');
 }
 if (!existsSync(process.env.MEDIASOUP_WORKER_BIN)) {
-	console.error(`mediasoup-worker not found at ${process.env.MEDIASOUP_WORKER_BIN}; run scripts/build-worker.sh`);
+	console.error(`mediasoup-worker not found at ${process.env.MEDIASOUP_WORKER_BIN}; run mediasoup-ctl-worker`);
 	process.exit(2);
 }
 

@@ -33,7 +33,8 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
-from rtc.mediasoup import PipeTransport
+from mediasoup_ctl import PipeTransport
+
 from rtc.services import notify
 
 __all__ = ["Dynacast", "wanted_spatial_layer"]

@@ -12,7 +12,7 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from rtc.mediasoup import (
+from mediasoup_ctl import (
     ChannelClosedError,
     InvalidParameterError,
     InvalidStateError,
@@ -20,6 +20,7 @@ from rtc.mediasoup import (
     UnsupportedError,
     WorkerError,
 )
+
 from rtc.signaling.errors import ErrorCode, SignalingError
 
 __all__ = ["media_errors"]

@@ -19,7 +19,8 @@ import logging
 from collections.abc import Callable, Collection
 from typing import Any
 
-from rtc.mediasoup import WebRtcServer, Worker, create_worker
+from mediasoup_ctl import WebRtcServer, Worker, create_worker
+
 from rtc.services.config import limits, media_codecs, mediasoup_settings, transport_options
 from rtc.signaling.errors import ErrorCode, SignalingError
 

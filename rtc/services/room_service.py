@@ -21,13 +21,14 @@ import uuid
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from mediasoup_ctl import PipeTransport
 
 from conference.db_threads import db_call
 from conference.errors import ErrorCode as AppErrorCode
 from meetings import selectors
 from meetings.models import Meeting
+from rtc import signals
 from rtc.attendance import attendance, mark_left, peer_key
-from rtc.mediasoup import PipeTransport
 from rtc.services import notify
 from rtc.services.config import limits
 from rtc.services.media_ops import MediaOperations
@@ -365,6 +366,7 @@ class RoomService(MediaOperations):
                 router.close()
         logger.info("room closed [meeting:%s, router:%s, routers:%s]", room.meeting_id,
                     room.router.id, len(room.routers))
+        signals.send_safely(signals.room_closed, sender=Room, meeting_id=room.meeting_id)
 
     # -- worker faults ------------------------------------------------------------------------
 

@@ -4,7 +4,7 @@ Pure functions, no Django, no worker. Every check that needs only the message is
 (shape, types, sizes, enumerations, id syntax), so the handlers receive typed values and the
 service layer only checks what needs state (does this id belong to this peer and meeting?).
 Deep mediasoup shapes (RTP parameters and capabilities) are bounded here (JSON types, depth,
-node count, list lengths) and validated field by field by ``rtc.mediasoup.ortc`` before
+node count, list lengths) and validated field by field by ``mediasoup_ctl.ortc`` before
 anything reaches the worker.
 
 Unknown keys are refused at the top level of ``data`` and in the small fixed objects

@@ -10,8 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-
-from rtc.mediasoup import worker_bin_path
+from mediasoup_ctl import worker_bin_path
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -46,5 +45,5 @@ async def _run(module: str, *args: str, timeout: float = 100) -> BenchRun:
 def run_bench() -> Callable[..., Awaitable[BenchRun]]:
     """``await run_bench("bench.media", "--quick")``: run a script to completion."""
     if not os.access(worker_bin_path(), os.X_OK):
-        pytest.fail("mediasoup-worker not built: run make test (scripts/build-worker.sh)")
+        pytest.fail("mediasoup-worker not built: run make test (mediasoup-ctl-worker)")
     return _run

@@ -20,11 +20,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from mediasoup_ctl import worker_bin_path
 
 from bots.live_daphne import ROOT, LiveDaphne
 from bots.peer import Bot
 from integrations.tokens import mint_join_token
-from rtc.mediasoup import worker_bin_path
 
 SEED = """
 import json
@@ -91,7 +91,7 @@ class Site:
 def site() -> Iterator[Site]:
     """A live daphne with the integration seeded (module-wide: starting one takes seconds)."""
     if not os.access(worker_bin_path(), os.X_OK):
-        pytest.fail("mediasoup-worker not built: run make test (scripts/build-worker.sh)")
+        pytest.fail("mediasoup-worker not built: run make test (mediasoup-ctl-worker)")
     server = LiveDaphne(prefix="bots-test-").start()
     try:
         yield Site(server, **_renamed(server.shell(SEED)))

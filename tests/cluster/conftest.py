@@ -18,11 +18,11 @@ from typing import Any
 
 import pytest
 import redis
+from mediasoup_ctl import worker_bin_path
 
 from bots.live_cluster import LiveCluster
 from bots.peer import Bot
 from bots.signaling import SignalingClient
-from rtc.mediasoup import worker_bin_path
 
 REDIS_URL = os.environ.get("CLUSTER_TEST_REDIS_URL", "redis://127.0.0.1:6379/6")
 USERS = ("alice", "bob", "carol", "dave", "erin")
@@ -128,7 +128,7 @@ def make_cluster(size: int, **options: Any) -> Iterator[Cluster]:
     """Start ``size`` nodes, seed the users, yield; every node must exit with 0 (a drained or
     killed node is let off)."""
     if not os.access(worker_bin_path(), os.X_OK):
-        pytest.fail("mediasoup-worker not built: run make test (scripts/build-worker.sh)")
+        pytest.fail("mediasoup-worker not built: run make test (mediasoup-ctl-worker)")
     live = LiveCluster(size, redis_url=REDIS_URL, **options)
     try:
         live.start()

@@ -20,6 +20,7 @@ import pytest
 import redis.asyncio as aioredis
 from channels.db import database_sync_to_async
 from channels.layers import channel_layers, get_channel_layer
+from mediasoup_ctl import worker_bin_path
 
 from meetings.models import Participant
 from rtc import cluster
@@ -28,7 +29,6 @@ from rtc.cluster import placement
 from rtc.cluster.limits import take_shared
 from rtc.cluster.node import Node, default_node_id
 from rtc.health import check_node
-from rtc.mediasoup import worker_bin_path
 from rtc.services.mediasoup_service import MediasoupService
 from rtc.services.room_service import RoomService
 from rtc.socket_limits import SocketLimit, SocketSlot, open_sockets
@@ -66,7 +66,7 @@ class Pair:
 async def pair(settings: Any) -> AsyncIterator[Pair]:
     """Two started nodes on real workers; everything stopped, closed and deleted afterwards."""
     if not os.access(worker_bin_path(), os.X_OK):
-        pytest.fail("mediasoup-worker not built: run make test (scripts/build-worker.sh)")
+        pytest.fail("mediasoup-worker not built: run make test (mediasoup-ctl-worker)")
     prefix = f"conf-cluster-test-{uuid.uuid4().hex[:8]}"
     settings.REDIS_URL = REDIS_URL
     settings.CHANNEL_LAYERS = {"default": {

@@ -24,10 +24,10 @@ from typing import Any
 from urllib.parse import urlparse, urlunparse
 
 import pytest
+from mediasoup_ctl import worker_bin_path
 
 from bots.fault_proxy import FaultProxy
 from bots.live_daphne import LiveDaphne
-from rtc.mediasoup import worker_bin_path
 from tests.rtc.conftest import rtc_service, rtc_settings  # noqa: F401
 
 PASSWORD = "fault-test-password-8c1e"
@@ -104,7 +104,7 @@ def proxied_server() -> Iterator[ProxiedServer]:
     """daphne (one worker, in-memory layer) on a fresh PostgreSQL database behind a proxy;
     the pool waits at most 3 s for a connection (``DB_POOL_TIMEOUT``)."""
     if not os.access(worker_bin_path(), os.X_OK):
-        pytest.fail("mediasoup-worker not built: run make test (scripts/build-worker.sh)")
+        pytest.fail("mediasoup-worker not built: run make test (mediasoup-ctl-worker)")
     admin = postgres_url()
     name = f"fault_{uuid.uuid4().hex[:12]}"
     _execute(admin, f'CREATE DATABASE "{name}"')
@@ -234,7 +234,7 @@ def linked_site() -> Iterator[LinkedSite]:
     from bots.shaped_link import ShapedLink
 
     if not os.access(worker_bin_path(), os.X_OK):
-        pytest.fail("mediasoup-worker not built: run make test (scripts/build-worker.sh)")
+        pytest.fail("mediasoup-worker not built: run make test (mediasoup-ctl-worker)")
     if os.geteuid() != 0 or shutil.which("ip") is None:
         pytest.fail("the link tests need root and iproute2 (network namespaces, TUN)")
     base = os.environ.get("LIVE_SITE_NETNS", "conference-web")

@@ -23,10 +23,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from mediasoup_ctl import worker_bin_path
 
 from bots.live_daphne import LiveDaphne
 from bots.signaling import Refused, SignalingClient
-from rtc.mediasoup import worker_bin_path
 from tests.faults.conftest import PASSWORD, SEED
 
 pytestmark = [pytest.mark.timeout(240)]
@@ -78,7 +78,7 @@ async def test_disk_full_fails_writes_cleanly_corrupts_nothing_and_recovers(
     the server survives its log writes failing. Space back: Bob connects, the meeting is
     created, and the database passes SQLite's integrity check."""
     if not os.access(worker_bin_path(), os.X_OK):
-        pytest.fail("mediasoup-worker not built: run make test (scripts/build-worker.sh)")
+        pytest.fail("mediasoup-worker not built: run make test (mediasoup-ctl-worker)")
     database = small_disk / "db.sqlite3"
     server = LiveDaphne(env={"DATABASE_URL": f"sqlite:///{database}"}, log_level="INFO",
                         prefix="conference-disk-")

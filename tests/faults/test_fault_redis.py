@@ -18,11 +18,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from mediasoup_ctl import worker_bin_path
 
 from bench._services import PrivateRedis
 from bench.chaos import SEED, ChaosPeer, Tally
 from bots.live_daphne import LiveDaphne
-from rtc.mediasoup import worker_bin_path
 
 pytestmark = [pytest.mark.timeout(240)]
 
@@ -33,7 +33,7 @@ DOWN_SECONDS = 10.0
 def redis_server() -> Iterator[tuple[LiveDaphne, PrivateRedis, dict[str, Any]]]:
     """daphne (one worker, SQLite) on a private redis-server; seeded chaos-0..2 and ops."""
     if not os.access(worker_bin_path(), os.X_OK):
-        pytest.fail("mediasoup-worker not built: run make test (scripts/build-worker.sh)")
+        pytest.fail("mediasoup-worker not built: run make test (mediasoup-ctl-worker)")
     redis = PrivateRedis().start()
     server = LiveDaphne(redis_url=redis.url, log_level="INFO", prefix="conference-fault-")
     try:

@@ -8,9 +8,9 @@ import asyncio
 import os
 
 import pytest
+from mediasoup_ctl import worker_bin_path
 
 from bench.worker_kill_load import run, start_server
-from rtc.mediasoup import worker_bin_path
 
 pytestmark = [pytest.mark.timeout(300)]
 
@@ -20,7 +20,7 @@ async def test_worker_killed_under_a_joining_crowd_loses_nothing_and_leaks_nothi
     No request goes unanswered, every peer ends with 2 transports, 1 producer and 19
     consumers, the pool has its worker again, and after all leave nothing is left."""
     if not os.access(worker_bin_path(), os.X_OK):
-        pytest.fail("mediasoup-worker not built: run make test (scripts/build-worker.sh)")
+        pytest.fail("mediasoup-worker not built: run make test (mediasoup-ctl-worker)")
     server, data = await asyncio.to_thread(start_server, 20, 1)
     try:
         result = await run(server, data, workers=1, kill_after=0.5)

@@ -1,4 +1,5 @@
-"""Fixtures for the rtc.mediasoup tests: a real mediasoup-worker, checked for leaks on teardown."""
+"""Fixtures for the tests of the library with the bots' WebRTC peers: a real worker, checked
+for leaks on teardown (as in the library's own tests, packages/mediasoup-ctl/tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -6,8 +7,7 @@ import os
 from collections.abc import AsyncIterator
 
 import pytest
-
-from rtc.mediasoup import Worker, create_worker, worker_bin_path
+from mediasoup_ctl import Worker, create_worker, worker_bin_path
 
 
 def _process_gone(pid: int) -> bool:
@@ -44,14 +44,6 @@ def worker_bin() -> str:
 @pytest.fixture
 async def worker(worker_bin: str) -> AsyncIterator[Worker]:
     """A running worker; on teardown it is closed and its process must be gone."""
-    w = await create_worker(log_level="warn", rtc_min_port=40000, rtc_max_port=49999)
-    yield w
-    await _close_and_check(w)
-
-
-@pytest.fixture
-async def worker2(worker_bin: str) -> AsyncIterator[Worker]:
-    """A second running worker (pipe tests), checked like ``worker``."""
     w = await create_worker(log_level="warn", rtc_min_port=40000, rtc_max_port=49999)
     yield w
     await _close_and_check(w)

@@ -1,5 +1,5 @@
-"""Shared media descriptions for the rtc.mediasoup tests (plain data, mediasoup's JSON shape),
-and the wait the media tests use until frames have been decoded."""
+"""The router codecs and the decode wait of the media tests with the bots' aiortc peers (the
+library's own tests keep a fuller copy in packages/mediasoup-ctl/tests/ms_media.py)."""
 
 from __future__ import annotations
 
@@ -16,52 +16,6 @@ MEDIA_CODECS: list[dict[str, Any]] = [
      "parameters": {"packetization-mode": 1, "profile-level-id": "42e01f",
                     "level-asymmetry-allowed": 1}},
 ]
-
-
-def audio_parameters(ssrc: int = 11111111, mid: str = "AUDIO") -> dict[str, Any]:
-    """Opus as a browser would send it (payload type 111)."""
-    return {
-        "mid": mid,
-        "codecs": [{"mimeType": "audio/opus", "payloadType": 111, "clockRate": 48000,
-                    "channels": 2, "parameters": {"useinbandfec": 1, "usedtx": 1},
-                    "rtcpFeedback": [{"type": "transport-cc"}]}],
-        "headerExtensions": [
-            {"uri": "urn:ietf:params:rtp-hdrext:sdes:mid", "id": 1},
-            {"uri": "urn:ietf:params:rtp-hdrext:ssrc-audio-level", "id": 10},
-        ],
-        "encodings": [{"ssrc": ssrc}],
-        "rtcp": {"cname": "audio-cname", "reducedSize": True},
-    }
-
-
-def simulcast_video_parameters(mid: str = "VIDEO") -> dict[str, Any]:
-    """VP8 simulcast with three RIDs and RTX, as Chrome sends it."""
-    return {
-        "mid": mid,
-        "codecs": [
-            {"mimeType": "video/VP8", "payloadType": 96, "clockRate": 90000,
-             "rtcpFeedback": [{"type": "nack"}, {"type": "nack", "parameter": "pli"},
-                              {"type": "ccm", "parameter": "fir"},
-                              {"type": "goog-remb"}, {"type": "transport-cc"}]},
-            {"mimeType": "video/rtx", "payloadType": 97, "clockRate": 90000,
-             "parameters": {"apt": 96}},
-        ],
-        "headerExtensions": [
-            {"uri": "urn:ietf:params:rtp-hdrext:sdes:mid", "id": 4},
-            {"uri": "urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id", "id": 5},
-            {"uri": "urn:ietf:params:rtp-hdrext:sdes:repaired-rtp-stream-id", "id": 6},
-            {"uri": "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time", "id": 2},
-        ],
-        "encodings": [
-            {"rid": "r0", "scalabilityMode": "L1T3", "maxBitrate": 100000},
-            {"rid": "r1", "scalabilityMode": "L1T3", "maxBitrate": 300000},
-            {"rid": "r2", "scalabilityMode": "L1T3", "maxBitrate": 900000},
-        ],
-        "rtcp": {"cname": "video-cname"},
-    }
-
-
-LOOPBACK_UDP = [{"protocol": "udp", "ip": "127.0.0.1"}]
 
 
 async def wait_for(predicate: Callable[[], bool], timeout: float) -> bool:

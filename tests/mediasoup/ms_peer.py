@@ -1,4 +1,4 @@
-"""A pymediasoup (aiortc) peer wired to rtc.mediasoup WebRtcTransports, for media tests.
+"""A pymediasoup (aiortc) peer wired to mediasoup_ctl WebRtcTransports, for media tests.
 
 No signaling: the peer's :class:`bots.device.MediaDevice` (the bots package's pymediasoup side)
 gets its transports' parameters straight from the server objects, and its connect and produce
@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from mediasoup_ctl.router import Router
+from mediasoup_ctl.webrtc_transport import WebRtcTransport
+
 from bots.device import MediaDevice
 from bots.media import PatternVideoTrack, ToneAudioTrack
-from rtc.mediasoup.router import Router
-from rtc.mediasoup.webrtc_transport import WebRtcTransport
 
 __all__ = ["LOOPBACK_UDP", "PatternVideoTrack", "Peer", "ToneAudioTrack"]
 

@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from mediasoup_ctl import worker_bin_path
 
 from bots.live_daphne import LiveDaphne
-from rtc.mediasoup import worker_bin_path
 from tests.rtc.call_client import CallClient
 from tests.rtc.live import LiveServer, seed
 
@@ -37,7 +37,7 @@ print(json.dumps({{"status": r.status, "stop_reason": r.stop_reason, "duration":
 def live() -> Iterator[tuple[LiveServer, dict[str, Any]]]:
     """A daphne (one worker) with ada hosting a meeting and bob invited."""
     if not os.access(worker_bin_path(), os.X_OK):
-        pytest.fail("mediasoup-worker not built: run make test (scripts/build-worker.sh)")
+        pytest.fail("mediasoup-worker not built: run make test (mediasoup-ctl-worker)")
     server = LiveServer(extra_env={"RECORDING_WIDTH": "640", "RECORDING_HEIGHT": "360"})
     server.start()
     try:

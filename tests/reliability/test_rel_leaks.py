@@ -4,7 +4,7 @@ leave nothing behind, in the worker or in Python.
 Each cycle: the host joins, creates and connects a send transport and produces audio; the
 member joins, creates a recv transport, consumes and resumes it; both leave (the sockets stay,
 as a client that leaves the call but not the meeting). After the warm-up, the number of live
-objects of every ``rtc.mediasoup`` and ``rtc.services`` class is the baseline; after the
+objects of every ``mediasoup_ctl`` and ``rtc.services`` class is the baseline; after the
 measured cycles it must be the same, and the worker's dump must show no router. Python memory
 is checked with tracemalloc on the project's own code (allocations still alive that were made
 in ``rtc/`` or ``meetings/`` during the measured cycles), not with an RSS threshold, which the
@@ -35,12 +35,12 @@ RESOURCE_CLASSES = (".Router", ".WebRtcTransport", ".Producer", ".Consumer",
 
 
 def _live_objects() -> Counter[str]:
-    """Live instances per class of the call layer (rtc.mediasoup, rtc.services)."""
+    """Live instances per class of the call layer (mediasoup_ctl, rtc.services)."""
     gc.collect()
     counts: Counter[str] = Counter()
     for obj in gc.get_objects():
         module = getattr(type(obj), "__module__", "")
-        if isinstance(module, str) and module.startswith(("rtc.mediasoup", "rtc.services")):
+        if isinstance(module, str) and module.startswith(("mediasoup_ctl", "rtc.services")):
             counts[f"{module}.{type(obj).__qualname__}"] += 1
     return counts
 
@@ -100,7 +100,7 @@ async def test_hundreds_of_call_cycles_leave_nothing_behind(rtc_service, rtc_cli
 
     filters = [tracemalloc.Filter(True, f"*{part}*") for part in PROJECT_FILES]
     # The channel's request templates are a cache bounded by design (4,096, then cleared).
-    bounded = [tracemalloc.Filter(False, "*rtc/mediasoup/channel_messages.py")]
+    bounded = [tracemalloc.Filter(False, "*mediasoup_ctl/channel_messages.py")]
     after, before = after.filter_traces(bounded), before.filter_traces(bounded)
     growth = after.filter_traces(filters).compare_to(before.filter_traces(filters), "filename")
     grown = sum(stat.size_diff for stat in growth if stat.size_diff > 0)

@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 from channels.testing import WebsocketCommunicator
+from mediasoup_ctl import worker_bin_path
 
-from rtc.mediasoup import worker_bin_path
 from rtc.services import set_room_service
 from rtc.services.mediasoup_service import MediasoupService
 from rtc.services.room_service import RoomService
@@ -74,7 +74,7 @@ def rtc_settings(settings: Any) -> Any:
 async def rtc_service() -> AsyncIterator[RoomService]:
     """A fresh RoomService with its own pool, checked empty and closed at teardown."""
     if not os.access(worker_bin_path(), os.X_OK):
-        pytest.fail("mediasoup-worker not built: run make test (scripts/build-worker.sh)")
+        pytest.fail("mediasoup-worker not built: run make test (mediasoup-ctl-worker)")
     service = RoomService(MediasoupService())
     previous = set_room_service(service)
     yield service

@@ -13,8 +13,8 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
+from mediasoup_ctl import worker_bin_path
 
-from rtc.mediasoup import worker_bin_path
 from tests.rtc.call_client import CallClient
 from tests.rtc.live import LiveServer, seed
 
@@ -25,7 +25,7 @@ pytestmark = [pytest.mark.timeout(240)]
 def live() -> Iterator[tuple[LiveServer, dict[str, Any]]]:
     """A daphne with a seeded meeting (ada hosts, bob and cy invited) and a staff user."""
     if not os.access(worker_bin_path(), os.X_OK):
-        pytest.fail("mediasoup-worker not built: run make test (scripts/build-worker.sh)")
+        pytest.fail("mediasoup-worker not built: run make test (mediasoup-ctl-worker)")
     server = LiveServer().start()
     try:
         yield server, seed(server)

@@ -13,9 +13,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from mediasoup_ctl import worker_bin_path
 
 from bots.peer import Bot
-from rtc.mediasoup import worker_bin_path
 from tests.rtc.live import LiveServer
 
 pytestmark = [pytest.mark.timeout(300)]
@@ -45,7 +45,7 @@ print(json.dumps({{"meeting": str(meeting.id), "ops": str(ops.id), "tokens": tok
 def live() -> Iterator[tuple[LiveServer, dict[str, Any]]]:
     """A daphne with two workers and two peers per router, and the seeded meeting."""
     if not os.access(worker_bin_path(), os.X_OK):
-        pytest.fail("mediasoup-worker not built: run make test (scripts/build-worker.sh)")
+        pytest.fail("mediasoup-worker not built: run make test (mediasoup-ctl-worker)")
     server = LiveServer(extra_env={"MEDIASOUP_WORKER_NUM": "2", "RTC_PEERS_PER_ROUTER": "2"})
     server.start()
     try:
