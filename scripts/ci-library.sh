@@ -12,7 +12,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON="${PYTHON:-python3}"
 PKG=packages/mediasoup-ctl
-WORK="${LIBRARY_CI_DIR:-$(mktemp -d)}"
+if [[ -n "${LIBRARY_CI_DIR:-}" ]]; then
+  WORK="$LIBRARY_CI_DIR"
+else
+  WORK="$(mktemp -d)"
+  trap 'rm -rf "$WORK"' EXIT
+fi
 V="$WORK/venv/bin"
 pip_quiet=(--quiet --disable-pip-version-check)
 
