@@ -194,6 +194,37 @@ async def test_death_of_a_spread_worker_rebuilds_only_its_peers(rtc_service: Roo
         await x.ok("rtc:leave")
 
 
+async def test_a_peer_placed_again_before_its_router_death_is_handled_still_reconnects(
+        rtc_service: RoomService, rtc_client, open_meeting, make_user, spread_settings):
+    """The second router's worker dies while the room is busy (its lock held), and one of its
+    peers makes a transport meanwhile, placed on a live router: when the death is handled,
+    that peer is still told to reconnect, its dead transports, its producer and its new
+    transport are all gone (nothing left in the workers), and the others see its producer
+    close. Found by bench.worker_kill_load with 100 peers: such peers kept a dead send
+    transport and lost their producer silently."""
+    a, b, c, d = await _peers(rtc_client, open_meeting, make_user, 4)
+    room = rtc_service.rooms[str(open_meeting.id)]
+    primary, second = room.routers
+    assert _router_of(rtc_service, open_meeting, c) is second
+    c_audio = await c.produce(c.send, "audio")
+    async with room.lock:
+        os.kill(room.workers[second.id].pid, signal.SIGKILL)
+        async with asyncio.timeout(10):
+            while not second.closed:
+                await asyncio.sleep(0.02)
+        await c.transport("recv")
+        assert _router_of(rtc_service, open_meeting, c) not in (second, None)
+    assert await c.event("rtc:reconnect", timeout=15) == {"reason": "media_server_restarted"}
+    assert (await a.event("rtc:producerClosed"))["producerId"] == c_audio
+    await rtc_service.wait_idle()
+    peer = room.peers[c.joined["peerId"]]
+    assert peer.transports == {} and peer.producers == {} and peer.router is None
+    dumps = await _router_dumps(rtc_service)
+    assert sum(r["transports"] for r in dumps.values()) == 4  # a and b: nothing of c or d
+    for x in (a, b, c, d):
+        await x.ok("rtc:leave")
+
+
 async def test_death_of_the_primary_worker_hands_the_call_over(rtc_service: RoomService,
                                                                rtc_client, open_meeting,
                                                                make_user, spread_settings):
