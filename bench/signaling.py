@@ -30,7 +30,7 @@ daphne CPU ms per peer (and how much of it its main thread, the event loop, used
 share of the event loop and of daphne's other threads (the executor where Channels runs every
 database call) over the row, daphne RSS KiB per peer, and the mediasoup workers' CPU ms and
 RSS KiB per peer (deltas from the idle server, warmed up by two peers that ran the flow and
-left, to all N peers connected, from /proc).
+left, to all N peers connected, from /proc), and the benchmark client's own CPU ms per peer.
 """
 
 from __future__ import annotations
@@ -208,6 +208,7 @@ async def run_row(server: DaphneServer, *, peers: int, tokens: list[str], meetin
         group = [Peer(i, f"{server.url}/ws/meetings/{meetings[i * len(meetings) // peers]}/"
                          f"?token={tokens[i]}", server.origin, samples) for i in range(peers)]
         start = time.monotonic()
+        client_cpu = time.process_time()
         tasks = [asyncio.create_task(_peer_task(p, ramp * i / peers, done, failed))
                  for i, p in enumerate(group)]
         # Wait until every peer is consumed or failed (bounded by the request timeouts).
@@ -218,6 +219,7 @@ async def run_row(server: DaphneServer, *, peers: int, tokens: list[str], meetin
                 break
             await asyncio.sleep(0.05)
         wall = time.monotonic() - start
+        client_cpu = time.process_time() - client_cpu
         busy_daphne, busy_main, busy_workers = server.sample()
         done.set()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -247,6 +249,7 @@ async def run_row(server: DaphneServer, *, peers: int, tokens: list[str], meetin
         "workers_cpu_ms_per_peer": round(1000 * workers_cpu / peers, 2),
         "workers_rss_kib_per_peer": round(workers_rss / 1024 / peers, 1),
         "workers": len(busy_workers),
+        "client_cpu_ms_per_peer": round(1000 * client_cpu / peers, 2),
     }
 
 
@@ -392,11 +395,12 @@ def main(argv: list[str] | None = None) -> int:
     print(format_table(
         ["server", "peers", "ramp s", "wall s", "server CPU ms", "(loop ms)", "loop %",
          "threads %", "server RSS KiB", "server RSS MiB", "workers", "workers CPU ms",
-         "workers RSS KiB"],
+         "workers RSS KiB", "client CPU ms"],
         [[r["server"], r["peers"], r["ramp_s"], r["wall_s"], r["daphne_cpu_ms_per_peer"],
           r["daphne_loop_cpu_ms_per_peer"], r["daphne_loop_cpu_pct"],
           r["daphne_threads_cpu_pct"], r["daphne_rss_kib_per_peer"], r["daphne_rss_mib"],
-          r["workers"], r["workers_cpu_ms_per_peer"], r["workers_rss_kib_per_peer"]]
+          r["workers"], r["workers_cpu_ms_per_peer"], r["workers_rss_kib_per_peer"],
+          r["client_cpu_ms_per_peer"]]
          for r in rows]))
     if args.node:
         print()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gc
 import os
+import sys
 
 from django.core.asgi import get_asgi_application
 
@@ -21,10 +22,12 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 from django.conf import settings  # noqa: E402
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 
+from conference import autobahn_logging  # noqa: E402
 from rtc.auth import TokenAuthMiddleware, auth_stack  # noqa: E402
 from rtc.routing import websocket_urlpatterns  # noqa: E402
 from rtc.shutdown import LifespanApp  # noqa: E402
 
+autobahn_logging.install()
 http_app = ASGIStaticFilesHandler(django_asgi_app) if settings.SERVE_STATIC else django_asgi_app
 
 application = ProtocolTypeRouter(
@@ -44,3 +47,10 @@ application = ProtocolTypeRouter(
 # walks only the objects of the calls themselves (bench/README.md, "scale curve").
 gc.collect()
 gc.freeze()
+
+# How long a thread may hold the GIL while another waits for it. The event loop is busy under a
+# burst, and every database call's thread (Channels' one, or DB_THREADS) gives the GIL up in
+# each SQLite step or PostgreSQL round trip and then waits for the loop to give it back: at
+# Python's 5 ms a statement could wait 5 ms, so a join's ten statements queued behind the loop
+# for tens of milliseconds each (bench/README.md, "burst"). GIL_SWITCH_INTERVAL_MS sets it.
+sys.setswitchinterval(float(os.environ.get("GIL_SWITCH_INTERVAL_MS") or 5) / 1000)

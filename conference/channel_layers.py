@@ -6,7 +6,8 @@ expired messages on each ``receive`` and ``group_send``: the cost of one message
 number of open connections, so the whole server's grows with their square (measured: 8 µs a
 message at 10 connections, 88 µs at 500, 156 µs at 1,000). Expiry is measured in seconds
 (messages: 60 s, group membership: a day), so sweeping at most once a second keeps the same
-behaviour at a constant cost.
+behaviour at a constant cost. A group message is queued for its members at once, a shallow
+copy each (Channels' starts a task and takes a deep copy per member).
 
 Both: a channel holds at most ``capacity`` messages (``CHANNEL_CAPACITY``); beyond that a
 message is dropped, which Channels does silently. Here a channel of this process that lost
@@ -112,6 +113,32 @@ class InMemoryChannelLayer(ChannelsInMemoryChannelLayer):
             return
         self._next_sweep = now + self.sweep_interval
         super()._clean_expired()
+
+    async def group_send(self, group: str, message: dict[str, Any]) -> None:
+        """Put a copy of the message in each member's queue, now.
+
+        Channels' version starts a task per member, each taking a deep copy: in a meeting of
+        ten every event cost ten tasks and ten deep copies (a tenth of the event loop's time in
+        a burst of 200 joins). Each member gets its own shallow copy instead, as the Redis
+        layer's in-process delivery gives it (consumers read messages, never change them); a
+        member whose queue is full misses the message, as before, and is counted for its
+        ``channel.missed`` notice.
+        """
+        assert isinstance(message, dict), "message is not a dict"
+        self.require_valid_group_name(group)
+        self._clean_expired()
+        members = self.groups.get(group)
+        if not members:
+            return
+        expires = time.time() + self.expiry
+        for channel in tuple(members):
+            queue = self.channels.get(channel)
+            if queue is None:
+                queue = self.channels[channel] = asyncio.Queue(maxsize=self.get_capacity(channel))
+            try:
+                queue.put_nowait((expires, dict(message)))
+            except asyncio.QueueFull:
+                self._missed.dropped(channel)
 
 
 class RedisChannelLayer(ChannelsRedisChannelLayer):

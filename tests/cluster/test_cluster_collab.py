@@ -42,9 +42,10 @@ def cluster() -> Iterator[Cluster]:
 async def test_hands_board_and_lobby_read_the_same_on_every_node(cluster: Cluster) -> None:
     """alice (host) calls from node0, which places the call; bob joins from the other node
     and raises his hand there; carol, on the same node and not in the call, lists his hand,
-    gets his drawing and reads it in the board; erin knocks from a tab on each node: alice
-    hears one knock and lists her on both nodes, the first tab closing leaves her waiting,
-    and alice's admit reaches the other tab, which enters."""
+    gets his drawing and reads it in the board; erin knocks from a tab on each node: alice's
+    sockets on both nodes hear one knock and list her, the first tab closing leaves her
+    waiting, and alice's admit from node1 reaches the other tab, which enters, and her socket
+    on node0."""
     ids = cluster.live.shell(LOBBY_MEETING)
     meeting, erin_id = ids["meeting"], ids["erin"]
     sockets: list[SignalingClient] = []
@@ -83,7 +84,8 @@ async def test_hands_board_and_lobby_read_the_same_on_every_node(cluster: Cluste
         alice_other = await open_socket(1, "alice")  # a second host socket, not in the call
         tab0 = await open_socket(0, "erin", waiting=True)
         await tab0.wait_event("lobby:waiting")
-        await alice.wait_event("lobby:knock", userId=erin_id)
+        for host in (alice, alice_other):  # node0's knock reaches the host sockets of both
+            await host.wait_event("lobby:knock", userId=erin_id)
         tab1 = await open_socket(1, "erin", waiting=True)
         await tab1.wait_event("lobby:waiting")
         for client in (alice, alice_other):
@@ -98,6 +100,7 @@ async def test_hands_board_and_lobby_read_the_same_on_every_node(cluster: Cluste
         await alice_other.request("lobby:admit", {"userId": erin_id})
         await tab1.wait_event("lobby:admitted")
         await tab1.wait_event("meeting.state")
+        await alice.wait_event("lobby:decided", userId=erin_id, admitted=True)
         assert (await alice.request("lobby:list"))["waiting"] == []
     finally:
         await asyncio.gather(*(s.close() for s in sockets), return_exceptions=True)

@@ -161,3 +161,27 @@ async def test_the_recordings_of_a_lost_node_leave_recording(recording_env, rtc_
     assert (await Recording.objects.aget(pk=sibling.pk)).status == "recording"
     assert await database_sync_to_async(services.recording_reopen)(recording_id=there.pk) \
         is False
+
+
+async def test_stopping_a_recording_whose_process_died(recording_env, meeting,
+                                                       host_user) -> None:
+    """Stop asked for a recording still ``recording`` whose session is gone (its process
+    died): on the node holding its tracks it is finished from what was saved; a recording
+    made on another node's disk is refused (409), as is a stop when none runs."""
+    make = database_sync_to_async(_recording_of)
+    work = recording_env / "work"
+    elsewhere = await make(meeting, host_user, work, node="disk-b", recorder_id="")
+    with pytest.raises(live.ApplicationError) as refused:
+        await live.stop_recording(meeting_id=meeting.id)
+    assert refused.value.message == "This recording is made by another server."
+    await database_sync_to_async(services.recording_mark_failed)(recording_id=elsewhere.pk,
+                                                                  reason="test")
+    mine = await make(meeting, host_user, work, node="test-node", recorder_id="")
+    await database_sync_to_async(_left_behind)(mine, final=False)
+    stopped = await live.stop_recording(meeting_id=meeting.id, recording_id=mine.pk)
+    assert stopped.status == "processing" and stopped.stop_reason == "stopped"
+    await processing.wait_idle()
+    assert (await Recording.objects.aget(pk=mine.pk)).status == "ready"
+    with pytest.raises(live.ApplicationError) as none:
+        await live.stop_recording(meeting_id=meeting.id)
+    assert none.value.message == "No recording of this meeting is running."

@@ -276,3 +276,29 @@ async def test_a_failed_pipe_is_forgotten_and_its_consume_refused(rtc_service: R
     assert room.pipes == {}
     for x in (a, b, c):
         await x.ok("rtc:leave")
+
+
+async def test_dynacast_counts_the_consumers_on_other_routers(rtc_service: RoomService,
+                                                              rtc_client, open_meeting,
+                                                              make_user, spread_settings):
+    """A simulcast camera consumed only on another router: the sender is told the layer that
+    consumer prefers (the pipe consumer, which forwards every layer, does not count)."""
+    from tests.rtc.test_rtc_dynacast import simulcast_parameters
+
+    spread_settings.RTC_DYNACAST = {"RAISE_DELAY": 0.02, "LOWER_DELAY": 0.3}
+    spread_settings.RTC_LIMITS = {**spread_settings.RTC_LIMITS, "PEERS_PER_ROUTER": 1}
+    host, viewer = await _peers(rtc_client, open_meeting, make_user, 2)
+    room = rtc_service.rooms[str(open_meeting.id)]
+    assert _router_of(rtc_service, open_meeting, viewer) is room.routers[1]
+    produced = await host.ok("rtc:produce", {
+        "transportId": host.send, "kind": "video", "rtpParameters": simulcast_parameters(),
+        "appData": {"source": "webcam"}})
+    consumed = await viewer.consume(viewer.recv, produced["id"])
+    assert consumed["consumerType"] == "simulcast"
+    await viewer.ok("rtc:resumeConsumer", {"consumerId": consumed["id"]})
+    await viewer.ok("rtc:setPreferredLayers", {"consumerId": consumed["id"],
+                                               "spatialLayer": 1, "temporalLayer": 2})
+    event = await host.event("rtc:producerLayers", timeout=3)
+    assert event == {"producerId": produced["id"], "maxSpatialLayer": 1, "spatialLayers": 3}
+    for x in (host, viewer):
+        await x.ok("rtc:leave")
