@@ -30,7 +30,7 @@ daphne CPU ms per peer (and how much of it its main thread, the event loop, used
 share of the event loop and of daphne's other threads (the executor where Channels runs every
 database call) over the row, daphne RSS KiB per peer, and the mediasoup workers' CPU ms and
 RSS KiB per peer (deltas from the idle server, warmed up by two peers that ran the flow and
-left, to all N peers connected, from /proc).
+left, to all N peers connected, from /proc), and the benchmark client's own CPU ms per peer.
 """
 
 from __future__ import annotations

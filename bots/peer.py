@@ -328,7 +328,7 @@ class Bot(CallPeer):
         self._watch: asyncio.Task[None] | None = None
         self._stopping = False
 
-    async def _request(self, message_type: str, data: dict[str, Any]) -> Any:
+    async def _request(self, message_type: str, data: dict[str, Any] | None = None) -> Any:
         return await self.signaling.request(message_type, data)
 
     def keep_connected(self, *, max_backoff: float = 5.0) -> None:

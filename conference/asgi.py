@@ -46,3 +46,4 @@ application = ProtocolTypeRouter(
 # walks only the objects of the calls themselves (bench/README.md, "scale curve").
 gc.collect()
 gc.freeze()
+

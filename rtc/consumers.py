@@ -41,6 +41,7 @@ from rtc import grants as rtc_grants
 from rtc import metrics, shutdown
 from rtc.attendance import attendance, mark_left
 from rtc.cluster.limits import take_shared
+from rtc.event_text import event_text
 from rtc.protocol import (
     CloseCode,
     HandlerRegistry,
@@ -553,7 +554,8 @@ class MeetingConsumer(LobbyMixin, AsyncJsonWebsocketConsumer):
         event, data = message["event"], message.get("data", {})
         if event == events.MEETING_UPDATED and self.join_access is not None:
             self.join_access = self.join_access.updated(data)
-        await self.send_event(event, data)
+        # One encoding per event for all the meeting's sockets (rtc.event_text).
+        await self.send(text_data=event_text(event, data))
         if event == events.MEETING_ENDED:
             await self.leave_and_close(CloseCode.MEETING_ENDED)
         elif event == events.PARTICIPANT_REMOVED and data.get("userId") == self.user.pk:

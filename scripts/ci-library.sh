@@ -3,15 +3,21 @@
 # it. Its wheel (built by pip's own `pip wheel`) goes into a fresh virtual environment with the
 # pinned test tools and nothing of the application (no Django, no Channels); there
 # `mediasoup-ctl-worker` finds or builds the worker in the shared cache and links its FBS
-# bindings, the library's own tests run with its coverage, and import-linter checks that it
-# imports no application code and has no import cycle at run time.
+# bindings, the library's own tests run with its coverage, import-linter checks that it
+# imports no application code and has no import cycle at run time, and mypy --strict (the
+# checkout's sources, the stubs in packages/mediasoup-ctl/stubs) finds no error.
 # Needs the Debian packages (make system) and the Node reference (make reference) for the
 # golden-vector check. LIBRARY_CI_DIR keeps the environment (default: a temporary directory).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON="${PYTHON:-python3}"
 PKG=packages/mediasoup-ctl
-WORK="${LIBRARY_CI_DIR:-$(mktemp -d)}"
+if [[ -n "${LIBRARY_CI_DIR:-}" ]]; then
+  WORK="$LIBRARY_CI_DIR"
+else
+  WORK="$(mktemp -d)"
+  trap 'rm -rf "$WORK"' EXIT
+fi
 V="$WORK/venv/bin"
 pip_quiet=(--quiet --disable-pip-version-check)
 
@@ -31,3 +37,4 @@ cd "$PKG"
 "$V/pytest" -p no:cacheprovider --cov=mediasoup_ctl --cov-report=term-missing:skip-covered \
   --cov-fail-under=90
 "$V/lint-imports"
+"$V/mypy" --strict

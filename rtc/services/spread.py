@@ -47,6 +47,9 @@ class RouterSpread:
     def _forget_media(self, room: Room, peer: Peer) -> None:  # pragma: no cover (abstract)
         raise NotImplementedError
 
+    def _release_media(self, room: Room, peer: Peer) -> None:  # pragma: no cover (abstract)
+        raise NotImplementedError
+
     async def _attach_speaker_observer(self, room: Room) -> None:  # pragma: no cover
         raise NotImplementedError
 
@@ -149,7 +152,13 @@ class RouterSpread:
     async def _routers_lost(self, room: Room, lost: list[Any]) -> None:
         """Some (not all) routers of the call died with their worker; the room lock is held.
         Their peers rebuild their media (``rtc:reconnect``), the others keep theirs."""
-        hit = [peer for peer in room.peers.values() if peer.router in lost]
+        # A peer is hit when its router died, and also when it still holds a transport that
+        # died with it: a peer whose router was closed asks for a router again at its next
+        # rtc:createTransport, which may come before this runs (the room lock was busy), so
+        # its router is a live one while its first transports and producers are dead (found
+        # by bench.worker_kill_load: such peers lost their producer silently, no reconnect).
+        hit = [peer for peer in room.peers.values()
+               if peer.router in lost or any(t.closed for t in peer.transports.values())]
         primary_lost = room.router in lost
         for router in lost:
             room.drop_router(router)
@@ -157,7 +166,7 @@ class RouterSpread:
         room.lost_producers.clear()
         for peer in hit:
             gone += [(peer, producer_id) for producer_id in peer.producers]
-            self._forget_media(room, peer)
+            self._release_media(room, peer)  # closes what it has on a live router too
             peer.router = None
         if primary_lost:
             survivor = room.routers[0]

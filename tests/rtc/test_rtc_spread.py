@@ -194,6 +194,37 @@ async def test_death_of_a_spread_worker_rebuilds_only_its_peers(rtc_service: Roo
         await x.ok("rtc:leave")
 
 
+async def test_a_peer_placed_again_before_its_router_death_is_handled_still_reconnects(
+        rtc_service: RoomService, rtc_client, open_meeting, make_user, spread_settings):
+    """The second router's worker dies while the room is busy (its lock held), and one of its
+    peers makes a transport meanwhile, placed on a live router: when the death is handled,
+    that peer is still told to reconnect, its dead transports, its producer and its new
+    transport are all gone (nothing left in the workers), and the others see its producer
+    close. Found by bench.worker_kill_load with 100 peers: such peers kept a dead send
+    transport and lost their producer silently."""
+    a, b, c, d = await _peers(rtc_client, open_meeting, make_user, 4)
+    room = rtc_service.rooms[str(open_meeting.id)]
+    primary, second = room.routers
+    assert _router_of(rtc_service, open_meeting, c) is second
+    c_audio = await c.produce(c.send, "audio")
+    async with room.lock:
+        os.kill(room.workers[second.id].pid, signal.SIGKILL)
+        async with asyncio.timeout(10):
+            while not second.closed:
+                await asyncio.sleep(0.02)
+        await c.transport("recv")
+        assert _router_of(rtc_service, open_meeting, c) not in (second, None)
+    assert await c.event("rtc:reconnect", timeout=15) == {"reason": "media_server_restarted"}
+    assert (await a.event("rtc:producerClosed"))["producerId"] == c_audio
+    await rtc_service.wait_idle()
+    peer = room.peers[c.joined["peerId"]]
+    assert peer.transports == {} and peer.producers == {} and peer.router is None
+    dumps = await _router_dumps(rtc_service)
+    assert sum(r["transports"] for r in dumps.values()) == 4  # a and b: nothing of c or d
+    for x in (a, b, c, d):
+        await x.ok("rtc:leave")
+
+
 async def test_death_of_the_primary_worker_hands_the_call_over(rtc_service: RoomService,
                                                                rtc_client, open_meeting,
                                                                make_user, spread_settings):
@@ -244,4 +275,30 @@ async def test_a_failed_pipe_is_forgotten_and_its_consume_refused(rtc_service: R
         "rtpCapabilities": c.joined["routerRtpCapabilities"]}) == "not_found"
     assert room.pipes == {}
     for x in (a, b, c):
+        await x.ok("rtc:leave")
+
+
+async def test_dynacast_counts_the_consumers_on_other_routers(rtc_service: RoomService,
+                                                              rtc_client, open_meeting,
+                                                              make_user, spread_settings):
+    """A simulcast camera consumed only on another router: the sender is told the layer that
+    consumer prefers (the pipe consumer, which forwards every layer, does not count)."""
+    from tests.rtc.test_rtc_dynacast import simulcast_parameters
+
+    spread_settings.RTC_DYNACAST = {"RAISE_DELAY": 0.02, "LOWER_DELAY": 0.3}
+    spread_settings.RTC_LIMITS = {**spread_settings.RTC_LIMITS, "PEERS_PER_ROUTER": 1}
+    host, viewer = await _peers(rtc_client, open_meeting, make_user, 2)
+    room = rtc_service.rooms[str(open_meeting.id)]
+    assert _router_of(rtc_service, open_meeting, viewer) is room.routers[1]
+    produced = await host.ok("rtc:produce", {
+        "transportId": host.send, "kind": "video", "rtpParameters": simulcast_parameters(),
+        "appData": {"source": "webcam"}})
+    consumed = await viewer.consume(viewer.recv, produced["id"])
+    assert consumed["consumerType"] == "simulcast"
+    await viewer.ok("rtc:resumeConsumer", {"consumerId": consumed["id"]})
+    await viewer.ok("rtc:setPreferredLayers", {"consumerId": consumed["id"],
+                                               "spatialLayer": 1, "temporalLayer": 2})
+    event = await host.event("rtc:producerLayers", timeout=3)
+    assert event == {"producerId": produced["id"], "maxSpatialLayer": 1, "spatialLayers": 3}
+    for x in (host, viewer):
         await x.ok("rtc:leave")

@@ -11,7 +11,9 @@ import copy
 import marshal
 import math
 import re
-from typing import Any
+from typing import Any, TypeVar
+
+_T = TypeVar("_T")
 
 __all__ = [
     "deep_copy",
@@ -55,9 +57,11 @@ def truthy(value: Any) -> bool:
     and ``{}`` are truthy."""
     cls = type(value)
     if cls is str:
-        return value != ""
+        text: str = value
+        return text != ""
     if cls is int:
-        return value != 0
+        number: int = value
+        return number != 0
     if value is None or value is False:
         return False
     if value is True or cls is dict or cls is list:
@@ -74,7 +78,8 @@ def strict_eq(a: Any, b: Any) -> bool:
     if isinstance(a, bool) or isinstance(b, bool):
         return isinstance(a, bool) and isinstance(b, bool) and a is b
     if is_number(a) and is_number(b):
-        return a == b
+        same: bool = a == b
+        return same
     if isinstance(a, str) and isinstance(b, str):
         return a == b
     if isinstance(a, dict | list) or isinstance(b, dict | list):
@@ -116,7 +121,8 @@ def to_number(value: Any) -> float:
     if value is True:
         return 1
     if is_number(value):
-        return value
+        number: float = value
+        return number
     if isinstance(value, str):
         text = value.strip()
         if text == "":
@@ -152,7 +158,7 @@ _RTX_ANSWERS: dict[str, bool] = {}
 _ATOMIC = frozenset({str, int, float, bool, type(None)})
 
 
-def deep_copy(value: Any) -> Any:
+def deep_copy(value: _T) -> _T:
     """``copy.deepcopy`` for JSON-like data, several times faster.
 
     Dicts and lists of plain values (exact ``dict``, ``list``, ``str``, numbers, booleans,
@@ -166,10 +172,13 @@ def deep_copy(value: Any) -> Any:
         return value
     if cls is dict or cls is list:
         try:
-            return marshal.loads(marshal.dumps(value))
+            data: Any = value
+            copied: _T = marshal.loads(marshal.dumps(data))
+            return copied
         except ValueError:  # "unmarshallable object" (a subclass, ...), or nested too deep
             pass
-    return _copy(value, {})
+    result: _T = _copy(value, {})
+    return result
 
 
 def _copy(value: Any, memo: dict[int, Any]) -> Any:

@@ -172,15 +172,16 @@ class MessageWriter:
         shape: list[Any] = [body.key, method, body_type, len(values[1])]
         for value in body.values:
             if type(value) is str:
-                value = value.encode()
-                shape.append(len(value))
+                data = value.encode()
+                shape.append(len(data))
+                values.append(data)
             elif type(value) is not int or not 0 < value <= 0xFFFFFFFF:
                 # 0 is left out of the message, other values are refused: no template
                 return _checked(self.build(request_id, method, handler_id, body_type, body),
                                 method)
             else:
                 shape.append(-1)
-            values.append(value)
+                values.append(value)
         store = body.store
         key = tuple(shape)
         template = store.get(key, _UNSEEN)
@@ -203,7 +204,8 @@ class MessageWriter:
             store[key] = template
         if template is None:
             return _checked(self.build(request_id, method, handler_id, body_type, body), method)
-        return template.fill(values)  # type: ignore[union-attr]
+        filled: bytearray = template.fill(values)
+        return filled
 
 
 def _request_id_position(data: bytes) -> int:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import FBS.Consumer.ConsumerLayers as FbsConsumerLayers
 import FBS.Transport.CloseConsumerRequest as FbsCloseConsumer
@@ -29,7 +29,7 @@ from FBS.Request.Method import Method
 from FBS.Transport.ConsumeResponse import ConsumeResponse
 
 from . import ortc
-from .channel import EVENT_NAMES, body_of, body_table, notification_body
+from .channel import EVENT_NAMES, body_of, notification_body, reply_body
 from .errors import InvalidParameterError
 from .fbs_builder import Builder
 from .fbs_read import Table, slots
@@ -54,6 +54,7 @@ from .transport_child import TransportChild
 if TYPE_CHECKING:
     from .producer import Producer
     from .transport import Transport
+    from .types import RtpCapabilities, RtpParameters
 
 __all__ = ["Consumer", "create_consumer"]
 
@@ -120,7 +121,8 @@ async def create_consumer(transport: Transport, *, producer: Producer,
             # get_consumer_rtp_parameters validates the capabilities (whole) first.
             rtp_parameters = ortc.get_consumer_rtp_parameters(
                 consumable_rtp_parameters=producer.consumable_rtp_parameters,
-                remote_rtp_capabilities=rtp_capabilities, pipe=True, enable_rtx=enable_rtx)
+                remote_rtp_capabilities=cast("RtpCapabilities", rtp_capabilities), pipe=True,
+                enable_rtx=enable_rtx)
         else:
             rtp_parameters, plan = consume_plan(producer, rtp_capabilities, enable_rtx)
             rtp_parameters["mid"] = mid if mid else transport._next_consumer_mid()
@@ -130,7 +132,7 @@ async def create_consumer(transport: Transport, *, producer: Producer,
     layers = (None if preferred_layers is None else
               (preferred_layers["spatialLayer"], preferred_layers.get("temporalLayer")))
 
-    def write(builder: Builder, rtp_parameters: dict[str, Any], consumer_id: str) -> int:
+    def write(builder: Builder, rtp_parameters: RtpParameters, consumer_id: str) -> int:
         params_offset = serialize_rtp_parameters(builder, rtp_parameters)
         id_offset = builder.CreateString(consumer_id)
         producer_offset = builder.CreateString(producer.id)
@@ -157,17 +159,17 @@ async def create_consumer(transport: Transport, *, producer: Producer,
     response = await transport._request(Method.TRANSPORT_CONSUME,
                                          RequestBody.Transport_ConsumeRequest, body)
     transport._check_open()
-    status = body_table(response)
-    score_table = status.table(_CONSUME_RESPONSE.Score)
+    status = reply_body(response)
+    score_table = status.required(_CONSUME_RESPONSE.Score)
     score = {"score": score_table.u8(_SCORE.Score),
              "producerScore": score_table.u8(_SCORE.ProducerScore),
              "producerScores": score_table.u8s(_SCORE.ProducerScores)}
-    layers = status.table(_CONSUME_RESPONSE.PreferredLayers)
+    layers_table = status.table(_CONSUME_RESPONSE.PreferredLayers)
     return Consumer(transport=transport, consumer_id=consumer_id, producer=producer,
                     rtp_parameters=rtp_parameters, consumer_type=consumer_type,
                     paused=status.bool(_CONSUME_RESPONSE.Paused),
                     producer_paused=status.bool(_CONSUME_RESPONSE.ProducerPaused),
-                    score=score, preferred_layers=_read_layers(layers), app_data=app_data)
+                    score=score, preferred_layers=_read_layers(layers_table), app_data=app_data)
 
 
 class Consumer(TransportChild):
@@ -184,7 +186,7 @@ class Consumer(TransportChild):
     _close_spec = _CLOSE_CONSUMER
 
     def __init__(self, *, transport: Transport, consumer_id: str, producer: Producer,
-                 rtp_parameters: dict[str, Any], consumer_type: str, paused: bool,
+                 rtp_parameters: RtpParameters, consumer_type: str, paused: bool,
                  producer_paused: bool, score: dict[str, Any],
                  preferred_layers: dict[str, int] | None,
                  app_data: dict[str, Any] | None) -> None:

@@ -104,7 +104,8 @@ async def create_data_consumer(
         FbsConsumeDataRequest.AddProtocol(builder, protocol_offset)
         FbsConsumeDataRequest.AddPaused(builder, bool(paused))
         FbsConsumeDataRequest.AddSubchannels(builder, channels_offset)
-        return FbsConsumeDataRequest.End(builder)
+        offset: int = FbsConsumeDataRequest.End(builder)
+        return offset
 
     try:
         response = await transport._request(Method.TRANSPORT_CONSUME_DATA,
@@ -195,7 +196,8 @@ class DataConsumer(TransportChild):
     async def get_buffered_amount(self) -> int:
         """Bytes queued in the SCTP send buffer."""
         response = await self._request(Method.DATACONSUMER_GET_BUFFERED_AMOUNT)
-        return body_of(response, GetBufferedAmountResponse).BufferedAmount()
+        offset: int = body_of(response, GetBufferedAmountResponse).BufferedAmount()
+        return offset
 
     async def set_buffered_amount_low_threshold(self, threshold: int) -> None:
         """Emit ``bufferedamountlow`` when the buffer drains below ``threshold`` bytes."""
@@ -215,7 +217,8 @@ class DataConsumer(TransportChild):
             FbsSendRequest.Start(builder)
             FbsSendRequest.AddPpid(builder, ppid)
             FbsSendRequest.AddData(builder, data_offset)
-            return FbsSendRequest.End(builder)
+            offset: int = FbsSendRequest.End(builder)
+            return offset
 
         await self._request(Method.DATACONSUMER_SEND, RequestBody.DataConsumer_SendRequest, build)
 

@@ -81,7 +81,8 @@ async def create_data_producer(transport: Transport, *,
         FbsProduceDataRequest.AddLabel(builder, label_offset)
         FbsProduceDataRequest.AddProtocol(builder, protocol_offset)
         FbsProduceDataRequest.AddPaused(builder, bool(paused))
-        return FbsProduceDataRequest.End(builder)
+        offset: int = FbsProduceDataRequest.End(builder)
+        return offset
 
     response = await transport._request(Method.TRANSPORT_PRODUCE_DATA,
                                          RequestBody.Transport_ProduceDataRequest, build)
@@ -171,7 +172,8 @@ class DataProducer(TransportChild):
             FbsSend.AddSubchannels(builder, subchannels_offset)
             if required_subchannel is not None:
                 FbsSend.AddRequiredSubchannel(builder, required_subchannel)
-            return FbsSend.End(builder)
+            offset: int = FbsSend.End(builder)
+            return offset
 
         self._channel.notify(Event.DATAPRODUCER_SEND, self.id,
                              NotificationBody.DataProducer_SendNotification, build)

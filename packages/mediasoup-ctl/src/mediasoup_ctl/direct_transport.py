@@ -93,7 +93,8 @@ class DirectTransport(Transport):
             vector = builder.CreateByteVector(data)
             FbsSendRtcp.Start(builder)
             FbsSendRtcp.AddData(builder, vector)
-            return FbsSendRtcp.End(builder)
+            offset: int = FbsSendRtcp.End(builder)
+            return offset
 
         self._channel.notify(Event.TRANSPORT_SEND_RTCP, self.id,
                              NotificationBody.Transport_SendRtcpNotification, build)

@@ -242,7 +242,7 @@ class Builder(flatbuffers.Builder):
         else:
             self.head = head
         _I32(buf, len(buf) - object_offset, existing - object_offset)
-        self.current_vtable = None
+        self.current_vtable = None  # type: ignore[assignment]  # as the library: no object open
         return object_offset
 
     def table(self, spec: TableSpec, values: tuple[Any, ...]) -> int:

@@ -14,6 +14,7 @@ itself, by calling each accessor on a recorder that notes the vtable offset it l
 
 from __future__ import annotations
 
+import builtins
 import struct
 from types import SimpleNamespace
 from typing import Any
@@ -71,7 +72,7 @@ class Table:
         fields = self._fields
         index = slot >> 1
         if index < len(fields):
-            offset = fields[index]
+            offset: int = fields[index]
             if offset:
                 return self.pos + offset
         return 0
@@ -132,6 +133,13 @@ class Table:
         start = p + 4
         return str(buf[start:start + _U32(buf, p)[0]], "utf-8", errors)
 
+    def required(self, slot: int) -> Table:
+        """A sub-table field the schema marks ``required`` (absent only in a broken buffer)."""
+        table = self.table(slot)
+        if table is None:
+            raise ValueError(f"required table field (vtable offset {slot}) is absent")
+        return table
+
     def table(self, slot: int) -> Table | None:
         """A sub-table (or union value) field."""
         fields = self._fields
@@ -157,7 +165,7 @@ class Table:
             out.append(Table(buf, p + _U32(buf, p)[0]))
         return out
 
-    def strs(self, slot: int) -> list[str]:
+    def strs(self, slot: int) -> list[builtins.str]:
         """A vector of strings, decoded (``[]`` when absent)."""
         start, length = self._vector(slot)
         buf = self.buf
@@ -216,7 +224,7 @@ def slots(cls: type[Any]) -> SimpleNamespace:
         if not callable(member) or name == "Init" or name.startswith(("_", "GetRoot")) or \
                 name.endswith(("Length", "IsNone", "AsNumpy")):
             continue
-        probe = cls.__new__(cls)
+        probe = object.__new__(cls)
         recorder = _Recorder()
         probe._tab = recorder
         try:

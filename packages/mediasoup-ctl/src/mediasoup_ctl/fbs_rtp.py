@@ -9,6 +9,7 @@ mediasoup's camelCase shape with absent optional fields left out (as JSON drops 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import FBS.RtpParameters.Boolean as FbsBoolean
@@ -71,13 +72,15 @@ HEADER_EXTENSION_URIS: dict[str, int] = {
         Uri.DependencyDescriptor,
 }
 _URI_NAMES = {v: k for k, v in HEADER_EXTENSION_URIS.items()}
-_TYPES = {"simple": Type.SIMPLE, "simulcast": Type.SIMULCAST, "svc": Type.SVC, "pipe": Type.PIPE}
+_TYPES: dict[str, int] = {
+    "simple": Type.SIMPLE, "simulcast": Type.SIMULCAST, "svc": Type.SVC, "pipe": Type.PIPE}
 _TYPE_NAMES = {v: k for k, v in _TYPES.items()}
 
 
 def kind_to_fbs(kind: str) -> int:
     """'audio'/'video' to ``MediaKind``."""
-    return MediaKind.AUDIO if kind == "audio" else MediaKind.VIDEO
+    value: int = MediaKind.AUDIO if kind == "audio" else MediaKind.VIDEO
+    return value
 
 
 def kind_from_fbs(kind: int) -> str:
@@ -102,7 +105,8 @@ def offsets_vector(builder: flatbuffers.Builder, offsets: list[int]) -> int:
     builder.StartVector(4, len(offsets), 4)
     for offset in reversed(offsets):
         builder.PrependUOffsetTRelative(offset)
-    return builder.EndVector()
+    vector: int = builder.EndVector()
+    return vector
 
 
 # What each table's generated Start/Add.../End calls do, in the order this module makes them.
@@ -163,7 +167,7 @@ def _serialize_parameters(builder: Builder, parameters: dict[str, Any] | None) -
     return offsets_vector(builder, offsets)
 
 
-def serialize_encodings(builder: Builder, encodings: list[dict[str, Any]]) -> int:
+def serialize_encodings(builder: Builder, encodings: list[Any]) -> int:
     """A vector of ``RtpEncodingParameters``."""
     offsets = []
     for encoding in encodings:
@@ -181,7 +185,7 @@ def serialize_encodings(builder: Builder, encodings: list[dict[str, Any]]) -> in
     return offsets_vector(builder, offsets)
 
 
-def _write_codecs(builder: Builder, codecs_list: list[dict[str, Any]]) -> int:
+def _write_codecs(builder: Builder, codecs_list: list[Any]) -> int:
     """The ``codecs`` vector of ``RtpParameters``, written in place."""
     create_string = builder.CreateString
     codecs = []
@@ -201,7 +205,7 @@ def _write_codecs(builder: Builder, codecs_list: list[dict[str, Any]]) -> int:
     return offsets_vector(builder, codecs)
 
 
-def _write_extensions(builder: Builder, extensions: list[dict[str, Any]] | None) -> int:
+def _write_extensions(builder: Builder, extensions: list[Any] | None) -> int:
     """The ``headerExtensions`` vector of ``RtpParameters``, written in place."""
     offsets = []
     for ext in extensions or ():
@@ -214,7 +218,7 @@ def _write_extensions(builder: Builder, extensions: list[dict[str, Any]] | None)
     return offsets_vector(builder, offsets)
 
 
-def serialize_rtp_parameters(builder: Builder, params: dict[str, Any]) -> int:
+def serialize_rtp_parameters(builder: Builder, params: Mapping[str, Any]) -> int:
     """An ``RtpParameters`` table from validated mediasoup RTP parameters."""
     codecs_vector = cached(builder, "codecs", params["codecs"], _write_codecs)
     extensions_vector = cached(builder, "headerExtensions", params.get("headerExtensions"),
@@ -228,7 +232,7 @@ def serialize_rtp_parameters(builder: Builder, params: dict[str, Any]) -> int:
         mid, codecs_vector, extensions_vector, encodings_vector, rtcp_offset))
 
 
-def serialize_rtp_mapping(builder: Builder, mapping: dict[str, Any]) -> int:
+def serialize_rtp_mapping(builder: Builder, mapping: Mapping[str, Any]) -> int:
     """An ``RtpMapping`` table from ``ortc.get_producer_rtp_parameters_mapping``'s result."""
     codecs = [write_table(builder, _CODEC_MAPPING,
                           (codec["payloadType"], codec["mappedPayloadType"]))

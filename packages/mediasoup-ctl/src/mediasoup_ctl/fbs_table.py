@@ -139,7 +139,7 @@ def table_spec(module: Any, *names: str) -> TableSpec:
     recorder = _SpecRecorder()
     module.Start(recorder)
     assert recorder.numfields is not None
-    fields = []
+    fields: list[tuple[Any, ...]] = []
     for name in names:
         recorder.call = None
         getattr(module, "Add" + name)(recorder, 0)
@@ -150,7 +150,7 @@ def table_spec(module: Any, *names: str) -> TableSpec:
     return TableSpec(recorder.numfields, tuple(fields), names)
 
 
-def write_table(builder: Any, spec: TableSpec, values: tuple[Any, ...]) -> int:
+def write_table(builder: flatbuffers.Builder, spec: TableSpec, values: tuple[Any, ...]) -> int:
     """Write a whole table: ``Start``, ``Add<name>(value)`` for each field of ``spec`` in
     order, then ``End``; returns the table's offset, with the same bytes as those calls.
 
@@ -206,7 +206,8 @@ def write_table(builder: Any, spec: TableSpec, values: tuple[Any, ...]) -> int:
     return object_offset
 
 
-def _write_fields(builder: Any, spec: TableSpec, values: tuple[Any, ...]) -> int:
+def _write_fields(builder: flatbuffers.Builder, spec: TableSpec, values: tuple[Any, ...]
+                  ) -> int:
     """Field by field, exactly as ``Start`` + ``Prepend...Slot`` calls + ``End``."""
     builder.StartObject(spec.numfields)
     for (slot, _width, code, default, _flags, kind), x in zip(spec.fields, values, strict=True):
@@ -221,7 +222,7 @@ _METHODS = {(code, kind): method for method, (_w, code, _f, kind) in _SLOT_KINDS
             if method != "PrependByteSlot"}
 
 
-def offsets_vector(builder: Any, offsets: list[int]) -> int:
+def offsets_vector(builder: flatbuffers.Builder, offsets: list[int]) -> int:
     """A vector of offsets (tables, strings) in the given order: what ``StartVector(4, n,
     4)``, ``PrependUOffsetTRelative`` for each (last first) and ``EndVector`` write."""
     if builder.nested:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from FBS.Common.TraceDirection import TraceDirection
@@ -41,7 +42,7 @@ SCTP_STATES = {SctpState.NEW: "new", SctpState.CONNECTING: "connecting",
                SctpState.CONNECTED: "connected", SctpState.FAILED: "failed",
                SctpState.CLOSED: "closed"}
 PROTOCOLS = {Protocol.UDP: "udp", Protocol.TCP: "tcp"}
-CRYPTO_SUITES = {
+CRYPTO_SUITES: dict[str, int] = {
     "AEAD_AES_256_GCM": SrtpCryptoSuite.AEAD_AES_256_GCM,
     "AEAD_AES_128_GCM": SrtpCryptoSuite.AEAD_AES_128_GCM,
     "AES_CM_128_HMAC_SHA1_80": SrtpCryptoSuite.AES_CM_128_HMAC_SHA1_80,
@@ -157,7 +158,7 @@ def parse_sctp_stream_parameters(table: Any) -> dict[str, Any]:
     return fields(table, ("streamId", "ordered", "maxPacketLifeTime", "maxRetransmits"))
 
 
-def sctp_stream_parameters_to_fbs(params: dict[str, Any]) -> SctpStreamParametersT:
+def sctp_stream_parameters_to_fbs(params: Mapping[str, Any]) -> SctpStreamParametersT:
     """Validated SCTP stream parameters as the FlatBuffers object."""
     return SctpStreamParametersT(
         streamId=params["streamId"],

@@ -21,11 +21,14 @@ also holds the request templates of its requests (``fbs_template``).
 from __future__ import annotations
 
 import marshal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from . import ortc
+from .types import MediaKind, RtpMapping, RtpParameters
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from .producer import Producer
     from .transport import Transport
 
@@ -33,6 +36,9 @@ __all__ = ["ProducePlan", "ConsumePlan", "produce_plan", "consume_plan", "CACHE_
 
 CACHE_MAX = 64
 """Entries kept per router (produce) and per producer (consume) before the cache is reset."""
+
+# marshal.dumps for the TypedDicts this module keeps (plain dicts at run time).
+_dumps: Callable[[Any], bytes] = marshal.dumps
 
 
 def _key(value: Any) -> bytes | None:
@@ -50,30 +56,31 @@ class ProducePlan:
     __slots__ = ("params", "params_blob", "mapping_codecs", "mapping_encodings",
                  "consumable_blob", "templates")
 
-    def __init__(self, params: dict[str, Any], mapping: dict[str, Any],
-                 consumable: dict[str, Any]) -> None:
-        self.params_blob = marshal.dumps(params)
+    def __init__(self, params: RtpParameters, mapping: RtpMapping,
+                 consumable: RtpParameters) -> None:
+        self.params_blob = _dumps(params)
         self.params = marshal.loads(self.params_blob)  # private: what the templates serialize
         self.mapping_codecs = marshal.loads(marshal.dumps(mapping["codecs"]))
-        self.mapping_encodings = [{k: v for k, v in e.items() if k != "mappedSsrc"}
-                                  for e in mapping["encodings"]]
-        self.consumable_blob = marshal.dumps(consumable)
+        self.mapping_encodings: list[dict[str, Any]] = [
+            {k: v for k, v in e.items() if k != "mappedSsrc"} for e in mapping["encodings"]]
+        self.consumable_blob = _dumps(consumable)
         self.templates: dict[Any, Any] = {}
 
-    def mapping(self, mapped_ssrcs: tuple[int, ...]) -> dict[str, Any]:
+    def mapping(self, mapped_ssrcs: tuple[int, ...]) -> RtpMapping:
         """The RTP mapping with these mapped SSRCs (one per encoding)."""
-        return {"codecs": self.mapping_codecs,
+        return cast(RtpMapping, {"codecs": self.mapping_codecs,
                 "encodings": [{"mappedSsrc": ssrc, **encoding} for ssrc, encoding
-                              in zip(mapped_ssrcs, self.mapping_encodings, strict=True)]}
+                              in zip(mapped_ssrcs, self.mapping_encodings, strict=True)]})
 
-    def results(self) -> tuple[dict[str, Any], dict[str, Any], tuple[int, ...]]:
+    def results(self) -> tuple[RtpParameters, RtpParameters, tuple[int, ...]]:
         """Fresh producer and consumable parameters, and the mapped SSRCs, for a new call."""
         base = ortc.generate_random_number()
-        consumable = marshal.loads(self.consumable_blob)
+        consumable: RtpParameters = marshal.loads(self.consumable_blob)
         ssrcs = tuple(base + index for index in range(len(self.mapping_encodings)))
         for encoding, ssrc in zip(consumable["encodings"], ssrcs, strict=True):
             encoding["ssrc"] = ssrc
-        return marshal.loads(self.params_blob), consumable, ssrcs
+        params: RtpParameters = marshal.loads(self.params_blob)
+        return params, consumable, ssrcs
 
 
 class _ProduceEntry:
@@ -86,8 +93,8 @@ class _ProduceEntry:
         self.plans: dict[Any, ProducePlan] = {}
 
 
-def produce_plan(transport: Transport, kind: str, rtp_parameters: Any) -> tuple[
-        dict[str, Any], dict[str, Any], dict[str, Any], tuple[int, ...], ProducePlan | None]:
+def produce_plan(transport: Transport, kind: MediaKind, rtp_parameters: Any) -> tuple[
+        RtpParameters, RtpParameters, RtpMapping, tuple[int, ...], ProducePlan | None]:
     """``(params, consumable, mapping, mapped SSRCs, plan)`` of a produce, as
     ``create_producer`` computed them: from a plan when these inputs were negotiated before
     on this router, else through ``ortc`` (the plan is then kept; None if it cannot be)."""
@@ -139,24 +146,24 @@ class ConsumePlan:
 
     __slots__ = ("params_blob", "rtx", "templates")
 
-    def __init__(self, params: dict[str, Any]) -> None:
-        self.params_blob = marshal.dumps(params)
+    def __init__(self, params: RtpParameters) -> None:
+        self.params_blob = _dumps(params)
         self.rtx = "rtx" in params["encodings"][0]
         self.templates: dict[Any, Any] = {}
 
-    def results(self) -> dict[str, Any]:
+    def results(self) -> RtpParameters:
         """Fresh consumer RTP parameters with a newly drawn SSRC (and RTX SSRC after it)."""
-        params = marshal.loads(self.params_blob)
+        params: RtpParameters = marshal.loads(self.params_blob)
         encoding = params["encodings"][0]
         encoding["ssrc"] = ssrc = ortc.generate_random_number()
         if self.rtx:
             encoding["rtx"]["ssrc"] = ssrc + 1
         return params
 
-    def filled(self, values: tuple[Any, ...]) -> dict[str, Any]:
+    def filled(self, values: tuple[Any, ...]) -> RtpParameters:
         """The parameters with ``values`` = (consumer id, MID, SSRC[, RTX SSRC]) in place (the
         values a consume request's template patches)."""
-        params = marshal.loads(self.params_blob)
+        params: RtpParameters = marshal.loads(self.params_blob)
         encoding = params["encodings"][0]
         encoding["ssrc"] = values[2]
         if self.rtx:
@@ -166,7 +173,7 @@ class ConsumePlan:
 
 
 def consume_plan(producer: Producer, rtp_capabilities: Any, enable_rtx: bool
-                 ) -> tuple[dict[str, Any], ConsumePlan | None]:
+                 ) -> tuple[RtpParameters, ConsumePlan | None]:
     """``(rtp_parameters, plan)`` of a non-pipe consume of ``producer`` (no MID yet), from a
     plan when these capabilities consumed it before, else through ``ortc``."""
     blob = _key(rtp_capabilities)

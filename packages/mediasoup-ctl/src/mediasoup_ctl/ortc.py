@@ -17,7 +17,8 @@ replace it with a deterministic sequence.
 from __future__ import annotations
 
 import secrets
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, cast
 
 from mediasoup_ctl._js import deep_copy, js_str, strict_eq, to_number, truthy
 from mediasoup_ctl.errors import InvalidParameterError, UnsupportedError
@@ -76,7 +77,7 @@ def generate_random_number() -> int:
 
 
 def _match_producer_codecs(
-    params: dict[str, Any], caps: dict[str, Any]
+    params: Mapping[str, Any], caps: Mapping[str, Any]
 ) -> list[tuple[dict[str, Any], dict[str, Any]]]:
     """Pairs (producer codec, router codec): media codecs first, then RTX, as Node's Map."""
     pairs: list[tuple[dict[str, Any], dict[str, Any]]] = []
@@ -152,7 +153,7 @@ def get_producer_rtp_parameters_mapping(
             if truthy(encoding.get(key)):
                 mapped[key] = encoding[key]
         mapping["encodings"].append(mapped)
-    return mapping
+    return cast(RtpMapping, mapping)
 
 
 def negotiate_producer_rtp_parameters(
@@ -248,7 +249,7 @@ def get_consumable_rtp_parameters(
         ext = _pick(cap_ext, _EXTENSION_FIELDS)
         ext["parameters"] = {}
         consumable["headerExtensions"].append(ext)
-    encodings = rtp_parameters.get("encodings") or []
+    encodings: list[Any] = rtp_parameters.get("encodings") or []
     for index, given in enumerate(encodings):
         if index >= len(rtp_mapping["encodings"]):
             raise InvalidParameterError(f"no mapping for encoding {index}")
@@ -259,7 +260,7 @@ def get_consumable_rtp_parameters(
         consumable["encodings"].append(encoding)
     consumable["rtcp"] = _pick(rtp_parameters.get("rtcp") or {}, _RTCP_FIELDS)
     consumable["rtcp"]["reducedSize"] = True
-    return consumable
+    return cast(RtpParameters, consumable)
 
 
 # (field in the result, field in the router capability), for _pick
@@ -273,12 +274,12 @@ _EXTENSION_FIELDS = (("uri", "uri"), ("id", "preferredId"), ("encrypt", "preferr
 _RTCP_FIELDS = (("cname", "cname"),)
 
 
-def _pick(source: dict[str, Any], fields: tuple[tuple[str, str], ...]) -> dict[str, Any]:
+def _pick(source: Mapping[str, Any], fields: tuple[tuple[str, str], ...]) -> dict[str, Any]:
     """Copy ``source[src]`` to ``result[dst]`` for each ``(dst, src)`` present in ``source``.
 
     An absent key is left out, as JSON leaves out Node's ``undefined`` members.
     """
-    picked = {}
+    picked: dict[str, Any] = {}
     for dst, src in fields:
         if src in source:
             value = source[src]
@@ -395,21 +396,21 @@ def get_consumer_rtp_parameters(
         params["encodings"].append(encoding)
     else:
         params["encodings"] = _renumber_encodings(encodings, rtx=rtx_supported)
-    return params
+    return cast(RtpParameters, params)
 
 
 def _matching_header_extensions(
-    extensions: list[dict[str, Any]], remote: list[dict[str, Any]]
-) -> list[dict[str, Any]]:
+    extensions: list[Any], remote: list[Any]
+) -> list[Any]:
     """Copies of the ``extensions`` the remote side has with the same id (``===``) and URI.
 
     The remote's ids are grouped by URI once (validated URIs are strings), instead of
     comparing every pair.
     """
-    ids_by_uri: dict[str, list[Any]] = {}
+    ids_by_uri: dict[Any, list[Any]] = {}
     for cap in remote:
         ids_by_uri.setdefault(cap.get("uri"), []).append(cap.get("preferredId"))
-    kept = []
+    kept: list[Any] = []
     for ext in extensions:
         uri = ext.get("uri")
         if type(uri) is str:
@@ -422,7 +423,7 @@ def _matching_header_extensions(
     return kept
 
 
-def _renumber_encodings(encodings: list[dict[str, Any]], *, rtx: bool) -> list[dict[str, Any]]:
+def _renumber_encodings(encodings: list[Any], *, rtx: bool) -> list[Any]:
     """Copies with SSRCs (and RTX SSRCs) counted up from fresh random bases, as for pipes."""
     result = deep_copy(encodings)
     base_ssrc = generate_random_number()
@@ -459,6 +460,7 @@ def get_pipe_consumer_rtp_parameters(
         ]
         codecs.append(codec)
     dropped_uris = (_MID_URI, _ABS_SEND_TIME_URI, _TRANSPORT_CC_URI)
+    rtcp: Any = consumable.get("rtcp")
     return {
         "codecs": codecs,
         "headerExtensions": [
@@ -467,5 +469,5 @@ def get_pipe_consumer_rtp_parameters(
             if ext.get("uri") not in dropped_uris
         ],
         "encodings": _renumber_encodings(consumable.get("encodings") or [], rtx=enable_rtx),
-        "rtcp": deep_copy(consumable.get("rtcp")),
+        "rtcp": deep_copy(rtcp),
     }

@@ -8,7 +8,8 @@ supported table with those rules. Import these through ``mediasoup_ctl.ortc``.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, cast
 
 from mediasoup_ctl import h264
 from mediasoup_ctl._js import deep_copy, is_number, is_rtx_mime_type, js_str, strict_eq, truthy
@@ -37,12 +38,12 @@ UNDEFINED = object()
 _NORMALIZED_SUPPORTED = validate_rtp_capabilities(SUPPORTED_RTP_CAPABILITIES)
 
 
-def is_rtx_codec(codec: dict[str, Any]) -> bool:
+def is_rtx_codec(codec: Mapping[str, Any]) -> bool:
     """Whether a codec is a retransmission (``*/rtx``) codec."""
     return is_rtx_mime_type(codec.get("mimeType"))
 
 
-def codec_params(codec: dict[str, Any]) -> dict[str, Any]:
+def codec_params(codec: Mapping[str, Any]) -> dict[str, Any]:
     """A codec's ``parameters`` (``{}`` when absent or not an object)."""
     params = codec.get("parameters")
     return params if isinstance(params, dict) else {}
@@ -52,7 +53,7 @@ def _or_zero(value: Any) -> Any:
     return value if truthy(value) else 0
 
 
-def match_codecs(a: dict[str, Any], b: dict[str, Any], *, strict: bool = False) -> bool:
+def match_codecs(a: Mapping[str, Any], b: Mapping[str, Any], *, strict: bool = False) -> bool:
     """Whether codec ``a`` matches codec ``b`` (mediasoup's ``matchCodecs``, without mutation).
 
     MIME type (case-insensitive), clock rate and channels must be equal; multiopus also needs
@@ -88,7 +89,9 @@ def match_codecs(a: dict[str, Any], b: dict[str, Any], *, strict: bool = False) 
     return True
 
 
-def negotiated_codec_parameters(codec: dict[str, Any], cap_codec: dict[str, Any]) -> dict[str, Any]:
+def negotiated_codec_parameters(
+    codec: Mapping[str, Any], cap_codec: Mapping[str, Any]
+) -> dict[str, Any]:
     """The codec's parameters after Node's ``matchCodecs(..., {modify: true})``.
 
     For H264 the ``profile-level-id`` becomes the answer to the router codec (normalised, and
@@ -211,7 +214,7 @@ def _generate_router_rtp_capabilities(media_codecs: list[Any] | None) -> RtpCapa
                     "rtcpFeedback": [],
                 }
             )
-    return caps
+    return cast(RtpCapabilities, caps)
 
 
 def _take_dynamic_payload_type(available: list[int]) -> int:

@@ -229,14 +229,15 @@ def _normalize_rtcp_parameters(rtcp: Any, where: Where) -> None:
         rtcp["reducedSize"] = True
 
 
-def _normalize_list(container: dict[str, Any], key: str, name: str, where: Where) -> list[Any]:
+def _normalize_list(container: Any, key: str, name: str, where: Where) -> list[Any]:
     """An optional array member: absent or falsy becomes ``[]``, another truthy value fails."""
     value = container.get(key)
     if truthy(value) and not isinstance(value, list):
         raise _fail(f"{name}.{key} is not an array", where)
     if not truthy(value):
         container[key] = []
-    return container[key]
+    items: list[Any] = container[key]
+    return items
 
 
 def normalize_rtp_capabilities(caps: Any) -> None:
@@ -250,14 +251,14 @@ def normalize_rtp_capabilities(caps: Any) -> None:
 
 def validate_rtp_capabilities(caps: Any) -> RtpCapabilities:
     """Return a normalised copy of RTP capabilities (a router's or a receiving endpoint's)."""
-    result = deep_copy(caps)
+    result: RtpCapabilities = deep_copy(caps)
     normalize_rtp_capabilities(result)
     return result
 
 
 def validate_rtp_codec_capability(codec: Any) -> RtpCodecCapability:
     """Return a normalised copy of one codec capability (e.g. a router media codec)."""
-    result = deep_copy(codec)
+    result: RtpCodecCapability = deep_copy(codec)
     _normalize_rtp_codec_capability(result, "")
     return result
 
@@ -269,7 +270,7 @@ def validate_rtp_parameters(params: Any) -> RtpParameters:
     ``rtcp`` to ``{"reducedSize": True}``. Node's ``Transport.produce()`` then replaces empty
     encodings with ``[{}]``; that is the caller's step, not validation's.
     """
-    result = deep_copy(params)
+    result: RtpParameters = deep_copy(params)
     _require_object(result, "params", "")
     mid = result.get("mid")
     if truthy(mid) and not is_string(mid):
@@ -298,7 +299,7 @@ def validate_sctp_stream_parameters(params: Any) -> SctpStreamParameters:
     (``maxPacketLifeTime`` or ``maxRetransmits``) is given; both limits at once, or a limit
     with ``ordered=True``, are refused.
     """
-    result = deep_copy(params)
+    result: SctpStreamParameters = deep_copy(params)
     _require_object(result, "params", "")
     if not is_number(result.get("streamId")):
         raise _fail("missing params.streamId", "")
@@ -328,7 +329,8 @@ def validate_num_sctp_streams(num_streams: Any) -> NumSctpStreams:
         raise _fail("missing numStreams.OS", "")
     if not is_number(num_streams.get("MIS")):
         raise _fail("missing numStreams.MIS", "")
-    return deep_copy(num_streams)
+    copied: NumSctpStreams = deep_copy(num_streams)
+    return copied
 
 
 def validate_sctp_capabilities(caps: Any) -> SctpCapabilities:
@@ -340,7 +342,8 @@ def validate_sctp_capabilities(caps: Any) -> SctpCapabilities:
     if not truthy(caps.get("numStreams")) or not is_object(caps["numStreams"]):
         raise _fail("missing caps.numStreams", "")
     validate_num_sctp_streams(caps["numStreams"])
-    return deep_copy(caps)
+    copied: SctpCapabilities = deep_copy(caps)
+    return copied
 
 
 def validate_sctp_parameters(params: Any) -> SctpParameters:
@@ -350,4 +353,5 @@ def validate_sctp_parameters(params: Any) -> SctpParameters:
     for key in ("port", "OS", "MIS", "maxMessageSize"):
         if not is_number(params.get(key)):
             raise _fail(f"missing params.{key}", "")
-    return deep_copy(params)
+    copied: SctpParameters = deep_copy(params)
+    return copied

@@ -53,7 +53,7 @@ async def _create_pair(local: Router, remote: Router, options: dict[str, Any]
         for transport in created:
             transport.close()
         raise errors[0]
-    local_pipe, remote_pipe = results  # type: ignore[misc]
+    local_pipe, remote_pipe = created
     try:
         await asyncio.gather(
             local_pipe.connect(ip=remote_pipe.tuple["localAddress"],
@@ -71,8 +71,16 @@ async def _create_pair(local: Router, remote: Router, options: dict[str, Any]
         local._pipe_pairs.pop(remote.id, None)
         remote._pipe_pairs.pop(local.id, None)
 
-    local_pipe.observer.on("close", lambda: (remote_pipe.close(), forget()))
-    remote_pipe.observer.on("close", lambda: (local_pipe.close(), forget()))
+    def close_remote() -> None:
+        remote_pipe.close()
+        forget()
+
+    def close_local() -> None:
+        local_pipe.close()
+        forget()
+
+    local_pipe.observer.on("close", close_remote)
+    remote_pipe.observer.on("close", close_local)
     return local_pipe, remote_pipe
 
 

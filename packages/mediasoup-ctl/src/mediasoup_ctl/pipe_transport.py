@@ -89,7 +89,8 @@ class PipeTransport(Transport):
     @property
     def tuple(self) -> dict[str, Any]:
         """Local (and, once connected, remote) address."""
-        return self._data["tuple"]
+        value: dict[str, Any] = self._data["tuple"]
+        return value
 
     @property
     def srtp_parameters(self) -> dict[str, Any] | None:

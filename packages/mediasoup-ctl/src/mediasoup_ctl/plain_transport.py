@@ -110,7 +110,8 @@ class PlainTransport(Transport):
     @property
     def tuple(self) -> dict[str, Any]:
         """Local (and, once known, remote) address of the RTP socket."""
-        return self._data["tuple"]
+        value: dict[str, Any] = self._data["tuple"]
+        return value
 
     @property
     def rtcp_tuple(self) -> dict[str, Any] | None:

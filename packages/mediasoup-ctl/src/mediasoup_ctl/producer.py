@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, cast
 
 import FBS.Producer.SendNotification as FbsSend
 import FBS.Transport.CloseProducerRequest as FbsCloseProducer
@@ -24,7 +25,7 @@ from FBS.Request.Body import Body as RequestBody
 from FBS.Request.Method import Method
 from FBS.Transport.ProduceResponse import ProduceResponse
 
-from .channel import EVENT_NAMES, body_of, body_table, notification_body
+from .channel import EVENT_NAMES, body_of, notification_body, reply_body
 from .errors import InvalidParameterError
 from .fbs_builder import Builder
 from .fbs_read import slots
@@ -45,6 +46,7 @@ from .transport_child import TransportChild
 
 if TYPE_CHECKING:
     from .transport import Transport
+    from .types import MediaKind, RtpMapping, RtpParameters
 
 __all__ = ["Producer", "create_producer", "parse_media_trace"]
 
@@ -71,7 +73,7 @@ def parse_media_trace(table: Any, t_class: type[Any], names: dict[int, str]) -> 
     }
 
 
-async def create_producer(transport: Transport, *, kind: str, rtp_parameters: dict[str, Any],
+async def create_producer(transport: Transport, *, kind: str, rtp_parameters: Mapping[str, Any],
                           producer_id: str | None, paused: bool,
                           key_frame_request_delay: int | None,
                           app_data: dict[str, Any] | None) -> Producer:
@@ -83,11 +85,12 @@ async def create_producer(transport: Transport, *, kind: str, rtp_parameters: di
         not isinstance(key_frame_request_delay, int) or key_frame_request_delay < 0
     ):
         raise InvalidParameterError("key_frame_request_delay must be a non-negative integer")
-    params, consumable, mapping, ssrcs, plan = produce_plan(transport, kind, rtp_parameters)
+    params, consumable, mapping, ssrcs, plan = produce_plan(
+        transport, cast("MediaKind", kind), rtp_parameters)
     producer_id = producer_id or new_id()
     flags = (key_frame_request_delay or 0, bool(paused))
 
-    def write(builder: Builder, rtp_parameters: dict[str, Any], mapping: dict[str, Any],
+    def write(builder: Builder, rtp_parameters: RtpParameters, mapping: RtpMapping,
               producer_id: str) -> int:
         id_offset = builder.CreateString(producer_id)
         params_offset = serialize_rtp_parameters(builder, rtp_parameters)
@@ -105,7 +108,7 @@ async def create_producer(transport: Transport, *, kind: str, rtp_parameters: di
     response = await transport._request(Method.TRANSPORT_PRODUCE,
                                          RequestBody.Transport_ProduceRequest, body)
     transport._check_open()  # closed while we waited: the worker dropped the producer too
-    producer_type = body_table(response).u8(_PRODUCE_RESPONSE.Type)
+    producer_type = reply_body(response).u8(_PRODUCE_RESPONSE.Type)
     return Producer(transport=transport, producer_id=producer_id, kind=kind,
                     rtp_parameters=params, producer_type=producer_type_from_fbs(producer_type),
                     consumable_rtp_parameters=consumable, paused=bool(paused),
@@ -126,8 +129,8 @@ class Producer(TransportChild):
     _close_spec = _CLOSE_PRODUCER
 
     def __init__(self, *, transport: Transport, producer_id: str, kind: str,
-                 rtp_parameters: dict[str, Any], producer_type: str,
-                 consumable_rtp_parameters: dict[str, Any], paused: bool,
+                 rtp_parameters: RtpParameters, producer_type: str,
+                 consumable_rtp_parameters: RtpParameters, paused: bool,
                  app_data: dict[str, Any] | None) -> None:
         super().__init__()
         self.id = producer_id
@@ -237,4 +240,5 @@ def _send_body(builder: flatbuffers.Builder, data: bytes) -> int:
     vector = builder.CreateByteVector(data)
     FbsSend.Start(builder)
     FbsSend.AddData(builder, vector)
-    return FbsSend.End(builder)
+    offset: int = FbsSend.End(builder)
+    return offset

@@ -16,7 +16,7 @@ from FBS.Request.Method import Method
 from FBS.Router.DumpResponse import DumpResponse
 
 from . import ortc
-from .channel import Channel, body_table
+from .channel import Channel, reply_body
 from .errors import InvalidParameterError, InvalidStateError, UnsupportedError
 from .events import EventEmitter
 from .fbs_read import slots
@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from .producer import Producer
     from .rtp_observer import RtpObserver
     from .transport import Transport
+    from .types import RtpCapabilities
     from .webrtc_transport import WebRtcTransport
 
 __all__ = ["Router", "create_router"]
@@ -70,7 +71,7 @@ class Router(EventEmitter):
     Events: ``workerclose``. Observer events: ``close``, ``newtransport``, ``newrtpobserver``.
     """
 
-    def __init__(self, *, router_id: str, channel: Channel, rtp_capabilities: dict[str, Any],
+    def __init__(self, *, router_id: str, channel: Channel, rtp_capabilities: RtpCapabilities,
                  app_data: dict[str, Any] | None) -> None:
         super().__init__()
         self.id = router_id
@@ -88,7 +89,7 @@ class Router(EventEmitter):
         self._produce_plans: dict[Any, Any] = {}
 
     @property
-    def rtp_capabilities(self) -> dict[str, Any]:
+    def rtp_capabilities(self) -> RtpCapabilities:
         """The router's RTP capabilities (give them to clients: ``device.load()``)."""
         return self._rtp_capabilities
 
@@ -137,7 +138,7 @@ class Router(EventEmitter):
     async def dump(self) -> dict[str, Any]:
         """The worker's view of this router (transport ids, producer→consumer maps, ...)."""
         self._check_open()
-        dump = body_table(await self._channel.request(Method.ROUTER_DUMP, self.id))
+        dump = reply_body(await self._channel.request(Method.ROUTER_DUMP, self.id))
         return {
             "id": dump.str(_DUMP.Id),
             "transportIds": dump.strs(_DUMP.TransportIds),
@@ -153,7 +154,7 @@ class Router(EventEmitter):
                 dump, _DUMP.MapDataConsumerIdDataProducerId),
         }
 
-    def can_consume(self, *, producer_id: str, rtp_capabilities: dict[str, Any]) -> bool:
+    def can_consume(self, *, producer_id: str, rtp_capabilities: RtpCapabilities) -> bool:
         """Whether an endpoint with ``rtp_capabilities`` can consume the given producer."""
         producer = self._producers.get(producer_id)
         if producer is None:
@@ -304,7 +305,8 @@ class Router(EventEmitter):
             raise UnsupportedError(f"DataProducer with id {data_producer_id!r} not found")
         return await pipe_to_router(
             self, router, producer_id=producer_id, data_producer_id=data_producer_id,
-            listen_info=copy.deepcopy(listen_info) or {"protocol": "udp", "ip": "127.0.0.1"},
+            listen_info=(copy.deepcopy(listen_info) if listen_info
+                         else {"protocol": "udp", "ip": "127.0.0.1"}),
             enable_sctp=enable_sctp, num_sctp_streams=num_sctp_streams or {"OS": 1024,
                                                                            "MIS": 1024},
             enable_rtx=enable_rtx, enable_srtp=enable_srtp)

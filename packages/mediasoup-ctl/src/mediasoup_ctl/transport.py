@@ -6,7 +6,9 @@ dump/stats parsing and their notifications.
 
 from __future__ import annotations
 
+import builtins
 import logging
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from FBS.Notification.Event import Event
@@ -20,13 +22,15 @@ from FBS.Transport.SetMaxOutgoingBitrateRequest import SetMaxOutgoingBitrateRequ
 from FBS.Transport.SetMinOutgoingBitrateRequest import SetMinOutgoingBitrateRequestT
 from FBS.Transport.TraceNotification import TraceNotification
 
-from .channel import EVENT_NAMES, Response, body_of, notification_body
+from .channel import EVENT_NAMES, body_of, notification_body
 from .errors import InvalidParameterError, InvalidStateError, UnsupportedError
 from .events import EventEmitter
 from .fbs_transport import SCTP_STATES, TRACE_EVENT_TYPES, parse_trace
 from .fbs_utils import new_id
 
 if TYPE_CHECKING:
+    from FBS.Response.Response import Response
+
     from .consumer import Consumer
     from .data_consumer import DataConsumer
     from .data_producer import DataProducer
@@ -47,8 +51,8 @@ class Transport(EventEmitter):
     """
 
     type: ClassVar[str] = ""
-    _DUMP_CLASS: ClassVar[type[Any]]
-    _STATS_CLASS: ClassVar[type[Any]]
+    _DUMP_CLASS: ClassVar[builtins.type[Any]]
+    _STATS_CLASS: ClassVar[builtins.type[Any]]
 
     def __init__(self, *, router: Router, transport_id: str, data: dict[str, Any],
                  app_data: dict[str, Any] | None) -> None:
@@ -247,7 +251,8 @@ class Transport(EventEmitter):
         self._next_mid = self._next_mid + 1 if self._next_mid < 99999999 else 0
         return mid
 
-    async def produce(self, *, kind: str, rtp_parameters: dict[str, Any], id: str | None = None,
+    async def produce(self, *, kind: str, rtp_parameters: Mapping[str, Any],
+                      id: str | None = None,
                       paused: bool = False, key_frame_request_delay: int | None = None,
                       app_data: dict[str, Any] | None = None) -> Producer:
         """Receive media described by ``rtp_parameters`` from the remote endpoint."""

@@ -20,7 +20,7 @@ from FBS.WebRtcServer.IpPort import IpPort
 from FBS.WebRtcServer.TupleHash import TupleHash
 from FBS.Worker.CreateWebRtcServerRequest import CreateWebRtcServerRequestT
 
-from .channel import Channel, body_table
+from .channel import Channel, reply_body
 from .errors import InvalidParameterError, InvalidStateError
 from .events import EventEmitter
 from .fbs_read import slots
@@ -156,7 +156,7 @@ class WebRtcServer(EventEmitter):
     async def dump(self) -> dict[str, Any]:
         """The worker's view: sockets, transport ids, ICE username fragments, tuple hashes."""
         self._check_open()
-        dump = body_table(await self._channel.request(Method.WEBRTCSERVER_DUMP, self.id))
+        dump = reply_body(await self._channel.request(Method.WEBRTCSERVER_DUMP, self.id))
 
         def ip_ports(slot: int) -> list[dict[str, Any]]:
             return [{"ip": t.str(_IP_PORT.Ip), "port": t.u16(_IP_PORT.Port)}

@@ -256,17 +256,20 @@ class WebRtcTransport(Transport):
     @property
     def ice_parameters(self) -> dict[str, Any]:
         """``{usernameFragment, password, iceLite}`` for the remote endpoint."""
-        return self._data["iceParameters"]
+        value: dict[str, Any] = self._data["iceParameters"]
+        return value
 
     @property
     def ice_candidates(self) -> list[dict[str, Any]]:
         """The worker's host candidates for the remote endpoint."""
-        return self._data["iceCandidates"]
+        value: list[dict[str, Any]] = self._data["iceCandidates"]
+        return value
 
     @property
     def ice_state(self) -> str:
         """new, connected, completed, disconnected or closed."""
-        return self._data["iceState"]
+        value: str = self._data["iceState"]
+        return value
 
     @property
     def ice_selected_tuple(self) -> dict[str, Any] | None:
@@ -276,12 +279,14 @@ class WebRtcTransport(Transport):
     @property
     def dtls_parameters(self) -> dict[str, Any]:
         """``{fingerprints, role}`` for the remote endpoint (role set after connect)."""
-        return self._data["dtlsParameters"]
+        value: dict[str, Any] = self._data["dtlsParameters"]
+        return value
 
     @property
     def dtls_state(self) -> str:
         """new, connecting, connected, failed or closed."""
-        return self._data["dtlsState"]
+        value: str = self._data["dtlsState"]
+        return value
 
     @property
     def dtls_remote_cert(self) -> str | None:
@@ -329,7 +334,8 @@ class WebRtcTransport(Transport):
             dtls = FbsDtlsParameters.End(builder)
             FbsConnectRequest.Start(builder)
             FbsConnectRequest.AddDtlsParameters(builder, dtls)
-            return FbsConnectRequest.End(builder)
+            request: int = FbsConnectRequest.End(builder)
+            return request
 
         response = await self._request(Method.WEBRTCTRANSPORT_CONNECT,
                                        RequestBody.WebRtcTransport_ConnectRequest, build)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import functools
 import logging
 import os
 import signal
@@ -26,7 +27,7 @@ from FBS.Worker.ResourceUsageResponse import ResourceUsageResponse
 from FBS.Worker.UpdateSettingsRequest import UpdateSettingsRequestT
 
 from .binary import MEDIASOUP_VERSION, worker_bin_path
-from .channel import DEFAULT_TIMEOUT, Channel, body_table
+from .channel import DEFAULT_TIMEOUT, Channel, reply_body
 from .errors import InvalidParameterError, InvalidStateError, WorkerDiedError, WorkerError
 from .events import EventEmitter
 from .fbs_read import slots
@@ -162,22 +163,22 @@ class Worker(EventEmitter):
                 for fd in child:
                     os.close(fd)
         logger.debug("spawned worker [pid:%s] %s %s", self.pid, path, " ".join(args))
-        self._exited = loop.create_future()
+        self._exited = exited = loop.create_future()
         self._watch_exit(loop)
-        self._running = loop.create_future()
+        self._running = running = loop.create_future()
         self._channel = Channel(pid=self.pid, timeout=request_timeout)
         self._channel.subscribe(str(self.pid), self._on_worker_notification)
         await self._channel.connect(read_fd=resp_r, write_fd=req_w, on_lost=self._on_channel_lost)
         for fd, level in ((out_r, logging.DEBUG), (err_r, logging.ERROR)):
             transport, _ = await loop.connect_read_pipe(
-                lambda level=level: _LineLogger(self.pid, level), os.fdopen(fd, "rb", buffering=0)
+                functools.partial(_LineLogger, self.pid, level), os.fdopen(fd, "rb", buffering=0)
             )
             self._stdio.append(transport)
-        exited = self._exited
+        waiting: set[asyncio.Future[Any]] = {running, exited}
         done, _ = await asyncio.wait(
-            {self._running, exited}, timeout=SPAWN_TIMEOUT, return_when=asyncio.FIRST_COMPLETED
+            waiting, timeout=SPAWN_TIMEOUT, return_when=asyncio.FIRST_COMPLETED
         )
-        if self._running in done:
+        if running in done:
             logger.debug("worker running [pid:%s]", self.pid)
             return
         self.closed = True
@@ -312,8 +313,8 @@ class Worker(EventEmitter):
     async def dump(self) -> dict[str, Any]:
         """The worker's own view: router ids, WebRtcServer ids, channel handlers."""
         self._check_open()
-        dump = body_table(await self.channel.request(Method.WORKER_DUMP))
-        handlers = dump.table(_DUMP.ChannelMessageHandlers)
+        dump = reply_body(await self.channel.request(Method.WORKER_DUMP))
+        handlers = dump.required(_DUMP.ChannelMessageHandlers)
         result: dict[str, Any] = {
             "pid": dump.u32(_DUMP.Pid),
             "webRtcServerIds": dump.strs(_DUMP.WebRtcServerIds),
@@ -336,7 +337,7 @@ class Worker(EventEmitter):
     async def get_resource_usage(self) -> dict[str, int]:
         """getrusage(2) of the worker process, keys as in mediasoup (``ru_utime``, ...)."""
         self._check_open()
-        usage = body_table(await self.channel.request(Method.WORKER_GET_RESOURCE_USAGE))
+        usage = reply_body(await self.channel.request(Method.WORKER_GET_RESOURCE_USAGE))
         u64 = usage.u64
         return {key: u64(slot) for key, slot in _RESOURCE_USAGE}
 

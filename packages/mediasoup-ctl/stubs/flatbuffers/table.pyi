@@ -1,0 +1,9 @@
+from typing import Any
+
+class Table:
+    __slots__ = ("Bytes", "Pos")
+    Bytes: bytearray | bytes
+    Pos: int
+    def __init__(self, buf: bytearray | bytes, pos: int) -> None: ...
+    def Offset(self, vtableOffset: int) -> int: ...
+    def __getattr__(self, name: str) -> Any: ...
