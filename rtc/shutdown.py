@@ -6,10 +6,11 @@ nobody would be marked left, and only the closing pipes would stop the workers. 
 process serves under daphne, :func:`install` adds a Twisted "before shutdown" trigger, which
 the reactor awaits, that runs :func:`shutdown`:
 
-1. new meeting sockets are refused (close ``4503``); in a cluster the running recordings
-   stop (reason ``node_draining``: their files finished, composed when a process with the same
-   ``RECORDING_NODE`` starts) and the node drains (`rtc.cluster.node.Node.drain`): its calls
-   move to other nodes, peers told ``rtc:reconnect`` with ``node_draining``;
+1. new meeting sockets are refused (close ``4503``); in a cluster where another node can take
+   calls the running recordings stop (reason ``node_draining``: their files finished,
+   composed when a process with the same ``RECORDING_NODE`` starts) and the node drains
+   (`rtc.cluster.node.Node.drain`): its calls move to other nodes, peers told
+   ``rtc:reconnect`` with ``node_draining``; a node alone goes on as a single server;
 2. every socket with a call peer gets ``rtc:reconnect`` (``reason: server_shutdown``);
 3. running recordings stop (their files finished; they are composed after the next start),
    then the RoomService closes: peers removed, rooms and routers closed, the worker pool
@@ -107,12 +108,16 @@ async def shutdown() -> dict[str, int]:
     from rtc.signaling.errors import SignalingError
 
     _state["shutting_down"] = True
-    if cluster.local_node() is not None:  # the recordings end before their calls move
+    node = cluster.local_node()
+    if node is not None and node.others_take_calls():
+        # In a cluster with somewhere to go: the recordings end before their calls move, no
+        # new calls here, this node's calls handed to other nodes first. A node alone shuts
+        # down as a single server does (server_shutdown).
         await _stop_recordings("node_draining")
-    try:  # in a cluster: no new calls here, this node's calls handed to other nodes first
-        await cluster.drain_node()
-    except Exception:
-        logger.exception("shutdown: draining the node failed")
+        try:
+            await cluster.drain_node()
+        except Exception:
+            logger.exception("shutdown: draining the node failed")
     conns = open_connections()
     service = current_room_service()
     told = 0

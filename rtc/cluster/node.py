@@ -244,6 +244,12 @@ class Node:
 
     # -- drain ----------------------------------------------------------------------------------
 
+    def others_take_calls(self) -> bool:
+        """Whether another live node, not draining, was there at the last heartbeat: a drain
+        can hand this node's calls over (alone, a stop is a plain shutdown)."""
+        return any(node_id != self.id and str(record.get("draining", "0")) != "1"
+                   for node_id, record in self.records.items())
+
     async def drain(self, *, wait: float = 0.0) -> int:
         """Take no new calls and hand this node's calls to others: every peer here gets
         ``rtc:reconnect`` (``node_draining``) and joins again elsewhere; the number told.
