@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import gc
 import os
-import sys
 
 from django.core.asgi import get_asgi_application
 
@@ -48,9 +47,3 @@ application = ProtocolTypeRouter(
 gc.collect()
 gc.freeze()
 
-# How long a thread may hold the GIL while another waits for it. The event loop is busy under a
-# burst, and every database call's thread (Channels' one, or DB_THREADS) gives the GIL up in
-# each SQLite step or PostgreSQL round trip and then waits for the loop to give it back: at
-# Python's 5 ms a statement could wait 5 ms, so a join's ten statements queued behind the loop
-# for tens of milliseconds each (bench/README.md, "burst"). GIL_SWITCH_INTERVAL_MS sets it.
-sys.setswitchinterval(float(os.environ.get("GIL_SWITCH_INTERVAL_MS") or 5) / 1000)

@@ -224,9 +224,11 @@ class RedisChannelLayer(ChannelsRedisChannelLayer):
             running = asyncio.get_running_loop()
         except RuntimeError:
             running = None
-        if running is loop:
+        if running is loop or loop.is_closed():
+            # A closed loop: the channel was added from plain sync code (each async_to_sync
+            # call runs a loop of its own); whichever loop receives next reads the inbox.
             self._put(channel, copy)
-        elif not loop.is_closed():
+        else:
             loop.call_soon_threadsafe(self._put, channel, copy)
 
     def _put(self, channel: str, message: dict[str, Any]) -> None:
@@ -297,6 +299,10 @@ class RedisChannelLayer(ChannelsRedisChannelLayer):
         if not self._is_ours(channel):
             return await self._retrying(channel)
         real = self.non_local_name(channel)
+        member = self._local_channels.get(channel)
+        if member is not None and member[1] is not asyncio.get_running_loop():
+            # Deliveries go to the loop that receives (sync code receives on a new one).
+            self._local_channels[channel] = (member[0], asyncio.get_running_loop())
         inbox = self._inboxes.get(channel)
         if inbox is None:
             inbox = self._inboxes[channel] = asyncio.Queue()

@@ -14,7 +14,8 @@ class RecordingsConfig(AppConfig):
     ``processing``, then enforce retention every hour). In a cluster the other nodes start
     and stop recordings here through the operations ``recordings.start`` / ``recordings.stop``
     (registered by ``recordings.live``), and the recordings of nodes that die are handled
-    (:func:`recordings.processing.nodes_lost`).
+    (:func:`recordings.processing.nodes_lost`); a call moved off a drained node is recorded
+    again by its next owner (`recordings.handover`).
     """
 
     name = "recordings"
@@ -22,10 +23,14 @@ class RecordingsConfig(AppConfig):
 
     def ready(self) -> None:
         """Register the stop listener and the start-up hook."""
-        from recordings import live, processing
-        from rtc import cluster, startup
+        from recordings import handover, live, processing
+        from rtc import cluster, signals, startup
         from rtc.recording.manager import recorder
 
         recorder.on_stopped(live.session_stopped)
         cluster.on_nodes_gone(processing.nodes_lost)
+        signals.track_published.connect(handover.track_published,
+                                        dispatch_uid="recordings.handover.track_published")
+        signals.room_closed.connect(handover.room_closed,
+                                    dispatch_uid="recordings.handover.room_closed")
         startup.on_start(processing.on_server_start)

@@ -20,7 +20,7 @@ from typing import Any
 from channels.db import database_sync_to_async
 
 from conference.errors import ApplicationError, ErrorCode
-from recordings import processing, selectors, services
+from recordings import handover, processing, selectors, services
 from recordings.config import recording_settings
 from recordings.models import Recording
 from rtc import cluster
@@ -30,7 +30,7 @@ from rtc.recording.session import RecordingSession
 from rtc.services import get_room_service
 from rtc.signaling.errors import SignalingError
 
-__all__ = ["session_stopped", "start_recording", "stop_recording"]
+__all__ = ["session_stopped", "start_here", "start_recording", "stop_recording"]
 
 logger = logging.getLogger(__name__)
 
@@ -57,8 +57,10 @@ async def start_recording(*, meeting_id: Any, started_by_id: Any = None,
     return await database_sync_to_async(Recording.objects.get)(pk=recording_id)
 
 
-async def _start_here(*, meeting_id: str, started_by_id: Any,
-                      started_by_name: str) -> Recording:
+async def start_here(*, meeting_id: str, started_by_id: Any, started_by_name: str,
+                     continues: str = "") -> Recording:
+    """Start recording the call running in this process (``continues``: the recording of the
+    same call that a drained node stopped, `recordings.handover`)."""
     config = recording_settings()
     if not _has_call(meeting_id):
         raise ApplicationError("The meeting has no call in progress.", code=ErrorCode.CONFLICT)
@@ -70,7 +72,7 @@ async def _start_here(*, meeting_id: str, started_by_id: Any,
     node = cluster.local_node()
     recording = await database_sync_to_async(services.recording_create)(
         meeting_id=meeting_id, started_by_id=started_by_id, work_root=config.work_dir,
-        node=config.node, recorder=node.id if node is not None else "")
+        node=config.node, recorder=node.id if node is not None else "", continues=continues)
     try:
         await recorder.start(meeting_id=meeting_id, recording_id=str(recording.pk),
                              directory=Path(recording.work_dir),
@@ -130,8 +132,8 @@ async def _on_owner(meeting_id: str, name: str, **args: Any) -> str:
 async def _start_operation(*, service: Any, meeting_id: str, started_by_id: Any,
                            started_by_name: str) -> str:
     """``recordings.start``: start recording the call here; the recording's id."""
-    recording = await _start_here(meeting_id=meeting_id, started_by_id=started_by_id,
-                                  started_by_name=started_by_name)
+    recording = await start_here(meeting_id=meeting_id, started_by_id=started_by_id,
+                                 started_by_name=started_by_name)
     return str(recording.pk)
 
 
@@ -151,6 +153,8 @@ async def session_stopped(session: RecordingSession) -> None:
         stop_reason=session.stop_reason, details=details)
     if recording is None:
         return
+    if session.stop_reason == "node_draining":
+        await handover.leave_note(recording)
     if session.stop_reason in ("disk_full", "permission_denied", "tool_missing"):
         await database_sync_to_async(services.recording_mark_failed)(
             recording_id=session.recording_id,

@@ -41,10 +41,11 @@ MAX_REASON = 200
 
 @transaction.atomic
 def recording_create(*, meeting_id: Any, started_by_id: Any, work_root: Path,
-                     node: str, recorder: str = "") -> Recording:
+                     node: str, recorder: str = "", continues: str = "") -> Recording:
     """A new recording of the meeting in status ``recording``; conflict if one runs or the
     meeting has ended. ``node`` names the disk its tracks go to (the node that composes it);
-    ``recorder`` the cluster node (this process) recording it, when there is a cluster."""
+    ``recorder`` the cluster node (this process) recording it, when there is a cluster;
+    ``continues`` the recording of the same call a drained node stopped."""
     meeting = Meeting.objects.select_for_update().filter(pk=meeting_id).first()
     if meeting is None:
         raise ApplicationError("Meeting not found.", code=ErrorCode.NOT_FOUND)
@@ -55,7 +56,9 @@ def recording_create(*, meeting_id: Any, started_by_id: Any, work_root: Path,
                                code=ErrorCode.CONFLICT)
     recording = Recording(meeting=meeting, started_by_id=started_by_id,
                           started_at=timezone.now(), node=node,
-                          details={"recorder": recorder} if recorder else {})
+                          details={key: value for key, value in (("recorder", recorder),
+                                                                 ("continues", continues))
+                                   if value})
     recording.work_dir = str(work_root / str(recording.id))
     try:
         with transaction.atomic():

@@ -116,6 +116,18 @@ def _fresh_channel_layer() -> Iterator[None]:
     channel_layers.backends.clear()
 
 
+@pytest.fixture(autouse=True)
+def _no_cluster_node_left() -> Iterator[None]:
+    """No test leaves this process a cluster node: ``rtc.startup.start_pool`` joins the
+    cluster whenever Redis is configured (the PostgreSQL + Redis pass), and a node left behind
+    would route every later test's calls through a Redis store whose event loop is gone."""
+    from rtc import cluster
+
+    yield
+    if cluster.local_node() is not None:
+        cluster.set_local_node(None)
+
+
 @pytest.fixture
 def channel_layer() -> Any:
     """The project's default channel layer (in-memory or Redis, as configured)."""

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bots.live_daphne import LiveDaphne, children_of
-from rtc import startup
+from rtc import cluster, startup
 from rtc.services import set_room_service
 from rtc.services.mediasoup_service import MediasoupService
 from rtc.services.room_service import RoomService
@@ -64,6 +64,7 @@ async def test_start_pool_failure_is_logged_and_left_to_the_first_call(settings,
         (worker,) = service.mediasoup.workers
         assert os.kill(worker.pid, 0) is None
     finally:
+        await cluster.stop_node()  # with Redis configured, start_pool also joined the cluster
         set_room_service(previous)
         await service.close()
     assert worker.closed

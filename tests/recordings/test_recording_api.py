@@ -22,8 +22,16 @@ FIELDS = {"id", "status", "started_at", "ended_at", "duration", "size", "file",
 
 
 async def _settled(recording_id: str) -> Recording:
-    await processing.wait_idle()
-    return await Recording.objects.aget(pk=recording_id)
+    """The recording once it is ready or failed: its stop is written by a listener that runs
+    after rtc:recordingStopped went out (on PostgreSQL often after the test has read it), and
+    the composition it schedules then runs in the background."""
+    async with asyncio.timeout(60):
+        while True:
+            await processing.wait_idle()
+            recording = await Recording.objects.aget(pk=recording_id)
+            if recording.status in (Recording.Status.READY, Recording.Status.FAILED):
+                return recording
+            await asyncio.sleep(0.05)
 
 
 async def test_every_endpoint_answers_each_role(rtc_service, recording_env, rtc_client, api_as,

@@ -172,8 +172,10 @@ async def test_a_drained_recording_node_ends_the_recording_and_composes_it_when_
         cluster: Cluster, tmp_path: Path) -> None:
     """The host starts recording through its socket on node1 (relayed to node0, the owner);
     node0 gets SIGTERM: the recording stops first (``node_draining``: the peers are told, the
-    row is ``processing``, never left ``recording``), node0 exits 0 with no FFmpeg left; when
-    node0 starts again it composes the recording, which node1 then serves."""
+    row is ``processing``, never left ``recording``), node0 exits 0 with no FFmpeg left; the
+    call moves to node1, which records it again (a new recording that names the one it
+    continues); when node0 starts again it composes the first recording, which node1 then
+    serves."""
     meeting = cluster.meeting("record drain")
     alice, bob = await call_on_two_nodes(cluster, meeting)
     peers = [alice.peer_id, bob.peer_id]
@@ -192,7 +194,22 @@ async def test_a_drained_recording_node_ends_the_recording_and_composes_it_when_
     assert abs(row["duration"] - (stopped - started)) < 1.5, row
     assert tools_of(node0.workdir) == []
     status, body = await api(cluster, 1, "alice", "GET", f"/api/meetings/{meeting}/recordings/")
-    assert status == 200 and [r["status"] for r in body] == ["processing"]
+    assert status == 200 and {r["id"]: r["status"] for r in body}[rid] == "processing"
+
+    # The call moved to node1 with alice: node1 records it again, saying what it continues.
+    async with asyncio.timeout(30):
+        while not (moved := [e["data"]["recordingId"] for e in alice.events
+                             if e["type"] == "rtc:recordingStarted"
+                             and e["data"]["recordingId"] != rid]):
+            await asyncio.sleep(0.1)
+    await asyncio.sleep(3.0)
+    status, body = await api(cluster, 1, "alice", "POST",
+                             f"/api/meetings/{meeting}/recordings/{moved[0]}/stop/")
+    assert status == 200, body
+    after = cluster.live.shell(ROW.format(rid=moved[0]))
+    assert (after["details"]["recorder"], after["details"]["continues"]) == ("node1", rid)
+    done = await settled(cluster, 1, f"/api/meetings/{meeting}/recordings/{moved[0]}/")
+    assert done["status"] == "ready" and done["duration"] > 2.0, done
 
     await asyncio.to_thread(node0.start, migrate=False)  # the same node (NODE_ID, disk)
     done = await settled(cluster, 1, f"/api/meetings/{meeting}/recordings/{rid}/")

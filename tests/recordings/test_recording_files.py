@@ -232,3 +232,24 @@ async def test_unreadable_tracks_fail_the_composition_and_stay(recording_env, me
     assert recording.status == "failed" and recording.failure_reason == "no media was recorded"
     assert directory.exists()
     shutil.rmtree(directory)
+
+
+def test_the_host_deletes_a_recording_from_the_meeting_page(ready, host_user, member_user,
+                                                            outsider_user) -> None:
+    """The meeting page's Delete (a POST): a stranger gets 404, a member 403, the host is sent
+    back to the meeting page with the recording and its stored file gone; GET is refused."""
+    url = f"/meetings/{ready.meeting_id}/recordings/{ready.pk}/delete/"
+    stored = Path(ready.file.path)
+
+    def signed_in(user: Any) -> Client:
+        client = Client()
+        client.force_login(user)
+        return client
+
+    assert signed_in(outsider_user).post(url).status_code == 404
+    assert signed_in(member_user).post(url).status_code == 403
+    assert signed_in(host_user).get(url).status_code == 405
+    done = signed_in(host_user).post(url)
+    assert done.status_code == 302
+    assert done["Location"] == f"/meetings/{ready.meeting_id}/details/"
+    assert not Recording.objects.filter(pk=ready.pk).exists() and not stored.exists()

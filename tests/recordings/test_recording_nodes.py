@@ -8,6 +8,7 @@ The end-to-end proof with live daphne nodes is ``test_recording_cluster``.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -21,7 +22,7 @@ from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 
 from meetings import services as meeting_services
-from recordings import live, processing, services
+from recordings import handover, live, processing, services
 from recordings.models import Recording
 from rtc import cluster
 from rtc.cluster.node import Node
@@ -185,3 +186,38 @@ async def test_stopping_a_recording_whose_process_died(recording_env, meeting,
     with pytest.raises(live.ApplicationError) as none:
         await live.stop_recording(meeting_id=meeting.id)
     assert none.value.message == "No recording of this meeting is running."
+
+
+async def test_the_next_owner_of_a_drained_call_records_it_again(
+        nodes, recording_env, peer_in, meeting, host_user) -> None:
+    """A drained node leaves a note for its stopped recording; the node the call moves to
+    finds it when the call's first track is published there and records the call again, the
+    new recording naming the one it continues; the note is used once, and forgotten here
+    when the call ends."""
+    front, owner = nodes
+    previous = await database_sync_to_async(_recording_of)(
+        meeting, host_user, recording_env / "work", node="test-node", recorder_id="gone")
+    await database_sync_to_async(services.recording_mark_processing)(
+        recording_id=previous.pk, ended_at=None, duration=2.0, stop_reason="node_draining")
+    cluster.set_local_node(front)  # the draining node writes the note
+    await handover.leave_note(await Recording.objects.select_related("started_by").aget(
+        pk=previous.pk))
+    assert await owner.store.claim(str(meeting.id), owner.id) == owner.id
+    cluster.set_local_node(owner)  # the call's next owner
+    host = await peer_in(meeting, host_user, "Hazel")
+    async with asyncio.timeout(10):
+        while recorder.active(meeting.id) is None:
+            await asyncio.sleep(0.05)
+    session = recorder.active(meeting.id)
+    continued = await Recording.objects.aget(pk=session.recording_id)
+    assert continued.details == {"recorder": "owner-node", "continues": str(previous.pk)}
+    assert continued.started_by_id == host_user.pk
+    assert str(meeting.id) in handover._checked
+    await live.stop_recording(meeting_id=meeting.id)
+    await processing.wait_idle()
+    assert await owner.store.redis.get(f"{owner.store.prefix}recording-resume:{meeting.id}") \
+        is None
+    await host.leave()
+    async with asyncio.timeout(10):
+        while str(meeting.id) in handover._checked:  # the call ended here
+            await asyncio.sleep(0.05)

@@ -3,10 +3,9 @@ SQLite's write-ahead log (commits that do not wait for the disk)."""
 
 from __future__ import annotations
 
+import channels.auth
 import pytest
 from django.db import connection
-
-import channels.auth
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
