@@ -67,6 +67,8 @@ class RouterSpread:
                          key=lambda r: loads.get(r.id, 0), default=room.router)
             if loads.get(router.id, 0) >= limits().peers_per_router:
                 router = await self._add_router(room) or router
+            if router.closed:  # its worker died while the new router was being made
+                router = room.router
             peer.router = router
             return router
 
@@ -90,7 +92,11 @@ class RouterSpread:
             logger.info("call not spread [meeting:%s, routers:%s]: %s", room.meeting_id,
                         len(room.routers), exc)
             return None
-        if room.closed:
+        if room.closed or worker in room.workers.values():
+            # The call's worker died while this router was made, and its replacement (the one
+            # picked here) now holds the call's rebuilt router: two routers of a call on one
+            # worker cannot pipe to each other (the pipe producer takes the producer's id:
+            # "handler already exists", found by bench.worker_kill_load --peers 100).
             router.close()
             return None
         room.add_router(worker, router)
