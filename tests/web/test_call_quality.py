@@ -160,15 +160,18 @@ async def test_dynacast_and_a_receiver_behind_a_thin_lossy_link(
     print(f"audio concealed: {overall:.1%} overall, {steady:.1%} on the lower layer")
     assert overall < 0.2, overall
     assert steady < 0.06, steady
-    # Video keeps playing on the lower layer: frames every second, no new freeze.
+    # Video keeps playing on the lower layer: new frames in every second but one at most
+    # (3 % loss can cost a keyframe round trip: a pause of up to two seconds, never a freeze).
     tail = samples[-STEADY:]
     for sample in tail:
         video = sample["video"]
         print("  layer", sample["layer"], {k: video.get(k) for k in (
             "framesDecoded", "framesPerSecond", "frameHeight", "freezeCount",
             "totalFreezesDuration", "bytesReceived", "packetsLost", "nackCount")})
-    for one, two in zip(tail, tail[1:], strict=False):
-        assert two["video"]["framesDecoded"] > one["video"]["framesDecoded"], (one, two)
+    stalled = [i for i, (one, two) in enumerate(zip(tail, tail[1:], strict=False))
+               if two["video"]["framesDecoded"] <= one["video"]["framesDecoded"]]
+    assert len(stalled) <= 1, (stalled, [t["video"].get("framesDecoded") for t in tail])
+    assert tail[-1]["video"]["framesDecoded"] > tail[0]["video"]["framesDecoded"] + 10, tail
     assert tail[-1]["video"]["freezeCount"] - tail[0]["video"]["freezeCount"] <= 1, tail
 
     # 4. The link is clean again: back on the top layer within seconds.
