@@ -22,6 +22,7 @@ import logging
 from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
+from conference import clock
 from rtc import signals
 from rtc.services import notify
 from rtc.services.config import dynacast_options, limits, transport_options
@@ -203,8 +204,7 @@ class MediaOperations(RouterSpread):
 
         transport.on("dtlsstatechange", on_dtls)
         if timeout > 0:
-            loop = asyncio.get_running_loop()
-            peer.connect_timers[transport.id] = loop.call_later(
+            peer.connect_timers[transport.id] = clock.current().call_later(
                 timeout, lambda: self._start_task(
                     self._drop_transport(room, peer, transport.id, reason="connect_timeout")))
 

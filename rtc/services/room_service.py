@@ -23,6 +23,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from mediasoup_ctl import PipeTransport
 
+from conference import clock
 from conference.db_threads import db_call
 from conference.errors import ErrorCode as AppErrorCode
 from meetings import selectors
@@ -280,7 +281,7 @@ class RoomService(MediaOperations):
             return True
 
     async def _expire(self, room: Room, peer: Peer, grace: float) -> None:
-        await asyncio.sleep(grace)
+        await clock.current().sleep(grace)
         async with room.lock:
             if peer.closed or peer.channel_name is not None:
                 return
@@ -458,10 +459,14 @@ class RoomService(MediaOperations):
             logger.error("room task failed", exc_info=task.exception())
 
     async def wait_idle(self) -> None:
-        """Wait until background notifications and fault handling are done (tests)."""
+        """Wait until background work is done: notifications, fault handling, the pool's
+        replacements. A peer's reconnect grace period is a timer, not work: it is not waited
+        for (end it with :meth:`expire_detached`, or move a test's clock past it)."""
         while True:
             await self.mediasoup.wait_idle()
-            pending = [t for t in self._tasks if not t.done() and not _is_grace(t)]
+            waiting = {peer.grace_task for room in self._rooms.values()
+                       for peer in room.peers.values()}
+            pending = [t for t in self._tasks if not t.done() and t not in waiting]
             if not pending:
                 return
             await asyncio.gather(*pending, return_exceptions=True)
@@ -475,8 +480,3 @@ async def _router_detail(router: Any) -> dict[str, Any]:
     return {"id": router.id, "transports": len(dump["transportIds"]),
             "pipeTransports": len(pipes),
             "producerIds": sorted(item["key"] for item in dump["mapProducerIdConsumerIds"])}
-
-
-def _is_grace(task: asyncio.Task[Any]) -> bool:
-    coro = task.get_coro()
-    return getattr(coro, "__name__", "") == "_expire"
