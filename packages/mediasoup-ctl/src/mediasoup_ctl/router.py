@@ -15,7 +15,7 @@ from FBS.Request.Body import Body as RequestBody
 from FBS.Request.Method import Method
 from FBS.Router.DumpResponse import DumpResponse
 
-from . import ortc
+from . import negotiation_cache, ortc
 from .channel import Channel, reply_body
 from .errors import InvalidParameterError, InvalidStateError, UnsupportedError
 from .events import EventEmitter
@@ -161,7 +161,7 @@ class Router(EventEmitter):
             logger.error("can_consume() | no producer %s [router:%s]", producer_id, self.id)
             return False
         try:
-            return ortc.can_consume(producer.consumable_rtp_parameters, rtp_capabilities)
+            return negotiation_cache.can_consume(producer, rtp_capabilities)
         except InvalidParameterError as exc:
             logger.error("can_consume() | %s [router:%s]", exc, self.id)
             return False
