@@ -48,12 +48,6 @@ class RouterSpread:
 
     mediasoup: MediasoupService
 
-    def _forget_media(self, room: Room, peer: Peer) -> None:  # pragma: no cover (abstract)
-        raise NotImplementedError
-
-    def _release_media(self, room: Room, peer: Peer) -> None:  # pragma: no cover (abstract)
-        raise NotImplementedError
-
     async def _attach_speaker_observer(self, room: Room) -> None:  # pragma: no cover
         raise NotImplementedError
 
@@ -194,7 +188,7 @@ class RouterSpread:
         room.lost_producers.clear()
         for peer in hit:
             gone += [(peer, producer_id) for producer_id in peer.producers]
-            self._release_media(room, peer)  # closes what it has on a live router too
+            peer.release_media()  # closes what it has on a live router too
             peer.router = None
         if primary_lost:
             survivor = room.routers[0]
