@@ -66,6 +66,11 @@ class _Proxy(EventEmitter):
         self.observer = EventEmitter()
         self.app_data: dict[str, Any] = dict(data.get("app_data") or {})
         self.children: set[_Proxy] = set()
+        self.parents: list[Any] = []
+        self.producers: dict[str, Any] = {}
+        """Open producers on it (a transport; the library's map, which `Peer` reads)."""
+        self.consumers: dict[str, Any] = {}
+        """Open consumers on it (a transport)."""
         for name in ATTRIBUTES:
             if name in data and name != "app_data":
                 setattr(self, name, data[name])
@@ -90,6 +95,9 @@ class _Proxy(EventEmitter):
         self.closed = True
         if self.link.proxies.get(self.id) is self:
             del self.link.proxies[self.id]
+        for parent in self.parents:  # gone from its transport's maps first, as in the library
+            parent.producers.pop(self.id, None)
+            parent.consumers.pop(self.id, None)
         for child in list(self.children):
             child._closed(child.PARENT_EVENT)
         if event:
@@ -327,6 +335,12 @@ class Link:
             raise InvalidStateError(f"{type(target).__name__} closed [id:{target.id}]")
         self.proxies[proxy.id] = proxy
         target.children.add(proxy)
+        if isinstance(proxy, RemoteProducer):
+            target.producers[proxy.id] = proxy
+            proxy.parents.append(target)
+        elif isinstance(proxy, RemoteConsumer):
+            target.consumers[proxy.id] = proxy
+            proxy.parents.append(target)
         proxy.observer.on("close", lambda: target.children.discard(proxy))
         return proxy
 
