@@ -34,7 +34,7 @@ FIXTURE_TIERS: dict[str, str] = {
     # the library's and the room service's workers
     "worker_bin": "worker", "worker": "worker", "worker2": "worker",
     "rtc_service": "worker", "rtc_client": "worker", "in_call": "worker", "arena": "worker",
-    "recording_env": "worker", "peer_in": "worker",
+    "recording_env": "worker", "peer_in": "worker", "pair": "worker",
     # live servers
     "live_site": "e2e", "site": "e2e", "linked_site": "e2e", "proxied_server": "e2e",
     "run_bot": "e2e", "run_bench": "e2e", "burst_server": "e2e", "cluster": "e2e", "live": "e2e",
@@ -52,13 +52,13 @@ NAME_TIERS: dict[str, str] = {
 """Names whose import into a test module means its tests start what they name."""
 
 FOLDER_TIERS: dict[str, str] = {
-    "cluster": "e2e",
     "mediasoup": "worker",
 }
 """Folders of ``tests/`` all of whose tests are at least in a tier."""
 
 FILE_TIERS: dict[str, str] = {
     "tests/faults/test_fault_worker_load.py": "e2e",  # bench.worker_kill_load's daphne
+    "tests/cluster/test_make_cluster.py": "e2e",  # make cluster's nodes
 }
 """Test files that start what no fixture or name of theirs shows."""
 
