@@ -18,6 +18,7 @@ import hmac
 import logging
 import secrets
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -29,6 +30,7 @@ from meetings import selectors
 from meetings.models import Meeting
 from rtc import signals
 from rtc.attendance import attendance, mark_left, peer_key
+from rtc.cluster.cascade import is_remote
 from rtc.services import notify
 from rtc.services.config import limits
 from rtc.services.media_ops import MediaOperations
@@ -97,6 +99,13 @@ class RoomService(MediaOperations):
         if found is None or found[1].closed:
             raise SignalingError(ErrorCode.INVALID, "join the call first (rtc:join)")
         return found
+
+    def live_room(self, meeting_id: Any) -> Room:
+        """The meeting's open room; ``not_found`` when it has no live call here."""
+        room = self._rooms.get(str(meeting_id))
+        if room is None or room.closed:
+            raise SignalingError(ErrorCode.NOT_FOUND, "no live call for that meeting")
+        return room
 
     def counts(self) -> dict[str, int]:
         """Rooms, peers, transports, producers, consumers and workers of this process."""
@@ -317,9 +326,7 @@ class RoomService(MediaOperations):
         reason ``removed``; its user may not join this call again while the room lasts, unless
         it is ``spare_user`` (the host removing its own second device).
         """
-        room = self._rooms.get(str(meeting_id))
-        if room is None or room.closed:
-            raise SignalingError(ErrorCode.NOT_FOUND, "no live call for that meeting")
+        room = self.live_room(meeting_id)
         async with room.lock:
             target = room.peer(peer_id)
             if target.user_id != spare_user:
@@ -327,6 +334,23 @@ class RoomService(MediaOperations):
             await notify.send_to(target.channel_name, "rtc:removed", {"reason": by})
             await self._remove_peer(room, target, reason="removed")
         return target
+
+    async def mute_track(self, *, meeting_id: Any, producer_id: str) -> Peer:
+        """Staff (admin, integrations) pause a producer of a live call as the host's mute
+        does, the producer's owner told too; returns the owner."""
+        return await self.mute_producer(self.live_room(meeting_id), producer_id)
+
+    async def change_grants(self, *, meeting_id: Any, peer_id: str,
+                            decide: Callable[[Peer], Any]) -> tuple[Peer, list[str], list[str]]:
+        """Give a peer of a live call the grants ``decide`` makes from it (under the room
+        lock, so changes do not interleave), applied at once (:meth:`apply_grants`); the
+        peer and the ids of the producers and consumers that closed."""
+        room = self.live_room(meeting_id)
+        async with room.lock:
+            peer = room.peer(peer_id)
+            closed_producers, closed_consumers = await self.apply_grants(room, peer,
+                                                                         decide(peer))
+        return peer, closed_producers, closed_consumers
 
     async def _remove_peer(self, room: Room, peer: Peer, *, reason: str) -> None:
         """Release everything the peer owns and tell the others; the room lock is held."""
@@ -341,7 +365,7 @@ class RoomService(MediaOperations):
             room.active_speaker = None
         if peer.channel_name:
             self._by_channel.pop(peer.channel_name, None)
-        self._release_media(room, peer)
+        peer.release_media()
         self._release_router(room, peer)
         logger.info("peer left [meeting:%s, peer:%s, reason:%s]", room.meeting_id, peer.id, reason)
         if not peer.hidden:
@@ -385,17 +409,17 @@ class RoomService(MediaOperations):
             lost = [r for r in room.routers if room.workers.get(r.id) is worker]
             if room.worker is worker and room.router not in lost:
                 lost.append(room.router)
-            if any(r not in lost for r in room.routers):
+            if any(r not in lost and not is_remote(r) for r in room.routers):
                 await self._routers_lost(room, lost)
                 return
+            # Every router of this node died: the call starts again on a new one, its routers
+            # on other nodes (a cascade) closed there too, all peers rebuild.
+            for router in [r for r in room.routers if is_remote(r)]:
+                router.close()
+                lost.append(router)
             for router in lost:
                 room.drop_router(router)
-            room.pipes.clear()
-            room.lost_producers.clear()
-            for peer in room.peers.values():
-                self._forget_media(room, peer)
-                peer.router = None
-            room.producer_owner.clear()
+            room.forget_media()
             room.active_speaker = None
             try:
                 room.set_primary(*await self.mediasoup.create_router(

@@ -18,6 +18,9 @@ dead ones lose their media (``rtc:reconnect``, ``media_server_restarted``; the o
 producers close) and they get a router again when they make transports again; a dead primary
 router hands its role to the next router. With no router left, the RoomService rebuilds the
 call on a new router as it always did. Clients see none of this: the protocol is unchanged.
+
+Past ``peers_per_node`` peers on this node (0: never), a call also gets routers on other nodes
+(:mod:`rtc.cluster.cascade`): proxies of the remote objects, used here as the local ones.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
+from rtc.cluster.cascade import is_remote, pipe_between
 from rtc.services import notify
 from rtc.services.config import limits
 from rtc.services.rooms import Peer, Room
@@ -44,12 +48,6 @@ class RouterSpread:
 
     mediasoup: MediasoupService
 
-    def _forget_media(self, room: Room, peer: Peer) -> None:  # pragma: no cover (abstract)
-        raise NotImplementedError
-
-    def _release_media(self, room: Room, peer: Peer) -> None:  # pragma: no cover (abstract)
-        raise NotImplementedError
-
     async def _attach_speaker_observer(self, room: Room) -> None:  # pragma: no cover
         raise NotImplementedError
 
@@ -63,7 +61,11 @@ class RouterSpread:
             if peer.router is not None and not peer.router.closed:
                 return peer.router
             loads = self._router_loads(room)
-            router = min((r for r in room.routers if not r.closed),
+            remote = await self._remote_router(room, loads)
+            if remote is not None:
+                peer.router = remote
+                return remote
+            router = min((r for r in room.routers if not r.closed and not is_remote(r)),
                          key=lambda r: loads.get(r.id, 0), default=room.router)
             if loads.get(router.id, 0) >= limits().peers_per_router:
                 router = await self._add_router(room) or router
@@ -71,6 +73,20 @@ class RouterSpread:
                 router = room.router
             peer.router = router
             return router
+
+    async def _remote_router(self, room: Room, loads: dict[str, int]) -> Any:
+        """A router on another node when the owner holds its budget of the call's peers
+        (``peers_per_node``, :mod:`rtc.cluster.cascade`); None to stay here."""
+        budget = limits().peers_per_node
+        if not budget:
+            return None
+        here = sum(n for rid, n in loads.items()
+                   if not any(r.id == rid and is_remote(r) for r in room.routers))
+        if here < budget:
+            return None
+        from rtc.cluster.cascade import remote_router
+
+        return await remote_router(self, room, loads, budget)
 
     @staticmethod
     def _router_loads(room: Room) -> dict[str, int]:
@@ -132,8 +148,8 @@ class RouterSpread:
             future = asyncio.get_running_loop().create_future()
             room.pipes[key] = future
             try:
-                piped = (await source.pipe_to_router(router=router,
-                                                     producer_id=producer_id))["pipeProducer"]
+                # Between workers of this node, or (cascade) between nodes.
+                piped = await pipe_between(room, source, router, producer_id)
             except BaseException as exc:
                 if room.pipes.get(key) is future:
                     del room.pipes[key]
@@ -172,7 +188,7 @@ class RouterSpread:
         room.lost_producers.clear()
         for peer in hit:
             gone += [(peer, producer_id) for producer_id in peer.producers]
-            self._release_media(room, peer)  # closes what it has on a live router too
+            peer.release_media()  # closes what it has on a live router too
             peer.router = None
         if primary_lost:
             survivor = room.routers[0]
