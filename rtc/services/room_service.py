@@ -63,7 +63,7 @@ class RoomService:
     def __init__(self, mediasoup: MediasoupService | None = None) -> None:
         self.mediasoup = mediasoup or MediasoupService()
         self.mediasoup.on_worker_died(self._on_worker_died)
-        self.spread = RouterSpread(self.mediasoup, start_task=self._start_task)
+        self.spread = RouterSpread(self.mediasoup, start_task=self._start_task, service=self)
         self.media = MediaOperations(self.mediasoup, self.spread, peer_of=self.peer_of,
                                      start_task=self._start_task)
         self._rooms: dict[str, Room] = {}

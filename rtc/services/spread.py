@@ -19,6 +19,9 @@ producers close) and they get a router again when they make transports again; a 
 router hands its role to the next router. With no router left, the RoomService rebuilds the
 call on a new router as it always did. Clients see none of this: the protocol is unchanged.
 
+Past ``peers_per_node`` peers on this node (0: never), a call also gets routers on other nodes
+(:mod:`rtc.cluster.cascade`): proxies of the remote objects, used here as the local ones.
+
 The router-level parts of a call live here too: the ActiveSpeakerObserver on the primary
 router (``rtc:activeSpeaker``) and the room's dynacast (:mod:`rtc.services.dynacast`).
 :class:`RouterSpread` is one object the RoomService holds and
@@ -35,6 +38,7 @@ import logging
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any, Literal
 
+from rtc.cluster.cascade import is_remote, pipe_between
 from rtc.services import notify
 from rtc.services.config import dynacast_options, limits
 from rtc.services.dynacast import Dynacast
@@ -59,9 +63,12 @@ class RouterSpread:
     """The routers of every call of one RoomService: which router a peer uses, pipes between
     them, the speaker observer and dynacast on them, and what a dead worker's routers take."""
 
-    def __init__(self, mediasoup: MediasoupService, *, start_task: StartTask) -> None:
+    def __init__(self, mediasoup: MediasoupService, *, start_task: StartTask,
+                 service: Any = None) -> None:
         self.mediasoup = mediasoup
         self._start_task = start_task
+        self.service = service
+        """The RoomService holding it (a cascade to another node is kept per service)."""
 
     # -- room-level media ---------------------------------------------------------------------
 
@@ -123,7 +130,11 @@ class RouterSpread:
             if peer.router is not None and not peer.router.closed:
                 return peer.router
             loads = self._router_loads(room)
-            router = min((r for r in room.routers if not r.closed),
+            remote = await self._remote_router(room, loads)
+            if remote is not None:
+                peer.router = remote
+                return remote
+            router = min((r for r in room.routers if not r.closed and not is_remote(r)),
                          key=lambda r: loads.get(r.id, 0), default=room.router)
             if loads.get(router.id, 0) >= limits().peers_per_router:
                 router = await self._add_router(room) or router
@@ -131,6 +142,20 @@ class RouterSpread:
                 router = room.router
             peer.router = router
             return router
+
+    async def _remote_router(self, room: Room, loads: dict[str, int]) -> Any:
+        """A router on another node when the owner holds its budget of the call's peers
+        (``peers_per_node``, :mod:`rtc.cluster.cascade`); None to stay here."""
+        budget = limits().peers_per_node
+        if not budget:
+            return None
+        here = sum(n for rid, n in loads.items()
+                   if not any(r.id == rid and is_remote(r) for r in room.routers))
+        if here < budget:
+            return None
+        from rtc.cluster.cascade import remote_router
+
+        return await remote_router(self.service, room, loads, budget)
 
     @staticmethod
     def _router_loads(room: Room) -> dict[str, int]:
@@ -192,8 +217,8 @@ class RouterSpread:
             future = asyncio.get_running_loop().create_future()
             room.pipes[key] = future
             try:
-                piped = (await source.pipe_to_router(router=router,
-                                                     producer_id=producer_id))["pipeProducer"]
+                # Between workers of this node, or (cascade) between nodes.
+                piped = await pipe_between(room, source, router, producer_id)
             except BaseException as exc:
                 if room.pipes.get(key) is future:
                     del room.pipes[key]
