@@ -46,10 +46,10 @@ logger = logging.getLogger(__name__)
 CLAIM_ATTEMPTS = 3
 
 
-def _node() -> Any:
-    from rtc.cluster import local_node
+def _node(service: Any) -> Any:
+    from rtc.cluster import node_of
 
-    return local_node()
+    return node_of(service)
 
 
 class _Proxy(EventEmitter):
@@ -321,7 +321,7 @@ class Link:
 
     async def call(self, target: _Proxy, method: str, kwargs: dict[str, Any]) -> Any:
         """``target.method(**kwargs)`` on the node; a returned object comes back a proxy."""
-        node = _node()
+        node = _node(self.service)
         if node is None:
             raise InvalidStateError("no cluster node")
         result = await node.relay.ask(self.node_id, "cascade.call", {
@@ -349,7 +349,7 @@ class Link:
         self.service._start_task(self._quietly(object_id, method))
 
     async def _quietly(self, object_id: str, method: str) -> None:
-        node = _node()
+        node = _node(self.service)
         if node is None or self.node_id not in node.records:
             return
         try:
@@ -374,7 +374,7 @@ class Link:
                     self.node_id, self.router.id)
 
     async def _release(self) -> None:
-        node = _node()
+        node = _node(self.service)
         if node is None:
             return
         try:
@@ -429,7 +429,7 @@ async def remote_router(service: Any, room: Any, loads: dict[str, int],
                         budget: int) -> Any | None:
     """A router on another node for one more peer of ``room``: one it has with room under
     ``budget``, else one on a newly claimed node; None when no node can take it."""
-    node = _node()
+    node = _node(service)
     if node is None:
         return None
     remote = [r for r in room.routers if is_remote(r) and not r.closed]

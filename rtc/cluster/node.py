@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from meetings.events import group_message
-from rtc.cluster import placement
+from rtc.cluster import placement, register_service
 from rtc.cluster.cascade import watch_links
 from rtc.cluster.remote import hosted_counts, watch_owners
 from rtc.cluster.store import ClusterStore
@@ -130,6 +130,7 @@ class Node:
         self.channel = await self.layer.new_channel()
         self.relay = Relay(self)
         self.presence = Presence(self)
+        register_service(self, started=True)
         await self.heartbeat()
         loop = asyncio.get_running_loop()
         self._tasks = [loop.create_task(self._beat()), loop.create_task(self.relay.listen()),
@@ -143,6 +144,7 @@ class Node:
         if self._stopped:
             return
         self._stopped = True
+        register_service(self, started=False)
         if self.presence is not None:
             await self.presence.flush()
         for task in self._tasks:

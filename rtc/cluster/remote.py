@@ -56,6 +56,7 @@ ATTRIBUTES = ("kind", "type", "paused", "producer_paused", "producer_id", "rtp_p
 class Hosted:
     """What this node holds for one meeting owned by another node."""
 
+    service: Any
     meeting_id: str
     owner: str
     router: Any
@@ -78,10 +79,10 @@ def hosted_of(service: Any) -> dict[str, Hosted]:
     return _HOSTED.setdefault(service, {})
 
 
-def _node() -> Any:
-    from rtc.cluster import local_node
+def _node(service: Any) -> Any:
+    from rtc.cluster import node_of
 
-    return local_node()
+    return node_of(service)
 
 
 def _describe(hosted: Hosted, obj: Any) -> Any:
@@ -113,7 +114,7 @@ def _forwarder(hosted: Hosted, object_id: str, event: str) -> Any:
 
 def _send_event(hosted: Hosted, object_id: str, event: str, args: list[Any]) -> None:
     """Tell the owner about an event, without waiting (its reply, if any, is dropped)."""
-    node = _node()
+    node = _node(hosted.service)
     if node is None:
         return
     channel = node.channel_of(hosted.owner)
@@ -154,7 +155,8 @@ async def open_router(*, service: Any, meeting_id: str, owner: str) -> dict[str,
         _close(service, hosted)
     worker, router = await service.mediasoup.create_router(
         app_data={"meetingId": meeting_id, "cascadeOwner": owner})
-    hosted = Hosted(meeting_id=meeting_id, owner=owner, router=router, worker=worker)
+    hosted = Hosted(service=service, meeting_id=meeting_id, owner=owner, router=router,
+                    worker=worker)
     calls[meeting_id] = hosted
     hosted.objects[router.id] = router
     router.on("workerclose", _forwarder(hosted, router.id, "workerclose"))

@@ -249,9 +249,14 @@ class RouterSpread:
         lost = [r for r in room.routers if room.workers.get(r.id) is worker]
         if room.worker is worker and room.router not in lost:
             lost.append(room.router)
-        if any(r not in lost for r in room.routers):
+        if any(r not in lost and not is_remote(r) for r in room.routers):
             await self.routers_lost(room, lost)
             return "spread"
+        # Every router of this node died: the call starts again on a new one, its routers
+        # on other nodes (a cascade) closed there too, all peers rebuild.
+        for router in [r for r in room.routers if is_remote(r)]:
+            router.close()
+            lost.append(router)
         for router in lost:
             room.drop_router(router)
         room.forget_media()
