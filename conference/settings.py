@@ -286,6 +286,7 @@ _RTC_LIMIT_MINIMUMS = {
     "MAX_PRODUCERS_PER_MEETING": 1,
     "MAX_ROOMS_PER_WORKER": 1,
     "PEERS_PER_ROUTER": 1,
+    "PEERS_PER_NODE": 0,  # 0: a call never cascades to another node
     "REQUESTS_PER_SECOND": 1,
     "REQUEST_BURST": 1,
     "RECONNECT_GRACE_SECONDS": 0,

@@ -20,7 +20,6 @@ from typing import Any
 from rtc import live as rtc_live
 from rtc.cluster.ops import on_every_node, on_owner, operation
 from rtc.grants import Grants, grant_store
-from rtc.services import notify
 from rtc.services.room_service import RoomService
 from rtc.services.rooms import Peer
 from rtc.signaling.errors import ErrorCode, SignalingError
@@ -141,39 +140,18 @@ async def _remember_grants_here(service: RoomService, meeting_id: str, user_id: 
 @operation("live.grants")
 async def _update_grants_here(service: RoomService, meeting_id: str, peer_id: str,
                               changes: dict[str, Any], actor: str) -> dict[str, Any]:
-    room = rtc_live.live_room(service, meeting_id)
-    async with room.lock:
-        peer = room.peer(peer_id)
+
+    def decide(peer: Peer) -> Grants:
+        """The merged grants, recorded before they are applied (a request of the peer's
+        checked meanwhile is checked with them)."""
         grants = _merge(_peer_grants(peer), changes)
-        grant_store.set(room.meeting_id, peer.user_id, grants)
-        peer.grants = grants  # type: ignore[attr-defined]
-        peer.is_host = grants.host
-        closed_producers = [pid for pid, producer in list(peer.producers.items())
-                            if not grants.may_publish((producer.app_data or {}).get("source"))]
-        for producer_id in closed_producers:
-            producer = peer.producers.pop(producer_id)
-            peer.transport_of.pop(producer_id, None)
-            if room.producer_owner.get(producer_id) is peer:
-                del room.producer_owner[producer_id]
-            producer.close()
-            await notify.broadcast(room.meeting_id, "rtc:producerClosed",
-                                   {"peerId": peer.id, "producerId": producer_id},
-                                   exclude=peer.channel_name)
-        closed_consumers = []
-        if not grants.subscribe:
-            for consumer_id, consumer in list(peer.consumers.items()):
-                peer.consumers.pop(consumer_id)
-                peer.transport_of.pop(consumer_id, None)
-                consumer.close()
-                closed_consumers.append(consumer_id)
-                await notify.send_to(peer.channel_name, "rtc:consumerClosed",
-                                     {"consumerId": consumer_id,
-                                      "producerId": consumer.producer_id})
-        await notify.send_to(peer.channel_name, "rtc:grantsUpdated", {
-            "grants": grants.as_dict(), "closedProducers": closed_producers,
-            "closedConsumers": closed_consumers})
+        grant_store.set(str(meeting_id), peer.user_id, grants)
+        return grants
+
+    peer, closed_producers, closed_consumers = await service.change_grants(
+        meeting_id=meeting_id, peer_id=peer_id, decide=decide)
     logger.info("grants changed [meeting:%s, peer:%s, grants:%s, closed:%s/%s, by:%s]",
-                room.meeting_id, peer.id, grants.as_dict(), len(closed_producers),
+                meeting_id, peer.id, _peer_grants(peer).as_dict(), len(closed_producers),
                 len(closed_consumers), actor)
     return {**_peer(peer), "closed_producers": closed_producers,
             "closed_consumers": closed_consumers}
@@ -186,8 +164,9 @@ async def end_call(meeting_id: str) -> int:
 
 @operation("live.end")
 async def _end_call_here(service: RoomService, meeting_id: str) -> int:
-    room = service.rooms.get(str(meeting_id))
-    if room is None or room.closed:
+    try:
+        room = service.live_room(meeting_id)
+    except SignalingError:
         return 0
     removed = 0
     for peer_id in list(room.peers):

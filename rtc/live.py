@@ -21,10 +21,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from rtc.cluster.ops import operation
-from rtc.services import notify
-from rtc.services.errors import media_errors
 from rtc.services.rooms import Peer, Room
-from rtc.signaling.errors import ErrorCode, SignalingError
 
 if TYPE_CHECKING:
     from rtc.services.room_service import RoomService
@@ -148,7 +145,7 @@ def _transport_row(peer: Peer, transport: Any, stats: dict[str, Any] | None) -> 
     selected = getattr(transport, "ice_selected_tuple", None) or {}
     return {
         "id": transport.id,
-        "direction": peer.directions.get(transport.id, ""),
+        "direction": peer.direction(transport.id) or "",
         "iceState": getattr(transport, "ice_state", ""),
         "dtlsState": getattr(transport, "dtls_state", ""),
         "remote": f"{selected.get('remoteIp', '')}:{selected.get('remotePort', '')}"
@@ -179,7 +176,7 @@ def _producer_row(producer: Any, stats: list[dict[str, Any]] | None) -> dict[str
 def _consumer_row(room: Room, consumer: Any, stats: list[dict[str, Any]] | None
                   ) -> dict[str, Any]:
     outbound = _streams(stats, "outbound-rtp")
-    owner = room.producer_owner.get(consumer.producer_id)
+    owner = room.owner_of(consumer.producer_id)
     return {
         "id": consumer.id,
         "kind": consumer.kind,
@@ -240,10 +237,7 @@ def room_overview(service: RoomService, sample: MediaSample) -> list[dict[str, A
 
 def live_room(service: RoomService, meeting_id: str) -> Room:
     """The meeting's open room on ``service``; ``not_found`` when it has no live call."""
-    room = service.rooms.get(str(meeting_id))
-    if room is None or room.closed:
-        raise SignalingError(ErrorCode.NOT_FOUND, "no live call for that meeting")
-    return room
+    return service.live_room(meeting_id)
 
 
 async def staff_mute_producer(service: RoomService, *, meeting_id: str, producer_id: str,
@@ -253,14 +247,9 @@ async def staff_mute_producer(service: RoomService, *, meeting_id: str, producer
     The call is told with ``rtc:producerPaused`` (``byHost``: the client treats staff like
     the host), its owner included, so its UI shows the track muted.
     """
-    room = live_room(service, meeting_id)
-    owner, producer = room.producer(producer_id)
-    with media_errors("pauseProducer"):
-        await producer.pause()
-    await notify.broadcast(room.meeting_id, "rtc:producerPaused",
-                           {"peerId": owner.id, "producerId": producer_id, "byHost": True})
+    owner = await service.mute_track(meeting_id=meeting_id, producer_id=producer_id)
     logger.info("staff muted producer [meeting:%s, peer:%s, producer:%s, staff:%s]",
-                room.meeting_id, owner.id, producer_id, getattr(actor, "pk", actor))
+                meeting_id, owner.id, producer_id, getattr(actor, "pk", actor))
     return owner
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import weakref
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +26,7 @@ __all__ = [
     "detach_route",
     "drain_node",
     "local_node",
+    "node_of",
     "on_nodes_gone",
     "route_request",
     "set_local_node",
@@ -42,6 +44,24 @@ _gone_tasks: set[asyncio.Task[Any]] = set()
 def local_node() -> Node | None:
     """This process's node, once started (None without a cluster)."""
     return _node
+
+
+_by_service: weakref.WeakKeyDictionary[Any, Node] = weakref.WeakKeyDictionary()
+
+
+def node_of(service: Any) -> Node | None:
+    """The started node serving with the RoomService ``service`` (tests run two nodes in one
+    process), else this process's node."""
+    node = _by_service.get(service) if service is not None else None
+    return node if node is not None else _node
+
+
+def register_service(node: Node, *, started: bool) -> None:
+    """Tell :func:`node_of` that ``node`` serves with its RoomService (or no longer does)."""
+    if started:
+        _by_service[node.service] = node
+    elif _by_service.get(node.service) is node:
+        del _by_service[node.service]
 
 
 def _media_address() -> str:

@@ -11,7 +11,10 @@ peers, consumers). Every ``lease / 4`` seconds the heartbeat:
 2. reads the other nodes' records (placement and relay use that copy);
 3. looks at the sockets served here whose call is owned elsewhere: if their owner's lease ran
    out, each gets ``rtc:reconnect`` (``node_lost``) and rebuilds on a live node;
-4. tells `rtc.cluster.presence` which nodes left, so their users' attendance is closed, and
+4. closes the media this node holds for calls cascaded here whose owner left, and drops the
+   routers this node's calls have on nodes that left (`rtc.cluster.remote`,
+   `rtc.cluster.cascade`);
+5. tells `rtc.cluster.presence` which nodes left, so their users' attendance is closed, and
    the listeners of `rtc.cluster.on_nodes_gone` (the recordings such a node was making).
 
 :meth:`Node.drain` (SIGTERM): the record says ``draining`` (no new calls), every meeting owned
@@ -32,7 +35,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from meetings.events import group_message
-from rtc.cluster import placement
+from rtc.cluster import placement, register_service
+from rtc.cluster.cascade import watch_links
+from rtc.cluster.remote import hosted_counts, watch_owners
 from rtc.cluster.store import ClusterStore
 from rtc.signaling.errors import ErrorCode, SignalingError
 
@@ -110,6 +115,7 @@ class Node:
             "rooms": counts["rooms"], "peers": counts["peers"],
             "consumers": counts["consumers"], "draining": int(self.draining),
             "sockets": len(self.routes),
+            **hosted_counts(self.service),
         }
 
     # -- lifecycle ------------------------------------------------------------------------------
@@ -124,6 +130,7 @@ class Node:
         self.channel = await self.layer.new_channel()
         self.relay = Relay(self)
         self.presence = Presence(self)
+        register_service(self, started=True)
         await self.heartbeat()
         loop = asyncio.get_running_loop()
         self._tasks = [loop.create_task(self._beat()), loop.create_task(self.relay.listen()),
@@ -137,6 +144,7 @@ class Node:
         if self._stopped:
             return
         self._stopped = True
+        register_service(self, started=False)
         if self.presence is not None:
             await self.presence.flush()
         for task in self._tasks:
@@ -172,6 +180,8 @@ class Node:
         live, gone = await self.store.nodes()
         self.records = live
         await self._watch_owners()
+        watch_owners(self)
+        await watch_links(self)
         if gone and self.presence is not None:
             await self.presence.nodes_gone(gone)
         if gone:

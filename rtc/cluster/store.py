@@ -62,6 +62,23 @@ end
 return 0
 """
 
+# KEYS[1] the meeting's cascade hash (node id -> owner id), KEYS[2] the candidate's node key;
+# ARGV[1] candidate id, ARGV[2] owner id, ARGV[3] lease ms. Adds the candidate to the meeting's
+# cascade if it is alive, not draining and not full (1), else 0.
+_CLAIM_CASCADE = """
+if redis.call('EXISTS', KEYS[2]) == 0 or redis.call('HGET', KEYS[2], 'draining') == '1' then
+  return 0
+end
+local rooms = tonumber(redis.call('HGET', KEYS[2], 'rooms') or '0') or 0
+local capacity = tonumber(redis.call('HGET', KEYS[2], 'capacity') or '0') or 0
+if rooms >= capacity then
+  return 0
+end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return 1
+"""
+
 # KEYS: counter hashes (field = node incarnation "<id>~<nonce>", value = open sockets);
 # ARGV[1] this incarnation, ARGV[2] node key prefix, then one limit per key (0: none).
 # Fields of nodes that are gone (or restarted: another nonce) are deleted and not counted.
@@ -121,6 +138,7 @@ class ClusterStore:
         self._release = redis.register_script(_RELEASE)
         self._acquire = redis.register_script(_ACQUIRE)
         self._give_back = redis.register_script(_RELEASE_SOCKET)
+        self._claim_cascade = redis.register_script(_CLAIM_CASCADE)
 
     # -- keys -----------------------------------------------------------------------------------
 
@@ -136,6 +154,10 @@ class ClusterStore:
     def index_key(self) -> str:
         """The set of node ids that registered (a dead one stays until it is noticed)."""
         return f"{self.prefix}nodes"
+
+    def cascade_key(self, meeting_id: str) -> str:
+        """The hash of the other nodes a meeting's call is cascaded to (node id → owner id)."""
+        return f"{self.prefix}cascade:{meeting_id}"
 
     def counter_key(self, kind: str, value: str) -> str:
         """A socket counter hash (``kind`` ``user`` or ``address``)."""
@@ -224,6 +246,32 @@ class ClusterStore:
     async def release(self, meeting_id: str, node_id: str) -> bool:
         """Give up the ownership of a meeting (only if this node still holds it)."""
         return bool(await self._release(keys=[self.owner_key(meeting_id)], args=[node_id]))
+
+    # -- cascades (a call over several nodes, `rtc.cluster.cascade`) -------------------------
+
+    async def claim_cascade(self, meeting_id: str, candidate: str, owner: str) -> bool:
+        """Add ``candidate`` to the nodes the meeting's call spreads to, if it is alive, not
+        draining and not full (atomically, as a call's claim)."""
+        result = await self._claim_cascade(
+            keys=[self.cascade_key(meeting_id), self.node_key(candidate)],
+            args=[candidate, owner, self.lease_ms])
+        return bool(result)
+
+    async def cascades(self, meeting_id: str) -> dict[str, str]:
+        """node id → owner id, for the nodes the meeting's call spreads to."""
+        fields = await self.redis.hgetall(self.cascade_key(meeting_id))
+        return {_text(k): _text(v) for k, v in fields.items()}
+
+    async def release_cascade(self, meeting_id: str, node_id: str) -> None:
+        """The call no longer uses ``node_id``."""
+        await self.redis.hdel(self.cascade_key(meeting_id), node_id)
+
+    async def renew_cascades(self, meeting_ids: Iterable[str]) -> None:
+        """Keep the cascade records of calls still cascaded (the owner's heartbeat)."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for meeting_id in meeting_ids:
+                pipe.pexpire(self.cascade_key(meeting_id), self.lease_ms)
+            await pipe.execute()
 
     # -- socket counts --------------------------------------------------------------------------
 

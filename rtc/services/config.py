@@ -56,6 +56,10 @@ class RtcLimits:
     peers_per_router: int = 50
     """Peers whose transports one router of a call takes before the call gets another router
     on another worker, its producers piped between them (:mod:`rtc.services.spread`)."""
+    peers_per_node: int = 0
+    """Peers of a call on its owner node before more peers' transports go on another node's
+    router, media piped between the nodes (:mod:`rtc.cluster.cascade`; 0: never, a call
+    stays on its owner)."""
     requests_per_second: float = 50.0
     """Sustained rtc:* requests per connection (a token bucket)."""
     request_burst: int = 100

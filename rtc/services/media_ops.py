@@ -1,5 +1,11 @@
 """The media half of RoomService: transports, producers, consumers, and their events.
 
+:class:`MediaOperations` is one object the RoomService holds (and forwards the media requests
+to); it is given what it needs, the worker pool, the call's routers (:class:`RouterSpread`),
+the lookup of a connection's peer and the way to run background tasks, and keeps no state of
+its own: the call model is :mod:`rtc.services.rooms`. Media objects are used by duck typing
+(the library's classes only type them), so stand-ins for another node's objects work too.
+
 Every method resolves the caller's peer from its connection and the ids it names through the
 peer's own maps (:mod:`rtc.services.rooms`), checks the limits, then calls the control layer
 inside :func:`rtc.services.errors.media_errors`. After each await it re-checks that the peer is
@@ -19,16 +25,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from rtc import signals
 from rtc.services import notify
-from rtc.services.config import dynacast_options, limits, transport_options
-from rtc.services.dynacast import Dynacast
+from rtc.services.config import limits, transport_options
 from rtc.services.errors import media_errors
 from rtc.services.rooms import Peer, Room
-from rtc.services.spread import RouterSpread
+from rtc.services.spread import RouterSpread, StartTask
 from rtc.signaling.errors import ErrorCode, SignalingError
 from rtc.signaling.schemas import (
     ConnectTransportRequest,
@@ -40,99 +45,32 @@ from rtc.signaling.schemas import (
 )
 
 if TYPE_CHECKING:
+    from mediasoup_ctl import Consumer, Producer, Router, Transport
+
+    from rtc.grants import Grants
     from rtc.services.mediasoup_service import MediasoupService
 
 __all__ = ["MediaOperations"]
 
 logger = logging.getLogger(__name__)
 
-ACTIVE_SPEAKER_INTERVAL_MS = 300
 SCREEN_PRIORITY = 3
 """Bandwidth priority of a shared screen's consumers (cameras keep the worker's default, 1)."""
 
 
-class MediaOperations(RouterSpread):
-    """Mixed into RoomService, which provides the attributes declared below."""
+class MediaOperations:
+    """The media requests of every call of one RoomService."""
 
-    mediasoup: MediasoupService
-
-    def peer_of(self, channel_name: str) -> tuple[Room, Peer]:  # pragma: no cover (abstract)
-        raise NotImplementedError
-
-    def _start_task(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
-        raise NotImplementedError  # pragma: no cover (abstract)
-
-    # -- room-level media ---------------------------------------------------------------------
-
-    async def _attach_observer(self, room: Room) -> None:
-        """An ActiveSpeakerObserver on the room's router, announcing ``rtc:activeSpeaker``;
-        and the room's dynacast, following the (new) router."""
-        self._attach_dynacast(room)
-        await self._attach_speaker_observer(room)
-
-    async def _attach_speaker_observer(self, room: Room) -> None:
-        """The ActiveSpeakerObserver on the room's (primary) router."""
-        router = room.router
-        try:
-            observer = await router.create_active_speaker_observer(
-                interval=ACTIVE_SPEAKER_INTERVAL_MS)
-        except Exception as exc:  # the call works without speaker detection
-            logger.warning("no active speaker observer [meeting:%s]: %s", room.meeting_id, exc)
-            room.observer = None
-            return
-        room.observer = observer
-
-        def on_dominant(info: Any) -> None:
-            producer = info.get("producer") if isinstance(info, dict) else info
-            owner = room.producer_owner.get(getattr(producer, "id", ""))
-            if room.closed or room.observer is not observer or owner is None:
-                return
-            room.active_speaker = owner.id
-            self._start_task(notify.broadcast(room.meeting_id, "rtc:activeSpeaker",
-                                              {"peerId": owner.id}))
-
-        observer.on("dominantspeaker", on_dominant)
-
-    def _attach_dynacast(self, room: Room) -> None:
-        if room.dynacast is not None:
-            room.dynacast.close()
-        options = dynacast_options()
-        if not options.enabled:
-            room.dynacast = None
-            return
-
-        def owner_channel(producer_id: str) -> str | None:
-            owner = room.producer_owner.get(producer_id)
-            return None if owner is None or owner.closed else owner.channel_name
-
-        room.dynacast = Dynacast(meeting_id=room.meeting_id, owner_channel=owner_channel,
-                                 start_task=self._start_task, raise_delay=options.raise_delay,
-                                 lower_delay=options.lower_delay)
-        room.dynacast.attach(room.router)
-
-    def _release_media(self, room: Room, peer: Peer) -> None:
-        """Close everything the peer owns (its transports cascade to the rest)."""
-        transports = list(peer.transports.values())
-        self._forget_media(room, peer)
-        for transport in transports:
-            transport.close()
-
-    def _forget_media(self, room: Room, peer: Peer) -> None:
-        """Drop the peer's objects from the maps (they are closed, or about to be)."""
-        for timer in peer.connect_timers.values():
-            timer.cancel()
-        peer.connect_timers.clear()
-        for producer_id in peer.producers:
-            if room.producer_owner.get(producer_id) is peer:
-                del room.producer_owner[producer_id]
-        peer.transports.clear()
-        peer.directions.clear()
-        peer.producers.clear()
-        peer.consumers.clear()
-        peer.transport_of.clear()
+    def __init__(self, mediasoup: MediasoupService, spread: RouterSpread, *,
+                 peer_of: Callable[[str], tuple[Room, Peer]], start_task: StartTask) -> None:
+        self.mediasoup = mediasoup
+        self.spread = spread
+        self.peer_of = peer_of
+        """The room and peer attached to a connection (``invalid`` when it has not joined)."""
+        self._start_task = start_task
 
     @staticmethod
-    def _check_alive(room: Room, peer: Peer, obj: Any, router: Any = None) -> None:
+    def _check_alive(room: Room, peer: Peer, obj: Any, router: Router | None = None) -> None:
         """After an await: the peer left or the room moved meanwhile (the router the object
         was made on, by default the peer's, is gone); undo and refuse."""
         router = router or peer.router or room.router
@@ -150,7 +88,7 @@ class MediaOperations(RouterSpread):
         if len(peer.transports) >= limit.max_transports_per_peer:
             raise SignalingError(ErrorCode.LIMIT, "too many transports")
         options = transport_options()
-        router = await self._router_for(room, peer)
+        router = await self.spread.router_for(room, peer)
         server = self.mediasoup.webrtc_server_of(room.workers.get(router.id, room.worker))
         kwargs: dict[str, Any] = {
             # On the worker's shared WebRtcServer port when one is configured.
@@ -175,8 +113,7 @@ class MediaOperations(RouterSpread):
                 logger.warning("set_max_incoming_bitrate failed [transport:%s]: %s",
                                transport.id, exc)
         self._check_alive(room, peer, transport, router)
-        peer.transports[transport.id] = transport
-        peer.directions[transport.id] = request.direction
+        peer.add_transport(transport)
         self._watch_transport(room, peer, transport, limit.transport_connect_timeout_seconds)
         logger.info("transport created [meeting:%s, peer:%s, transport:%s, direction:%s]",
                     room.meeting_id, peer.id, transport.id, request.direction)
@@ -189,14 +126,13 @@ class MediaOperations(RouterSpread):
             "sctpParameters": transport.sctp_parameters,
         }
 
-    def _watch_transport(self, room: Room, peer: Peer, transport: Any, timeout: float) -> None:
+    def _watch_transport(self, room: Room, peer: Peer, transport: Transport,
+                         timeout: float) -> None:
         """Close the transport when DTLS fails, or is not connected within ``timeout``."""
 
         def on_dtls(state: str) -> None:
             if state == "connected":
-                timer = peer.connect_timers.pop(transport.id, None)
-                if timer is not None:
-                    timer.cancel()
+                peer.connected(transport.id)
             elif state in ("failed", "closed"):
                 self._start_task(self._drop_transport(room, peer, transport.id,
                                                       reason=f"dtls_{state}"))
@@ -204,9 +140,9 @@ class MediaOperations(RouterSpread):
         transport.on("dtlsstatechange", on_dtls)
         if timeout > 0:
             loop = asyncio.get_running_loop()
-            peer.connect_timers[transport.id] = loop.call_later(
+            peer.set_connect_timer(transport.id, loop.call_later(
                 timeout, lambda: self._start_task(
-                    self._drop_transport(room, peer, transport.id, reason="connect_timeout")))
+                    self._drop_transport(room, peer, transport.id, reason="connect_timeout"))))
 
     async def _drop_transport(self, room: Room, peer: Peer, transport_id: str, *,
                               reason: str) -> None:
@@ -214,33 +150,20 @@ class MediaOperations(RouterSpread):
         transport = peer.transports.get(transport_id)
         if transport is None or peer.closed:
             return
-        closed_producers = self._close_transport(room, peer, transport_id)
+        closed_producers = peer.drop_transport(transport_id)
         logger.info("transport closed [meeting:%s, peer:%s, transport:%s, reason:%s]",
                     room.meeting_id, peer.id, transport_id, reason)
         await notify.send_to(peer.channel_name, "rtc:transportClosed",
                              {"transportId": transport_id, "reason": reason})
-        for producer_id in closed_producers:
+        await self._producers_closed(room, peer, closed_producers)
+
+    @staticmethod
+    async def _producers_closed(room: Room, peer: Peer, producer_ids: list[str]) -> None:
+        """Tell the others (not the peer's own socket) that these producers of it closed."""
+        for producer_id in producer_ids:
             await notify.broadcast(room.meeting_id, "rtc:producerClosed",
                                    {"peerId": peer.id, "producerId": producer_id},
                                    exclude=peer.channel_name)
-
-    def _close_transport(self, room: Room, peer: Peer, transport_id: str) -> list[str]:
-        """Remove a transport and what lives on it from the maps, close it; its producer ids."""
-        transport = peer.transports.pop(transport_id)
-        peer.directions.pop(transport_id, None)
-        timer = peer.connect_timers.pop(transport_id, None)
-        if timer is not None:
-            timer.cancel()
-        on_it = [oid for oid, tid in peer.transport_of.items() if tid == transport_id]
-        producers = []
-        for object_id in on_it:
-            del peer.transport_of[object_id]
-            peer.consumers.pop(object_id, None)
-            if peer.producers.pop(object_id, None) is not None:
-                room.producer_owner.pop(object_id, None)
-                producers.append(object_id)
-        transport.close()
-        return producers
 
     async def connect_transport(self, *, channel_name: str,
                                 request: ConnectTransportRequest) -> dict[str, Any]:
@@ -255,10 +178,7 @@ class MediaOperations(RouterSpread):
         """``rtc:closeTransport``: the client gives up a transport (e.g. after ICE failed)."""
         room, peer = self.peer_of(channel_name)
         peer.transport(transport_id)
-        for producer_id in self._close_transport(room, peer, transport_id):
-            await notify.broadcast(room.meeting_id, "rtc:producerClosed",
-                                   {"peerId": peer.id, "producerId": producer_id},
-                                   exclude=channel_name)
+        await self._producers_closed(room, peer, peer.drop_transport(transport_id))
         return {"type": "rtc:transportClosed", "transportId": transport_id}
 
     async def restart_ice(self, *, channel_name: str, transport_id: str) -> dict[str, Any]:
@@ -288,13 +208,12 @@ class MediaOperations(RouterSpread):
         if transport.closed:
             producer.close()
             raise SignalingError(ErrorCode.NOT_FOUND, "transport closed")
-        peer.producers[producer.id] = producer
-        peer.transport_of[producer.id] = transport.id
-        room.producer_owner[producer.id] = peer
-        producer.on("transportclose", lambda: self._producer_lost(room, peer, producer.id))
+        room.add_producer(peer, producer)
+        router = peer.router or room.router
+        producer.on("transportclose", lambda: self._producer_lost(room, peer, producer, router))
         self._announce_track(room, peer, producer)
         if producer.kind == "audio":
-            await self._observe_audio(room, producer)
+            await self.spread.observe_audio(room, producer)
         logger.info("producer created [meeting:%s, peer:%s, producer:%s, kind:%s]",
                     room.meeting_id, peer.id, producer.id, producer.kind)
         await notify.broadcast(room.meeting_id, "rtc:newProducer", {
@@ -304,7 +223,7 @@ class MediaOperations(RouterSpread):
         return {"type": "rtc:produced", "id": producer.id}
 
     @staticmethod
-    def _announce_track(room: Room, peer: Peer, producer: Any) -> None:
+    def _announce_track(room: Room, peer: Peer, producer: Producer) -> None:
         """``rtc.signals.track_published`` now, ``track_unpublished`` whenever it closes (the
         producer's observer sees every way it can close)."""
         details = {"meeting_id": room.meeting_id, "peer_id": peer.id, "user_id": peer.user_id,
@@ -314,20 +233,13 @@ class MediaOperations(RouterSpread):
             signals.track_unpublished, sender=Room, **details))
         signals.send_safely(signals.track_published, sender=Room, **details)
 
-    @classmethod
-    def _producer_lost(cls, room: Room, peer: Peer, producer_id: str) -> None:
-        """Its transport closed under it: noted when that was its router dying (the others
-        are told by :meth:`RouterSpread._routers_lost`)."""
-        if producer_id in peer.producers and peer.router is not None and peer.router.closed:
-            room.lost_producers.append((peer, producer_id))
-        cls._forget_producer(room, peer, producer_id)
-
     @staticmethod
-    def _forget_producer(room: Room, peer: Peer, producer_id: str) -> None:
-        peer.producers.pop(producer_id, None)
-        peer.transport_of.pop(producer_id, None)
-        if room.producer_owner.get(producer_id) is peer:
-            del room.producer_owner[producer_id]
+    def _producer_lost(room: Room, peer: Peer, producer: Producer, router: Router) -> None:
+        """Its transport closed under it: noted when that was its router dying (the others
+        are told by :meth:`RouterSpread.routers_lost`); not when the peer's own media was
+        released (it left, or its media is being rebuilt), which tells them itself."""
+        if not peer.closed and peer.transports and router.closed:
+            room.lost_producers.append((peer, producer.id))
 
     async def set_producer_paused(self, *, channel_name: str, producer_id: str, paused: bool,
                                   by_host: bool = False) -> dict[str, Any]:
@@ -335,30 +247,64 @@ class MediaOperations(RouterSpread):
         room, peer = self.peer_of(channel_name)
         if by_host and not peer.is_host:
             raise SignalingError(ErrorCode.FORBIDDEN, "only the host may mute others")
-        owner, producer = room.producer(producer_id, owner=None if by_host else peer)
-        with media_errors("pauseProducer" if paused else "resumeProducer"):
-            await (producer.pause() if paused else producer.resume())
-        event = "rtc:producerPaused" if paused else "rtc:producerResumed"
-        data: dict[str, Any] = {"peerId": owner.id, "producerId": producer_id}
         if by_host:
-            data["byHost"] = True
-        await notify.broadcast(room.meeting_id, event, data, exclude=channel_name)
-        if by_host:
+            await self.mute_producer(room, producer_id, exclude=channel_name)
             logger.info("host muted producer [meeting:%s, host:%s, producer:%s]",
                         room.meeting_id, peer.id, producer_id)
             return {"type": "rtc:hostMuted", "producerId": producer_id}
+        _, producer = room.producer(producer_id, owner=peer)
+        with media_errors("pauseProducer" if paused else "resumeProducer"):
+            await (producer.pause() if paused else producer.resume())
+        event = "rtc:producerPaused" if paused else "rtc:producerResumed"
+        await notify.broadcast(room.meeting_id, event,
+                               {"peerId": peer.id, "producerId": producer_id},
+                               exclude=channel_name)
         return {"type": event, "producerId": producer_id}
+
+    @staticmethod
+    async def mute_producer(room: Room, producer_id: str, *,
+                            exclude: str | None = None) -> Peer:
+        """Pause any producer of the call for its owner (the host's or staff's mute); the call
+        (but ``exclude``, the host's own socket) gets ``rtc:producerPaused`` with ``byHost``
+        (the client treats staff like the host). Returns the producer's peer."""
+        owner, producer = room.producer(producer_id)
+        with media_errors("pauseProducer"):
+            await producer.pause()
+        await notify.broadcast(room.meeting_id, "rtc:producerPaused",
+                               {"peerId": owner.id, "producerId": producer_id, "byHost": True},
+                               exclude=exclude)
+        return owner
 
     async def close_producer(self, *, channel_name: str, producer_id: str) -> dict[str, Any]:
         """``rtc:closeProducer``: stop a track; its consumers close, the others are told."""
         room, peer = self.peer_of(channel_name)
         _, producer = room.producer(producer_id, owner=peer)
-        self._forget_producer(room, peer, producer_id)
         producer.close()
-        await notify.broadcast(room.meeting_id, "rtc:producerClosed",
-                               {"peerId": peer.id, "producerId": producer_id},
-                               exclude=channel_name)
+        await self._producers_closed(room, peer, [producer_id])
         return {"type": "rtc:producerClosed", "producerId": producer_id}
+
+    async def apply_grants(self, room: Room, peer: Peer,
+                           grants: Grants) -> tuple[list[str], list[str]]:
+        """Give ``peer`` changed `rtc.grants.Grants` now: its producers of a source no longer
+        allowed close (the others are told), its consumers close when subscribing is revoked
+        (it is told each), and it gets ``rtc:grantsUpdated``. The ids of the closed producers
+        and consumers. The caller holds the room lock."""
+        peer.grants = grants
+        peer.is_host = grants.host
+        closed_producers = [pid for pid, producer in peer.producers.items()
+                            if not grants.may_publish((producer.app_data or {}).get("source"))]
+        for producer_id in closed_producers:
+            peer.producers[producer_id].close()
+            await self._producers_closed(room, peer, [producer_id])
+        consumers = [] if grants.subscribe else peer.close_consumers()
+        for consumer in consumers:
+            await notify.send_to(peer.channel_name, "rtc:consumerClosed",
+                                 {"consumerId": consumer.id, "producerId": consumer.producer_id})
+        closed_consumers = [consumer.id for consumer in consumers]
+        await notify.send_to(peer.channel_name, "rtc:grantsUpdated", {
+            "grants": grants.as_dict(), "closedProducers": closed_producers,
+            "closedConsumers": closed_consumers})
+        return closed_producers, closed_consumers
 
     # -- consumers ----------------------------------------------------------------------------
 
@@ -378,12 +324,12 @@ class MediaOperations(RouterSpread):
         try:
             with media_errors("consume"):
                 # From another router of the call: piped into this one first (once).
-                await self._pipe_to(room, producer.id, peer.router or room.router)
+                await self.spread.pipe_to(room, producer.id, peer.router or room.router)
                 consumer = await transport.consume(
                     producer_id=producer.id, rtp_capabilities=request.rtp_capabilities,
                     paused=request.paused, app_data={"peerId": owner.id})
         except SignalingError:
-            if producer.closed or room.producer_owner.get(producer.id) is not owner:
+            if producer.closed or room.owner_of(producer.id) is not owner:
                 raise SignalingError(ErrorCode.NOT_FOUND, "producer closed") from None
             raise
         if consumer.kind == "video" and (producer.app_data or {}).get("source") == "screen":
@@ -395,9 +341,6 @@ class MediaOperations(RouterSpread):
         if consumer.closed or transport.closed:
             consumer.close()
             raise SignalingError(ErrorCode.NOT_FOUND, "producer or transport closed")
-        peer.consumers[consumer.id] = consumer
-        peer.transport_of[consumer.id] = transport.id
-        consumer.on("transportclose", lambda: self._forget_consumer(peer, consumer.id))
         consumer.on("producerclose", lambda: self._on_producer_gone(peer, consumer))
         return {
             "type": "rtc:consumed",
@@ -412,15 +355,10 @@ class MediaOperations(RouterSpread):
             "producerPaused": consumer.producer_paused,
         }
 
-    @staticmethod
-    def _forget_consumer(peer: Peer, consumer_id: str) -> None:
-        peer.consumers.pop(consumer_id, None)
-        peer.transport_of.pop(consumer_id, None)
-
-    def _on_producer_gone(self, peer: Peer, consumer: Any) -> None:
-        if peer.consumers.get(consumer.id) is not consumer:
+    def _on_producer_gone(self, peer: Peer, consumer: Consumer) -> None:
+        """The worker closed the consumer because its producer closed: tell its peer."""
+        if peer.closed:
             return
-        self._forget_consumer(peer, consumer.id)
         self._start_task(notify.send_to(peer.channel_name, "rtc:consumerClosed", {
             "consumerId": consumer.id, "producerId": consumer.producer_id}))
 
@@ -438,7 +376,6 @@ class MediaOperations(RouterSpread):
         """``rtc:closeConsumer``: stop receiving one track."""
         _, peer = self.peer_of(channel_name)
         consumer = peer.consumer(consumer_id)
-        self._forget_consumer(peer, consumer_id)
         consumer.close()
         return {"type": "rtc:consumerClosed", "consumerId": consumer_id}
 

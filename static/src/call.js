@@ -3,7 +3,7 @@
 // CallController (mediasoup-client) and Grid (tiles). Exposes window.conference for tests and
 // debugging: stats() returns inbound/outbound RTP bytes by kind.
 
-import { CallController, CallState } from './lib/call.js';
+import { CallController, CallState } from './lib/call-controller.js';
 import { Collaboration } from './lib/collab.js';
 import { connectionStatus, refusal } from './lib/connection-status.js';
 import { setStrings, t } from './lib/i18n.js';

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, test } from 'node:test';
 
-import { CallController, CallState } from '../src/lib/call.js';
+import { CallController, CallState } from '../src/lib/call-controller.js';
 import { SignalingClient, SocketState } from '../src/lib/signaling.js';
 import { FakeSocket, installFakeSocket, last, tick } from './fake-socket.js';
 

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { CallState } from '../src/lib/call.js';
+import { CallState } from '../src/lib/call-controller.js';
 import { connectionStatus, refusal } from '../src/lib/connection-status.js';
 import { SocketState } from '../src/lib/signaling.js';
 

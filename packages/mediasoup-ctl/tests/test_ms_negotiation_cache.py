@@ -153,3 +153,32 @@ async def test_caches_are_bounded(worker, monkeypatch):
         await transport.produce(kind="audio", rtp_parameters={
             **audio_parameters(), "mid": str(index), "encodings": [{"ssrc": 1000 + index}]})
         assert len(router._produce_plans) <= 2
+
+
+async def test_can_consume_is_remembered_per_producer_and_capabilities(worker, monkeypatch):
+    """Router.can_consume answers what ortc.can_consume answers, asks ortc once per
+    (producer, capabilities), and never remembers capabilities ortc refused."""
+    router = await worker.create_router(media_codecs=MEDIA_CODECS)
+    transport = await router.create_webrtc_transport(listen_infos=LOOPBACK_UDP)
+    video = await transport.produce(kind="video", rtp_parameters=simulcast_video_parameters())
+    calls: list[Any] = []
+    real = ortc.can_consume
+
+    def counting(consumable: Any, caps: Any) -> bool:
+        calls.append(caps)
+        return real(consumable, caps)
+
+    monkeypatch.setattr(ortc, "can_consume", counting)
+    caps = router.rtp_capabilities
+    audio_only = {**caps, "codecs": [c for c in caps["codecs"] if c["kind"] == "audio"]}
+    invalid = {"codecs": [{"kind": "video"}]}
+    for _ in range(3):
+        assert router.can_consume(producer_id=video.id, rtp_capabilities=copy.deepcopy(caps))
+        assert not router.can_consume(producer_id=video.id, rtp_capabilities=audio_only)
+        assert not router.can_consume(producer_id=video.id, rtp_capabilities=invalid)
+    assert len(calls) == 2 + 3  # each valid capabilities once; the invalid ones every time
+    assert (None, None) not in video._consume_plans
+    assert len(video._consume_plans) == 2
+    consumer = await transport.consume(producer_id=video.id, rtp_capabilities=caps)
+    assert consumer.rtp_parameters["codecs"][0]["mimeType"] == "video/VP8"
+    assert len(video._consume_plans) == 3  # the consume plan sits beside the two answers

@@ -1,6 +1,6 @@
 // What we send: our microphone, camera and screen tracks, and the producers that carry them.
 // Tracks outlive media sessions (a rebuilt session produces them again); a producer belongs to
-// one session. Part of the call controller (call.js), which gives it a CallContext and tells it
+// one session. Part of the call controller (call-controller.js), which gives it a CallContext and tells it
 // when to produce; it reports through the controller's events: local-changed (a summary by
 // source) and muted-by-host.
 

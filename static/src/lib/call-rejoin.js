@@ -1,4 +1,4 @@
-// The call's reconnection policy, as pure decisions the controller (call.js) carries out.
+// The call's reconnection policy, as pure decisions the controller (call-controller.js) carries out.
 //
 // After rtc:joined the server gives us a peerId and a secret resumeToken. When the socket comes
 // back after a loss, or the server sends rtc:reconnect (its worker died) or

@@ -1,5 +1,5 @@
 // What we receive: the other peers, the consumers of their producers, and the video layer we
-// asked the server for on each. Part of the call controller (call.js), which gives it a
+// asked the server for on each. Part of the call controller (call-controller.js), which gives it a
 // CallContext (see call-local.js) and forwards the server's events; it reports through the
 // controller's events: peer-joined, peer-updated, peer-left, track-added, track-removed and
 // track-paused ({peerId, consumerId, producerId, kind, source, track, paused, layers}).

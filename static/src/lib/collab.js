@@ -27,7 +27,7 @@ export class Collaboration {
    * @param {object} options
    * @param {HTMLElement} options.inCall the in-call section.
    * @param {import('./signaling.js').SignalingClient} options.signaling
-   * @param {import('./call.js').CallController} options.controller
+   * @param {import('./call-controller.js').CallController} options.controller
    * @param {object} options.config the page's config (isHost, userId, chatMaxChars).
    * @param {(text: string, tone?: string) => void} options.toast
    * @param {(text: string) => void} options.announce

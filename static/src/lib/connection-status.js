@@ -1,7 +1,7 @@
 // What the call page's connection badge says, as pure functions of the socket's and the call's
 // states (static/src/call.js shows the result and reads it out through the status region).
 
-import { CallState } from './call.js';
+import { CallState } from './call-controller.js';
 import { CloseCode, SocketState } from './signaling.js';
 
 /** Close codes after which rejoining by hand makes sense; other refusals would only repeat. */

@@ -184,6 +184,7 @@ class Consumer(TransportChild):
     _close_method = Method.TRANSPORT_CLOSE_CONSUMER
     _close_body_type = RequestBody.Transport_CloseConsumerRequest
     _close_spec = _CLOSE_CONSUMER
+    _registry = "_consumers"
 
     def __init__(self, *, transport: Transport, consumer_id: str, producer: Producer,
                  rtp_parameters: RtpParameters, consumer_type: str, paused: bool,

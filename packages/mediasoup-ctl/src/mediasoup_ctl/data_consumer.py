@@ -151,6 +151,7 @@ class DataConsumer(TransportChild):
     _close_method = Method.TRANSPORT_CLOSE_DATACONSUMER
     _close_body_type = RequestBody.Transport_CloseDataConsumerRequest
     _close_spec = _CLOSE_DATA_CONSUMER
+    _registry = "_data_consumers"
 
     def __init__(self, *, transport: Transport, data_consumer_id: str, dump: dict[str, Any],
                  app_data: dict[str, Any] | None) -> None:

@@ -112,6 +112,8 @@ class DataProducer(TransportChild):
     _close_method = Method.TRANSPORT_CLOSE_DATAPRODUCER
     _close_body_type = RequestBody.Transport_CloseDataProducerRequest
     _close_spec = _CLOSE_DATA_PRODUCER
+    _registry = "_data_producers"
+    _router_registry = "_data_producers"
 
     def __init__(self, *, transport: Transport, data_producer_id: str, dump: dict[str, Any],
                  app_data: dict[str, Any] | None) -> None:

@@ -15,11 +15,13 @@ itself, by calling each accessor on a recorder that notes the vtable offset it l
 from __future__ import annotations
 
 import builtins
+import operator
 import struct
+from collections.abc import Callable, Iterable
 from types import SimpleNamespace
 from typing import Any
 
-__all__ = ["Table", "Slot", "slots", "root", "of"]
+__all__ = ["Table", "Slot", "slots", "root", "of", "Scalars"]
 
 _I32 = struct.Struct("<i").unpack_from
 _U8 = struct.Struct("<B").unpack_from
@@ -184,6 +186,88 @@ class Table:
         """A vector of uint16."""
         start, length = self._vector(slot)
         return list(struct.unpack_from(f"<{length}H", self.buf, start)) if length else []
+
+
+_Layout = tuple[Callable[[Any, int], tuple[Any, ...]], Callable[[tuple[Any, ...]], Any],
+                tuple[Any, ...]]
+_LAYOUTS_MAX = 64
+
+
+class Scalars:
+    """Reads a fixed set of scalar fields of one table type into a dict with one ``struct``
+    unpack, compiled once per vtable layout (which fields the builder wrote, and where).
+
+    A reply made of many scalars (resource usage: sixteen uint64) cost one getter call per
+    field, 8 us for the resource usage, a third of that request's round trip; the builder
+    writes the same layout for the same absent fields, so a few layouts serve every reply.
+    ``fields``: ``(key, slot, struct code)`` with codes ``B``, ``H``, ``I``, ``Q``, ``b``,
+    ``h``, ``i``, ``q``, ``f``, ``d`` or ``?`` (bool); absent fields read as their schema
+    default, as :class:`Table`'s getters do.
+    """
+
+    __slots__ = ("keys", "_slots", "_codes", "_layouts")
+
+    def __init__(self, fields: Iterable[tuple[str, Slot, str]]) -> None:
+        items = tuple(fields)
+        if len(items) < 2:
+            raise ValueError("Scalars reads two fields or more")
+        self.keys = tuple(key for key, _, _ in items)
+        self._slots = tuple(slot for _, slot, _ in items)
+        self._codes = tuple(code for _, _, code in items)
+        self._layouts: dict[tuple[int, ...], _Layout | None] = {}
+
+    def read(self, table: Table) -> dict[str, Any]:
+        """The fields of ``table`` as ``{key: value}``, keys in the order given."""
+        vtable = table._fields
+        try:
+            layout = self._layouts[vtable]
+        except KeyError:
+            layout = self._compile(vtable)
+        if layout is None:  # fields that overlap (a malformed buffer): read one by one
+            return {key: _read_one(table, slot, code)
+                    for key, slot, code in zip(self.keys, self._slots, self._codes, strict=True)}
+        unpack, order, defaults = layout
+        return dict(zip(self.keys, order(unpack(table.buf, table.pos) + defaults), strict=True))
+
+    def _compile(self, vtable: tuple[int, ...]) -> _Layout | None:
+        present: list[tuple[int, int]] = []  # (offset in the table, index in self.keys)
+        absent: list[int] = []
+        for index, slot in enumerate(self._slots):
+            field = slot >> 1
+            offset = vtable[field] if field < len(vtable) else 0
+            if offset:
+                present.append((offset, index))
+            else:
+                absent.append(index)
+        present.sort()
+        fmt, at = "<", 0
+        layout: _Layout | None = None
+        for offset, index in present:
+            if offset < at:
+                break
+            code = self._codes[index]
+            fmt += f"{offset - at}x{code}" if offset > at else code
+            at = offset + struct.calcsize("<" + code)
+        else:
+            positions = [0] * len(self.keys)
+            for position, (_, index) in enumerate(present):
+                positions[index] = position
+            for position, index in enumerate(absent, len(present)):
+                positions[index] = position
+            layout = (struct.Struct(fmt).unpack_from, operator.itemgetter(*positions),
+                      tuple(self._slots[index].default for index in absent))
+        if len(self._layouts) >= _LAYOUTS_MAX:
+            self._layouts.clear()
+        self._layouts[vtable] = layout
+        return layout
+
+
+def _read_one(table: Table, slot: Slot, code: str) -> Any:
+    at = table.at(slot)
+    if not at:
+        return slot.default
+    value = struct.unpack_from("<" + code, table.buf, at)[0]
+    return value
 
 
 def root(buf: Any, offset: int = 0) -> Table:

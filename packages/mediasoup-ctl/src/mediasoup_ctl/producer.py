@@ -127,6 +127,8 @@ class Producer(TransportChild):
     _close_method = Method.TRANSPORT_CLOSE_PRODUCER
     _close_body_type = RequestBody.Transport_CloseProducerRequest
     _close_spec = _CLOSE_PRODUCER
+    _registry = "_producers"
+    _router_registry = "_producers"
 
     def __init__(self, *, transport: Transport, producer_id: str, kind: str,
                  rtp_parameters: RtpParameters, producer_type: str,

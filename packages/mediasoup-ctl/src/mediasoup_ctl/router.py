@@ -15,7 +15,7 @@ from FBS.Request.Body import Body as RequestBody
 from FBS.Request.Method import Method
 from FBS.Router.DumpResponse import DumpResponse
 
-from . import ortc
+from . import negotiation_cache, ortc
 from .channel import Channel, reply_body
 from .errors import InvalidParameterError, InvalidStateError, UnsupportedError
 from .events import EventEmitter
@@ -161,7 +161,7 @@ class Router(EventEmitter):
             logger.error("can_consume() | no producer %s [router:%s]", producer_id, self.id)
             return False
         try:
-            return ortc.can_consume(producer.consumable_rtp_parameters, rtp_capabilities)
+            return negotiation_cache.can_consume(producer, rtp_capabilities)
         except InvalidParameterError as exc:
             logger.error("can_consume() | %s [router:%s]", exc, self.id)
             return False
@@ -170,12 +170,9 @@ class Router(EventEmitter):
 
     def _transport_created(self, transport: Transport) -> None:
         """Bookkeeping shared by every create_*_transport."""
+        # The transport keeps these dicts itself (Transport.produce, TransportChild._close,
+        # Transport._close): five listener closures per transport cost 15 objects.
         self._transports[transport.id] = transport
-        transport.on("@close", lambda: self._transports.pop(transport.id, None))
-        transport.on("@newproducer", lambda p: self._producers.__setitem__(p.id, p))
-        transport.on("@producerclose", lambda p: self._producers.pop(p.id, None))
-        transport.on("@newdataproducer", lambda p: self._data_producers.__setitem__(p.id, p))
-        transport.on("@dataproducerclose", lambda p: self._data_producers.pop(p.id, None))
         self.observer.emit("newtransport", transport)
 
     def _close_transport_request(self, transport_id: str) -> None:

@@ -42,6 +42,14 @@ __all__ = ["Transport"]
 logger = logging.getLogger(__name__)
 
 
+_DUMP_ONLY = ("producerIds", "consumerIds", "mapSsrcConsumerId", "mapRtxSsrcConsumerId",
+              "dataProducerIds", "dataConsumerIds", "recvRtpHeaderExtensions", "rtpListener",
+              "sctpListener", "traceEventTypes", "maxMessageSize", "direct", "id")
+"""Keys of the creation reply's dump that describe the moment of creation, not the state a
+transport keeps (``dump()`` asks the worker for them): about ten lists and dicts per
+transport that the garbage collector would otherwise walk for the transport's life."""
+
+
 class Transport(EventEmitter):
     """Base class of every transport.
 
@@ -63,6 +71,8 @@ class Transport(EventEmitter):
         self.observer = EventEmitter()
         self._router = router
         self._channel = router._channel
+        for key in _DUMP_ONLY:
+            data.pop(key, None)
         self._data = data
         self._producers: dict[str, Producer] = {}
         self._consumers: dict[str, Consumer] = {}
@@ -148,6 +158,7 @@ class Transport(EventEmitter):
         for data_consumer in list(self._data_consumers.values()):
             data_consumer._close(event="transportclose")
         self._data_consumers.clear()
+        self._router._transports.pop(self.id, None)
         self.emit("@close")
         if event is not None:
             self.emit(event)
@@ -265,13 +276,7 @@ class Transport(EventEmitter):
             self, kind=kind, rtp_parameters=rtp_parameters, producer_id=id, paused=paused,
             key_frame_request_delay=key_frame_request_delay, app_data=app_data)
         self._producers[producer.id] = producer
-
-        def on_close() -> None:
-            self._producers.pop(producer.id, None)
-            self.emit("@producerclose", producer)
-
-        producer.on("@close", on_close)
-        self.emit("@newproducer", producer)
+        self._router._producers[producer.id] = producer
         self.observer.emit("newproducer", producer)
         return producer
 
@@ -296,7 +301,6 @@ class Transport(EventEmitter):
             preferred_layers=preferred_layers, ignore_dtx=ignore_dtx, enable_rtx=enable_rtx,
             pipe=pipe or self.type == "pipe", app_data=app_data)
         self._consumers[consumer.id] = consumer
-        consumer.on("@close", lambda: self._consumers.pop(consumer.id, None))
         self.observer.emit("newconsumer", consumer)
         return consumer
 
@@ -314,13 +318,7 @@ class Transport(EventEmitter):
             self, sctp_stream_parameters=sctp_stream_parameters, label=label, protocol=protocol,
             paused=paused, data_producer_id=id, app_data=app_data)
         self._data_producers[data_producer.id] = data_producer
-
-        def on_close() -> None:
-            self._data_producers.pop(data_producer.id, None)
-            self.emit("@dataproducerclose", data_producer)
-
-        data_producer.on("@close", on_close)
-        self.emit("@newdataproducer", data_producer)
+        self._router._data_producers[data_producer.id] = data_producer
         self.observer.emit("newdataproducer", data_producer)
         return data_producer
 
@@ -344,12 +342,12 @@ class Transport(EventEmitter):
             paused=paused, subchannels=subchannels, app_data=app_data)
         self._data_consumers[data_consumer.id] = data_consumer
 
-        def on_close() -> None:
-            self._data_consumers.pop(data_consumer.id, None)
-            if stream_id is not None and self._sctp_stream_ids is not None:
-                self._sctp_stream_ids[stream_id] = 0
+        if stream_id is not None:
+            def on_close() -> None:
+                if self._sctp_stream_ids is not None:
+                    self._sctp_stream_ids[stream_id] = 0
 
-        data_consumer.on("@close", on_close)
+            data_consumer.on("@close", on_close)
         self.observer.emit("newdataconsumer", data_consumer)
         return data_consumer
 

@@ -30,7 +30,7 @@ from .binary import MEDIASOUP_VERSION, worker_bin_path
 from .channel import DEFAULT_TIMEOUT, Channel, reply_body
 from .errors import InvalidParameterError, InvalidStateError, WorkerDiedError, WorkerError
 from .events import EventEmitter
-from .fbs_read import slots
+from .fbs_read import Scalars, slots
 from .fbs_utils import check_app_data
 
 if TYPE_CHECKING:
@@ -52,8 +52,8 @@ _DUMP = slots(DumpResponse)
 _HANDLERS = slots(ChannelMessageHandlers)
 _LIBURING = slots(LibUringDump)
 _USAGE = slots(ResourceUsageResponse)
-_RESOURCE_USAGE = tuple(
-    (f"ru_{name}", getattr(_USAGE, "Ru" + name.capitalize()))
+_RESOURCE_USAGE = Scalars(
+    (f"ru_{name}", getattr(_USAGE, "Ru" + name.capitalize()), "Q")
     for name in ("utime", "stime", "maxrss", "ixrss", "idrss", "isrss", "minflt", "majflt",
                  "nswap", "inblock", "oublock", "msgsnd", "msgrcv", "nsignals", "nvcsw", "nivcsw")
 )
@@ -337,9 +337,8 @@ class Worker(EventEmitter):
     async def get_resource_usage(self) -> dict[str, int]:
         """getrusage(2) of the worker process, keys as in mediasoup (``ru_utime``, ...)."""
         self._check_open()
-        usage = reply_body(await self.channel.request(Method.WORKER_GET_RESOURCE_USAGE))
-        u64 = usage.u64
-        return {key: u64(slot) for key, slot in _RESOURCE_USAGE}
+        return _RESOURCE_USAGE.read(
+            reply_body(await self.channel.request(Method.WORKER_GET_RESOURCE_USAGE)))
 
     async def update_settings(
         self, *, log_level: str | None = None, log_tags: list[str] | None = None

@@ -1,0 +1,557 @@
+"""The owner's half of a call cascaded over nodes: proxies of media objects on another node.
+
+A call is owned by one node (its state, its peers, its signaling). Past ``peers_per_node``
+peers on the owner (``RTC_PEERS_PER_NODE``, 0: never), :func:`remote_router` claims another
+node for the meeting in Redis (least loaded, never draining or full: `rtc.cluster.placement`,
+`ClusterStore.claim_cascade`) and opens a router there (:mod:`rtc.cluster.remote`); the
+overflow peers' transports go on it, so their ICE candidates carry that node's address and
+their media goes straight to it. The owner's code (:mod:`rtc.services.media_ops`,
+:mod:`rtc.services.spread`) keeps working on objects: here they are proxies
+(:class:`RemoteRouter`, :class:`RemoteTransport`, :class:`RemoteProducer`,
+:class:`RemoteConsumer`) that duck-type the mediasoup_ctl objects it uses, each method an
+operation on the remote node (`Relay.ask`), each event of the real object mirrored back
+(``cascade.event``).
+
+Producers cross nodes as they cross workers (:func:`pipe_between`, the lazy rule of
+``RouterSpread.pipe_to``): one PipeTransport pair per router pair, each listening on its
+node's own address, with SRTP (the pipe leaves the machine), set up in two steps (create both,
+then connect each with the other's tuple and SRTP key), then a pipe consumer at the source and
+a pipe producer with the producer's id at the target.
+
+A remote node whose lease runs out (:func:`watch_links`, each heartbeat) or whose worker died
+is handled like a dead worker: its router is dropped and its peers get ``rtc:reconnect``
+(``RouterSpread.routers_lost``), rebuilding on the owner's routers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import weakref
+from typing import Any
+
+from mediasoup_ctl.errors import InvalidStateError
+from mediasoup_ctl.events import EventEmitter
+from mediasoup_ctl.ortc import can_consume
+
+from rtc.cluster import placement
+from rtc.cluster.ops import operation
+from rtc.cluster.remote import ATTRIBUTES, own_listen_info
+
+__all__ = ["Link", "RemoteRouter", "is_remote", "links_of", "pipe_between", "remote_router",
+           "watch_links"]
+
+logger = logging.getLogger(__name__)
+
+CLAIM_ATTEMPTS = 3
+
+
+def _node(service: Any) -> Any:
+    from rtc.cluster import node_of
+
+    return node_of(service)
+
+
+class _Proxy(EventEmitter):
+    """A mediasoup object living on another node, as the owner's code uses it."""
+
+    PARENT_EVENT: str | None = None
+    """The event it gets when its parent (router, transport) closes under it."""
+
+    def __init__(self, link: Link, data: dict[str, Any]) -> None:
+        super().__init__()
+        self.link = link
+        self.id = str(data["id"])
+        self.closed = False
+        self.observer = EventEmitter()
+        self.app_data: dict[str, Any] = dict(data.get("app_data") or {})
+        self.children: set[_Proxy] = set()
+        self.parents: list[Any] = []
+        self.producers: dict[str, Any] = {}
+        """Open producers on it (a transport; the library's map, which `Peer` reads)."""
+        self.consumers: dict[str, Any] = {}
+        """Open consumers on it (a transport)."""
+        for name in ATTRIBUTES:
+            if name in data and name != "app_data":
+                setattr(self, name, data[name])
+
+    async def _call(self, method: str, **kwargs: Any) -> Any:
+        if self.closed:
+            raise InvalidStateError(f"{type(self).__name__} closed [id:{self.id}]")
+        result = await self.link.call(self, method, kwargs)
+        return result
+
+    def close(self) -> None:
+        """Close it here at once (as the library does) and on its node in the background."""
+        if self.closed:
+            return
+        self._closed(None)
+        self.link.call_soon(self.id, "close")
+
+    def _closed(self, event: str | None) -> None:
+        """Mark it (and its children) closed, emitting ``event`` and the observer's close."""
+        if self.closed:
+            return
+        self.closed = True
+        if self.link.proxies.get(self.id) is self:
+            del self.link.proxies[self.id]
+        for parent in self.parents:  # gone from its transport's maps first, as in the library
+            parent.producers.pop(self.id, None)
+            parent.consumers.pop(self.id, None)
+        for child in list(self.children):
+            child._closed(child.PARENT_EVENT)
+        if event:
+            self.emit(event)
+        self.observer.emit("close")
+
+    def apply(self, event: str, args: list[Any]) -> None:
+        """An event of the real object (see :data:`rtc.cluster.remote.EVENTS`)."""
+        if self.closed:
+            return
+        if event == "@close":
+            self._closed(None)
+        elif event in ("transportclose", "producerclose", "routerclose"):
+            self._closed(event)
+        else:
+            self._on_event(event, args)
+
+    def _on_event(self, event: str, args: list[Any]) -> None:
+        if event == "score":
+            self.score = args[0] if args else None
+        self.emit(event, *args)
+        self.observer.emit(event, *args)
+
+    async def get_stats(self) -> Any:
+        """The real object's stats (its worker's)."""
+        return await self._call("get_stats")
+
+    async def dump(self) -> Any:
+        """The real object's dump."""
+        return await self._call("dump")
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} id={self.id} node={self.link.node_id} closed={self.closed}>"
+
+
+class RemoteProducer(_Proxy):
+    """A producer (or pipe producer) on another node."""
+
+    PARENT_EVENT = "transportclose"
+    kind: str
+    paused: bool = False
+
+    async def pause(self) -> None:
+        """Pause it (the observer says so, as the library's does)."""
+        await self._call("pause")
+        if not self.paused:
+            self.paused = True
+            self.observer.emit("pause")
+
+    async def resume(self) -> None:
+        """Resume it."""
+        await self._call("resume")
+        if self.paused:
+            self.paused = False
+            self.observer.emit("resume")
+
+
+class RemoteConsumer(_Proxy):
+    """A consumer (or pipe consumer) on another node."""
+
+    PARENT_EVENT = "transportclose"
+    kind: str
+    producer_id: str
+    paused: bool = False
+    producer_paused: bool = False
+    preferred_layers: Any = None
+    current_layers: Any = None
+
+    async def pause(self) -> None:
+        """Pause it."""
+        await self._call("pause")
+        was = self.paused or self.producer_paused
+        self.paused = True
+        if not was:
+            self.observer.emit("pause")
+
+    async def resume(self) -> None:
+        """Resume it."""
+        await self._call("resume")
+        was = self.paused or self.producer_paused
+        self.paused = False
+        if was and not self.producer_paused:
+            self.observer.emit("resume")
+
+    async def set_preferred_layers(self, *, spatial_layer: int,
+                                   temporal_layer: int | None = None) -> None:
+        """Prefer simulcast/SVC layers."""
+        await self._call("set_preferred_layers", spatial_layer=spatial_layer,
+                         temporal_layer=temporal_layer)
+        self.preferred_layers = {"spatialLayer": spatial_layer,
+                                 **({"temporalLayer": temporal_layer}
+                                    if temporal_layer is not None else {})}
+
+    async def set_priority(self, priority: int) -> None:
+        """Its share of the transport's bandwidth."""
+        await self._call("set_priority", priority=priority)
+        self.priority = priority
+
+    async def request_key_frame(self) -> None:
+        """Ask the producer for a key frame."""
+        await self._call("request_key_frame")
+
+    def _on_event(self, event: str, args: list[Any]) -> None:
+        if event in ("producerpause", "producerresume"):
+            pausing = event == "producerpause"
+            if self.producer_paused == pausing:
+                return
+            self.producer_paused = pausing
+            self.emit(event)
+            if not self.paused:
+                self.observer.emit("pause" if pausing else "resume")
+            return
+        if event == "layerschange":
+            self.current_layers = args[0] if args else None
+        super()._on_event(event, args)
+
+
+class RemoteTransport(_Proxy):
+    """A WebRtcTransport or PipeTransport on another node."""
+
+    PARENT_EVENT = "routerclose"
+    dtls_state: str = "new"
+
+    async def connect(self, **kwargs: Any) -> None:
+        """DTLS parameters (WebRTC) or the other pipe's ip, port and SRTP key (pipe)."""
+        await self._call("connect", **kwargs)
+
+    async def produce(self, **kwargs: Any) -> RemoteProducer:
+        """A producer on it."""
+        return await self._call("produce", **kwargs)  # type: ignore[no-any-return]
+
+    async def consume(self, **kwargs: Any) -> RemoteConsumer:
+        """A consumer on it."""
+        return await self._call("consume", **kwargs)  # type: ignore[no-any-return]
+
+    async def set_max_incoming_bitrate(self, bitrate: int) -> None:
+        """Cap what the client may send."""
+        await self._call("set_max_incoming_bitrate", bitrate=bitrate)
+
+    async def restart_ice(self) -> dict[str, Any]:
+        """New ICE credentials."""
+        self.ice_parameters = await self._call("restart_ice")
+        return self.ice_parameters
+
+    def _on_event(self, event: str, args: list[Any]) -> None:
+        if event == "dtlsstatechange" and args:
+            self.dtls_state = str(args[0])
+        super()._on_event(event, args)
+
+
+class RemoteRouter(_Proxy):
+    """The meeting's router on another node."""
+
+    def __init__(self, link: Link, data: dict[str, Any]) -> None:
+        super().__init__(link, data)
+        self.rtp_capabilities: dict[str, Any] = data["rtp_capabilities"]
+
+    async def create_webrtc_transport(self, **kwargs: Any) -> RemoteTransport:
+        """A WebRtcTransport on the remote node's own addresses (or WebRtcServer)."""
+        kwargs.pop("webrtc_server", None)
+        kwargs.pop("listen_infos", None)
+        return await self._call("create_webrtc_transport", **kwargs)  # type: ignore[no-any-return]
+
+    async def create_pipe_transport(self, **kwargs: Any) -> RemoteTransport:
+        """A PipeTransport listening on the remote node's own address."""
+        kwargs.pop("listen_info", None)
+        return await self._call("create_pipe_transport", **kwargs)  # type: ignore[no-any-return]
+
+    def can_consume(self, *, producer_id: str, rtp_capabilities: dict[str, Any]) -> bool:
+        """Whether ``rtp_capabilities`` can receive the producer (one of this router's)."""
+        producer = self.link.proxies.get(producer_id)
+        parameters = getattr(producer, "consumable_rtp_parameters", None)
+        if parameters is None:
+            return False
+        try:
+            return can_consume(parameters, rtp_capabilities)
+        except Exception:
+            return False
+
+    def close(self) -> None:
+        """Close it here and tell its node to close it (and everything on it)."""
+        if self.closed:
+            return
+        self._closed(None)
+        self.link.close()
+
+    def apply(self, event: str, args: list[Any]) -> None:
+        if event == "workerclose" and not self.closed:
+            self.link.lost("its worker died")
+
+
+# -- the link to one node for one meeting ---------------------------------------------------------
+
+_CLASSES: dict[str, type[_Proxy]] = {
+    "WebRtcTransport": RemoteTransport, "PipeTransport": RemoteTransport,
+    "Producer": RemoteProducer, "Consumer": RemoteConsumer,
+}
+
+_LINKS: weakref.WeakKeyDictionary[Any, dict[tuple[str, str], Link]] = (
+    weakref.WeakKeyDictionary())
+
+
+def links_of(service: Any) -> dict[tuple[str, str], Link]:
+    """(meeting id, node id) → the owner's link to that node for that meeting."""
+    return _LINKS.setdefault(service, {})
+
+
+class Link:
+    """The owner's side of one meeting on one other node: its router and proxies by id."""
+
+    def __init__(self, service: Any, meeting_id: str, node_id: str,
+                 router: dict[str, Any]) -> None:
+        self.service = service
+        self.meeting_id = meeting_id
+        self.node_id = node_id
+        self.proxies: dict[str, _Proxy] = {}
+        self.router = RemoteRouter(self, {"id": router["routerId"],
+                                          "rtp_capabilities": router["rtpCapabilities"]})
+        self.proxies[self.router.id] = self.router
+        self.closed = False
+
+    async def call(self, target: _Proxy, method: str, kwargs: dict[str, Any]) -> Any:
+        """``target.method(**kwargs)`` on the node; a returned object comes back a proxy."""
+        node = _node(self.service)
+        if node is None:
+            raise InvalidStateError("no cluster node")
+        result = await node.relay.ask(self.node_id, "cascade.call", {
+            "meeting_id": self.meeting_id, "object_id": target.id, "method": method,
+            "kwargs": kwargs})
+        if not (isinstance(result, dict) and "@object" in result):
+            return result
+        proxy = _CLASSES.get(str(result["@object"]), _Proxy)(self, result)
+        if target.closed:  # closed while the object was made: it goes too
+            self.call_soon(proxy.id, "close")
+            raise InvalidStateError(f"{type(target).__name__} closed [id:{target.id}]")
+        self.proxies[proxy.id] = proxy
+        target.children.add(proxy)
+        if isinstance(proxy, RemoteProducer):
+            target.producers[proxy.id] = proxy
+            proxy.parents.append(target)
+        elif isinstance(proxy, RemoteConsumer):
+            target.consumers[proxy.id] = proxy
+            proxy.parents.append(target)
+        proxy.observer.on("close", lambda: target.children.discard(proxy))
+        return proxy
+
+    def call_soon(self, object_id: str, method: str) -> None:
+        """Call a method in the background (a close); a failure is only logged."""
+        self.service._start_task(self._quietly(object_id, method))
+
+    async def _quietly(self, object_id: str, method: str) -> None:
+        node = _node(self.service)
+        if node is None or self.node_id not in node.records:
+            return
+        try:
+            await node.relay.ask(self.node_id, "cascade.call", {
+                "meeting_id": self.meeting_id, "object_id": object_id, "method": method,
+                "kwargs": {}})
+        except Exception as exc:
+            logger.info("cascaded %s not done [meeting:%s, node:%s, object:%s]: %s", method,
+                        self.meeting_id, self.node_id, object_id, exc)
+
+    def close(self) -> None:
+        """The owner is done with this node for the meeting (its router closed)."""
+        if self.closed:
+            return
+        self.closed = True
+        self.router._closed(None)
+        links = links_of(self.service)
+        if links.get((self.meeting_id, self.node_id)) is self:
+            del links[(self.meeting_id, self.node_id)]
+        self.service._start_task(self._release())
+        logger.info("cascade closed [meeting:%s, node:%s, router:%s]", self.meeting_id,
+                    self.node_id, self.router.id)
+
+    async def _release(self) -> None:
+        node = _node(self.service)
+        if node is None:
+            return
+        try:
+            await node.store.release_cascade(self.meeting_id, self.node_id)
+            if self.node_id in node.records:
+                await node.relay.ask(self.node_id, "cascade.close", {
+                    "meeting_id": self.meeting_id, "owner": node.id})
+        except Exception as exc:
+            logger.warning("cascade not released [meeting:%s, node:%s]: %s", self.meeting_id,
+                           self.node_id, exc)
+
+    def lost(self, why: str) -> None:
+        """The node (or its worker) died: its peers rebuild on the owner's routers."""
+        self.service._start_task(_router_lost(self, why))
+
+
+async def _router_lost(link: Link, why: str) -> None:
+    service = link.service
+    room = service.rooms.get(link.meeting_id)
+    logger.warning("cascaded router lost [meeting:%s, node:%s, router:%s]: %s",
+                   link.meeting_id, link.node_id, link.router.id, why)
+    if room is None:
+        link.close()
+        return
+    async with room.lock:
+        # Closed here first, as a dead worker's objects are: the producers on it say
+        # transportclose with their peer's router closed (RouterSpread counts them lost).
+        link.router._closed("workerclose")
+        if link.router in room.routers and not room.closed:
+            await service.spread.routers_lost(room, [link.router])
+        link.close()
+
+
+def is_remote(router: Any) -> bool:
+    """Whether a router of a call is on another node."""
+    return isinstance(router, RemoteRouter)
+
+
+@operation("cascade.event")
+async def on_event(*, service: Any, meeting_id: str, node_id: str, object_id: str, event: str,
+                   args: list[Any]) -> None:
+    """An event of a real object on ``node_id``, mirrored on its proxy here."""
+    link = links_of(service).get((meeting_id, node_id))
+    proxy = link.proxies.get(object_id) if link is not None else None
+    if proxy is not None:
+        proxy.apply(event, list(args or []))
+
+
+# -- choosing a node -------------------------------------------------------------------------------
+
+async def remote_router(service: Any, room: Any, loads: dict[str, int],
+                        budget: int) -> Any | None:
+    """A router on another node for one more peer of ``room``: one it has with room under
+    ``budget``, else one on a newly claimed node; None when no node can take it."""
+    node = _node(service)
+    if node is None:
+        return None
+    remote = [r for r in room.routers if is_remote(r) and not r.closed]
+    open_ = [r for r in remote if loads.get(r.id, 0) < budget]
+    if open_:
+        return min(open_, key=lambda r: loads.get(r.id, 0))
+    tried = {node.id, *(r.link.node_id for r in remote)}
+    for _ in range(CLAIM_ATTEMPTS):
+        candidate = placement.choose(node.records, exclude=frozenset(tried))
+        if candidate is None:
+            return None
+        tried.add(candidate)
+        try:
+            if not await node.store.claim_cascade(room.meeting_id, candidate, node.id):
+                continue
+            answer = await node.relay.ask(candidate, "cascade.open", {
+                "meeting_id": room.meeting_id, "owner": node.id})
+        except Exception as exc:
+            logger.warning("cascade refused [meeting:%s, node:%s]: %s", room.meeting_id,
+                           candidate, exc)
+            continue
+        link = Link(service, room.meeting_id, candidate, answer)
+        links_of(service)[(room.meeting_id, candidate)] = link
+        if room.closed:
+            link.close()
+            return None
+        room.add_router(link, link.router)
+        logger.info("call cascaded to another node [meeting:%s, node:%s, router:%s]",
+                    room.meeting_id, candidate, link.router.id)
+        return link.router
+    return None
+
+
+async def watch_links(node: Any) -> None:
+    """Each heartbeat: renew the cascade claims, and handle links to nodes that left."""
+    links = list(links_of(node.service).values())
+    for link in links:
+        if link.node_id not in node.records and not link.closed:
+            link.lost("its node left the cluster")
+    live = {link.meeting_id for link in links if not link.closed}
+    if live:
+        await node.store.renew_cascades(live)
+
+
+# -- piping producers between nodes ----------------------------------------------------------------
+
+_PAIRS: dict[frozenset[str], asyncio.Future[dict[str, Any]]] = {}
+
+
+async def _pipe_pair(source: Any, target: Any) -> tuple[Any, Any]:
+    """The connected PipeTransport pair between two routers (one of them remote), made once."""
+    key = frozenset((source.id, target.id))
+    future = _PAIRS.get(key)
+    if future is None:
+        future = asyncio.get_running_loop().create_future()
+        _PAIRS[key] = future
+        try:
+            pair = await _make_pair(source, target, key)
+        except BaseException as exc:
+            if _PAIRS.get(key) is future:
+                del _PAIRS[key]
+            future.set_exception(exc)
+            future.exception()
+            raise
+        future.set_result(pair)
+    pair = await asyncio.shield(future)
+    return pair[source.id], pair[target.id]
+
+
+async def _make_pair(source: Any, target: Any, key: frozenset[str]) -> dict[str, Any]:
+    options = {"listen_info": own_listen_info(), "enable_srtp": True, "enable_sctp": False}
+    one = await source.create_pipe_transport(**options)
+    try:
+        other = await target.create_pipe_transport(**options)
+    except BaseException:
+        one.close()
+        raise
+    try:
+        # Step two: each side gets the other's announced tuple and SRTP key.
+        await asyncio.gather(
+            one.connect(ip=other.tuple["localAddress"], port=other.tuple["localPort"],
+                        srtp_parameters=other.srtp_parameters),
+            other.connect(ip=one.tuple["localAddress"], port=one.tuple["localPort"],
+                          srtp_parameters=one.srtp_parameters))
+    except BaseException:
+        one.close()
+        other.close()
+        raise
+
+    def closed(survivor: Any) -> Any:
+        def on_close() -> None:
+            _PAIRS.pop(key, None)
+            survivor.close()
+        return on_close
+
+    one.observer.on("close", closed(other))
+    other.observer.on("close", closed(one))
+    logger.info("pipe pair made [from:%s, to:%s, srtp:%s]", source.id, target.id,
+                bool(one.srtp_parameters))
+    return {source.id: one, target.id: other}
+
+
+async def pipe_between(room: Any, source: Any, target: Any, producer_id: str) -> Any:
+    """Make the room's producer (on ``source``) available in ``target``; the pipe producer."""
+    if not is_remote(source) and not is_remote(target):
+        return (await source.pipe_to_router(router=target, producer_id=producer_id)
+                )["pipeProducer"]
+    _, producer = room.producer(producer_id)
+    here, there = await _pipe_pair(source, target)
+    pipe_consumer = await here.consume(producer_id=producer_id)
+    try:
+        piped = await there.produce(
+            id=producer_id, kind=pipe_consumer.kind,
+            rtp_parameters=pipe_consumer.rtp_parameters, paused=pipe_consumer.producer_paused,
+            app_data=dict(producer.app_data or {}))
+    except BaseException:
+        pipe_consumer.close()
+        raise
+    pipe_consumer.observer.on("close", piped.close)
+    pipe_consumer.observer.on("pause", piped.pause)
+    pipe_consumer.observer.on("resume", piped.resume)
+    piped.observer.on("close", pipe_consumer.close)
+    if pipe_consumer.closed:
+        piped.close()
+    return piped
