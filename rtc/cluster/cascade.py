@@ -13,14 +13,14 @@ operation on the remote node (`Relay.ask`), each event of the real object mirror
 (``cascade.event``).
 
 Producers cross nodes as they cross workers (:func:`pipe_between`, the lazy rule of
-``RouterSpread._pipe_to``): one PipeTransport pair per router pair, each listening on its
+``RouterSpread.pipe_to``): one PipeTransport pair per router pair, each listening on its
 node's own address, with SRTP (the pipe leaves the machine), set up in two steps (create both,
 then connect each with the other's tuple and SRTP key), then a pipe consumer at the source and
 a pipe producer with the producer's id at the target.
 
 A remote node whose lease runs out (:func:`watch_links`, each heartbeat) or whose worker died
 is handled like a dead worker: its router is dropped and its peers get ``rtc:reconnect``
-(``RouterSpread._routers_lost``), rebuilding on the owner's routers.
+(``RouterSpread.routers_lost``), rebuilding on the owner's routers.
 """
 
 from __future__ import annotations
@@ -404,7 +404,7 @@ async def _router_lost(link: Link, why: str) -> None:
         # transportclose with their peer's router closed (RouterSpread counts them lost).
         link.router._closed("workerclose")
         if link.router in room.routers and not room.closed:
-            await service._routers_lost(room, [link.router])
+            await service.spread.routers_lost(room, [link.router])
         link.close()
 
 

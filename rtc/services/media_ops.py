@@ -1,5 +1,11 @@
 """The media half of RoomService: transports, producers, consumers, and their events.
 
+:class:`MediaOperations` is one object the RoomService holds (and forwards the media requests
+to); it is given what it needs, the worker pool, the call's routers (:class:`RouterSpread`),
+the lookup of a connection's peer and the way to run background tasks, and keeps no state of
+its own: the call model is :mod:`rtc.services.rooms`. Media objects are used by duck typing
+(the library's classes only type them), so stand-ins for another node's objects work too.
+
 Every method resolves the caller's peer from its connection and the ids it names through the
 peer's own maps (:mod:`rtc.services.rooms`), checks the limits, then calls the control layer
 inside :func:`rtc.services.errors.media_errors`. After each await it re-checks that the peer is
@@ -17,18 +23,17 @@ Bandwidth: the worker's estimate is shared among a transport's video consumers b
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Coroutine
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from conference import clock
 from rtc import signals
 from rtc.services import notify
-from rtc.services.config import dynacast_options, limits, transport_options
-from rtc.services.dynacast import Dynacast
+from rtc.services.config import limits, transport_options
 from rtc.services.errors import media_errors
 from rtc.services.rooms import Peer, Room
-from rtc.services.spread import RouterSpread
+from rtc.services.spread import RouterSpread, StartTask
 from rtc.signaling.errors import ErrorCode, SignalingError
 from rtc.signaling.schemas import (
     ConnectTransportRequest,
@@ -40,78 +45,32 @@ from rtc.signaling.schemas import (
 )
 
 if TYPE_CHECKING:
+    from mediasoup_ctl import Consumer, Producer, Router, Transport
+
+    from rtc.grants import Grants
     from rtc.services.mediasoup_service import MediasoupService
 
 __all__ = ["MediaOperations"]
 
 logger = logging.getLogger(__name__)
 
-ACTIVE_SPEAKER_INTERVAL_MS = 300
 SCREEN_PRIORITY = 3
 """Bandwidth priority of a shared screen's consumers (cameras keep the worker's default, 1)."""
 
 
-class MediaOperations(RouterSpread):
-    """Mixed into RoomService, which provides the attributes declared below."""
+class MediaOperations:
+    """The media requests of every call of one RoomService."""
 
-    mediasoup: MediasoupService
-
-    def peer_of(self, channel_name: str) -> tuple[Room, Peer]:  # pragma: no cover (abstract)
-        raise NotImplementedError
-
-    def _start_task(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
-        raise NotImplementedError  # pragma: no cover (abstract)
-
-    # -- room-level media ---------------------------------------------------------------------
-
-    async def _attach_observer(self, room: Room) -> None:
-        """An ActiveSpeakerObserver on the room's router, announcing ``rtc:activeSpeaker``;
-        and the room's dynacast, following the (new) router."""
-        self._attach_dynacast(room)
-        await self._attach_speaker_observer(room)
-
-    async def _attach_speaker_observer(self, room: Room) -> None:
-        """The ActiveSpeakerObserver on the room's (primary) router."""
-        router = room.router
-        try:
-            observer = await router.create_active_speaker_observer(
-                interval=ACTIVE_SPEAKER_INTERVAL_MS)
-        except Exception as exc:  # the call works without speaker detection
-            logger.warning("no active speaker observer [meeting:%s]: %s", room.meeting_id, exc)
-            room.observer = None
-            return
-        room.observer = observer
-
-        def on_dominant(info: Any) -> None:
-            producer = info.get("producer") if isinstance(info, dict) else info
-            owner = room.owner_of(getattr(producer, "id", ""))
-            if room.closed or room.observer is not observer or owner is None:
-                return
-            room.active_speaker = owner.id
-            self._start_task(notify.broadcast(room.meeting_id, "rtc:activeSpeaker",
-                                              {"peerId": owner.id}))
-
-        observer.on("dominantspeaker", on_dominant)
-
-    def _attach_dynacast(self, room: Room) -> None:
-        if room.dynacast is not None:
-            room.dynacast.close()
-        options = dynacast_options()
-        if not options.enabled:
-            room.dynacast = None
-            return
-
-        def owner_channel(producer_id: str) -> str | None:
-            owner = room.owner_of(producer_id)
-            return None if owner is None or owner.closed else owner.channel_name
-
-        room.dynacast = Dynacast(meeting_id=room.meeting_id, owner_channel=owner_channel,
-                                 start_task=self._start_task, raise_delay=options.raise_delay,
-                                 lower_delay=options.lower_delay)
-        room.dynacast.attach(room.router)
+    def __init__(self, mediasoup: MediasoupService, spread: RouterSpread, *,
+                 peer_of: Callable[[str], tuple[Room, Peer]], start_task: StartTask) -> None:
+        self.mediasoup = mediasoup
+        self.spread = spread
+        self.peer_of = peer_of
+        """The room and peer attached to a connection (``invalid`` when it has not joined)."""
+        self._start_task = start_task
 
     @staticmethod
-    def _check_alive(room: Room, peer: Peer, obj: Any, router: Any = None) -> None:
+    def _check_alive(room: Room, peer: Peer, obj: Any, router: Router | None = None) -> None:
         """After an await: the peer left or the room moved meanwhile (the router the object
         was made on, by default the peer's, is gone); undo and refuse."""
         router = router or peer.router or room.router
@@ -129,7 +88,7 @@ class MediaOperations(RouterSpread):
         if len(peer.transports) >= limit.max_transports_per_peer:
             raise SignalingError(ErrorCode.LIMIT, "too many transports")
         options = transport_options()
-        router = await self._router_for(room, peer)
+        router = await self.spread.router_for(room, peer)
         server = self.mediasoup.webrtc_server_of(room.workers.get(router.id, room.worker))
         kwargs: dict[str, Any] = {
             # On the worker's shared WebRtcServer port when one is configured.
@@ -167,7 +126,8 @@ class MediaOperations(RouterSpread):
             "sctpParameters": transport.sctp_parameters,
         }
 
-    def _watch_transport(self, room: Room, peer: Peer, transport: Any, timeout: float) -> None:
+    def _watch_transport(self, room: Room, peer: Peer, transport: Transport,
+                         timeout: float) -> None:
         """Close the transport when DTLS fails, or is not connected within ``timeout``."""
 
         def on_dtls(state: str) -> None:
@@ -179,8 +139,7 @@ class MediaOperations(RouterSpread):
 
         transport.on("dtlsstatechange", on_dtls)
         if timeout > 0:
-            loop = asyncio.get_running_loop()
-            peer.set_connect_timer(transport.id, loop.call_later(
+            peer.set_connect_timer(transport.id, clock.current().call_later(
                 timeout, lambda: self._start_task(
                     self._drop_transport(room, peer, transport.id, reason="connect_timeout"))))
 
@@ -253,7 +212,7 @@ class MediaOperations(RouterSpread):
         producer.on("transportclose", lambda: self._producer_lost(room, peer, producer, router))
         self._announce_track(room, peer, producer)
         if producer.kind == "audio":
-            await self._observe_audio(room, producer)
+            await self.spread.observe_audio(room, producer)
         logger.info("producer created [meeting:%s, peer:%s, producer:%s, kind:%s]",
                     room.meeting_id, peer.id, producer.id, producer.kind)
         await notify.broadcast(room.meeting_id, "rtc:newProducer", {
@@ -263,7 +222,7 @@ class MediaOperations(RouterSpread):
         return {"type": "rtc:produced", "id": producer.id}
 
     @staticmethod
-    def _announce_track(room: Room, peer: Peer, producer: Any) -> None:
+    def _announce_track(room: Room, peer: Peer, producer: Producer) -> None:
         """``rtc.signals.track_published`` now, ``track_unpublished`` whenever it closes (the
         producer's observer sees every way it can close)."""
         details = {"meeting_id": room.meeting_id, "peer_id": peer.id, "user_id": peer.user_id,
@@ -274,9 +233,9 @@ class MediaOperations(RouterSpread):
         signals.send_safely(signals.track_published, sender=Room, **details)
 
     @staticmethod
-    def _producer_lost(room: Room, peer: Peer, producer: Any, router: Any) -> None:
+    def _producer_lost(room: Room, peer: Peer, producer: Producer, router: Router) -> None:
         """Its transport closed under it: noted when that was its router dying (the others
-        are told by :meth:`RouterSpread._routers_lost`); not when the peer's own media was
+        are told by :meth:`RouterSpread.routers_lost`); not when the peer's own media was
         released (it left, or its media is being rebuilt), which tells them itself."""
         if not peer.closed and peer.transports and router.closed:
             room.lost_producers.append((peer, producer.id))
@@ -323,8 +282,8 @@ class MediaOperations(RouterSpread):
         await self._producers_closed(room, peer, [producer_id])
         return {"type": "rtc:producerClosed", "producerId": producer_id}
 
-    async def apply_grants(self, room: Room, peer: Peer, grants: Any) -> tuple[list[str],
-                                                                               list[str]]:
+    async def apply_grants(self, room: Room, peer: Peer,
+                           grants: Grants) -> tuple[list[str], list[str]]:
         """Give ``peer`` changed `rtc.grants.Grants` now: its producers of a source no longer
         allowed close (the others are told), its consumers close when subscribing is revoked
         (it is told each), and it gets ``rtc:grantsUpdated``. The ids of the closed producers
@@ -364,7 +323,7 @@ class MediaOperations(RouterSpread):
         try:
             with media_errors("consume"):
                 # From another router of the call: piped into this one first (once).
-                await self._pipe_to(room, producer.id, peer.router or room.router)
+                await self.spread.pipe_to(room, producer.id, peer.router or room.router)
                 consumer = await transport.consume(
                     producer_id=producer.id, rtp_capabilities=request.rtp_capabilities,
                     paused=request.paused, app_data={"peerId": owner.id})
@@ -395,7 +354,7 @@ class MediaOperations(RouterSpread):
             "producerPaused": consumer.producer_paused,
         }
 
-    def _on_producer_gone(self, peer: Peer, consumer: Any) -> None:
+    def _on_producer_gone(self, peer: Peer, consumer: Consumer) -> None:
         """The worker closed the consumer because its producer closed: tell its peer."""
         if peer.closed:
             return

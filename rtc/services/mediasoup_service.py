@@ -19,7 +19,7 @@ import logging
 from collections.abc import Callable, Collection
 from typing import Any
 
-from mediasoup_ctl import WebRtcServer, Worker, create_worker
+from mediasoup_ctl import PipeTransport, Router, WebRtcServer, Worker, create_worker
 
 from rtc.services.config import limits, media_codecs, mediasoup_settings, transport_options
 from rtc.signaling.errors import ErrorCode, SignalingError
@@ -230,3 +230,28 @@ class MediasoupService:
         """Wait for background work (replacements, listeners) to finish (tests, shutdown)."""
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def worker_dumps(self) -> list[dict[str, Any]]:
+        """Each live worker's pid and router ids, as the worker itself reports them, and per
+        router its transports, pipe transports and producers in the worker's own dump (what
+        a call spread over routers leaves behind shows there)."""
+        result = []
+        for worker in self.workers:
+            dump = await worker.dump()
+            routers = [worker.routers.get(rid) for rid in dump["routerIds"]]
+            details = await asyncio.gather(*(_router_detail(r) for r in routers
+                                             if r is not None and not r.closed),
+                                           return_exceptions=True)  # closed meanwhile
+            result.append({"pid": worker.pid, "routerIds": dump["routerIds"],
+                           "routers": [d for d in details if isinstance(d, dict)]})
+        return result
+
+
+async def _router_detail(router: Router) -> dict[str, Any]:
+    """One router as its worker dumps it: transport count (pipe ones apart), producer ids."""
+    dump = await router.dump()
+    pipes = [tid for tid in dump["transportIds"]
+             if isinstance(router.transports.get(tid), PipeTransport)]
+    return {"id": router.id, "transports": len(dump["transportIds"]),
+            "pipeTransports": len(pipes),
+            "producerIds": sorted(item["key"] for item in dump["mapProducerIdConsumerIds"])}

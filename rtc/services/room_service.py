@@ -8,7 +8,10 @@ checks, resumes, removals and the rebuild after a worker death never interleave.
 A dropped socket does not end the peer at once: it is detached and kept for
 ``reconnect_grace_seconds``, during which ``rtc:join`` with ``resume`` (its ``peerId`` and the
 secret ``resumeToken`` from ``rtc:joined``) attaches a new connection to it, transports and all.
-The media requests live in :class:`rtc.services.media_ops.MediaOperations`.
+The media requests live in :class:`rtc.services.media_ops.MediaOperations` and the routers of
+a call in :class:`rtc.services.spread.RouterSpread`, two objects the RoomService holds and
+forwards to (it is what signaling, the admin and the integrations call); the call model with
+its ownership rules is :mod:`rtc.services.rooms`.
 """
 
 from __future__ import annotations
@@ -18,68 +21,52 @@ import hmac
 import logging
 import secrets
 import uuid
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Coroutine
+from typing import TYPE_CHECKING, Any
 
-from django.contrib.auth import get_user_model
-from mediasoup_ctl import PipeTransport
-
-from conference.db_threads import db_call
-from conference.errors import ErrorCode as AppErrorCode
+from conference import clock
 from meetings import selectors
-from meetings.models import Meeting
 from rtc import signals
 from rtc.attendance import attendance, mark_left, peer_key
-from rtc.cluster.cascade import is_remote
 from rtc.services import notify
+from rtc.services.access import meeting_access, user_may_rejoin
 from rtc.services.config import limits
 from rtc.services.media_ops import MediaOperations
 from rtc.services.mediasoup_service import MediasoupService
 from rtc.services.rooms import Peer, Room
+from rtc.services.spread import RouterSpread
 from rtc.signaling.errors import ErrorCode, SignalingError
-from rtc.signaling.schemas import JoinRequest
+from rtc.signaling.schemas import (
+    ConnectTransportRequest,
+    ConsumeRequest,
+    CreateTransportRequest,
+    GetStatsRequest,
+    JoinRequest,
+    ProduceRequest,
+    SetPreferredLayersRequest,
+)
+
+if TYPE_CHECKING:
+    from mediasoup_ctl import Worker
+
+    from rtc.grants import Grants
 
 __all__ = ["RoomService"]
 
 logger = logging.getLogger(__name__)
 
-_REFUSAL_CODES = {
-    AppErrorCode.NOT_FOUND: ErrorCode.NOT_FOUND,
-    AppErrorCode.FULL: ErrorCode.ROOM_FULL,
-}
+Reply = dict[str, Any]
 
 
-@db_call
-def _meeting_access(meeting_id: str, user: Any) -> selectors.JoinAccess:
-    """The meeting's capacity and the user's role, or the reason the user may not join (for
-    a connection that does not carry them from its own join)."""
-    meeting = Meeting.objects.select_related("host").filter(pk=meeting_id).first()
-    if meeting is None:
-        raise SignalingError(ErrorCode.NOT_FOUND, "meeting not found")
-    refusal, participant = selectors.join_check(meeting=meeting, user=user)
-    if refusal is not None:
-        code = _REFUSAL_CODES.get(refusal.code, ErrorCode.FORBIDDEN)
-        raise SignalingError(code, refusal.message)
-    return selectors.join_access(meeting=meeting, user=user, participant=participant)
-
-
-@db_call
-def _user_may_rejoin(meeting_id: str, user_id: Any) -> bool:
-    """False when the meeting is gone or ended, or the user may not join it any more."""
-    meeting = Meeting.objects.select_related("host").filter(pk=meeting_id).first()
-    user = get_user_model().objects.filter(pk=user_id).first()
-    if meeting is None or user is None:
-        return False
-    refusal = selectors.join_refusal(meeting=meeting, user=user)
-    return refusal is None or refusal.code == AppErrorCode.FULL
-
-
-class RoomService(MediaOperations):
+class RoomService:
     """Every call of this process."""
 
     def __init__(self, mediasoup: MediasoupService | None = None) -> None:
         self.mediasoup = mediasoup or MediasoupService()
         self.mediasoup.on_worker_died(self._on_worker_died)
+        self.spread = RouterSpread(self.mediasoup, start_task=self._start_task, service=self)
+        self.media = MediaOperations(self.mediasoup, self.spread, peer_of=self.peer_of,
+                                     start_task=self._start_task)
         self._rooms: dict[str, Room] = {}
         self._by_channel: dict[str, tuple[Room, Peer]] = {}
         self._create_lock = asyncio.Lock()
@@ -118,19 +105,9 @@ class RoomService(MediaOperations):
         return totals
 
     async def worker_dumps(self) -> list[dict[str, Any]]:
-        """Each live worker's pid and router ids, as the worker itself reports them, and per
-        router its transports, pipe transports and producers in the worker's own dump (what
-        a call spread over routers leaves behind shows there)."""
-        result = []
-        for worker in self.mediasoup.workers:
-            dump = await worker.dump()
-            routers = [worker.routers.get(rid) for rid in dump["routerIds"]]
-            details = await asyncio.gather(*(_router_detail(r) for r in routers
-                                             if r is not None and not r.closed),
-                                           return_exceptions=True)  # closed meanwhile
-            result.append({"pid": worker.pid, "routerIds": dump["routerIds"],
-                           "routers": [d for d in details if isinstance(d, dict)]})
-        return result
+        """Each live worker's pid and routers as the worker reports them
+        (:meth:`MediasoupService.worker_dumps`)."""
+        return await self.mediasoup.worker_dumps()
 
     # -- join and resume ----------------------------------------------------------------------
 
@@ -150,9 +127,9 @@ class RoomService(MediaOperations):
             room, peer = current
             if request.resume_peer_id != peer.id:
                 raise SignalingError(ErrorCode.INVALID, "already joined")
-            return self._joined_reply(room, peer, resumed=True)
+            return room.joined_reply(peer, resumed=True)
         if access is None or access.meeting_id != meeting_id:
-            access = await _meeting_access(meeting_id, user)
+            access = await meeting_access(meeting_id, user)
         while True:
             room = await self._room_for(meeting_id, access.capacity)
             async with room.lock:
@@ -161,10 +138,10 @@ class RoomService(MediaOperations):
                 try:
                     if request.resume_peer_id is not None:
                         peer = self._resume(room, channel_name, user, request)
-                        return self._joined_reply(room, peer, resumed=True)
+                        return room.joined_reply(peer, resumed=True)
                     peer = await self._add_peer(room, channel_name, user, access, request,
                                                 grants)
-                    return self._joined_reply(room, peer, resumed=False)
+                    return room.joined_reply(peer, resumed=False)
                 finally:
                     if not room.peers:
                         await self._close_room(room)
@@ -178,7 +155,7 @@ class RoomService(MediaOperations):
             worker, router = await self.mediasoup.create_router(
                 app_data={"meetingId": meeting_id})
             room = Room(meeting_id=meeting_id, worker=worker, router=router, capacity=capacity)
-            await self._attach_observer(room)
+            await self.spread.attach_observer(room)
             self._rooms[meeting_id] = room
             logger.info("room opened [meeting:%s, router:%s, worker:%s]", meeting_id, router.id,
                         worker.pid)
@@ -226,23 +203,6 @@ class RoomService(MediaOperations):
             }, exclude=channel_name)
         return peer
 
-    @staticmethod
-    def _joined_reply(room: Room, peer: Peer, *, resumed: bool) -> dict[str, Any]:
-        reply = {
-            "type": "rtc:joined",
-            "peerId": peer.id,
-            "resumeToken": peer.resume_token,
-            "role": peer.role,
-            "routerRtpCapabilities": room.router.rtp_capabilities,
-            "peers": [other.info() for other in room.peers.values()
-                      if other is not peer and not other.hidden],
-            "activeSpeaker": room.active_speaker,
-            "resumed": resumed,
-        }
-        if resumed:
-            reply.update(peer.own_state())
-        return reply
-
     # -- leaving ------------------------------------------------------------------------------
 
     async def leave(self, *, channel_name: str) -> dict[str, Any]:
@@ -282,14 +242,14 @@ class RoomService(MediaOperations):
         """Whether a grace period makes sense: not when the meeting ended or the user may no
         longer join it (removed from it, meeting deleted). A database failure keeps it."""
         try:
-            return await _user_may_rejoin(room.meeting_id, peer.user_id)
+            return await user_may_rejoin(room.meeting_id, peer.user_id)
         except Exception:
             logger.exception("rejoin check failed [meeting:%s, peer:%s]", room.meeting_id,
                              peer.id)
             return True
 
     async def _expire(self, room: Room, peer: Peer, grace: float) -> None:
-        await asyncio.sleep(grace)
+        await clock.current().sleep(grace)
         async with room.lock:
             if peer.closed or peer.channel_name is not None:
                 return
@@ -338,18 +298,19 @@ class RoomService(MediaOperations):
     async def mute_track(self, *, meeting_id: Any, producer_id: str) -> Peer:
         """Staff (admin, integrations) pause a producer of a live call as the host's mute
         does, the producer's owner told too; returns the owner."""
-        return await self.mute_producer(self.live_room(meeting_id), producer_id)
+        return await self.media.mute_producer(self.live_room(meeting_id), producer_id)
 
     async def change_grants(self, *, meeting_id: Any, peer_id: str,
-                            decide: Callable[[Peer], Any]) -> tuple[Peer, list[str], list[str]]:
+                            decide: Callable[[Peer], Grants]
+                            ) -> tuple[Peer, list[str], list[str]]:
         """Give a peer of a live call the grants ``decide`` makes from it (under the room
         lock, so changes do not interleave), applied at once (:meth:`apply_grants`); the
         peer and the ids of the producers and consumers that closed."""
         room = self.live_room(meeting_id)
         async with room.lock:
             peer = room.peer(peer_id)
-            closed_producers, closed_consumers = await self.apply_grants(room, peer,
-                                                                         decide(peer))
+            closed_producers, closed_consumers = await self.media.apply_grants(room, peer,
+                                                                               decide(peer))
         return peer, closed_producers, closed_consumers
 
     async def _remove_peer(self, room: Room, peer: Peer, *, reason: str) -> None:
@@ -366,7 +327,7 @@ class RoomService(MediaOperations):
         if peer.channel_name:
             self._by_channel.pop(peer.channel_name, None)
         peer.release_media()
-        self._release_router(room, peer)
+        self.spread.release_router(room, peer)
         logger.info("peer left [meeting:%s, peer:%s, reason:%s]", room.meeting_id, peer.id, reason)
         if not peer.hidden:
             await notify.broadcast(room.meeting_id, "rtc:peerLeft",
@@ -392,9 +353,72 @@ class RoomService(MediaOperations):
                     room.router.id, len(room.routers))
         signals.send_safely(signals.room_closed, sender=Room, meeting_id=room.meeting_id)
 
+    # -- media requests (done by MediaOperations) ------------------------------------------------
+
+    async def create_transport(self, *, channel_name: str,
+                               request: CreateTransportRequest) -> Reply:
+        """``rtc:createTransport`` (:meth:`MediaOperations.create_transport`)."""
+        return await self.media.create_transport(channel_name=channel_name, request=request)
+
+    async def connect_transport(self, *, channel_name: str,
+                                request: ConnectTransportRequest) -> Reply:
+        """``rtc:connectTransport`` (:meth:`MediaOperations.connect_transport`)."""
+        return await self.media.connect_transport(channel_name=channel_name, request=request)
+
+    async def close_transport(self, *, channel_name: str, transport_id: str) -> Reply:
+        """``rtc:closeTransport`` (:meth:`MediaOperations.close_transport`)."""
+        return await self.media.close_transport(channel_name=channel_name,
+                                                transport_id=transport_id)
+
+    async def restart_ice(self, *, channel_name: str, transport_id: str) -> Reply:
+        """``rtc:restartIce`` (:meth:`MediaOperations.restart_ice`)."""
+        return await self.media.restart_ice(channel_name=channel_name, transport_id=transport_id)
+
+    async def produce(self, *, channel_name: str, request: ProduceRequest) -> Reply:
+        """``rtc:produce`` (:meth:`MediaOperations.produce`)."""
+        return await self.media.produce(channel_name=channel_name, request=request)
+
+    async def set_producer_paused(self, *, channel_name: str, producer_id: str, paused: bool,
+                                  by_host: bool = False) -> Reply:
+        """``rtc:pause/resumeProducer``, ``rtc:hostMuteProducer``
+        (:meth:`MediaOperations.set_producer_paused`)."""
+        return await self.media.set_producer_paused(channel_name=channel_name,
+                                                    producer_id=producer_id, paused=paused,
+                                                    by_host=by_host)
+
+    async def close_producer(self, *, channel_name: str, producer_id: str) -> Reply:
+        """``rtc:closeProducer`` (:meth:`MediaOperations.close_producer`)."""
+        return await self.media.close_producer(channel_name=channel_name,
+                                               producer_id=producer_id)
+
+    async def consume(self, *, channel_name: str, request: ConsumeRequest) -> Reply:
+        """``rtc:consume`` (:meth:`MediaOperations.consume`)."""
+        return await self.media.consume(channel_name=channel_name, request=request)
+
+    async def set_consumer_paused(self, *, channel_name: str, consumer_id: str,
+                                  paused: bool) -> Reply:
+        """``rtc:pause/resumeConsumer`` (:meth:`MediaOperations.set_consumer_paused`)."""
+        return await self.media.set_consumer_paused(channel_name=channel_name,
+                                                    consumer_id=consumer_id, paused=paused)
+
+    async def close_consumer(self, *, channel_name: str, consumer_id: str) -> Reply:
+        """``rtc:closeConsumer`` (:meth:`MediaOperations.close_consumer`)."""
+        return await self.media.close_consumer(channel_name=channel_name,
+                                               consumer_id=consumer_id)
+
+    async def set_preferred_layers(self, *, channel_name: str,
+                                   request: SetPreferredLayersRequest) -> Reply:
+        """``rtc:setPreferredLayers`` (:meth:`MediaOperations.set_preferred_layers`)."""
+        return await self.media.set_preferred_layers(channel_name=channel_name,
+                                                     request=request)
+
+    async def get_stats(self, *, channel_name: str, request: GetStatsRequest) -> Reply:
+        """``rtc:getStats`` (:meth:`MediaOperations.get_stats`)."""
+        return await self.media.get_stats(channel_name=channel_name, request=request)
+
     # -- worker faults ------------------------------------------------------------------------
 
-    async def _on_worker_died(self, worker: Any) -> None:
+    async def _on_worker_died(self, worker: Worker) -> None:
         """Move every room of a dead worker to a new router and tell its peers to reconnect
         (only the peers on that worker's routers, when the room has routers elsewhere)."""
         affected = [room for room in list(self._rooms.values())
@@ -402,41 +426,20 @@ class RoomService(MediaOperations):
         logger.error("worker died [pid:%s, rooms:%s]", worker.pid, len(affected))
         await asyncio.gather(*(self._rebuild(room, worker) for room in affected))
 
-    async def _rebuild(self, room: Room, worker: Any) -> None:
+    async def _rebuild(self, room: Room, worker: Worker) -> None:
         async with room.lock:
             if room.closed:
                 return
-            lost = [r for r in room.routers if room.workers.get(r.id) is worker]
-            if room.worker is worker and room.router not in lost:
-                lost.append(room.router)
-            if any(r not in lost and not is_remote(r) for r in room.routers):
-                await self._routers_lost(room, lost)
-                return
-            # Every router of this node died: the call starts again on a new one, its routers
-            # on other nodes (a cascade) closed there too, all peers rebuild.
-            for router in [r for r in room.routers if is_remote(r)]:
-                router.close()
-                lost.append(router)
-            for router in lost:
-                room.drop_router(router)
-            room.forget_media()
-            room.active_speaker = None
-            try:
-                room.set_primary(*await self.mediasoup.create_router(
-                    app_data={"meetingId": room.meeting_id}))
-                await self._attach_observer(room)
-            except Exception:
-                logger.exception("no new router for room [meeting:%s]; closing it",
-                                 room.meeting_id)
-                peers = list(room.peers.values())
-                for peer in peers:
+            outcome = await self.spread.worker_died(room, worker)
+            if outcome == "spread":
+                return  # the call goes on with its other routers
+            if outcome == "failed":  # no new router: the call ends
+                for peer in list(room.peers.values()):
                     await notify.send_to(peer.channel_name, "rtc:reconnect",
                                          {"reason": "media_unavailable"})
                     await self._remove_peer(room, peer, reason="media_unavailable")
                 await self._close_room(room)
                 return
-            logger.info("room moved [meeting:%s, router:%s, worker:%s]", room.meeting_id,
-                        room.router.id, room.worker.pid)
             for peer in room.peers.values():
                 await notify.send_to(peer.channel_name, "rtc:reconnect",
                                      {"reason": "media_server_restarted"})
@@ -470,7 +473,7 @@ class RoomService(MediaOperations):
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.mediasoup.close()
 
-    def _start_task(self, coro: Any) -> asyncio.Task[Any]:
+    def _start_task(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._task_done)
@@ -482,25 +485,14 @@ class RoomService(MediaOperations):
             logger.error("room task failed", exc_info=task.exception())
 
     async def wait_idle(self) -> None:
-        """Wait until background notifications and fault handling are done (tests)."""
+        """Wait until background work is done: notifications, fault handling, the pool's
+        replacements. A peer's reconnect grace period is a timer, not work: it is not waited
+        for (end it with :meth:`expire_detached`, or move a test's clock past it)."""
         while True:
             await self.mediasoup.wait_idle()
-            pending = [t for t in self._tasks if not t.done() and not _is_grace(t)]
+            waiting = {peer.grace_task for room in self._rooms.values()
+                       for peer in room.peers.values()}
+            pending = [t for t in self._tasks if not t.done() and t not in waiting]
             if not pending:
                 return
             await asyncio.gather(*pending, return_exceptions=True)
-
-
-async def _router_detail(router: Any) -> dict[str, Any]:
-    """One router as its worker dumps it: transport count (pipe ones apart), producer ids."""
-    dump = await router.dump()
-    pipes = [tid for tid in dump["transportIds"]
-             if isinstance(router.transports.get(tid), PipeTransport)]
-    return {"id": router.id, "transports": len(dump["transportIds"]),
-            "pipeTransports": len(pipes),
-            "producerIds": sorted(item["key"] for item in dump["mapProducerIdConsumerIds"])}
-
-
-def _is_grace(task: asyncio.Task[Any]) -> bool:
-    coro = task.get_coro()
-    return getattr(coro, "__name__", "") == "_expire"

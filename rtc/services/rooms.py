@@ -298,6 +298,23 @@ class Room:
             raise SignalingError(ErrorCode.NOT_FOUND, "peer not found")
         return peer
 
+    def joined_reply(self, peer: Peer, *, resumed: bool) -> dict[str, Any]:
+        """The ``rtc:joined`` reply for ``peer`` (with its own objects when it resumed)."""
+        reply = {
+            "type": "rtc:joined",
+            "peerId": peer.id,
+            "resumeToken": peer.resume_token,
+            "role": peer.role,
+            "routerRtpCapabilities": self.router.rtp_capabilities,
+            "peers": [other.info() for other in self.peers.values()
+                      if other is not peer and not other.hidden],
+            "activeSpeaker": self.active_speaker,
+            "resumed": resumed,
+        }
+        if resumed:
+            reply.update(peer.own_state())
+        return reply
+
     def counts(self) -> dict[str, int]:
         """Peers, transports, producers, consumers of the room."""
         totals = [peer.counts() for peer in self.peers.values()]

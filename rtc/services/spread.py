@@ -21,39 +21,108 @@ call on a new router as it always did. Clients see none of this: the protocol is
 
 Past ``peers_per_node`` peers on this node (0: never), a call also gets routers on other nodes
 (:mod:`rtc.cluster.cascade`): proxies of the remote objects, used here as the local ones.
+
+The router-level parts of a call live here too: the ActiveSpeakerObserver on the primary
+router (``rtc:activeSpeaker``) and the room's dynacast (:mod:`rtc.services.dynacast`).
+:class:`RouterSpread` is one object the RoomService holds and
+:class:`rtc.services.media_ops.MediaOperations` asks for routers and pipes; it keeps no state
+of its own (the routers, pipes and lost producers of a call are its
+:class:`rtc.services.rooms.Room`'s). Routers and workers are used by duck typing (a stand-in
+for a router of another node works as well as the library's own).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Coroutine
+from typing import TYPE_CHECKING, Any, Literal
 
 from rtc.cluster.cascade import is_remote, pipe_between
 from rtc.services import notify
-from rtc.services.config import limits
+from rtc.services.config import dynacast_options, limits
+from rtc.services.dynacast import Dynacast
 from rtc.services.rooms import Peer, Room
 
 if TYPE_CHECKING:
+    from mediasoup_ctl import Producer, Router, Worker
+
     from rtc.services.mediasoup_service import MediasoupService
 
 __all__ = ["RouterSpread"]
 
 logger = logging.getLogger(__name__)
 
+ACTIVE_SPEAKER_INTERVAL_MS = 300
+
+StartTask = Callable[[Coroutine[Any, Any, Any]], "asyncio.Task[Any]"]
+"""The RoomService's way to run a background coroutine (kept, awaited at close)."""
+
 
 class RouterSpread:
-    """Mixed into RoomService (through MediaOperations), which provides ``mediasoup`` and the
-    media bookkeeping used below."""
+    """The routers of every call of one RoomService: which router a peer uses, pipes between
+    them, the speaker observer and dynacast on them, and what a dead worker's routers take."""
 
-    mediasoup: MediasoupService
+    def __init__(self, mediasoup: MediasoupService, *, start_task: StartTask,
+                 service: Any = None) -> None:
+        self.mediasoup = mediasoup
+        self._start_task = start_task
+        self.service = service
+        """The RoomService holding it (a cascade to another node is kept per service)."""
 
-    async def _attach_speaker_observer(self, room: Room) -> None:  # pragma: no cover
-        raise NotImplementedError
+    # -- room-level media ---------------------------------------------------------------------
+
+    async def attach_observer(self, room: Room) -> None:
+        """An ActiveSpeakerObserver on the room's router, announcing ``rtc:activeSpeaker``;
+        and the room's dynacast, following the (new) router."""
+        self._attach_dynacast(room)
+        await self._attach_speaker_observer(room)
+
+    async def _attach_speaker_observer(self, room: Room) -> None:
+        """The ActiveSpeakerObserver on the room's (primary) router."""
+        router = room.router
+        try:
+            observer = await router.create_active_speaker_observer(
+                interval=ACTIVE_SPEAKER_INTERVAL_MS)
+        except Exception as exc:  # the call works without speaker detection
+            logger.warning("no active speaker observer [meeting:%s]: %s", room.meeting_id, exc)
+            room.observer = None
+            return
+        room.observer = observer
+
+        def on_dominant(info: Any) -> None:
+            producer = info.get("producer") if isinstance(info, dict) else info
+            owner = room.owner_of(getattr(producer, "id", ""))
+            if room.closed or room.observer is not observer or owner is None:
+                return
+            room.active_speaker = owner.id
+            self._start_task(notify.broadcast(room.meeting_id, "rtc:activeSpeaker",
+                                              {"peerId": owner.id}))
+
+        observer.on("dominantspeaker", on_dominant)
+
+    def _attach_dynacast(self, room: Room) -> None:
+        """The room's dynacast on its (new) primary router, when dynacast is enabled."""
+        if room.dynacast is not None:
+            room.dynacast.close()
+        options = dynacast_options()
+        if not options.enabled:
+            room.dynacast = None
+            return
+
+        def owner_channel(producer_id: str) -> str | None:
+            owner = room.owner_of(producer_id)
+            return None if owner is None or owner.closed else owner.channel_name
+
+        room.dynacast = Dynacast(meeting_id=room.meeting_id, owner_channel=owner_channel,
+                                 start_task=self._start_task, raise_delay=options.raise_delay,
+                                 lower_delay=options.lower_delay)
+        room.dynacast.attach(room.router)
+
 
     # -- which router a peer uses ---------------------------------------------------------------
 
-    async def _router_for(self, room: Room, peer: Peer) -> Any:
+    async def router_for(self, room: Room, peer: Peer) -> Router:
         """The router the peer's transports go on (chosen now if it has none)."""
         if peer.router is not None and not peer.router.closed:
             return peer.router
@@ -86,7 +155,7 @@ class RouterSpread:
             return None
         from rtc.cluster.cascade import remote_router
 
-        return await remote_router(self, room, loads, budget)
+        return await remote_router(self.service, room, loads, budget)
 
     @staticmethod
     def _router_loads(room: Room) -> dict[str, int]:
@@ -97,7 +166,7 @@ class RouterSpread:
                 loads[peer.router.id] += 1
         return loads
 
-    async def _add_router(self, room: Room) -> Any:
+    async def _add_router(self, room: Room) -> Router | None:
         """A new router for the call on a worker it does not use yet; None if there is none
         (or it could not be made: the call goes on without it)."""
         try:
@@ -122,7 +191,7 @@ class RouterSpread:
                     "routers:%s]", room.meeting_id, router.id, worker.pid, len(room.routers))
         return router
 
-    def _release_router(self, room: Room, peer: Peer) -> None:
+    def release_router(self, room: Room, peer: Peer) -> None:
         """After ``peer`` left: close its router if it is not the primary and nobody uses it."""
         router = peer.router
         peer.router = None
@@ -137,7 +206,7 @@ class RouterSpread:
 
     # -- piping producers -----------------------------------------------------------------------
 
-    async def _pipe_to(self, room: Room, producer_id: str, router: Any) -> None:
+    async def pipe_to(self, room: Room, producer_id: str, router: Router) -> None:
         """Make the room's producer available in ``router`` (no-op where it was made)."""
         source = room.router_of(producer_id)
         if source is router:
@@ -171,7 +240,39 @@ class RouterSpread:
 
     # -- a worker died --------------------------------------------------------------------------
 
-    async def _routers_lost(self, room: Room, lost: list[Any]) -> None:
+    async def worker_died(self, room: Room, worker: Worker) -> Literal["spread", "moved",
+                                                                       "failed"]:
+        """``worker`` died under the call (the room lock is held). ``spread``: the call has
+        routers elsewhere, only its peers on the dead ones rebuild (:meth:`routers_lost`).
+        ``moved``: the whole call is on a new primary router now, all its media forgotten (its
+        peers must rebuild it). ``failed``: no new router could be made."""
+        lost = [r for r in room.routers if room.workers.get(r.id) is worker]
+        if room.worker is worker and room.router not in lost:
+            lost.append(room.router)
+        if any(r not in lost and not is_remote(r) for r in room.routers):
+            await self.routers_lost(room, lost)
+            return "spread"
+        # Every router of this node died: the call starts again on a new one, its routers
+        # on other nodes (a cascade) closed there too, all peers rebuild.
+        for router in [r for r in room.routers if is_remote(r)]:
+            router.close()
+            lost.append(router)
+        for router in lost:
+            room.drop_router(router)
+        room.forget_media()
+        room.active_speaker = None
+        try:
+            room.set_primary(*await self.mediasoup.create_router(
+                app_data={"meetingId": room.meeting_id}))
+            await self.attach_observer(room)
+        except Exception:
+            logger.exception("no new router for room [meeting:%s]; closing it", room.meeting_id)
+            return "failed"
+        logger.info("room moved [meeting:%s, router:%s, worker:%s]", room.meeting_id,
+                    room.router.id, room.worker.pid)
+        return "moved"
+
+    async def routers_lost(self, room: Room, lost: list[Router]) -> None:
         """Some (not all) routers of the call died with their worker; the room lock is held.
         Their peers rebuild their media (``rtc:reconnect``), the others keep theirs."""
         # A peer is hit when its router died, and also when it still holds a transport that
@@ -198,7 +299,7 @@ class RouterSpread:
             for producer_id, owner in list(room.producer_owner.items()):
                 producer = owner.producers.get(producer_id)
                 if producer is not None and producer.kind == "audio":
-                    await self._observe_audio(room, producer)
+                    await self.observe_audio(room, producer)
         logger.warning("routers lost [meeting:%s, routers:%s, peers:%s, primary:%s]",
                        room.meeting_id, len(lost), len(hit), room.router.id)
         for peer, producer_id in gone:
@@ -209,13 +310,13 @@ class RouterSpread:
             await notify.send_to(peer.channel_name, "rtc:reconnect",
                                  {"reason": "media_server_restarted"})
 
-    async def _observe_audio(self, room: Room, producer: Any) -> None:
+    async def observe_audio(self, room: Room, producer: Producer) -> None:
         """Add an audio producer to the room's speaker observer (piped to its router first);
         a failure only costs speaker detection."""
         if room.observer is None:
             return
         try:
-            await self._pipe_to(room, producer.id, room.router)
+            await self.pipe_to(room, producer.id, room.router)
             await room.observer.add_producer(producer_id=producer.id)
         except Exception as exc:
             logger.warning("active speaker observer refused producer [meeting:%s, "

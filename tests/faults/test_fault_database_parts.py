@@ -222,7 +222,7 @@ async def test_rtc_join_during_an_outage_needs_no_database(
     async def down(*args: Any) -> None:
         raise DOWN
 
-    monkeypatch.setattr(room_service, "_meeting_access", down)
+    monkeypatch.setattr(room_service, "meeting_access", down)
     join = {"type": "rtc:join", "requestId": "j1", "data": {"displayName": "Ada"}}
     reply = await ws_request(socket_, join)
     assert reply["data"]["type"] == "rtc:joined", reply

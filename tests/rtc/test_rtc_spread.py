@@ -266,7 +266,7 @@ async def test_a_failed_pipe_is_forgotten_and_its_consume_refused(rtc_service: R
     room = rtc_service.rooms[str(open_meeting.id)]
     second = room.routers[1]
     with pytest.raises(Exception, match="not found"):
-        await rtc_service._pipe_to(room, "no-such-producer", second)
+        await rtc_service.spread.pipe_to(room, "no-such-producer", second)
     assert room.pipes == {}
     video = await a.produce(a.send, "video")
     await a.ok("rtc:closeProducer", {"producerId": video})

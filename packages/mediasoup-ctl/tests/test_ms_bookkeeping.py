@@ -119,3 +119,40 @@ async def test_objects_the_garbage_collector_walks_per_mediasoup_object(worker):
     assert len(producers) == len(consumers) == count
     router.close()
     assert all(t.closed for t in transports) and router.transports == {}
+
+
+async def test_closed_objects_are_freed_without_the_cycle_collector(worker):
+    """A transport, producer or consumer created and closed leaves no reference cycle: it is
+    freed when its last reference goes, not by a collection (before, each one and its
+    listener closures were cyclic garbage: 35, 38 and 28 objects for the collector to find,
+    about one generation-0 collection every 20 create/close pairs)."""
+    router = await worker.create_router(media_codecs=MEDIA_CODECS)
+    send = await router.create_webrtc_transport(listen_infos=LOOPBACK_UDP)
+    recv = await router.create_webrtc_transport(listen_infos=LOOPBACK_UDP)
+    video = await send.produce(kind="video", rtp_parameters=simulcast_video_parameters())
+    makers = {
+        "transport": lambda: router.create_webrtc_transport(listen_infos=LOOPBACK_UDP),
+        "producer": lambda: recv.produce(kind="audio", rtp_parameters=audio_parameters()),
+        "consumer": lambda: recv.consume(producer_id=video.id,
+                                         rtp_capabilities=router.rtp_capabilities),
+    }
+    for name, make in makers.items():
+        (await make()).close()  # first sight: caches and templates are made
+        await worker.get_resource_usage()
+        gc.collect()
+        gc.disable()
+        try:
+            for _ in range(20):
+                (await make()).close()
+                await worker.get_resource_usage()
+            gc.set_debug(gc.DEBUG_SAVEALL)
+            found = gc.collect()
+            ours = [type(obj).__name__ for obj in gc.garbage
+                    if type(obj).__module__.startswith("mediasoup_ctl")]
+        finally:
+            gc.garbage.clear()
+            gc.set_debug(0)
+            gc.enable()
+        assert not ours, (name, ours)
+        assert found < 20, (name, found)
+    assert router.transports.keys() == {send.id, recv.id}
