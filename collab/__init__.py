@@ -5,5 +5,5 @@ and reactions, in memory like the call), ``whiteboard`` (a server-ordered operat
 in the database) with ``board_render`` (SVG/PNG export), and ``lobby`` (people waiting for
 the host). Their meeting-socket requests are declared in ``signaling`` (found at start-up by
 ``rtc.apps``) the same way as the ``rtc:*`` ones, with their schemas in ``schemas`` and their
-grants in ``rtc.grants.REQUIREMENTS``.
+grants named by each route (``rtc.signaling.routes``).
 """

@@ -1,25 +1,23 @@
 """Schemas of the collaboration requests (chat, hands, reactions, whiteboard, lobby).
 
-Declared like the ``rtc:*`` ones: a frozen dataclass per request and a parser that checks the
-request's ``data`` with `rtc.signaling.fields` (unknown keys refused, sizes bounded, ``invalid``
-with a readable message), added to `rtc.signaling.schemas.PARSERS` so that
-`rtc.signaling.handlers.rtc_request` validates them the same way. Limits that are settings
-(the chat length) are checked here too, read on every request.
+A frozen dataclass per request and a parser that checks the request's ``data`` with
+`rtc.signaling.fields` (unknown keys refused, sizes bounded, ``invalid`` with a readable
+message); each route of `collab.signaling` names its parser (`rtc.signaling.routes.route`).
+Requests without data use the pydantic model `rtc.signaling.schemas.EmptyRequest`. Limits
+that are settings (the chat length) are checked here too, read on every request.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from collab.board_elements import parse_element, parse_point
 from collab.config import collab_limits
 from rtc.signaling.fields import identifier, integer, invalid, only_keys
-from rtc.signaling.schemas import PARSERS, LeaveRequest, Request
+from rtc.signaling.schemas import EmptyRequest
 
 __all__ = [
-    "COLLAB_PARSERS",
     "MAX_ERASE_IDS",
     "REACTIONS",
     "ChatDeleteRequest",
@@ -31,14 +29,25 @@ __all__ = [
     "ReactionRequest",
     "WhiteboardDrawRequest",
     "WhiteboardEraseRequest",
+    "parse_chat_delete",
+    "parse_chat_send",
+    "parse_draw",
+    "parse_erase",
+    "parse_hand_lower",
+    "parse_lobby_decision",
+    "parse_pointer",
+    "parse_reaction",
 ]
 
 REACTIONS = ("👍", "👏", "😂", "❤️", "🎉", "😮", "🤔", "👋")
 """The reactions a client may send (a fixed set: nothing else is shown on a tile)."""
 MAX_ERASE_IDS = 200
 
-EmptyRequest = LeaveRequest
-"""A request without data (``chat:history``, ``hand:raise``, ``whiteboard:state`` ...)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """Base of the parsed collaboration requests."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +60,7 @@ class ChatSendRequest(Request):
     """The addressee's peer id in this call; None for everyone."""
 
 
-def _parse_chat_send(data: dict[str, Any]) -> ChatSendRequest:
+def parse_chat_send(data: dict[str, Any]) -> ChatSendRequest:
     only_keys(data, frozenset({"text", "to"}), "data")
     text = data.get("text")
     if not isinstance(text, str):
@@ -74,7 +83,7 @@ class ChatDeleteRequest(Request):
     message_id: int
 
 
-def _parse_chat_delete(data: dict[str, Any]) -> ChatDeleteRequest:
+def parse_chat_delete(data: dict[str, Any]) -> ChatDeleteRequest:
     only_keys(data, frozenset({"id"}), "data")
     return ChatDeleteRequest(
         message_id=integer(data, "id", required=True, minimum=1, maximum=2**53 - 1) or 0)
@@ -87,7 +96,7 @@ class HandLowerRequest(Request):
     peer_id: str | None = None
 
 
-def _parse_hand_lower(data: dict[str, Any]) -> HandLowerRequest:
+def parse_hand_lower(data: dict[str, Any]) -> HandLowerRequest:
     only_keys(data, frozenset({"peerId"}), "data")
     peer = identifier(data, "peerId") if data.get("peerId") is not None else None
     return HandLowerRequest(peer_id=peer)
@@ -100,7 +109,7 @@ class ReactionRequest(Request):
     emoji: str
 
 
-def _parse_reaction(data: dict[str, Any]) -> ReactionRequest:
+def parse_reaction(data: dict[str, Any]) -> ReactionRequest:
     only_keys(data, frozenset({"emoji"}), "data")
     emoji = data.get("emoji")
     if emoji not in REACTIONS:
@@ -115,7 +124,7 @@ class WhiteboardDrawRequest(Request):
     element: dict[str, Any]
 
 
-def _parse_draw(data: dict[str, Any]) -> WhiteboardDrawRequest:
+def parse_draw(data: dict[str, Any]) -> WhiteboardDrawRequest:
     only_keys(data, frozenset({"element"}), "data")
     return WhiteboardDrawRequest(element=parse_element(data.get("element")))
 
@@ -127,7 +136,7 @@ class WhiteboardEraseRequest(Request):
     ids: tuple[str, ...]
 
 
-def _parse_erase(data: dict[str, Any]) -> WhiteboardEraseRequest:
+def parse_erase(data: dict[str, Any]) -> WhiteboardEraseRequest:
     only_keys(data, frozenset({"ids"}), "data")
     ids = data.get("ids")
     if not isinstance(ids, list) or not 1 <= len(ids) <= MAX_ERASE_IDS:
@@ -144,7 +153,7 @@ class PointerRequest(Request):
     y: float
 
 
-def _parse_pointer(data: dict[str, Any]) -> PointerRequest:
+def parse_pointer(data: dict[str, Any]) -> PointerRequest:
     only_keys(data, frozenset({"x", "y"}), "data")
     x, y = parse_point(data)
     return PointerRequest(x=x, y=y)
@@ -157,34 +166,7 @@ class LobbyDecisionRequest(Request):
     user_id: int
 
 
-def _parse_lobby_decision(data: dict[str, Any]) -> LobbyDecisionRequest:
+def parse_lobby_decision(data: dict[str, Any]) -> LobbyDecisionRequest:
     only_keys(data, frozenset({"userId"}), "data")
     return LobbyDecisionRequest(
         user_id=integer(data, "userId", required=True, minimum=1, maximum=2**53 - 1) or 0)
-
-
-def _parse_empty(data: dict[str, Any]) -> EmptyRequest:
-    only_keys(data, frozenset(), "data")
-    return EmptyRequest()
-
-
-COLLAB_PARSERS: dict[str, Callable[[dict[str, Any]], Request]] = {
-    "chat:send": _parse_chat_send,
-    "chat:history": _parse_empty,
-    "chat:delete": _parse_chat_delete,
-    "hand:raise": _parse_empty,
-    "hand:lower": _parse_hand_lower,
-    "hand:list": _parse_empty,
-    "reaction:send": _parse_reaction,
-    "whiteboard:draw": _parse_draw,
-    "whiteboard:erase": _parse_erase,
-    "whiteboard:clear": _parse_empty,
-    "whiteboard:state": _parse_empty,
-    "whiteboard:pointer": _parse_pointer,
-    "lobby:list": _parse_empty,
-    "lobby:admit": _parse_lobby_decision,
-    "lobby:deny": _parse_lobby_decision,
-}
-"""Every collaboration request type → its parser."""
-
-PARSERS.update(COLLAB_PARSERS)

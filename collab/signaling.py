@@ -1,9 +1,9 @@
 """The collaboration requests of the meeting socket: chat, hands, reactions, whiteboard, lobby.
 
-Declared like the ``rtc:*`` requests (`rtc.signaling.handlers.rtc_request`: the socket's
-request rate, then the schema from `collab.schemas`; the grants guard of `rtc.grants` ran
-before). Each handler is thin: its own rate (chat, reactions and hands, drawing, pointer:
-a human pace, far below the socket's), a service on the database thread, then the event
+Declared like the ``rtc:*`` requests (`rtc.signaling.routes.route`: the socket's request
+rate, then the schema from `collab.schemas`, then the grant of `rtc.grants`). Each handler
+is thin: its own rate (chat, reactions and hands, drawing, pointer: a human pace, far below
+the socket's), a service on the database thread, then the event
 after the commit: to the meeting's group through the connection's ``broadcast`` (the
 channel layer, or whatever delivery the consumer uses), or to one peer.
 
@@ -36,15 +36,24 @@ from collab.schemas import (
     ReactionRequest,
     WhiteboardDrawRequest,
     WhiteboardEraseRequest,
+    parse_chat_delete,
+    parse_chat_send,
+    parse_draw,
+    parse_erase,
+    parse_hand_lower,
+    parse_lobby_decision,
+    parse_pointer,
+    parse_reaction,
 )
 from meetings.models import Meeting
+from rtc import grants
 from rtc.grants import connection_grants
 from rtc.protocol import Connection, registry
 from rtc.services import current_room_service, get_room_service, notify
 from rtc.services.rooms import Peer, Room
 from rtc.signaling.errors import ErrorCode, SignalingError
-from rtc.signaling.handlers import rtc_request
 from rtc.signaling.ratelimit import RateLimiter
+from rtc.signaling.routes import route
 from rtc.signals import room_closed
 
 __all__ = ["board_limiter", "chat_limiter", "pointer_limiter", "reaction_limiter"]
@@ -100,7 +109,8 @@ def _host_by_grant(conn: Connection) -> bool | None:
 # --- chat ----------------------------------------------------------------------------------------
 
 
-@rtc_request("chat:send")
+@route("chat:send", schema=parse_chat_send, grant=grants.chat,
+       events=("chat:message",))
 async def chat_send(conn: Connection, request: ChatSendRequest) -> Reply:
     """Send a message to everyone, or privately to the peer ``to``; everyone it is for gets
     ``chat:message`` once (a private one: the addressee and the sender)."""
@@ -131,7 +141,7 @@ async def chat_send(conn: Connection, request: ChatSendRequest) -> Reply:
     return {"id": message.pk}
 
 
-@rtc_request("chat:history")
+@route("chat:history", schema=EmptyRequest, grant=grants.allowed)
 async def chat_history(conn: Connection, request: EmptyRequest) -> Reply:
     """The messages this connection's user may read, oldest first (the newest
     ``CHAT_HISTORY_LIMIT``)."""
@@ -140,7 +150,8 @@ async def chat_history(conn: Connection, request: EmptyRequest) -> Reply:
     return {"messages": messages}
 
 
-@rtc_request("chat:delete")
+@route("chat:delete", schema=parse_chat_delete, grant=grants.host,
+       events=("chat:deleted",))
 async def chat_delete(conn: Connection, request: ChatDeleteRequest) -> Reply:
     """Host only: delete a message; everyone gets ``chat:deleted``."""
     await database_sync_to_async(chat.chat_message_delete)(
@@ -153,7 +164,8 @@ async def chat_delete(conn: Connection, request: ChatDeleteRequest) -> Reply:
 # --- hands and reactions ------------------------------------------------------------------------
 
 
-@rtc_request("hand:raise")
+@route("hand:raise", schema=EmptyRequest, grant=grants.chat,
+       events=("hand:raised",))
 async def hand_raise(conn: Connection, request: EmptyRequest) -> Reply:
     """Raise this peer's hand; everyone gets ``hand:raised`` (once, however often asked)."""
     limits = collab_limits()
@@ -169,7 +181,8 @@ async def hand_raise(conn: Connection, request: EmptyRequest) -> Reply:
     return {"raised": True, "position": position}
 
 
-@rtc_request("hand:lower")
+@route("hand:lower", schema=parse_hand_lower, grant=grants.allowed,
+       events=("hand:lowered",))
 async def hand_lower(conn: Connection, request: HandLowerRequest) -> Reply:
     """Lower this peer's hand, or (host) anyone's; everyone gets ``hand:lowered``."""
     limits = collab_limits()
@@ -189,7 +202,7 @@ async def hand_lower(conn: Connection, request: HandLowerRequest) -> Reply:
     return {"peerId": target, "lowered": lowered is not None}
 
 
-@rtc_request("hand:list", call_state=True)
+@route("hand:list", schema=EmptyRequest, grant=grants.allowed, call_state=True)
 async def hand_list(conn: Connection, request: EmptyRequest) -> Reply:
     """The hands up in this call, first raised first (empty before anyone joined). The
     queue lives beside the call, so in a cluster the call's owner answers, whichever node
@@ -201,7 +214,8 @@ async def hand_list(conn: Connection, request: EmptyRequest) -> Reply:
     return {"hands": [h.payload() for h in hand_queues.queue(room.meeting_id, room.peers)]}
 
 
-@rtc_request("reaction:send")
+@route("reaction:send", schema=parse_reaction, grant=grants.chat,
+       events=("reaction:shown",))
 async def reaction_send(conn: Connection, request: ReactionRequest) -> Reply:
     """Show a reaction on this peer's tile: everyone gets ``reaction:shown``; not stored."""
     limits = collab_limits()
@@ -228,7 +242,8 @@ def _peer_id(conn: Connection) -> str | None:
     return found[1].id if found is not None else None
 
 
-@rtc_request("whiteboard:draw")
+@route("whiteboard:draw", schema=parse_draw, grant=grants.whiteboard,
+       events=("whiteboard:op",))
 async def whiteboard_draw(conn: Connection, request: WhiteboardDrawRequest) -> Reply:
     """Add an element; the others get ``whiteboard:op`` (``add``) with its ``seq``."""
     _take_board(conn)
@@ -239,7 +254,8 @@ async def whiteboard_draw(conn: Connection, request: WhiteboardDrawRequest) -> R
     return {"seq": op["seq"]}
 
 
-@rtc_request("whiteboard:erase")
+@route("whiteboard:erase", schema=parse_erase, grant=grants.whiteboard,
+       events=("whiteboard:op",))
 async def whiteboard_erase(conn: Connection, request: WhiteboardEraseRequest) -> Reply:
     """Erase elements (eraser, undo); the others get ``whiteboard:op`` (``erase``)."""
     _take_board(conn)
@@ -251,7 +267,8 @@ async def whiteboard_erase(conn: Connection, request: WhiteboardEraseRequest) ->
     return {"seq": op["seq"], "erased": op["ids"]}
 
 
-@rtc_request("whiteboard:clear")
+@route("whiteboard:clear", schema=EmptyRequest, grant=grants.host,
+       events=("whiteboard:op",))
 async def whiteboard_clear(conn: Connection, request: EmptyRequest) -> Reply:
     """Host only: clear the board; the others get ``whiteboard:op`` (``clear``)."""
     _take_board(conn)
@@ -261,13 +278,14 @@ async def whiteboard_clear(conn: Connection, request: EmptyRequest) -> Reply:
     return {"seq": op["seq"]}
 
 
-@rtc_request("whiteboard:state")
+@route("whiteboard:state", schema=EmptyRequest, grant=grants.allowed)
 async def whiteboard_state(conn: Connection, request: EmptyRequest) -> Reply:
     """The whole board (elements, ``seq``, ``clearedSeq``): for late joiners and reconnects."""
     return await database_sync_to_async(whiteboard.board_state)(meeting_id=conn.meeting_id)
 
 
-@rtc_request("whiteboard:pointer")
+@route("whiteboard:pointer", schema=parse_pointer, grant=grants.whiteboard,
+       events=("whiteboard:pointer",))
 async def whiteboard_pointer(conn: Connection, request: PointerRequest) -> Reply:
     """Show where this peer points: the others get ``whiteboard:pointer``; not stored."""
     _take(pointer_limiter, conn, collab_limits().board_pointer_per_second,
@@ -292,7 +310,7 @@ def _waiting_for_host(meeting_id: Any, actor: Any, host_by_grant: bool | None) -
     return lobby.lobby_waiting(meeting_id=meeting_id)
 
 
-@rtc_request("lobby:list")
+@route("lobby:list", schema=EmptyRequest, grant=grants.host)
 async def lobby_list(conn: Connection, request: EmptyRequest) -> Reply:
     """Host only: who waits in the lobby now, first come first."""
     waiting = await database_sync_to_async(_waiting_for_host)(conn.meeting_id, conn.user,
@@ -313,13 +331,15 @@ async def _decide(conn: Connection, request: LobbyDecisionRequest, *, admit: boo
     return {"userId": request.user_id, "admitted": admit}
 
 
-@rtc_request("lobby:admit")
+@route("lobby:admit", schema=parse_lobby_decision, grant=grants.host,
+       events=("lobby:admitted", "lobby:decided"))
 async def lobby_admit(conn: Connection, request: LobbyDecisionRequest) -> Reply:
     """Host only: let a waiting person in (they get ``lobby:admitted``, then enter)."""
     return await _decide(conn, request, admit=True)
 
 
-@rtc_request("lobby:deny")
+@route("lobby:deny", schema=parse_lobby_decision, grant=grants.host,
+       events=("lobby:denied", "lobby:decided"))
 async def lobby_deny(conn: Connection, request: LobbyDecisionRequest) -> Reply:
     """Host only: turn a waiting person away (they get ``lobby:denied`` and are closed)."""
     return await _decide(conn, request, admit=False)

@@ -1,8 +1,12 @@
-"""The application's one error type, and the DRF exception handler that maps it to responses.
+"""The application's one error type and one code enum, and the DRF exception handler that maps
+it to responses.
 
-Services and selectors raise `ApplicationError` with a short, safe message and a machine code;
-the API turns it into `{"detail": message, "code": code}` with the code's HTTP status and the
-WebSocket consumer turns it into an error reply. Nothing else needs to know about HTTP.
+Services, selectors and the meeting socket's handlers raise `ApplicationError` (or its
+socket-flavoured subclasses `rtc.signaling.errors.SignalingError` and
+`rtc.protocol.ProtocolError`) with a short, safe message and an `ErrorCode`. Only the edges
+translate it: the API into `{"detail": message, "code": code}` with the code's HTTP status,
+the meeting socket into an error reply (or, on connect, a close code). Nothing else needs to
+know about HTTP or WebSocket codes.
 """
 
 from __future__ import annotations
@@ -28,15 +32,48 @@ API_PREFIX = "/api/"
 
 
 class ErrorCode(StrEnum):
-    """Machine-readable error codes shared by the REST API and the WebSocket."""
+    """Every machine-readable error code of the application: the REST API's ``code``, the
+    meeting socket's error replies and its ``error`` events. The one enum; the edges map it
+    (HTTP status: :data:`HTTP_STATUS`; close code: `rtc.protocol.close_code_for`)."""
 
     INVALID = "invalid"
+    """Malformed data; not joined yet; joined already; wrong transport direction; own
+    producer consumed; RTP parameters or capabilities the router cannot use; a request the
+    worker refused."""
     NOT_AUTHENTICATED = "not_authenticated"
+    """Not signed in, or the join token is invalid or expired."""
     FORBIDDEN = "forbidden"
+    """Not the host (host requests); not staff (`rtc:serverStats`); another peer's producer;
+    removed by the host from this call; meeting ended or not invited; a join token's grants
+    do not allow it."""
     NOT_FOUND = "not_found"
+    """An id that is not this peer's (transports, consumers) or not in this call (producers,
+    peers): ids of other meetings look like ids of nothing; a resume that does not match."""
     CONFLICT = "conflict"
+    """The state does not allow it: `rtc:startRecording` / `rtc:stopRecording` when the
+    recording state does not allow it (already recording, nothing recorded, meeting ended,
+    too little disk space)."""
     GONE = "gone"
+    """The meeting has ended (chat or whiteboard change; HTTP 410)."""
     FULL = "full"
+    """The meeting is full when the socket connects (closed with 4409). Kept apart from
+    ``room_full``: clients see each on its own path (connect vs `rtc:join`)."""
+    ROOM_FULL = "room_full"
+    """`rtc:join` when the call has `min(meeting.capacity, MAX_PEERS_PER_MEETING)` peers."""
+    LIMIT = "limit"
+    """A per-peer or per-meeting limit, the request or frame rate, or every worker at
+    `MAX_ROOMS_PER_WORKER`."""
+    UNKNOWN_TYPE = "unknown_type"
+    """A request type the server does not know."""
+    UNAVAILABLE = "unavailable"
+    """The database is briefly unavailable: the same request works again once it is back
+    (an `error` event before close 4502 on connect)."""
+    INTERNAL = "internal"
+    """Anything unexpected (the message never carries details)."""
+    TOO_MANY_SOCKETS = "too_many_sockets"
+    """`error` event before close 4430: the user or address holds too many meeting sockets."""
+    SERVER_BUSY = "server_busy"
+    """`error` event before close 4529, with `retryAfter` seconds."""
 
 
 HTTP_STATUS: dict[ErrorCode, int] = {
@@ -47,7 +84,15 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.CONFLICT: status.HTTP_409_CONFLICT,
     ErrorCode.GONE: status.HTTP_410_GONE,
     ErrorCode.FULL: status.HTTP_409_CONFLICT,
+    ErrorCode.ROOM_FULL: status.HTTP_409_CONFLICT,
+    ErrorCode.LIMIT: status.HTTP_429_TOO_MANY_REQUESTS,
+    ErrorCode.UNKNOWN_TYPE: status.HTTP_400_BAD_REQUEST,
+    ErrorCode.UNAVAILABLE: status.HTTP_503_SERVICE_UNAVAILABLE,
+    ErrorCode.INTERNAL: status.HTTP_500_INTERNAL_SERVER_ERROR,
+    ErrorCode.TOO_MANY_SOCKETS: status.HTTP_429_TOO_MANY_REQUESTS,
+    ErrorCode.SERVER_BUSY: status.HTTP_503_SERVICE_UNAVAILABLE,
 }
+"""The HTTP status of each code (the API's edge)."""
 
 
 class ApplicationError(Exception):

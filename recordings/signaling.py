@@ -11,10 +11,13 @@ from __future__ import annotations
 from typing import Any
 
 from recordings import live
+from rtc import grants
 from rtc.grants import connection_grants
 from rtc.protocol import Connection
 from rtc.signaling.errors import ErrorCode, SignalingError
-from rtc.signaling.handlers import rtc_request, service_of
+from rtc.signaling.handlers import service_of
+from rtc.signaling.routes import route
+from rtc.signaling.schemas import EmptyRequest
 
 __all__: list[str] = []
 
@@ -26,8 +29,9 @@ def _may_record(conn: Connection) -> Any:
     return peer
 
 
-@rtc_request("rtc:startRecording")
-async def start_recording(conn: Connection, request: Any) -> dict[str, Any]:
+@route("rtc:startRecording", schema=EmptyRequest, grant=grants.record,
+       reply="rtc:recordingStarted", events=("rtc:recordingStarted",))
+async def start_recording(conn: Connection, request: EmptyRequest) -> dict[str, Any]:
     """Start recording the call; refused (``conflict``) when it is recorded already."""
     peer = _may_record(conn)
     recording = await live.start_recording(meeting_id=conn.meeting_id,
@@ -37,8 +41,9 @@ async def start_recording(conn: Connection, request: Any) -> dict[str, Any]:
             "status": recording.status}
 
 
-@rtc_request("rtc:stopRecording")
-async def stop_recording(conn: Connection, request: Any) -> dict[str, Any]:
+@route("rtc:stopRecording", schema=EmptyRequest, grant=grants.record,
+       reply="rtc:recordingStopped", events=("rtc:recordingStopped",))
+async def stop_recording(conn: Connection, request: EmptyRequest) -> dict[str, Any]:
     """Stop the call's recording; it is composed in the background."""
     _may_record(conn)
     recording = await live.stop_recording(meeting_id=conn.meeting_id)

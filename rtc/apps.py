@@ -22,13 +22,9 @@ class RtcConfig(AppConfig):
         from rtc import (
             handlers,  # noqa: F401  (registers built-in handlers)
             live,  # noqa: F401  (registers its cluster operations)
+            shutdown,
+            startup,
         )
-        from rtc.grants import enforce_grants
-        from rtc.protocol import registry
-
-        registry.add_guard(enforce_grants)
-
-        from rtc import shutdown, startup
 
         shutdown.install()  # under daphne; `manage.py runserver` installs at the first socket
         startup.install()  # under daphne: the worker pool starts with the server

@@ -497,7 +497,6 @@ class MeetingConsumer(LobbyMixin, AsyncJsonWebsocketConsumer):
             return
         started = time.perf_counter()
         try:
-            await self.registry.check(self, request)
             data = await handler(self, request)
         except ApplicationError as error:
             reply = error_reply(request.request_id, error.message, str(error.code))

@@ -6,30 +6,30 @@ the meeting's roles decide" (RoomService still checks the host role). Grants cha
 peer is connected (the live-room API) are kept in :data:`grant_store` and win over the token,
 also when the peer reconnects with the same token.
 
-:func:`enforce_grants` is registered as a guard of the meeting socket's registry and runs
-before every handler: one table, :data:`REQUIREMENTS`, maps each rtc:* request type to the
-check it needs. A type missing from the table is refused to restricted peers (fail closed).
+Each route of the socket (`rtc.signaling.routes.route`) names one of the checks below beside
+its schema and its call, and :func:`check` runs it on the *validated* request. A route cannot
+be declared without a check, so no request type escapes the grants (fail closed).
 """
 
 from __future__ import annotations
 
 import logging
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from rtc.protocol import Connection, Request
+from rtc.protocol import Connection
 from rtc.signaling.errors import ErrorCode, SignalingError
 
 __all__ = [
     "PUBLISH_SOURCES",
-    "REQUIREMENTS",
     "SOURCE_GRANT",
+    "Check",
     "GrantStore",
     "Grants",
+    "check",
     "connection_grants",
-    "enforce_grants",
     "grant_store",
 ]
 
@@ -163,25 +163,30 @@ def connection_grants(conn: Connection) -> Grants | None:
     return join_grant.grants if join_grant is not None else None
 
 
-# --- the table -------------------------------------------------------------------------------
+# --- the checks a route names -------------------------------------------------------------
 
-Check = Callable[[Connection, Grants, dict[str, Any]], str | None]
-"""Returns why the request is refused, or None when it is allowed."""
+Check = Callable[[Connection, Grants, Any], str | None]
+"""Given the connection, its grants and the *validated* request: why the request is refused,
+or None when it is allowed. Each route of `rtc.signaling.routes` names one."""
 
 
-def _allowed(conn: Connection, grants: Grants, data: dict[str, Any]) -> str | None:
+def allowed(conn: Connection, grants: Grants, request: Any) -> str | None:
+    """Any peer may."""
     return None
 
 
-def _subscribe(conn: Connection, grants: Grants, data: dict[str, Any]) -> str | None:
+def subscribe(conn: Connection, grants: Grants, request: Any) -> str | None:
+    """Needs the ``subscribe`` grant."""
     return None if grants.subscribe else "you may not receive tracks in this call"
 
 
-def _host(conn: Connection, grants: Grants, data: dict[str, Any]) -> str | None:
+def host(conn: Connection, grants: Grants, request: Any) -> str | None:
+    """Needs the ``host`` grant."""
     return None if grants.host else "only a host may do this"
 
 
-def _record(conn: Connection, grants: Grants, data: dict[str, Any]) -> str | None:
+def record(conn: Connection, grants: Grants, request: Any) -> str | None:
+    """Needs the ``record`` (or ``host``) grant."""
     return None if grants.record or grants.host else "you may not record this call"
 
 
@@ -191,13 +196,11 @@ def _publish_any(grants: Grants) -> str | None:
     return None if grants.publish else "you may not publish in this call"
 
 
-def _create_transport(conn: Connection, grants: Grants, data: dict[str, Any]) -> str | None:
-    direction = data.get("direction")
-    if direction == "send":
+def create_transport(conn: Connection, grants: Grants, request: Any) -> str | None:
+    """send: may publish something; recv: ``subscribe``."""
+    if request.direction == "send":
         return _publish_any(grants)
-    if direction == "recv":
-        return _subscribe(conn, grants, data)
-    return None  # malformed: the schema answers `invalid`
+    return subscribe(conn, grants, request)
 
 
 def _source_refusal(grants: Grants, source: Any) -> str | None:
@@ -209,104 +212,48 @@ def _source_refusal(grants: Grants, source: Any) -> str | None:
     return f"you may not publish {source}"
 
 
-def _produce(conn: Connection, grants: Grants, data: dict[str, Any]) -> str | None:
-    app_data = data.get("appData")
-    source = app_data.get("source") if isinstance(app_data, dict) else None
-    return _source_refusal(grants, source)
+def produce(conn: Connection, grants: Grants, request: Any) -> str | None:
+    """Needs the publish grant of its ``appData.source``."""
+    return _source_refusal(grants, request.app_data.get("source"))
 
 
-def _resume_producer(conn: Connection, grants: Grants, data: dict[str, Any]) -> str | None:
+def resume_producer(conn: Connection, grants: Grants, request: Any) -> str | None:
+    """Unmuting needs the publish grant of the producer's source (muting oneself is always
+    allowed: ``rtc:pauseProducer`` is `allowed`)."""
     from rtc.services import get_room_service
 
     try:
         _, peer = get_room_service().peer_of(conn.channel_name)
     except SignalingError:
         return None  # not in the call: the handler answers
-    producer = peer.producers.get(data.get("producerId")) if isinstance(
-        data.get("producerId"), str) else None
+    producer = peer.producers.get(request.producer_id)
     if producer is None:
         return None  # not this peer's: the handler answers not_found/forbidden
     return _source_refusal(grants, (producer.app_data or {}).get("source"))
 
 
-def _chat(conn: Connection, grants: Grants, data: dict[str, Any]) -> str | None:
+def chat(conn: Connection, grants: Grants, request: Any) -> str | None:
+    """Needs the ``chat`` grant (chat, hands, reactions); never for hidden peers."""
     if grants.hidden:
         return "hidden peers cannot take part in the chat"
     return None if grants.chat else "you may not chat in this call"
 
 
-def _whiteboard(conn: Connection, grants: Grants, data: dict[str, Any]) -> str | None:
+def whiteboard(conn: Connection, grants: Grants, request: Any) -> str | None:
+    """Needs the ``whiteboard`` grant; never for hidden peers."""
     if grants.hidden:
         return "hidden peers cannot draw"
     return None if grants.whiteboard else "you may not draw on the whiteboard in this call"
 
 
-REQUIREMENTS: dict[str, Check] = {
-    "rtc:join": _allowed,  # hidden and host take effect in RoomService.join
-    "rtc:leave": _allowed,
-    "rtc:createTransport": _create_transport,  # send: publish something; recv: subscribe
-    "rtc:connectTransport": _allowed,
-    "rtc:restartIce": _allowed,
-    "rtc:closeTransport": _allowed,
-    "rtc:produce": _produce,  # publish with appData.source
-    "rtc:pauseProducer": _allowed,  # muting oneself is always allowed
-    "rtc:resumeProducer": _resume_producer,  # unmuting needs the source's publish grant
-    "rtc:closeProducer": _allowed,
-    "rtc:consume": _subscribe,
-    "rtc:resumeConsumer": _subscribe,
-    "rtc:pauseConsumer": _allowed,
-    "rtc:closeConsumer": _allowed,
-    "rtc:setPreferredLayers": _subscribe,
-    "rtc:getStats": _allowed,  # of the peer's own objects only
-    "rtc:hostMuteProducer": _host,
-    "rtc:hostRemovePeer": _host,
-    "rtc:serverStats": _allowed,  # staff only, checked by its handler
-    "rtc:startRecording": _record,
-    "rtc:stopRecording": _record,
-    # In-call collaboration (collab/): reading is always allowed, writing needs the grant.
-    "chat:send": _chat,
-    "chat:history": _allowed,
-    "chat:delete": _host,
-    "hand:raise": _chat,
-    "hand:lower": _allowed,  # one's own hand; another's needs the host role (its handler)
-    "hand:list": _allowed,
-    "reaction:send": _chat,
-    "whiteboard:draw": _whiteboard,
-    "whiteboard:erase": _whiteboard,
-    "whiteboard:pointer": _whiteboard,
-    "whiteboard:clear": _host,
-    "whiteboard:state": _allowed,
-    "lobby:list": _host,
-    "lobby:admit": _host,
-    "lobby:deny": _host,
-}
-"""Every guarded request type (rtc:* and the collaboration namespaces) → the grant check it
-needs."""
-
-GUARDED_PREFIXES = ("rtc:", "chat:", "hand:", "reaction:", "whiteboard:", "lobby:")
-"""Request namespaces the guard covers; an unlisted type in them is refused to restricted
-peers."""
-
-
-def _unlisted(conn: Connection, grants: Grants, data: dict[str, Any]) -> str | None:
-    return "this request is not allowed with a join token"
-
-
-async def enforce_grants(conn: Connection, request: Request) -> None:
-    """Guard: refuse a guarded request its grants do not allow, with code ``forbidden``."""
-    if not request.type.startswith(GUARDED_PREFIXES):
-        return
+def check(conn: Connection, name: str, rule: Check, request: Any) -> None:
+    """Refuse request ``name`` with ``forbidden`` when ``conn``'s grants fail ``rule``; a
+    signed-in user without a join token is unrestricted (the meeting's roles decide)."""
     grants = connection_grants(conn)
     if grants is None:
         return
-    check = REQUIREMENTS.get(request.type, _unlisted)
-    refusal = check(conn, grants, request.data)
+    refusal = rule(conn, grants, request)
     if refusal is not None:
         logger.info("meeting=%s user=%s %s refused by grants: %s", conn.meeting_id,
-                    getattr(conn.user, "pk", None), request.type, refusal)
+                    getattr(conn.user, "pk", None), name, refusal)
         raise SignalingError(ErrorCode.FORBIDDEN, refusal)
-
-
-def unlisted_types(types: Iterable[str]) -> list[str]:
-    """Registered guarded types the table does not name (a test keeps this empty)."""
-    return sorted(t for t in types if t.startswith(GUARDED_PREFIXES) and t not in REQUIREMENTS)

@@ -30,7 +30,6 @@ __all__ = [
     "CloseCode",
     "Connection",
     "DisconnectHook",
-    "Guard",
     "Handler",
     "HandlerRegistry",
     "ProtocolError",
@@ -161,8 +160,6 @@ class Connection(Protocol):
 
 Handler = Callable[[Connection, Request], Awaitable[dict[str, Any] | None]]
 DisconnectHook = Callable[[Connection], Awaitable[None]]
-Guard = Callable[[Connection, Request], Awaitable[None]]
-"""Runs before every handler; refuses a request by raising a safe error (e.g. grants)."""
 
 
 class HandlerRegistry:
@@ -171,7 +168,6 @@ class HandlerRegistry:
     def __init__(self) -> None:
         self._handlers: dict[str, Handler] = {}
         self._disconnect_hooks: list[DisconnectHook] = []
-        self._guards: list[Guard] = []
         self._safe_errors: tuple[type[Exception], ...] = (ProtocolError,)
 
     def register(self, message_type: str) -> Callable[[Handler], Handler]:
@@ -206,21 +202,6 @@ class HandlerRegistry:
         if hook not in self._disconnect_hooks:
             self._disconnect_hooks.append(hook)
         return hook
-
-    def add_guard(self, guard: Guard) -> Guard:
-        """Decorator adding a guard awaited before every handler, in registration order.
-
-        A guard refuses a request by raising an `ApplicationError` or a registered safe error
-        (the reply then carries its message and code); returning lets the request through.
-        """
-        if guard not in self._guards:
-            self._guards.append(guard)
-        return guard
-
-    async def check(self, conn: Connection, request: Request) -> None:
-        """Await every guard for `request` (the consumer calls this before the handler)."""
-        for guard in self._guards:
-            await guard(conn, request)
 
     def register_error(self, error_type: type[Exception]) -> type[Exception]:
         """Declare an exception type whose `.message` and `.code` are safe to send as a reply.

@@ -258,8 +258,7 @@ class Relay:
 
     async def _run(self, message: dict[str, Any]) -> Any:
         from rtc.grants import Grants
-        from rtc.signaling.handlers import IMPLS
-        from rtc.signaling.schemas import parse_request
+        from rtc.signaling.routes import ROUTES, serve_here
 
         if message["op"] == "operation":
             from rtc.cluster.ops import run_here
@@ -288,14 +287,10 @@ class Relay:
             await service.detach(channel_name=conn.channel_name, grace=not conn.flooded)
             return None
         name = str(message["name"])
-        impl = IMPLS.get(name)
-        if impl is None:
+        if name not in ROUTES:
             raise SignalingError(ErrorCode.INVALID, "not a relayed request")
         if name == "rtc:join" and conn.meeting_id not in service.rooms:
             owner = await self.node.store.owner(conn.meeting_id)
             if owner != self.node.id:
                 raise SignalingError(ErrorCode.INTERNAL, "the call moved; join again")
-        request = Request(type=name, data=dict(message.get("data") or {}),
-                          request_id=message.get("request_id"))
-        await registry.check(conn, request)
-        return await impl(conn, parse_request(name, request.data))
+        return await serve_here(conn, name, dict(message.get("data") or {}))

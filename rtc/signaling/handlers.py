@@ -1,7 +1,8 @@
-"""The rtc:* request handlers, registered with the meeting consumer's registry.
+"""The rtc:* requests: each declared once, with its schema, grant and service call.
 
-Each handler is thin: rate-limit the connection, validate ``data`` into its schema
-(:mod:`rtc.signaling.schemas`), call the RoomService, return the reply data (whose ``type`` is
+Each call is thin: the route (`rtc.signaling.routes`) has rate-limited the socket, validated
+``data`` into its model (:mod:`rtc.signaling.schemas`) and checked the peer's grants
+(`rtc.grants`); the call asks the RoomService and returns the reply data (whose ``type`` is
 the reply name). Failures are :class:`SignalingError`, which the consumer sends back as
 ``{"requestId", "error", "code"}``; anything else becomes ``internal``.
 
@@ -11,17 +12,15 @@ When a connection closes, its peer is detached (and kept for the reconnect grace
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from rtc import cluster
 from rtc import grants as rtc_grants
-from rtc.protocol import Connection, Request, registry
+from rtc.protocol import Connection, registry
 from rtc.recording.manager import recorder
 from rtc.services import get_room_service
-from rtc.services.config import limits
 from rtc.signaling.errors import ErrorCode, SignalingError
-from rtc.signaling.ratelimit import RateLimiter
+from rtc.signaling.routes import rate_limiter, route
 from rtc.signaling.schemas import (
     ConnectTransportRequest,
     ConsumeRequest,
@@ -30,25 +29,21 @@ from rtc.signaling.schemas import (
     GetStatsRequest,
     HostRemovePeerRequest,
     JoinRequest,
+    LeaveRequest,
     ProduceRequest,
     ProducerRequest,
     SetPreferredLayersRequest,
     TransportRequest,
-    parse_request,
 )
 from rtc.turn import ice_servers_for
 
-__all__ = ["IMPLS", "rate_limiter"]
+__all__ = ["rate_limiter", "service_of"]
 
 logger = logging.getLogger(__name__)
-
-rate_limiter = RateLimiter()
-"""Request buckets of the open connections."""
 
 registry.register_error(SignalingError)
 
 Reply = dict[str, Any]
-Impl = Callable[[Connection, Any], Awaitable[Reply]]
 
 
 def service_of(conn: Connection) -> Any:
@@ -57,38 +52,8 @@ def service_of(conn: Connection) -> Any:
     return getattr(conn, "room_service", None) or get_room_service()
 
 
-IMPLS: dict[str, Impl] = {}
-"""Request type → its implementation (the owner node of a call runs relayed requests)."""
-
-
-def rtc_request(name: str, *, call_state: bool = False) -> Callable[[Impl], Impl]:
-    """Register ``impl`` for request ``name``: rate limit, validate, then call it here, or on
-    the node owning the call when that is another node of the cluster (`rtc.cluster`).
-    ``call_state``: it reads the live call, so even a socket outside the call is served by
-    the call's owner (`rtc.cluster.route_request`)."""
-
-    def decorator(impl: Impl) -> Impl:
-        async def handler(conn: Connection, request: Request) -> Reply:
-            limit = limits()
-            if not rate_limiter.allow(conn.channel_name, rate=limit.requests_per_second,
-                                      burst=limit.request_burst):
-                raise SignalingError(ErrorCode.LIMIT, "too many requests, slow down")
-            parsed = parse_request(name, request.data)
-            relayed = await cluster.route_request(conn, name, request, call_state=call_state)
-            if relayed is not None:
-                return relayed
-            return await impl(conn, parsed)
-
-        handler.__name__ = impl.__name__
-        handler.__doc__ = impl.__doc__
-        IMPLS[name] = impl
-        registry.register(name)(handler)
-        return impl
-
-    return decorator
-
-
-@rtc_request("rtc:join")
+@route("rtc:join", schema=JoinRequest,
+       grant=rtc_grants.allowed, reply="rtc:joined", events=("rtc:peerJoined",))
 async def join(conn: Connection, request: JoinRequest) -> Reply:
     """Enter the meeting's call, or resume a peer whose socket dropped.
 
@@ -104,108 +69,124 @@ async def join(conn: Connection, request: JoinRequest) -> Reply:
             "recording": recorder.state(conn.meeting_id)}
 
 
-@rtc_request("rtc:leave")
-async def leave(conn: Connection, request: Any) -> Reply:
+@route("rtc:leave", schema=LeaveRequest,
+       grant=rtc_grants.allowed, reply="rtc:left", events=("rtc:peerLeft",))
+async def leave(conn: Connection, request: LeaveRequest) -> Reply:
     """Leave the call now; the meeting socket stays open."""
     return await service_of(conn).leave(channel_name=conn.channel_name)
 
 
-@rtc_request("rtc:createTransport")
+@route("rtc:createTransport", schema=CreateTransportRequest,
+       grant=rtc_grants.create_transport, reply="rtc:transportCreated")
 async def create_transport(conn: Connection, request: CreateTransportRequest) -> Reply:
     """A send or recv WebRtcTransport."""
     return await service_of(conn).create_transport(channel_name=conn.channel_name,
                                                      request=request)
 
 
-@rtc_request("rtc:connectTransport")
+@route("rtc:connectTransport", schema=ConnectTransportRequest,
+       grant=rtc_grants.allowed, reply="rtc:transportConnected")
 async def connect_transport(conn: Connection, request: ConnectTransportRequest) -> Reply:
     """The client's DTLS parameters for one of its transports."""
     return await service_of(conn).connect_transport(channel_name=conn.channel_name,
                                                       request=request)
 
 
-@rtc_request("rtc:restartIce")
+@route("rtc:restartIce", schema=TransportRequest,
+       grant=rtc_grants.allowed, reply="rtc:iceRestarted")
 async def restart_ice(conn: Connection, request: TransportRequest) -> Reply:
     """New ICE parameters for one of the peer's transports."""
     return await service_of(conn).restart_ice(channel_name=conn.channel_name,
                                                 transport_id=request.transport_id)
 
 
-@rtc_request("rtc:closeTransport")
+@route("rtc:closeTransport", schema=TransportRequest,
+       grant=rtc_grants.allowed, reply="rtc:transportClosed",
+       events=("rtc:producerClosed", "rtc:consumerClosed"))
 async def close_transport(conn: Connection, request: TransportRequest) -> Reply:
     """Close one of the peer's transports (and what it carries)."""
     return await service_of(conn).close_transport(channel_name=conn.channel_name,
                                                     transport_id=request.transport_id)
 
 
-@rtc_request("rtc:produce")
+@route("rtc:produce", schema=ProduceRequest,
+       grant=rtc_grants.produce, reply="rtc:produced", events=("rtc:newProducer",))
 async def produce(conn: Connection, request: ProduceRequest) -> Reply:
     """Send a track; the others get ``rtc:newProducer``."""
     return await service_of(conn).produce(channel_name=conn.channel_name, request=request)
 
 
-@rtc_request("rtc:pauseProducer")
+@route("rtc:pauseProducer", schema=ProducerRequest,
+       grant=rtc_grants.allowed, reply="rtc:producerPaused", events=("rtc:producerPaused",))
 async def pause_producer(conn: Connection, request: ProducerRequest) -> Reply:
     """Pause one of the peer's producers; the others get ``rtc:producerPaused``."""
     return await service_of(conn).set_producer_paused(
         channel_name=conn.channel_name, producer_id=request.producer_id, paused=True)
 
 
-@rtc_request("rtc:resumeProducer")
+@route("rtc:resumeProducer", schema=ProducerRequest,
+       grant=rtc_grants.resume_producer, reply="rtc:producerResumed",
+       events=("rtc:producerResumed",))
 async def resume_producer(conn: Connection, request: ProducerRequest) -> Reply:
     """Resume one of the peer's producers; the others get ``rtc:producerResumed``."""
     return await service_of(conn).set_producer_paused(
         channel_name=conn.channel_name, producer_id=request.producer_id, paused=False)
 
 
-@rtc_request("rtc:closeProducer")
+@route("rtc:closeProducer", schema=ProducerRequest,
+       grant=rtc_grants.allowed, reply="rtc:producerClosed", events=("rtc:producerClosed",))
 async def close_producer(conn: Connection, request: ProducerRequest) -> Reply:
     """Stop one of the peer's producers; the others get ``rtc:producerClosed``."""
     return await service_of(conn).close_producer(channel_name=conn.channel_name,
                                                    producer_id=request.producer_id)
 
 
-@rtc_request("rtc:consume")
+@route("rtc:consume", schema=ConsumeRequest, grant=rtc_grants.subscribe, reply="rtc:consumed")
 async def consume(conn: Connection, request: ConsumeRequest) -> Reply:
     """Receive another peer's producer (paused until ``rtc:resumeConsumer``)."""
     return await service_of(conn).consume(channel_name=conn.channel_name, request=request)
 
 
-@rtc_request("rtc:resumeConsumer")
+@route("rtc:resumeConsumer", schema=ConsumerRequest,
+       grant=rtc_grants.subscribe, reply="rtc:consumerResumed")
 async def resume_consumer(conn: Connection, request: ConsumerRequest) -> Reply:
     """Start the media of one of the peer's consumers."""
     return await service_of(conn).set_consumer_paused(
         channel_name=conn.channel_name, consumer_id=request.consumer_id, paused=False)
 
 
-@rtc_request("rtc:pauseConsumer")
+@route("rtc:pauseConsumer", schema=ConsumerRequest,
+       grant=rtc_grants.allowed, reply="rtc:consumerPaused")
 async def pause_consumer(conn: Connection, request: ConsumerRequest) -> Reply:
     """Stop the media of one of the peer's consumers for now."""
     return await service_of(conn).set_consumer_paused(
         channel_name=conn.channel_name, consumer_id=request.consumer_id, paused=True)
 
 
-@rtc_request("rtc:closeConsumer")
+@route("rtc:closeConsumer", schema=ConsumerRequest,
+       grant=rtc_grants.allowed, reply="rtc:consumerClosed")
 async def close_consumer(conn: Connection, request: ConsumerRequest) -> Reply:
     """Stop receiving one track for good."""
     return await service_of(conn).close_consumer(channel_name=conn.channel_name,
                                                    consumer_id=request.consumer_id)
 
 
-@rtc_request("rtc:setPreferredLayers")
+@route("rtc:setPreferredLayers", schema=SetPreferredLayersRequest,
+       grant=rtc_grants.subscribe, reply="rtc:preferredLayersSet", events=("rtc:producerLayers",))
 async def set_preferred_layers(conn: Connection, request: SetPreferredLayersRequest) -> Reply:
     """Choose the simulcast/SVC layers of one of the peer's consumers."""
     return await service_of(conn).set_preferred_layers(channel_name=conn.channel_name,
                                                          request=request)
 
 
-@rtc_request("rtc:getStats")
+@route("rtc:getStats", schema=GetStatsRequest, grant=rtc_grants.allowed, reply="rtc:stats")
 async def get_stats(conn: Connection, request: GetStatsRequest) -> Reply:
     """Stats of one of the peer's transports, producers or consumers."""
     return await service_of(conn).get_stats(channel_name=conn.channel_name, request=request)
 
 
-@rtc_request("rtc:hostMuteProducer")
+@route("rtc:hostMuteProducer", schema=ProducerRequest,
+       grant=rtc_grants.host, reply="rtc:hostMuted", events=("rtc:producerPaused",))
 async def host_mute_producer(conn: Connection, request: ProducerRequest) -> Reply:
     """Host only: pause any producer of the call; everyone else gets ``rtc:producerPaused``."""
     return await service_of(conn).set_producer_paused(
@@ -213,15 +194,16 @@ async def host_mute_producer(conn: Connection, request: ProducerRequest) -> Repl
         by_host=True)
 
 
-@rtc_request("rtc:hostRemovePeer")
+@route("rtc:hostRemovePeer", schema=HostRemovePeerRequest,
+       grant=rtc_grants.host, reply="rtc:hostRemoved", events=("rtc:removed", "rtc:peerLeft"))
 async def host_remove_peer(conn: Connection, request: HostRemovePeerRequest) -> Reply:
     """Host only: remove a peer from the call (it may not join this call again)."""
     return await service_of(conn).remove_peer_by_host(channel_name=conn.channel_name,
                                                         peer_id=request.peer_id)
 
 
-@rtc_request("rtc:serverStats")
-async def server_stats(conn: Connection, request: Any) -> Reply:
+@route("rtc:serverStats", schema=LeaveRequest, grant=rtc_grants.allowed, reply="rtc:serverStats")
+async def server_stats(conn: Connection, request: LeaveRequest) -> Reply:
     """Staff only: how many rooms, peers, transports, producers, consumers and workers."""
     if not getattr(conn.user, "is_staff", False):
         raise SignalingError(ErrorCode.FORBIDDEN, "staff only")

@@ -1,27 +1,35 @@
-"""Schemas of the rtc:* requests: each request's ``data`` checked and turned into a dataclass.
+"""The rtc:* request models: each request's ``data``, declared once as a pydantic v2 model.
 
-Pure functions, no Django, no worker. Every check that needs only the message is done here
-(shape, types, sizes, enumerations, id syntax), so the handlers receive typed values and the
-service layer only checks what needs state (does this id belong to this peer and meeting?).
-Deep mediasoup shapes (RTP parameters and capabilities) are bounded here (JSON types, depth,
-node count, list lengths) and validated field by field by ``mediasoup_ctl.ortc`` before
-anything reaches the worker.
+Pure, no Django, no worker. Every check that needs only the message is made here (shape,
+types, sizes, enumerations, id syntax), so the service layer only checks what needs state
+(does this id belong to this peer and meeting?). The route table (`rtc.signaling.routes`)
+names each request's model beside its grant and its service call; the JSON Schema and the
+AsyncAPI document of the socket are generated from these same models.
 
-Unknown keys are refused at the top level of ``data`` and in the small fixed objects
-(DTLS parameters, SCTP capabilities, resume), so a client typo is reported, not ignored.
+Why pydantic with strict types, plus a little Python: simple fields (ids, enumerations,
+bounded integers, booleans) are checked by pydantic-core without Python calls, which is
+faster than the hand-written readers this replaced (``bench/validation.py``). Deep mediasoup
+shapes (RTP parameters, capabilities, appData) are bounded by a Python walk
+(`rtc.signaling.fields.check_json`) and validated field by field by ``mediasoup_ctl.ortc``
+later. The error messages clients have always seen are kept: a failed validation is explained
+by :func:`explain` in the old words (``"transportId must be an id"``), not pydantic's.
+
+Unknown keys are refused at the top level of ``data`` and in the small fixed objects (DTLS
+parameters, SCTP capabilities, resume), so a client typo is reported, not ignored.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
 
-from rtc.signaling.errors import ErrorCode, SignalingError
+from pydantic import Field, PlainValidator, ValidationInfo, WithJsonSchema, model_validator
+from pydantic_core import PydanticCustomError
+
 from rtc.signaling.fields import (
     as_object,
-    boolean,
     check_json,
     identifier,
     integer,
@@ -30,26 +38,42 @@ from rtc.signaling.fields import (
     only_keys,
     string,
 )
+from rtc.signaling.model import (
+    ID_REGEX,
+    MAX_LAYER,
+    Id,
+    Layer,
+    OptionalId,
+    Paused,
+    Request,
+    Rule,
+    StartPaused,
+    explain,
+    legacy,
+    validate,
+)
 
 __all__ = [
     "SOURCES",
     "SOURCE_KIND",
-    "Request",
-    "JoinRequest",
-    "CreateTransportRequest",
     "ConnectTransportRequest",
-    "ProduceRequest",
     "ConsumeRequest",
     "ConsumerRequest",
+    "CreateTransportRequest",
+    "EmptyRequest",
+    "GetStatsRequest",
+    "HostRemovePeerRequest",
+    "JoinRequest",
+    "LeaveRequest",
+    "ProduceRequest",
     "ProducerRequest",
+    "Request",
+    "Resume",
     "SetPreferredLayersRequest",
     "TransportRequest",
-    "GetStatsRequest",
-    "LeaveRequest",
-    "HostRemovePeerRequest",
-    "PARSERS",
-    "parse_request",
     "check_json",
+    "explain",
+    "validate",
 ]
 
 MAX_DISPLAY_NAME = 64
@@ -59,8 +83,6 @@ MAX_TOKEN_LENGTH = 128
 MAX_APP_DATA_BYTES = 1024
 MAX_RTP_JSON_BYTES = 32 * 1024
 MAX_CAPABILITIES_JSON_BYTES = 48 * 1024
-MAX_LAYER = 15
-
 # appData.source: what the UI shows a stream as; it fixes the kind.
 SOURCE_KIND: dict[str, str] = {
     "mic": "audio",
@@ -78,108 +100,130 @@ FINGERPRINT_PATTERN = re.compile(r"[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){15,63}")
 BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f")
 
 
-def _app_data(data: Mapping[str, Any], kind: str | None = None) -> dict[str, Any]:
-    """Client-chosen labels for a producer; ``source`` (if any) must match the kind."""
-    value = data.get("appData")
-    if value is None:
-        return {}
-    app_data = as_object(value, "appData")
-    check_json(app_data, "appData", max_bytes=MAX_APP_DATA_BYTES, max_depth=3, max_string=256)
-    if "source" in app_data:
-        source = string(app_data, "source", choices=SOURCES)
-        if kind is not None and SOURCE_KIND[source or ""] != kind:
-            raise invalid(f"appData.source {source} does not match kind {kind}")
-    return app_data
+def _object_schema(description: str, **extra: Any) -> WithJsonSchema:
+    return WithJsonSchema({"type": "object", "description": description, **extra})
 
 
-# --- Requests --------------------------------------------------------------------------------
+# --- requests --------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Request:
-    """Base of every parsed request."""
+class LeaveRequest(Request):
+    """A request without data: ``rtc:leave`` (the socket stays open), ``rtc:serverStats``,
+    ``rtc:startRecording``, ``rtc:stopRecording``."""
+
+
+EmptyRequest = LeaveRequest
 
 
 @dataclass(frozen=True, slots=True)
-class JoinRequest(Request):
-    """``rtc:join``: enter the call of the socket's meeting, or resume a dropped peer."""
+class Resume:
+    """The peer to take over on ``rtc:join`` and its secret."""
 
-    display_name: str
-    """Shown to the other peers; 1-64 printable characters."""
-    device: dict[str, str] = field(default_factory=dict)
-    """What the client runs on (``flag``, ``name``, ``version``), for the UI and logs."""
-    resume_peer_id: str | None = None
-    """A peer of this user, disconnected less than the grace period ago, to take over."""
-    resume_token: str | None = None
-    """The secret ``resumeToken`` that ``rtc:joined`` gave that peer."""
+    peer_id: str
+    token: str
 
 
-def _parse_join(data: dict[str, Any]) -> JoinRequest:
-    only_keys(data, frozenset({"displayName", "device", "resume"}), "data")
-    name = data.get("displayName")
-    if not isinstance(name, str):
+def _display_name(value: Any) -> str:
+    if not isinstance(value, str):
         raise invalid("displayName is required")
-    name = " ".join(name.split())
+    name = " ".join(value.split())
     if not 1 <= len(name) <= MAX_DISPLAY_NAME:
         raise invalid(f"displayName must be 1 to {MAX_DISPLAY_NAME} characters")
     if any(not ch.isprintable() or ch in BIDI_CONTROLS for ch in name):
         raise invalid("displayName has control characters")
+    return name
+
+
+def _device(value: Any) -> dict[str, str]:
+    if value is None:
+        return {}
+    raw = as_object(value, "device")
+    if len(raw) > MAX_DEVICE_KEYS:
+        raise invalid("device has too many fields")
     device: dict[str, str] = {}
-    if data.get("device") is not None:
-        raw = as_object(data["device"], "device")
-        if len(raw) > MAX_DEVICE_KEYS:
-            raise invalid("device has too many fields")
-        for key, value in raw.items():
-            if not isinstance(key, str) or not 1 <= len(key) <= 32:
-                raise invalid("device has a bad key")
-            if not isinstance(value, str) or len(value) > MAX_DEVICE_VALUE:
-                raise invalid(f"device values must be strings of at most {MAX_DEVICE_VALUE}")
-            device[key] = value
-    peer_id = token = None
-    if data.get("resume") is not None:
-        resume = as_object(data["resume"], "resume")
-        only_keys(resume, frozenset({"peerId", "token"}), "resume")
-        peer_id = identifier(resume, "peerId")
-        token = string(resume, "token", max_length=MAX_TOKEN_LENGTH)
-    return JoinRequest(display_name=name, device=device, resume_peer_id=peer_id,
-                       resume_token=token)
+    for key, item in raw.items():
+        if not isinstance(key, str) or not 1 <= len(key) <= 32:
+            raise invalid("device has a bad key")
+        if not isinstance(item, str) or len(item) > MAX_DEVICE_VALUE:
+            raise invalid(f"device values must be strings of at most {MAX_DEVICE_VALUE}")
+        device[key] = item
+    return device
 
 
-@dataclass(frozen=True, slots=True)
+def _resume(value: Any) -> Resume | None:
+    if value is None or isinstance(value, Resume):
+        return value
+    resume = as_object(value, "resume")
+    only_keys(resume, frozenset({"peerId", "token"}), "resume")
+    peer_id = identifier(resume, "peerId")
+    token = string(resume, "token", max_length=MAX_TOKEN_LENGTH)
+    return Resume(peer_id=peer_id, token=token or "")
+
+
+class JoinRequest(Request):
+    """``rtc:join``: enter the call of the socket's meeting, or resume a dropped peer."""
+
+    display_name: Annotated[str, PlainValidator(legacy(_display_name)), Rule("text"),
+                            WithJsonSchema({"type": "string", "minLength": 1,
+                                            "maxLength": MAX_DISPLAY_NAME})] = Field(
+        description="Shown to the other peers; 1-64 printable characters (blank runs "
+                    "collapse).")
+    device: Annotated[dict[str, str], PlainValidator(legacy(_device)), _object_schema(
+        "What the client runs on (flag, name, version): at most 8 string fields.",
+        maxProperties=MAX_DEVICE_KEYS,
+        additionalProperties={"type": "string", "maxLength": MAX_DEVICE_VALUE})] = Field(
+        default_factory=dict)
+    resume: Annotated[Resume | None, PlainValidator(legacy(_resume)), WithJsonSchema({
+        "type": "object", "additionalProperties": False, "required": ["peerId", "token"],
+        "description": "A peer of this user, disconnected less than the grace period ago, "
+                       "and the resumeToken rtc:joined gave it.",
+        "properties": {"peerId": {"type": "string", "pattern": ID_REGEX},
+                       "token": {"type": "string", "maxLength": MAX_TOKEN_LENGTH}}})] = None
+
+    @property
+    def resume_peer_id(self) -> str | None:
+        """The peer to take over, if any."""
+        return self.resume.peer_id if self.resume is not None else None
+
+    @property
+    def resume_token(self) -> str | None:
+        """That peer's ``resumeToken``."""
+        return self.resume.token if self.resume is not None else None
+
+
+def _sctp(value: Any) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    caps = as_object(value, "sctpCapabilities")
+    only_keys(caps, frozenset({"numStreams"}), "sctpCapabilities")
+    streams = as_object(caps.get("numStreams"), "sctpCapabilities.numStreams")
+    only_keys(streams, frozenset({"OS", "MIS"}), "sctpCapabilities.numStreams")
+    os_ = integer(streams, "OS", required=True, minimum=1, maximum=65535)
+    mis = integer(streams, "MIS", required=True, minimum=1, maximum=65535)
+    return {"numStreams": {"OS": os_, "MIS": mis}}
+
+
+_STREAMS = {"type": "integer", "minimum": 1, "maximum": 65535}
+
+
 class CreateTransportRequest(Request):
     """``rtc:createTransport``: a WebRTC transport to send or to receive on."""
 
-    direction: str
-    """``send`` (carries producers) or ``recv`` (carries consumers)."""
-    sctp_capabilities: dict[str, Any] | None = None
-    """``{"numStreams": {"OS": n, "MIS": n}}`` to open SCTP; None for no data channels."""
+    direction: Annotated[Literal["send", "recv"], Rule("choice", choices=DIRECTIONS)] = Field(
+        description="send (carries producers) or recv (carries consumers).")
+    sctp_capabilities: Annotated[dict[str, Any] | None, PlainValidator(legacy(_sctp)),
+                                 WithJsonSchema({
+                                     "type": "object", "additionalProperties": False,
+                                     "required": ["numStreams"],
+                                     "description": "Opens SCTP (data channels).",
+                                     "properties": {"numStreams": {
+                                         "type": "object", "additionalProperties": False,
+                                         "required": ["OS", "MIS"],
+                                         "properties": {"OS": _STREAMS, "MIS": _STREAMS}}}})
+                                 ] = None
 
 
-def _parse_create_transport(data: dict[str, Any]) -> CreateTransportRequest:
-    only_keys(data, frozenset({"direction", "sctpCapabilities"}), "data")
-    direction = string(data, "direction", choices=DIRECTIONS)
-    sctp = None
-    if data.get("sctpCapabilities") is not None:
-        caps = as_object(data["sctpCapabilities"], "sctpCapabilities")
-        only_keys(caps, frozenset({"numStreams"}), "sctpCapabilities")
-        streams = as_object(caps.get("numStreams"), "sctpCapabilities.numStreams")
-        only_keys(streams, frozenset({"OS", "MIS"}), "sctpCapabilities.numStreams")
-        os_ = integer(streams, "OS", required=True, minimum=1, maximum=65535)
-        mis = integer(streams, "MIS", required=True, minimum=1, maximum=65535)
-        sctp = {"numStreams": {"OS": os_, "MIS": mis}}
-    return CreateTransportRequest(direction=direction or "", sctp_capabilities=sctp)
-
-
-@dataclass(frozen=True, slots=True)
-class ConnectTransportRequest(Request):
-    """``rtc:connectTransport``: the client's DTLS parameters for one of its transports."""
-
-    transport_id: str
-    dtls_parameters: dict[str, Any]
-    """``{"role": "auto|client|server", "fingerprints": [{"algorithm", "value"}]}``."""
-
-
-def _parse_dtls(value: Any) -> dict[str, Any]:
+def _dtls(value: Any) -> dict[str, Any]:
     dtls = as_object(value, "dtlsParameters")
     only_keys(dtls, frozenset({"role", "fingerprints"}), "dtlsParameters")
     role = string(dtls, "role", required=False, choices=DTLS_ROLES)
@@ -199,55 +243,69 @@ def _parse_dtls(value: Any) -> dict[str, Any]:
     return result
 
 
-def _parse_connect_transport(data: dict[str, Any]) -> ConnectTransportRequest:
-    only_keys(data, frozenset({"transportId", "dtlsParameters"}), "data")
-    return ConnectTransportRequest(
-        transport_id=identifier(data, "transportId"),
-        dtls_parameters=_parse_dtls(data.get("dtlsParameters")),
-    )
+class ConnectTransportRequest(Request):
+    """``rtc:connectTransport``: the client's DTLS parameters for one of its transports."""
+
+    transport_id: Id
+    dtls_parameters: Annotated[dict[str, Any], PlainValidator(legacy(_dtls)), Rule("object"),
+                               WithJsonSchema({
+                                   "type": "object", "additionalProperties": False,
+                                   "required": ["fingerprints"],
+                                   "properties": {
+                                       "role": {"enum": list(DTLS_ROLES)},
+                                       "fingerprints": {
+                                           "type": "array", "minItems": 1, "maxItems": 8,
+                                           "items": {
+                                               "type": "object",
+                                               "additionalProperties": False,
+                                               "required": ["algorithm", "value"],
+                                               "properties": {
+                                                   "algorithm": {
+                                                       "enum": list(FINGERPRINT_ALGORITHMS)},
+                                                   "value": {"type": "string",
+                                                             "maxLength": 200}}}}}})]
 
 
-@dataclass(frozen=True, slots=True)
-class ProduceRequest(Request):
-    """``rtc:produce``: start sending one track on a send transport."""
-
-    transport_id: str
-    kind: str
-    rtp_parameters: dict[str, Any]
-    """mediasoup RtpSendParameters; bounded here, validated in depth by ortc."""
-    app_data: dict[str, Any] = field(default_factory=dict)
-    """Labels shown to the other peers; ``source`` is one of :data:`SOURCES`."""
-    paused: bool = False
-
-
-def _parse_produce(data: dict[str, Any]) -> ProduceRequest:
-    only_keys(data, frozenset({"transportId", "kind", "rtpParameters", "appData", "paused"}),
-               "data")
-    transport_id = identifier(data, "transportId")
-    kind = string(data, "kind", choices=KINDS) or ""
-    rtp = as_object(data.get("rtpParameters"), "rtpParameters")
+def _rtp_parameters(value: Any) -> dict[str, Any]:
+    rtp = as_object(value, "rtpParameters")
     check_json(rtp, "rtpParameters", max_bytes=MAX_RTP_JSON_BYTES)
     list_of_objects(rtp, "codecs", "rtpParameters", required=True, minimum=1, maximum=16)
     list_of_objects(rtp, "encodings", "rtpParameters", required=False, minimum=0, maximum=8)
     list_of_objects(rtp, "headerExtensions", "rtpParameters", required=False, minimum=0,
                     maximum=32)
-    return ProduceRequest(transport_id=transport_id, kind=kind, rtp_parameters=rtp,
-                          app_data=_app_data(data, kind), paused=boolean(data, "paused", False))
+    return rtp
 
 
-@dataclass(frozen=True, slots=True)
-class ConsumeRequest(Request):
-    """``rtc:consume``: receive another peer's producer on a recv transport."""
+def _app_data(value: Any, info: ValidationInfo) -> dict[str, Any]:
+    """Client-chosen labels for a producer; ``source`` (if any) must match the kind."""
+    if value is None:
+        return {}
+    app_data = as_object(value, "appData")
+    check_json(app_data, "appData", max_bytes=MAX_APP_DATA_BYTES, max_depth=3, max_string=256)
+    if "source" in app_data:
+        source = string(app_data, "source", choices=SOURCES)
+        kind = info.data.get("kind")
+        if kind is not None and SOURCE_KIND[source or ""] != kind:
+            raise invalid(f"appData.source {source} does not match kind {kind}")
+    return app_data
 
-    transport_id: str
-    producer_id: str
-    rtp_capabilities: dict[str, Any]
-    """The client device's RtpCapabilities; bounded here, checked by can_consume."""
-    paused: bool = True
-    """Start paused (the default, as mediasoup advises) until ``rtc:resumeConsumer``."""
+
+class ProduceRequest(Request):
+    """``rtc:produce``: start sending one track on a send transport."""
+
+    transport_id: Id
+    kind: Annotated[Literal["audio", "video"], Rule("choice", choices=KINDS)]
+    rtp_parameters: Annotated[dict[str, Any], PlainValidator(legacy(_rtp_parameters)),
+                              Rule("object"), _object_schema(
+                                  "mediasoup RtpSendParameters (codecs required), at most "
+                                  "32 KiB; validated in depth by the server.")]
+    app_data: Annotated[dict[str, Any], PlainValidator(legacy(_app_data)), _object_schema(
+        "Labels shown to the other peers, at most 1 KiB; source is one of "
+        f"{', '.join(SOURCES)} and matches kind.")] = Field(default_factory=dict)
+    paused: Paused = False
 
 
-def _parse_rtp_capabilities(value: Any) -> dict[str, Any]:
+def _rtp_capabilities(value: Any) -> dict[str, Any]:
     caps = as_object(value, "rtpCapabilities")
     check_json(caps, "rtpCapabilities", max_bytes=MAX_CAPABILITIES_JSON_BYTES)
     list_of_objects(caps, "codecs", "rtpCapabilities", required=True, minimum=1, maximum=64)
@@ -256,151 +314,78 @@ def _parse_rtp_capabilities(value: Any) -> dict[str, Any]:
     return caps
 
 
-def _parse_consume(data: dict[str, Any]) -> ConsumeRequest:
-    only_keys(data, frozenset({"transportId", "producerId", "rtpCapabilities", "paused"}),
-               "data")
-    return ConsumeRequest(
-        transport_id=identifier(data, "transportId"),
-        producer_id=identifier(data, "producerId"),
-        rtp_capabilities=_parse_rtp_capabilities(data.get("rtpCapabilities")),
-        paused=boolean(data, "paused", True),
-    )
+class ConsumeRequest(Request):
+    """``rtc:consume``: receive another peer's producer on a recv transport."""
+
+    transport_id: Id
+    producer_id: Id
+    rtp_capabilities: Annotated[dict[str, Any], PlainValidator(legacy(_rtp_capabilities)),
+                                Rule("object"), _object_schema(
+                                    "The device's RtpCapabilities (codecs required), at most "
+                                    "48 KiB.")]
+    paused: StartPaused = Field(default=True, description="Start paused (the default) until "
+                                                          "rtc:resumeConsumer.")
 
 
-@dataclass(frozen=True, slots=True)
 class ConsumerRequest(Request):
     """``rtc:resumeConsumer`` / ``pauseConsumer`` / ``closeConsumer``: one of the peer's."""
 
-    consumer_id: str
+    consumer_id: Id
 
 
-def _parse_consumer(data: dict[str, Any]) -> ConsumerRequest:
-    only_keys(data, frozenset({"consumerId"}), "data")
-    return ConsumerRequest(consumer_id=identifier(data, "consumerId"))
-
-
-@dataclass(frozen=True, slots=True)
 class ProducerRequest(Request):
     """``rtc:pauseProducer`` / ``resumeProducer`` / ``closeProducer`` / ``hostMuteProducer``."""
 
-    producer_id: str
+    producer_id: Id
 
 
-def _parse_producer(data: dict[str, Any]) -> ProducerRequest:
-    only_keys(data, frozenset({"producerId"}), "data")
-    return ProducerRequest(producer_id=identifier(data, "producerId"))
-
-
-@dataclass(frozen=True, slots=True)
 class SetPreferredLayersRequest(Request):
     """``rtc:setPreferredLayers``: which simulcast/SVC layers a consumer should forward."""
 
-    consumer_id: str
-    spatial_layer: int
-    temporal_layer: int | None = None
+    consumer_id: Id
+    spatial_layer: Layer
+    temporal_layer: Annotated[Layer | None, Rule("int", minimum=0, maximum=MAX_LAYER)] = None
 
 
-def _parse_set_preferred_layers(data: dict[str, Any]) -> SetPreferredLayersRequest:
-    only_keys(data, frozenset({"consumerId", "spatialLayer", "temporalLayer"}), "data")
-    return SetPreferredLayersRequest(
-        consumer_id=identifier(data, "consumerId"),
-        spatial_layer=integer(data, "spatialLayer", required=True, minimum=0,
-                              maximum=MAX_LAYER) or 0,
-        temporal_layer=integer(data, "temporalLayer", required=False, minimum=0,
-                               maximum=MAX_LAYER),
-    )
-
-
-@dataclass(frozen=True, slots=True)
 class TransportRequest(Request):
     """``rtc:restartIce`` / ``rtc:closeTransport``: one of the peer's transports."""
 
-    transport_id: str
-
-
-def _parse_transport(data: dict[str, Any]) -> TransportRequest:
-    only_keys(data, frozenset({"transportId"}), "data")
-    return TransportRequest(transport_id=identifier(data, "transportId"))
-
-
-@dataclass(frozen=True, slots=True)
-class GetStatsRequest(Request):
-    """``rtc:getStats``: stats of exactly one of the peer's transports, producers, consumers."""
-
-    target: str
-    """``transport``, ``producer`` or ``consumer``."""
-    object_id: str
+    transport_id: Id
 
 
 STATS_TARGETS = {"transportId": "transport", "producerId": "producer", "consumerId": "consumer"}
 
 
-def _parse_get_stats(data: dict[str, Any]) -> GetStatsRequest:
-    only_keys(data, frozenset(STATS_TARGETS), "data")
-    named = [key for key in STATS_TARGETS if data.get(key) is not None]
-    if len(named) != 1:
-        raise invalid("name exactly one of transportId, producerId, consumerId")
-    key = named[0]
-    return GetStatsRequest(target=STATS_TARGETS[key], object_id=identifier(data, key))
+class GetStatsRequest(Request):
+    """``rtc:getStats``: stats of exactly one of the peer's transports, producers, consumers."""
+
+    transport_id: OptionalId = None
+    producer_id: OptionalId = None
+    consumer_id: OptionalId = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _exactly_one(cls, data: Any) -> Any:
+        if isinstance(data, Mapping) and set(data) <= STATS_TARGETS.keys():
+            if sum(data.get(key) is not None for key in STATS_TARGETS) != 1:
+                raise PydanticCustomError("rtc", "{message}", {
+                    "message": "name exactly one of transportId, producerId, consumerId"})
+        return data
+
+    @property
+    def target(self) -> str:
+        """``transport``, ``producer`` or ``consumer``."""
+        if self.transport_id is not None:
+            return "transport"
+        return "producer" if self.producer_id is not None else "consumer"
+
+    @property
+    def object_id(self) -> str:
+        """The id of the named object."""
+        return self.transport_id or self.producer_id or self.consumer_id or ""
 
 
-@dataclass(frozen=True, slots=True)
-class LeaveRequest(Request):
-    """A request without data: ``rtc:leave`` (the socket stays open), ``rtc:serverStats``,
-    ``rtc:startRecording``, ``rtc:stopRecording``."""
-
-
-def _parse_leave(data: dict[str, Any]) -> LeaveRequest:
-    only_keys(data, frozenset(), "data")
-    return LeaveRequest()
-
-
-@dataclass(frozen=True, slots=True)
 class HostRemovePeerRequest(Request):
     """``rtc:hostRemovePeer``: the host removes another peer from the call."""
 
-    peer_id: str
-
-
-def _parse_host_remove_peer(data: dict[str, Any]) -> HostRemovePeerRequest:
-    only_keys(data, frozenset({"peerId"}), "data")
-    return HostRemovePeerRequest(peer_id=identifier(data, "peerId"))
-
-
-PARSERS: dict[str, Callable[[dict[str, Any]], Request]] = {
-    "rtc:join": _parse_join,
-    "rtc:createTransport": _parse_create_transport,
-    "rtc:connectTransport": _parse_connect_transport,
-    "rtc:produce": _parse_produce,
-    "rtc:consume": _parse_consume,
-    "rtc:resumeConsumer": _parse_consumer,
-    "rtc:pauseConsumer": _parse_consumer,
-    "rtc:pauseProducer": _parse_producer,
-    "rtc:resumeProducer": _parse_producer,
-    "rtc:closeProducer": _parse_producer,
-    "rtc:setPreferredLayers": _parse_set_preferred_layers,
-    "rtc:restartIce": _parse_transport,
-    "rtc:getStats": _parse_get_stats,
-    "rtc:leave": _parse_leave,
-    "rtc:hostMuteProducer": _parse_producer,
-    "rtc:hostRemovePeer": _parse_host_remove_peer,
-    "rtc:closeTransport": _parse_transport,
-    "rtc:closeConsumer": _parse_consumer,
-    "rtc:serverStats": _parse_leave,
-    "rtc:startRecording": _parse_leave,
-    "rtc:stopRecording": _parse_leave,
-}
-
-
-def parse_request(request_type: str, data: Any) -> Request:
-    """Validate ``data`` of a request of ``request_type`` and return it typed.
-
-    Raises :class:`SignalingError` with ``unknown_type`` for a type not in :data:`PARSERS` and
-    ``invalid`` for data that does not fit the schema. A missing ``data`` counts as ``{}``.
-    """
-    parser = PARSERS.get(request_type)
-    if parser is None:
-        raise SignalingError(ErrorCode.UNKNOWN_TYPE, "unknown request type")
-    if data is None:
-        data = {}
-    return parser(as_object(data, "data"))
+    peer_id: Id

@@ -11,14 +11,13 @@ import pytest
 from rtc.protocol import registry
 from rtc.signaling.errors import ErrorCode, SignalingError
 from rtc.signaling.fields import check_json
+from rtc.signaling.routes import ROUTES, parse_request
 from rtc.signaling.schemas import (
-    PARSERS,
     ConsumeRequest,
     CreateTransportRequest,
-    GetStatsRequest,
     JoinRequest,
     ProduceRequest,
-    parse_request,
+    Resume,
 )
 
 ID = "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
@@ -58,7 +57,7 @@ def test_every_request_type_has_a_parser_and_unknown_types_are_refused() -> None
              "hand:list", "reaction:send", "whiteboard:draw", "whiteboard:erase",
              "whiteboard:clear", "whiteboard:pointer", "whiteboard:state", "lobby:list",
              "lobby:admit", "lobby:deny"}
-    assert table == set(PARSERS)
+    assert table == set(ROUTES)
     assert table <= registry.types, "every schema has a handler on the meeting socket"
     for name in ("rtc:nope", "rtc:_private", "", "RTC:JOIN"):
         with pytest.raises(SignalingError) as info:
@@ -74,7 +73,8 @@ def test_join_normalises_the_display_name_and_reads_device_and_resume() -> None:
     })
     assert request == JoinRequest(display_name="Ada Lovelace",
                                   device={"flag": "chrome", "version": "120"},
-                                  resume_peer_id=ID, resume_token="t0k3n")
+                                  resume=Resume(peer_id=ID, token="t0k3n"))
+    assert (request.resume_peer_id, request.resume_token) == (ID, "t0k3n")
 
 
 @pytest.mark.parametrize("data", [
@@ -210,8 +210,8 @@ def test_layers_stats_and_leave_schemas() -> None:
     invalid("rtc:setPreferredLayers", {"consumerId": ID, "spatialLayer": -1})
     invalid("rtc:setPreferredLayers", {"consumerId": ID, "spatialLayer": 16})
     invalid("rtc:setPreferredLayers", {"consumerId": ID, "spatialLayer": 1.5})
-    assert parse_request("rtc:getStats", {"producerId": ID}) == \
-        GetStatsRequest(target="producer", object_id=ID)
+    stats = parse_request("rtc:getStats", {"producerId": ID})
+    assert (stats.target, stats.object_id) == ("producer", ID)
     invalid("rtc:getStats", {})
     invalid("rtc:getStats", {"producerId": ID, "consumerId": ID})
     assert parse_request("rtc:leave", None) == parse_request("rtc:leave", {})

@@ -1,0 +1,141 @@
+"""The meeting socket's route table: each request declared once, with its schema, its grant
+and its service call side by side.
+
+Why one table: a request type used to be named in three tables (handlers, parsers, grant
+requirements), in ``PROTOCOL.md`` and in the clients, and the grant check ran on the raw
+``data`` before validation. Now :func:`route` is the one declaration; the socket's handler it
+registers runs, in this order:
+
+1. the socket's request rate (one bucket per socket, :data:`rate_limiter`; ``limit``),
+2. validation of ``data`` into the route's model (``invalid``),
+3. the grant on the *validated* request (``forbidden``; `rtc.grants`),
+4. the call: here, or relayed to the cluster node owning the meeting's call, which runs 2-4
+   again on what it received (:func:`serve_here`).
+
+The documents of the protocol (JSON Schema, AsyncAPI, ``PROTOCOL.md``'s tables, the clients'
+code tables) are generated from :data:`ROUTES` (`rtc.signaling.documents`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from rtc import cluster
+from rtc import grants as rtc_grants
+from rtc.protocol import Connection, Request, registry
+from rtc.services.config import limits
+from rtc.signaling.errors import ErrorCode, SignalingError
+from rtc.signaling.ratelimit import RateLimiter
+from rtc.signaling.schemas import Request as RequestModel
+from rtc.signaling.schemas import validate
+
+__all__ = ["ROUTES", "Route", "parse_request", "rate_limiter", "route", "serve_here"]
+
+Reply = dict[str, Any]
+Impl = Callable[[Connection, Any], Awaitable[Reply]]
+Parser = Callable[[dict[str, Any]], Any]
+"""A hand-written validator of ``data`` (the collaboration requests, not yet models)."""
+
+rate_limiter = RateLimiter()
+"""Request buckets of the open connections (one per socket)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """One request type of the meeting socket."""
+
+    name: str
+    """The request ``type``, e.g. ``rtc:join``."""
+    schema: type[RequestModel] | Parser
+    """The pydantic model of its ``data`` (or, for a few, a parser)."""
+    grant: rtc_grants.Check
+    """What a peer's grants must allow (`rtc.grants`); applies to join-token peers."""
+    impl: Impl
+    """The service call, given the connection and the validated request."""
+    reply: str | None = None
+    """The ``type`` of its success reply data (None: a reply without a type)."""
+    events: tuple[str, ...] = ()
+    """Events the call may push to the peers."""
+    call_state: bool = False
+    """It reads the live call: served by the call's owner node even for a socket outside
+    the call (`rtc.cluster.route_request`)."""
+    summary: str = field(default="")
+    """The first line of the call's docstring, for the documents."""
+
+    @property
+    def model(self) -> type[RequestModel] | None:
+        """The pydantic model of the data, when the schema is one."""
+        schema = self.schema
+        return schema if isinstance(schema, type) and issubclass(schema, RequestModel) else None
+
+    def validate(self, data: Any) -> Any:
+        """``data`` validated (``invalid`` otherwise); a missing ``data`` counts as ``{}``."""
+        model = self.model
+        if model is not None:
+            return validate(model, data)
+        if data is None:
+            data = {}
+        if not isinstance(data, dict):
+            raise SignalingError(ErrorCode.INVALID, "data must be an object")
+        parser: Parser = self.schema  # type: ignore[assignment]
+        return parser(data)
+
+
+ROUTES: dict[str, Route] = {}
+"""Request type → its route (every rtc:*, chat:, hand:, reaction:, whiteboard:, lobby: one)."""
+
+
+def route(name: str, *, schema: type[RequestModel] | Parser, grant: rtc_grants.Check,
+          reply: str | None = None, events: tuple[str, ...] = (),
+          call_state: bool = False) -> Callable[[Impl], Impl]:
+    """Declare request ``name``: its ``schema``, its ``grant`` and (decorated) its call."""
+
+    def decorator(impl: Impl) -> Impl:
+        if name in ROUTES and ROUTES[name].impl is not impl:
+            raise ValueError(f"{name!r} is declared twice")
+        declared = Route(name=name, schema=schema, grant=grant, impl=impl, reply=reply,
+                         events=events, call_state=call_state,
+                         summary=(impl.__doc__ or "").strip().split("\n")[0])
+        ROUTES[name] = declared
+
+        async def handler(conn: Connection, request: Request) -> Reply:
+            limit = limits()
+            if not rate_limiter.allow(conn.channel_name, rate=limit.requests_per_second,
+                                      burst=limit.request_burst):
+                raise SignalingError(ErrorCode.LIMIT, "too many requests, slow down")
+            parsed = declared.validate(request.data)
+            rtc_grants.check(conn, name, declared.grant, parsed)
+            relayed = await cluster.route_request(conn, name, request,
+                                                  call_state=call_state)
+            if relayed is not None:
+                return relayed
+            return await impl(conn, parsed)
+
+        handler.__name__ = impl.__name__
+        handler.__doc__ = impl.__doc__
+        registry.register(name)(handler)
+        return impl
+
+    return decorator
+
+
+def parse_request(name: str, data: Any) -> Any:
+    """``data`` of a request of type ``name`` validated; ``unknown_type`` for a type with no
+    route, ``invalid`` for data that does not fit."""
+    declared = ROUTES.get(name)
+    if declared is None:
+        raise SignalingError(ErrorCode.UNKNOWN_TYPE, "unknown request type")
+    return declared.validate(data)
+
+
+async def serve_here(conn: Connection, name: str, data: Any) -> Reply:
+    """Serve a request relayed by another node of the cluster (this one owns the call):
+    validated and granted again, then called (no rate: the socket's node counted it)."""
+    declared = ROUTES.get(name)
+    if declared is None:
+        raise SignalingError(ErrorCode.INVALID, "not a relayed request")
+    parsed = declared.validate(data)
+    rtc_grants.check(conn, name, declared.grant, parsed)
+    return await declared.impl(conn, parsed)
