@@ -11,7 +11,7 @@ STAMPS := .stamps
 CACHE ?= $(or $(CONFERENCE_CACHE),$(HOME)/.cache/conference)
 export CONFERENCE_CACHE := $(CACHE)
 
-.PHONY: run test setup system venv worker reference static lint clean cluster library
+.PHONY: run test test-fast setup system venv worker reference static lint clean cluster library
 
 run: setup
 	$(PY) manage.py migrate --noinput
@@ -19,6 +19,12 @@ run: setup
 
 test: setup reference
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+# The fast tier (tests/support/tiers.py): in-process tests without a worker, a live server, a
+# browser or a child process, guarded so that none starts one; under a minute. No setup step:
+# it needs neither the worker nor the Node reference.
+test-fast:
+	$(VENV)/bin/pytest -m "unit and not slow" --tier-guard -p no:cov -o addopts="" $(PYTEST_ARGS)
 
 setup: system venv worker static
 

@@ -21,12 +21,14 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 from django.conf import settings  # noqa: E402
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 
-from conference import autobahn_logging  # noqa: E402
+from conference import autobahn_logging, twisted_write, ws_unmask  # noqa: E402
 from rtc.auth import TokenAuthMiddleware, auth_stack  # noqa: E402
 from rtc.routing import websocket_urlpatterns  # noqa: E402
 from rtc.shutdown import LifespanApp  # noqa: E402
 
 autobahn_logging.install()
+twisted_write.install()
+ws_unmask.install()
 http_app = ASGIStaticFilesHandler(django_asgi_app) if settings.SERVE_STATIC else django_asgi_app
 
 application = ProtocolTypeRouter(

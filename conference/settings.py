@@ -424,6 +424,9 @@ INTEGRATIONS = {
     "WEBHOOK_ALLOW_HTTP_LOOPBACK": env_bool("INTEGRATIONS_WEBHOOK_ALLOW_HTTP_LOOPBACK", DEBUG),
     # Deliver from a background thread of the ASGI process; off: `manage.py deliver_webhooks`.
     "WEBHOOK_DISPATCHER": env_bool("INTEGRATIONS_WEBHOOK_DISPATCHER", True),
+    # Seconds a process remembers that a meeting belongs to no integration (integrations.events).
+    "UNLINKED_CACHE_SECONDS": env_int("INTEGRATIONS_UNLINKED_CACHE_SECONDS", 5, minimum=0,
+                                      maximum=3600),
 }
 
 # --- Security (check --deploy is clean when DEBUG=0 with the defaults below) -------------------

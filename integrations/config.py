@@ -39,6 +39,10 @@ class IntegrationSettings:
     """Deliveries in flight at once in the background dispatcher."""
     webhook_poll_seconds: float = 30.0
     """Longest sleep of the dispatcher between two looks at the table (it is also woken)."""
+    unlinked_cache_seconds: float = 5.0
+    """How long a process remembers that a meeting belongs to no integration (no lookup per
+    join and per track meanwhile; a link made in another process is seen after at most this
+    long). 0: look up every time."""
 
 
 def integration_settings() -> IntegrationSettings:

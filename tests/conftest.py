@@ -26,6 +26,9 @@ from bots.loopback import restrict_aiortc_to_loopback
 from meetings import services
 from meetings.models import Meeting
 
+# Shared test support: the manual clock fixture, the tier markers and the fast tier's guard.
+pytest_plugins = ["tests.support.clock", "tests.support.tiers"]
+
 PASSWORD = "correct-horse-battery-staple"
 ORIGIN = "http://localhost"
 WS_TIMEOUT = 5

@@ -23,11 +23,11 @@ Bandwidth: the worker's estimate is shared among a transport's video consumers b
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from conference import clock
 from rtc import signals
 from rtc.services import notify
 from rtc.services.config import limits, transport_options
@@ -139,8 +139,7 @@ class MediaOperations:
 
         transport.on("dtlsstatechange", on_dtls)
         if timeout > 0:
-            loop = asyncio.get_running_loop()
-            peer.set_connect_timer(transport.id, loop.call_later(
+            peer.set_connect_timer(transport.id, clock.current().call_later(
                 timeout, lambda: self._start_task(
                     self._drop_transport(room, peer, transport.id, reason="connect_timeout"))))
 

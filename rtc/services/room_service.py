@@ -24,6 +24,7 @@ import uuid
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
+from conference import clock
 from meetings import selectors
 from rtc import signals
 from rtc.attendance import attendance, mark_left, peer_key
@@ -248,7 +249,7 @@ class RoomService:
             return True
 
     async def _expire(self, room: Room, peer: Peer, grace: float) -> None:
-        await asyncio.sleep(grace)
+        await clock.current().sleep(grace)
         async with room.lock:
             if peer.closed or peer.channel_name is not None:
                 return
@@ -484,15 +485,14 @@ class RoomService:
             logger.error("room task failed", exc_info=task.exception())
 
     async def wait_idle(self) -> None:
-        """Wait until background notifications and fault handling are done (tests)."""
+        """Wait until background work is done: notifications, fault handling, the pool's
+        replacements. A peer's reconnect grace period is a timer, not work: it is not waited
+        for (end it with :meth:`expire_detached`, or move a test's clock past it)."""
         while True:
             await self.mediasoup.wait_idle()
-            pending = [t for t in self._tasks if not t.done() and not _is_grace(t)]
+            waiting = {peer.grace_task for room in self._rooms.values()
+                       for peer in room.peers.values()}
+            pending = [t for t in self._tasks if not t.done() and t not in waiting]
             if not pending:
                 return
             await asyncio.gather(*pending, return_exceptions=True)
-
-
-def _is_grace(task: asyncio.Task[Any]) -> bool:
-    coro = task.get_coro()
-    return getattr(coro, "__name__", "") == "_expire"

@@ -8,8 +8,9 @@ cut off (the meeting consumer closes it, ``CloseCode.TOO_MANY_REQUESTS``).
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+
+from conference import clock as clocks
 
 __all__ = ["RateLimiter"]
 
@@ -17,7 +18,7 @@ __all__ = ["RateLimiter"]
 @dataclass(slots=True)
 class _Bucket:
     tokens: float
-    stamp: float = field(default_factory=time.monotonic)
+    stamp: float
     refused: int = 0
     """Refusals since the last allowed take."""
 
@@ -25,12 +26,14 @@ class _Bucket:
 class RateLimiter:
     """Buckets by key (the connection's channel name)."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: clocks.Clock | None = None) -> None:
         self._buckets: dict[str, _Bucket] = {}
+        self._clock = clock
+        """Refills are measured on this clock; None: the process's (`conference.clock`)."""
 
     def allow(self, key: str, *, rate: float, burst: int) -> bool:
         """Take one token for ``key``; False when its bucket is empty."""
-        now = time.monotonic()
+        now = (self._clock or clocks.current()).monotonic()
         bucket = self._buckets.get(key)
         if bucket is None:
             bucket = self._buckets[key] = _Bucket(tokens=float(burst), stamp=now)

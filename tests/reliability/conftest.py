@@ -8,8 +8,7 @@ empty attendance table and a shutdown flag that is off again.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -19,6 +18,7 @@ from meetings.models import Participant
 from rtc import shutdown
 from rtc.attendance import attendance
 from tests.rtc.conftest import RtcClient, rtc_client, rtc_service, rtc_settings  # noqa: F401
+from tests.support.waiting import eventually
 
 
 @pytest.fixture(autouse=True)
@@ -44,18 +44,8 @@ def participant_row(meeting: Any, user: Any) -> Participant:
     return Participant.objects.get(meeting=meeting, user=user)
 
 
-async def wait_until(check: Callable[[], Any], *, timeout: float = 10.0,
-                     what: str = "condition") -> None:
-    """Poll ``check`` (sync or async) until it is true."""
-    async with asyncio.timeout(timeout):
-        while True:
-            result = check()
-            if asyncio.iscoroutine(result):
-                result = await result
-            if result:
-                return
-            await asyncio.sleep(0.02)
-    raise AssertionError(what)  # pragma: no cover (the timeout raises first)
+wait_until = eventually
+"""Poll a check (sync or async) until it is true: the shared `tests.support.waiting` helper."""
 
 
 __all__ = ["RtcClient", "participant_row", "wait_until"]

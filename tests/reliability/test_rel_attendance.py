@@ -64,17 +64,21 @@ async def test_resume_within_grace_leaves_attendance_untouched(rtc_service, rtc_
 
 
 async def test_grace_expiry_marks_the_participant_left_then(rtc_service, rtc_client, meeting,
-                                                            host_user, member_user, settings):
+                                                            host_user, member_user, settings,
+                                                            manual_clock):
     """A dropped peer that does not come back is marked left when its grace ends, not before;
     the host hears rtc:peerLeft and meeting.participantLeft once."""
-    settings.RTC_LIMITS = {**settings.RTC_LIMITS, "RECONNECT_GRACE_SECONDS": 0.6}
+    settings.RTC_LIMITS = {**settings.RTC_LIMITS, "RECONNECT_GRACE_SECONDS": 30}
     host = await rtc_client(meeting, host_user)
     member = await rtc_client(meeting, member_user)
     await host.join()
     joined = await member.join()
     await member.ws.disconnect()
-    await asyncio.sleep(0.2)
+    await manual_clock.wait_scheduled()
+    await manual_clock.advance(29.9)
     assert (await participant_row(meeting, member_user)).left_at is None, "still in grace"
+    assert attendance.present(meeting.id, member_user.pk)
+    await manual_clock.advance(0.1)
     left = await host.event("rtc:peerLeft", timeout=5)
     assert left == {"peerId": joined["peerId"], "reason": "disconnected"}
     await wait_until(lambda: not attendance.present(meeting.id, member_user.pk))

@@ -9,7 +9,6 @@ after being refused is served again. Nobody else's call is touched.
 
 from __future__ import annotations
 
-import asyncio
 import json
 
 import pytest
@@ -39,12 +38,13 @@ async def _burst(client, frames: list[str]) -> list[dict]:
 
 
 async def test_transport_whose_dtls_never_arrives_is_closed(rtc_service, rtc_client, meeting,
-                                                            host_user, member_user, settings):
+                                                            host_user, member_user, settings,
+                                                            manual_clock):
     """The member sends connectTransport (a DTLS fingerprint) but no ICE or DTLS ever follows:
     at the deadline the transport is closed with reason connect_timeout, its producer with it,
     the host is told, and the worker's router no longer has the transport. (A transport that
     never even got connectTransport: tests/rtc/test_rtc_lifecycle.py.)"""
-    settings.RTC_LIMITS = {**settings.RTC_LIMITS, "TRANSPORT_CONNECT_TIMEOUT_SECONDS": 0.5}
+    settings.RTC_LIMITS = {**settings.RTC_LIMITS, "TRANSPORT_CONNECT_TIMEOUT_SECONDS": 10}
     host = await rtc_client(meeting, host_user)
     member = await rtc_client(meeting, member_user)
     await host.join()
@@ -53,6 +53,7 @@ async def test_transport_whose_dtls_never_arrives_is_closed(rtc_service, rtc_cli
     await member.ok("rtc:connectTransport", {"transportId": send,
                                              "dtlsParameters": DTLS_PARAMETERS})
     producer = await member.produce(send, "audio")
+    await manual_clock.advance(10)
     closed = await member.event("rtc:transportClosed", timeout=5)
     assert closed == {"transportId": send, "reason": "connect_timeout"}
     assert (await host.event("rtc:producerClosed"))["producerId"] == producer
@@ -109,7 +110,7 @@ async def test_garbage_floods_count_too(rtc_service, rtc_client, meeting, member
 
 
 async def test_client_that_slows_down_is_served_again(rtc_service, rtc_client, meeting,
-                                                      member_user, settings):
+                                                      member_user, settings, manual_clock):
     """A client refused for a moment and then waiting for its bucket to refill is served again
     and never cut off: the limit is a rate, not a ban."""
     settings.RTC_LIMITS = {**settings.RTC_LIMITS, "REQUEST_BURST": 3, "REQUESTS_PER_SECOND": 10}
@@ -118,7 +119,7 @@ async def test_client_that_slows_down_is_served_again(rtc_service, rtc_client, m
     codes = [(await member.request("rtc:getStats", {"transportId": "nope"}))["code"]
              for _ in range(4)]
     assert codes[:2] == ["not_found", "not_found"] and "limit" in codes[2:]
-    await asyncio.sleep(0.5)
+    await manual_clock.advance(0.5)
     assert await member.fail("rtc:getStats", {"transportId": "nope"}) == "not_found"
     assert (await member.ok("ping"))["type"] == "pong"
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
@@ -45,13 +43,21 @@ def test_media_codecs_are_copies(settings) -> None:
     assert media_codecs()[0]["clockRate"] == 48000
 
 
-def test_rate_limiter_allows_a_burst_then_the_rate() -> None:
-    """A full bucket allows `burst` requests at once, then refills at `rate` per second."""
+async def test_rate_limiter_allows_a_burst_then_the_rate(manual_clock) -> None:
+    """A full bucket allows `burst` requests at once, then refills at `rate` per second (and
+    not before: a token is short by a hundredth of its time)."""
     limiter = RateLimiter()
     allowed = [limiter.allow("c", rate=100.0, burst=3) for _ in range(5)]
     assert allowed == [True, True, True, False, False]
-    time.sleep(0.03)
+    assert limiter.refusals("c") == 2
+    await manual_clock.advance(0.0099)
+    assert not limiter.allow("c", rate=100.0, burst=3)
+    await manual_clock.advance(0.0002)
     assert limiter.allow("c", rate=100.0, burst=3)
+    assert limiter.refusals("c") == 0
+    await manual_clock.advance(3600)
+    assert [limiter.allow("c", rate=100.0, burst=3) for _ in range(4)] == [True] * 3 + [False], (
+        "a long idle refills the bucket to its burst, no further")
     assert limiter.allow("other", rate=100.0, burst=3), "buckets are per key"
     limiter.forget("c")
     limiter.forget("other")

@@ -15,6 +15,7 @@ from channels.db import database_sync_to_async
 
 from meetings.models import Participant
 from rtc.attendance import attendance, peer_key
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -34,9 +35,8 @@ async def _gone_at_once(rtc_service, host, meeting, user, peer_id: str) -> None:
         left = await host.event("rtc:peerLeft", peerId=peer_id)
     assert left == {"peerId": peer_id, "reason": "left"}
     assert rtc_service.counts()["peers"] == 1, "only the host's peer is left"
-    async with asyncio.timeout(5):
-        while attendance.present(meeting.id, user.pk):
-            await asyncio.sleep(0.02)
+    await eventually(lambda: not attendance.present(meeting.id, user.pk), timeout=5,
+                     what="the user's attendance released")
     assert await _left_at(meeting, user) is not None
     assert (await host.event("meeting.participantLeft"))["userId"] == user.pk
 
@@ -45,9 +45,7 @@ async def _host_leaves(host) -> None:
     """The host leaves the same way; afterwards nothing holds anyone's attendance."""
     await host.ws.send_json_to({"type": "rtc:leave", "requestId": "host-bye", "data": {}})
     await host.ws.disconnect()
-    async with asyncio.timeout(5):
-        while len(attendance):
-            await asyncio.sleep(0.02)
+    await eventually(lambda: not len(attendance), timeout=5, what="no attendance held")
 
 
 async def test_leave_then_immediate_close_ends_the_peer_without_grace(
@@ -93,7 +91,7 @@ async def test_close_after_a_refused_leave_is_still_a_leave(
 
 
 async def test_drop_without_leave_and_rejoin_after_leave_keep_the_grace(
-    rtc_service, rtc_client, meeting, host_user, member_user, settings
+    rtc_service, rtc_client, meeting, host_user, member_user, settings, manual_clock
 ):
     """A socket that closes without rtc:leave keeps its peer for the grace period; so does
     one that left the call and joined it again on the same socket before closing (the join
@@ -106,7 +104,8 @@ async def test_drop_without_leave_and_rejoin_after_leave_keep_the_grace(
     await member.ok("rtc:leave")
     again = await member.join("again")
     await member.ws.disconnect()
-    await asyncio.sleep(0.3)
+    await manual_clock.wait_scheduled()  # the dropped peer's grace period began
+    await manual_clock.advance(GRACE - 1)
 
     assert rtc_service.counts()["peers"] == 2, "the dropped peer waits for its socket"
     assert attendance.holders(meeting.id, member_user.pk) == {peer_key(again["peerId"])}

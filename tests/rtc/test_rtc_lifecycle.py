@@ -10,6 +10,7 @@ from channels.db import database_sync_to_async
 
 from meetings import services
 from meetings.models import Participant
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -42,7 +43,8 @@ async def test_socket_drop_without_grace_releases_everything(rtc_service, rtc_cl
 
 async def test_resume_within_grace_keeps_the_peer_and_its_media(rtc_service, rtc_client,
                                                                  meeting, host_user,
-                                                                 member_user, settings):
+                                                                 member_user, settings,
+                                                                 manual_clock):
     """A client that reconnects within the grace period resumes the same peer: same id,
     same transports and producers (ICE restarted), and the others notice nothing."""
     settings.RTC_LIMITS = {**settings.RTC_LIMITS, "RECONNECT_GRACE_SECONDS": 30}
@@ -54,7 +56,8 @@ async def test_resume_within_grace_keeps_the_peer_and_its_media(rtc_service, rtc
     producer = await member.produce(send, "audio")
     consumed = await host.consume(await host.transport("recv"), producer)
     await member.ws.disconnect()
-    await asyncio.sleep(0.1)
+    await manual_clock.wait_scheduled()  # detached: its grace period runs
+    await manual_clock.advance(29)
     assert rtc_service.counts()["peers"] == 2 and rtc_service.counts()["producers"] == 1
 
     again = await rtc_client(meeting, member_user)
@@ -74,16 +77,21 @@ async def test_resume_within_grace_keeps_the_peer_and_its_media(rtc_service, rtc
 
 
 async def test_grace_expiry_removes_the_peer(rtc_service, rtc_client, meeting, host_user,
-                                             member_user, settings):
-    """A client that does not come back within the grace period is removed, the others are
-    told, and its resume token is useless afterwards."""
-    settings.RTC_LIMITS = {**settings.RTC_LIMITS, "RECONNECT_GRACE_SECONDS": 0.3}
+                                             member_user, settings, manual_clock):
+    """A client that does not come back within the grace period is removed when it ends (not
+    a moment before), the others are told, and its resume token is useless afterwards."""
+    settings.RTC_LIMITS = {**settings.RTC_LIMITS, "RECONNECT_GRACE_SECONDS": 30}
     host = await rtc_client(meeting, host_user)
     member = await rtc_client(meeting, member_user)
     await host.join()
     joined = await member.join()
     await member.produce(await member.transport("send"), "audio")
     await member.ws.disconnect()
+    await manual_clock.wait_scheduled()
+    await manual_clock.advance(29.9)
+    await host.drain(wait=0.1)
+    assert host.saw("rtc:peerLeft") == [] and rtc_service.counts()["peers"] == 2
+    await manual_clock.advance(0.1)
     left = await host.event("rtc:peerLeft", timeout=5)
     assert left == {"peerId": joined["peerId"], "reason": "disconnected"}
     assert rtc_service.counts()["peers"] == 1 and rtc_service.counts()["producers"] == 0
@@ -95,16 +103,18 @@ async def test_grace_expiry_removes_the_peer(rtc_service, rtc_client, meeting, h
 
 async def test_last_peer_dropping_with_grace_closes_the_room_later(rtc_service, rtc_client,
                                                                    meeting, host_user,
-                                                                   settings):
+                                                                   settings, manual_clock):
     """The room of a lone dropped peer survives the grace period, then closes with its router."""
-    settings.RTC_LIMITS = {**settings.RTC_LIMITS, "RECONNECT_GRACE_SECONDS": 0.3}
+    settings.RTC_LIMITS = {**settings.RTC_LIMITS, "RECONNECT_GRACE_SECONDS": 30}
     host = await rtc_client(meeting, host_user)
     await host.join()
     await host.transport("send")
     await host.ws.disconnect()
+    await manual_clock.wait_scheduled()
+    await manual_clock.advance(29.9)
     assert len(rtc_service.rooms) == 1
-    await asyncio.sleep(0.6)
-    assert rtc_service.rooms == {}
+    await manual_clock.advance(0.1)
+    await eventually(lambda: rtc_service.rooms == {}, what="the room closed")
     assert (await rtc_service.mediasoup.workers[0].dump())["routerIds"] == []
 
 
@@ -125,16 +135,21 @@ async def test_resume_takes_over_from_a_stale_socket(rtc_service, rtc_client, me
 
 
 async def test_transport_that_never_connects_is_closed(rtc_service, rtc_client, meeting,
-                                                       host_user, member_user, settings):
-    """A transport without DTLS after the deadline is closed; its owner and the others are
-    told (transportClosed, producerClosed)."""
-    settings.RTC_LIMITS = {**settings.RTC_LIMITS, "TRANSPORT_CONNECT_TIMEOUT_SECONDS": 0.3}
+                                                       host_user, member_user, settings,
+                                                       manual_clock):
+    """A transport without DTLS at the deadline is closed (not before); its owner and the
+    others are told (transportClosed, producerClosed)."""
+    settings.RTC_LIMITS = {**settings.RTC_LIMITS, "TRANSPORT_CONNECT_TIMEOUT_SECONDS": 10}
     host = await rtc_client(meeting, host_user)
     member = await rtc_client(meeting, member_user)
     await host.join()
     await member.join()
     send = await member.transport("send", connect=False)
     producer = await member.produce(send, "audio")
+    await manual_clock.advance(9.9)
+    await member.drain(wait=0.1)
+    assert member.saw("rtc:transportClosed") == [] and rtc_service.counts()["transports"] == 1
+    await manual_clock.advance(0.1)
     closed = await member.event("rtc:transportClosed", timeout=5)
     assert closed == {"transportId": send, "reason": "connect_timeout"}
     assert (await host.event("rtc:producerClosed"))["producerId"] == producer
@@ -167,9 +182,7 @@ async def test_ended_meeting_skips_the_grace_period(rtc_service, rtc_client, mee
     await member.join()
     await member.produce(await member.transport("send"), "audio")
     await database_sync_to_async(services.meeting_end)(meeting=meeting, actor=host_user)
-    async with asyncio.timeout(10):
-        while rtc_service.rooms:
-            await asyncio.sleep(0.05)
+    await eventually(lambda: not rtc_service.rooms, what="every room closed")
     assert rtc_service.counts()["peers"] == 0
 
 

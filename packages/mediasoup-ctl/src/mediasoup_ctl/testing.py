@@ -1,0 +1,80 @@
+"""pytest fixtures for code that drives mediasoup-worker: a real worker, checked for leaks.
+
+A pytest plugin shipped with the library, so that its own tests and an application's share
+one definition of "a worker, and afterwards nothing left": load it with
+``pytest_plugins = ["mediasoup_ctl.testing"]`` in a top-level ``conftest.py`` (or import the
+fixtures into a sub-folder's ``conftest.py``). It is not registered as an automatic
+``pytest11`` entry point: installing the library must not add fixtures to every pytest run.
+
+Fixtures: ``worker_bin`` (the binary; the test fails if it was not built), ``worker`` and
+``worker2`` (running workers). On teardown each worker is closed and must have left nothing:
+the worker's dump agrees with the object tree, the channel is closed and the process is gone.
+Only pytest and pytest-asyncio are needed (no web framework).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+
+import pytest
+
+from mediasoup_ctl import Worker, create_worker, worker_bin_path
+
+__all__ = ["close_and_check", "process_gone", "worker", "worker2", "worker_bin"]
+
+PORT_RANGE = (40000, 49999)
+"""RTC ports of the fixtures' workers."""
+
+
+def process_gone(pid: int) -> bool:
+    """Whether no process ``pid`` exists any more."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+async def close_and_check(worker: Worker) -> None:
+    """Close ``worker`` and assert it left nothing: every router it created is closed or still
+    tracked (the worker agrees with the object tree), its channel is closed, its process gone."""
+    if not worker.closed:
+        dump = await worker.dump()
+        assert sorted(dump["routerIds"]) == sorted(worker.routers)
+        worker.close()
+    await worker.wait_closed(10)
+    assert worker.closed
+    assert not worker.routers
+    assert worker.channel.closed
+    assert process_gone(worker.pid), f"worker process {worker.pid} still exists"
+
+
+@pytest.fixture
+def worker_bin() -> str:
+    """The worker binary; the test fails (it is not skipped) if it has not been built."""
+    path = worker_bin_path()
+    if not os.access(path, os.X_OK):
+        pytest.fail(f"mediasoup-worker not built at {path}: run mediasoup-ctl-worker")
+    return path
+
+
+async def _started() -> Worker:
+    return await create_worker(log_level="warn", rtc_min_port=PORT_RANGE[0],
+                               rtc_max_port=PORT_RANGE[1])
+
+
+@pytest.fixture
+async def worker(worker_bin: str) -> AsyncIterator[Worker]:
+    """A running worker; on teardown it is closed and its process must be gone."""
+    started = await _started()
+    yield started
+    await close_and_check(started)
+
+
+@pytest.fixture
+async def worker2(worker_bin: str) -> AsyncIterator[Worker]:
+    """A second running worker (pipe tests), checked like ``worker``."""
+    started = await _started()
+    yield started
+    await close_and_check(started)

@@ -1,0 +1,35 @@
+"""Waiting for a condition the code under test reaches on its own (a background task, another
+process), instead of sleeping a guessed time and hoping.
+
+One poll loop for the whole suite: a test says what it waits for and how long it may take at
+most; it goes on as soon as the condition holds, and fails with the condition's description
+when the deadline passes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import Awaitable, Callable
+
+__all__ = ["POLL", "eventually"]
+
+POLL = 0.02
+"""Seconds between two looks: short against the tests' deadlines, long against a loop turn."""
+
+
+async def eventually(condition: Callable[[], bool | Awaitable[bool]], *, timeout: float = 10.0,
+                     what: str = "") -> None:
+    """Return once ``condition()`` (a function, or a coroutine function) is true; fail the
+    test (``AssertionError`` naming ``what``) if it is still false after ``timeout`` seconds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        result = condition()
+        if inspect.isawaitable(result):
+            result = await result
+        if result:
+            return
+        if loop.time() >= deadline:
+            raise AssertionError(f"not within {timeout:g}s: {what or condition!r}")
+        await asyncio.sleep(POLL)

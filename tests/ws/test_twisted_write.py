@@ -1,0 +1,127 @@
+"""`conference.twisted_write`: Twisted's TCP connections (daphne's sockets) send at once when
+nothing is queued, and lose nothing, reorder nothing, when the kernel takes only part of a
+write or the peer is gone. Run in a subprocess: Twisted's reactor is process-global."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from bots.live_daphne import ROOT
+
+SCRIPT = r"""
+import asyncio, hashlib, json, socket, struct, sys, threading, time
+from twisted.internet import asyncioreactor
+loop = asyncio.new_event_loop()
+asyncio.set_event_loop(loop)
+asyncioreactor.install(loop)
+from twisted.internet import protocol, reactor, tcp
+from conference import twisted_write
+
+patched = sys.argv[1] == "patched"
+if patched:
+    twisted_write.install()
+    twisted_write.install()  # idempotent
+
+counts = {"add_writer": 0}
+real_add = reactor.addWriter
+def add_writer(selectable):
+    if selectable not in reactor.getWriters():
+        counts["add_writer"] += 1
+    return real_add(selectable)
+reactor.addWriter = add_writer
+
+# Frames of growing sizes, the last ones larger than any socket buffer: a partial send.
+frames = [bytes([i % 251]) * (10 + i * 37) for i in range(300)] + [b"x" * 4_000_000, b"y" * 7]
+expected = hashlib.sha256(b"".join(frames)).hexdigest()
+total = sum(len(f) for f in frames)
+result = {}
+
+class Sender(protocol.Protocol):
+    def connectionMade(self):
+        for frame in frames[:-2]:
+            self.transport.write(frame)
+        result["add_writer_small"] = counts["add_writer"]
+        self.transport.write(frames[-2])
+        self.transport.write(frames[-1])
+        result["buffered_after_big"] = bool(self.transport._tempDataBuffer
+                                            or self.transport.dataBuffer)
+        self.transport.loseConnection()
+
+class Factory(protocol.ServerFactory):
+    protocol = Sender
+
+port = reactor.listenTCP(0, Factory(), interface="127.0.0.1")
+client = socket.socket()
+client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+client.connect(("127.0.0.1", port.getHost().port))
+
+def read_all():
+    time.sleep(0.2)  # the server writes into a small, unread buffer first
+    got = bytearray()
+    while True:
+        chunk = client.recv(65536)
+        if not chunk:
+            break
+        got += chunk
+    result["received"] = len(got)
+    result["intact"] = hashlib.sha256(got).hexdigest() == expected
+    reactor.callFromThread(lambda: asyncio.ensure_future(write_to_reset_peer()))
+
+async def write_to_reset_peer():
+    # A write to a connection whose peer is gone: no exception, the connection closes.
+    lost = []
+    class Late(protocol.Protocol):
+        def connectionMade(self):
+            self.factory.made.append(self)
+        def connectionLost(self, reason):
+            lost.append(reason.type.__name__)
+    factory = protocol.ServerFactory()
+    factory.protocol, factory.made = Late, []
+    port2 = reactor.listenTCP(0, factory, interface="127.0.0.1")
+    peer = socket.create_connection(("127.0.0.1", port2.getHost().port))
+    while not factory.made:
+        await asyncio.sleep(0.01)
+    peer.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    peer.close()  # RST
+    await asyncio.sleep(0.1)
+    for _ in range(5):
+        factory.made[0].transport.write(b"z" * 100_000)
+        await asyncio.sleep(0.05)
+    result["lost"] = lost
+    result["total"] = total
+    reactor.stop()
+
+threading.Thread(target=read_all, daemon=True).start()
+reactor.run()
+print(json.dumps(result))
+"""
+
+
+def _run(mode: str) -> dict:
+    done = subprocess.run([sys.executable, "-c", SCRIPT, mode], cwd=ROOT, capture_output=True,
+                          text=True, timeout=30, check=False)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_small_frames_go_out_without_waiting_for_writability_and_arrive_intact():
+    """Patched, 300 small frames to a socket with room register the socket for writability
+    at most once (Twisted alone: on the first write), a 4 MB frame that the kernel takes only
+    in part is buffered and finished by the reactor, every byte arrives in order, and a write
+    to a reset connection closes it without an exception."""
+    patched = _run("patched")
+    assert patched["intact"] and patched["received"] == patched["total"]
+    assert patched["add_writer_small"] <= 1
+    assert patched["buffered_after_big"] is True
+    assert patched["lost"] and patched["lost"][0] in ("ConnectionLost", "ConnectionDone")
+
+
+def test_the_unpatched_reactor_gives_the_same_bytes():
+    """The same script without the patch (the reference): the same bytes arrive, and the
+    connection to the reset peer closes the same way."""
+    plain = _run("plain")
+    assert plain["intact"] and plain["received"] == plain["total"]
+    assert plain["add_writer_small"] == 1
+    assert plain["lost"] and plain["lost"][0] in ("ConnectionLost", "ConnectionDone")
