@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gc
 import os
+from typing import Any
 
 from django.core.asgi import get_asgi_application
 
@@ -21,16 +22,18 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 from django.conf import settings  # noqa: E402
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 
-from conference import autobahn_logging, twisted_write  # noqa: E402
+from conference import autobahn_logging, twisted_write, ws_unmask  # noqa: E402
+from conference.db_threads import bind_calling_loop  # noqa: E402
 from rtc.auth import TokenAuthMiddleware, auth_stack  # noqa: E402
 from rtc.routing import websocket_urlpatterns  # noqa: E402
 from rtc.shutdown import LifespanApp  # noqa: E402
 
 autobahn_logging.install()
 twisted_write.install()
+ws_unmask.install()
 http_app = ASGIStaticFilesHandler(django_asgi_app) if settings.SERVE_STATIC else django_asgi_app
 
-application = ProtocolTypeRouter(
+router = ProtocolTypeRouter(
     {
         "http": http_app,
         "websocket": AllowedHostsOriginValidator(
@@ -41,6 +44,14 @@ application = ProtocolTypeRouter(
         "lifespan": LifespanApp(),
     }
 )
+
+
+async def application(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """The ASGI application: each connection's sync work (views, database calls) knows the
+    event loop serving it, so its database commits hand their broadcasts to that loop
+    (``meetings.events``) instead of holding a database thread while they are delivered."""
+    bind_calling_loop()
+    await router(scope, receive, send)
 
 # Everything imported and built so far lives as long as the process: move it out of the
 # collector's reach, so that each full collection (which stalls every call of the process)

@@ -16,11 +16,19 @@ way (bench/README.md measured no gain from a second thread). So on SQLite the de
 
 Like ``database_sync_to_async``, each call closes the thread's stale (or, at
 ``CONN_MAX_AGE`` 0, every) connection before and after it; and the thread knows its event loop,
-so ``transaction.on_commit`` broadcasts (``meetings.events``) are handed to that loop.
+so ``transaction.on_commit`` broadcasts (``meetings.events``) are handed to that loop: async
+code names its loop with :func:`bind_calling_loop` (the ASGI application does, for every
+connection, and so does each :func:`db_call`), and the thread reads it with
+:func:`calling_loop`. A context variable carries it: ``sync_to_async`` runs the function in a
+copy of the awaiting task's context, Channels' ``database_sync_to_async`` and Django's sync
+views too, so no private asgiref state is read.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
+import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -31,13 +39,36 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 from django.db import close_old_connections
 
-__all__ = ["db_call", "db_threads", "shutdown"]
+__all__ = ["bind_calling_loop", "calling_loop", "db_call", "db_threads", "shutdown"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
 _lock = threading.Lock()
 _executor: ThreadPoolExecutor | None = None
+_calling_loop: contextvars.ContextVar[tuple[asyncio.AbstractEventLoop, int] | None] = (
+    contextvars.ContextVar("calling_loop", default=None))
+"""The event loop (and its process id: a forked child has a copy that does not run) whose
+task the current code runs for, in that task and in the threads it hands sync work to."""
+
+
+def bind_calling_loop() -> None:
+    """From async code: the sync work this task hands to threads from now on belongs to the
+    running loop (:func:`calling_loop` names it there)."""
+    loop = asyncio.get_running_loop()
+    bound = _calling_loop.get()
+    if bound is None or bound[0] is not loop or bound[1] != os.getpid():
+        _calling_loop.set((loop, os.getpid()))
+
+
+def calling_loop() -> asyncio.AbstractEventLoop | None:
+    """The running event loop that the current sync work was handed from, if any (None in
+    plain sync code: a management command, a loop that has stopped, a forked child)."""
+    bound = _calling_loop.get()
+    if bound is None or bound[1] != os.getpid():
+        return None
+    loop = bound[0]
+    return loop if loop.is_running() and not loop.is_closed() else None
 
 
 def db_threads() -> int:
@@ -82,6 +113,7 @@ def db_call(func: Callable[P, R]) -> Callable[P, Any]:
     shared = database_sync_to_async(func)
 
     async def call(*args: P.args, **kwargs: P.kwargs) -> R:
+        bind_calling_loop()
         if db_threads() <= 0:
             return await shared(*args, **kwargs)
         return await _PooledCall(func, thread_sensitive=False, executor=_pool())(*args, **kwargs)

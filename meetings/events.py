@@ -11,16 +11,17 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
-import os
 import threading
 import uuid
 import weakref
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from asgiref.sync import SyncToAsync, async_to_sync
+from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
+
+from conference.db_threads import calling_loop
 
 if TYPE_CHECKING:
     from meetings.models import Meeting, Participant
@@ -106,14 +107,6 @@ _tails: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, concurrent.futures.
 _tails_lock = threading.Lock()
 
 
-def _calling_event_loop() -> asyncio.AbstractEventLoop | None:
-    """The running event loop whose ``sync_to_async`` thread we are in, if any."""
-    loop = getattr(SyncToAsync.threadlocal, "main_event_loop", None)
-    if loop is None or getattr(SyncToAsync.threadlocal, "main_event_loop_pid", None) != os.getpid():
-        return None
-    return loop if loop.is_running() and not loop.is_closed() else None
-
-
 async def _send_in_order(
     previous: concurrent.futures.Future[None] | None, group: str, message: dict[str, Any]
 ) -> None:
@@ -143,7 +136,7 @@ def _send(meeting_id: uuid.UUID | str, message: dict[str, Any]) -> None:
     if layer is None:
         return
     group = meeting_group_name(meeting_id)
-    loop = _calling_event_loop()
+    loop = calling_loop()
     if loop is not None:
         with _tails_lock:
             future = asyncio.run_coroutine_threadsafe(

@@ -22,7 +22,7 @@ from urllib.parse import parse_qs
 
 from channels.auth import AuthMiddleware
 from channels.middleware import BaseMiddleware
-from channels.sessions import CookieMiddleware, SessionMiddleware
+from channels.sessions import CookieMiddleware, InstanceSessionWrapper, SessionMiddleware
 from django.apps import apps
 from django.contrib.auth.models import AnonymousUser
 
@@ -32,8 +32,8 @@ from rtc.protocol import CloseCode
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["SessionAuthMiddleware", "TokenAuthMiddleware", "auth_stack", "join_token_scope",
-           "user_for_token"]
+__all__ = ["SessionAuthMiddleware", "SocketSessionMiddleware", "TokenAuthMiddleware",
+           "auth_stack", "join_token_scope", "user_for_token"]
 
 UNAVAILABLE_REFUSAL = {"code": UNAVAILABLE, "reason": UNAVAILABLE_MESSAGE,
                        "closeCode": int(CloseCode.UNAVAILABLE)}
@@ -65,9 +65,33 @@ class SessionAuthMiddleware(AuthMiddleware):
             scope["auth_refusal"] = UNAVAILABLE_REFUSAL
 
 
+class SocketSessionMiddleware(SessionMiddleware):
+    """Channels' session middleware, without its wrapper around every message a WebSocket
+    sends.
+
+    Channels wraps ``send`` to save the session and set its cookie on an HTTP response's
+    start (``save_message_types``); for every other message its wrapper still reads the lazy
+    session twice (``modified``, ``is_empty()``) and adds a coroutine to the path of every
+    frame (about 37 a peer in a call's set-up, 3 % of the event loop in a burst of 200 joins:
+    bench/README.md, issue 13). A WebSocket never sends an HTTP response start, so its
+    application gets the server's ``send`` itself; the session in the scope is the same.
+    """
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
+        """Resolve the session into the scope; the wrapped ``send`` only for HTTP."""
+        wrapper = InstanceSessionWrapper(scope, send)
+        await wrapper.resolve_session()
+        saves_on_websocket = any(kind.startswith("websocket")
+                                 for kind in wrapper.save_message_types)
+        if scope.get("type") == "websocket" and not saves_on_websocket:
+            return await self.inner(wrapper.scope, receive, send)
+        return await self.inner(wrapper.scope, receive, wrapper.send)
+
+
 def auth_stack(inner: Any) -> Any:
-    """Channels' ``AuthMiddlewareStack`` with :class:`SessionAuthMiddleware`."""
-    return CookieMiddleware(SessionMiddleware(SessionAuthMiddleware(inner)))
+    """Channels' ``AuthMiddlewareStack`` with :class:`SocketSessionMiddleware` and
+    :class:`SessionAuthMiddleware`."""
+    return CookieMiddleware(SocketSessionMiddleware(SessionAuthMiddleware(inner)))
 
 MAX_TOKEN_LENGTH = 64
 

@@ -306,7 +306,12 @@ def links_of(service: Any) -> dict[tuple[str, str], Link]:
 
 
 class Link:
-    """The owner's side of one meeting on one other node: its router and proxies by id."""
+    """The owner's side of one meeting on one other node: its router and proxies by id.
+
+    It also stands for the remote router's worker in ``Room.workers`` (no worker here)."""
+
+    pid = None
+    """No worker pid on this node (the live view shows none for a remote router)."""
 
     def __init__(self, service: Any, meeting_id: str, node_id: str,
                  router: dict[str, Any]) -> None:

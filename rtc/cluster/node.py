@@ -19,7 +19,8 @@ peers, consumers). Every ``lease / 4`` seconds the heartbeat:
 
 :meth:`Node.drain` (SIGTERM): the record says ``draining`` (no new calls), every meeting owned
 here is released and its peers get ``rtc:reconnect`` with ``node_draining``: they join again,
-and the placement puts the call on another node.
+and the placement puts the call on another node; the routers it holds for calls cascaded here
+are given back (their owners rebuild those peers elsewhere).
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from typing import Any
 from meetings.events import group_message
 from rtc.cluster import placement, register_service
 from rtc.cluster.cascade import watch_links
-from rtc.cluster.remote import hosted_counts, watch_owners
+from rtc.cluster.remote import hand_back, hosted_counts, watch_owners
 from rtc.cluster.store import ClusterStore
 from rtc.signaling.errors import ErrorCode, SignalingError
 
@@ -274,6 +275,7 @@ class Node:
                 await self.store.release(meeting_id, self.id)
         except Exception:
             logger.exception("drain: Redis did not take the draining state [node:%s]", self.id)
+        hand_back(self)
         told = await self.service.close_rooms(reason="node_draining")
         logger.info("node draining [node:%s, peers told:%s]", self.id, told)
         deadline = time.monotonic() + wait

@@ -16,7 +16,8 @@ The registered objects' events (DTLS state, closes, a consumer's producer paused
 scores and layers) go back to the owner as ``cascade.event`` operations, sent without waiting
 for an answer. ICE candidates and the pipe transports listen on this node's own addresses, so
 media reaches this node directly. When the owner's lease runs out (it died: the call is placed
-again elsewhere), :func:`watch_owners` closes what this node held for it: nothing leaks.
+again elsewhere), :func:`watch_owners` closes what this node held for it: nothing leaks. When
+this node drains, :func:`hand_back` gives its cascaded routers back at once.
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ from typing import Any
 from rtc.cluster.ops import operation
 from rtc.signaling.errors import ErrorCode, SignalingError
 
-__all__ = ["Hosted", "hosted_counts", "hosted_of", "own_listen_info", "watch_owners"]
+__all__ = ["Hosted", "hand_back", "hosted_counts", "hosted_of", "own_listen_info",
+           "watch_owners"]
 
 logger = logging.getLogger(__name__)
 
@@ -221,6 +223,19 @@ def _close(service: Any, hosted: Hosted) -> None:
     hosted.objects.clear()
     logger.info("cascaded router closed [meeting:%s, owner:%s, router:%s]", hosted.meeting_id,
                 hosted.owner, hosted.router.id)
+
+
+def hand_back(node: Any) -> int:
+    """This node drains: give back every cascaded router it holds; each owner hears it as a
+    lost router (its peers rebuild elsewhere at once, not when this node is gone); how many."""
+    calls = list(hosted_of(node.service).values())
+    for hosted in calls:
+        _send_event(hosted, hosted.router.id, "workerclose", [])
+        _close(node.service, hosted)
+    if calls:
+        logger.info("draining: cascaded routers given back [node:%s, meetings:%s]", node.id,
+                    len(calls))
+    return len(calls)
 
 
 def watch_owners(node: Any) -> int:

@@ -9,6 +9,8 @@ here and node1 holds the cascaded media.
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -22,10 +24,15 @@ from tests.cluster.conftest import (
     record_replies,
     wait_for,
 )
+from tests.cluster.test_cluster_call import _api
 
 pytestmark = pytest.mark.django_db(transaction=False)
 
-CASCADE_ENV = {"RTC_PEERS_PER_NODE": "1"}
+CONNECT_TIMEOUT = 4
+CASCADE_ENV = {"RTC_PEERS_PER_NODE": "1",
+               "RTC_TRANSPORT_CONNECT_TIMEOUT_SECONDS": str(CONNECT_TIMEOUT)}
+"""A short DTLS deadline: a cascaded transport whose ``connected`` state did not come back to
+the owner would be closed after it (and the media would stop)."""
 
 
 @pytest.fixture(scope="module")
@@ -81,15 +88,19 @@ async def consumer_stats(bot: Bot, peer_id: str) -> dict[str, Any]:
 async def test_cascaded_call_media_both_ways_then_nothing_left_on_the_remote_node(
         cluster: Cluster) -> None:
     """alice's transports go on node0 (the owner), bob's on node1 with node1's address in
-    their ICE candidates; each decodes the other's audio and video, the server's stats of
-    each one's consumer count packets sent from its own node; Redis names node1 in the call's
-    cascade and node1's record holds one router and two transports, with a pipe. When both
+    their ICE candidates; each decodes the other's audio and video, still after the DTLS
+    deadline, and the server's stats of each one's consumer count packets sent from its own
+    node; Redis names node1 in the call's cascade and node1's record holds one router and two
+    transports, with a pipe; the live-room API shows both peers and their tracks. When both
     leave, node1 holds nothing for the call any more and the cascade record is gone."""
     meeting = cluster.meeting("cascade")
+    started = time.monotonic()
     alice, bob, replies = await cascaded_call(cluster, meeting, 0)
     assert cluster.owner(meeting) == "node0"
     assert candidate_addresses(replies["alice"]) == {cluster.live.address(0)}
     assert candidate_addresses(replies["bob"]) == {cluster.live.address(1)}
+    # Past the DTLS deadline: the owner heard both cascaded transports connect.
+    await asyncio.sleep(max(0.0, CONNECT_TIMEOUT + 1 - (time.monotonic() - started)))
     await alice.wait_frames(bob.peer_id, audio=20, video=10)
     await bob.wait_frames(alice.peer_id, audio=20, video=10)
     for bot, other in ((alice, bob), (bob, alice)):
@@ -100,6 +111,10 @@ async def test_cascaded_call_media_both_ways_then_nothing_left_on_the_remote_nod
                                                         "pipes": 1},
                    what=f"node1 holds bob's media: {hosted(cluster, 'node1')}")
     assert hosted(cluster, "node0") == {"routers": 0, "transports": 0, "pipes": 0}
+    view = await asyncio.to_thread(_api, cluster, 1, "GET", f"integrations/live/{meeting}/")
+    assert view["node"] == "node0"
+    assert {p["peer_id"]: len(p["tracks"]) for p in view["peers"]} == {alice.peer_id: 2,
+                                                                        bob.peer_id: 2}
 
     await bob.leave()
     await alice.leave()

@@ -121,3 +121,14 @@ async def test_a_claim_refuses_draining_and_gone_nodes_and_a_gone_owner_frees_it
     pair.b.records.pop(pair.a.id)  # as b's heartbeat sees it once a's lease ran out
     assert remote.watch_owners(pair.b) == 1
     assert "m-orphan" not in remote.hosted_of(pair.b.service)
+
+
+async def test_a_draining_node_gives_its_cascaded_routers_back(pair: Pair) -> None:
+    """Node b drains while it holds a router for a's meeting: it closes it and a hears it as a
+    lost router at once (its link to b is dropped), without waiting for b to leave."""
+    link = await open_link(pair, "m-drain")
+    await pair.b.drain()
+    assert "m-drain" not in remote.hosted_of(pair.b.service)
+    await wait_for(lambda: link.closed and link.router.closed, timeout=5,
+                   what="the owner dropped its link to the draining node")
+    assert not links_of(pair.a.service)

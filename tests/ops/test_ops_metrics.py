@@ -4,7 +4,6 @@ memory, signaling counts and timings), and only the token or a staff session may
 from __future__ import annotations
 
 import asyncio
-import time
 
 import pytest
 from channels.db import database_sync_to_async
@@ -17,6 +16,7 @@ from rtc.live import MediaSample
 from rtc.metrics import _Totals
 from tests.ops.call_peer import CallPeer
 from tests.ops.conftest import METRICS_TOKEN, total, value
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -25,10 +25,7 @@ PROMETHEUS_ACCEPT = ("application/openmetrics-text;version=1.0.0,application/ope
 
 
 async def _until(predicate, timeout: float = 20.0, what: str = "") -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.05)
+    await eventually(predicate, timeout=timeout, what=what)
 
 
 def _signaling(samples, message_type: str, outcome: str = "ok") -> float:

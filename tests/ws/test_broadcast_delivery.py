@@ -4,6 +4,7 @@ in commit order; and the embedded layer's expiry sweep at a constant cost."""
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import time
 
 import pytest
@@ -11,14 +12,16 @@ from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 
 from conference.channel_layers import InMemoryChannelLayer
+from conference.db_threads import bind_calling_loop, calling_loop, db_call
 from meetings import events
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 async def test_events_from_a_database_thread_arrive_in_commit_order(meeting, monkeypatch):
-    """Broadcasts sent from a consumer's database thread do not hold that thread while the
-    layer delivers them (here a slow layer: 20 ms a send), and arrive in the order sent."""
+    """Broadcasts sent from a consumer's database thread (`db_call`) do not hold that thread
+    while the layer delivers them (here a slow layer: 20 ms a send), and arrive in the order
+    sent."""
     layer = get_channel_layer()
     channel = await layer.new_channel()
     await layer.group_add(events.meeting_group_name(meeting.id), channel)
@@ -36,10 +39,27 @@ async def test_events_from_a_database_thread_arrive_in_commit_order(meeting, mon
             events._send(meeting.id, events.group_message("meeting.updated", {"n": n}))
         return time.monotonic() - started
 
-    took = await database_sync_to_async(send_many)()
+    took = await db_call(send_many)()
     assert took < 0.3, f"the database thread waited {took:.2f}s for deliveries"
     received = [await asyncio.wait_for(layer.receive(channel), 5) for _ in range(30)]
     assert [m["data"]["n"] for m in received] == list(range(30))
+
+
+async def test_sync_work_knows_the_loop_that_handed_it_over():
+    """A thread doing sync work for a task that bound its loop (the ASGI application does for
+    each connection, `db_call` for each call) names that loop, through Channels'
+    `database_sync_to_async` too; work handed over by a task that did not, none."""
+    loop = asyncio.get_running_loop()
+
+    async def bound() -> object:
+        bind_calling_loop()
+        return await database_sync_to_async(calling_loop)()
+
+    async def unbound() -> object:
+        return await database_sync_to_async(calling_loop)()
+
+    assert await asyncio.create_task(bound(), context=contextvars.Context()) is loop
+    assert await asyncio.create_task(unbound(), context=contextvars.Context()) is None
 
 
 def test_events_from_plain_sync_code_are_sent_before_returning(meeting):
