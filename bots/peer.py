@@ -19,13 +19,14 @@ from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from typing import Any
 
 from bots.device import FrameCounts, MediaDevice, Received
+from bots.protocol_codes import CloseCode
 from bots.signaling import SignalingClient, SignalingError, SocketClosed
 
 __all__ = ["MEETING_ENDED_CLOSE", "Bot", "CallPeer", "Request"]
 
 logger = logging.getLogger(__name__)
 
-MEETING_ENDED_CLOSE = 4410
+MEETING_ENDED_CLOSE = CloseCode.MEETING_ENDED
 """The close code of the meeting socket when the meeting ended."""
 
 Request = Callable[[str, dict[str, Any]], Awaitable[Any]]

@@ -30,7 +30,6 @@ from collab.config import CollabLimits
 from collab.models import Whiteboard, WhiteboardElement
 from conference.errors import ApplicationError, ErrorCode
 from meetings.models import Meeting
-from rtc.signaling.errors import ErrorCode as ReplyCode
 from rtc.signaling.errors import SignalingError
 
 __all__ = ["board_add", "board_clear", "board_elements", "board_erase", "board_state"]
@@ -59,19 +58,19 @@ def board_add(*, meeting_id: Any, author: AbstractBaseUser, element: dict[str, A
     """Add a checked element (`collab.board_elements.parse_element`); the operation to send."""
     size = element_size(element)
     if size > limits.board_max_element_bytes:
-        raise SignalingError(ReplyCode.INVALID,
+        raise SignalingError(ErrorCode.INVALID,
                              f"element is larger than {limits.board_max_element_bytes} bytes")
     board = _locked_board(meeting_id)
     if board.size_bytes + size > limits.board_max_bytes or (
             board.elements.count() >= limits.board_max_elements):
-        raise SignalingError(ReplyCode.LIMIT, "the whiteboard is full: erase or clear first")
+        raise SignalingError(ErrorCode.LIMIT, "the whiteboard is full: erase or clear first")
     seq = board.seq + 1
     try:
         with transaction.atomic():
             WhiteboardElement.objects.create(board=board, element_id=element["id"], seq=seq,
                                              author=author, data=element, size_bytes=size)
     except IntegrityError:
-        raise SignalingError(ReplyCode.INVALID, "that element id is already used") from None
+        raise SignalingError(ErrorCode.INVALID, "that element id is already used") from None
     board.seq, board.size_bytes = seq, board.size_bytes + size
     board.save(update_fields=["seq", "size_bytes", "updated_at"])
     return {"seq": seq, "op": "add", "element": _element_out(element, seq),

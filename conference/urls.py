@@ -1,5 +1,5 @@
 """Project URL map: admin (and its live page), accounts, language switching, the REST API with
-its schema and docs, health probes and metrics, a home page."""
+its schema and docs (and the meeting socket's), health probes and metrics, a home page."""
 
 from django.contrib import admin
 from django.urls import include, path
@@ -13,6 +13,7 @@ from recordings import views as recording_views
 from rtc.admin_live import live_meetings
 from rtc.health import healthz, readyz
 from rtc.metrics import metrics_view
+from rtc.signaling.views import asyncapi_view, socket_schema_view
 
 urlpatterns = [
     path("", TemplateView.as_view(template_name="home.html"), name="home"),
@@ -27,6 +28,9 @@ urlpatterns = [
     path("api/auth/token/", obtain_auth_token, name="api-token"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    # The meeting socket's JSON Schema and AsyncAPI document, generated from its route table.
+    path("api/schema/socket/", socket_schema_view, name="socket-schema"),
+    path("api/schema/asyncapi/", asyncapi_view, name="socket-asyncapi"),
     path("api/", include(collab_api)),
     path("api/", include("meetings.urls")),
     path("api/", include("recordings.urls")),

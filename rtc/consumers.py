@@ -35,7 +35,7 @@ from collab import lobby
 from collab.lobby_socket import LobbyMixin, LobbyWait
 from conference import log_context
 from conference.db_threads import db_call
-from conference.errors import ApplicationError
+from conference.errors import ApplicationError, ErrorCode
 from conference.outage import UNAVAILABLE, UNAVAILABLE_MESSAGE, is_database_outage
 from meetings import events, services
 from meetings.models import Meeting
@@ -48,7 +48,6 @@ from rtc.protocol import (
     CloseCode,
     HandlerRegistry,
     ProtocolError,
-    ReplyCode,
     close_code_for,
     error_reply,
     max_message_chars,
@@ -359,20 +358,20 @@ class MeetingConsumer(LobbyMixin, AsyncJsonWebsocketConsumer):
             return
         if text_data is None:
             await self.send_json(
-                error_reply(None, "Binary frames are not supported.", ReplyCode.INVALID)
+                error_reply(None, "Binary frames are not supported.", ErrorCode.INVALID)
             )
             return
         if len(text_data) > max_message_chars():
-            await self.send_json(error_reply(None, "Message too large.", ReplyCode.INVALID))
+            await self.send_json(error_reply(None, "Message too large.", ErrorCode.INVALID))
             return
         try:
             content = json.loads(text_data)
         except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
-            await self.send_json(error_reply(None, "Malformed JSON.", ReplyCode.INVALID))
+            await self.send_json(error_reply(None, "Malformed JSON.", ErrorCode.INVALID))
             return
         if not allowed:
             await self.send_json(error_reply(
-                request_id_of(content), "Too many messages, slow down.", ReplyCode.LIMIT))
+                request_id_of(content), "Too many messages, slow down.", ErrorCode.LIMIT))
             return
         await self.receive_json(content)
 
@@ -381,13 +380,13 @@ class MeetingConsumer(LobbyMixin, AsyncJsonWebsocketConsumer):
         try:
             request = parse_request(content, known_types=self.registry.types)
         except ProtocolError as error:
-            await self.send_json(error_reply(error.request_id, error.message, error.code))
+            await self.send_json(error_reply(error.request_id, error.message, str(error.code)))
             return
         self.session.note_request(request.type)
         handler = self.registry.get(request.type)
         if handler is None:  # unregistered between validation and dispatch
             await self.send_json(
-                error_reply(request.request_id, "Unknown message type.", ReplyCode.UNKNOWN_TYPE)
+                error_reply(request.request_id, "Unknown message type.", ErrorCode.UNKNOWN_TYPE)
             )
             return
         started = time.perf_counter()
@@ -403,11 +402,11 @@ class MeetingConsumer(LobbyMixin, AsyncJsonWebsocketConsumer):
                 logger.warning("meeting=%s user=%s %s: database unavailable: %s",
                                self.meeting_id, self.user.pk, request.type, error)
                 reply = error_reply(request.request_id, UNAVAILABLE_MESSAGE,
-                                    ReplyCode.UNAVAILABLE)
+                                    ErrorCode.UNAVAILABLE)
             else:
                 logger.exception("meeting=%s user=%s handler for %s failed", self.meeting_id,
                                  self.user.pk, request.type)
-                reply = error_reply(request.request_id, "Internal error.", ReplyCode.INTERNAL)
+                reply = error_reply(request.request_id, "Internal error.", ErrorCode.INTERNAL)
         else:
             reply = success_reply(request.request_id, data or {})
         metrics.observe_request(request.type, reply, time.perf_counter() - started)

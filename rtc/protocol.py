@@ -19,10 +19,10 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from enum import IntEnum, StrEnum
+from enum import IntEnum
 from typing import Any, Protocol
 
-from conference.errors import ErrorCode
+from conference.errors import ApplicationError, ErrorCode
 
 __all__ = [
     "MAX_MESSAGE_CHARS",
@@ -33,7 +33,6 @@ __all__ = [
     "Handler",
     "HandlerRegistry",
     "ProtocolError",
-    "ReplyCode",
     "Request",
     "close_code_for",
     "error_reply",
@@ -67,10 +66,16 @@ class CloseCode(IntEnum):
     accepted before it is closed."""
 
     UNAUTHENTICATED = 4401
+    """Not signed in, or the join token is invalid or expired."""
     FORBIDDEN = 4403
+    """Not allowed: not invited, a token for another meeting, removed by the host, denied in
+    the lobby."""
     NOT_FOUND = 4404
+    """No such meeting."""
     FULL = 4409
+    """The meeting is full (error code ``full``)."""
     MEETING_ENDED = 4410
+    """The meeting ended (also sent after ``meeting.ended``)."""
     TOO_MANY_REQUESTS = 4429
     """The client went on flooding the socket after its requests were refused (`limit`)."""
     TOO_MANY_SOCKETS = 4430
@@ -90,18 +95,6 @@ class CloseCode(IntEnum):
     Not 1001/1012: daphne's WebSocket library lets an application send only 1000 and 3000-4999."""
 
 
-class ReplyCode(StrEnum):
-    """`code` values of error replies (plus every `conference.errors.ErrorCode`)."""
-
-    INVALID = "invalid"
-    UNKNOWN_TYPE = "unknown_type"
-    LIMIT = "limit"
-    INTERNAL = "internal"
-    UNAVAILABLE = "unavailable"
-    """The database is briefly unavailable (`conference.outage`): the same request works
-    again once it is back."""
-
-
 _CLOSE_FOR_ERROR = {
     ErrorCode.NOT_AUTHENTICATED: CloseCode.UNAUTHENTICATED,
     ErrorCode.FORBIDDEN: CloseCode.FORBIDDEN,
@@ -116,15 +109,13 @@ def close_code_for(code: ErrorCode) -> CloseCode:
     return _CLOSE_FOR_ERROR.get(code, CloseCode.FORBIDDEN)
 
 
-class ProtocolError(Exception):
-    """A request that cannot be served; its message is safe to send to the client."""
+class ProtocolError(ApplicationError):
+    """A malformed envelope: the application's error, carrying the requestId when it was
+    itself valid so the reply can name it."""
 
-    def __init__(
-        self, message: str, *, code: str = ReplyCode.INVALID, request_id: str | None = None
-    ) -> None:
-        super().__init__(message)
-        self.message = message
-        self.code = str(code)
+    def __init__(self, message: str, *, code: ErrorCode = ErrorCode.INVALID,
+                 request_id: str | None = None) -> None:
+        super().__init__(message, code=code)
         self.request_id = request_id
 
 
@@ -258,7 +249,7 @@ def parse_request(content: Any, *, known_types: frozenset[str]) -> Request:
         )
     if message_type not in known_types:
         raise ProtocolError(
-            "Unknown message type.", code=ReplyCode.UNKNOWN_TYPE, request_id=request_id
+            "Unknown message type.", code=ErrorCode.UNKNOWN_TYPE, request_id=request_id
         )
     return Request(type=message_type, data=data, request_id=request_id)
 

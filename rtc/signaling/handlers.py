@@ -41,8 +41,6 @@ __all__ = ["rate_limiter", "service_of"]
 
 logger = logging.getLogger(__name__)
 
-registry.register_error(SignalingError)
-
 Reply = dict[str, Any]
 
 

@@ -79,6 +79,8 @@ SLOW: tuple[str, ...] = (
     "tests/ws/test_redis_burst.py::test_a_redis_restarted_empty_gets_this_process_members_back",
     "tests/ws/test_socket_limits.py::test_environment_variables_set_the_socket_limits",
     "tests/ws/test_socket_limits.py::test_bad_socket_limit_stops_the_start_up",
+    "tests/ws/test_twisted_write.py::test_small_frames_go_out_without_waiting_for_writability",
+    "tests/ws/test_twisted_write.py::test_the_unpatched_reactor_gives_the_same_bytes",
     # a fuzzer: about 15 s per role
     "tests/security/test_sec_api_schema_fuzz.py::",
 )
@@ -151,7 +153,8 @@ def _guarded(item: pytest.Item) -> Iterator[None]:
         tier = _started(argv)
         text = " ".join(map(str, argv)) if isinstance(argv, list | tuple) else str(argv)
         _escapes.setdefault(item.nodeid, []).append(
-            f"starts {text[:100]!r}: mark it {tier} (tests/support/tiers.py)")
+            f"starts {text[:100]!r}: mark it {tier} (pytest.mark.{tier}, or a table of "
+            "tests/support/tiers.py)")
         raise _Escaped(_escapes[item.nodeid][-1])
 
     def guarded_spawn(path: Any, argv: Any, *args: Any, **kwargs: Any) -> int:

@@ -15,6 +15,7 @@
 // else reconnect with backoff.
 
 import { Emitter } from './emitter.js';
+import { ServerCloseCode } from './protocol-codes.js';
 
 /** States, in the order a healthy connection goes through them. */
 export const SocketState = Object.freeze({
@@ -35,18 +36,8 @@ export class SignalingError extends Error {
   }
 }
 
-/** The server's close codes this client treats specially. */
-export const CloseCode = Object.freeze({
-  NORMAL: 1000,
-  UNAUTHENTICATED: 4401,
-  FORBIDDEN: 4403,
-  NOT_FOUND: 4404,
-  FULL: 4409,
-  MEETING_ENDED: 4410,
-  TOO_MANY_REQUESTS: 4429,
-  TOO_MANY_SOCKETS: 4430,
-  SHUTTING_DOWN: 4503,
-});
+/** The server's close codes (generated from rtc/protocol.py CloseCode), and ours: 1000. */
+export const CloseCode = Object.freeze({ NORMAL: 1000, ...ServerCloseCode });
 
 /** What we close with when we drop a socket only to open another (not a leave). */
 export const RECONNECT_CLOSE_CODE = 4000;
