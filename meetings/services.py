@@ -251,9 +251,10 @@ def participant_join(
     or a call peer in its grace period holds it, and only the check is made), and return the
     user's `selectors.JoinAccess` with the ``meeting.state`` snapshot taken after the write.
 
-    Four queries where the separate selectors and services made nine: the meeting (locked
-    when writing, with its host), the user's row, who is present (the capacity check and the
-    snapshot), the write. Raises the refusal (`ApplicationError`) of a user who may not join.
+    Three queries where the separate selectors and services made nine: the meeting (locked
+    when writing, with its host), the user's row together with who is present (the capacity
+    check and the snapshot), the write. Raises the refusal (`ApplicationError`) of a user
+    who may not join.
     """
     with transaction.atomic():
         query = Meeting.objects.select_related("host")
@@ -266,8 +267,8 @@ def participant_join(
             raise ApplicationError("Meeting not found.", code=ErrorCode.NOT_FOUND)
         if gate is not None:
             gate(meeting)
-        participant = selectors.participant_get(meeting=meeting, user=user)
-        present = list(selectors.participants_present(meeting=meeting))
+        participant, present = selectors.participants_present_and_own(meeting=meeting,
+                                                                      user=user)
         refusal = selectors.join_refusal_given(
             meeting=meeting, user=user, participant=participant, present_count=len(present))
         if refusal is not None:

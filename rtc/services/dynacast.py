@@ -35,6 +35,7 @@ from typing import Any
 
 from mediasoup_ctl import PipeTransport
 
+from conference import clock
 from rtc.services import notify
 
 __all__ = ["Dynacast", "wanted_spatial_layer"]
@@ -170,7 +171,7 @@ class Dynacast:
             self._disarm(tracked)
         delay = self.raise_delay if wanted > tracked.sent else self.lower_delay
         tracked.timer_target = wanted
-        tracked.timer = asyncio.get_running_loop().call_later(delay, self._fire, tracked)
+        tracked.timer = clock.current().call_later(delay, self._fire, tracked)
 
     @staticmethod
     def _disarm(tracked: _Tracked) -> None:
@@ -193,8 +194,7 @@ class Dynacast:
             # The sender is away (reconnect grace): ask again until it is back (or its
             # producer closes with it).
             tracked.timer_target = wanted
-            tracked.timer = asyncio.get_running_loop().call_later(
-                AWAY_RETRY, self._fire, tracked)
+            tracked.timer = clock.current().call_later(AWAY_RETRY, self._fire, tracked)
             return
         tracked.sent = wanted
         logger.info("producer layers [meeting:%s, producer:%s, maxSpatialLayer:%s/%s]",

@@ -37,7 +37,9 @@ class RateLimiter:
         bucket = self._buckets.get(key)
         if bucket is None:
             bucket = self._buckets[key] = _Bucket(tokens=float(burst), stamp=now)
-        bucket.tokens = min(float(burst), bucket.tokens + (now - bucket.stamp) * rate)
+        # Never a negative refill: a test may swap the process clock under a live bucket.
+        elapsed = max(0.0, now - bucket.stamp)
+        bucket.tokens = min(float(burst), bucket.tokens + elapsed * rate)
         bucket.stamp = now
         if bucket.tokens < 1.0:
             bucket.refused += 1

@@ -3,11 +3,9 @@ answers a query and the channel layer carries a message; a 503 body names what f
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import socket
-import time
 
 import pytest
 from channels.layers import channel_layers
@@ -16,15 +14,13 @@ from django.test import AsyncClient
 
 from rtc import health
 from tests.ops.conftest import value
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 async def _until(predicate, timeout: float = 20.0, what: str = "") -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.05)
+    await eventually(predicate, timeout=timeout, what=what)
 
 
 def _closed_port() -> int:

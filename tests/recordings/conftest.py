@@ -10,7 +10,6 @@ S3 storage tests.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import subprocess
@@ -29,6 +28,7 @@ from recordings import processing
 from rtc.recording.manager import recorder
 from tests.ops.call_peer import CallPeer
 from tests.rtc.conftest import rtc_client, rtc_service, rtc_settings  # noqa: F401
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -68,11 +68,8 @@ async def recording_env(rtc_settings: Any, tmp_path: Path) -> AsyncIterator[Path
     recorder.closing = False
     recorder.sessions.clear()
     assert not leftover, f"recording sessions left running: {leftover}"
-    for _ in range(50):
-        if not tool_children():
-            break
-        await asyncio.sleep(0.1)
-    assert tool_children() == [], "an FFmpeg process outlived its recording"
+    await eventually(lambda: not tool_children(), timeout=5,
+                     what="no FFmpeg process outlives its recording")
 
 
 class LocalS3:

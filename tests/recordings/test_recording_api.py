@@ -7,13 +7,13 @@ recorded"; what is composed from real media is shown in ``test_recording_e2e``."
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 
 import pytest
 
 from recordings import processing
 from recordings.models import Recording
+from tests.support.waiting import eventually
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(120)]
 
@@ -25,13 +25,13 @@ async def _settled(recording_id: str) -> Recording:
     """The recording once it is ready or failed: its stop is written by a listener that runs
     after rtc:recordingStopped went out (on PostgreSQL often after the test has read it), and
     the composition it schedules then runs in the background."""
-    async with asyncio.timeout(60):
-        while True:
-            await processing.wait_idle()
-            recording = await Recording.objects.aget(pk=recording_id)
-            if recording.status in (Recording.Status.READY, Recording.Status.FAILED):
-                return recording
-            await asyncio.sleep(0.05)
+    async def done() -> bool:
+        await processing.wait_idle()
+        recording = await Recording.objects.aget(pk=recording_id)
+        return recording.status in (Recording.Status.READY, Recording.Status.FAILED)
+
+    await eventually(done, timeout=60, what=f"recording {recording_id} settled")
+    return await Recording.objects.aget(pk=recording_id)
 
 
 async def test_every_endpoint_answers_each_role(rtc_service, recording_env, rtc_client, api_as,
@@ -135,9 +135,10 @@ async def test_the_recording_stops_when_the_call_ends(rtc_service, recording_env
     await host.join("Hazel")
     rid = (await host.ok("rtc:startRecording"))["recordingId"]
     await host.ok("rtc:leave")
-    async with asyncio.timeout(10):
-        while (await Recording.objects.aget(pk=rid)).status == "recording":
-            await asyncio.sleep(0.05)
+    async def stopped() -> bool:
+        return (await Recording.objects.aget(pk=rid)).status != "recording"
+
+    await eventually(stopped, what="the recording stopped")
     event = await host.event("rtc:recordingStopped")
     assert event == {"recordingId": rid, "reason": "call_ended"}
     assert (await _settled(rid)).stop_reason == "call_ended"
@@ -198,8 +199,10 @@ async def test_a_disk_filling_up_stops_the_recording(rtc_service, recording_env,
     recorder.active(meeting.id).min_free_mb = 10**9  # the disk "fills up"
     event = await host.event("rtc:recordingStopped", timeout=10)
     assert event == {"recordingId": rid, "reason": "disk_full"}
-    async with asyncio.timeout(10):  # the event goes out before the outcome is stored
-        while (recording := await _settled(rid)).status != "failed":
-            await asyncio.sleep(0.05)
+    async def failed() -> bool:  # the event goes out before the outcome is stored
+        return (await _settled(rid)).status == "failed"
+
+    await eventually(failed, what="the recording failed")
+    recording = await _settled(rid)
     assert recording.failure_reason == "recording stopped: disk full"
     assert Path(recording.work_dir).exists()

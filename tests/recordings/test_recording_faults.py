@@ -18,14 +18,13 @@ from recordings import processing
 from recordings.models import Recording
 from rtc.recording.manager import recorder
 from tests.recordings.conftest import close_peers, decode_errors, ffprobe, tile_contrast
+from tests.support.waiting import eventually
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(240)]
 
 
 async def _until(predicate: Any, timeout: float = 30, what: str = "") -> None:
-    async with asyncio.timeout(timeout):
-        while not predicate():
-            await asyncio.sleep(0.05)
+    await eventually(predicate, timeout=timeout, what=what)
 
 
 async def _start(api: Any, meeting: Any) -> str:

@@ -8,7 +8,6 @@ The end-to-end proof with live daphne nodes is ``test_recording_cluster``.
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -32,6 +31,7 @@ from rtc.services.mediasoup_service import MediasoupService
 from rtc.services.room_service import RoomService
 from tests.cluster.conftest import REDIS_URL
 from tests.recordings.test_recording_files import _left_behind
+from tests.support.waiting import eventually
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(120)]
 
@@ -205,9 +205,7 @@ async def test_the_next_owner_of_a_drained_call_records_it_again(
     assert await owner.store.claim(str(meeting.id), owner.id) == owner.id
     cluster.set_local_node(owner)  # the call's next owner
     host = await peer_in(meeting, host_user, "Hazel")
-    async with asyncio.timeout(10):
-        while recorder.active(meeting.id) is None:
-            await asyncio.sleep(0.05)
+    await eventually(lambda: recorder.active(meeting.id) is not None, what="the recording resumed")
     session = recorder.active(meeting.id)
     continued = await Recording.objects.aget(pk=session.recording_id)
     assert continued.details == {"recorder": "owner-node", "continues": str(previous.pk)}
@@ -218,6 +216,5 @@ async def test_the_next_owner_of_a_drained_call_records_it_again(
     assert await owner.store.redis.get(f"{owner.store.prefix}recording-resume:{meeting.id}") \
         is None
     await host.leave()
-    async with asyncio.timeout(10):
-        while str(meeting.id) in handover._checked:  # the call ended here
-            await asyncio.sleep(0.05)
+    await eventually(lambda: str(meeting.id) not in handover._checked,  # the call ended here
+                     what="the handover check forgotten")

@@ -21,6 +21,7 @@ import pytest
 
 from tests.rtc.call_client import CallClient
 from tests.rtc.live import PASSWORD, LiveServer
+from tests.support.waiting import eventually
 
 pytestmark = [pytest.mark.timeout(120)]
 
@@ -111,9 +112,8 @@ async def test_killing_one_meetings_worker_leaves_the_other_meetings_media_flowi
     # Meeting two goes on decoding while meeting one is being moved: 2 s worth of frames.
     await asyncio.gather(cy.wait_frames(ids["dan"], audio=80, video=20),
                          dan.wait_frames(ids["cy"], audio=80, video=20))
-    async with asyncio.timeout(30):
-        while ada.reconnects == 0 or bob.reconnects == 0:
-            await asyncio.sleep(0.05)
+    await eventually(lambda: ada.reconnects > 0 and bob.reconnects > 0, timeout=30,
+                     what="both clients reconnected")
     await asyncio.gather(ada.wait_frames(ids["bob"]), bob.wait_frames(ids["ada"]),
                          cy.wait_frames(ids["dan"]), dan.wait_frames(ids["cy"]))
 
@@ -131,7 +131,8 @@ async def test_killing_one_meetings_worker_leaves_the_other_meetings_media_flowi
 
     for client in (ada, bob, cy, dan):
         await client.leave()
-    async with asyncio.timeout(20):
-        while (await ops.request("rtc:serverStats"))["peers"]:
-            await asyncio.sleep(0.1)
+    async def nobody_left() -> bool:
+        return not (await ops.request("rtc:serverStats"))["peers"]
+
+    await eventually(nobody_left, timeout=20, what="every peer gone")
     assert all(not ids for ids in (await _routers(ops)).values())

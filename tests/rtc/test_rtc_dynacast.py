@@ -5,7 +5,6 @@ consumers get a higher bandwidth priority than cameras."""
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 from typing import Any
 
@@ -114,27 +113,30 @@ async def test_layers_follow_what_consumers_prefer(rtc_service, call):
     assert member.saw("rtc:producerLayers") == [], "only the sender is told"
 
 
-async def test_a_tile_resized_back_and_forth_does_not_flap(rtc_service, call):
+async def test_a_tile_resized_back_and_forth_does_not_flap(rtc_service, call, manual_clock):
     """A drop undone within the lower delay sends nothing: the sender keeps its encoder."""
     host, member, _, producer = call
     assert (await host.event("rtc:producerLayers"))["maxSpatialLayer"] == 0
     consumer = await consume(member, producer)
+    await manual_clock.advance(0.02)  # the raise delay
     assert (await host.event("rtc:producerLayers", timeout=1))["maxSpatialLayer"] == 2
     await host.drain()
     host.events.clear()
     for _ in range(3):
         await prefer(member, consumer, 0)
-        await asyncio.sleep(LOWER_DELAY / 4)
+        await manual_clock.advance(LOWER_DELAY / 4)
         await prefer(member, consumer, 2)
-    await asyncio.sleep(LOWER_DELAY * 1.5)
+    await manual_clock.advance(LOWER_DELAY * 1.5)
     await host.drain()
     assert host.saw("rtc:producerLayers") == []
 
 
-async def test_audio_and_single_stream_video_are_left_alone(rtc_service, pair_producers):
-    """Only a simulcast producer has layers to switch off: nothing is sent for the others."""
+async def test_audio_and_single_stream_video_are_left_alone(manual_clock, rtc_service,
+                                                           pair_producers):
+    """Only a simulcast producer has layers to switch off: nothing is sent for the others
+    (the clock, installed first, runs every timer the call armed)."""
     host, producers = pair_producers
-    await asyncio.sleep(LOWER_DELAY * 1.5)
+    await manual_clock.advance(LOWER_DELAY * 1.5)
     await host.drain()
     assert host.saw("rtc:producerLayers") == []
     room = next(iter(rtc_service.rooms.values()))
@@ -213,7 +215,7 @@ async def test_receivers_get_the_worker_s_bandwidth_estimation(rtc_service, call
         {"type": fb["type"]} for fb in parameters["codecs"][0]["rtcpFeedback"]]
 
 
-async def test_a_sender_away_is_told_when_it_is_back(rtc_service, call, settings):
+async def test_a_sender_away_is_told_when_it_is_back(rtc_service, call, settings, manual_clock):
     """A change made while the sender's socket is gone (reconnect grace) reaches it after it
     resumes, even if nothing changes after that."""
     host, member, _, producer = call
@@ -222,9 +224,10 @@ async def test_a_sender_away_is_told_when_it_is_back(rtc_service, call, settings
     owner = room.producer_owner[producer]
     channel, owner.channel_name = owner.channel_name, None  # as a detach does
     await consume(member, producer)
-    await asyncio.sleep(0.5)
+    await manual_clock.advance(0.5)  # the raise is due, the sender is away: asked again later
     assert room.dynacast.state(producer)["sent"] == 0, "not told while away"
     owner.channel_name = channel  # as a resume does
+    await manual_clock.advance(1.0)  # dynacast.AWAY_RETRY
     event = await host.event("rtc:producerLayers", timeout=3)
     assert event["maxSpatialLayer"] == 2
     assert room.dynacast.state(producer)["sent"] == 2

@@ -17,6 +17,7 @@ from mediasoup_ctl import worker_bin_path
 
 from tests.rtc.call_client import CallClient
 from tests.rtc.live import LiveServer, seed
+from tests.support.waiting import eventually
 
 pytestmark = [pytest.mark.timeout(240)]
 
@@ -57,13 +58,23 @@ async def _stats(ops: CallClient) -> dict[str, Any]:
     return await ops.request("rtc:serverStats")
 
 
+def _process_gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
 async def _wait_stats(ops: CallClient, **expected: int) -> dict[str, Any]:
-    async with asyncio.timeout(20):
-        while True:
-            stats = await _stats(ops)
-            if all(stats[key] == value for key, value in expected.items()):
-                return stats
-            await asyncio.sleep(0.1)
+    stats: dict[str, Any] = {}
+
+    async def reached() -> bool:
+        stats.update(await _stats(ops))
+        return all(stats[key] == value for key, value in expected.items())
+
+    await eventually(reached, timeout=20, what=f"server stats {expected}")
+    return stats
 
 
 async def test_two_peers_call_a_late_joiner_receives_both_and_leaving_cleans_up(live, clients):
@@ -81,9 +92,8 @@ async def test_two_peers_call_a_late_joiner_receives_both_and_leaving_cleans_up(
     await asyncio.gather(ada.wait_frames(bob_id), bob.wait_frames(ada_id))
     assert all(w > 0 and h > 0 for w, h in ada.video_sizes | bob.video_sizes)
     # Both send a tone: the active speaker observer names one of them to both.
-    async with asyncio.timeout(10):
-        while not any(e["type"] == "rtc:activeSpeaker" for e in ada.events + bob.events):
-            await asyncio.sleep(0.05)
+    await eventually(lambda: any(e["type"] == "rtc:activeSpeaker"
+                                 for e in ada.events + bob.events), what="an active speaker")
     speakers = {e["data"]["peerId"] for c in (ada, bob) for e in c.events
                 if e["type"] == "rtc:activeSpeaker"}
     assert speakers and speakers <= {ada_id, bob_id}
@@ -123,9 +133,8 @@ async def test_killed_worker_call_recovers_with_media(live, clients):
     pid = (await _stats(ops))["workerDumps"][0]["pid"]
 
     os.kill(pid, signal.SIGKILL)
-    async with asyncio.timeout(30):
-        while ada.reconnects == 0 or bob.reconnects == 0:
-            await asyncio.sleep(0.05)
+    await eventually(lambda: ada.reconnects > 0 and bob.reconnects > 0, timeout=30,
+                     what="both clients reconnected")
     await asyncio.gather(ada.wait_frames(bob_id), bob.wait_frames(ada_id))
     assert ada.joined["peerId"] == ada_id and ada.joined["resumed"] is True
     stats = await _stats(ops)
@@ -146,10 +155,4 @@ async def test_stopping_the_server_leaves_no_worker(live, clients):
     await ada.close()
     await ops.close()
     await asyncio.to_thread(server.stop)
-    async with asyncio.timeout(15):
-        while True:
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                break
-            await asyncio.sleep(0.1)
+    await eventually(lambda: _process_gone(pid), timeout=15, what=f"worker {pid} gone")

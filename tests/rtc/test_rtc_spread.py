@@ -18,6 +18,7 @@ from channels.db import database_sync_to_async
 
 from rtc.live import MediaSample, room_overview
 from rtc.services.room_service import RoomService
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -209,9 +210,7 @@ async def test_a_peer_placed_again_before_its_router_death_is_handled_still_reco
     c_audio = await c.produce(c.send, "audio")
     async with room.lock:
         os.kill(room.workers[second.id].pid, signal.SIGKILL)
-        async with asyncio.timeout(10):
-            while not second.closed:
-                await asyncio.sleep(0.02)
+        await eventually(lambda: second.closed, what="the killed worker noticed")
         await c.transport("recv")
         assert _router_of(rtc_service, open_meeting, c) not in (second, None)
     assert await c.event("rtc:reconnect", timeout=15) == {"reason": "media_server_restarted"}

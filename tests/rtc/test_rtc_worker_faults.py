@@ -4,21 +4,19 @@ meetings on other workers are not disturbed."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 
 import pytest
 
 from rtc.services.room_service import RoomService
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 async def _wait_for(predicate, timeout: float = 10.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not predicate():
-            await asyncio.sleep(0.02)
+    await eventually(predicate, timeout=timeout)
 
 
 def _gone(pid: int) -> bool:

@@ -15,9 +15,7 @@ database.
 
 from __future__ import annotations
 
-import asyncio
 import json
-import time
 from typing import Any
 
 import pytest
@@ -27,6 +25,7 @@ from hypothesis import strategies as st
 from rtc.protocol import max_message_chars, registry, request_id_of
 from tests.security.conftest import Arena
 from tests.security.hostile import Frame, frames, requests
+from tests.support.waiting import eventually
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(180)]
 
@@ -98,11 +97,10 @@ async def _assert_victims_untouched(arena: Arena, before: dict[str, Any],
 
 async def _media_still_flows(arena: Arena) -> None:
     start = [dict(v.frames) for v in arena.victims]
-    deadline = time.monotonic() + 20
-    while any(v.frames["video"] - s["video"] < 10 or v.frames["audio"] - s["audio"] < 25
-              for v, s in zip(arena.victims, start, strict=True)):
-        assert time.monotonic() < deadline, "media between the victims stopped"
-        await asyncio.sleep(0.05)
+    await eventually(lambda: all(
+        v.frames["video"] - s["video"] >= 10 and v.frames["audio"] - s["audio"] >= 25
+        for v, s in zip(arena.victims, start, strict=True)), timeout=20,
+        what="media between the victims")
 
 
 @pytest.fixture

@@ -1,17 +1,20 @@
 """Test tiers as markers, given to each test by what it uses.
 
-* ``unit``: no mediasoup-worker, no live server, no browser (``make test-fast``: ``-m unit``).
+* ``unit``: no mediasoup-worker, no live server, no browser.
 * ``worker``: real mediasoup-workers in the test's process (the room service, the library).
 * ``e2e``: live servers (daphne, a cluster of nodes, the bots) over real sockets.
 * ``browser``: Chromium driving a live site.
 
 A test gets the highest tier among its fixtures' (:data:`FIXTURE_TIERS`), its module's imports
-(:data:`NAME_TIERS`: a module that imports ``LiveDaphne`` starts live servers), and its folder
-(:data:`FOLDER_TIERS`); ``unit`` when none applies. A tier marker written on a test or module
-wins. Tests stay where they are: the tiers cut across the folders.
+(:data:`NAME_TIERS`: a module that imports ``LiveDaphne`` starts live servers), its folder
+(:data:`FOLDER_TIERS`) and its file (:data:`FILE_TIERS`); ``unit`` when none applies. A tier
+marker written on a test or module wins. Unit tests that take seconds (a child process, a
+fuzzer: :data:`SLOW`, or ``pytest.mark.slow`` written on them) also get ``slow``. Tests stay
+where they are: the tiers cut across the folders.
 
-``--tier-guard`` (``make test-fast`` passes it) makes a ``unit`` test that starts a worker or a
-live server fail with the tier it should have, so the fast tier stays what it says.
+``make test-fast`` runs ``-m "unit and not slow"`` with ``--tier-guard``: a unit test that
+starts a worker, a live server, a browser or any child process then fails, naming the marker
+it needs, so the fast tier stays fast and says the truth. ``make test`` runs every tier.
 """
 
 from __future__ import annotations
@@ -79,6 +82,8 @@ SLOW: tuple[str, ...] = (
     "tests/ws/test_redis_burst.py::test_a_redis_restarted_empty_gets_this_process_members_back",
     "tests/ws/test_socket_limits.py::test_environment_variables_set_the_socket_limits",
     "tests/ws/test_socket_limits.py::test_bad_socket_limit_stops_the_start_up",
+    "tests/ws/test_twisted_write.py::test_small_frames_go_out_without_waiting_for_writability",
+    "tests/ws/test_twisted_write.py::test_the_unpatched_reactor_gives_the_same_bytes",
     # a fuzzer: about 15 s per role
     "tests/security/test_sec_api_schema_fuzz.py::",
 )
@@ -151,7 +156,8 @@ def _guarded(item: pytest.Item) -> Iterator[None]:
         tier = _started(argv)
         text = " ".join(map(str, argv)) if isinstance(argv, list | tuple) else str(argv)
         _escapes.setdefault(item.nodeid, []).append(
-            f"starts {text[:100]!r}: mark it {tier} (tests/support/tiers.py)")
+            f"starts {text[:100]!r}: mark it {tier} (pytest.mark.{tier}, or a table of "
+            "tests/support/tiers.py)")
         raise _Escaped(_escapes[item.nodeid][-1])
 
     def guarded_spawn(path: Any, argv: Any, *args: Any, **kwargs: Any) -> int:
