@@ -259,8 +259,7 @@ class MeetingConsumer(LobbyMixin, AsyncJsonWebsocketConsumer):
             logger.exception("meeting=%s user=%s join failed", self.meeting_id, self.user.pk)
             await self._refuse_busy()
             return
-        self.session.joined = True
-        shutdown.track(self)
+        self.session.enter()
         if shutdown.shutting_down():  # began while the join was being written
             await self.leave_and_close(CloseCode.SHUTTING_DOWN)
             return

@@ -14,7 +14,7 @@ and :meth:`SocketSession.release_slot` are idempotent, so
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from rtc import shutdown
 from rtc.attendance import attendance, mark_left
@@ -131,7 +131,13 @@ class SocketSession:
         if attendance.release(conn.meeting_id, conn.user.pk, conn.channel_name):
             await mark_left(conn.meeting_id, conn.user.pk)
 
-    # -- leaving ----------------------------------------------------------------------------------
+    # -- entering and leaving ---------------------------------------------------------------------
+
+    def enter(self) -> None:
+        """The socket is in its meeting now: it leaves it (once) however it ends, and a server
+        shutdown tells it (`rtc.shutdown`)."""
+        self.joined = True
+        shutdown.track(self.conn)
 
     def note_request(self, request_type: str) -> None:
         """Noted before a request's handler runs: a close after ``rtc:leave`` (with no
@@ -171,7 +177,7 @@ class SocketSession:
         """The client asked to leave the call before closing: end its peer now, with reason
         ``left``, not after the reconnect grace. Usually ``rtc:leave`` already did (then there
         is nothing left to do); this covers an ``rtc:leave`` that was refused or failed."""
-        service: Any = current_room_service()
+        service = current_room_service()
         if service is None:
             return
         try:
