@@ -1,17 +1,20 @@
 """Test tiers as markers, given to each test by what it uses.
 
-* ``unit``: no mediasoup-worker, no live server, no browser (``make test-fast``: ``-m unit``).
+* ``unit``: no mediasoup-worker, no live server, no browser.
 * ``worker``: real mediasoup-workers in the test's process (the room service, the library).
 * ``e2e``: live servers (daphne, a cluster of nodes, the bots) over real sockets.
 * ``browser``: Chromium driving a live site.
 
 A test gets the highest tier among its fixtures' (:data:`FIXTURE_TIERS`), its module's imports
-(:data:`NAME_TIERS`: a module that imports ``LiveDaphne`` starts live servers), and its folder
-(:data:`FOLDER_TIERS`); ``unit`` when none applies. A tier marker written on a test or module
-wins. Tests stay where they are: the tiers cut across the folders.
+(:data:`NAME_TIERS`: a module that imports ``LiveDaphne`` starts live servers), its folder
+(:data:`FOLDER_TIERS`) and its file (:data:`FILE_TIERS`); ``unit`` when none applies. A tier
+marker written on a test or module wins. Unit tests that take seconds (a child process, a
+fuzzer: :data:`SLOW`, or ``pytest.mark.slow`` written on them) also get ``slow``. Tests stay
+where they are: the tiers cut across the folders.
 
-``--tier-guard`` (``make test-fast`` passes it) makes a ``unit`` test that starts a worker or a
-live server fail with the tier it should have, so the fast tier stays what it says.
+``make test-fast`` runs ``-m "unit and not slow"`` with ``--tier-guard``: a unit test that
+starts a worker, a live server, a browser or any child process then fails, naming the marker
+it needs, so the fast tier stays fast and says the truth. ``make test`` runs every tier.
 """
 
 from __future__ import annotations
