@@ -63,12 +63,8 @@ class Route:
     the call (`rtc.cluster.route_request`)."""
     summary: str = field(default="")
     """The first line of the call's docstring, for the documents."""
-
-    @property
-    def model(self) -> type[RequestModel] | None:
-        """The pydantic model of the data, when the schema is one."""
-        schema = self.schema
-        return schema if isinstance(schema, type) and issubclass(schema, RequestModel) else None
+    model: type[RequestModel] | None = None
+    """The pydantic model of the data, when the schema is one (the documents use it)."""
 
     def validate(self, data: Any) -> Any:
         """``data`` validated (``invalid`` otherwise); a missing ``data`` counts as ``{}``."""
@@ -95,9 +91,11 @@ def route(name: str, *, schema: type[RequestModel] | Parser, grant: rtc_grants.C
     def decorator(impl: Impl) -> Impl:
         if name in ROUTES and ROUTES[name].impl is not impl:
             raise ValueError(f"{name!r} is declared twice")
+        model = schema if isinstance(schema, type) and issubclass(schema, RequestModel) \
+            else None
         declared = Route(name=name, schema=schema, grant=grant, impl=impl, reply=reply,
                          events=events, call_state=call_state,
-                         summary=(impl.__doc__ or "").strip().split("\n")[0])
+                         summary=(impl.__doc__ or "").strip().split("\n")[0], model=model)
         ROUTES[name] = declared
 
         async def handler(conn: Connection, request: Request) -> Reply:
