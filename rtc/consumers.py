@@ -393,9 +393,6 @@ class MeetingConsumer(LobbyMixin, AsyncJsonWebsocketConsumer):
             data = await handler(self, request)
         except ApplicationError as error:
             reply = error_reply(request.request_id, error.message, str(error.code))
-        except self.registry.safe_errors as error:
-            message, code = getattr(error, "message", ""), getattr(error, "code", "")
-            reply = error_reply(request.request_id, str(message), str(code))
         except Exception as error:
             if is_database_outage(error):
                 logger.warning("meeting=%s user=%s %s: database unavailable: %s",

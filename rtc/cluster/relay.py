@@ -36,7 +36,7 @@ from channels.db import database_sync_to_async
 from django.contrib.auth import get_user_model
 
 from conference.errors import ApplicationError
-from rtc.protocol import Request, registry
+from rtc.protocol import Request
 from rtc.services import notify
 from rtc.signaling.errors import ErrorCode, SignalingError
 
@@ -48,14 +48,13 @@ USER_CACHE_SECONDS = 30.0
 USER_CACHE_SIZE = 10_000
 
 
-@registry.register_error
-class RelayedError(Exception):
-    """The owner's error reply to a relayed request, given to the client as it came."""
+class RelayedError(ApplicationError):
+    """The owner's error reply to a relayed request, given to the client as it came (a code
+    this node does not know, from a newer node, reads ``internal``)."""
 
     def __init__(self, message: str, code: str) -> None:
-        super().__init__(message)
-        self.message = message
-        self.code = code
+        known = code in {c.value for c in ErrorCode}
+        super().__init__(message, code=ErrorCode(code) if known else ErrorCode.INTERNAL)
 
 
 @dataclass(eq=False)
@@ -226,9 +225,6 @@ class Relay:
             reply: dict[str, Any] = {"data": data if message["op"] == "operation" else data or {}}
         except ApplicationError as error:
             reply = {"error": error.message, "code": str(error.code)}
-        except registry.safe_errors as error:
-            reply = {"error": str(getattr(error, "message", "")),
-                     "code": str(getattr(error, "code", ""))}
         except Exception:
             logger.exception("relayed %s failed [node:%s, meeting:%s]", message.get("name"),
                              self.node.id, message.get("meeting_id"))

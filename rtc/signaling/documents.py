@@ -54,9 +54,6 @@ def _doc(enum: type, name: str) -> str:
 
 def _data_schema(route: Route, defs: dict[str, Any]) -> dict[str, Any]:
     model = route.model
-    if model is None:
-        doc = (getattr(route.schema, "__doc__", "") or "").strip().split("\n")[0]
-        return {"type": "object", "description": doc or "See PROTOCOL.md."}
     schema = model.model_json_schema(by_alias=True, ref_template="#/$defs/{model}")
     for name, sub in schema.pop("$defs", {}).items():
         defs[name] = sub
@@ -148,10 +145,7 @@ def asyncapi() -> dict[str, Any]:
 
 
 def _fields(route: Route) -> str:
-    model = route.model
-    if model is None:
-        return "see below"
-    schema = model.model_json_schema(by_alias=True)
+    schema = route.model.model_json_schema(by_alias=True)
     required = set(schema.get("required", []))
     names = [name if name in required else f"{name}?" for name in schema.get("properties", {})]
     return ", ".join(f"`{name}`" for name in names) or "—"

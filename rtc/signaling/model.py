@@ -41,15 +41,23 @@ class Rule:
     """How a natively checked field explains a failure, in the words clients already know.
 
     ``kind``: ``id``, ``choice``, ``int``, ``bool``, ``object`` (a free JSON object whose own
-    validator runs only when the key is present) or ``text`` (required text)."""
+    validator runs only when the key is present), ``text`` (required text) or ``check`` (a
+    Python check, asked what it says of an absent value)."""
 
     kind: str
     choices: tuple[str, ...] = ()
     minimum: int = 0
     maximum: int = 0
+    check: Callable[[Any], Any] | None = None
+    """For a field checked in Python (kind ``check``): what it says of an absent value."""
 
     def message(self, key: str, error_type: str, value: Any) -> str:
         """The legacy message for ``error_type`` on ``value`` of field ``key``."""
+        if self.check is not None:
+            try:
+                self.check(None)
+            except SignalingError as error:
+                return error.message
         if self.kind == "object":
             return f"{key} must be an object"
         if value is None:  # absent or null: both read as "not given"
