@@ -52,6 +52,11 @@ logger = logging.getLogger(__name__)
 
 CLAIM_ATTEMPTS = 3
 
+NEW_EVENTS: dict[type[RemoteObject], str] = {
+    RemoteTransport: "newtransport", RemoteProducer: "newproducer",
+    RemoteConsumer: "newconsumer"}
+"""The observer event of a proxy's parent when the proxy is made (the library's names)."""
+
 
 def _node(service: Any) -> Any:
     from rtc.cluster import node_of
@@ -112,6 +117,11 @@ class Link:
             target.consumers[proxy.id] = proxy
             proxy.parents.append(target)
         proxy.observer.on("close", lambda: target.children.discard(proxy))
+        # As the library's objects do: the parent's observer announces the new child (dynacast
+        # follows a call's consumers and producers this way, remote ones included).
+        new = NEW_EVENTS.get(type(proxy))
+        if new is not None:
+            target.observer.emit(new, proxy)
         return proxy
 
     def call_soon(self, object_id: str, method: str) -> None:
@@ -227,6 +237,8 @@ async def remote_router(service: Any, room: Any, loads: dict[str, int],
             link.close()
             return None
         room.add_router(link, link.router)
+        if room.dynacast is not None:  # the remote viewers' layers count for the senders
+            room.dynacast.attach(link.router)
         logger.info("call cascaded to another node [meeting:%s, node:%s, router:%s]",
                     room.meeting_id, candidate, link.router.id)
         return link.router

@@ -77,7 +77,8 @@ def json_schema() -> dict[str, Any]:
                 "type": {"const": name},
                 "requestId": {"type": "string", "minLength": 1,
                               "maxLength": MAX_REQUEST_ID_LENGTH},
-                "data": _data_schema(route, defs),
+                # Absent or null data reads as {} (rtc.signaling.model.validate).
+                "data": {"anyOf": [_data_schema(route, defs), {"type": "null"}]},
             },
         })
     return {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": SCHEMA_ID,
