@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import weakref
 from typing import Any
 
@@ -51,6 +52,10 @@ __all__ = ["Link", "RemoteConsumer", "RemoteProducer", "RemoteRouter", "RemoteTr
 logger = logging.getLogger(__name__)
 
 CLAIM_ATTEMPTS = 3
+SHUN_SECONDS = 30.0
+"""How long a node that failed to open a router (refused, or did not answer in time) is not
+claimed again by this owner: a node hanging with its lease kept would else cost every next
+overflow peer the timeout, under the call's spread lock."""
 
 NEW_EVENTS: dict[type[RemoteObject], str] = {
     RemoteTransport: "newtransport", RemoteProducer: "newproducer",
@@ -62,6 +67,27 @@ def _node(service: Any) -> Any:
     from rtc.cluster import node_of
 
     return node_of(service)
+
+
+def _timeout() -> float:
+    """Seconds a cascade operation waits for the other node (``CASCADE_TIMEOUT_SECONDS``): a
+    peer's set-up, or the call's spread lock while a node is claimed, waits that long at most,
+    not the relay's general timeout."""
+    from rtc.cluster.config import cluster_settings
+
+    return float(cluster_settings()["CASCADE_TIMEOUT_SECONDS"])
+
+
+_SHUNNED: weakref.WeakKeyDictionary[Any, dict[str, float]] = weakref.WeakKeyDictionary()
+
+
+def shunned(service: Any) -> dict[str, float]:
+    """node id → until when (``time.monotonic``) this owner does not claim it again."""
+    until = _SHUNNED.setdefault(service, {})
+    now = time.monotonic()
+    for node_id in [n for n, t in until.items() if t <= now]:
+        del until[node_id]
+    return until
 
 
 # -- the link to one node for one meeting ---------------------------------------------------------
@@ -101,7 +127,7 @@ class Link:
             raise InvalidStateError("no cluster node")
         result = await node.relay.ask(self.node_id, "cascade.call", {
             "meeting_id": self.meeting_id, "object_id": target.id, "method": method,
-            "kwargs": kwargs})
+            "kwargs": kwargs}, timeout=_timeout())
         if not (isinstance(result, dict) and "@object" in result):
             return result
         proxy = CLASSES.get(str(result["@object"]), RemoteObject)(self, result)
@@ -135,7 +161,7 @@ class Link:
         try:
             await node.relay.ask(self.node_id, "cascade.call", {
                 "meeting_id": self.meeting_id, "object_id": object_id, "method": method,
-                "kwargs": {}})
+                "kwargs": {}}, timeout=_timeout())
         except Exception as exc:
             logger.info("cascaded %s not done [meeting:%s, node:%s, object:%s]: %s", method,
                         self.meeting_id, self.node_id, object_id, exc)
@@ -161,7 +187,7 @@ class Link:
             await node.store.release_cascade(self.meeting_id, self.node_id)
             if self.node_id in node.records:
                 await node.relay.ask(self.node_id, "cascade.close", {
-                    "meeting_id": self.meeting_id, "owner": node.id})
+                    "meeting_id": self.meeting_id, "owner": node.id}, timeout=_timeout())
         except Exception as exc:
             logger.warning("cascade not released [meeting:%s, node:%s]: %s", self.meeting_id,
                            self.node_id, exc)
@@ -216,7 +242,7 @@ async def remote_router(service: Any, room: Any, loads: dict[str, int],
     open_ = [r for r in remote if loads.get(r.id, 0) < budget]
     if open_:
         return min(open_, key=lambda r: loads.get(r.id, 0))
-    tried = {node.id, *(r.link.node_id for r in remote)}
+    tried = {node.id, *(r.link.node_id for r in remote), *shunned(service)}
     for _ in range(CLAIM_ATTEMPTS):
         candidate = placement.choose(node.records, exclude=frozenset(tried))
         if candidate is None:
@@ -225,11 +251,22 @@ async def remote_router(service: Any, room: Any, loads: dict[str, int],
         try:
             if not await node.store.claim_cascade(room.meeting_id, candidate, node.id):
                 continue
+        except Exception as exc:
+            logger.warning("cascade not claimed [meeting:%s, node:%s]: %s", room.meeting_id,
+                           candidate, exc)
+            continue
+        try:
             answer = await node.relay.ask(candidate, "cascade.open", {
-                "meeting_id": room.meeting_id, "owner": node.id})
+                "meeting_id": room.meeting_id, "owner": node.id}, timeout=_timeout())
         except Exception as exc:
             logger.warning("cascade refused [meeting:%s, node:%s]: %s", room.meeting_id,
                            candidate, exc)
+            shunned(service)[candidate] = time.monotonic() + SHUN_SECONDS
+            try:
+                await node.store.release_cascade(room.meeting_id, candidate)
+            except Exception as release_error:
+                logger.warning("cascade claim kept [meeting:%s, node:%s]: %s",
+                               room.meeting_id, candidate, release_error)
             continue
         link = Link(service, room.meeting_id, candidate, answer)
         links_of(service)[(room.meeting_id, candidate)] = link

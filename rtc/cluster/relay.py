@@ -122,10 +122,13 @@ class Relay:
             raise RelayedError(str(reply["error"]), str(reply.get("code") or "internal"))
         return dict(reply.get("data") or {})
 
-    async def ask(self, node_id: str, name: str, args: dict[str, Any]) -> Any:
+    async def ask(self, node_id: str, name: str, args: dict[str, Any], *,
+                  timeout: float | None = None) -> Any:
         """Have ``node_id`` run the operator operation ``name`` (`rtc.cluster.ops`); its
-        result, or its refusal raised as a SignalingError with the same message and code."""
-        reply = await self._call(node_id, {"op": "operation", "name": name, "args": args})
+        result, or its refusal raised as a SignalingError with the same message and code.
+        ``timeout``: seconds to wait for the answer (default ``RELAY_TIMEOUT_SECONDS``)."""
+        reply = await self._call(node_id, {"op": "operation", "name": name, "args": args},
+                                 timeout=timeout)
         if "error" in reply:
             code = str(reply.get("code") or "")
             known = code in {c.value for c in ErrorCode}
@@ -147,7 +150,8 @@ class Relay:
             logger.warning("detach not delivered [owner:%s, channel:%s]: %s", owner,
                            conn.channel_name, error.message)
 
-    async def _call(self, owner: str, message: dict[str, Any]) -> dict[str, Any]:
+    async def _call(self, owner: str, message: dict[str, Any], *,
+                    timeout: float | None = None) -> dict[str, Any]:
         from rtc.cluster.config import cluster_settings
 
         channel = self.node.channel_of(owner)
@@ -162,7 +166,9 @@ class Relay:
         try:
             await self.node.layer.send(channel, {"type": "cluster.request", "id": call_id,
                                                  "reply_to": self.node.channel, **message})
-            async with asyncio.timeout(cluster_settings()["RELAY_TIMEOUT_SECONDS"]):
+            async with asyncio.timeout(
+                    timeout if timeout is not None
+                    else cluster_settings()["RELAY_TIMEOUT_SECONDS"]):
                 return await future
         except TimeoutError:
             logger.warning("relay timed out [owner:%s, op:%s, name:%s]", owner, message["op"],

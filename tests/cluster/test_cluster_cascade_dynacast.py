@@ -119,3 +119,41 @@ async def test_a_remote_viewer_enlarging_the_senders_tile_keeps_its_top_layer_on
     await wait_for(lambda: "m-dynacast" not in remote.hosted_of(pair.b.service), timeout=5,
                    what="b's router closed")
     assert producer.closed and local.closed
+
+
+async def test_a_sender_on_the_remote_node_is_told_what_the_owners_viewers_want(
+        pair: Pair) -> None:
+    """The sender's transport is on node b (its producer a proxy), its viewer on node a: the
+    producer is followed through b's router, the pipe consumer on b's pipe transport (which
+    forwards every layer) does not count, and the local viewer's layers decide."""
+    link = await open_link(pair, "m-far-sender")
+    _, router = await pair.a.service.mediasoup.create_router()
+    channel = await pair.layer.new_channel()
+    dynacast = Dynacast(meeting_id="m-far-sender", owner_channel=lambda _pid: channel,
+                        start_task=pair.a.service._start_task, raise_delay=0.02,
+                        lower_delay=LOWER_DELAY)
+    dynacast.attach(router)
+    dynacast.attach(link.router)
+
+    send = await link.router.create_webrtc_transport(listen_infos=LISTEN)
+    producer = await send.produce(kind="video", rtp_parameters=simulcast_parameters())
+    assert dynacast.state(producer.id) == {"sent": 2, "wanted": 0, "spatialLayers": 3}
+    await told(pair, channel, 0)  # nobody consumes it yet
+
+    room = SimpleNamespace(producer=lambda _pid: (None, producer))
+    await pipe_between(room, link.router, router, producer.id)
+    assert dynacast.state(producer.id)["wanted"] == 0
+    viewer = await (await router.create_webrtc_transport(listen_infos=LISTEN)).consume(
+        producer_id=producer.id, rtp_capabilities=router.rtp_capabilities)
+    await viewer.set_preferred_layers(spatial_layer=1)
+    dynacast.changed(viewer)
+    await told(pair, channel, 1)
+    viewer.close()
+    await told(pair, channel, 0)
+
+    dynacast.close()
+    producer.close()
+    link.router.close()
+    router.close()
+    await wait_for(lambda: "m-far-sender" not in remote.hosted_of(pair.b.service), timeout=5,
+                   what="b's router closed")
