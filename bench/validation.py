@@ -4,19 +4,27 @@ The route table (`rtc.signaling.routes`) validates each request into a pydantic 
 before anything else; this measures that step alone, so a change of the schemas can be held
 to "not slower". It runs against whichever implementation the checkout has (``routes.
 parse_request``, or the hand-written ``schemas.parse_request`` it replaced), so the same
-script measures before and after. Usage::
+script measures before and after; ``--against REV`` also loads the hand-written parsers of
+git revision REV (``rtc/signaling/schemas.py`` as it was, e.g. ``1b16399``) and times both
+in turns in one process, which is what to compare on a loaded machine. Usage::
 
-    flock /tmp/conference-bench.lock .venv/bin/python -m bench.validation [--number N] [--json]
+    flock /tmp/conference-bench.lock .venv/bin/python -m bench.validation [--number N]
+        [--against REV] [--quick] [--json]
 
-Columns: ns per request (best of 5 runs of N calls), for a well-formed request as a browser
-sends it, and for a refused one (``invalid``: the error path builds its message).
+Columns: ns per request (best of 7 runs of N calls, the two implementations alternating), for
+a well-formed request as a browser sends it, and for a refused one (``invalid``: the error
+path builds its message).
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
+import subprocess
+import sys
+import tempfile
 import timeit
 from collections.abc import Callable
 from typing import Any
@@ -69,16 +77,41 @@ def _parser() -> tuple[str, Callable[[str, Any], Any]]:
         return "schemas (hand-written)", parse_request
 
 
-def _time(call: Callable[[], Any], number: int) -> float:
-    return min(timeit.repeat(call, number=number, repeat=5)) / number * 1e9
+def _legacy(revision: str) -> Callable[[str, Any], Any]:
+    """``parse_request`` of the hand-written schemas at git ``revision``."""
+    source = subprocess.run(["git", "show", f"{revision}:rtc/signaling/schemas.py"],
+                            check=True, capture_output=True, text=True).stdout
+    with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as file:
+        file.write(source)
+    spec = importlib.util.spec_from_file_location("legacy_schemas", file.name)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["legacy_schemas"] = module
+    spec.loader.exec_module(module)
+    os.unlink(file.name)
+    return module.parse_request  # type: ignore[no-any-return]
 
 
-def main() -> None:
+def _times(calls: list[Callable[[], Any]], number: int) -> list[float]:
+    """Best ns per call of each, the calls taking turns (fair on a busy machine)."""
+    best = [float("inf")] * len(calls)
+    for _ in range(7):
+        for index, call in enumerate(calls):
+            best[index] = min(best[index], timeit.timeit(call, number=number) / number * 1e9)
+    return best
+
+
+def main(argv: list[str] | None = None) -> None:
     """Print the table (or JSON)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--number", type=int, default=20_000)
+    parser.add_argument("--quick", action="store_true", help="100 calls a run (a smoke run)")
     parser.add_argument("--json", action="store_true")
-    args = parser.parse_args()
+    parser.add_argument("--against", metavar="REV",
+                        help="also time the hand-written parsers of this git revision")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.number = 100
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "conference.settings")
     import django
 
@@ -86,31 +119,43 @@ def main() -> None:
     from rtc.signaling.errors import SignalingError
 
     name, parse = _parser()
+    parsers = [(name, parse)]
+    if args.against:
+        parsers.append((f"hand-written at {args.against}", _legacy(args.against)))
 
-    def refused(request_type: str, data: dict[str, Any]) -> None:
-        try:
-            parse(request_type, data)
-        except SignalingError:
-            return
-        raise AssertionError(f"{request_type} {data} was accepted")
+    def refuser(fn: Callable[[str, Any], Any], request_type: str,
+                data: dict[str, Any]) -> Callable[[], None]:
+        def refused() -> None:
+            try:
+                fn(request_type, data)
+            except SignalingError:
+                return
+            raise AssertionError(f"{request_type} {data} was accepted")
+
+        return refused
 
     rows = []
     for request_type, good, bad in CASES:
-        parse(request_type, good)
-        refused(request_type, bad)
-        rows.append({"type": request_type,
-                     "valid_ns": round(_time(lambda t=request_type, d=good: parse(t, d),
-                                             args.number)),
-                     "invalid_ns": round(_time(lambda t=request_type, d=bad: refused(t, d),
-                                               args.number))})
+        valid = _times([lambda f=fn, t=request_type, d=good: f(t, d) for _, fn in parsers],
+                       args.number)
+        invalid = _times([refuser(fn, request_type, bad) for _, fn in parsers], args.number)
+        row: dict[str, Any] = {"type": request_type}
+        for index, (label, _) in enumerate(parsers):
+            row[label] = {"valid_ns": round(valid[index]), "invalid_ns": round(invalid[index])}
+        rows.append(row)
     load = os.getloadavg()[0]
     if args.json:
-        print(json.dumps({"implementation": name, "load1": load, "rows": rows}))
+        print(json.dumps({"load1": load, "rows": rows}))
         return
-    print(f"validation per request: {name}, load {load:.2f}")
-    print(f"{'request':<24}{'valid ns':>10}{'invalid ns':>12}")
+    labels = [label for label, _ in parsers]
+    print(f"validation per request (ns, best of 7), load {load:.2f}: " + " | ".join(
+        f"[{i}] {label}" for i, label in enumerate(labels)))
+    header = "".join(f"{f'valid[{i}]':>11}{f'invalid[{i}]':>13}" for i in range(len(labels)))
+    print(f"{'request':<24}{header}")
     for row in rows:
-        print(f"{row['type']:<24}{row['valid_ns']:>10}{row['invalid_ns']:>12}")
+        cells = "".join(f"{row[label]['valid_ns']:>11}{row[label]['invalid_ns']:>13}"
+                        for label in labels)
+        print(f"{row['type']:<24}{cells}")
 
 
 if __name__ == "__main__":

@@ -1,20 +1,23 @@
 """Schemas of the collaboration requests (chat, hands, reactions, whiteboard, lobby).
 
-A frozen dataclass per request and a parser that checks the request's ``data`` with
-`rtc.signaling.fields` (unknown keys refused, sizes bounded, ``invalid`` with a readable
-message); each route of `collab.signaling` names its parser (`rtc.signaling.routes.route`).
-Requests without data use the pydantic model `rtc.signaling.schemas.EmptyRequest`. Limits
-that are settings (the chat length) are checked here too, read on every request.
+Declared like the ``rtc:*`` ones (`rtc.signaling.schemas`): a pydantic v2 model per request
+(unknown keys refused, strict JSON types, the old readable ``invalid`` messages), named by
+its route in `collab.signaling`. Fields whose check is Python (the chat text, whiteboard
+elements, erase lists, pointer positions) run it through `rtc.signaling.model.legacy`, so
+their messages are unchanged. Limits that are settings (the chat length) are read on every
+request.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import Field, PlainValidator, WithJsonSchema
 
 from collab.board_elements import parse_element, parse_point
 from collab.config import collab_limits
-from rtc.signaling.fields import identifier, integer, invalid, only_keys
+from rtc.signaling.fields import identifier, invalid
+from rtc.signaling.model import OptionalId, Request, Rule, legacy
 from rtc.signaling.schemas import EmptyRequest
 
 __all__ = [
@@ -29,144 +32,108 @@ __all__ = [
     "ReactionRequest",
     "WhiteboardDrawRequest",
     "WhiteboardEraseRequest",
-    "parse_chat_delete",
-    "parse_chat_send",
-    "parse_draw",
-    "parse_erase",
-    "parse_hand_lower",
-    "parse_lobby_decision",
-    "parse_pointer",
-    "parse_reaction",
 ]
 
 REACTIONS = ("👍", "👏", "😂", "❤️", "🎉", "😮", "🤔", "👋")
 """The reactions a client may send (a fixed set: nothing else is shown on a tile)."""
 MAX_ERASE_IDS = 200
+MAX_SAFE_INT = 2**53 - 1
 
 
+def _checked(check: Any, schema: dict[str, Any]) -> tuple[Any, ...]:
+    """The metadata of a field checked in Python: the check, its messages, its schema."""
+    return (PlainValidator(legacy(check)), Rule("check", check=check), WithJsonSchema(schema))
 
-@dataclass(frozen=True, slots=True)
-class Request:
-    """Base of the parsed collaboration requests."""
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise invalid("text is required")
+    if not value.strip():
+        raise invalid("text must not be empty")
+    limit = collab_limits().chat_max_chars
+    if len(value) > limit:
+        raise invalid(f"text must be at most {limit} characters")
+    if "\x00" in value:
+        raise invalid("text has a NUL character")
+    return value
 
 
-@dataclass(frozen=True, slots=True)
 class ChatSendRequest(Request):
     """``chat:send``: a message to everyone, or privately to the peer ``to``."""
 
-    text: str
-    """Exactly as typed: 1 to ``CHAT_MAX_CHARS`` characters, not only blanks."""
-    to: str | None = None
-    """The addressee's peer id in this call; None for everyone."""
+    text: Annotated[str, *_checked(_text, {
+        "type": "string", "minLength": 1,
+        "description": "Exactly as typed: 1 to CHAT_MAX_CHARS characters, not only blanks."})]
+    to: OptionalId = Field(default=None, description="The addressee's peer id in this call; "
+                                                     "absent for everyone.")
 
 
-def parse_chat_send(data: dict[str, Any]) -> ChatSendRequest:
-    only_keys(data, frozenset({"text", "to"}), "data")
-    text = data.get("text")
-    if not isinstance(text, str):
-        raise invalid("text is required")
-    if not text.strip():
-        raise invalid("text must not be empty")
-    limit = collab_limits().chat_max_chars
-    if len(text) > limit:
-        raise invalid(f"text must be at most {limit} characters")
-    if "\x00" in text:
-        raise invalid("text has a NUL character")
-    to = identifier(data, "to") if data.get("to") is not None else None
-    return ChatSendRequest(text=text, to=to)
+MessageId = Annotated[int, Field(ge=1, le=MAX_SAFE_INT),
+                      Rule("int", minimum=1, maximum=MAX_SAFE_INT)]
 
 
-@dataclass(frozen=True, slots=True)
 class ChatDeleteRequest(Request):
     """``chat:delete``: the host removes one message for everyone."""
 
-    message_id: int
+    message_id: MessageId = Field(alias="id")
 
 
-def parse_chat_delete(data: dict[str, Any]) -> ChatDeleteRequest:
-    only_keys(data, frozenset({"id"}), "data")
-    return ChatDeleteRequest(
-        message_id=integer(data, "id", required=True, minimum=1, maximum=2**53 - 1) or 0)
-
-
-@dataclass(frozen=True, slots=True)
 class HandLowerRequest(Request):
     """``hand:lower``: one's own hand, or (host) the hand of ``peer_id``."""
 
-    peer_id: str | None = None
+    peer_id: OptionalId = None
 
 
-def parse_hand_lower(data: dict[str, Any]) -> HandLowerRequest:
-    only_keys(data, frozenset({"peerId"}), "data")
-    peer = identifier(data, "peerId") if data.get("peerId") is not None else None
-    return HandLowerRequest(peer_id=peer)
+def _emoji(value: Any) -> str:
+    if not isinstance(value, str) or value not in REACTIONS:
+        raise invalid("emoji must be one of the offered reactions")
+    return value
 
 
-@dataclass(frozen=True, slots=True)
 class ReactionRequest(Request):
     """``reaction:send``: one of :data:`REACTIONS`, shown on the sender's tile for a moment."""
 
-    emoji: str
+    emoji: Annotated[str, *_checked(_emoji, {"enum": list(REACTIONS)})]
 
 
-def parse_reaction(data: dict[str, Any]) -> ReactionRequest:
-    only_keys(data, frozenset({"emoji"}), "data")
-    emoji = data.get("emoji")
-    if emoji not in REACTIONS:
-        raise invalid("emoji must be one of the offered reactions")
-    return ReactionRequest(emoji=emoji)
-
-
-@dataclass(frozen=True, slots=True)
 class WhiteboardDrawRequest(Request):
     """``whiteboard:draw``: add one element (`collab.board_elements.parse_element`)."""
 
-    element: dict[str, Any]
+    element: Annotated[dict[str, Any], *_checked(parse_element, {
+        "type": "object", "description": "pen, line, arrow, rect, ellipse or text, in board "
+                                         "units (PROTOCOL.md)"})]
 
 
-def parse_draw(data: dict[str, Any]) -> WhiteboardDrawRequest:
-    only_keys(data, frozenset({"element"}), "data")
-    return WhiteboardDrawRequest(element=parse_element(data.get("element")))
+def _ids(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not 1 <= len(value) <= MAX_ERASE_IDS:
+        raise invalid(f"ids must be a list of 1 to {MAX_ERASE_IDS} element ids")
+    return tuple(dict.fromkeys(identifier({"id": item}, "id") for item in value))
 
 
-@dataclass(frozen=True, slots=True)
 class WhiteboardEraseRequest(Request):
     """``whiteboard:erase``: remove elements by id (the eraser, and undo of one's own)."""
 
-    ids: tuple[str, ...]
+    ids: Annotated[tuple[str, ...], *_checked(_ids, {
+        "type": "array", "minItems": 1, "maxItems": MAX_ERASE_IDS,
+        "items": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"}})]
 
 
-def parse_erase(data: dict[str, Any]) -> WhiteboardEraseRequest:
-    only_keys(data, frozenset({"ids"}), "data")
-    ids = data.get("ids")
-    if not isinstance(ids, list) or not 1 <= len(ids) <= MAX_ERASE_IDS:
-        raise invalid(f"ids must be a list of 1 to {MAX_ERASE_IDS} element ids")
-    return WhiteboardEraseRequest(
-        ids=tuple(dict.fromkeys(identifier({"id": item}, "id") for item in ids)))
+def _x(value: Any) -> float:
+    return parse_point({"x": value, "y": 0})[0]
 
 
-@dataclass(frozen=True, slots=True)
+def _y(value: Any) -> float:
+    return parse_point({"x": 0, "y": value})[1]
+
+
 class PointerRequest(Request):
     """``whiteboard:pointer``: where this peer points on the board (not stored)."""
 
-    x: float
-    y: float
+    x: Annotated[float, *_checked(_x, {"type": "number", "minimum": 0})]
+    y: Annotated[float, *_checked(_y, {"type": "number", "minimum": 0})]
 
 
-def parse_pointer(data: dict[str, Any]) -> PointerRequest:
-    only_keys(data, frozenset({"x", "y"}), "data")
-    x, y = parse_point(data)
-    return PointerRequest(x=x, y=y)
-
-
-@dataclass(frozen=True, slots=True)
 class LobbyDecisionRequest(Request):
     """``lobby:admit`` / ``lobby:deny``: the host's answer to one waiting person."""
 
-    user_id: int
-
-
-def parse_lobby_decision(data: dict[str, Any]) -> LobbyDecisionRequest:
-    only_keys(data, frozenset({"userId"}), "data")
-    return LobbyDecisionRequest(
-        user_id=integer(data, "userId", required=True, minimum=1, maximum=2**53 - 1) or 0)
+    user_id: MessageId

@@ -36,14 +36,6 @@ from collab.schemas import (
     ReactionRequest,
     WhiteboardDrawRequest,
     WhiteboardEraseRequest,
-    parse_chat_delete,
-    parse_chat_send,
-    parse_draw,
-    parse_erase,
-    parse_hand_lower,
-    parse_lobby_decision,
-    parse_pointer,
-    parse_reaction,
 )
 from meetings.models import Meeting
 from rtc import grants
@@ -109,7 +101,7 @@ def _host_by_grant(conn: Connection) -> bool | None:
 # --- chat ----------------------------------------------------------------------------------------
 
 
-@route("chat:send", schema=parse_chat_send, grant=grants.chat,
+@route("chat:send", schema=ChatSendRequest, grant=grants.chat,
        events=("chat:message",))
 async def chat_send(conn: Connection, request: ChatSendRequest) -> Reply:
     """Send a message to everyone, or privately to the peer ``to``; everyone it is for gets
@@ -150,7 +142,7 @@ async def chat_history(conn: Connection, request: EmptyRequest) -> Reply:
     return {"messages": messages}
 
 
-@route("chat:delete", schema=parse_chat_delete, grant=grants.host,
+@route("chat:delete", schema=ChatDeleteRequest, grant=grants.host,
        events=("chat:deleted",))
 async def chat_delete(conn: Connection, request: ChatDeleteRequest) -> Reply:
     """Host only: delete a message; everyone gets ``chat:deleted``."""
@@ -181,7 +173,7 @@ async def hand_raise(conn: Connection, request: EmptyRequest) -> Reply:
     return {"raised": True, "position": position}
 
 
-@route("hand:lower", schema=parse_hand_lower, grant=grants.allowed,
+@route("hand:lower", schema=HandLowerRequest, grant=grants.allowed,
        events=("hand:lowered",))
 async def hand_lower(conn: Connection, request: HandLowerRequest) -> Reply:
     """Lower this peer's hand, or (host) anyone's; everyone gets ``hand:lowered``."""
@@ -214,7 +206,7 @@ async def hand_list(conn: Connection, request: EmptyRequest) -> Reply:
     return {"hands": [h.payload() for h in hand_queues.queue(room.meeting_id, room.peers)]}
 
 
-@route("reaction:send", schema=parse_reaction, grant=grants.chat,
+@route("reaction:send", schema=ReactionRequest, grant=grants.chat,
        events=("reaction:shown",))
 async def reaction_send(conn: Connection, request: ReactionRequest) -> Reply:
     """Show a reaction on this peer's tile: everyone gets ``reaction:shown``; not stored."""
@@ -242,7 +234,7 @@ def _peer_id(conn: Connection) -> str | None:
     return found[1].id if found is not None else None
 
 
-@route("whiteboard:draw", schema=parse_draw, grant=grants.whiteboard,
+@route("whiteboard:draw", schema=WhiteboardDrawRequest, grant=grants.whiteboard,
        events=("whiteboard:op",))
 async def whiteboard_draw(conn: Connection, request: WhiteboardDrawRequest) -> Reply:
     """Add an element; the others get ``whiteboard:op`` (``add``) with its ``seq``."""
@@ -254,7 +246,7 @@ async def whiteboard_draw(conn: Connection, request: WhiteboardDrawRequest) -> R
     return {"seq": op["seq"]}
 
 
-@route("whiteboard:erase", schema=parse_erase, grant=grants.whiteboard,
+@route("whiteboard:erase", schema=WhiteboardEraseRequest, grant=grants.whiteboard,
        events=("whiteboard:op",))
 async def whiteboard_erase(conn: Connection, request: WhiteboardEraseRequest) -> Reply:
     """Erase elements (eraser, undo); the others get ``whiteboard:op`` (``erase``)."""
@@ -284,7 +276,7 @@ async def whiteboard_state(conn: Connection, request: EmptyRequest) -> Reply:
     return await database_sync_to_async(whiteboard.board_state)(meeting_id=conn.meeting_id)
 
 
-@route("whiteboard:pointer", schema=parse_pointer, grant=grants.whiteboard,
+@route("whiteboard:pointer", schema=PointerRequest, grant=grants.whiteboard,
        events=("whiteboard:pointer",))
 async def whiteboard_pointer(conn: Connection, request: PointerRequest) -> Reply:
     """Show where this peer points: the others get ``whiteboard:pointer``; not stored."""
@@ -331,14 +323,14 @@ async def _decide(conn: Connection, request: LobbyDecisionRequest, *, admit: boo
     return {"userId": request.user_id, "admitted": admit}
 
 
-@route("lobby:admit", schema=parse_lobby_decision, grant=grants.host,
+@route("lobby:admit", schema=LobbyDecisionRequest, grant=grants.host,
        events=("lobby:admitted", "lobby:decided"))
 async def lobby_admit(conn: Connection, request: LobbyDecisionRequest) -> Reply:
     """Host only: let a waiting person in (they get ``lobby:admitted``, then enter)."""
     return await _decide(conn, request, admit=True)
 
 
-@route("lobby:deny", schema=parse_lobby_decision, grant=grants.host,
+@route("lobby:deny", schema=LobbyDecisionRequest, grant=grants.host,
        events=("lobby:denied", "lobby:decided"))
 async def lobby_deny(conn: Connection, request: LobbyDecisionRequest) -> Reply:
     """Host only: turn a waiting person away (they get ``lobby:denied`` and are closed)."""

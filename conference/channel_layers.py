@@ -30,6 +30,7 @@ second process subscribed to the same group still gets every message.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import time
 from typing import Any
@@ -38,7 +39,7 @@ from channels.exceptions import ChannelFull
 from channels.layers import InMemoryChannelLayer as ChannelsInMemoryChannelLayer
 from channels_redis.core import RedisChannelLayer as ChannelsRedisChannelLayer
 from redis import asyncio as aioredis
-from redis.exceptions import RedisError
+from redis.exceptions import NoScriptError, RedisError
 
 __all__ = ["MISSED", "InMemoryChannelLayer", "RedisChannelLayer"]
 
@@ -260,10 +261,14 @@ class RedisChannelLayer(ChannelsRedisChannelLayer):
             self._deliver(channel, message)
         key = self._group_key(group)
         connection = self.connection(self.consistent_hash(group))
-        async with connection.pipeline(transaction=False) as pipe:
-            pipe.zremrangebyscore(key, min=0, max=int(time.time()) - self.group_expiry)
-            pipe.zrange(key, 0, -1)
-            _, raw = await pipe.execute()
+        cutoff = int(time.time()) - self.group_expiry
+        try:
+            raw = await connection.evalsha(_REMOTE_MEMBERS_SHA, 1, key, cutoff,
+                                           self.client_prefix)
+        except NoScriptError:  # a Redis that never saw the script (or restarted empty)
+            await connection.script_load(_REMOTE_MEMBERS_LUA)
+            raw = await connection.evalsha(_REMOTE_MEMBERS_SHA, 1, key, cutoff,
+                                           self.client_prefix)
         remote = [name for name in (x.decode("utf8") for x in raw) if not self._is_ours(name)]
         if remote:
             await self._send_to_channels(group, remote, message)
@@ -422,6 +427,27 @@ def _reraise_if_cancelled() -> None:
     if task is not None and task.cancelling():
         raise asyncio.CancelledError
 
+
+_REMOTE_MEMBERS_LUA = """
+    redis.call('ZREMRANGEBYSCORE', KEYS[1], 0, ARGV[1])
+    local members = redis.call('ZRANGE', KEYS[1], 0, -1)
+    local suffix = ARGV[2] .. '!'
+    local remote = {}
+    for _, name in ipairs(members) do
+        local bang = string.find(name, '!', 1, true)
+        if not (bang and string.sub(string.sub(name, 1, bang), -#suffix) == suffix) then
+            remote[#remote + 1] = name
+        end
+    end
+    return remote
+"""
+"""A group's members that are not this process's (``ARGV[2]``: its ``client_prefix``), after
+sweeping the expired ones: ``group_send``'s one round trip. Redis filters, so the usual answer
+(every member is local) is an empty list, and one script call costs the client about half the
+CPU of the pipeline of two commands it replaced (issue 13: about six group events a peer in a
+call's set-up)."""
+
+_REMOTE_MEMBERS_SHA = hashlib.sha1(_REMOTE_MEMBERS_LUA.encode()).hexdigest()  # noqa: S324
 
 _GROUP_SEND_LUA = """
     local over_capacity = 0

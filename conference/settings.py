@@ -242,6 +242,10 @@ CLUSTER = {
     # Seconds a relayed request waits for the owning node's answer.
     "RELAY_TIMEOUT_SECONDS": env_int("CLUSTER_RELAY_TIMEOUT_SECONDS", 10, minimum=1,
                                      maximum=120),
+    # Seconds the owner of a cascaded call waits for another node's media operation (a peer's
+    # set-up, or the call's spread lock while a node is claimed, waits that long at most).
+    "CASCADE_TIMEOUT_SECONDS": env_int("CLUSTER_CASCADE_TIMEOUT_SECONDS", 3, minimum=1,
+                                       maximum=120),
     # Seconds a draining node (SIGTERM) waits for its calls to move before it exits.
     "DRAIN_SECONDS": env_int("CLUSTER_DRAIN_SECONDS", 5, minimum=0, maximum=600),
     # The node's own base URL for operators (the live view links to it); optional.

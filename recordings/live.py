@@ -124,8 +124,10 @@ async def _on_owner(meeting_id: str, name: str, **args: Any) -> str:
     try:
         return str(await ops.on_owner(meeting_id, name, meeting_id=meeting_id, **args))
     except SignalingError as error:
-        code = error.code if error.code in ErrorCode.__members__.values() else "conflict"
-        raise ApplicationError(error.message, code=ErrorCode(code)) from None
+        # An owner that is gone or did not answer is the call's state, not a server fault.
+        gone = error.code in (ErrorCode.INTERNAL, ErrorCode.UNAVAILABLE)
+        raise ApplicationError(error.message,
+                               code=ErrorCode.CONFLICT if gone else ErrorCode(error.code)) from None
 
 
 @ops.operation(START)

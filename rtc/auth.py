@@ -16,7 +16,9 @@ which the consumer sends before closing.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import weakref
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -96,15 +98,84 @@ def auth_stack(inner: Any) -> Any:
 MAX_TOKEN_LENGTH = 64
 
 
+TOKEN_BATCH = 100
+"""Most tokens looked up in one query."""
+
+
 @db_call
-def user_for_token(key: str) -> Any:
-    """The active user owning DRF token `key`, or AnonymousUser."""
+def _users_for_tokens(keys: list[str]) -> dict[str, Any]:
+    """The active users owning the DRF tokens ``keys``, by key (one query)."""
     from rest_framework.authtoken.models import Token
 
-    token = Token.objects.select_related("user").filter(key=key).first()
-    if token is None or not token.user.is_active:
-        return AnonymousUser()
-    return token.user
+    tokens = Token.objects.select_related("user").filter(key__in=keys)
+    return {token.key: token.user for token in tokens if token.user.is_active}
+
+
+class _TokenLookups:
+    """Token lookups of one event loop, made together when they arrive together.
+
+    A lookup arriving while none is being made starts one at once; those arriving meanwhile
+    wait for it and are then made in one query (up to `TOKEN_BATCH`): in a burst of sockets
+    (200 users opening their sockets in the same second) that is a few trips to the database
+    thread instead of one per socket, queued with the joins (issue 13). Every waiting lookup
+    gets the outcome of its own key, or the query's exception.
+    """
+
+    def __init__(self) -> None:
+        self.waiting: dict[str, list[asyncio.Future[Any]]] = {}
+        self.running = False
+
+    async def user(self, key: str) -> Any:
+        future = asyncio.get_running_loop().create_future()
+        self.waiting.setdefault(key, []).append(future)
+        if not self.running:
+            self.running = True
+            asyncio.get_running_loop().create_task(self._run())
+        return await future
+
+    async def _run(self) -> None:
+        batch: dict[str, list[asyncio.Future[Any]]] = {}
+        try:
+            while self.waiting:
+                keys = list(self.waiting)[:TOKEN_BATCH]
+                batch = {key: self.waiting.pop(key) for key in keys}
+                try:
+                    users = await _users_for_tokens(keys)
+                except BaseException as error:
+                    for futures in batch.values():
+                        for future in futures:
+                            if not future.done():
+                                future.set_exception(error)
+                    batch = {}
+                    if isinstance(error, asyncio.CancelledError):
+                        raise
+                    continue
+                for key, futures in batch.items():
+                    for future in futures:
+                        if not future.done():
+                            future.set_result(users.get(key) or AnonymousUser())
+                batch = {}
+        finally:  # normally nothing is left; cancelled (the loop closing): nobody waits on
+            self.running = False
+            left, self.waiting = [*batch.values(), *self.waiting.values()], {}
+            for futures in left:
+                for future in futures:
+                    if not future.done():
+                        future.cancel()
+
+
+_lookups: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _TokenLookups] = (
+    weakref.WeakKeyDictionary())
+
+
+async def user_for_token(key: str) -> Any:
+    """The active user owning DRF token `key`, or AnonymousUser (looked up together with the
+    other sockets' tokens of the moment: `_TokenLookups`)."""
+    loop = asyncio.get_running_loop()
+    lookups = _lookups.get(loop)
+    if lookups is None:
+        lookups = _lookups[loop] = _TokenLookups()
+    return await lookups.user(key)
 
 
 async def join_token_scope(token: str, path: str) -> dict[str, Any]:

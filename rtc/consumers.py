@@ -10,6 +10,9 @@ group's meeting events. Requests are validated envelopes dispatched through
 `rtc.protocol.registry`; anything malformed or unknown gets an error reply with its requestId,
 never a crash and never internal details.
 
+What a socket holds beyond Channels' own state (its socket slot, frame budget, attendance hold
+and call link) is its `rtc.socket_session.SocketSession`, which gives each back once.
+
 Close: a socket that drops keeps its call peer for the reconnect grace period (the registry's
 disconnect hook). A socket whose client said ``rtc:leave`` (and did not ``rtc:join`` again
 after it) and then closed is a leave, whatever the close code and however the ``rtc:leave``
@@ -39,8 +42,7 @@ from meetings.models import Meeting
 from meetings.selectors import JoinAccess
 from rtc import grants as rtc_grants
 from rtc import metrics, shutdown
-from rtc.attendance import attendance, mark_left
-from rtc.cluster.limits import take_shared
+from rtc.attendance import attendance
 from rtc.event_text import event_text
 from rtc.protocol import (
     CloseCode,
@@ -54,21 +56,12 @@ from rtc.protocol import (
     request_id_of,
     success_reply,
 )
-from rtc.services import current_room_service
 from rtc.services.config import limits
-from rtc.signaling.errors import SignalingError
-from rtc.signaling.ratelimit import RateLimiter
-from rtc.socket_limits import SocketLimit, SocketSlot, address_tag, client_address, open_sockets
+from rtc.socket_session import FRAME_FACTOR, SocketSession, frame_limiter
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["FRAME_FACTOR", "MeetingConsumer", "connects_in_progress", "frame_limiter"]
-
-FRAME_FACTOR = 2
-"""A socket may send this many times the rtc request rate and burst in frames of any kind."""
-
-frame_limiter = RateLimiter()
-"""Frame budgets of the open sockets (every frame, rtc or not, valid or not)."""
 
 RETRY_AFTER_SECONDS = (1.0, 4.0)
 """The ``retryAfter`` of a ``server_busy`` refusal is drawn from this range, so the clients
@@ -123,12 +116,6 @@ def _join_meeting(conn: MeetingConsumer, record: bool) -> tuple[JoinAccess, dict
         raise LobbyWait(conn._lobby_check(wait.meeting)) from None
 
 
-_TOO_MANY_SOCKETS = {
-    SocketLimit.USER: "too many open meeting connections for this account",
-    SocketLimit.ADDRESS: "too many open meeting connections from this address",
-}
-
-
 class MeetingConsumer(LobbyMixin, AsyncJsonWebsocketConsumer):
     """One client's connection to one meeting."""
 
@@ -137,18 +124,30 @@ class MeetingConsumer(LobbyMixin, AsyncJsonWebsocketConsumer):
     user: Any
     meeting_id: Any
     group_name: str
-    joined: bool = False
-    flooded: bool = False
-    """Cut off for flooding: its call peer is released at once (no reconnect grace)."""
-    leaving: bool = False
-    """The client sent ``rtc:leave`` (and no ``rtc:join`` since): its close is a leave."""
     join_grant: Any = None
     """The verified join token (set by `rtc.auth`), None for a Django login."""
-    socket_slot: SocketSlot | None = None
-    """This socket's place in the per-user and per-address counts, until it is given back."""
     join_access: JoinAccess | None = None
     """The user's role and the meeting's capacity, read when the socket joined (kept current
     by ``meeting.updated``; None: ``rtc:join`` reads them again)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.session = SocketSession(self)
+
+    @property
+    def joined(self) -> bool:
+        """In the meeting (its group, its attendance held), until it leaves."""
+        return self.session.joined
+
+    @property
+    def leaving(self) -> bool:
+        """The client sent ``rtc:leave`` (and no ``rtc:join`` since): its close is a leave."""
+        return self.session.leaving
+
+    @property
+    def flooded(self) -> bool:
+        """Cut off for flooding: its call peer is released at once (no reconnect grace)."""
+        return self.session.flooded
 
     # --- lifecycle ------------------------------------------------------------------------------
 
@@ -160,7 +159,7 @@ class MeetingConsumer(LobbyMixin, AsyncJsonWebsocketConsumer):
         try:
             await super().__call__(scope, receive, send)
         finally:
-            self._release_socket_slot()
+            self.session.release_slot()
             if self.in_lobby:  # ended without its disconnect while waiting
                 try:
                     await asyncio.shield(self._leave_lobby())
@@ -169,7 +168,7 @@ class MeetingConsumer(LobbyMixin, AsyncJsonWebsocketConsumer):
                                      self.meeting_id, self.user.pk)
             if self.joined:  # ended without its disconnect
                 try:
-                    await asyncio.shield(self._leave())
+                    await asyncio.shield(self.session.leave())
                 except Exception:
                     logger.exception("meeting=%s user=%s leaving after the task ended failed",
                                      self.meeting_id, self.user.pk)
@@ -192,7 +191,6 @@ class MeetingConsumer(LobbyMixin, AsyncJsonWebsocketConsumer):
         self.user = self.scope.get("user")
         self.meeting_id = self.scope["url_route"]["kwargs"]["meeting_id"]
         self.group_name = events.meeting_group_name(self.meeting_id)
-        self.joined = False
         self.join_grant = self.scope.get("join_grant")
         log_context.bind(meeting_id=self.meeting_id, user_id=getattr(self.user, "pk", None))
         shutdown.install()
@@ -210,7 +208,7 @@ class MeetingConsumer(LobbyMixin, AsyncJsonWebsocketConsumer):
         if shutdown.shutting_down():
             await self.close(code=int(CloseCode.SHUTTING_DOWN))
             return
-        refusal = self._take_socket_slot() or await self._take_shared_slot()
+        refusal = self.session.take_slot() or await self.session.take_shared_slot()
         if refusal is not None:
             await self._refuse(refusal, CloseCode.TOO_MANY_SOCKETS)
             return
@@ -237,8 +235,7 @@ class MeetingConsumer(LobbyMixin, AsyncJsonWebsocketConsumer):
                              self.meeting_id, self.user.pk)
             await self._refuse_busy()
             return
-        # Held before the write, so a concurrent last leave of this user is not written.
-        first = attendance.hold(self.meeting_id, self.user.pk, self.channel_name)
+        first = self.session.hold_attendance()
         try:
             async with attendance.writing(self.meeting_id, self.user.pk):
                 self.join_access, state = await _join_meeting(self, first)
@@ -262,8 +259,7 @@ class MeetingConsumer(LobbyMixin, AsyncJsonWebsocketConsumer):
             logger.exception("meeting=%s user=%s join failed", self.meeting_id, self.user.pk)
             await self._refuse_busy()
             return
-        self.joined = True
-        shutdown.track(self)
+        self.session.enter()
         if shutdown.shutting_down():  # began while the join was being written
             await self.leave_and_close(CloseCode.SHUTTING_DOWN)
             return
@@ -297,11 +293,10 @@ class MeetingConsumer(LobbyMixin, AsyncJsonWebsocketConsumer):
     async def _undo_join(self) -> None:
         """Take back what ``connect`` did before its join failed: the group membership and the
         presence (a leave is written when this socket was the user's only holder)."""
-        await self._discard_group()
-        if attendance.release(self.meeting_id, self.user.pk, self.channel_name):
-            await mark_left(self.meeting_id, self.user.pk)
+        await self.discard_group()
+        await self.session.release_attendance()
 
-    async def _discard_group(self) -> None:
+    async def discard_group(self) -> None:
         """Leave the meeting's group. The channel layer unreachable (Redis down) must not stop
         the rest of a leave: the call peer's detach and the attendance would be skipped, the
         peer left in the call and the leave never written (found by bench/chaos.py). The
@@ -312,50 +307,10 @@ class MeetingConsumer(LobbyMixin, AsyncJsonWebsocketConsumer):
             logger.warning("meeting=%s user=%s group not left, channel layer unavailable: %r",
                            self.meeting_id, self.user.pk, error)
 
-    def _take_socket_slot(self) -> dict[str, str] | None:
-        """Count this socket against its user's and its address's limits; when one is full,
-        the refusal to send instead. Nothing is awaited between the check and the count, so
-        concurrent connects cannot all slip under a limit."""
-        limit = limits()
-        address = client_address(self.scope)
-        outcome = open_sockets.acquire(
-            user_id=self.user.pk, address=address, max_per_user=limit.max_sockets_per_user,
-            max_per_address=limit.max_sockets_per_address)
-        if isinstance(outcome, SocketSlot):
-            self.socket_slot = outcome
-            return None
-        cap = (limit.max_sockets_per_user if outcome is SocketLimit.USER
-               else limit.max_sockets_per_address)
-        logger.warning("meeting=%s refused user=%s: its %s holds %s open sockets, the limit "
-                       "[address:%s]", self.meeting_id, self.user.pk, outcome.value, cap,
-                       address_tag(address))
-        return {"code": "too_many_sockets", "reason": _TOO_MANY_SOCKETS[outcome]}
-
-    async def _take_shared_slot(self) -> dict[str, str] | None:
-        """In a cluster, count this socket against the limits of all nodes together
-        (`rtc.cluster.limits`); the refusal to send when one is full."""
-        slot, limit = self.socket_slot, limits()
-        if slot is None:
-            return None
-        outcome = await take_shared(slot, max_per_user=limit.max_sockets_per_user,
-                                    max_per_address=limit.max_sockets_per_address)
-        if outcome is None:
-            return None
-        self.socket_slot = None
-        logger.warning("meeting=%s refused user=%s: its %s is at the cluster's limit",
-                       self.meeting_id, self.user.pk, outcome.value)
-        return {"code": "too_many_sockets", "reason": _TOO_MANY_SOCKETS[outcome]}
-
-    def _release_socket_slot(self) -> None:
-        """Give this socket's slot back (once; later calls change nothing)."""
-        slot, self.socket_slot = self.socket_slot, None
-        if slot is not None:
-            open_sockets.release(slot)
-
     async def close(self, code: int | None = None, reason: str | None = None) -> None:
         """Close from the server's end; the socket stops counting against the limits now,
         not when the client's close comes back."""
-        self._release_socket_slot()
+        self.session.release_slot()
         await super().close(code=code, reason=reason)
 
     async def _refuse(self, refusal: dict[str, Any] | None, default_code: int) -> None:
@@ -374,59 +329,16 @@ class MeetingConsumer(LobbyMixin, AsyncJsonWebsocketConsumer):
         Shielded: when the server gives up waiting for a closed socket's task (daphne cancels
         it after ``application_close_timeout``), the attendance is still written.
         """
-        self._release_socket_slot()
+        self.session.release_slot()
         if self.joined:
             logger.info("meeting=%s user=%s socket closed code=%s leaving=%s", self.meeting_id,
                         self.user.pk, code, self.leaving)
         await asyncio.shield(self._leave_lobby())
-        await asyncio.shield(self._leave())
-
-    async def _leave_call(self) -> None:
-        """The client asked to leave the call before closing: end its peer now, with reason
-        ``left``, not after the reconnect grace. Usually ``rtc:leave`` already did (then there
-        is nothing left to do); this covers an ``rtc:leave`` that was refused or failed."""
-        service = current_room_service()
-        if service is None:
-            return
-        try:
-            await service.leave(channel_name=self.channel_name)
-        except SignalingError:
-            return  # no peer on this socket any more: the usual case
-        logger.info("meeting=%s user=%s peer left when its socket closed after rtc:leave",
-                    self.meeting_id, self.user.pk)
-
-    async def _leave(self) -> None:
-        if not self.joined:
-            return
-        self.joined = False
-        shutdown.untrack(self)
-        frame_limiter.forget(self.channel_name)
-        await self._discard_group()
-        if self.leaving:
-            try:
-                await self._leave_call()
-            except Exception:
-                logger.exception("meeting=%s user=%s leaving the call on close failed",
-                                 self.meeting_id, self.user.pk)
-        # The hooks run first: a call peer kept for the reconnect grace period holds the
-        # user's attendance, so the leave below is written only when nothing holds it.
-        for hook in self.registry.disconnect_hooks:
-            try:
-                await hook(self)
-            except Exception:
-                logger.exception(
-                    "meeting=%s user=%s disconnect hook %r failed",
-                    self.meeting_id,
-                    self.user.pk,
-                    hook,
-                )
-        if attendance.release(self.meeting_id, self.user.pk, self.channel_name):
-            await mark_left(self.meeting_id, self.user.pk)
-        logger.info("meeting=%s user=%s disconnected", self.meeting_id, self.user.pk)
+        await asyncio.shield(self.session.leave())
 
     async def leave_and_close(self, code: int) -> None:
         """Leave the meeting now (not when the client gets round to closing) and close."""
-        await self._leave()
+        await self.session.leave()
         # int(): daphne's autobahn refuses int subclasses such as IntEnum members.
         await self.close(code=int(code))
 
@@ -434,11 +346,14 @@ class MeetingConsumer(LobbyMixin, AsyncJsonWebsocketConsumer):
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         """Rate-limit, size-check and decode a frame; errors get a reply, not a closed socket,
-        unless the client keeps flooding (then it is cut off, `_take_frame`)."""
+        unless the client keeps flooding (then it is cut off, `SocketSession.take_frame`)."""
         if not self.joined:
             return
-        allowed = await self._take_frame()
+        allowed = self.session.take_frame()
         if allowed is None:
+            logger.warning("meeting=%s user=%s cut off: flooding the socket", self.meeting_id,
+                           self.user.pk)
+            await self.leave_and_close(CloseCode.TOO_MANY_REQUESTS)
             return
         if text_data is None:
             await self.send_json(
@@ -459,24 +374,6 @@ class MeetingConsumer(LobbyMixin, AsyncJsonWebsocketConsumer):
             return
         await self.receive_json(content)
 
-    async def _take_frame(self) -> bool | None:
-        """Count a frame against the socket's budget (twice the rtc request rate and burst,
-        every frame included). True: serve it; False: refuse it with `limit`; None: the client
-        went on flooding for another whole burst after being refused, so it was cut off
-        (closed with 4429, its call peer released at once)."""
-        limit = limits()
-        burst = FRAME_FACTOR * limit.request_burst
-        if frame_limiter.allow(self.channel_name, rate=FRAME_FACTOR * limit.requests_per_second,
-                               burst=burst):
-            return True
-        if frame_limiter.refusals(self.channel_name) <= burst:
-            return False
-        logger.warning("meeting=%s user=%s cut off: flooding the socket", self.meeting_id,
-                       self.user.pk)
-        self.flooded = True
-        await self.leave_and_close(CloseCode.TOO_MANY_REQUESTS)
-        return None
-
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
         """Validate the envelope, dispatch to the registered handler, reply."""
         try:
@@ -484,10 +381,7 @@ class MeetingConsumer(LobbyMixin, AsyncJsonWebsocketConsumer):
         except ProtocolError as error:
             await self.send_json(error_reply(error.request_id, error.message, str(error.code)))
             return
-        if request.type in ("rtc:leave", "rtc:join"):
-            # Noted before the handler runs: a close that follows is a leave even if the
-            # request is refused (`limit`) or fails (`_leave_call`).
-            self.leaving = request.type == "rtc:leave"
+        self.session.note_request(request.type)
         handler = self.registry.get(request.type)
         if handler is None:  # unregistered between validation and dispatch
             await self.send_json(
@@ -499,9 +393,6 @@ class MeetingConsumer(LobbyMixin, AsyncJsonWebsocketConsumer):
             data = await handler(self, request)
         except ApplicationError as error:
             reply = error_reply(request.request_id, error.message, str(error.code))
-        except self.registry.safe_errors as error:
-            message, code = getattr(error, "message", ""), getattr(error, "code", "")
-            reply = error_reply(request.request_id, str(message), str(code))
         except Exception as error:
             if is_database_outage(error):
                 logger.warning("meeting=%s user=%s %s: database unavailable: %s",

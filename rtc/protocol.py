@@ -159,7 +159,6 @@ class HandlerRegistry:
     def __init__(self) -> None:
         self._handlers: dict[str, Handler] = {}
         self._disconnect_hooks: list[DisconnectHook] = []
-        self._safe_errors: tuple[type[Exception], ...] = (ProtocolError,)
 
     def register(self, message_type: str) -> Callable[[Handler], Handler]:
         """Decorator registering a handler for `message_type` (each type once)."""
@@ -193,20 +192,6 @@ class HandlerRegistry:
         if hook not in self._disconnect_hooks:
             self._disconnect_hooks.append(hook)
         return hook
-
-    def register_error(self, error_type: type[Exception]) -> type[Exception]:
-        """Declare an exception type whose `.message` and `.code` are safe to send as a reply.
-
-        Usable as a class decorator; e.g. the signaling package registers its SignalingError.
-        """
-        if error_type not in self._safe_errors:
-            self._safe_errors = (*self._safe_errors, error_type)
-        return error_type
-
-    @property
-    def safe_errors(self) -> tuple[type[Exception], ...]:
-        """Exception types replied with their own message and code (not `internal`)."""
-        return self._safe_errors
 
     @property
     def disconnect_hooks(self) -> tuple[DisconnectHook, ...]:

@@ -45,8 +45,13 @@ async def _run_hooks() -> None:
 
 async def start_pool() -> bool:
     """Start the process's worker pool, then (with Redis) its cluster node; True when the pool
-    runs (failures are logged, not raised)."""
+    runs (failures are logged, not raised). What it starts (the cluster node's tasks, the
+    workers' fault handling, the hooks) runs with this loop bound as the one its sync work
+    hands meeting events to (`conference.db_threads.bind_calling_loop`)."""
+    from conference.db_threads import bind_calling_loop
     from rtc.services import get_room_service
+
+    bind_calling_loop()
 
     mediasoup = get_room_service().mediasoup
     try:

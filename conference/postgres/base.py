@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from typing import Any
 
 from django.db.backends.postgresql import base
+
+from conference import clock as clocks
 
 __all__ = ["Breaker", "DatabaseWrapper", "breaker"]
 
@@ -30,8 +31,10 @@ PROBE_CONNECT_TIMEOUT = 1
 class Breaker:
     """Open after a failed connection, until a probe connects again (thread safe)."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: clocks.Clock | None = None) -> None:
         self._lock = threading.Lock()
+        self._clock = clock
+        """Probe intervals are measured on this clock; None: the process's."""
         self.opened_at: float | None = None
         self._last_probe = 0.0
         self.trips = 0
@@ -46,16 +49,19 @@ class Breaker:
         """A connection attempt failed: open (if not already)."""
         with self._lock:
             if self.opened_at is None:
-                self.opened_at = time.monotonic()
+                self.opened_at = self._now()
                 self.trips += 1
                 logger.warning("database unreachable, failing fast until it answers: %s", error)
+
+    def _now(self) -> float:
+        return (self._clock or clocks.current()).monotonic()
 
     def close(self) -> None:
         """A connection worked: closed."""
         with self._lock:
             if self.opened_at is not None:
                 logger.warning("database reachable again after %.1fs",
-                               time.monotonic() - self.opened_at)
+                               self._now() - self.opened_at)
             self.opened_at = None
 
     def before_connect(self, database: Any, conn_params: dict[str, Any]) -> None:
@@ -64,7 +70,7 @@ class Breaker:
         with self._lock:
             if self.opened_at is None:
                 return
-            now = time.monotonic()
+            now = self._now()
             if now - self._last_probe < PROBE_INTERVAL:
                 raise database.OperationalError("database unavailable (failing fast)")
             self._last_probe = now

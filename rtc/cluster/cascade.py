@@ -1,4 +1,5 @@
-"""The owner's half of a call cascaded over nodes: proxies of media objects on another node.
+"""The owner's half of a call cascaded over nodes: its links to the other nodes, the choice of
+a node, and the pipes between nodes.
 
 A call is owned by one node (its state, its peers, its signaling). Past ``peers_per_node``
 peers on the owner (``RTC_PEERS_PER_NODE``, 0: never), :func:`remote_router` claims another
@@ -7,10 +8,9 @@ node for the meeting in Redis (least loaded, never draining or full: `rtc.cluste
 overflow peers' transports go on it, so their ICE candidates carry that node's address and
 their media goes straight to it. The owner's code (:mod:`rtc.services.media_ops`,
 :mod:`rtc.services.spread`) keeps working on objects: here they are proxies
-(:class:`RemoteRouter`, :class:`RemoteTransport`, :class:`RemoteProducer`,
-:class:`RemoteConsumer`) that duck-type the mediasoup_ctl objects it uses, each method an
-operation on the remote node (`Relay.ask`), each event of the real object mirrored back
-(``cascade.event``).
+(:mod:`rtc.cluster.proxies`) that duck-type the mediasoup_ctl objects it uses, each method an
+operation on the remote node through the meeting's :class:`Link` (`Relay.ask`), each event of
+the real object mirrored back (``cascade.event``).
 
 Producers cross nodes as they cross workers (:func:`pipe_between`, the lazy rule of
 ``RouterSpread.pipe_to``): one PipeTransport pair per router pair, each listening on its
@@ -27,23 +27,40 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import weakref
 from typing import Any
 
 from mediasoup_ctl.errors import InvalidStateError
-from mediasoup_ctl.events import EventEmitter
-from mediasoup_ctl.ortc import can_consume
 
 from rtc.cluster import placement
 from rtc.cluster.ops import operation
-from rtc.cluster.remote import ATTRIBUTES, own_listen_info
+from rtc.cluster.proxies import (
+    CLASSES,
+    RemoteConsumer,
+    RemoteObject,
+    RemoteProducer,
+    RemoteRouter,
+    RemoteTransport,
+)
+from rtc.cluster.remote import own_listen_info
 
-__all__ = ["Link", "RemoteRouter", "is_remote", "links_of", "pipe_between", "remote_router",
+__all__ = ["Link", "RemoteConsumer", "RemoteProducer", "RemoteRouter", "RemoteTransport",
+           "is_remote", "links_of", "pipe_between", "remote_router",
            "watch_links"]
 
 logger = logging.getLogger(__name__)
 
 CLAIM_ATTEMPTS = 3
+SHUN_SECONDS = 30.0
+"""How long a node that failed to open a router (refused, or did not answer in time) is not
+claimed again by this owner: a node hanging with its lease kept would else cost every next
+overflow peer the timeout, under the call's spread lock."""
+
+NEW_EVENTS: dict[type[RemoteObject], str] = {
+    RemoteTransport: "newtransport", RemoteProducer: "newproducer",
+    RemoteConsumer: "newconsumer"}
+"""The observer event of a proxy's parent when the proxy is made (the library's names)."""
 
 
 def _node(service: Any) -> Any:
@@ -52,249 +69,28 @@ def _node(service: Any) -> Any:
     return node_of(service)
 
 
-class _Proxy(EventEmitter):
-    """A mediasoup object living on another node, as the owner's code uses it."""
+def _timeout() -> float:
+    """Seconds a cascade operation waits for the other node (``CASCADE_TIMEOUT_SECONDS``): a
+    peer's set-up, or the call's spread lock while a node is claimed, waits that long at most,
+    not the relay's general timeout."""
+    from rtc.cluster.config import cluster_settings
 
-    PARENT_EVENT: str | None = None
-    """The event it gets when its parent (router, transport) closes under it."""
-
-    def __init__(self, link: Link, data: dict[str, Any]) -> None:
-        super().__init__()
-        self.link = link
-        self.id = str(data["id"])
-        self.closed = False
-        self.observer = EventEmitter()
-        self.app_data: dict[str, Any] = dict(data.get("app_data") or {})
-        self.children: set[_Proxy] = set()
-        self.parents: list[Any] = []
-        self.producers: dict[str, Any] = {}
-        """Open producers on it (a transport; the library's map, which `Peer` reads)."""
-        self.consumers: dict[str, Any] = {}
-        """Open consumers on it (a transport)."""
-        for name in ATTRIBUTES:
-            if name in data and name != "app_data":
-                setattr(self, name, data[name])
-
-    async def _call(self, method: str, **kwargs: Any) -> Any:
-        if self.closed:
-            raise InvalidStateError(f"{type(self).__name__} closed [id:{self.id}]")
-        result = await self.link.call(self, method, kwargs)
-        return result
-
-    def close(self) -> None:
-        """Close it here at once (as the library does) and on its node in the background."""
-        if self.closed:
-            return
-        self._closed(None)
-        self.link.call_soon(self.id, "close")
-
-    def _closed(self, event: str | None) -> None:
-        """Mark it (and its children) closed, emitting ``event`` and the observer's close."""
-        if self.closed:
-            return
-        self.closed = True
-        if self.link.proxies.get(self.id) is self:
-            del self.link.proxies[self.id]
-        for parent in self.parents:  # gone from its transport's maps first, as in the library
-            parent.producers.pop(self.id, None)
-            parent.consumers.pop(self.id, None)
-        for child in list(self.children):
-            child._closed(child.PARENT_EVENT)
-        if event:
-            self.emit(event)
-        self.observer.emit("close")
-
-    def apply(self, event: str, args: list[Any]) -> None:
-        """An event of the real object (see :data:`rtc.cluster.remote.EVENTS`)."""
-        if self.closed:
-            return
-        if event == "@close":
-            self._closed(None)
-        elif event in ("transportclose", "producerclose", "routerclose"):
-            self._closed(event)
-        else:
-            self._on_event(event, args)
-
-    def _on_event(self, event: str, args: list[Any]) -> None:
-        if event == "score":
-            self.score = args[0] if args else None
-        self.emit(event, *args)
-        self.observer.emit(event, *args)
-
-    async def get_stats(self) -> Any:
-        """The real object's stats (its worker's)."""
-        return await self._call("get_stats")
-
-    async def dump(self) -> Any:
-        """The real object's dump."""
-        return await self._call("dump")
-
-    def __repr__(self) -> str:
-        return f"<{type(self).__name__} id={self.id} node={self.link.node_id} closed={self.closed}>"
+    return float(cluster_settings()["CASCADE_TIMEOUT_SECONDS"])
 
 
-class RemoteProducer(_Proxy):
-    """A producer (or pipe producer) on another node."""
-
-    PARENT_EVENT = "transportclose"
-    kind: str
-    paused: bool = False
-
-    async def pause(self) -> None:
-        """Pause it (the observer says so, as the library's does)."""
-        await self._call("pause")
-        if not self.paused:
-            self.paused = True
-            self.observer.emit("pause")
-
-    async def resume(self) -> None:
-        """Resume it."""
-        await self._call("resume")
-        if self.paused:
-            self.paused = False
-            self.observer.emit("resume")
+_SHUNNED: weakref.WeakKeyDictionary[Any, dict[str, float]] = weakref.WeakKeyDictionary()
 
 
-class RemoteConsumer(_Proxy):
-    """A consumer (or pipe consumer) on another node."""
-
-    PARENT_EVENT = "transportclose"
-    kind: str
-    producer_id: str
-    paused: bool = False
-    producer_paused: bool = False
-    preferred_layers: Any = None
-    current_layers: Any = None
-
-    async def pause(self) -> None:
-        """Pause it."""
-        await self._call("pause")
-        was = self.paused or self.producer_paused
-        self.paused = True
-        if not was:
-            self.observer.emit("pause")
-
-    async def resume(self) -> None:
-        """Resume it."""
-        await self._call("resume")
-        was = self.paused or self.producer_paused
-        self.paused = False
-        if was and not self.producer_paused:
-            self.observer.emit("resume")
-
-    async def set_preferred_layers(self, *, spatial_layer: int,
-                                   temporal_layer: int | None = None) -> None:
-        """Prefer simulcast/SVC layers."""
-        await self._call("set_preferred_layers", spatial_layer=spatial_layer,
-                         temporal_layer=temporal_layer)
-        self.preferred_layers = {"spatialLayer": spatial_layer,
-                                 **({"temporalLayer": temporal_layer}
-                                    if temporal_layer is not None else {})}
-
-    async def set_priority(self, priority: int) -> None:
-        """Its share of the transport's bandwidth."""
-        await self._call("set_priority", priority=priority)
-        self.priority = priority
-
-    async def request_key_frame(self) -> None:
-        """Ask the producer for a key frame."""
-        await self._call("request_key_frame")
-
-    def _on_event(self, event: str, args: list[Any]) -> None:
-        if event in ("producerpause", "producerresume"):
-            pausing = event == "producerpause"
-            if self.producer_paused == pausing:
-                return
-            self.producer_paused = pausing
-            self.emit(event)
-            if not self.paused:
-                self.observer.emit("pause" if pausing else "resume")
-            return
-        if event == "layerschange":
-            self.current_layers = args[0] if args else None
-        super()._on_event(event, args)
-
-
-class RemoteTransport(_Proxy):
-    """A WebRtcTransport or PipeTransport on another node."""
-
-    PARENT_EVENT = "routerclose"
-    dtls_state: str = "new"
-
-    async def connect(self, **kwargs: Any) -> None:
-        """DTLS parameters (WebRTC) or the other pipe's ip, port and SRTP key (pipe)."""
-        await self._call("connect", **kwargs)
-
-    async def produce(self, **kwargs: Any) -> RemoteProducer:
-        """A producer on it."""
-        return await self._call("produce", **kwargs)  # type: ignore[no-any-return]
-
-    async def consume(self, **kwargs: Any) -> RemoteConsumer:
-        """A consumer on it."""
-        return await self._call("consume", **kwargs)  # type: ignore[no-any-return]
-
-    async def set_max_incoming_bitrate(self, bitrate: int) -> None:
-        """Cap what the client may send."""
-        await self._call("set_max_incoming_bitrate", bitrate=bitrate)
-
-    async def restart_ice(self) -> dict[str, Any]:
-        """New ICE credentials."""
-        self.ice_parameters = await self._call("restart_ice")
-        return self.ice_parameters
-
-    def _on_event(self, event: str, args: list[Any]) -> None:
-        if event == "dtlsstatechange" and args:
-            self.dtls_state = str(args[0])
-        super()._on_event(event, args)
-
-
-class RemoteRouter(_Proxy):
-    """The meeting's router on another node."""
-
-    def __init__(self, link: Link, data: dict[str, Any]) -> None:
-        super().__init__(link, data)
-        self.rtp_capabilities: dict[str, Any] = data["rtp_capabilities"]
-
-    async def create_webrtc_transport(self, **kwargs: Any) -> RemoteTransport:
-        """A WebRtcTransport on the remote node's own addresses (or WebRtcServer)."""
-        kwargs.pop("webrtc_server", None)
-        kwargs.pop("listen_infos", None)
-        return await self._call("create_webrtc_transport", **kwargs)  # type: ignore[no-any-return]
-
-    async def create_pipe_transport(self, **kwargs: Any) -> RemoteTransport:
-        """A PipeTransport listening on the remote node's own address."""
-        kwargs.pop("listen_info", None)
-        return await self._call("create_pipe_transport", **kwargs)  # type: ignore[no-any-return]
-
-    def can_consume(self, *, producer_id: str, rtp_capabilities: dict[str, Any]) -> bool:
-        """Whether ``rtp_capabilities`` can receive the producer (one of this router's)."""
-        producer = self.link.proxies.get(producer_id)
-        parameters = getattr(producer, "consumable_rtp_parameters", None)
-        if parameters is None:
-            return False
-        try:
-            return can_consume(parameters, rtp_capabilities)
-        except Exception:
-            return False
-
-    def close(self) -> None:
-        """Close it here and tell its node to close it (and everything on it)."""
-        if self.closed:
-            return
-        self._closed(None)
-        self.link.close()
-
-    def apply(self, event: str, args: list[Any]) -> None:
-        if event == "workerclose" and not self.closed:
-            self.link.lost("its worker died")
+def shunned(service: Any) -> dict[str, float]:
+    """node id → until when (``time.monotonic``) this owner does not claim it again."""
+    until = _SHUNNED.setdefault(service, {})
+    now = time.monotonic()
+    for node_id in [n for n, t in until.items() if t <= now]:
+        del until[node_id]
+    return until
 
 
 # -- the link to one node for one meeting ---------------------------------------------------------
-
-_CLASSES: dict[str, type[_Proxy]] = {
-    "WebRtcTransport": RemoteTransport, "PipeTransport": RemoteTransport,
-    "Producer": RemoteProducer, "Consumer": RemoteConsumer,
-}
 
 _LINKS: weakref.WeakKeyDictionary[Any, dict[tuple[str, str], Link]] = (
     weakref.WeakKeyDictionary())
@@ -318,23 +114,23 @@ class Link:
         self.service = service
         self.meeting_id = meeting_id
         self.node_id = node_id
-        self.proxies: dict[str, _Proxy] = {}
+        self.proxies: dict[str, RemoteObject] = {}
         self.router = RemoteRouter(self, {"id": router["routerId"],
                                           "rtp_capabilities": router["rtpCapabilities"]})
         self.proxies[self.router.id] = self.router
         self.closed = False
 
-    async def call(self, target: _Proxy, method: str, kwargs: dict[str, Any]) -> Any:
+    async def call(self, target: RemoteObject, method: str, kwargs: dict[str, Any]) -> Any:
         """``target.method(**kwargs)`` on the node; a returned object comes back a proxy."""
         node = _node(self.service)
         if node is None:
             raise InvalidStateError("no cluster node")
         result = await node.relay.ask(self.node_id, "cascade.call", {
             "meeting_id": self.meeting_id, "object_id": target.id, "method": method,
-            "kwargs": kwargs})
+            "kwargs": kwargs}, timeout=_timeout())
         if not (isinstance(result, dict) and "@object" in result):
             return result
-        proxy = _CLASSES.get(str(result["@object"]), _Proxy)(self, result)
+        proxy = CLASSES.get(str(result["@object"]), RemoteObject)(self, result)
         if target.closed:  # closed while the object was made: it goes too
             self.call_soon(proxy.id, "close")
             raise InvalidStateError(f"{type(target).__name__} closed [id:{target.id}]")
@@ -347,6 +143,11 @@ class Link:
             target.consumers[proxy.id] = proxy
             proxy.parents.append(target)
         proxy.observer.on("close", lambda: target.children.discard(proxy))
+        # As the library's objects do: the parent's observer announces the new child (dynacast
+        # follows a call's consumers and producers this way, remote ones included).
+        new = NEW_EVENTS.get(type(proxy))
+        if new is not None:
+            target.observer.emit(new, proxy)
         return proxy
 
     def call_soon(self, object_id: str, method: str) -> None:
@@ -360,7 +161,7 @@ class Link:
         try:
             await node.relay.ask(self.node_id, "cascade.call", {
                 "meeting_id": self.meeting_id, "object_id": object_id, "method": method,
-                "kwargs": {}})
+                "kwargs": {}}, timeout=_timeout())
         except Exception as exc:
             logger.info("cascaded %s not done [meeting:%s, node:%s, object:%s]: %s", method,
                         self.meeting_id, self.node_id, object_id, exc)
@@ -386,7 +187,7 @@ class Link:
             await node.store.release_cascade(self.meeting_id, self.node_id)
             if self.node_id in node.records:
                 await node.relay.ask(self.node_id, "cascade.close", {
-                    "meeting_id": self.meeting_id, "owner": node.id})
+                    "meeting_id": self.meeting_id, "owner": node.id}, timeout=_timeout())
         except Exception as exc:
             logger.warning("cascade not released [meeting:%s, node:%s]: %s", self.meeting_id,
                            self.node_id, exc)
@@ -441,7 +242,7 @@ async def remote_router(service: Any, room: Any, loads: dict[str, int],
     open_ = [r for r in remote if loads.get(r.id, 0) < budget]
     if open_:
         return min(open_, key=lambda r: loads.get(r.id, 0))
-    tried = {node.id, *(r.link.node_id for r in remote)}
+    tried = {node.id, *(r.link.node_id for r in remote), *shunned(service)}
     for _ in range(CLAIM_ATTEMPTS):
         candidate = placement.choose(node.records, exclude=frozenset(tried))
         if candidate is None:
@@ -450,11 +251,22 @@ async def remote_router(service: Any, room: Any, loads: dict[str, int],
         try:
             if not await node.store.claim_cascade(room.meeting_id, candidate, node.id):
                 continue
+        except Exception as exc:
+            logger.warning("cascade not claimed [meeting:%s, node:%s]: %s", room.meeting_id,
+                           candidate, exc)
+            continue
+        try:
             answer = await node.relay.ask(candidate, "cascade.open", {
-                "meeting_id": room.meeting_id, "owner": node.id})
+                "meeting_id": room.meeting_id, "owner": node.id}, timeout=_timeout())
         except Exception as exc:
             logger.warning("cascade refused [meeting:%s, node:%s]: %s", room.meeting_id,
                            candidate, exc)
+            shunned(service)[candidate] = time.monotonic() + SHUN_SECONDS
+            try:
+                await node.store.release_cascade(room.meeting_id, candidate)
+            except Exception as release_error:
+                logger.warning("cascade claim kept [meeting:%s, node:%s]: %s",
+                               room.meeting_id, candidate, release_error)
             continue
         link = Link(service, room.meeting_id, candidate, answer)
         links_of(service)[(room.meeting_id, candidate)] = link
@@ -462,6 +274,8 @@ async def remote_router(service: Any, room: Any, loads: dict[str, int],
             link.close()
             return None
         room.add_router(link, link.router)
+        if room.dynacast is not None:  # the remote viewers' layers count for the senders
+            room.dynacast.attach(link.router)
         logger.info("call cascaded to another node [meeting:%s, node:%s, router:%s]",
                     room.meeting_id, candidate, link.router.id)
         return link.router

@@ -13,6 +13,7 @@ DEFAULTS: dict[str, Any] = {
     "NODE_ID": "",
     "LEASE_SECONDS": 3,
     "RELAY_TIMEOUT_SECONDS": 10,
+    "CASCADE_TIMEOUT_SECONDS": 3,
     "DRAIN_SECONDS": 5,
     "NODE_URL": "",
 }

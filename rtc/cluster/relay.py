@@ -36,7 +36,7 @@ from channels.db import database_sync_to_async
 from django.contrib.auth import get_user_model
 
 from conference.errors import ApplicationError
-from rtc.protocol import Request, registry
+from rtc.protocol import Request
 from rtc.services import notify
 from rtc.signaling.errors import ErrorCode, SignalingError
 
@@ -48,14 +48,13 @@ USER_CACHE_SECONDS = 30.0
 USER_CACHE_SIZE = 10_000
 
 
-@registry.register_error
-class RelayedError(Exception):
-    """The owner's error reply to a relayed request, given to the client as it came."""
+class RelayedError(ApplicationError):
+    """The owner's error reply to a relayed request, given to the client as it came (a code
+    this node does not know, from a newer node, reads ``internal``)."""
 
     def __init__(self, message: str, code: str) -> None:
-        super().__init__(message)
-        self.message = message
-        self.code = code
+        known = code in {c.value for c in ErrorCode}
+        super().__init__(message, code=ErrorCode(code) if known else ErrorCode.INTERNAL)
 
 
 @dataclass(eq=False)
@@ -123,10 +122,13 @@ class Relay:
             raise RelayedError(str(reply["error"]), str(reply.get("code") or "internal"))
         return dict(reply.get("data") or {})
 
-    async def ask(self, node_id: str, name: str, args: dict[str, Any]) -> Any:
+    async def ask(self, node_id: str, name: str, args: dict[str, Any], *,
+                  timeout: float | None = None) -> Any:
         """Have ``node_id`` run the operator operation ``name`` (`rtc.cluster.ops`); its
-        result, or its refusal raised as a SignalingError with the same message and code."""
-        reply = await self._call(node_id, {"op": "operation", "name": name, "args": args})
+        result, or its refusal raised as a SignalingError with the same message and code.
+        ``timeout``: seconds to wait for the answer (default ``RELAY_TIMEOUT_SECONDS``)."""
+        reply = await self._call(node_id, {"op": "operation", "name": name, "args": args},
+                                 timeout=timeout)
         if "error" in reply:
             code = str(reply.get("code") or "")
             known = code in {c.value for c in ErrorCode}
@@ -148,7 +150,8 @@ class Relay:
             logger.warning("detach not delivered [owner:%s, channel:%s]: %s", owner,
                            conn.channel_name, error.message)
 
-    async def _call(self, owner: str, message: dict[str, Any]) -> dict[str, Any]:
+    async def _call(self, owner: str, message: dict[str, Any], *,
+                    timeout: float | None = None) -> dict[str, Any]:
         from rtc.cluster.config import cluster_settings
 
         channel = self.node.channel_of(owner)
@@ -163,7 +166,9 @@ class Relay:
         try:
             await self.node.layer.send(channel, {"type": "cluster.request", "id": call_id,
                                                  "reply_to": self.node.channel, **message})
-            async with asyncio.timeout(cluster_settings()["RELAY_TIMEOUT_SECONDS"]):
+            async with asyncio.timeout(
+                    timeout if timeout is not None
+                    else cluster_settings()["RELAY_TIMEOUT_SECONDS"]):
                 return await future
         except TimeoutError:
             logger.warning("relay timed out [owner:%s, op:%s, name:%s]", owner, message["op"],
@@ -226,9 +231,6 @@ class Relay:
             reply: dict[str, Any] = {"data": data if message["op"] == "operation" else data or {}}
         except ApplicationError as error:
             reply = {"error": error.message, "code": str(error.code)}
-        except registry.safe_errors as error:
-            reply = {"error": str(getattr(error, "message", "")),
-                     "code": str(getattr(error, "code", ""))}
         except Exception:
             logger.exception("relayed %s failed [node:%s, meeting:%s]", message.get("name"),
                              self.node.id, message.get("meeting_id"))

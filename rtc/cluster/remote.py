@@ -148,7 +148,9 @@ def _hosted(service: Any, meeting_id: str) -> Hosted:
 
 @operation("cascade.open")
 async def open_router(*, service: Any, meeting_id: str, owner: str) -> dict[str, Any]:
-    """A router for the meeting on this node (the one it has, when asked again)."""
+    """A router for the meeting on this node (the one it has, when asked again), if the
+    owner's claim on this node for it stands (``ClusterStore.claim_cascade``): an open that
+    ran after the owner stopped waiting leaves nothing behind."""
     calls = hosted_of(service)
     hosted = calls.get(meeting_id)
     if hosted is not None and not hosted.router.closed and hosted.owner == owner:
@@ -168,6 +170,11 @@ async def open_router(*, service: Any, meeting_id: str, owner: str) -> dict[str,
             del calls[meeting_id]
 
     router.observer.on("close", forget)
+    node = _node(service)
+    if node is not None and (await node.store.cascades(meeting_id)).get(node.id) != owner:
+        # Opened too late: the owner gave up waiting and released its claim on this node.
+        router.close()
+        raise SignalingError(ErrorCode.NOT_FOUND, "this node is not claimed for the meeting")
     logger.info("cascaded router opened [meeting:%s, owner:%s, router:%s, worker:%s]",
                 meeting_id, owner, router.id, worker.pid)
     return {"routerId": router.id, "rtpCapabilities": router.rtp_capabilities}

@@ -22,7 +22,11 @@ the sender switch its encoder on and off.
 Consumers are followed through the router's observers (``newtransport``, then ``newconsumer``
 and ``newproducer`` of each transport), so consumers made by any part of the server count, not
 only the peers' own; a preferred-layers change is reported by :meth:`Dynacast.changed` (the
-control layer has no event for it).
+control layer has no event for it). A call cascaded to another node (:mod:`rtc.cluster.cascade`)
+is followed the same way: its remote router's proxies announce their transports, producers and
+consumers as the library's observers do, and the owner drives every remote consumer, so their
+preferred layers, pauses and closes are known here (a remote pipe transport, ``type ==
+"pipe"``, is skipped as a local one is).
 """
 
 from __future__ import annotations
@@ -94,7 +98,7 @@ class Dynacast:
         router.observer.on("newtransport", self._on_transport)
 
     def _on_transport(self, transport: Any) -> None:
-        if isinstance(transport, PipeTransport):
+        if isinstance(transport, PipeTransport) or getattr(transport, "type", "") == "pipe":
             # Between routers of one call: a pipe consumer forwards every layer, and the pipe
             # producer is the same producer; the consumers of it elsewhere are what count.
             return

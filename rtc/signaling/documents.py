@@ -54,9 +54,6 @@ def _doc(enum: type, name: str) -> str:
 
 def _data_schema(route: Route, defs: dict[str, Any]) -> dict[str, Any]:
     model = route.model
-    if model is None:
-        doc = (getattr(route.schema, "__doc__", "") or "").strip().split("\n")[0]
-        return {"type": "object", "description": doc or "See PROTOCOL.md."}
     schema = model.model_json_schema(by_alias=True, ref_template="#/$defs/{model}")
     for name, sub in schema.pop("$defs", {}).items():
         defs[name] = sub
@@ -80,7 +77,8 @@ def json_schema() -> dict[str, Any]:
                 "type": {"const": name},
                 "requestId": {"type": "string", "minLength": 1,
                               "maxLength": MAX_REQUEST_ID_LENGTH},
-                "data": _data_schema(route, defs),
+                # Absent or null data reads as {} (rtc.signaling.model.validate).
+                "data": {"anyOf": [_data_schema(route, defs), {"type": "null"}]},
             },
         })
     return {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": SCHEMA_ID,
@@ -148,10 +146,7 @@ def asyncapi() -> dict[str, Any]:
 
 
 def _fields(route: Route) -> str:
-    model = route.model
-    if model is None:
-        return "see below"
-    schema = model.model_json_schema(by_alias=True)
+    schema = route.model.model_json_schema(by_alias=True)
     required = set(schema.get("required", []))
     names = [name if name in required else f"{name}?" for name in schema.get("properties", {})]
     return ", ".join(f"`{name}`" for name in names) or "—"

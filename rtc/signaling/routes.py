@@ -35,8 +35,6 @@ __all__ = ["ROUTES", "Route", "parse_request", "rate_limiter", "route", "serve_h
 
 Reply = dict[str, Any]
 Impl = Callable[[Connection, Any], Awaitable[Reply]]
-Parser = Callable[[dict[str, Any]], Any]
-"""A hand-written validator of ``data`` (the collaboration requests, not yet models)."""
 
 rate_limiter = RateLimiter()
 """Request buckets of the open connections (one per socket)."""
@@ -48,8 +46,8 @@ class Route:
 
     name: str
     """The request ``type``, e.g. ``rtc:join``."""
-    schema: type[RequestModel] | Parser
-    """The pydantic model of its ``data`` (or, for a few, a parser)."""
+    schema: type[RequestModel]
+    """The pydantic model of its ``data``."""
     grant: rtc_grants.Check
     """What a peer's grants must allow (`rtc.grants`); applies to join-token peers."""
     impl: Impl
@@ -65,29 +63,20 @@ class Route:
     """The first line of the call's docstring, for the documents."""
 
     @property
-    def model(self) -> type[RequestModel] | None:
-        """The pydantic model of the data, when the schema is one."""
-        schema = self.schema
-        return schema if isinstance(schema, type) and issubclass(schema, RequestModel) else None
+    def model(self) -> type[RequestModel]:
+        """The pydantic model of the data (the documents read it)."""
+        return self.schema
 
-    def validate(self, data: Any) -> Any:
+    def validate(self, data: Any) -> RequestModel:
         """``data`` validated (``invalid`` otherwise); a missing ``data`` counts as ``{}``."""
-        model = self.model
-        if model is not None:
-            return validate(model, data)
-        if data is None:
-            data = {}
-        if not isinstance(data, dict):
-            raise SignalingError(ErrorCode.INVALID, "data must be an object")
-        parser: Parser = self.schema  # type: ignore[assignment]
-        return parser(data)
+        return validate(self.schema, data)
 
 
 ROUTES: dict[str, Route] = {}
 """Request type → its route (every rtc:*, chat:, hand:, reaction:, whiteboard:, lobby: one)."""
 
 
-def route(name: str, *, schema: type[RequestModel] | Parser, grant: rtc_grants.Check,
+def route(name: str, *, schema: type[RequestModel], grant: rtc_grants.Check,
           reply: str | None = None, events: tuple[str, ...] = (),
           call_state: bool = False) -> Callable[[Impl], Impl]:
     """Declare request ``name``: its ``schema``, its ``grant`` and (decorated) its call."""

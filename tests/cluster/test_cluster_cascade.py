@@ -136,7 +136,7 @@ async def test_killed_remote_node_its_peers_rebuild_on_the_owner(cluster: Cluste
     before = (alice.frames.get((bob.peer_id, "video"), 0),
               bob.frames.get((alice.peer_id, "video"), 0))
     cluster.live.kill(1)
-    await wait_for(lambda: bob.reconnects == 1, timeout=15, what="bob told to reconnect")
+    await wait_for(lambda: bob.reconnects >= 1, timeout=15, what="bob told to reconnect")
     await wait_for(lambda: alice.frames.get((bob.peer_id, "video"), 0) > before[0] + 10
                    and bob.frames.get((alice.peer_id, "video"), 0) > before[1] + 10,
                    timeout=30, what="media back after node1 died")

@@ -9,13 +9,22 @@ from __future__ import annotations
 
 import asyncio
 import struct
+import time
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
-from rtc.cluster import remote
-from rtc.cluster.cascade import Link, RemoteProducer, links_of, pipe_between
+from rtc.cluster import ops, placement, remote
+from rtc.cluster.cascade import (
+    Link,
+    RemoteProducer,
+    links_of,
+    pipe_between,
+    remote_router,
+    shunned,
+)
+from rtc.signaling.errors import SignalingError
 from tests.cluster import test_cluster_nodes
 from tests.cluster.conftest import wait_for
 from tests.cluster.test_cluster_nodes import Pair
@@ -37,7 +46,9 @@ def rtp_packet(seq: int) -> bytes:
 
 
 async def open_link(pair: Pair, meeting: str) -> Link:
-    """Node a opens the meeting's router on node b, as `cascade.remote_router` does."""
+    """Node a claims node b and opens the meeting's router there, as
+    `cascade.remote_router` does."""
+    assert await pair.a.store.claim_cascade(meeting, pair.b.id, pair.a.id)
     answer = await pair.a.relay.ask(pair.b.id, "cascade.open",
                                     {"meeting_id": meeting, "owner": pair.a.id})
     link = Link(pair.a.service, meeting, pair.b.id, answer)
@@ -131,4 +142,59 @@ async def test_a_draining_node_gives_its_cascaded_routers_back(pair: Pair) -> No
     assert "m-drain" not in remote.hosted_of(pair.b.service)
     await wait_for(lambda: link.closed and link.router.closed, timeout=5,
                    what="the owner dropped its link to the draining node")
+    assert not links_of(pair.a.service)
+
+
+async def test_a_hanging_node_costs_the_cascade_timeout_once_and_keeps_nothing(
+        pair: Pair, settings: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Node b keeps its lease but does not answer in time: claiming it for a call gives up
+    after ``CASCADE_TIMEOUT_SECONDS`` (not the relay's timeout), releases the claim and does not
+    ask b again for the next peer; b's router opened after the owner gave up is closed at once
+    (the claim is gone). A remote object's method waits the same short timeout."""
+    settings.CLUSTER = {**settings.CLUSTER, "CASCADE_TIMEOUT_SECONDS": 0.5}
+    await pair.b.heartbeat()  # b's record says its worker (started after the first beat)
+    await pair.a.heartbeat()
+    assert placement.choose(pair.a.records, exclude=frozenset({pair.a.id})) == pair.b.id
+    real_open = ops.OPERATIONS["cascade.open"]
+    asked: list[str] = []
+
+    async def slow_open(**kwargs: Any) -> Any:
+        asked.append(kwargs["meeting_id"])
+        await asyncio.sleep(1.0)
+        return await real_open(**kwargs)
+
+    monkeypatch.setitem(ops.OPERATIONS, "cascade.open", slow_open)
+    room = SimpleNamespace(meeting_id="m-hang", routers=[], closed=False, dynacast=None,
+                           add_router=lambda *_: None)
+    started = time.monotonic()
+    assert await remote_router(pair.a.service, room, {}, 1) is None
+    assert time.monotonic() - started < 2.0  # the fixture's relay timeout is 3 s
+    assert await pair.a.store.cascades("m-hang") == {}
+    started = time.monotonic()
+    assert await remote_router(pair.a.service, room, {}, 1) is None
+    assert time.monotonic() - started < 0.3 and asked == ["m-hang"]  # b not asked again
+    await asyncio.sleep(1.0)  # b's late open ran, saw no claim and closed its router
+    assert "m-hang" not in remote.hosted_of(pair.b.service)
+
+    monkeypatch.setitem(ops.OPERATIONS, "cascade.open", real_open)
+    shunned(pair.a.service).clear()
+    router = await remote_router(pair.a.service, room, {}, 1)
+    assert router is not None and await pair.a.store.cascades("m-hang") == {
+        pair.b.id: pair.a.id}
+
+    real_call = ops.OPERATIONS["cascade.call"]
+
+    async def stuck_call(**kwargs: Any) -> Any:
+        await asyncio.sleep(1.0)
+        return await real_call(**kwargs)
+
+    monkeypatch.setitem(ops.OPERATIONS, "cascade.call", stuck_call)
+    started = time.monotonic()
+    with pytest.raises(SignalingError):
+        await router.create_webrtc_transport(app_data={})
+    assert time.monotonic() - started < 2.0
+    monkeypatch.setitem(ops.OPERATIONS, "cascade.call", real_call)
+    router.close()
+    await wait_for(lambda: "m-hang" not in remote.hosted_of(pair.b.service), timeout=5,
+                   what="b's router closed")
     assert not links_of(pair.a.service)

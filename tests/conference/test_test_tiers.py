@@ -56,6 +56,7 @@ def test_the_guard_names_what_a_child_process_is() -> None:
     assert tiers._started([sys.executable, "-m", "daphne", "x:app"]) == "e2e"
     assert tiers._started(["/usr/bin/chromium", "--headless"]) == "browser"
     assert tiers._started([sys.executable, "-c", "import bots.live_daphne"]) == "slow"
+    assert tiers._started(["/usr/bin/redis-server", "--port", "0"]) is None
 
 
 def test_the_guard_refuses_a_child_process_and_records_it() -> None:

@@ -18,6 +18,7 @@ from channels.db import database_sync_to_async
 from django.db import OperationalError
 from django.utils import timezone
 
+from conference.clock import ManualClock
 from conference.outage import is_database_outage
 from conference.postgres.base import Breaker
 from meetings import services
@@ -59,7 +60,8 @@ def test_breaker_fails_fast_while_open_and_closes_when_a_probe_connects() -> Non
     """After a failed connection the breaker refuses at once (no wait for the pool), probes
     at most every half second (a refused probe keeps it open) and closes as soon as a probe
     reaches a real PostgreSQL."""
-    breaker = Breaker()
+    clock = ManualClock()
+    breaker = Breaker(clock)
     breaker.before_connect(psycopg, {})  # closed: nothing happens
     breaker.trip(DOWN)
     breaker.trip(DOWN)
@@ -71,7 +73,10 @@ def test_breaker_fails_fast_while_open_and_closes_when_a_probe_connects() -> Non
     with pytest.raises(psycopg.OperationalError, match="failing fast"):
         breaker.before_connect(psycopg, down)
     assert time.monotonic() - started < 0.1
-    time.sleep(0.55)
+    clock.now += 0.45
+    with pytest.raises(psycopg.OperationalError, match="failing fast"):
+        breaker.before_connect(psycopg, _params(postgres_url()))  # no probe yet
+    clock.now += 0.1
     breaker.before_connect(psycopg, _params(postgres_url()))  # a probe connects
     assert not breaker.is_open
 

@@ -120,6 +120,22 @@ async def test_full_grants_pass_every_request_to_its_handler(acme, acme_meeting,
         assert reply.get("error") not in GUARD_MESSAGES, (message_type, reply)
 
 
+async def test_validation_comes_before_the_grant(acme, acme_meeting, token_client):
+    """The grant check sees only validated requests: a request that is both malformed and
+    not granted is answered `invalid` with the schema's message; well-formed, `forbidden`."""
+    token = await database_sync_to_async(acme.token)(acme_meeting, "nobody", **NOTHING)
+    client = await token_client(acme_meeting, token)
+    await client.join("Nobody")
+    data = request_data("rtc:produce")
+    reply = await client.request("rtc:produce", {**data, "appData": {"source": "radio"}})
+    assert reply["code"] == "invalid", reply
+    assert reply["error"] == "source must be one of mic, webcam, screen, screen-audio"
+    reply = await client.request("rtc:produce", data)
+    assert (reply["code"], reply["error"]) == ("forbidden", "you may not publish in this call")
+    reply = await client.request("rtc:consume", {"producerId": some_id()})
+    assert (reply["code"], reply["error"]) == ("invalid", "transportId is required")
+
+
 async def test_subscribe_only_guest_receives_but_cannot_send(acme, acme_meeting, member,
                                                              rtc_client, token_client):
     """A viewer token: consume, resume and choose layers of a member's track; creating a send

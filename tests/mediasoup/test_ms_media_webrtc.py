@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ms_media import MEDIA_CODECS, wait_for
+from mediasoup_ctl.testing import MEDIA_CODECS, wait_for
 from ms_peer import Peer
 
 

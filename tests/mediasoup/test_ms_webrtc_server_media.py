@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from mediasoup_ctl import WebRtcServer
-from ms_media import MEDIA_CODECS, wait_for
+from mediasoup_ctl.testing import MEDIA_CODECS, wait_for
 from ms_peer import Peer
 
 from bots.live_daphne import free_udp_tcp_port

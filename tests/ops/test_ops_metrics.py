@@ -3,8 +3,6 @@ memory, signaling counts and timings), and only the token or a staff session may
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 from channels.db import database_sync_to_async
 from django.test import AsyncClient
@@ -15,7 +13,7 @@ from prometheus_client.openmetrics.parser import (
 from rtc.live import MediaSample
 from rtc.metrics import _Totals
 from tests.ops.call_peer import CallPeer
-from tests.ops.conftest import METRICS_TOKEN, total, value
+from tests.ops.conftest import METRICS_TOKEN, Samples, total, value
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -106,10 +104,15 @@ async def test_metrics_follow_a_call_with_real_media(rtc_service, rtc_client, sc
             assert timed == count, message_type
         assert value(during, "conference_signaling_request_seconds_sum", type="rtc:produce") > 0
 
-        await asyncio.sleep(0.5)
-        later = await scrape()
-        assert value(later, "conference_transport_bytes_received_total") > received
-        assert value(later, "conference_transport_bytes_sent_total") > sent
+        later: Samples = {}
+
+        async def flowing() -> bool:
+            later.clear()
+            later.update(await scrape())
+            return (value(later, "conference_transport_bytes_received_total") > received
+                    and value(later, "conference_transport_bytes_sent_total") > sent)
+
+        await eventually(flowing, what="transport byte counters still growing")
     finally:
         for peer in peers:
             await peer.close()

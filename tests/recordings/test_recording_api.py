@@ -7,7 +7,6 @@ recorded"; what is composed from real media is shown in ``test_recording_e2e``."
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 
 import pytest
@@ -26,13 +25,13 @@ async def _settled(recording_id: str) -> Recording:
     """The recording once it is ready or failed: its stop is written by a listener that runs
     after rtc:recordingStopped went out (on PostgreSQL often after the test has read it), and
     the composition it schedules then runs in the background."""
-    async with asyncio.timeout(60):
-        while True:
-            await processing.wait_idle()
-            recording = await Recording.objects.aget(pk=recording_id)
-            if recording.status in (Recording.Status.READY, Recording.Status.FAILED):
-                return recording
-            await asyncio.sleep(0.05)
+    async def done() -> bool:
+        await processing.wait_idle()
+        recording = await Recording.objects.aget(pk=recording_id)
+        return recording.status in (Recording.Status.READY, Recording.Status.FAILED)
+
+    await eventually(done, timeout=60, what=f"recording {recording_id} settled")
+    return await Recording.objects.aget(pk=recording_id)
 
 
 async def test_every_endpoint_answers_each_role(rtc_service, recording_env, rtc_client, api_as,

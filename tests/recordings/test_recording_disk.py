@@ -5,7 +5,6 @@ stay, and no FFmpeg process is left (``recording_env``)."""
 
 from __future__ import annotations
 
-import asyncio
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +14,7 @@ import pytest
 
 from recordings import processing
 from recordings.models import Recording
+from tests.support.waiting import eventually
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(120)]
 
@@ -50,11 +50,12 @@ async def test_a_disk_that_really_fills_up_fails_the_recording_with_its_reason(
     stopped = await host.client.event("rtc:recordingStopped", timeout=60)
     assert stopped == {"recordingId": rid, "reason": "disk_full"}
     await processing.wait_idle()
-    recording: Any = None
-    async with asyncio.timeout(10):  # the event goes out before the outcome is stored
-        while (recording := await Recording.objects.aget(pk=rid)).status not in ("failed",
-                                                                                  "ready"):
-            await asyncio.sleep(0.1)
+
+    async def settled() -> bool:  # the event goes out before the outcome is stored
+        return (await Recording.objects.aget(pk=rid)).status in ("failed", "ready")
+
+    await eventually(settled, what="the recording settled")
+    recording: Any = await Recording.objects.aget(pk=rid)
     assert recording.status == "failed", recording.status
     assert recording.failure_reason == "recording stopped: disk full"
     assert recording.stop_reason == "disk_full"

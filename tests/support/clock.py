@@ -3,7 +3,10 @@
 Rate buckets, reconnect grace periods and transport connect deadlines read the process's
 clock (`conference.clock`); a test that takes this fixture moves time with
 ``await manual_clock.advance(seconds)`` instead of sleeping through it, and waits for the code
-to reach its timer with ``await manual_clock.wait_scheduled()``.
+to reach its timer with ``await manual_clock.wait_scheduled()``. Everything on the process
+clock stands still meanwhile: a socket's rate bucket refills only when the test advances, and
+timers armed before the fixture was set up stay on the real loop (take the fixture first to
+catch those).
 """
 
 from __future__ import annotations

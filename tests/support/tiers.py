@@ -1,17 +1,21 @@
 """Test tiers as markers, given to each test by what it uses.
 
-* ``unit``: no mediasoup-worker, no live server, no browser (``make test-fast``: ``-m unit``).
+* ``unit``: no mediasoup-worker, no live server, no browser.
 * ``worker``: real mediasoup-workers in the test's process (the room service, the library).
 * ``e2e``: live servers (daphne, a cluster of nodes, the bots) over real sockets.
 * ``browser``: Chromium driving a live site.
 
 A test gets the highest tier among its fixtures' (:data:`FIXTURE_TIERS`), its module's imports
-(:data:`NAME_TIERS`: a module that imports ``LiveDaphne`` starts live servers), and its folder
-(:data:`FOLDER_TIERS`); ``unit`` when none applies. A tier marker written on a test or module
-wins. Tests stay where they are: the tiers cut across the folders.
+(:data:`NAME_TIERS`: a module that imports ``LiveDaphne`` starts live servers), its folder
+(:data:`FOLDER_TIERS`) and its file (:data:`FILE_TIERS`); ``unit`` when none applies. A tier
+marker written on a test or module wins. Unit tests that take seconds (a child process, a
+fuzzer: :data:`SLOW`, or ``pytest.mark.slow`` written on them) also get ``slow``. Tests stay
+where they are: the tiers cut across the folders.
 
-``--tier-guard`` (``make test-fast`` passes it) makes a ``unit`` test that starts a worker or a
-live server fail with the tier it should have, so the fast tier stays what it says.
+``make test-fast`` runs ``-m "unit and not slow"`` with ``--tier-guard``: a unit test that
+starts a worker, a live server, a browser or any other child process (a throw-away
+redis-server aside) then fails, naming the marker it needs, so the fast tier stays fast and
+says the truth. ``make test`` runs every tier.
 """
 
 from __future__ import annotations
@@ -130,10 +134,17 @@ _escapes: dict[str, list[str]] = {}
 """Under ``--tier-guard``: what each unit test started that it should not have, by node id."""
 
 
+ALLOWED_CHILDREN = ("redis-server",)
+"""Programs a unit test may start: a throw-away Redis starts in milliseconds."""
+
+
 def _started(argv: Any) -> str | None:
-    """What a child process is, for the guard: its tier, or ``slow`` for any other child."""
+    """What a child process is, for the guard: its tier, ``slow`` for any other child, None
+    for one of :data:`ALLOWED_CHILDREN`."""
     words = [str(a) for a in argv] if isinstance(argv, list | tuple) else str(argv).split()
     exe = os.path.basename(words[0]) if words else ""
+    if exe in ALLOWED_CHILDREN:
+        return None
     if "mediasoup-worker" in exe:
         return "worker"
     if exe.startswith("chrom"):
@@ -151,6 +162,8 @@ def _guarded(item: pytest.Item) -> Iterator[None]:
 
     def escape(argv: Any) -> None:
         tier = _started(argv)
+        if tier is None:
+            return
         text = " ".join(map(str, argv)) if isinstance(argv, list | tuple) else str(argv)
         _escapes.setdefault(item.nodeid, []).append(
             f"starts {text[:100]!r}: mark it {tier} (pytest.mark.{tier}, or a table of "
@@ -159,11 +172,11 @@ def _guarded(item: pytest.Item) -> Iterator[None]:
 
     def guarded_spawn(path: Any, argv: Any, *args: Any, **kwargs: Any) -> int:
         escape([path, *argv[1:]])
-        return spawn(path, argv, *args, **kwargs)  # pragma: no cover (escape raised)
+        return spawn(path, argv, *args, **kwargs)
 
     def guarded_popen(self: Any, args: Any, *rest: Any, **kwargs: Any) -> None:
         escape(args)
-        popen_init(self, args, *rest, **kwargs)  # pragma: no cover (escape raised)
+        popen_init(self, args, *rest, **kwargs)
 
     os.posix_spawn = guarded_spawn  # type: ignore[assignment]
     subprocess.Popen.__init__ = guarded_popen  # type: ignore[method-assign]

@@ -65,7 +65,8 @@ def test_compiled_catalogue_matches_the_po() -> None:
 def _script_keys() -> set[str]:
     """The string keys the call page's script can look up: dotted literals whose first part is
     one of call_strings()'s prefixes, the bare keys it uses, and the keys it builds: refused.<code>
-    for every refusal close code of signaling.js, media.<problem>.<kind> for every MediaProblem."""
+    for every refusal close code of signaling.js (from protocol-codes.js),
+    media.<problem>.<kind> for every MediaProblem."""
     prefixes = {key.split(".")[0] for key in call_strings() if "." in key}
     source = "\n".join(path.read_text(encoding="utf-8") for path in STATIC_SRC.rglob("*.js"))
     keys = {
@@ -74,7 +75,9 @@ def _script_keys() -> set[str]:
         if literal.split(".")[0] in prefixes
     }
     keys |= set(re.findall(r"\bt\('([A-Za-z]+)'", source))
-    signaling = (STATIC_SRC / "lib" / "signaling.js").read_text(encoding="utf-8")
+    # The close codes signaling.js uses come from the generated protocol-codes.js.
+    signaling = "\n".join((STATIC_SRC / "lib" / name).read_text(encoding="utf-8")
+                          for name in ("signaling.js", "protocol-codes.js"))
     codes = {int(code) for code in re.findall(r"^\s+[A-Z_]+: (4[0-9]{3}),$", signaling, re.M)}
     keys |= {f"refused.{code}" for code in codes if 4400 <= code < 4500}
     media = (STATIC_SRC / "lib" / "media.js").read_text(encoding="utf-8")

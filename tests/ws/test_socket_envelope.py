@@ -8,6 +8,7 @@ import pytest
 
 from conference.errors import ApplicationError, ErrorCode
 from rtc.protocol import MAX_MESSAGE_CHARS, ProtocolError, Request, parse_request, registry
+from rtc.signaling.errors import SignalingError
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -87,14 +88,6 @@ async def test_meeting_state_request(joined, ws_request, meeting):
     assert [p["username"] for p in reply["data"]["participants"]] == ["milo"]
 
 
-class _TempError(Exception):
-    """An error type a plug-in declares safe."""
-
-    def __init__(self, message: str, code: str) -> None:
-        super().__init__(message)
-        self.message, self.code = message, code
-
-
 @pytest.fixture
 def temp_handlers():
     """Registers test:* handlers (echo, app error, safe error, crash); removes them after."""
@@ -106,7 +99,7 @@ def temp_handlers():
         raise ApplicationError("Not allowed here.", code=ErrorCode.FORBIDDEN)
 
     async def safe_error(conn, request):
-        raise _TempError("Room is full.", "room_full")
+        raise SignalingError(ErrorCode.ROOM_FULL, "Room is full.")
 
     async def crash(conn, request):
         raise RuntimeError("/secret/path/to/file.py exploded")
@@ -124,7 +117,6 @@ def temp_handlers():
     }
     for name, handler in handlers.items():
         registry.register(name)(handler)
-    registry.register_error(_TempError)
     yield
     for name in handlers:
         registry.unregister(name)

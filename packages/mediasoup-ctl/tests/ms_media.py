@@ -1,22 +1,17 @@
-"""Shared media descriptions for the library's tests (plain data, mediasoup's JSON shape),
-and the wait the media tests use until frames have been decoded."""
+"""Shared media descriptions for the library's tests (plain data, mediasoup's JSON shape);
+the router codecs and the decode wait come from the library's pytest plugin
+(`mediasoup_ctl.testing`), which the application's media tests use too."""
 
 from __future__ import annotations
 
-import asyncio
 import socket
-import time
-from collections.abc import Callable
 from typing import Any
 
-MEDIA_CODECS: list[dict[str, Any]] = [
-    {"kind": "audio", "mimeType": "audio/opus", "clockRate": 48000, "channels": 2},
-    {"kind": "video", "mimeType": "video/VP8", "clockRate": 90000,
-     "parameters": {"x-google-start-bitrate": 1000}},
-    {"kind": "video", "mimeType": "video/H264", "clockRate": 90000,
-     "parameters": {"packetization-mode": 1, "profile-level-id": "42e01f",
-                    "level-asymmetry-allowed": 1}},
-]
+from mediasoup_ctl.testing import MEDIA_CODECS, wait_for
+
+__all__ = ["LOOPBACK_UDP", "MEDIA_CODECS", "audio_parameters", "free_udp_tcp_port",
+           "simulcast_video_parameters", "wait_for"]
+
 
 
 def audio_parameters(ssrc: int = 11111111, mid: str = "AUDIO") -> dict[str, Any]:
@@ -65,14 +60,6 @@ def simulcast_video_parameters(mid: str = "VIDEO") -> dict[str, Any]:
 LOOPBACK_UDP = [{"protocol": "udp", "ip": "127.0.0.1"}]
 
 
-async def wait_for(predicate: Callable[[], bool], timeout: float) -> bool:
-    """Poll ``predicate`` every 0.1 s until it holds or ``timeout`` seconds pass; its last value."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        await asyncio.sleep(0.1)
-    return predicate()
 
 
 def free_udp_tcp_port() -> int:

@@ -9,22 +9,49 @@ fixtures into a sub-folder's ``conftest.py``). It is not registered as an automa
 Fixtures: ``worker_bin`` (the binary; the test fails if it was not built), ``worker`` and
 ``worker2`` (running workers). On teardown each worker is closed and must have left nothing:
 the worker's dump agrees with the object tree, the channel is closed and the process is gone.
-Only pytest and pytest-asyncio are needed (no web framework).
+Helpers: :data:`MEDIA_CODECS` (a router's codecs for media tests) and :func:`wait_for` (until
+frames have been decoded, say). Only pytest and pytest-asyncio are needed (no web framework).
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import pytest
 
 from mediasoup_ctl import Worker, create_worker, worker_bin_path
 
-__all__ = ["close_and_check", "process_gone", "worker", "worker2", "worker_bin"]
+__all__ = ["MEDIA_CODECS", "close_and_check", "process_gone", "wait_for", "worker", "worker2",
+           "worker_bin"]
 
 PORT_RANGE = (40000, 49999)
 """RTC ports of the fixtures' workers."""
+
+MEDIA_CODECS: list[dict[str, Any]] = [
+    {"kind": "audio", "mimeType": "audio/opus", "clockRate": 48000, "channels": 2},
+    {"kind": "video", "mimeType": "video/VP8", "clockRate": 90000,
+     "parameters": {"x-google-start-bitrate": 1000}},
+    {"kind": "video", "mimeType": "video/H264", "clockRate": 90000,
+     "parameters": {"packetization-mode": 1, "profile-level-id": "42e01f",
+                    "level-asymmetry-allowed": 1}},
+]
+"""Router codecs for media tests: Opus, VP8 and H264 constrained baseline (what browsers and
+aiortc send)."""
+
+
+async def wait_for(predicate: Callable[[], bool], timeout: float) -> bool:
+    """Poll ``predicate`` every 0.1 s until it holds or ``timeout`` seconds pass; its last value
+    (media arrives at its own pace: there is no event to wait on for "frames decoded")."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        await asyncio.sleep(0.1)
+    return predicate()
 
 
 def process_gone(pid: int) -> bool:

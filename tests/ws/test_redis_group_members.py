@@ -1,0 +1,77 @@
+"""`RedisChannelLayer.group_send`'s one round trip (a script that sweeps the group's expired
+members and returns only other processes' members): each remote member gets the message
+once, expired members are dropped from the group, and a name that merely contains this
+process's prefix is still remote."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+import uuid
+
+import pytest
+from redis import asyncio as aioredis
+
+from bench._services import PrivateRedis
+from conference.channel_layers import RedisChannelLayer
+
+REDIS_URL = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
+
+
+async def test_group_send_reaches_remote_members_once_and_sweeps_expired_ones():
+    """A group with this process's member, another process's member, a plain (non-process)
+    channel, a channel of another process whose own part contains this process's prefix, and
+    an expired member: the message reaches each live member once, the expired one is gone."""
+    prefix = f"conference-test-members-{uuid.uuid4().hex[:10]}"
+    here = RedisChannelLayer(hosts=[REDIS_URL], prefix=prefix, max_connections=4)
+    there = RedisChannelLayer(hosts=[REDIS_URL], prefix=prefix, max_connections=4)
+    client = aioredis.from_url(REDIS_URL)
+    try:
+        mine, theirs = await here.new_channel(), await there.new_channel()
+        lookalike = f"specific.{there.client_prefix}!{here.client_prefix}"
+        plain = "plain-channel"
+        for layer, channel in ((here, mine), (there, theirs), (there, lookalike),
+                               (there, plain)):
+            await layer.group_add("meeting.g", channel)
+        key = f"{prefix}:group:meeting.g"
+        await client.zadd(key, {"gone-channel": time.time() - here.group_expiry - 10})
+
+        await here.group_send("meeting.g", {"type": "meeting.event", "n": 1})
+
+        assert (await asyncio.wait_for(here.receive(mine), 5))["n"] == 1
+        for channel in (theirs, lookalike, plain):
+            assert (await asyncio.wait_for(there.receive(channel), 5))["n"] == 1
+        members = {m.decode() for m in await client.zrange(key, 0, -1)}
+        assert members == {mine, theirs, lookalike, plain}
+        for layer, channel in ((here, mine), (there, theirs), (there, plain)):
+            with pytest.raises(TimeoutError):
+                await asyncio.wait_for(layer.receive(channel), 0.3)
+    finally:
+        await client.aclose()
+        await here.flush()
+        await there.flush()
+
+
+async def test_a_redis_that_forgot_the_script_gets_it_again():
+    """After ``SCRIPT FLUSH`` (as after a restart; a private redis-server, the shared one's
+    scripts are not ours to flush), the next group send loads the script again and still
+    reaches the other process's member."""
+    redis = PrivateRedis().start()
+    prefix = f"conference-test-flush-{uuid.uuid4().hex[:10]}"
+    here = RedisChannelLayer(hosts=[redis.url], prefix=prefix, max_connections=4)
+    there = RedisChannelLayer(hosts=[redis.url], prefix=prefix, max_connections=4)
+    client = aioredis.from_url(redis.url)
+    try:
+        theirs = await there.new_channel()
+        await there.group_add("meeting.g", theirs)
+        await here.group_send("meeting.g", {"type": "meeting.event", "n": 1})
+        await client.script_flush()
+        await here.group_send("meeting.g", {"type": "meeting.event", "n": 2})
+        got = [(await asyncio.wait_for(there.receive(theirs), 5))["n"] for _ in range(2)]
+        assert got == [1, 2]
+    finally:
+        await client.aclose()
+        await here.flush()
+        await there.flush()
+        redis.close()
