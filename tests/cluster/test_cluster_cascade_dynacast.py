@@ -9,9 +9,7 @@ pause and its close, as it follows a local one's.
 
 from __future__ import annotations
 
-import itertools
 from types import SimpleNamespace
-from typing import Any
 
 import pytest
 
@@ -22,6 +20,7 @@ from tests.cluster import test_cluster_nodes
 from tests.cluster.conftest import wait_for
 from tests.cluster.test_cluster_cascade_proxies import open_link
 from tests.cluster.test_cluster_nodes import Pair
+from tests.support.media import simulcast_parameters
 
 pair = test_cluster_nodes.pair
 """Two started nodes in this process (the fixture of `test_cluster_nodes`)."""
@@ -29,22 +28,7 @@ pair = test_cluster_nodes.pair
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(60)]
 
 LOWER_DELAY = 0.3
-_ssrc = itertools.count(30_000_000, 10)
 LISTEN = [{"protocol": "udp", "ip": "127.0.0.1"}]
-
-
-def simulcast_parameters() -> dict[str, Any]:
-    """VP8 in three simulcast encodings, as a browser sends its camera."""
-    first = next(_ssrc)
-    return {
-        "mid": "2",
-        "codecs": [{"mimeType": "video/VP8", "payloadType": 96, "clockRate": 90000,
-                    "rtcpFeedback": [{"type": "nack", "parameter": "pli"},
-                                     {"type": "transport-cc"}]}],
-        "headerExtensions": [{"uri": "urn:ietf:params:rtp-hdrext:sdes:mid", "id": 1}],
-        "encodings": [{"ssrc": first + i, "scalabilityMode": "L1T3"} for i in range(3)],
-        "rtcp": {"cname": "cascade-dynacast"},
-    }
 
 
 async def told(pair: Pair, channel: str, layer: int) -> None:

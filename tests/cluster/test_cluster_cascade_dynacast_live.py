@@ -9,7 +9,6 @@ carol's on node0.
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,31 +17,16 @@ import pytest
 from bots.signaling import SignalingClient
 from tests.cluster.conftest import Cluster, make_cluster, wait_for
 from tests.cluster.test_cluster_cascade import hosted
+from tests.support.media import simulcast_parameters
 from tests.support.rtc_client import DTLS_PARAMETERS
 
 pytestmark = pytest.mark.django_db(transaction=False)
-
-_ssrc = itertools.count(40_000_000, 10)
 
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[Cluster]:
     """Two nodes cascading past one peer each."""
     yield from make_cluster(2, env={"RTC_PEERS_PER_NODE": "1"})
-
-
-def simulcast_parameters() -> dict[str, Any]:
-    """VP8 in three simulcast encodings, as a browser sends its camera."""
-    first = next(_ssrc)
-    return {
-        "mid": "2",
-        "codecs": [{"mimeType": "video/VP8", "payloadType": 96, "clockRate": 90000,
-                    "rtcpFeedback": [{"type": "nack", "parameter": "pli"},
-                                     {"type": "transport-cc"}]}],
-        "headerExtensions": [{"uri": "urn:ietf:params:rtp-hdrext:sdes:mid", "id": 1}],
-        "encodings": [{"ssrc": first + i, "scalabilityMode": "L1T3"} for i in range(3)],
-        "rtcp": {"cname": "cascade-dynacast-live"},
-    }
 
 
 async def joined(cluster: Cluster, meeting: str, user: str) -> tuple[SignalingClient, dict]:

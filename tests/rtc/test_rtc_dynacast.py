@@ -5,7 +5,6 @@ consumers get a higher bandwidth priority than cameras."""
 
 from __future__ import annotations
 
-import itertools
 from typing import Any
 
 import pytest
@@ -13,31 +12,17 @@ import pytest
 from meetings import services
 from rtc.services.dynacast import wanted_spatial_layer
 from tests.rtc.conftest import video_parameters
+from tests.support.media import simulcast_parameters
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 LOWER_DELAY = 0.6
-_ssrc = itertools.count(20_000_000, 10)
 
 
 @pytest.fixture(autouse=True)
 def fast_dynacast(settings: Any) -> None:
     """Short delays so the test sees the lowering within a second."""
     settings.RTC_DYNACAST = {"RAISE_DELAY": 0.02, "LOWER_DELAY": LOWER_DELAY}
-
-
-def simulcast_parameters() -> dict[str, Any]:
-    """VP8 in three simulcast encodings, as a browser sends its camera."""
-    first = next(_ssrc)
-    return {
-        "mid": "2",
-        "codecs": [{"mimeType": "video/VP8", "payloadType": 96, "clockRate": 90000,
-                    "rtcpFeedback": [{"type": "nack", "parameter": "pli"},
-                                     {"type": "transport-cc"}]}],
-        "headerExtensions": [{"uri": "urn:ietf:params:rtp-hdrext:sdes:mid", "id": 1}],
-        "encodings": [{"ssrc": first + i, "scalabilityMode": "L1T3"} for i in range(3)],
-        "rtcp": {"cname": "dynacast"},
-    }
 
 
 @pytest.fixture
