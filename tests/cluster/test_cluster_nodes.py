@@ -70,7 +70,7 @@ async def pair(settings: Any) -> AsyncIterator[Pair]:
     prefix = f"conf-cluster-test-{uuid.uuid4().hex[:8]}"
     settings.REDIS_URL = REDIS_URL
     settings.CHANNEL_LAYERS = {"default": {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "BACKEND": "conference.channel_layers.RedisChannelLayer",
         "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 15}], "prefix": prefix}}}
     settings.CLUSTER = {"ENABLED": True, "LEASE_SECONDS": 2, "RELAY_TIMEOUT_SECONDS": 3,
                         "DRAIN_SECONDS": 1}
