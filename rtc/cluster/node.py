@@ -46,6 +46,28 @@ __all__ = ["Node", "Route", "default_node_id"]
 
 logger = logging.getLogger(__name__)
 
+
+def raise_if_cancelled() -> None:
+    """Raise CancelledError when the current task is being cancelled.
+
+    redis-py 8 may swallow a cancellation that arrives during a command (it drops the
+    connection and the command returns or fails as a connection error), so a loop of Redis
+    calls would go on for ever after its task was cancelled; the loops check after each call.
+    """
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
+async def cancel_for_good(tasks: list[asyncio.Task[Any]]) -> None:
+    """Cancel ``tasks`` and wait for them, cancelling again any that swallowed it (see
+    :func:`raise_if_cancelled`), so a node's stop cannot hang on one of its loops."""
+    pending = {task for task in tasks if not task.done()}
+    while pending:
+        for task in pending:
+            task.cancel()
+        _, pending = await asyncio.wait(pending, timeout=1.0)
+
 PLACEMENT_ATTEMPTS = 3
 
 
@@ -148,9 +170,7 @@ class Node:
         register_service(self, started=False)
         if self.presence is not None:
             await self.presence.flush()
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await cancel_for_good(self._tasks)
         if self.relay is not None:
             self.relay.fail_pending()
         with contextlib.suppress(Exception):
@@ -166,6 +186,7 @@ class Node:
                 raise
             except Exception:
                 logger.exception("heartbeat failed [node:%s]", self.id)
+            raise_if_cancelled()
 
     async def heartbeat(self) -> None:
         """One beat (see the module docstring)."""

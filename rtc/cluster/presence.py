@@ -22,6 +22,8 @@ import contextlib
 import logging
 from typing import Any
 
+from rtc.cluster.node import raise_if_cancelled
+
 __all__ = ["Presence"]
 
 logger = logging.getLogger(__name__)
@@ -66,6 +68,7 @@ class Presence:
                     logger.exception("presence not written [node:%s]", self.node.id)
                 finally:
                     self.queue.task_done()
+                raise_if_cancelled()
         finally:
             if self._attendance.listener == self._changed:
                 self._attendance.listener = None
