@@ -9,11 +9,11 @@ everyone left, and the worker processes are gone.
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 
 import pytest
 from asgiref.testing import ApplicationCommunicator
+from mediasoup_ctl.testing import process_gone
 
 from bots.signaling import SignalingClient
 from rtc import shutdown
@@ -24,14 +24,6 @@ from tests.rtc.conftest import audio_parameters
 from tests.rtc.live import LiveServer, seed
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def _gone(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    return False
 
 
 async def test_shutdown_tells_peers_closes_sockets_and_marks_attendance(
@@ -64,7 +56,7 @@ async def test_shutdown_tells_peers_closes_sockets_and_marks_attendance(
     assert len(attendance) == 0
     assert rtc_service.rooms == {} and rtc_service.mediasoup.workers == []
     await asyncio.wait_for(worker.wait_closed(10), 10)
-    assert _gone(worker.pid)
+    assert process_gone(worker.pid)
 
     late = await ws_communicator(meeting.id, user=member_user)
     connected, _ = await late.connect(timeout=5)
@@ -135,7 +127,7 @@ async def test_sigterm_on_daphne_closes_calls_politely(tmp_path) -> None:
         assert code == 0, server.log()
         assert {"type": "rtc:reconnect", "data": {"reason": "server_shutdown"}} in ada.events
         assert close_codes == [4503, 4503, 4503]
-        assert all(_gone(pid) for pid in pids)
+        assert all(process_gone(pid) for pid in pids)
         rows = server.shell(PARTICIPANTS.format(meeting=data["meeting"]))
         assert rows["ada"] == [True, True] and rows["bob"] == [True, True], rows
         assert "shutdown done [sockets:3, peers told:1]" in server.log()

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from mediasoup_ctl import worker_bin_path
+from mediasoup_ctl.testing import process_gone
 
 from tests.rtc.call_client import CallClient
 from tests.rtc.live import LiveServer, seed
@@ -56,14 +57,6 @@ async def clients(live) -> AsyncIterator[Any]:
 
 async def _stats(ops: CallClient) -> dict[str, Any]:
     return await ops.request("rtc:serverStats")
-
-
-def _process_gone(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    return False
 
 
 async def _wait_stats(ops: CallClient, **expected: int) -> dict[str, Any]:
@@ -155,4 +148,4 @@ async def test_stopping_the_server_leaves_no_worker(live, clients):
     await ada.close()
     await ops.close()
     await asyncio.to_thread(server.stop)
-    await eventually(lambda: _process_gone(pid), timeout=15, what=f"worker {pid} gone")
+    await eventually(lambda: process_gone(pid), timeout=15, what=f"worker {pid} gone")

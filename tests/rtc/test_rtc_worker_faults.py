@@ -8,6 +8,7 @@ import os
 import signal
 
 import pytest
+from mediasoup_ctl.testing import process_gone
 
 from rtc.services.room_service import RoomService
 from tests.support.waiting import eventually
@@ -17,14 +18,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 async def _wait_for(predicate, timeout: float = 10.0) -> None:
     await eventually(predicate, timeout=timeout)
-
-
-def _gone(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    return False
 
 
 async def test_meetings_go_to_the_least_loaded_worker(rtc_service: RoomService, rtc_client,
@@ -63,7 +56,7 @@ async def test_killed_worker_is_replaced_and_peers_resume(rtc_service: RoomServi
     await rtc_service.wait_idle()
     assert rtc_service.mediasoup.replacements == 1
     assert old_worker.closed and old_router.closed
-    await _wait_for(lambda: _gone(old_worker.pid))
+    await _wait_for(lambda: process_gone(old_worker.pid))
     new_worker = rtc_service.mediasoup.workers[0]
     assert new_worker is not old_worker and room.router is not old_router
     assert (await new_worker.dump())["routerIds"] == [room.router.id]

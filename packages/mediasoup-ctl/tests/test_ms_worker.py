@@ -18,14 +18,7 @@ from mediasoup_ctl import (
     WorkerError,
     create_worker,
 )
-
-
-def _process_gone(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    return False
+from mediasoup_ctl.testing import process_gone
 
 
 async def test_worker_runs_and_dumps_an_empty_tree(worker):
@@ -67,7 +60,7 @@ async def test_close_ends_the_process_and_refuses_calls(worker):
     worker.close()  # idempotent
     assert worker.closed and closed == [True]
     await worker.wait_closed(5)
-    assert _process_gone(worker.pid)
+    assert process_gone(worker.pid)
     assert subprocess_closed == [True] and not worker.died
     with pytest.raises(InvalidStateError):
         await worker.dump()
