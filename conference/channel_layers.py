@@ -41,7 +41,7 @@ from channels_redis.core import RedisChannelLayer as ChannelsRedisChannelLayer
 from redis import asyncio as aioredis
 from redis.exceptions import NoScriptError, RedisError
 
-__all__ = ["MISSED", "InMemoryChannelLayer", "RedisChannelLayer"]
+__all__ = ["MISSED", "InMemoryChannelLayer", "RedisChannelLayer", "raise_if_cancelled"]
 
 logger = logging.getLogger(__name__)
 
@@ -332,7 +332,7 @@ class RedisChannelLayer(ChannelsRedisChannelLayer):
             try:
                 return await super().receive(channel)
             except (RedisError, OSError) as error:
-                _reraise_if_cancelled()
+                raise_if_cancelled()
                 logger.warning("channel layer receive failed [channel:%s]: %r; retrying in %.1fs",
                                channel, error, pause)
                 await asyncio.sleep(pause)
@@ -368,7 +368,7 @@ class RedisChannelLayer(ChannelsRedisChannelLayer):
                     failed = False
                 target, message = await self.receive_single(real_channel)
             except (RedisError, OSError) as error:
-                _reraise_if_cancelled()
+                raise_if_cancelled()
                 failed = True
                 logger.warning("channel layer receive failed [channel:%s]: %r; retrying in %.1fs",
                                real_channel, error, pause)
@@ -405,9 +405,9 @@ class RedisChannelLayer(ChannelsRedisChannelLayer):
         returns nothing), so the loop would pop again for ever and a cancelled receive (a
         closing socket, the event loop shutting down) would never end.
         """
-        _reraise_if_cancelled()
+        raise_if_cancelled()
         result = await super()._brpop_with_clean(index, channel, timeout=timeout)
-        _reraise_if_cancelled()
+        raise_if_cancelled()
         return result
 
     async def flush(self) -> None:
@@ -416,8 +416,9 @@ class RedisChannelLayer(ChannelsRedisChannelLayer):
         await super().flush()
 
 
-def _reraise_if_cancelled() -> None:
-    """Raise CancelledError when the current task is being cancelled.
+def raise_if_cancelled() -> None:
+    """Raise CancelledError when the current task is being cancelled (also used by the cluster
+    node's Redis loops, `rtc.cluster.node`).
 
     redis-py turns a cancellation during a read into a ConnectionError (it drops the
     connection); a retry loop that caught it would swallow the cancel and run for ever, and the

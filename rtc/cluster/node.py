@@ -35,6 +35,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from conference.channel_layers import raise_if_cancelled
 from meetings.events import group_message
 from rtc.cluster import placement, register_service
 from rtc.cluster.cascade import watch_links
@@ -47,26 +48,16 @@ __all__ = ["Node", "Route", "default_node_id"]
 logger = logging.getLogger(__name__)
 
 
-def raise_if_cancelled() -> None:
-    """Raise CancelledError when the current task is being cancelled.
-
-    redis-py 8 may swallow a cancellation that arrives during a command (it drops the
-    connection and the command returns or fails as a connection error), so a loop of Redis
-    calls would go on for ever after its task was cancelled; the loops check after each call.
-    """
-    task = asyncio.current_task()
-    if task is not None and task.cancelling():
-        raise asyncio.CancelledError
-
-
 async def cancel_for_good(tasks: list[asyncio.Task[Any]]) -> None:
     """Cancel ``tasks`` and wait for them, cancelling again any that swallowed it (see
-    :func:`raise_if_cancelled`), so a node's stop cannot hang on one of its loops."""
+    ``conference.channel_layers.raise_if_cancelled``: redis-py 8 may swallow a cancellation
+    during a command), so a node's stop cannot hang on one of its loops."""
     pending = {task for task in tasks if not task.done()}
     while pending:
         for task in pending:
             task.cancel()
         _, pending = await asyncio.wait(pending, timeout=1.0)
+
 
 PLACEMENT_ATTEMPTS = 3
 

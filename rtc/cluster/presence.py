@@ -22,7 +22,7 @@ import contextlib
 import logging
 from typing import Any
 
-from rtc.cluster.node import raise_if_cancelled
+from conference.channel_layers import raise_if_cancelled
 
 __all__ = ["Presence"]
 

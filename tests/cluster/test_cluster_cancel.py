@@ -1,5 +1,6 @@
 """A node's loops end when cancelled, even after a Redis call swallowed the cancellation
-(redis-py 8 may): `rtc.cluster.node.raise_if_cancelled` and `cancel_for_good`."""
+(redis-py 8 may): `conference.channel_layers.raise_if_cancelled` and
+`rtc.cluster.node.cancel_for_good`."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ import asyncio
 
 import pytest
 
-from rtc.cluster.node import cancel_for_good, raise_if_cancelled
+from conference.channel_layers import raise_if_cancelled
+from rtc.cluster.node import cancel_for_good
 
 
 async def test_a_task_that_swallows_its_cancellation_is_cancelled_again() -> None:
