@@ -30,6 +30,7 @@ from tests.recordings.conftest import (
     mean_volume,
     tile_contrast,
 )
+from tests.support.processes import ffmpeg_under
 from tests.support.waiting import eventually
 
 pytestmark = [pytest.mark.django_db(transaction=False), pytest.mark.timeout(300)]
@@ -193,7 +194,7 @@ async def test_a_drained_recording_node_ends_the_recording_and_composes_it_when_
     row = cluster.live.shell(ROW.format(rid=rid))
     assert row["status"] == "processing" and row["stop_reason"] == "node_draining", row
     assert abs(row["duration"] - (stopped - started)) < 1.5, row
-    assert tools_of(node0.workdir) == []
+    assert ffmpeg_under(node0.workdir) == []
     status, body = await api(cluster, 1, "alice", "GET", f"/api/meetings/{meeting}/recordings/")
     assert status == 200 and {r["id"]: r["status"] for r in body}[rid] == "processing"
 
@@ -222,21 +223,6 @@ async def test_a_drained_recording_node_ends_the_recording_and_composes_it_when_
     row = cluster.live.shell(ROW.format(rid=rid))
     check_file(path, duration=row["duration"], details=row["details"], peers=peers)
     await cluster.close_bots()
-
-
-def tools_of(workdir: Path) -> list[str]:
-    """Command lines of running FFmpeg processes writing under ``workdir``."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-        except OSError:
-            continue
-        if "ffmpeg" in cmdline and str(workdir) in cmdline:
-            found.append(cmdline)
-    return found
 
 
 async def test_a_killed_recording_node_fails_its_recording_then_composes_it_when_back(
