@@ -31,6 +31,7 @@ from tests.recordings.conftest import (
     tile_contrast,
 )
 from tests.support.processes import ffmpeg_under
+from tests.support.waiting import eventually
 
 pytestmark = [pytest.mark.django_db(transaction=False), pytest.mark.timeout(300)]
 
@@ -77,14 +78,14 @@ async def settled(cluster: Cluster, node: int, path: str, timeout: float = 120,
                   lost: str = "") -> dict:
     """The recording at ``path`` once it is ``ready`` or ``failed`` (read through ``node``),
     other than failed with the reason ``lost`` (a lost node's, until that node is back)."""
-    async with asyncio.timeout(timeout):
-        while True:
-            status, body = await api(cluster, node, "bob", "GET", path)
-            assert status == 200, body
-            if body["status"] == "ready" or (body["status"] == "failed"
-                                             and body["failure_reason"] != lost):
-                return body
-            await asyncio.sleep(0.5)
+    async def settled() -> dict[str, Any] | None:
+        status, body = await api(cluster, node, "bob", "GET", path)
+        assert status == 200, body
+        done = body["status"] == "ready" or (body["status"] == "failed"
+                                             and body["failure_reason"] != lost)
+        return body if done else None
+
+    return await eventually(settled, timeout=timeout, every=0.5, what="the recording settled")
 
 
 async def call_on_two_nodes(cluster: Cluster, meeting: str) -> tuple[Bot, Bot]:
@@ -198,11 +199,10 @@ async def test_a_drained_recording_node_ends_the_recording_and_composes_it_when_
     assert status == 200 and {r["id"]: r["status"] for r in body}[rid] == "processing"
 
     # The call moved to node1 with alice: node1 records it again, saying what it continues.
-    async with asyncio.timeout(30):
-        while not (moved := [e["data"]["recordingId"] for e in alice.events
-                             if e["type"] == "rtc:recordingStarted"
-                             and e["data"]["recordingId"] != rid]):
-            await asyncio.sleep(0.1)
+    moved = await eventually(lambda: [e["data"]["recordingId"] for e in alice.events
+                                      if e["type"] == "rtc:recordingStarted"
+                                      and e["data"]["recordingId"] != rid],
+                             timeout=30, what="node1 records the call again")
     await asyncio.sleep(3.0)
     status, body = await api(cluster, 1, "alice", "POST",
                              f"/api/meetings/{meeting}/recordings/{moved[0]}/stop/")
@@ -242,9 +242,11 @@ async def test_a_killed_recording_node_fails_its_recording_then_composes_it_when
     await asyncio.sleep(4.0)
     killed = time.monotonic()
     cluster.live.kill(0)
-    async with asyncio.timeout(20):
-        while (row := cluster.live.shell(ROW.format(rid=rid)))["status"] == "recording":
-            await asyncio.sleep(0.5)
+    def ended() -> dict[str, Any] | None:
+        row = cluster.live.shell(ROW.format(rid=rid))
+        return None if row["status"] == "recording" else row
+
+    row = await eventually(ended, timeout=20, every=0.5, what="the recording ended")
     print(f"recording of a killed node failed {time.monotonic() - killed:.1f}s after SIGKILL")  # noqa: T201
     assert row["status"] == "failed" and row["stop_reason"] == "node_lost", row
     assert "node0" in row["failure_reason"], row

@@ -21,6 +21,7 @@ from bots.live_daphne import LiveDaphne
 from tests.rtc.call_client import CallClient
 from tests.rtc.live import LiveServer, seed
 from tests.support.processes import ffmpeg_under
+from tests.support.waiting import eventually
 
 pytestmark = [pytest.mark.timeout(300)]
 
@@ -74,9 +75,8 @@ async def test_sigterm_mid_recording_then_restart_finishes_the_recording(live) -
     assert status == 201, body
     rid = json.loads(body)["id"]
     started = time.monotonic()
-    async with asyncio.timeout(20):
-        while len(ffmpeg_under(server.workdir)) < 4:
-            await asyncio.sleep(0.1)
+    await eventually(lambda: len(ffmpeg_under(server.workdir)) >= 4, timeout=20, every=0.1,
+                     what="four recording tools running")
     await asyncio.sleep(5.0)
     ran = time.monotonic() - started
     code = await asyncio.to_thread(LiveDaphne.stop, server)  # daphne only: keep its data
@@ -88,9 +88,11 @@ async def test_sigterm_mid_recording_then_restart_finishes_the_recording(live) -
     assert row["status"] == "processing" and row["stop_reason"] == "server_shutdown", row
 
     await asyncio.to_thread(server.start, migrate=False)
-    async with asyncio.timeout(120):
-        while (row := server.shell(STATUS.format(rid=rid)))["status"] == "processing":
-            await asyncio.sleep(1.0)
+    def composed() -> dict[str, Any] | None:
+        row = server.shell(STATUS.format(rid=rid))
+        return None if row["status"] == "processing" else row
+
+    row = await eventually(composed, timeout=120, every=1.0, what="the recording composed")
     assert row["status"] == "ready", row
     assert abs(row["duration"] - ran) < 1.5, (row, ran)
     status, content = await asyncio.to_thread(_api, server, data["tokens"]["bob"], "GET",
