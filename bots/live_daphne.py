@@ -34,6 +34,7 @@ __all__ = ["ROOT", "LiveDaphne", "answers_http", "children_of", "free_port", "fr
            "stop_process_tree"]
 
 ROOT = Path(__file__).resolve().parents[1]
+LIBRARY_SRC = ROOT / "packages" / "mediasoup-ctl" / "src"
 """The repository (where ``manage.py`` is)."""
 
 _DROP = ("DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE", "CHANNEL_LAYER_PREFIX")
@@ -196,7 +197,9 @@ class LiveDaphne:
             ALLOWED_HOSTS="127.0.0.1,localhost",
             MEDIASOUP_LISTEN_IP="127.0.0.1",
             LOG_LEVEL=self.log_level,
-            PYTHONPATH=str(ROOT),
+            # This checkout's mediasoup-ctl, not the one the shared venv's editable install
+            # points at (another checkout's: a worktree's server would run main's library).
+            PYTHONPATH=os.pathsep.join([str(ROOT), str(LIBRARY_SRC)]),
             PYTHONUNBUFFERED="1",
         )
         if self.worker_num is not None:
