@@ -82,23 +82,30 @@ def test_produce_like_bodies_with_ssrcs_and_strings_patch_exactly():
 
 def test_layout_changing_values_and_untemplatable_shapes_are_built():
     """A 0 (left out of the message as the schema default), a bool, or a body that writes a
-    value twice (its position is not unique) never use a template, and still come out as
-    the built message."""
+    value changed (upper case: the second stand-in's twin is not where the first one was)
+    never use a template, and still come out as the built message; a body that writes a
+    value twice is templated, both places patched."""
     writer = MessageWriter()
-    store: dict[Any, Any] = {}
+
+    def upper(builder: Any, values: tuple[Any, ...]) -> int:
+        return CreateWebRtcTransportRequestT(transportId=values[0].upper(),
+                                             options=_webrtc_options().options).Pack(builder)
 
     def twice(builder: Any, values: tuple[Any, ...]) -> int:
         return CreateWebRtcTransportRequestT(transportId=values[0] * 2,
                                              options=_webrtc_options().options).Pack(builder)
 
-    for call in range(3):
-        body = Templated(store, None, twice, (f"t{call}",))
-        assert bytes(writer.request(call + 1, Method.ROUTER_CREATE_WEBRTCTRANSPORT, "r",
-                                    RequestBody.Router_CreateWebRtcTransportRequest,
-                                    body)) == bytes(
-            writer.build(call + 1, Method.ROUTER_CREATE_WEBRTCTRANSPORT, "r",
-                         RequestBody.Router_CreateWebRtcTransportRequest, body))
-    assert None in store.values()  # tried once, marked as not templatable
+    for write, templated in ((upper, False), (twice, True)):
+        store: dict[Any, Any] = {}
+        for call in range(4):
+            body = Templated(store, None, write, (f"t{call}",))
+            assert bytes(writer.request(call + 1, Method.ROUTER_CREATE_WEBRTCTRANSPORT, "r",
+                                        RequestBody.Router_CreateWebRtcTransportRequest,
+                                        body)) == bytes(
+                writer.build(call + 1, Method.ROUTER_CREATE_WEBRTCTRANSPORT, "r",
+                             RequestBody.Router_CreateWebRtcTransportRequest, body))
+        [template] = store.values()
+        assert (template is not None) is templated  # None: tried once, not templatable
     for value in (0, True):
         other: dict[Any, Any] = {}
         for call in range(3):
