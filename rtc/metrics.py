@@ -61,11 +61,10 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.exposition import choose_encoder
 
 from rtc.live import MediaSample, best_producer_score, consumer_score, sample_media
-from rtc.services import get_room_service
-from rtc.services.config import mediasoup_settings
+from rtc.services import get_room_service, mediasoup_settings
 
 if TYPE_CHECKING:
-    from rtc.services.room_service import RoomService
+    from rtc.services import RoomService
 
 __all__ = [
     "REGISTRY",

@@ -38,8 +38,11 @@ class TransportChild(EventEmitter):
     """The dicts by id that hold an open child: its transport's (``_producers``, ...) and, for
     producers, its router's. Closing drops it from them directly: a closure listening to
     ``@close`` cost five objects per child (function, cells, closure tuple, listener list)."""
+    _upstream_paused: ClassVar[str | None] = None
+    """Consumers only: the attribute saying their upstream (producer, data producer) is paused."""
 
     id: str
+    paused: bool
 
     def _attach(self, transport: Transport, app_data: dict[str, Any] | None, *,
                 notifications: bool = True) -> None:
@@ -62,6 +65,28 @@ class TransportChild(EventEmitter):
     async def _request(self, method: int, body_type: int = 0, body: Any = None) -> Response:
         self._check_open()
         return await self._channel.request(method, self.id, body_type, body)
+
+    async def _set_paused(self, method: int, paused: bool, *,
+                          upstream_paused: bool = False) -> None:
+        """Send the pause or resume ``method``, then tell the observer ``pause``/``resume``
+        if that changed what flows: not when already so, nor while the upstream (a consumer's
+        producer, a data consumer's data producer) is paused anyway."""
+        await self._request(method)
+        was_paused, self.paused = self.paused, paused
+        if was_paused != paused and not upstream_paused:
+            self.observer.emit("pause" if paused else "resume")
+
+    def _on_upstream_pause(self, paused: bool, event: str) -> None:
+        """The upstream paused or resumed: unless already so, record it (``_upstream_paused``),
+        emit ``event`` and, unless this one is paused itself, ``pause``/``resume`` on the
+        observer."""
+        assert self._upstream_paused is not None
+        if getattr(self, self._upstream_paused) == paused:
+            return
+        setattr(self, self._upstream_paused, paused)
+        self.emit(event)
+        if not self.paused:
+            self.observer.emit("pause" if paused else "resume")
 
     def close(self) -> None:
         """Close it (one request to the worker; its own children follow there)."""
