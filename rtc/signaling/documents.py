@@ -191,13 +191,23 @@ def _model_fields(model: type[BaseModel] | None, *, skip: tuple[str, ...] = ()) 
         return "—"
     schema = model.model_json_schema(by_alias=True)
     required = set(schema.get("required", []))
-    names = [name if name in required else f"{name}?" for name in schema.get("properties", {})
-             if name not in skip]
-    return ", ".join(f"`{name}`" for name in names) or "—"
+    shown = []
+    for name, prop in schema.get("properties", {}).items():
+        if name in skip:
+            continue
+        text = f"`{name}`" if name in required else f"`{name}?`"
+        if len(prop.get("enum", ())) > 1:  # a Literal's values
+            text += " (" + ", ".join(f"`{choice}`" for choice in prop["enum"]) + ")"
+        shown.append(text)
+    return ", ".join(shown) or "—"
 
 
 def _fields(route: Route) -> str:
-    return _model_fields(route.model)
+    """A request's fields (their bounds are in the JSON Schema)."""
+    schema = route.model.model_json_schema(by_alias=True)
+    required = set(schema.get("required", []))
+    names = [name if name in required else f"{name}?" for name in schema.get("properties", {})]
+    return ", ".join(f"`{name}`" for name in names) or "—"
 
 
 def _about(model: type[BaseModel] | None) -> str:
