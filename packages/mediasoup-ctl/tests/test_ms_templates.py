@@ -203,3 +203,24 @@ async def test_connect_requests_from_a_template_are_the_built_messages(worker):
     from mediasoup_ctl.webrtc_transport import _CONNECT_TEMPLATES
 
     assert any(isinstance(t, Template) for t in _CONNECT_TEMPLATES.values())  # copies were made
+
+
+def test_new_id_is_uuid4_text_of_the_same_random_bytes(monkeypatch):
+    """``new_id`` gives exactly ``str(uuid.uuid4())`` for the same 16 random bytes (version and
+    variant bits set the same way), and fresh ids differ."""
+    import os
+    import random
+    import uuid
+
+    from mediasoup_ctl import fbs_utils
+
+    rng = random.Random(4)
+    for _ in range(200):
+        raw = bytes(rng.randrange(256) for _ in range(16))
+        monkeypatch.setattr(os, "urandom", lambda n, raw=raw: raw[:n])
+        ours = fbs_utils.new_id()
+        theirs = str(uuid.uuid4())
+        assert ours == theirs
+        assert uuid.UUID(ours).version == 4 and uuid.UUID(ours).variant == uuid.RFC_4122
+    monkeypatch.undo()
+    assert len({fbs_utils.new_id() for _ in range(1000)}) == 1000
