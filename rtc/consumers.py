@@ -57,6 +57,7 @@ from rtc.protocol import (
     success_reply,
 )
 from rtc.services.config import limits
+from rtc.signaling import outgoing
 from rtc.socket_session import SocketSession
 
 logger = logging.getLogger(__name__)
@@ -155,7 +156,12 @@ class MeetingConsumer(LobbyMixin, AsyncJsonWebsocketConsumer):
         """Serve the socket. However its task ends (the client's close, an exception in
         ``connect``, the task cancelled by the server, which then never delivers the
         disconnect), its slot in the socket counts is given back, and a socket still in its
-        meeting leaves it (group, disconnect hooks, attendance) as a close would have."""
+        meeting leaves it (group, disconnect hooks, attendance) as a close would have.
+
+        With ``SIGNALING_CHECK_OUTGOING`` (the tests) every frame it sends is checked against
+        its declared model (`rtc.signaling.outgoing`); decided here, once per socket."""
+        if outgoing.enabled():
+            receive, send = outgoing.OutgoingCheck().wrap(receive, send)
         try:
             await super().__call__(scope, receive, send)
         finally:

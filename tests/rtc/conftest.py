@@ -28,6 +28,7 @@ from tests.support.rtc_client import (  # noqa: F401 (the names tests import fro
     ClientFactory,
     RtcClient,
     audio_parameters,
+    join_both,
     video_parameters,
 )
 
@@ -81,3 +82,13 @@ def rtc_client(rtc_service: RoomService,
         return RtcClient(communicator, user)
 
     return make
+
+
+@pytest.fixture
+async def pair(rtc_client: ClientFactory, meeting: Any, host_user: Any,
+               member_user: Any) -> tuple[RtcClient, RtcClient]:
+    """The host (Hazel) and a member (Milo) of `meeting`, both joined to the call; the host
+    has seen the member's rtc:peerJoined."""
+    host, member = await join_both(rtc_client, meeting, host_user, member_user)
+    await host.event("rtc:peerJoined")
+    return host, member
