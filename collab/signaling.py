@@ -159,9 +159,7 @@ async def chat_delete(conn: Connection, request: ChatDeleteRequest) -> Reply:
        events=("hand:raised",))
 async def hand_raise(conn: Connection, request: EmptyRequest) -> Reply:
     """Raise this peer's hand; everyone gets ``hand:raised`` (once, however often asked)."""
-    limits = collab_limits()
-    _take(reaction_limiter, conn, limits.reactions_per_second, limits.reaction_burst,
-          "reactions")
+    _take_reaction(conn)
     room, peer = _in_call(conn)
     hand, new = hand_queues.raise_hand(room.meeting_id, peer_id=peer.id, user_id=peer.user_id,
                                        display_name=peer.display_name)
@@ -176,9 +174,7 @@ async def hand_raise(conn: Connection, request: EmptyRequest) -> Reply:
        events=("hand:lowered",))
 async def hand_lower(conn: Connection, request: HandLowerRequest) -> Reply:
     """Lower this peer's hand, or (host) anyone's; everyone gets ``hand:lowered``."""
-    limits = collab_limits()
-    _take(reaction_limiter, conn, limits.reactions_per_second, limits.reaction_burst,
-          "reactions")
+    _take_reaction(conn)
     room, peer = _in_call(conn)
     target = request.peer_id or peer.id
     if target != peer.id:
@@ -209,9 +205,7 @@ async def hand_list(conn: Connection, request: EmptyRequest) -> Reply:
        events=("reaction:shown",))
 async def reaction_send(conn: Connection, request: ReactionRequest) -> Reply:
     """Show a reaction on this peer's tile: everyone gets ``reaction:shown``; not stored."""
-    limits = collab_limits()
-    _take(reaction_limiter, conn, limits.reactions_per_second, limits.reaction_burst,
-          "reactions")
+    _take_reaction(conn)
     _, peer = _in_call(conn)
     await conn.broadcast("reaction:shown", {"peerId": peer.id, "emoji": request.emoji,
                                             "displayName": peer.display_name},
@@ -220,6 +214,13 @@ async def reaction_send(conn: Connection, request: ReactionRequest) -> Reply:
 
 
 # --- whiteboard ---------------------------------------------------------------------------------
+
+
+def _take_reaction(conn: Connection) -> None:
+    """Reactions and hand changes share one bucket per socket."""
+    limits = collab_limits()
+    _take(reaction_limiter, conn, limits.reactions_per_second, limits.reaction_burst,
+          "reactions")
 
 
 def _take_board(conn: Connection) -> None:

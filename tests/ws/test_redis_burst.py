@@ -31,6 +31,7 @@ from meetings.models import Meeting, Participant
 from rtc.attendance import attendance
 from rtc.protocol import CloseCode
 from rtc.socket_limits import open_sockets
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -249,9 +250,8 @@ async def test_a_redis_restarted_empty_gets_this_process_members_back_into_their
         await asyncio.to_thread(redis.restart, 0.5)
         client = aioredis.from_url(redis.url)
         try:
-            async with asyncio.timeout(15):
-                while not await client.zcard(f"{prefix}:group:meeting.g"):
-                    await asyncio.sleep(0.1)
+            await eventually(lambda: client.zcard(f"{prefix}:group:meeting.g"), timeout=15,
+                             every=0.1, what="the membership written back")
         finally:
             await client.aclose()
         assert not receiving.done()
