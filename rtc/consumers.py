@@ -35,6 +35,7 @@ from meetings.selectors import JoinAccess
 from rtc import shutdown
 from rtc.event_text import event_text
 from rtc.protocol import CloseCode, HandlerRegistry, registry
+from rtc.signaling import outgoing
 from rtc.socket_session import SocketSession
 from rtc.websocket.join import JoinFlow, connects_in_progress
 from rtc.websocket.requests import decode_frame, is_request, serve_request
@@ -90,7 +91,12 @@ class MeetingConsumer(AsyncJsonWebsocketConsumer):
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         """Serve the socket; however its task ends (even without a disconnect), the join
-        flow's way out runs (`JoinFlow.end`)."""
+        flow's way out runs (`JoinFlow.end`).
+
+        With ``SIGNALING_CHECK_OUTGOING`` (the tests) every frame it sends is checked against
+        its declared model (`rtc.signaling.outgoing`); decided here, once per socket."""
+        if outgoing.enabled():
+            receive, send = outgoing.OutgoingCheck().wrap(receive, send)
         try:
             await super().__call__(scope, receive, send)
         finally:

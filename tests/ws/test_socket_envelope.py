@@ -9,6 +9,7 @@ import pytest
 from conference.errors import ApplicationError, ErrorCode
 from rtc.protocol import MAX_MESSAGE_CHARS, ProtocolError, Request, parse_request, registry
 from rtc.signaling.errors import SignalingError
+from tests.support.declared import declare_event, declare_reply
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -89,8 +90,12 @@ async def test_meeting_state_request(joined, ws_request, meeting):
 
 
 @pytest.fixture
-def temp_handlers():
-    """Registers test:* handlers (echo, app error, safe error, crash); removes them after."""
+def temp_handlers(monkeypatch):
+    """Registers test:* handlers (echo, app error, safe error, crash) and declares what they
+    send (`tests.support.declared`); removes them after."""
+    declare_reply(monkeypatch, "test:echo", type=str, user=str, data=dict)
+    declare_reply(monkeypatch, "test:broadcast", type=str)
+    declare_event(monkeypatch, "test:shout", **{"from": str})
 
     async def echo(conn, request: Request):
         return {"type": "test:echoed", "user": conn.user.username, "data": request.data}
