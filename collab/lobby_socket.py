@@ -1,4 +1,4 @@
-"""The meeting socket's side of the lobby, mixed into `rtc.consumers.MeetingConsumer`.
+"""The meeting socket's side of the lobby, mixed into `rtc.websocket.consumer.MeetingConsumer`.
 
 A connection that must wait (`collab.lobby.lobby_verdict`) is accepted but does not enter the
 meeting: it is not in the meeting's group, not recorded as present, and gets
@@ -20,8 +20,8 @@ from channels.layers import get_channel_layer
 from collab import lobby
 from collab.models import LobbyEntry
 from meetings.events import group_message
-from rtc.grants import connection_grants
-from rtc.protocol import CloseCode
+from rtc.policy.grants import connection_grants
+from rtc.websocket.envelope import CloseCode
 
 __all__ = ["LobbyMixin", "LobbyWait", "display_name_of", "hosts_group", "lobby_group",
            "notify_hosts"]

@@ -24,9 +24,9 @@ from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: 
 
 from conference import autobahn_logging, twisted_write, ws_unmask  # noqa: E402
 from conference.db_threads import bind_calling_loop  # noqa: E402
-from rtc.auth import TokenAuthMiddleware, auth_stack  # noqa: E402
+from rtc.lifecycle.shutdown import LifespanApp  # noqa: E402
 from rtc.routing import websocket_urlpatterns  # noqa: E402
-from rtc.shutdown import LifespanApp  # noqa: E402
+from rtc.websocket.auth import TokenAuthMiddleware, auth_stack  # noqa: E402
 
 autobahn_logging.install()
 twisted_write.install()
@@ -40,7 +40,7 @@ router = ProtocolTypeRouter(
             auth_stack(TokenAuthMiddleware(URLRouter(websocket_urlpatterns)))
         ),
         # Servers with the ASGI lifespan protocol close calls politely at shutdown; daphne has
-        # none and gets the same from a reactor trigger (rtc.shutdown).
+        # none and gets the same from a reactor trigger (rtc.lifecycle.shutdown).
         "lifespan": LifespanApp(),
     }
 )

@@ -1,7 +1,7 @@
 """The RTC service layer: the worker pool (MediasoupService) and the calls (RoomService).
 
 One RoomService per process, made on first use; its worker pool starts with the server
-(`rtc.startup`), or else on the first ``rtc:join``. Tests install their own with
+(`rtc.lifecycle.startup`), or else on the first ``rtc:join``. Tests install their own with
 :func:`set_room_service` and close it themselves.
 """
 

@@ -8,7 +8,7 @@ registers runs, in this order:
 
 1. the socket's request rate (one bucket per socket, :data:`rate_limiter`; ``limit``),
 2. validation of ``data`` into the route's model (``invalid``),
-3. the grant on the *validated* request (``forbidden``; `rtc.grants`),
+3. the grant on the *validated* request (``forbidden``; `rtc.policy.grants`),
 4. the call: here, or relayed to the cluster node owning the meeting's call, which runs 2-4
    again on what it received (:func:`serve_here`).
 
@@ -23,13 +23,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rtc import cluster
-from rtc import grants as rtc_grants
-from rtc.protocol import Connection, Request, registry
+from rtc.policy import grants as rtc_grants
 from rtc.services.config import limits
 from rtc.signaling.errors import ErrorCode, SignalingError
 from rtc.signaling.ratelimit import RateLimiter
 from rtc.signaling.schemas import Request as RequestModel
 from rtc.signaling.schemas import validate
+from rtc.websocket.envelope import Connection, Request, registry
 
 __all__ = ["ROUTES", "Route", "parse_request", "rate_limiter", "route", "serve_here"]
 
@@ -49,7 +49,7 @@ class Route:
     schema: type[RequestModel]
     """The pydantic model of its ``data``."""
     grant: rtc_grants.Check
-    """What a peer's grants must allow (`rtc.grants`); applies to join-token peers."""
+    """What a peer's grants must allow (`rtc.policy.grants`); applies to join-token peers."""
     impl: Impl
     """The service call, given the connection and the validated request."""
     reply: str | None = None

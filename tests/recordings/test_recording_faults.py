@@ -146,7 +146,7 @@ async def test_the_server_stopping_finishes_the_files_and_the_next_start_compose
     session = recorder.active(meeting.id)
     await _until(lambda: len(session.tracks) == 2, what="two tracks")
     await asyncio.sleep(3.0)
-    assert await recorder.close() == 1  # what rtc.shutdown.shutdown() does first
+    assert await recorder.close() == 1  # what rtc.lifecycle.shutdown.shutdown() does first
     await host.close()
     await rtc_service.close()
     recording = await Recording.objects.aget(pk=rid)

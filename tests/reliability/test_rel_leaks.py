@@ -21,8 +21,8 @@ from typing import Any
 
 import pytest
 
-from rtc.consumers import frame_limiter
 from rtc.signaling.handlers import rate_limiter
+from rtc.websocket.consumer import frame_limiter
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(120)]
 

@@ -13,8 +13,8 @@ import json
 
 import pytest
 
-from rtc.consumers import frame_limiter
-from rtc.protocol import CloseCode
+from rtc.websocket.consumer import frame_limiter
+from rtc.websocket.envelope import CloseCode
 from tests.reliability.conftest import participant_row, wait_until
 from tests.rtc.conftest import DTLS_PARAMETERS
 

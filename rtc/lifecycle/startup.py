@@ -4,7 +4,8 @@ Without this the first ``rtc:join`` (or ``/readyz``) of a fresh process pays for
 workers (about 50 ms each) and a worker that cannot start (a missing binary, no free ports)
 is only found then. Under daphne, which has no ASGI lifespan, :func:`install` asks the
 Twisted reactor to run :func:`start_pool` once it runs; servers with the lifespan protocol get
-the same from ``rtc.shutdown.LifespanApp``. A pool that fails to start is logged and left to
+the same from ``rtc.lifecycle.shutdown.LifespanApp``. A pool that fails to start is logged and left
+to
 the lazy path, which retries on the next call and reports the error there. With Redis the
 process then joins the cluster as a node (`rtc.cluster`).
 

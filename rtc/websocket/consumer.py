@@ -1,17 +1,19 @@
 """MeetingConsumer: the REQ-002 meeting WebSocket at /ws/meetings/<uuid>/.
 
 Connect: the socket is accepted and then, if the user may not join, closed with a 4xxx code
-(`rtc.protocol.CloseCode`), so browsers see why. Before any database work a signed-in socket
-takes a slot in the per-user and per-address socket counts (`rtc.socket_limits`; 4430 when
+(`rtc.websocket.envelope.CloseCode`), so browsers see why. Before any database work a signed-in
+socket
+takes a slot in the per-user and per-address socket counts (`rtc.websocket.limits`; 4430 when
 either is full); the slot is given back exactly once however the socket ends. A joined
 connection is in the group `meeting.<id>`, is recorded as present
 (`meetings.services.participant_mark_joined`), gets a `meeting.state` snapshot, and relays the
 group's meeting events. Requests are validated envelopes dispatched through
-`rtc.protocol.registry`; anything malformed or unknown gets an error reply with its requestId,
+`rtc.websocket.envelope.registry`; anything malformed or unknown gets an error reply with its
+requestId,
 never a crash and never internal details.
 
 What a socket holds beyond Channels' own state (its socket slot, frame budget, attendance hold
-and call link) is its `rtc.socket_session.SocketSession`, which gives each back once.
+and call link) is its `rtc.websocket.session.SocketSession`, which gives each back once.
 
 Close: a socket that drops keeps its call peer for the reconnect grace period (the registry's
 disconnect hook). A socket whose client said ``rtc:leave`` (and did not ``rtc:join`` again
@@ -40,11 +42,12 @@ from conference.outage import UNAVAILABLE, UNAVAILABLE_MESSAGE, is_database_outa
 from meetings import events, services
 from meetings.models import Meeting
 from meetings.selectors import JoinAccess
-from rtc import grants as rtc_grants
-from rtc import metrics, shutdown
-from rtc.attendance import attendance
-from rtc.event_text import event_text
-from rtc.protocol import (
+from rtc.lifecycle import shutdown
+from rtc.operations import metrics
+from rtc.policy import grants as rtc_grants
+from rtc.policy.attendance import attendance
+from rtc.services.config import limits
+from rtc.websocket.envelope import (
     CloseCode,
     HandlerRegistry,
     ProtocolError,
@@ -56,8 +59,8 @@ from rtc.protocol import (
     request_id_of,
     success_reply,
 )
-from rtc.services.config import limits
-from rtc.socket_session import FRAME_FACTOR, SocketSession, frame_limiter
+from rtc.websocket.event_text import event_text
+from rtc.websocket.session import FRAME_FACTOR, SocketSession, frame_limiter
 
 logger = logging.getLogger(__name__)
 
@@ -125,7 +128,7 @@ class MeetingConsumer(LobbyMixin, AsyncJsonWebsocketConsumer):
     meeting_id: Any
     group_name: str
     join_grant: Any = None
-    """The verified join token (set by `rtc.auth`), None for a Django login."""
+    """The verified join token (set by `rtc.websocket.auth`), None for a Django login."""
     join_access: JoinAccess | None = None
     """The user's role and the meeting's capacity, read when the socket joined (kept current
     by ``meeting.updated``; None: ``rtc:join`` reads them again)."""
@@ -443,7 +446,7 @@ class MeetingConsumer(LobbyMixin, AsyncJsonWebsocketConsumer):
         event, data = message["event"], message.get("data", {})
         if event == events.MEETING_UPDATED and self.join_access is not None:
             self.join_access = self.join_access.updated(data)
-        # One encoding per event for all the meeting's sockets (rtc.event_text).
+        # One encoding per event for all the meeting's sockets (rtc.websocket.event_text).
         await self.send(text_data=event_text(event, data))
         if event == events.MEETING_ENDED:
             await self.leave_and_close(CloseCode.MEETING_ENDED)

@@ -17,7 +17,7 @@ the reactor awaits, that runs :func:`shutdown`:
    stopped;
 4. every socket leaves its meeting (attendance written, ``left_at`` set) and is closed with
    ``4503``; leaves the database could not take (it is down) are tried once more, and those
-   still pending stay in their file for the next start (`rtc.attendance.LateLeaves.close`);
+   still pending stay in their file for the next start (`rtc.policy.attendance.LateLeaves.close`);
 5. (under daphne) the sockets' tasks are ended (see :func:`_end_tasks`).
 
 It does not rely on the consumers' tasks (daphne cancels them at the same moment): it uses the
@@ -103,9 +103,9 @@ def shutting_down() -> bool:
 async def shutdown() -> dict[str, int]:
     """Close every call and socket politely (see the module docstring); the counts handled."""
     from rtc import cluster
-    from rtc.protocol import CloseCode
     from rtc.services import current_room_service
     from rtc.signaling.errors import SignalingError
+    from rtc.websocket.envelope import CloseCode
 
     _state["shutting_down"] = True
     node = cluster.local_node()
@@ -145,7 +145,7 @@ async def shutdown() -> dict[str, int]:
         except Exception:
             logger.exception("shutdown: could not close channel=%s", conn.channel_name)
     try:  # the leaves just written (or kept because the database is down) go out or to disk
-        from rtc.attendance import late_leaves
+        from rtc.policy.attendance import late_leaves
 
         await late_leaves.close()
     except Exception:
@@ -207,7 +207,7 @@ def install() -> bool:
 
 
 class LifespanApp:
-    """The ASGI lifespan protocol: the worker pool at start-up (`rtc.startup`),
+    """The ASGI lifespan protocol: the worker pool at start-up (`rtc.lifecycle.startup`),
     :func:`shutdown` at shutdown."""
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -215,7 +215,7 @@ class LifespanApp:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
-                from rtc.startup import start_pool
+                from rtc.lifecycle.startup import start_pool
 
                 await start_pool()  # a failure is logged; calls retry it lazily
                 await send({"type": "lifespan.startup.complete"})

@@ -1,0 +1,10 @@
+"""The meeting socket: the Channels consumer and what each connection holds.
+
+* :mod:`rtc.websocket.consumer`: ``MeetingConsumer``, Channels' hooks and the meeting's protocol;
+* :mod:`rtc.websocket.session`: a socket's session (slot, frame budget, attendance hold, call link);
+* :mod:`rtc.websocket.limits`: open sockets per user and per client address;
+* :mod:`rtc.websocket.auth`: who a socket is (Django session or join token);
+* :mod:`rtc.websocket.envelope`: the message envelope, close codes and the request registry;
+* :mod:`rtc.websocket.builtin_requests`: the built-in requests (``ping``, ``meeting:state``);
+* :mod:`rtc.websocket.event_text`: a group event encoded once for all of a meeting's sockets.
+"""
