@@ -33,11 +33,13 @@ system:
 
 venv: $(STAMPS)/venv
 # The mediasoup-ctl library is installed from requirements.txt (editable): its pyproject
-# changes (dependencies, the console command) reinstall it too.
-$(STAMPS)/venv: requirements.txt requirements-dev.txt packages/mediasoup-ctl/pyproject.toml
+# changes (dependencies, the console command) reinstall it too. The library's test and lint
+# tools (import-linter, mypy; the same pins where both files have one) serve `make lint` too.
+LIBRARY_TOOLS := packages/mediasoup-ctl/requirements-test.txt
+$(STAMPS)/venv: requirements.txt requirements-dev.txt packages/mediasoup-ctl/pyproject.toml $(LIBRARY_TOOLS)
 	@mkdir -p $(STAMPS)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -r $(LIBRARY_TOOLS)
 	@touch $@
 
 # Builds (or reuses from the cache) mediasoup-worker and its Python FlatBuffers bindings with
@@ -52,8 +54,11 @@ reference:
 static:
 	@if [ -x scripts/build-static.sh ]; then bash scripts/build-static.sh; fi
 
+# ruff, then the application's import rules (pyproject.toml [tool.importlinter]: the apps
+# around the call use only rtc.services' API); the library's own are in `make library`.
 lint: venv
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports --no-cache
 
 # The mediasoup-ctl library alone: its wheel in a fresh environment without Django (CI's first pass).
 library: system reference

@@ -40,8 +40,7 @@ from collab.schemas import (
 from meetings.models import Meeting
 from rtc.policy import grants
 from rtc.policy.grants import connection_grants
-from rtc.services import current_room_service, get_room_service, notify
-from rtc.services.rooms import Peer, Room
+from rtc.services import Peer, Room, current_room_service, get_room_service, send_to
 from rtc.signaling.errors import ErrorCode, SignalingError
 from rtc.signaling.ratelimit import RateLimiter
 from rtc.signaling.routes import route
@@ -129,7 +128,7 @@ async def chat_send(conn: Connection, request: ChatSendRequest) -> Reply:
         await conn.broadcast("chat:message", payload, exclude_self=False)
     else:
         await conn.send_event("chat:message", payload)
-        await notify.send_to(target.channel_name, "chat:message", payload)
+        await send_to(target.channel_name, "chat:message", payload)
     return {"id": message.pk}
 
 

@@ -20,8 +20,7 @@ from typing import Any
 from rtc.cluster.ops import on_every_node, on_owner, operation
 from rtc.operations import media_sampling
 from rtc.policy.grants import Grants, grant_store
-from rtc.services.room_service import RoomService
-from rtc.services.rooms import Peer
+from rtc.services import Peer, RoomService
 from rtc.signaling.errors import ErrorCode, SignalingError
 
 __all__ = ["end_call", "mute_track", "remove_peer", "snapshot", "update_grants"]

@@ -22,10 +22,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from rtc.cluster.ops import operation
-from rtc.services.rooms import Peer, Room
+from rtc.services import Peer, Room
 
 if TYPE_CHECKING:
-    from rtc.services.room_service import RoomService
+    from rtc.services import RoomService
 
 __all__ = [
     "MediaSample",

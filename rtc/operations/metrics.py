@@ -67,11 +67,10 @@ from rtc.operations.media_sampling import (
     consumer_score,
     sample_media,
 )
-from rtc.services import get_room_service
-from rtc.services.config import mediasoup_settings
+from rtc.services import get_room_service, mediasoup_settings
 
 if TYPE_CHECKING:
-    from rtc.services.room_service import RoomService
+    from rtc.services import RoomService
 
 __all__ = [
     "REGISTRY",

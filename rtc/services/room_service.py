@@ -10,8 +10,9 @@ A dropped socket does not end the peer at once: it is detached and kept for
 secret ``resumeToken`` from ``rtc:joined``) attaches a new connection to it, transports and all.
 The media requests live in :class:`rtc.services.media_ops.MediaOperations` and the routers of
 a call in :class:`rtc.services.spread.RouterSpread`, two objects the RoomService holds and
-forwards to (it is what signaling, the admin and the integrations call); the call model with
-its ownership rules is :mod:`rtc.services.rooms`.
+forwards to (it is what signaling, the admin and the integrations call; the media requests'
+hand-overs are its base :class:`rtc.services.media_requests.MediaRequests`); the call model
+with its ownership rules is :mod:`rtc.services.rooms`.
 """
 
 from __future__ import annotations
@@ -32,19 +33,12 @@ from rtc.services import notify
 from rtc.services.access import meeting_access, user_may_rejoin
 from rtc.services.config import limits
 from rtc.services.media_ops import MediaOperations
+from rtc.services.media_requests import MediaRequests
 from rtc.services.mediasoup_service import MediasoupService
 from rtc.services.rooms import Peer, Room
 from rtc.services.spread import RouterSpread
 from rtc.signaling.errors import ErrorCode, SignalingError
-from rtc.signaling.schemas import (
-    ConnectTransportRequest,
-    ConsumeRequest,
-    CreateTransportRequest,
-    GetStatsRequest,
-    JoinRequest,
-    ProduceRequest,
-    SetPreferredLayersRequest,
-)
+from rtc.signaling.schemas import JoinRequest
 
 if TYPE_CHECKING:
     from mediasoup_ctl import Worker
@@ -55,10 +49,8 @@ __all__ = ["RoomService"]
 
 logger = logging.getLogger(__name__)
 
-Reply = dict[str, Any]
 
-
-class RoomService:
+class RoomService(MediaRequests):
     """Every call of this process."""
 
     def __init__(self, mediasoup: MediasoupService | None = None) -> None:
@@ -352,69 +344,6 @@ class RoomService:
         logger.info("room closed [meeting:%s, router:%s, routers:%s]", room.meeting_id,
                     room.router.id, len(room.routers))
         signals.send_safely(signals.room_closed, sender=Room, meeting_id=room.meeting_id)
-
-    # -- media requests (done by MediaOperations) ------------------------------------------------
-
-    async def create_transport(self, *, channel_name: str,
-                               request: CreateTransportRequest) -> Reply:
-        """``rtc:createTransport`` (:meth:`MediaOperations.create_transport`)."""
-        return await self.media.create_transport(channel_name=channel_name, request=request)
-
-    async def connect_transport(self, *, channel_name: str,
-                                request: ConnectTransportRequest) -> Reply:
-        """``rtc:connectTransport`` (:meth:`MediaOperations.connect_transport`)."""
-        return await self.media.connect_transport(channel_name=channel_name, request=request)
-
-    async def close_transport(self, *, channel_name: str, transport_id: str) -> Reply:
-        """``rtc:closeTransport`` (:meth:`MediaOperations.close_transport`)."""
-        return await self.media.close_transport(channel_name=channel_name,
-                                                transport_id=transport_id)
-
-    async def restart_ice(self, *, channel_name: str, transport_id: str) -> Reply:
-        """``rtc:restartIce`` (:meth:`MediaOperations.restart_ice`)."""
-        return await self.media.restart_ice(channel_name=channel_name, transport_id=transport_id)
-
-    async def produce(self, *, channel_name: str, request: ProduceRequest) -> Reply:
-        """``rtc:produce`` (:meth:`MediaOperations.produce`)."""
-        return await self.media.produce(channel_name=channel_name, request=request)
-
-    async def set_producer_paused(self, *, channel_name: str, producer_id: str, paused: bool,
-                                  by_host: bool = False) -> Reply:
-        """``rtc:pause/resumeProducer``, ``rtc:hostMuteProducer``
-        (:meth:`MediaOperations.set_producer_paused`)."""
-        return await self.media.set_producer_paused(channel_name=channel_name,
-                                                    producer_id=producer_id, paused=paused,
-                                                    by_host=by_host)
-
-    async def close_producer(self, *, channel_name: str, producer_id: str) -> Reply:
-        """``rtc:closeProducer`` (:meth:`MediaOperations.close_producer`)."""
-        return await self.media.close_producer(channel_name=channel_name,
-                                               producer_id=producer_id)
-
-    async def consume(self, *, channel_name: str, request: ConsumeRequest) -> Reply:
-        """``rtc:consume`` (:meth:`MediaOperations.consume`)."""
-        return await self.media.consume(channel_name=channel_name, request=request)
-
-    async def set_consumer_paused(self, *, channel_name: str, consumer_id: str,
-                                  paused: bool) -> Reply:
-        """``rtc:pause/resumeConsumer`` (:meth:`MediaOperations.set_consumer_paused`)."""
-        return await self.media.set_consumer_paused(channel_name=channel_name,
-                                                    consumer_id=consumer_id, paused=paused)
-
-    async def close_consumer(self, *, channel_name: str, consumer_id: str) -> Reply:
-        """``rtc:closeConsumer`` (:meth:`MediaOperations.close_consumer`)."""
-        return await self.media.close_consumer(channel_name=channel_name,
-                                               consumer_id=consumer_id)
-
-    async def set_preferred_layers(self, *, channel_name: str,
-                                   request: SetPreferredLayersRequest) -> Reply:
-        """``rtc:setPreferredLayers`` (:meth:`MediaOperations.set_preferred_layers`)."""
-        return await self.media.set_preferred_layers(channel_name=channel_name,
-                                                     request=request)
-
-    async def get_stats(self, *, channel_name: str, request: GetStatsRequest) -> Reply:
-        """``rtc:getStats`` (:meth:`MediaOperations.get_stats`)."""
-        return await self.media.get_stats(channel_name=channel_name, request=request)
 
     # -- worker faults ------------------------------------------------------------------------
 

@@ -36,12 +36,11 @@ async def create_active_speaker_observer(
         raise InvalidParameterError("interval must be a positive integer (ms)")
     check_app_data(app_data)
     observer_id = new_id()
-    await router._channel.request(
-        Method.ROUTER_CREATE_ACTIVESPEAKEROBSERVER, router.id,
+    await router._create_request(
+        Method.ROUTER_CREATE_ACTIVESPEAKEROBSERVER,
         RequestBody.Router_CreateActiveSpeakerObserverRequest,
         CreateActiveSpeakerObserverRequestT(
             rtpObserverId=observer_id, options=ActiveSpeakerObserverOptionsT(interval=interval)))
-    router._check_open()
     return ActiveSpeakerObserver(router=router, rtp_observer_id=observer_id, app_data=app_data)
 
 

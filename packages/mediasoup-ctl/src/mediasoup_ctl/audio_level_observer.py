@@ -38,14 +38,11 @@ async def create_audio_level_observer(router: Router, *, max_entries: int, thres
         raise InvalidParameterError("interval must be a positive integer (ms)")
     check_app_data(app_data)
     observer_id = new_id()
-    await router._channel.request(
-        Method.ROUTER_CREATE_AUDIOLEVELOBSERVER, router.id,
-        RequestBody.Router_CreateAudioLevelObserverRequest,
-        CreateAudioLevelObserverRequestT(rtpObserverId=observer_id,
-                                         options=AudioLevelObserverOptionsT(
-                                             maxEntries=max_entries, threshold=threshold,
-                                             interval=interval)))
-    router._check_open()
+    options = AudioLevelObserverOptionsT(maxEntries=max_entries, threshold=threshold,
+                                         interval=interval)
+    await router._create_request(
+        Method.ROUTER_CREATE_AUDIOLEVELOBSERVER, RequestBody.Router_CreateAudioLevelObserverRequest,
+        CreateAudioLevelObserverRequestT(rtpObserverId=observer_id, options=options))
     return AudioLevelObserver(router=router, rtp_observer_id=observer_id, app_data=app_data)
 
 

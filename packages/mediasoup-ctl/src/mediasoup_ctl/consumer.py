@@ -46,7 +46,7 @@ from .fbs_rtp import (
 from .fbs_stats import parse_rtp_stream_dump, parse_rtp_stream_stats
 from .fbs_table import table_spec
 from .fbs_template import Templated
-from .fbs_utils import check_app_data, fields, new_id, raw_bytes
+from .fbs_utils import check_app_data, fields, new_id, raw_bytes, trace_event_types
 from .negotiation_cache import ConsumePlan, consume_plan
 from .producer import parse_media_trace
 from .transport_child import TransportChild
@@ -244,17 +244,12 @@ class Consumer(TransportChild):
 
     async def pause(self) -> None:
         """Stop sending to the remote endpoint."""
-        await self._request(Method.CONSUMER_PAUSE)
-        was_paused, self.paused = self.paused, True
-        if not was_paused and not self.producer_paused:
-            self.observer.emit("pause")
+        await self._set_paused(Method.CONSUMER_PAUSE, True, upstream_paused=self.producer_paused)
 
     async def resume(self) -> None:
         """Start (or restart) sending; consumers are usually created paused."""
-        await self._request(Method.CONSUMER_RESUME)
-        was_paused, self.paused = self.paused, False
-        if was_paused and not self.producer_paused:
-            self.observer.emit("resume")
+        await self._set_paused(Method.CONSUMER_RESUME, False,
+                               upstream_paused=self.producer_paused)
 
     async def set_preferred_layers(self, *, spatial_layer: int,
                                    temporal_layer: int | None = None) -> None:
@@ -286,10 +281,7 @@ class Consumer(TransportChild):
 
     async def enable_trace_event(self, types: list[str] | None = None) -> None:
         """Emit ``trace`` events of these types (keyframe, fir, nack, pli, rtp)."""
-        types = [] if types is None else types
-        if not isinstance(types, list) or any(not isinstance(t, str) for t in types):
-            raise InvalidParameterError("types must be a list of strings")
-        events = [CONSUMER_TRACE_TYPES[t] for t in types if t in CONSUMER_TRACE_TYPES]
+        events = trace_event_types(types, CONSUMER_TRACE_TYPES)
         await self._request(Method.CONSUMER_ENABLE_TRACE_EVENT,
                             RequestBody.Consumer_EnableTraceEventRequest,
                             EnableTraceEventRequestT(events=events))
@@ -297,20 +289,12 @@ class Consumer(TransportChild):
     def _on_notification(self, event: int, notification: Notification) -> None:
         if event == Event.CONSUMER_PRODUCER_CLOSE:
             self._close(event="producerclose")
-        elif event == Event.CONSUMER_PRODUCER_PAUSE:
-            if self.producer_paused:
-                return
-            self.producer_paused = True
-            self.emit("producerpause")
-            if not self.paused:
-                self.observer.emit("pause")
-        elif event == Event.CONSUMER_PRODUCER_RESUME:
-            if not self.producer_paused:
-                return
-            self.producer_paused = False
-            self.emit("producerresume")
-            if not self.paused:
-                self.observer.emit("resume")
+        elif event in (Event.CONSUMER_PRODUCER_PAUSE, Event.CONSUMER_PRODUCER_RESUME):
+            paused = event == Event.CONSUMER_PRODUCER_PAUSE
+            if self.producer_paused != paused:
+                self.producer_paused = paused
+                self._upstream_pause_changed(
+                    paused, "producerpause" if paused else "producerresume")
         elif event == Event.CONSUMER_SCORE:
             table = notification_body(notification, ScoreNotification).Score()
             self.score = {"score": table.Score(), "producerScore": table.ProducerScore(),

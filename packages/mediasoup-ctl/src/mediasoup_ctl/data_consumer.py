@@ -31,6 +31,7 @@ from FBS.Request.Method import Method
 from .channel import EVENT_NAMES, body_of, notification_body
 from .data_producer import DATA_TYPE_NAMES, DATA_TYPES, message_ppid
 from .errors import InvalidParameterError
+from .fbs_rtp import number_vector
 from .fbs_table import table_spec
 from .fbs_transport import parse_sctp_stream_parameters, sctp_stream_parameters_to_fbs
 from .fbs_utils import check_app_data, fields, new_id, raw_bytes
@@ -90,10 +91,7 @@ async def create_data_consumer(
         label_offset = builder.CreateString(data_producer.label)
         protocol_offset = builder.CreateString(data_producer.protocol)
         params_offset = sctp_stream_parameters_to_fbs(params).Pack(builder) if params else 0
-        builder.StartVector(2, len(channels), 2)
-        for channel in reversed(channels):
-            builder.PrependUint16(channel)
-        channels_offset = builder.EndVector()
+        channels_offset = number_vector(builder, channels, 2, builder.PrependUint16)
         FbsConsumeDataRequest.Start(builder)
         FbsConsumeDataRequest.AddDataConsumerId(builder, id_offset)
         FbsConsumeDataRequest.AddDataProducerId(builder, producer_offset)
@@ -182,17 +180,13 @@ class DataConsumer(TransportChild):
 
     async def pause(self) -> None:
         """Stop sending messages."""
-        await self._request(Method.DATACONSUMER_PAUSE)
-        was_paused, self.paused = self.paused, True
-        if not was_paused and not self.data_producer_paused:
-            self.observer.emit("pause")
+        await self._set_paused(Method.DATACONSUMER_PAUSE, True,
+                               upstream_paused=self.data_producer_paused)
 
     async def resume(self) -> None:
         """Send messages again."""
-        await self._request(Method.DATACONSUMER_RESUME)
-        was_paused, self.paused = self.paused, False
-        if was_paused and not self.data_producer_paused:
-            self.observer.emit("resume")
+        await self._set_paused(Method.DATACONSUMER_RESUME, False,
+                               upstream_paused=self.data_producer_paused)
 
     async def get_buffered_amount(self) -> int:
         """Bytes queued in the SCTP send buffer."""
@@ -250,18 +244,13 @@ class DataConsumer(TransportChild):
     def _on_notification(self, event: int, notification: Notification) -> None:
         if event == Event.DATACONSUMER_DATAPRODUCER_CLOSE:
             self._close(event="dataproducerclose")
-        elif event == Event.DATACONSUMER_DATAPRODUCER_PAUSE:
-            if not self.data_producer_paused:
-                self.data_producer_paused = True
-                self.emit("dataproducerpause")
-                if not self.paused:
-                    self.observer.emit("pause")
-        elif event == Event.DATACONSUMER_DATAPRODUCER_RESUME:
-            if self.data_producer_paused:
-                self.data_producer_paused = False
-                self.emit("dataproducerresume")
-                if not self.paused:
-                    self.observer.emit("resume")
+        elif event in (Event.DATACONSUMER_DATAPRODUCER_PAUSE,
+                       Event.DATACONSUMER_DATAPRODUCER_RESUME):
+            paused = event == Event.DATACONSUMER_DATAPRODUCER_PAUSE
+            if self.data_producer_paused != paused:
+                self.data_producer_paused = paused
+                self._upstream_pause_changed(
+                    paused, "dataproducerpause" if paused else "dataproducerresume")
         elif event == Event.DATACONSUMER_SCTP_SENDBUFFER_FULL:
             self.emit("sctpsendbufferfull")
         elif event == Event.DATACONSUMER_BUFFERED_AMOUNT_LOW:

@@ -20,6 +20,7 @@ from FBS.Request.Method import Method
 from . import ortc
 from .channel import body_of
 from .errors import InvalidParameterError, InvalidStateError
+from .fbs_rtp import number_vector
 from .fbs_table import table_spec
 from .fbs_transport import parse_sctp_stream_parameters, sctp_stream_parameters_to_fbs
 from .fbs_utils import check_app_data, fields, new_id
@@ -140,17 +141,11 @@ class DataProducer(TransportChild):
 
     async def pause(self) -> None:
         """Stop forwarding messages to data consumers."""
-        await self._request(Method.DATAPRODUCER_PAUSE)
-        was_paused, self.paused = self.paused, True
-        if not was_paused:
-            self.observer.emit("pause")
+        await self._set_paused(Method.DATAPRODUCER_PAUSE, True)
 
     async def resume(self) -> None:
         """Forward messages again."""
-        await self._request(Method.DATAPRODUCER_RESUME)
-        was_paused, self.paused = self.paused, False
-        if was_paused:
-            self.observer.emit("resume")
+        await self._set_paused(Method.DATAPRODUCER_RESUME, False)
 
     def send(self, message: str | bytes, ppid: int | None = None,
              subchannels: list[int] | None = None,
@@ -163,10 +158,7 @@ class DataProducer(TransportChild):
         channels = list(subchannels or [])
 
         def build(builder: flatbuffers.Builder) -> int:
-            builder.StartVector(2, len(channels), 2)
-            for channel in reversed(channels):
-                builder.PrependUint16(channel)
-            subchannels_offset = builder.EndVector()
+            subchannels_offset = number_vector(builder, channels, 2, builder.PrependUint16)
             data_offset = builder.CreateByteVector(data)
             FbsSend.Start(builder)
             FbsSend.AddPpid(builder, ppid)

@@ -38,12 +38,9 @@ async def create_direct_transport(router: Router, *, max_message_size: int = 262
     transport_id = new_id()
     options = DirectTransportOptionsT(
         base=transport_options(direct=True, max_message_size=max_message_size))
-    router._check_open()
-    response = await router._channel.request(
-        Method.ROUTER_CREATE_DIRECTTRANSPORT, router.id,
-        RequestBody.Router_CreateDirectTransportRequest,
+    response = await router._create_request(
+        Method.ROUTER_CREATE_DIRECTTRANSPORT, RequestBody.Router_CreateDirectTransportRequest,
         CreateDirectTransportRequestT(transportId=transport_id, options=options))
-    router._check_open()
     data = parse_base_dump(body_of(response, DumpResponse).Base())
     return DirectTransport(router=router, transport_id=transport_id, data=data,
                            app_data=app_data)

@@ -9,7 +9,7 @@ mediasoup's camelCase shape with absent optional fields left out (as JSON drops 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import FBS.RtpParameters.Boolean as FbsBoolean
@@ -46,6 +46,7 @@ __all__ = [
     "producer_type_to_fbs",
     "producer_type_from_fbs",
     "offsets_vector",
+    "number_vector",
     "serialize_rtp_parameters",
     "serialize_encodings",
     "serialize_rtp_mapping",
@@ -109,6 +110,17 @@ def offsets_vector(builder: flatbuffers.Builder, offsets: list[int]) -> int:
     return vector
 
 
+def number_vector(builder: flatbuffers.Builder, values: list[int], width: int,
+                  prepend: Callable[[int], None]) -> int:
+    """A vector of ``width``-byte numbers in the given order, each written by ``prepend``
+    (``builder.PrependUint16``, ...): ``StartVector``, the items last first, ``EndVector``."""
+    builder.StartVector(width, len(values), width)
+    for value in reversed(values):
+        prepend(value)
+    vector: int = builder.EndVector()
+    return vector
+
+
 # What each table's generated Start/Add.../End calls do, in the order this module makes them.
 _BOOLEAN = table_spec(FbsBoolean, "Value")
 _INTEGER = table_spec(FbsInteger32, "Value")
@@ -155,10 +167,7 @@ def _serialize_parameters(builder: Builder, parameters: dict[str, Any] | None) -
             text = builder.CreateString(value)
             value_type, value_offset = Value.String, write_table(builder, _STRING, (text,))
         elif isinstance(value, list) and all(isinstance(v, int) for v in value):
-            builder.StartVector(4, len(value), 4)
-            for item in reversed(value):
-                builder.PrependInt32(item)
-            items = builder.EndVector()
+            items = number_vector(builder, value, 4, builder.PrependInt32)
             value_type = Value.Integer32Array
             value_offset = write_table(builder, _INTEGERS, (items,))
         else:

@@ -13,8 +13,8 @@ from FBS.Common.Uint32String import Uint32String
 from .errors import InvalidParameterError
 from .fbs_read import Table, slots
 
-__all__ = ["s", "new_id", "check_app_data", "vector", "string_vector", "key_values",
-           "key_value_arrays", "raw_bytes", "fields", "to_dict", "read_key_values",
+__all__ = ["s", "new_id", "check_app_data", "trace_event_types", "vector", "string_vector",
+           "key_values", "key_value_arrays", "raw_bytes", "fields", "to_dict", "read_key_values",
            "read_key_value_arrays", "U32_KEYS", "U16_KEYS"]
 
 _STRING_STRING = slots(StringString)
@@ -41,6 +41,15 @@ def check_app_data(app_data: Any) -> None:
     """``app_data`` must be a dict when given (mediasoup: an object)."""
     if app_data is not None and not isinstance(app_data, dict):
         raise InvalidParameterError("if given, app_data must be a dict")
+
+
+def trace_event_types(types: list[str] | None, known: dict[str, int]) -> list[int]:
+    """The ``enable_trace_event`` argument as the worker's enum values: None is none, names
+    this kind of object does not trace are skipped (as in mediasoup), a non-list is refused."""
+    types = [] if types is None else types
+    if not isinstance(types, list) or any(not isinstance(t, str) for t in types):
+        raise InvalidParameterError("types must be a list of strings")
+    return [known[t] for t in types if t in known]
 
 
 def vector(table: Any, name: str, parse: Any = None) -> list[Any]:

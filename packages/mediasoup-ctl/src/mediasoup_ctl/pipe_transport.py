@@ -60,12 +60,9 @@ async def create_pipe_transport(
         listenInfo=listen_info_to_fbs(listen_info), enableRtx=bool(enable_rtx),
         enableSrtp=bool(enable_srtp),
     )
-    router._check_open()
-    response = await router._channel.request(
-        Method.ROUTER_CREATE_PIPETRANSPORT, router.id,
-        RequestBody.Router_CreatePipeTransportRequest,
+    response = await router._create_request(
+        Method.ROUTER_CREATE_PIPETRANSPORT, RequestBody.Router_CreatePipeTransportRequest,
         CreatePipeTransportRequestT(transportId=transport_id, options=options))
-    router._check_open()
     data = _parse_dump(body_of(response, DumpResponse))
     return PipeTransport(router=router, transport_id=transport_id, data=data, app_data=app_data)
 

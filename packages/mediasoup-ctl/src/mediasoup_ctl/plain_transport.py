@@ -77,12 +77,9 @@ async def create_plain_transport(
         rtcpMux=bool(rtcp_mux), comedia=bool(comedia), enableSrtp=bool(enable_srtp),
         srtpCryptoSuite=crypto_suite_to_fbs(srtp_crypto_suite),
     )
-    router._check_open()
-    response = await router._channel.request(
-        Method.ROUTER_CREATE_PLAINTRANSPORT, router.id,
-        RequestBody.Router_CreatePlainTransportRequest,
+    response = await router._create_request(
+        Method.ROUTER_CREATE_PLAINTRANSPORT, RequestBody.Router_CreatePlainTransportRequest,
         CreatePlainTransportRequestT(transportId=transport_id, options=options))
-    router._check_open()
     data = _parse_dump(body_of(response, DumpResponse))
     return PlainTransport(router=router, transport_id=transport_id, data=data,
                           app_data=app_data)

@@ -40,7 +40,7 @@ from .fbs_rtp import (
 from .fbs_stats import parse_rtp_stream_dump, parse_rtp_stream_stats
 from .fbs_table import table_spec
 from .fbs_template import Templated
-from .fbs_utils import check_app_data, fields, new_id, to_dict
+from .fbs_utils import check_app_data, fields, new_id, to_dict, trace_event_types
 from .negotiation_cache import produce_plan
 from .transport_child import TransportChild
 
@@ -176,24 +176,15 @@ class Producer(TransportChild):
 
     async def pause(self) -> None:
         """Stop forwarding this producer's media to its consumers."""
-        await self._request(Method.PRODUCER_PAUSE)
-        was_paused, self.paused = self.paused, True
-        if not was_paused:
-            self.observer.emit("pause")
+        await self._set_paused(Method.PRODUCER_PAUSE, True)
 
     async def resume(self) -> None:
         """Forward this producer's media again."""
-        await self._request(Method.PRODUCER_RESUME)
-        was_paused, self.paused = self.paused, False
-        if was_paused:
-            self.observer.emit("resume")
+        await self._set_paused(Method.PRODUCER_RESUME, False)
 
     async def enable_trace_event(self, types: list[str] | None = None) -> None:
         """Emit ``trace`` events of these types (keyframe, fir, nack, pli, rtp, sr)."""
-        types = [] if types is None else types
-        if not isinstance(types, list) or any(not isinstance(t, str) for t in types):
-            raise InvalidParameterError("types must be a list of strings")
-        events = [PRODUCER_TRACE_TYPES[t] for t in types if t in PRODUCER_TRACE_TYPES]
+        events = trace_event_types(types, PRODUCER_TRACE_TYPES)
         await self._request(Method.PRODUCER_ENABLE_TRACE_EVENT,
                             RequestBody.Producer_EnableTraceEventRequest,
                             EnableTraceEventRequestT(events=events))

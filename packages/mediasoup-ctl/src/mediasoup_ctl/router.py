@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import copy
 import logging
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import FBS.Router.CloseRtpObserverRequest as FbsCloseRtpObserver
 import FBS.Router.CloseTransportRequest as FbsCloseTransport
@@ -24,6 +25,8 @@ from .fbs_table import StringTable, table_spec
 from .fbs_utils import check_app_data, new_id, read_key_value_arrays, read_key_values
 
 if TYPE_CHECKING:
+    from FBS.Response.Response import Response
+
     from .active_speaker_observer import ActiveSpeakerObserver
     from .audio_level_observer import AudioLevelObserver
     from .data_producer import DataProducer
@@ -44,6 +47,7 @@ _CLOSE_TRANSPORT = table_spec(FbsCloseTransport, "TransportId")
 _CLOSE_RTP_OBSERVER = table_spec(FbsCloseRtpObserver, "RtpObserverId")
 _CREATE_ROUTER = table_spec(FbsCreateRouter, "RouterId")
 _DUMP = slots(DumpResponse)
+_T = TypeVar("_T", bound="Transport")
 
 
 async def create_router(
@@ -189,16 +193,30 @@ class Router(EventEmitter):
             body=StringTable(_CLOSE_RTP_OBSERVER, rtp_observer_id),
         )
 
+    async def _new_transport(self, create: Callable[..., Awaitable[_T]],
+                             options: dict[str, Any]) -> _T:
+        """Run one of the ``create_*_transport`` functions and keep what it made."""
+        self._check_open()
+        transport = await create(self, **options)
+        self._transport_created(transport)
+        return transport
+
+    async def _create_request(self, method: int, body_type: int, body: Any) -> Response:
+        """A create request (transport, RTP observer): refused once the router is closed, and
+        its answer refused too when the router closed while it was on the way."""
+        self._check_open()
+        response = await self._channel.request(method, self.id, body_type, body)
+        self._check_open()
+        return response
+
     async def create_webrtc_transport(self, **options: Any) -> WebRtcTransport:
         """Create a WebRtcTransport (on ``listen_infos`` or a ``webrtc_server`` of this worker).
 
         See :func:`webrtc_transport.create_webrtc_transport`.
         """
-        self._check_open()
         from .webrtc_transport import create_webrtc_transport
 
-        transport = await create_webrtc_transport(self, **options)
-        self._transport_created(transport)
+        transport = await self._new_transport(create_webrtc_transport, options)
         server = options.get("webrtc_server")
         if server is not None:
             if server.closed:  # closed during the request: the worker closed the transport
@@ -209,30 +227,21 @@ class Router(EventEmitter):
 
     async def create_plain_transport(self, **options: Any) -> PlainTransport:
         """Create a PlainTransport; see :func:`plain_transport.create_plain_transport`."""
-        self._check_open()
         from .plain_transport import create_plain_transport
 
-        transport = await create_plain_transport(self, **options)
-        self._transport_created(transport)
-        return transport
+        return await self._new_transport(create_plain_transport, options)
 
     async def create_pipe_transport(self, **options: Any) -> PipeTransport:
         """Create a PipeTransport; see :func:`pipe_transport.create_pipe_transport`."""
-        self._check_open()
         from .pipe_transport import create_pipe_transport
 
-        transport = await create_pipe_transport(self, **options)
-        self._transport_created(transport)
-        return transport
+        return await self._new_transport(create_pipe_transport, options)
 
     async def create_direct_transport(self, **options: Any) -> DirectTransport:
         """Create a DirectTransport; see :func:`direct_transport.create_direct_transport`."""
-        self._check_open()
         from .direct_transport import create_direct_transport
 
-        transport = await create_direct_transport(self, **options)
-        self._transport_created(transport)
-        return transport
+        return await self._new_transport(create_direct_transport, options)
 
     # -- RTP observers ------------------------------------------------------------------------
 

@@ -26,7 +26,7 @@ from .channel import EVENT_NAMES, body_of, notification_body
 from .errors import InvalidParameterError, InvalidStateError, UnsupportedError
 from .events import EventEmitter
 from .fbs_transport import SCTP_STATES, TRACE_EVENT_TYPES, parse_trace
-from .fbs_utils import new_id
+from .fbs_utils import new_id, trace_event_types
 
 if TYPE_CHECKING:
     from FBS.Response.Response import Response
@@ -236,10 +236,7 @@ class Transport(EventEmitter):
 
     async def enable_trace_event(self, types: list[str] | None = None) -> None:
         """Emit ``trace`` events of these types (``probation``, ``bwe``); [] disables."""
-        types = [] if types is None else types
-        if not isinstance(types, list) or any(not isinstance(t, str) for t in types):
-            raise InvalidParameterError("types must be a list of strings")
-        events = [TRACE_EVENT_TYPES[t] for t in types if t in TRACE_EVENT_TYPES]
+        events = trace_event_types(types, TRACE_EVENT_TYPES)
         await self._request(Method.TRANSPORT_ENABLE_TRACE_EVENT,
                             RequestBody.Transport_EnableTraceEventRequest,
                             EnableTraceEventRequestT(events=events))

@@ -40,6 +40,7 @@ class TransportChild(EventEmitter):
     ``@close`` cost five objects per child (function, cells, closure tuple, listener list)."""
 
     id: str
+    paused: bool
 
     def _attach(self, transport: Transport, app_data: dict[str, Any] | None, *,
                 notifications: bool = True) -> None:
@@ -62,6 +63,23 @@ class TransportChild(EventEmitter):
     async def _request(self, method: int, body_type: int = 0, body: Any = None) -> Response:
         self._check_open()
         return await self._channel.request(method, self.id, body_type, body)
+
+    async def _set_paused(self, method: int, paused: bool, *,
+                          upstream_paused: bool = False) -> None:
+        """Send the pause or resume ``method``, then tell the observer ``pause``/``resume``
+        if that changed what flows: not when already so, nor while the upstream (a consumer's
+        producer, a data consumer's data producer) is paused anyway."""
+        await self._request(method)
+        was_paused, self.paused = self.paused, paused
+        if was_paused != paused and not upstream_paused:
+            self.observer.emit("pause" if paused else "resume")
+
+    def _upstream_pause_changed(self, paused: bool, event: str) -> None:
+        """The upstream paused or resumed (its state already recorded): emit ``event`` and,
+        unless this one is paused itself, ``pause``/``resume`` on the observer."""
+        self.emit(event)
+        if not self.paused:
+            self.observer.emit("pause" if paused else "resume")
 
     def close(self) -> None:
         """Close it (one request to the worker; its own children follow there)."""

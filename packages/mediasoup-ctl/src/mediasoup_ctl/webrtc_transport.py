@@ -37,6 +37,7 @@ from FBS.WebRtcTransport.WebRtcTransportOptions import WebRtcTransportOptionsT
 from .channel import body_of, body_table, notification_body
 from .errors import InvalidParameterError, InvalidStateError
 from .fbs_read import Table, of, slots
+from .fbs_rtp import offsets_vector
 from .fbs_template import Templated, template_store
 from .fbs_transport import (
     PROTOCOLS,
@@ -156,12 +157,10 @@ async def create_webrtc_transport(
                      max_sctp_message_size, sctp_send_buffer_size, ice_consent_timeout))
     body: Any = (Templated(store, None, build, (transport_id,)) if store is not None
                  else lambda builder: build(builder, (transport_id,)))
-    router._check_open()
-    response = await router._channel.request(
+    response = await router._create_request(
         Method.ROUTER_CREATE_WEBRTCTRANSPORT if webrtc_server is None
-        else Method.ROUTER_CREATE_WEBRTCTRANSPORT_WITH_SERVER, router.id,
+        else Method.ROUTER_CREATE_WEBRTCTRANSPORT_WITH_SERVER,
         RequestBody.Router_CreateWebRtcTransportRequest, body)
-    router._check_open()
     data = _parse_dump(body_table(response))
     return WebRtcTransport(router=router, transport_id=transport_id, data=data,
                            app_data=app_data)
@@ -324,10 +323,7 @@ class WebRtcTransport(Transport):
                 FbsFingerprint.AddAlgorithm(builder, FINGERPRINT_ALGORITHMS[fp["algorithm"]])
                 FbsFingerprint.AddValue(builder, value)
                 offsets.append(FbsFingerprint.End(builder))
-            builder.StartVector(4, len(offsets), 4)
-            for offset in reversed(offsets):
-                builder.PrependUOffsetTRelative(offset)
-            vector = builder.EndVector()
+            vector = offsets_vector(builder, offsets)
             FbsDtlsParameters.Start(builder)
             FbsDtlsParameters.AddFingerprints(builder, vector)
             FbsDtlsParameters.AddRole(builder, DTLS_ROLES[dtls_parameters.get("role") or "auto"])
