@@ -4,8 +4,7 @@ it to responses.
 Services, selectors and the meeting socket's handlers raise `ApplicationError` (or its
 socket-flavoured subclasses `rtc.signaling.errors.SignalingError` and
 `rtc.websocket.envelope.ProtocolError`) with a short, safe message and an `ErrorCode`. Only the
-edges
-translate it: the API into `{"detail": message, "code": code}` with the code's HTTP status,
+edges translate it: the API into `{"detail": message, "code": code}` with the code's HTTP status,
 the meeting socket into an error reply (or, on connect, a close code). Nothing else needs to
 know about HTTP or WebSocket codes.
 """

@@ -2,7 +2,6 @@
 
 Other products embed calls: their backend mints a join token with its integration's secret,
 the meeting WebSocket accepts it in place of a Django login (`rtc.websocket.auth`), every rtc
-request is
-checked against the token's grants (`rtc.policy.grants`), and the integration hears what happened
-through signed webhooks.
+request is checked against the token's grants (`rtc.policy.grants`), and the integration hears what
+happened through signed webhooks.
 """

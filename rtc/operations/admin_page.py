@@ -3,10 +3,9 @@
 For each meeting with a live call: its worker and router, its peers, each peer's transports
 (ICE/DTLS state, bytes, bitrates), producers and consumers (score, bitrate, packets, loss), with
 figures from a fresh :func:`rtc.operations.media_sampling.sample_media`. On a cluster every live
-node is asked for
-its part (`rtc.cluster.ops`), each call is labelled with the node running it, a node that does
-not answer is named, and a staff action runs on the call's node whichever node served the
-page. Staff can mute a producer or remove a peer, the host's actions
+node is asked for its part (`rtc.cluster.ops`), each call is labelled with the node running it, a
+node that does not answer is named, and a staff action runs on the call's node whichever node served
+the page. Staff can mute a producer or remove a peer, the host's actions
 (:func:`rtc.operations.media_sampling.staff_mute_producer`,
 :func:`rtc.operations.media_sampling.staff_remove_peer`).
 

@@ -7,9 +7,9 @@ closed meanwhile or did not answer in time are counted in ``errors`` and left ou
 raised, because monitoring must not fail while calls churn.
 
 Used by ``/metrics`` (:mod:`rtc.operations.metrics`) and by the admin's live page
-(:mod:`rtc.operations.admin_page`).
-Staff actions mirror the host's (``rtc:hostMuteProducer``, ``rtc:hostRemovePeer``) without a
-host connection: staff act from the admin, not from inside the call.
+(:mod:`rtc.operations.admin_page`). Staff actions mirror the host's (``rtc:hostMuteProducer``,
+``rtc:hostRemovePeer``) without a host connection: staff act from the admin, not from inside the
+call.
 """
 
 from __future__ import annotations

@@ -7,11 +7,10 @@ and served by :func:`metrics_view` at ``/metrics``. Live figures are read at scr
   consumers, scores that the worker pushes with ``score`` events) and the worker pool.
 * Figures only the worker knows (bytes, bitrates, packet loss, CPU) come from a
   :class:`MediaSampler` sample (:func:`rtc.operations.media_sampling.sample_media`), refreshed by
-  the async view
-  before it renders when older than ``settings.METRICS_STATS_MAX_AGE`` seconds; concurrent
-  scrapes share one refresh. Byte and packet totals are true counters: each sample adds what
-  every object gained since the previous one (what an object gains between its last sample
-  and its close is not counted).
+  the async view before it renders when older than ``settings.METRICS_STATS_MAX_AGE`` seconds;
+  concurrent scrapes share one refresh. Byte and packet totals are true counters: each sample adds
+  what every object gained since the previous one (what an object gains between its last sample and
+  its close is not counted).
 * Signaling requests are counted and timed at the meeting socket's dispatch point
   (:func:`observe_request`).
 

@@ -2,15 +2,13 @@
 
 Connect: the socket is accepted and then, if the user may not join, closed with a 4xxx code
 (`rtc.websocket.envelope.CloseCode`), so browsers see why. Before any database work a signed-in
-socket
-takes a slot in the per-user and per-address socket counts (`rtc.websocket.limits`; 4430 when
+socket takes a slot in the per-user and per-address socket counts (`rtc.websocket.limits`; 4430 when
 either is full); the slot is given back exactly once however the socket ends. A joined
 connection is in the group `meeting.<id>`, is recorded as present
 (`meetings.services.participant_mark_joined`), gets a `meeting.state` snapshot, and relays the
 group's meeting events. Requests are validated envelopes dispatched through
 `rtc.websocket.envelope.registry`; anything malformed or unknown gets an error reply with its
-requestId,
-never a crash and never internal details.
+requestId, never a crash and never internal details.
 
 What a socket holds beyond Channels' own state (its socket slot, frame budget, attendance hold
 and call link) is its `rtc.websocket.session.SocketSession`, which gives each back once.

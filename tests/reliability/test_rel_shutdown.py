@@ -1,8 +1,7 @@
 """Stopping the server closes every peer politely, marks attendance and leaves no worker.
 
 In process: :func:`rtc.lifecycle.shutdown.shutdown` (what daphne's reactor trigger and the ASGI
-lifespan
-run) against real sockets and a real worker. Live: a daphne subprocess gets SIGTERM in the
+lifespan run) against real sockets and a real worker. Live: a daphne subprocess gets SIGTERM in the
 middle of a call; its clients see ``rtc:reconnect`` and close code 4503, the database says
 everyone left, and the worker processes are gone.
 """

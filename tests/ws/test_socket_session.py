@@ -1,7 +1,6 @@
 """`rtc.websocket.auth.SocketSessionMiddleware`: a WebSocket's application sends through the
-server's
-own ``send`` (no session wrapper per frame), HTTP keeps Channels' session-saving wrapper, and
-both see the session in their scope."""
+server's own ``send`` (no session wrapper per frame), HTTP keeps Channels' session-saving wrapper,
+and both see the session in their scope."""
 
 from __future__ import annotations
 

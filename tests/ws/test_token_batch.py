@@ -1,6 +1,5 @@
 """`rtc.websocket.auth.user_for_token`: tokens looked up at the same moment share one query, each
-gets
-its own user (or anonymous), and a failed query reaches every waiting socket."""
+gets its own user (or anonymous), and a failed query reaches every waiting socket."""
 
 from __future__ import annotations
 
