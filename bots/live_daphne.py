@@ -30,7 +30,7 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import urlparse, urlunparse
 
-__all__ = ["ROOT", "LiveDaphne", "answers_http", "children_of", "free_port", "free_udp_tcp_port",
+__all__ = ["ROOT", "LiveDaphne", "answers_http", "children_of", "free_port",
            "stop_process_tree"]
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,21 +44,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def free_udp_tcp_port() -> int:
-    """A loopback port free for both UDP and TCP right now (a WebRtcServer binds both)."""
-    for _ in range(50):
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-            udp.bind(("127.0.0.1", 0))
-            port = int(udp.getsockname()[1])
-            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
-                try:
-                    tcp.bind(("127.0.0.1", port))
-                except OSError:
-                    continue
-                return port
-    raise RuntimeError("no free UDP+TCP port")
 
 
 def children_of(pid: int) -> list[int]:

@@ -1,4 +1,4 @@
-"""ASGI entry point: Django for HTTP, Channels for the meeting WebSocket, lifespan shutdown.
+"""ASGI entry point: Django for HTTP, Channels for the meeting WebSocket, the lifespan.
 
 WebSocket connections pass the origin check (against ALLOWED_HOSTS), then session
 authentication (Channels', with a database outage turned into a clean refusal), then `?token=`
@@ -24,7 +24,7 @@ from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: 
 
 from conference import autobahn_logging, twisted_write, ws_unmask  # noqa: E402
 from conference.db_threads import bind_calling_loop  # noqa: E402
-from rtc.lifecycle.shutdown import LifespanApp  # noqa: E402
+from conference.lifespan import LifespanApp  # noqa: E402
 from rtc.routing import websocket_urlpatterns  # noqa: E402
 from rtc.websocket.auth import TokenAuthMiddleware, auth_stack  # noqa: E402
 
@@ -39,8 +39,8 @@ router = ProtocolTypeRouter(
         "websocket": AllowedHostsOriginValidator(
             auth_stack(TokenAuthMiddleware(URLRouter(websocket_urlpatterns)))
         ),
-        # Servers with the ASGI lifespan protocol close calls politely at shutdown; daphne has
-        # none and gets the same from a reactor trigger (rtc.lifecycle.shutdown).
+        # Servers with the ASGI lifespan protocol start the worker pool and close calls
+        # politely through it; daphne has none and gets the same from its reactor.
         "lifespan": LifespanApp(),
     }
 )

@@ -1,10 +1,12 @@
 """Polite shutdown: every socket is told, every call closed, attendance written, workers stopped.
 
-daphne has no ASGI lifespan: on SIGTERM it cancels every application task (its own "before
-shutdown" trigger) and drops the connections. Left alone, peers would see a dead socket,
-nobody would be marked left, and only the closing pipes would stop the workers. So when the
-process serves under daphne, :func:`install` adds a Twisted "before shutdown" trigger, which
-the reactor awaits, that runs :func:`shutdown`:
+Every server stops the process through :func:`stop_server` (bounded by
+``SHUTDOWN_TIMEOUT``): servers with the ASGI lifespan protocol (uvicorn, hypercorn) at
+``lifespan.shutdown`` (`conference.lifespan`), daphne, which has none, from a Twisted "before
+shutdown" trigger that :func:`install` adds and the reactor awaits. Without it, on SIGTERM
+daphne cancels every application task and drops the connections: peers would see a dead
+socket, nobody would be marked left, and only the closing pipes would stop the workers.
+:func:`stop_server` runs :func:`shutdown`:
 
 1. new meeting sockets are refused (close ``4503``); in a cluster where another node can take
    calls the running recordings stop (reason ``node_draining``: their files finished,
@@ -18,13 +20,13 @@ the reactor awaits, that runs :func:`shutdown`:
 4. every socket leaves its meeting (attendance written, ``left_at`` set) and is closed with
    ``4503``; leaves the database could not take (it is down) are tried once more, and those
    still pending stay in their file for the next start (`rtc.policy.attendance.LateLeaves.close`);
-5. (under daphne) the sockets' tasks are ended (see :func:`_end_tasks`).
+5. under daphne, the sockets' tasks are ended (see :func:`_end_tasks`; a lifespan server has
+   ended its connections itself before it sends ``lifespan.shutdown``).
 
 It does not rely on the consumers' tasks (daphne cancels them at the same moment): it uses the
 tracked consumer objects, whose ``send`` writes straight to daphne's protocol, still open
-during the "before" phase. Servers that speak the ASGI lifespan protocol (uvicorn, hypercorn)
-get the same through :class:`LifespanApp` (``conference.asgi`` routes ``lifespan`` to it); any
-other caller can await :func:`shutdown` itself, or ``RoomService.close()`` for the calls alone.
+during the "before" phase. Any other caller can await :func:`stop_server` or :func:`shutdown`
+itself, or ``RoomService.close()`` for the calls alone.
 """
 
 from __future__ import annotations
@@ -36,11 +38,11 @@ from typing import Any
 
 __all__ = [
     "SHUTDOWN_TIMEOUT",
-    "LifespanApp",
     "install",
     "open_connections",
     "shutdown",
     "shutting_down",
+    "stop_server",
     "track",
     "untrack",
 ]
@@ -169,19 +171,30 @@ async def _stop_recordings(reason: str) -> None:
         logger.exception("shutdown: recordings did not stop cleanly")
 
 
-async def _reactor_shutdown() -> None:
-    tasks = [t for t in _connections.values() if t is not None]
-    await shutdown()
-    await _end_tasks(tasks)
+async def stop_server(*, end_tasks: bool = False, timeout: float | None = None
+                      ) -> dict[str, int]:
+    """The server stops (every server's one path): :func:`shutdown`, then with ``end_tasks``
+    (daphne) the sockets' tasks are cancelled and awaited; the counts handled. Raises
+    ``TimeoutError`` past ``timeout`` (``SHUTDOWN_TIMEOUT``), or what failed: the lifespan
+    answers ``lifespan.shutdown.failed``, daphne's trigger logs it."""
+
+    async def stop() -> dict[str, int]:
+        tasks = [t for t in _connections.values() if t is not None]
+        counts = await shutdown()
+        if end_tasks:
+            await _end_tasks(tasks)
+        return counts
+
+    logger.info("server stopping: closing calls and sockets [sockets:%s]", len(_connections))
+    return await asyncio.wait_for(stop(), SHUTDOWN_TIMEOUT if timeout is None else timeout)
 
 
 def _before_reactor_shutdown() -> Any:
-    """Twisted trigger: run :func:`shutdown` on the reactor's asyncio loop; the reactor waits
-    for the returned Deferred (bounded by SHUTDOWN_TIMEOUT)."""
+    """Twisted trigger: run :func:`stop_server` on the reactor's asyncio loop; the reactor
+    waits for the returned Deferred."""
     from twisted.internet import defer
 
-    logger.info("server stopping: closing calls and sockets [sockets:%s]", len(_connections))
-    future = asyncio.ensure_future(asyncio.wait_for(_reactor_shutdown(), SHUTDOWN_TIMEOUT))
+    future = asyncio.ensure_future(stop_server(end_tasks=True))
     deferred = defer.Deferred.fromFuture(future)
 
     def failed(failure: Any) -> None:
@@ -205,26 +218,3 @@ def install() -> bool:
     logger.debug("polite shutdown registered with the reactor (it fires when daphne stops)")
     return True
 
-
-class LifespanApp:
-    """The ASGI lifespan protocol: the worker pool at start-up (`rtc.lifecycle.startup`),
-    :func:`shutdown` at shutdown."""
-
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        """Serve one lifespan scope."""
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                from rtc.lifecycle.startup import start_pool
-
-                await start_pool()  # a failure is logged; calls retry it lazily
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                try:
-                    await asyncio.wait_for(shutdown(), SHUTDOWN_TIMEOUT)
-                except Exception as exc:
-                    logger.exception("lifespan shutdown failed")
-                    await send({"type": "lifespan.shutdown.failed", "message": str(exc)})
-                    return
-                await send({"type": "lifespan.shutdown.complete"})
-                return

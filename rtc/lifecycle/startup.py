@@ -2,11 +2,11 @@
 
 Without this the first ``rtc:join`` (or ``/readyz``) of a fresh process pays for spawning the
 workers (about 50 ms each) and a worker that cannot start (a missing binary, no free ports)
-is only found then. Under daphne, which has no ASGI lifespan, :func:`install` asks the
-Twisted reactor to run :func:`start_pool` once it runs; servers with the lifespan protocol get
-the same from ``rtc.lifecycle.shutdown.LifespanApp``. A pool that fails to start is logged and left
-to the lazy path, which retries on the next call and reports the error there. With Redis the process
-then joins the cluster as a node (`rtc.cluster`).
+is only found then. Every server starts the process through :func:`start_pool`: servers with
+the ASGI lifespan protocol at ``lifespan.startup`` (`conference.lifespan`); under daphne,
+which has none, :func:`install` asks the Twisted reactor to run it once it runs. A pool that
+fails to start is logged and left to the lazy path, which retries on the next call and reports
+the error there. With Redis the process then joins the cluster as a node (`rtc.cluster`).
 
 Other apps add their own start-up work with :func:`on_start` (e.g. recordings finish what a
 previous process left half done); each hook runs once the pool was started, on the serving

@@ -20,7 +20,7 @@ from rtc.policy.turn import ice_servers_for
 from rtc.recording.manager import recorder
 from rtc.services import get_room_service
 from rtc.signaling.errors import ErrorCode, SignalingError
-from rtc.signaling.routes import rate_limiter, route
+from rtc.signaling.routes import route
 from rtc.signaling.schemas import (
     ConnectTransportRequest,
     ConsumeRequest,
@@ -37,7 +37,7 @@ from rtc.signaling.schemas import (
 )
 from rtc.websocket.envelope import Connection, registry
 
-__all__ = ["rate_limiter", "service_of"]
+__all__ = ["service_of"]
 
 logger = logging.getLogger(__name__)
 
@@ -212,8 +212,8 @@ async def server_stats(conn: Connection, request: LeaveRequest) -> Reply:
 
 @registry.on_disconnect
 async def detach_peer(conn: Connection) -> None:
-    """The socket closed: forget its rate bucket, keep its peer for the grace period."""
-    rate_limiter.forget(conn.channel_name)
+    """The socket closed: keep its peer for the grace period (none when cut off for
+    flooding)."""
     if await cluster.detach_route(conn):
         return  # the call runs on another node: that node detached it
     await service_of(conn).detach(channel_name=conn.channel_name,

@@ -6,11 +6,13 @@ requirements), in ``PROTOCOL.md`` and in the clients, and the grant check ran on
 ``data`` before validation. Now :func:`route` is the one declaration; the socket's handler it
 registers runs, in this order:
 
-1. the socket's request rate (one bucket per socket, :data:`rate_limiter`; ``limit``),
-2. validation of ``data`` into the route's model (``invalid``),
-3. the grant on the *validated* request (``forbidden``; `rtc.policy.grants`),
-4. the call: here, or relayed to the cluster node owning the meeting's call, which runs 2-4
+1. validation of ``data`` into the route's model (``invalid``),
+2. the grant on the *validated* request (``forbidden``; `rtc.policy.grants`),
+3. the call: here, or relayed to the cluster node owning the meeting's call, which runs 1-3
    again on what it received (:func:`serve_here`).
+
+Before it, the socket counted the request against its one rate limit (its session's
+`rtc.websocket.rate.SocketRate`: a route is registered ``rate_limited``; ``limit``).
 
 The documents of the protocol (JSON Schema, AsyncAPI, ``PROTOCOL.md``'s tables, the clients'
 code tables) are generated from :data:`ROUTES` (`rtc.signaling.documents`).
@@ -24,20 +26,15 @@ from typing import Any
 
 from rtc import cluster
 from rtc.policy import grants as rtc_grants
-from rtc.services.config import limits
 from rtc.signaling.errors import ErrorCode, SignalingError
-from rtc.signaling.ratelimit import RateLimiter
 from rtc.signaling.schemas import Request as RequestModel
 from rtc.signaling.schemas import validate
 from rtc.websocket.envelope import Connection, Request, registry
 
-__all__ = ["ROUTES", "Route", "parse_request", "rate_limiter", "route", "serve_here"]
+__all__ = ["ROUTES", "Route", "parse_request", "route", "serve_here"]
 
 Reply = dict[str, Any]
 Impl = Callable[[Connection, Any], Awaitable[Reply]]
-
-rate_limiter = RateLimiter()
-"""Request buckets of the open connections (one per socket)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,10 +87,6 @@ def route(name: str, *, schema: type[RequestModel], grant: rtc_grants.Check,
         ROUTES[name] = declared
 
         async def handler(conn: Connection, request: Request) -> Reply:
-            limit = limits()
-            if not rate_limiter.allow(conn.channel_name, rate=limit.requests_per_second,
-                                      burst=limit.request_burst):
-                raise SignalingError(ErrorCode.LIMIT, "too many requests, slow down")
             parsed = declared.validate(request.data)
             rtc_grants.check(conn, name, declared.grant, parsed)
             relayed = await cluster.route_request(conn, name, request,
@@ -104,7 +97,7 @@ def route(name: str, *, schema: type[RequestModel], grant: rtc_grants.Check,
 
         handler.__name__ = impl.__name__
         handler.__doc__ = impl.__doc__
-        registry.register(name)(handler)
+        registry.register(name, rate_limited=True)(handler)
         return impl
 
     return decorator

@@ -10,7 +10,7 @@ group's meeting events. Requests are validated envelopes dispatched through
 `rtc.websocket.envelope.registry`; anything malformed or unknown gets an error reply with its
 requestId, never a crash and never internal details.
 
-What a socket holds beyond Channels' own state (its socket slot, frame budget, attendance hold
+What a socket holds beyond Channels' own state (its socket slot, rate limit, attendance hold
 and call link) is its `rtc.websocket.session.SocketSession`, which gives each back once.
 
 Close: a socket that drops keeps its call peer for the reconnect grace period (the registry's
@@ -58,11 +58,11 @@ from rtc.websocket.envelope import (
     success_reply,
 )
 from rtc.websocket.event_text import event_text
-from rtc.websocket.session import FRAME_FACTOR, SocketSession, frame_limiter
+from rtc.websocket.session import SocketSession
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["FRAME_FACTOR", "MeetingConsumer", "connects_in_progress", "frame_limiter"]
+__all__ = ["MeetingConsumer", "connects_in_progress"]
 
 RETRY_AFTER_SECONDS = (1.0, 4.0)
 """The ``retryAfter`` of a ``server_busy`` refusal is drawn from this range, so the clients
@@ -391,6 +391,7 @@ class MeetingConsumer(LobbyMixin, AsyncJsonWebsocketConsumer):
             return
         started = time.perf_counter()
         try:
+            self.session.take_request(request.type)
             data = await handler(self, request)
         except ApplicationError as error:
             reply = error_reply(request.request_id, error.message, str(error.code))

@@ -158,10 +158,15 @@ class HandlerRegistry:
 
     def __init__(self) -> None:
         self._handlers: dict[str, Handler] = {}
+        self._rate_limited: set[str] = set()
         self._disconnect_hooks: list[DisconnectHook] = []
 
-    def register(self, message_type: str) -> Callable[[Handler], Handler]:
-        """Decorator registering a handler for `message_type` (each type once)."""
+    def register(self, message_type: str, *,
+                 rate_limited: bool = False) -> Callable[[Handler], Handler]:
+        """Decorator registering a handler for `message_type` (each type once).
+        ``rate_limited``: each request also takes a token of the socket's request budget
+        (`rtc.websocket.rate.SocketRate`; every route of `rtc.signaling.routes` does), not
+        only of its frame budget."""
         if not TYPE_PATTERN.fullmatch(message_type):
             raise ValueError(f"invalid message type {message_type!r}")
 
@@ -170,6 +175,10 @@ class HandlerRegistry:
             if existing is not None and existing is not handler:
                 raise ValueError(f"a handler for {message_type!r} is already registered")
             self._handlers[message_type] = handler
+            if rate_limited:
+                self._rate_limited.add(message_type)
+            else:
+                self._rate_limited.discard(message_type)
             return handler
 
         return decorator
@@ -177,10 +186,15 @@ class HandlerRegistry:
     def unregister(self, message_type: str) -> None:
         """Forget a handler (tests register temporary ones)."""
         self._handlers.pop(message_type, None)
+        self._rate_limited.discard(message_type)
 
     def get(self, message_type: str) -> Handler | None:
         """The handler for `message_type`, if one is registered."""
         return self._handlers.get(message_type)
+
+    def rate_limited(self, message_type: str) -> bool:
+        """Whether requests of `message_type` count against the socket's request budget."""
+        return message_type in self._rate_limited
 
     @property
     def types(self) -> frozenset[str]:

@@ -1,7 +1,8 @@
 """SocketSession: what one meeting socket holds besides Channels' own state, given back once.
 
 A meeting socket takes, in this order, a slot in the per-user and per-address socket counts
-(`rtc.websocket.limits`, and the cluster's shared counts), a frame budget (`frame_limiter`), a
+(`rtc.websocket.limits`, and the cluster's shared counts), its rate limit (`SocketRate`: the frame
+and request budgets and the flood cut-off), a
 hold on its user's attendance (`rtc.policy.attendance`) and, once in the meeting, a link to its call
 peer (the ``rtc:leave`` flag, the registry's disconnect hooks that detach the peer). Each has
 to be given back exactly once however the socket ends: the client's close, a server close, a
@@ -21,22 +22,16 @@ from rtc.lifecycle import shutdown
 from rtc.policy.attendance import attendance, mark_left
 from rtc.services import current_room_service
 from rtc.services.config import limits
-from rtc.signaling.errors import SignalingError
-from rtc.signaling.ratelimit import RateLimiter
+from rtc.signaling.errors import ErrorCode, SignalingError
 from rtc.websocket.limits import SocketLimit, SocketSlot, address_tag, client_address, open_sockets
+from rtc.websocket.rate import FRAME_FACTOR, FrameVerdict, SocketRate
 
 if TYPE_CHECKING:
     from rtc.websocket.consumer import MeetingConsumer
 
-__all__ = ["FRAME_FACTOR", "SocketSession", "frame_limiter"]
+__all__ = ["FRAME_FACTOR", "SocketSession"]
 
 logger = logging.getLogger(__name__)
-
-FRAME_FACTOR = 2
-"""A socket may send this many times the rtc request rate and burst in frames of any kind."""
-
-frame_limiter = RateLimiter()
-"""Frame budgets of the open sockets (every frame, rtc or not, valid or not)."""
 
 _TOO_MANY_SOCKETS = {
     SocketLimit.USER: "too many open meeting connections for this account",
@@ -45,7 +40,7 @@ _TOO_MANY_SOCKETS = {
 
 
 class SocketSession:
-    """One meeting socket's slot, frame budget, attendance hold and call link."""
+    """One meeting socket's slot, rate limit, attendance hold and call link."""
 
     def __init__(self, conn: MeetingConsumer) -> None:
         self.conn = conn
@@ -55,8 +50,13 @@ class SocketSession:
         """In the meeting (its group, its attendance held) until :meth:`leave`."""
         self.leaving = False
         """The client sent ``rtc:leave`` (and no ``rtc:join`` since): its close is a leave."""
-        self.flooded = False
+        self.rate = SocketRate()
+        """The socket's one rate limit (frames, route requests, flood cut-off)."""
+
+    @property
+    def flooded(self) -> bool:
         """Cut off for flooding: its call peer is released at once (no reconnect grace)."""
+        return self.rate.flooded
 
     # -- the socket counts ------------------------------------------------------------------------
 
@@ -100,21 +100,23 @@ class SocketSession:
         if slot is not None:
             open_sockets.release(slot)
 
-    # -- frames -----------------------------------------------------------------------------------
+    # -- the rate limit ---------------------------------------------------------------------------
 
     def take_frame(self) -> bool | None:
-        """Count a frame against the socket's budget (twice the rtc request rate and burst,
-        every frame included). True: serve it; False: refuse it with `limit`; None: the client
-        went on flooding for another whole burst after being refused: cut it off (``flooded``
-        is set; the consumer closes it, its call peer released at once)."""
-        limit, key = limits(), self.conn.channel_name
-        burst = FRAME_FACTOR * limit.request_burst
-        if frame_limiter.allow(key, rate=FRAME_FACTOR * limit.requests_per_second, burst=burst):
-            return True
-        if frame_limiter.refusals(key) <= burst:
-            return False
-        self.flooded = True
-        return None
+        """Count a frame against the socket's frame budget (every frame included). True: serve
+        it; False: refuse it with ``limit``; None: the client went on flooding for another
+        whole burst after being refused: cut it off (``flooded`` is set; the consumer closes
+        it, its call peer released at once)."""
+        verdict = self.rate.take_frame()
+        if verdict is FrameVerdict.CUT_OFF:
+            return None
+        return verdict is FrameVerdict.SERVE
+
+    def take_request(self, request_type: str) -> None:
+        """Count a request of a declared route against the request budget; raises ``limit``
+        when it is spent (built-in requests such as ``ping`` only count as frames)."""
+        if self.conn.registry.rate_limited(request_type) and not self.rate.take_request():
+            raise SignalingError(ErrorCode.LIMIT, "too many requests, slow down")
 
     # -- attendance -------------------------------------------------------------------------------
 
@@ -146,7 +148,7 @@ class SocketSession:
             self.leaving = request_type == "rtc:leave"
 
     async def leave(self) -> None:
-        """Leave the meeting, once: shutdown tracking, frame budget, group, the call (at once
+        """Leave the meeting, once: shutdown tracking, group, the call (at once
         after ``rtc:leave``, else the disconnect hooks keep the peer for its grace period),
         then the attendance. Each step runs even when one before it failed."""
         if not self.joined:
@@ -154,7 +156,6 @@ class SocketSession:
         conn = self.conn
         self.joined = False
         shutdown.untrack(conn)
-        frame_limiter.forget(conn.channel_name)
         await conn.discard_group()
         if self.leaving:
             try:

@@ -5,10 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from mediasoup_ctl import WebRtcServer
-from mediasoup_ctl.testing import MEDIA_CODECS, wait_for
+from mediasoup_ctl.testing import MEDIA_CODECS, free_udp_tcp_port, wait_for
 from ms_peer import Peer
-
-from bots.live_daphne import free_udp_tcp_port
 
 
 def udp_tcp(port: int) -> list[dict[str, Any]]:

@@ -13,7 +13,6 @@ import json
 
 import pytest
 
-from rtc.websocket.consumer import frame_limiter
 from rtc.websocket.envelope import CloseCode
 from tests.reliability.conftest import participant_row, wait_until
 from tests.rtc.conftest import DTLS_PARAMETERS
@@ -89,7 +88,6 @@ async def test_flooding_client_is_refused_then_cut_off(rtc_service, rtc_client, 
     assert left == {"peerId": joined["peerId"], "reason": "disconnected"}
     await wait_until(lambda: rtc_service.counts()["peers"] == 1)
     assert (await participant_row(meeting, member_user)).left_at is not None
-    assert len(frame_limiter) == 1, "only the host's socket has a frame budget"
     room = rtc_service.rooms[str(meeting.id)]
     assert host_producer in room.producer_owner
     assert (await host.ok("ping"))["type"] == "pong"

@@ -1,8 +1,10 @@
-"""The call model's public API (`rtc.services`) and the import rule that keeps the apps to it.
+"""The call model's public API (`rtc.services`) and the import rules around it.
 
-The rule is the import-linter contract ``services-api`` of ``pyproject.toml`` (``make lint``
-runs it in CI): these tests check it against the project's real import graph, and that one
-import of a module behind the API, added to that graph, breaks it.
+The rules are the import-linter contracts of ``pyproject.toml`` (``make lint`` runs them in
+CI): ``services-api`` (the apps around the call import `rtc.services` itself, none of its
+modules) and ``services-below-apps`` (the call model imports none of them, even through
+another module). These tests check them against the project's real import graph, and that one
+offending import, added to that graph, breaks each.
 """
 
 from __future__ import annotations
@@ -33,12 +35,12 @@ class _Forbidden(ForbiddenContract):
         return dict.fromkeys(set(contract_options) - known, "Unrecognized option.")
 
 
-def _contract() -> tuple[ForbiddenContract, list[str]]:
-    """The ``services-api`` contract as ``pyproject.toml`` declares it, and the root packages."""
+def _contract(contract_id: str = "services-api") -> tuple[ForbiddenContract, list[str]]:
+    """A contract as ``pyproject.toml`` declares it, and the root packages of its graph."""
     config = read_configuration(str(ROOT / "pyproject.toml"))
-    (options,) = [c for c in config["contracts_options"] if c.get("id") == "services-api"]
+    (options,) = [c for c in config["contracts_options"] if c.get("id") == contract_id]
     options = {k: v for k, v in options.items() if k not in ("id", "name", "type")}
-    contract = _Forbidden(name="services-api",
+    contract = _Forbidden(name=contract_id,
                           session_options=config["session_options"],
                           contract_options=options)
     return contract, config["session_options"]["root_packages"]
@@ -79,6 +81,35 @@ def test_importing_a_services_module_from_outside_breaks_the_contract(importer, 
     chains = [chain for found in check.metadata["invalid_chains"] for chain in found["chains"]]
     assert [(link["importer"], link["imported"]) for chain in chains for link in chain] == [
         (importer, imported)]
+
+
+def test_the_call_model_imports_none_of_the_apps_around_it():
+    """The project keeps ``services-below-apps``; a module of the call model that imports an
+    app around it, here through another module (spread → rtc.cluster.cascade → the
+    integrations' live rooms), breaks it."""
+    contract, roots = _contract("services-below-apps")
+    graph = _graph(roots)
+    check = contract.check(graph, verbose=False)
+    assert check.kept, check.metadata
+    assert graph.direct_import_exists(importer="rtc.services.spread",
+                                      imported="rtc.cluster.cascade")
+    graph.add_import(importer="rtc.cluster.cascade", imported="integrations.live_rooms",
+                     line_number=1, line_contents="from integrations import live_rooms")
+    check = contract.check(graph, verbose=False)
+    assert not check.kept
+    broken = {(found["downstream_module"], found["upstream_module"])
+              for found in check.metadata["invalid_chains"]}
+    assert ("rtc.services", "integrations") in broken
+
+
+def test_the_call_model_modules_stay_under_500_lines():
+    """Each module of `rtc.services` stays under about 500 lines (the team's bar): a module
+    that grows past it has a second job to move out, as the media requests' hand-overs
+    left ``room_service.py`` for ``media_requests.py``."""
+    sizes = {path.name: len(path.read_text().splitlines())
+             for path in (ROOT / "rtc" / "services").glob("*.py")}
+    assert "room_service.py" in sizes and "media_requests.py" in sizes
+    assert {name: n for name, n in sizes.items() if n > 500} == {}
 
 
 def test_every_name_of_the_api_loads_from_its_module():

@@ -7,8 +7,8 @@ import os
 import signal
 
 import pytest
+from mediasoup_ctl.testing import free_udp_tcp_port
 
-from bots.live_daphne import free_udp_tcp_port
 from rtc.services.room_service import RoomService
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -4,10 +4,9 @@ the router codecs and the decode wait come from the library's pytest plugin
 
 from __future__ import annotations
 
-import socket
 from typing import Any
 
-from mediasoup_ctl.testing import MEDIA_CODECS, wait_for
+from mediasoup_ctl.testing import MEDIA_CODECS, free_udp_tcp_port, wait_for
 
 __all__ = ["LOOPBACK_UDP", "MEDIA_CODECS", "audio_parameters", "free_udp_tcp_port",
            "simulcast_video_parameters", "wait_for"]
@@ -58,20 +57,3 @@ def simulcast_video_parameters(mid: str = "VIDEO") -> dict[str, Any]:
 
 
 LOOPBACK_UDP = [{"protocol": "udp", "ip": "127.0.0.1"}]
-
-
-
-
-def free_udp_tcp_port() -> int:
-    """A loopback port free for both UDP and TCP right now (a WebRtcServer binds both)."""
-    for _ in range(50):
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-            udp.bind(("127.0.0.1", 0))
-            port = int(udp.getsockname()[1])
-            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
-                try:
-                    tcp.bind(("127.0.0.1", port))
-                except OSError:
-                    continue
-                return port
-    raise RuntimeError("no free UDP+TCP port")

@@ -17,6 +17,15 @@ async def _setup(worker):
     return router, send, recv
 
 
+async def _audio_consumed(worker):
+    """``_setup``'s router and transports, an audio producer on ``send``, its consumer on
+    ``recv``."""
+    router, send, recv = await _setup(worker)
+    audio = await send.produce(kind="audio", rtp_parameters=audio_parameters())
+    consumer = await recv.consume(producer_id=audio.id, rtp_capabilities=router.rtp_capabilities)
+    return router, send, recv, audio, consumer
+
+
 async def test_produce_maps_onto_the_router(worker):
     """A producer gets its type and consumable parameters in the router's payload types."""
     router, send, _ = await _setup(worker)
@@ -116,9 +125,7 @@ async def test_consume_refuses_unknown_producer_and_bad_capabilities(worker):
 
 async def test_producer_pause_close_reach_consumers(worker):
     """Producer pause/resume/close arrive at the consumer as producerpause/resume/close."""
-    router, send, recv = await _setup(worker)
-    audio = await send.produce(kind="audio", rtp_parameters=audio_parameters())
-    consumer = await recv.consume(producer_id=audio.id, rtp_capabilities=router.rtp_capabilities)
+    router, send, recv, audio, consumer = await _audio_consumed(worker)
     events: list[str] = []
     for name in ("producerpause", "producerresume", "producerclose", "transportclose"):
         consumer.on(name, lambda name=name: events.append(name))
@@ -144,9 +151,7 @@ async def test_producer_pause_close_reach_consumers(worker):
 
 async def test_close_cascades_emit_mediasoup_events(worker):
     """Closing a transport, a router, the worker closes the subtree with the right events."""
-    router, send, recv = await _setup(worker)
-    audio = await send.produce(kind="audio", rtp_parameters=audio_parameters())
-    consumer = await recv.consume(producer_id=audio.id, rtp_capabilities=router.rtp_capabilities)
+    router, send, recv, audio, consumer = await _audio_consumed(worker)
     events: list[str] = []
     audio.on("transportclose", lambda: events.append("producer transportclose"))
     consumer.on("transportclose", lambda: events.append("consumer transportclose"))

@@ -185,6 +185,7 @@ class Consumer(TransportChild):
     _close_body_type = RequestBody.Transport_CloseConsumerRequest
     _close_spec = _CLOSE_CONSUMER
     _registry = "_consumers"
+    _upstream_paused = "producer_paused"
 
     def __init__(self, *, transport: Transport, consumer_id: str, producer: Producer,
                  rtp_parameters: RtpParameters, consumer_type: str, paused: bool,
@@ -289,12 +290,10 @@ class Consumer(TransportChild):
     def _on_notification(self, event: int, notification: Notification) -> None:
         if event == Event.CONSUMER_PRODUCER_CLOSE:
             self._close(event="producerclose")
-        elif event in (Event.CONSUMER_PRODUCER_PAUSE, Event.CONSUMER_PRODUCER_RESUME):
-            paused = event == Event.CONSUMER_PRODUCER_PAUSE
-            if self.producer_paused != paused:
-                self.producer_paused = paused
-                self._upstream_pause_changed(
-                    paused, "producerpause" if paused else "producerresume")
+        elif event == Event.CONSUMER_PRODUCER_PAUSE:
+            self._on_upstream_pause(True, "producerpause")
+        elif event == Event.CONSUMER_PRODUCER_RESUME:
+            self._on_upstream_pause(False, "producerresume")
         elif event == Event.CONSUMER_SCORE:
             table = notification_body(notification, ScoreNotification).Score()
             self.score = {"score": table.Score(), "producerScore": table.ProducerScore(),

@@ -150,6 +150,7 @@ class DataConsumer(TransportChild):
     _close_body_type = RequestBody.Transport_CloseDataConsumerRequest
     _close_spec = _CLOSE_DATA_CONSUMER
     _registry = "_data_consumers"
+    _upstream_paused = "data_producer_paused"
 
     def __init__(self, *, transport: Transport, data_consumer_id: str, dump: dict[str, Any],
                  app_data: dict[str, Any] | None) -> None:
@@ -219,38 +220,36 @@ class DataConsumer(TransportChild):
 
     async def set_subchannels(self, subchannels: list[int]) -> None:
         """Receive only messages sent to these subchannels (or to none)."""
-        response = await self._request(Method.DATACONSUMER_SET_SUBCHANNELS,
-                                       RequestBody.DataConsumer_SetSubchannelsRequest,
-                                       SetSubchannelsRequestT(subchannels=list(subchannels)))
-        body = body_of(response, SetSubchannelsResponse)
-        self.subchannels = [body.Subchannels(i) for i in range(body.SubchannelsLength())]
+        await self._subchannels_request(
+            Method.DATACONSUMER_SET_SUBCHANNELS, RequestBody.DataConsumer_SetSubchannelsRequest,
+            SetSubchannelsRequestT(subchannels=list(subchannels)), SetSubchannelsResponse)
 
     async def add_subchannel(self, subchannel: int) -> None:
         """Add one subchannel."""
-        response = await self._request(Method.DATACONSUMER_ADD_SUBCHANNEL,
-                                       RequestBody.DataConsumer_AddSubchannelRequest,
-                                       AddSubchannelRequestT(subchannel=subchannel))
-        body = body_of(response, AddSubchannelResponse)
-        self.subchannels = [body.Subchannels(i) for i in range(body.SubchannelsLength())]
+        await self._subchannels_request(
+            Method.DATACONSUMER_ADD_SUBCHANNEL, RequestBody.DataConsumer_AddSubchannelRequest,
+            AddSubchannelRequestT(subchannel=subchannel), AddSubchannelResponse)
 
     async def remove_subchannel(self, subchannel: int) -> None:
         """Remove one subchannel."""
-        response = await self._request(Method.DATACONSUMER_REMOVE_SUBCHANNEL,
-                                       RequestBody.DataConsumer_RemoveSubchannelRequest,
-                                       RemoveSubchannelRequestT(subchannel=subchannel))
-        body = body_of(response, RemoveSubchannelResponse)
-        self.subchannels = [body.Subchannels(i) for i in range(body.SubchannelsLength())]
+        await self._subchannels_request(
+            Method.DATACONSUMER_REMOVE_SUBCHANNEL,
+            RequestBody.DataConsumer_RemoveSubchannelRequest,
+            RemoveSubchannelRequestT(subchannel=subchannel), RemoveSubchannelResponse)
+
+    async def _subchannels_request(self, method: int, body_type: int, body: Any,
+                                   response_class: Any) -> None:
+        """Change the subchannels; the worker answers with the whole new list, kept here."""
+        reply = body_of(await self._request(method, body_type, body), response_class)
+        self.subchannels = [reply.Subchannels(i) for i in range(reply.SubchannelsLength())]
 
     def _on_notification(self, event: int, notification: Notification) -> None:
         if event == Event.DATACONSUMER_DATAPRODUCER_CLOSE:
             self._close(event="dataproducerclose")
-        elif event in (Event.DATACONSUMER_DATAPRODUCER_PAUSE,
-                       Event.DATACONSUMER_DATAPRODUCER_RESUME):
-            paused = event == Event.DATACONSUMER_DATAPRODUCER_PAUSE
-            if self.data_producer_paused != paused:
-                self.data_producer_paused = paused
-                self._upstream_pause_changed(
-                    paused, "dataproducerpause" if paused else "dataproducerresume")
+        elif event == Event.DATACONSUMER_DATAPRODUCER_PAUSE:
+            self._on_upstream_pause(True, "dataproducerpause")
+        elif event == Event.DATACONSUMER_DATAPRODUCER_RESUME:
+            self._on_upstream_pause(False, "dataproducerresume")
         elif event == Event.DATACONSUMER_SCTP_SENDBUFFER_FULL:
             self.emit("sctpsendbufferfull")
         elif event == Event.DATACONSUMER_BUFFERED_AMOUNT_LOW:

@@ -202,29 +202,16 @@ def get_consumable_rtp_parameters(
     for codec in rtp_parameters["codecs"]:
         if is_rtx_codec(codec):
             continue
-        entry = next(
-            (
-                e
-                for e in rtp_mapping["codecs"]
-                if strict_eq(e.get("payloadType"), codec.get("payloadType"))
-            ),
-            None,
-        )
+        entry = _first_with(rtp_mapping["codecs"], "payloadType", codec.get("payloadType"))
         if entry is None:
             raise InvalidParameterError(
                 f"no mapping for payload type {js_str(codec.get('payloadType'))}"
             )
-        matched = next(
-            (
-                c
-                for c in caps["codecs"]
-                if strict_eq(c.get("preferredPayloadType"), entry.get("mappedPayloadType"))
-            ),
-            None,
-        )
+        mapped = entry.get("mappedPayloadType")
+        matched = _first_with(caps["codecs"], "preferredPayloadType", mapped)
         if matched is None:
             raise InvalidParameterError(
-                f"no router codec with payload type {js_str(entry.get('mappedPayloadType'))}"
+                f"no router codec with payload type {js_str(mapped)}"
             )
         consumable_codec = _pick(matched, _CODEC_FIELDS)
         consumable_codec["parameters"] = negotiated_codec_parameters(codec, matched)
@@ -272,6 +259,11 @@ _RTX_FIELDS = (("mimeType", "mimeType"), ("payloadType", "preferredPayloadType")
                ("rtcpFeedback", "rtcpFeedback"))
 _EXTENSION_FIELDS = (("uri", "uri"), ("id", "preferredId"), ("encrypt", "preferredEncrypt"))
 _RTCP_FIELDS = (("cname", "cname"),)
+
+
+def _first_with(items: list[Any], key: str, value: Any) -> Any:
+    """The first item whose ``key`` is strictly ``value`` (JavaScript's ``===``), or None."""
+    return next((item for item in items if strict_eq(item.get(key), value)), None)
 
 
 def _pick(source: Mapping[str, Any], fields: tuple[tuple[str, str], ...]) -> dict[str, Any]:

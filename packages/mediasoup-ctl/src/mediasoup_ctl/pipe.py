@@ -15,6 +15,7 @@ from .errors import InvalidStateError
 if TYPE_CHECKING:
     from .pipe_transport import PipeTransport
     from .router import Router
+    from .transport_child import TransportChild
 
 __all__ = ["pipe_to_router"]
 
@@ -84,6 +85,14 @@ async def _create_pair(local: Router, remote: Router, options: dict[str, Any]
     return local_pipe, remote_pipe
 
 
+def _close_failed_pair(what: str, *children: TransportChild | None) -> None:
+    """Piping failed half-way (or was cancelled): log it and close what was already made."""
+    logger.exception("pipe_to_router() | pipe %s pair failed", what)
+    for child in children:
+        if child is not None:
+            child.close()
+
+
 async def pipe_to_router(local: Router, remote: Router, *, producer_id: str | None,
                          data_producer_id: str | None, listen_info: dict[str, Any],
                          enable_sctp: bool, num_sctp_streams: dict[str, int], enable_rtx: bool,
@@ -107,11 +116,7 @@ async def pipe_to_router(local: Router, remote: Router, *, producer_id: str | No
             if pipe_producer.paused != producer.paused:
                 await (pipe_producer.pause() if producer.paused else pipe_producer.resume())
         except BaseException:
-            logger.exception("pipe_to_router() | pipe consumer/producer pair failed")
-            if pipe_consumer is not None:
-                pipe_consumer.close()
-            if pipe_producer is not None:
-                pipe_producer.close()
+            _close_failed_pair("consumer/producer", pipe_consumer, pipe_producer)
             raise
         consumer, piped = pipe_consumer, pipe_producer
         consumer.observer.on("close", piped.close)
@@ -131,11 +136,7 @@ async def pipe_to_router(local: Router, remote: Router, *, producer_id: str | No
         if data_producer.closed:
             raise InvalidStateError("original DataProducer closed")
     except BaseException:
-        logger.exception("pipe_to_router() | pipe data consumer/producer pair failed")
-        if pipe_data_consumer is not None:
-            pipe_data_consumer.close()
-        if pipe_data_producer is not None:
-            pipe_data_producer.close()
+        _close_failed_pair("data consumer/producer", pipe_data_consumer, pipe_data_producer)
         raise
     data_consumer, piped_data = pipe_data_consumer, pipe_data_producer
     data_consumer.observer.on("close", piped_data.close)

@@ -71,43 +71,45 @@ class RtpObserver(EventEmitter):
 
     async def pause(self) -> None:
         """Stop observing (no events until ``resume()``)."""
-        self._check_open()
-        was_paused = self.paused
-        await self._channel.request(Method.RTPOBSERVER_PAUSE, self.id)
-        self.paused = True
-        if not was_paused:
-            self.observer.emit("pause")
+        await self._set_paused(Method.RTPOBSERVER_PAUSE, True)
 
     async def resume(self) -> None:
         """Observe again."""
+        await self._set_paused(Method.RTPOBSERVER_RESUME, False)
+
+    async def _set_paused(self, method: int, paused: bool) -> None:
         self._check_open()
         was_paused = self.paused
-        await self._channel.request(Method.RTPOBSERVER_RESUME, self.id)
-        self.paused = False
-        if was_paused:
-            self.observer.emit("resume")
+        await self._channel.request(method, self.id)
+        self.paused = paused
+        if was_paused != paused:
+            self.observer.emit("pause" if paused else "resume")
 
     async def add_producer(self, *, producer_id: str) -> None:
         """Observe this (audio) producer of the router."""
-        self._check_open()
-        producer = self._producer(producer_id)
-        if producer is None:
-            raise UnsupportedError(f"Producer with id {producer_id!r} not found")
-        await self._channel.request(Method.RTPOBSERVER_ADD_PRODUCER, self.id,
-                                    RequestBody.RtpObserver_AddProducerRequest,
-                                    AddProducerRequestT(producerId=producer_id))
+        producer = await self._producer_request(
+            producer_id, Method.RTPOBSERVER_ADD_PRODUCER,
+            RequestBody.RtpObserver_AddProducerRequest, AddProducerRequestT(producerId=producer_id))
         self.observer.emit("addproducer", producer)
 
     async def remove_producer(self, *, producer_id: str) -> None:
         """Stop observing this producer."""
+        producer = await self._producer_request(
+            producer_id, Method.RTPOBSERVER_REMOVE_PRODUCER,
+            RequestBody.RtpObserver_RemoveProducerRequest,
+            RemoveProducerRequestT(producerId=producer_id))
+        self.observer.emit("removeproducer", producer)
+
+    async def _producer_request(self, producer_id: str, method: int, body_type: int,
+                                body: Any) -> Producer:
+        """Send an add/remove request about the router's producer ``producer_id``; refused
+        (UnsupportedError, as in mediasoup) when the router has no such producer."""
         self._check_open()
         producer = self._producer(producer_id)
         if producer is None:
             raise UnsupportedError(f"Producer with id {producer_id!r} not found")
-        await self._channel.request(Method.RTPOBSERVER_REMOVE_PRODUCER, self.id,
-                                    RequestBody.RtpObserver_RemoveProducerRequest,
-                                    RemoveProducerRequestT(producerId=producer_id))
-        self.observer.emit("removeproducer", producer)
+        await self._channel.request(method, self.id, body_type, body)
+        return producer
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} id={self.id} closed={self.closed}>"

@@ -9,14 +9,16 @@ fixtures into a sub-folder's ``conftest.py``). It is not registered as an automa
 Fixtures: ``worker_bin`` (the binary; the test fails if it was not built), ``worker`` and
 ``worker2`` (running workers). On teardown each worker is closed and must have left nothing:
 the worker's dump agrees with the object tree, the channel is closed and the process is gone.
-Helpers: :data:`MEDIA_CODECS` (a router's codecs for media tests) and :func:`wait_for` (until
-frames have been decoded, say). Only pytest and pytest-asyncio are needed (no web framework).
+Helpers: :data:`MEDIA_CODECS` (a router's codecs for media tests), :func:`wait_for` (until
+frames have been decoded, say) and :func:`free_udp_tcp_port` (for a WebRtcServer). Only pytest
+and pytest-asyncio are needed (no web framework).
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -25,8 +27,8 @@ import pytest
 
 from mediasoup_ctl import Worker, create_worker, worker_bin_path
 
-__all__ = ["MEDIA_CODECS", "close_and_check", "process_gone", "wait_for", "worker", "worker2",
-           "worker_bin"]
+__all__ = ["MEDIA_CODECS", "close_and_check", "free_udp_tcp_port", "process_gone", "wait_for",
+           "worker", "worker2", "worker_bin"]
 
 PORT_RANGE = (40000, 49999)
 """RTC ports of the fixtures' workers."""
@@ -61,6 +63,21 @@ def process_gone(pid: int) -> bool:
     except ProcessLookupError:
         return True
     return False
+
+
+def free_udp_tcp_port() -> int:
+    """A loopback port free for both UDP and TCP right now (a WebRtcServer binds both)."""
+    for _ in range(50):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+            udp.bind(("127.0.0.1", 0))
+            port = int(udp.getsockname()[1])
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
+                try:
+                    tcp.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+                return port
+    raise RuntimeError("no free UDP+TCP port")
 
 
 async def close_and_check(worker: Worker) -> None:

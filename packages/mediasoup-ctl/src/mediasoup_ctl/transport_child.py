@@ -38,6 +38,8 @@ class TransportChild(EventEmitter):
     """The dicts by id that hold an open child: its transport's (``_producers``, ...) and, for
     producers, its router's. Closing drops it from them directly: a closure listening to
     ``@close`` cost five objects per child (function, cells, closure tuple, listener list)."""
+    _upstream_paused: ClassVar[str | None] = None
+    """Consumers only: the attribute saying their upstream (producer, data producer) is paused."""
 
     id: str
     paused: bool
@@ -74,9 +76,14 @@ class TransportChild(EventEmitter):
         if was_paused != paused and not upstream_paused:
             self.observer.emit("pause" if paused else "resume")
 
-    def _upstream_pause_changed(self, paused: bool, event: str) -> None:
-        """The upstream paused or resumed (its state already recorded): emit ``event`` and,
-        unless this one is paused itself, ``pause``/``resume`` on the observer."""
+    def _on_upstream_pause(self, paused: bool, event: str) -> None:
+        """The upstream paused or resumed: unless already so, record it (``_upstream_paused``),
+        emit ``event`` and, unless this one is paused itself, ``pause``/``resume`` on the
+        observer."""
+        assert self._upstream_paused is not None
+        if getattr(self, self._upstream_paused) == paused:
+            return
+        setattr(self, self._upstream_paused, paused)
         self.emit(event)
         if not self.paused:
             self.observer.emit("pause" if paused else "resume")
