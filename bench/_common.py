@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 __all__ = [
     "REPO",
+    "LoopbackTarget",
     "ProcSample",
     "Samples",
     "format_table",
@@ -63,6 +64,23 @@ def summarize(values: Iterable[float]) -> dict[str, Any]:
         "min_ms": r(ordered[0]),
         "max_ms": r(ordered[-1]),
     }
+
+
+class LoopbackTarget:
+    """What ``bench.signaling.run_row`` needs of a server on a loopback ``port``: its
+    WebSocket base ``url`` (no trailing slash) and an ``origin`` it accepts."""
+
+    port: int
+
+    @property
+    def url(self) -> str:
+        """``ws://127.0.0.1:<port>``."""
+        return f"ws://127.0.0.1:{self.port}"
+
+    @property
+    def origin(self) -> str:
+        """``http://127.0.0.1:<port>``: the same host, so every check accepts it."""
+        return f"http://127.0.0.1:{self.port}"
 
 
 class Samples:

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench._common import ProcSample, process_tree_sample
+from bench._common import LoopbackTarget, ProcSample, process_tree_sample
 from bots.live_daphne import free_port, stop_process_tree
 
 __all__ = ["NodeSignalingServer", "node_reference_ready"]
@@ -40,7 +40,7 @@ def node_reference_ready() -> str | None:
     return None
 
 
-class NodeSignalingServer:
+class NodeSignalingServer(LoopbackTarget):
     """One Node signaling server process at a time, on a fresh free port per ``start``."""
 
     def __init__(self, seats: dict[str, list[str]]) -> None:
@@ -50,16 +50,6 @@ class NodeSignalingServer:
         self.log_path = self.workdir / "node.log"
         self.port = 0
         self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        """The WebSocket base URL (no trailing slash)."""
-        return f"ws://127.0.0.1:{self.port}"
-
-    @property
-    def origin(self) -> str:
-        """An Origin header (the minimal server checks none)."""
-        return f"http://127.0.0.1:{self.port}"
 
     def start(self, *, timeout: float = 30) -> NodeSignalingServer:
         """Start the server and wait for its "listening" line."""

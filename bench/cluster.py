@@ -44,6 +44,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._common import (  # noqa: E402
+    LoopbackTarget,
     ProcSample,
     Samples,
     format_table,
@@ -63,7 +64,7 @@ __all__ = ["main"]
 NODE_ENV = {**_ENV, "DJANGO_SETTINGS_MODULE": "bench.signaling_settings", "DEBUG": "0"}
 
 
-class ClusterTarget:
+class ClusterTarget(LoopbackTarget):
     """A started cluster and its balancer, as ``bench.signaling.run_row`` drives a server:
     ``url``/``origin`` of the balancer, ``sample()`` summed over every node."""
 
@@ -91,17 +92,7 @@ class ClusterTarget:
             self.balancer.wait(10)
         self.cluster.cleanup()
 
-    # -- what run_row uses ------------------------------------------------------------------
-
-    @property
-    def url(self) -> str:
-        """The balancer's WebSocket base URL."""
-        return f"ws://127.0.0.1:{self.port}"
-
-    @property
-    def origin(self) -> str:
-        """An Origin every node accepts."""
-        return f"http://127.0.0.1:{self.port}"
+    # -- what run_row uses besides url and origin (the balancer's) ----------------------------
 
     def start(self) -> None:
         """Nothing: the nodes run for the whole table."""

@@ -35,6 +35,8 @@ __all__ = ["ROOT", "LiveDaphne", "answers_http", "children_of", "free_port",
 
 ROOT = Path(__file__).resolve().parents[1]
 """The repository (where ``manage.py`` is)."""
+LIBRARY_SRC = ROOT / "packages" / "mediasoup-ctl" / "src"
+"""This checkout's mediasoup-ctl, first on a live daphne's path."""
 
 _DROP = ("DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE", "CHANNEL_LAYER_PREFIX")
 
@@ -181,7 +183,9 @@ class LiveDaphne:
             ALLOWED_HOSTS="127.0.0.1,localhost",
             MEDIASOUP_LISTEN_IP="127.0.0.1",
             LOG_LEVEL=self.log_level,
-            PYTHONPATH=str(ROOT),
+            # This checkout's mediasoup-ctl, not the one the shared venv's editable install
+            # points at (another checkout's: a worktree's server would run main's library).
+            PYTHONPATH=os.pathsep.join([str(ROOT), str(LIBRARY_SRC)]),
             PYTHONUNBUFFERED="1",
         )
         if self.worker_num is not None:

@@ -21,7 +21,7 @@ from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.dispatch import receiver
 
-from collab import chat, lobby, whiteboard
+from collab import chat, lobby, replies, whiteboard
 from collab.access import require_host
 from collab.config import collab_limits
 from collab.hands import hand_queues
@@ -100,7 +100,7 @@ def _host_by_grant(conn: Connection) -> bool | None:
 # --- chat ----------------------------------------------------------------------------------------
 
 
-@route("chat:send", schema=ChatSendRequest, grant=grants.chat,
+@route("chat:send", schema=ChatSendRequest, grant=grants.chat, reply=replies.ChatSentReply,
        events=("chat:message",))
 async def chat_send(conn: Connection, request: ChatSendRequest) -> Reply:
     """Send a message to everyone, or privately to the peer ``to``; everyone it is for gets
@@ -132,7 +132,7 @@ async def chat_send(conn: Connection, request: ChatSendRequest) -> Reply:
     return {"id": message.pk}
 
 
-@route("chat:history", schema=EmptyRequest, grant=grants.allowed)
+@route("chat:history", schema=EmptyRequest, grant=grants.allowed, reply=replies.ChatHistoryReply)
 async def chat_history(conn: Connection, request: EmptyRequest) -> Reply:
     """The messages this connection's user may read, oldest first (the newest
     ``CHAT_HISTORY_LIMIT``)."""
@@ -141,7 +141,7 @@ async def chat_history(conn: Connection, request: EmptyRequest) -> Reply:
     return {"messages": messages}
 
 
-@route("chat:delete", schema=ChatDeleteRequest, grant=grants.host,
+@route("chat:delete", schema=ChatDeleteRequest, grant=grants.host, reply=replies.ChatDeletedReply,
        events=("chat:deleted",))
 async def chat_delete(conn: Connection, request: ChatDeleteRequest) -> Reply:
     """Host only: delete a message; everyone gets ``chat:deleted``."""
@@ -155,13 +155,11 @@ async def chat_delete(conn: Connection, request: ChatDeleteRequest) -> Reply:
 # --- hands and reactions ------------------------------------------------------------------------
 
 
-@route("hand:raise", schema=EmptyRequest, grant=grants.chat,
+@route("hand:raise", schema=EmptyRequest, grant=grants.chat, reply=replies.HandRaisedReply,
        events=("hand:raised",))
 async def hand_raise(conn: Connection, request: EmptyRequest) -> Reply:
     """Raise this peer's hand; everyone gets ``hand:raised`` (once, however often asked)."""
-    limits = collab_limits()
-    _take(reaction_limiter, conn, limits.reactions_per_second, limits.reaction_burst,
-          "reactions")
+    _take_reaction(conn)
     room, peer = _in_call(conn)
     hand, new = hand_queues.raise_hand(room.meeting_id, peer_id=peer.id, user_id=peer.user_id,
                                        display_name=peer.display_name)
@@ -172,13 +170,11 @@ async def hand_raise(conn: Connection, request: EmptyRequest) -> Reply:
     return {"raised": True, "position": position}
 
 
-@route("hand:lower", schema=HandLowerRequest, grant=grants.allowed,
+@route("hand:lower", schema=HandLowerRequest, grant=grants.allowed, reply=replies.HandLoweredReply,
        events=("hand:lowered",))
 async def hand_lower(conn: Connection, request: HandLowerRequest) -> Reply:
     """Lower this peer's hand, or (host) anyone's; everyone gets ``hand:lowered``."""
-    limits = collab_limits()
-    _take(reaction_limiter, conn, limits.reactions_per_second, limits.reaction_burst,
-          "reactions")
+    _take_reaction(conn)
     room, peer = _in_call(conn)
     target = request.peer_id or peer.id
     if target != peer.id:
@@ -193,7 +189,8 @@ async def hand_lower(conn: Connection, request: HandLowerRequest) -> Reply:
     return {"peerId": target, "lowered": lowered is not None}
 
 
-@route("hand:list", schema=EmptyRequest, grant=grants.allowed, call_state=True)
+@route("hand:list", schema=EmptyRequest, grant=grants.allowed, reply=replies.HandListReply,
+       call_state=True)
 async def hand_list(conn: Connection, request: EmptyRequest) -> Reply:
     """The hands up in this call, first raised first (empty before anyone joined). The
     queue lives beside the call, so in a cluster the call's owner answers, whichever node
@@ -205,13 +202,11 @@ async def hand_list(conn: Connection, request: EmptyRequest) -> Reply:
     return {"hands": [h.payload() for h in hand_queues.queue(room.meeting_id, room.peers)]}
 
 
-@route("reaction:send", schema=ReactionRequest, grant=grants.chat,
+@route("reaction:send", schema=ReactionRequest, grant=grants.chat, reply=replies.NothingReply,
        events=("reaction:shown",))
 async def reaction_send(conn: Connection, request: ReactionRequest) -> Reply:
     """Show a reaction on this peer's tile: everyone gets ``reaction:shown``; not stored."""
-    limits = collab_limits()
-    _take(reaction_limiter, conn, limits.reactions_per_second, limits.reaction_burst,
-          "reactions")
+    _take_reaction(conn)
     _, peer = _in_call(conn)
     await conn.broadcast("reaction:shown", {"peerId": peer.id, "emoji": request.emoji,
                                             "displayName": peer.display_name},
@@ -220,6 +215,13 @@ async def reaction_send(conn: Connection, request: ReactionRequest) -> Reply:
 
 
 # --- whiteboard ---------------------------------------------------------------------------------
+
+
+def _take_reaction(conn: Connection) -> None:
+    """Reactions and hand changes share one bucket per socket."""
+    limits = collab_limits()
+    _take(reaction_limiter, conn, limits.reactions_per_second, limits.reaction_burst,
+          "reactions")
 
 
 def _take_board(conn: Connection) -> None:
@@ -234,7 +236,7 @@ def _peer_id(conn: Connection) -> str | None:
 
 
 @route("whiteboard:draw", schema=WhiteboardDrawRequest, grant=grants.whiteboard,
-       events=("whiteboard:op",))
+       reply=replies.WhiteboardSeqReply, events=("whiteboard:op",))
 async def whiteboard_draw(conn: Connection, request: WhiteboardDrawRequest) -> Reply:
     """Add an element; the others get ``whiteboard:op`` (``add``) with its ``seq``."""
     _take_board(conn)
@@ -246,7 +248,7 @@ async def whiteboard_draw(conn: Connection, request: WhiteboardDrawRequest) -> R
 
 
 @route("whiteboard:erase", schema=WhiteboardEraseRequest, grant=grants.whiteboard,
-       events=("whiteboard:op",))
+       reply=replies.WhiteboardErasedReply, events=("whiteboard:op",))
 async def whiteboard_erase(conn: Connection, request: WhiteboardEraseRequest) -> Reply:
     """Erase elements (eraser, undo); the others get ``whiteboard:op`` (``erase``)."""
     _take_board(conn)
@@ -258,7 +260,7 @@ async def whiteboard_erase(conn: Connection, request: WhiteboardEraseRequest) ->
     return {"seq": op["seq"], "erased": op["ids"]}
 
 
-@route("whiteboard:clear", schema=EmptyRequest, grant=grants.host,
+@route("whiteboard:clear", schema=EmptyRequest, grant=grants.host, reply=replies.WhiteboardSeqReply,
        events=("whiteboard:op",))
 async def whiteboard_clear(conn: Connection, request: EmptyRequest) -> Reply:
     """Host only: clear the board; the others get ``whiteboard:op`` (``clear``)."""
@@ -269,14 +271,15 @@ async def whiteboard_clear(conn: Connection, request: EmptyRequest) -> Reply:
     return {"seq": op["seq"]}
 
 
-@route("whiteboard:state", schema=EmptyRequest, grant=grants.allowed)
+@route("whiteboard:state", schema=EmptyRequest, grant=grants.allowed,
+       reply=replies.WhiteboardStateReply)
 async def whiteboard_state(conn: Connection, request: EmptyRequest) -> Reply:
     """The whole board (elements, ``seq``, ``clearedSeq``): for late joiners and reconnects."""
     return await database_sync_to_async(whiteboard.board_state)(meeting_id=conn.meeting_id)
 
 
 @route("whiteboard:pointer", schema=PointerRequest, grant=grants.whiteboard,
-       events=("whiteboard:pointer",))
+       reply=replies.NothingReply, events=("whiteboard:pointer",))
 async def whiteboard_pointer(conn: Connection, request: PointerRequest) -> Reply:
     """Show where this peer points: the others get ``whiteboard:pointer``; not stored."""
     _take(pointer_limiter, conn, collab_limits().board_pointer_per_second,
@@ -301,7 +304,7 @@ def _waiting_for_host(meeting_id: Any, actor: Any, host_by_grant: bool | None) -
     return lobby.lobby_waiting(meeting_id=meeting_id)
 
 
-@route("lobby:list", schema=EmptyRequest, grant=grants.host)
+@route("lobby:list", schema=EmptyRequest, grant=grants.host, reply=replies.LobbyListReply)
 async def lobby_list(conn: Connection, request: EmptyRequest) -> Reply:
     """Host only: who waits in the lobby now, first come first."""
     waiting = await database_sync_to_async(_waiting_for_host)(conn.meeting_id, conn.user,
@@ -323,14 +326,14 @@ async def _decide(conn: Connection, request: LobbyDecisionRequest, *, admit: boo
 
 
 @route("lobby:admit", schema=LobbyDecisionRequest, grant=grants.host,
-       events=("lobby:admitted", "lobby:decided"))
+       reply=replies.LobbyDecidedReply, events=("lobby:admitted", "lobby:decided"))
 async def lobby_admit(conn: Connection, request: LobbyDecisionRequest) -> Reply:
     """Host only: let a waiting person in (they get ``lobby:admitted``, then enter)."""
     return await _decide(conn, request, admit=True)
 
 
 @route("lobby:deny", schema=LobbyDecisionRequest, grant=grants.host,
-       events=("lobby:denied", "lobby:decided"))
+       reply=replies.LobbyDecidedReply, events=("lobby:denied", "lobby:decided"))
 async def lobby_deny(conn: Connection, request: LobbyDecisionRequest) -> Reply:
     """Host only: turn a waiting person away (they get ``lobby:denied`` and are closed)."""
     return await _decide(conn, request, admit=False)

@@ -189,8 +189,15 @@ class RedisChannelLayer(ChannelsRedisChannelLayer):
 
     async def group_add(self, group: str, channel: str) -> None:
         """Add to the group in Redis (other processes send to it there), and remember locally
-        a member of this process. Redis first: if it fails, nothing is remembered."""
-        await super().group_add(group, channel)
+        a member of this process. Redis first: if it fails, nothing is remembered.
+
+        channels-redis sends a ZADD, waits, then an EXPIRE: here one script does both (one
+        round trip a socket instead of two)."""
+        assert self.require_valid_group_name(group), "Group name not valid"
+        assert self.require_valid_channel_name(channel), "Channel name not valid"
+        connection = self.connection(self.consistent_hash(group))
+        await _run_script(connection, _GROUP_ADD_SHA, _GROUP_ADD_LUA, [self._group_key(group)],
+                          [channel, time.time(), self.group_expiry])
         if self._is_ours(channel):
             members = self._local_groups.setdefault(group, set())
             if channel not in members:
@@ -262,13 +269,8 @@ class RedisChannelLayer(ChannelsRedisChannelLayer):
         key = self._group_key(group)
         connection = self.connection(self.consistent_hash(group))
         cutoff = int(time.time()) - self.group_expiry
-        try:
-            raw = await connection.evalsha(_REMOTE_MEMBERS_SHA, 1, key, cutoff,
-                                           self.client_prefix)
-        except NoScriptError:  # a Redis that never saw the script (or restarted empty)
-            await connection.script_load(_REMOTE_MEMBERS_LUA)
-            raw = await connection.evalsha(_REMOTE_MEMBERS_SHA, 1, key, cutoff,
-                                           self.client_prefix)
+        raw = await _run_script(connection, _REMOTE_MEMBERS_SHA, _REMOTE_MEMBERS_LUA, [key],
+                                [cutoff, self.client_prefix])
         remote = [name for name in (x.decode("utf8") for x in raw) if not self._is_ours(name)]
         if remote:
             await self._send_to_channels(group, remote, message)
@@ -416,6 +418,17 @@ class RedisChannelLayer(ChannelsRedisChannelLayer):
         await super().flush()
 
 
+async def _run_script(connection: aioredis.Redis, sha: str, lua: str, keys: list[str],
+                      args: list[Any]) -> Any:
+    """``EVALSHA``, loading the script first when Redis does not know it (a Redis that never
+    saw it, or restarted empty)."""
+    try:
+        return await connection.evalsha(sha, len(keys), *keys, *args)
+    except NoScriptError:
+        await connection.script_load(lua)
+        return await connection.evalsha(sha, len(keys), *keys, *args)
+
+
 def raise_if_cancelled() -> None:
     """Raise CancelledError when the current task is being cancelled (also used by the cluster
     node's Redis loops, `rtc.cluster.node`).
@@ -449,6 +462,15 @@ CPU of the pipeline of two commands it replaced (issue 13: about six group event
 call's set-up)."""
 
 _REMOTE_MEMBERS_SHA = hashlib.sha1(_REMOTE_MEMBERS_LUA.encode()).hexdigest()  # noqa: S324
+
+_GROUP_ADD_LUA = """
+    redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+    redis.call('EXPIRE', KEYS[1], ARGV[3])
+"""
+"""channels-redis's ``group_add`` (``ZADD`` member at now, then ``EXPIRE`` the group) in one
+round trip: ``ARGV`` channel, now, the group's expiry."""
+
+_GROUP_ADD_SHA = hashlib.sha1(_GROUP_ADD_LUA.encode()).hexdigest()  # noqa: S324
 
 _GROUP_SEND_LUA = """
     local over_capacity = 0

@@ -308,6 +308,9 @@ RTC_LIMITS = {
 # error reply (the socket stays open).
 RTC_MAX_MESSAGE_CHARS = env_int("RTC_MAX_MESSAGE_CHARS", 64 * 1024, minimum=1024,
                                 maximum=1024 * 1024)
+# Check every reply and event a meeting socket sends against its declared model and refuse
+# (raise on) one that does not fit (rtc/signaling/outgoing.py). For the tests; off in production.
+SIGNALING_CHECK_OUTGOING = env_bool("SIGNALING_CHECK_OUTGOING", False)
 
 # --- In-call chat, hands, reactions, whiteboard (collab/config.py) ---------------------------
 

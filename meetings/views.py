@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
@@ -99,17 +100,10 @@ def meeting_list(request: HttpRequest) -> HttpResponse:
 def meeting_create(request: HttpRequest) -> HttpResponse:
     """A form to create a meeting you host; on success, its detail page."""
     form = MeetingForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            meeting = services.meeting_create(host=request.user, **form.cleaned_data)
-        except ApplicationError as error:
-            form.add_error(None, error.message)
-        else:
-            messages.success(request, _("Meeting created. Invite people, then join."))
-            return redirect("web:meeting-detail", meeting_id=meeting.id)
-    return render(
-        request, "meetings/form.html", {"form": form, "meeting": None}, status=_status(form)
-    )
+    return _meeting_form(
+        request, form, None,
+        lambda: services.meeting_create(host=request.user, **form.cleaned_data),
+        _("Meeting created. Invite people, then join."))
 
 
 @login_required
@@ -121,14 +115,25 @@ def meeting_edit(request: HttpRequest, meeting_id: uuid.UUID) -> HttpResponse:
         messages.error(request, _("The meeting has ended and can no longer be changed."))
         return redirect("web:meeting-detail", meeting_id=meeting.id)
     form = MeetingForm(request.POST or None, initial=MeetingForm.initial_for(meeting))
+    return _meeting_form(
+        request, form, meeting,
+        lambda: services.meeting_update(meeting=meeting, actor=request.user,
+                                        **form.cleaned_data),
+        _("Meeting updated."))
+
+
+def _meeting_form(request: HttpRequest, form: MeetingForm, meeting: Meeting | None,
+                  save: Callable[[], Meeting], done: str) -> HttpResponse:
+    """The create and edit pages: a valid submission is saved (``save``), its refusal
+    (ApplicationError) shown on the form; once saved, ``done`` and the meeting's page."""
     if request.method == "POST" and form.is_valid():
         try:
-            services.meeting_update(meeting=meeting, actor=request.user, **form.cleaned_data)
+            saved = save()
         except ApplicationError as error:
             form.add_error(None, error.message)
         else:
-            messages.success(request, _("Meeting updated."))
-            return redirect("web:meeting-detail", meeting_id=meeting.id)
+            messages.success(request, done)
+            return redirect("web:meeting-detail", meeting_id=saved.id)
     return render(
         request, "meetings/form.html", {"form": form, "meeting": meeting}, status=_status(form)
     )

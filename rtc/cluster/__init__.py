@@ -157,7 +157,7 @@ async def route_request(conn: Any, name: str, request: Any, *,
         if route is not None:
             owner = route.owner
         elif call_state:
-            found = await node.store.owner(str(conn.meeting_id))
+            found = await node.owner_of(str(conn.meeting_id))
             if found is None:
                 return None
             owner = found

@@ -17,6 +17,15 @@ peers, consumers). Every ``lease / 4`` seconds the heartbeat:
 5. tells `rtc.cluster.presence` which nodes left, so their users' attendance is closed, and
    the listeners of `rtc.cluster.on_nodes_gone` (the recordings such a node was making).
 
+Placement (:meth:`Node.place`) costs a join one Redis round trip at most: one script looks the
+meeting's owner up and claims it for the chosen node when it has no live owner. A join on the
+node whose call it is costs none: that node wrote the meeting's owner key and its own record
+under the lease less than half a lease ago (its claim, its last heartbeat), so no other node
+can have claimed the meeting since (:meth:`Node.owns`). Redis restarted empty inside that window
+is the one exception, and the heartbeat settles it as for the peers already in the call: the
+node claims the meeting again, or closes its call with ``node_lost`` if another node was
+quicker.
+
 :meth:`Node.drain` (SIGTERM): the record says ``draining`` (no new calls), every meeting owned
 here is released and its peers get ``rtc:reconnect`` with ``node_draining``: they join again,
 and the placement puts the call on another node; the routers it holds for calls cascaded here
@@ -98,6 +107,10 @@ class Node:
         self.routes: dict[str, Route] = {}
         """channel name of a socket served here → where its call runs."""
         self.heartbeats = 0
+        self._alive_until = 0.0
+        """Monotonic time until which this node's record surely outlives (see `owns`)."""
+        self._owned_until: dict[str, float] = {}
+        """meeting id → monotonic time until which its ownership surely stays this node's."""
         self.relay: Any = None
         self.presence: Any = None
         self._tasks: list[asyncio.Task[Any]] = []
@@ -182,10 +195,13 @@ class Node:
     async def heartbeat(self) -> None:
         """One beat (see the module docstring)."""
         record = self.record()
+        sent = time.monotonic()
         await self.store.publish(self.id, record)
+        self._alive_until = sent + self.sure_for
         owned = list(self.service.rooms)
         if not self.draining:
             lost = await self.store.renew(self.id, owned)
+            self._owned_until = dict.fromkeys(set(owned).difference(lost), sent + self.sure_for)
             if lost:
                 logger.error("meetings placed on another node while this one stalled "
                              "[node:%s, meetings:%s]", self.id, ",".join(lost))
@@ -205,14 +221,41 @@ class Node:
 
     # -- placement ------------------------------------------------------------------------------
 
+    @property
+    def sure_for(self) -> float:
+        """Seconds after sending a write under the lease during which that write surely
+        stands: half the lease (the key lives a whole lease from when Redis ran the write,
+        which is after it was sent)."""
+        return self.lease_seconds / 2
+
+    def owns(self, meeting_id: str) -> bool:
+        """Whether the meeting's call runs here and its ownership surely is this node's now,
+        with no Redis round trip: its owner key and this node's record were written under
+        the lease less than :attr:`sure_for` seconds ago (the claim, the last heartbeat), so
+        no other node can have claimed it since. After a stall, a drain, a lost renewal or a
+        closed room this is False and the placement asks Redis."""
+        until = self._owned_until.get(meeting_id)
+        return (until is not None and not self.draining and meeting_id in self.service.rooms
+                and time.monotonic() < min(until, self._alive_until))
+
+    async def owner_of(self, meeting_id: str) -> str | None:
+        """The live node owning the meeting's call (this one without a round trip when it
+        surely owns it), or None."""
+        if self.owns(meeting_id):
+            return self.id
+        return await self.store.owner(meeting_id)
+
     async def place(self, meeting_id: str) -> str:
         """The node owning the meeting's call: its live owner, else the least loaded node that
-        can take it, claimed now (atomically: concurrent first joins agree)."""
+        can take it, claimed now (atomically: concurrent first joins agree).
+
+        A call this node surely owns (:meth:`owns`) is placed here without Redis; otherwise
+        one script looks the owner up and, when there is none alive, claims the meeting for
+        the chosen candidate (one round trip; another only if that candidate was refused)."""
+        if self.owns(meeting_id):
+            return self.id
         tried: set[str] = set()
         for _ in range(PLACEMENT_ATTEMPTS):
-            owner = await self.store.owner(meeting_id)
-            if owner is not None:
-                return owner
             records = dict(self.records)
             if not self.draining:
                 records[self.id] = {k: str(v) for k, v in self.record().items()}
@@ -220,12 +263,19 @@ class Node:
                 records.pop(self.id, None)
             candidate = placement.choose(records, exclude=frozenset(tried))
             if candidate is None:
+                owner = await self.store.owner(meeting_id)
+                if owner is not None:
+                    return owner
                 break
-            owner = await self.store.claim(meeting_id, candidate)
-            if owner is not None:
-                if owner == candidate:
+            sent = time.monotonic()
+            found = await self.store.claim_or_owner(meeting_id, candidate)
+            if found is not None:
+                owner, claimed = found
+                if claimed:
                     logger.info("meeting placed [meeting:%s, node:%s, by:%s]", meeting_id, owner,
                                 self.id)
+                    if owner == self.id:
+                        self._owned_until[meeting_id] = sent + self.sure_for
                 return owner
             tried.add(candidate)
         raise SignalingError(ErrorCode.LIMIT, "no media server can take this call now")
@@ -281,6 +331,7 @@ class Node:
         if self.draining:
             return 0
         self.draining = True
+        self._owned_until.clear()
         try:
             await self.store.set_fields(self.id, {"draining": 1})
             for meeting_id in list(self.service.rooms):

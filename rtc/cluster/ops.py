@@ -72,7 +72,7 @@ async def on_owner(meeting_id: str, name: str, /, **args: Any) -> Any:
     node = _node()
     if node is None:
         return await run_here(name, args)
-    owner = await node.store.owner(str(meeting_id))
+    owner = await node.owner_of(str(meeting_id))
     if owner is None or owner == node.id:
         return await run_here(name, args, node.service)
     return await node.relay.ask(owner, name, args)

@@ -12,7 +12,8 @@ Redis set ``<prefix>presence:<node id>`` of ``<meeting>|<user>`` members, and:
   holds, so nobody whose server died stays present; users whose socket reconnected elsewhere
   meanwhile are held there and stay present.
 
-Changes are written in order by one task, so a hold and its release never swap.
+Changes are written in order by one task, so a hold and its release never swap; those queued
+together (a burst of joins in one turn of the loop) go in one round trip.
 """
 
 from __future__ import annotations
@@ -29,6 +30,26 @@ __all__ = ["Presence"]
 logger = logging.getLogger(__name__)
 
 PRESENCE_TTL_SECONDS = 7 * 24 * 3600
+WRITE_BATCH = 1000
+"""Changes written in one script call at most (a script holds Redis while it runs)."""
+
+# KEYS[1] the node's presence set; ARGV[1] its expiry (s), then (present, member) pairs in
+# the order they happened: "1" adds the member, "0" removes it.
+_WRITE = """
+local added = false
+for i = 2, #ARGV, 2 do
+  if ARGV[i] == '1' then
+    redis.call('SADD', KEYS[1], ARGV[i + 1])
+    added = true
+  else
+    redis.call('SREM', KEYS[1], ARGV[i + 1])
+  end
+end
+if added then
+  redis.call('EXPIRE', KEYS[1], ARGV[1])
+end
+return 0
+"""
 
 
 class Presence:
@@ -40,6 +61,7 @@ class Presence:
         from rtc.policy.attendance import attendance
 
         self._attendance = attendance
+        self._write = node.store.redis.register_script(_WRITE)
         attendance.listener = self._changed
         for meeting_id, user_id in attendance.present_keys():
             self._changed(meeting_id, user_id, True)
@@ -52,26 +74,35 @@ class Presence:
         self.queue.put_nowait((f"{meeting_id}|{user_id}", present))
 
     async def run(self) -> None:
-        """Write the changes in order, for ever."""
-        redis = self.node.store.redis
-        key = self.key(self.node.id)
+        """Write the changes in order, for ever: every change queued when the task wakes up
+        goes in one round trip (:meth:`write`), so a burst of joins costs a few writes, not
+        two commands each."""
         try:
             while True:
-                member, present = await self.queue.get()
+                changes = [await self.queue.get()]
+                while not self.queue.empty() and len(changes) < WRITE_BATCH:
+                    changes.append(self.queue.get_nowait())
                 try:
-                    if present:
-                        await redis.sadd(key, member)
-                        await redis.expire(key, PRESENCE_TTL_SECONDS)
-                    else:
-                        await redis.srem(key, member)
+                    await self.write(changes)
                 except Exception:
-                    logger.exception("presence not written [node:%s]", self.node.id)
+                    logger.exception("presence not written [node:%s, changes:%s]", self.node.id,
+                                     len(changes))
                 finally:
-                    self.queue.task_done()
+                    for _ in changes:
+                        self.queue.task_done()
                 raise_if_cancelled()
         finally:
             if self._attendance.listener == self._changed:
                 self._attendance.listener = None
+
+    async def write(self, changes: list[tuple[str, bool]]) -> None:
+        """Apply ``(member, present)`` changes in their order, in one script call
+        (`_WRITE`): a hold adds the member, a release removes it, and the set's expiry is
+        pushed back once if anything was added."""
+        args: list[str] = []
+        for member, present in changes:
+            args += ("1" if present else "0", member)
+        await self._write(keys=[self.key(self.node.id)], args=[PRESENCE_TTL_SECONDS, *args])
 
     async def flush(self, timeout: float = 2.0) -> None:
         """Wait (briefly) until the queued changes are written."""

@@ -20,20 +20,32 @@ __all__ = ["ClusterStore"]
 
 logger = logging.getLogger(__name__)
 
+# KEYS[1] owner key; ARGV[1] node key prefix. The current owner if it is alive, else false:
+# the lookup and the owner's liveness in one round trip (a GET then an EXISTS before).
+_OWNER = """
+local current = redis.call('GET', KEYS[1])
+if current and redis.call('EXISTS', ARGV[1] .. current) == 1 then
+  return current
+end
+return false
+"""
+
 # KEYS[1] owner key, KEYS[2] the candidate's node key; ARGV[1] candidate id, ARGV[2] lease ms,
-# ARGV[3] node key prefix. The current owner if it is alive, else the candidate if it is alive
-# and not draining (then it owns the meeting from now on), else false.
+# ARGV[3] node key prefix. {current owner, 0} if it is alive, else {candidate, 1} if the
+# candidate is alive and not draining (then it owns the meeting from now on, for the lease),
+# else false. A join's whole placement is this one call: the owner's lookup comes first, so a
+# meeting with a live owner is never claimed again.
 _CLAIM = """
 local current = redis.call('GET', KEYS[1])
 if current and redis.call('EXISTS', ARGV[3] .. current) == 1 then
-  return current
+  return {current, 0}
 end
 if redis.call('EXISTS', KEYS[2]) == 0 or redis.call('HGET', KEYS[2], 'draining') == '1' then
   return false
 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 redis.call('HINCRBY', KEYS[2], 'rooms', 1)
-return ARGV[1]
+return {ARGV[1], 1}
 """
 
 # KEYS: owner keys; ARGV[1] node id, ARGV[2] lease ms. Renews those still this node's, claims
@@ -133,6 +145,7 @@ class ClusterStore:
         self.redis = redis
         self.prefix = prefix
         self.lease_ms = lease_ms
+        self._owner = redis.register_script(_OWNER)
         self._claim = redis.register_script(_CLAIM)
         self._renew = redis.register_script(_RENEW)
         self._release = redis.register_script(_RELEASE)
@@ -219,20 +232,28 @@ class ClusterStore:
     # -- owners ---------------------------------------------------------------------------------
 
     async def owner(self, meeting_id: str) -> str | None:
-        """The live node owning a meeting's call, or None."""
-        value = await self.redis.get(self.owner_key(meeting_id))
-        if value is None:
-            return None
-        owner = _text(value)
-        return owner if await self.alive(owner) else None
+        """The live node owning a meeting's call, or None (one round trip)."""
+        value = await self._owner(keys=[self.owner_key(meeting_id)],
+                                  args=[f"{self.prefix}node:"])
+        return _text(value) if value else None
 
     async def claim(self, meeting_id: str, candidate: str) -> str | None:
         """The meeting's owner: the live current one, else ``candidate`` (now recorded); None
         when there is none and the candidate is gone or draining."""
+        found = await self.claim_or_owner(meeting_id, candidate)
+        return found[0] if found else None
+
+    async def claim_or_owner(self, meeting_id: str, candidate: str) -> tuple[str, bool] | None:
+        """``(owner, claimed)``: the live current owner (``claimed`` False), else ``candidate``,
+        recorded now under a fresh lease (``claimed`` True); None when there is no live owner
+        and the candidate is gone or draining. One round trip, atomic (`_CLAIM`)."""
         result = await self._claim(
             keys=[self.owner_key(meeting_id), self.node_key(candidate)],
             args=[candidate, self.lease_ms, f"{self.prefix}node:"])
-        return _text(result) if result else None
+        if not result:
+            return None
+        owner, claimed = result
+        return _text(owner), bool(int(claimed))
 
     async def renew(self, node_id: str, meeting_ids: Iterable[str]) -> list[str]:
         """Renew this node's ownership of ``meeting_ids``; the meetings it no longer owns."""

@@ -120,8 +120,22 @@ def observe_request(message_type: str, reply: dict[str, Any], seconds: float) ->
         outcome = code if _OUTCOME.fullmatch(code) else "error"
     else:
         outcome = "ok"
-    SIGNALING_REQUESTS.labels(type=message_type, outcome=outcome).inc()
-    SIGNALING_SECONDS.labels(type=message_type).observe(max(0.0, seconds))
+    counter = _request_counters.get((message_type, outcome))
+    if counter is None:
+        counter = _request_counters[(message_type, outcome)] = SIGNALING_REQUESTS.labels(
+            type=message_type, outcome=outcome)
+    timer = _request_timers.get(message_type)
+    if timer is None:
+        timer = _request_timers[message_type] = SIGNALING_SECONDS.labels(type=message_type)
+    counter.inc()
+    timer.observe(max(0.0, seconds))
+
+
+# The children of the two metrics above by label values: ``labels()`` checks, sorts and locks
+# on every call (two of them per request); the same values always give the same child. As
+# bounded as the label sets (registered types, error codes).
+_request_counters: dict[tuple[str, str], Any] = {}
+_request_timers: dict[str, Any] = {}
 
 
 # -- media sample and counters ----------------------------------------------------------------

@@ -45,6 +45,7 @@ from rtc.operations import metrics
 from rtc.policy import grants as rtc_grants
 from rtc.policy.attendance import attendance
 from rtc.services.config import limits
+from rtc.signaling import outgoing
 from rtc.websocket.envelope import (
     CloseCode,
     HandlerRegistry,
@@ -156,7 +157,12 @@ class MeetingConsumer(LobbyMixin, AsyncJsonWebsocketConsumer):
         """Serve the socket. However its task ends (the client's close, an exception in
         ``connect``, the task cancelled by the server, which then never delivers the
         disconnect), its slot in the socket counts is given back, and a socket still in its
-        meeting leaves it (group, disconnect hooks, attendance) as a close would have."""
+        meeting leaves it (group, disconnect hooks, attendance) as a close would have.
+
+        With ``SIGNALING_CHECK_OUTGOING`` (the tests) every frame it sends is checked against
+        its declared model (`rtc.signaling.outgoing`); decided here, once per socket."""
+        if outgoing.enabled():
+            receive, send = outgoing.OutgoingCheck().wrap(receive, send)
         try:
             await super().__call__(scope, receive, send)
         finally:

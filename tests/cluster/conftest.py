@@ -23,6 +23,7 @@ from mediasoup_ctl import worker_bin_path
 from bots.live_cluster import LiveCluster
 from bots.peer import Bot
 from bots.signaling import SignalingClient
+from tests.support.waiting import eventually
 
 REDIS_URL = os.environ.get("CLUSTER_TEST_REDIS_URL", "redis://127.0.0.1:6379/6")
 USERS = ("alice", "bob", "carol", "dave", "erin")
@@ -147,15 +148,8 @@ def make_cluster(size: int, **options: Any) -> Iterator[Cluster]:
 async def wait_for(check: Callable[[], Any], *, timeout: float = 20.0, what: str = "") -> float:
     """Poll ``check`` until true; the seconds it took."""
     started = time.monotonic()
-    async with asyncio.timeout(timeout):
-        while True:
-            result = check()
-            if asyncio.iscoroutine(result):
-                result = await result
-            if result:
-                return time.monotonic() - started
-            await asyncio.sleep(0.05)
-    raise AssertionError(what)  # pragma: no cover
+    await eventually(check, timeout=timeout, what=what)
+    return time.monotonic() - started
 
 
 def record_replies(bot: Bot) -> list[tuple[str, Any]]:

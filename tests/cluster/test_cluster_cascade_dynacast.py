@@ -10,6 +10,7 @@ pause and its close, as it follows a local one's.
 from __future__ import annotations
 
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
@@ -38,6 +39,19 @@ async def told(pair: Pair, channel: str, layer: int) -> None:
     assert data["spatialLayers"] == 3
 
 
+async def _dynacast_over(pair: Pair, link: Any, meeting_id: str) -> tuple[Any, str, Dynacast]:
+    """The owner's router of ``meeting_id`` on node a and the channel the sender is told on;
+    one Dynacast following both that router and the link's router."""
+    _, router = await pair.a.service.mediasoup.create_router()
+    channel = await pair.layer.new_channel()
+    dynacast = Dynacast(meeting_id=meeting_id, owner_channel=lambda _pid: channel,
+                        start_task=pair.a.service._start_task, raise_delay=0.02,
+                        lower_delay=LOWER_DELAY)
+    dynacast.attach(router)
+    dynacast.attach(link.router)
+    return router, channel, dynacast
+
+
 async def test_a_remote_viewer_enlarging_the_senders_tile_keeps_its_top_layer_on(
         pair: Pair) -> None:
     """Local viewer on a at the thumbnail layer: the sender is told layer 0. A viewer on node b
@@ -46,13 +60,7 @@ async def test_a_remote_viewer_enlarging_the_senders_tile_keeps_its_top_layer_on
     (the event crossing back) take its wish away; b's pipe transport counts for nothing."""
     link = await open_link(pair, "m-dynacast")
     hosted = remote.hosted_of(pair.b.service)["m-dynacast"]
-    _, router = await pair.a.service.mediasoup.create_router()
-    channel = await pair.layer.new_channel()
-    dynacast = Dynacast(meeting_id="m-dynacast", owner_channel=lambda _pid: channel,
-                        start_task=pair.a.service._start_task, raise_delay=0.02,
-                        lower_delay=LOWER_DELAY)
-    dynacast.attach(router)
-    dynacast.attach(link.router)
+    router, channel, dynacast = await _dynacast_over(pair, link, "m-dynacast")
 
     send = await router.create_webrtc_transport(listen_infos=LISTEN)
     producer = await send.produce(kind="video", rtp_parameters=simulcast_parameters())
@@ -111,13 +119,7 @@ async def test_a_sender_on_the_remote_node_is_told_what_the_owners_viewers_want(
     producer is followed through b's router, the pipe consumer on b's pipe transport (which
     forwards every layer) does not count, and the local viewer's layers decide."""
     link = await open_link(pair, "m-far-sender")
-    _, router = await pair.a.service.mediasoup.create_router()
-    channel = await pair.layer.new_channel()
-    dynacast = Dynacast(meeting_id="m-far-sender", owner_channel=lambda _pid: channel,
-                        start_task=pair.a.service._start_task, raise_delay=0.02,
-                        lower_delay=LOWER_DELAY)
-    dynacast.attach(router)
-    dynacast.attach(link.router)
+    router, channel, dynacast = await _dynacast_over(pair, link, "m-far-sender")
 
     send = await link.router.create_webrtc_transport(listen_infos=LISTEN)
     producer = await send.produce(kind="video", rtp_parameters=simulcast_parameters())

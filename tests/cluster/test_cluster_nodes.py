@@ -33,6 +33,7 @@ from rtc.services.mediasoup_service import MediasoupService
 from rtc.services.room_service import RoomService
 from rtc.websocket.limits import SocketLimit, SocketSlot, open_sockets
 from tests.cluster.conftest import REDIS_URL
+from tests.support.waiting import eventually
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(60)]
 
@@ -198,11 +199,10 @@ async def test_socket_limits_count_the_sockets_of_every_node(pair: Pair) -> None
     key = pair.a.store.counter_key("user", user)
     assert await pair.a.store.socket_count(key) == 2
     open_sockets.release(slots[0])
-    for _ in range(50):
-        if await pair.a.store.socket_count(key) == 1:
-            break
-        await asyncio.sleep(0.02)
-    assert await pair.a.store.socket_count(key) == 1
+    async def given_back() -> bool:
+        return await pair.a.store.socket_count(key) == 1
+
+    await eventually(given_back, timeout=1, what="the slot given back in Redis")
     again = open_sockets.acquire(user_id=user, address="10.1.2.3", max_per_user=9,
                                  max_per_address=9)
     assert await take_shared(again, max_per_user=2, max_per_address=1) is SocketLimit.ADDRESS

@@ -22,6 +22,7 @@ import pytest
 from bots.peer import Bot
 from bots.signaling import Refused, SignalingError
 from tests.faults.conftest import ProxiedServer
+from tests.support.waiting import eventually
 
 pytestmark = [pytest.mark.timeout(240)]
 
@@ -122,12 +123,11 @@ async def test_database_outage_keeps_the_call_fails_cleanly_and_writes_attendanc
         assert status == 200, body
         await cy.wait_frames(ada.peer_id)
 
-        deadline = time.monotonic() + 20
-        while True:
+        async def bob_left() -> dict[str, Any] | None:
             rows = await asyncio.to_thread(site.attendance)
-            if rows["bob"][1] is not None or time.monotonic() > deadline:
-                break
-            await asyncio.sleep(0.5)
+            return rows if rows["bob"][1] is not None else None
+
+        rows = await eventually(bob_left, timeout=20, every=0.5, what="Bob's leave written")
         joined, left = rows["bob"]
         assert left is not None, rows
         assert abs(left - left_at) < 2.0, (left, left_at)  # when he left, not when written
@@ -167,10 +167,8 @@ async def test_leaves_pending_when_the_server_stops_are_written_by_the_next_star
         for bot in (bob, cy):
             await bot.close()
             left_at[bot.name] = time.time()
-        deadline = time.monotonic() + 10
-        while len(_spooled(site)) < 2:
-            assert time.monotonic() < deadline, _spooled(site)
-            await asyncio.sleep(0.2)
+        await eventually(lambda: len(_spooled(site)) >= 2, timeout=10, every=0.2,
+                         what="two late leaves spooled")
 
         stopping = time.time()
         await asyncio.to_thread(site.server.stop)
@@ -182,13 +180,11 @@ async def test_leaves_pending_when_the_server_stops_are_written_by_the_next_star
 
         site.proxy.restore()
         await asyncio.to_thread(site.server.start, migrate=False)
-        deadline = time.monotonic() + 20
-        while True:
+        async def all_left() -> dict[str, Any] | None:
             rows = await asyncio.to_thread(site.attendance)
-            if all(rows[name][1] for name in ("ada", "bob", "cy")):
-                break
-            assert time.monotonic() < deadline, rows
-            await asyncio.sleep(0.5)
+            return rows if all(rows[name][1] for name in ("ada", "bob", "cy")) else None
+
+        rows = await eventually(all_left, timeout=20, every=0.5, what="every leave written")
         for name in ("bob", "cy"):
             assert abs(rows[name][1] - left_at[name]) < 2.0, (name, rows, left_at)
         assert stopping - 1 <= rows["ada"][1] <= stopped + 1, (rows, stopping, stopped)

@@ -69,13 +69,12 @@ async def _stats(site: LinkedSite, ops_meeting: str) -> dict[str, Any]:
 
 async def _log_line(site: LinkedSite, *parts: str, timeout: float) -> float:
     """Wait until a line of the server's log holds every one of ``parts``; when (monotonic)."""
-    deadline = time.monotonic() + timeout
-    while True:
+    def logged() -> bool:
         log = site.server.log_path.read_text(errors="replace")
-        if any(all(part in line for part in parts) for line in log.splitlines()):
-            return time.monotonic()
-        assert time.monotonic() < deadline, f"no log line with {parts} in {timeout}s"
-        await asyncio.sleep(0.1)
+        return any(all(part in line for part in parts) for line in log.splitlines())
+
+    await eventually(logged, timeout=timeout, every=0.1, what=f"a log line with {parts}")
+    return time.monotonic()
 
 
 def _consumers_closed(bot: Bot) -> list[dict[str, Any]]:
@@ -114,9 +113,7 @@ async def test_a_link_back_within_the_grace_resumes_the_same_peer_and_media(
         detected = await _log_line(site, "peer detached", peer_id, timeout=DETECT_BOUND)
         site.restore()
         print(f"dead socket noticed by the server after {detected - cut_at:.1f}s")
-        async with asyncio.timeout(LINK_GRACE_SECONDS):
-            while not bob.resumes:
-                await asyncio.sleep(0.1)
+        await eventually(lambda: bob.resumes, timeout=LINK_GRACE_SECONDS, what="Bob resumed")
         back = time.monotonic()
         print(f"link dead {back - cut_at:.1f}s in all; Bob back: {bob.resumes}")
         assert bob.resumes == ["kept"] and bob.peer_id == peer_id
@@ -178,9 +175,7 @@ async def test_a_link_dead_longer_than_the_grace_ends_the_peer_then_it_joins_afr
         assert not bob.resumes  # Bob's client is still cut off
 
         site.restore()
-        async with asyncio.timeout(20):
-            while not bob.resumes:
-                await asyncio.sleep(0.1)
+        await eventually(lambda: bob.resumes, timeout=20, what="Bob back")
         assert bob.resumes == ["rejoined"] and bob.peer_id not in ("", peer_id)
         await site.near.run(ada.signaling.wait_event("rtc:peerJoined", timeout=10,
                                                      peerId=bob.peer_id))

@@ -23,6 +23,7 @@ from mediasoup_ctl import worker_bin_path
 from bench._services import PrivateRedis
 from bench.chaos import SEED, ChaosPeer, Tally
 from bots.live_daphne import LiveDaphne
+from tests.support.waiting import eventually
 
 pytestmark = [pytest.mark.timeout(240)]
 
@@ -71,9 +72,8 @@ async def test_redis_restart_keeps_the_call_and_no_socket_stays_deaf(
         await asyncio.sleep(max(0.0, DOWN_SECONDS - (time.monotonic() - stopped)))
         await asyncio.to_thread(redis.start)
 
-        async with asyncio.timeout(60):
-            while "memberships restored" not in server.log_path.read_text(errors="replace"):
-                await asyncio.sleep(0.2)
+        await eventually(lambda: "memberships restored" in server.log_path.read_text(
+            errors="replace"), timeout=60, every=0.2, what="the memberships restored")
         assert (ada.bot.peer_id, bob.bot.peer_id) == ids
         assert ada.socket_reconnects == 0 and bob.socket_reconnects == 0  # never closed
         assert ada.bot.receiving and bob.bot.receiving

@@ -31,6 +31,18 @@ def _signaling(samples, message_type: str, outcome: str = "ok") -> float:
                  outcome=outcome)
 
 
+def _assert_call_counts(samples: Samples, *, rooms: int, peers: int, transports: int,
+                        per_kind: int) -> None:
+    """The gauges of open rooms, peers and transports, and of producers and consumers of each
+    kind (``per_kind`` of each)."""
+    assert value(samples, "conference_rooms_active") == rooms
+    assert value(samples, "conference_peers_active") == peers
+    assert value(samples, "conference_transports_active") == transports
+    for kind in ("audio", "video"):
+        assert value(samples, "conference_producers_active", kind=kind) == per_kind
+        assert value(samples, "conference_consumers_active", kind=kind) == per_kind
+
+
 async def test_metrics_follow_a_call_with_real_media(rtc_service, rtc_client, scrape, meeting,
                                                      host_user, member_user):
     """Two pymediasoup peers join over the meeting socket and exchange audio and video: the
@@ -61,13 +73,9 @@ async def test_metrics_follow_a_call_with_real_media(rtc_service, rtc_client, sc
                      all(c.score.get("score") for c in consumers), what="scores")
 
         during = await scrape()
-        assert value(during, "conference_rooms_active") == 1
-        assert value(during, "conference_peers_active") == 2
+        _assert_call_counts(during, rooms=1, peers=2, transports=4, per_kind=2)
         assert value(during, "conference_peers_reconnecting") == 0
-        assert value(during, "conference_transports_active") == 4
         for kind in ("audio", "video"):
-            assert value(during, "conference_producers_active", kind=kind) == 2
-            assert value(during, "conference_consumers_active", kind=kind) == 2
             assert total(during, "conference_producers_by_score", kind=kind) == 2
             assert total(during, "conference_consumers_by_score", kind=kind) == 2
             assert 0 < value(during, "conference_producer_score_min", kind=kind) <= 10
@@ -120,12 +128,7 @@ async def test_metrics_follow_a_call_with_real_media(rtc_service, rtc_client, sc
         await peer.client.ok("rtc:leave")
 
     after = await scrape()
-    assert value(after, "conference_rooms_active") == 0
-    assert value(after, "conference_peers_active") == 0
-    assert value(after, "conference_transports_active") == 0
-    for kind in ("audio", "video"):
-        assert value(after, "conference_producers_active", kind=kind) == 0
-        assert value(after, "conference_consumers_active", kind=kind) == 0
+    _assert_call_counts(after, rooms=0, peers=0, transports=0, per_kind=0)
     assert total(after, "conference_producers_by_score") == 0
     assert value(after, "conference_worker_routers", pid=pid) == 0
     assert value(after, "conference_transport_bytes_received_total") >= value(

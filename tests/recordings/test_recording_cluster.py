@@ -30,6 +30,8 @@ from tests.recordings.conftest import (
     mean_volume,
     tile_contrast,
 )
+from tests.support.processes import ffmpeg_under
+from tests.support.waiting import eventually
 
 pytestmark = [pytest.mark.django_db(transaction=False), pytest.mark.timeout(300)]
 
@@ -76,14 +78,14 @@ async def settled(cluster: Cluster, node: int, path: str, timeout: float = 120,
                   lost: str = "") -> dict:
     """The recording at ``path`` once it is ``ready`` or ``failed`` (read through ``node``),
     other than failed with the reason ``lost`` (a lost node's, until that node is back)."""
-    async with asyncio.timeout(timeout):
-        while True:
-            status, body = await api(cluster, node, "bob", "GET", path)
-            assert status == 200, body
-            if body["status"] == "ready" or (body["status"] == "failed"
-                                             and body["failure_reason"] != lost):
-                return body
-            await asyncio.sleep(0.5)
+    async def settled() -> dict[str, Any] | None:
+        status, body = await api(cluster, node, "bob", "GET", path)
+        assert status == 200, body
+        done = body["status"] == "ready" or (body["status"] == "failed"
+                                             and body["failure_reason"] != lost)
+        return body if done else None
+
+    return await eventually(settled, timeout=timeout, every=0.5, what="the recording settled")
 
 
 async def call_on_two_nodes(cluster: Cluster, meeting: str) -> tuple[Bot, Bot]:
@@ -192,16 +194,15 @@ async def test_a_drained_recording_node_ends_the_recording_and_composes_it_when_
     row = cluster.live.shell(ROW.format(rid=rid))
     assert row["status"] == "processing" and row["stop_reason"] == "node_draining", row
     assert abs(row["duration"] - (stopped - started)) < 1.5, row
-    assert tools_of(node0.workdir) == []
+    assert ffmpeg_under(node0.workdir) == []
     status, body = await api(cluster, 1, "alice", "GET", f"/api/meetings/{meeting}/recordings/")
     assert status == 200 and {r["id"]: r["status"] for r in body}[rid] == "processing"
 
     # The call moved to node1 with alice: node1 records it again, saying what it continues.
-    async with asyncio.timeout(30):
-        while not (moved := [e["data"]["recordingId"] for e in alice.events
-                             if e["type"] == "rtc:recordingStarted"
-                             and e["data"]["recordingId"] != rid]):
-            await asyncio.sleep(0.1)
+    moved = await eventually(lambda: [e["data"]["recordingId"] for e in alice.events
+                                      if e["type"] == "rtc:recordingStarted"
+                                      and e["data"]["recordingId"] != rid],
+                             timeout=30, what="node1 records the call again")
     await asyncio.sleep(3.0)
     status, body = await api(cluster, 1, "alice", "POST",
                              f"/api/meetings/{meeting}/recordings/{moved[0]}/stop/")
@@ -224,21 +225,6 @@ async def test_a_drained_recording_node_ends_the_recording_and_composes_it_when_
     await cluster.close_bots()
 
 
-def tools_of(workdir: Path) -> list[str]:
-    """Command lines of running FFmpeg processes writing under ``workdir``."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-        except OSError:
-            continue
-        if "ffmpeg" in cmdline and str(workdir) in cmdline:
-            found.append(cmdline)
-    return found
-
-
 async def test_a_killed_recording_node_fails_its_recording_then_composes_it_when_back(
         cluster: Cluster, tmp_path: Path) -> None:
     """node0 is SIGKILLed while it records: once its lease runs out node1 (which noticed)
@@ -256,9 +242,11 @@ async def test_a_killed_recording_node_fails_its_recording_then_composes_it_when
     await asyncio.sleep(4.0)
     killed = time.monotonic()
     cluster.live.kill(0)
-    async with asyncio.timeout(20):
-        while (row := cluster.live.shell(ROW.format(rid=rid)))["status"] == "recording":
-            await asyncio.sleep(0.5)
+    def ended() -> dict[str, Any] | None:
+        row = cluster.live.shell(ROW.format(rid=rid))
+        return None if row["status"] == "recording" else row
+
+    row = await eventually(ended, timeout=20, every=0.5, what="the recording ended")
     print(f"recording of a killed node failed {time.monotonic() - killed:.1f}s after SIGKILL")  # noqa: T201
     assert row["status"] == "failed" and row["stop_reason"] == "node_lost", row
     assert "node0" in row["failure_reason"], row

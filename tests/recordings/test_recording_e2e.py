@@ -19,6 +19,7 @@ from tests.recordings.conftest import (
     mean_volume,
     tile_contrast,
 )
+from tests.support.waiting import eventually
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(240)]
 
@@ -27,12 +28,11 @@ RECORD_FOR = 10.0
 
 
 async def _ready(api: Any, url: str, timeout: float = 120) -> dict[str, Any]:
-    async with asyncio.timeout(timeout):
-        while True:
-            body = (await api.get(url)).json()
-            if body["status"] in ("ready", "failed"):
-                return body
-            await asyncio.sleep(0.2)
+    async def settled() -> dict[str, Any] | None:
+        body = (await api.get(url)).json()
+        return body if body["status"] in ("ready", "failed") else None
+
+    return await eventually(settled, timeout=timeout, every=0.2, what="the recording settled")
 
 
 async def test_two_peers_and_a_late_joiner_are_recorded_into_one_playable_file(

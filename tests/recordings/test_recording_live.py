@@ -12,7 +12,6 @@ import subprocess
 import time
 import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,6 +20,8 @@ from mediasoup_ctl import worker_bin_path
 from bots.live_daphne import LiveDaphne
 from tests.rtc.call_client import CallClient
 from tests.rtc.live import LiveServer, seed
+from tests.support.processes import ffmpeg_under
+from tests.support.waiting import eventually
 
 pytestmark = [pytest.mark.timeout(300)]
 
@@ -56,21 +57,6 @@ def _api(server: LiveServer, token: str, method: str, path: str) -> tuple[int, b
         return error.code, error.read()
 
 
-def _tools_of(server: LiveServer) -> list[str]:
-    """Command lines of running FFmpeg processes working in the server's directory."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-        except OSError:
-            continue
-        if "ffmpeg" in cmdline and str(server.workdir) in cmdline:
-            found.append(cmdline)
-    return found
-
-
 async def test_sigterm_mid_recording_then_restart_finishes_the_recording(live) -> None:
     """Record a two-bot call for about 5 s, SIGTERM daphne: no FFmpeg of it is left and the
     recording is `processing` (server_shutdown: with Redis the server is a node alone in its
@@ -89,23 +75,24 @@ async def test_sigterm_mid_recording_then_restart_finishes_the_recording(live) -
     assert status == 201, body
     rid = json.loads(body)["id"]
     started = time.monotonic()
-    async with asyncio.timeout(20):
-        while len(_tools_of(server)) < 4:
-            await asyncio.sleep(0.1)
+    await eventually(lambda: len(ffmpeg_under(server.workdir)) >= 4, timeout=20, every=0.1,
+                     what="four recording tools running")
     await asyncio.sleep(5.0)
     ran = time.monotonic() - started
     code = await asyncio.to_thread(LiveDaphne.stop, server)  # daphne only: keep its data
     for bot in bots:
         await bot.close()
     assert code is not None
-    assert _tools_of(server) == []
+    assert ffmpeg_under(server.workdir) == []
     row = server.shell(STATUS.format(rid=rid))
     assert row["status"] == "processing" and row["stop_reason"] == "server_shutdown", row
 
     await asyncio.to_thread(server.start, migrate=False)
-    async with asyncio.timeout(120):
-        while (row := server.shell(STATUS.format(rid=rid)))["status"] == "processing":
-            await asyncio.sleep(1.0)
+    def composed() -> dict[str, Any] | None:
+        row = server.shell(STATUS.format(rid=rid))
+        return None if row["status"] == "processing" else row
+
+    row = await eventually(composed, timeout=120, every=1.0, what="the recording composed")
     assert row["status"] == "ready", row
     assert abs(row["duration"] - ran) < 1.5, (row, ran)
     status, content = await asyncio.to_thread(_api, server, data["tokens"]["bob"], "GET",

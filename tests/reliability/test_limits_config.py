@@ -5,14 +5,10 @@ by the meeting socket."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.settings_probe import run_probe
 
 PROBE = """
 import json, django
@@ -28,16 +24,9 @@ print(json.dumps({"raw": settings.RTC_LIMITS, "frame": max_message_chars(),
 """
 
 
-def _settings_with(**env: str) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("RTC_")}
-    clean.update(DJANGO_SETTINGS_MODULE="conference.settings", **env)
-    return subprocess.run([sys.executable, "-c", PROBE], cwd=ROOT, env=clean,
-                          capture_output=True, text=True, timeout=60, check=False)
-
-
 def test_rtc_environment_variables_set_the_limits() -> None:
     """RTC_* variables become the limits RoomService applies; unset ones keep the defaults."""
-    result = _settings_with(RTC_MAX_PEERS_PER_MEETING="7", RTC_REQUESTS_PER_SECOND="9",
+    result = run_probe(PROBE, RTC_MAX_PEERS_PER_MEETING="7", RTC_REQUESTS_PER_SECOND="9",
                             RTC_RECONNECT_GRACE_SECONDS="0", RTC_MAX_MESSAGE_CHARS="2048")
     assert result.returncode == 0, result.stderr
     seen = json.loads(result.stdout.strip().splitlines()[-1])
@@ -49,7 +38,7 @@ def test_rtc_environment_variables_set_the_limits() -> None:
 
 def test_no_rtc_environment_means_the_defaults() -> None:
     """With no RTC_* variable the settings carry no override at all."""
-    result = _settings_with()
+    result = run_probe(PROBE)
     assert result.returncode == 0, result.stderr
     seen = json.loads(result.stdout.strip().splitlines()[-1])
     assert seen["raw"] == {} and seen["peers"] == 100 and seen["frame"] == 65536
@@ -63,7 +52,7 @@ def test_no_rtc_environment_means_the_defaults() -> None:
 ])
 def test_bad_rtc_values_fail_at_start_up(env: dict[str, str]) -> None:
     """A malformed or out-of-range value stops the process with ImproperlyConfigured."""
-    result = _settings_with(**env)
+    result = run_probe(PROBE, **env)
     assert result.returncode != 0
     assert "ImproperlyConfigured" in result.stderr and next(iter(env)) in result.stderr
 

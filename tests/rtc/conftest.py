@@ -81,3 +81,16 @@ def rtc_client(rtc_service: RoomService,
         return RtcClient(communicator, user)
 
     return make
+
+
+@pytest.fixture
+async def pair(rtc_client: ClientFactory, meeting: Any, host_user: Any,
+               member_user: Any) -> tuple[RtcClient, RtcClient]:
+    """The host (Hazel) and a member (Milo) of `meeting`, both joined to the call; the host
+    has seen the member's rtc:peerJoined."""
+    host = await rtc_client(meeting, host_user)
+    member = await rtc_client(meeting, member_user)
+    await host.join("Hazel")
+    await member.join("Milo")
+    await host.event("rtc:peerJoined")
+    return host, member

@@ -13,12 +13,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
-async def call(rtc_service, rtc_client, meeting, host_user, member_user):
+async def call(rtc_service, pair, meeting):
     """The host sending audio and a webcam, the member receiving both."""
-    host = await rtc_client(meeting, host_user)
-    member = await rtc_client(meeting, member_user)
-    await host.join("Hazel")
-    await member.join("Milo")
+    host, member = pair
     send = await host.transport("send")
     audio = await host.produce(send, "audio")
     video = await host.produce(send, "video")

@@ -129,12 +129,9 @@ async def test_audio_and_single_stream_video_are_left_alone(manual_clock, rtc_se
 
 
 @pytest.fixture
-async def pair_producers(rtc_client, meeting, host_user, member_user):
+async def pair_producers(pair):
     """The host sends a microphone and a single-stream camera; the member receives both."""
-    host = await rtc_client(meeting, host_user)
-    member = await rtc_client(meeting, member_user)
-    await host.join("Hazel")
-    await member.join("Milo")
+    host, member = pair
     send = await host.transport("send")
     producers = [await host.produce(send, "audio"), await host.produce(send, "video")]
     recv = await member.transport("recv")
@@ -144,13 +141,9 @@ async def pair_producers(rtc_client, meeting, host_user, member_user):
     return host, producers
 
 
-async def test_screen_consumers_outrank_cameras(rtc_service, rtc_client, meeting, host_user,
-                                                member_user):
+async def test_screen_consumers_outrank_cameras(rtc_service, pair):
     """A shared screen's consumer gets priority 3 in the worker, a camera's the default 1."""
-    host = await rtc_client(meeting, host_user)
-    member = await rtc_client(meeting, member_user)
-    await host.join("Hazel")
-    await member.join("Milo")
+    host, member = pair
     send = await host.transport("send")
     camera = await host.produce(send, "video")
     parameters = {**video_parameters(), "mid": "5"}

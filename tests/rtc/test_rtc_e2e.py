@@ -70,10 +70,9 @@ async def _wait_stats(ops: CallClient, **expected: int) -> dict[str, Any]:
     return stats
 
 
-async def test_two_peers_call_a_late_joiner_receives_both_and_leaving_cleans_up(live, clients):
-    """Ada and Bob exchange decodable audio and video; Cy joins late and receives both; when
-    everyone leaves the server has no room, transport, producer or consumer left and its
-    worker no router."""
+async def _two_in_a_call(live: Any, clients: Any) -> tuple[CallClient, CallClient, CallClient]:
+    """The staff stats client, then Ada and Bob joined and publishing, each decoding the
+    other's audio and video."""
     _, data = live
     ops = await clients("ops", meeting=data["ops_room"])
     ada, bob = await clients("ada"), await clients("bob")
@@ -81,8 +80,17 @@ async def test_two_peers_call_a_late_joiner_receives_both_and_leaving_cleans_up(
     await bob.join()
     await ada.publish()
     await bob.publish()
+    await asyncio.gather(ada.wait_frames(bob.joined["peerId"]),
+                         bob.wait_frames(ada.joined["peerId"]))
+    return ops, ada, bob
+
+
+async def test_two_peers_call_a_late_joiner_receives_both_and_leaving_cleans_up(live, clients):
+    """Ada and Bob exchange decodable audio and video; Cy joins late and receives both; when
+    everyone leaves the server has no room, transport, producer or consumer left and its
+    worker no router."""
+    ops, ada, bob = await _two_in_a_call(live, clients)
     ada_id, bob_id = ada.joined["peerId"], bob.joined["peerId"]
-    await asyncio.gather(ada.wait_frames(bob_id), bob.wait_frames(ada_id))
     assert all(w > 0 and h > 0 for w, h in ada.video_sizes | bob.video_sizes)
     # Both send a tone: the active speaker observer names one of them to both.
     await eventually(lambda: any(e["type"] == "rtc:activeSpeaker"
@@ -114,15 +122,8 @@ async def test_two_peers_call_a_late_joiner_receives_both_and_leaving_cleans_up(
 async def test_killed_worker_call_recovers_with_media(live, clients):
     """SIGKILL the worker during a call: both clients get rtc:reconnect, resume as the same
     peers on a new worker, and decode each other's media again."""
-    _, data = live
-    ops = await clients("ops", meeting=data["ops_room"])
-    ada, bob = await clients("ada"), await clients("bob")
-    await ada.join()
-    await bob.join()
-    await ada.publish()
-    await bob.publish()
+    ops, ada, bob = await _two_in_a_call(live, clients)
     ada_id, bob_id = ada.joined["peerId"], bob.joined["peerId"]
-    await asyncio.gather(ada.wait_frames(bob_id), bob.wait_frames(ada_id))
     pid = (await _stats(ops))["workerDumps"][0]["pid"]
 
     os.kill(pid, signal.SIGKILL)

@@ -14,18 +14,9 @@ from meetings.models import Meeting
 from rtc.services.room_service import RoomService
 from rtc.websocket.envelope import CloseCode
 from tests.rtc.conftest import DTLS_PARAMETERS, audio_parameters
+from tests.support.rtc_client import audio_link
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-async def pair(rtc_client, meeting, host_user, member_user):
-    """The host and a member of `meeting`, both joined."""
-    host = await rtc_client(meeting, host_user)
-    member = await rtc_client(meeting, member_user)
-    await host.join("Hazel")
-    await member.join("Milo")
-    return host, member
 
 
 @pytest.fixture
@@ -39,12 +30,9 @@ async def elsewhere(rtc_client, make_user):
     b = await rtc_client(other, guest)
     await a.join("Olga")
     await b.join("Gus")
-    send = await a.transport("send")
-    producer = await a.produce(send, "audio")
-    recv = await b.transport("recv")
-    consumer = (await b.consume(recv, producer))["id"]
-    return {"transport": send, "producer": producer, "consumer": consumer,
-            "peer": a.joined["peerId"], "recv": recv}
+    link = await audio_link(a, b)
+    return {"transport": link["send"], "producer": link["producer"],
+            "consumer": link["consumer"], "peer": a.joined["peerId"], "recv": link["recv"]}
 
 
 async def test_requests_before_join_are_invalid(rtc_service, rtc_client, meeting, member_user):

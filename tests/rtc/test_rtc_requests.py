@@ -11,17 +11,6 @@ from tests.rtc.conftest import DTLS_PARAMETERS, audio_parameters
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-@pytest.fixture
-async def pair(rtc_client, meeting, host_user, member_user):
-    """The host and a member of `meeting`, both joined to the call."""
-    host = await rtc_client(meeting, host_user)
-    member = await rtc_client(meeting, member_user)
-    await host.join("Hazel")
-    await member.join("Milo")
-    await host.event("rtc:peerJoined")
-    return host, member
-
-
 async def test_join_reply_lists_capabilities_peers_and_their_producers(
         rtc_service, rtc_client, meeting, host_user, member_user):
     """rtc:joined carries a peer id, the router's capabilities, and the others' producers."""

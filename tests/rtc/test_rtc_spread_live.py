@@ -17,6 +17,7 @@ from mediasoup_ctl import worker_bin_path
 
 from bots.peer import Bot
 from tests.rtc.live import LiveServer
+from tests.support.waiting import eventually
 
 pytestmark = [pytest.mark.timeout(300)]
 
@@ -91,20 +92,21 @@ async def test_four_bots_over_two_workers_decode_everyone(live) -> None:
 
         video = bots[0].producer_ids["video"]
         await bots[0].request("rtc:closeProducer", {"producerId": video})
-        async with asyncio.timeout(10):
-            while True:
-                dumps = (await _stats(server, data))["workerDumps"]
-                if all(video not in r["producerIds"] for d in dumps for r in d["routers"]):
-                    break
-                await asyncio.sleep(0.1)
+        async def video_gone() -> bool:
+            dumps = (await _stats(server, data))["workerDumps"]
+            return all(video not in r["producerIds"] for d in dumps for r in d["routers"])
+
+        await eventually(video_gone, timeout=10, every=0.1, what="the video gone from every router")
         await asyncio.gather(*(bot.wait_frames(bots[0].peer_id, video=0)
                                for bot in bots[1:]))
 
         for bot in bots:
             await bot.leave()
-        async with asyncio.timeout(20):
-            while (stats := await _stats(server, data))["peers"]:
-                await asyncio.sleep(0.1)
+        async def no_peers() -> dict[str, Any] | None:
+            stats = await _stats(server, data)
+            return None if stats["peers"] else stats
+
+        stats = await eventually(no_peers, timeout=20, every=0.1, what="every peer gone")
         assert stats["rooms"] == 0 and stats["transports"] == 0
         assert [d["routerIds"] for d in stats["workerDumps"]] == [[], []], stats["workerDumps"]
     finally:

@@ -243,3 +243,112 @@ def test_error_reply_shape() -> None:
     error = SignalingError(ErrorCode.ROOM_FULL, "the meeting is full")
     assert error.reply("r1") == {"requestId": "r1", "error": "the meeting is full",
                                  "code": "room_full"}
+
+
+def _reference_check_json(value: Any, where: str, *, max_bytes: int, max_depth: int = 8,
+                          max_nodes: int = 4000, max_string: int = 1024) -> None:
+    """check_json as first written (isinstance checks, json.dumps per call): the reference
+    the faster walk and its memo must agree with."""
+    import math
+
+    from rtc.signaling.fields import MAX_SAFE_INT
+    from rtc.signaling.fields import invalid as bad
+
+    nodes = 0
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        nodes += 1
+        if nodes > max_nodes:
+            raise bad(f"{where} is too large")
+        if depth > max_depth:
+            raise bad(f"{where} is nested too deeply")
+        if item is None or isinstance(item, bool):
+            continue
+        if isinstance(item, int):
+            if abs(item) > MAX_SAFE_INT:
+                raise bad(f"{where} has an integer out of range")
+        elif isinstance(item, float):
+            if not math.isfinite(item):
+                raise bad(f"{where} has a number out of range")
+        elif isinstance(item, str):
+            if len(item) > max_string:
+                raise bad(f"{where} has a string that is too long")
+        elif isinstance(item, list):
+            stack.extend((child, depth + 1) for child in item)
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                if not isinstance(key, str) or len(key) > max_string:
+                    raise bad(f"{where} has a bad key")
+                stack.append((child, depth + 1))
+        else:
+            raise bad(f"{where} is not plain JSON")
+    try:
+        size = len(json.dumps(value, separators=(",", ":"), allow_nan=False))
+    except (TypeError, ValueError):
+        raise bad(f"{where} is not plain JSON") from None
+    if size > max_bytes:
+        raise bad(f"{where} is too large")
+
+
+def _verdict(check: Any, value: Any, **bounds: Any) -> str | None:
+    try:
+        check(value, "v", **bounds)
+    except SignalingError as error:
+        return error.message
+    return None
+
+
+class _Str(str):
+    pass
+
+
+def test_check_json_agrees_with_the_reference_walk_and_its_memo_keeps_nothing_wrong() -> None:
+    """On random JSON-like values (nested objects and lists, big and unsafe integers, NaN and
+    infinities, long strings, booleans against 1, str subclasses, sets, bad keys) and several
+    bounds, check_json gives the reference's verdict, the first time and again (its memo of
+    passed values); a value that passed lets no near-twin through (True for 1, 1.0 for 1, a
+    larger integer, NaN) nor itself under tighter bounds."""
+    import random
+
+    rng = random.Random(13)
+    leaves: list[Any] = [None, True, False, 0, 1, 1.0, -0.0, 2**53 - 1, 2**53, -(2**60),
+                         float("nan"), float("inf"), "", "x" * 20, "y" * 1100, _Str("s"),
+                         {1, 2}, 3.5]
+
+    def value(depth: int) -> Any:
+        roll = rng.random()
+        if depth > 10 or roll < 0.4:
+            return rng.choice(leaves)
+        if roll < 0.7:
+            return [value(depth + 1) for _ in range(rng.randint(0, 4))]
+        out: dict[Any, Any] = {}
+        for index in range(rng.randint(0, 4)):
+            key: Any = rng.choice([f"k{index}", "z" * 1100, 7]) if rng.random() < 0.05 \
+                else f"k{index}"
+            out[key] = value(depth + 1)
+        return out
+
+    bounds_choices = [{"max_bytes": 10_000}, {"max_bytes": 60},
+                      {"max_bytes": 10_000, "max_depth": 3, "max_string": 256},
+                      {"max_bytes": 10_000, "max_nodes": 12}]
+    checked = 0
+    for _ in range(3000):
+        candidate = {"a": value(1), "b": value(1)} if rng.random() < 0.8 else value(0)
+        bounds = rng.choice(bounds_choices)
+        expected = _verdict(_reference_check_json, candidate, **bounds)
+        assert _verdict(check_json, candidate, **bounds) == expected
+        assert _verdict(check_json, candidate, **bounds) == expected  # memo, if it passed
+        checked += expected is None
+    assert checked > 300  # enough values passed (and were remembered) to mean something
+    passed = {"n": 1, "list": [1, "a", {"deep": 2**53 - 1}]}
+    assert _verdict(check_json, passed, max_bytes=100) is None
+    for twin in ({"n": True, "list": [1, "a", {"deep": 2**53 - 1}]},
+                 {"n": 1.0, "list": [1, "a", {"deep": 2**53 - 1}]},
+                 {"n": 1, "list": [1, "a", {"deep": 2**53}]},
+                 {"n": float("nan"), "list": [1, "a", {"deep": 2**53 - 1}]}):
+        assert _verdict(check_json, twin, max_bytes=100) == \
+            _verdict(_reference_check_json, twin, max_bytes=100)
+        assert _verdict(check_json, twin, max_bytes=100) is not None or twin["n"] == 1
+    assert _verdict(check_json, passed, max_bytes=20) == "v is too large"
+    assert _verdict(check_json, passed, max_bytes=100, max_depth=2) == "v is nested too deeply"

@@ -21,6 +21,7 @@ from meetings.models import Meeting
 from rtc.services.room_service import RoomService
 from tests.ops.call_peer import CallPeer
 from tests.rtc.conftest import RtcClient, rtc_client, rtc_service, rtc_settings  # noqa: F401
+from tests.support.rtc_client import audio_link
 
 
 @pytest.fixture(autouse=True)
@@ -111,18 +112,16 @@ async def arena(rtc_service: RoomService, rtc_client: Any, meeting: Meeting,  # 
     a, b = await rtc_client(other, olga), await rtc_client(other, gus)
     await a.join("Olga")
     await b.join("Gus")
-    far_send = await a.transport("send")
-    far_producer = await a.produce(far_send, "audio")
-    far_recv = await b.transport("recv")
-    far_consumer = (await b.consume(far_recv, far_producer))["id"]
+    far = await audio_link(a, b)
 
     room = rtc_service.rooms[str(meeting.id)]
     victims = [p for p in room.peers.values() if p.id != attacker.joined["peerId"]]
     ids = {
-        "transports": [t for p in victims for t in p.transports] + [own_send, far_send,
-                                                                    far_recv],
-        "producers": [p for v in victims for p in v.producers] + [own_producer, far_producer],
-        "consumers": [c for v in victims for c in v.consumers] + [far_consumer],
+        "transports": [t for p in victims for t in p.transports] + [own_send, far["send"],
+                                                                    far["recv"]],
+        "producers": [p for v in victims for p in v.producers] + [own_producer,
+                                                                  far["producer"]],
+        "consumers": [c for v in victims for c in v.consumers] + [far["consumer"]],
         "peers": [v.id for v in victims] + [a.joined["peerId"], b.joined["peerId"],
                                             attacker.joined["peerId"]],
     }

@@ -46,6 +46,14 @@ def _token(client: APIClient, username: str, password: str, **extra: Any) -> Any
                        format="json", **extra)
 
 
+def _one_guess_left() -> Client:
+    """A browser that failed the form for hazel once less than the lock-out takes."""
+    client = Client()
+    for _ in range(LIMIT - 1):
+        _form(client, "hazel", "wrong")
+    return client
+
+
 def _signed_in(client: Client) -> bool:
     return "_auth_user_id" in client.session
 
@@ -100,9 +108,7 @@ def test_token_endpoint_refuses_a_locked_out_username_with_json(
 def test_form_and_api_share_one_count(api_client: APIClient, host_user: Any,
                                       user_password: str) -> None:
     """Failures on the form and on the API add up: guessing cannot switch doors."""
-    client = Client()
-    for _ in range(LIMIT - 1):
-        _form(client, "hazel", "wrong")
+    client = _one_guess_left()
     assert _token(api_client, "hazel", "wrong").status_code == 429
     assert _form(client, "hazel", user_password).status_code == 429
 
@@ -140,9 +146,7 @@ def test_other_usernames_and_addresses_are_not_affected(
 def test_a_right_password_clears_the_count(api_client: APIClient, host_user: Any,
                                            user_password: str) -> None:
     """A successful sign-in (form, then API) starts the count again from zero."""
-    client = Client()
-    for _ in range(LIMIT - 1):
-        _form(client, "hazel", "wrong")
+    client = _one_guess_left()
     assert _form(client, "hazel", user_password).status_code == 302
     assert not AccessAttempt.objects.filter(username="hazel").exists()
     for _ in range(LIMIT - 1):

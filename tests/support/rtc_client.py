@@ -13,7 +13,7 @@ from typing import Any
 from channels.testing import WebsocketCommunicator
 
 __all__ = ["DTLS_PARAMETERS", "FINGERPRINT", "MID_EXTENSION", "TIMEOUT", "ClientFactory",
-           "RtcClient", "audio_parameters", "video_parameters"]
+           "RtcClient", "audio_link", "audio_parameters", "video_parameters"]
 
 TIMEOUT = 10
 FINGERPRINT = ":".join(["AB"] * 32)
@@ -176,3 +176,14 @@ class RtcClient:
 
 
 ClientFactory = Callable[..., Awaitable[RtcClient]]
+
+
+async def audio_link(sender: RtcClient, receiver: RtcClient) -> dict[str, str]:
+    """``sender`` sends audio on a new send transport, ``receiver`` consumes it on a new
+    receive transport (both joined already). Their ids: ``send``, ``producer``, ``recv``,
+    ``consumer``."""
+    send = await sender.transport("send")
+    producer = await sender.produce(send, "audio")
+    recv = await receiver.transport("recv")
+    consumer = (await receiver.consume(recv, producer))["id"]
+    return {"send": send, "producer": producer, "recv": recv, "consumer": consumer}

@@ -11,17 +11,22 @@ from __future__ import annotations
 import asyncio
 import inspect
 from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 __all__ = ["POLL", "eventually"]
+
+T = TypeVar("T")
 
 POLL = 0.02
 """Seconds between two looks: short against the tests' deadlines, long against a loop turn."""
 
 
-async def eventually(condition: Callable[[], bool | Awaitable[bool]], *, timeout: float = 10.0,
-                     what: str = "") -> None:
-    """Return once ``condition()`` (a function, or a coroutine function) is true; fail the
-    test (``AssertionError`` naming ``what``) if it is still false after ``timeout`` seconds."""
+async def eventually(condition: Callable[[], T | Awaitable[T]], *, timeout: float = 10.0,
+                     what: str = "", every: float = POLL) -> T:
+    """Return ``condition()``'s first true value (a function, or a coroutine function: a
+    test can wait for a value, not only for a yes); fail the test (``AssertionError`` naming
+    ``what``) if it is still false after ``timeout`` seconds. ``every``: the seconds between
+    two looks, longer where a look is costly (a request, a child process)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while True:
@@ -29,7 +34,7 @@ async def eventually(condition: Callable[[], bool | Awaitable[bool]], *, timeout
         if inspect.isawaitable(result):
             result = await result
         if result:
-            return
+            return result
         if loop.time() >= deadline:
             raise AssertionError(f"not within {timeout:g}s: {what or condition!r}")
-        await asyncio.sleep(POLL)
+        await asyncio.sleep(every)

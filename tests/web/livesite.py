@@ -137,7 +137,7 @@ class LiveSite(LiveDaphne):
         return result.returncode == 0
 
 
-SEED_CALL = """
+SEED_USERS = """
 import json
 from django.contrib.auth import get_user_model
 from meetings import services
@@ -148,7 +148,11 @@ def user(username, first, last):
         username, password={password!r}, first_name=first, last_name=last)
 ada = user("ada", "Ada", "Lovelace")
 bob = user("bob", "Bob", "Chen")
-meeting = services.meeting_create(host=ada, title={title!r})
+"""
+"""The start of every seed script: users ada and bob with the password formatted in
+(``{password!r}``), made once; a script goes on with its meeting (``services``, ``json``)."""
+
+SEED_CALL = SEED_USERS + """meeting = services.meeting_create(host=ada, title={title!r})
 services.participant_invite(meeting=meeting, actor=ada, username="bob")
 print(json.dumps({{"meeting": str(meeting.id), "ada": ada.pk, "bob": bob.pk}}))
 """

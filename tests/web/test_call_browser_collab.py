@@ -7,21 +7,9 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from tests.web.livesite import PASSWORD, LiveSite, open_call, peer_id, sign_in
+from tests.web.livesite import PASSWORD, SEED_USERS, LiveSite, open_call, peer_id, sign_in
 
-SEED = """
-import json
-from django.contrib.auth import get_user_model
-from meetings import services
-from meetings.models import Meeting
-User = get_user_model()
-def user(username, first, last):
-    found = User.objects.filter(username=username).first()
-    return found or User.objects.create_user(
-        username, password={password!r}, first_name=first, last_name=last)
-ada = user("ada", "Ada", "Lovelace")
-bob = user("bob", "Bob", "Chen")
-cy = user("cy", "Cy", "Young")
+SEED = SEED_USERS + """cy = user("cy", "Cy", "Young")
 dan = user("dan", "Dan", "Brown")
 meeting = services.meeting_create(host=ada, title={title!r}, access={access!r})
 if {invite!r}:

@@ -6,9 +6,9 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-from pathlib import Path
 from typing import Any
 
+from tests.support.processes import worker_children
 from tests.web.livesite import (
     JOIN_TIMEOUT_MS,
     LiveSite,
@@ -30,24 +30,6 @@ DENY_CAMERA = """
   };
 })();
 """
-
-
-def _worker_pids(parent: int) -> list[int]:
-    """mediasoup-worker processes that are children of `parent` (from /proc)."""
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        # pid (comm) state ppid ...: comm may hold spaces, so split after the last ')'.
-        comm = stat[stat.index("(") + 1 : stat.rindex(")")]
-        ppid = int(stat[stat.rindex(")") + 2 :].split()[1])
-        if ppid == parent and comm.startswith("mediasoup-work"):
-            pids.append(int(entry.name))
-    return pids
 
 
 async def _both_receive(ada: Any, bob: Any) -> tuple[str, str]:
@@ -95,7 +77,7 @@ async def test_dead_worker_is_replaced_and_both_pages_reconnect(
     bob = await open_call(chromium, live_site, "bob", meeting_id)
     ada_peer, bob_peer = await _both_receive(ada, bob)
     assert live_site.process is not None
-    workers = _worker_pids(live_site.process.pid)
+    workers = worker_children(live_site.process.pid)
     assert workers, "no mediasoup-worker under daphne"
 
     for pid in workers:
@@ -108,7 +90,7 @@ async def test_dead_worker_is_replaced_and_both_pages_reconnect(
         )
     await _both_receive(ada, bob)
     assert await peer_id(ada) == ada_peer and await peer_id(bob) == bob_peer
-    new_workers = _worker_pids(live_site.process.pid)
+    new_workers = worker_children(live_site.process.pid)
     assert new_workers and not set(new_workers) & set(workers)
 
 

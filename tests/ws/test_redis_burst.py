@@ -31,6 +31,8 @@ from meetings.models import Meeting, Participant
 from rtc.policy.attendance import attendance
 from rtc.websocket.envelope import CloseCode
 from rtc.websocket.limits import open_sockets
+from tests.support.declared import declare_event
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -107,13 +109,14 @@ async def _drain(ws: WebsocketCommunicator) -> list[dict[str, Any]]:
         log.append(await ws.receive_json_from(timeout=30))
 
 
-async def test_a_burst_of_sockets_all_join_on_a_small_redis_pool(redis_layer):
+async def test_a_burst_of_sockets_all_join_on_a_small_redis_pool(redis_layer, monkeypatch):
     """200 distinct users, each invited to one of 20 meetings of 10, open their sockets at
     once over a pool of 4 Redis connections: every one is accepted and gets
     ``meeting.state`` (commands waited for a connection instead of failing with "Too many
     connections" and a 1011), all 200 are present, a meeting event reaches each exactly once
     (and no event arrives twice), and after they close the groups in Redis and the presence
     table are empty and every leave is written."""
+    declare_event(monkeypatch, "meeting.note", n=int)
     meetings, seats = await database_sync_to_async(_burst_users)(BURST, PER_MEETING)
     results = await asyncio.gather(*(_open(meeting_id, token) for meeting_id, token in seats))
     sockets = [ws for ws, _ in results]
@@ -249,9 +252,8 @@ async def test_a_redis_restarted_empty_gets_this_process_members_back_into_their
         await asyncio.to_thread(redis.restart, 0.5)
         client = aioredis.from_url(redis.url)
         try:
-            async with asyncio.timeout(15):
-                while not await client.zcard(f"{prefix}:group:meeting.g"):
-                    await asyncio.sleep(0.1)
+            await eventually(lambda: client.zcard(f"{prefix}:group:meeting.g"), timeout=15,
+                             every=0.1, what="the membership written back")
         finally:
             await client.aclose()
         assert not receiving.done()

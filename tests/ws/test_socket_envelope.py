@@ -15,6 +15,7 @@ from rtc.websocket.envelope import (
     parse_request,
     registry,
 )
+from tests.support.declared import declare_event, declare_reply
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -95,8 +96,12 @@ async def test_meeting_state_request(joined, ws_request, meeting):
 
 
 @pytest.fixture
-def temp_handlers():
-    """Registers test:* handlers (echo, app error, safe error, crash); removes them after."""
+def temp_handlers(monkeypatch):
+    """Registers test:* handlers (echo, app error, safe error, crash) and declares what they
+    send (`tests.support.declared`); removes them after."""
+    declare_reply(monkeypatch, "test:echo", type=str, user=str, data=dict)
+    declare_reply(monkeypatch, "test:broadcast", type=str)
+    declare_event(monkeypatch, "test:shout", **{"from": str})
 
     async def echo(conn, request: Request):
         return {"type": "test:echoed", "user": conn.user.username, "data": request.data}

@@ -12,10 +12,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 from channels.db import database_sync_to_async
@@ -27,10 +23,9 @@ from rtc.policy.attendance import attendance
 from rtc.services.config import limits
 from rtc.websocket.envelope import CloseCode
 from rtc.websocket.limits import OpenSockets, SocketLimit, SocketSlot, address_tag, open_sockets
+from tests.support.settings_probe import run_probe
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def _group(layer, meeting_id) -> set[str] | None:
@@ -170,21 +165,13 @@ print(json.dumps([limits().max_sockets_per_user, limits().max_sockets_per_addres
 """
 
 
-def _start_with(**env: str) -> subprocess.CompletedProcess[str]:
-    """Load the ASGI application (what daphne does at start-up) with these RTC_* variables."""
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("RTC_")}
-    clean.update(DJANGO_SETTINGS_MODULE="conference.settings", **env)
-    return subprocess.run([sys.executable, "-c", PROBE], cwd=ROOT, env=clean,
-                          capture_output=True, text=True, timeout=60, check=False)
-
-
 def test_environment_variables_set_the_socket_limits() -> None:
     """RTC_MAX_SOCKETS_PER_USER and RTC_MAX_SOCKETS_PER_ADDRESS reach the limits (0 allowed);
     unset, the defaults 10 and 50 apply."""
-    result = _start_with(RTC_MAX_SOCKETS_PER_USER="3", RTC_MAX_SOCKETS_PER_ADDRESS="0")
+    result = run_probe(PROBE, RTC_MAX_SOCKETS_PER_USER="3", RTC_MAX_SOCKETS_PER_ADDRESS="0")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout.strip().splitlines()[-1]) == [3, 0]
-    result = _start_with()
+    result = run_probe(PROBE)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout.strip().splitlines()[-1]) == [10, 50]
 
@@ -194,7 +181,7 @@ def test_environment_variables_set_the_socket_limits() -> None:
 def test_bad_socket_limit_stops_the_start_up(env: dict[str, str]) -> None:
     """A malformed or negative value stops loading the application with ImproperlyConfigured
     naming the variable."""
-    result = _start_with(**env)
+    result = run_probe(PROBE, **env)
     assert result.returncode != 0
     assert "ImproperlyConfigured" in result.stderr and next(iter(env)) in result.stderr
 

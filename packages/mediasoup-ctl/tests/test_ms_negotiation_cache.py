@@ -14,7 +14,7 @@ import copy
 from typing import Any
 
 from mediasoup_ctl import negotiation_cache, ortc
-from mediasoup_ctl.fbs_template import Templated
+from mediasoup_ctl.fbs_template import Template, Templated
 from ms_media import LOOPBACK_UDP, MEDIA_CODECS, audio_parameters, simulcast_video_parameters
 
 
@@ -182,3 +182,44 @@ async def test_can_consume_is_remembered_per_producer_and_capabilities(worker, m
     consumer = await transport.consume(producer_id=video.id, rtp_capabilities=caps)
     assert consumer.rtp_parameters["codecs"][0]["mimeType"] == "video/VP8"
     assert len(video._consume_plans) == 3  # the consume plan sits beside the two answers
+
+
+async def test_endpoints_with_their_own_ssrcs_and_cnames_share_one_plan(worker, monkeypatch):
+    """Produces that differ only in what each endpoint draws for itself (its SSRCs, its RTX
+    SSRCs, its CNAME; parameters given with or without a CNAME), each on a transport of its
+    own, share one plan per shape, and each producer still gets exactly what ortc gives for
+    its own values, in a request identical to the one built field by field."""
+    counter = _Counter()
+    monkeypatch.setattr(ortc, "generate_random_number", counter)
+    router = await worker.create_router(media_codecs=MEDIA_CODECS)
+    sent = _spy_requests(worker)
+
+    def camera(ssrc: int, cname: str | None) -> dict[str, Any]:
+        params = simulcast_video_parameters()
+        params["encodings"] = [{"ssrc": ssrc, "rtx": {"ssrc": ssrc + 1}, "maxBitrate": 500000}]
+        if cname is None:
+            del params["rtcp"]
+        else:
+            params["rtcp"] = {"cname": cname}
+        return params
+
+    for index in range(5):
+        transport = await router.create_webrtc_transport(listen_infos=LOOPBACK_UDP)
+        cname = f"endpoint-{index}" if index < 4 else None
+        mic = {**audio_parameters(), "encodings": [{"ssrc": 3_000_000 + 17 * index}],
+               "rtcp": {"cname": cname} if cname else {}}
+        for kind, params in (("audio", mic), ("video", camera(5_000_000 + 31 * index, cname))):
+            producer = await transport.produce(kind=kind, rtp_parameters=params)
+            own = transport._cname_for(None)
+            assert own == (cname or own)
+            expected = _expected_produce(kind, params, router.rtp_capabilities, own,
+                                         counter.given[-1])
+            assert (producer.rtp_parameters, producer.consumable_rtp_parameters) == expected
+            assert producer.rtp_parameters["encodings"][0]["ssrc"] == \
+                params["encodings"][0]["ssrc"]
+    # One plan per shape: audio and video with a CNAME, audio and video without.
+    assert len(router._produce_plans) == 4
+    assert len(sent) == 5 + 10 and all(got == built for got, built in sent)
+    # The two shapes produced four times were copied from templates (SSRCs, CNAME patched).
+    assert sum(any(isinstance(t, Template) for t in plan.templates.values())
+               for plan in router._produce_plans.values()) == 2

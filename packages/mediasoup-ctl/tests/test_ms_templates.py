@@ -82,23 +82,30 @@ def test_produce_like_bodies_with_ssrcs_and_strings_patch_exactly():
 
 def test_layout_changing_values_and_untemplatable_shapes_are_built():
     """A 0 (left out of the message as the schema default), a bool, or a body that writes a
-    value twice (its position is not unique) never use a template, and still come out as
-    the built message."""
+    value changed (upper case: the second stand-in's twin is not where the first one was)
+    never use a template, and still come out as the built message; a body that writes a
+    value twice is templated, both places patched."""
     writer = MessageWriter()
-    store: dict[Any, Any] = {}
+
+    def upper(builder: Any, values: tuple[Any, ...]) -> int:
+        return CreateWebRtcTransportRequestT(transportId=values[0].upper(),
+                                             options=_webrtc_options().options).Pack(builder)
 
     def twice(builder: Any, values: tuple[Any, ...]) -> int:
         return CreateWebRtcTransportRequestT(transportId=values[0] * 2,
                                              options=_webrtc_options().options).Pack(builder)
 
-    for call in range(3):
-        body = Templated(store, None, twice, (f"t{call}",))
-        assert bytes(writer.request(call + 1, Method.ROUTER_CREATE_WEBRTCTRANSPORT, "r",
-                                    RequestBody.Router_CreateWebRtcTransportRequest,
-                                    body)) == bytes(
-            writer.build(call + 1, Method.ROUTER_CREATE_WEBRTCTRANSPORT, "r",
-                         RequestBody.Router_CreateWebRtcTransportRequest, body))
-    assert None in store.values()  # tried once, marked as not templatable
+    for write, templated in ((upper, False), (twice, True)):
+        store: dict[Any, Any] = {}
+        for call in range(4):
+            body = Templated(store, None, write, (f"t{call}",))
+            assert bytes(writer.request(call + 1, Method.ROUTER_CREATE_WEBRTCTRANSPORT, "r",
+                                        RequestBody.Router_CreateWebRtcTransportRequest,
+                                        body)) == bytes(
+                writer.build(call + 1, Method.ROUTER_CREATE_WEBRTCTRANSPORT, "r",
+                             RequestBody.Router_CreateWebRtcTransportRequest, body))
+        [template] = store.values()
+        assert (template is not None) is templated  # None: tried once, not templatable
     for value in (0, True):
         other: dict[Any, Any] = {}
         for call in range(3):
@@ -125,3 +132,95 @@ def test_template_stores_are_keyed_by_plain_content_only():
         pass
 
     assert template_store(stores, Custom()) is None
+
+
+def _reference_connect_body(dtls: dict[str, Any]) -> Any:
+    """The connect request's body as the generated functions write it."""
+    import FBS.WebRtcTransport.ConnectRequest as FbsConnectRequest
+    import FBS.WebRtcTransport.DtlsParameters as FbsDtlsParameters
+    import FBS.WebRtcTransport.Fingerprint as FbsFingerprint
+
+    from mediasoup_ctl.webrtc_transport import DTLS_ROLES, FINGERPRINT_ALGORITHMS
+
+    def build(builder: Any) -> int:
+        offsets = []
+        for fp in dtls["fingerprints"]:
+            value = builder.CreateString(fp["value"])
+            FbsFingerprint.Start(builder)
+            FbsFingerprint.AddAlgorithm(builder, FINGERPRINT_ALGORITHMS[fp["algorithm"]])
+            FbsFingerprint.AddValue(builder, value)
+            offsets.append(FbsFingerprint.End(builder))
+        vector = reference.offsets_vector(builder, offsets)
+        FbsDtlsParameters.Start(builder)
+        FbsDtlsParameters.AddFingerprints(builder, vector)
+        FbsDtlsParameters.AddRole(builder, DTLS_ROLES[dtls.get("role") or "auto"])
+        dtls_offset = FbsDtlsParameters.End(builder)
+        FbsConnectRequest.Start(builder)
+        FbsConnectRequest.AddDtlsParameters(builder, dtls_offset)
+        return int(FbsConnectRequest.End(builder))
+
+    return build
+
+
+async def test_connect_requests_from_a_template_are_the_built_messages(worker):
+    """WebRtcTransport.connect's requests (one fingerprint or several, each role, values of
+    other lengths and of other endpoints, repeated so that templates are made and copied) are
+    byte for byte the messages the generated functions build, and the worker accepts each."""
+    from ms_media import LOOPBACK_UDP, MEDIA_CODECS
+
+    router = await worker.create_router(media_codecs=MEDIA_CODECS)
+    channel = router._channel
+    written: list[bytes] = []
+    write = channel._write
+    channel._write = lambda data: (written.append(bytes(data)), write(data))[1]
+    sha256 = ":".join(["AB"] * 32)
+    cases = [
+        {"role": "client", "fingerprints": [{"algorithm": "sha-256", "value": sha256}]},
+        {"role": "client", "fingerprints": [{"algorithm": "sha-256", "value": sha256.lower()}]},
+        {"role": "client", "fingerprints": [{"algorithm": "sha-256", "value": ":".join(
+            ["5A"] * 32)}]},
+        {"fingerprints": [{"algorithm": "sha-1", "value": ":".join(["01"] * 20)},
+                          {"algorithm": "sha-512", "value": ":".join(["FE"] * 64)}]},
+        {"role": "server", "fingerprints": [{"algorithm": "sha-256", "value": sha256}]},
+        {"role": "auto", "fingerprints": [{"algorithm": "sha-1", "value": ":".join(["02"] * 20)},
+                                          {"algorithm": "sha-512", "value": ":".join(
+                                              ["EF"] * 64)}]},
+        {"role": "client", "fingerprints": [{"algorithm": "sha-256", "value": "x"}]},
+    ]
+    try:
+        for dtls in [*cases, *cases]:
+            transport = await router.create_webrtc_transport(listen_infos=LOOPBACK_UDP)
+            written.clear()
+            await transport.connect(dtls_parameters=dtls)
+            [message] = written
+            expected = reference.request_message(
+                channel._next_id, Method.WEBRTCTRANSPORT_CONNECT, transport.id,
+                RequestBody.WebRtcTransport_ConnectRequest, _reference_connect_body(dtls))
+            assert message == expected, dtls
+            transport.close()
+    finally:
+        channel._write = write
+    from mediasoup_ctl.webrtc_transport import _CONNECT_TEMPLATES
+
+    assert any(isinstance(t, Template) for t in _CONNECT_TEMPLATES.values())  # copies were made
+
+
+def test_new_id_is_uuid4_text_of_the_same_random_bytes(monkeypatch):
+    """``new_id`` gives exactly ``str(uuid.uuid4())`` for the same 16 random bytes (version and
+    variant bits set the same way), and fresh ids differ."""
+    import os
+    import random
+    import uuid
+
+    from mediasoup_ctl import fbs_utils
+
+    rng = random.Random(4)
+    for _ in range(200):
+        raw = bytes(rng.randrange(256) for _ in range(16))
+        monkeypatch.setattr(os, "urandom", lambda n, raw=raw: raw[:n])
+        ours = fbs_utils.new_id()
+        theirs = str(uuid.uuid4())
+        assert ours == theirs
+        assert uuid.UUID(ours).version == 4 and uuid.UUID(ours).variant == uuid.RFC_4122
+    monkeypatch.undo()
+    assert len({fbs_utils.new_id() for _ in range(1000)}) == 1000

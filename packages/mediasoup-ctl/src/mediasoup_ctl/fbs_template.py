@@ -10,9 +10,10 @@ their values at those positions: a few slice assignments instead of some dozens 
 
 Positions are found without trusting anything about the build: the message is built twice,
 with two sets of stand-ins that differ in every byte (strings of ``A``.. against ``a``..,
-integers of ``0xA0``.. bytes against ``0xC0``..). Each stand-in must occur exactly once in
-the first message, at a position where the second message has its twin, and writing the
-second set into a copy of the first must give the second message byte for byte. A shape
+integers of ``0xA0``.. bytes against ``0xC0``..). Each stand-in must occur in the first
+message (a value may be written at several places: a producer's SSRC goes in its parameters
+and in its RTP mapping), the second message must have its twin wherever it occurs, and
+writing the second set into a copy of the first must give the second message byte for byte. A shape
 that fails any of this is marked as not templatable and is built every time.
 
 Integer values are uint32 fields that must be present: 0 (the schema default, which
@@ -125,10 +126,13 @@ def make_template(build: Callable[[list[Any]], bytes | bytearray],
         elif not mine:
             continue  # an empty string: nothing to write
         position = a.find(mine)
-        if position < 0 or a.find(mine, position + 1) >= 0 or \
-                b[position:position + len(theirs)] != theirs:
+        if position < 0:
             return None
-        patches.append((index, position))
+        while position >= 0:  # a value written at several places (an SSRC and its mapping)
+            if b[position:position + len(theirs)] != theirs:
+                return None
+            patches.append((index, position))
+            position = a.find(mine, position + len(mine))
     template = Template(a, tuple(patches))
     # Only the stand-ins may differ: the second message from the first one's template.
     if template.fill(second) != b:

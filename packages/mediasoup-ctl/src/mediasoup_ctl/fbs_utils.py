@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import uuid
+import os
 from typing import Any
 
 from FBS.Common.StringString import StringString
@@ -33,8 +33,14 @@ def s(value: bytes | None) -> str | None:
 
 
 def new_id() -> str:
-    """A fresh object id (UUIDv4 text, as mediasoup uses)."""
-    return str(uuid.uuid4())
+    """A fresh object id (UUIDv4 text, as mediasoup uses): ``str(uuid.uuid4())`` made from
+    the same 16 random bytes without the ``UUID`` object (whose checks and integer
+    arithmetic were most of the 4 us an id cost; several ids per peer's set-up)."""
+    data = bytearray(os.urandom(16))
+    data[6] = (data[6] & 0x0F) | 0x40  # version 4
+    data[8] = (data[8] & 0x3F) | 0x80  # variant RFC 4122
+    text = data.hex()
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 
 def check_app_data(app_data: Any) -> None:

@@ -52,96 +52,224 @@ def _key(value: Any) -> bytes | None:
         return None
 
 
+_MARK = ()
+"""Stands for a value taken out of a produce's key (a tuple: never in JSON-decoded data)."""
+_U32 = 0xFFFFFFFF
+
+
 class ProducePlan:
-    """What a produce of given RTP parameters on a transport with a given CNAME negotiates:
-    the producer's parameters, the RTP mapping without its mapped SSRCs, the consumable
-    parameters (their SSRCs are the mapped ones), and the templates of its request."""
+    """What a produce of given RTP parameters negotiates, without the values each endpoint
+    draws for itself: the producer's parameters, the RTP mapping without its mapped SSRCs,
+    the consumable parameters (their SSRCs are the mapped ones), and the templates of its
+    request. The endpoint's own SSRCs (of each encoding and its RTX) and the transport's
+    CNAME are written in per call (:meth:`results`); ``cname`` is the CNAME the key kept
+    (not a string: the endpoint gave none, ``_cname_for`` draws or reuses one)."""
 
-    __slots__ = ("params", "params_blob", "mapping_codecs", "mapping_encodings",
-                 "consumable_blob", "templates")
+    __slots__ = ("params_blob", "mapping_codecs", "mapping_encodings", "consumable_blob",
+                 "templates", "cname", "ssrc_slots", "rtx_slots")
 
-    def __init__(self, params: RtpParameters, mapping: RtpMapping,
-                 consumable: RtpParameters) -> None:
+    def __init__(self, params: RtpParameters, mapping: RtpMapping, consumable: RtpParameters,
+                 cname: Any, ssrc_slots: tuple[int, ...], rtx_slots: tuple[int, ...]) -> None:
         self.params_blob = _dumps(params)
-        self.params = marshal.loads(self.params_blob)  # private: what the templates serialize
         self.mapping_codecs = marshal.loads(marshal.dumps(mapping["codecs"]))
         self.mapping_encodings: list[dict[str, Any]] = [
             {k: v for k, v in e.items() if k != "mappedSsrc"} for e in mapping["encodings"]]
         self.consumable_blob = _dumps(consumable)
         self.templates: dict[Any, Any] = {}
+        self.cname = cname
+        self.ssrc_slots = ssrc_slots
+        """Encodings whose ``ssrc`` is the endpoint's (written in per call)."""
+        self.rtx_slots = rtx_slots
+        """Encodings whose ``rtx.ssrc`` is the endpoint's."""
 
-    def mapping(self, mapped_ssrcs: tuple[int, ...]) -> RtpMapping:
-        """The RTP mapping with these mapped SSRCs (one per encoding)."""
-        return cast(RtpMapping, {"codecs": self.mapping_codecs,
-                "encodings": [{"mappedSsrc": ssrc, **encoding} for ssrc, encoding
-                              in zip(mapped_ssrcs, self.mapping_encodings, strict=True)]})
+    def mapping(self, mapped_ssrcs: tuple[int, ...], ssrcs: tuple[int, ...] = ()) -> RtpMapping:
+        """The RTP mapping with these mapped SSRCs (one per encoding) and the endpoint's
+        ``ssrcs`` (one per ``ssrc_slots``)."""
+        encodings = [{"mappedSsrc": ssrc, **encoding} for ssrc, encoding
+                     in zip(mapped_ssrcs, self.mapping_encodings, strict=True)]
+        for index, ssrc in zip(self.ssrc_slots, ssrcs, strict=True):
+            encodings[index]["ssrc"] = ssrc
+        return cast(RtpMapping, {"codecs": self.mapping_codecs, "encodings": encodings})
 
-    def results(self) -> tuple[RtpParameters, RtpParameters, tuple[int, ...]]:
+    def params(self, cname: str | None, ssrcs: tuple[int, ...], rtx_ssrcs: tuple[int, ...]
+               ) -> RtpParameters:
+        """Fresh producer parameters with this CNAME (None: the kept one) and SSRCs."""
+        params: RtpParameters = marshal.loads(self.params_blob)
+        encodings: list[Any] = params["encodings"]
+        for index, ssrc in zip(self.ssrc_slots, ssrcs, strict=True):
+            encodings[index]["ssrc"] = ssrc
+        for index, ssrc in zip(self.rtx_slots, rtx_ssrcs, strict=True):
+            encodings[index]["rtx"]["ssrc"] = ssrc
+        if cname is not None:
+            params["rtcp"]["cname"] = cname
+        return params
+
+    def results(self, cname: str | None = None, ssrcs: tuple[int, ...] = (),
+                rtx_ssrcs: tuple[int, ...] = ()
+                ) -> tuple[RtpParameters, RtpParameters, tuple[int, ...]]:
         """Fresh producer and consumable parameters, and the mapped SSRCs, for a new call."""
         base = ortc.generate_random_number()
         consumable: RtpParameters = marshal.loads(self.consumable_blob)
-        ssrcs = tuple(base + index for index in range(len(self.mapping_encodings)))
-        for encoding, ssrc in zip(consumable["encodings"], ssrcs, strict=True):
+        mapped = tuple(base + index for index in range(len(self.mapping_encodings)))
+        for encoding, ssrc in zip(consumable["encodings"], mapped, strict=True):
             encoding["ssrc"] = ssrc
-        params: RtpParameters = marshal.loads(self.params_blob)
-        return params, consumable, ssrcs
+        if cname is not None:
+            consumable["rtcp"]["cname"] = cname
+        return self.params(cname, ssrcs, rtx_ssrcs), consumable, mapped
 
 
-class _ProduceEntry:
-    """Plans of one (kind, transport type, RTP parameters), by the CNAME they end up with."""
-
-    __slots__ = ("cname", "plans")
-
-    def __init__(self, cname: Any) -> None:
-        self.cname = cname  # the validated parameters' rtcp.cname (what Transport._cname reads)
-        self.plans: dict[Any, ProducePlan] = {}
+def _abstract(rtp_parameters: Any, pipe: bool) -> tuple[Any, tuple[int, ...], tuple[int, ...],
+                                                         tuple[int, ...], tuple[int, ...],
+                                                         str | None]:
+    """``(key shape, SSRC slots, SSRCs, RTX slots, RTX SSRCs, CNAME)``: the parameters with
+    the values each endpoint draws for itself taken out, and those values. Only values whose
+    every use in the negotiation is a copy are taken: uint32 SSRCs other than 0 (validation
+    asks only for a number, the mapping copies a truthy one) and a string CNAME (it only
+    chooses the transport's CNAME). Pipe transports keep theirs (nothing taken)."""
+    if pipe or type(rtp_parameters) is not dict:
+        return rtp_parameters, (), (), (), (), None
+    shape = rtp_parameters
+    ssrc_slots: list[int] = []
+    ssrcs: list[int] = []
+    rtx_slots: list[int] = []
+    rtx_ssrcs: list[int] = []
+    encodings = rtp_parameters.get("encodings")
+    if type(encodings) is list:
+        marked: list[Any] = []
+        for index, encoding in enumerate(encodings):
+            if type(encoding) is dict:
+                ssrc = encoding.get("ssrc")
+                rtx = encoding.get("rtx")
+                rtx_ssrc = rtx.get("ssrc") if type(rtx) is dict else None
+                if type(ssrc) is int and 0 < ssrc <= _U32:
+                    encoding = {**encoding, "ssrc": _MARK}
+                    ssrc_slots.append(index)
+                    ssrcs.append(ssrc)
+                if type(rtx_ssrc) is int and 0 < rtx_ssrc <= _U32:
+                    encoding = {**encoding, "rtx": {**rtx, "ssrc": _MARK}}  # type: ignore[dict-item]
+                    rtx_slots.append(index)
+                    rtx_ssrcs.append(rtx_ssrc)
+            marked.append(encoding)
+        if ssrc_slots or rtx_slots:
+            shape = {**shape, "encodings": marked}
+    cname = None
+    rtcp = rtp_parameters.get("rtcp")
+    if type(rtcp) is dict and type(rtcp.get("cname")) is str:
+        cname = rtcp["cname"]
+        shape = {**shape, "rtcp": {**rtcp, "cname": _MARK}}
+    return shape, tuple(ssrc_slots), tuple(ssrcs), tuple(rtx_slots), tuple(rtx_ssrcs), cname
 
 
 def produce_plan(transport: Transport, kind: MediaKind, rtp_parameters: Any) -> tuple[
-        RtpParameters, RtpParameters, RtpMapping, tuple[int, ...], ProducePlan | None]:
-    """``(params, consumable, mapping, mapped SSRCs, plan)`` of a produce, as
-    ``create_producer`` computed them: from a plan when these inputs were negotiated before
-    on this router, else through ``ortc`` (the plan is then kept; None if it cannot be)."""
+        RtpParameters, RtpParameters, RtpMapping, tuple[int, ...], ProducePlan | None,
+        tuple[Any, ...]]:
+    """``(params, consumable, mapping, mapped SSRCs, plan, plan values)`` of a produce, as
+    ``create_producer`` computed them: from a plan when parameters of this shape (equal but
+    for the endpoint's SSRCs and CNAME) were negotiated before on this router, else through
+    ``ortc`` (the plan is then kept; None if it cannot be). ``plan values`` are the endpoint's
+    SSRCs, its RTX SSRCs and the transport's CNAME (when the plan writes it), in that order:
+    what a request's template writes besides the producer id and the mapped SSRCs."""
     router = transport._router
     pipe = transport.type == "pipe"
-    blob = _key(rtp_parameters)
+    shape, ssrc_slots, ssrcs, rtx_slots, rtx_ssrcs, given_cname = _abstract(rtp_parameters,
+                                                                             pipe)
+    blob = _key(shape)
     key = (kind, pipe, blob)
-    cache: dict[Any, _ProduceEntry] = router._produce_plans
-    entry = cache.get(key) if blob is not None else None
-    if entry is not None:
-        cname = None if pipe else transport._cname_for(entry.cname)
-        plan = entry.plans.get(cname)
-        if plan is not None:
-            params, consumable, ssrcs = plan.results()
-            return params, consumable, plan.mapping(ssrcs), ssrcs, plan
+    cache: dict[Any, ProducePlan] = router._produce_plans
+    plan = cache.get(key) if blob is not None else None
+    if plan is not None:
+        cname = None
+        if not pipe:
+            cname = transport._cname_for(given_cname if given_cname is not None else plan.cname)
+        params, consumable, mapped = plan.results(cname, ssrcs, rtx_ssrcs)
+        return (params, consumable, plan.mapping(mapped, ssrcs), mapped, plan,
+                _plan_values(ssrcs, rtx_ssrcs, cname))
     params = ortc.validate_rtp_parameters(rtp_parameters)
     if not params.get("encodings"):
         params["encodings"] = [{}]
-    given_cname = (params.get("rtcp") or {}).get("cname")
+    given = (params.get("rtcp") or {}).get("cname")
     cname = None
     if not pipe:
         # One CNAME for every producer of a transport, as in mediasoup.
-        cname = transport._cname_for(given_cname)
+        cname = transport._cname_for(given)
         params["rtcp"] = {**(params.get("rtcp") or {}), "cname": cname}
     caps = router.rtp_capabilities
     params = ortc.negotiate_in_place(params, caps)  # params: our own copy
     mapping = ortc.get_producer_rtp_parameters_mapping(params, caps)
     consumable = ortc.get_consumable_rtp_parameters(kind, params, caps, mapping)
-    ssrcs = tuple(encoding["mappedSsrc"] for encoding in mapping["encodings"])
+    mapped = tuple(encoding["mappedSsrc"] for encoding in mapping["encodings"])
     if blob is None:
-        return params, consumable, mapping, ssrcs, None
+        return params, consumable, mapping, mapped, None, ()
     try:
-        plan = ProducePlan(params, mapping, consumable)
+        plan = ProducePlan(params, mapping, consumable, None if given_cname is not None
+                           else given, ssrc_slots, rtx_slots)
     except ValueError:  # the validated copy holds something marshal refuses
-        return params, consumable, mapping, ssrcs, None
-    if entry is None:
-        if len(cache) >= CACHE_MAX:
-            cache.clear()
-        entry = cache[key] = _ProduceEntry(given_cname)
-    if len(entry.plans) >= CACHE_MAX:
-        entry.plans.clear()
-    entry.plans[cname] = plan
-    return params, consumable, mapping, ssrcs, plan
+        return params, consumable, mapping, mapped, None, ()
+    if not _plan_holds(plan, kind, caps, rtp_parameters, pipe, cname,
+                       (params, consumable, mapping, mapped, ssrcs, rtx_ssrcs)):
+        return params, consumable, mapping, mapped, None, ()
+    if len(cache) >= CACHE_MAX:
+        cache.clear()
+    cache[key] = plan
+    return params, consumable, mapping, mapped, plan, _plan_values(ssrcs, rtx_ssrcs, cname)
+
+
+def _plan_values(ssrcs: tuple[int, ...], rtx_ssrcs: tuple[int, ...],
+                 cname: str | None) -> tuple[Any, ...]:
+    return (*ssrcs, *rtx_ssrcs) if cname is None else (*ssrcs, *rtx_ssrcs, cname)
+
+
+def _plan_holds(plan: ProducePlan, kind: MediaKind, caps: Any, given: Any, pipe: bool,
+                cname: str | None, actual: tuple[Any, ...]) -> bool:
+    """Whether the plan is what ``ortc`` gives for its shape whatever the values it writes in:
+    filled with this call's values it gives this call's results exactly, and filled with
+    other values it gives what ``ortc`` gives for those (the validation and negotiation run
+    again on the parameters with other SSRCs and another CNAME; the mapping is the part
+    that draws, so it is checked for this call's values)."""
+    params, consumable, mapping, mapped, ssrcs, rtx_ssrcs = actual
+    if not (_same(plan.params(cname, ssrcs, rtx_ssrcs), params)
+            and _same(plan.mapping(mapped, ssrcs), mapping)):
+        return False
+    if pipe or not (plan.ssrc_slots or plan.rtx_slots or cname is not None):
+        return True
+    other_ssrcs = tuple(_U32 - 2 * index for index in range(len(ssrcs)))
+    other_rtx = tuple(_U32 - 2 * index - 1 for index in range(len(rtx_ssrcs)))
+    other_cname = "~" + (cname or "")
+    other = marshal.loads(_dumps(given))
+    for index, ssrc in zip(plan.ssrc_slots, other_ssrcs, strict=True):
+        other["encodings"][index]["ssrc"] = ssrc
+    for index, ssrc in zip(plan.rtx_slots, other_rtx, strict=True):
+        other["encodings"][index]["rtx"]["ssrc"] = ssrc
+    twin = ortc.validate_rtp_parameters(other)
+    if not twin.get("encodings"):
+        twin["encodings"] = [{}]
+    twin["rtcp"] = {**(twin.get("rtcp") or {}), "cname": other_cname}
+    twin = ortc.negotiate_in_place(twin, caps)
+    twin_mapping = plan.mapping(mapped, other_ssrcs)
+    twin_consumable = ortc.get_consumable_rtp_parameters(kind, twin, caps, twin_mapping)
+    filled, filled_consumable, _ = _filled(plan, other_cname, other_ssrcs, other_rtx, mapped)
+    return _same(filled, twin) and _same(filled_consumable, twin_consumable)
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal plain data of the same types throughout (``True`` is not ``1`` here)."""
+    if type(a) is not type(b):
+        return False
+    if type(a) is dict:
+        return list(a) == list(b) and all(_same(v, b[k]) for k, v in a.items())
+    if type(a) is list or type(a) is tuple:
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    return bool(a == b)
+
+
+def _filled(plan: ProducePlan, cname: str, ssrcs: tuple[int, ...], rtx_ssrcs: tuple[int, ...],
+            mapped: tuple[int, ...]) -> tuple[RtpParameters, RtpParameters, tuple[int, ...]]:
+    """The plan's results with given mapped SSRCs (no random draw)."""
+    consumable: RtpParameters = marshal.loads(plan.consumable_blob)
+    for encoding, ssrc in zip(consumable["encodings"], mapped, strict=True):
+        encoding["ssrc"] = ssrc
+    consumable["rtcp"]["cname"] = cname
+    return plan.params(cname, ssrcs, rtx_ssrcs), consumable, mapped
 
 
 class ConsumePlan:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, cast
 
 import FBS.Producer.SendNotification as FbsSend
@@ -41,7 +41,7 @@ from .fbs_stats import parse_rtp_stream_dump, parse_rtp_stream_stats
 from .fbs_table import table_spec
 from .fbs_template import Templated
 from .fbs_utils import check_app_data, fields, new_id, to_dict, trace_event_types
-from .negotiation_cache import produce_plan
+from .negotiation_cache import ProducePlan, produce_plan
 from .transport_child import TransportChild
 
 if TYPE_CHECKING:
@@ -85,7 +85,7 @@ async def create_producer(transport: Transport, *, kind: str, rtp_parameters: Ma
         not isinstance(key_frame_request_delay, int) or key_frame_request_delay < 0
     ):
         raise InvalidParameterError("key_frame_request_delay must be a non-negative integer")
-    params, consumable, mapping, ssrcs, plan = produce_plan(
+    params, consumable, mapping, ssrcs, plan, plan_values = produce_plan(
         transport, cast("MediaKind", kind), rtp_parameters)
     producer_id = producer_id or new_id()
     flags = (key_frame_request_delay or 0, bool(paused))
@@ -100,9 +100,10 @@ async def create_producer(transport: Transport, *, kind: str, rtp_parameters: Ma
 
     body: Any
     if plan is not None:
-        # The request of a repeated produce is copied from a template of its plan.
-        body = Templated(plan.templates, flags, lambda builder, values: write(
-            builder, plan.params, plan.mapping(values[1:]), values[0]), (producer_id, *ssrcs))
+        # The request of a produce of a known shape is copied from a template of its plan,
+        # with its id, mapped SSRCs, the endpoint's SSRCs and the CNAME written in.
+        body = Templated(plan.templates, flags, _plan_writer(plan, write, len(ssrcs)),
+                         (producer_id, *ssrcs, *plan_values))
     else:
         body = lambda builder: write(builder, params, mapping, producer_id)  # noqa: E731
     response = await transport._request(Method.TRANSPORT_PRODUCE,
@@ -113,6 +114,22 @@ async def create_producer(transport: Transport, *, kind: str, rtp_parameters: Ma
                     rtp_parameters=params, producer_type=producer_type_from_fbs(producer_type),
                     consumable_rtp_parameters=consumable, paused=bool(paused),
                     app_data=app_data)
+
+
+def _plan_writer(plan: ProducePlan, write: Callable[..., int], mapped_count: int
+                 ) -> Callable[[Builder, tuple[Any, ...]], int]:
+    """The body writer of a planned produce: ``values`` are the producer id, the mapped
+    SSRCs, the endpoint's SSRCs and RTX SSRCs, then the CNAME when the plan writes one."""
+    ssrc_end = 1 + mapped_count + len(plan.ssrc_slots)
+    rtx_end = ssrc_end + len(plan.rtx_slots)
+
+    def build(builder: Builder, values: tuple[Any, ...]) -> int:
+        ssrcs = values[1 + mapped_count:ssrc_end]
+        cname = values[rtx_end] if len(values) > rtx_end else None
+        return write(builder, plan.params(cname, ssrcs, values[ssrc_end:rtx_end]),
+                     plan.mapping(values[1:1 + mapped_count], ssrcs), values[0])
+
+    return build
 
 
 class Producer(TransportChild):

@@ -79,6 +79,7 @@ _CANDIDATE = slots(IceCandidate)
 _DTLS = slots(FbsDtlsParameters.DtlsParameters)
 _FINGERPRINT = slots(FbsFingerprint.Fingerprint)
 _TEMPLATES: dict[bytes, dict[Any, Any]] = {}
+_CONNECT_TEMPLATES: dict[Any, Any] = {}
 
 
 async def create_webrtc_transport(
@@ -314,27 +315,34 @@ class WebRtcTransport(Transport):
     async def connect(self, *, dtls_parameters: dict[str, Any]) -> None:
         """Give the remote DTLS parameters (its fingerprints and role)."""
         _check_dtls_parameters(dtls_parameters)
+        fingerprints = dtls_parameters["fingerprints"]
+        algorithms = tuple(FINGERPRINT_ALGORITHMS[fp["algorithm"]] for fp in fingerprints)
+        role = DTLS_ROLES[dtls_parameters.get("role") or "auto"]
 
-        def build(builder: flatbuffers.Builder) -> int:
+        def build(builder: flatbuffers.Builder, values: tuple[Any, ...]) -> int:
             offsets = []
-            for fp in dtls_parameters["fingerprints"]:
-                value = builder.CreateString(fp["value"])
+            for algorithm, fingerprint in zip(algorithms, values, strict=True):
+                value = builder.CreateString(fingerprint)
                 FbsFingerprint.Start(builder)
-                FbsFingerprint.AddAlgorithm(builder, FINGERPRINT_ALGORITHMS[fp["algorithm"]])
+                FbsFingerprint.AddAlgorithm(builder, algorithm)
                 FbsFingerprint.AddValue(builder, value)
                 offsets.append(FbsFingerprint.End(builder))
             vector = offsets_vector(builder, offsets)
             FbsDtlsParameters.Start(builder)
             FbsDtlsParameters.AddFingerprints(builder, vector)
-            FbsDtlsParameters.AddRole(builder, DTLS_ROLES[dtls_parameters.get("role") or "auto"])
+            FbsDtlsParameters.AddRole(builder, role)
             dtls = FbsDtlsParameters.End(builder)
             FbsConnectRequest.Start(builder)
             FbsConnectRequest.AddDtlsParameters(builder, dtls)
             request: int = FbsConnectRequest.End(builder)
             return request
 
+        # Every endpoint's request differs only in its fingerprints' values (and lengths):
+        # copied from a template per (role, algorithms), the values written in.
+        body = Templated(_CONNECT_TEMPLATES, (role, algorithms), build,
+                         tuple(fp["value"] for fp in fingerprints))
         response = await self._request(Method.WEBRTCTRANSPORT_CONNECT,
-                                       RequestBody.WebRtcTransport_ConnectRequest, build)
+                                       RequestBody.WebRtcTransport_ConnectRequest, body)
         role = body_of(response, ConnectResponse).DtlsLocalRole()
         self._data["dtlsParameters"]["role"] = _DTLS_ROLE_NAMES[role]
 
