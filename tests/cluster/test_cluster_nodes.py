@@ -179,6 +179,48 @@ async def test_presence_is_mirrored_and_a_dead_nodes_users_are_marked_left(
     assert not await pair.redis.exists(ghost)
 
 
+async def test_the_owner_places_its_calls_without_redis_while_its_lease_surely_holds(
+        pair: Pair, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A join on the node whose call it is asks Redis nothing while its claim or last
+    heartbeat is less than half a lease old; the other node still asks Redis (and gets the
+    owner). When the owner's heartbeat can no longer write (Redis unreachable for it), a
+    stalled beat, a drain or a closed room, the owner asks Redis again."""
+    meeting = str(uuid.uuid4())
+    assert await pair.a.place(meeting) == "a-node"
+    await pair.a.service._room_for(meeting, 10)
+    assert pair.a.owns(meeting) and not pair.b.owns(meeting)
+    asked: list[str] = []
+    real = pair.a.store.claim_or_owner
+
+    async def counted(meeting_id: str, candidate: str) -> Any:
+        asked.append(meeting_id)
+        return await real(meeting_id, candidate)
+
+    monkeypatch.setattr(pair.a.store, "claim_or_owner", counted)
+    assert [await pair.a.place(meeting) for _ in range(3)] == ["a-node"] * 3
+    assert asked == []
+    assert await pair.b.place(meeting) == "a-node"
+
+    async def unreachable(*args: Any, **kwargs: Any) -> None:
+        raise ConnectionError("Redis unreachable for this node")
+
+    monkeypatch.setattr(pair.a.store, "publish", unreachable)
+    await asyncio.sleep(pair.a.sure_for + 0.2)  # the heartbeats fail meanwhile
+    assert not pair.a.owns(meeting)
+    assert await pair.a.place(meeting) == "a-node" and asked == [meeting]
+    monkeypatch.undo()
+    await pair.a.heartbeat()
+    assert pair.a.owns(meeting)
+    await pair.a.service.close_rooms(reason="test", meeting_ids={meeting})
+    assert meeting not in pair.a.service.rooms and not pair.a.owns(meeting)
+    other = str(uuid.uuid4())
+    assert await pair.a.place(other) == "a-node"
+    await pair.a.service._room_for(other, 10)
+    assert pair.a.owns(other)
+    await pair.a.drain()
+    assert not pair.a.owns(other)
+
+
 async def test_socket_limits_count_the_sockets_of_every_node(pair: Pair) -> None:
     """A user at MAX_SOCKETS_PER_USER with sockets on two nodes is refused a third on either;
     a socket given back makes room again, and a refused socket holds no local slot."""
