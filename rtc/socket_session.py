@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
+from meetings.selectors import JoinAccess
 from rtc import shutdown
 from rtc.attendance import attendance, mark_left
 from rtc.cluster.limits import take_shared
@@ -52,6 +53,9 @@ class SocketSession:
         """The client sent ``rtc:leave`` (and no ``rtc:join`` since): its close is a leave."""
         self.rate = SocketRate()
         """The socket's one rate limit (frames, route requests, flood cut-off)."""
+        self.join_access: JoinAccess | None = None
+        """The user's role and the meeting's capacity, read when the socket joined (kept
+        current by ``meeting.updated``; None: ``rtc:join`` reads them again)."""
 
     @property
     def flooded(self) -> bool:
@@ -133,6 +137,20 @@ class SocketSession:
         if attendance.release(conn.meeting_id, conn.user.pk, conn.channel_name):
             await mark_left(conn.meeting_id, conn.user.pk)
 
+    # -- the meeting's group ----------------------------------------------------------------------
+
+    async def discard_group(self) -> None:
+        """Leave the meeting's group. The channel layer unreachable (Redis down) must not stop
+        the rest of a leave: the call peer's detach and the attendance would be skipped, the
+        peer left in the call and the leave never written (found by bench/chaos.py). The
+        membership then lapses with the group's expiry, or went with a restarted Redis."""
+        conn = self.conn
+        try:
+            await conn.channel_layer.group_discard(conn.group_name, conn.channel_name)
+        except Exception as error:
+            logger.warning("meeting=%s user=%s group not left, channel layer unavailable: %r",
+                           conn.meeting_id, conn.user.pk, error)
+
     # -- entering and leaving ---------------------------------------------------------------------
 
     def enter(self) -> None:
@@ -156,7 +174,7 @@ class SocketSession:
         conn = self.conn
         self.joined = False
         shutdown.untrack(conn)
-        await conn.discard_group()
+        await self.discard_group()
         if self.leaving:
             try:
                 await self._leave_call()

@@ -184,13 +184,13 @@ async def test_socket_not_admitted_during_an_outage_is_told_and_closed_4502(
     accepted, gets an ``error`` event with code ``unavailable`` and is closed with 4502, so
     the client knows to try again (no 1011, no handshake failure), and holds nothing."""
     from rtc import auth as rtc_auth
-    from rtc import consumers
     from rtc.attendance import attendance
+    from rtc.websocket import join
 
     def down(*args: Any, **kwargs: Any) -> None:
         raise DOWN
 
-    monkeypatch.setattr(consumers.services, "participant_join", down)
+    monkeypatch.setattr(join.services, "participant_join", down)
     socket_ = await ws_communicator(meeting.id, user=host_user)
     assert (await socket_.connect(timeout=5))[0]
     event = await socket_.receive_json_from(timeout=5)
