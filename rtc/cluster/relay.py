@@ -36,9 +36,9 @@ from channels.db import database_sync_to_async
 from django.contrib.auth import get_user_model
 
 from conference.errors import ApplicationError
-from rtc.protocol import Request
 from rtc.services import notify
 from rtc.signaling.errors import ErrorCode, SignalingError
+from rtc.websocket.envelope import Request
 
 __all__ = ["RelayedError", "RemoteConnection", "Relay"]
 
@@ -259,7 +259,7 @@ class Relay:
         return user
 
     async def _run(self, message: dict[str, Any]) -> Any:
-        from rtc.grants import Grants
+        from rtc.policy.grants import Grants
         from rtc.signaling.routes import ROUTES, serve_here
 
         if message["op"] == "operation":

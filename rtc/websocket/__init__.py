@@ -1,2 +1,12 @@
 """The meeting socket: its consumer, its per-socket session and the services the consumer
-delegates to (rate limit, admission, lobby)."""
+delegates to (rate limit, admission, lobby).
+
+* :mod:`rtc.websocket.consumer`: ``MeetingConsumer``, Channels' hooks and the meeting's protocol;
+* :mod:`rtc.websocket.session`: a socket's session (slot, rate, attendance hold, call link);
+* :mod:`rtc.websocket.rate`: a socket's frame and request budgets and its flood cut-off;
+* :mod:`rtc.websocket.limits`: open sockets per user and per client address;
+* :mod:`rtc.websocket.auth`: who a socket is (Django session or join token);
+* :mod:`rtc.websocket.envelope`: the message envelope, close codes and the request registry;
+* :mod:`rtc.websocket.builtin_requests`: the built-in requests (``ping``, ``meeting:state``);
+* :mod:`rtc.websocket.event_text`: a group event encoded once for all of a meeting's sockets.
+"""

@@ -28,9 +28,9 @@ from bench._services import PrivateRedis
 from conference.channel_layers import RedisChannelLayer
 from meetings import events, services
 from meetings.models import Meeting, Participant
-from rtc.attendance import attendance
-from rtc.protocol import CloseCode
-from rtc.socket_limits import open_sockets
+from rtc.policy.attendance import attendance
+from rtc.websocket.envelope import CloseCode
+from rtc.websocket.limits import open_sockets
 from tests.support.declared import declare_event
 from tests.support.layers import overflowed
 from tests.support.waiting import eventually

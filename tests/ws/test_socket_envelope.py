@@ -7,8 +7,14 @@ import json
 import pytest
 
 from conference.errors import ApplicationError, ErrorCode
-from rtc.protocol import MAX_MESSAGE_CHARS, ProtocolError, Request, parse_request, registry
 from rtc.signaling.errors import SignalingError
+from rtc.websocket.envelope import (
+    MAX_MESSAGE_CHARS,
+    ProtocolError,
+    Request,
+    parse_request,
+    registry,
+)
 from tests.support.declared import declare_event, declare_reply
 
 pytestmark = pytest.mark.django_db(transaction=True)

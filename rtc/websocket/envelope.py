@@ -7,7 +7,7 @@ is answered with the same `requestId` and either `{"data": {...}}` or `{"error":
 Handlers are registered by type, from any installed app's `signaling` module (imported at
 start-up by `rtc.apps.RtcConfig`):
 
-    from rtc.protocol import Request, registry
+    from rtc.websocket.envelope import Request, registry
 
     @registry.register("rtc:join")
     async def rtc_join(conn: Connection, request: Request) -> dict:
@@ -81,7 +81,7 @@ class CloseCode(IntEnum):
     TOO_MANY_SOCKETS = 4430
     """The user (or the client address) already holds as many open meeting sockets as
     ``MAX_SOCKETS_PER_USER`` (``MAX_SOCKETS_PER_ADDRESS``) allow; refused before any database
-    work (`rtc.socket_limits`)."""
+    work (`rtc.websocket.limits`)."""
     BUSY = 4529
     """The server could not take the socket now (its channel layer or database did not
     answer in time, or too many sockets are being set up at once). An ``error`` event with

@@ -19,8 +19,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from rtc.protocol import Connection
 from rtc.signaling.errors import ErrorCode, SignalingError
+from rtc.websocket.envelope import Connection
 
 __all__ = [
     "PUBLISH_SOURCES",

@@ -9,7 +9,7 @@ to be that user, and a wrong token leaves the connection anonymous (it is then r
 An integration's join token (a JWT, see `integrations.tokens`) is accepted as
 `?access_token=...`, or as `?token=...` when it has a JWT's shape. It is verified for the
 meeting in the path; on success the scope's `user` is the identity's shadow user and
-`join_grant` the verified grant (whose grants every rtc request then honours, `rtc.grants`);
+`join_grant` the verified grant (whose grants every rtc request then honours, `rtc.policy.grants`);
 on refusal the user is anonymous and `auth_refusal` says why (`code`, `reason`, `closeCode`),
 which the consumer sends before closing.
 """
@@ -30,7 +30,7 @@ from django.contrib.auth.models import AnonymousUser
 
 from conference.db_threads import db_call
 from conference.outage import UNAVAILABLE, UNAVAILABLE_MESSAGE, is_database_outage
-from rtc.protocol import CloseCode
+from rtc.websocket.envelope import CloseCode
 
 logger = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from conference.db_threads import db_call
 from conference.errors import ApplicationError, ErrorCode
 from meetings import events, selectors
 from meetings.models import Meeting
-from rtc.protocol import Connection, Request, registry
+from rtc.websocket.envelope import Connection, Request, registry
 
 
 @registry.register("ping")
