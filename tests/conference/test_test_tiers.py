@@ -16,7 +16,7 @@ from tests.support import tiers
 
 
 def _item(*, fixtures: tuple[str, ...] = (), names: tuple[str, ...] = (),
-          path: str = "tests/ws/test_x.py", marks: tuple[str, ...] = ()) -> Any:
+          path: str = "tests/rtc/websocket/test_x.py", marks: tuple[str, ...] = ()) -> Any:
     module = ModuleType("test_x")
     for name in names:
         setattr(module, name, object())
@@ -34,7 +34,7 @@ def test_a_test_is_in_the_highest_tier_it_asks_for() -> None:
     assert tiers.tier_of(_item(fixtures=("rtc_service",), names=("LiveDaphne",))) == "e2e"
     assert tiers.tier_of(_item(fixtures=("live_site", "chromium"))) == "browser"
     assert tiers.tier_of(_item(path="tests/mediasoup/test_y.py")) == "worker"
-    assert tiers.tier_of(_item(path="tests/cluster/test_make_cluster.py")) == "e2e"
+    assert tiers.tier_of(_item(path="tests/rtc/cluster/test_make_cluster.py")) == "e2e"
 
 
 def test_a_written_marker_wins() -> None:

@@ -4,7 +4,7 @@ A redis-server of the test's own (``bench._services.PrivateRedis``, never the ma
 shared one). What it must do: the call's media goes on while Redis is down (media never
 touches it); the meeting sockets stay open (the channel layer's receive pump retries, and
 when Redis is back it writes this process's group memberships into the emptied Redis again,
-so no socket is left deaf: tests/ws/test_redis_burst.py proves that part across two
+so no socket is left deaf: tests/rtc/websocket/test_redis_burst.py proves that part across two
 processes); the node keeps the call (it claims the meeting again in the emptied Redis instead
 of closing it); events flow again to every socket afterwards.
 """

@@ -26,8 +26,8 @@ from rest_framework.authtoken.models import Token
 from bots.live_daphne import children_of, free_port
 from recordings import processing
 from rtc.recording.manager import recorder
-from tests.ops.call_peer import CallPeer
 from tests.rtc.conftest import rtc_client, rtc_service, rtc_settings  # noqa: F401
+from tests.rtc.operations.call_peer import CallPeer
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.django_db(transaction=True)

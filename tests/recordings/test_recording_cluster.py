@@ -2,7 +2,7 @@
 asked; a node drained while it records ends its recording truthfully and composes it when it
 starts again.
 
-Two daphne nodes (`tests.cluster.conftest.make_cluster`) on one PostgreSQL database and one
+Two daphne nodes (`tests.rtc.cluster.conftest.make_cluster`) on one PostgreSQL database and one
 Redis, their composed recordings in one S3-compatible bucket (a local S3 server, moto's server
 mode): in a cluster the storage is shared, so any node serves any recording's file.
 """
@@ -22,7 +22,6 @@ import pytest
 
 from bots.peer import Bot
 from bots.signaling import SignalingError
-from tests.cluster.conftest import Cluster, make_cluster, wait_for
 from tests.recordings.conftest import (
     LocalS3,
     decode_errors,
@@ -30,6 +29,7 @@ from tests.recordings.conftest import (
     mean_volume,
     tile_contrast,
 )
+from tests.rtc.cluster.conftest import Cluster, make_cluster, wait_for
 from tests.support.processes import ffmpeg_under
 from tests.support.waiting import eventually
 

@@ -29,8 +29,8 @@ from rtc.cluster.store import ClusterStore
 from rtc.recording.manager import recorder
 from rtc.services.mediasoup_service import MediasoupService
 from rtc.services.room_service import RoomService
-from tests.cluster.conftest import REDIS_URL
 from tests.recordings.test_recording_files import _left_behind
+from tests.rtc.cluster.conftest import REDIS_URL
 from tests.support.waiting import eventually
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(120)]

@@ -4,7 +4,7 @@ and then disconnected with 4429 and its peer released at once, and a client that
 after being refused is served again. Nobody else's call is touched.
 
 (Drop-and-resume within the grace period and release past it are shown by
-``tests/rtc/test_rtc_lifecycle.py``; attendance across them by ``test_rel_attendance.py``.)
+``tests/rtc/services/test_rtc_lifecycle.py``; attendance across them by ``test_rel_attendance.py``.)
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ async def test_transport_whose_dtls_never_arrives_is_closed(rtc_service, rtc_cli
     """The member sends connectTransport (a DTLS fingerprint) but no ICE or DTLS ever follows:
     at the deadline the transport is closed with reason connect_timeout, its producer with it,
     the host is told, and the worker's router no longer has the transport. (A transport that
-    never even got connectTransport: tests/rtc/test_rtc_lifecycle.py.)"""
+    never even got connectTransport: tests/rtc/services/test_rtc_lifecycle.py.)"""
     settings.RTC_LIMITS = {**settings.RTC_LIMITS, "TRANSPORT_CONNECT_TIMEOUT_SECONDS": 10}
     host, member = await join_both(rtc_client, meeting, host_user, member_user)
     send = await member.transport("send", connect=False)

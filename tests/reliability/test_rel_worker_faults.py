@@ -6,7 +6,7 @@ worker and its media flows again.
 
 (Recovery of the killed worker's own call is shown end to end by
 ``tests/rtc/test_rtc_e2e.py::test_killed_worker_call_recovers_with_media``; the in-process model
-by ``tests/rtc/test_rtc_worker_faults.py``.)
+by ``tests/rtc/services/test_rtc_worker_faults.py``.)
 """
 
 from __future__ import annotations

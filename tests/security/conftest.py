@@ -1,8 +1,8 @@
 """Fixtures for the security tests: a live call to attack, users of every role, the rtc fixtures.
 
 ``arena``: in ``meeting`` the host and a member send each other real audio and video
-(pymediasoup peers, :class:`tests.ops.call_peer.CallPeer`) while an invited attacker holds a
-peer with a transport and a producer of its own; a second meeting has two peers with a
+(pymediasoup peers, :class:`tests.rtc.operations.call_peer.CallPeer`) while an invited attacker
+holds a peer with a transport and a producer of its own; a second meeting has two peers with a
 transport, a producer and a consumer. ``arena.snapshot()`` records what every victim owns,
 in the room model and in the worker, so a test can show it is untouched.
 """
@@ -19,8 +19,8 @@ from channels.db import database_sync_to_async
 from meetings import services
 from meetings.models import Meeting
 from rtc.services.room_service import RoomService
-from tests.ops.call_peer import CallPeer
 from tests.rtc.conftest import RtcClient, rtc_client, rtc_service, rtc_settings  # noqa: F401
+from tests.rtc.operations.call_peer import CallPeer
 from tests.support.rtc_client import audio_link
 
 

@@ -62,16 +62,16 @@ FOLDER_TIERS: dict[str, str] = {
 
 FILE_TIERS: dict[str, str] = {
     "tests/faults/test_fault_worker_load.py": "e2e",  # bench.worker_kill_load's daphne
-    "tests/cluster/test_make_cluster.py": "e2e",  # make cluster's nodes
+    "tests/rtc/cluster/test_make_cluster.py": "e2e",  # make cluster's nodes
 }
 """Test files that start what no fixture or name of theirs shows."""
 
 SLOW: tuple[str, ...] = (
     # a child Python, node or redis-server process (the --tier-guard finds them)
     "tests/bots/test_bots_parts.py::test_the_bots_import_nothing_from_django",
-    "tests/ops/test_ops_db_pool.py::",
-    "tests/ops/test_ops_gc.py::",
-    "tests/ops/test_ops_logging.py::test_log_format_json_setting_writes_json_lines",
+    "tests/conference/test_ops_db_pool.py::",
+    "tests/conference/test_ops_gc.py::",
+    "tests/rtc/operations/test_ops_logging.py::test_log_format_json_setting_writes_json_lines",
     "tests/reliability/test_limits_config.py::test_rtc_environment_variables_set_the_limits",
     "tests/reliability/test_limits_config.py::test_no_rtc_environment_means_the_defaults",
     "tests/reliability/test_limits_config.py::test_bad_rtc_values_fail_at_start_up",
@@ -79,12 +79,12 @@ SLOW: tuple[str, ...] = (
     "tests/security/test_sec_deploy.py::",
     "tests/security/test_sec_login_client_address.py::test_the_settings_come_from_the_environment",
     "tests/web/test_js_units.py::",
-    "tests/ws/test_connect_cost.py::test_sqlite_connections_use_the_write_ahead_log",
-    "tests/ws/test_redis_burst.py::test_a_redis_restarted_empty_gets_this_process_members_back",
-    "tests/ws/test_socket_limits.py::test_environment_variables_set_the_socket_limits",
-    "tests/ws/test_socket_limits.py::test_bad_socket_limit_stops_the_start_up",
-    "tests/ws/test_twisted_write.py::test_small_frames_go_out_without_waiting_for_writability",
-    "tests/ws/test_twisted_write.py::test_the_unpatched_reactor_gives_the_same_bytes",
+    "tests/rtc/websocket/test_connect_cost.py::test_sqlite_connections_use_the_write_ahead_log",
+    "tests/rtc/websocket/test_redis_burst.py::test_a_redis_restarted_empty_gets_this_process_members_back",
+    "tests/rtc/websocket/test_socket_limits.py::test_environment_variables_set_the_socket_limits",
+    "tests/rtc/websocket/test_socket_limits.py::test_bad_socket_limit_stops_the_start_up",
+    "tests/conference/test_twisted_write.py::test_small_frames_go_out_without_waiting_for_writability",
+    "tests/conference/test_twisted_write.py::test_the_unpatched_reactor_gives_the_same_bytes",
     # a fuzzer: about 15 s per role
     "tests/security/test_sec_api_schema_fuzz.py::",
 )

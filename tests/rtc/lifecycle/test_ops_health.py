@@ -13,7 +13,7 @@ from django.db.utils import ConnectionHandler
 from django.test import AsyncClient
 
 from rtc.lifecycle import health
-from tests.ops.conftest import value
+from tests.rtc.operations.conftest import value
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -21,7 +21,7 @@ import redis
 
 from bots.live_cluster import _postgres_server
 from bots.live_daphne import ROOT, _postgres, _with_database, free_port
-from tests.cluster.conftest import REDIS_URL
+from tests.rtc.cluster.conftest import REDIS_URL
 
 pytestmark = pytest.mark.timeout(180)
 

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from bots.signaling import SignalingError
-from tests.cluster.conftest import (
+from tests.rtc.cluster.conftest import (
     Cluster,
     candidate_addresses,
     make_cluster,

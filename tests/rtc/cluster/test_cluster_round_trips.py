@@ -34,7 +34,7 @@ from bots.live_daphne import LiveDaphne
 from bots.signaling import SignalingClient
 from conference import channel_layers
 from rtc.cluster import presence, store
-from tests.cluster.conftest import MEETING, SEED
+from tests.rtc.cluster.conftest import MEETING, SEED
 
 pytestmark = [pytest.mark.timeout(180)]
 

@@ -12,8 +12,8 @@ from prometheus_client.openmetrics.parser import (
 
 from rtc.operations.media_sampling import MediaSample
 from rtc.operations.metrics import _Totals
-from tests.ops.call_peer import CallPeer
-from tests.ops.conftest import METRICS_TOKEN, Samples, total, value
+from tests.rtc.operations.call_peer import CallPeer
+from tests.rtc.operations.conftest import METRICS_TOKEN, Samples, total, value
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import pytest
 
 from bots.peer import Bot
-from tests.cluster.conftest import Cluster, make_cluster, wait_for
+from tests.rtc.cluster.conftest import Cluster, make_cluster, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=False)
 

@@ -19,7 +19,7 @@ from conference.log_context import ContextFilter, JsonFormatter
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 PEER_IN_MESSAGE = re.compile(r"\bpeer:([0-9a-f-]{36})")
 
 

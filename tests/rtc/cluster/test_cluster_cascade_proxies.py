@@ -25,9 +25,9 @@ from rtc.cluster.cascade import (
     shunned,
 )
 from rtc.signaling.errors import SignalingError
-from tests.cluster import test_cluster_nodes
-from tests.cluster.conftest import wait_for
-from tests.cluster.test_cluster_nodes import Pair
+from tests.rtc.cluster import test_cluster_nodes
+from tests.rtc.cluster.conftest import wait_for
+from tests.rtc.cluster.test_cluster_nodes import Pair
 
 pair = test_cluster_nodes.pair
 """Two started nodes in this process (the fixture of `test_cluster_nodes`)."""

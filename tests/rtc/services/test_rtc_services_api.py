@@ -20,7 +20,7 @@ from importlinter.contracts.forbidden import ForbiddenContract
 
 import rtc.services
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 class _Forbidden(ForbiddenContract):

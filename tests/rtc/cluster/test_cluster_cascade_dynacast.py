@@ -17,10 +17,10 @@ import pytest
 from rtc.cluster import remote
 from rtc.cluster.cascade import RemoteConsumer, pipe_between
 from rtc.services.dynacast import EVENT, Dynacast
-from tests.cluster import test_cluster_nodes
-from tests.cluster.conftest import wait_for
-from tests.cluster.test_cluster_cascade_proxies import open_link
-from tests.cluster.test_cluster_nodes import Pair
+from tests.rtc.cluster import test_cluster_nodes
+from tests.rtc.cluster.conftest import wait_for
+from tests.rtc.cluster.test_cluster_cascade_proxies import open_link
+from tests.rtc.cluster.test_cluster_nodes import Pair
 from tests.support.media import simulcast_parameters
 
 pair = test_cluster_nodes.pair

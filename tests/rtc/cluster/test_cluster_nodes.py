@@ -32,7 +32,7 @@ from rtc.policy.attendance import attendance
 from rtc.services.mediasoup_service import MediasoupService
 from rtc.services.room_service import RoomService
 from rtc.websocket.limits import SocketLimit, SocketSlot, open_sockets
-from tests.cluster.conftest import REDIS_URL
+from tests.rtc.cluster.conftest import REDIS_URL
 from tests.support.waiting import eventually
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(60)]

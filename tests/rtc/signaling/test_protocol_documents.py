@@ -15,7 +15,7 @@ from rtc.signaling.events import EVENTS
 from rtc.signaling.routes import ROUTES
 from rtc.websocket.envelope import CloseCode, registry
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 NAMESPACED = re.compile(r"""['"]((?:rtc|chat|hand|reaction|whiteboard|lobby|events|meeting):"""
                         r"""[A-Za-z]+)['"]""")
 GENERATED = {ROOT / "static/src/lib/protocol-codes.js", ROOT / "bots/protocol_codes.py"}

@@ -282,7 +282,7 @@ async def test_dynacast_counts_the_consumers_on_other_routers(rtc_service: RoomS
                                                               make_user, spread_settings):
     """A simulcast camera consumed only on another router: the sender is told the layer that
     consumer prefers (the pipe consumer, which forwards every layer, does not count)."""
-    from tests.rtc.test_rtc_dynacast import simulcast_parameters
+    from tests.rtc.services.test_rtc_dynacast import simulcast_parameters
 
     spread_settings.RTC_DYNACAST = {"RAISE_DELAY": 0.02, "LOWER_DELAY": 0.3}
     spread_settings.RTC_LIMITS = {**spread_settings.RTC_LIMITS, "PEERS_PER_ROUTER": 1}

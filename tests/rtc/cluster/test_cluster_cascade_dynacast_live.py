@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from bots.signaling import SignalingClient
-from tests.cluster.conftest import Cluster, make_cluster, wait_for
-from tests.cluster.test_cluster_cascade import hosted
+from tests.rtc.cluster.conftest import Cluster, make_cluster, wait_for
+from tests.rtc.cluster.test_cluster_cascade import hosted
 from tests.support.media import simulcast_parameters
 from tests.support.rtc_client import DTLS_PARAMETERS
 

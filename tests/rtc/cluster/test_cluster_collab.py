@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import pytest
 
 from bots.signaling import SignalingClient
-from tests.cluster.conftest import Cluster, make_cluster
+from tests.rtc.cluster.conftest import Cluster, make_cluster
 
 pytestmark = pytest.mark.django_db(transaction=False)
 

@@ -17,14 +17,14 @@ from typing import Any
 import pytest
 
 from bots.peer import Bot
-from tests.cluster.conftest import (
+from tests.rtc.cluster.conftest import (
     Cluster,
     candidate_addresses,
     make_cluster,
     record_replies,
     wait_for,
 )
-from tests.cluster.test_cluster_call import _api
+from tests.rtc.cluster.test_cluster_call import _api
 
 pytestmark = pytest.mark.django_db(transaction=False)
 
