@@ -38,7 +38,7 @@ from django.contrib.auth import get_user_model
 from conference.errors import ApplicationError
 from rtc.services import notify
 from rtc.signaling.errors import ErrorCode, SignalingError
-from rtc.websocket.envelope import Request
+from rtc.websocket.envelope import Envelope
 
 __all__ = ["RelayedError", "RemoteConnection", "Relay"]
 
@@ -108,7 +108,7 @@ class Relay:
 
     # -- the socket's side ----------------------------------------------------------------------
 
-    async def forward(self, owner: str, conn: Any, name: str, request: Request) -> dict[str, Any]:
+    async def forward(self, owner: str, conn: Any, name: str, request: Envelope) -> dict[str, Any]:
         """Have ``owner`` serve ``request`` of ``conn``; its reply data, or its error raised
         as a SignalingError with the same message and code."""
         message = {

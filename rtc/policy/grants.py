@@ -110,11 +110,6 @@ class Grants:
         needed = SOURCE_GRANT.get(source) if isinstance(source, str) else None
         return needed is not None and needed in self.publish
 
-    @property
-    def publishes(self) -> bool:
-        """Whether it may publish anything at all."""
-        return bool(self.publish) and not self.hidden
-
 
 class GrantStore:
     """Grants changed during calls, by (meeting id, user id); bounded, oldest dropped first.

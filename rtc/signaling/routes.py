@@ -32,7 +32,7 @@ from rtc.signaling.errors import ErrorCode, SignalingError
 from rtc.signaling.payloads import Payload
 from rtc.signaling.schemas import Request as RequestModel
 from rtc.signaling.schemas import validate
-from rtc.websocket.envelope import Connection, Request, registry
+from rtc.websocket.envelope import Connection, Envelope, registry
 
 __all__ = ["ROUTES", "Route", "parse_request", "reply_type", "route", "serve_here"]
 
@@ -104,7 +104,7 @@ def route(name: str, *, schema: type[RequestModel], grant: rtc_grants.Check,
                          summary=(impl.__doc__ or "").strip().split("\n")[0])
         ROUTES[name] = declared
 
-        async def handler(conn: Connection, request: Request) -> Reply:
+        async def handler(conn: Connection, request: Envelope) -> Reply:
             parsed = declared.validate(request.data)
             rtc_grants.check(conn, name, declared.grant, parsed)
             relayed = await cluster.route_request(conn, name, request,

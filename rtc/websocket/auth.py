@@ -75,7 +75,7 @@ class SocketSessionMiddleware(SessionMiddleware):
     start (``save_message_types``); for every other message its wrapper still reads the lazy
     session twice (``modified``, ``is_empty()``) and adds a coroutine to the path of every
     frame (about 37 a peer in a call's set-up, 3 % of the event loop in a burst of 200 joins:
-    bench/README.md, issue 13). A WebSocket never sends an HTTP response start, so its
+    bench/README.md, call set-up). A WebSocket never sends an HTTP response start, so its
     application gets the server's ``send`` itself; the session in the scope is the same.
     """
 
@@ -117,8 +117,8 @@ class _TokenLookups:
     A lookup arriving while none is being made starts one at once; those arriving meanwhile
     wait for it and are then made in one query (up to `TOKEN_BATCH`): in a burst of sockets
     (200 users opening their sockets in the same second) that is a few trips to the database
-    thread instead of one per socket, queued with the joins (issue 13). Every waiting lookup
-    gets the outcome of its own key, or the query's exception.
+    thread instead of one per socket, which would otherwise queue with the joins. Every waiting
+    lookup gets the outcome of its own key, or the query's exception.
     """
 
     def __init__(self) -> None:

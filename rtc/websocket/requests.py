@@ -25,7 +25,7 @@ from rtc.websocket.envelope import (
     ProtocolError,
     error_reply,
     max_message_chars,
-    parse_request,
+    parse_envelope,
     request_id_of,
     success_reply,
 )
@@ -79,7 +79,7 @@ async def serve_request(conn: MeetingConsumer, content: Any) -> None:
     """Validate the envelope, count it, dispatch it to the registered handler, reply."""
     registry = conn.registry
     try:
-        request = parse_request(content, known_types=registry.types)
+        request = parse_envelope(content, known_types=registry.types)
     except ProtocolError as error:
         await conn.send_json(error_reply(error.request_id, error.message, str(error.code)))
         return

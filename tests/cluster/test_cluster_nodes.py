@@ -286,13 +286,13 @@ async def test_operator_views_and_actions_reach_the_node_running_the_call(
     from rtc.cluster.ops import on_every_node, on_owner
     from rtc.policy.grants import grant_store
     from rtc.signaling.errors import SignalingError
-    from rtc.websocket.envelope import Request
+    from rtc.websocket.envelope import Envelope
 
     meeting_id = str(meeting.id)
     assert await pair.b.store.claim(meeting_id, "b-node") == "b-node"
     channel = await pair.layer.new_channel()
     conn = pair.conn(meeting, host_user, channel)
-    joined = await cluster.route_request(conn, "rtc:join", Request(
+    joined = await cluster.route_request(conn, "rtc:join", Envelope(
         type="rtc:join", data={"displayName": "Hosting"}, request_id="r1"))
     assert joined is not None and meeting_id in pair.b.service.rooms
     assert meeting_id not in pair.a.service.rooms

@@ -7,7 +7,7 @@ here as a count that grew. The node's own periodic work (heartbeat, the channel 
 blocking receive) and connection set-up are left out; phases are told apart by an ``ECHO``
 this test sends once the server went quiet.
 
-Session 6 (issue 13) cut a second peer's set-up from 10 round trips to 6: the group's
+A second peer's set-up takes 6 round trips, not the 10 it took before: the group's
 ``ZADD`` and ``EXPIRE`` are one script, the presence mirror's ``SADD`` and ``EXPIRE`` one
 batched script call, and the placement (``GET`` then ``EXISTS`` before) none at all on the
 node that surely owns the call (`rtc.cluster.node.Node.owns`), one script otherwise.
