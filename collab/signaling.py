@@ -1,7 +1,7 @@
 """The collaboration requests of the meeting socket: chat, hands, reactions, whiteboard, lobby.
 
 Declared like the ``rtc:*`` requests (`rtc.signaling.routes.route`: the socket's request
-rate, then the schema from `collab.schemas`, then the grant of `rtc.grants`). Each handler
+rate, then the schema from `collab.schemas`, then the grant of `rtc.policy.grants`). Each handler
 is thin: its own rate (chat, reactions and hands, drawing, pointer: a human pace, far below
 the socket's), a service on the database thread, then the event
 after the commit: to the meeting's group through the connection's ``broadcast`` (the
@@ -21,7 +21,7 @@ from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.dispatch import receiver
 
-from collab import chat, lobby, whiteboard
+from collab import chat, lobby, replies, whiteboard
 from collab.access import require_host
 from collab.config import collab_limits
 from collab.hands import hand_queues
@@ -38,14 +38,14 @@ from collab.schemas import (
     WhiteboardEraseRequest,
 )
 from meetings.models import Meeting
-from rtc import grants
-from rtc.grants import connection_grants
-from rtc.protocol import Connection, registry
+from rtc.policy import grants
+from rtc.policy.grants import connection_grants
 from rtc.services import Peer, Room, current_room_service, get_room_service, send_to
 from rtc.signaling.errors import ErrorCode, SignalingError
 from rtc.signaling.ratelimit import RateLimiter
 from rtc.signaling.routes import route
 from rtc.signals import room_closed
+from rtc.websocket.envelope import Connection, registry
 
 __all__ = ["board_limiter", "chat_limiter", "pointer_limiter", "reaction_limiter"]
 
@@ -100,7 +100,7 @@ def _host_by_grant(conn: Connection) -> bool | None:
 # --- chat ----------------------------------------------------------------------------------------
 
 
-@route("chat:send", schema=ChatSendRequest, grant=grants.chat,
+@route("chat:send", schema=ChatSendRequest, grant=grants.chat, reply=replies.ChatSentReply,
        events=("chat:message",))
 async def chat_send(conn: Connection, request: ChatSendRequest) -> Reply:
     """Send a message to everyone, or privately to the peer ``to``; everyone it is for gets
@@ -132,7 +132,7 @@ async def chat_send(conn: Connection, request: ChatSendRequest) -> Reply:
     return {"id": message.pk}
 
 
-@route("chat:history", schema=EmptyRequest, grant=grants.allowed)
+@route("chat:history", schema=EmptyRequest, grant=grants.allowed, reply=replies.ChatHistoryReply)
 async def chat_history(conn: Connection, request: EmptyRequest) -> Reply:
     """The messages this connection's user may read, oldest first (the newest
     ``CHAT_HISTORY_LIMIT``)."""
@@ -141,7 +141,7 @@ async def chat_history(conn: Connection, request: EmptyRequest) -> Reply:
     return {"messages": messages}
 
 
-@route("chat:delete", schema=ChatDeleteRequest, grant=grants.host,
+@route("chat:delete", schema=ChatDeleteRequest, grant=grants.host, reply=replies.ChatDeletedReply,
        events=("chat:deleted",))
 async def chat_delete(conn: Connection, request: ChatDeleteRequest) -> Reply:
     """Host only: delete a message; everyone gets ``chat:deleted``."""
@@ -155,7 +155,7 @@ async def chat_delete(conn: Connection, request: ChatDeleteRequest) -> Reply:
 # --- hands and reactions ------------------------------------------------------------------------
 
 
-@route("hand:raise", schema=EmptyRequest, grant=grants.chat,
+@route("hand:raise", schema=EmptyRequest, grant=grants.chat, reply=replies.HandRaisedReply,
        events=("hand:raised",))
 async def hand_raise(conn: Connection, request: EmptyRequest) -> Reply:
     """Raise this peer's hand; everyone gets ``hand:raised`` (once, however often asked)."""
@@ -170,7 +170,7 @@ async def hand_raise(conn: Connection, request: EmptyRequest) -> Reply:
     return {"raised": True, "position": position}
 
 
-@route("hand:lower", schema=HandLowerRequest, grant=grants.allowed,
+@route("hand:lower", schema=HandLowerRequest, grant=grants.allowed, reply=replies.HandLoweredReply,
        events=("hand:lowered",))
 async def hand_lower(conn: Connection, request: HandLowerRequest) -> Reply:
     """Lower this peer's hand, or (host) anyone's; everyone gets ``hand:lowered``."""
@@ -189,7 +189,8 @@ async def hand_lower(conn: Connection, request: HandLowerRequest) -> Reply:
     return {"peerId": target, "lowered": lowered is not None}
 
 
-@route("hand:list", schema=EmptyRequest, grant=grants.allowed, call_state=True)
+@route("hand:list", schema=EmptyRequest, grant=grants.allowed, reply=replies.HandListReply,
+       call_state=True)
 async def hand_list(conn: Connection, request: EmptyRequest) -> Reply:
     """The hands up in this call, first raised first (empty before anyone joined). The
     queue lives beside the call, so in a cluster the call's owner answers, whichever node
@@ -201,7 +202,7 @@ async def hand_list(conn: Connection, request: EmptyRequest) -> Reply:
     return {"hands": [h.payload() for h in hand_queues.queue(room.meeting_id, room.peers)]}
 
 
-@route("reaction:send", schema=ReactionRequest, grant=grants.chat,
+@route("reaction:send", schema=ReactionRequest, grant=grants.chat, reply=replies.NothingReply,
        events=("reaction:shown",))
 async def reaction_send(conn: Connection, request: ReactionRequest) -> Reply:
     """Show a reaction on this peer's tile: everyone gets ``reaction:shown``; not stored."""
@@ -235,7 +236,7 @@ def _peer_id(conn: Connection) -> str | None:
 
 
 @route("whiteboard:draw", schema=WhiteboardDrawRequest, grant=grants.whiteboard,
-       events=("whiteboard:op",))
+       reply=replies.WhiteboardSeqReply, events=("whiteboard:op",))
 async def whiteboard_draw(conn: Connection, request: WhiteboardDrawRequest) -> Reply:
     """Add an element; the others get ``whiteboard:op`` (``add``) with its ``seq``."""
     _take_board(conn)
@@ -247,7 +248,7 @@ async def whiteboard_draw(conn: Connection, request: WhiteboardDrawRequest) -> R
 
 
 @route("whiteboard:erase", schema=WhiteboardEraseRequest, grant=grants.whiteboard,
-       events=("whiteboard:op",))
+       reply=replies.WhiteboardErasedReply, events=("whiteboard:op",))
 async def whiteboard_erase(conn: Connection, request: WhiteboardEraseRequest) -> Reply:
     """Erase elements (eraser, undo); the others get ``whiteboard:op`` (``erase``)."""
     _take_board(conn)
@@ -259,7 +260,7 @@ async def whiteboard_erase(conn: Connection, request: WhiteboardEraseRequest) ->
     return {"seq": op["seq"], "erased": op["ids"]}
 
 
-@route("whiteboard:clear", schema=EmptyRequest, grant=grants.host,
+@route("whiteboard:clear", schema=EmptyRequest, grant=grants.host, reply=replies.WhiteboardSeqReply,
        events=("whiteboard:op",))
 async def whiteboard_clear(conn: Connection, request: EmptyRequest) -> Reply:
     """Host only: clear the board; the others get ``whiteboard:op`` (``clear``)."""
@@ -270,14 +271,15 @@ async def whiteboard_clear(conn: Connection, request: EmptyRequest) -> Reply:
     return {"seq": op["seq"]}
 
 
-@route("whiteboard:state", schema=EmptyRequest, grant=grants.allowed)
+@route("whiteboard:state", schema=EmptyRequest, grant=grants.allowed,
+       reply=replies.WhiteboardStateReply)
 async def whiteboard_state(conn: Connection, request: EmptyRequest) -> Reply:
     """The whole board (elements, ``seq``, ``clearedSeq``): for late joiners and reconnects."""
     return await database_sync_to_async(whiteboard.board_state)(meeting_id=conn.meeting_id)
 
 
 @route("whiteboard:pointer", schema=PointerRequest, grant=grants.whiteboard,
-       events=("whiteboard:pointer",))
+       reply=replies.NothingReply, events=("whiteboard:pointer",))
 async def whiteboard_pointer(conn: Connection, request: PointerRequest) -> Reply:
     """Show where this peer points: the others get ``whiteboard:pointer``; not stored."""
     _take(pointer_limiter, conn, collab_limits().board_pointer_per_second,
@@ -302,7 +304,7 @@ def _waiting_for_host(meeting_id: Any, actor: Any, host_by_grant: bool | None) -
     return lobby.lobby_waiting(meeting_id=meeting_id)
 
 
-@route("lobby:list", schema=EmptyRequest, grant=grants.host)
+@route("lobby:list", schema=EmptyRequest, grant=grants.host, reply=replies.LobbyListReply)
 async def lobby_list(conn: Connection, request: EmptyRequest) -> Reply:
     """Host only: who waits in the lobby now, first come first."""
     waiting = await database_sync_to_async(_waiting_for_host)(conn.meeting_id, conn.user,
@@ -324,14 +326,14 @@ async def _decide(conn: Connection, request: LobbyDecisionRequest, *, admit: boo
 
 
 @route("lobby:admit", schema=LobbyDecisionRequest, grant=grants.host,
-       events=("lobby:admitted", "lobby:decided"))
+       reply=replies.LobbyDecidedReply, events=("lobby:admitted", "lobby:decided"))
 async def lobby_admit(conn: Connection, request: LobbyDecisionRequest) -> Reply:
     """Host only: let a waiting person in (they get ``lobby:admitted``, then enter)."""
     return await _decide(conn, request, admit=True)
 
 
 @route("lobby:deny", schema=LobbyDecisionRequest, grant=grants.host,
-       events=("lobby:denied", "lobby:decided"))
+       reply=replies.LobbyDecidedReply, events=("lobby:denied", "lobby:decided"))
 async def lobby_deny(conn: Connection, request: LobbyDecisionRequest) -> Reply:
     """Host only: turn a waiting person away (they get ``lobby:denied`` and are closed)."""
     return await _decide(conn, request, admit=False)

@@ -7,6 +7,7 @@ uses its own key prefix and deletes its keys at the end, so runs never see each 
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
@@ -57,6 +58,26 @@ def _aiortc_on_loopback() -> None:
     """Python peers (pymediasoup/aiortc) gather candidates on 127.0.0.1 only and never contact
     a public STUN server: tests send traffic to loopback addresses only."""
     restrict_aiortc_to_loopback()
+
+
+# --- outgoing check ------------------------------------------------------------------------------
+
+# Every reply and event a meeting socket sends is checked against its declared model
+# (rtc/signaling/outgoing.py); servers started by the tests (LiveDaphne) inherit the switch.
+os.environ["SIGNALING_CHECK_OUTGOING"] = "1"
+
+
+@pytest.fixture(autouse=True)
+def _outgoing_checked() -> Iterator[None]:
+    """Turn the outgoing check on, and fail a test during which a socket of this process
+    tried to send a frame its declaration does not allow (even one a handler swallowed)."""
+    from rtc.signaling import outgoing
+
+    settings.SIGNALING_CHECK_OUTGOING = True
+    outgoing.violations.clear()
+    yield
+    refused, outgoing.violations[:] = list(outgoing.violations), []
+    assert not refused, f"undeclared outgoing frames: {refused}"
 
 
 # --- channel layer ------------------------------------------------------------------------------
@@ -121,7 +142,7 @@ def _fresh_channel_layer() -> Iterator[None]:
 
 @pytest.fixture(autouse=True)
 def _no_cluster_node_left() -> Iterator[None]:
-    """No test leaves this process a cluster node: ``rtc.startup.start_pool`` joins the
+    """No test leaves this process a cluster node: ``rtc.lifecycle.startup.start_pool`` joins the
     cluster whenever Redis is configured (the PostgreSQL + Redis pass), and a node left behind
     would route every later test's calls through a Redis store whose event loop is gone."""
     from rtc import cluster

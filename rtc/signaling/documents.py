@@ -1,5 +1,6 @@
-"""Documents generated from the route table: JSON Schema, AsyncAPI 3.0, ``PROTOCOL.md``'s
-tables, and the code tables of the two clients (browser and bots).
+"""Documents generated from the route table and the event table: JSON Schema, AsyncAPI 3.0,
+``PROTOCOL.md``'s tables, and the code tables of the two clients (browser and bots). Requests,
+replies and events each carry their pydantic model's schema.
 
 Why generated: each of these used to be written by hand and drifted (close codes copied in
 three places with nothing checking them). ``python manage.py protocol_docs`` writes them;
@@ -15,11 +16,15 @@ import re
 from pathlib import Path
 from typing import Any
 
-from rtc.protocol import MAX_REQUEST_ID_LENGTH, CloseCode
-from rtc.signaling.events import EVENTS
-from rtc.signaling.routes import ROUTES, Route
+from pydantic import BaseModel
 
-__all__ = ["GENERATED", "asyncapi", "error_codes", "json_schema", "render_all", "stale"]
+from rtc.signaling.events import EVENTS
+from rtc.signaling.replies import BUILTIN_REPLIES
+from rtc.signaling.routes import ROUTES, Route
+from rtc.websocket.envelope import MAX_REQUEST_ID_LENGTH, CloseCode
+
+__all__ = ["GENERATED", "asyncapi", "error_codes", "json_schema", "render_all", "reply_models",
+           "stale"]
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA_ID = "https://conference.invalid/schemas/meeting-socket.json"
@@ -52,17 +57,58 @@ def _doc(enum: type, name: str) -> str:
 # --- JSON Schema -----------------------------------------------------------------------------
 
 
-def _data_schema(route: Route, defs: dict[str, Any]) -> dict[str, Any]:
-    model = route.model
+def _model_ref(model: type[BaseModel], defs: dict[str, Any]) -> dict[str, Any]:
+    """``model``'s schema (and its nested models') put in ``defs``; a reference to it."""
     schema = model.model_json_schema(by_alias=True, ref_template="#/$defs/{model}")
-    for name, sub in schema.pop("$defs", {}).items():
+    for name, sub in [*schema.pop("$defs", {}).items(), (model.__name__, schema)]:
+        if defs.get(name, sub) != sub:
+            raise ValueError(f"two payload models are named {name}")
         defs[name] = sub
-    defs[model.__name__] = schema
     return {"$ref": f"#/$defs/{model.__name__}"}
 
 
+def _data_schema(route: Route, defs: dict[str, Any]) -> dict[str, Any]:
+    return _model_ref(route.model, defs)
+
+
+def reply_models() -> dict[str, type[BaseModel] | None]:
+    """Every request type (routes and built-ins) → its success reply's model."""
+    models: dict[str, type[BaseModel] | None] = {
+        name: ROUTES[name].reply_schema for name in sorted(ROUTES)}
+    models.update(sorted(BUILTIN_REPLIES.items()))
+    return models
+
+
+def _server_messages(defs: dict[str, Any]) -> list[dict[str, Any]]:
+    """The envelopes the server sends: each request's success reply, the error reply and
+    each event, with their data's schema in ``defs``."""
+    request_id = {"type": "string", "minLength": 1, "maxLength": MAX_REQUEST_ID_LENGTH}
+    messages: list[dict[str, Any]] = []
+    for name, model in reply_models().items():
+        data = _model_ref(model, defs) if model is not None else {"type": "object"}
+        messages.append({"title": f"reply to {name}",
+                         "description": (model.__doc__ or "").strip() if model else "",
+                         "type": "object", "additionalProperties": False,
+                         "required": ["data"],
+                         "properties": {"requestId": request_id, "data": data}})
+    messages.append({"title": "error reply", "description": "A request refused or failed.",
+                     "type": "object", "additionalProperties": False,
+                     "required": ["error", "code"],
+                     "properties": {"requestId": request_id, "error": {"type": "string"},
+                                    "code": {"enum": sorted(error_codes())}}})
+    for name in sorted(EVENTS):
+        event = EVENTS[name]
+        messages.append({"title": name, "description": f"To {event.to}.",
+                         "type": "object", "additionalProperties": False,
+                         "required": ["type", "data"],
+                         "properties": {"type": {"const": name},
+                                        "data": _model_ref(event.model, defs)}})
+    return messages
+
+
 def json_schema() -> dict[str, Any]:
-    """A JSON Schema (2020-12) of every request envelope the socket accepts."""
+    """A JSON Schema (2020-12) of every request envelope the socket accepts (the root) and of
+    every reply and event it sends (``$defs/ServerMessage``)."""
     defs: dict[str, Any] = {}
     requests = []
     for name in sorted(ROUTES):
@@ -81,9 +127,11 @@ def json_schema() -> dict[str, Any]:
                 "data": {"anyOf": [_data_schema(route, defs), {"type": "null"}]},
             },
         })
+    server = {"title": "Meeting socket replies and events", "oneOf": _server_messages(defs)}
+    defs = dict(sorted(defs.items()))
+    defs["ServerMessage"] = server
     return {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": SCHEMA_ID,
-            "title": "Meeting socket requests", "oneOf": requests,
-            "$defs": dict(sorted(defs.items()))}
+            "title": "Meeting socket requests", "oneOf": requests, "$defs": defs}
 
 
 # --- AsyncAPI 3.0 ----------------------------------------------------------------------------
@@ -95,7 +143,7 @@ def _message_id(name: str) -> str:
 
 def asyncapi() -> dict[str, Any]:
     """An AsyncAPI 3.0 document of the meeting socket: requests sent, replies and events
-    received, with the request payloads from :func:`json_schema`."""
+    received, each with its payload's schema from :func:`json_schema`."""
     schema = json_schema()
     messages: dict[str, Any] = {}
     send, receive = [], []
@@ -106,23 +154,15 @@ def asyncapi() -> dict[str, Any]:
         messages[key] = {"name": request["title"], "summary": request["description"],
                          "payload": payload}
         send.append({"$ref": f"#/channels/meeting/messages/{key}"})
-    messages["reply"] = {"name": "reply", "summary": "The answer to a request: its requestId "
-                         "and data (whose type is the route's reply type), or error and code.",
-                         "payload": {"type": "object", "properties": {
-                             "requestId": {"type": "string"}, "data": {"type": "object"},
-                             "error": {"type": "string"},
-                             "code": {"enum": sorted(error_codes())}}}}
-    receive.append({"$ref": "#/channels/meeting/messages/reply"})
-    for name in sorted(EVENTS):
-        event = EVENTS[name]
-        key = "event_" + _message_id(name)
-        messages[key] = {"name": name, "summary": f"To {event.to}: {event.data}",
-                         "payload": {"type": "object", "required": ["type", "data"],
-                                     "properties": {"type": {"const": name},
-                                                    "data": {"type": "object"}}}}
+    for message in schema["$defs"]["ServerMessage"]["oneOf"]:
+        title = message["title"]
+        key = ("reply_" + _message_id(title[len("reply to "):]) if title.startswith("reply to ")
+               else "error_reply" if title == "error reply" else "event_" + _message_id(title))
+        payload = json.loads(json.dumps(message).replace("#/$defs/", "#/components/schemas/"))
+        messages[key] = {"name": title, "summary": message["description"], "payload": payload}
         receive.append({"$ref": f"#/channels/meeting/messages/{key}"})
-    components = json.loads(json.dumps(schema["$defs"]).replace("#/$defs/",
-                                                                 "#/components/schemas/"))
+    schemas = {k: v for k, v in schema["$defs"].items() if k != "ServerMessage"}
+    components = json.loads(json.dumps(schemas).replace("#/$defs/", "#/components/schemas/"))
     return {
         "asyncapi": "3.0.0",
         "info": {"title": "Meeting socket", "version": "1",
@@ -145,11 +185,35 @@ def asyncapi() -> dict[str, Any]:
 # --- PROTOCOL.md tables ----------------------------------------------------------------------
 
 
+def _model_fields(model: type[BaseModel] | None, *, skip: tuple[str, ...] = ()) -> str:
+    """A model's wire fields, ``?`` after the optional ones."""
+    if model is None:
+        return "—"
+    schema = model.model_json_schema(by_alias=True)
+    required = set(schema.get("required", []))
+    shown = []
+    for name, prop in schema.get("properties", {}).items():
+        if name in skip:
+            continue
+        text = f"`{name}`" if name in required else f"`{name}?`"
+        if len(prop.get("enum", ())) > 1:  # a Literal's values
+            text += " (" + ", ".join(f"`{choice}`" for choice in prop["enum"]) + ")"
+        shown.append(text)
+    return ", ".join(shown) or "—"
+
+
 def _fields(route: Route) -> str:
+    """A request's fields (their bounds are in the JSON Schema)."""
     schema = route.model.model_json_schema(by_alias=True)
     required = set(schema.get("required", []))
     names = [name if name in required else f"{name}?" for name in schema.get("properties", {})]
     return ", ".join(f"`{name}`" for name in names) or "—"
+
+
+def _about(model: type[BaseModel] | None) -> str:
+    """The first paragraph of a model's docstring, in Markdown."""
+    text = (model.__doc__ or "").strip().split("\n\n")[0] if model is not None else ""
+    return " ".join(text.replace("``", "`").split())
 
 
 def _grant_name(route: Route) -> str:
@@ -169,10 +233,22 @@ def routes_table() -> str:
     return "\n".join(rows)
 
 
+def replies_table() -> str:
+    """The generated table of success replies."""
+    rows = ["| request | reply data (`?` optional; `type` as in the request table) | about |",
+            "|---|---|---|"]
+    models = reply_models()
+    for name in sorted(models, key=lambda n: (n.split(":")[0] != "rtc", n)):
+        model = models[name]
+        rows.append(f"| `{name}` | {_model_fields(model, skip=('type',))} | {_about(model)} |")
+    return "\n".join(rows)
+
+
 def events_table() -> str:
     """The generated event table."""
-    rows = ["| event | to | data |", "|---|---|---|"]
-    rows += [f"| `{e.name}` | {e.to} | {e.data} |" for e in EVENTS.values()]
+    rows = ["| event | to | data (`?` optional) | notes |", "|---|---|---|---|"]
+    rows += [f"| `{e.name}` | {e.to} | {_model_fields(e.model)} | {e.data or '—'} |"
+             for e in EVENTS.values()]
     return "\n".join(rows)
 
 
@@ -197,6 +273,7 @@ def _replace(text: str, name: str, body: str) -> str:
 def protocol_md(current: str) -> str:
     """``PROTOCOL.md`` with its generated tables brought up to date."""
     text = _replace(current, "requests", routes_table())
+    text = _replace(text, "replies", replies_table())
     text = _replace(text, "events", events_table())
     return _replace(text, "codes", codes_table())
 
@@ -210,7 +287,8 @@ def js_module() -> str:
     errors = ",\n".join(f"  {code.upper()}: '{code}'" for code in error_codes())
     requests = ",\n".join(f"  '{name}'" for name in sorted(ROUTES))
     return ("// Generated by `python manage.py protocol_docs` from rtc/signaling (the route "
-            "table,\n// rtc/protocol.py CloseCode, conference/errors.py ErrorCode). Do not edit."
+            "table,\n// rtc/websocket/envelope.py CloseCode, conference/errors.py ErrorCode)."
+            " Do not edit."
             "\n\n/** Close codes the server uses. */\nexport const ServerCloseCode = "
             f"Object.freeze({{\n{close},\n}});\n\n/** `code` of error replies and `error` "
             f"events. */\nexport const ErrorCode = Object.freeze({{\n{errors},\n}});\n\n"
@@ -225,7 +303,8 @@ def python_module() -> str:
     requests = "\n".join(f"    \"{name}\"," for name in sorted(ROUTES))
     return ('"""The meeting socket\'s close codes, error codes and request types.\n\n'
             "Generated by ``python manage.py protocol_docs`` from the server's route table "
-            "(rtc/signaling),\n``rtc.protocol.CloseCode`` and ``conference.errors.ErrorCode``;"
+            "(rtc/signaling),\n``rtc.websocket.envelope.CloseCode`` and"
+            " ``conference.errors.ErrorCode``;"
             ' do not edit.\n"""\n\nfrom __future__ import annotations\n\n'
             "from enum import IntEnum, StrEnum\n\n"
             '__all__ = ["REQUEST_TYPES", "CloseCode", "ErrorCode"]\n\n\n'

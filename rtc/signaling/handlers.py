@@ -2,7 +2,7 @@
 
 Each call is thin: the route (`rtc.signaling.routes`) has rate-limited the socket, validated
 ``data`` into its model (:mod:`rtc.signaling.schemas`) and checked the peer's grants
-(`rtc.grants`); the call asks the RoomService and returns the reply data (whose ``type`` is
+(`rtc.policy.grants`); the call asks the RoomService and returns the reply data (whose ``type`` is
 the reply name). Failures are :class:`SignalingError`, which the consumer sends back as
 ``{"requestId", "error", "code"}``; anything else becomes ``internal``.
 
@@ -15,10 +15,11 @@ import logging
 from typing import Any
 
 from rtc import cluster
-from rtc import grants as rtc_grants
-from rtc.protocol import Connection, registry
+from rtc.policy import grants as rtc_grants
+from rtc.policy.turn import ice_servers_for
 from rtc.recording.manager import recorder
 from rtc.services import get_room_service
+from rtc.signaling import replies
 from rtc.signaling.errors import ErrorCode, SignalingError
 from rtc.signaling.routes import route
 from rtc.signaling.schemas import (
@@ -35,7 +36,7 @@ from rtc.signaling.schemas import (
     SetPreferredLayersRequest,
     TransportRequest,
 )
-from rtc.turn import ice_servers_for
+from rtc.websocket.envelope import Connection, registry
 
 __all__ = ["service_of"]
 
@@ -51,7 +52,7 @@ def service_of(conn: Connection) -> Any:
 
 
 @route("rtc:join", schema=JoinRequest,
-       grant=rtc_grants.allowed, reply="rtc:joined", events=("rtc:peerJoined",))
+       grant=rtc_grants.allowed, reply=replies.JoinedReply, events=("rtc:peerJoined",))
 async def join(conn: Connection, request: JoinRequest) -> Reply:
     """Enter the meeting's call, or resume a peer whose socket dropped.
 
@@ -68,14 +69,14 @@ async def join(conn: Connection, request: JoinRequest) -> Reply:
 
 
 @route("rtc:leave", schema=LeaveRequest,
-       grant=rtc_grants.allowed, reply="rtc:left", events=("rtc:peerLeft",))
+       grant=rtc_grants.allowed, reply=replies.LeftReply, events=("rtc:peerLeft",))
 async def leave(conn: Connection, request: LeaveRequest) -> Reply:
     """Leave the call now; the meeting socket stays open."""
     return await service_of(conn).leave(channel_name=conn.channel_name)
 
 
 @route("rtc:createTransport", schema=CreateTransportRequest,
-       grant=rtc_grants.create_transport, reply="rtc:transportCreated")
+       grant=rtc_grants.create_transport, reply=replies.TransportCreatedReply)
 async def create_transport(conn: Connection, request: CreateTransportRequest) -> Reply:
     """A send or recv WebRtcTransport."""
     return await service_of(conn).create_transport(channel_name=conn.channel_name,
@@ -83,7 +84,7 @@ async def create_transport(conn: Connection, request: CreateTransportRequest) ->
 
 
 @route("rtc:connectTransport", schema=ConnectTransportRequest,
-       grant=rtc_grants.allowed, reply="rtc:transportConnected")
+       grant=rtc_grants.allowed, reply=replies.TransportConnectedReply)
 async def connect_transport(conn: Connection, request: ConnectTransportRequest) -> Reply:
     """The client's DTLS parameters for one of its transports."""
     return await service_of(conn).connect_transport(channel_name=conn.channel_name,
@@ -91,7 +92,7 @@ async def connect_transport(conn: Connection, request: ConnectTransportRequest) 
 
 
 @route("rtc:restartIce", schema=TransportRequest,
-       grant=rtc_grants.allowed, reply="rtc:iceRestarted")
+       grant=rtc_grants.allowed, reply=replies.IceRestartedReply)
 async def restart_ice(conn: Connection, request: TransportRequest) -> Reply:
     """New ICE parameters for one of the peer's transports."""
     return await service_of(conn).restart_ice(channel_name=conn.channel_name,
@@ -99,7 +100,7 @@ async def restart_ice(conn: Connection, request: TransportRequest) -> Reply:
 
 
 @route("rtc:closeTransport", schema=TransportRequest,
-       grant=rtc_grants.allowed, reply="rtc:transportClosed",
+       grant=rtc_grants.allowed, reply=replies.TransportClosedReply,
        events=("rtc:producerClosed", "rtc:consumerClosed"))
 async def close_transport(conn: Connection, request: TransportRequest) -> Reply:
     """Close one of the peer's transports (and what it carries)."""
@@ -108,14 +109,14 @@ async def close_transport(conn: Connection, request: TransportRequest) -> Reply:
 
 
 @route("rtc:produce", schema=ProduceRequest,
-       grant=rtc_grants.produce, reply="rtc:produced", events=("rtc:newProducer",))
+       grant=rtc_grants.produce, reply=replies.ProducedReply, events=("rtc:newProducer",))
 async def produce(conn: Connection, request: ProduceRequest) -> Reply:
     """Send a track; the others get ``rtc:newProducer``."""
     return await service_of(conn).produce(channel_name=conn.channel_name, request=request)
 
 
 @route("rtc:pauseProducer", schema=ProducerRequest,
-       grant=rtc_grants.allowed, reply="rtc:producerPaused", events=("rtc:producerPaused",))
+       grant=rtc_grants.allowed, reply=replies.ProducerPausedReply, events=("rtc:producerPaused",))
 async def pause_producer(conn: Connection, request: ProducerRequest) -> Reply:
     """Pause one of the peer's producers; the others get ``rtc:producerPaused``."""
     return await service_of(conn).set_producer_paused(
@@ -123,7 +124,7 @@ async def pause_producer(conn: Connection, request: ProducerRequest) -> Reply:
 
 
 @route("rtc:resumeProducer", schema=ProducerRequest,
-       grant=rtc_grants.resume_producer, reply="rtc:producerResumed",
+       grant=rtc_grants.resume_producer, reply=replies.ProducerResumedReply,
        events=("rtc:producerResumed",))
 async def resume_producer(conn: Connection, request: ProducerRequest) -> Reply:
     """Resume one of the peer's producers; the others get ``rtc:producerResumed``."""
@@ -132,21 +133,22 @@ async def resume_producer(conn: Connection, request: ProducerRequest) -> Reply:
 
 
 @route("rtc:closeProducer", schema=ProducerRequest,
-       grant=rtc_grants.allowed, reply="rtc:producerClosed", events=("rtc:producerClosed",))
+       grant=rtc_grants.allowed, reply=replies.ProducerClosedReply, events=("rtc:producerClosed",))
 async def close_producer(conn: Connection, request: ProducerRequest) -> Reply:
     """Stop one of the peer's producers; the others get ``rtc:producerClosed``."""
     return await service_of(conn).close_producer(channel_name=conn.channel_name,
                                                    producer_id=request.producer_id)
 
 
-@route("rtc:consume", schema=ConsumeRequest, grant=rtc_grants.subscribe, reply="rtc:consumed")
+@route("rtc:consume", schema=ConsumeRequest, grant=rtc_grants.subscribe,
+       reply=replies.ConsumedReply)
 async def consume(conn: Connection, request: ConsumeRequest) -> Reply:
     """Receive another peer's producer (paused until ``rtc:resumeConsumer``)."""
     return await service_of(conn).consume(channel_name=conn.channel_name, request=request)
 
 
 @route("rtc:resumeConsumer", schema=ConsumerRequest,
-       grant=rtc_grants.subscribe, reply="rtc:consumerResumed")
+       grant=rtc_grants.subscribe, reply=replies.ConsumerResumedReply)
 async def resume_consumer(conn: Connection, request: ConsumerRequest) -> Reply:
     """Start the media of one of the peer's consumers."""
     return await service_of(conn).set_consumer_paused(
@@ -154,7 +156,7 @@ async def resume_consumer(conn: Connection, request: ConsumerRequest) -> Reply:
 
 
 @route("rtc:pauseConsumer", schema=ConsumerRequest,
-       grant=rtc_grants.allowed, reply="rtc:consumerPaused")
+       grant=rtc_grants.allowed, reply=replies.ConsumerPausedReply)
 async def pause_consumer(conn: Connection, request: ConsumerRequest) -> Reply:
     """Stop the media of one of the peer's consumers for now."""
     return await service_of(conn).set_consumer_paused(
@@ -162,7 +164,7 @@ async def pause_consumer(conn: Connection, request: ConsumerRequest) -> Reply:
 
 
 @route("rtc:closeConsumer", schema=ConsumerRequest,
-       grant=rtc_grants.allowed, reply="rtc:consumerClosed")
+       grant=rtc_grants.allowed, reply=replies.ConsumerClosedReply)
 async def close_consumer(conn: Connection, request: ConsumerRequest) -> Reply:
     """Stop receiving one track for good."""
     return await service_of(conn).close_consumer(channel_name=conn.channel_name,
@@ -170,21 +172,22 @@ async def close_consumer(conn: Connection, request: ConsumerRequest) -> Reply:
 
 
 @route("rtc:setPreferredLayers", schema=SetPreferredLayersRequest,
-       grant=rtc_grants.subscribe, reply="rtc:preferredLayersSet", events=("rtc:producerLayers",))
+       grant=rtc_grants.subscribe, reply=replies.PreferredLayersSetReply,
+       events=("rtc:producerLayers",))
 async def set_preferred_layers(conn: Connection, request: SetPreferredLayersRequest) -> Reply:
     """Choose the simulcast/SVC layers of one of the peer's consumers."""
     return await service_of(conn).set_preferred_layers(channel_name=conn.channel_name,
                                                          request=request)
 
 
-@route("rtc:getStats", schema=GetStatsRequest, grant=rtc_grants.allowed, reply="rtc:stats")
+@route("rtc:getStats", schema=GetStatsRequest, grant=rtc_grants.allowed, reply=replies.StatsReply)
 async def get_stats(conn: Connection, request: GetStatsRequest) -> Reply:
     """Stats of one of the peer's transports, producers or consumers."""
     return await service_of(conn).get_stats(channel_name=conn.channel_name, request=request)
 
 
 @route("rtc:hostMuteProducer", schema=ProducerRequest,
-       grant=rtc_grants.host, reply="rtc:hostMuted", events=("rtc:producerPaused",))
+       grant=rtc_grants.host, reply=replies.HostMutedReply, events=("rtc:producerPaused",))
 async def host_mute_producer(conn: Connection, request: ProducerRequest) -> Reply:
     """Host only: pause any producer of the call; everyone else gets ``rtc:producerPaused``."""
     return await service_of(conn).set_producer_paused(
@@ -193,14 +196,16 @@ async def host_mute_producer(conn: Connection, request: ProducerRequest) -> Repl
 
 
 @route("rtc:hostRemovePeer", schema=HostRemovePeerRequest,
-       grant=rtc_grants.host, reply="rtc:hostRemoved", events=("rtc:removed", "rtc:peerLeft"))
+       grant=rtc_grants.host, reply=replies.HostRemovedReply,
+       events=("rtc:removed", "rtc:peerLeft"))
 async def host_remove_peer(conn: Connection, request: HostRemovePeerRequest) -> Reply:
     """Host only: remove a peer from the call (it may not join this call again)."""
     return await service_of(conn).remove_peer_by_host(channel_name=conn.channel_name,
                                                         peer_id=request.peer_id)
 
 
-@route("rtc:serverStats", schema=LeaveRequest, grant=rtc_grants.allowed, reply="rtc:serverStats")
+@route("rtc:serverStats", schema=LeaveRequest, grant=rtc_grants.allowed,
+       reply=replies.ServerStatsReply)
 async def server_stats(conn: Connection, request: LeaveRequest) -> Reply:
     """Staff only: how many rooms, peers, transports, producers, consumers and workers."""
     if not getattr(conn.user, "is_staff", False):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -9,10 +10,10 @@ from django.test import Client
 
 from bots import protocol_codes
 from conference.errors import ErrorCode
-from rtc.protocol import CloseCode, registry
 from rtc.signaling import documents
 from rtc.signaling.events import EVENTS
 from rtc.signaling.routes import ROUTES
+from rtc.websocket.envelope import CloseCode, registry
 
 ROOT = Path(__file__).resolve().parents[2]
 NAMESPACED = re.compile(r"""['"]((?:rtc|chat|hand|reaction|whiteboard|lobby|events|meeting):"""
@@ -99,3 +100,33 @@ def test_the_json_schema_accepts_what_the_server_accepts() -> None:
         if name != "rtc:getStats":
             assert not validator.is_valid({"type": name, "requestId": "r1", "data": bad}), name
     assert not validator.is_valid({"type": "rtc:nope", "data": {}})
+
+
+def test_replies_and_events_carry_their_payload_schemas() -> None:
+    """The JSON Schema's ``ServerMessage`` and the AsyncAPI document describe every reply and
+    event with its model's schema: a real frame validates, a frame with an undeclared field or
+    type does not."""
+    from jsonschema import Draft202012Validator
+
+    from rtc.signaling.outgoing import reply_model
+
+    schema = documents.json_schema()
+    server = Draft202012Validator({"$defs": schema["$defs"], "$ref": "#/$defs/ServerMessage"})
+    assert server.is_valid({"type": "rtc:peerJoined", "data": {
+        "peerId": "p1", "displayName": "Ada", "role": "member"}})
+    assert server.is_valid({"requestId": "r", "data": {"type": "rtc:produced", "id": "x"}})
+    assert server.is_valid({"requestId": "r", "error": "no", "code": "forbidden"})
+    assert not server.is_valid({"type": "rtc:peerJoined", "data": {"peerId": "p1"}})
+    assert not server.is_valid({"type": "rtc:nope", "data": {}})
+    assert not server.is_valid({"requestId": "r", "data": {"type": "rtc:produced",
+                                                           "id": "x", "extra": 1}})
+    messages = documents.asyncapi()["channels"]["meeting"]["messages"]
+    for name, event in EVENTS.items():
+        data = messages["event_" + documents._message_id(name)]["payload"]["properties"]["data"]
+        assert data == {"$ref": f"#/components/schemas/{event.model.__name__}"}, name
+    for name in set(ROUTES) | set(registry.types):
+        data = messages["reply_" + documents._message_id(name)]["payload"]["properties"]["data"]
+        assert data == {"$ref": f"#/components/schemas/{reply_model(name).__name__}"}, name
+    assert "error_reply" in messages
+    components = documents.asyncapi()["components"]["schemas"]
+    assert "#/$defs/" not in json.dumps(components) and "ServerMessage" not in components

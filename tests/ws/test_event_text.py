@@ -1,4 +1,4 @@
-"""A group event is encoded once for all the sockets of a meeting (`rtc.event_text`)."""
+"""A group event is encoded once for all the sockets of a meeting (`rtc.websocket.event_text`)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from rtc import event_text as module
-from rtc.event_text import event_text
+from rtc.websocket import event_text as module
+from rtc.websocket.event_text import event_text
 
 
 def test_one_encoding_per_event_and_the_same_frame_as_before(monkeypatch):
@@ -35,13 +35,16 @@ def test_one_encoding_per_event_and_the_same_frame_as_before(monkeypatch):
 
 
 @pytest.mark.django_db(transaction=True)
-async def test_sockets_of_a_meeting_get_the_event_frame(ws_join, meeting, member_user, host_user):
+async def test_sockets_of_a_meeting_get_the_event_frame(ws_join, meeting, member_user, host_user,
+                                                       monkeypatch):
     """Two sockets of a meeting: a group event reaches the other socket as
     ``{"type": event, "data": data}`` (the relay path that uses the shared encoding)."""
     from channels.layers import get_channel_layer
 
     from meetings import events
+    from tests.support.declared import declare_event
 
+    declare_event(monkeypatch, "meeting.note", n=int)
     host = await ws_join(meeting.id, host_user)
     member = await ws_join(meeting.id, member_user)
     await get_channel_layer().group_send(

@@ -28,9 +28,11 @@ from bench._services import PrivateRedis
 from conference.channel_layers import RedisChannelLayer
 from meetings import events, services
 from meetings.models import Meeting, Participant
-from rtc.attendance import attendance
-from rtc.protocol import CloseCode
-from rtc.socket_limits import open_sockets
+from rtc.policy.attendance import attendance
+from rtc.websocket.envelope import CloseCode
+from rtc.websocket.limits import open_sockets
+from tests.support.declared import declare_event
+from tests.support.layers import overflowed
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -108,13 +110,14 @@ async def _drain(ws: WebsocketCommunicator) -> list[dict[str, Any]]:
         log.append(await ws.receive_json_from(timeout=30))
 
 
-async def test_a_burst_of_sockets_all_join_on_a_small_redis_pool(redis_layer):
+async def test_a_burst_of_sockets_all_join_on_a_small_redis_pool(redis_layer, monkeypatch):
     """200 distinct users, each invited to one of 20 meetings of 10, open their sockets at
     once over a pool of 4 Redis connections: every one is accepted and gets
     ``meeting.state`` (commands waited for a connection instead of failing with "Too many
     connections" and a 1011), all 200 are present, a meeting event reaches each exactly once
     (and no event arrives twice), and after they close the groups in Redis and the presence
     table are empty and every leave is written."""
+    declare_event(monkeypatch, "meeting.note", n=int)
     meetings, seats = await database_sync_to_async(_burst_users)(BURST, PER_MEETING)
     results = await asyncio.gather(*(_open(meeting_id, token) for meeting_id, token in seats))
     sockets = [ws for ws, _ in results]
@@ -220,11 +223,7 @@ async def test_a_local_channel_that_lost_messages_is_told_after_the_ones_it_kept
     layer = RedisChannelLayer(hosts=[REDIS_URL], prefix=f"conference-test-missed-"
                               f"{uuid.uuid4().hex[:10]}", max_connections=POOL, capacity=5)
     try:
-        channel = await layer.new_channel()
-        await layer.group_add("meeting.g", channel)
-        for n in range(8):
-            await layer.group_send("meeting.g", {"type": "meeting.event", "n": n})
-        received = [await asyncio.wait_for(layer.receive(channel), 5) for _ in range(6)]
+        _, received = await overflowed(layer, "meeting.g", "meeting.event")
         assert [m.get("n") for m in received[:5]] == [3, 4, 5, 6, 7]
         assert received[5] == {"type": MISSED, "count": 3}
         assert not layer._missed.counts
