@@ -5,7 +5,7 @@ not invited, or a guest holding a join token (an integration's join link) withou
 grant, waits. Waiting is a `LobbyEntry` row: the host's call page lists the waiting entries,
 admits (an uninvited user becomes an invited participant, so later visits need no new
 admission; a token guest's entry stays "admitted") or denies (the person is told and cannot
-knock again in this meeting). Synchronous services; the socket side is `collab.lobby_socket`.
+knock again in this meeting). Synchronous services; the socket side is `rtc.websocket.lobby`.
 """
 
 from __future__ import annotations

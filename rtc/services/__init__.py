@@ -10,7 +10,7 @@ read (:func:`limits`, :func:`mediasoup_settings`). The modules behind it (``room
 ``room_service``, ``media_ops``, ``spread``, ...) are this package's own and may change.
 
 One RoomService per process, made on first use; its worker pool starts with the server
-(`rtc.startup`), or else on the first ``rtc:join``. Tests install their own with
+(`rtc.lifecycle.startup`), or else on the first ``rtc:join``. Tests install their own with
 :func:`set_room_service` and close it themselves.
 
 The exported classes and functions are loaded on first use (PEP 562): the modules behind them

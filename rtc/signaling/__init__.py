@@ -3,7 +3,7 @@ event models (`replies`, `events`, `payloads`), the outgoing check (`outgoing`),
 generated from them (`documents`), and the handlers the meeting consumer calls.
 
 ``rtc.apps`` imports this package at start-up (``autodiscover_modules("signaling")``), which
-registers the handlers of :mod:`rtc.signaling.handlers` with ``rtc.protocol.registry``.
+registers the handlers of :mod:`rtc.signaling.handlers` with ``rtc.websocket.envelope.registry``.
 """
 
 from rtc.signaling import handlers  # noqa: F401  (registers the rtc:* handlers)

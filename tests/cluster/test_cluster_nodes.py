@@ -24,14 +24,14 @@ from mediasoup_ctl import worker_bin_path
 
 from meetings.models import Participant
 from rtc import cluster
-from rtc.attendance import attendance
 from rtc.cluster import placement
 from rtc.cluster.limits import take_shared
 from rtc.cluster.node import Node, default_node_id
-from rtc.health import check_node
+from rtc.lifecycle.health import check_node
+from rtc.policy.attendance import attendance
 from rtc.services.mediasoup_service import MediasoupService
 from rtc.services.room_service import RoomService
-from rtc.socket_limits import SocketLimit, SocketSlot, open_sockets
+from rtc.websocket.limits import SocketLimit, SocketSlot, open_sockets
 from tests.cluster.conftest import REDIS_URL
 from tests.support.waiting import eventually
 
@@ -179,6 +179,48 @@ async def test_presence_is_mirrored_and_a_dead_nodes_users_are_marked_left(
     assert not await pair.redis.exists(ghost)
 
 
+async def test_the_owner_places_its_calls_without_redis_while_its_lease_surely_holds(
+        pair: Pair, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A join on the node whose call it is asks Redis nothing while its claim or last
+    heartbeat is less than half a lease old; the other node still asks Redis (and gets the
+    owner). When the owner's heartbeat can no longer write (Redis unreachable for it), a
+    stalled beat, a drain or a closed room, the owner asks Redis again."""
+    meeting = str(uuid.uuid4())
+    assert await pair.a.place(meeting) == "a-node"
+    await pair.a.service._room_for(meeting, 10)
+    assert pair.a.owns(meeting) and not pair.b.owns(meeting)
+    asked: list[str] = []
+    real = pair.a.store.claim_or_owner
+
+    async def counted(meeting_id: str, candidate: str) -> Any:
+        asked.append(meeting_id)
+        return await real(meeting_id, candidate)
+
+    monkeypatch.setattr(pair.a.store, "claim_or_owner", counted)
+    assert [await pair.a.place(meeting) for _ in range(3)] == ["a-node"] * 3
+    assert asked == []
+    assert await pair.b.place(meeting) == "a-node"
+
+    async def unreachable(*args: Any, **kwargs: Any) -> None:
+        raise ConnectionError("Redis unreachable for this node")
+
+    monkeypatch.setattr(pair.a.store, "publish", unreachable)
+    await asyncio.sleep(pair.a.sure_for + 0.2)  # the heartbeats fail meanwhile
+    assert not pair.a.owns(meeting)
+    assert await pair.a.place(meeting) == "a-node" and asked == [meeting]
+    monkeypatch.undo()
+    await pair.a.heartbeat()
+    assert pair.a.owns(meeting)
+    await pair.a.service.close_rooms(reason="test", meeting_ids={meeting})
+    assert meeting not in pair.a.service.rooms and not pair.a.owns(meeting)
+    other = str(uuid.uuid4())
+    assert await pair.a.place(other) == "a-node"
+    await pair.a.service._room_for(other, 10)
+    assert pair.a.owns(other)
+    await pair.a.drain()
+    assert not pair.a.owns(other)
+
+
 async def test_socket_limits_count_the_sockets_of_every_node(pair: Pair) -> None:
     """A user at MAX_SOCKETS_PER_USER with sockets on two nodes is refused a third on either;
     a socket given back makes room again, and a refused socket holds no local slot."""
@@ -240,23 +282,23 @@ async def test_operator_views_and_actions_reach_the_node_running_the_call(
     refusals come back with their codes; an unknown operation is refused; a node that never
     answers is named missing, and a call waiting for a node that left fails at the next
     heartbeat, not at the relay timeout."""
-    from integrations import live as integrations_live
+    from integrations import live_rooms
     from rtc.cluster.ops import on_every_node, on_owner
-    from rtc.grants import grant_store
-    from rtc.protocol import Request
+    from rtc.policy.grants import grant_store
     from rtc.signaling.errors import SignalingError
+    from rtc.websocket.envelope import Envelope
 
     meeting_id = str(meeting.id)
     assert await pair.b.store.claim(meeting_id, "b-node") == "b-node"
     channel = await pair.layer.new_channel()
     conn = pair.conn(meeting, host_user, channel)
-    joined = await cluster.route_request(conn, "rtc:join", Request(
+    joined = await cluster.route_request(conn, "rtc:join", Envelope(
         type="rtc:join", data={"displayName": "Hosting"}, request_id="r1"))
     assert joined is not None and meeting_id in pair.b.service.rooms
     assert meeting_id not in pair.a.service.rooms
     peer_id = joined["peerId"]
 
-    rooms = await integrations_live.snapshot()
+    rooms = await live_rooms.snapshot()
     assert [(r["meeting_id"], r["node"], [p["peer_id"] for p in r["peers"]])
             for r in rooms] == [(meeting_id, "b-node", [peer_id])]
     overview = await on_every_node("live.overview")
@@ -264,7 +306,7 @@ async def test_operator_views_and_actions_reach_the_node_running_the_call(
     assert {node: [r["meetingId"] for r in part["rooms"]] for node, part in overview.answers} \
         == {"a-node": [], "b-node": [meeting_id]}
 
-    changed = await integrations_live.update_grants(meeting_id, peer_id, {"chat": False},
+    changed = await live_rooms.update_grants(meeting_id, peer_id, {"chat": False},
                                                     actor="ops")
     assert changed["grants"]["chat"] is False
     assert (await pair.event(channel, "rtc:grantsUpdated"))["grants"]["chat"] is False
@@ -272,13 +314,13 @@ async def test_operator_views_and_actions_reach_the_node_running_the_call(
     assert remembered is not None and remembered.chat is False
 
     with pytest.raises(SignalingError) as refused:
-        await integrations_live.mute_track(meeting_id, "no-such-producer", actor="ops")
+        await live_rooms.mute_track(meeting_id, "no-such-producer", actor="ops")
     assert refused.value.code == "not_found"
     with pytest.raises(SignalingError) as unknown:
         await pair.a.relay.ask("b-node", "no.such.operation", {})
     assert unknown.value.code == "invalid"
 
-    removed = await integrations_live.remove_peer(meeting_id, peer_id, actor="ops")
+    removed = await live_rooms.remove_peer(meeting_id, peer_id, actor="ops")
     assert removed == {"peer_id": peer_id, "removed": True}
     assert (await pair.event(channel, "rtc:removed"))
     assert await on_owner(meeting_id, "live.end", meeting_id=meeting_id) == 0

@@ -202,19 +202,19 @@ async def test_a_tab_opened_as_the_host_answers_gets_the_answer(lobby_meeting, h
     committed before that tab is in his lobby group, so the group message misses it: the tab
     reads the decision itself and enters instead of waiting for ever."""
     from collab import lobby as lobby_services
-    from collab.lobby_socket import LobbyMixin
+    from rtc.websocket.lobby import SocketLobby
 
     hazel = await rtc_client(lobby_meeting, host_user)
     tab1, _ = await knock(ws_communicator, lobby_meeting, outsider_user)
     await hazel.event("lobby:knock")
-    original = LobbyMixin._wait_in_lobby
+    original = SocketLobby.wait
 
     async def host_answers_first(self, verdict):
         await database_sync_to_async(lobby_services.lobby_decide)(
             meeting_id=lobby_meeting.id, user_id=outsider_user.pk, admit=True, actor=host_user)
         await original(self, verdict)
 
-    monkeypatch.setattr(LobbyMixin, "_wait_in_lobby", host_answers_first)
+    monkeypatch.setattr(SocketLobby, "wait", host_answers_first)
     tab2 = await ws_communicator(lobby_meeting.id, user=outsider_user)
     assert (await tab2.connect(timeout=TIMEOUT))[0]
     assert (await tab2.receive_json_from(timeout=TIMEOUT))["type"] == "lobby:waiting"

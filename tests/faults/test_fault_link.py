@@ -77,6 +77,15 @@ async def _log_line(site: LinkedSite, *parts: str, timeout: float) -> float:
     return time.monotonic()
 
 
+async def _ada_near_bob_far(site: LinkedSite) -> tuple[dict[str, Any], Bot, Bot]:
+    """A fresh meeting (``site.meeting()``'s ids) with Ada beside the server and Bob behind
+    the link, both in the call."""
+    rooms = site.meeting()
+    ada = await _bot(site, rooms["meeting"], "ada", far=False)
+    bob = await _bot(site, rooms["meeting"], "bob", far=True)
+    return rooms, ada, bob
+
+
 def _consumers_closed(bot: Bot) -> list[dict[str, Any]]:
     return [event for event in bot.events if event["type"] == "rtc:consumerClosed"]
 
@@ -97,10 +106,8 @@ async def test_a_link_back_within_the_grace_resumes_the_same_peer_and_media(
     again, Ada never heard rtc:peerLeft, nothing was added or lost on the server, and Bob's
     attendance row is untouched (no leave written)."""
     site = linked_site
-    rooms = site.meeting()
+    rooms, ada, bob = await _ada_near_bob_far(site)
     meeting = rooms["meeting"]
-    ada = await _bot(site, meeting, "ada", far=False)
-    bob = await _bot(site, meeting, "bob", far=True)
     try:
         await site.near.run(ada.wait_frames(bob.peer_id))
         await site.far.run(bob.wait_frames(ada.peer_id))
@@ -145,10 +152,8 @@ async def test_a_link_dead_longer_than_the_grace_ends_the_peer_then_it_joins_afr
     Ada's objects. When the link comes back Bob's client is refused the resume and joins
     afresh as a new peer that Ada hears of and decodes, and the other way round."""
     site = linked_site
-    rooms = site.meeting()
+    rooms, ada, bob = await _ada_near_bob_far(site)
     meeting = rooms["meeting"]
-    ada = await _bot(site, meeting, "ada", far=False)
-    bob = await _bot(site, meeting, "bob", far=True)
     try:
         await site.near.run(ada.wait_frames(bob.peer_id))
         peer_id = bob.peer_id

@@ -33,6 +33,17 @@ async def _start(api: Any, meeting: Any) -> str:
     return str(response.json()["id"])
 
 
+async def _recording(api: Any, meeting: Any, *, tracks: int,
+                     seconds: float) -> tuple[str, Any]:
+    """Start recording ``meeting``, wait for its session's ``tracks`` tracks, let them record
+    ``seconds``: the recording's id and the session."""
+    rid = await _start(api, meeting)
+    session = recorder.active(meeting.id)
+    await _until(lambda: len(session.tracks) == tracks, what=f"{tracks} tracks")
+    await asyncio.sleep(seconds)
+    return rid, session
+
+
 async def _stop_and_settle(api: Any, meeting: Any, rid: str) -> Recording:
     response = await api.post(f"/api/meetings/{meeting.id}/recordings/{rid}/stop/")
     assert response.status_code == 200, response.content
@@ -58,10 +69,7 @@ async def test_a_worker_killed_mid_recording_leaves_a_gap_and_the_recording_goes
     member = await peer_in(meeting, member_user, "Milo")
     api = await api_as(host_user)
     started = time.monotonic()
-    rid = await _start(api, meeting)
-    session = recorder.active(meeting.id)
-    await _until(lambda: len(session.tracks) == 4, what="four tracks")
-    await asyncio.sleep(3.0)
+    rid, session = await _recording(api, meeting, tracks=4, seconds=3.0)
     worker = rtc_service.mediasoup.workers[0]
     killed_at = time.monotonic() - started
     os.kill(worker.pid, signal.SIGKILL)
@@ -107,10 +115,7 @@ async def test_ffmpeg_killed_mid_recording_gets_a_new_file_after_a_gap(
     host = await peer_in(meeting, host_user, "Hazel")
     member = await peer_in(meeting, member_user, "Milo")
     api = await api_as(host_user)
-    rid = await _start(api, meeting)
-    session = recorder.active(meeting.id)
-    await _until(lambda: len(session.tracks) == 4, what="four tracks")
-    await asyncio.sleep(2.5)
+    rid, session = await _recording(api, meeting, tracks=4, seconds=2.5)
     producer_id = host.producer_ids["video"]
     victim = session.tracks[producer_id]
     os.kill(victim.tool.pid, signal.SIGKILL)
@@ -142,11 +147,8 @@ async def test_the_server_stopping_finishes_the_files_and_the_next_start_compose
     next start composes it (`ready`)."""
     host = await peer_in(meeting, host_user, "Hazel")
     api = await api_as(host_user)
-    rid = await _start(api, meeting)
-    session = recorder.active(meeting.id)
-    await _until(lambda: len(session.tracks) == 2, what="two tracks")
-    await asyncio.sleep(3.0)
-    assert await recorder.close() == 1  # what rtc.shutdown.shutdown() does first
+    rid, session = await _recording(api, meeting, tracks=2, seconds=3.0)
+    assert await recorder.close() == 1  # what rtc.lifecycle.shutdown.shutdown() does first
     await host.close()
     await rtc_service.close()
     recording = await Recording.objects.aget(pk=rid)

@@ -187,6 +187,18 @@ async def test_a_recording_left_by_a_crashed_server_is_finished_at_start(
     assert recording.size > 0 and not Path(recording.work_dir).exists()
 
 
+async def _recovered(recording: Recording, *, duration: float, stop_reason: str) -> Recording:
+    """Leave ``recording`` in ``processing`` as a stopping server does, run the start-up
+    recovery (which takes this one recording) to its end; the row after."""
+    from channels.db import database_sync_to_async
+
+    await database_sync_to_async(services.recording_mark_processing)(
+        recording_id=recording.pk, ended_at=None, duration=duration, stop_reason=stop_reason)
+    assert await processing.recover() == 1
+    await processing.wait_idle()
+    return await Recording.objects.aget(pk=recording.pk)
+
+
 async def test_a_processing_recording_is_composed_at_start(recording_env, meeting,
                                                            host_user) -> None:
     """A row in `processing` (the server stopped before composing) is composed at start-up;
@@ -196,20 +208,12 @@ async def test_a_processing_recording_is_composed_at_start(recording_env, meetin
     first = await database_sync_to_async(_new_recording)(meeting, host_user,
                                                            recording_env / "work")
     await database_sync_to_async(_left_behind)(first, final=True)
-    await database_sync_to_async(services.recording_mark_processing)(
-        recording_id=first.pk, ended_at=None, duration=3.5, stop_reason="server_shutdown")
-    assert await processing.recover() == 1
-    await processing.wait_idle()
-    first = await Recording.objects.aget(pk=first.pk)
+    first = await _recovered(first, duration=3.5, stop_reason="server_shutdown")
     assert first.status == "ready" and first.stop_reason == "server_shutdown"
 
     second = await database_sync_to_async(_new_recording)(meeting, host_user,
                                                             recording_env / "work")
-    await database_sync_to_async(services.recording_mark_processing)(
-        recording_id=second.pk, ended_at=None, duration=1.0, stop_reason="stopped")
-    assert await processing.recover() == 1
-    await processing.wait_idle()
-    second = await Recording.objects.aget(pk=second.pk)
+    second = await _recovered(second, duration=1.0, stop_reason="stopped")
     assert second.status == "failed" and second.failure_reason == "no media was recorded"
 
 

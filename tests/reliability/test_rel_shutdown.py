@@ -1,7 +1,7 @@
 """Stopping the server closes every peer politely, marks attendance and leaves no worker.
 
-In process: :func:`rtc.shutdown.shutdown` (what daphne's reactor trigger and the ASGI lifespan
-run) against real sockets and a real worker. Live: a daphne subprocess gets SIGTERM in the
+In process: :func:`rtc.lifecycle.shutdown.shutdown` (what daphne's reactor trigger and the ASGI
+lifespan run) against real sockets and a real worker. Live: a daphne subprocess gets SIGTERM in the
 middle of a call; its clients see ``rtc:reconnect`` and close code 4503, the database says
 everyone left, and the worker processes are gone.
 """
@@ -16,12 +16,13 @@ from asgiref.testing import ApplicationCommunicator
 from mediasoup_ctl.testing import process_gone
 
 from bots.signaling import SignalingClient
-from rtc import shutdown
-from rtc.attendance import attendance
-from rtc.protocol import CloseCode
+from rtc.lifecycle import shutdown
+from rtc.policy.attendance import attendance
+from rtc.websocket.envelope import CloseCode
 from tests.reliability.conftest import participant_row
 from tests.rtc.conftest import audio_parameters
 from tests.rtc.live import LiveServer, seed
+from tests.support.rtc_client import join_both
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -34,10 +35,7 @@ async def test_shutdown_tells_peers_closes_sockets_and_marks_attendance(
     every participant row gets left_at, the room and the worker are gone, and a socket that
     arrives meanwhile is refused with 4503."""
     settings.RTC_LIMITS = {**settings.RTC_LIMITS, "RECONNECT_GRACE_SECONDS": 60}
-    host = await rtc_client(meeting, host_user)
-    member = await rtc_client(meeting, member_user)
-    await host.join()
-    await member.join()
+    host, member = await join_both(rtc_client, meeting, host_user, member_user)
     await host.produce(await host.transport("send"), "audio")
     await member.ws.disconnect()  # the member's peer waits in its grace period
     watcher = await rtc_client(meeting, member_user)  # a socket that is not in the call

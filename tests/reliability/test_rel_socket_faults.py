@@ -13,9 +13,10 @@ import json
 
 import pytest
 
-from rtc.protocol import CloseCode
+from rtc.websocket.envelope import CloseCode
 from tests.reliability.conftest import participant_row, wait_until
 from tests.rtc.conftest import DTLS_PARAMETERS
+from tests.support.rtc_client import join_both
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -44,10 +45,7 @@ async def test_transport_whose_dtls_never_arrives_is_closed(rtc_service, rtc_cli
     the host is told, and the worker's router no longer has the transport. (A transport that
     never even got connectTransport: tests/rtc/test_rtc_lifecycle.py.)"""
     settings.RTC_LIMITS = {**settings.RTC_LIMITS, "TRANSPORT_CONNECT_TIMEOUT_SECONDS": 10}
-    host = await rtc_client(meeting, host_user)
-    member = await rtc_client(meeting, member_user)
-    await host.join()
-    await member.join()
+    host, member = await join_both(rtc_client, meeting, host_user, member_user)
     send = await member.transport("send", connect=False)
     await member.ok("rtc:connectTransport", {"transportId": send,
                                              "dtlsParameters": DTLS_PARAMETERS})
@@ -71,10 +69,8 @@ async def test_flooding_client_is_refused_then_cut_off(rtc_service, rtc_client, 
     call is untouched."""
     settings.RTC_LIMITS = {**settings.RTC_LIMITS, "REQUEST_BURST": 5, "REQUESTS_PER_SECOND": 1,
                            "RECONNECT_GRACE_SECONDS": 60}
-    host = await rtc_client(meeting, host_user)
-    member = await rtc_client(meeting, member_user)
-    await host.join()
-    joined = await member.join()
+    host, member = await join_both(rtc_client, meeting, host_user, member_user)
+    joined = member.joined
     host_send = await host.transport("send")
     host_producer = await host.produce(host_send, "audio")
     frames = [json.dumps({"type": "ping", "requestId": f"f{i}"}) for i in range(40)]

@@ -28,6 +28,7 @@ from tests.support.rtc_client import (  # noqa: F401 (the names tests import fro
     ClientFactory,
     RtcClient,
     audio_parameters,
+    join_both,
     video_parameters,
 )
 
@@ -88,9 +89,6 @@ async def pair(rtc_client: ClientFactory, meeting: Any, host_user: Any,
                member_user: Any) -> tuple[RtcClient, RtcClient]:
     """The host (Hazel) and a member (Milo) of `meeting`, both joined to the call; the host
     has seen the member's rtc:peerJoined."""
-    host = await rtc_client(meeting, host_user)
-    member = await rtc_client(meeting, member_user)
-    await host.join("Hazel")
-    await member.join("Milo")
+    host, member = await join_both(rtc_client, meeting, host_user, member_user)
     await host.event("rtc:peerJoined")
     return host, member

@@ -10,6 +10,7 @@ from channels.db import database_sync_to_async
 
 from meetings import services
 from meetings.models import Participant
+from tests.support.rtc_client import join_both
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -18,10 +19,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 async def test_socket_drop_without_grace_releases_everything(rtc_service, rtc_client, meeting,
                                                              host_user, member_user):
     """With no grace, a dropped socket frees its peer at once and the call is told."""
-    host = await rtc_client(meeting, host_user)
-    member = await rtc_client(meeting, member_user)
-    await host.join()
-    await member.join()
+    host, member = await join_both(rtc_client, meeting, host_user, member_user)
     producer = await member.produce(await member.transport("send"), "video")
     consumed = await host.consume(await host.transport("recv"), producer)
     worker = rtc_service.mediasoup.workers[0]
@@ -81,10 +79,8 @@ async def test_grace_expiry_removes_the_peer(rtc_service, rtc_client, meeting, h
     """A client that does not come back within the grace period is removed when it ends (not
     a moment before), the others are told, and its resume token is useless afterwards."""
     settings.RTC_LIMITS = {**settings.RTC_LIMITS, "RECONNECT_GRACE_SECONDS": 30}
-    host = await rtc_client(meeting, host_user)
-    member = await rtc_client(meeting, member_user)
-    await host.join()
-    joined = await member.join()
+    host, member = await join_both(rtc_client, meeting, host_user, member_user)
+    joined = member.joined
     await member.produce(await member.transport("send"), "audio")
     await member.ws.disconnect()
     await manual_clock.wait_scheduled()
@@ -140,10 +136,7 @@ async def test_transport_that_never_connects_is_closed(rtc_service, rtc_client, 
     """A transport without DTLS at the deadline is closed (not before); its owner and the
     others are told (transportClosed, producerClosed)."""
     settings.RTC_LIMITS = {**settings.RTC_LIMITS, "TRANSPORT_CONNECT_TIMEOUT_SECONDS": 10}
-    host = await rtc_client(meeting, host_user)
-    member = await rtc_client(meeting, member_user)
-    await host.join()
-    await member.join()
+    host, member = await join_both(rtc_client, meeting, host_user, member_user)
     send = await member.transport("send", connect=False)
     producer = await member.produce(send, "audio")
     await manual_clock.advance(9.9)
@@ -176,10 +169,7 @@ async def test_ended_meeting_skips_the_grace_period(rtc_service, rtc_client, mee
     """When the host ends the meeting, the sockets close and the peers go at once despite a
     long grace period: there is nothing to come back to."""
     settings.RTC_LIMITS = {**settings.RTC_LIMITS, "RECONNECT_GRACE_SECONDS": 60}
-    host = await rtc_client(meeting, host_user)
-    member = await rtc_client(meeting, member_user)
-    await host.join()
-    await member.join()
+    host, member = await join_both(rtc_client, meeting, host_user, member_user)
     await member.produce(await member.transport("send"), "audio")
     await database_sync_to_async(services.meeting_end)(meeting=meeting, actor=host_user)
     await eventually(lambda: not rtc_service.rooms, what="every room closed")
@@ -190,10 +180,8 @@ async def test_participant_removed_from_meeting_skips_the_grace_period(
         rtc_service, rtc_client, meeting, host_user, member_user, settings):
     """A member removed from the meeting (REST API) loses its call peer at once."""
     settings.RTC_LIMITS = {**settings.RTC_LIMITS, "RECONNECT_GRACE_SECONDS": 60}
-    host = await rtc_client(meeting, host_user)
-    member = await rtc_client(meeting, member_user)
-    await host.join()
-    joined = await member.join()
+    host, member = await join_both(rtc_client, meeting, host_user, member_user)
+    joined = member.joined
     await database_sync_to_async(services.participant_remove)(
         meeting=meeting, actor=host_user, username=member_user.username)
     left = await host.event("rtc:peerLeft", peerId=joined["peerId"])

@@ -13,7 +13,7 @@ from typing import Any
 from channels.testing import WebsocketCommunicator
 
 __all__ = ["DTLS_PARAMETERS", "FINGERPRINT", "MID_EXTENSION", "TIMEOUT", "ClientFactory",
-           "RtcClient", "audio_link", "audio_parameters", "video_parameters"]
+           "RtcClient", "audio_link", "join_both", "audio_parameters", "video_parameters"]
 
 TIMEOUT = 10
 FINGERPRINT = ":".join(["AB"] * 32)
@@ -176,6 +176,17 @@ class RtcClient:
 
 
 ClientFactory = Callable[..., Awaitable[RtcClient]]
+
+
+async def join_both(make: ClientFactory, meeting: Any, host_user: Any,
+                    member_user: Any) -> tuple[RtcClient, RtcClient]:
+    """Sockets of the host (Hazel) and of a member (Milo) of ``meeting``, both joined to the
+    call, the host first (the member's join reply is ``member.joined``)."""
+    host = await make(meeting, host_user)
+    member = await make(meeting, member_user)
+    await host.join("Hazel")
+    await member.join("Milo")
+    return host, member
 
 
 async def audio_link(sender: RtcClient, receiver: RtcClient) -> dict[str, str]:

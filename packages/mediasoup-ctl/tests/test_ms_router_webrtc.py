@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from mediasoup_ctl import InvalidParameterError, InvalidStateError, UnsupportedError
+from mediasoup_ctl.testing import close_twice
 from ms_media import LOOPBACK_UDP, MEDIA_CODECS
 
 FAKE_DTLS = {
@@ -21,11 +22,8 @@ async def test_router_capabilities_dump_and_close(worker):
     assert router.app_data == {"room": "r1"}
     assert (await worker.dump())["routerIds"] == [router.id]
     assert (await router.dump())["id"] == router.id
-    closed = []
-    router.observer.on("close", lambda: closed.append(True))
-    router.close()
-    router.close()
-    assert router.closed and closed == [True] and worker.routers == {}
+    close_twice(router)
+    assert worker.routers == {}
     assert (await worker.dump())["routerIds"] == []
     with pytest.raises(InvalidStateError):
         await router.dump()

@@ -16,6 +16,7 @@ from mediasoup_ctl import (
     WorkerError,
     create_worker,
 )
+from mediasoup_ctl.testing import close_twice
 from ms_media import MEDIA_CODECS, free_udp_tcp_port
 
 
@@ -42,11 +43,8 @@ async def test_server_binds_its_ports_and_shows_in_the_worker_dump(worker):
     # The port is really taken: a second server cannot bind it.
     with pytest.raises(WorkerError):
         await worker.create_webrtc_server(listen_infos=udp_tcp(port)[:1])
-    closed: list[bool] = []
-    server.observer.on("close", lambda: closed.append(True))
-    server.close()
-    server.close()
-    assert server.closed and closed == [True] and worker.webrtc_servers == {}
+    close_twice(server)
+    assert worker.webrtc_servers == {}
     assert (await worker.dump())["webRtcServerIds"] == []
     with pytest.raises(InvalidStateError):
         await server.dump()

@@ -10,8 +10,9 @@ Fixtures: ``worker_bin`` (the binary; the test fails if it was not built), ``wor
 ``worker2`` (running workers). On teardown each worker is closed and must have left nothing:
 the worker's dump agrees with the object tree, the channel is closed and the process is gone.
 Helpers: :data:`MEDIA_CODECS` (a router's codecs for media tests), :func:`wait_for` (until
-frames have been decoded, say) and :func:`free_udp_tcp_port` (for a WebRtcServer). Only pytest
-and pytest-asyncio are needed (no web framework).
+frames have been decoded, say), :func:`free_udp_tcp_port` (for a WebRtcServer) and
+:func:`close_twice` (close is idempotent). Only pytest and pytest-asyncio are needed (no web
+framework).
 """
 
 from __future__ import annotations
@@ -27,8 +28,8 @@ import pytest
 
 from mediasoup_ctl import Worker, create_worker, worker_bin_path
 
-__all__ = ["MEDIA_CODECS", "close_and_check", "free_udp_tcp_port", "process_gone", "wait_for",
-           "worker", "worker2", "worker_bin"]
+__all__ = ["MEDIA_CODECS", "close_and_check", "close_twice", "free_udp_tcp_port", "process_gone",
+           "wait_for", "worker", "worker2", "worker_bin"]
 
 PORT_RANGE = (40000, 49999)
 """RTC ports of the fixtures' workers."""
@@ -78,6 +79,16 @@ def free_udp_tcp_port() -> int:
                     continue
                 return port
     raise RuntimeError("no free UDP+TCP port")
+
+
+def close_twice(closable: Any) -> None:
+    """Close a router, transport, server, ... twice: it is closed and its observer heard
+    ``close`` once (``close()`` is idempotent)."""
+    closed: list[bool] = []
+    closable.observer.on("close", lambda: closed.append(True))
+    closable.close()
+    closable.close()
+    assert closable.closed and closed == [True]
 
 
 async def close_and_check(worker: Worker) -> None:

@@ -1,15 +1,15 @@
 """SocketSession: what one meeting socket holds besides Channels' own state, given back once.
 
 A meeting socket takes, in this order, a slot in the per-user and per-address socket counts
-(`rtc.socket_limits`, and the cluster's shared counts), its rate limit (`SocketRate`: the frame
+(`rtc.websocket.limits`, and the cluster's shared counts), its rate limit (`SocketRate`: the frame
 and request budgets and the flood cut-off), a
-hold on its user's attendance (`rtc.attendance`) and, once in the meeting, a link to its call
+hold on its user's attendance (`rtc.policy.attendance`) and, once in the meeting, a link to its call
 peer (the ``rtc:leave`` flag, the registry's disconnect hooks that detach the peer). Each has
 to be given back exactly once however the socket ends: the client's close, a server close, a
 refusal half-way through the set-up, or the socket's task cancelled by the server (which then
 never delivers the disconnect). The session keeps all of them and :meth:`SocketSession.leave`
 and :meth:`SocketSession.release_slot` are idempotent, so
-:class:`rtc.consumers.MeetingConsumer` keeps to Channels' hooks and the meeting's protocol.
+:class:`rtc.websocket.consumer.MeetingConsumer` keeps to Channels' hooks and the meeting's protocol.
 """
 
 from __future__ import annotations
@@ -17,17 +17,18 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from rtc import shutdown
-from rtc.attendance import attendance, mark_left
+from meetings.selectors import JoinAccess
 from rtc.cluster.limits import take_shared
+from rtc.lifecycle import shutdown
+from rtc.policy.attendance import attendance, mark_left
 from rtc.services import current_room_service
 from rtc.services.config import limits
 from rtc.signaling.errors import ErrorCode, SignalingError
-from rtc.socket_limits import SocketLimit, SocketSlot, address_tag, client_address, open_sockets
+from rtc.websocket.limits import SocketLimit, SocketSlot, address_tag, client_address, open_sockets
 from rtc.websocket.rate import FRAME_FACTOR, FrameVerdict, SocketRate
 
 if TYPE_CHECKING:
-    from rtc.consumers import MeetingConsumer
+    from rtc.websocket.consumer import MeetingConsumer
 
 __all__ = ["FRAME_FACTOR", "SocketSession"]
 
@@ -52,6 +53,9 @@ class SocketSession:
         """The client sent ``rtc:leave`` (and no ``rtc:join`` since): its close is a leave."""
         self.rate = SocketRate()
         """The socket's one rate limit (frames, route requests, flood cut-off)."""
+        self.join_access: JoinAccess | None = None
+        """The user's role and the meeting's capacity, read when the socket joined (kept
+        current by ``meeting.updated``; None: ``rtc:join`` reads them again)."""
 
     @property
     def flooded(self) -> bool:
@@ -133,11 +137,25 @@ class SocketSession:
         if attendance.release(conn.meeting_id, conn.user.pk, conn.channel_name):
             await mark_left(conn.meeting_id, conn.user.pk)
 
+    # -- the meeting's group ----------------------------------------------------------------------
+
+    async def discard_group(self) -> None:
+        """Leave the meeting's group. The channel layer unreachable (Redis down) must not stop
+        the rest of a leave: the call peer's detach and the attendance would be skipped, the
+        peer left in the call and the leave never written (found by bench/chaos.py). The
+        membership then lapses with the group's expiry, or went with a restarted Redis."""
+        conn = self.conn
+        try:
+            await conn.channel_layer.group_discard(conn.group_name, conn.channel_name)
+        except Exception as error:
+            logger.warning("meeting=%s user=%s group not left, channel layer unavailable: %r",
+                           conn.meeting_id, conn.user.pk, error)
+
     # -- entering and leaving ---------------------------------------------------------------------
 
     def enter(self) -> None:
         """The socket is in its meeting now: it leaves it (once) however it ends, and a server
-        shutdown tells it (`rtc.shutdown`)."""
+        shutdown tells it (`rtc.lifecycle.shutdown`)."""
         self.joined = True
         shutdown.track(self.conn)
 
@@ -156,7 +174,7 @@ class SocketSession:
         conn = self.conn
         self.joined = False
         shutdown.untrack(conn)
-        await conn.discard_group()
+        await self.discard_group()
         if self.leaving:
             try:
                 await self._leave_call()
