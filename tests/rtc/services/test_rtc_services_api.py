@@ -51,8 +51,9 @@ def _graph(roots: list[str]) -> grimp.ImportGraph:
 
 
 def test_the_apps_import_only_the_services_api():
-    """The project as it is keeps the contract: integrations, collab, recordings and the admin
-    and operations pages import `rtc.services` itself and none of its modules."""
+    """The project as it is keeps the contract: integrations, collab, recordings, the admin
+    and operations pages and the process's life cycle (start, stop, probes) import
+    `rtc.services` itself and none of its modules."""
     contract, roots = _contract()
     graph = _graph(roots)
     check = contract.check(graph, verbose=False)
@@ -67,6 +68,7 @@ def test_the_apps_import_only_the_services_api():
     ("collab.signaling", "rtc.services.media_ops"),
     ("recordings.live", "rtc.services.spread"),
     ("rtc.operations.metrics", "rtc.services.room_service"),
+    ("rtc.lifecycle.health", "rtc.services.config"),
 ])
 def test_importing_a_services_module_from_outside_breaks_the_contract(importer, imported):
     """One import of a module behind the API (the call model's rooms, media operations,
