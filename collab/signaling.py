@@ -1,7 +1,7 @@
 """The collaboration requests of the meeting socket: chat, hands, reactions, whiteboard, lobby.
 
 Declared like the ``rtc:*`` requests (`rtc.signaling.routes.route`: the socket's request
-rate, then the schema from `collab.schemas`, then the grant of `rtc.grants`). Each handler
+rate, then the schema from `collab.schemas`, then the grant of `rtc.policy.grants`). Each handler
 is thin: its own rate (chat, reactions and hands, drawing, pointer: a human pace, far below
 the socket's), a service on the database thread, then the event
 after the commit: to the meeting's group through the connection's ``broadcast`` (the
@@ -38,14 +38,14 @@ from collab.schemas import (
     WhiteboardEraseRequest,
 )
 from meetings.models import Meeting
-from rtc import grants
-from rtc.grants import connection_grants
-from rtc.protocol import Connection, registry
+from rtc.policy import grants
+from rtc.policy.grants import connection_grants
 from rtc.services import Peer, Room, current_room_service, get_room_service, send_to
 from rtc.signaling.errors import ErrorCode, SignalingError
 from rtc.signaling.ratelimit import RateLimiter
 from rtc.signaling.routes import route
 from rtc.signals import room_closed
+from rtc.websocket.envelope import Connection, registry
 
 __all__ = ["board_limiter", "chat_limiter", "pointer_limiter", "reaction_limiter"]
 

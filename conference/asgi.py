@@ -25,8 +25,8 @@ from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: 
 from conference import autobahn_logging, channels_dispatch, twisted_write, ws_unmask  # noqa: E402
 from conference.db_threads import bind_calling_loop  # noqa: E402
 from conference.lifespan import LifespanApp  # noqa: E402
-from rtc.auth import TokenAuthMiddleware, auth_stack  # noqa: E402
 from rtc.routing import websocket_urlpatterns  # noqa: E402
+from rtc.websocket.auth import TokenAuthMiddleware, auth_stack  # noqa: E402
 
 autobahn_logging.install()
 channels_dispatch.install()

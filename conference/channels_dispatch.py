@@ -6,7 +6,7 @@ every message an ``asyncio.wait(tasks, FIRST_COMPLETED)``, which makes a set of 
 waiter future, adds a done callback to each task and removes them all again (a list rebuilt
 per task), then builds the done and pending sets. In a burst of 200 joins (about 30 messages a
 peer) that plumbing, with the ``ensure_future`` of the next read, was 10-12 % of the event
-loop (py-spy, bench/README.md, issue 13).
+loop (py-spy, bench/README.md, call set-up).
 
 :func:`await_many_dispatch` keeps Channels' behaviour exactly (one read in flight per source,
 the next read started only after the previous message was dispatched, messages of tasks found

@@ -3,8 +3,8 @@ it to responses.
 
 Services, selectors and the meeting socket's handlers raise `ApplicationError` (or its
 socket-flavoured subclasses `rtc.signaling.errors.SignalingError` and
-`rtc.protocol.ProtocolError`) with a short, safe message and an `ErrorCode`. Only the edges
-translate it: the API into `{"detail": message, "code": code}` with the code's HTTP status,
+`rtc.websocket.envelope.ProtocolError`) with a short, safe message and an `ErrorCode`. Only the
+edges translate it: the API into `{"detail": message, "code": code}` with the code's HTTP status,
 the meeting socket into an error reply (or, on connect, a close code). Nothing else needs to
 know about HTTP or WebSocket codes.
 """
@@ -34,7 +34,7 @@ API_PREFIX = "/api/"
 class ErrorCode(StrEnum):
     """Every machine-readable error code of the application: the REST API's ``code``, the
     meeting socket's error replies and its ``error`` events. The one enum; the edges map it
-    (HTTP status: :data:`HTTP_STATUS`; close code: `rtc.protocol.close_code_for`)."""
+    (HTTP status: :data:`HTTP_STATUS`; close code: `rtc.websocket.envelope.close_code_for`)."""
 
     INVALID = "invalid"
     """Malformed data; not joined yet; joined already; wrong transport direction; own

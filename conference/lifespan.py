@@ -3,10 +3,10 @@
 Servers that speak it (uvicorn, hypercorn) send ``lifespan.startup`` before they serve and
 ``lifespan.shutdown`` after they stopped serving; ``conference.asgi`` routes the ``lifespan``
 scope here. daphne sends no lifespan: it gets the same two calls from its Twisted reactor
-(``rtc.startup.install``, ``rtc.shutdown.install``). Either way the process starts through
-:func:`rtc.startup.start_pool` (the worker pool, the cluster node, the start-up hooks) and
-stops through :func:`rtc.shutdown.stop_server` (calls and sockets closed politely, the pool
-stopped, the node gone), one code path for every server.
+(``rtc.lifecycle.startup.install``, ``rtc.lifecycle.shutdown.install``). Either way the process
+starts through :func:`rtc.lifecycle.startup.start_pool` (the worker pool, the cluster node, the
+start-up hooks) and stops through :func:`rtc.lifecycle.shutdown.stop_server` (calls and sockets
+closed politely, the pool stopped, the node gone), one code path for every server.
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ class LifespanApp:
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         """Serve the scope until the server's shutdown is answered."""
-        from rtc.shutdown import stop_server
-        from rtc.startup import start_pool
+        from rtc.lifecycle.shutdown import stop_server
+        from rtc.lifecycle.startup import start_pool
 
         while True:
             message = await receive()

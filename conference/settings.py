@@ -328,7 +328,7 @@ WHITEBOARD_MAX_ELEMENTS = env_int("WHITEBOARD_MAX_ELEMENTS", 5000, minimum=1, ma
 WHITEBOARD_MAX_BYTES = env_int("WHITEBOARD_MAX_BYTES", 4 * 1024 * 1024, minimum=1024,
                                maximum=256 * 1024 * 1024)
 
-# --- TURN (for clients behind strict NAT; see rtc/turn.py and the README) ---------------------
+# --- TURN (for clients behind strict NAT; see rtc/policy/turn.py and the README) ----------------
 
 TURN = {
     # e.g. turn:turn.example.com:3478?transport=udp,turns:turn.example.com:5349?transport=tcp
@@ -469,7 +469,7 @@ SERVE_STATIC = env_bool("SERVE_STATIC", DEBUG)
 
 # Attendance leaves that could not be written while the database was unavailable wait in a file
 # of the process's own here until written; a process starting adopts the files of stopped ones
-# (rtc.attendance.LateLeaves). Local to each machine; keep it on persistent disk.
+# (rtc.policy.attendance.LateLeaves). Local to each machine; keep it on persistent disk.
 LATE_LEAVES_DIR = Path(os.environ.get("LATE_LEAVES_DIR", str(BASE_DIR / "var" / "late-leaves")))
 
 # --- Recording -------------------------------------------------------------------------------

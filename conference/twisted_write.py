@@ -5,7 +5,7 @@ Twisted's ``FileDescriptor.write`` only ever buffers: it registers the socket fo
 (another ``epoll_ctl``). For every WebSocket frame daphne sends (about 37 per peer in the
 call set-up of bench/signaling.py) that is two system calls, one more turn of the event loop
 and Twisted's logging context around the ``doWrite``: the largest single cost of the event
-loop in a burst of 200 joins (bench/README.md, issue 13). asyncio's own transports, and
+loop in a burst of 200 joins (bench/README.md, call set-up). asyncio's own transports, and
 Node's sockets, try the ``send`` first and buffer only what the kernel did not take;
 :func:`install` makes Twisted's plain TCP connections do the same.
 

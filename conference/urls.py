@@ -10,9 +10,9 @@ from collab.urls import api_urlpatterns as collab_api
 from collab.urls import web_urlpatterns as collab_web
 from conference.login_throttle import obtain_auth_token
 from recordings import views as recording_views
-from rtc.admin_live import live_meetings
-from rtc.health import healthz, readyz
-from rtc.metrics import metrics_view
+from rtc.lifecycle.health import healthz, readyz
+from rtc.operations.admin_page import live_meetings
+from rtc.operations.metrics import metrics_view
 from rtc.signaling.views import asyncapi_view, socket_schema_view
 
 urlpatterns = [

@@ -5,7 +5,7 @@ Every frame a client sends is masked (RFC 6455 § 5.3). Autobahn (daphne's WebSo
 protocol) makes a masker for each frame; with its native extension built (NVX) that is a
 ``cffi`` allocation, a ``ffi.gc`` finaliser, an import statement and a copy in and out of a
 C buffer, for requests of a few hundred bytes: 3 % of the event loop in a burst of 200 joins
-(py-spy, bench/README.md, issue 13); without the extension it is a Python loop over every
+(py-spy, bench/README.md, call set-up); without the extension it is a Python loop over every
 byte. :class:`IntMasker` XORs the whole chunk with the repeated key as two Python integers
 (linear C code, no per-frame allocation beyond the result), and keeps the key's phase across
 the chunks of one frame as autobahn's maskers do (``pointer``).

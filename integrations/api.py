@@ -26,7 +26,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from conference.errors import ApplicationError, ErrorCode
-from integrations import live, selectors, services
+from integrations import live_rooms, selectors, services
 from integrations.authentication import IntegrationAuthentication
 from integrations.config import integration_settings
 from integrations.models import Integration
@@ -121,7 +121,7 @@ class LiveMeetingListView(IntegrationAPIView):
     @extend_schema(responses=LiveMeetingSerializer(many=True))
     def get(self, request: Request) -> Response:
         """Every live call the caller may see."""
-        rooms = on_loop(live.snapshot)
+        rooms = on_loop(live_rooms.snapshot)
         visible = dict(
             selectors.meetings_for_caller(integration=caller_integration(request))
             .filter(pk__in=[r["meeting_id"] for r in rooms]).values_list("pk", "title"))
@@ -140,7 +140,7 @@ class LiveMeetingView(IntegrationAPIView):
     def get(self, request: Request, meeting_id: Any) -> Response:
         """The call's peers and tracks now."""
         meeting = self.meeting(meeting_id)
-        rooms = on_loop(live.snapshot, {str(meeting.pk)})
+        rooms = on_loop(live_rooms.snapshot, {str(meeting.pk)})
         if not rooms:
             raise ApplicationError("No live call for that meeting.", code=ErrorCode.NOT_FOUND)
         room = rooms[0]
@@ -157,7 +157,7 @@ class EndMeetingView(IntegrationAPIView):
         """Mark it ended (connected clients are told and closed) and empty its call."""
         meeting = self.meeting(meeting_id)
         meeting = meeting_services.meeting_end(meeting=meeting, actor=meeting.host)
-        removed = on_loop(live.end_call, str(meeting.pk))
+        removed = on_loop(live_rooms.end_call, str(meeting.pk))
         logger.info("meeting=%s ended through the API by %s (peers removed: %s)", meeting.pk,
                     request.user, removed)
         return Response(IntegrationMeetingSerializer(meeting).data)
@@ -170,7 +170,7 @@ class MuteTrackView(IntegrationAPIView):
     def post(self, request: Request, meeting_id: Any, producer_id: str) -> Response:
         """Everyone, the owner included, gets `rtc:producerPaused`; returns the owner."""
         meeting = self.meeting(meeting_id)
-        peer = on_loop(live.mute_track, str(meeting.pk), producer_id, actor=str(request.user))
+        peer = on_loop(live_rooms.mute_track, str(meeting.pk), producer_id, actor=str(request.user))
         return Response(LivePeerSerializer(_with_identities([peer])[0]).data)
 
 
@@ -181,7 +181,7 @@ class RemovePeerView(IntegrationAPIView):
     def post(self, request: Request, meeting_id: Any, peer_id: str) -> Response:
         """The peer gets `rtc:removed`; it may not rejoin this call while it lasts."""
         meeting = self.meeting(meeting_id)
-        on_loop(live.remove_peer, str(meeting.pk), peer_id, actor=str(request.user))
+        on_loop(live_rooms.remove_peer, str(meeting.pk), peer_id, actor=str(request.user))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -194,8 +194,8 @@ class PeerGrantsView(IntegrationAPIView):
         meeting = self.meeting(meeting_id)
         changes = GrantsChangeSerializer(data=request.data)
         changes.is_valid(raise_exception=True)
-        peer = on_loop(live.update_grants, str(meeting.pk), peer_id, dict(changes.validated_data),
-                       actor=str(request.user))
+        peer = on_loop(live_rooms.update_grants, str(meeting.pk), peer_id,
+                       dict(changes.validated_data), actor=str(request.user))
         return Response(GrantsChangedSerializer(_with_identities([peer])[0]).data)
 
 

@@ -15,7 +15,7 @@ class IntegrationsConfig(AppConfig):
         """Connect the signal receivers that turn meeting and call events into webhooks."""
         from integrations import (
             events,
-            live,  # noqa: F401  (registers its cluster operations)
+            live_rooms,  # noqa: F401  (registers its cluster operations)
         )
 
         events.connect_receivers()

@@ -260,7 +260,7 @@ def _on_meeting_started(sender: Any, meeting: Any, **kwargs: Any) -> None:
 
 
 def _on_meeting_ended(sender: Any, meeting: Any, **kwargs: Any) -> None:
-    from rtc.grants import grant_store
+    from rtc.policy.grants import grant_store
 
     meeting_id = meeting.id
     emit(meeting_id, MEETING_ENDED, lambda: {"meeting": _meeting(meeting)})

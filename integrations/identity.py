@@ -5,7 +5,7 @@ Each (integration, `sub`) gets one User with an unusable password, username
 in :class:`ExternalIdentity`. It is invited to the meeting the token opens, so the meetings app
 (attendance, capacity, removal) treats it as any participant, with no special case.
 
-:func:`authenticate_websocket` is what `rtc.auth` calls for a JWT on the meeting socket.
+:func:`authenticate_websocket` is what `rtc.websocket.auth` calls for a JWT on the meeting socket.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ from rest_framework import serializers
 from integrations.models import MAX_JTI_LENGTH
 from integrations.tokens import MAX_NAME, MAX_SUBJECT
 from meetings.models import MAX_CAPACITY, TITLE_MAX_LENGTH, Meeting
-from rtc.grants import PUBLISH_SOURCES
+from rtc.policy.grants import PUBLISH_SOURCES
 
 
 class GrantsSerializer(serializers.Serializer):

@@ -26,7 +26,7 @@ from typing import Any
 
 import jwt
 
-from rtc.grants import PUBLISH_SOURCES, Grants
+from rtc.policy.grants import PUBLISH_SOURCES, Grants
 
 __all__ = [
     "AUDIENCE",

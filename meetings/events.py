@@ -2,7 +2,7 @@
 
 Services call `broadcast_on_commit`; a rolled-back change never reaches a client. The group
 message is `{"type": "meeting.event", "event": <name>, "data": {...}}`, which
-`rtc.consumers.MeetingConsumer.meeting_event` relays to each connection as
+`rtc.websocket.consumer.MeetingConsumer.meeting_event` relays to each connection as
 `{"type": <name>, "data": {...}}`.
 """
 

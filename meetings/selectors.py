@@ -99,7 +99,7 @@ def participants_present_and_own(
 ) -> tuple[Participant | None, list[Participant]]:
     """The user's participant row (None if they have none) and the participants present
     right now (their users loaded, in the model's order), in one query: a join reads both,
-    and this saves it a statement (issue 13)."""
+    and this saves it a statement, which counts when everyone joins on the hour."""
     if not user.is_authenticated:
         return None, list(participants_present(meeting=meeting))
     rows = list(Participant.objects.filter(

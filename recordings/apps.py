@@ -24,7 +24,8 @@ class RecordingsConfig(AppConfig):
     def ready(self) -> None:
         """Register the stop listener and the start-up hook."""
         from recordings import handover, live, processing
-        from rtc import cluster, signals, startup
+        from rtc import cluster, signals
+        from rtc.lifecycle import startup
         from rtc.recording.manager import recorder
 
         recorder.on_stopped(live.session_stopped)

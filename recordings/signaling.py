@@ -2,7 +2,7 @@
 by ``rtc.apps``, which autodiscovers each app's ``signaling`` module).
 
 Only a peer in the call may ask: a signed-in user who hosts the meeting, or a token holder
-with the ``record`` (or ``host``) grant (checked first by ``rtc.grants``). Everyone in the
+with the ``record`` (or ``host``) grant (checked first by ``rtc.policy.grants``). Everyone in the
 call, the asker included, then gets ``rtc:recordingStarted`` / ``rtc:recordingStopped``.
 """
 
@@ -11,14 +11,14 @@ from __future__ import annotations
 from typing import Any
 
 from recordings import live
-from rtc import grants
-from rtc.grants import connection_grants
-from rtc.protocol import Connection
+from rtc.policy import grants
+from rtc.policy.grants import connection_grants
 from rtc.signaling.errors import ErrorCode, SignalingError
 from rtc.signaling.handlers import service_of
 from rtc.signaling.replies import RecordingStartedReply, RecordingStoppedReply
 from rtc.signaling.routes import route
 from rtc.signaling.schemas import EmptyRequest
+from rtc.websocket.envelope import Connection
 
 __all__: list[str] = []
 

@@ -10,7 +10,7 @@ class RtcConfig(AppConfig):
     """Registers WebSocket message handlers at start-up.
 
     Every installed app's `signaling` module (e.g. `rtc/signaling.py`) is imported once, so
-    handlers registered there with `rtc.protocol.registry.register(...)` are known to the
+    handlers registered there with `rtc.websocket.envelope.registry.register(...)` are known to the
     meeting consumer without the consumer importing them.
     """
 
@@ -19,16 +19,13 @@ class RtcConfig(AppConfig):
 
     def ready(self) -> None:
         """Import the built-in handlers and every app's `signaling` module."""
-        from rtc import (
-            handlers,  # noqa: F401  (registers built-in handlers)
-            live,  # noqa: F401  (registers its cluster operations)
-            shutdown,
-            startup,
-        )
+        from rtc.lifecycle import shutdown, startup
+        from rtc.operations import media_sampling  # noqa: F401  (registers its cluster operations)
+        from rtc.websocket import builtin_requests  # noqa: F401  (registers built-in handlers)
 
         shutdown.install()  # under daphne; `manage.py runserver` installs at the first socket
         startup.install()  # under daphne: the worker pool starts with the server
-        from rtc.attendance import late_leaves
+        from rtc.policy.attendance import late_leaves
 
         startup.on_start(late_leaves.adopt)  # leaves a stopped process could not write
 

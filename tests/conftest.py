@@ -142,7 +142,7 @@ def _fresh_channel_layer() -> Iterator[None]:
 
 @pytest.fixture(autouse=True)
 def _no_cluster_node_left() -> Iterator[None]:
-    """No test leaves this process a cluster node: ``rtc.startup.start_pool`` joins the
+    """No test leaves this process a cluster node: ``rtc.lifecycle.startup.start_pool`` joins the
     cluster whenever Redis is configured (the PostgreSQL + Redis pass), and a node left behind
     would route every later test's calls through a Redis store whose event loop is gone."""
     from rtc import cluster

@@ -17,21 +17,11 @@
 //                                                     after it processed the close
 // Inputs (codecs, RTP parameters, listen infos) come from bench/node/fixtures.json.
 
-import { createRequire } from 'node:module';
 import { readFileSync, existsSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const cacheDir = process.env.CONFERENCE_CACHE ?? path.join(os.homedir(), '.cache', 'conference');
-const referenceDir = process.env.NODE_REFERENCE_DIR ?? path.join(cacheDir, 'node-reference');
-const searchDir = existsSync(path.join(referenceDir, 'node_modules', 'mediasoup')) ? referenceDir : here;
-const require = createRequire(path.join(searchDir, 'package.json'));
+import { here, require } from './reference.mjs';
 
-if (!process.env.MEDIASOUP_WORKER_BIN) {
-	process.env.MEDIASOUP_WORKER_BIN = path.join(cacheDir, 'mediasoup-worker-3.16.0', 'bin', 'mediasoup-worker');
-}
 if (!existsSync(process.env.MEDIASOUP_WORKER_BIN)) {
 	console.error(`mediasoup-worker not found at ${process.env.MEDIASOUP_WORKER_BIN}; run mediasoup-ctl-worker`);
 	process.exit(2);

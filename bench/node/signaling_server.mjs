@@ -17,22 +17,12 @@
 // defaults (Opus, VP8, VP9, H264 x2; UDP and TCP on 127.0.0.1).
 // It prints "listening <port>" on stdout once it accepts connections.
 
-import { createRequire } from 'node:module';
-import { readFileSync, existsSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import os from 'node:os';
-import path from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const cacheDir = process.env.CONFERENCE_CACHE ?? path.join(os.homedir(), '.cache', 'conference');
-const referenceDir = process.env.NODE_REFERENCE_DIR ?? path.join(cacheDir, 'node-reference');
-const searchDir = existsSync(path.join(referenceDir, 'node_modules', 'mediasoup')) ? referenceDir : here;
-const require = createRequire(path.join(searchDir, 'package.json'));
+import { require } from './reference.mjs';
 
-if (!process.env.MEDIASOUP_WORKER_BIN) {
-	process.env.MEDIASOUP_WORKER_BIN = path.join(cacheDir, 'mediasoup-worker-3.16.0', 'bin', 'mediasoup-worker');
-}
 const mediasoup = require('mediasoup');
 const { WebSocketServer } = require('ws');
 

@@ -2,8 +2,8 @@
 shared database (no consensus of our own, no second coordination system).
 
 With ``REDIS_URL`` set (and ``CLUSTER`` not ``0``), a serving process starts a :class:`Node`
-with the server (`rtc.startup`, `rtc.shutdown`): it registers in Redis under a lease
-(`rtc.cluster.store`), owns the calls placed on it (`rtc.cluster.placement`), serves the
+with the server (`rtc.lifecycle.startup`, `rtc.lifecycle.shutdown`): it registers in Redis under a
+lease (`rtc.cluster.store`), owns the calls placed on it (`rtc.cluster.placement`), serves the
 requests other nodes relay to it and relays those of its sockets whose call runs elsewhere
 (`rtc.cluster.relay`), mirrors its attendance (`rtc.cluster.presence`) and counts its sockets
 in the cluster-wide limits (`rtc.cluster.limits`). Without Redis, or before the server started

@@ -1,6 +1,6 @@
 """Meeting sockets counted for the whole cluster: per user and per client address, in Redis.
 
-A socket first takes its slot in this process's counts (`rtc.socket_limits`), then, on a node
+A socket first takes its slot in this process's counts (`rtc.websocket.limits`), then, on a node
 of a cluster, :func:`take_shared` counts it in two Redis hashes (the user's and the address's),
 one field per node incarnation, in one Lua script that sums the live nodes' fields and refuses
 when a limit is reached, so two sockets on two nodes cannot both slip under it. Fields of nodes
@@ -17,7 +17,7 @@ import asyncio
 import logging
 from typing import Any
 
-from rtc.socket_limits import SocketLimit, SocketSlot, open_sockets
+from rtc.websocket.limits import SocketLimit, SocketSlot, open_sockets
 
 __all__ = ["take_shared"]
 

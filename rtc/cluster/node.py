@@ -52,7 +52,7 @@ from rtc.cluster.remote import hand_back, hosted_counts, watch_owners
 from rtc.cluster.store import ClusterStore
 from rtc.signaling.errors import ErrorCode, SignalingError
 
-__all__ = ["Node", "Route", "default_node_id"]
+__all__ = ["Node", "SocketRoute", "default_node_id"]
 
 logger = logging.getLogger(__name__)
 
@@ -78,7 +78,7 @@ def default_node_id() -> str:
 
 
 @dataclass(slots=True)
-class Route:
+class SocketRoute:
     """Where the call of a socket served here runs."""
 
     meeting_id: str
@@ -104,7 +104,7 @@ class Node:
         self.started_at = time.time()
         self.records: dict[str, dict[str, str]] = {}
         """The live nodes' records as of the last heartbeat (this one's included)."""
-        self.routes: dict[str, Route] = {}
+        self.routes: dict[str, SocketRoute] = {}
         """channel name of a socket served here → where its call runs."""
         self.heartbeats = 0
         self._alive_until = 0.0
@@ -282,9 +282,9 @@ class Node:
 
     def route(self, channel_name: str, meeting_id: str, owner: str) -> None:
         """Remember where the call of a socket served here runs."""
-        self.routes[channel_name] = Route(meeting_id=str(meeting_id), owner=owner)
+        self.routes[channel_name] = SocketRoute(meeting_id=str(meeting_id), owner=owner)
 
-    def forget(self, channel_name: str) -> Route | None:
+    def forget(self, channel_name: str) -> SocketRoute | None:
         """Forget a socket's route (it closed); the route it had."""
         return self.routes.pop(channel_name, None)
 

@@ -1,6 +1,6 @@
 """Attendance across nodes: who is present where, so leaves are written only when true.
 
-Each process keeps its own attendance table (`rtc.attendance`): a user is present while a
+Each process keeps its own attendance table (`rtc.policy.attendance`): a user is present while a
 socket or a call peer in its reconnect grace holds them, and the last holder to go writes the
 leave. With several nodes a user can be held on two of them at once (a socket on one, its peer
 waiting for a resume on the owner; or a second device), so each node mirrors its table in a
@@ -58,7 +58,7 @@ class Presence:
     def __init__(self, node: Any) -> None:
         self.node = node
         self.queue: asyncio.Queue[tuple[str, bool]] = asyncio.Queue()
-        from rtc.attendance import attendance
+        from rtc.policy.attendance import attendance
 
         self._attendance = attendance
         self._write = node.store.redis.register_script(_WRITE)
@@ -125,7 +125,7 @@ class Presence:
 
     async def nodes_gone(self, node_ids: list[str]) -> None:
         """Close the attendance of users held only by nodes that left without a word."""
-        from rtc.attendance import write_left
+        from rtc.policy.attendance import write_left
 
         redis = self.node.store.redis
         for node_id in node_ids:

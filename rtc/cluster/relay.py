@@ -36,9 +36,9 @@ from channels.db import database_sync_to_async
 from django.contrib.auth import get_user_model
 
 from conference.errors import ApplicationError
-from rtc.protocol import Request
 from rtc.services import notify
 from rtc.signaling.errors import ErrorCode, SignalingError
+from rtc.websocket.envelope import Envelope
 
 __all__ = ["RelayedError", "RemoteConnection", "Relay"]
 
@@ -108,7 +108,7 @@ class Relay:
 
     # -- the socket's side ----------------------------------------------------------------------
 
-    async def forward(self, owner: str, conn: Any, name: str, request: Request) -> dict[str, Any]:
+    async def forward(self, owner: str, conn: Any, name: str, request: Envelope) -> dict[str, Any]:
         """Have ``owner`` serve ``request`` of ``conn``; its reply data, or its error raised
         as a SignalingError with the same message and code."""
         message = {
@@ -259,7 +259,7 @@ class Relay:
         return user
 
     async def _run(self, message: dict[str, Any]) -> Any:
-        from rtc.grants import Grants
+        from rtc.policy.grants import Grants
         from rtc.signaling.routes import ROUTES, serve_here
 
         if message["op"] == "operation":

@@ -1,8 +1,9 @@
 """The call model's public API: what the rest of the product may use of ``rtc.services``.
 
-`integrations`, `collab`, `recordings` and the admin and operations pages import the call model
-from this package only (an import-linter contract in ``pyproject.toml``, run by ``make lint``,
-fails when one of them imports a module of it): the process's :class:`RoomService`, whose
+`integrations`, `collab`, `recordings`, the admin and operations pages (`rtc.operations`) and
+the process's start, stop and probes (`rtc.lifecycle`) import the call model from this package
+only (an import-linter contract in ``pyproject.toml``, run by ``make lint``, fails when one
+of them imports a module of it): the process's :class:`RoomService`, whose
 methods are the commands (``remove_peer``, ``mute_track``, ``change_grants``, ``live_room``,
 ``close_rooms``, the ``rtc:*`` requests ...), the :class:`Room` and :class:`Peer` they read,
 the events to a meeting or a peer (:func:`broadcast`, :func:`send_to`) and the settings they
@@ -10,7 +11,7 @@ read (:func:`limits`, :func:`mediasoup_settings`). The modules behind it (``room
 ``room_service``, ``media_ops``, ``spread``, ...) are this package's own and may change.
 
 One RoomService per process, made on first use; its worker pool starts with the server
-(`rtc.startup`), or else on the first ``rtc:join``. Tests install their own with
+(`rtc.lifecycle.startup`), or else on the first ``rtc:join``. Tests install their own with
 :func:`set_room_service` and close it themselves.
 
 The exported classes and functions are loaded on first use (PEP 562): the modules behind them

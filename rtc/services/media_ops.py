@@ -47,7 +47,7 @@ from rtc.signaling.schemas import (
 if TYPE_CHECKING:
     from mediasoup_ctl import Consumer, Producer, Router, Transport
 
-    from rtc.grants import Grants
+    from rtc.policy.grants import Grants
     from rtc.services.mediasoup_service import MediasoupService
 
 __all__ = ["MediaOperations"]
@@ -284,7 +284,7 @@ class MediaOperations:
 
     async def apply_grants(self, room: Room, peer: Peer,
                            grants: Grants) -> tuple[list[str], list[str]]:
-        """Give ``peer`` changed `rtc.grants.Grants` now: its producers of a source no longer
+        """Give ``peer`` changed `rtc.policy.grants.Grants` now: its producers of a source no longer
         allowed close (the others are told), its consumers close when subscribing is revoked
         (it is told each), and it gets ``rtc:grantsUpdated``. The ids of the closed producers
         and consumers. The caller holds the room lock."""

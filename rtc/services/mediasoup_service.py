@@ -1,7 +1,7 @@
 """MediasoupService: the process's pool of mediasoup workers.
 
-Started with the server (`rtc.startup`), or else by the first call that needs a router, under
-a lock so concurrent first calls spawn the pool once. A new meeting's router goes on the least
+Started with the server (`rtc.lifecycle.startup`), or else by the first call that needs a router,
+under a lock so concurrent first calls spawn the pool once. A new meeting's router goes on the least
 loaded live worker (fewest routers). A worker that dies is dropped at once and replaced in the
 background; listeners registered with :meth:`MediasoupService.on_worker_died` (the RoomService)
 then move that worker's meetings to new routers. :meth:`close` stops every worker.

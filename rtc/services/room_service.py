@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from conference import clock
 from meetings import selectors
 from rtc import signals
-from rtc.attendance import attendance, mark_left, peer_key
+from rtc.policy.attendance import attendance, mark_left, peer_key
 from rtc.services import notify
 from rtc.services.access import meeting_access, user_may_rejoin
 from rtc.services.config import limits
@@ -43,7 +43,7 @@ from rtc.signaling.schemas import JoinRequest
 if TYPE_CHECKING:
     from mediasoup_ctl import Worker
 
-    from rtc.grants import Grants
+    from rtc.policy.grants import Grants
 
 __all__ = ["RoomService"]
 
@@ -108,7 +108,7 @@ class RoomService(MediaRequests):
                    access: selectors.JoinAccess | None = None) -> dict[str, Any]:
         """Enter the call (or resume a peer) and return the ``rtc:joined`` reply data.
 
-        ``grants`` (`rtc.grants.Grants`, from a join token) decide the host role and whether
+        ``grants`` (`rtc.policy.grants.Grants`, from a join token) decide the host role and whether
         the peer is hidden; None (a signed-in user) leaves both to the meeting's roles.
         ``access``: the user's role and the meeting's capacity as the connection read them
         when it joined the meeting (its permission check); without it, they are read here.

@@ -52,7 +52,7 @@ class Peer:
     grace_task: asyncio.Task[Any] | None = None
     closed: bool = False
     grants: Any = None
-    """A join-token peer's `rtc.grants.Grants` (as changed during the call); None for a
+    """A join-token peer's `rtc.policy.grants.Grants` (as changed during the call); None for a
     signed-in user, whose meeting role decides."""
     hidden: bool = False
     """Not announced (``rtc:peerJoined``/``rtc:peerLeft``) and not in the others' peer lists."""

@@ -1,7 +1,7 @@
 """rtc:* signaling: request schemas, error codes, and the handlers the meeting consumer calls.
 
 ``rtc.apps`` imports this package at start-up (``autodiscover_modules("signaling")``), which
-registers the handlers of :mod:`rtc.signaling.handlers` with ``rtc.protocol.registry``.
+registers the handlers of :mod:`rtc.signaling.handlers` with ``rtc.websocket.envelope.registry``.
 """
 
 from rtc.signaling import handlers  # noqa: F401  (registers the rtc:* handlers)

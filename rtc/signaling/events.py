@@ -105,7 +105,7 @@ class Reconnect(Payload):
 
 
 class GrantsInfo(Payload):
-    """A peer's grants (`rtc.grants.Grants.as_dict`)."""
+    """A peer's grants (`rtc.policy.grants.Grants.as_dict`)."""
 
     publish: list[str]
     subscribe: bool

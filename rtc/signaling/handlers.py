@@ -2,7 +2,7 @@
 
 Each call is thin: the route (`rtc.signaling.routes`) has rate-limited the socket, validated
 ``data`` into its model (:mod:`rtc.signaling.schemas`) and checked the peer's grants
-(`rtc.grants`); the call asks the RoomService and returns the reply data (whose ``type`` is
+(`rtc.policy.grants`); the call asks the RoomService and returns the reply data (whose ``type`` is
 the reply name). Failures are :class:`SignalingError`, which the consumer sends back as
 ``{"requestId", "error", "code"}``; anything else becomes ``internal``.
 
@@ -15,8 +15,8 @@ import logging
 from typing import Any
 
 from rtc import cluster
-from rtc import grants as rtc_grants
-from rtc.protocol import Connection, registry
+from rtc.policy import grants as rtc_grants
+from rtc.policy.turn import ice_servers_for
 from rtc.recording.manager import recorder
 from rtc.services import get_room_service
 from rtc.signaling import replies
@@ -36,7 +36,7 @@ from rtc.signaling.schemas import (
     SetPreferredLayersRequest,
     TransportRequest,
 )
-from rtc.turn import ice_servers_for
+from rtc.websocket.envelope import Connection, registry
 
 __all__ = ["service_of"]
 

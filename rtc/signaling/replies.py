@@ -1,9 +1,9 @@
 """The success replies' ``data`` of the rtc:* requests and of the built-in ones, one model each.
 
 Each route names its model (`rtc.signaling.routes.route` ``reply_schema``); the built-in
-requests (``ping``, ``meeting:state``, `rtc.handlers`) are not routes and name theirs in
-:data:`BUILTIN_REPLIES`. A reply's ``type`` (when the route has one) is a ``Literal`` of the
-model, so the model and the route's ``reply`` name cannot disagree (a test checks them).
+requests (``ping``, ``meeting:state``, `rtc.websocket.builtin_requests`) are not routes and name
+theirs in :data:`BUILTIN_REPLIES`. A reply's ``type`` (when the route has one) is a ``Literal``
+of the model, so the model and the route's ``reply`` name cannot disagree (a test checks them).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ __all__ = ["BUILTIN_REPLIES"]
 
 
 class IceServer(Payload):
-    """One ``RTCIceServer`` for the client's transports (`rtc.turn.ice_servers_for`)."""
+    """One ``RTCIceServer`` for the client's transports (`rtc.policy.turn.ice_servers_for`)."""
 
     urls: list[str]
     username: str | None = None
@@ -247,4 +247,4 @@ class MeetingStateReply(Payload):
 
 BUILTIN_REPLIES: dict[str, type[Payload]] = {"ping": PongReply,
                                              "meeting:state": MeetingStateReply}
-"""The built-in requests (not routes, `rtc.handlers`) → their reply model."""
+"""The built-in requests (not routes, `rtc.websocket.builtin_requests`) → their reply model."""

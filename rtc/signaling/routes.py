@@ -7,7 +7,7 @@ requirements), in ``PROTOCOL.md`` and in the clients, and the grant check ran on
 registers runs, in this order:
 
 1. validation of ``data`` into the route's model (``invalid``),
-2. the grant on the *validated* request (``forbidden``; `rtc.grants`),
+2. the grant on the *validated* request (``forbidden``; `rtc.policy.grants`),
 3. the call: here, or relayed to the cluster node owning the meeting's call, which runs 1-3
    again on what it received (:func:`serve_here`).
 
@@ -27,12 +27,12 @@ from dataclasses import dataclass, field
 from typing import Any, get_args
 
 from rtc import cluster
-from rtc import grants as rtc_grants
-from rtc.protocol import Connection, Request, registry
+from rtc.policy import grants as rtc_grants
 from rtc.signaling.errors import ErrorCode, SignalingError
 from rtc.signaling.payloads import Payload
 from rtc.signaling.schemas import Request as RequestModel
 from rtc.signaling.schemas import validate
+from rtc.websocket.envelope import Connection, Envelope, registry
 
 __all__ = ["ROUTES", "Route", "parse_request", "reply_type", "route", "serve_here"]
 
@@ -49,7 +49,7 @@ class Route:
     schema: type[RequestModel]
     """The pydantic model of its ``data``."""
     grant: rtc_grants.Check
-    """What a peer's grants must allow (`rtc.grants`); applies to join-token peers."""
+    """What a peer's grants must allow (`rtc.policy.grants`); applies to join-token peers."""
     impl: Impl
     """The service call, given the connection and the validated request."""
     reply_schema: type[Payload] | None = None
@@ -104,7 +104,7 @@ def route(name: str, *, schema: type[RequestModel], grant: rtc_grants.Check,
                          summary=(impl.__doc__ or "").strip().split("\n")[0])
         ROUTES[name] = declared
 
-        async def handler(conn: Connection, request: Request) -> Reply:
+        async def handler(conn: Connection, request: Envelope) -> Reply:
             parsed = declared.validate(request.data)
             rtc_grants.check(conn, name, declared.grant, parsed)
             relayed = await cluster.route_request(conn, name, request,

@@ -1,10 +1,10 @@
 """The meeting socket's join flow: admission, the join's database trip, the ``meeting.state``
 snapshot, the lobby, and the way out; one :class:`JoinFlow` per socket, which
-`rtc.consumers.MeetingConsumer`'s Channels hooks delegate to.
+`rtc.websocket.consumer.MeetingConsumer`'s Channels hooks delegate to.
 
 Connect: the socket is accepted and then, if the user may not join, closed with a 4xxx code
-(`rtc.protocol.CloseCode`), so browsers see why. Before any database work a signed-in socket
-takes a slot in the per-user and per-address socket counts (its `rtc.socket_session
+(`rtc.websocket.envelope.CloseCode`), so browsers see why. Before any database work a signed-in
+socket takes a slot in the per-user and per-address socket counts (its `rtc.websocket.session
 .SocketSession`; 4430 when either is full), and a place among the set-ups in progress
 (:data:`connects_in_progress`; 4529 ``server_busy`` beyond ``RTC_MAX_PENDING_CONNECTS``). Then
 it enters (:meth:`JoinFlow.enter`): the meeting's group first, then one database trip (access,
@@ -31,14 +31,14 @@ from conference.outage import UNAVAILABLE, UNAVAILABLE_MESSAGE, is_database_outa
 from meetings import services
 from meetings.models import Meeting
 from meetings.selectors import JoinAccess
-from rtc import shutdown
-from rtc.attendance import attendance
-from rtc.protocol import CloseCode, close_code_for
+from rtc.lifecycle import shutdown
+from rtc.policy.attendance import attendance
 from rtc.services.config import limits
+from rtc.websocket.envelope import CloseCode, close_code_for
 from rtc.websocket.lobby import SocketLobby
 
 if TYPE_CHECKING:
-    from rtc.consumers import MeetingConsumer
+    from rtc.websocket.consumer import MeetingConsumer
 
 __all__ = ["RETRY_AFTER_SECONDS", "JoinFlow", "connects_in_progress"]
 

@@ -24,11 +24,11 @@ from channels.db import database_sync_to_async
 from collab import lobby
 from collab.lobby_socket import display_name_of, hosts_group, lobby_group, notify_hosts
 from collab.models import LobbyEntry
-from rtc.grants import connection_grants
-from rtc.protocol import CloseCode
+from rtc.policy.grants import connection_grants
+from rtc.websocket.envelope import CloseCode
 
 if TYPE_CHECKING:
-    from rtc.consumers import MeetingConsumer
+    from rtc.websocket.consumer import MeetingConsumer
 
 __all__ = ["SocketLobby"]
 

@@ -1,4 +1,4 @@
-"""One rate limit per meeting socket, owned by its `rtc.socket_session.SocketSession`.
+"""One rate limit per meeting socket, owned by its `rtc.websocket.session.SocketSession`.
 
 A socket used to pass two limiters, each a process-wide table keyed by channel name: a frame
 budget in the consumer (with the flood cut-off) and a request bucket in the route table's

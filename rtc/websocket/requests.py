@@ -4,7 +4,7 @@
 A frame is counted against the socket's one rate limit first (its session's
 `rtc.websocket.rate.SocketRate`; a flood is cut off with 4429 before the frame is even
 decoded), then size-checked and decoded. A request is a validated envelope dispatched through
-`rtc.protocol.registry`, after its session counted it (``rtc:leave``/``rtc:join`` noted, a
+`rtc.websocket.envelope.registry`, after its session counted it (``rtc:leave``/``rtc:join`` noted, a
 route's request budget taken); anything malformed, unknown or over the rate gets an error
 reply with its requestId, never a crash and never internal details.
 """
@@ -19,19 +19,19 @@ from typing import TYPE_CHECKING, Any
 from conference import log_context
 from conference.errors import ApplicationError, ErrorCode
 from conference.outage import UNAVAILABLE_MESSAGE, is_database_outage
-from rtc import metrics
-from rtc.protocol import (
+from rtc.operations import metrics
+from rtc.websocket.envelope import (
     CloseCode,
     ProtocolError,
     error_reply,
     max_message_chars,
-    parse_request,
+    parse_envelope,
     request_id_of,
     success_reply,
 )
 
 if TYPE_CHECKING:
-    from rtc.consumers import MeetingConsumer
+    from rtc.websocket.consumer import MeetingConsumer
 
 __all__ = ["decode_frame", "is_request", "serve_request"]
 
@@ -79,7 +79,7 @@ async def serve_request(conn: MeetingConsumer, content: Any) -> None:
     """Validate the envelope, count it, dispatch it to the registered handler, reply."""
     registry = conn.registry
     try:
-        request = parse_request(content, known_types=registry.types)
+        request = parse_envelope(content, known_types=registry.types)
     except ProtocolError as error:
         await conn.send_json(error_reply(error.request_id, error.message, str(error.code)))
         return

@@ -24,14 +24,14 @@ from mediasoup_ctl import worker_bin_path
 
 from meetings.models import Participant
 from rtc import cluster
-from rtc.attendance import attendance
 from rtc.cluster import placement
 from rtc.cluster.limits import take_shared
 from rtc.cluster.node import Node, default_node_id
-from rtc.health import check_node
+from rtc.lifecycle.health import check_node
+from rtc.policy.attendance import attendance
 from rtc.services.mediasoup_service import MediasoupService
 from rtc.services.room_service import RoomService
-from rtc.socket_limits import SocketLimit, SocketSlot, open_sockets
+from rtc.websocket.limits import SocketLimit, SocketSlot, open_sockets
 from tests.cluster.conftest import REDIS_URL
 from tests.support.waiting import eventually
 
@@ -282,23 +282,23 @@ async def test_operator_views_and_actions_reach_the_node_running_the_call(
     refusals come back with their codes; an unknown operation is refused; a node that never
     answers is named missing, and a call waiting for a node that left fails at the next
     heartbeat, not at the relay timeout."""
-    from integrations import live as integrations_live
+    from integrations import live_rooms
     from rtc.cluster.ops import on_every_node, on_owner
-    from rtc.grants import grant_store
-    from rtc.protocol import Request
+    from rtc.policy.grants import grant_store
     from rtc.signaling.errors import SignalingError
+    from rtc.websocket.envelope import Envelope
 
     meeting_id = str(meeting.id)
     assert await pair.b.store.claim(meeting_id, "b-node") == "b-node"
     channel = await pair.layer.new_channel()
     conn = pair.conn(meeting, host_user, channel)
-    joined = await cluster.route_request(conn, "rtc:join", Request(
+    joined = await cluster.route_request(conn, "rtc:join", Envelope(
         type="rtc:join", data={"displayName": "Hosting"}, request_id="r1"))
     assert joined is not None and meeting_id in pair.b.service.rooms
     assert meeting_id not in pair.a.service.rooms
     peer_id = joined["peerId"]
 
-    rooms = await integrations_live.snapshot()
+    rooms = await live_rooms.snapshot()
     assert [(r["meeting_id"], r["node"], [p["peer_id"] for p in r["peers"]])
             for r in rooms] == [(meeting_id, "b-node", [peer_id])]
     overview = await on_every_node("live.overview")
@@ -306,7 +306,7 @@ async def test_operator_views_and_actions_reach_the_node_running_the_call(
     assert {node: [r["meetingId"] for r in part["rooms"]] for node, part in overview.answers} \
         == {"a-node": [], "b-node": [meeting_id]}
 
-    changed = await integrations_live.update_grants(meeting_id, peer_id, {"chat": False},
+    changed = await live_rooms.update_grants(meeting_id, peer_id, {"chat": False},
                                                     actor="ops")
     assert changed["grants"]["chat"] is False
     assert (await pair.event(channel, "rtc:grantsUpdated"))["grants"]["chat"] is False
@@ -314,13 +314,13 @@ async def test_operator_views_and_actions_reach_the_node_running_the_call(
     assert remembered is not None and remembered.chat is False
 
     with pytest.raises(SignalingError) as refused:
-        await integrations_live.mute_track(meeting_id, "no-such-producer", actor="ops")
+        await live_rooms.mute_track(meeting_id, "no-such-producer", actor="ops")
     assert refused.value.code == "not_found"
     with pytest.raises(SignalingError) as unknown:
         await pair.a.relay.ask("b-node", "no.such.operation", {})
     assert unknown.value.code == "invalid"
 
-    removed = await integrations_live.remove_peer(meeting_id, peer_id, actor="ops")
+    removed = await live_rooms.remove_peer(meeting_id, peer_id, actor="ops")
     assert removed == {"peer_id": peer_id, "removed": True}
     assert (await pair.event(channel, "rtc:removed"))
     assert await on_owner(meeting_id, "live.end", meeting_id=meeting_id) == 0

@@ -7,7 +7,7 @@ here as a count that grew. The node's own periodic work (heartbeat, the channel 
 blocking receive) and connection set-up are left out; phases are told apart by an ``ECHO``
 this test sends once the server went quiet.
 
-Session 6 (issue 13) cut a second peer's set-up from 10 round trips to 6: the group's
+A second peer's set-up takes 6 round trips, not the 10 it took before: the group's
 ``ZADD`` and ``EXPIRE`` are one script, the presence mirror's ``SADD`` and ``EXPIRE`` one
 batched script call, and the placement (``GET`` then ``EXISTS`` before) none at all on the
 node that surely owns the call (`rtc.cluster.node.Node.owns`), one script otherwise.
@@ -19,6 +19,7 @@ import asyncio
 import hashlib
 import os
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
@@ -95,10 +96,23 @@ class Monitor:
                 self.commands.append(str(found["command"]))
         client.close()
 
-    async def mark(self, name: str, settle: float = 1.0) -> None:
-        """Wait for the server to finish what the last step started, then mark a phase."""
+    async def mark(self, name: str, settle: float = 1.0, quiet: float = 0.7) -> None:
+        """Wait for the server to finish what the last step started (``settle`` seconds, then
+        until no counted command came for ``quiet`` seconds, 15 s at most: a loaded machine
+        may write the presence late), then mark a phase."""
         await asyncio.sleep(settle)
+        deadline = time.monotonic() + 15
+        seen = self._counted()
+        while time.monotonic() < deadline:
+            await asyncio.sleep(quiet)
+            now = self._counted()
+            if now == seen:
+                break
+            seen = now
         self._client.echo(f"phase:{name}")
+
+    def _counted(self) -> int:
+        return sum(1 for line in list(self.commands) if _label(line) is not None)
 
     def phases(self) -> dict[str, Counter[str]]:
         """Phase name → the labelled commands sent before its mark (after the previous)."""

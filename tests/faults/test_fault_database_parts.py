@@ -23,8 +23,8 @@ from conference.outage import is_database_outage
 from conference.postgres.base import Breaker
 from meetings import services
 from meetings.models import Participant
-from rtc import attendance as attendance_module
-from rtc.attendance import LateLeaves, mark_left
+from rtc.policy import attendance as attendance_module
+from rtc.policy.attendance import LateLeaves, mark_left
 from tests.faults.conftest import postgres_url
 
 DOWN = OperationalError("connection failed: Connection refused")
@@ -183,8 +183,8 @@ async def test_socket_not_admitted_during_an_outage_is_told_and_closed_4502(
     """Connecting while the join cannot be written (token or session auth): the socket is
     accepted, gets an ``error`` event with code ``unavailable`` and is closed with 4502, so
     the client knows to try again (no 1011, no handshake failure), and holds nothing."""
-    from rtc import auth as rtc_auth
-    from rtc.attendance import attendance
+    from rtc.policy.attendance import attendance
+    from rtc.websocket import auth as rtc_auth
     from rtc.websocket import join
 
     def down(*args: Any, **kwargs: Any) -> None:
@@ -245,7 +245,7 @@ async def test_a_socket_closing_while_the_channel_layer_is_down_still_leaves(
     peer goes and the attendance is written (found by bench/chaos.py: peers left behind)."""
     from channels.layers import get_channel_layer
 
-    from rtc.attendance import attendance
+    from rtc.policy.attendance import attendance
 
     socket_ = await ws_join(meeting.id, host_user)
     reply = await ws_request(socket_, {"type": "rtc:join", "requestId": "j",

@@ -26,7 +26,7 @@ from integrations.models import Integration
 from integrations.signing import WebhookVerificationError, verify_webhook
 from integrations.tokens import mint_join_token
 from meetings.models import Meeting
-from rtc.grants import grant_store
+from rtc.policy.grants import grant_store
 from tests.rtc.conftest import RtcClient, rtc_client, rtc_service, rtc_settings  # noqa: F401
 
 ORIGIN = "http://localhost"

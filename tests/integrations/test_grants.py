@@ -8,9 +8,9 @@ import pytest
 from channels.db import database_sync_to_async
 
 from meetings import services as meeting_services
-from rtc.grants import Grants, grant_store
-from rtc.protocol import registry
+from rtc.policy.grants import Grants, grant_store
 from rtc.signaling.routes import ROUTES
+from rtc.websocket.envelope import registry
 from tests.rtc.conftest import DTLS_PARAMETERS, audio_parameters
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -18,7 +18,7 @@ from integrations.tokens import (
     verify_join_token,
 )
 from meetings import services as meeting_services
-from rtc.grants import Grants
+from rtc.policy.grants import Grants
 
 pytestmark = pytest.mark.django_db
 

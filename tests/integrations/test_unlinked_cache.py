@@ -1,5 +1,5 @@
 """The lookup "which integration owns this meeting" is skipped for a meeting found unlinked a
-moment ago (issue 13: one query per join and per produced track for nothing), and a link
+moment ago (it cost one query per join and per produced track for nothing), and a link
 made afterwards in this process is seen at once."""
 
 from __future__ import annotations

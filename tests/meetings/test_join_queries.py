@@ -1,5 +1,6 @@
-"""`meetings.services.participant_join`: three statements for a join (issue 13: the user's
-row and who is present in one query), and the same outcome as before for every kind of user."""
+"""`meetings.services.participant_join`: three statements for a join (the user's row and who
+is present in one query: every statement counts when everyone joins at once), and the same
+outcome as before for every kind of user."""
 
 from __future__ import annotations
 

@@ -12,7 +12,7 @@ from channels.layers import channel_layers
 from django.db.utils import ConnectionHandler
 from django.test import AsyncClient
 
-from rtc import health
+from rtc.lifecycle import health
 from tests.ops.conftest import value
 from tests.support.waiting import eventually
 

@@ -2,8 +2,8 @@
 
 Servers with the ASGI lifespan protocol drive ``conference.asgi.application``'s ``lifespan``
 scope (`conference.lifespan`); daphne, which has none, drives the same two calls from its
-reactor (`rtc.startup.install`, `rtc.shutdown.install`). Both against a real worker pool:
-its workers run before any call, and are gone once the server stopped.
+reactor (`rtc.lifecycle.startup.install`, `rtc.lifecycle.shutdown.install`). Both against a real
+worker pool: its workers run before any call, and are gone once the server stopped.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ import pytest
 from asgiref.testing import ApplicationCommunicator
 from mediasoup_ctl.testing import process_gone
 
-from rtc import shutdown, startup
-from rtc.protocol import CloseCode
+from rtc.lifecycle import shutdown, startup
+from rtc.websocket.envelope import CloseCode
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -32,7 +32,8 @@ def _not_shutting_down() -> Iterator[None]:
 
 @pytest.fixture
 def start_hook() -> Iterator[list[str]]:
-    """A start-up hook (`rtc.startup.on_start`) that notes each run, removed afterwards."""
+    """A start-up hook (`rtc.lifecycle.startup.on_start`) that notes each run, removed
+    afterwards."""
     runs: list[str] = []
 
     async def hook() -> None:

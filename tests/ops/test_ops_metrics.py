@@ -10,8 +10,8 @@ from prometheus_client.openmetrics.parser import (
     text_string_to_metric_families as openmetrics_families,
 )
 
-from rtc.live import MediaSample
-from rtc.metrics import _Totals
+from rtc.operations.media_sampling import MediaSample
+from rtc.operations.metrics import _Totals
 from tests.ops.call_peer import CallPeer
 from tests.ops.conftest import METRICS_TOKEN, Samples, total, value
 from tests.support.waiting import eventually

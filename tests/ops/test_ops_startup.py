@@ -1,4 +1,4 @@
-"""The worker pool starts with the server (rtc.startup), not with the first call."""
+"""The worker pool starts with the server (rtc.lifecycle.startup), not with the first call."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from bots.live_daphne import LiveDaphne, children_of
-from rtc import cluster, startup
+from rtc import cluster
+from rtc.lifecycle import startup
 from rtc.services import set_room_service
 from rtc.services.mediasoup_service import MediasoupService
 from rtc.services.room_service import RoomService
@@ -55,7 +56,7 @@ async def test_start_pool_failure_is_logged_and_left_to_the_first_call(settings,
     service = RoomService(MediasoupService())
     previous = set_room_service(service)
     try:
-        with caplog.at_level(logging.ERROR, logger="rtc.startup"):
+        with caplog.at_level(logging.ERROR, logger="rtc.lifecycle.startup"):
             assert await startup.start_pool() is False
         assert "the worker pool did not start" in caplog.text
         assert not service.mediasoup.started

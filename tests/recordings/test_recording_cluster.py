@@ -118,6 +118,18 @@ def check_file(path: Path, *, duration: float, details: dict[str, Any],
         assert max(spreads) > 10.0, (peer, spreads)
 
 
+async def _download_and_check(cluster: Cluster, meeting: str, rid: str, path: Path,
+                              peers: list[str]) -> None:
+    """Bob downloads the finished recording ``rid`` from node1 into ``path``; it plays as
+    its row says (duration, tracks of ``peers``)."""
+    status, content = await api(cluster, 1, "bob", "GET",
+                                f"/api/meetings/{meeting}/recordings/{rid}/file/")
+    assert status == 200
+    path.write_bytes(content)
+    row = cluster.live.shell(ROW.format(rid=rid))
+    check_file(path, duration=row["duration"], details=row["details"], peers=peers)
+
+
 async def test_any_node_starts_and_stops_the_recording_the_owner_makes(
         cluster: Cluster, tmp_path: Path) -> None:
     """Through node1, which does not own the call: the API starts the recording (201), everyone
@@ -215,13 +227,7 @@ async def test_a_drained_recording_node_ends_the_recording_and_composes_it_when_
     await asyncio.to_thread(node0.start, migrate=False)  # the same node (NODE_ID, disk)
     done = await settled(cluster, 1, f"/api/meetings/{meeting}/recordings/{rid}/")
     assert done["status"] == "ready", done
-    status, content = await api(cluster, 1, "bob", "GET",
-                                f"/api/meetings/{meeting}/recordings/{rid}/file/")
-    assert status == 200
-    path = tmp_path / "drained.webm"
-    path.write_bytes(content)
-    row = cluster.live.shell(ROW.format(rid=rid))
-    check_file(path, duration=row["duration"], details=row["details"], peers=peers)
+    await _download_and_check(cluster, meeting, rid, tmp_path / "drained.webm", peers)
     await cluster.close_bots()
 
 
@@ -255,10 +261,5 @@ async def test_a_killed_recording_node_fails_its_recording_then_composes_it_when
     done = await settled(cluster, 1, f"{base}{rid}/", lost=row["failure_reason"])
     assert done["status"] == "ready", done
     assert done["duration"] > 2.0, done
-    status, content = await api(cluster, 1, "bob", "GET", f"{base}{rid}/file/")
-    assert status == 200
-    path = tmp_path / "killed.webm"
-    path.write_bytes(content)
-    row = cluster.live.shell(ROW.format(rid=rid))
-    check_file(path, duration=row["duration"], details=row["details"], peers=peers)
+    await _download_and_check(cluster, meeting, rid, tmp_path / "killed.webm", peers)
     await cluster.close_bots()

@@ -148,7 +148,7 @@ async def test_the_server_stopping_finishes_the_files_and_the_next_start_compose
     host = await peer_in(meeting, host_user, "Hazel")
     api = await api_as(host_user)
     rid, session = await _recording(api, meeting, tracks=2, seconds=3.0)
-    assert await recorder.close() == 1  # what rtc.shutdown.shutdown() does first
+    assert await recorder.close() == 1  # what rtc.lifecycle.shutdown.shutdown() does first
     await host.close()
     await rtc_service.close()
     recording = await Recording.objects.aget(pk=rid)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import subprocess
 import time
 import urllib.request
@@ -15,11 +14,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from mediasoup_ctl import worker_bin_path
 
 from bots.live_daphne import LiveDaphne
 from tests.rtc.call_client import CallClient
-from tests.rtc.live import LiveServer, seed
+from tests.rtc.live import LiveServer, running, seed
 from tests.support.processes import ffmpeg_under
 from tests.support.waiting import eventually
 
@@ -37,14 +35,8 @@ print(json.dumps({{"status": r.status, "stop_reason": r.stop_reason, "duration":
 @pytest.fixture
 def live() -> Iterator[tuple[LiveServer, dict[str, Any]]]:
     """A daphne (one worker) with ada hosting a meeting and bob invited."""
-    if not os.access(worker_bin_path(), os.X_OK):
-        pytest.fail("mediasoup-worker not built: run make test (mediasoup-ctl-worker)")
-    server = LiveServer(extra_env={"RECORDING_WIDTH": "640", "RECORDING_HEIGHT": "360"})
-    server.start()
-    try:
+    with running({"RECORDING_WIDTH": "640", "RECORDING_HEIGHT": "360"}) as server:
         yield server, seed(server)
-    finally:
-        server.stop()
 
 
 def _api(server: LiveServer, token: str, method: str, path: str) -> tuple[int, bytes]:

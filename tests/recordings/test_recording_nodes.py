@@ -60,7 +60,7 @@ async def nodes(rtc_service: RoomService, rtc_settings: Any) -> AsyncIterator[tu
         yield front, owner
     finally:
         cluster.set_local_node(None)
-        from rtc.attendance import attendance
+        from rtc.policy.attendance import attendance
 
         attendance.listener = None
         for node in (front, owner):

@@ -15,8 +15,8 @@ import pytest
 from channels.db import database_sync_to_async
 
 from meetings.models import Participant
-from rtc import shutdown
-from rtc.attendance import attendance
+from rtc.lifecycle import shutdown
+from rtc.policy.attendance import attendance
 from tests.rtc.conftest import RtcClient, rtc_client, rtc_service, rtc_settings  # noqa: F401
 from tests.support.waiting import eventually
 
@@ -31,7 +31,7 @@ def fast_password_hashing(settings: Any) -> None:
 @pytest.fixture(autouse=True)
 def _process_state_restored() -> Iterator[None]:
     """Afterwards no socket or grace peer holds attendance, and the process is not shutting
-    down (a test that ran `rtc.shutdown.shutdown` turns the flag off again)."""
+    down (a test that ran `rtc.lifecycle.shutdown.shutdown` turns the flag off again)."""
     yield
     shutdown._state["shutting_down"] = False
     shutdown._connections.clear()

@@ -15,7 +15,7 @@ import json, django
 django.setup()
 from django.conf import settings
 from rtc.services.config import limits
-from rtc.protocol import max_message_chars
+from rtc.websocket.envelope import max_message_chars
 l = limits()
 print(json.dumps({"raw": settings.RTC_LIMITS, "frame": max_message_chars(),
                   "peers": l.max_peers_per_meeting, "rate": l.requests_per_second,

@@ -10,7 +10,7 @@ import pytest
 from channels.db import database_sync_to_async
 
 from meetings.models import Participant
-from rtc.attendance import attendance, peer_key
+from rtc.policy.attendance import attendance, peer_key
 from tests.reliability.conftest import participant_row, wait_until
 
 

@@ -1,7 +1,7 @@
 """Stopping the server closes every peer politely, marks attendance and leaves no worker.
 
-In process: :func:`rtc.shutdown.shutdown` (what daphne's reactor trigger and the ASGI lifespan
-run) against real sockets and a real worker. Live: a daphne subprocess gets SIGTERM in the
+In process: :func:`rtc.lifecycle.shutdown.shutdown` (what daphne's reactor trigger and the ASGI
+lifespan run) against real sockets and a real worker. Live: a daphne subprocess gets SIGTERM in the
 middle of a call; its clients see ``rtc:reconnect`` and close code 4503, the database says
 everyone left, and the worker processes are gone.
 """
@@ -16,9 +16,9 @@ from asgiref.testing import ApplicationCommunicator
 from mediasoup_ctl.testing import process_gone
 
 from bots.signaling import SignalingClient
-from rtc import shutdown
-from rtc.attendance import attendance
-from rtc.protocol import CloseCode
+from rtc.lifecycle import shutdown
+from rtc.policy.attendance import attendance
+from rtc.websocket.envelope import CloseCode
 from tests.reliability.conftest import participant_row
 from tests.rtc.conftest import audio_parameters
 from tests.rtc.live import LiveServer, seed

@@ -13,7 +13,7 @@ import json
 
 import pytest
 
-from rtc.protocol import CloseCode
+from rtc.websocket.envelope import CloseCode
 from tests.reliability.conftest import participant_row, wait_until
 from tests.rtc.conftest import DTLS_PARAMETERS
 from tests.support.rtc_client import join_both

@@ -11,11 +11,16 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
+
+import pytest
+from mediasoup_ctl import worker_bin_path
 
 from bots.live_daphne import LiveDaphne
 
-__all__ = ["PASSWORD", "LiveServer", "seed"]
+__all__ = ["PASSWORD", "LiveServer", "running", "seed"]
 
 PASSWORD = "e2e-call-password-4d1f"
 
@@ -36,6 +41,20 @@ class LiveServer(LiveDaphne):
         self.drop_database()
         shutil.rmtree(self.workdir, ignore_errors=True)
         return code
+
+
+@contextmanager
+def running(extra_env: dict[str, str] | None = None) -> Iterator[LiveServer]:
+    """A started LiveServer for a fixture (the test fails, not skips, when the worker was not
+    built), stopped at the end; daphne must still have been running then."""
+    if not os.access(worker_bin_path(), os.X_OK):
+        pytest.fail("mediasoup-worker not built: run make test (mediasoup-ctl-worker)")
+    server = LiveServer(extra_env=extra_env).start()
+    try:
+        yield server
+    finally:
+        code = server.stop()
+    assert code is not None, "daphne was not running at the end"
 
 
 SEED = """

@@ -10,10 +10,10 @@ from django.test import Client
 
 from bots import protocol_codes
 from conference.errors import ErrorCode
-from rtc.protocol import CloseCode, registry
 from rtc.signaling import documents
 from rtc.signaling.events import EVENTS
 from rtc.signaling.routes import ROUTES
+from rtc.websocket.envelope import CloseCode, registry
 
 ROOT = Path(__file__).resolve().parents[2]
 NAMESPACED = re.compile(r"""['"]((?:rtc|chat|hand|reaction|whiteboard|lobby|events|meeting):"""

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from rtc.grants import Grants
+from rtc.policy.grants import Grants
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -13,11 +13,10 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
-from mediasoup_ctl import worker_bin_path
 from mediasoup_ctl.testing import process_gone
 
 from tests.rtc.call_client import CallClient
-from tests.rtc.live import LiveServer, seed
+from tests.rtc.live import LiveServer, running, seed
 from tests.support.waiting import eventually
 
 pytestmark = [pytest.mark.timeout(240)]
@@ -26,14 +25,8 @@ pytestmark = [pytest.mark.timeout(240)]
 @pytest.fixture(scope="module")
 def live() -> Iterator[tuple[LiveServer, dict[str, Any]]]:
     """A daphne with a seeded meeting (ada hosts, bob and cy invited) and a staff user."""
-    if not os.access(worker_bin_path(), os.X_OK):
-        pytest.fail("mediasoup-worker not built: run make test (mediasoup-ctl-worker)")
-    server = LiveServer().start()
-    try:
+    with running() as server:
         yield server, seed(server)
-    finally:
-        code = server.stop()
-        assert code is not None
 
 
 @pytest.fixture

@@ -11,8 +11,8 @@ from channels.db import database_sync_to_async
 
 from meetings import services
 from meetings.models import Meeting
-from rtc.protocol import CloseCode
 from rtc.services.room_service import RoomService
+from rtc.websocket.envelope import CloseCode
 from tests.rtc.conftest import DTLS_PARAMETERS, audio_parameters
 from tests.support.rtc_client import audio_link
 
@@ -298,7 +298,7 @@ async def test_request_flood_is_rate_limited(rtc_service, pair, settings):
     assert "limit" in codes
     assert codes.count("not_found") <= 7
     assert (await host.ok("ping"))["type"] == "pong", \
-        "non-rtc requests only count against the socket's frame budget (rtc.consumers)"
+        "non-rtc requests only count against the socket's frame budget (rtc.websocket.consumer)"
 
 
 async def test_rooms_per_worker_limit(rtc_service, rtc_client, meeting, open_meeting,

@@ -51,22 +51,24 @@ def _graph(roots: list[str]) -> grimp.ImportGraph:
 
 
 def test_the_apps_import_only_the_services_api():
-    """The project as it is keeps the contract: integrations, collab, recordings and the admin
-    and operations pages import `rtc.services` itself and none of its modules."""
+    """The project as it is keeps the contract: integrations, collab, recordings, the admin
+    and operations pages and the process's life cycle (start, stop, probes) import
+    `rtc.services` itself and none of its modules."""
     contract, roots = _contract()
     graph = _graph(roots)
     check = contract.check(graph, verbose=False)
     assert check.kept, check.metadata
     # and they do use the API: the contract is not kept by having nothing to check
     importers = graph.find_modules_that_directly_import("rtc.services")
-    assert {"integrations.live", "collab.signaling", "recordings.live"} <= importers
+    assert {"integrations.live_rooms", "collab.signaling", "recordings.live"} <= importers
 
 
 @pytest.mark.parametrize(("importer", "imported"), [
-    ("integrations.live", "rtc.services.rooms"),
+    ("integrations.live_rooms", "rtc.services.rooms"),
     ("collab.signaling", "rtc.services.media_ops"),
     ("recordings.live", "rtc.services.spread"),
-    ("rtc.metrics", "rtc.services.room_service"),
+    ("rtc.operations.metrics", "rtc.services.room_service"),
+    ("rtc.lifecycle.health", "rtc.services.config"),
 ])
 def test_importing_a_services_module_from_outside_breaks_the_contract(importer, imported):
     """One import of a module behind the API (the call model's rooms, media operations,
@@ -93,8 +95,8 @@ def test_the_call_model_imports_none_of_the_apps_around_it():
     assert check.kept, check.metadata
     assert graph.direct_import_exists(importer="rtc.services.spread",
                                       imported="rtc.cluster.cascade")
-    graph.add_import(importer="rtc.cluster.cascade", imported="integrations.live",
-                     line_number=1, line_contents="from integrations import live")
+    graph.add_import(importer="rtc.cluster.cascade", imported="integrations.live_rooms",
+                     line_number=1, line_contents="from integrations import live_rooms")
     check = contract.check(graph, verbose=False)
     assert not check.kept
     broken = {(found["downstream_module"], found["upstream_module"])

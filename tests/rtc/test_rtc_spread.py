@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from channels.db import database_sync_to_async
 
-from rtc.live import MediaSample, room_overview
+from rtc.operations.media_sampling import MediaSample, room_overview
 from rtc.services.room_service import RoomService
 from tests.support.waiting import eventually
 

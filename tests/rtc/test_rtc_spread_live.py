@@ -8,15 +8,13 @@ worker's dump, and once all have left neither worker has a router (hence no pipe
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from mediasoup_ctl import worker_bin_path
 
 from bots.peer import Bot
-from tests.rtc.live import LiveServer
+from tests.rtc.live import LiveServer, running
 from tests.support.waiting import eventually
 
 pytestmark = [pytest.mark.timeout(300)]
@@ -45,14 +43,8 @@ print(json.dumps({{"meeting": str(meeting.id), "ops": str(ops.id), "tokens": tok
 @pytest.fixture(scope="module")
 def live() -> Iterator[tuple[LiveServer, dict[str, Any]]]:
     """A daphne with two workers and two peers per router, and the seeded meeting."""
-    if not os.access(worker_bin_path(), os.X_OK):
-        pytest.fail("mediasoup-worker not built: run make test (mediasoup-ctl-worker)")
-    server = LiveServer(extra_env={"MEDIASOUP_WORKER_NUM": "2", "RTC_PEERS_PER_ROUTER": "2"})
-    server.start()
-    try:
+    with running({"MEDIASOUP_WORKER_NUM": "2", "RTC_PEERS_PER_ROUTER": "2"}) as server:
         yield server, server.shell(SEED)
-    finally:
-        assert server.stop() is not None
 
 
 async def _stats(server: LiveServer, data: dict[str, Any]) -> dict[str, Any]:

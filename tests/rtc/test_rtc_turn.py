@@ -8,7 +8,7 @@ import hmac
 
 import pytest
 
-from rtc.turn import ice_servers_for
+from rtc.policy.turn import ice_servers_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 
-from rtc.protocol import registry
 from rtc.signaling.errors import ErrorCode, SignalingError
 from rtc.signaling.fields import check_json
 from rtc.signaling.routes import ROUTES, parse_request
@@ -19,6 +18,7 @@ from rtc.signaling.schemas import (
     ProduceRequest,
     Resume,
 )
+from rtc.websocket.envelope import registry
 
 ID = "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
 FINGERPRINT = ":".join(["AB"] * 32)

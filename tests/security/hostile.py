@@ -21,7 +21,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from rtc.protocol import MAX_MESSAGE_CHARS
+from rtc.websocket.envelope import MAX_MESSAGE_CHARS
 from tests.rtc.conftest import DTLS_PARAMETERS, audio_parameters
 
 __all__ = ["Frame", "frames", "json_values", "requests"]

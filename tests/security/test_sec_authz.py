@@ -23,10 +23,10 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from meetings import services
-from rtc.protocol import registry
 from rtc.services import set_room_service
 from rtc.services.mediasoup_service import MediasoupService
 from rtc.services.room_service import RoomService
+from rtc.websocket.envelope import registry
 from tests.rtc.conftest import DTLS_PARAMETERS, RtcClient, audio_parameters, video_parameters
 
 ROLES = ("anonymous", "outsider", "member", "host", "staff")

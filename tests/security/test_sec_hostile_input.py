@@ -22,7 +22,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rtc.protocol import max_message_chars, registry, request_id_of
+from rtc.websocket.envelope import max_message_chars, registry, request_id_of
 from tests.security.conftest import Arena
 from tests.security.hostile import Frame, frames, requests
 from tests.support.waiting import eventually

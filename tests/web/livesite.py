@@ -229,6 +229,16 @@ async def open_call(
     return page
 
 
+async def call_of_two(browser: Any, site: LiveSite, title: str,
+                      **bob_options: Any) -> tuple[str, Any, Any]:
+    """A new meeting from :func:`seed_call` with ada, then bob (``bob_options`` for his
+    :func:`open_call`), each on the call page and joined: the meeting's id and their pages."""
+    meeting_id = seed_call(site, title=title)["meeting"]
+    ada = await open_call(browser, site, "ada", meeting_id)
+    bob = await open_call(browser, site, "bob", meeting_id, **bob_options)
+    return meeting_id, ada, bob
+
+
 async def peer_id(page: Any) -> str:
     """The page's own peer id in the call."""
     return str(await page.evaluate("window.conference.state().peerId"))

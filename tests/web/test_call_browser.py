@@ -16,6 +16,7 @@ from tests.web.livesite import (
     JOIN_TIMEOUT_MS,
     LiveSite,
     assert_growing,
+    call_of_two,
     open_call,
     peer_id,
     seed_call,
@@ -80,9 +81,7 @@ async def test_closing_the_tab_leaves_the_call_at_once(live_site: LiveSite, chro
     """Ada closes her tab in the middle of the call: the page says rtc:leave as it goes, so
     her tile leaves Bob's page and she is marked gone at once, not when the reconnect grace of
     a dropped socket (15 s) would run out."""
-    meeting_id = seed_call(live_site, title="Tab closed")["meeting"]
-    ada = await open_call(chromium, live_site, "ada", meeting_id)
-    bob = await open_call(chromium, live_site, "bob", meeting_id)
+    meeting_id, ada, bob = await call_of_two(chromium, live_site, "Tab closed")
     ada_peer = await peer_id(ada)
     await wait_playing(bob, ada_peer, "webcam", "video")
     assert await present(live_site, meeting_id) == 2

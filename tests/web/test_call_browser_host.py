@@ -7,9 +7,8 @@ from typing import Any
 from tests.web.livesite import (
     JOIN_TIMEOUT_MS,
     LiveSite,
-    open_call,
+    call_of_two,
     peer_id,
-    seed_call,
     wait_playing,
 )
 
@@ -24,9 +23,7 @@ async def _after_call_reason(page: Any) -> str:
 async def test_host_ends_the_meeting_for_everyone(live_site: LiveSite, chromium: Any) -> None:
     """Ada ends the meeting from its detail page (after confirming); Bob's call page closes
     with "The host ended the meeting." and offers no rejoin; the call page then says ended."""
-    meeting_id = seed_call(live_site, title="To be ended")["meeting"]
-    ada = await open_call(chromium, live_site, "ada", meeting_id)
-    bob = await open_call(chromium, live_site, "bob", meeting_id)
+    meeting_id, ada, bob = await call_of_two(chromium, live_site, "To be ended")
     await wait_playing(bob, await peer_id(ada), "webcam", "video")
 
     details = await ada.context.new_page()
@@ -44,9 +41,7 @@ async def test_host_ends_the_meeting_for_everyone(live_site: LiveSite, chromium:
 async def test_host_mutes_then_removes_a_peer(live_site: LiveSite, chromium: Any) -> None:
     """Ada mutes Bob from his tile (Bob's page shows his microphone off and says why), then
     removes him; Bob's page says he was removed, and his tile leaves Ada's page."""
-    meeting_id = seed_call(live_site, title="Removal")["meeting"]
-    ada = await open_call(chromium, live_site, "ada", meeting_id)
-    bob = await open_call(chromium, live_site, "bob", meeting_id)
+    _, ada, bob = await call_of_two(chromium, live_site, "Removal")
     bob_peer = await peer_id(bob)
     await wait_playing(ada, bob_peer, "webcam", "video")
     # Only the host's page has host actions.

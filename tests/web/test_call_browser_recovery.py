@@ -13,9 +13,8 @@ from tests.web.livesite import (
     JOIN_TIMEOUT_MS,
     LiveSite,
     assert_growing,
-    open_call,
+    call_of_two,
     peer_id,
-    seed_call,
     wait_playing,
 )
 
@@ -46,9 +45,7 @@ async def test_socket_drop_resumes_the_same_peer_and_media(
 ) -> None:
     """When Ada's WebSocket drops, the page reconnects and resumes her peer (same peerId, same
     transports): Bob never loses her tile and her media keeps flowing both ways."""
-    meeting_id = seed_call(live_site, title="Socket drop")["meeting"]
-    ada = await open_call(chromium, live_site, "ada", meeting_id)
-    bob = await open_call(chromium, live_site, "bob", meeting_id)
+    _, ada, bob = await call_of_two(chromium, live_site, "Socket drop")
     ada_peer, bob_peer = await _both_receive(ada, bob)
 
     await ada.evaluate("window.conference.signaling.reconnect('test')")
@@ -72,9 +69,7 @@ async def test_dead_worker_is_replaced_and_both_pages_reconnect(
     """Killing the mediasoup worker under a live call: the server moves the room to a new
     worker and says rtc:reconnect; both pages rebuild their media and hear and see each
     other again."""
-    meeting_id = seed_call(live_site, title="Worker death")["meeting"]
-    ada = await open_call(chromium, live_site, "ada", meeting_id)
-    bob = await open_call(chromium, live_site, "bob", meeting_id)
+    _, ada, bob = await call_of_two(chromium, live_site, "Worker death")
     ada_peer, bob_peer = await _both_receive(ada, bob)
     assert live_site.process is not None
     workers = worker_children(live_site.process.pid)
@@ -99,9 +94,8 @@ async def test_denied_camera_is_explained_and_audio_only_works(
 ) -> None:
     """Bob's browser refuses the camera: the pre-join screen says so, he joins with audio
     only; Ada hears him and sees his tile without video, and he still sees Ada."""
-    meeting_id = seed_call(live_site, title="Audio only")["meeting"]
-    ada = await open_call(chromium, live_site, "ada", meeting_id)
-    bob = await open_call(chromium, live_site, "bob", meeting_id, init_script=DENY_CAMERA)
+    _, ada, bob = await call_of_two(chromium, live_site, "Audio only",
+                                    init_script=DENY_CAMERA)
     ada_peer, bob_peer = await peer_id(ada), await peer_id(bob)
     problems = await bob.locator("#media-problems").inner_text()
     assert "Camera access was denied" in problems
@@ -118,9 +112,7 @@ async def test_denied_camera_is_explained_and_audio_only_works(
 async def test_layers_follow_tile_size(live_site: LiveSite, chromium: Any) -> None:
     """The camera is sent as three simulcast layers; a big tile asks the server for a higher
     spatial layer than a small one (rtc:setPreferredLayers, accepted by the server)."""
-    meeting_id = seed_call(live_site, title="Layers")["meeting"]
-    ada = await open_call(chromium, live_site, "ada", meeting_id)
-    bob = await open_call(chromium, live_site, "bob", meeting_id)
+    _, ada, bob = await call_of_two(chromium, live_site, "Layers")
     ada_peer = await peer_id(ada)
     await wait_playing(bob, ada_peer, "webcam", "video")
     consumer_id = await bob.get_attribute(

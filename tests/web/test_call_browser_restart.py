@@ -15,9 +15,8 @@ from typing import Any
 from tests.web.livesite import (
     JOIN_TIMEOUT_MS,
     LiveSite,
-    open_call,
+    call_of_two,
     peer_id,
-    seed_call,
     wait_playing,
 )
 from tests.web.presence import present, wait_present
@@ -38,9 +37,7 @@ async def test_server_restart_shows_why_and_the_call_comes_back(
     server is restarting, and keep saying it while it is down (no error screen, no "connection
     lost"); both leaves are written by the shutdown. When daphne is back, each page rejoins
     (as a new peer: the old ones went with the old server) and plays the other's video."""
-    meeting_id = seed_call(live_site, title="Restart")["meeting"]
-    ada = await open_call(chromium, live_site, "ada", meeting_id)
-    bob = await open_call(chromium, live_site, "bob", meeting_id, locale="zh-CN")
+    meeting_id, ada, bob = await call_of_two(chromium, live_site, "Restart", locale="zh-CN")
     old_ada, old_bob = await peer_id(ada), await peer_id(bob)
     await wait_playing(bob, old_ada, "webcam", "video")
     await wait_playing(ada, old_bob, "webcam", "video")

@@ -1,7 +1,7 @@
 """Fixtures of the meeting-socket tests.
 
 Every test here starts and ends with no meeting socket counted against the per-user and
-per-address limits (`rtc.socket_limits.open_sockets`): whatever way a test's sockets ended,
+per-address limits (`rtc.websocket.limits.open_sockets`): whatever way a test's sockets ended,
 each gave its slot back. The shutdown flag is turned off again after a test that shut down.
 """
 
@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from channels.testing import WebsocketCommunicator
 
-from rtc import shutdown
-from rtc.socket_limits import open_sockets
+from rtc.lifecycle import shutdown
+from rtc.websocket.limits import open_sockets
 
 WS_TIMEOUT = 5
 

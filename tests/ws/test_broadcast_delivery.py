@@ -14,6 +14,7 @@ from channels.layers import get_channel_layer
 from conference.channel_layers import InMemoryChannelLayer
 from conference.db_threads import bind_calling_loop, calling_loop, db_call
 from meetings import events
+from tests.support.layers import overflowed
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -122,11 +123,7 @@ async def test_in_memory_layer_tells_a_channel_that_lost_messages():
     from conference.channel_layers import MISSED
 
     layer = InMemoryChannelLayer(capacity=5)
-    channel = await layer.new_channel()
-    await layer.group_add("g", channel)
-    for n in range(8):
-        await layer.group_send("g", {"type": "x", "n": n})
-    received = [await asyncio.wait_for(layer.receive(channel), 5) for _ in range(6)]
+    channel, received = await overflowed(layer, "g", "x")
     assert [m.get("n") for m in received[:5]] == [0, 1, 2, 3, 4]
     assert received[5] == {"type": MISSED, "count": 3}
     await layer.group_send("g", {"type": "x", "n": 9})

@@ -1,12 +1,12 @@
-"""`rtc.consumers.MeetingConsumer` keeps only Channels' hooks and the connection's protocol:
-the join flow, the lobby, frame decoding and request dispatch live in `rtc.websocket`, and
+"""`rtc.websocket.consumer.MeetingConsumer` keeps only Channels' hooks and the connection's
+protocol: the join flow, the lobby, frame decoding and request dispatch live in `rtc.websocket`, and
 each socket's state in its session."""
 
 from __future__ import annotations
 
 import inspect
 
-from rtc.consumers import MeetingConsumer
+from rtc.websocket.consumer import MeetingConsumer
 
 CHANNELS_HOOKS = {"__init__", "__call__", "dispatch", "connect", "close", "disconnect",
                   "receive", "receive_json"}

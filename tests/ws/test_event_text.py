@@ -1,4 +1,4 @@
-"""A group event is encoded once for all the sockets of a meeting (`rtc.event_text`)."""
+"""A group event is encoded once for all the sockets of a meeting (`rtc.websocket.event_text`)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from rtc import event_text as module
-from rtc.event_text import event_text
+from rtc.websocket import event_text as module
+from rtc.websocket.event_text import event_text
 
 
 def test_one_encoding_per_event_and_the_same_frame_as_before(monkeypatch):

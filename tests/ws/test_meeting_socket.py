@@ -7,7 +7,7 @@ from channels.db import database_sync_to_async
 
 from meetings import services
 from meetings.models import Meeting, Participant
-from rtc.protocol import CloseCode
+from rtc.websocket.envelope import CloseCode
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

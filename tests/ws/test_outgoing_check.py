@@ -9,12 +9,12 @@ from typing import get_args
 import pytest
 from django.conf import settings as django_settings
 
-from rtc.protocol import registry
 from rtc.signaling import outgoing
 from rtc.signaling.events import EVENTS
 from rtc.signaling.payloads import Payload
 from rtc.signaling.replies import BUILTIN_REPLIES
 from rtc.signaling.routes import ROUTES
+from rtc.websocket.envelope import registry
 
 
 @pytest.fixture

@@ -28,10 +28,11 @@ from bench._services import PrivateRedis
 from conference.channel_layers import RedisChannelLayer
 from meetings import events, services
 from meetings.models import Meeting, Participant
-from rtc.attendance import attendance
-from rtc.protocol import CloseCode
-from rtc.socket_limits import open_sockets
+from rtc.policy.attendance import attendance
+from rtc.websocket.envelope import CloseCode
+from rtc.websocket.limits import open_sockets
 from tests.support.declared import declare_event
+from tests.support.layers import overflowed
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -222,11 +223,7 @@ async def test_a_local_channel_that_lost_messages_is_told_after_the_ones_it_kept
     layer = RedisChannelLayer(hosts=[REDIS_URL], prefix=f"conference-test-missed-"
                               f"{uuid.uuid4().hex[:10]}", max_connections=POOL, capacity=5)
     try:
-        channel = await layer.new_channel()
-        await layer.group_add("meeting.g", channel)
-        for n in range(8):
-            await layer.group_send("meeting.g", {"type": "meeting.event", "n": n})
-        received = [await asyncio.wait_for(layer.receive(channel), 5) for _ in range(6)]
+        _, received = await overflowed(layer, "meeting.g", "meeting.event")
         assert [m.get("n") for m in received[:5]] == [3, 4, 5, 6, 7]
         assert received[5] == {"type": MISSED, "count": 3}
         assert not layer._missed.counts

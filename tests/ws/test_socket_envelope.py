@@ -7,8 +7,14 @@ import json
 import pytest
 
 from conference.errors import ApplicationError, ErrorCode
-from rtc.protocol import MAX_MESSAGE_CHARS, ProtocolError, Request, parse_request, registry
 from rtc.signaling.errors import SignalingError
+from rtc.websocket.envelope import (
+    MAX_MESSAGE_CHARS,
+    Envelope,
+    ProtocolError,
+    parse_envelope,
+    registry,
+)
 from tests.support.declared import declare_event, declare_reply
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -97,7 +103,7 @@ def temp_handlers(monkeypatch):
     declare_reply(monkeypatch, "test:broadcast", type=str)
     declare_event(monkeypatch, "test:shout", **{"from": str})
 
-    async def echo(conn, request: Request):
+    async def echo(conn, request: Envelope):
         return {"type": "test:echoed", "user": conn.user.username, "data": request.data}
 
     async def app_error(conn, request):
@@ -165,14 +171,14 @@ async def test_handler_broadcast_skips_the_sender(
     assert await member.receive_nothing(timeout=0.2)
 
 
-def test_parse_request_keeps_valid_fields():
-    """A valid envelope becomes a Request; unknown types are refused with their requestId."""
-    request = parse_request(
+def test_parse_envelope_keeps_valid_fields():
+    """A valid envelope becomes an Envelope; unknown types are refused with their requestId."""
+    request = parse_envelope(
         {"type": "ping", "requestId": "r", "data": {"k": 1}}, known_types=frozenset({"ping"})
     )
-    assert request == Request(type="ping", data={"k": 1}, request_id="r")
+    assert request == Envelope(type="ping", data={"k": 1}, request_id="r")
     with pytest.raises(ProtocolError) as caught:
-        parse_request({"type": "rtc:join", "requestId": "q"}, known_types=frozenset())
+        parse_envelope({"type": "rtc:join", "requestId": "q"}, known_types=frozenset())
     assert (caught.value.code, caught.value.request_id) == ("unknown_type", "q")
 
 

@@ -1,4 +1,4 @@
-"""Open meeting sockets are bounded per user and per client address (`rtc/socket_limits.py`).
+"""Open meeting sockets are bounded per user and per client address (`rtc/websocket/limits.py`).
 
 A socket over a limit is accepted, told why (an `error` event, code `too_many_sockets`) and
 closed with 4430 before any database work: no participant row, no presence, no group
@@ -18,11 +18,11 @@ from channels.db import database_sync_to_async
 
 from meetings import services
 from meetings.models import Meeting, Participant
-from rtc.attendance import attendance
-from rtc.metrics import REGISTRY
-from rtc.protocol import CloseCode
+from rtc.operations.metrics import REGISTRY
+from rtc.policy.attendance import attendance
 from rtc.services.config import limits
-from rtc.socket_limits import OpenSockets, SocketLimit, SocketSlot, address_tag, open_sockets
+from rtc.websocket.envelope import CloseCode
+from rtc.websocket.limits import OpenSockets, SocketLimit, SocketSlot, address_tag, open_sockets
 from tests.support.settings_probe import run_probe
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -74,7 +74,7 @@ async def test_user_over_the_limit_is_refused_before_the_database_and_others_go_
             await _joined(ws_open, open_meeting.id, member_user)]
     refused_before = _refused_total("user")
 
-    with caplog.at_level(logging.INFO, logger="rtc.consumers"):
+    with caplog.at_level(logging.INFO, logger="rtc.websocket.consumer"):
         error = await _refused(ws_open, ws_expect_close, third.id, member_user,
                                address="198.51.100.9")
 

@@ -21,10 +21,10 @@ from rest_framework.authtoken.models import Token
 
 from meetings import services
 from meetings.models import Participant
-from rtc import shutdown
-from rtc.attendance import attendance
-from rtc.protocol import CloseCode
-from rtc.socket_limits import open_sockets
+from rtc.lifecycle import shutdown
+from rtc.policy.attendance import attendance
+from rtc.websocket.envelope import CloseCode
+from rtc.websocket.limits import open_sockets
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

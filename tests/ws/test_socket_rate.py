@@ -1,5 +1,5 @@
 """The meeting socket's one rate limit (`rtc.websocket.rate.SocketRate`, owned by the socket's
-`rtc.socket_session.SocketSession`): frames of any kind against a budget of twice the request
+`rtc.websocket.session.SocketSession`): frames of any kind against a budget of twice the request
 rate and burst, route requests against the rate and burst themselves, a flood cut off after a
 whole frame burst of refusals. Time is a `conference.clock.ManualClock`: nothing sleeps."""
 
@@ -10,10 +10,10 @@ import json
 import pytest
 
 from conference.clock import ManualClock
-from rtc.protocol import CloseCode, registry
 from rtc.signaling.routes import ROUTES
-from rtc.socket_session import SocketSession
+from rtc.websocket.envelope import CloseCode, registry
 from rtc.websocket.rate import FrameVerdict, RateConfig, SocketRate
+from rtc.websocket.session import SocketSession
 
 SERVE, REFUSE, CUT_OFF = FrameVerdict.SERVE, FrameVerdict.REFUSE, FrameVerdict.CUT_OFF
 

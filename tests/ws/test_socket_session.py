@@ -1,12 +1,12 @@
-"""`rtc.auth.SocketSessionMiddleware`: a WebSocket's application sends through the server's
-own ``send`` (no session wrapper per frame), HTTP keeps Channels' session-saving wrapper, and
-both see the session in their scope."""
+"""`rtc.websocket.auth.SocketSessionMiddleware`: a WebSocket's application sends through the
+server's own ``send`` (no session wrapper per frame), HTTP keeps Channels' session-saving wrapper,
+and both see the session in their scope."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from rtc.auth import auth_stack
+from rtc.websocket.auth import auth_stack
 
 
 async def _through_stack(scope_type: str) -> tuple[dict[str, Any], Any, Any]:

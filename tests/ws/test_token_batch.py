@@ -1,5 +1,5 @@
-"""`rtc.auth.user_for_token`: tokens looked up at the same moment share one query, each gets
-its own user (or anonymous), and a failed query reaches every waiting socket."""
+"""`rtc.websocket.auth.user_for_token`: tokens looked up at the same moment share one query, each
+gets its own user (or anonymous), and a failed query reaches every waiting socket."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from channels.db import database_sync_to_async
 from django.db import OperationalError
 from rest_framework.authtoken.models import Token
 
-from rtc import auth
+from rtc.websocket import auth
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

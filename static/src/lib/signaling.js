@@ -7,7 +7,7 @@
 // an event is {type, data}. The client does not know what a reconnection means for the call:
 // it emits "open" with {reconnected: true} and the call controller rejoins.
 //
-// Close codes (rtc/protocol.py CloseCode, rtc/signaling/PROTOCOL.md). We close with 1000 when
+// Close codes (rtc/websocket/envelope.py CloseCode, rtc/signaling/PROTOCOL.md). We close with 1000 when
 // we are done (after rtc:leave) and with RECONNECT_CLOSE_CODE when we drop a socket to open
 // another, so the server can tell a leave from a reconnection. The server's own codes are
 // sorted by closeKind(): refusals (4400-4499: not signed in, not allowed, not found, full,
@@ -36,7 +36,7 @@ export class SignalingError extends Error {
   }
 }
 
-/** The server's close codes (generated from rtc/protocol.py CloseCode), and ours: 1000. */
+/** The server's close codes (generated from rtc/websocket/envelope.py CloseCode), and ours: 1000. */
 export const CloseCode = Object.freeze({ NORMAL: 1000, ...ServerCloseCode });
 
 /** What we close with when we drop a socket only to open another (not a leave). */

@@ -7,10 +7,10 @@ is answered with the same `requestId` and either `{"data": {...}}` or `{"error":
 Handlers are registered by type, from any installed app's `signaling` module (imported at
 start-up by `rtc.apps.RtcConfig`):
 
-    from rtc.protocol import Request, registry
+    from rtc.websocket.envelope import Envelope, registry
 
     @registry.register("rtc:join")
-    async def rtc_join(conn: Connection, request: Request) -> dict:
+    async def rtc_join(conn: Connection, request: Envelope) -> dict:
         return {"type": "rtc:joined", ...}
 """
 
@@ -33,11 +33,11 @@ __all__ = [
     "Handler",
     "HandlerRegistry",
     "ProtocolError",
-    "Request",
+    "Envelope",
     "close_code_for",
     "error_reply",
     "max_message_chars",
-    "parse_request",
+    "parse_envelope",
     "registry",
     "request_id_of",
     "success_reply",
@@ -81,7 +81,7 @@ class CloseCode(IntEnum):
     TOO_MANY_SOCKETS = 4430
     """The user (or the client address) already holds as many open meeting sockets as
     ``MAX_SOCKETS_PER_USER`` (``MAX_SOCKETS_PER_ADDRESS``) allow; refused before any database
-    work (`rtc.socket_limits`)."""
+    work (`rtc.websocket.limits`)."""
     BUSY = 4529
     """The server could not take the socket now (its channel layer or database did not
     answer in time, or too many sockets are being set up at once). An ``error`` event with
@@ -120,8 +120,10 @@ class ProtocolError(ApplicationError):
 
 
 @dataclass(frozen=True, slots=True)
-class Request:
-    """A validated client request."""
+class Envelope:
+    """A client request's envelope, checked: its type, its data (still raw: the type's route
+    validates it) and its requestId. The request models of `rtc.signaling.model` are what the
+    data becomes."""
 
     type: str
     """The message type, e.g. `rtc:join`; registered in `registry`."""
@@ -149,7 +151,7 @@ class Connection(Protocol):
         """Push an event to every connection of the meeting (by default not this one)."""
 
 
-Handler = Callable[[Connection, Request], Awaitable[dict[str, Any] | None]]
+Handler = Callable[[Connection, Envelope], Awaitable[dict[str, Any] | None]]
 DisconnectHook = Callable[[Connection], Awaitable[None]]
 
 
@@ -217,7 +219,7 @@ registry = HandlerRegistry()
 """The registry the meeting consumer dispatches with."""
 
 
-def parse_request(content: Any, *, known_types: frozenset[str]) -> Request:
+def parse_envelope(content: Any, *, known_types: frozenset[str]) -> Envelope:
     """Validate a decoded JSON message as a request envelope.
 
     Raises ProtocolError (carrying the requestId whenever it was itself valid) for a non-object,
@@ -250,7 +252,7 @@ def parse_request(content: Any, *, known_types: frozenset[str]) -> Request:
         raise ProtocolError(
             "Unknown message type.", code=ErrorCode.UNKNOWN_TYPE, request_id=request_id
         )
-    return Request(type=message_type, data=data, request_id=request_id)
+    return Envelope(type=message_type, data=data, request_id=request_id)
 
 
 def request_id_of(content: Any) -> str | None:

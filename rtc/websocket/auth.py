@@ -9,7 +9,7 @@ to be that user, and a wrong token leaves the connection anonymous (it is then r
 An integration's join token (a JWT, see `integrations.tokens`) is accepted as
 `?access_token=...`, or as `?token=...` when it has a JWT's shape. It is verified for the
 meeting in the path; on success the scope's `user` is the identity's shadow user and
-`join_grant` the verified grant (whose grants every rtc request then honours, `rtc.grants`);
+`join_grant` the verified grant (whose grants every rtc request then honours, `rtc.policy.grants`);
 on refusal the user is anonymous and `auth_refusal` says why (`code`, `reason`, `closeCode`),
 which the consumer sends before closing.
 """
@@ -30,7 +30,7 @@ from django.contrib.auth.models import AnonymousUser
 
 from conference.db_threads import db_call
 from conference.outage import UNAVAILABLE, UNAVAILABLE_MESSAGE, is_database_outage
-from rtc.protocol import CloseCode
+from rtc.websocket.envelope import CloseCode
 
 logger = logging.getLogger(__name__)
 
@@ -75,7 +75,7 @@ class SocketSessionMiddleware(SessionMiddleware):
     start (``save_message_types``); for every other message its wrapper still reads the lazy
     session twice (``modified``, ``is_empty()``) and adds a coroutine to the path of every
     frame (about 37 a peer in a call's set-up, 3 % of the event loop in a burst of 200 joins:
-    bench/README.md, issue 13). A WebSocket never sends an HTTP response start, so its
+    bench/README.md, call set-up). A WebSocket never sends an HTTP response start, so its
     application gets the server's ``send`` itself; the session in the scope is the same.
     """
 
@@ -117,8 +117,8 @@ class _TokenLookups:
     A lookup arriving while none is being made starts one at once; those arriving meanwhile
     wait for it and are then made in one query (up to `TOKEN_BATCH`): in a burst of sockets
     (200 users opening their sockets in the same second) that is a few trips to the database
-    thread instead of one per socket, queued with the joins (issue 13). Every waiting lookup
-    gets the outcome of its own key, or the query's exception.
+    thread instead of one per socket, which would otherwise queue with the joins. Every waiting
+    lookup gets the outcome of its own key, or the query's exception.
     """
 
     def __init__(self) -> None:

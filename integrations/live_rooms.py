@@ -5,8 +5,8 @@ run on the serving loop (the sync API views call them through `async_to_sync`, w
 to that loop) and, on a cluster, as operations of :mod:`rtc.cluster.ops`: the snapshot asks
 every node for its calls (each labelled ``node``), the actions run on the call's owner,
 whichever node the request reached. Muting and removing reuse the staff actions of
-:mod:`rtc.live`; changing a connected peer's grants records them in
-:data:`rtc.grants.grant_store` on every node (so they outlive a reconnect with the old token,
+:mod:`rtc.operations.media_sampling`; changing a connected peer's grants records them in
+:data:`rtc.policy.grants.grant_store` on every node (so they outlive a reconnect with the old token,
 and a socket served by another node is checked with them) and applies them at once: producers
 no longer allowed close, consumers close when subscribing is revoked, and the peer gets
 ``rtc:grantsUpdated``.
@@ -17,9 +17,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from rtc import live as rtc_live
 from rtc.cluster.ops import on_every_node, on_owner, operation
-from rtc.grants import Grants, grant_store
+from rtc.operations import media_sampling
+from rtc.policy.grants import Grants, grant_store
 from rtc.services import Peer, RoomService
 from rtc.signaling.errors import ErrorCode, SignalingError
 
@@ -85,7 +85,7 @@ async def mute_track(meeting_id: str, producer_id: str, *, actor: str) -> dict[s
 @operation("live.mute")
 async def _mute_track_here(service: RoomService, meeting_id: str, producer_id: str,
                            actor: str) -> dict[str, Any]:
-    owner = await rtc_live.staff_mute_producer(service, meeting_id=meeting_id,
+    owner = await media_sampling.staff_mute_producer(service, meeting_id=meeting_id,
                                                producer_id=producer_id, actor=actor)
     return _peer(owner)
 
@@ -99,7 +99,7 @@ async def remove_peer(meeting_id: str, peer_id: str, *, actor: str) -> dict[str,
 @operation("live.remove")
 async def _remove_peer_here(service: RoomService, meeting_id: str, peer_id: str,
                             actor: str) -> dict[str, Any]:
-    target = await rtc_live.staff_remove_peer(service, meeting_id=meeting_id,
+    target = await media_sampling.staff_remove_peer(service, meeting_id=meeting_id,
                                               peer_id=peer_id, actor=actor)
     return {"peer_id": target.id, "removed": True}
 

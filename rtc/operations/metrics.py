@@ -6,11 +6,11 @@ and served by :func:`metrics_view` at ``/metrics``. Live figures are read at scr
 * :class:`LiveCollector` reads the RoomService's in-memory model (rooms, peers, producers,
   consumers, scores that the worker pushes with ``score`` events) and the worker pool.
 * Figures only the worker knows (bytes, bitrates, packet loss, CPU) come from a
-  :class:`MediaSampler` sample (:func:`rtc.live.sample_media`), refreshed by the async view
-  before it renders when older than ``settings.METRICS_STATS_MAX_AGE`` seconds; concurrent
-  scrapes share one refresh. Byte and packet totals are true counters: each sample adds what
-  every object gained since the previous one (what an object gains between its last sample
-  and its close is not counted).
+  :class:`MediaSampler` sample (:func:`rtc.operations.media_sampling.sample_media`), refreshed by
+  the async view before it renders when older than ``settings.METRICS_STATS_MAX_AGE`` seconds;
+  concurrent scrapes share one refresh. Byte and packet totals are true counters: each sample adds
+  what every object gained since the previous one (what an object gains between its last sample and
+  its close is not counted).
 * Signaling requests are counted and timed at the meeting socket's dispatch point
   (:func:`observe_request`).
 
@@ -28,7 +28,7 @@ Metric names (all prefixed ``conference_``), by family:
   ``rtp_fraction_lost_max{direction}``, ``media_sample_age_seconds``,
   ``media_sample_duration_seconds``, ``media_sample_errors``
 * signaling: ``signaling_requests_total{type,outcome}``, ``signaling_request_seconds{type}``,
-  and (registered by ``rtc.socket_limits``) ``meeting_sockets_open``,
+  and (registered by ``rtc.websocket.limits``) ``meeting_sockets_open``,
   ``meeting_sockets_refused_total{limit}``
 
 ``direction="in"`` is media the server receives from clients (producers' streams),
@@ -60,7 +60,12 @@ from prometheus_client import (
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import choose_encoder
 
-from rtc.live import MediaSample, best_producer_score, consumer_score, sample_media
+from rtc.operations.media_sampling import (
+    MediaSample,
+    best_producer_score,
+    consumer_score,
+    sample_media,
+)
 from rtc.services import get_room_service, mediasoup_settings
 
 if TYPE_CHECKING:

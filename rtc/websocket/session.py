@@ -1,15 +1,15 @@
 """SocketSession: what one meeting socket holds besides Channels' own state, given back once.
 
 A meeting socket takes, in this order, a slot in the per-user and per-address socket counts
-(`rtc.socket_limits`, and the cluster's shared counts), its rate limit (`SocketRate`: the frame
+(`rtc.websocket.limits`, and the cluster's shared counts), its rate limit (`SocketRate`: the frame
 and request budgets and the flood cut-off), a
-hold on its user's attendance (`rtc.attendance`) and, once in the meeting, a link to its call
+hold on its user's attendance (`rtc.policy.attendance`) and, once in the meeting, a link to its call
 peer (the ``rtc:leave`` flag, the registry's disconnect hooks that detach the peer). Each has
 to be given back exactly once however the socket ends: the client's close, a server close, a
 refusal half-way through the set-up, or the socket's task cancelled by the server (which then
 never delivers the disconnect). The session keeps all of them and :meth:`SocketSession.leave`
 and :meth:`SocketSession.release_slot` are idempotent, so
-:class:`rtc.consumers.MeetingConsumer` keeps to Channels' hooks and the meeting's protocol.
+:class:`rtc.websocket.consumer.MeetingConsumer` keeps to Channels' hooks and the meeting's protocol.
 """
 
 from __future__ import annotations
@@ -18,17 +18,17 @@ import logging
 from typing import TYPE_CHECKING
 
 from meetings.selectors import JoinAccess
-from rtc import shutdown
-from rtc.attendance import attendance, mark_left
 from rtc.cluster.limits import take_shared
+from rtc.lifecycle import shutdown
+from rtc.policy.attendance import attendance, mark_left
 from rtc.services import current_room_service
 from rtc.services.config import limits
 from rtc.signaling.errors import ErrorCode, SignalingError
-from rtc.socket_limits import SocketLimit, SocketSlot, address_tag, client_address, open_sockets
+from rtc.websocket.limits import SocketLimit, SocketSlot, address_tag, client_address, open_sockets
 from rtc.websocket.rate import FRAME_FACTOR, FrameVerdict, SocketRate
 
 if TYPE_CHECKING:
-    from rtc.consumers import MeetingConsumer
+    from rtc.websocket.consumer import MeetingConsumer
 
 __all__ = ["FRAME_FACTOR", "SocketSession"]
 
@@ -155,7 +155,7 @@ class SocketSession:
 
     def enter(self) -> None:
         """The socket is in its meeting now: it leaves it (once) however it ends, and a server
-        shutdown tells it (`rtc.shutdown`)."""
+        shutdown tells it (`rtc.lifecycle.shutdown`)."""
         self.joined = True
         shutdown.track(self.conn)
 

@@ -19,7 +19,7 @@ socket, nobody would be marked left, and only the closing pipes would stop the w
    stopped;
 4. every socket leaves its meeting (attendance written, ``left_at`` set) and is closed with
    ``4503``; leaves the database could not take (it is down) are tried once more, and those
-   still pending stay in their file for the next start (`rtc.attendance.LateLeaves.close`);
+   still pending stay in their file for the next start (`rtc.policy.attendance.LateLeaves.close`);
 5. under daphne, the sockets' tasks are ended (see :func:`_end_tasks`; a lifespan server has
    ended its connections itself before it sends ``lifespan.shutdown``).
 
@@ -105,9 +105,9 @@ def shutting_down() -> bool:
 async def shutdown() -> dict[str, int]:
     """Close every call and socket politely (see the module docstring); the counts handled."""
     from rtc import cluster
-    from rtc.protocol import CloseCode
     from rtc.services import current_room_service
     from rtc.signaling.errors import SignalingError
+    from rtc.websocket.envelope import CloseCode
 
     _state["shutting_down"] = True
     node = cluster.local_node()
@@ -147,7 +147,7 @@ async def shutdown() -> dict[str, int]:
         except Exception:
             logger.exception("shutdown: could not close channel=%s", conn.channel_name)
     try:  # the leaves just written (or kept because the database is down) go out or to disk
-        from rtc.attendance import late_leaves
+        from rtc.policy.attendance import late_leaves
 
         await late_leaves.close()
     except Exception:

@@ -153,8 +153,8 @@ class LateLeaves:
 
     They are also on disk from the moment they are kept (:class:`_Spool`: a file of this
     process's own in ``settings.LATE_LEAVES_DIR``), so a process that stops before the database
-    is back loses none: on its way out (:meth:`close`, from `rtc.shutdown`) it tries once more
-    and logs how many are left in the file, and the next process to start on the machine adopts
+    is back loses none: on its way out (:meth:`close`, from `rtc.lifecycle.shutdown`) it tries once
+    more and logs how many are left in the file, and the next process to start on the machine adopts
     every file whose process is gone (:meth:`adopt`) and writes them. A leave is lost only if
     the disk refuses the file too (logged as an error, with the count).
     """

@@ -40,7 +40,7 @@ from typing import Any
 from django.utils.crypto import salted_hmac
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
-from rtc.metrics import REGISTRY
+from rtc.operations.metrics import REGISTRY
 from rtc.services.config import limits
 
 __all__ = [

@@ -38,8 +38,7 @@ from django.db import connections
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 
-from rtc.services import get_room_service
-from rtc.services.config import mediasoup_settings
+from rtc.services import get_room_service, mediasoup_settings
 
 __all__ = ["CHECK_TIMEOUT", "healthz", "readiness", "readyz"]
 

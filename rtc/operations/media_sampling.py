@@ -6,9 +6,10 @@ them at once, concurrently and under a deadline, and returns what came back: obj
 closed meanwhile or did not answer in time are counted in ``errors`` and left out, never
 raised, because monitoring must not fail while calls churn.
 
-Used by ``/metrics`` (:mod:`rtc.metrics`) and by the admin's live page (:mod:`rtc.admin_live`).
-Staff actions mirror the host's (``rtc:hostMuteProducer``, ``rtc:hostRemovePeer``) without a
-host connection: staff act from the admin, not from inside the call.
+Used by ``/metrics`` (:mod:`rtc.operations.metrics`) and by the admin's live page
+(:mod:`rtc.operations.admin_page`). Staff actions mirror the host's (``rtc:hostMuteProducer``,
+``rtc:hostRemovePeer``) without a host connection: staff act from the admin, not from inside the
+call.
 """
 
 from __future__ import annotations

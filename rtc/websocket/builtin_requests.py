@@ -8,11 +8,11 @@ from conference.db_threads import db_call
 from conference.errors import ApplicationError, ErrorCode
 from meetings import events, selectors
 from meetings.models import Meeting
-from rtc.protocol import Connection, Request, registry
+from rtc.websocket.envelope import Connection, Envelope, registry
 
 
 @registry.register("ping")
-async def ping(conn: Connection, request: Request) -> dict[str, Any]:
+async def ping(conn: Connection, request: Envelope) -> dict[str, Any]:
     """Liveness check for clients and load balancers behind the socket."""
     return {"type": "pong"}
 
@@ -35,6 +35,6 @@ meeting_state = db_call(meeting_state_snapshot)
 
 
 @registry.register("meeting:state")
-async def meeting_state_request(conn: Connection, request: Request) -> dict[str, Any]:
+async def meeting_state_request(conn: Connection, request: Envelope) -> dict[str, Any]:
     """A fresh snapshot, e.g. after the client missed events."""
     return await meeting_state(conn.meeting_id)

@@ -2,11 +2,12 @@
 
 For each meeting with a live call: its worker and router, its peers, each peer's transports
 (ICE/DTLS state, bytes, bitrates), producers and consumers (score, bitrate, packets, loss), with
-figures from a fresh :func:`rtc.live.sample_media`. On a cluster every live node is asked for
-its part (`rtc.cluster.ops`), each call is labelled with the node running it, a node that does
-not answer is named, and a staff action runs on the call's node whichever node served the
-page. Staff can mute a producer or remove a peer, the host's actions
-(:func:`rtc.live.staff_mute_producer`, :func:`rtc.live.staff_remove_peer`).
+figures from a fresh :func:`rtc.operations.media_sampling.sample_media`. On a cluster every live
+node is asked for its part (`rtc.cluster.ops`), each call is labelled with the node running it, a
+node that does not answer is named, and a staff action runs on the call's node whichever node served
+the page. Staff can mute a producer or remove a peer, the host's actions
+(:func:`rtc.operations.media_sampling.staff_mute_producer`,
+:func:`rtc.operations.media_sampling.staff_remove_peer`).
 
 An async view: the figures come from the worker pool, which lives in the server's event loop,
 so the view must run in that loop (a sync view would run in a thread with no access to it).

@@ -3,14 +3,14 @@
 Each hook hands the work to the socket's own objects:
 
 * ``connect``: read the scope, accept, then the join flow (`rtc.websocket.join.JoinFlow`):
-  refusals with their close codes (`rtc.protocol.CloseCode`), the socket slot, the join's one
-  database trip, the lobby (`rtc.websocket.lobby.SocketLobby`) and the ``meeting.state``
+  refusals with their close codes (`rtc.websocket.envelope.CloseCode`), the socket slot, the join's
+  one database trip, the lobby (`rtc.websocket.lobby.SocketLobby`) and the ``meeting.state``
   snapshot;
 * ``receive`` / ``receive_json``: the frame counted against the socket's one rate limit and
-  decoded, the request validated and dispatched through `rtc.protocol.registry`
+  decoded, the request validated and dispatched through `rtc.websocket.envelope.registry`
   (`rtc.websocket.requests`);
 * ``disconnect`` and the end of the socket's task: the join flow's way out, which gives back
-  what the socket's `rtc.socket_session.SocketSession` holds (slot, rate limit, attendance
+  what the socket's `rtc.websocket.session.SocketSession` holds (slot, rate limit, attendance
   hold, call link), once;
 * group messages (``meeting.event``, ``lobby.decision``, ``channel.missed``): relayed to the
   client.
@@ -32,13 +32,13 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from conference import log_context
 from meetings import events
 from meetings.selectors import JoinAccess
-from rtc import shutdown
-from rtc.event_text import event_text
-from rtc.protocol import CloseCode, HandlerRegistry, registry
+from rtc.lifecycle import shutdown
 from rtc.signaling import outgoing
-from rtc.socket_session import SocketSession
+from rtc.websocket.envelope import CloseCode, HandlerRegistry, registry
+from rtc.websocket.event_text import event_text
 from rtc.websocket.join import JoinFlow, connects_in_progress
 from rtc.websocket.requests import decode_frame, is_request, serve_request
+from rtc.websocket.session import SocketSession
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ class MeetingConsumer(AsyncJsonWebsocketConsumer):
     meeting_id: Any
     group_name: str
     join_grant: Any = None
-    """The verified join token (set by `rtc.auth`), None for a Django login."""
+    """The verified join token (set by `rtc.websocket.auth`), None for a Django login."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -196,7 +196,7 @@ class MeetingConsumer(AsyncJsonWebsocketConsumer):
         access = self.session.join_access
         if event == events.MEETING_UPDATED and access is not None:
             self.session.join_access = access.updated(data)
-        # One encoding per event for all the meeting's sockets (rtc.event_text).
+        # One encoding per event for all the meeting's sockets (rtc.websocket.event_text).
         await self.send(text_data=event_text(event, data))
         if event == events.MEETING_ENDED:
             await self.leave_and_close(CloseCode.MEETING_ENDED)

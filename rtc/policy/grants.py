@@ -19,8 +19,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from rtc.protocol import Connection
 from rtc.signaling.errors import ErrorCode, SignalingError
+from rtc.websocket.envelope import Connection
 
 __all__ = [
     "PUBLISH_SOURCES",
@@ -109,11 +109,6 @@ class Grants:
             return False
         needed = SOURCE_GRANT.get(source) if isinstance(source, str) else None
         return needed is not None and needed in self.publish
-
-    @property
-    def publishes(self) -> bool:
-        """Whether it may publish anything at all."""
-        return bool(self.publish) and not self.hidden
 
 
 class GrantStore:
