@@ -4,8 +4,8 @@ Why: the reply and event models (`rtc.signaling.replies`, `rtc.signaling.events`
 worth their documents if they say what the server really sends. With the setting
 ``SIGNALING_CHECK_OUTGOING`` on (the tests turn it on; production leaves it off) each meeting
 socket's ASGI ``send`` is wrapped (:meth:`OutgoingCheck.wrap`, decided once per socket in
-`rtc.websocket.consumer.MeetingConsumer.__call__`, so a socket without the check pays nothing per
-message). Each text frame is then read back and checked:
+`rtc.websocket.consumer.MeetingConsumer.__call__`, so a socket without the check pays nothing
+per message). Each text frame is then read back and checked:
 
 * an event ``{"type", "data"}``: its type is in :data:`EVENTS`, its data fits its model;
 * a success reply ``{"requestId"?, "data"}``: the request it answers (the frames the socket

@@ -3,7 +3,7 @@
 Why models for what the server sends: the requests were declared once (`rtc.signaling.schemas`)
 but replies and events only by name, so their fields lived in the services' dict literals, in
 ``PROTOCOL.md`` prose and in the clients, and nothing noticed when one changed. Each reply
-(`rtc.signaling.routes.route` ``reply_schema``, `rtc.signaling.replies`) and each event
+(`rtc.signaling.routes.route`'s ``reply``, `rtc.signaling.replies`) and each event
 (`rtc.signaling.events.EVENTS`) now names a pydantic model; the documents are generated from
 them, and with ``SIGNALING_CHECK_OUTGOING`` on (the tests) every frame the socket sends is
 validated against its model (`rtc.signaling.outgoing`).

@@ -1,9 +1,10 @@
 """The success replies' ``data`` of the rtc:* requests and of the built-in ones, one model each.
 
-Each route names its model (`rtc.signaling.routes.route` ``reply_schema``); the built-in
-requests (``ping``, ``meeting:state``, `rtc.websocket.builtin_requests`) are not routes and name
-theirs in :data:`BUILTIN_REPLIES`. A reply's ``type`` (when the route has one) is a ``Literal``
-of the model, so the model and the route's ``reply`` name cannot disagree (a test checks them).
+Each route names its model (`rtc.signaling.routes.route`'s ``reply``, kept as
+``Route.reply_schema``); the built-in requests (``ping``, ``meeting:state``,
+`rtc.websocket.builtin_requests`) are not routes and name theirs in :data:`BUILTIN_REPLIES`.
+A reply's ``type`` (when the route has one) is a ``Literal`` of the model, from which the
+route's ``reply`` name is read, so the two cannot disagree.
 """
 
 from __future__ import annotations

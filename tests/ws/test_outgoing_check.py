@@ -100,3 +100,22 @@ async def test_without_the_setting_nothing_is_checked(
     reply = await ws_request(socket, {"type": "test:undeclared", "requestId": "u"})
     assert reply == {"requestId": "u", "data": {"said": "hello"}}
     assert outgoing.violations == []
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_an_undeclared_event_is_refused_on_the_socket(ws_join, meeting, member_user) -> None:
+    """A group event whose type is not in the event table is not relayed: the socket's task
+    fails with `UndeclaredMessage` naming it."""
+    from channels.layers import get_channel_layer
+
+    from meetings import events
+
+    socket = await ws_join(meeting.id, member_user)
+    await get_channel_layer().group_send(events.meeting_group_name(meeting.id),
+                                         events.group_message("meeting.gossip", {"n": 1}))
+    with pytest.raises(outgoing.UndeclaredMessage, match="meeting.gossip"):
+        while True:
+            frame = await socket.receive_json_from(timeout=5)
+            assert frame.get("type") != "meeting.gossip", frame
+    assert len(outgoing.violations) == 1
+    outgoing.violations.clear()
