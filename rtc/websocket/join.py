@@ -119,8 +119,8 @@ class JoinFlow:
             return
         grant = conn.join_grant
         if grant is not None and str(grant.meeting_id) != str(conn.meeting_id):
-            refusal = {"code": "token_wrong_meeting", "reason": "the token is for another meeting"}
-            await self.refuse(refusal, CloseCode.FORBIDDEN)
+            await self.refuse({"code": "token_wrong_meeting",
+                               "reason": "the token is for another meeting"}, CloseCode.FORBIDDEN)
             return
         if shutdown.shutting_down():
             await conn.close(code=int(CloseCode.SHUTTING_DOWN))
