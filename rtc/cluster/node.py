@@ -166,8 +166,8 @@ class Node:
                     self.address, self.channel, self.lease_seconds)
 
     async def stop(self) -> None:
-        """Leave the cluster now: the record goes at once (the others need not wait for the
-        lease), the relay and heartbeat stop."""
+        """Leave the cluster now: the record and the presence set go at once (the others
+        need not wait for the lease), the relay and heartbeat stop."""
         if self._stopped:
             return
         self._stopped = True
@@ -179,6 +179,8 @@ class Node:
             self.relay.fail_pending()
         with contextlib.suppress(Exception):
             await self.store.remove(self.id)
+            if self.presence is not None:
+                await self.presence.forget()
         logger.info("node left the cluster [node:%s]", self.id)
 
     async def _beat(self) -> None:

@@ -110,6 +110,11 @@ class Presence:
             async with asyncio.timeout(timeout):
                 await self.queue.join()
 
+    async def forget(self) -> None:
+        """A node leaving cleanly holds nobody any more: its set goes with it (else what the
+        last flush did not remove would linger until the set's expiry)."""
+        await self.node.store.redis.delete(self.key(self.node.id))
+
     async def elsewhere(self, meeting_id: Any, user_id: Any) -> bool:
         """Whether another live node holds the user present in the meeting."""
         member = f"{meeting_id}|{user_id}"

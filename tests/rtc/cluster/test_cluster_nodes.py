@@ -178,6 +178,13 @@ async def test_presence_is_mirrored_and_a_dead_nodes_users_are_marked_left(
     assert await _left_at(meeting, member_user) is not None
     assert not await pair.redis.exists(ghost)
 
+    attendance.hold(meeting.id, member_user.pk, "chan-2")
+    await presence.flush()
+    assert await pair.redis.exists(presence.key("b-node"))
+    await pair.b.stop()  # a clean stop: nobody is held by b any more
+    assert not await pair.redis.exists(presence.key("b-node"))
+    assert attendance.release(meeting.id, member_user.pk, "chan-2")
+
 
 async def test_the_owner_places_its_calls_without_redis_while_its_lease_surely_holds(
         pair: Pair, monkeypatch: pytest.MonkeyPatch) -> None:
