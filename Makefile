@@ -59,6 +59,7 @@ static:
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports --no-cache
+	$(VENV)/bin/mypy
 
 # The mediasoup-ctl library alone: its wheel in a fresh environment without Django (CI's first pass).
 library: system reference

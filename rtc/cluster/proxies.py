@@ -22,6 +22,8 @@ from mediasoup_ctl.ortc import can_consume
 from rtc.cluster.remote import ATTRIBUTES
 
 if TYPE_CHECKING:
+    from mediasoup_ctl.types import RtpCapabilities
+
     from rtc.cluster.cascade import Link
 
 __all__ = ["CLASSES", "RemoteConsumer", "RemoteObject", "RemoteProducer", "RemoteRouter",
@@ -242,7 +244,7 @@ class RemoteRouter(RemoteObject):
         kwargs.pop("listen_info", None)
         return await self._call("create_pipe_transport", **kwargs)  # type: ignore[no-any-return]
 
-    def can_consume(self, *, producer_id: str, rtp_capabilities: dict[str, Any]) -> bool:
+    def can_consume(self, *, producer_id: str, rtp_capabilities: RtpCapabilities) -> bool:
         """Whether ``rtp_capabilities`` can receive the producer (one of this router's)."""
         producer = self.link.proxies.get(producer_id)
         parameters = getattr(producer, "consumable_rtp_parameters", None)

@@ -91,14 +91,15 @@ def _describe(hosted: Hosted, obj: Any) -> Any:
     """Register a mediasoup object and describe it for the owner's proxy; other values pass."""
     if not hasattr(obj, "observer") or not hasattr(obj, "id"):
         return obj
-    hosted.objects[obj.id] = obj
+    object_id: str = obj.id
+    hosted.objects[object_id] = obj
     for event in EVENTS:
-        obj.on(event, _forwarder(hosted, obj.id, event))
+        obj.on(event, _forwarder(hosted, object_id, event))
 
     def forget() -> None:
-        if hosted.objects.get(obj.id) is obj:
-            del hosted.objects[obj.id]
-        _send_event(hosted, obj.id, "@close", [])
+        if hosted.objects.get(object_id) is obj:
+            del hosted.objects[object_id]
+        _send_event(hosted, object_id, "@close", [])
 
     obj.observer.on("close", forget)
     data = {name: getattr(obj, name) for name in ATTRIBUTES if hasattr(obj, name)}

@@ -34,7 +34,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
-from typing import Any
+from typing import Any, cast
 
 __all__ = [
     "SHUTDOWN_TIMEOUT",
@@ -213,7 +213,9 @@ def install() -> bool:
         return False
     from twisted.internet import reactor
 
-    reactor.addSystemEventTrigger("before", "shutdown", _before_reactor_shutdown)
+    # Typed as the module (zope interfaces read without their plugin): mypy mistakes the
+    # interface's argument positions, so the reactor is used untyped here.
+    cast(Any, reactor).addSystemEventTrigger("before", "shutdown", _before_reactor_shutdown)
     _state["installed"] = True
     logger.debug("polite shutdown registered with the reactor (it fires when daphne stops)")
     return True

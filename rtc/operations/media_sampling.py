@@ -123,8 +123,8 @@ async def sample_media(service: RoomService, *, timeout: float = SAMPLE_TIMEOUT,
 
 def best_producer_score(producer: Any) -> int | None:
     """The score (0-10) of a producer's best encoding; None before the worker reported one."""
-    scores = [item.get("score") for item in (producer.score or []) if isinstance(item, dict)]
-    scores = [s for s in scores if isinstance(s, int)]
+    scores = [score for item in (producer.score or []) if isinstance(item, dict)
+              and isinstance(score := item.get("score"), int)]
     return max(scores) if scores else None
 
 

@@ -148,7 +148,7 @@ class TrackRecorder:
             tool = MediaTool(record_argv(self.ffmpeg, sdp_path, self.path), name=self.name,
                              log_path=self.directory / f"{self.name}.log")
             await tool.start()
-            if await wait_bound(rtp_port, alive=lambda t=tool: t.running):
+            if await wait_bound(rtp_port, alive=lambda: tool.running):  # noqa: B023 (awaited here)
                 break
             await tool.stop(timeout=1)
             logger.warning("ffmpeg did not bind its port [track:%s, port:%s, attempt:%s]",

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from conference import clock
 from rtc import signals
@@ -46,6 +46,7 @@ from rtc.signaling.schemas import (
 
 if TYPE_CHECKING:
     from mediasoup_ctl import Consumer, Producer, Router, Transport
+    from mediasoup_ctl.types import RtpCapabilities
 
     from rtc.policy.grants import Grants
     from rtc.services.mediasoup_service import MediasoupService
@@ -317,7 +318,8 @@ class MediaOperations:
         if len(peer.consumers) >= limits().max_consumers_per_peer:
             raise SignalingError(ErrorCode.LIMIT, "too many consumers")
         if not room.router_of(producer.id).can_consume(
-                producer_id=producer.id, rtp_capabilities=request.rtp_capabilities):
+                producer_id=producer.id,
+                rtp_capabilities=cast("RtpCapabilities", request.rtp_capabilities)):
             raise SignalingError(ErrorCode.INVALID,
                                  "cannot consume this producer with these rtpCapabilities")
         try:
@@ -396,6 +398,7 @@ class MediaOperations:
     async def get_stats(self, *, channel_name: str, request: GetStatsRequest) -> dict[str, Any]:
         """``rtc:getStats``: the worker's stats of one of the peer's own objects."""
         room, peer = self.peer_of(channel_name)
+        target: Transport | Consumer | Producer
         if request.target == "transport":
             target = peer.transport(request.object_id)
         elif request.target == "consumer":

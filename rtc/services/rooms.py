@@ -26,7 +26,14 @@ from typing import TYPE_CHECKING, Any
 from rtc.signaling.errors import ErrorCode, SignalingError
 
 if TYPE_CHECKING:
-    from mediasoup_ctl import ActiveSpeakerObserver, Consumer, Producer, Router, Transport, Worker
+    from mediasoup_ctl import (
+        ActiveSpeakerObserver,
+        Consumer,
+        Producer,
+        Router,
+        WebRtcTransport,
+        Worker,
+    )
 
 __all__ = ["Peer", "Room"]
 
@@ -43,7 +50,7 @@ class Peer:
     channel_name: str | None
     """The connection it is attached to; None while in the reconnect grace period."""
     device: dict[str, str] = field(default_factory=dict)
-    transports: dict[str, Transport] = field(default_factory=dict)
+    transports: dict[str, WebRtcTransport] = field(default_factory=dict)
     """The peer's transports by id (read it; :meth:`add_transport`, :meth:`drop_transport`
     and :meth:`release_media` change it). A transport that closed under the peer (its router's
     worker died) stays until that is handled: that is how the fault handling finds the peer."""
@@ -104,7 +111,7 @@ class Peer:
 
     # -- ownership lookups ----------------------------------------------------------------------
 
-    def transport(self, transport_id: str, direction: str | None = None) -> Transport:
+    def transport(self, transport_id: str, direction: str | None = None) -> WebRtcTransport:
         """One of this peer's transports (of ``direction`` when given)."""
         transport = self.transports.get(transport_id)
         if transport is None:
@@ -130,7 +137,7 @@ class Peer:
 
     # -- commands -------------------------------------------------------------------------------
 
-    def add_transport(self, transport: Transport) -> None:
+    def add_transport(self, transport: WebRtcTransport) -> None:
         """The peer owns ``transport`` now (its ``app_data`` says its ``direction``)."""
         self.transports[transport.id] = transport
 
