@@ -96,7 +96,7 @@ class ProducerLayers(Payload):
 
 
 class Removed(Payload):
-    reason: Literal["host", "staff"]
+    reason: Literal["host", "staff", "meeting_ended"]
 
 
 class Reconnect(Payload):
