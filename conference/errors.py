@@ -75,6 +75,31 @@ class ErrorCode(StrEnum):
     SERVER_BUSY = "server_busy"
     """`error` event before close 4529, with `retryAfter` seconds."""
 
+    # A join token refused when the socket connects (`error` event, then close 4401; 4403 for
+    # the two that concern the meeting, 4410 for an ended one): `integrations.tokens`.
+    TOKEN_MALFORMED = "token_malformed"
+    """Not a join token, or one without the claims it needs."""
+    TOKEN_EXPIRED = "token_expired"
+    """The join token's ``exp`` has passed."""
+    TOKEN_NOT_YET_VALID = "token_not_yet_valid"
+    """The join token's ``nbf`` or ``iat`` lies in the future."""
+    TOKEN_BAD_SIGNATURE = "token_bad_signature"
+    """The join token's signature does not match its key."""
+    TOKEN_UNKNOWN_KEY = "token_unknown_key"
+    """The join token names a key no integration has."""
+    INTEGRATION_REVOKED = "integration_revoked"
+    """The integration that signed the join token is revoked."""
+    TOKEN_REVOKED = "token_revoked"
+    """This join token was revoked."""
+    TOKEN_WRONG_MEETING = "token_wrong_meeting"
+    """The join token is for another meeting."""
+    MEETING_NOT_OWNED = "meeting_not_owned"
+    """The meeting is not one of the signing integration's."""
+    MEETING_ENDED = "meeting_ended"
+    """The join token's meeting has ended."""
+    TOKEN_UNSUPPORTED = "token_unsupported"
+    """Join tokens are turned off on this server."""
+
 
 HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.INVALID: status.HTTP_400_BAD_REQUEST,
@@ -91,6 +116,17 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.INTERNAL: status.HTTP_500_INTERNAL_SERVER_ERROR,
     ErrorCode.TOO_MANY_SOCKETS: status.HTTP_429_TOO_MANY_REQUESTS,
     ErrorCode.SERVER_BUSY: status.HTTP_503_SERVICE_UNAVAILABLE,
+    ErrorCode.TOKEN_MALFORMED: status.HTTP_401_UNAUTHORIZED,
+    ErrorCode.TOKEN_EXPIRED: status.HTTP_401_UNAUTHORIZED,
+    ErrorCode.TOKEN_NOT_YET_VALID: status.HTTP_401_UNAUTHORIZED,
+    ErrorCode.TOKEN_BAD_SIGNATURE: status.HTTP_401_UNAUTHORIZED,
+    ErrorCode.TOKEN_UNKNOWN_KEY: status.HTTP_401_UNAUTHORIZED,
+    ErrorCode.INTEGRATION_REVOKED: status.HTTP_401_UNAUTHORIZED,
+    ErrorCode.TOKEN_REVOKED: status.HTTP_401_UNAUTHORIZED,
+    ErrorCode.TOKEN_WRONG_MEETING: status.HTTP_403_FORBIDDEN,
+    ErrorCode.MEETING_NOT_OWNED: status.HTTP_403_FORBIDDEN,
+    ErrorCode.MEETING_ENDED: status.HTTP_410_GONE,
+    ErrorCode.TOKEN_UNSUPPORTED: status.HTTP_401_UNAUTHORIZED,
 }
 """The HTTP status of each code (the API's edge)."""
 

@@ -21,11 +21,11 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from enum import StrEnum
 from typing import Any
 
 import jwt
 
+from conference.errors import ApplicationError, ErrorCode
 from rtc.policy.grants import PUBLISH_SOURCES, Grants
 
 __all__ = [
@@ -50,19 +50,20 @@ CLAIM_KEYS = frozenset({"iss", "aud", "sub", "name", "meeting", "iat", "nbf", "e
                         "grants"})
 
 
-class JoinRefusal(StrEnum):
-    """Why a join token was refused (the code a client and a log line can branch on)."""
+class JoinRefusal:
+    """Why a join token was refused (the code a client and a log line can branch on): the
+    codes of the one `ErrorCode` enum a join token is refused with, by short names."""
 
-    MALFORMED = "token_malformed"
-    EXPIRED = "token_expired"
-    NOT_YET_VALID = "token_not_yet_valid"
-    BAD_SIGNATURE = "token_bad_signature"
-    UNKNOWN_KEY = "token_unknown_key"
-    INTEGRATION_REVOKED = "integration_revoked"
-    TOKEN_REVOKED = "token_revoked"
-    WRONG_MEETING = "token_wrong_meeting"
-    MEETING_NOT_OWNED = "meeting_not_owned"
-    MEETING_ENDED = "meeting_ended"
+    MALFORMED = ErrorCode.TOKEN_MALFORMED
+    EXPIRED = ErrorCode.TOKEN_EXPIRED
+    NOT_YET_VALID = ErrorCode.TOKEN_NOT_YET_VALID
+    BAD_SIGNATURE = ErrorCode.TOKEN_BAD_SIGNATURE
+    UNKNOWN_KEY = ErrorCode.TOKEN_UNKNOWN_KEY
+    INTEGRATION_REVOKED = ErrorCode.INTEGRATION_REVOKED
+    TOKEN_REVOKED = ErrorCode.TOKEN_REVOKED
+    WRONG_MEETING = ErrorCode.TOKEN_WRONG_MEETING
+    MEETING_NOT_OWNED = ErrorCode.MEETING_NOT_OWNED
+    MEETING_ENDED = ErrorCode.MEETING_ENDED
 
 
 _CLOSE_CODES = {
@@ -72,13 +73,11 @@ _CLOSE_CODES = {
 }
 
 
-class JoinTokenError(Exception):
+class JoinTokenError(ApplicationError):
     """A join token that may not be used; `message` is safe to show to the client."""
 
-    def __init__(self, code: JoinRefusal, message: str) -> None:
-        super().__init__(message)
-        self.code = JoinRefusal(code)
-        self.message = message
+    def __init__(self, code: ErrorCode, message: str) -> None:
+        super().__init__(message, code=code)
 
     @property
     def close_code(self) -> int:

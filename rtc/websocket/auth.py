@@ -29,6 +29,7 @@ from django.apps import apps
 from django.contrib.auth.models import AnonymousUser
 
 from conference.db_threads import db_call
+from conference.errors import ErrorCode
 from conference.outage import UNAVAILABLE, UNAVAILABLE_MESSAGE, is_database_outage
 from rtc.websocket.envelope import CloseCode
 
@@ -182,8 +183,8 @@ async def join_token_scope(token: str, path: str) -> dict[str, Any]:
     """The scope entries for a join token presented on the socket at `path`."""
     if not apps.is_installed("integrations"):
         return {"user": AnonymousUser(), "join_grant": None,
-                "auth_refusal": {"code": "token_unsupported", "reason": "join tokens are off",
-                                 "closeCode": 4401}}
+                "auth_refusal": {"code": str(ErrorCode.TOKEN_UNSUPPORTED),
+                                 "reason": "join tokens are off", "closeCode": 4401}}
     from integrations.identity import authenticate_websocket
 
     outcome = await authenticate_websocket(token, path)

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from collab import lobby
 from collab.lobby_socket import LobbyWait
 from conference.db_threads import db_call
-from conference.errors import ApplicationError
+from conference.errors import ApplicationError, ErrorCode
 from conference.outage import UNAVAILABLE, UNAVAILABLE_MESSAGE, is_database_outage
 from meetings import services
 from meetings.models import Meeting
@@ -119,7 +119,7 @@ class JoinFlow:
             return
         grant = conn.join_grant
         if grant is not None and str(grant.meeting_id) != str(conn.meeting_id):
-            await self.refuse({"code": "token_wrong_meeting",
+            await self.refuse({"code": str(ErrorCode.TOKEN_WRONG_MEETING),
                                "reason": "the token is for another meeting"}, CloseCode.FORBIDDEN)
             return
         if shutdown.shutting_down():

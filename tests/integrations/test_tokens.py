@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import jwt
 import pytest
 
+from conference.errors import HTTP_STATUS, ApplicationError, ErrorCode
 from integrations import services
 from integrations.tokens import (
     AUDIENCE,
@@ -238,3 +239,17 @@ def test_secret_is_stored_encrypted(acme):
     assert acme.secret not in row.secret_encrypted and row.secret_encrypted.startswith("gAAAA")
     assert row.secret == acme.secret and acme.secret.startswith("sk_")
     assert row.api_key.startswith("ak_")
+
+
+def test_a_refused_join_token_is_the_application_error_with_a_code_of_the_one_enum() -> None:
+    """One error model: a join token's refusal is an `ApplicationError` whose code is an
+    `ErrorCode` (the enum the socket's `error` event, the REST API and the clients' generated
+    code tables share), with its HTTP status and its close code."""
+    error = JoinTokenError(JoinRefusal.EXPIRED, "the token has expired")
+    assert isinstance(error, ApplicationError)
+    assert error.code is ErrorCode.TOKEN_EXPIRED and error.http_status == 401
+    assert error.as_dict() == {"detail": "the token has expired", "code": "token_expired"}
+    assert error.close_code == 4401
+    assert JoinTokenError(JoinRefusal.WRONG_MEETING, "x").close_code == 4403
+    assert JoinTokenError(JoinRefusal.MEETING_ENDED, "x").close_code == 4410
+    assert set(HTTP_STATUS) == set(ErrorCode)

@@ -31,6 +31,17 @@ export const ErrorCode = Object.freeze({
   INTERNAL: 'internal',
   TOO_MANY_SOCKETS: 'too_many_sockets',
   SERVER_BUSY: 'server_busy',
+  TOKEN_MALFORMED: 'token_malformed',
+  TOKEN_EXPIRED: 'token_expired',
+  TOKEN_NOT_YET_VALID: 'token_not_yet_valid',
+  TOKEN_BAD_SIGNATURE: 'token_bad_signature',
+  TOKEN_UNKNOWN_KEY: 'token_unknown_key',
+  INTEGRATION_REVOKED: 'integration_revoked',
+  TOKEN_REVOKED: 'token_revoked',
+  TOKEN_WRONG_MEETING: 'token_wrong_meeting',
+  MEETING_NOT_OWNED: 'meeting_not_owned',
+  MEETING_ENDED: 'meeting_ended',
+  TOKEN_UNSUPPORTED: 'token_unsupported',
 });
 
 /** Every request type the server serves. */
