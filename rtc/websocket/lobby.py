@@ -100,12 +100,9 @@ class SocketLobby:
     async def decision(self, message: dict[str, Any]) -> None:
         """The host's answer (a channel-layer message ``{"type": "lobby.decision",
         "admitted": bool}``): enter the meeting, or be told no and closed."""
-        if not self.waiting:
+        if not await self._stop_waiting():
             return
         conn = self.conn
-        self.waiting = False
-        await conn.channel_layer.group_discard(lobby_group(conn.meeting_id, conn.user.pk),
-                                               conn.channel_name)
         if message.get("admitted"):
             await conn.send_event("lobby:admitted", {})
             await self._enter()
@@ -115,15 +112,23 @@ class SocketLobby:
 
     async def leave(self) -> None:
         """The waiting connection ended: out of the lobby; the hosts are told."""
-        if not self.waiting:
+        if not await self._stop_waiting():
             return
         conn = self.conn
-        self.waiting = False
-        await conn.channel_layer.group_discard(lobby_group(conn.meeting_id, conn.user.pk),
-                                               conn.channel_name)
         if await database_sync_to_async(lobby.lobby_leave)(meeting_id=conn.meeting_id,
                                                            user_id=conn.user.pk):
             await notify_hosts(conn.meeting_id, "lobby:left", {"userId": conn.user.pk})
+
+    async def _stop_waiting(self) -> bool:
+        """Leave the person's lobby group, once: False when the socket was not waiting (the
+        decision or the end came already)."""
+        if not self.waiting:
+            return False
+        self.waiting = False
+        conn = self.conn
+        await conn.channel_layer.group_discard(lobby_group(conn.meeting_id, conn.user.pk),
+                                               conn.channel_name)
+        return True
 
     async def join_hosts(self, state: dict[str, Any]) -> None:
         """After entering: a host connection joins the hosts' group."""
