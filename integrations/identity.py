@@ -23,6 +23,7 @@ from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from conference.errors import ErrorCode
 from integrations.models import ExternalIdentity, Integration
 from integrations.tokens import JoinGrant, JoinTokenError, verify_join_token
 from meetings.models import Participant
@@ -123,9 +124,7 @@ async def authenticate_websocket(token: str, path: str) -> WebsocketAuth:
     """Verify a join token presented on the socket at `path` (its meeting id comes from it)."""
     match = MEETING_PATH.match(path or "")
     if match is None:
-        from integrations.tokens import JoinRefusal
-
-        return WebsocketAuth(refusal=JoinTokenError(JoinRefusal.WRONG_MEETING,
+        return WebsocketAuth(refusal=JoinTokenError(ErrorCode.TOKEN_WRONG_MEETING,
                                                     "join tokens open meeting sockets only"))
     try:
         user, grant = await database_sync_to_async(admit)(token, match.group(1))

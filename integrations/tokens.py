@@ -31,7 +31,6 @@ from rtc.policy.grants import PUBLISH_SOURCES, Grants
 __all__ = [
     "AUDIENCE",
     "JoinGrant",
-    "JoinRefusal",
     "JoinTokenError",
     "looks_like_jwt",
     "mint_join_token",
@@ -50,26 +49,10 @@ CLAIM_KEYS = frozenset({"iss", "aud", "sub", "name", "meeting", "iat", "nbf", "e
                         "grants"})
 
 
-class JoinRefusal:
-    """Why a join token was refused (the code a client and a log line can branch on): the
-    codes of the one `ErrorCode` enum a join token is refused with, by short names."""
-
-    MALFORMED = ErrorCode.TOKEN_MALFORMED
-    EXPIRED = ErrorCode.TOKEN_EXPIRED
-    NOT_YET_VALID = ErrorCode.TOKEN_NOT_YET_VALID
-    BAD_SIGNATURE = ErrorCode.TOKEN_BAD_SIGNATURE
-    UNKNOWN_KEY = ErrorCode.TOKEN_UNKNOWN_KEY
-    INTEGRATION_REVOKED = ErrorCode.INTEGRATION_REVOKED
-    TOKEN_REVOKED = ErrorCode.TOKEN_REVOKED
-    WRONG_MEETING = ErrorCode.TOKEN_WRONG_MEETING
-    MEETING_NOT_OWNED = ErrorCode.MEETING_NOT_OWNED
-    MEETING_ENDED = ErrorCode.MEETING_ENDED
-
-
 _CLOSE_CODES = {
-    JoinRefusal.WRONG_MEETING: 4403,
-    JoinRefusal.MEETING_NOT_OWNED: 4403,
-    JoinRefusal.MEETING_ENDED: 4410,
+    ErrorCode.TOKEN_WRONG_MEETING: 4403,
+    ErrorCode.MEETING_NOT_OWNED: 4403,
+    ErrorCode.MEETING_ENDED: 4410,
 }
 
 
@@ -158,7 +141,7 @@ def mint_join_token(
 
 
 def _malformed(message: str) -> JoinTokenError:
-    return JoinTokenError(JoinRefusal.MALFORMED, message)
+    return JoinTokenError(ErrorCode.TOKEN_MALFORMED, message)
 
 
 def _text(claims: dict[str, Any], key: str, max_length: int) -> str:
@@ -192,11 +175,11 @@ def _decode(token: str, secret: str, *, leeway: int) -> dict[str, Any]:
             options={"require": ["exp", "iat", "sub", "jti", "aud", "meeting", "grants"]},
         )
     except jwt.InvalidSignatureError:
-        raise JoinTokenError(JoinRefusal.BAD_SIGNATURE, "bad token signature") from None
+        raise JoinTokenError(ErrorCode.TOKEN_BAD_SIGNATURE, "bad token signature") from None
     except jwt.ExpiredSignatureError:
-        raise JoinTokenError(JoinRefusal.EXPIRED, "the token has expired") from None
+        raise JoinTokenError(ErrorCode.TOKEN_EXPIRED, "the token has expired") from None
     except jwt.ImmatureSignatureError:
-        raise JoinTokenError(JoinRefusal.NOT_YET_VALID, "the token is not valid yet") from None
+        raise JoinTokenError(ErrorCode.TOKEN_NOT_YET_VALID, "the token is not valid yet") from None
     except jwt.MissingRequiredClaimError as error:
         raise _malformed(f"missing claim {error.claim}") from None
     except jwt.InvalidAudienceError:
@@ -246,33 +229,33 @@ def verify_join_token(token: str, meeting_id: uuid.UUID | str) -> JoinGrant:
     kid = _key_id(token)
     integration = Integration.objects.filter(api_key=kid).first()
     if integration is None:
-        raise JoinTokenError(JoinRefusal.UNKNOWN_KEY, "unknown API key")
+        raise JoinTokenError(ErrorCode.TOKEN_UNKNOWN_KEY, "unknown API key")
     try:
         secret = integration.secret
     except SecretUnavailable:
-        raise JoinTokenError(JoinRefusal.UNKNOWN_KEY,
+        raise JoinTokenError(ErrorCode.TOKEN_UNKNOWN_KEY,
                              "this API key cannot be used (secret unavailable)") from None
     claims = _decode(token, secret, leeway=config.token_leeway)
     grants = _check_claims(claims, kid=kid, max_lifetime=config.token_max_lifetime,
                            leeway=config.token_leeway)
     if not integration.is_active:
-        raise JoinTokenError(JoinRefusal.INTEGRATION_REVOKED, "the integration is revoked")
+        raise JoinTokenError(ErrorCode.INTEGRATION_REVOKED, "the integration is revoked")
     if RevokedToken.objects.filter(integration=integration, jti=claims["jti"]).exists():
-        raise JoinTokenError(JoinRefusal.TOKEN_REVOKED, "the token was revoked")
+        raise JoinTokenError(ErrorCode.TOKEN_REVOKED, "the token was revoked")
     try:
         wanted = uuid.UUID(str(meeting_id))
     except ValueError:
-        raise JoinTokenError(JoinRefusal.WRONG_MEETING, "the token is for another meeting"
+        raise JoinTokenError(ErrorCode.TOKEN_WRONG_MEETING, "the token is for another meeting"
                              ) from None
     if uuid.UUID(str(claims["meeting"])) != wanted:
-        raise JoinTokenError(JoinRefusal.WRONG_MEETING, "the token is for another meeting")
+        raise JoinTokenError(ErrorCode.TOKEN_WRONG_MEETING, "the token is for another meeting")
     owned = IntegrationMeeting.objects.filter(meeting_id=wanted, integration=integration)
     meeting = Meeting.objects.filter(pk=wanted, pk__in=owned.values("meeting_id")).first()
     if meeting is None:
-        raise JoinTokenError(JoinRefusal.MEETING_NOT_OWNED,
+        raise JoinTokenError(ErrorCode.MEETING_NOT_OWNED,
                              "the meeting does not belong to this integration")
     if meeting.status == Meeting.Status.ENDED:
-        raise JoinTokenError(JoinRefusal.MEETING_ENDED, "the meeting has ended")
+        raise JoinTokenError(ErrorCode.MEETING_ENDED, "the meeting has ended")
     return JoinGrant(
         integration_id=integration.pk,
         api_key=integration.api_key,

@@ -13,7 +13,6 @@ from integrations import services
 from integrations.tokens import (
     AUDIENCE,
     JoinGrant,
-    JoinRefusal,
     JoinTokenError,
     mint_join_token,
     verify_join_token,
@@ -85,7 +84,7 @@ def test_defaults_are_full_media_grants_and_the_identity_as_name(acme, acme_meet
                                    "eyJhbGciOiJIUzI1NiJ9.e30.sig"])
 def test_garbage_is_malformed(acme_meeting, token):
     """Strings that are not JWTs (or have no usable header) are `token_malformed`."""
-    assert refusal(token, acme_meeting.id).code == JoinRefusal.MALFORMED
+    assert refusal(token, acme_meeting.id).code == ErrorCode.TOKEN_MALFORMED
 
 
 @pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")
@@ -93,10 +92,10 @@ def test_other_algorithms_and_missing_kid_are_malformed(acme, acme_meeting):
     """Only HS256 with an API key as kid is accepted: `alg: none`, HS512 or no kid are not."""
     claims = claims_for(acme, acme_meeting)
     unsigned = jwt.encode(claims, None, algorithm="none", headers={"kid": acme.api_key})
-    assert refusal(unsigned, acme_meeting.id).code == JoinRefusal.MALFORMED
+    assert refusal(unsigned, acme_meeting.id).code == ErrorCode.TOKEN_MALFORMED
     hs512 = forge(claims, acme.secret, alg="HS512", kid=acme.api_key)
     error = refusal(hs512, acme_meeting.id)
-    assert error.code == JoinRefusal.MALFORMED and "HS256" in error.message
+    assert error.code == ErrorCode.TOKEN_MALFORMED and "HS256" in error.message
     no_kid = forge(claims, acme.secret)
     assert "kid" in refusal(no_kid, acme_meeting.id).message
 
@@ -122,7 +121,7 @@ def test_bad_claims_are_malformed_with_the_reason(acme, acme_meeting, changes, w
     """Each broken claim is refused as `token_malformed` with a message naming it."""
     token = forge(claims_for(acme, acme_meeting, **changes), acme.secret, kid=acme.api_key)
     error = refusal(token, acme_meeting.id)
-    assert error.code == JoinRefusal.MALFORMED and words in error.message, error.message
+    assert error.code == ErrorCode.TOKEN_MALFORMED and words in error.message, error.message
     assert error.close_code == 4401
 
 
@@ -131,7 +130,7 @@ def test_a_lifetime_beyond_the_maximum_is_refused(acme, acme_meeting, settings):
     settings.INTEGRATIONS = {**settings.INTEGRATIONS, "TOKEN_MAX_LIFETIME": 3600}
     token = acme.token(acme_meeting, ttl=7200)
     error = refusal(token, acme_meeting.id)
-    assert error.code == JoinRefusal.MALFORMED and "3600 seconds" in error.message
+    assert error.code == ErrorCode.TOKEN_MALFORMED and "3600 seconds" in error.message
     assert verify_join_token(acme.token(acme_meeting, ttl=3600), acme_meeting.id)
 
 
@@ -140,41 +139,41 @@ def test_expired_token_is_refused(acme, acme_meeting):
     issued = datetime.now(UTC) - timedelta(minutes=10)
     token = acme.token(acme_meeting, ttl=60, now=issued)
     error = refusal(token, acme_meeting.id)
-    assert error.code == JoinRefusal.EXPIRED and error.close_code == 4401
+    assert error.code == ErrorCode.TOKEN_EXPIRED and error.close_code == 4401
 
 
 def test_not_yet_valid_token_is_refused(acme, acme_meeting):
     """A token whose nbf is in the future is `token_not_yet_valid`."""
     now = int(datetime.now(UTC).timestamp())
     token = forge(claims_for(acme, acme_meeting, nbf=now + 600), acme.secret, kid=acme.api_key)
-    assert refusal(token, acme_meeting.id).code == JoinRefusal.NOT_YET_VALID
+    assert refusal(token, acme_meeting.id).code == ErrorCode.TOKEN_NOT_YET_VALID
 
 
 def test_forged_and_tampered_tokens_fail_the_signature(acme, acme_meeting):
     """Signed with another secret, or with its payload changed: `token_bad_signature`."""
     forged = mint_join_token(api_key=acme.api_key, secret="sk_" + "guessed" * 6,
                              meeting_id=acme_meeting.id, identity="mallory")
-    assert refusal(forged, acme_meeting.id).code == JoinRefusal.BAD_SIGNATURE
+    assert refusal(forged, acme_meeting.id).code == ErrorCode.TOKEN_BAD_SIGNATURE
     header, _, signature = acme.token(acme_meeting, publish=[]).split(".")
     greedy = jwt.utils.base64url_encode(
         jwt.api_jws.json.dumps(claims_for(acme, acme_meeting, grants={"host": True})).encode()
     ).decode()
     tampered = f"{header}.{greedy}.{signature}"
-    assert refusal(tampered, acme_meeting.id).code == JoinRefusal.BAD_SIGNATURE
+    assert refusal(tampered, acme_meeting.id).code == ErrorCode.TOKEN_BAD_SIGNATURE
 
 
 def test_unknown_key_is_refused(acme, acme_meeting):
     """A kid that names no integration is `token_unknown_key`."""
     token = mint_join_token(api_key="ak_doesnotexist0000", secret=acme.secret,
                             meeting_id=acme_meeting.id, identity="x")
-    assert refusal(token, acme_meeting.id).code == JoinRefusal.UNKNOWN_KEY
+    assert refusal(token, acme_meeting.id).code == ErrorCode.TOKEN_UNKNOWN_KEY
 
 
 def test_rotated_secret_invalidates_old_tokens(acme, acme_meeting):
     """After a rotation, tokens signed with the old secret fail; new ones verify."""
     old = acme.token(acme_meeting)
     new_secret = services.integration_rotate_secret(integration=acme.integration)
-    assert refusal(old, acme_meeting.id).code == JoinRefusal.BAD_SIGNATURE
+    assert refusal(old, acme_meeting.id).code == ErrorCode.TOKEN_BAD_SIGNATURE
     token = mint_join_token(api_key=acme.api_key, secret=new_secret, meeting_id=acme_meeting.id,
                             identity="x")
     assert verify_join_token(token, acme_meeting.id).identity == "x"
@@ -185,14 +184,14 @@ def test_changed_encryption_key_makes_the_key_unusable(acme, acme_meeting, setti
     token = acme.token(acme_meeting)
     settings.INTEGRATIONS_ENCRYPTION_KEY = "cw_0x689RpI-jtRR7oE8h_eQsKImvJapLeSbXpwF4e4="
     error = refusal(token, acme_meeting.id)
-    assert error.code == JoinRefusal.UNKNOWN_KEY and "secret unavailable" in error.message
+    assert error.code == ErrorCode.TOKEN_UNKNOWN_KEY and "secret unavailable" in error.message
 
 
 def test_revoked_integration_is_refused(acme, acme_meeting):
     """Tokens of a revoked integration are `integration_revoked`."""
     token = acme.token(acme_meeting)
     services.integration_revoke(integration=acme.integration)
-    assert refusal(token, acme_meeting.id).code == JoinRefusal.INTEGRATION_REVOKED
+    assert refusal(token, acme_meeting.id).code == ErrorCode.INTEGRATION_REVOKED
 
 
 def test_revoked_jti_is_refused_and_others_are_not(acme, acme_meeting):
@@ -200,7 +199,7 @@ def test_revoked_jti_is_refused_and_others_are_not(acme, acme_meeting):
     token = acme.token(acme_meeting, jti="leaked")
     services.token_revoke(integration=acme.integration, jti="leaked")
     services.token_revoke(integration=acme.integration, jti="leaked")  # idempotent
-    assert refusal(token, acme_meeting.id).code == JoinRefusal.TOKEN_REVOKED
+    assert refusal(token, acme_meeting.id).code == ErrorCode.TOKEN_REVOKED
     assert verify_join_token(acme.token(acme_meeting, jti="fine"), acme_meeting.id)
 
 
@@ -208,21 +207,21 @@ def test_token_for_another_meeting_is_refused(acme, acme_meeting):
     """A token names one meeting; presenting it for another is `token_wrong_meeting` (4403)."""
     other = services.meeting_create_for_integration(integration=acme.integration, title="Other")
     error = refusal(acme.token(acme_meeting), other.id)
-    assert error.code == JoinRefusal.WRONG_MEETING and error.close_code == 4403
-    assert refusal(acme.token(acme_meeting), "garbage").code == JoinRefusal.WRONG_MEETING
+    assert error.code == ErrorCode.TOKEN_WRONG_MEETING and error.close_code == 4403
+    assert refusal(acme.token(acme_meeting), "garbage").code == ErrorCode.TOKEN_WRONG_MEETING
 
 
 def test_meeting_of_another_integration_is_refused(acme, globex_meeting, host_user):
     """An integration cannot let people into meetings it does not own (another integration's,
     or a plain meeting), even with a correctly signed token naming them."""
     error = refusal(acme.token(globex_meeting), globex_meeting.id)
-    assert error.code == JoinRefusal.MEETING_NOT_OWNED and error.close_code == 4403
+    assert error.code == ErrorCode.MEETING_NOT_OWNED and error.close_code == 4403
     plain = meeting_services.meeting_create(host=host_user, title="Plain")
-    assert refusal(acme.token(plain), plain.id).code == JoinRefusal.MEETING_NOT_OWNED
+    assert refusal(acme.token(plain), plain.id).code == ErrorCode.MEETING_NOT_OWNED
     missing = uuid.uuid4()
     token = mint_join_token(api_key=acme.api_key, secret=acme.secret, meeting_id=missing,
                             identity="x")
-    assert refusal(token, missing).code == JoinRefusal.MEETING_NOT_OWNED
+    assert refusal(token, missing).code == ErrorCode.MEETING_NOT_OWNED
 
 
 def test_ended_meeting_is_refused(acme, acme_meeting):
@@ -230,7 +229,7 @@ def test_ended_meeting_is_refused(acme, acme_meeting):
     token = acme.token(acme_meeting)
     meeting_services.meeting_end(meeting=acme_meeting, actor=acme_meeting.host)
     error = refusal(token, acme_meeting.id)
-    assert error.code == JoinRefusal.MEETING_ENDED and error.close_code == 4410
+    assert error.code == ErrorCode.MEETING_ENDED and error.close_code == 4410
 
 
 def test_secret_is_stored_encrypted(acme):
@@ -245,11 +244,11 @@ def test_a_refused_join_token_is_the_application_error_with_a_code_of_the_one_en
     """One error model: a join token's refusal is an `ApplicationError` whose code is an
     `ErrorCode` (the enum the socket's `error` event, the REST API and the clients' generated
     code tables share), with its HTTP status and its close code."""
-    error = JoinTokenError(JoinRefusal.EXPIRED, "the token has expired")
+    error = JoinTokenError(ErrorCode.TOKEN_EXPIRED, "the token has expired")
     assert isinstance(error, ApplicationError)
     assert error.code is ErrorCode.TOKEN_EXPIRED and error.http_status == 401
     assert error.as_dict() == {"detail": "the token has expired", "code": "token_expired"}
     assert error.close_code == 4401
-    assert JoinTokenError(JoinRefusal.WRONG_MEETING, "x").close_code == 4403
-    assert JoinTokenError(JoinRefusal.MEETING_ENDED, "x").close_code == 4410
+    assert JoinTokenError(ErrorCode.TOKEN_WRONG_MEETING, "x").close_code == 4403
+    assert JoinTokenError(ErrorCode.MEETING_ENDED, "x").close_code == 4410
     assert set(HTTP_STATUS) == set(ErrorCode)
