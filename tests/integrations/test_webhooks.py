@@ -23,6 +23,7 @@ from integrations.signing import (
 )
 from integrations.validators import webhook_url_problem
 from meetings import services as meeting_services
+from tests.support.waiting import eventually_sync
 
 SECRET = "sk_test-secret"
 BODY = json.dumps({"id": "e1", "type": "meeting.started", "created": 1, "data": {}}).encode()
@@ -30,16 +31,13 @@ BODY = json.dumps({"id": "e1", "type": "meeting.started", "created": 1, "data": 
 
 def wait_until(check: Callable[[], bool], timeout: float = 10.0) -> None:
     """Poll `check` until it holds (the dispatcher works in its own thread)."""
-    deadline = time.monotonic() + timeout
-    while True:
+    def holds() -> bool:
         try:
-            if check():
-                return
+            return check()
         except OperationalError:  # SQLite shared cache: the dispatcher is writing
-            pass
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        time.sleep(0.05)
+            return False
+
+    eventually_sync(holds, timeout=timeout, every=0.05, what="condition not reached in time")
 
 
 # --- signatures --------------------------------------------------------------------------------

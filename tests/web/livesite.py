@@ -259,12 +259,14 @@ async def assert_growing(page: Any, peer: str, kinds: tuple[str, ...] = ("audio"
     """`page` receives RTP from `peer` (within 15 s) and the bytes grow over 1.5 s, per kind."""
     import asyncio
 
-    deadline = asyncio.get_running_loop().time() + 15
-    before = await inbound_from(page, peer)
-    while not all(before[kind] > 0 for kind in kinds):
-        assert asyncio.get_running_loop().time() < deadline, ("nothing received", kinds, before)
-        await asyncio.sleep(0.2)
-        before = await inbound_from(page, peer)
+    from tests.support.waiting import eventually
+
+    async def receiving() -> dict[str, int] | None:
+        counts = await inbound_from(page, peer)
+        return counts if all(counts[kind] > 0 for kind in kinds) else None
+
+    before = await eventually(receiving, timeout=15, every=0.2,
+                              what=f"nothing received of {kinds} from {peer}")
     await asyncio.sleep(1.5)
     after = await inbound_from(page, peer)
     for kind in kinds:
