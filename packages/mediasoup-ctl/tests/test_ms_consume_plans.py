@@ -233,3 +233,23 @@ async def test_a_plan_whose_values_are_not_copies_is_not_kept(worker, monkeypatc
         assert consumer.rtp_parameters["encodings"][0]["maxBitrate"] == mapped % 100_000 + 1
     assert not any(isinstance(v, negotiation_cache.ConsumePlan)
                    for v in router._consume_plans.values())
+
+
+async def test_the_consume_cache_is_bounded(worker, monkeypatch):
+    """Past CONSUME_CACHE_MAX distinct (shape, capabilities) the router's consume cache starts
+    over instead of growing, and consumes still get ortc's parameters."""
+    monkeypatch.setattr(negotiation_cache, "CONSUME_CACHE_MAX", 2)
+    router = await worker.create_router(media_codecs=CODECS)
+    send = await router.create_webrtc_transport(listen_infos=LOOPBACK_UDP)
+    recv = await router.create_webrtc_transport(listen_infos=LOOPBACK_UDP)
+    producer = await send.produce(kind="audio", rtp_parameters=_shapes(0)[0][1])
+    for index in range(5):
+        caps = copy.deepcopy(router.rtp_capabilities)
+        caps["headerExtensions"] = caps["headerExtensions"][index:]
+        assert router.can_consume(producer_id=producer.id, rtp_capabilities=caps)
+        consumer = await recv.consume(producer_id=producer.id, rtp_capabilities=caps)
+        assert len(router._consume_plans) <= 2
+        expected = _expected(producer, caps, False,
+                             consumer.rtp_parameters["encodings"][0]["ssrc"],
+                             consumer.rtp_parameters["mid"])
+        assert _same(consumer.rtp_parameters, expected), index

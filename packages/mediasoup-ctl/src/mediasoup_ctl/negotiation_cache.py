@@ -42,10 +42,14 @@ if TYPE_CHECKING:
     from .transport import Transport
 
 __all__ = ["ProducePlan", "ConsumePlan", "ConsumableShape", "produce_plan", "consume_plan",
-           "can_consume", "CACHE_MAX"]
+           "can_consume", "CACHE_MAX", "CONSUME_CACHE_MAX"]
 
 CACHE_MAX = 64
-"""Entries kept per router (produce, and consume) before the cache is reset."""
+"""Produce plans kept per router before the cache is reset."""
+CONSUME_CACHE_MAX = 256
+"""Consume plans and ``can_consume`` answers kept per router before that cache is reset: one
+per (producer shape, capabilities[, RTX]), so a meeting's few browser versions times its
+few kinds of track (microphone, camera, screen) with room to spare."""
 
 # marshal.dumps for the TypedDicts this module keeps (plain dicts at run time).
 _dumps: Callable[[Any], bytes] = marshal.dumps
@@ -407,7 +411,7 @@ def _shape_of(producer: Producer) -> ConsumableShape:
 
 
 def _remember(cache: dict[Any, Any], key: Any, value: Any) -> None:
-    if len(cache) >= CACHE_MAX:
+    if len(cache) >= CONSUME_CACHE_MAX:
         cache.clear()
     cache[key] = value
 
