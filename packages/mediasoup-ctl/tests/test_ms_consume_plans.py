@@ -1,8 +1,9 @@
 """Consume plans shared by the producers of one shape give what ``ortc`` gives, byte for byte.
 
-A router remembers a consume's negotiation per (shape of the producer's consumable
-parameters, capabilities, RTX): the producer's mapped SSRCs and CNAME are left out of the key
-and written into the remembered parameters and request template per call. These tests
+The process remembers a consume's negotiation per (shape of the producer's consumable
+parameters, capabilities, RTX), for all its routers: the producer's mapped SSRCs and CNAME
+are left out of the key and written into the remembered parameters and request template
+per call. These tests
 consume many producers of many shapes (Opus with and without DTX and a CNAME of the
 endpoint's, VP8 simulcast with RTX, VP8 with its own RTX SSRC and a bitrate cap, VP8 SVC,
 H264), each producer on a transport of its own with its own SSRCs and CNAME, with several
@@ -15,8 +16,10 @@ producer and consumer (no plan, no template).
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any
 
+import pytest
 from FBS.Request.Method import Method
 
 from mediasoup_ctl import negotiation_cache, ortc
@@ -25,6 +28,12 @@ from mediasoup_ctl.fbs_template import Template
 from ms_media import LOOPBACK_UDP, MEDIA_CODECS, audio_parameters, simulcast_video_parameters
 
 _same = negotiation_cache._same
+
+
+@pytest.fixture(autouse=True)
+def _own_consume_cache(monkeypatch):
+    """Each test starts with an empty consume cache (it is the process's)."""
+    monkeypatch.setattr(negotiation_cache, "_consume_cache", {})
 
 
 class _Counter:
@@ -161,7 +170,7 @@ async def test_producers_of_one_shape_share_consume_plans_and_match_ortc(worker,
                 assert data == bytes(built), (round_, number, variant)
                 consumers.append((producer, consumer))
     assert len(sent) == len(consumers) == 2 * 48 * 3
-    plans = [v for v in router._consume_plans.values()
+    plans = [v for v in negotiation_cache._consume_cache.values()
              if isinstance(v, negotiation_cache.ConsumePlan)]
     # One plan per (shape, capabilities, RTX), not per producer: 2 audio shapes x 3
     # capabilities, and 5 video shapes (the camera's two bitrate caps are two) x the 5
@@ -232,7 +241,7 @@ async def test_a_plan_whose_values_are_not_copies_is_not_kept(worker, monkeypatc
         mapped = producer.consumable_rtp_parameters["encodings"][0]["ssrc"]
         assert consumer.rtp_parameters["encodings"][0]["maxBitrate"] == mapped % 100_000 + 1
     assert not any(isinstance(v, negotiation_cache.ConsumePlan)
-                   for v in router._consume_plans.values())
+                   for v in negotiation_cache._consume_cache.values())
 
 
 async def test_the_consume_cache_is_bounded(worker, monkeypatch):
@@ -248,8 +257,37 @@ async def test_the_consume_cache_is_bounded(worker, monkeypatch):
         caps["headerExtensions"] = caps["headerExtensions"][index:]
         assert router.can_consume(producer_id=producer.id, rtp_capabilities=caps)
         consumer = await recv.consume(producer_id=producer.id, rtp_capabilities=caps)
-        assert len(router._consume_plans) <= 2
+        assert len(negotiation_cache._consume_cache) <= 2
         expected = _expected(producer, caps, False,
                              consumer.rtp_parameters["encodings"][0]["ssrc"],
                              consumer.rtp_parameters["mid"])
         assert _same(consumer.rtp_parameters, expected), index
+
+
+async def test_routers_with_the_same_codecs_share_the_plans(worker, worker2, monkeypatch):
+    """Producers of one shape on routers of two workers, consumed with capabilities decoded
+    from JSON (as a browser's request brings them): the other routers' consumes use the plan
+    the first one's made (ortc runs for the first consume only), and each gets ortc's
+    parameters for its own producer."""
+    calls: list[Any] = []
+    real = ortc.get_consumer_rtp_parameters
+
+    def counting(**kwargs: Any) -> Any:
+        calls.append(kwargs)
+        return real(**kwargs)
+
+    monkeypatch.setattr(ortc, "get_consumer_rtp_parameters", counting)
+    for index, owner in enumerate((worker, worker, worker2, worker2)):
+        router = await owner.create_router(media_codecs=CODECS)
+        send = await router.create_webrtc_transport(listen_infos=LOOPBACK_UDP)
+        recv = await router.create_webrtc_transport(listen_infos=LOOPBACK_UDP)
+        producer = await send.produce(kind="audio", rtp_parameters=_shapes(index)[0][1])
+        caps = json.loads(json.dumps(router.rtp_capabilities))
+        consumer = await recv.consume(producer_id=producer.id, rtp_capabilities=caps)
+        made = len(calls)
+        expected = _expected(producer, caps, False,
+                             consumer.rtp_parameters["encodings"][0]["ssrc"],
+                             consumer.rtp_parameters["mid"])
+        del calls[made:]  # the test's own call
+        assert _same(consumer.rtp_parameters, expected), index
+    assert len(calls) == 2  # the first consume and its check with other values

@@ -13,9 +13,17 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+import pytest
+
 from mediasoup_ctl import negotiation_cache, ortc
 from mediasoup_ctl.fbs_template import Template, Templated
 from ms_media import LOOPBACK_UDP, MEDIA_CODECS, audio_parameters, simulcast_video_parameters
+
+
+@pytest.fixture(autouse=True)
+def _own_consume_cache(monkeypatch):
+    """Each test starts with an empty consume cache (it is the process's)."""
+    monkeypatch.setattr(negotiation_cache, "_consume_cache", {})
 
 
 class _Counter:
@@ -137,7 +145,7 @@ async def test_repeated_consumes_match_ortc_and_the_built_requests(worker, monke
         assert consumer.rtp_parameters == expected
         assert consumer.paused == (index % 2 == 0)
         consumers.append(consumer)
-    assert len(router._consume_plans) == 2
+    assert len(negotiation_cache._consume_cache) == 2
     assert len(sent) == 12 and all(got == built for got, built in sent)
     consumers[0].rtp_parameters["encodings"][0]["ssrc"] = 1
     assert consumers[4].rtp_parameters["encodings"][0]["ssrc"] != 1
@@ -177,11 +185,12 @@ async def test_can_consume_is_remembered_per_producer_and_capabilities(worker, m
         assert not router.can_consume(producer_id=video.id, rtp_capabilities=audio_only)
         assert not router.can_consume(producer_id=video.id, rtp_capabilities=invalid)
     assert len(calls) == 2 + 3  # each valid capabilities once; the invalid ones every time
-    assert (None, video._consumable_shape.key, None) not in router._consume_plans
-    assert len(router._consume_plans) == 2
+    assert (None, video._consumable_shape.key, None) not in negotiation_cache._consume_cache
+    assert len(negotiation_cache._consume_cache) == 2
     consumer = await transport.consume(producer_id=video.id, rtp_capabilities=caps)
     assert consumer.rtp_parameters["codecs"][0]["mimeType"] == "video/VP8"
-    assert len(router._consume_plans) == 3  # the consume plan sits beside the two answers
+    # the consume plan sits beside the two answers
+    assert len(negotiation_cache._consume_cache) == 3
 
 
 async def test_endpoints_with_their_own_ssrcs_and_cnames_share_one_plan(worker, monkeypatch):

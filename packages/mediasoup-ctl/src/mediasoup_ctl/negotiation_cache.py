@@ -21,9 +21,13 @@ after checking that, filled with other values, it gives what ``ortc`` gives for 
 
 Keys are the ``marshal`` bytes of the inputs, so only equal plain data (same types, same
 key order) shares an entry; inputs that are not plain data, and everything that fails, go
-through ``ortc`` every time. Both kinds of plan live on the router: its RTP capabilities and
-its producers' consumable parameters are fixed once they exist (nothing in this package
-changes them, and callers must not either). Each entry also holds the request templates of
+through ``ortc`` every time. Produce plans live on their router (they depend on its RTP
+capabilities, which their key leaves out); consume plans are the process's: their key holds
+all a consumer's parameters depend on (the consumable parameters carry the router's payload
+types and extensions), so every router with the same codecs shares them: a burst of joins
+into 20 meetings misses once, not once per meeting. A router's RTP capabilities and its
+producers' consumable parameters are fixed once they exist (nothing in this package changes
+them, and callers must not either). Each entry also holds the request templates of
 its requests (``fbs_template``).
 """
 
@@ -47,9 +51,12 @@ __all__ = ["ProducePlan", "ConsumePlan", "ConsumableShape", "produce_plan", "con
 CACHE_MAX = 64
 """Produce plans kept per router before the cache is reset."""
 CONSUME_CACHE_MAX = 256
-"""Consume plans and ``can_consume`` answers kept per router before that cache is reset: one
-per (producer shape, capabilities[, RTX]), so a meeting's few browser versions times its
-few kinds of track (microphone, camera, screen) with room to spare."""
+"""Consume plans and ``can_consume`` answers kept (in the process) before that cache is reset:
+one per (producer shape, capabilities[, RTX]), so the browser versions in use times the kinds
+of track (microphone, camera, screen) with room to spare."""
+
+_consume_cache: dict[Any, Any] = {}
+"""The process's consume plans and ``can_consume`` answers (see the module's text)."""
 
 # marshal.dumps for the TypedDicts this module keeps (plain dicts at run time).
 _dumps: Callable[[Any], bytes] = marshal.dumps
@@ -420,13 +427,13 @@ def consume_plan(producer: Producer, rtp_capabilities: Any, enable_rtx: bool
                  ) -> tuple[RtpParameters, ConsumePlan | None, ConsumableShape]:
     """``(rtp_parameters, plan, shape)`` of a non-pipe consume of ``producer`` (no MID yet):
     from a plan when these capabilities consumed a producer of the same shape (equal
-    consumable parameters but for their mapped SSRCs and CNAME) on this router before, else
+    consumable parameters but for their mapped SSRCs and CNAME) before, else
     through ``ortc`` (the plan is then kept when it can be, see :func:`_consume_plan_holds`).
     ``shape`` holds the producer's own values the request's template writes."""
     shape = _shape_of(producer)
     blob = _key(rtp_capabilities)
     key = (bool(enable_rtx), shape.key, blob)
-    cache: dict[Any, ConsumePlan] = producer._transport._router._consume_plans
+    cache: dict[Any, ConsumePlan] = _consume_cache
     plan = cache.get(key) if blob is not None and shape.key is not None else None
     if plan is not None:
         return plan.results(shape.cname), plan, shape
@@ -487,14 +494,14 @@ def _consume_plan_holds(plan: ConsumePlan, shape: ConsumableShape, consumable: A
 
 def can_consume(producer: Producer, rtp_capabilities: Any) -> bool:
     """``ortc.can_consume(producer.consumable_rtp_parameters, rtp_capabilities)``, remembered
-    per router for producers of the same shape and capabilities that repeat (in its consume
+    for producers of the same shape and capabilities that repeat (in the consume
     cache, under ``(None, shape key, capabilities key)``): the answer reads only the
     consumable codecs, which the shape holds whole.
 
     Raises as ``ortc.can_consume`` does for invalid capabilities; those are never kept."""
     shape = _shape_of(producer)
     blob = _key(rtp_capabilities)
-    cache: dict[Any, Any] = producer._transport._router._consume_plans
+    cache: dict[Any, Any] = _consume_cache
     key = (None, shape.key, blob)
     known = cache.get(key) if blob is not None and shape.key is not None else None
     if known is not None:

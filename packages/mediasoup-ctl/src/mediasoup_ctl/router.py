@@ -91,8 +91,6 @@ class Router(EventEmitter):
         self._pipe_pairs: dict[str, asyncio.Future[dict[str, PipeTransport]]] = {}
         # negotiation_cache: produce negotiations of this router's capabilities
         self._produce_plans: dict[Any, Any] = {}
-        # negotiation_cache: consume negotiations (and can_consume answers) of its producers
-        self._consume_plans: dict[Any, Any] = {}
 
     @property
     def rtp_capabilities(self) -> RtpCapabilities:
