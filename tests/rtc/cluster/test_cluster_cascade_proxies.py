@@ -80,7 +80,6 @@ async def test_a_producer_crosses_to_the_other_node_over_an_srtp_pipe(pair: Pair
                                                     "cascade_transports": 0, "cascade_pipes": 1}
     for seq in range(40):
         producer.send(rtp_packet(seq))
-        await asyncio.sleep(0.005)
 
     async def received() -> Any:
         stats = await piped.get_stats()
