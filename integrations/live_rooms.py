@@ -4,12 +4,13 @@ The calls live in the RoomService of the node owning them, on its event loop; th
 run on the serving loop (the sync API views call them through `async_to_sync`, which hands them
 to that loop) and, on a cluster, as operations of :mod:`rtc.cluster.ops`: the snapshot asks
 every node for its calls (each labelled ``node``), the actions run on the call's owner,
-whichever node the request reached. Muting and removing reuse the staff actions of
-:mod:`rtc.operations.media_sampling`; changing a connected peer's grants records them in
-:data:`rtc.policy.grants.grant_store` on every node (so they outlive a reconnect with the old token,
-and a socket served by another node is checked with them) and applies them at once: producers
-no longer allowed close, consumers close when subscribing is revoked, and the peer gets
-``rtc:grantsUpdated``.
+whichever node the request reached. Muting and removing are the admin's staff actions
+(:func:`rtc.operations.media_sampling.staff_mute`, ``staff_remove``), which answer with the
+peer as this API describes it (``describe_peer``); changing a connected peer's grants
+records them in :data:`rtc.policy.grants.grant_store` on every node (so they outlive a
+reconnect with the old token, and a socket served by another node is checked with them) and
+applies them at once: producers no longer allowed close, consumers close when subscribing is
+revoked, and the peer gets ``rtc:grantsUpdated``.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import logging
 from typing import Any
 
 from rtc.cluster.ops import on_every_node, on_owner, operation
-from rtc.operations import media_sampling
+from rtc.operations.media_sampling import describe_peer, peer_grants, staff_mute, staff_remove
 from rtc.policy.grants import Grants, grant_store
 from rtc.services import Peer, RoomService
 from rtc.signaling.errors import ErrorCode, SignalingError
@@ -27,30 +28,10 @@ __all__ = ["end_call", "mute_track", "remove_peer", "snapshot", "update_grants"]
 
 logger = logging.getLogger(__name__)
 
-
-def _peer_grants(peer: Peer) -> Grants:
-    """The grants a peer acts with (a Django user: everything, host as its role says)."""
-    grants = getattr(peer, "grants", None)
-    return grants if grants is not None else Grants(host=peer.is_host)
-
-
-def _track(producer: Any) -> dict[str, Any]:
-    return {"id": producer.id, "kind": producer.kind,
-            "source": str((producer.app_data or {}).get("source", "")),
-            "paused": bool(producer.paused)}
-
-
-def _peer(peer: Peer) -> dict[str, Any]:
-    return {
-        "peer_id": peer.id,
-        "user_id": peer.user_id,
-        "display_name": peer.display_name,
-        "role": peer.role,
-        "hidden": bool(getattr(peer, "hidden", False)),
-        "connected": peer.channel_name is not None,
-        "grants": _peer_grants(peer).as_dict(),
-        "tracks": [_track(p) for p in peer.producers.values() if not p.closed],
-    }
+mute_track = staff_mute
+"""Pause a track of the call (the owner can unmute it if its grants allow); the owner."""
+remove_peer = staff_remove
+"""Remove a peer from the call; its identity may not rejoin this call while it lasts."""
 
 
 async def snapshot(meeting_ids: set[str] | None = None) -> list[dict[str, Any]]:
@@ -72,36 +53,8 @@ async def _snapshot_here(service: RoomService, meeting_ids: list[str] | None = N
         if room.closed or (wanted is not None and room.meeting_id not in wanted):
             continue
         peers = sorted(room.peers.values(), key=lambda p: (p.display_name, p.id))
-        rooms.append({"meeting_id": room.meeting_id, "peers": [_peer(p) for p in peers]})
+        rooms.append({"meeting_id": room.meeting_id, "peers": [describe_peer(p) for p in peers]})
     return rooms
-
-
-async def mute_track(meeting_id: str, producer_id: str, *, actor: str) -> dict[str, Any]:
-    """Pause a track of the call (the owner can unmute it if its grants allow)."""
-    return await on_owner(str(meeting_id), "live.mute", meeting_id=str(meeting_id),
-                          producer_id=producer_id, actor=str(actor))
-
-
-@operation("live.mute")
-async def _mute_track_here(service: RoomService, meeting_id: str, producer_id: str,
-                           actor: str) -> dict[str, Any]:
-    owner = await media_sampling.staff_mute_producer(service, meeting_id=meeting_id,
-                                               producer_id=producer_id, actor=actor)
-    return _peer(owner)
-
-
-async def remove_peer(meeting_id: str, peer_id: str, *, actor: str) -> dict[str, Any]:
-    """Remove a peer from the call; its identity may not rejoin this call while it lasts."""
-    return await on_owner(str(meeting_id), "live.remove", meeting_id=str(meeting_id),
-                          peer_id=peer_id, actor=str(actor))
-
-
-@operation("live.remove")
-async def _remove_peer_here(service: RoomService, meeting_id: str, peer_id: str,
-                            actor: str) -> dict[str, Any]:
-    target = await media_sampling.staff_remove_peer(service, meeting_id=meeting_id,
-                                              peer_id=peer_id, actor=actor)
-    return {"peer_id": target.id, "removed": True}
 
 
 def _merge(current: Grants, changes: dict[str, Any]) -> Grants:
@@ -143,16 +96,16 @@ async def _update_grants_here(service: RoomService, meeting_id: str, peer_id: st
     def decide(peer: Peer) -> Grants:
         """The merged grants, recorded before they are applied (a request of the peer's
         checked meanwhile is checked with them)."""
-        grants = _merge(_peer_grants(peer), changes)
+        grants = _merge(peer_grants(peer), changes)
         grant_store.set(str(meeting_id), peer.user_id, grants)
         return grants
 
     peer, closed_producers, closed_consumers = await service.change_grants(
         meeting_id=meeting_id, peer_id=peer_id, decide=decide)
     logger.info("grants changed [meeting:%s, peer:%s, grants:%s, closed:%s/%s, by:%s]",
-                meeting_id, peer.id, _peer_grants(peer).as_dict(), len(closed_producers),
+                meeting_id, peer.id, peer_grants(peer).as_dict(), len(closed_producers),
                 len(closed_consumers), actor)
-    return {**_peer(peer), "closed_producers": closed_producers,
+    return {**describe_peer(peer), "closed_producers": closed_producers,
             "closed_consumers": closed_consumers}
 
 

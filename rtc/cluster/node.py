@@ -24,7 +24,8 @@ under the lease less than half a lease ago (its claim, its last heartbeat), so n
 can have claimed the meeting since (:meth:`Node.owns`). Redis restarted empty inside that window
 is the one exception, and the heartbeat settles it as for the peers already in the call: the
 node claims the meeting again, or closes its call with ``node_lost`` if another node was
-quicker.
+quicker. The heartbeat's pace and these half-lease windows are measured on the process clock
+(`conference.clock`), so a test moves them forward instead of waiting a lease out.
 
 :meth:`Node.drain` (SIGTERM): the record says ``draining`` (no new calls), every meeting owned
 here is released and its peers get ``rtc:reconnect`` with ``node_draining``: they join again,
@@ -44,6 +45,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from conference import clock
 from conference.channel_layers import raise_if_cancelled
 from meetings.events import group_message
 from rtc.cluster import placement, register_service
@@ -185,7 +187,7 @@ class Node:
 
     async def _beat(self) -> None:
         while True:
-            await asyncio.sleep(self.interval)
+            await clock.current().sleep(self.interval)
             try:
                 await self.heartbeat()
             except asyncio.CancelledError:
@@ -197,7 +199,7 @@ class Node:
     async def heartbeat(self) -> None:
         """One beat (see the module docstring)."""
         record = self.record()
-        sent = time.monotonic()
+        sent = clock.current().monotonic()
         await self.store.publish(self.id, record)
         self._alive_until = sent + self.sure_for
         owned = list(self.service.rooms)
@@ -238,7 +240,7 @@ class Node:
         closed room this is False and the placement asks Redis."""
         until = self._owned_until.get(meeting_id)
         return (until is not None and not self.draining and meeting_id in self.service.rooms
-                and time.monotonic() < min(until, self._alive_until))
+                and clock.current().monotonic() < min(until, self._alive_until))
 
     async def owner_of(self, meeting_id: str) -> str | None:
         """The live node owning the meeting's call (this one without a round trip when it
@@ -269,7 +271,7 @@ class Node:
                 if owner is not None:
                     return owner
                 break
-            sent = time.monotonic()
+            sent = clock.current().monotonic()
             found = await self.store.claim_or_owner(meeting_id, candidate)
             if found is not None:
                 owner, claimed = found

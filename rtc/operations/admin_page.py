@@ -6,8 +6,8 @@ figures from a fresh :func:`rtc.operations.media_sampling.sample_media`. On a cl
 node is asked for its part (`rtc.cluster.ops`), each call is labelled with the node running it, a
 node that does not answer is named, and a staff action runs on the call's node whichever node served
 the page. Staff can mute a producer or remove a peer, the host's actions
-(:func:`rtc.operations.media_sampling.staff_mute_producer`,
-:func:`rtc.operations.media_sampling.staff_remove_peer`).
+(:func:`rtc.operations.media_sampling.staff_mute`,
+:func:`rtc.operations.media_sampling.staff_remove`, the integrations' live-room API's too).
 
 An async view: the figures come from the worker pool, which lives in the server's event loop,
 so the view must run in that loop (a sync view would run in a thread with no access to it).
@@ -29,7 +29,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 
 from meetings.models import Meeting
-from rtc.cluster.ops import on_every_node, on_owner
+from rtc.cluster.ops import on_every_node
+from rtc.operations.media_sampling import staff_mute, staff_remove
 from rtc.signaling.errors import SignalingError
 
 __all__ = ["live_meetings"]
@@ -69,15 +70,13 @@ async def _act(request: HttpRequest, user: Any) -> None:
     meeting_id = request.POST.get("meeting", "")
     try:
         if action == "mute":
-            owner = await on_owner(meeting_id, "live.staff_mute", meeting_id=meeting_id,
-                                   producer_id=request.POST.get("producer", ""), actor=user.pk)
+            owner = await staff_mute(meeting_id, request.POST.get("producer", ""), actor=user)
             messages.success(request, _("Muted a track of %(name)s.")
-                             % {"name": owner["displayName"]})
+                             % {"name": owner["display_name"]})
         elif action == "remove":
-            target = await on_owner(meeting_id, "live.staff_remove", meeting_id=meeting_id,
-                                    peer_id=request.POST.get("peer", ""), actor=user.pk)
+            target = await staff_remove(meeting_id, request.POST.get("peer", ""), actor=user)
             messages.success(request, _("Removed %(name)s from the call.")
-                             % {"name": target["displayName"]})
+                             % {"name": target["display_name"]})
         else:
             messages.error(request, _("Unknown action."))
     except SignalingError as error:

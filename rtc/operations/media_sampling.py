@@ -9,7 +9,9 @@ raised, because monitoring must not fail while calls churn.
 Used by ``/metrics`` (:mod:`rtc.operations.metrics`) and by the admin's live page
 (:mod:`rtc.operations.admin_page`). Staff actions mirror the host's (``rtc:hostMuteProducer``,
 ``rtc:hostRemovePeer``) without a host connection: staff act from the admin, not from inside the
-call.
+call. The integrations' live-room API (`integrations.live_rooms`) mutes and removes through the
+same actions (:func:`staff_mute`, :func:`staff_remove`: one cluster operation each, run on the
+call's node, answering with the peer as :func:`describe_peer` shows it).
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from rtc.cluster.ops import operation
+from rtc.cluster.ops import on_owner, operation
+from rtc.policy.grants import Grants
 from rtc.services import Peer, Room
 
 if TYPE_CHECKING:
@@ -31,10 +34,14 @@ __all__ = [
     "MediaSample",
     "best_producer_score",
     "consumer_score",
+    "describe_peer",
     "live_room",
+    "peer_grants",
     "room_overview",
     "sample_media",
+    "staff_mute",
     "staff_mute_producer",
+    "staff_remove",
     "staff_remove_peer",
 ]
 
@@ -241,6 +248,30 @@ def live_room(service: RoomService, meeting_id: str) -> Room:
     return service.live_room(meeting_id)
 
 
+def peer_grants(peer: Peer) -> Grants:
+    """The grants a peer acts with (a Django user: everything, host as its role says)."""
+    grants = getattr(peer, "grants", None)
+    return grants if grants is not None else Grants(host=peer.is_host)
+
+
+def describe_peer(peer: Peer) -> dict[str, Any]:
+    """A peer of a live call as staff and the live-room API see it: who, its grants, whether
+    its socket is connected, its open tracks (the API's ``LivePeer``)."""
+    return {
+        "peer_id": peer.id,
+        "user_id": peer.user_id,
+        "display_name": peer.display_name,
+        "role": peer.role,
+        "hidden": bool(getattr(peer, "hidden", False)),
+        "connected": peer.channel_name is not None,
+        "grants": peer_grants(peer).as_dict(),
+        "tracks": [{"id": p.id, "kind": p.kind,
+                    "source": str((p.app_data or {}).get("source", "")),
+                    "paused": bool(p.paused)}
+                   for p in peer.producers.values() if not p.closed],
+    }
+
+
 async def staff_mute_producer(service: RoomService, *, meeting_id: str, producer_id: str,
                               actor: Any = None) -> Peer:
     """Pause a producer of a live call, as the host's mute does; returns its peer.
@@ -267,6 +298,19 @@ async def staff_remove_peer(service: RoomService, *, meeting_id: str, peer_id: s
     return target
 
 
+async def staff_mute(meeting_id: Any, producer_id: str, *, actor: Any) -> dict[str, Any]:
+    """:func:`staff_mute_producer` on the node running the call, whichever node is asked (the
+    admin page, the live-room API); the producer's owner, described."""
+    return await on_owner(str(meeting_id), "live.mute", meeting_id=str(meeting_id),
+                          producer_id=producer_id, actor=getattr(actor, "pk", actor))
+
+
+async def staff_remove(meeting_id: Any, peer_id: str, *, actor: Any) -> dict[str, Any]:
+    """:func:`staff_remove_peer` on the node running the call; the removed peer, described."""
+    return await on_owner(str(meeting_id), "live.remove", meeting_id=str(meeting_id),
+                          peer_id=peer_id, actor=getattr(actor, "pk", actor))
+
+
 # -- the same, as cluster operations (rtc.cluster.ops: the admin page reaches any node) -----------
 
 
@@ -277,17 +321,15 @@ async def overview_here(service: RoomService) -> dict[str, Any]:
     return {"rooms": room_overview(service, sample), "errors": sample.errors}
 
 
-@operation("live.staff_mute")
-async def _staff_mute_here(service: RoomService, meeting_id: str, producer_id: str,
-                           actor: Any) -> dict[str, Any]:
-    owner = await staff_mute_producer(service, meeting_id=meeting_id,
-                                      producer_id=producer_id, actor=actor)
-    return {"peerId": owner.id, "displayName": owner.display_name}
+@operation("live.mute")
+async def _mute_here(service: RoomService, meeting_id: str, producer_id: str,
+                     actor: Any) -> dict[str, Any]:
+    return describe_peer(await staff_mute_producer(service, meeting_id=meeting_id,
+                                                   producer_id=producer_id, actor=actor))
 
 
-@operation("live.staff_remove")
-async def _staff_remove_here(service: RoomService, meeting_id: str, peer_id: str,
-                             actor: Any) -> dict[str, Any]:
-    target = await staff_remove_peer(service, meeting_id=meeting_id,
-                                     peer_id=peer_id, actor=actor)
-    return {"peerId": target.id, "displayName": target.display_name}
+@operation("live.remove")
+async def _remove_here(service: RoomService, meeting_id: str, peer_id: str,
+                       actor: Any) -> dict[str, Any]:
+    return describe_peer(await staff_remove_peer(service, meeting_id=meeting_id,
+                                                 peer_id=peer_id, actor=actor))

@@ -164,10 +164,25 @@ def media_codecs() -> list[dict[str, Any]]:
     return [dict(codec) for codec in (codecs or DEFAULT_MEDIA_CODECS)]
 
 
+_last_transport: tuple[tuple[Any, ...], TransportOptions] | None = None
+"""The last ``MEDIASOUP`` and ``RTC_TRANSPORT`` items read and their options, as for
+``limits()``: ``transport_options()`` runs for every ``rtc:createTransport`` (two a peer)."""
+
+
 def transport_options() -> TransportOptions:
-    """Listen addresses (UDP, and TCP unless disabled) and bitrates of WebRTC transports."""
-    ms = mediasoup_settings()
+    """Listen addresses (UDP, and TCP unless disabled) and bitrates of WebRTC transports.
+
+    Built once per settings: the same object while ``settings.MEDIASOUP`` and
+    ``settings.RTC_TRANSPORT`` hold the same items (settings changed since, by tests, give
+    other items, so a fresh read). Its ``listen_infos`` are shared: callers copy, never change.
+    """
+    global _last_transport
     raw = getattr(settings, "RTC_TRANSPORT", None) or {}
+    key = (tuple((getattr(settings, "MEDIASOUP", None) or {}).items()), tuple(raw.items()))
+    last = _last_transport
+    if last is not None and last[0] == key:
+        return last[1]
+    ms = mediasoup_settings()
     listen: list[dict[str, Any]] = []
     protocols = ["udp", "tcp"] if raw.get("ENABLE_TCP", True) else ["udp"]
     for protocol in protocols:
@@ -175,13 +190,15 @@ def transport_options() -> TransportOptions:
         if ms.get("ANNOUNCED_IP"):
             info["announcedAddress"] = ms["ANNOUNCED_IP"]
         listen.append(info)
-    return TransportOptions(
+    result = TransportOptions(
         listen_infos=listen,
         enable_tcp="tcp" in protocols,
         initial_available_outgoing_bitrate=int(
             raw.get("INITIAL_AVAILABLE_OUTGOING_BITRATE", 1_000_000)),
         max_incoming_bitrate=raw.get("MAX_INCOMING_BITRATE", 1_500_000),
     )
+    _last_transport = (key, result)
+    return result
 
 
 def dynacast_options() -> DynacastOptions:

@@ -37,6 +37,7 @@ from rtc.signaling import outgoing
 from rtc.websocket.envelope import CloseCode, HandlerRegistry, registry
 from rtc.websocket.event_text import event_text
 from rtc.websocket.join import JoinFlow, connects_in_progress
+from rtc.websocket.reply_text import reply_text
 from rtc.websocket.requests import decode_frame, is_request, serve_request
 from rtc.websocket.session import SocketSession
 
@@ -162,6 +163,12 @@ class MeetingConsumer(AsyncJsonWebsocketConsumer):
         await self.join_flow.lobby.decision(message)
 
     # --- server to client -----------------------------------------------------------------------
+
+    @classmethod
+    async def encode_json(cls, content: Any) -> str:
+        """``json.dumps(content)``, with a join reply's router capabilities encoded once per
+        router (`rtc.websocket.reply_text`)."""
+        return reply_text(content)
 
     async def send_event(self, event: str, data: dict[str, Any]) -> None:
         """Push `{"type": event, "data": data}` to this client."""

@@ -113,14 +113,24 @@ class BotProcess:
         self.process = process
         self.lines: list[str] = []
         self.errors: list[str] = []
+        self._output = asyncio.Condition()
+        """Notified at each stdout line and at its end."""
+        self._stdout_ended = False
         self._readers = [asyncio.ensure_future(self._read(process.stdout, self.lines)),
                          asyncio.ensure_future(self._read(process.stderr, self.errors))]
 
-    @staticmethod
-    async def _read(stream: asyncio.StreamReader | None, into: list[str]) -> None:
+    async def _read(self, stream: asyncio.StreamReader | None, into: list[str]) -> None:
         assert stream is not None
-        async for raw in stream:
-            into.append(raw.decode(errors="replace").rstrip("\n"))
+        try:
+            async for raw in stream:
+                into.append(raw.decode(errors="replace").rstrip("\n"))
+                async with self._output:
+                    self._output.notify_all()
+        finally:
+            if into is self.lines:
+                self._stdout_ended = True
+                async with self._output:
+                    self._output.notify_all()
 
     @property
     def stderr(self) -> str:
@@ -130,14 +140,14 @@ class BotProcess:
     async def wait_lines(self, prefix: str, count: int = 1, timeout: float = 30) -> list[str]:
         """Until ``count`` stdout lines start with ``prefix``; those lines."""
         try:
-            async with asyncio.timeout(timeout):
+            async with asyncio.timeout(timeout), self._output:
                 while True:
                     found = [line for line in self.lines if line.startswith(prefix)]
                     if len(found) >= count:
                         return found
-                    if self.process.returncode is not None:
+                    if self._stdout_ended:  # it exited (or closed its stdout): no more lines
                         break
-                    await asyncio.sleep(0.05)
+                    await self._output.wait()
         except TimeoutError:
             pass
         raise AssertionError(f"no {count} lines {prefix!r} (exit {self.process.returncode}):\n"

@@ -11,6 +11,7 @@ from channels import consumer as channels_consumer
 from channels.utils import await_many_dispatch as channels_await_many_dispatch
 
 from conference import channels_dispatch
+from tests.support.waiting import eventually
 
 
 async def _deliveries(loop_function: Any, script: list[tuple[int, Any]]) -> list[Any]:
@@ -18,11 +19,12 @@ async def _deliveries(loop_function: Any, script: list[tuple[int, Any]]) -> list
     let the loop run a turn) to two queues read by ``loop_function``; what it dispatched."""
     queues: list[asyncio.Queue[Any]] = [asyncio.Queue(), asyncio.Queue()]
     seen: list[Any] = []
+    fed = asyncio.Event()
 
     async def dispatch(message: Any) -> None:
         seen.append(message)
         if message == "slow":
-            await asyncio.sleep(0.01)
+            await fed.wait()  # slow: the rest of the script is put meanwhile
 
     task = asyncio.ensure_future(loop_function([queues[0].get, queues[1].get], dispatch))
     for source, message in script:
@@ -30,8 +32,11 @@ async def _deliveries(loop_function: Any, script: list[tuple[int, Any]]) -> list
             await asyncio.sleep(0)
         else:
             queues[source].put_nowait(message)
-    for _ in range(50):
-        await asyncio.sleep(0.001)
+    fed.set()
+    sent = sum(1 for _, message in script if message is not None)
+    await eventually(lambda: len(seen) >= sent, timeout=5, what="every message dispatched")
+    for _ in range(20):  # turns in which a message dispatched twice would show
+        await asyncio.sleep(0)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
@@ -62,7 +67,7 @@ async def test_a_failing_source_ends_the_loop_and_cancels_the_other_read():
 
     async def waiting() -> Any:
         try:
-            await asyncio.sleep(10)
+            await asyncio.Event().wait()  # a source with nothing to read
         except asyncio.CancelledError:
             other_read_cancelled.set()
             raise

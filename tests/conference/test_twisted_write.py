@@ -11,7 +11,7 @@ import sys
 from bots.live_daphne import ROOT
 
 SCRIPT = r"""
-import asyncio, hashlib, json, socket, struct, sys, threading, time
+import asyncio, hashlib, json, socket, struct, sys, threading
 from twisted.internet import asyncioreactor
 loop = asyncio.new_event_loop()
 asyncio.set_event_loop(loop)
@@ -48,6 +48,7 @@ class Sender(protocol.Protocol):
         result["buffered_after_big"] = bool(self.transport._tempDataBuffer
                                             or self.transport.dataBuffer)
         self.transport.loseConnection()
+        written.set()
 
 class Factory(protocol.ServerFactory):
     protocol = Sender
@@ -57,8 +58,10 @@ client = socket.socket()
 client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
 client.connect(("127.0.0.1", port.getHost().port))
 
+written = threading.Event()
+
 def read_all():
-    time.sleep(0.2)  # the server writes into a small, unread buffer first
+    assert written.wait(10)  # the server writes into a small, unread buffer first
     got = bytearray()
     while True:
         chunk = client.recv(65536)
@@ -72,23 +75,30 @@ def read_all():
 async def write_to_reset_peer():
     # A write to a connection whose peer is gone: no exception, the connection closes.
     lost = []
+    made, gone = loop.create_future(), loop.create_future()
     class Late(protocol.Protocol):
         def connectionMade(self):
-            self.factory.made.append(self)
+            made.set_result(self)
         def connectionLost(self, reason):
             lost.append(reason.type.__name__)
+            if not gone.done():
+                gone.set_result(None)
     factory = protocol.ServerFactory()
-    factory.protocol, factory.made = Late, []
+    factory.protocol = Late
     port2 = reactor.listenTCP(0, factory, interface="127.0.0.1")
     peer = socket.create_connection(("127.0.0.1", port2.getHost().port))
-    while not factory.made:
-        await asyncio.sleep(0.01)
+    late = await asyncio.wait_for(made, 10)
     peer.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     peer.close()  # RST
-    await asyncio.sleep(0.1)
+    # Write until the connection notices the reset (the first write may still be taken);
+    # five writes at most, as a server would try before its peer's reset shows.
     for _ in range(5):
-        factory.made[0].transport.write(b"z" * 100_000)
-        await asyncio.sleep(0.05)
+        late.transport.write(b"z" * 100_000)
+        try:
+            await asyncio.wait_for(asyncio.shield(gone), 1)
+            break
+        except TimeoutError:
+            pass
     result["lost"] = lost
     result["total"] = total
     reactor.stop()

@@ -47,15 +47,16 @@ async def _bot(site: ProxiedServer, name: str) -> Bot:
 async def _join_when_back(bot: Bot, within: float = 5.0) -> None:
     """rtc:join as a client does after ``unavailable``: again shortly; any other error, or
     none working within ``within`` seconds, fails the test."""
-    deadline = time.monotonic() + within
-    while True:
+    async def joined() -> bool:
         try:
             await bot.join()
-            return
         except SignalingError as error:
             assert error.code == "unavailable", error
-            assert time.monotonic() < deadline, "the database is back, rtc:join still fails"
-            await asyncio.sleep(0.5)
+            return False
+        return True
+
+    await eventually(joined, timeout=within, every=0.5,
+                     what="the database is back, rtc:join still fails")
 
 
 async def test_database_outage_keeps_the_call_fails_cleanly_and_writes_attendance_late(
@@ -107,17 +108,18 @@ async def test_database_outage_keeps_the_call_fails_cleanly_and_writes_attendanc
         await asyncio.sleep(max(0.0, OUTAGE_SECONDS - (time.monotonic() - cut_at)))
 
         site.proxy.restore()
-        deadline = time.monotonic() + 5  # a client retries shortly after "unavailable"
-        while True:
+        async def connected() -> dict[str, Any] | None:
             dee = Bot(site.ws_url("dee"), site.server.origin, name="dee")
             bots.append(dee)
             try:
-                state = await dee.connect()
-                break
+                return await dee.connect()
             except Refused as refused:
                 assert refused.close_code == 4502, vars(refused)
-                assert time.monotonic() < deadline, "the database is back, sockets still refused"
-                await asyncio.sleep(0.5)
+                return None
+
+        # A client retries shortly after "unavailable".
+        state = await eventually(connected, timeout=5, every=0.5,
+                                 what="the database is back, sockets still refused")
         assert state["type"] == "meeting.state"
         status, body, _ = await asyncio.to_thread(_get, api, tokens["ada"])
         assert status == 200, body

@@ -186,8 +186,10 @@ class Receiver:
     secret: str = ""
     script: list[int] = field(default_factory=list)
     """Statuses to answer, in order; 200 once it is empty."""
-    delay: float = 0.0
-    """Seconds to wait before answering the first request (timeouts)."""
+    hold_first: bool = False
+    """Answer the first request only once `release` is set (a hanging receiver: the sender's
+    timeout, signaling that must not wait for it)."""
+    release: threading.Event = field(default_factory=threading.Event)
     requests: list[Received] = field(default_factory=list)
     arrived: int = 0
     lock: threading.Condition = field(default_factory=threading.Condition)
@@ -226,8 +228,8 @@ def webhook_receiver() -> Iterator[Receiver]:
                 receiver.arrived += 1
                 first = receiver.arrived == 1
                 status = receiver.script.pop(0) if receiver.script else 200
-            if first and receiver.delay:
-                time.sleep(receiver.delay)
+            if first and receiver.hold_first:
+                receiver.release.wait(60)
             try:
                 event, error = verify_webhook(body, headers, receiver.secret), ""
             except WebhookVerificationError as exc:
@@ -255,6 +257,7 @@ def webhook_receiver() -> Iterator[Receiver]:
     thread.start()
     receiver.url = f"http://127.0.0.1:{server.server_address[1]}/hooks"
     yield receiver
+    receiver.release.set()
     server.shutdown()
     server.server_close()
     thread.join(5)

@@ -23,6 +23,7 @@ from integrations.signing import (
 )
 from integrations.validators import webhook_url_problem
 from meetings import services as meeting_services
+from tests.support.waiting import eventually_sync
 
 SECRET = "sk_test-secret"
 BODY = json.dumps({"id": "e1", "type": "meeting.started", "created": 1, "data": {}}).encode()
@@ -30,16 +31,13 @@ BODY = json.dumps({"id": "e1", "type": "meeting.started", "created": 1, "data": 
 
 def wait_until(check: Callable[[], bool], timeout: float = 10.0) -> None:
     """Poll `check` until it holds (the dispatcher works in its own thread)."""
-    deadline = time.monotonic() + timeout
-    while True:
+    def holds() -> bool:
         try:
-            if check():
-                return
+            return check()
         except OperationalError:  # SQLite shared cache: the dispatcher is writing
-            pass
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        time.sleep(0.05)
+            return False
+
+    eventually_sync(holds, timeout=timeout, every=0.05, what="condition not reached in time")
 
 
 # --- signatures --------------------------------------------------------------------------------
@@ -173,12 +171,18 @@ def test_events_are_delivered_signed_after_commit(hooked, hooked_meeting, webhoo
 
 @pytest.mark.django_db(transaction=True)
 def test_rolled_back_change_sends_nothing(hooked, hooked_meeting, webhook_receiver):
-    """An event whose transaction rolls back is neither stored nor sent."""
+    """An event whose transaction rolls back is neither stored nor sent: the next event,
+    committed after it, is the only one stored and the only one the receiver gets."""
     with pytest.raises(RuntimeError), transaction.atomic():
         events.emit(hooked_meeting.id, events.MEETING_STARTED, {})
         raise RuntimeError("rollback")
-    time.sleep(0.3)
-    assert not WebhookDelivery.objects.exists() and not webhook_receiver.requests
+    with transaction.atomic():
+        later = events.emit(hooked_meeting.id, events.MEETING_ENDED, {})
+    assert later is not None
+    webhook_receiver.wait_for(1)
+    assert list(WebhookDelivery.objects.values_list("pk", flat=True)) == [later.pk]
+    assert [e["id"] for e in webhook_receiver.events()] == [str(later.event_id)]
+    assert len(webhook_receiver.requests) == 1
 
 
 @pytest.mark.django_db(transaction=True)
@@ -227,15 +231,18 @@ def test_attempts_run_out_then_retry_now_delivers(hooked, hooked_meeting, webhoo
 @pytest.mark.django_db(transaction=True)
 def test_slow_receiver_times_out_and_is_retried(hooked, hooked_meeting, webhook_receiver,
                                                 settings):
-    """A receiver slower than WEBHOOK_TIMEOUT counts as a failure; the retry succeeds."""
+    """A receiver slower than WEBHOOK_TIMEOUT counts as a failure; the retry succeeds (and
+    the first request, answered late, changes nothing)."""
     settings.INTEGRATIONS = {**settings.INTEGRATIONS, "WEBHOOK_TIMEOUT": 1}
-    webhook_receiver.delay = 1.6
+    webhook_receiver.hold_first = True
     with transaction.atomic():
         stored = events.emit(hooked_meeting.id, events.MEETING_STARTED, {})
+    wait_until(lambda: WebhookDelivery.objects.get(pk=stored.pk).status == "delivered",
+               timeout=15)
+    webhook_receiver.release.set()
     webhook_receiver.wait_for(2, timeout=15)
-    wait_until(lambda: WebhookDelivery.objects.get(pk=stored.pk).status == "delivered")
     row = WebhookDelivery.objects.get(pk=stored.pk)
-    assert row.attempts == 2
+    assert row.attempts == 2 and row.status == "delivered"
 
 
 @pytest.mark.django_db(transaction=True)
@@ -247,7 +254,7 @@ def test_command_delivers_when_the_dispatcher_is_off(hooked, hooked_meeting, web
     with transaction.atomic():
         first = events.emit(hooked_meeting.id, events.MEETING_STARTED, {})
         second = events.emit(hooked_meeting.id, events.MEETING_ENDED, {})
-    time.sleep(0.3)
+    # The commit has already called the dispatcher's wake(): switched off, it started nothing.
     assert not dispatcher.running and not webhook_receiver.requests
     call_command("deliver_webhooks")
     assert [e["id"] for e in webhook_receiver.events()] == [str(first.event_id),
@@ -304,9 +311,11 @@ def test_meeting_services_emit_lifecycle_events(hooked, hooked_meeting, webhook_
     meeting_services.participant_mark_joined(meeting=hooked_meeting, user=hooked_meeting.host)
     meeting_services.participant_mark_left(meeting_id=hooked_meeting.id, user=guest)
     meeting_services.meeting_end(meeting=hooked_meeting, actor=hooked_meeting.host)
-    webhook_receiver.wait_for(6)
-    time.sleep(0.2)
-    got = webhook_receiver.events()
+    with transaction.atomic():  # a marker after them: nothing more came before it
+        marker = events.emit(hooked_meeting.id, events.MEETING_ENDED, {})
+    webhook_receiver.wait_for(7)
+    *got, last = webhook_receiver.events()
+    assert last["id"] == str(marker.event_id)
     assert [e["type"] for e in got] == ["meeting.started", "participant.joined",
                                         "participant.joined", "participant.left",
                                         "participant.left", "meeting.ended"]

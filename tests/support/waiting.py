@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-__all__ = ["POLL", "eventually"]
+__all__ = ["POLL", "eventually", "eventually_sync"]
 
 T = TypeVar("T")
 
@@ -38,3 +39,18 @@ async def eventually(condition: Callable[[], T | Awaitable[T]], *, timeout: floa
         if loop.time() >= deadline:
             raise AssertionError(f"not within {timeout:g}s: {what or condition!r}")
         await asyncio.sleep(every)
+
+
+def eventually_sync(condition: Callable[[], T], *, timeout: float = 10.0, what: str = "",
+                    every: float = POLL) -> T:
+    """:func:`eventually` for a test that runs no event loop (a sync Django test, a thread):
+    ``condition()``'s first true value, or ``AssertionError`` naming ``what`` after
+    ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if result:
+            return result
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"not within {timeout:g}s: {what or condition!r}")
+        time.sleep(every)

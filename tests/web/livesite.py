@@ -256,16 +256,25 @@ async def wait_playing(page: Any, peer: str, source: str, kind: str) -> None:
 
 
 async def assert_growing(page: Any, peer: str, kinds: tuple[str, ...] = ("audio", "video")) -> None:
-    """`page` receives RTP from `peer` (within 15 s) and the bytes grow over 1.5 s, per kind."""
-    import asyncio
+    """`page` receives RTP from `peer` (within 15 s) and the bytes grow within 1.5 s, per kind."""
+    from tests.support.waiting import eventually
 
-    deadline = asyncio.get_running_loop().time() + 15
-    before = await inbound_from(page, peer)
-    while not all(before[kind] > 0 for kind in kinds):
-        assert asyncio.get_running_loop().time() < deadline, ("nothing received", kinds, before)
-        await asyncio.sleep(0.2)
-        before = await inbound_from(page, peer)
-    await asyncio.sleep(1.5)
-    after = await inbound_from(page, peer)
+    async def receiving() -> dict[str, int] | None:
+        counts = await inbound_from(page, peer)
+        return counts if all(counts[kind] > 0 for kind in kinds) else None
+
+    before = await eventually(receiving, timeout=15, every=0.2,
+                              what=f"nothing received of {kinds} from {peer}")
+    last: list[dict[str, int]] = [before]
+
+    async def grown() -> bool:
+        last[0] = await inbound_from(page, peer)
+        return all(last[0][kind] > before[kind] for kind in kinds)
+
+    try:
+        await eventually(grown, timeout=1.5, every=0.2)
+    except AssertionError:
+        pass  # the assertion below says which kind did not grow
+    after = last[0]
     for kind in kinds:
         assert after[kind] > before[kind] > 0, (kind, before, after)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 
+from tests.support.waiting import eventually
 from tests.web.livesite import LiveSite
 
 PRESENT = (
@@ -28,14 +29,17 @@ async def wait_present(site: LiveSite, meeting_id: str, count: int, *, within: f
     """Wait until exactly `count` participants are present, at most `within` seconds; the
     seconds it took. Fails with the server's log, which says what each socket did."""
     started = time.monotonic()
-    while True:
-        now = await present(site, meeting_id)
-        elapsed = time.monotonic() - started
-        if now == count:
-            return elapsed
-        if elapsed > within:
-            raise AssertionError(
-                f"{now} present, not {count}, {elapsed:.1f} s on\n--- server log ---\n"
-                f"{site.log()[-6000:]}"
-            )
-        await asyncio.sleep(0.1)
+    last: list[int] = []
+
+    async def reached() -> bool:
+        last[:] = [await present(site, meeting_id)]
+        return last[0] == count
+
+    try:
+        await eventually(reached, timeout=within, every=0.1)
+    except AssertionError:
+        raise AssertionError(
+            f"{last[0]} present, not {count}, {time.monotonic() - started:.1f} s on\n"
+            f"--- server log ---\n{site.log()[-6000:]}"
+        ) from None
+    return time.monotonic() - started

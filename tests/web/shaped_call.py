@@ -13,7 +13,6 @@ and the worker's own view of a consumer (which simulcast stream it forwards) fro
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
 import subprocess
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from bots.shaped_link import ShapedLink
+from tests.support.waiting import eventually
 from tests.web.livesite import CHROMIUM, CHROMIUM_ARGS, NETNS, LiveSite
 
 CLIENT_NETNS = f"{NETNS}-rx"
@@ -126,12 +126,14 @@ async def sent(page: Any) -> dict[str, Any]:
 async def wait_for(probe: Any, check: Any, *, timeout: float, every: float = 0.5,
                    what: str = "condition") -> Any:
     """Call ``await probe()`` until ``check(result)`` holds; the result, or AssertionError."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    last = None
-    while loop.time() < deadline:
-        last = await probe()
-        if last is not None and check(last):
-            return last
-        await asyncio.sleep(every)
-    raise AssertionError(f"{what} not reached within {timeout}s; last: {last}")
+    last: list[Any] = [None]
+
+    async def looked() -> Any:
+        last[0] = await probe()
+        return (last[0],) if last[0] is not None and check(last[0]) else None
+
+    try:
+        [found] = await eventually(looked, timeout=timeout, every=every)
+        return found
+    except AssertionError:
+        raise AssertionError(f"{what} not reached within {timeout}s; last: {last[0]}") from None

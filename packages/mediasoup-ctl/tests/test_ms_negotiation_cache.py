@@ -1,7 +1,7 @@
 """Remembered produce and consume negotiations give what ``ortc`` gives, request for request.
 
-``negotiation_cache`` keeps the result of a produce (per router) and of a consume (per
-producer) for inputs that repeat, and copies the request from a template. These tests
+``negotiation_cache`` keeps the result of a produce and of a consume (per router) for
+inputs that repeat, and copies the request from a template. These tests
 repeat produces and consumes against the real worker with a known sequence of random
 SSRCs, and check each object's parameters against the ``ortc`` chain run afresh with the
 same random numbers, each request's bytes against the message built without templates, and
@@ -13,9 +13,17 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+import pytest
+
 from mediasoup_ctl import negotiation_cache, ortc
 from mediasoup_ctl.fbs_template import Template, Templated
 from ms_media import LOOPBACK_UDP, MEDIA_CODECS, audio_parameters, simulcast_video_parameters
+
+
+@pytest.fixture(autouse=True)
+def _own_consume_cache(monkeypatch):
+    """Each test starts with an empty consume cache (it is the process's)."""
+    monkeypatch.setattr(negotiation_cache, "_consume_cache", {})
 
 
 class _Counter:
@@ -137,7 +145,7 @@ async def test_repeated_consumes_match_ortc_and_the_built_requests(worker, monke
         assert consumer.rtp_parameters == expected
         assert consumer.paused == (index % 2 == 0)
         consumers.append(consumer)
-    assert len(video._consume_plans) == 2
+    assert len(negotiation_cache._consume_cache) == 2
     assert len(sent) == 12 and all(got == built for got, built in sent)
     consumers[0].rtp_parameters["encodings"][0]["ssrc"] = 1
     assert consumers[4].rtp_parameters["encodings"][0]["ssrc"] != 1
@@ -157,7 +165,7 @@ async def test_caches_are_bounded(worker, monkeypatch):
 
 async def test_can_consume_is_remembered_per_producer_and_capabilities(worker, monkeypatch):
     """Router.can_consume answers what ortc.can_consume answers, asks ortc once per
-    (producer, capabilities), and never remembers capabilities ortc refused."""
+    (producer's shape, capabilities), and never remembers capabilities ortc refused."""
     router = await worker.create_router(media_codecs=MEDIA_CODECS)
     transport = await router.create_webrtc_transport(listen_infos=LOOPBACK_UDP)
     video = await transport.produce(kind="video", rtp_parameters=simulcast_video_parameters())
@@ -177,11 +185,12 @@ async def test_can_consume_is_remembered_per_producer_and_capabilities(worker, m
         assert not router.can_consume(producer_id=video.id, rtp_capabilities=audio_only)
         assert not router.can_consume(producer_id=video.id, rtp_capabilities=invalid)
     assert len(calls) == 2 + 3  # each valid capabilities once; the invalid ones every time
-    assert (None, None) not in video._consume_plans
-    assert len(video._consume_plans) == 2
+    assert (None, video._consumable_shape.key, None) not in negotiation_cache._consume_cache
+    assert len(negotiation_cache._consume_cache) == 2
     consumer = await transport.consume(producer_id=video.id, rtp_capabilities=caps)
     assert consumer.rtp_parameters["codecs"][0]["mimeType"] == "video/VP8"
-    assert len(video._consume_plans) == 3  # the consume plan sits beside the two answers
+    # the consume plan sits beside the two answers
+    assert len(negotiation_cache._consume_cache) == 3
 
 
 async def test_endpoints_with_their_own_ssrcs_and_cnames_share_one_plan(worker, monkeypatch):

@@ -19,10 +19,10 @@ async def test_a_task_that_swallows_its_cancellation_is_cancelled_again() -> Non
 
     async def loop() -> None:
         try:
-            await asyncio.sleep(3600)
+            await asyncio.Event().wait()  # a call that never returns by itself
         except asyncio.CancelledError:
             swallowed.set()  # swallowed, as a Redis command may
-        await asyncio.sleep(3600)
+        await asyncio.Event().wait()
 
     task = asyncio.get_running_loop().create_task(loop())
     await asyncio.sleep(0)
@@ -40,7 +40,7 @@ async def test_a_loop_that_checks_after_each_call_ends_at_the_first_cancel() -> 
         while True:
             calls += 1
             try:
-                await asyncio.sleep(3600)
+                await asyncio.Event().wait()  # a call that never returns by itself
             except asyncio.CancelledError:
                 pass  # the call "returned" although its task was cancelled
             raise_if_cancelled()

@@ -80,7 +80,6 @@ async def test_a_producer_crosses_to_the_other_node_over_an_srtp_pipe(pair: Pair
                                                     "cascade_transports": 0, "cascade_pipes": 1}
     for seq in range(40):
         producer.send(rtp_packet(seq))
-        await asyncio.sleep(0.005)
 
     async def received() -> Any:
         stats = await piped.get_stats()
@@ -157,11 +156,15 @@ async def test_a_hanging_node_costs_the_cascade_timeout_once_and_keeps_nothing(
     assert placement.choose(pair.a.records, exclude=frozenset({pair.a.id})) == pair.b.id
     real_open = ops.OPERATIONS["cascade.open"]
     asked: list[str] = []
+    answer_open, late_open_done = asyncio.Event(), asyncio.Event()
 
     async def slow_open(**kwargs: Any) -> Any:
         asked.append(kwargs["meeting_id"])
-        await asyncio.sleep(1.0)
-        return await real_open(**kwargs)
+        await answer_open.wait()  # b hangs until the test lets it answer, too late
+        try:
+            return await real_open(**kwargs)
+        finally:
+            late_open_done.set()
 
     monkeypatch.setitem(ops.OPERATIONS, "cascade.open", slow_open)
     room = SimpleNamespace(meeting_id="m-hang", routers=[], closed=False, dynacast=None,
@@ -173,8 +176,10 @@ async def test_a_hanging_node_costs_the_cascade_timeout_once_and_keeps_nothing(
     started = time.monotonic()
     assert await remote_router(pair.a.service, room, {}, 1) is None
     assert time.monotonic() - started < 0.3 and asked == ["m-hang"]  # b not asked again
-    await asyncio.sleep(1.0)  # b's late open ran, saw no claim and closed its router
-    assert "m-hang" not in remote.hosted_of(pair.b.service)
+    answer_open.set()
+    await asyncio.wait_for(late_open_done.wait(), 5)  # b's late open ran, saw no claim
+    await wait_for(lambda: "m-hang" not in remote.hosted_of(pair.b.service), timeout=5,
+                   what="b closed the router it opened too late")
 
     monkeypatch.setitem(ops.OPERATIONS, "cascade.open", real_open)
     shunned(pair.a.service).clear()
@@ -183,9 +188,10 @@ async def test_a_hanging_node_costs_the_cascade_timeout_once_and_keeps_nothing(
         pair.b.id: pair.a.id}
 
     real_call = ops.OPERATIONS["cascade.call"]
+    answer_call = asyncio.Event()
 
     async def stuck_call(**kwargs: Any) -> Any:
-        await asyncio.sleep(1.0)
+        await answer_call.wait()  # b answers only after the owner gave up
         return await real_call(**kwargs)
 
     monkeypatch.setitem(ops.OPERATIONS, "cascade.call", stuck_call)
@@ -193,6 +199,7 @@ async def test_a_hanging_node_costs_the_cascade_timeout_once_and_keeps_nothing(
     with pytest.raises(SignalingError):
         await router.create_webrtc_transport(app_data={})
     assert time.monotonic() - started < 2.0
+    answer_call.set()
     monkeypatch.setitem(ops.OPERATIONS, "cascade.call", real_call)
     router.close()
     await wait_for(lambda: "m-hang" not in remote.hosted_of(pair.b.service), timeout=5,

@@ -83,7 +83,7 @@ async def test_lifespan_shutdown_that_fails_answers_failed(rtc_service, monkeypa
     from conference.asgi import application
 
     async def hangs() -> dict[str, int]:
-        await asyncio.sleep(60)
+        await asyncio.Event().wait()  # never set: a shutdown that does not finish
         return {}
 
     monkeypatch.setattr(shutdown, "shutdown", hangs)

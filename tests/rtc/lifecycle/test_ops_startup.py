@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-import time
 from pathlib import Path
 
 import pytest
@@ -15,6 +14,7 @@ from rtc.lifecycle import startup
 from rtc.services import set_room_service
 from rtc.services.mediasoup_service import MediasoupService
 from rtc.services.room_service import RoomService
+from tests.support.waiting import eventually_sync
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -35,10 +35,11 @@ def test_daphne_spawns_its_workers_before_any_call():
     """A live daphne has its two workers running a few seconds after it starts, though no
     socket, call or probe has asked for them; SIGTERM stops them with it."""
     with LiveDaphne(worker_num=2, prefix="startup-test-") as server:
-        deadline = time.monotonic() + 20
-        while len(_workers_of(server.process.pid)) < 2:
-            assert time.monotonic() < deadline, server.log()
-            time.sleep(0.1)
+        try:
+            eventually_sync(lambda: len(_workers_of(server.process.pid)) >= 2, timeout=20,
+                            every=0.1, what="two workers")
+        except AssertionError:
+            raise AssertionError(server.log()) from None
         workers = _workers_of(server.process.pid)
         assert len(workers) == 2
         assert "mediasoup pool started" in server.log()

@@ -36,6 +36,28 @@ def test_transport_options_follow_mediasoup_settings(settings) -> None:
     assert [i["protocol"] for i in transport_options().listen_infos] == ["udp", "tcp"]
 
 
+def test_transport_options_are_built_once_per_settings(settings, monkeypatch) -> None:
+    """Repeated calls with the same settings give the same object without building it again;
+    a changed MEDIASOUP or RTC_TRANSPORT (overridden, or back as before) gives fresh
+    options at once."""
+    from rtc.services import config
+
+    settings.RTC_TRANSPORT = {"MAX_INCOMING_BITRATE": 700_000}
+    first = transport_options()
+    built: list[object] = []
+    real = config.TransportOptions
+    monkeypatch.setattr(config, "TransportOptions",
+                        lambda **kw: built.append(kw) or real(**kw))
+    assert all(transport_options() is first for _ in range(5)) and built == []
+    settings.RTC_TRANSPORT = {"MAX_INCOMING_BITRATE": 800_000}
+    assert transport_options().max_incoming_bitrate == 800_000 and len(built) == 1
+    settings.MEDIASOUP = {**settings.MEDIASOUP, "LISTEN_IP": "127.0.0.2"}
+    assert transport_options().listen_infos[0]["ip"] == "127.0.0.2" and len(built) == 2
+    settings.RTC_TRANSPORT = {"MAX_INCOMING_BITRATE": 700_000}
+    settings.MEDIASOUP = {**settings.MEDIASOUP, "LISTEN_IP": first.listen_infos[0]["ip"]}
+    assert transport_options() == first and len(built) == 3
+
+
 def test_media_codecs_are_copies(settings) -> None:
     """Callers may change the returned codecs without changing the defaults."""
     first = media_codecs()

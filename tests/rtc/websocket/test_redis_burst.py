@@ -245,7 +245,14 @@ async def test_a_redis_restarted_empty_gets_this_process_members_back_into_their
         mine = await here.new_channel()
         await here.group_add("meeting.g", mine)
         receiving = asyncio.ensure_future(here.receive(mine))
-        await asyncio.sleep(0.2)  # the pump is popping
+        watcher = aioredis.from_url(redis.url)
+        try:
+            async def popping() -> bool:
+                return any(c.get("cmd") == "bzpopmin" for c in await watcher.client_list())
+
+            await eventually(popping, timeout=5, what="the pump blocked in its pop")
+        finally:
+            await watcher.aclose()
         await asyncio.to_thread(redis.restart, 0.5)
         client = aioredis.from_url(redis.url)
         try:

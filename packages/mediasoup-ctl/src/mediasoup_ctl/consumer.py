@@ -56,7 +56,7 @@ if TYPE_CHECKING:
     from .transport import Transport
     from .types import RtpCapabilities, RtpParameters
 
-__all__ = ["Consumer", "create_consumer"]
+__all__ = ["Consumer", "create_consumer", "write_consume_request"]
 
 logger = logging.getLogger(__name__)
 _CLOSE_CONSUMER = table_spec(FbsCloseConsumer, "ConsumerId")
@@ -98,6 +98,26 @@ def _check_layers(layers: Any) -> None:
         raise InvalidParameterError("if given, temporalLayer must be an integer")
 
 
+def write_consume_request(builder: Builder, consumer_id: str, producer_id: str,
+                          rtp_parameters: RtpParameters, encodings: list[Any],
+                          flags: tuple[str, str, bool, tuple[int, int | None] | None, bool]
+                          ) -> int:
+    """A ``ConsumeRequest`` table; ``encodings`` are the producer's consumable ones, ``flags``
+    its kind, the consumer's type, paused, preferred layers and ignore-DTX."""
+    kind, consumer_type, paused, layers, ignore_dtx = flags
+    params_offset = serialize_rtp_parameters(builder, rtp_parameters)
+    id_offset = builder.CreateString(consumer_id)
+    producer_offset = builder.CreateString(producer_id)
+    encodings_offset = serialize_encodings(builder, encodings)
+    layers_offset = 0
+    if layers is not None:
+        layers_offset = builder.table(_LAYERS_SPEC, layers)
+    return builder.table(_CONSUME_REQUEST, (
+        id_offset, producer_offset, kind_to_fbs(kind), params_offset,
+        producer_type_to_fbs(consumer_type), encodings_offset, paused, layers_offset,
+        ignore_dtx))
+
+
 async def create_consumer(transport: Transport, *, producer: Producer,
                           rtp_capabilities: dict[str, Any] | None, paused: bool,
                           mid: str | None, preferred_layers: dict[str, int] | None,
@@ -124,38 +144,31 @@ async def create_consumer(transport: Transport, *, producer: Producer,
                 remote_rtp_capabilities=cast("RtpCapabilities", rtp_capabilities), pipe=True,
                 enable_rtx=enable_rtx)
         else:
-            rtp_parameters, plan = consume_plan(producer, rtp_capabilities, enable_rtx)
+            rtp_parameters, plan, shape = consume_plan(producer, rtp_capabilities, enable_rtx)
             rtp_parameters["mid"] = mid if mid else transport._next_consumer_mid()
     consumer_id = new_id()
     consumer_type = "pipe" if pipe else producer.type
-    encodings = producer.consumable_rtp_parameters.get("encodings") or []
     layers = (None if preferred_layers is None else
               (preferred_layers["spatialLayer"], preferred_layers.get("temporalLayer")))
-
-    def write(builder: Builder, rtp_parameters: RtpParameters, consumer_id: str) -> int:
-        params_offset = serialize_rtp_parameters(builder, rtp_parameters)
-        id_offset = builder.CreateString(consumer_id)
-        producer_offset = builder.CreateString(producer.id)
-        encodings_offset = serialize_encodings(builder, encodings)
-        layers_offset = 0
-        if layers is not None:
-            layers_offset = builder.table(_LAYERS_SPEC, layers)
-        return builder.table(_CONSUME_REQUEST, (
-            id_offset, producer_offset, kind_to_fbs(producer.kind), params_offset,
-            producer_type_to_fbs(consumer_type), encodings_offset, bool(paused), layers_offset,
-            bool(ignore_dtx)))
+    flags = (producer.kind, consumer_type, bool(paused), layers, bool(ignore_dtx))
 
     body: Any
     if plan is not None:
-        # A consume repeated with the same capabilities: its request from a template.
-        encoding = rtp_parameters["encodings"][0]
-        values = (consumer_id, rtp_parameters["mid"], encoding["ssrc"],
-                  *((encoding["rtx"]["ssrc"],) if plan.rtx else ()))
-        body = Templated(plan.templates, (bool(paused), layers, bool(ignore_dtx)),
-                         lambda builder, values: write(builder, plan.filled(values), values[0]),
-                         values)
+        # A consume of a known shape: its request from a template of the plan, with the ids,
+        # MID, SSRCs, the producer's mapped SSRCs and its CNAME written in.
+        templated = plan
+
+        def build(builder: Builder, values: tuple[Any, ...]) -> int:
+            return write_consume_request(builder, values[0], templated.producer_id(values),
+                                         templated.filled(values),
+                                         templated.encodings(values), flags)
+
+        body = Templated(plan.templates, flags, build, plan.values(
+            consumer_id, rtp_parameters, producer.id, shape.ssrcs, shape.cname))
     else:
-        body = lambda builder: write(builder, rtp_parameters, consumer_id)  # noqa: E731
+        encodings = producer.consumable_rtp_parameters.get("encodings") or []
+        body = lambda builder: write_consume_request(  # noqa: E731
+            builder, consumer_id, producer.id, rtp_parameters, encodings, flags)
     response = await transport._request(Method.TRANSPORT_CONSUME,
                                          RequestBody.Transport_ConsumeRequest, body)
     transport._check_open()

@@ -10,15 +10,25 @@ turns them back into fresh dicts, the objects each Producer and Consumer own) an
 SSRCs are written in per call, drawn exactly as ``ortc`` draws them (one
 ``ortc.generate_random_number()`` per produce, and per non-pipe consume). Whether an
 endpoint's capabilities can consume a producer (``Router.can_consume``, asked before each
-consume) is remembered per producer the same way: ``ortc.can_consume`` validates the whole
-capabilities each time, about 35 us, where their ``marshal`` key takes 5.
+consume) is remembered the same way: ``ortc.can_consume`` validates the whole capabilities
+each time, about 35 us, where their ``marshal`` key takes 5.
+
+Neither plan depends on what differs between endpoints, or between producers, of one shape:
+a produce's key leaves out the endpoint's SSRCs and CNAME, a consume's key the producer's
+mapped SSRCs and CNAME (``ConsumableShape``, made once per producer); those values are
+written into the remembered parameters and request template per call. A plan is kept only
+after checking that, filled with other values, it gives what ``ortc`` gives for those.
 
 Keys are the ``marshal`` bytes of the inputs, so only equal plain data (same types, same
 key order) shares an entry; inputs that are not plain data, and everything that fails, go
-through ``ortc`` every time. Produce results live on their router, consume results on their
-producer: a router's RTP capabilities and a producer's consumable parameters are fixed once
-they exist (nothing in this package changes them, and callers must not either). Each entry
-also holds the request templates of its requests (``fbs_template``).
+through ``ortc`` every time. Produce plans live on their router (they depend on its RTP
+capabilities, which their key leaves out); consume plans are the process's: their key holds
+all a consumer's parameters depend on (the consumable parameters carry the router's payload
+types and extensions), so every router with the same codecs shares them: a burst of joins
+into 20 meetings misses once, not once per meeting. A router's RTP capabilities and its
+producers' consumable parameters are fixed once they exist (nothing in this package changes
+them, and callers must not either). Each entry also holds the request templates of
+its requests (``fbs_template``).
 """
 
 from __future__ import annotations
@@ -35,11 +45,18 @@ if TYPE_CHECKING:
     from .producer import Producer
     from .transport import Transport
 
-__all__ = ["ProducePlan", "ConsumePlan", "produce_plan", "consume_plan", "can_consume",
-           "CACHE_MAX"]
+__all__ = ["ProducePlan", "ConsumePlan", "ConsumableShape", "produce_plan", "consume_plan",
+           "can_consume", "CACHE_MAX", "CONSUME_CACHE_MAX"]
 
 CACHE_MAX = 64
-"""Entries kept per router (produce) and per producer (consume) before the cache is reset."""
+"""Produce plans kept per router before the cache is reset."""
+CONSUME_CACHE_MAX = 256
+"""Consume plans and ``can_consume`` answers kept (in the process) before that cache is reset:
+one per (producer shape, capabilities[, RTX]), so the browser versions in use times the kinds
+of track (microphone, camera, screen) with room to spare."""
+
+_consume_cache: dict[Any, Any] = {}
+"""The process's consume plans and ``can_consume`` answers (see the module's text)."""
 
 # marshal.dumps for the TypedDicts this module keeps (plain dicts at run time).
 _dumps: Callable[[Any], bytes] = marshal.dumps
@@ -273,78 +290,223 @@ def _filled(plan: ProducePlan, cname: str, ssrcs: tuple[int, ...], rtx_ssrcs: tu
 
 
 class ConsumePlan:
-    """A (non-pipe) consumer's RTP parameters for one endpoint's capabilities, without the
-    random SSRC of its one encoding and without its MID, and the templates of its request."""
+    """A (non-pipe) consumer's RTP parameters for one endpoint's capabilities and one shape of
+    consumable parameters, without what differs between consumes of that shape: the random
+    SSRC of its one encoding (and its RTX), its MID and the producer's CNAME; the consumable
+    encodings (their mapped SSRCs left to each producer); and the templates of its request.
 
-    __slots__ = ("params_blob", "rtx", "templates")
+    A consume request's template values are (consumer id, MID, SSRC[, RTX SSRC], producer id,
+    the producer's mapped SSRCs (one per ``ssrc_slots``)[, CNAME]): :meth:`values` lays them
+    out, :meth:`filled` and :meth:`encodings` read them back."""
 
-    def __init__(self, params: RtpParameters) -> None:
+    __slots__ = ("params_blob", "rtx", "cname", "encodings_blob", "ssrc_slots", "templates")
+
+    def __init__(self, params: RtpParameters, consumable: RtpParameters,
+                 ssrc_slots: tuple[int, ...], cname: bool) -> None:
         self.params_blob = _dumps(params)
         self.rtx = "rtx" in params["encodings"][0]
+        self.cname = cname
+        """Whether the CNAME is the producer's (written in per call)."""
+        self.encodings_blob = _dumps(consumable.get("encodings") or [])
+        self.ssrc_slots = ssrc_slots
+        """Consumable encodings whose ``ssrc`` is the producer's (written in per call)."""
         self.templates: dict[Any, Any] = {}
 
-    def results(self) -> RtpParameters:
-        """Fresh consumer RTP parameters with a newly drawn SSRC (and RTX SSRC after it)."""
+    def results(self, cname: str | None) -> RtpParameters:
+        """Fresh consumer RTP parameters with a newly drawn SSRC (and RTX SSRC after it) and
+        the producer's CNAME."""
         params: RtpParameters = marshal.loads(self.params_blob)
         encoding = params["encodings"][0]
         encoding["ssrc"] = ssrc = ortc.generate_random_number()
         if self.rtx:
             encoding["rtx"]["ssrc"] = ssrc + 1
+        if self.cname:
+            params["rtcp"]["cname"] = cast(str, cname)
         return params
 
+    def values(self, consumer_id: str, params: RtpParameters, producer_id: str,
+               ssrcs: tuple[int, ...], cname: str | None) -> tuple[Any, ...]:
+        """A consume request's template values (see the class)."""
+        encoding = params["encodings"][0]
+        head = ((consumer_id, params["mid"], encoding["ssrc"], encoding["rtx"]["ssrc"])
+                if self.rtx else (consumer_id, params["mid"], encoding["ssrc"]))
+        return (*head, producer_id, *ssrcs) if not self.cname else (
+            *head, producer_id, *ssrcs, cname)
+
     def filled(self, values: tuple[Any, ...]) -> RtpParameters:
-        """The parameters with ``values`` = (consumer id, MID, SSRC[, RTX SSRC]) in place (the
-        values a consume request's template patches)."""
+        """The consumer parameters with ``values``' MID, SSRCs and CNAME in place."""
         params: RtpParameters = marshal.loads(self.params_blob)
         encoding = params["encodings"][0]
         encoding["ssrc"] = values[2]
         if self.rtx:
             encoding["rtx"]["ssrc"] = values[3]
+        if self.cname:
+            params["rtcp"]["cname"] = values[-1]
         params["mid"] = values[1]
         return params
 
+    def producer_id(self, values: tuple[Any, ...]) -> str:
+        """The producer id among ``values``."""
+        return cast(str, values[4 if self.rtx else 3])
+
+    def encodings(self, values: tuple[Any, ...]) -> list[Any]:
+        """The consumable encodings with ``values``' mapped SSRCs in place."""
+        encodings: list[Any] = marshal.loads(self.encodings_blob)
+        start = 5 if self.rtx else 4
+        for index, ssrc in zip(self.ssrc_slots, values[start:start + len(self.ssrc_slots)],
+                               strict=True):
+            encodings[index]["ssrc"] = ssrc
+        return encodings
+
+
+class ConsumableShape:
+    """A producer's consumable parameters without the values each producer has of its own
+    (the mapped SSRCs of its encodings, its CNAME): the key its consume plans share with the
+    producers of the same shape, and those values. Made once per producer."""
+
+    __slots__ = ("key", "ssrc_slots", "ssrcs", "cname")
+
+    def __init__(self, consumable: Any) -> None:
+        shape = consumable
+        ssrc_slots: list[int] = []
+        ssrcs: list[int] = []
+        cname = None
+        if type(consumable) is dict:
+            encodings = consumable.get("encodings")
+            if type(encodings) is list:
+                marked: list[Any] = []
+                for index, encoding in enumerate(encodings):
+                    if type(encoding) is dict:
+                        ssrc = encoding.get("ssrc")
+                        if type(ssrc) is int and 0 < ssrc <= _U32:
+                            encoding = {**encoding, "ssrc": _MARK}
+                            ssrc_slots.append(index)
+                            ssrcs.append(ssrc)
+                    marked.append(encoding)
+                if ssrc_slots:
+                    shape = {**shape, "encodings": marked}
+            rtcp = consumable.get("rtcp")
+            if type(rtcp) is dict and type(rtcp.get("cname")) is str:
+                cname = rtcp["cname"]
+                shape = {**shape, "rtcp": {**rtcp, "cname": _MARK}}
+        try:
+            # Version 2: no references nor interned strings in the bytes, which would
+            # differ between equal parameters made by ortc and by a plan's marshal.loads.
+            self.key: bytes | None = marshal.dumps(shape, 2)
+        except ValueError:  # not plain data: no key
+            self.key = None
+        """``marshal`` bytes of the shape, None when it is not plain data."""
+        self.ssrc_slots = tuple(ssrc_slots)
+        self.ssrcs = tuple(ssrcs)
+        self.cname: str | None = cname
+
+    def with_values(self, consumable: Any, ssrcs: tuple[int, ...], cname: str | None) -> Any:
+        """A copy of ``consumable`` (of this shape) with other SSRCs and CNAME."""
+        other = marshal.loads(_dumps(consumable))
+        for index, ssrc in zip(self.ssrc_slots, ssrcs, strict=True):
+            other["encodings"][index]["ssrc"] = ssrc
+        if self.cname is not None:
+            other["rtcp"]["cname"] = cname
+        return other
+
+
+def _shape_of(producer: Producer) -> ConsumableShape:
+    shape: ConsumableShape | None = producer._consumable_shape
+    if shape is None:
+        shape = producer._consumable_shape = ConsumableShape(producer.consumable_rtp_parameters)
+    return shape
+
+
+def _remember(cache: dict[Any, Any], key: Any, value: Any) -> None:
+    if len(cache) >= CONSUME_CACHE_MAX:
+        cache.clear()
+    cache[key] = value
+
 
 def consume_plan(producer: Producer, rtp_capabilities: Any, enable_rtx: bool
-                 ) -> tuple[RtpParameters, ConsumePlan | None]:
-    """``(rtp_parameters, plan)`` of a non-pipe consume of ``producer`` (no MID yet), from a
-    plan when these capabilities consumed it before, else through ``ortc``."""
+                 ) -> tuple[RtpParameters, ConsumePlan | None, ConsumableShape]:
+    """``(rtp_parameters, plan, shape)`` of a non-pipe consume of ``producer`` (no MID yet):
+    from a plan when these capabilities consumed a producer of the same shape (equal
+    consumable parameters but for their mapped SSRCs and CNAME) before, else
+    through ``ortc`` (the plan is then kept when it can be, see :func:`_consume_plan_holds`).
+    ``shape`` holds the producer's own values the request's template writes."""
+    shape = _shape_of(producer)
     blob = _key(rtp_capabilities)
-    key = (bool(enable_rtx), blob)
-    cache: dict[Any, ConsumePlan] = producer._consume_plans
-    plan = cache.get(key) if blob is not None else None
+    key = (bool(enable_rtx), shape.key, blob)
+    cache: dict[Any, ConsumePlan] = _consume_cache
+    plan = cache.get(key) if blob is not None and shape.key is not None else None
     if plan is not None:
-        return plan.results(), plan
+        return plan.results(shape.cname), plan, shape
+    consumable = producer.consumable_rtp_parameters
+    twin = None
+    if blob is not None and shape.key is not None and (shape.ssrc_slots
+                                                       or shape.cname is not None):
+        # The check's own negotiation (other SSRCs and CNAME) draws its random SSRC first,
+        # so that the consumer's is the last one drawn, as without the cache.
+        other_ssrcs = tuple(_U32 - 2 * index for index in range(len(shape.ssrcs)))
+        other_cname = "~" + (shape.cname or "")
+        try:
+            other = shape.with_values(consumable, other_ssrcs, other_cname)
+            twin = (other, ortc.get_consumer_rtp_parameters(
+                consumable_rtp_parameters=other, remote_rtp_capabilities=rtp_capabilities,
+                pipe=False, enable_rtx=enable_rtx), other_ssrcs, other_cname)
+        except Exception:  # noqa: BLE001 (the real call below raises what it raises)
+            twin = None
     # get_consumer_rtp_parameters validates the capabilities (whole) before anything else.
     params = ortc.get_consumer_rtp_parameters(
-        consumable_rtp_parameters=producer.consumable_rtp_parameters,
-        remote_rtp_capabilities=rtp_capabilities, pipe=False, enable_rtx=enable_rtx)
-    if blob is None or len(params["encodings"]) != 1:
-        return params, None
+        consumable_rtp_parameters=consumable, remote_rtp_capabilities=rtp_capabilities,
+        pipe=False, enable_rtx=enable_rtx)
+    if blob is None or shape.key is None or len(params["encodings"]) != 1:
+        return params, None, shape
     try:
-        plan = ConsumePlan(params)
+        plan = ConsumePlan(params, consumable, shape.ssrc_slots, shape.cname is not None)
     except ValueError:
-        return params, None
-    if len(cache) >= CACHE_MAX:
-        cache.clear()
-    cache[key] = plan
-    return params, plan
+        return params, None, shape
+    if not _consume_plan_holds(plan, shape, consumable, params, twin):
+        return params, None, shape
+    _remember(cache, key, plan)
+    return params, plan, shape
+
+
+def _consume_plan_holds(plan: ConsumePlan, shape: ConsumableShape, consumable: Any,
+                        params: RtpParameters, twin: tuple[Any, Any, tuple[int, ...], str] | None
+                        ) -> bool:
+    """Whether the plan is what ``ortc`` gives for its shape whatever the values it writes
+    in: filled with this call's values it gives this call's parameters and the producer's
+    consumable encodings exactly, and filled with another producer's (other mapped SSRCs,
+    another CNAME) what ``ortc`` gave for those (``twin``: the other consumable parameters,
+    their result, those SSRCs and that CNAME; None when the shape has no such values, or
+    the negotiation failed)."""
+    def holds(consumable: Any, params: RtpParameters, ssrcs: tuple[int, ...],
+              cname: str | None) -> bool:
+        values = plan.values("", {**params, "mid": ""}, "", ssrcs, cname)
+        filled = plan.filled(values)
+        del filled["mid"]
+        return _same(filled, params) and _same(plan.encodings(values),
+                                               consumable.get("encodings") or [])
+
+    if not holds(consumable, params, shape.ssrcs, shape.cname):
+        return False
+    if not (shape.ssrc_slots or shape.cname is not None):
+        return True
+    return twin is not None and holds(*twin)
 
 
 def can_consume(producer: Producer, rtp_capabilities: Any) -> bool:
     """``ortc.can_consume(producer.consumable_rtp_parameters, rtp_capabilities)``, remembered
-    per producer for capabilities that repeat (in its consume cache, under ``(None, key)``).
+    for producers of the same shape and capabilities that repeat (in the consume
+    cache, under ``(None, shape key, capabilities key)``): the answer reads only the
+    consumable codecs, which the shape holds whole.
 
     Raises as ``ortc.can_consume`` does for invalid capabilities; those are never kept."""
+    shape = _shape_of(producer)
     blob = _key(rtp_capabilities)
-    cache: dict[Any, Any] = producer._consume_plans
-    key = (None, blob)
-    if blob is not None:
-        known = cache.get(key)
-        if known is not None:
-            return bool(known)
+    cache: dict[Any, Any] = _consume_cache
+    key = (None, shape.key, blob)
+    known = cache.get(key) if blob is not None and shape.key is not None else None
+    if known is not None:
+        return bool(known)
     result = ortc.can_consume(producer.consumable_rtp_parameters, rtp_capabilities)
-    if blob is not None:
-        if len(cache) >= CACHE_MAX:
-            cache.clear()
-        cache[key] = result
+    if blob is not None and shape.key is not None:
+        _remember(cache, key, result)
     return result

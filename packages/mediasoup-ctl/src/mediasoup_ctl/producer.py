@@ -159,8 +159,8 @@ class Producer(TransportChild):
         self.consumable_rtp_parameters = consumable_rtp_parameters
         self.paused = paused
         self.score: list[dict[str, Any]] = []
-        # negotiation_cache: consumer parameters derived from this producer, by capabilities
-        self._consume_plans: dict[Any, Any] = {}
+        # negotiation_cache: its consumable parameters' shape (made at its first consume)
+        self._consumable_shape: Any = None
         self._attach(transport, app_data)
 
     async def dump(self) -> dict[str, Any]:
