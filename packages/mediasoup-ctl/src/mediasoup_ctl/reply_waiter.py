@@ -110,19 +110,11 @@ class ReplyWaiter(Generic[T]):
 
     def set_result(self, result: T, *, now: bool = False) -> None:
         """Resolve with the reply; ``now``: run the callbacks at once where allowed."""
-        if self._state != _PENDING:
-            raise asyncio.InvalidStateError("the waiter is done already")
-        self._result = result
-        self._state = _FINISHED
-        self._finish(now)
+        self._settle(result, None, now)
 
     def set_exception(self, exception: BaseException, *, now: bool = False) -> None:
         """Fail with ``exception``; ``now`` as in :meth:`set_result`."""
-        if self._state != _PENDING:
-            raise asyncio.InvalidStateError("the waiter is done already")
-        self._exception = exception
-        self._state = _FINISHED
-        self._finish(now)
+        self._settle(None, exception, now)
 
     def _make_cancelled_error(self) -> asyncio.CancelledError:
         """The error of a cancelled wait (``asyncio.gather`` asks a cancelled child for it by
@@ -140,6 +132,14 @@ class ReplyWaiter(Generic[T]):
     __iter__ = __await__
 
     # -- waking -------------------------------------------------------------------------------
+
+    def _settle(self, result: Any, exception: BaseException | None, now: bool) -> None:
+        if self._state != _PENDING:
+            raise asyncio.InvalidStateError("the waiter is done already")
+        self._result = result
+        self._exception = exception
+        self._state = _FINISHED
+        self._finish(now)
 
     def _finish(self, now: bool) -> None:
         callbacks, self._callbacks = self._callbacks, []
