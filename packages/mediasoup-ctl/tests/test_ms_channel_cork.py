@@ -1,6 +1,6 @@
-"""The channel's writes under a burst: the first message of a loop turn goes out at once, the
-turn's others together in one write at the start of the next turn (one wake-up of the worker
-instead of one per message), against the real worker."""
+"""The channel's writes under a burst: a request goes out at once when no other request waits
+for its reply; the others written meanwhile go together in one write at the start of the next
+loop turn (one wake-up of the worker instead of one per message), against the real worker."""
 
 from __future__ import annotations
 
@@ -12,16 +12,15 @@ MEDIA_CODECS = [{"kind": "audio", "mimeType": "audio/opus", "clockRate": 48000, 
 
 
 def _count_writes(channel: Channel, monkeypatch) -> list[bytes]:
+    """Record each write to the worker's pipe (``_send_now`` does them all)."""
     writes: list[bytes] = []
-    transport = channel._writer
-    assert transport is not None
-    real = transport.write
+    real = channel._send_now
 
     def write(data: bytes) -> None:
         writes.append(bytes(data))
         real(data)
 
-    monkeypatch.setattr(transport, "write", write)
+    monkeypatch.setattr(channel, "_send_now", write)
     return writes
 
 

@@ -172,7 +172,7 @@ async def test_connect_requests_from_a_template_are_the_built_messages(worker):
     channel = router._channel
     written: list[bytes] = []
     write = channel._write
-    channel._write = lambda data: (written.append(bytes(data)), write(data))[1]
+    channel._write = lambda data, alone: (written.append(bytes(data)), write(data, alone))[1]
     sha256 = ":".join(["AB"] * 32)
     cases = [
         {"role": "client", "fingerprints": [{"algorithm": "sha-256", "value": sha256}]},

@@ -227,7 +227,9 @@ class Scalars:
             return {key: _read_one(table, slot, code)
                     for key, slot, code in zip(self.keys, self._slots, self._codes, strict=True)}
         unpack, order, defaults = layout
-        return dict(zip(self.keys, order(unpack(table.buf, table.pos) + defaults), strict=True))
+        # Equal lengths by construction (the layout orders every key): no strict check, which
+        # cost a sixth of the read.
+        return dict(zip(self.keys, order(unpack(table.buf, table.pos) + defaults), strict=False))
 
     def _compile(self, vtable: tuple[int, ...]) -> _Layout | None:
         present: list[tuple[int, int]] = []  # (offset in the table, index in self.keys)
