@@ -22,6 +22,8 @@ from typing import Any
 from mediasoup_ctl import create_worker
 from mediasoup_ctl.testing import MEDIA_CODECS
 
+from bench.signaling import opus_parameters
+
 LISTEN = [{"protocol": "udp", "ip": "127.0.0.1"}]
 
 
@@ -31,19 +33,8 @@ def _fingerprint(index: int) -> dict[str, Any]:
 
 
 def _opus(index: int) -> dict[str, Any]:
-    return {
-        "mid": "0",
-        "codecs": [{"mimeType": "audio/opus", "payloadType": 111, "clockRate": 48000,
-                    "channels": 2, "parameters": {"minptime": 10, "useinbandfec": 1},
-                    "rtcpFeedback": [{"type": "transport-cc"}]}],
-        "headerExtensions": [
-            {"uri": "urn:ietf:params:rtp-hdrext:sdes:mid", "id": 4},
-            {"uri": "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01",
-             "id": 3},
-            {"uri": "urn:ietf:params:rtp-hdrext:ssrc-audio-level", "id": 10}],
-        "encodings": [{"ssrc": 100_000_000 + 7919 * (index % 100_000), "dtx": False}],
-        "rtcp": {"cname": f"{index:08x}-cname", "reducedSize": True},
-    }
+    """The bench's browser Opus parameters with this peer's own SSRC and CNAME."""
+    return opus_parameters(ssrc=100_000_000 + 7919 * (index % 100_000), cname=f"{index:08x}-cname")
 
 
 async def _round(router: Any, caps_text: str, peers: int, offset: int) -> float:

@@ -66,8 +66,8 @@ DTLS_PARAMETERS = {"role": "client",
 _ssrc = itertools.count(20_000_000, 7)
 
 
-def opus_parameters() -> dict[str, Any]:
-    """Opus RtpSendParameters as a browser sends them, with a fresh SSRC."""
+def opus_parameters(ssrc: int | None = None, cname: str = "bench-peer") -> dict[str, Any]:
+    """Opus RtpSendParameters as a browser sends them, with ``ssrc`` (a fresh one if None)."""
     return {
         "mid": "0",
         "codecs": [{"mimeType": "audio/opus", "payloadType": 111, "clockRate": 48000,
@@ -78,8 +78,8 @@ def opus_parameters() -> dict[str, Any]:
             {"uri": "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time", "id": 2},
             {"uri": "urn:ietf:params:rtp-hdrext:ssrc-audio-level", "id": 10},
         ],
-        "encodings": [{"ssrc": next(_ssrc), "dtx": False}],
-        "rtcp": {"cname": "bench-peer", "reducedSize": True},
+        "encodings": [{"ssrc": next(_ssrc) if ssrc is None else ssrc, "dtx": False}],
+        "rtcp": {"cname": cname, "reducedSize": True},
     }
 
 

@@ -6,6 +6,7 @@ or a ratio, only that every measurement ran against the real parts and was print
 
 from __future__ import annotations
 
+import json
 import shutil
 import tempfile
 from pathlib import Path
@@ -117,3 +118,14 @@ async def test_cluster_quick_measures_setup_relay_and_failover(run_bench):
     assert [r[0] for r in relay] == ["direct", "relayed", "relay"]
     failover = _table_rows(result.stdout, "kills")
     assert failover[0][0] == "1" and failover[0][3] == "0", failover
+
+
+async def test_library_peer_measures_the_set_up_of_each_round(run_bench):
+    """The library's per-peer script sets up its peers against a real worker (no socket, no
+    Django) and prints a positive CPU cost for each round."""
+    result = await run_bench("bench.library_peer", "--peers", "5", "--rounds", "2")
+    assert result.returncode == 0, result.stderr[-3000:]
+    figures = json.loads(result.stdout.strip().splitlines()[-1])
+    assert len(figures["ms_per_peer_all"]) == 2
+    assert all(ms > 0 for ms in figures["ms_per_peer_all"])
+    assert figures["ms_per_peer_best"] == min(figures["ms_per_peer_all"])

@@ -57,3 +57,16 @@ def simulcast_video_parameters(mid: str = "VIDEO") -> dict[str, Any]:
 
 
 LOOPBACK_UDP = [{"protocol": "udp", "ip": "127.0.0.1"}]
+
+
+class SequentialNumbers:
+    """A deterministic ``generate_random_number`` from ``base`` up, remembering what it gave."""
+
+    def __init__(self, base: int) -> None:
+        self.base = base
+        self.given: list[int] = []
+
+    def __call__(self) -> int:
+        value = self.base + 1000 * len(self.given)
+        self.given.append(value)
+        return value

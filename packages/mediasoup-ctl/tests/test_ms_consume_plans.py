@@ -25,27 +25,17 @@ from FBS.Request.Method import Method
 from mediasoup_ctl import negotiation_cache, ortc
 from mediasoup_ctl.consumer import write_consume_request
 from mediasoup_ctl.fbs_template import Template
-from ms_media import LOOPBACK_UDP, MEDIA_CODECS, audio_parameters, simulcast_video_parameters
+from ms_media import (
+    LOOPBACK_UDP,
+    MEDIA_CODECS,
+    SequentialNumbers,
+    audio_parameters,
+    simulcast_video_parameters,
+)
 
 _same = negotiation_cache._same
 
-
-@pytest.fixture(autouse=True)
-def _own_consume_cache(monkeypatch):
-    """Each test starts with an empty consume cache (it is the process's)."""
-    monkeypatch.setattr(negotiation_cache, "_consume_cache", {})
-
-
-class _Counter:
-    """A deterministic ``generate_random_number`` that remembers what it gave."""
-
-    def __init__(self) -> None:
-        self.given: list[int] = []
-
-    def __call__(self) -> int:
-        value = 300_000_000 + 1000 * len(self.given)
-        self.given.append(value)
-        return value
+pytestmark = pytest.mark.usefixtures("own_consume_cache")
 
 
 def _spy_consumes(worker: Any) -> list[tuple[Any, ...]]:
@@ -133,7 +123,7 @@ async def test_producers_of_one_shape_share_consume_plans_and_match_ortc(worker,
     the one built without plan nor template, the plans are per shape (not per producer),
     their templates are used, and the worker takes every consumer with the producer's
     encodings."""
-    counter = _Counter()
+    counter = SequentialNumbers(300_000_000)
     monkeypatch.setattr(ortc, "generate_random_number", counter)
     router = await worker.create_router(media_codecs=CODECS)
     recv = await router.create_webrtc_transport(listen_infos=LOOPBACK_UDP)

@@ -17,25 +17,15 @@ import pytest
 
 from mediasoup_ctl import negotiation_cache, ortc
 from mediasoup_ctl.fbs_template import Template, Templated
-from ms_media import LOOPBACK_UDP, MEDIA_CODECS, audio_parameters, simulcast_video_parameters
+from ms_media import (
+    LOOPBACK_UDP,
+    MEDIA_CODECS,
+    SequentialNumbers,
+    audio_parameters,
+    simulcast_video_parameters,
+)
 
-
-@pytest.fixture(autouse=True)
-def _own_consume_cache(monkeypatch):
-    """Each test starts with an empty consume cache (it is the process's)."""
-    monkeypatch.setattr(negotiation_cache, "_consume_cache", {})
-
-
-class _Counter:
-    """A deterministic ``generate_random_number`` that remembers what it gave."""
-
-    def __init__(self) -> None:
-        self.given: list[int] = []
-
-    def __call__(self) -> int:
-        value = 200_000_000 + 1000 * len(self.given)
-        self.given.append(value)
-        return value
+pytestmark = pytest.mark.usefixtures("own_consume_cache")
 
 
 def _spy_requests(worker: Any) -> list[tuple[bytes, bytes]]:
@@ -75,7 +65,7 @@ async def test_repeated_produces_match_ortc_and_the_built_requests(worker, monke
     """The same parameters produced again and again (new transports, one transport) give
     each producer what ortc gives with its random SSRC base, in a request identical to the
     one built field by field; the worker accepts every one."""
-    counter = _Counter()
+    counter = SequentialNumbers(200_000_000)
     monkeypatch.setattr(ortc, "generate_random_number", counter)
     router = await worker.create_router(media_codecs=MEDIA_CODECS)
     sent = _spy_requests(worker)
@@ -122,7 +112,7 @@ async def test_repeated_consumes_match_ortc_and_the_built_requests(worker, monke
     """Consumers of one producer with the same capabilities: each gets ortc's parameters for
     its own random SSRC (RTX right after) and its own MID, in the request built field by
     field, with or without RTX, paused or not."""
-    counter = _Counter()
+    counter = SequentialNumbers(200_000_000)
     monkeypatch.setattr(ortc, "generate_random_number", counter)
     router = await worker.create_router(media_codecs=MEDIA_CODECS)
     send = await router.create_webrtc_transport(listen_infos=LOOPBACK_UDP)
@@ -198,7 +188,7 @@ async def test_endpoints_with_their_own_ssrcs_and_cnames_share_one_plan(worker, 
     SSRCs, its CNAME; parameters given with or without a CNAME), each on a transport of its
     own, share one plan per shape, and each producer still gets exactly what ortc gives for
     its own values, in a request identical to the one built field by field."""
-    counter = _Counter()
+    counter = SequentialNumbers(200_000_000)
     monkeypatch.setattr(ortc, "generate_random_number", counter)
     router = await worker.create_router(media_codecs=MEDIA_CODECS)
     sent = _spy_requests(worker)
