@@ -193,9 +193,24 @@ async def _warm_up(server: DaphneServer, tokens: list[str], meeting: str) -> Non
     await asyncio.sleep(0.5)  # the server removes the peers and closes their room
 
 
+async def _settled(server: DaphneServer, *, idle_share: float = 0.02,
+                   timeout: float = 10.0) -> None:
+    """Return once the server's CPU grew by less than ``idle_share`` of a core over 0.1 s (the
+    events still queued when the last peer was set up are delivered), or after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    before = server.sample()[0].cpu
+    while time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+        now = server.sample()[0].cpu
+        if now - before < 0.1 * idle_share:
+            return
+        before = now
+
+
 async def run_row(server: DaphneServer, *, peers: int, tokens: list[str], meetings: list[str],
-                  warm_up_meeting: str, ramp: float) -> dict[str, Any]:
-    """N peers on a fresh server; latencies, errors and the server's cost per peer."""
+                  warm_up_meeting: str, ramp: float, settle: bool = False) -> dict[str, Any]:
+    """N peers on a fresh server; latencies, errors and the server's cost per peer (with
+    ``settle``, its CPU up to when it is idle again rather than to the last peer's set-up)."""
     server.start()
     try:
         await _warm_up(server, tokens, warm_up_meeting)
@@ -220,6 +235,8 @@ async def run_row(server: DaphneServer, *, peers: int, tokens: list[str], meetin
             await asyncio.sleep(0.05)
         wall = time.monotonic() - start
         client_cpu = time.process_time() - client_cpu
+        if settle:
+            await _settled(server)
         busy_daphne, busy_main, busy_workers = server.sample()
         done.set()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -276,8 +293,9 @@ async def run(args: argparse.Namespace) -> list[dict[str, Any]]:
             seats = [(warm_up, 0), (warm_up, 1)] + [(used[i * m // n], i) for i in range(n)]
             await asyncio.to_thread(server.invite, [(mid, users[i]) for mid, i in seats])
             ramp = args.ramp if args.ramp is not None else n / args.rate
+            settle = bool(getattr(args, "settle", False))
             row = await run_row(server, peers=n, tokens=tokens, meetings=used,
-                                warm_up_meeting=warm_up, ramp=ramp)
+                                warm_up_meeting=warm_up, ramp=ramp, settle=settle)
             row["server"] = "python"
             rows.append(row)
             if args.node:
@@ -287,7 +305,8 @@ async def run(args: argparse.Namespace) -> list[dict[str, Any]]:
                 node = NodeSignalingServer(allowed)
                 try:
                     reference = await run_row(node, peers=n, tokens=tokens, meetings=used,
-                                              warm_up_meeting=warm_up, ramp=ramp)
+                                              warm_up_meeting=warm_up, ramp=ramp,
+                                              settle=settle)
                 finally:
                     node.cleanup()
                 reference["server"] = "node"

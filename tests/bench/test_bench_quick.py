@@ -129,3 +129,37 @@ async def test_library_peer_measures_the_set_up_of_each_round(run_bench):
     assert len(figures["ms_per_peer_all"]) == 2
     assert all(ms > 0 for ms in figures["ms_per_peer_all"])
     assert figures["ms_per_peer_best"] == min(figures["ms_per_peer_all"])
+
+
+async def test_stack_floor_quick_measures_every_canned_server(run_bench):
+    """The canned servers (Channels, stock Channels, raw ASGI under daphne, Node's ws) each set
+    up every peer of the burst and open and close every socket of the handshake row, with a
+    positive server CPU."""
+    assert shutil.which("node"), "node is required (make test installs the Node reference)"
+    result = await run_bench("bench.stack_floor", "--quick", "--json")
+    assert result.returncode == 0, result.stderr[-3000:]
+    figures = json.loads(result.stdout)
+    assert figures["errors"] == 0
+    bursts = {row["server"]: row for row in figures["bursts"]}
+    assert set(bursts) == {"python floor", "python floor stock", "python raw ASGI", "node floor"}
+    for row in bursts.values():
+        assert row["errors"] == 0 and row["daphne_cpu_ms_per_peer"] > 0, row
+        assert row["latency"]["join→consumed"]["n"] == 10, row
+    handshakes = {row["server"]: row for row in figures["handshakes"]}
+    assert set(handshakes) == {"python floor", "python raw ASGI", "node floor"}
+    assert all(row["open_cpu_ms_per_peer"] > 0 for row in handshakes.values()), handshakes
+
+
+async def test_stack_floor_wire_counts_the_canned_servers_frames(run_bench):
+    """``--wire`` counts a peer's frames: against the canned Channels server, the frames the
+    project's daphne sends a peer in a full meeting (bench/stack_floor.py's docstring)."""
+    result = await run_bench("bench.stack_floor", "--wire", "floor", "--peers", "10",
+                             "--per-meeting", "10", "--json")
+    assert result.returncode == 0, result.stderr[-3000:]
+    figures = json.loads(result.stdout)
+    per_peer = {(f["dir"], f["frame"]): f["per_peer"] for f in figures["frames"]}
+    assert per_peer[("server sends", "rtc:peerJoined")] == 9
+    assert per_peer[("server sends", "rtc:newProducer")] == 9
+    assert per_peer[("server sends", "meeting.participantJoined")] == 10
+    assert figures["server_sends_per_peer"][0] == 39
+    assert figures["server_receives_per_peer"][0] == 8
