@@ -36,9 +36,13 @@ where the project sent 0.85). Servers measured, each fresh for each row:
 * ``python floor``: daphne (started as bench/_server.py starts the project's: ``daphne -b
   127.0.0.1 -p PORT APP``, default options) + Channels' ``AsyncJsonWebsocketConsumer`` behind
   ``URLRouter``, group events by ``group_send`` on the project's in-memory channel layer, with
-  the project's four patches of the stack (``conference.asgi``: autobahn logging, Channels'
-  dispatch loop, Twisted's write, unmasking) as production runs it;
-* ``python floor stock``: the same without those patches;
+  the project's changes to the stack as production runs them: the four patches of
+  ``conference.asgi`` (autobahn's logging, Channels' dispatch loop, Twisted's write, unmasking)
+  and the consumer's dispatch without a database-thread hop per message;
+* ``python floor, Channels' dispatch``: the same with Channels' own dispatch, which runs
+  ``close_old_connections`` on the database thread before every message's handler (the project's
+  consumer overrides it: ``rtc.websocket.consumer``);
+* ``python floor stock``: Channels and daphne as shipped (neither the patches nor the dispatch);
 * ``python raw ASGI``: daphne with a plain ASGI coroutine per socket, no Channels, events
   handed straight to the other sockets' ASGI ``send``: daphne/Twisted/autobahn alone;
 * ``node floor``: the same canned server on Node's ``ws`` (``bench/node/stack_floor_server.mjs``);
@@ -90,9 +94,10 @@ from bots.live_daphne import LIBRARY_SRC, ROOT, free_port, stop_process_tree  # 
 __all__ = ["FloorDaphne", "FloorNode", "handshake_row", "main", "wire_counts"]
 
 NODE_SCRIPT = _NODE_SCRIPT.with_name("stack_floor_server.mjs")
-APPS = {"python floor": ("bench.stack_floor_app:application", False),
-        "python floor stock": ("bench.stack_floor_app:application", True),
-        "python raw ASGI": ("bench.stack_floor_app:raw_application", False)}
+APPS = {"python floor": ("bench.stack_floor_app:application", "0"),
+        "python floor, Channels' dispatch": ("bench.stack_floor_app:application", "dispatch"),
+        "python floor stock": ("bench.stack_floor_app:application", "1"),
+        "python raw ASGI": ("bench.stack_floor_app:raw_application", "0")}
 
 
 class _Process(LoopbackTarget):
@@ -153,7 +158,7 @@ class _Process(LoopbackTarget):
 class FloorDaphne(_Process):
     """daphne serving ``app`` (``bench.stack_floor_app``), started as the project's is."""
 
-    def __init__(self, app: str, *, stock: bool = False) -> None:
+    def __init__(self, app: str, *, stock: str = "0") -> None:
         super().__init__()
         self.app = app
         self.stock = stock
@@ -169,7 +174,7 @@ class FloorDaphne(_Process):
                if k not in ("DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE")}
         env.update(DJANGO_SETTINGS_MODULE="bench.stack_floor_settings",
                    PYTHONPATH=os.pathsep.join([str(ROOT), str(LIBRARY_SRC)]),
-                   PYTHONUNBUFFERED="1", STACK_FLOOR_STOCK="1" if self.stock else "0")
+                   PYTHONUNBUFFERED="1", STACK_FLOOR_STOCK=self.stock)
         return env
 
 
@@ -275,7 +280,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 for row in await real_rows(peers=args.peers, per_meeting=args.per_meeting):
                     bursts.append({**row, "run": round_})
             for name, server in servers.items():
-                if name == "python floor stock":
+                if name in ("python floor, Channels' dispatch", "python floor stock"):
                     continue
                 row = await handshake_row(server, peers=args.peers)
                 handshakes.append({"server": name, "run": round_, **row})

@@ -10,8 +10,11 @@ and whether its one ``meeting.updated`` and ``rtc:activeSpeaker`` went out.
 * :data:`application`: Channels, as production runs it: an ``AsyncJsonWebsocketConsumer``
   behind ``URLRouter``, group events through the channel layer's ``group_send`` (the project's
   in-memory layer, ``bench.stack_floor_settings``) to a ``meeting.event`` handler on every
-  member socket, which drops the ones excluding it, as ``rtc.websocket.consumer`` does; and
-  the project's four patches of the stack (``conference.asgi``) unless ``STACK_FLOOR_STOCK=1``.
+  member socket, which drops the ones excluding it, as ``rtc.websocket.consumer`` does; with
+  the project's changes to the stack unless ``STACK_FLOOR_STOCK=1``: its four patches
+  (``conference.asgi``) and its consumer's dispatch without Channels' per-message
+  ``close_old_connections`` (a hop to the database thread for every message); with
+  ``STACK_FLOOR_STOCK=dispatch`` the patches but Channels' own dispatch.
 * :data:`raw_application`: no Channels: one ASGI coroutine per socket, group events handed
   straight to the other sockets' ASGI ``send`` of the same process. What it costs is daphne,
   Twisted and autobahn alone.
@@ -34,6 +37,7 @@ import django  # noqa: E402
 
 django.setup()
 
+from channels.consumer import get_handler_name  # noqa: E402
 from channels.generic.websocket import (  # noqa: E402
     AsyncJsonWebsocketConsumer,
     AsyncWebsocketConsumer,
@@ -101,7 +105,9 @@ class Meeting:
     def catch_up(self) -> list[str]:
         """The group events sent before a socket opened, for that socket."""
         return ([EVENTS["rtc:peerJoined"], EVENTS["meeting.participantJoined"]] * self.joins
-                + [_event("rtc:newProducer", {"producerId": p}) for p in self.producers])
+                + [EVENTS["meeting.updated"]] * self.updated
+                + [_event("rtc:newProducer", {"producerId": p}) for p in self.producers]
+                + [EVENTS["rtc:activeSpeaker"]] * self.speaker)
 
 
 MEETINGS: dict[str, Meeting] = {}
@@ -139,7 +145,30 @@ def answer(meeting_id: str, content: dict[str, Any]) -> tuple[str, list[Broadcas
     return f'{{"requestId": {json.dumps(content.get("requestId"))}, "data": {body}}}', events
 
 
-class FloorConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
+STOCK = os.environ.get("STACK_FLOOR_STOCK", "0")
+"""``1``: Channels as shipped, none of the project's changes to the stack (below);
+``dispatch``: the four patches but Channels' own dispatch; ``0``: as production runs it."""
+
+
+class _ProjectDispatch:
+    """``rtc.websocket.consumer``'s dispatch: Channels' without its per-message
+    ``close_old_connections`` (a trip to the database thread for every message)."""
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
+
+
+class _ChannelsDispatch:
+    """Channels' own dispatch (nothing overridden)."""
+
+
+_Dispatch: type = _ChannelsDispatch if STOCK in ("1", "dispatch") else _ProjectDispatch
+
+
+class FloorConsumer(_Dispatch, AsyncJsonWebsocketConsumer):  # type: ignore[misc]
     """The set-up's frames through Channels: JSON requests in, canned replies and events out."""
 
     async def connect(self) -> None:
@@ -168,11 +197,11 @@ class FloorConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
             await self.send(text_data=message["text"])
 
 
-class HandshakeConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
+class HandshakeConsumer(_Dispatch, AsyncWebsocketConsumer):  # type: ignore[misc]
     """Accept the socket; nothing else."""
 
 
-if os.environ.get("STACK_FLOOR_STOCK") != "1":
+if STOCK != "1":
     from conference import autobahn_logging, channels_dispatch, twisted_write, ws_unmask
 
     autobahn_logging.install()

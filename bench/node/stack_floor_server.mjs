@@ -80,7 +80,9 @@ server.on('connection', (socket, request) => {
 		socket.send(EVENTS['rtc:peerJoined']);
 		socket.send(EVENTS['meeting.participantJoined']);
 	}
+	if (meeting.updated) socket.send(EVENTS['meeting.updated']);
 	for (const producerId of meeting.producers) socket.send(eventText('rtc:newProducer', { producerId }));
+	if (meeting.speaker) socket.send(EVENTS['rtc:activeSpeaker']);
 	socket.on('message', (raw) => {
 		const [reply, events] = answer(meeting, JSON.parse(raw));
 		socket.send(reply);
