@@ -259,11 +259,19 @@ async def real_rows(*, peers: int, per_meeting: int) -> list[dict[str, Any]]:
     return rows
 
 
+SERVERS = [*APPS, "node floor"]
+
+
+def _server(name: str) -> _Process:
+    """A new canned server of that name (its own working directory)."""
+    if name == "node floor":
+        return FloorNode()
+    app, stock = APPS[name]
+    return FloorDaphne(app, stock=stock)
+
+
 def _servers() -> dict[str, _Process]:
-    servers: dict[str, _Process] = {name: FloorDaphne(app, stock=stock)
-                                    for name, (app, stock) in APPS.items()}
-    servers["node floor"] = FloorNode()
-    return servers
+    return {name: _server(name) for name in SERVERS}
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -376,7 +384,7 @@ async def wire(args: argparse.Namespace) -> dict[str, Any]:
         else:
             name = {"floor": "python floor", "raw": "python raw ASGI",
                     "node": "node floor"}[args.wire]
-            server = _servers()[name]
+            server = _server(name)
             try:
                 row = await floor_row(server, peers=args.peers, per_meeting=args.per_meeting)
             finally:
@@ -449,7 +457,7 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print("handshake alone (the same sockets open at once, then close) and the frames' share")
     medians = {name: _median([r["daphne_cpu_ms_per_peer"] for r in bursts
-                              if r["server"] == name]) for name in _servers()}
+                              if r["server"] == name]) for name in SERVERS}
     print(format_table(
         ["server", "run", "open wall s", "open CPU ms", "close CPU ms", "frames CPU ms",
          "errors"],
