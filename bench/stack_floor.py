@@ -68,9 +68,8 @@ import contextvars
 import json
 import os
 import shutil
-import subprocess
+import socket
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -80,16 +79,14 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._common import (  # noqa: E402
-    LoopbackTarget,
-    ProcSample,
     format_table,
     load_average,
     print_json,
-    process_tree_sample,
 )
 from bench._node_server import SCRIPT as _NODE_SCRIPT  # noqa: E402
 from bench._node_server import node_reference_ready  # noqa: E402
-from bots.live_daphne import LIBRARY_SRC, ROOT, free_port, stop_process_tree  # noqa: E402
+from bench._server_process import ServerProcess  # noqa: E402
+from bots.live_daphne import LIBRARY_SRC, ROOT, free_port  # noqa: E402
 
 __all__ = ["FloorDaphne", "FloorNode", "handshake_row", "main", "wire_counts"]
 
@@ -100,16 +97,13 @@ APPS = {"python floor": ("bench.stack_floor_app:application", "0"),
         "python raw ASGI": ("bench.stack_floor_app:raw_application", "0")}
 
 
-class _Process(LoopbackTarget):
+class _Process(ServerProcess):
     """A server subprocess on a fresh loopback port per ``start``, sampled from /proc."""
 
     name = "server"
 
     def __init__(self) -> None:
-        self.workdir = Path(tempfile.mkdtemp(prefix="conference-bench-floor-"))
-        self.log_path = self.workdir / "server.log"
-        self.port = 0
-        self.process: subprocess.Popen[bytes] | None = None
+        super().__init__("conference-bench-floor-")
 
     def command(self) -> list[str]:
         raise NotImplementedError
@@ -119,40 +113,16 @@ class _Process(LoopbackTarget):
 
     def start(self, *, timeout: float = 30) -> _Process:
         """Start the server and wait until its port accepts a TCP connection."""
-        import socket
-
         self.port = free_port()
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(  # noqa: S603 (fixed argv)
-                self.command(), cwd=ROOT, env=self.env(), stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"{self.name} exited early:\n{self.log()}")
-            with contextlib.suppress(OSError), socket.create_connection(
-                    ("127.0.0.1", self.port), timeout=1):
-                return self
-            time.sleep(0.05)
-        self.stop()
-        raise RuntimeError(f"{self.name} did not listen within {timeout}s:\n{self.log()}")
+        self.launch(self.command(), env=self.env(), ready=self._accepts, timeout=timeout)
+        return self
 
-    def log(self) -> str:
-        """The end of the server's output."""
-        return self.log_path.read_text(errors="replace")[-20000:] if self.log_path.exists() else ""
-
-    def sample(self) -> tuple[ProcSample, float, list[ProcSample]]:
-        """The server's CPU and RSS, and its main thread's CPU, now."""
-        assert self.process is not None
-        return process_tree_sample(self.process.pid)
-
-    def stop(self) -> int | None:
-        """SIGTERM, SIGKILL if it lingers; its exit code."""
-        return stop_process_tree(self.process, timeout=10)
-
-    def cleanup(self) -> None:
-        """Stop the server and delete its directory."""
-        self.stop()
-        shutil.rmtree(self.workdir, ignore_errors=True)
+    def _accepts(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                return True
+        except OSError:
+            return False
 
 
 class FloorDaphne(_Process):

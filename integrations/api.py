@@ -23,6 +23,7 @@ from rest_framework.authentication import SessionAuthentication, TokenAuthentica
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.serializers import Serializer
 from rest_framework.views import APIView
 
 from conference.errors import ApplicationError, ErrorCode
@@ -72,6 +73,16 @@ def _integration(request: Request) -> Integration:
     if integration is None:  # IsIntegration lets only integrations through
         raise PermissionDenied("This needs an integration's API key.")
     return integration
+
+
+def _integration_and_body(request: Request,
+                          serializer: type[Serializer]) -> tuple[Integration, dict[str, Any]]:
+    """The calling integration, and the request's body validated by ``serializer`` (a 400
+    with the serializer's errors when it is not valid)."""
+    integration = _integration(request)
+    form = serializer(data=request.data)
+    form.is_valid(raise_exception=True)
+    return integration, dict(form.validated_data)
 
 
 def _with_identities(peers: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -207,10 +218,7 @@ class TokenMintView(IntegrationAPIView):
     @extend_schema(request=TokenRequestSerializer, responses={201: TokenSerializer})
     def post(self, request: Request) -> Response:
         """A token for one identity in one of the integration's meetings."""
-        integration = _integration(request)
-        form = TokenRequestSerializer(data=request.data)
-        form.is_valid(raise_exception=True)
-        values = form.validated_data
+        integration, values = _integration_and_body(request, TokenRequestSerializer)
         meeting = self.meeting(values["meeting_id"])
         if meeting.status == Meeting.Status.ENDED:
             raise ApplicationError("The meeting has ended.", code=ErrorCode.GONE)
@@ -239,8 +247,6 @@ class TokenRevokeView(IntegrationAPIView):
     @extend_schema(request=TokenRevokeSerializer, responses={204: None})
     def post(self, request: Request) -> Response:
         """Idempotent; peers already connected with it stay (remove them to end that)."""
-        integration = _integration(request)
-        form = TokenRevokeSerializer(data=request.data)
-        form.is_valid(raise_exception=True)
-        services.token_revoke(integration=integration, **form.validated_data)
+        integration, values = _integration_and_body(request, TokenRevokeSerializer)
+        services.token_revoke(integration=integration, **values)
         return Response(status=status.HTTP_204_NO_CONTENT)
