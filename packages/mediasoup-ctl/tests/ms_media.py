@@ -4,6 +4,7 @@ the router codecs and the decode wait come from the library's pytest plugin
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from mediasoup_ctl.testing import MEDIA_CODECS, free_udp_tcp_port, wait_for
@@ -70,3 +71,18 @@ class SequentialNumbers:
         value = self.base + 1000 * len(self.given)
         self.given.append(value)
         return value
+
+
+def spy(monkeypatch: Any, module: Any,
+        name: str) -> tuple[list[tuple[Any, ...]], Callable[..., Any]]:
+    """Replace ``module.name`` by a function that records each call's arguments (positional,
+    then the keyword values) and calls the real one; the records and the real function."""
+    calls: list[tuple[Any, ...]] = []
+    real = getattr(module, name)
+
+    def recording(*args: Any, **kwargs: Any) -> Any:
+        calls.append((*args, *kwargs.values()))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, recording)
+    return calls, real

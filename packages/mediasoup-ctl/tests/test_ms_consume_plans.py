@@ -31,6 +31,7 @@ from ms_media import (
     SequentialNumbers,
     audio_parameters,
     simulcast_video_parameters,
+    spy,
 )
 
 _same = negotiation_cache._same
@@ -44,13 +45,13 @@ def _spy_consumes(worker: Any) -> list[tuple[Any, ...]]:
     request = writer.request
     seen: list[tuple[Any, ...]] = []
 
-    def spy(request_id: int, method: int, handler_id: str, body_type: int, body: Any) -> Any:
+    def recording(request_id: int, method: int, handler_id: str, body_type: int, body: Any) -> Any:
         data = request(request_id, method, handler_id, body_type, body)
         if method == Method.TRANSPORT_CONSUME:
             seen.append((request_id, handler_id, body_type, bytes(data)))
         return data
 
-    writer.request = spy
+    writer.request = recording
     return seen
 
 
@@ -188,14 +189,7 @@ async def test_can_consume_is_asked_once_per_shape(worker, monkeypatch):
         send = await router.create_webrtc_transport(listen_infos=LOOPBACK_UDP)
         kind, params = _shapes(index)[3]
         producers.append(await send.produce(kind=kind, rtp_parameters=params))
-    calls: list[Any] = []
-    real = ortc.can_consume
-
-    def counting(consumable: Any, caps: Any) -> bool:
-        calls.append(caps)
-        return real(consumable, caps)
-
-    monkeypatch.setattr(ortc, "can_consume", counting)
+    calls, real = spy(monkeypatch, ortc, "can_consume")
     caps = router.rtp_capabilities
     audio_only = {**caps, "codecs": [c for c in caps["codecs"] if c["kind"] == "audio"]}
     for producer in producers:
@@ -259,14 +253,7 @@ async def test_routers_with_the_same_codecs_share_the_plans(worker, worker2, mon
     from JSON (as a browser's request brings them): the other routers' consumes use the plan
     the first one's made (ortc runs for the first consume only), and each gets ortc's
     parameters for its own producer."""
-    calls: list[Any] = []
-    real = ortc.get_consumer_rtp_parameters
-
-    def counting(**kwargs: Any) -> Any:
-        calls.append(kwargs)
-        return real(**kwargs)
-
-    monkeypatch.setattr(ortc, "get_consumer_rtp_parameters", counting)
+    calls, _ = spy(monkeypatch, ortc, "get_consumer_rtp_parameters")
     for index, owner in enumerate((worker, worker, worker2, worker2)):
         router = await owner.create_router(media_codecs=CODECS)
         send = await router.create_webrtc_transport(listen_infos=LOOPBACK_UDP)

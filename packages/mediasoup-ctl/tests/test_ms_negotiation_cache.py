@@ -23,6 +23,7 @@ from ms_media import (
     SequentialNumbers,
     audio_parameters,
     simulcast_video_parameters,
+    spy,
 )
 
 pytestmark = pytest.mark.usefixtures("own_consume_cache")
@@ -34,14 +35,14 @@ def _spy_requests(worker: Any) -> list[tuple[bytes, bytes]]:
     request = writer.request
     seen: list[tuple[bytes, bytes]] = []
 
-    def spy(request_id: int, method: int, handler_id: str, body_type: int, body: Any) -> Any:
+    def recording(request_id: int, method: int, handler_id: str, body_type: int, body: Any) -> Any:
         data = request(request_id, method, handler_id, body_type, body)
         if type(body) is Templated:
             seen.append((bytes(data), bytes(writer.build(request_id, method, handler_id,
                                                          body_type, body))))
         return data
 
-    writer.request = spy
+    writer.request = recording
     return seen
 
 
@@ -159,14 +160,7 @@ async def test_can_consume_is_remembered_per_producer_and_capabilities(worker, m
     router = await worker.create_router(media_codecs=MEDIA_CODECS)
     transport = await router.create_webrtc_transport(listen_infos=LOOPBACK_UDP)
     video = await transport.produce(kind="video", rtp_parameters=simulcast_video_parameters())
-    calls: list[Any] = []
-    real = ortc.can_consume
-
-    def counting(consumable: Any, caps: Any) -> bool:
-        calls.append(caps)
-        return real(consumable, caps)
-
-    monkeypatch.setattr(ortc, "can_consume", counting)
+    calls, real = spy(monkeypatch, ortc, "can_consume")
     caps = router.rtp_capabilities
     audio_only = {**caps, "codecs": [c for c in caps["codecs"] if c["kind"] == "audio"]}
     invalid = {"codecs": [{"kind": "video"}]}
