@@ -24,9 +24,13 @@ from urllib.parse import urlparse
 
 from bots.live_daphne import LiveDaphne, _postgres, _with_database
 
-__all__ = ["DEFAULT_POSTGRES", "LiveCluster"]
+__all__ = ["DEFAULT_POSTGRES", "RECONNECT_GRACE_SECONDS", "LiveCluster"]
 
 DEFAULT_POSTGRES = "postgres://postgres@127.0.0.1:5432/postgres"
+
+RECONNECT_GRACE_SECONDS = 15
+"""Every node's ``RTC_RECONNECT_GRACE_SECONDS``: how long a call peer whose socket dropped
+waits for its client to come back."""
 
 
 def _postgres_server() -> str:
@@ -75,7 +79,7 @@ class LiveCluster:
             "NODE_ID": f"node{index}",
             "MEDIASOUP_LISTEN_IP": self.address(index),
             "CLUSTER_LEASE_SECONDS": str(self.lease_seconds),
-            "RTC_RECONNECT_GRACE_SECONDS": "15",
+            "RTC_RECONNECT_GRACE_SECONDS": str(RECONNECT_GRACE_SECONDS),
             **self.extra_env,
         }
 
