@@ -18,7 +18,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from conference.errors import ApplicationError, ErrorCode
-from meetings import events, selectors, signals
+from meetings import events, joins, selectors, signals
 from meetings.models import DEFAULT_CAPACITY, MAX_CAPACITY, Meeting, Participant
 
 logger = logging.getLogger(__name__)
@@ -254,36 +254,13 @@ def participant_join(
     Three queries where the separate selectors and services made nine: the meeting (locked
     when writing, with its host), the user's row together with who is present (the capacity
     check and the snapshot), the write. Raises the refusal (`ApplicationError`) of a user
-    who may not join.
+    who may not join. One request of `meetings.joins.participants_join`, which writes many.
     """
-    with transaction.atomic():
-        query = Meeting.objects.select_related("host")
-        if record:
-            # Only the meeting's row: FOR UPDATE of the host's user row too would make every
-            # join of every meeting of one host wait for the others.
-            query = query.select_for_update(of=("self",))
-        meeting = query.filter(pk=meeting_id).first()
-        if meeting is None:
-            raise ApplicationError("Meeting not found.", code=ErrorCode.NOT_FOUND)
-        if gate is not None:
-            gate(meeting)
-        participant, present = selectors.participants_present_and_own(meeting=meeting,
-                                                                      user=user)
-        refusal = selectors.join_refusal_given(
-            meeting=meeting, user=user, participant=participant, present_count=len(present))
-        if refusal is not None:
-            raise refusal
-        if record:
-            participant = _record_join(meeting=meeting, user=user, participant=participant)
-            present = [p for p in present if p.pk != participant.pk] + [participant]
-            present.sort(key=lambda p: (p.created_at, p.pk))
-        access = selectors.join_access(meeting=meeting, user=user, participant=participant)
-        snapshot = {
-            "type": "meeting.state",
-            "meeting": events.meeting_payload(meeting),
-            "participants": [events.participant_payload(p) for p in present],
-        }
-    return access, snapshot
+    outcome = joins.participants_join(
+        [joins.JoinRequest(meeting_id=meeting_id, user=user, record=record, gate=gate)])[0]
+    if isinstance(outcome, Exception):
+        raise outcome
+    return outcome
 
 
 @transaction.atomic

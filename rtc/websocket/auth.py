@@ -16,9 +16,7 @@ which the consumer sends before closing.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import weakref
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -28,6 +26,7 @@ from channels.sessions import CookieMiddleware, InstanceSessionWrapper, SessionM
 from django.apps import apps
 from django.contrib.auth.models import AnonymousUser
 
+from conference.batching import Batches
 from conference.db_threads import db_call
 from conference.errors import ErrorCode
 from conference.outage import UNAVAILABLE, UNAVAILABLE_MESSAGE, is_database_outage
@@ -112,71 +111,22 @@ def _users_for_tokens(keys: list[str]) -> dict[str, Any]:
     return {token.key: token.user for token in tokens if token.user.is_active}
 
 
-class _TokenLookups:
-    """Token lookups of one event loop, made together when they arrive together.
-
-    A lookup arriving while none is being made starts one at once; those arriving meanwhile
-    wait for it and are then made in one query (up to `TOKEN_BATCH`): in a burst of sockets
-    (200 users opening their sockets in the same second) that is a few trips to the database
-    thread instead of one per socket, which would otherwise queue with the joins. Every waiting
-    lookup gets the outcome of its own key, or the query's exception.
-    """
-
-    def __init__(self) -> None:
-        self.waiting: dict[str, list[asyncio.Future[Any]]] = {}
-        self.running = False
-
-    async def user(self, key: str) -> Any:
-        future = asyncio.get_running_loop().create_future()
-        self.waiting.setdefault(key, []).append(future)
-        if not self.running:
-            self.running = True
-            asyncio.get_running_loop().create_task(self._run())
-        return await future
-
-    async def _run(self) -> None:
-        batch: dict[str, list[asyncio.Future[Any]]] = {}
-        try:
-            while self.waiting:
-                keys = list(self.waiting)[:TOKEN_BATCH]
-                batch = {key: self.waiting.pop(key) for key in keys}
-                try:
-                    users = await _users_for_tokens(keys)
-                except BaseException as error:
-                    for futures in batch.values():
-                        for future in futures:
-                            if not future.done():
-                                future.set_exception(error)
-                    batch = {}
-                    if isinstance(error, asyncio.CancelledError):
-                        raise
-                    continue
-                for key, futures in batch.items():
-                    for future in futures:
-                        if not future.done():
-                            future.set_result(users.get(key) or AnonymousUser())
-                batch = {}
-        finally:  # normally nothing is left; cancelled (the loop closing): nobody waits on
-            self.running = False
-            left, self.waiting = [*batch.values(), *self.waiting.values()], {}
-            for futures in left:
-                for future in futures:
-                    if not future.done():
-                        future.cancel()
+async def _lookup_tokens(keys: list[str]) -> list[Any]:
+    """A batch of lookups (a key may come more than once): each one's user, or anonymous."""
+    users = await _users_for_tokens(list(dict.fromkeys(keys)))
+    return [users.get(key) or AnonymousUser() for key in keys]
 
 
-_lookups: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _TokenLookups] = (
-    weakref.WeakKeyDictionary())
+_token_lookups: Batches[str, Any] = Batches(_lookup_tokens, max_size=TOKEN_BATCH)
+"""Token lookups, made together when they arrive together: in a burst of sockets (200 users
+opening their sockets in the same second) a few trips to the database thread instead of one
+per socket, which would otherwise queue with the joins."""
 
 
 async def user_for_token(key: str) -> Any:
     """The active user owning DRF token `key`, or AnonymousUser (looked up together with the
-    other sockets' tokens of the moment: `_TokenLookups`)."""
-    loop = asyncio.get_running_loop()
-    lookups = _lookups.get(loop)
-    if lookups is None:
-        lookups = _lookups[loop] = _TokenLookups()
-    return await lookups.user(key)
+    other sockets' tokens of the moment: `conference.batching.Batches`)."""
+    return await _token_lookups.submit(key)
 
 
 async def join_token_scope(token: str, path: str) -> dict[str, Any]:

@@ -8,7 +8,8 @@ socket takes a slot in the per-user and per-address socket counts (its `rtc.webs
 .SocketSession`; 4430 when either is full), and a place among the set-ups in progress
 (:data:`connects_in_progress`; 4529 ``server_busy`` beyond ``RTC_MAX_PENDING_CONNECTS``). Then
 it enters (:meth:`JoinFlow.enter`): the meeting's group first, then one database trip (access,
-role, capacity, presence, the snapshot), then ``meeting.state``; or it waits in the lobby
+role, capacity, presence, the snapshot), shared with the sockets joining at the same moment
+(:data:`_joins`), then ``meeting.state``; or it waits in the lobby
 (`rtc.websocket.lobby.SocketLobby`) and enters once admitted.
 
 However the socket ends (its close, a server close, a refusal half-way, its task cancelled
@@ -21,14 +22,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any
 
 from collab import lobby
 from collab.lobby_socket import LobbyWait
+from conference.batching import Batches
 from conference.db_threads import db_call
 from conference.errors import ApplicationError, ErrorCode
 from conference.outage import UNAVAILABLE, UNAVAILABLE_MESSAGE, is_database_outage
-from meetings import services
+from meetings import joins
+from meetings.joins import JoinOutcome, JoinRequest
 from meetings.models import Meeting
 from meetings.selectors import JoinAccess
 from rtc.lifecycle import shutdown
@@ -83,19 +87,43 @@ class _Lobby(LobbyWait):
 
 
 @db_call
-def _join_meeting(flow: JoinFlow, record: bool) -> tuple[JoinAccess, dict[str, Any]]:
-    """The socket's one database trip: may the user join (or must it wait in the lobby), its
-    join written when ``record``, its access (role, capacity) and the ``meeting.state``
-    snapshot (`meetings.services.participant_join`). Raises `LobbyWait` with the lobby entry
-    recorded when the connection must wait."""
-    conn = flow.conn
-    try:
-        return services.participant_join(meeting_id=conn.meeting_id, user=conn.user,
-                                         record=record, gate=flow.lobby_gate)
-    except _Lobby as wait:
-        if wait.verdict.denied:
-            raise LobbyWait(wait.verdict) from None
-        raise LobbyWait(flow.lobby.check(wait.meeting)) from None
+def _write_joins(entries: list[tuple[JoinFlow, bool]]) -> list[JoinOutcome]:
+    """The database trip of a batch of sockets joining (each with its ``record``): their
+    outcomes in order (`meetings.joins.participants_join`), a lobby wait turned into
+    `LobbyWait` with its lobby entry recorded."""
+    requests = [JoinRequest(meeting_id=flow.conn.meeting_id, user=flow.conn.user,
+                            record=record, gate=flow.lobby_gate) for flow, record in entries]
+    outcomes = joins.participants_join(requests)
+    for index, ((flow, _), outcome) in enumerate(zip(entries, outcomes, strict=True)):
+        if isinstance(outcome, _Lobby):
+            try:
+                verdict = (outcome.verdict if outcome.verdict.denied
+                           else flow.lobby.check(outcome.meeting))
+                outcomes[index] = LobbyWait(verdict)
+            except Exception as error:
+                outcomes[index] = error
+    return outcomes
+
+
+JOIN_BATCH_MAX = 100
+"""The most joins written in one transaction (bounds how long a batch holds its meetings'
+rows)."""
+
+_joins: Batches[tuple[JoinFlow, bool], tuple[JoinAccess, dict[str, Any]]] = Batches(
+    _write_joins, max_size=JOIN_BATCH_MAX)
+"""The join's database trips, taken together (`conference.batching.Batches`): a socket that
+asks while a batch is being written waits for the next batch, which writes every join that
+piled up in one transaction; in a burst the joins share their statements and their commit
+instead of queueing one by one on the database thread, and at a steady rate each join goes
+at once, alone."""
+
+
+def _join_meeting(flow: JoinFlow, record: bool) -> Awaitable[tuple[JoinAccess, dict[str, Any]]]:
+    """The socket's one database trip, in a batch: may the user join (or must it wait in the
+    lobby), its join written when ``record``, its access (role, capacity) and the
+    ``meeting.state`` snapshot. Raises `LobbyWait` with the lobby entry recorded when the
+    connection must wait, and the refusal of a user who may not join."""
+    return _joins.submit((flow, record))
 
 
 class JoinFlow:

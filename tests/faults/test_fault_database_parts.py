@@ -190,7 +190,7 @@ async def test_socket_not_admitted_during_an_outage_is_told_and_closed_4502(
     def down(*args: Any, **kwargs: Any) -> None:
         raise DOWN
 
-    monkeypatch.setattr(join.services, "participant_join", down)
+    monkeypatch.setattr(join.joins, "participants_join", down)
     socket_ = await ws_communicator(meeting.id, user=host_user)
     assert (await socket_.connect(timeout=5))[0]
     event = await socket_.receive_json_from(timeout=5)

@@ -19,7 +19,7 @@ from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from rest_framework.authtoken.models import Token
 
-from meetings import services
+from meetings import joins, services
 from meetings.models import Participant
 from rtc.lifecycle import shutdown
 from rtc.policy.attendance import attendance
@@ -162,13 +162,13 @@ async def test_exception_in_connect_gives_the_slot_and_the_presence_back(
     left the meeting's group, it holds no presence, and the join was undone as a leave; the
     next socket is accepted."""
 
-    join = services.participant_join
+    join = joins.participants_join
 
-    def broken_join(**kwargs):
-        join(**kwargs)  # the join is written...
+    def broken_join(requests):
+        join(requests)  # the join is written...
         raise RuntimeError("database went away")  # ...and then the trip fails
 
-    monkeypatch.setattr(services, "participant_join", broken_join)
+    monkeypatch.setattr(joins, "participants_join", broken_join)
     for _ in range(ROUNDS):
         ws = await ws_communicator(open_meeting.id, user=outsider_user)
         ws.scope["client"] = ("203.0.113.7", 50000)
