@@ -202,7 +202,8 @@ def _note_join(meeting: Meeting, user: AbstractBaseUser, participant: Participan
         participant.user = user
         participant.joined_at = now
         participant.left_at = None
-        writes.changed[id(participant)] = participant
+        if participant.pk is not None:  # else it is still to be created with these values
+            writes.changed[id(participant)] = participant
         rows.present = [p for p in rows.present if p is not participant]
     rows.payloads.pop(id(participant), None)
     rows.present.append(participant)

@@ -136,3 +136,13 @@ def test_a_lone_request_that_fails_raises(host_user, people, open_meeting, monke
     with pytest.raises(RuntimeError):
         participants_join([JoinRequest(meeting_id=open_meeting.id, user=people[0], record=True)])
     assert participants_join([]) == []
+
+
+def test_one_newcomer_twice_in_a_batch_gets_one_row(host_user, people, open_meeting):
+    """The same newcomer twice in one batch (two processes' worth of sockets in one): one row
+    is created, both requests join, each snapshot lists the user once."""
+    outcomes = participants_join(
+        [JoinRequest(meeting_id=open_meeting.id, user=people[0], record=True)] * 2)
+    assert [[p["username"] for p in o[1]["participants"]] for o in outcomes] == [["user0"]] * 2
+    rows = Participant.objects.filter(meeting=open_meeting, user=people[0])
+    assert rows.count() == 1 and rows.get().is_present
