@@ -4,7 +4,7 @@ On the hour a few hundred sockets join within a second. Alone, each join is thre
 and a commit, and in one process most of its cost is Django building and compiling those
 statements and loading the same meeting's present participants again for every joiner. A batch
 of joins (those that asked while the previous batch was being written: see
-`rtc.websocket.join_batch`) is four statements and one commit whatever its size: the meetings
+`rtc.websocket.join`) is four statements and one commit whatever its size: the meetings
 (locked for writing, in primary-key order, so two processes' batches cannot deadlock), every
 requested user's row with everyone present in those meetings, the new rows, the changed rows.
 
