@@ -79,3 +79,34 @@ async def test_a_burst_of_sockets_joins_in_batches_each_with_its_outcome(
     ).values_list("user__username", flat=True)))()
     assert len(present) == 10 and "stranger" not in present
     assert max(len(s["data"]["participants"]) for s in states) == 10
+
+
+async def test_a_lobby_entry_that_cannot_be_written_is_that_sockets_refusal(
+        ws_communicator, host_user, make_user, monkeypatch):
+    """The batch sent a socket to the lobby but its entry cannot be written (the database
+    went away): that socket is told ``unavailable`` and closed with 4502, holding nothing;
+    a socket joining another meeting at the same moment gets in."""
+    from django.db import OperationalError
+
+    from rtc.policy.attendance import attendance
+    from rtc.websocket.lobby import SocketLobby
+
+    guest, member = await database_sync_to_async(
+        lambda: [make_user("guest"), make_user("member")])()
+    waiting_room = await database_sync_to_async(services.meeting_create)(
+        host=host_user, title="Ask first", access=Meeting.Access.LOBBY)
+    open_room = await database_sync_to_async(services.meeting_create)(
+        host=host_user, title="Come in", access=Meeting.Access.AUTHENTICATED)
+
+    def down(self, meeting):
+        raise OperationalError("connection failed: Connection refused")
+
+    monkeypatch.setattr(SocketLobby, "check", down)
+    (refused, first), (joined, state) = await asyncio.gather(
+        _open(ws_communicator, waiting_room.id, guest),
+        _open(ws_communicator, open_room.id, member))
+    assert json.loads(first["text"])["data"]["code"] == "unavailable"
+    assert (await refused.receive_output(timeout=WS_TIMEOUT))["code"] == 4502
+    assert not attendance.present(waiting_room.id, guest.pk)
+    assert json.loads(state["text"])["type"] == "meeting.state"
+    assert attendance.present(open_room.id, member.pk)
