@@ -94,22 +94,6 @@ def participants_present(*, meeting: Meeting) -> QuerySet[Participant]:
     ).select_related("user")
 
 
-def participants_present_and_own(
-    *, meeting: Meeting, user: UserLike
-) -> tuple[Participant | None, list[Participant]]:
-    """The user's participant row (None if they have none) and the participants present
-    right now (their users loaded, in the model's order), in one query: a join reads both,
-    and this saves it a statement, which counts when everyone joins on the hour."""
-    if not user.is_authenticated:
-        return None, list(participants_present(meeting=meeting))
-    rows = list(Participant.objects.filter(
-        Q(user=user) | Q(joined_at__isnull=False, left_at__isnull=True), meeting=meeting,
-    ).select_related("user"))
-    own = next((row for row in rows if row.user_id == user.pk), None)
-    present = [row for row in rows if row.joined_at is not None and row.left_at is None]
-    return own, present
-
-
 def participant_list(*, meeting: Meeting) -> QuerySet[Participant]:
     """Every participant of the meeting with role, invitation and attendance times."""
     return Participant.objects.filter(meeting=meeting).select_related("user")

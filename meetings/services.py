@@ -200,46 +200,13 @@ def participant_remove(*, meeting: Meeting, actor: AbstractBaseUser, username: s
 
 @transaction.atomic
 def participant_mark_joined(*, meeting: Meeting, user: AbstractBaseUser) -> Participant:
-    """Record that the user joined now; checks `selectors.join_refusal` under a lock.
-
-    Creates the participant row for open meetings, starts a scheduled meeting, and
-    broadcasts `meeting.participantJoined`.
+    """Record that the user joined now, as a meeting socket's join does
+    (`meetings.joins.participants_join`: the refusal checked under the meeting's lock, the
+    row created for open meetings, a scheduled meeting started, `meeting.participantJoined`
+    broadcast after commit); the user's row as written.
     """
-    meeting = _locked(meeting)
-    refusal = selectors.join_refusal(meeting=meeting, user=user)
-    if refusal is not None:
-        raise refusal
-    participant = selectors.participant_get(meeting=meeting, user=user)
-    return _record_join(meeting=meeting, user=user, participant=participant)
-
-
-def _record_join(
-    *, meeting: Meeting, user: AbstractBaseUser, participant: Participant | None
-) -> Participant:
-    """Write the join of an allowed user (the meeting row is locked, ``participant`` is the
-    user's row or None), start a scheduled meeting, signal and broadcast after commit."""
-    now = timezone.now()
-    if participant is None:
-        participant, _ = Participant.objects.get_or_create(
-            meeting=meeting, user=user, defaults={"role": Participant.Role.MEMBER})
-    participant.user = user
-    participant.joined_at = now
-    participant.left_at = None
-    participant.save(update_fields=["joined_at", "left_at"])
-    if meeting.status == Meeting.Status.SCHEDULED:
-        meeting.status = Meeting.Status.LIVE
-        meeting.started_at = now
-        meeting.save(update_fields=["status", "started_at", "updated_at"])
-        events.broadcast_on_commit(
-            meeting.id, events.MEETING_UPDATED, events.meeting_payload(meeting)
-        )
-        signals.meeting_started.send(sender=Meeting, meeting=meeting)
-    logger.info("meeting=%s user=%s joined", meeting.id, user.pk)
-    signals.participant_joined.send(sender=Meeting, participant=participant)
-    events.broadcast_on_commit(
-        meeting.id, events.PARTICIPANT_JOINED, events.participant_payload(participant)
-    )
-    return participant
+    participant_join(meeting_id=meeting.pk, user=user, record=True)
+    return Participant.objects.select_related("user").get(meeting_id=meeting.pk, user=user)
 
 
 def participant_join(
