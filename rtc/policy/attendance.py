@@ -2,8 +2,9 @@
 
 A participant is present in a meeting while at least one *holder* keeps it so: an open meeting
 socket (held under its channel name) or a call peer waiting in the reconnect grace period (held
-under ``peer:<peer id>``). The first holder writes the join (`participant_mark_joined`), only
-the last one to go writes the leave (`participant_mark_left`). So a socket that drops and
+under ``peer:<peer id>``). The first holder writes the join (the socket's join,
+`meetings.joins.participants_join`), only the last one to go writes the leave
+(`participant_mark_left`). So a socket that drops and
 resumes within the grace period leaves the attendance row untouched (no left-then-joined), a
 second device does not end the first one's presence, and a peer whose grace expires is marked
 left then, not when its socket dropped.
