@@ -207,6 +207,14 @@ async def _settled(server: DaphneServer, *, idle_share: float = 0.02,
         before = now
 
 
+def profile_window(server: Any, *, start: bool) -> None:
+    """Narrow a profiled server's stats to the measured row (`LiveDaphne.profile_window`);
+    nothing for a server without one (Node's)."""
+    window = getattr(server, "profile_window", None)
+    if window is not None:
+        window(start=start)
+
+
 async def run_row(server: DaphneServer, *, peers: int, tokens: list[str], meetings: list[str],
                   warm_up_meeting: str, ramp: float, settle: bool = False) -> dict[str, Any]:
     """N peers on a fresh server; latencies, errors and the server's cost per peer (with
@@ -215,6 +223,7 @@ async def run_row(server: DaphneServer, *, peers: int, tokens: list[str], meetin
     try:
         await _warm_up(server, tokens, warm_up_meeting)
         idle_daphne, idle_main, idle_workers = server.sample()
+        profile_window(server, start=True)
         samples = Samples()
         done = asyncio.Event()
         failed: asyncio.Queue[Peer] = asyncio.Queue()
@@ -235,6 +244,7 @@ async def run_row(server: DaphneServer, *, peers: int, tokens: list[str], meetin
             await asyncio.sleep(0.05)
         wall = time.monotonic() - start
         client_cpu = time.process_time() - client_cpu
+        profile_window(server, start=False)
         if settle:
             await _settled(server)
         busy_daphne, busy_main, busy_workers = server.sample()
@@ -373,7 +383,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="sqlite: a file of its own (default); inherit: a fresh database "
                              "on the PostgreSQL server of this shell's DATABASE_URL")
     parser.add_argument("--profile-server", metavar="PATH",
-                        help="run daphne under cProfile, stats of the last row in PATH")
+                        help="run daphne under cProfile: stats of the last row's measured peers "
+                             "(its event loop, from after the warm-up to the last set-up) in PATH")
     args = parser.parse_args(argv)
     if SignalingClient is None:
         parser.error("the websockets package is needed: .venv/bin/pip install websockets==17.4")

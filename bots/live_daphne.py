@@ -89,7 +89,8 @@ class LiveDaphne:
     ``debug``, ``worker_num`` (None: the default pool, one worker per core), ``log_level``,
     ``database`` (``"sqlite"`` or ``"inherit"``), ``redis_url`` (channels-redis under a key
     prefix of its own; None: the in-memory layer), ``profile`` (run under cProfile, dump the
-    stats there), ``wrap`` (rewrites daphne's command line, e.g. to enter a network namespace),
+    stats there; :meth:`profile_window` narrows them to what the caller measures), ``wrap``
+    (rewrites daphne's command line, e.g. to enter a network namespace),
     ``probe`` (how to tell it serves; :func:`answers_http` by default), ``ready_path``,
     ``keepalive`` (daphne's ``--ping-interval`` and ``--ping-timeout`` in seconds: a socket idle
     that long is pinged, and closed when its pong does not come within the timeout; None:
@@ -226,7 +227,7 @@ class LiveDaphne:
             self.migrate()
         daphne = [str(Path(sys.executable).with_name("daphne"))]
         if self.profile:
-            daphne = [sys.executable, "-m", "cProfile", "-o", self.profile, *daphne]
+            daphne = [sys.executable, "-m", "bots.profiled_daphne", self.profile]
         command = [*daphne, "-b", self.bind, "-p", str(self.port)]
         if self.keepalive is not None:
             command += ["--ping-interval", f"{self.keepalive[0]:g}",
@@ -249,6 +250,12 @@ class LiveDaphne:
     def log(self) -> str:
         """The end of the server's output (for failure messages)."""
         return self.log_path.read_text(errors="replace")[-20000:] if self.log_path.exists() else ""
+
+    def profile_window(self, *, start: bool) -> None:
+        """With ``profile``: forget what was profiled so far (``start``), or write the stats
+        now and stop profiling (`bots.profiled_daphne`). Nothing without ``profile``."""
+        if self.profile and self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGUSR1 if start else signal.SIGUSR2)
 
     def stop(self) -> int | None:
         """SIGTERM daphne (it closes its workers), SIGKILL if it lingers; its exit code.

@@ -6,7 +6,8 @@ statements and loading the same meeting's present participants again for every j
 of joins (those that asked while the previous batch was being written: see
 `rtc.websocket.join`) is four statements and one commit whatever its size: the meetings
 (locked for writing, in primary-key order, so two processes' batches cannot deadlock), every
-requested user's row with everyone present in those meetings, the new rows, the changed rows.
+requested user's row with everyone present in those meetings, the new rows, the changed rows
+(and one more when it starts scheduled meetings, all of them).
 
 Each request is decided in its order as if it came alone after the ones before it: its refusal
 (access, ended, full) counts the joins written before it in the batch, and its ``meeting.state``
@@ -218,15 +219,20 @@ def _note_join(meeting: Meeting, user: AbstractBaseUser, participant: Participan
 def _write(writes: _Writes) -> None:
     """The batch's writes, then its signals and (after the commit) its broadcasts, in the
     order the joins were decided."""
+    now = writes.now
     if writes.created:
         Participant.objects.bulk_create(writes.created)
-    changed = list(writes.changed.values())
-    if len(changed) == 1:  # a plain UPDATE costs Django less to build than bulk_update's CASE
-        changed[0].save(update_fields=["joined_at", "left_at"])
-    elif changed:
-        Participant.objects.bulk_update(changed, ["joined_at", "left_at"])
+    if writes.changed:
+        # Every changed row gets the same values (the batch's time, not left): one plain
+        # UPDATE, where bulk_update's CASE per row cost Django 0.8 ms a row to build.
+        Participant.objects.filter(pk__in=[p.pk for p in writes.changed.values()]).update(
+            joined_at=now, left_at=None)
+    if writes.started:
+        # Likewise the meetings this batch starts: one UPDATE (the rows are locked).
+        Meeting.objects.filter(pk__in=list(writes.started)).update(
+            status=Meeting.Status.LIVE, started_at=now, updated_at=now)
     for meeting in writes.started.values():
-        meeting.save(update_fields=["status", "started_at", "updated_at"])
+        meeting.updated_at = now
         events.broadcast_on_commit(meeting.id, events.MEETING_UPDATED,
                                    events.meeting_payload(meeting))
         signals.meeting_started.send(sender=Meeting, meeting=meeting)

@@ -44,6 +44,7 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from conference.db_threads import db_call
+from conference.keyed_locks import KeyedLocks
 from conference.outage import is_database_outage
 from meetings import services
 
@@ -63,7 +64,7 @@ class Attendance:
 
     def __init__(self) -> None:
         self._holders: dict[tuple[str, str], set[str]] = {}
-        self._writers: dict[tuple[str, str], tuple[asyncio.Lock, int]] = {}
+        self._writers = KeyedLocks()
         self.listener: Callable[[str, str, bool], None] | None = None
         """Called with (meeting id, user id, present) when a user's first holder comes or
         its last goes (the cluster's presence mirror)."""
@@ -72,18 +73,8 @@ class Attendance:
     async def writing(self, meeting_id: Any, user_id: Any) -> AsyncIterator[None]:
         """Hold the (meeting, user) pair's write turn: its join and leave writes commit in
         the order they entered (asyncio locks are fair)."""
-        key = self._key(meeting_id, user_id)
-        lock, users = self._writers.get(key) or (asyncio.Lock(), 0)
-        self._writers[key] = (lock, users + 1)
-        try:
-            async with lock:
-                yield
-        finally:
-            lock, users = self._writers[key]
-            if users > 1:
-                self._writers[key] = (lock, users - 1)
-            else:
-                del self._writers[key]
+        async with self._writers.hold(self._key(meeting_id, user_id)):
+            yield
 
     def _tell(self, key: tuple[str, str], present: bool) -> None:
         if self.listener is not None:

@@ -40,6 +40,9 @@ class MediasoupService:
         self._num_workers = num_workers
         self._workers: list[Worker] = []
         self._slots: dict[Worker, int] = {}
+        self._opening: dict[Worker, int] = {}
+        """Routers being created on each worker (not yet in its ``routers``): rooms open
+        side by side, and each must count the others when it picks the least loaded."""
         self._servers: dict[Worker, WebRtcServer] = {}
         self._lock = asyncio.Lock()
         self._available = asyncio.Event()
@@ -152,7 +155,14 @@ class MediasoupService:
         """
         await self.start()
         worker = await self._pick_worker(exclude)
-        router = await worker.create_router(media_codecs=media_codecs(), app_data=app_data)
+        self._opening[worker] = self._opening.get(worker, 0) + 1
+        try:
+            router = await worker.create_router(media_codecs=media_codecs(), app_data=app_data)
+        finally:
+            if self._opening[worker] > 1:
+                self._opening[worker] -= 1
+            else:
+                del self._opening[worker]
         logger.debug("router created [router:%s, worker:%s]", router.id, worker.pid)
         return worker, router
 
@@ -163,10 +173,11 @@ class MediasoupService:
             raise SignalingError(ErrorCode.INTERNAL, "media server unavailable") from None
         live = [w for w in self._workers if not w.closed and w not in exclude]
         cap = limits().max_rooms_per_worker
-        candidates = [w for w in live if len(w.routers) < cap]
+        load = {w: len(w.routers) + self._opening.get(w, 0) for w in live}
+        candidates = [w for w in live if load[w] < cap]
         if not candidates:
             raise SignalingError(ErrorCode.LIMIT, "the media server is at capacity")
-        return min(candidates, key=lambda w: len(w.routers))
+        return min(candidates, key=load.__getitem__)
 
     # -- faults -------------------------------------------------------------------------------
 

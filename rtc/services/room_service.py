@@ -26,6 +26,7 @@ from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
 from conference import clock
+from conference.keyed_locks import KeyedLocks
 from meetings import selectors
 from rtc import signals
 from rtc.policy.attendance import attendance, mark_left, peer_key
@@ -61,7 +62,7 @@ class RoomService(MediaRequests):
                                      start_task=self._start_task)
         self._rooms: dict[str, Room] = {}
         self._by_channel: dict[str, tuple[Room, Peer]] = {}
-        self._create_lock = asyncio.Lock()
+        self._opening = KeyedLocks()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._closed = False
 
@@ -139,7 +140,15 @@ class RoomService(MediaRequests):
                         await self._close_room(room)
 
     async def _room_for(self, meeting_id: str, capacity: int) -> Room:
-        async with self._create_lock:
+        """The meeting's open room, opened (router, observers) by the first join that needs
+        it. Rooms of different meetings open side by side: at the top of the hour one
+        meeting's router, a worker round trip or two, must not hold up every other meeting's
+        joins (bench/signaling.py, a burst)."""
+        room = self._rooms.get(meeting_id)
+        if room is not None and not room.closed:
+            room.capacity = capacity
+            return room
+        async with self._opening.hold(meeting_id):
             room = self._rooms.get(meeting_id)
             if room is not None and not room.closed:
                 room.capacity = capacity

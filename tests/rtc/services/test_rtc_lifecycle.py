@@ -238,3 +238,34 @@ async def test_concurrent_media_requests_and_leaves_stay_consistent(rtc_service,
     stayer_producers = {p for c in stayers for p in c.produced}
     for peer in room.peers.values():
         assert {c.producer_id for c in peer.consumers.values()} <= stayer_producers
+
+
+async def test_rooms_of_different_meetings_open_side_by_side(rtc_service, rtc_client,
+                                                             open_meeting, host_user, make_user):
+    """Two meetings' first joins at once: the second meeting's router is asked for while the
+    first's is still being created (each creation below waits until both have begun; one room
+    opening at a time would never get there), and each meeting gets its own room."""
+    other = await database_sync_to_async(services.meeting_create)(
+        host=host_user, title="Another", access=open_meeting.access)
+    users = [await database_sync_to_async(make_user)(f"opener{i}") for i in range(2)]
+    clients = [await rtc_client(m, u) for m, u in zip((open_meeting, other), users, strict=True)]
+    create_router = rtc_service.mediasoup.create_router
+    begun: list[str] = []
+    both = asyncio.Event()
+
+    async def create_when_both_begun(**kwargs):
+        begun.append(kwargs["app_data"]["meetingId"])
+        if len(begun) == 2:
+            both.set()
+        await asyncio.wait_for(both.wait(), 5)
+        return await create_router(**kwargs)
+
+    rtc_service.mediasoup.create_router = create_when_both_begun
+    try:
+        replies = await asyncio.gather(*(c.request("rtc:join", {"displayName": f"p{i}"})
+                                         for i, c in enumerate(clients)))
+    finally:
+        rtc_service.mediasoup.create_router = create_router
+    assert all("code" not in r for r in replies), replies
+    assert sorted(begun) == sorted([str(open_meeting.id), str(other.id)])
+    assert set(rtc_service.rooms) == {str(open_meeting.id), str(other.id)}

@@ -4,6 +4,7 @@ meetings on other workers are not disturbed."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 
@@ -34,6 +35,22 @@ async def test_meetings_go_to_the_least_loaded_worker(rtc_service: RoomService, 
     assert sorted(len(w.routers) for w in workers) == [1, 1]
     rooms = list(rtc_service.rooms.values())
     assert rooms[0].worker is not rooms[1].worker
+
+
+async def test_meetings_opened_at_once_go_to_different_workers(rtc_service: RoomService,
+                                                               settings):
+    """Routers asked for at once (rooms open side by side) count the ones still being created:
+    with two workers, two routers created together land on different workers, and a third
+    on the one of the two whose router closed."""
+    settings.MEDIASOUP = {**settings.MEDIASOUP, "WORKER_NUM": 2}
+    pool = rtc_service.mediasoup
+    (w1, r1), (w2, r2) = await asyncio.gather(pool.create_router(), pool.create_router())
+    assert w1 is not w2
+    r1.close()
+    w3, r3 = await pool.create_router()
+    assert w3 is w1
+    r2.close()
+    r3.close()
 
 
 async def test_killed_worker_is_replaced_and_peers_resume(rtc_service: RoomService, rtc_client,
