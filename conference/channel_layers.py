@@ -24,7 +24,9 @@ instead, and only then fails with a ``ConnectionError`` that the consumer turns 
 the client is told about. It also delivers group messages and sends to the channels of *this*
 process directly into their receive buffers (no Redis round trip, no serialisation), and gives
 Redis only the members of other processes; group membership itself stays in Redis, so a
-second process subscribed to the same group still gets every message.
+second process subscribed to the same group still gets every message. The group adds of
+sockets that connect together go to Redis together (one script call for those that asked
+while the previous call was out, `conference.batching.Batches`).
 """
 
 from __future__ import annotations
@@ -41,9 +43,14 @@ from channels_redis.core import RedisChannelLayer as ChannelsRedisChannelLayer
 from redis import asyncio as aioredis
 from redis.exceptions import NoScriptError, RedisError
 
+from conference.batching import Batches
+
 __all__ = ["MISSED", "InMemoryChannelLayer", "RedisChannelLayer", "raise_if_cancelled"]
 
 logger = logging.getLogger(__name__)
+
+GROUP_ADD_BATCH = 200
+"""The most group adds sent in one Redis call."""
 
 MISSED = "channel.missed"
 """The type of the notice a channel gets after messages for it were dropped."""
@@ -164,6 +171,8 @@ class RedisChannelLayer(ChannelsRedisChannelLayer):
         self._receivers = 0
         self._pump: asyncio.Task[None] | None = None
         self._missed = _Missed()
+        self._group_adds: Batches[tuple[str, str], None] = Batches(
+            self._add_together, max_size=GROUP_ADD_BATCH)
 
     # -- pools ------------------------------------------------------------------------------
 
@@ -195,9 +204,7 @@ class RedisChannelLayer(ChannelsRedisChannelLayer):
         round trip a socket instead of two)."""
         assert self.require_valid_group_name(group), "Group name not valid"
         assert self.require_valid_channel_name(channel), "Channel name not valid"
-        connection = self.connection(self.consistent_hash(group))
-        await _run_script(connection, _GROUP_ADD_SHA, _GROUP_ADD_LUA, [self._group_key(group)],
-                          [channel, time.time(), self.group_expiry])
+        await self._group_adds.submit((group, channel))
         if self._is_ours(channel):
             members = self._local_groups.setdefault(group, set())
             if channel not in members:
@@ -217,6 +224,25 @@ class RedisChannelLayer(ChannelsRedisChannelLayer):
             if count > 1 and loop is not None:
                 self._local_channels[channel] = (count - 1, loop)
         await super().group_discard(group, channel)
+
+    async def _add_together(self, pairs: list[tuple[str, str]]) -> list[None | Exception]:
+        """The group adds asked for while the previous call was out: one script call per
+        Redis host for all of them (on the hour, a few hundred sockets joining in a second
+        each waited for a pooled connection of their own)."""
+        by_host: dict[int, list[int]] = {}
+        for index, (group, _) in enumerate(pairs):
+            by_host.setdefault(self.consistent_hash(group), []).append(index)
+        outcomes: list[None | Exception] = [None] * len(pairs)
+        for host, indexes in by_host.items():
+            try:
+                await _run_script(self.connection(host), _GROUP_ADD_SHA, _GROUP_ADD_LUA,
+                                  [self._group_key(pairs[i][0]) for i in indexes],
+                                  [time.time(), self.group_expiry,
+                                   *[pairs[i][1] for i in indexes]])
+            except Exception as error:
+                for index in indexes:
+                    outcomes[index] = error
+        return outcomes
 
     def local_members(self, group: str) -> frozenset[str]:
         """This process's channels in ``group`` (diagnostics, tests)."""
@@ -464,11 +490,14 @@ peer, so a burst of joins pays it thousands of times)."""
 _REMOTE_MEMBERS_SHA = hashlib.sha1(_REMOTE_MEMBERS_LUA.encode()).hexdigest()  # noqa: S324
 
 _GROUP_ADD_LUA = """
-    redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
-    redis.call('EXPIRE', KEYS[1], ARGV[3])
+    for i = 1, #KEYS do
+        redis.call('ZADD', KEYS[i], ARGV[1], ARGV[i + 2])
+        redis.call('EXPIRE', KEYS[i], ARGV[2])
+    end
 """
 """channels-redis's ``group_add`` (``ZADD`` member at now, then ``EXPIRE`` the group) in one
-round trip: ``ARGV`` channel, now, the group's expiry."""
+round trip, for several (group, channel) pairs: ``KEYS`` the groups, ``ARGV`` now, the groups'
+expiry, then the channels in the order of their groups."""
 
 _GROUP_ADD_SHA = hashlib.sha1(_GROUP_ADD_LUA.encode()).hexdigest()  # noqa: S324
 

@@ -17,6 +17,7 @@ import asyncio
 import logging
 from typing import Any
 
+from conference.batching import Batches
 from rtc.websocket.limits import SocketLimit, SocketSlot, open_sockets
 
 __all__ = ["take_shared"]
@@ -24,6 +25,36 @@ __all__ = ["take_shared"]
 logger = logging.getLogger(__name__)
 
 _tasks: set[asyncio.Task[Any]] = set()
+
+ACQUIRE_BATCH = 200
+"""The most sockets counted in one Redis call."""
+
+_Acquisition = tuple[Any, str, list[tuple[str, int]]]
+"""A socket's count to take: the cluster store, the node's incarnation, its counters."""
+
+
+async def _acquire_together(items: list[_Acquisition]) -> list[int | Exception]:
+    """The sockets that asked while the previous call was out, counted in one round trip per
+    store (one in practice: the node's), each decided in turn as if alone."""
+    outcomes: list[int | Exception] = [0] * len(items)
+    by_store: dict[tuple[int, str], list[int]] = {}
+    for index, (store, incarnation, _) in enumerate(items):
+        by_store.setdefault((id(store), incarnation), []).append(index)
+    for indexes in by_store.values():
+        store, incarnation, _ = items[indexes[0]]
+        try:
+            results: list[int | Exception] = list(await store.acquire_sockets_many(
+                incarnation, [items[i][2] for i in indexes]))
+        except Exception as error:
+            results = [error] * len(indexes)
+        for index, result in zip(indexes, results, strict=True):
+            outcomes[index] = result
+    return outcomes
+
+
+_acquisitions: Batches[_Acquisition, int] = Batches(_acquire_together, max_size=ACQUIRE_BATCH)
+"""Socket counts taken together (`conference.batching.Batches`): on the hour a few hundred
+sockets open in a second, and one Redis script call each queued them on the connection pool."""
 
 
 async def take_shared(slot: SocketSlot, *, max_per_user: int,
@@ -41,7 +72,8 @@ async def take_shared(slot: SocketSlot, *, max_per_user: int,
         counters.append((store.counter_key("address", slot.address), int(max_per_address),
                          SocketLimit.ADDRESS))
     try:
-        full = await store.acquire_sockets(node.incarnation, [(k, n) for k, n, _ in counters])
+        full = await _acquisitions.submit((store, node.incarnation,
+                                           [(k, n) for k, n, _ in counters]))
     except Exception:
         logger.exception("cluster socket counts unavailable; counted on this node only")
         return None

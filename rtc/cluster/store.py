@@ -91,36 +91,52 @@ redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return 1
 """
 
-# KEYS: counter hashes (field = node incarnation "<id>~<nonce>", value = open sockets);
-# ARGV[1] this incarnation, ARGV[2] node key prefix, then one limit per key (0: none).
+# Several sockets counted in one call, each decided in turn as if alone.
+# KEYS: every socket's counter hashes, one socket after the other (field = node incarnation
+# "<id>~<nonce>", value = open sockets); ARGV[1] this incarnation, ARGV[2] node key prefix,
+# then per socket: how many counters it has, then one limit per counter (0: none).
 # Fields of nodes that are gone (or restarted: another nonce) are deleted and not counted.
-# Returns 0 when every count was under its limit (each is then incremented), else the
-# 1-based position of the first full one (nothing incremented).
+# Returns one result per socket: 0 when every count was under its limit (each is then
+# incremented), else the 1-based position of its first full counter (nothing incremented).
 _ACQUIRE = """
-for i, key in ipairs(KEYS) do
-  local limit = tonumber(ARGV[2 + i])
-  local total = 0
-  local fields = redis.call('HGETALL', key)
-  for j = 1, #fields, 2 do
-    local field = fields[j]
-    local sep = string.find(field, '~', 1, true)
-    local node = string.sub(field, 1, sep - 1)
-    local nonce = string.sub(field, sep + 1)
-    if redis.call('HGET', ARGV[2] .. node, 'nonce') == nonce then
-      total = total + tonumber(fields[j + 1])
-    else
-      redis.call('HDEL', key, field)
+local results = {}
+local k = 0
+local a = 3
+while a <= #ARGV do
+  local n = tonumber(ARGV[a])
+  local full = 0
+  for i = 1, n do
+    local key = KEYS[k + i]
+    local limit = tonumber(ARGV[a + i])
+    local total = 0
+    local fields = redis.call('HGETALL', key)
+    for j = 1, #fields, 2 do
+      local field = fields[j]
+      local sep = string.find(field, '~', 1, true)
+      local node = string.sub(field, 1, sep - 1)
+      local nonce = string.sub(field, sep + 1)
+      if redis.call('HGET', ARGV[2] .. node, 'nonce') == nonce then
+        total = total + tonumber(fields[j + 1])
+      else
+        redis.call('HDEL', key, field)
+      end
+    end
+    if limit > 0 and total >= limit then
+      full = i
+      break
     end
   end
-  if limit > 0 and total >= limit then
-    return i
+  if full == 0 then
+    for i = 1, n do
+      redis.call('HINCRBY', KEYS[k + i], ARGV[1], 1)
+      redis.call('EXPIRE', KEYS[k + i], 86400)
+    end
   end
+  results[#results + 1] = full
+  k = k + n
+  a = a + n + 1
 end
-for i, key in ipairs(KEYS) do
-  redis.call('HINCRBY', key, ARGV[1], 1)
-  redis.call('EXPIRE', key, 86400)
-end
-return 0
+return results
 """
 
 # KEYS: counter hashes; ARGV[1] this incarnation. Gives one socket back on each.
@@ -299,12 +315,20 @@ class ClusterStore:
     async def acquire_sockets(self, incarnation: str, counters: list[tuple[str, int]]) -> int:
         """Count one socket on each counter ``(key, limit)`` if none is full (0), else the
         1-based position of the first full counter (nothing counted)."""
-        if not counters:
-            return 0
-        result = await self._acquire(
-            keys=[key for key, _ in counters],
-            args=[incarnation, f"{self.prefix}node:", *[limit for _, limit in counters]])
-        return int(result)
+        return (await self.acquire_sockets_many(incarnation, [counters]))[0]
+
+    async def acquire_sockets_many(self, incarnation: str,
+                                   sockets: list[list[tuple[str, int]]]) -> list[int]:
+        """:meth:`acquire_sockets` for several sockets in one round trip, each decided in
+        turn as if alone (a socket refused counts nothing and the next ones still go)."""
+        keys: list[str] = []
+        args: list[Any] = [incarnation, f"{self.prefix}node:"]
+        for counters in sockets:
+            keys += [key for key, _ in counters]
+            args += [len(counters), *[limit for _, limit in counters]]
+        if not keys:
+            return [0] * len(sockets)
+        return [int(result) for result in await self._acquire(keys=keys, args=args)]
 
     async def release_sockets(self, incarnation: str, keys: list[str]) -> None:
         """Give one socket back on each counter."""

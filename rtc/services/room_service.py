@@ -132,12 +132,27 @@ class RoomService(MediaRequests):
                     if request.resume_peer_id is not None:
                         peer = self._resume(room, channel_name, user, request)
                         return room.joined_reply(peer, resumed=True)
-                    peer = await self._add_peer(room, channel_name, user, access, request,
-                                                grants)
-                    return room.joined_reply(peer, resumed=False)
+                    peer = self._add_peer(room, channel_name, user, access, request, grants)
+                    reply = room.joined_reply(peer, resumed=False)
                 finally:
                     if not room.peers:
                         await self._close_room(room)
+            await self._announce(room, peer, channel_name)
+            return reply
+
+    @staticmethod
+    async def _announce(room: Room, peer: Peer, channel_name: str) -> None:
+        """``rtc:peerJoined`` to the others, after the room's lock: on Redis a group send waits
+        for a round trip, which under the lock queued every join of the meeting behind the
+        one before it. Nobody can miss the peer: every socket of the meeting is in its group
+        before it joins, so a join decided after this one lists the peer in its reply and one
+        decided before gets this event. The group's own members get it at once (in process,
+        before anything after this call); a peer already gone by then is not announced."""
+        if peer.hidden or peer.closed:
+            return
+        await notify.broadcast(room.meeting_id, "rtc:peerJoined", {
+            "peerId": peer.id, "displayName": peer.display_name, "role": peer.role,
+        }, exclude=channel_name)
 
     async def _room_for(self, meeting_id: str, capacity: int) -> Room:
         """The meeting's open room, opened (router, observers) by the first join that needs
@@ -181,9 +196,9 @@ class RoomService(MediaRequests):
                     channel_name)
         return peer
 
-    async def _add_peer(self, room: Room, channel_name: str, user: Any,
-                        access: selectors.JoinAccess,
-                        request: JoinRequest, grants: Any = None) -> Peer:
+    def _add_peer(self, room: Room, channel_name: str, user: Any,
+                  access: selectors.JoinAccess,
+                  request: JoinRequest, grants: Any = None) -> Peer:
         if user.pk in room.removed_users:
             raise SignalingError(ErrorCode.FORBIDDEN, "the host removed you from this call")
         capacity = min(room.capacity, limits().max_peers_per_meeting)
@@ -198,10 +213,6 @@ class RoomService(MediaRequests):
         self._by_channel[channel_name] = (room, peer)
         logger.info("peer joined [meeting:%s, peer:%s, user:%s, hidden:%s]", room.meeting_id,
                     peer.id, user.pk, peer.hidden)
-        if not peer.hidden:
-            await notify.broadcast(room.meeting_id, "rtc:peerJoined", {
-                "peerId": peer.id, "displayName": peer.display_name, "role": peer.role,
-            }, exclude=channel_name)
         return peer
 
     # -- leaving ------------------------------------------------------------------------------

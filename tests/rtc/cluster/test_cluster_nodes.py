@@ -229,6 +229,31 @@ async def test_the_owner_places_its_calls_without_redis_while_its_lease_surely_h
     assert not pair.a.owns(other)
 
 
+async def test_sockets_counted_at_once_are_decided_in_turn(pair: Pair) -> None:
+    """Eight sockets of one user asking at once (one Redis call for those that came while
+    the first was out): the limit of five lets exactly five in, each of the others refused on
+    the user's count, which stays five in Redis."""
+    cluster.set_local_node(pair.a)
+    user = f"u-{uuid.uuid4().hex[:6]}"
+    slots = [open_sockets.acquire(user_id=user, address="10.9.9.9", max_per_user=99,
+                                  max_per_address=99) for _ in range(8)]
+    assert all(isinstance(slot, SocketSlot) for slot in slots)
+    outcomes = await asyncio.gather(*(take_shared(slot, max_per_user=5, max_per_address=50)
+                                      for slot in slots))
+    assert outcomes.count(None) == 5
+    assert outcomes.count(SocketLimit.USER) == 3
+    key = pair.a.store.counter_key("user", user)
+    assert await pair.a.store.socket_count(key) == 5
+    for slot, outcome in zip(slots, outcomes, strict=True):
+        if outcome is None:
+            open_sockets.release(slot)
+
+    async def all_given_back() -> bool:
+        return await pair.a.store.socket_count(key) == 0
+
+    await eventually(all_given_back, timeout=2, what="the five slots given back in Redis")
+
+
 async def test_socket_limits_count_the_sockets_of_every_node(pair: Pair) -> None:
     """A user at MAX_SOCKETS_PER_USER with sockets on two nodes is refused a third on either;
     a socket given back makes room again, and a refused socket holds no local slot."""

@@ -75,3 +75,38 @@ async def test_a_redis_that_forgot_the_script_gets_it_again():
         await here.flush()
         await there.flush()
         redis.close()
+
+
+async def test_group_adds_asked_together_go_to_redis_together():
+    """Thirty sockets of three meetings subscribing at once: every channel is a member of its
+    own group in Redis (and a local member here), in far fewer script calls than adds; with
+    Redis gone, every add of the batch fails (each socket is refused), none hangs."""
+    redis = PrivateRedis().start()
+    prefix = f"conference-test-adds-{uuid.uuid4().hex[:10]}"
+    layer = RedisChannelLayer(hosts=[redis.url], prefix=prefix, max_connections=4)
+    client = aioredis.from_url(redis.url)
+    try:
+        channels = [await layer.new_channel() for _ in range(30)]
+        groups = [f"meeting.g{i % 3}" for i in range(30)]
+        calls = (await client.info("commandstats")).get("cmdstat_evalsha", {}).get("calls", 0)
+        await asyncio.gather(*(layer.group_add(g, c) for g, c in zip(groups, channels,
+                                                                       strict=True)))
+        stats = await client.info("commandstats")
+        used = stats.get("cmdstat_evalsha", {}).get("calls", 0) - calls
+        used += stats.get("cmdstat_eval", {}).get("calls", 0)
+        assert 1 <= used <= 3, used  # the first alone, the rest together (+ a script load)
+        for index in range(3):
+            members = {m.decode() for m in await client.zrange(f"{prefix}:group:meeting.g{index}",
+                                                               0, -1)}
+            assert members == {c for c, g in zip(channels, groups, strict=True)
+                               if g == f"meeting.g{index}"}
+            assert layer.local_members(f"meeting.g{index}") == members
+        redis.stop()
+        outcomes = await asyncio.wait_for(asyncio.gather(
+            *(layer.group_add("meeting.late", c) for c in channels[:5]),
+            return_exceptions=True), 30)
+        assert all(isinstance(o, Exception) for o in outcomes), outcomes
+        assert layer.local_members("meeting.late") == frozenset()
+    finally:
+        await client.aclose()
+        redis.close()
