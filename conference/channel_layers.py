@@ -35,6 +35,7 @@ import asyncio
 import hashlib
 import logging
 import time
+import weakref
 from typing import Any
 
 from channels.exceptions import ChannelFull
@@ -173,6 +174,8 @@ class RedisChannelLayer(ChannelsRedisChannelLayer):
         self._missed = _Missed()
         self._group_adds: Batches[tuple[str, str], None] = Batches(
             self._add_together, max_size=GROUP_ADD_BATCH)
+        self._remote_sends: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop,
+                                                      _RemoteSends] = weakref.WeakKeyDictionary()
 
     # -- pools ------------------------------------------------------------------------------
 
@@ -300,6 +303,50 @@ class RedisChannelLayer(ChannelsRedisChannelLayer):
         remote = [name for name in (x.decode("utf8") for x in raw) if not self._is_ours(name)]
         if remote:
             await self._send_to_channels(group, remote, message)
+
+    async def group_send_soon(self, group: str, message: dict[str, Any]) -> None:
+        """``group_send`` that returns once this process's members have the message, and sends
+        it to the other processes' members from a task of this loop, after every message
+        given to it before (one Redis round trip finds the remote members of all the groups
+        that had messages meanwhile). For the call's events, which a request announces before
+        its reply: the reply no longer waits for Redis, and the other processes still get the
+        events of a meeting in the order they were sent. Use it only from a loop that lives on
+        (the server's): what is still queued when its loop closes is not sent."""
+        local = self._local_groups.get(group, ())
+        for channel in tuple(local):
+            self._deliver(channel, message)
+        loop = asyncio.get_running_loop()
+        sends = self._remote_sends.get(loop)
+        if sends is None:
+            sends = self._remote_sends[loop] = _RemoteSends(self)
+        sends.add(group, message)
+
+    async def remote_members(self, groups: list[str]) -> dict[str, list[str]]:
+        """The members of each group that are not this process's (the expired ones swept),
+        one round trip per Redis host."""
+        by_host: dict[int, list[str]] = {}
+        for group in groups:
+            by_host.setdefault(self.consistent_hash(group), []).append(group)
+        found: dict[str, list[str]] = {}
+        cutoff = int(time.time()) - self.group_expiry
+        for host, names in by_host.items():
+            connection = self.connection(host)
+            for attempt in (1, 2):
+                pipe = connection.pipeline(transaction=False)
+                for group in names:
+                    pipe.evalsha(_REMOTE_MEMBERS_SHA, 1, self._group_key(group), cutoff,
+                                 self.client_prefix)
+                try:
+                    results = await pipe.execute()
+                    break
+                except NoScriptError:
+                    if attempt == 2:
+                        raise
+                    await connection.script_load(_REMOTE_MEMBERS_LUA)
+            for group, raw in zip(names, results, strict=True):
+                found[group] = [name for name in (x.decode("utf8") for x in raw)
+                                if not self._is_ours(name)]
+        return found
 
     async def _send_to_channels(self, group: str, channel_names: list[str],
                                 message: dict[str, Any]) -> None:
@@ -442,6 +489,43 @@ class RedisChannelLayer(ChannelsRedisChannelLayer):
         """channels-redis's flush (every key of the prefix, the pools), and the pump."""
         self._stop_pump()
         await super().flush()
+
+
+class _RemoteSends:
+    """One loop's group messages still to send to other processes' members, in order."""
+
+    def __init__(self, layer: RedisChannelLayer) -> None:
+        self.layer = layer
+        self.pending: list[tuple[str, dict[str, Any]]] = []
+        self.task: asyncio.Task[None] | None = None
+
+    def add(self, group: str, message: dict[str, Any]) -> None:
+        self.pending.append((group, message))
+        if self.task is None:
+            self.task = asyncio.get_running_loop().create_task(self._drain())
+
+    async def _drain(self) -> None:
+        try:
+            while self.pending:
+                batch, self.pending = self.pending, []
+                try:
+                    members = await self.layer.remote_members(
+                        list(dict.fromkeys(group for group, _ in batch)))
+                except Exception:
+                    logger.exception("%d group messages not sent to other processes: their "
+                                     "members could not be read", len(batch))
+                    continue
+                for group, message in batch:
+                    remote = members.get(group)
+                    if not remote:
+                        continue
+                    try:
+                        await self.layer._send_to_channels(group, remote, message)
+                    except Exception:
+                        logger.exception("a message of group %s not sent to other processes",
+                                         group)
+        finally:
+            self.task = None
 
 
 async def _run_script(connection: aioredis.Redis, sha: str, lua: str, keys: list[str],
