@@ -112,6 +112,8 @@ class Node:
         self._alive_until = 0.0
         """Monotonic time until which this node's record surely outlives (see `owns`)."""
         self._owned_until: dict[str, float] = {}
+        self._placing: dict[str, asyncio.Future[str]] = {}
+        """Placements out now, by meeting: the joins asking meanwhile share them."""
         """meeting id → monotonic time until which its ownership surely stays this node's."""
         self.relay: Any = None
         self.presence: Any = None
@@ -255,9 +257,26 @@ class Node:
 
         A call this node surely owns (:meth:`owns`) is placed here without Redis; otherwise
         one script looks the owner up and, when there is none alive, claims the meeting for
-        the chosen candidate (one round trip; another only if that candidate was refused)."""
+        the chosen candidate (one round trip; another only if that candidate was refused).
+        The joins of one meeting that ask here while its placement is out share it: on the
+        hour a meeting's ten first joins arrive together, before its call exists anywhere,
+        and each asked Redis on its own."""
         if self.owns(meeting_id):
             return self.id
+        placing = self._placing.get(meeting_id)
+        if placing is None:
+            placing = asyncio.ensure_future(self._place(meeting_id))
+            self._placing[meeting_id] = placing
+            placing.add_done_callback(lambda done: self._placed(meeting_id, done))
+        return await asyncio.shield(placing)
+
+    def _placed(self, meeting_id: str, placing: asyncio.Future[str]) -> None:
+        if self._placing.get(meeting_id) is placing:
+            del self._placing[meeting_id]
+        if not placing.cancelled():
+            placing.exception()  # retrieved here too: every join that asked may have gone
+
+    async def _place(self, meeting_id: str) -> str:
         tried: set[str] = set()
         for _ in range(PLACEMENT_ATTEMPTS):
             records = dict(self.records)

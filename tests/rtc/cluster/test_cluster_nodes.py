@@ -229,6 +229,27 @@ async def test_the_owner_places_its_calls_without_redis_while_its_lease_surely_h
     assert not pair.a.owns(other)
 
 
+async def test_joins_of_a_new_call_asking_together_share_one_placement(
+        pair: Pair, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ten first joins of a meeting with no call yet ask at once: one claim goes to Redis,
+    all ten get its owner; the next join after it asks again (no call here: no sure owner)."""
+    meeting = str(uuid.uuid4())
+    asked: list[str] = []
+    real = pair.a.store.claim_or_owner
+
+    async def counted(meeting_id: str, candidate: str) -> Any:
+        asked.append(meeting_id)
+        return await real(meeting_id, candidate)
+
+    monkeypatch.setattr(pair.a.store, "claim_or_owner", counted)
+    owners = await asyncio.gather(*(pair.a.place(meeting) for _ in range(10)))
+    assert owners == ["a-node"] * 10
+    assert asked == [meeting]
+    assert await pair.a.place(meeting) == "a-node"
+    assert asked == [meeting, meeting]
+    assert pair.a._placing == {}
+
+
 async def test_sockets_counted_at_once_are_decided_in_turn(pair: Pair) -> None:
     """Eight sockets of one user asking at once (one Redis call for those that came while
     the first was out): the limit of five lets exactly five in, each of the others refused on
