@@ -187,6 +187,19 @@ async def test_presence_is_mirrored_and_a_dead_nodes_users_are_marked_left(
     assert attendance.release(meeting.id, member_user.pk, "chan-2")
 
 
+def _count_claims(node: Any, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The meetings ``node`` asks Redis to place from now on (its claims, counted)."""
+    asked: list[str] = []
+    real = node.store.claim_or_owner
+
+    async def counted(meeting_id: str, candidate: str) -> Any:
+        asked.append(meeting_id)
+        return await real(meeting_id, candidate)
+
+    monkeypatch.setattr(node.store, "claim_or_owner", counted)
+    return asked
+
+
 async def test_the_owner_places_its_calls_without_redis_while_its_lease_surely_holds(
         manual_clock: ManualClock, pair: Pair, monkeypatch: pytest.MonkeyPatch) -> None:
     """A join on the node whose call it is asks Redis nothing while its claim or last
@@ -197,14 +210,7 @@ async def test_the_owner_places_its_calls_without_redis_while_its_lease_surely_h
     assert await pair.a.place(meeting) == "a-node"
     await pair.a.service._room_for(meeting, 10)
     assert pair.a.owns(meeting) and not pair.b.owns(meeting)
-    asked: list[str] = []
-    real = pair.a.store.claim_or_owner
-
-    async def counted(meeting_id: str, candidate: str) -> Any:
-        asked.append(meeting_id)
-        return await real(meeting_id, candidate)
-
-    monkeypatch.setattr(pair.a.store, "claim_or_owner", counted)
+    asked = _count_claims(pair.a, monkeypatch)
     assert [await pair.a.place(meeting) for _ in range(3)] == ["a-node"] * 3
     assert asked == []
     assert await pair.b.place(meeting) == "a-node"
@@ -234,14 +240,7 @@ async def test_joins_of_a_new_call_asking_together_share_one_placement(
     """Ten first joins of a meeting with no call yet ask at once: one claim goes to Redis,
     all ten get its owner; the next join after it asks again (no call here: no sure owner)."""
     meeting = str(uuid.uuid4())
-    asked: list[str] = []
-    real = pair.a.store.claim_or_owner
-
-    async def counted(meeting_id: str, candidate: str) -> Any:
-        asked.append(meeting_id)
-        return await real(meeting_id, candidate)
-
-    monkeypatch.setattr(pair.a.store, "claim_or_owner", counted)
+    asked = _count_claims(pair.a, monkeypatch)
     owners = await asyncio.gather(*(pair.a.place(meeting) for _ in range(10)))
     assert owners == ["a-node"] * 10
     assert asked == [meeting]
