@@ -112,9 +112,9 @@ class Node:
         self._alive_until = 0.0
         """Monotonic time until which this node's record surely outlives (see `owns`)."""
         self._owned_until: dict[str, float] = {}
+        """meeting id → monotonic time until which its ownership surely stays this node's."""
         self._placing: dict[str, asyncio.Future[str]] = {}
         """Placements out now, by meeting: the joins asking meanwhile share them."""
-        """meeting id → monotonic time until which its ownership surely stays this node's."""
         self.relay: Any = None
         self.presence: Any = None
         self._tasks: list[asyncio.Task[Any]] = []
