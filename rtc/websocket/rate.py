@@ -37,6 +37,10 @@ FRAME_FACTOR = 2
 """A socket may send this many times the request rate and burst in frames of any kind."""
 
 
+_from_limits: tuple[object, RateConfig] | None = None
+"""The limits last read and the config made from them (two takes a frame read it)."""
+
+
 @dataclass(frozen=True, slots=True)
 class RateConfig:
     """The one configuration of a socket's rate limit."""
@@ -58,11 +62,18 @@ class RateConfig:
 
     @classmethod
     def from_settings(cls) -> RateConfig:
-        """Read at each take (cheap, cached by `rtc.services.config.limits`), so a changed
-        setting applies to open sockets at their next frame."""
+        """Read at each take (cheap: `rtc.services.config.limits` is cached, and so is the
+        config made from it), so a changed setting applies to open sockets at their next
+        frame."""
+        global _from_limits
         limit = limits()
-        return cls(requests_per_second=limit.requests_per_second,
-                   request_burst=limit.request_burst)
+        made = _from_limits
+        if made is not None and made[0] is limit:
+            return made[1]
+        config = cls(requests_per_second=limit.requests_per_second,
+                     request_burst=limit.request_burst)
+        _from_limits = (limit, config)
+        return config
 
 
 class FrameVerdict(Enum):
