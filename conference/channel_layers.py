@@ -268,6 +268,11 @@ class RedisChannelLayer(ChannelsRedisChannelLayer):
         else:
             loop.call_soon_threadsafe(self._put, channel, copy)
 
+    def _deliver_local(self, group: str, message: dict[str, Any]) -> None:
+        """A copy to each of this process's members of ``group``, now."""
+        for channel in tuple(self._local_groups.get(group, ())):
+            self._deliver(channel, message)
+
     def _put(self, channel: str, message: dict[str, Any]) -> None:
         """Queue a message for a channel of this process; beyond the channel's capacity the
         oldest is dropped, as channels-redis does."""
@@ -292,9 +297,7 @@ class RedisChannelLayer(ChannelsRedisChannelLayer):
     async def group_send(self, group: str, message: dict[str, Any]) -> None:
         """Deliver to this process's members now, then to the other members through Redis
         (this process's own members are left out there, so nobody gets a message twice)."""
-        local = self._local_groups.get(group, ())
-        for channel in tuple(local):
-            self._deliver(channel, message)
+        self._deliver_local(group, message)
         key = self._group_key(group)
         connection = self.connection(self.consistent_hash(group))
         cutoff = int(time.time()) - self.group_expiry
@@ -312,9 +315,7 @@ class RedisChannelLayer(ChannelsRedisChannelLayer):
         its reply: the reply no longer waits for Redis, and the other processes still get the
         events of a meeting in the order they were sent. Use it only from a loop that lives on
         (the server's): what is still queued when its loop closes is not sent."""
-        local = self._local_groups.get(group, ())
-        for channel in tuple(local):
-            self._deliver(channel, message)
+        self._deliver_local(group, message)
         loop = asyncio.get_running_loop()
         sends = self._remote_sends.get(loop)
         if sends is None:

@@ -312,15 +312,12 @@ class ClusterStore:
 
     # -- socket counts --------------------------------------------------------------------------
 
-    async def acquire_sockets(self, incarnation: str, counters: list[tuple[str, int]]) -> int:
-        """Count one socket on each counter ``(key, limit)`` if none is full (0), else the
-        1-based position of the first full counter (nothing counted)."""
-        return (await self.acquire_sockets_many(incarnation, [counters]))[0]
-
     async def acquire_sockets_many(self, incarnation: str,
                                    sockets: list[list[tuple[str, int]]]) -> list[int]:
-        """:meth:`acquire_sockets` for several sockets in one round trip, each decided in
-        turn as if alone (a socket refused counts nothing and the next ones still go)."""
+        """Count each socket once on each of its counters ``(key, limit)``, in one round trip,
+        each decided in turn as if alone: 0 when none of its counters was full (then each is
+        counted), else the 1-based position of its first full counter (nothing counted; the
+        next sockets still go)."""
         keys: list[str] = []
         args: list[Any] = [incarnation, f"{self.prefix}node:"]
         for counters in sockets:

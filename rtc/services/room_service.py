@@ -159,14 +159,12 @@ class RoomService(MediaRequests):
         it. Rooms of different meetings open side by side: at the top of the hour one
         meeting's router, a worker round trip or two, must not hold up every other meeting's
         joins (bench/signaling.py, a burst)."""
-        room = self._rooms.get(meeting_id)
-        if room is not None and not room.closed:
-            room.capacity = capacity
+        room = self._open_room(meeting_id, capacity)
+        if room is not None:
             return room
         async with self._opening.hold(meeting_id):
-            room = self._rooms.get(meeting_id)
-            if room is not None and not room.closed:
-                room.capacity = capacity
+            room = self._open_room(meeting_id, capacity)
+            if room is not None:
                 return room
             worker, router = await self.mediasoup.create_router(
                 app_data={"meetingId": meeting_id})
@@ -176,6 +174,14 @@ class RoomService(MediaRequests):
             logger.info("room opened [meeting:%s, router:%s, worker:%s]", meeting_id, router.id,
                         worker.pid)
             return room
+
+    def _open_room(self, meeting_id: str, capacity: int) -> Room | None:
+        """The meeting's room if it is open (its capacity brought up to date), else None."""
+        room = self._rooms.get(meeting_id)
+        if room is None or room.closed:
+            return None
+        room.capacity = capacity
+        return room
 
     def _resume(self, room: Room, channel_name: str, user: Any, request: JoinRequest) -> Peer:
         peer = room.peers.get(request.resume_peer_id or "")
