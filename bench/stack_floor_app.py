@@ -202,11 +202,12 @@ class HandshakeConsumer(_Dispatch, AsyncWebsocketConsumer):  # type: ignore[misc
 
 
 if STOCK != "1":
-    from conference import autobahn_logging, channels_dispatch, twisted_write, ws_unmask
+    from conference import autobahn_logging, channels_dispatch, twisted_write, ws_send, ws_unmask
 
     autobahn_logging.install()
     channels_dispatch.install()
     twisted_write.install()
+    ws_send.install()
     ws_unmask.install()
 
 application = ProtocolTypeRouter({"websocket": URLRouter([

@@ -22,7 +22,13 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 from django.conf import settings  # noqa: E402
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 
-from conference import autobahn_logging, channels_dispatch, twisted_write, ws_unmask  # noqa: E402
+from conference import (  # noqa: E402
+    autobahn_logging,
+    channels_dispatch,
+    twisted_write,
+    ws_send,
+    ws_unmask,
+)
 from conference.db_threads import bind_calling_loop  # noqa: E402
 from conference.lifespan import LifespanApp  # noqa: E402
 from rtc.routing import websocket_urlpatterns  # noqa: E402
@@ -31,6 +37,7 @@ from rtc.websocket.auth import TokenAuthMiddleware, auth_stack  # noqa: E402
 autobahn_logging.install()
 channels_dispatch.install()
 twisted_write.install()
+ws_send.install()
 ws_unmask.install()
 http_app = ASGIStaticFilesHandler(django_asgi_app) if settings.SERVE_STATIC else django_asgi_app
 

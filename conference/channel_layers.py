@@ -27,6 +27,10 @@ Redis only the members of other processes; group membership itself stays in Redi
 second process subscribed to the same group still gets every message. The group adds of
 sockets that connect together go to Redis together (one script call for those that asked
 while the previous call was out, `conference.batching.Batches`).
+
+Both layers let a consumer's dispatch loop ``attach`` its channel: its messages then go
+straight into an `conference.channel_inbox.Inbox` that the loop reads without a receive task
+per message (`conference.channels_dispatch`), under the same capacity rules.
 """
 
 from __future__ import annotations
@@ -36,6 +40,8 @@ import hashlib
 import logging
 import time
 import weakref
+from collections.abc import Callable
+from copy import deepcopy
 from typing import Any
 
 from channels.exceptions import ChannelFull
@@ -45,6 +51,7 @@ from redis import asyncio as aioredis
 from redis.exceptions import NoScriptError, RedisError
 
 from conference.batching import Batches
+from conference.channel_inbox import Inbox
 
 __all__ = ["MISSED", "InMemoryChannelLayer", "RedisChannelLayer", "raise_if_cancelled"]
 
@@ -93,10 +100,34 @@ class InMemoryChannelLayer(ChannelsInMemoryChannelLayer):
         super().__init__(*args, **kwargs)
         self._next_sweep = 0.0
         self._missed = _Missed()
+        self._attached: dict[str, Inbox] = {}
+
+    def attach(self, channel: str, wake: Callable[[], None]) -> Inbox:
+        """Deliver ``channel``'s messages into an inbox its reader pops (what was already
+        queued for it first); ``wake`` is called when a message arrives."""
+        inbox = Inbox(channel, capacity=self.get_capacity(channel), drop_oldest=False,
+                      missed=self._missed, wake=wake)
+        queue = self.channels.pop(channel, None)
+        while queue is not None and not queue.empty():
+            inbox.messages.append(queue.get_nowait()[1])
+        self._attached[channel] = inbox
+        return inbox
+
+    def detach(self, channel: str, inbox: Inbox) -> None:
+        """Stop delivering into ``inbox`` (its reader is gone; what it held is dropped)."""
+        if self._attached.get(channel) is inbox:
+            del self._attached[channel]
 
     async def send(self, channel: str, message: dict[str, Any]) -> None:
         """Channels' send; a full channel (whose message ``group_send`` then drops) is
         counted for its ``channel.missed`` notice."""
+        inbox = self._attached.get(channel)
+        if inbox is not None:
+            assert isinstance(message, dict), "message is not a dict"
+            self.require_valid_channel_name(channel)
+            if not inbox.put(deepcopy(message)):
+                raise ChannelFull(channel)
+            return
         try:
             await super().send(channel, message)
         except ChannelFull:
@@ -141,6 +172,10 @@ class InMemoryChannelLayer(ChannelsInMemoryChannelLayer):
             return
         expires = time.time() + self.expiry
         for channel in tuple(members):
+            inbox = self._attached.get(channel)
+            if inbox is not None:
+                inbox.put(dict(message))
+                continue
             queue = self.channels.get(channel)
             if queue is None:
                 queue = self.channels[channel] = asyncio.Queue(maxsize=self.get_capacity(channel))
@@ -169,6 +204,7 @@ class RedisChannelLayer(ChannelsRedisChannelLayer):
         self._local_channels: dict[str, tuple[int, asyncio.AbstractEventLoop]] = {}
         """Local channels in at least one group: how many groups, and the loop receiving."""
         self._inboxes: dict[str, asyncio.Queue[dict[str, Any]]] = {}
+        self._attached: dict[str, Inbox] = {}
         self._receivers = 0
         self._pump: asyncio.Task[None] | None = None
         self._missed = _Missed()
@@ -276,6 +312,10 @@ class RedisChannelLayer(ChannelsRedisChannelLayer):
     def _put(self, channel: str, message: dict[str, Any]) -> None:
         """Queue a message for a channel of this process; beyond the channel's capacity the
         oldest is dropped, as channels-redis does."""
+        attached = self._attached.get(channel)
+        if attached is not None:
+            attached.put(message)
+            return
         inbox = self._inboxes.get(channel)
         if inbox is None:
             inbox = self._inboxes[channel] = asyncio.Queue()
@@ -401,6 +441,36 @@ class RedisChannelLayer(ChannelsRedisChannelLayer):
                 del self._inboxes[channel]
             if self._receivers == 0:
                 self._stop_pump()
+
+    def attach(self, channel: str, wake: Callable[[], None]) -> Inbox | None:
+        """Deliver this process's ``channel`` (local deliveries and the pump's) into an inbox
+        its reader pops, what was already queued first; ``wake`` is called when a message
+        arrives. The pump runs while a channel is attached, as while one receives. None for a
+        channel that is not this process's (read it with ``receive``)."""
+        if not self._is_ours(channel):
+            return None
+        loop = asyncio.get_running_loop()
+        member = self._local_channels.get(channel)
+        if member is not None and member[1] is not loop:
+            self._local_channels[channel] = (member[0], loop)
+        inbox = Inbox(channel, capacity=self.get_capacity(channel), drop_oldest=True,
+                      missed=self._missed, wake=wake)
+        queued = self._inboxes.pop(channel, None)
+        while queued is not None and not queued.empty():
+            inbox.messages.append(queued.get_nowait())
+        self._attached[channel] = inbox
+        self._receivers += 1
+        self._start_pump(self.non_local_name(channel))
+        return inbox
+
+    def detach(self, channel: str, inbox: Inbox) -> None:
+        """Stop delivering into ``inbox`` (its reader is gone; what it held is dropped)."""
+        if self._attached.get(channel) is not inbox:
+            return
+        del self._attached[channel]
+        self._receivers -= 1
+        if self._receivers == 0:
+            self._stop_pump()
 
     async def _retrying(self, channel: str) -> dict[str, Any]:
         pause = 0.1

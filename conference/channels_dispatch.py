@@ -14,13 +14,23 @@ done dispatched in source order, a source's exception raised from the loop, ever
 cancelled and awaited on the way out, whatever ends it) and does the waiting with one done
 callback per read and one future per wait. :func:`install` puts it where
 ``channels.consumer.AsyncConsumer.__call__`` looks it up.
+
+A consumer's channel-layer source (``functools.partial(layer.receive, channel)``, as Channels
+builds it) whose layer can ``attach`` the channel is read from its
+`conference.channel_inbox.Inbox` instead of a receive task per message: a message that
+arrives while the consumer waits wakes it directly, and one that arrives while it is busy is
+popped when it is done. The socket's own source keeps its read task and goes first when both
+have a message, as in Channels.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
+
+from conference.channel_inbox import Inbox
 
 __all__ = ["await_many_dispatch", "install"]
 
@@ -31,6 +41,16 @@ async def await_many_dispatch(consumer_callables: Sequence[Callable[[], Awaitabl
                               dispatch: Callable[[Any], Awaitable[Any]]) -> None:
     """Read each callable's messages in turn and ``await dispatch(message)`` on each, as
     ``channels.utils.await_many_dispatch`` does."""
+    attachable = _attachable(consumer_callables)
+    if attachable is not None:
+        await _dispatch_attached(consumer_callables[0], *attachable, dispatch)
+    else:
+        await _dispatch_with_tasks(consumer_callables, dispatch)
+
+
+async def _dispatch_with_tasks(consumer_callables: Sequence[Callable[[], Awaitable[Any]]],
+                               dispatch: Callable[[Any], Awaitable[Any]]) -> None:
+    """One read task per source at a time, each source's messages in order."""
     loop = asyncio.get_running_loop()
     waiter: asyncio.Future[None] | None = None
 
@@ -65,6 +85,69 @@ async def await_many_dispatch(consumer_callables: Sequence[Callable[[], Awaitabl
                 await task
             except asyncio.CancelledError:
                 pass
+
+
+def _attachable(consumer_callables: Sequence[Callable[[], Awaitable[Any]]]
+                ) -> tuple[Any, str] | None:
+    """(layer, channel) when the sources are a socket's and a channel's of a layer that can
+    ``attach`` it (Channels' ``[receive, partial(layer.receive, channel_name)]``)."""
+    if len(consumer_callables) != 2:
+        return None
+    source = consumer_callables[1]
+    if not isinstance(source, functools.partial) or len(source.args) != 1 or source.keywords:
+        return None
+    layer = getattr(source.func, "__self__", None)
+    if getattr(source.func, "__name__", None) != "receive" or not hasattr(layer, "attach"):
+        return None
+    return layer, source.args[0]
+
+
+async def _dispatch_attached(receive: Callable[[], Awaitable[Any]], layer: Any, channel: str,
+                             dispatch: Callable[[Any], Awaitable[Any]]) -> None:
+    """The dispatch loop of a socket whose channel is attached to its layer."""
+    loop = asyncio.get_running_loop()
+    waiter: asyncio.Future[None] | None = None
+
+    def wake(_: Any = None) -> None:
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    inbox: Inbox | None = layer.attach(channel, wake)
+    if inbox is None:  # not a channel the layer can attach: Channels' way
+        await _dispatch_with_tasks([receive, functools.partial(layer.receive, channel)],
+                                   dispatch)
+        return
+
+    def start() -> asyncio.Future[Any]:
+        task = asyncio.ensure_future(receive())
+        task.add_done_callback(wake)
+        return task
+
+    task = start()
+    try:
+        while True:
+            if task.done():
+                result = task.result()
+                await dispatch(result)
+                task = start()
+                continue
+            message = inbox.pop()
+            if message is not None:
+                await dispatch(message)
+                continue
+            waiter = loop.create_future()
+            try:
+                await waiter
+            finally:
+                waiter = None
+    finally:
+        layer.detach(channel, inbox)
+        task.remove_done_callback(wake)
+        task.cancel()
+        try:
+            await task
+        except asyncio.CancelledError:
+            pass
 
 
 def install() -> None:
