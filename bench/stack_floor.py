@@ -18,17 +18,18 @@ measured 2026-12-04; the floor's own traffic is counted the same way with ``--wi
     frames the server receives: 8, 7.2 KB: rtc:join 85 B, rtc:createTransport x2 91 B,
       rtc:connectTransport x2 316 B, rtc:produce 713 B, rtc:consume 5375 B,
       rtc:resumeConsumer 123 B
-    frames the server sends: 39, 17.5 KB:
+    frames the server sends: 38, 17.3 KB (39 until session 10: the joiner's own
+    meeting.participantJoined):
       meeting.state x1 (510-2115 B, mean 1304: the meeting's sockets so far)
       replies x8: rtc:join 6056 B (5479-7504), rtc:createTransport x2 1438 B,
         rtc:connectTransport x2 73 B, rtc:produce 109 B, rtc:consume 1184 B,
         rtc:resumeConsumer 124 B
       group events: rtc:peerJoined x9 (131 B) and rtc:newProducer x9 (205 B) (one from each
-        other peer of the meeting), meeting.participantJoined x10 (222 B, one per join,
-        the joiner's own included), meeting.updated x1 (306 B), rtc:activeSpeaker x0.85 (89 B)
+        other peer of the meeting), meeting.participantJoined x9 (222 B, one per other
+        peer's join), meeting.updated x1 (306 B), rtc:activeSpeaker x0.85 (89 B)
 
 The canned servers send the same: ``meeting.state`` on connect; on rtc:join a group
-rtc:peerJoined (not to the joiner) and meeting.participantJoined (to everyone), and the
+rtc:peerJoined and meeting.participantJoined (neither to the joiner), and the
 meeting's first join a meeting.updated to everyone; on rtc:produce a group rtc:newProducer (not
 to the producer), and the meeting's first produce an rtc:activeSpeaker to everyone (1 a peer
 where the project sent 0.85). Servers measured, each fresh for each row:
@@ -36,8 +37,9 @@ where the project sent 0.85). Servers measured, each fresh for each row:
 * ``python floor``: daphne (started as bench/_server.py starts the project's: ``daphne -b
   127.0.0.1 -p PORT APP``, default options) + Channels' ``AsyncJsonWebsocketConsumer`` behind
   ``URLRouter``, group events by ``group_send`` on the project's in-memory channel layer, with
-  the project's changes to the stack as production runs them: the four patches of
-  ``conference.asgi`` (autobahn's logging, Channels' dispatch loop, Twisted's write, unmasking)
+  the project's changes to the stack as production runs them: the five patches of
+  ``conference.asgi`` (autobahn's logging, Channels' dispatch loop, Twisted's write, daphne's
+  send, unmasking)
   and the consumer's dispatch without a database-thread hop per message;
 * ``python floor, Channels' dispatch``: the same with Channels' own dispatch, which runs
   ``close_old_connections`` on the database thread before every message's handler (the project's

@@ -127,7 +127,7 @@ def answer(meeting_id: str, content: dict[str, Any]) -> tuple[str, list[Broadcas
         fields = {"peers": [{"producers": [{"id": p} for p in meeting.producers]}],
                   "routerRtpCapabilities": CAPABILITIES}
         events = [(EVENTS["rtc:peerJoined"], False),
-                  (EVENTS["meeting.participantJoined"], True)]
+                  (EVENTS["meeting.participantJoined"], False)]
         if not meeting.updated:
             meeting.updated = True
             events.append((EVENTS["meeting.updated"], True))

@@ -152,7 +152,9 @@ def _send(meeting_id: uuid.UUID | str, message: dict[str, Any]) -> None:
         logger.exception("meeting=%s broadcast of %s failed", meeting_id, message.get("event"))
 
 
-def broadcast_on_commit(meeting_id: uuid.UUID | str, event: str, data: dict[str, Any]) -> None:
-    """Send `event` to the meeting's group after the current transaction commits."""
-    message = group_message(event, data)
+def broadcast_on_commit(meeting_id: uuid.UUID | str, event: str, data: dict[str, Any], *,
+                        exclude: str | None = None) -> None:
+    """Send `event` to the meeting's group (but the channel ``exclude``) after the current
+    transaction commits."""
+    message = group_message(event, data, exclude=exclude)
     transaction.on_commit(lambda: _send(meeting_id, message))

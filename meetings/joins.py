@@ -12,7 +12,8 @@ requested user's row with everyone present in those meetings, the new rows, the 
 Each request is decided in its order as if it came alone after the ones before it: its refusal
 (access, ended, full) counts the joins written before it in the batch, and its ``meeting.state``
 snapshot lists them; the joins after it reach it as ``meeting.participantJoined`` events (its
-socket is in the meeting's group before it asks). A refusal or a lobby wait is that request's
+socket is in the meeting's group before it asks). The joining socket itself (``channel``) gets
+no event for its own join: its snapshot lists it. A refusal or a lobby wait is that request's
 outcome and changes nothing for the others. If the batch's transaction fails as a whole (a
 participant row created meanwhile by an invitation, a lost connection), each request is tried
 again alone, so one request's conflict never refuses another.
@@ -45,12 +46,15 @@ logger = logging.getLogger(__name__)
 class JoinRequest:
     """One socket's join: may ``user`` join the meeting, and write it when ``record`` (the
     user's first presence in this process). ``gate`` is called with the meeting inside the
-    transaction and may raise to hold the request back (the lobby)."""
+    transaction and may raise to hold the request back (the lobby). ``channel``: the joining
+    socket's, left out of its own ``meeting.participantJoined`` (the user's other sockets
+    get it)."""
 
     meeting_id: Any
     user: AbstractBaseUser
     record: bool
     gate: Callable[[Meeting], None] | None = None
+    channel: str | None = None
 
 
 JoinOutcome = tuple[selectors.JoinAccess, dict[str, Any]] | Exception
@@ -87,7 +91,8 @@ class _Writes:
     created: list[Participant] = field(default_factory=list)
     changed: dict[int, Participant] = field(default_factory=dict)
     started: dict[Any, Meeting] = field(default_factory=dict)
-    joined: list[Participant] = field(default_factory=list)
+    joined: list[tuple[Participant, str | None]] = field(default_factory=list)
+    """Each join written, with the joining socket's channel."""
 
 
 def participants_join(requests: Sequence[JoinRequest]) -> list[JoinOutcome]:
@@ -180,6 +185,7 @@ def _decide(request: JoinRequest, meeting: Meeting, rows: _MeetingRows,
         raise refusal
     if request.record:
         participant = _note_join(meeting, user, participant, rows, writes)
+        writes.joined.append((participant, request.channel))
     access = selectors.join_access(meeting=meeting, user=user, participant=participant)
     snapshot = {
         "type": "meeting.state",
@@ -212,7 +218,6 @@ def _note_join(meeting: Meeting, user: AbstractBaseUser, participant: Participan
         meeting.status = Meeting.Status.LIVE
         meeting.started_at = now
         writes.started[meeting.pk] = meeting
-    writes.joined.append(participant)
     return participant
 
 
@@ -236,8 +241,8 @@ def _write(writes: _Writes) -> None:
         events.broadcast_on_commit(meeting.id, events.MEETING_UPDATED,
                                    events.meeting_payload(meeting))
         signals.meeting_started.send(sender=Meeting, meeting=meeting)
-    for participant in writes.joined:
+    for participant, channel in writes.joined:
         logger.info("meeting=%s user=%s joined", participant.meeting_id, participant.user_id)
         signals.participant_joined.send(sender=Meeting, participant=participant)
         events.broadcast_on_commit(participant.meeting_id, events.PARTICIPANT_JOINED,
-                                   events.participant_payload(participant))
+                                   events.participant_payload(participant), exclude=channel)

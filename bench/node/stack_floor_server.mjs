@@ -45,7 +45,7 @@ function answer(meeting, content) {
 	case 'rtc:join':
 		meeting.joins += 1;
 		fields = { peers: [{ producers: meeting.producers.map((id) => ({ id })) }], routerRtpCapabilities: CAPABILITIES };
-		events.push([EVENTS['rtc:peerJoined'], false], [EVENTS['meeting.participantJoined'], true]);
+		events.push([EVENTS['rtc:peerJoined'], false], [EVENTS['meeting.participantJoined'], false]);
 		if (!meeting.updated) { meeting.updated = true; events.push([EVENTS['meeting.updated'], true]); }
 		break;
 	case 'rtc:createTransport':

@@ -250,7 +250,8 @@ EVENTS: dict[str, Event] = {event.name: event for event in (
           "...", SocketError),
     Event("meeting.state", "a socket that entered the meeting (once, first)",
           "the meeting and who is present", MeetingState),
-    Event("meeting.participantJoined", "everyone", "", ParticipantInfo),
+    Event("meeting.participantJoined", "everyone but the joining socket (its `meeting.state` "
+          "lists it)", "", ParticipantInfo),
     Event("meeting.participantLeft", "everyone", "", ParticipantInfo),
     Event("meeting.participantRemoved", "everyone (the removed user's sockets then close "
           "4403)", "", ParticipantInfo),

@@ -92,7 +92,8 @@ def _write_joins(entries: list[tuple[JoinFlow, bool]]) -> list[JoinOutcome]:
     outcomes in order (`meetings.joins.participants_join`), a lobby wait turned into
     `LobbyWait` with its lobby entry recorded."""
     requests = [JoinRequest(meeting_id=flow.conn.meeting_id, user=flow.conn.user,
-                            record=record, gate=flow.lobby_gate) for flow, record in entries]
+                            record=record, gate=flow.lobby_gate, channel=flow.conn.channel_name)
+                for flow, record in entries]
     outcomes = joins.participants_join(requests)
     for index, ((flow, _), outcome) in enumerate(zip(entries, outcomes, strict=True)):
         if isinstance(outcome, _Lobby):

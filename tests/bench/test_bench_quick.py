@@ -162,6 +162,6 @@ async def test_stack_floor_wire_counts_the_canned_servers_frames(run_bench):
     per_peer = {(f["dir"], f["frame"]): f["per_peer"] for f in figures["frames"]}
     assert per_peer[("server sends", "rtc:peerJoined")] == 9
     assert per_peer[("server sends", "rtc:newProducer")] == 9
-    assert per_peer[("server sends", "meeting.participantJoined")] == 10
-    assert figures["server_sends_per_peer"][0] == 39
+    assert per_peer[("server sends", "meeting.participantJoined")] == 9  # not its own
+    assert figures["server_sends_per_peer"][0] == 38
     assert figures["server_receives_per_peer"][0] == 8

@@ -140,6 +140,25 @@ async def test_join_and_leave_are_broadcast(
     assert left["data"]["username"] == "milo" and left["data"]["leftAt"]
 
 
+async def test_a_joiner_gets_others_joins_but_not_its_own(
+    ws_join, ws_receive_until, meeting, host_user, member_user, outsider_user
+):
+    """The joining socket's snapshot lists it, so it gets no participantJoined for its own
+    join; the sockets already there get it, and it gets the joins after its own."""
+    await database_sync_to_async(services.participant_invite)(
+        meeting=meeting, actor=host_user, username=outsider_user.username)
+    host = await ws_join(meeting.id, host_user)
+    member = await ws_join(meeting.id, member_user)
+    joined = await ws_receive_until(host, "meeting.participantJoined")
+    while joined["data"]["userId"] != member_user.pk:
+        joined = await ws_receive_until(host, "meeting.participantJoined")
+    third = await ws_join(meeting.id, outsider_user)
+    seen = await ws_receive_until(member, "meeting.participantJoined")
+    assert seen["data"]["userId"] == outsider_user.pk  # the first it gets is the next join's
+    assert await member.receive_nothing(timeout=0.3)
+    await third.disconnect()
+
+
 async def test_update_is_broadcast(ws_join, ws_receive_until, meeting, host_user, member_user):
     """A title change through the service reaches connected members as meeting.updated."""
     member = await ws_join(meeting.id, member_user)
