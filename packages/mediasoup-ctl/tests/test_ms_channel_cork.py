@@ -64,3 +64,21 @@ async def test_a_close_written_in_the_same_turn_as_others_still_reaches_the_work
     await pending
     dump = await worker.dump()
     assert not {r.id for r in routers} & set(dump["routerIds"])
+
+
+async def test_a_request_after_an_unanswered_close_is_written_at_once(worker, monkeypatch):
+    """A close (nobody awaits its reply) and then a request, as a checked close goes: both are
+    written in the turn that sends them (the request is not corked behind the close), the
+    request gets its reply, and the close's reply leaves nothing pending."""
+    keep = await worker.create_router(media_codecs=MEDIA_CODECS)
+    router = await worker.create_router(media_codecs=MEDIA_CODECS)
+    writes = _count_writes(worker.channel, monkeypatch)
+    await asyncio.sleep(0)
+    router.close()
+    task = asyncio.ensure_future(keep.dump())
+    await asyncio.sleep(0)  # the task runs up to its await on the reply
+    assert len(writes) == 2 and worker.channel._corked is None
+    assert (await task)["id"] == keep.id
+    assert router.id not in (await worker.dump())["routerIds"]
+    assert not worker.channel._pending and worker.channel._unawaited == 0
+    keep.close()

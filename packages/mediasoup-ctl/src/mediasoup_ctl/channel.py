@@ -121,6 +121,8 @@ class Channel:
         self._messages = MessageWriter()
         self._next_id = 0
         self._pending: dict[int, _Pending] = {}
+        self._unawaited = 0
+        """Pending requests nobody waits for (``request_nowait``: closes)."""
         self._handlers: dict[str, NotificationHandler] = {}
         self._buffer = b""
         self._read_fd: int | None = None
@@ -227,7 +229,15 @@ class Channel:
         pending = _Pending(request_id, method, future)
         pending_requests = self._pending
         pending_requests[request_id] = pending
-        self._write(data, len(pending_requests) == 1)
+        if future is None:
+            self._unawaited += 1
+            alone = len(pending_requests) == 1
+        else:
+            # A close still unanswered does not hold back the next awaited request: the
+            # worker is busy with it anyway (a close then a round trip, as a close that is
+            # checked goes, was corked a loop turn and woke the worker twice).
+            alone = len(pending_requests) - self._unawaited == 1
+        self._write(data, alone)
         return pending
 
     def notify(self, event: int, handler_id: str, body_type: int = 0, body: Body = None) -> None:
@@ -375,6 +385,8 @@ class Channel:
             logger.error("reply matches no request [pid:%s, id:%s]", self.pid, request_id)
             return
         future = pending.future
+        if future is None:
+            self._unawaited -= 1
         if table.bool(_RESPONSE.Accepted):
             if future is not None and not future.done():
                 future.set_result(Reply(table), now=now)
@@ -433,6 +445,7 @@ class Channel:
             return
         self.closed = True
         pending, self._pending = self._pending, {}
+        self._unawaited = 0
         if self._sweeper is not None:
             self._sweeper.cancel()
             self._sweeper = None
