@@ -79,12 +79,17 @@ async def _dispatch_with_tasks(consumer_callables: Sequence[Callable[[], Awaitab
                     tasks[index] = start(index)
     finally:
         for task in tasks:
-            task.remove_done_callback(wake)
-            task.cancel()
-            try:
-                await task
-            except asyncio.CancelledError:
-                pass
+            await _cancel_read(task, wake)
+
+
+async def _cancel_read(task: asyncio.Future[Any], wake: Callable[[Any], None]) -> None:
+    """Stop a source's pending read (its callback first) and wait until it has stopped."""
+    task.remove_done_callback(wake)
+    task.cancel()
+    try:
+        await task
+    except asyncio.CancelledError:
+        pass
 
 
 def _attachable(consumer_callables: Sequence[Callable[[], Awaitable[Any]]]
@@ -142,12 +147,7 @@ async def _dispatch_attached(receive: Callable[[], Awaitable[Any]], layer: Any, 
                 waiter = None
     finally:
         layer.detach(channel, inbox)
-        task.remove_done_callback(wake)
-        task.cancel()
-        try:
-            await task
-        except asyncio.CancelledError:
-            pass
+        await _cancel_read(task, wake)
 
 
 def install() -> None:

@@ -66,6 +66,16 @@ class _Stop(Exception):
     pass
 
 
+async def _reading(layer: Any) -> _Reader:
+    """A new channel in the group ``meeting.g``, its dispatch loop started and attached."""
+    channel = await layer.new_channel()
+    await layer.group_add("meeting.g", channel)
+    reader = _Reader(layer, channel)
+    reader.start()
+    await asyncio.sleep(0)
+    return reader
+
+
 def _no_receive(layer: Any) -> None:
     """Make the layer's receive fail: an attached channel must never be read through it."""
 
@@ -114,11 +124,8 @@ async def test_in_memory_full_inbox_refuses_and_the_consumer_is_told_it_missed_s
     """At the channel's capacity a send raises ChannelFull and a group message is dropped;
     the consumer gets one ``channel.missed`` notice after the messages still queued."""
     layer = InMemoryChannelLayer(capacity=2)
-    channel = await layer.new_channel()
-    await layer.group_add("meeting.g", channel)
-    reader = _Reader(layer, channel)
-    reader.start()
-    await asyncio.sleep(0)
+    reader = await _reading(layer)
+    channel = reader.channel
     try:
         await layer.send(channel, {"type": "meeting.event", "n": "slow"})
         await eventually(lambda: reader.seen == ["slow"], timeout=5, what="the slow one")
@@ -177,11 +184,8 @@ async def test_redis_local_and_remote_messages_reach_the_attached_channel():
     here = RedisChannelLayer(hosts=[REDIS_URL], prefix=prefix, max_connections=4)
     there = RedisChannelLayer(hosts=[REDIS_URL], prefix=prefix, max_connections=4)
     try:
-        channel = await here.new_channel()
-        await here.group_add("meeting.g", channel)
-        reader = _Reader(here, channel)
-        reader.start()
-        await asyncio.sleep(0)
+        reader = await _reading(here)
+        channel = reader.channel
         _no_receive(here)
         try:
             assert here._pump is not None and not here._pump.done()  # noqa: SLF001
@@ -206,13 +210,9 @@ async def test_redis_full_inbox_drops_the_oldest_and_tells_the_consumer():
     layer = RedisChannelLayer(hosts=[REDIS_URL], prefix=prefix, max_connections=4,
                               capacity=2)
     try:
-        channel = await layer.new_channel()
-        await layer.group_add("meeting.g", channel)
-        reader = _Reader(layer, channel)
-        reader.start()
-        await asyncio.sleep(0)
+        reader = await _reading(layer)
         try:
-            await layer.send(channel, {"type": "meeting.event", "n": "slow"})
+            await layer.send(reader.channel, {"type": "meeting.event", "n": "slow"})
             await eventually(lambda: reader.seen == ["slow"], timeout=5, what="slow one")
             for n in (1, 2, 3):
                 await layer.group_send("meeting.g", {"type": "meeting.event", "n": n})
