@@ -501,7 +501,9 @@ class RedisChannelLayer(ChannelsRedisChannelLayer):
 
         After a Redis failure the pump first puts this process's members back into their
         groups: a Redis that restarted empty has forgotten them, and other processes' group
-        sends would never reach them again (the sockets would stay open and deaf).
+        sends would never reach them again (the sockets would stay open and deaf). A message
+        that cannot be read is logged and skipped: the pump must not end while channels are
+        attached, since they have no receive of their own that would start it again.
         """
         pause = 0.1
         failed = False
@@ -518,6 +520,13 @@ class RedisChannelLayer(ChannelsRedisChannelLayer):
                 failed = True
                 logger.warning("channel layer receive failed [channel:%s]: %r; retrying in %.1fs",
                                real_channel, error, pause)
+                await asyncio.sleep(pause)
+                pause = min(self.receive_retry_max, pause * 2)
+                continue
+            except Exception:  # a message that cannot be read: skipped, the pump goes on
+                raise_if_cancelled()
+                logger.exception("channel layer: a message for this process could not be read "
+                                 "[channel:%s]; skipped", real_channel)
                 await asyncio.sleep(pause)
                 pause = min(self.receive_retry_max, pause * 2)
                 continue

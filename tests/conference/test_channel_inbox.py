@@ -242,3 +242,34 @@ async def test_a_layer_that_cannot_attach_is_read_as_channels_reads_it():
         await eventually(lambda: reader.seen == ["plain"], timeout=5, what="the message")
     finally:
         await reader.stop()
+
+
+async def test_redis_a_message_that_cannot_be_read_does_not_stop_the_pump():
+    """A message from another process that cannot be read (deserialising it raises) is
+    skipped and logged; the pump goes on, and the attached consumer gets the next message
+    (nobody's receive would start the pump again: attached channels have none)."""
+    prefix = f"conference-test-inbox-{uuid.uuid4().hex[:10]}"
+    here = RedisChannelLayer(hosts=[REDIS_URL], prefix=prefix, max_connections=4)
+    there = RedisChannelLayer(hosts=[REDIS_URL], prefix=prefix, max_connections=4)
+    real = here.deserialize
+    calls: list[bytes] = []
+
+    def deserialize(data: bytes) -> Any:
+        calls.append(data)
+        if len(calls) == 1:
+            raise ValueError("malformed")
+        return real(data)
+
+    here.deserialize = deserialize
+    try:
+        reader = await _reading(here)
+        try:
+            await there.group_send("meeting.g", {"type": "meeting.event", "n": "lost"})
+            await eventually(lambda: calls, timeout=5, what="the bad message read")
+            await there.group_send("meeting.g", {"type": "meeting.event", "n": "next"})
+            await eventually(lambda: reader.seen == ["next"], timeout=5, what="the next one")
+        finally:
+            await reader.stop()
+    finally:
+        await here.flush()
+        await there.flush()
