@@ -166,8 +166,8 @@ class MeetingConsumer(AsyncJsonWebsocketConsumer):
 
     @classmethod
     async def encode_json(cls, content: Any) -> str:
-        """``json.dumps(content)``, with a join reply's router capabilities encoded once per
-        router (`rtc.websocket.reply_text`)."""
+        """The JSON text of ``content`` (`rtc.websocket.frame_json`), with a join reply's
+        router capabilities encoded once per router (`rtc.websocket.reply_text`)."""
         return reply_text(content)
 
     async def send_event(self, event: str, data: dict[str, Any]) -> None:

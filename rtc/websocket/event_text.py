@@ -10,9 +10,10 @@ the same frame. :func:`event_text` remembers the last few encodings by the ident
 
 from __future__ import annotations
 
-import json
 from collections import OrderedDict
 from typing import Any
+
+from rtc.websocket.frame_json import dumps
 
 __all__ = ["event_text"]
 
@@ -24,12 +25,12 @@ _cache: OrderedDict[int, tuple[dict[str, Any], str, str]] = OrderedDict()
 
 
 def event_text(event: str, data: dict[str, Any]) -> str:
-    """``json.dumps({"type": event, "data": data})``, computed once per ``data`` object."""
+    """``dumps({"type": event, "data": data})``, computed once per ``data`` object."""
     key = id(data)
     hit = _cache.get(key)
     if hit is not None and hit[0] is data and hit[1] == event:
         return hit[2]
-    text = json.dumps({"type": event, "data": data})
+    text = dumps({"type": event, "data": data})
     _cache[key] = (data, event, text)
     if len(_cache) > CACHED:
         _cache.popitem(last=False)

@@ -11,7 +11,6 @@ reply with its requestId, never a crash and never internal details.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from typing import TYPE_CHECKING, Any
@@ -20,6 +19,7 @@ from conference import log_context
 from conference.errors import ApplicationError, ErrorCode
 from conference.outage import UNAVAILABLE_MESSAGE, is_database_outage
 from rtc.operations import metrics
+from rtc.websocket import frame_json
 from rtc.websocket.envelope import (
     CloseCode,
     ProtocolError,
@@ -59,8 +59,8 @@ async def decode_frame(conn: MeetingConsumer, text_data: str | None,
         await conn.send_json(error_reply(None, "Message too large.", ErrorCode.INVALID))
         return _NOTHING
     try:
-        content = json.loads(text_data)
-    except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
+        content = frame_json.loads(text_data)
+    except ValueError:  # frame_json.DecodeError, absurdly deep nesting included
         await conn.send_json(error_reply(None, "Malformed JSON.", ErrorCode.INVALID))
         return _NOTHING
     if not allowed:

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from rtc.websocket import event_text as module
+from rtc.websocket import frame_json
 from rtc.websocket.event_text import event_text
 
 
@@ -15,13 +16,13 @@ def test_one_encoding_per_event_and_the_same_frame_as_before(monkeypatch):
     (``{"type", "data"}``); another data object with equal content is encoded afresh; the
     cache stays bounded."""
     calls = []
-    real = json.dumps
+    real = frame_json.dumps
 
     def counting(obj, *args, **kwargs):
         calls.append(obj)
         return real(obj, *args, **kwargs)
 
-    monkeypatch.setattr(module.json, "dumps", counting)
+    monkeypatch.setattr(module, "dumps", counting)
     data = {"peerId": "p1", "displayName": "Ada"}
     texts = {event_text("rtc:peerJoined", data) for _ in range(10)}
     assert texts == {real({"type": "rtc:peerJoined", "data": data})}

@@ -1,14 +1,14 @@
 """A join reply's router capabilities are encoded once per router (`rtc.websocket.reply_text`),
-and every frame's text stays exactly ``json.dumps`` of the message."""
+and every frame's text stays exactly the encoder's (`rtc.websocket.frame_json`) of the message."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
 
 from rtc.websocket import consumer as consumer_module
+from rtc.websocket import frame_json
 from rtc.websocket import reply_text as module
 from rtc.websocket.reply_text import reply_text
 
@@ -23,21 +23,21 @@ def _joined(caps: dict[str, Any], name: str) -> dict[str, Any]:
 
 def test_the_text_is_json_dumps_and_the_capabilities_are_encoded_once(monkeypatch):
     """Join replies sharing one capabilities object encode it once, each reply's text equal
-    to ``json.dumps`` of it (unicode, a client's string that looks like a stand-in, a
+    to the encoder's text of it (unicode, a client's string that looks like a stand-in, a
     request id or none); other frames and capabilities that are not an object are encoded
     plainly; the cache stays bounded."""
     caps = {"codecs": [{"kind": "audio", "mimeType": "audio/opus", "clockRate": 48000,
                         "parameters": {"useinbandfec": 1}, "rtcpFeedback": []}],
             "headerExtensions": [{"uri": "urn:x", "preferredId": 1, "preferredEncrypt": False}]}
     encoded: list[Any] = []
-    real = json.dumps
+    real = frame_json.dumps
 
     def counting(obj: Any, *args: Any, **kwargs: Any) -> str:
         if obj is caps:
             encoded.append(obj)
         return real(obj, *args, **kwargs)
 
-    monkeypatch.setattr(module.json, "dumps", counting)
+    monkeypatch.setattr(module, "dumps", counting)
     names = ["Ada", "Zoë ☃", '"rtc-capabilities-' + "0" * 32 + '"', module._QUOTED[1:-1] + "x"]
     for name in names * 3:
         content = _joined(caps, name)
@@ -61,7 +61,7 @@ def test_the_text_is_json_dumps_and_the_capabilities_are_encoded_once(monkeypatc
 async def test_sockets_send_the_same_join_frames(rtc_client, meeting, host_user, member_user,
                                                 monkeypatch):
     """Two peers join one call over the meeting socket (the outgoing check on): both join
-    replies are the text ``json.dumps`` gives, with the router's capabilities, encoded once
+    replies are the encoder's text, with the router's capabilities, encoded once
     for the two."""
     frames: list[tuple[Any, str]] = []
 
@@ -72,8 +72,8 @@ async def test_sockets_send_the_same_join_frames(rtc_client, meeting, host_user,
 
     monkeypatch.setattr(consumer_module, "reply_text", spy)
     encoded: list[Any] = []
-    real = json.dumps
-    monkeypatch.setattr(module.json, "dumps", lambda obj, *a, **k: (
+    real = frame_json.dumps
+    monkeypatch.setattr(module, "dumps", lambda obj, *a, **k: (
         encoded.append(obj), real(obj, *a, **k))[1])
     host = await rtc_client(meeting, host_user)
     member = await rtc_client(meeting, member_user)
@@ -86,5 +86,5 @@ async def test_sockets_send_the_same_join_frames(rtc_client, meeting, host_user,
     caps = joins[0][0]["data"]["routerRtpCapabilities"]
     assert joins[1][0]["data"]["routerRtpCapabilities"] is caps
     assert all(text == real(content) for content, text in frames)
-    assert host.joined["routerRtpCapabilities"] == json.loads(real(caps))
+    assert host.joined["routerRtpCapabilities"] == frame_json.loads(real(caps))
     assert sum(obj is caps for obj in encoded) == 1

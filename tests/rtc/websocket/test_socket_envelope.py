@@ -60,6 +60,8 @@ async def test_malformed_requests_get_error_with_request_id(joined, ws_request, 
     "raw",
     [
         "not json",
+        '{"type": "ping", "requestId": "nan", "data": {"x": NaN}}',
+        '{"type": "ping", "requestId": "surrogate", "data": {"x": "\\ud800"}}',
         json.dumps([1, 2, 3]),
         json.dumps({"type": "ping", "requestId": "x" * 65}),
         json.dumps({"type": "ping", "requestId": 7}),
