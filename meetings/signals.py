@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from django.dispatch import Signal
 
-__all__ = ["meeting_ended", "meeting_started", "participant_joined", "participant_left"]
+__all__ = ["joins_writing", "meeting_ended", "meeting_started", "participant_joined",
+           "participant_left"]
 
 meeting_started = Signal()
 """The first participant joined a scheduled meeting: it is live now."""
@@ -20,3 +21,7 @@ participant_joined = Signal()
 """A participant's connection to the meeting was recorded as present."""
 participant_left = Signal()
 """A present participant was recorded as gone."""
+joins_writing = Signal()
+"""A batch of joins (`meetings.joins`) is about to send its ``meeting_started`` and
+``participant_joined`` signals; keyword ``meeting_ids``, each meeting once. A receiver that
+looks something up per meeting for those signals can look it up for all of them at once."""

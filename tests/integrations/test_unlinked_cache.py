@@ -79,3 +79,29 @@ async def test_track_events_of_an_unlinked_meeting_make_no_database_trip(meeting
     events.emit_soon(meeting.id, events.TRACK_PUBLISHED, {})
     assert not events._pending
     await asyncio.sleep(0)
+
+
+@pytest.mark.django_db
+def test_a_batch_of_joins_looks_its_meetings_up_in_one_query(hooked, host_user):
+    """A batch of joins starting four meetings, one of them linked to a webhook integration:
+    one query finds the three unlinked ones (each would have taken its own), the linked one is
+    read for each of its events and gets both deliveries, the others none."""
+    from meetings import services as meeting_services
+    from meetings.joins import JoinRequest, participants_join
+
+    meetings = [meeting_services.meeting_create(host=host_user, title=f"Call {n}")
+                for n in range(4)]
+    services.link_meeting(integration=hooked.integration, meeting=meetings[2])
+    events.unlinked.clear()
+    with CaptureQueriesContext(connection) as queries:
+        outcomes = participants_join([JoinRequest(meeting_id=m.id, user=host_user, record=True)
+                                      for m in meetings])
+    assert not [o for o in outcomes if isinstance(o, Exception)]
+    lookups = [q["sql"] for q in queries.captured_queries
+               if q["sql"].startswith("SELECT") and "integrations_integrationmeeting" in q["sql"]]
+    assert len(lookups) == 3, lookups  # the batch's, then the linked meeting's two events
+    assert all(events.unlinked.known(m.id) for m in meetings if m is not meetings[2])
+    assert not events.unlinked.known(meetings[2].id)
+    stored = WebhookDelivery.objects.order_by("pk").values_list("meeting_id", "event_type")
+    assert list(stored) == [(meetings[2].id, events.MEETING_STARTED),
+                            (meetings[2].id, events.PARTICIPANT_JOINED)]
