@@ -61,7 +61,8 @@ async def decode_frame(conn: MeetingConsumer, text_data: str | None,
     try:
         content = frame_json.loads(text_data)
     except ValueError:  # frame_json.DecodeError, absurdly deep nesting included
-        await conn.send_json(error_reply(None, "Malformed JSON.", ErrorCode.INVALID))
+        await conn.send_json(error_reply(frame_json.request_id_of_refused(text_data),
+                                         "Malformed JSON.", ErrorCode.INVALID))
         return _NOTHING
     if not allowed:
         await conn.send_json(error_reply(

@@ -60,8 +60,7 @@ async def test_malformed_requests_get_error_with_request_id(joined, ws_request, 
     "raw",
     [
         "not json",
-        '{"type": "ping", "requestId": "nan", "data": {"x": NaN}}',
-        '{"type": "ping", "requestId": "surrogate", "data": {"x": "\\ud800"}}',
+        '{"type": "ping", "requestId": "\\ud800", "data": {"x": NaN}}',
         json.dumps([1, 2, 3]),
         json.dumps({"type": "ping", "requestId": "x" * 65}),
         json.dumps({"type": "ping", "requestId": 7}),
@@ -74,6 +73,21 @@ async def test_unparseable_frames_get_error_without_request_id(joined, raw):
     reply = await _next_reply(joined)
     assert reply["code"] == "invalid"
     assert "requestId" not in reply
+
+
+@pytest.mark.parametrize("raw", [
+    '{"type": "ping", "requestId": "nan", "data": {"x": NaN}}',
+    '{"type": "ping", "requestId": "surrogate", "data": {"x": "\\ud800"}}',
+    '{"type": "ping", "requestId": "big", "data": {"x": 1e999}}',
+])
+async def test_frames_json_accepts_but_the_decoder_refuses_keep_their_request_id(joined, raw):
+    """NaN, a lone surrogate, an infinite number: refused as malformed JSON, the reply
+    carrying the requestId a Python client's ``json.dumps`` wrote with them."""
+    await joined.send_to(text_data=raw)
+    reply = await _next_reply(joined)
+    assert reply["code"] == "invalid"
+    assert reply["error"] == "Malformed JSON."
+    assert reply["requestId"] == json.loads(raw)["requestId"]
 
 
 async def test_binary_frames_are_refused(joined):
