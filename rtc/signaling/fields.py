@@ -117,7 +117,6 @@ def boolean(data: Mapping[str, Any], key: str, default: bool) -> bool:
     return value
 
 
-
 _PASSED_MAX = 128
 _passed: dict[tuple[bytes, int, int, int, int], None] = {}
 """Values that passed :func:`check_json`, by their ``marshal`` bytes and the bounds: a
