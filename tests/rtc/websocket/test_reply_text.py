@@ -21,7 +21,7 @@ def _joined(caps: dict[str, Any], name: str) -> dict[str, Any]:
         "resumed": False, "iceServers": [], "recording": {"active": False}}}
 
 
-def test_the_text_is_json_dumps_and_the_capabilities_are_encoded_once(monkeypatch):
+def test_the_text_is_the_encoders_and_the_capabilities_are_encoded_once(monkeypatch):
     """Join replies sharing one capabilities object encode it once, each reply's text equal
     to the encoder's text of it (unicode, a client's string that looks like a stand-in, a
     request id or none); other frames and capabilities that are not an object are encoded
