@@ -9,7 +9,7 @@ message is `{"type": "meeting.event", "event": <name>, "data": {...}}`, which
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
+import collections
 import logging
 import threading
 import uuid
@@ -99,38 +99,76 @@ def group_message(
     return message
 
 
-# The last broadcast handed to each event loop: the next one waits for it, so a loop sends
-# its meetings' events in the order the database committed them.
-_tails: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, concurrent.futures.Future[None]] = (
-    weakref.WeakKeyDictionary()
-)
-_tails_lock = threading.Lock()
+class _LoopSends:
+    """The broadcasts database threads handed to one event loop, sent there in the order the
+    database committed them by one task at a time: a batch of a hundred joins commits a
+    hundred ``meeting.participantJoined`` at once, which cost one wake-up of the loop and one
+    task, not a task each chained to the one before it."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.pending: collections.deque[tuple[Any, str, dict[str, Any]]] = collections.deque()
+        self.draining = False
+        self.task: asyncio.Task[None] | None = None
+
+    def add(self, meeting_id: uuid.UUID | str, group: str, message: dict[str, Any]) -> None:
+        """From any thread: queue one broadcast; the loop is woken for the first of a run."""
+        with _sends_lock:
+            self.pending.append((meeting_id, group, message))
+            if self.draining:
+                return
+            self.draining = True
+        try:
+            self.loop.call_soon_threadsafe(self._start)
+        except RuntimeError:  # the loop closed meanwhile: nobody is left to tell
+            with _sends_lock:
+                self.draining = False
+                self.pending.clear()
+
+    def _start(self) -> None:
+        self.task = self.loop.create_task(self._drain())
+
+    async def _drain(self) -> None:
+        try:
+            while True:
+                with _sends_lock:
+                    if not self.pending:
+                        self.draining = False
+                        return
+                    items = list(self.pending)
+                    self.pending.clear()
+                for meeting_id, group, message in items:
+                    await _deliver(meeting_id, group, message)
+        finally:
+            with _sends_lock:
+                self.draining = False
 
 
-async def _send_in_order(
-    previous: concurrent.futures.Future[None] | None, group: str, message: dict[str, Any]
-) -> None:
-    if previous is not None:
-        await asyncio.wait([asyncio.wrap_future(previous)])
+async def _deliver(meeting_id: uuid.UUID | str, group: str, message: dict[str, Any]) -> None:
+    """One broadcast on a serving loop: this process's members at once, the others' (Redis)
+    right after in order (``group_send_soon``), so no broadcast waits for Redis; a failure is
+    logged."""
     layer = get_channel_layer()
-    if layer is not None:
-        await layer.group_send(group, message)
+    if layer is None:
+        return
+    send = getattr(layer, "group_send_soon", None) or layer.group_send
+    try:
+        await send(group, message)
+    except Exception:
+        logger.exception("meeting=%s broadcast of %s failed", meeting_id, message.get("event"))
 
 
-def _report(
-    meeting_id: uuid.UUID | str, event: Any, future: concurrent.futures.Future[None]
-) -> None:
-    if not future.cancelled() and future.exception() is not None:
-        logger.error("meeting=%s broadcast of %s failed", meeting_id, event,
-                     exc_info=future.exception())
+_loop_sends: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopSends] = (
+    weakref.WeakKeyDictionary())
+_sends_lock = threading.Lock()
 
 
 def _send(meeting_id: uuid.UUID | str, message: dict[str, Any]) -> None:
     """Send to the meeting's group; a failure is logged, never raised.
 
     Called from a consumer's database thread, the send is handed to that consumer's event loop
-    and the thread goes on at once: waiting for a busy loop to deliver it would hold the one
-    thread every consumer's database work queues on.
+    (`_LoopSends`) and the thread goes on at once: waiting for a busy loop to deliver it would
+    hold a thread that other sockets' database work queues on.
     """
     layer = get_channel_layer()
     if layer is None:
@@ -138,12 +176,11 @@ def _send(meeting_id: uuid.UUID | str, message: dict[str, Any]) -> None:
     group = meeting_group_name(meeting_id)
     loop = calling_loop()
     if loop is not None:
-        with _tails_lock:
-            future = asyncio.run_coroutine_threadsafe(
-                _send_in_order(_tails.get(loop), group, message), loop)
-            _tails[loop] = future
-        future.add_done_callback(
-            lambda done: _report(meeting_id, message.get("event"), done))
+        with _sends_lock:
+            sends = _loop_sends.get(loop)
+            if sends is None:
+                sends = _loop_sends[loop] = _LoopSends(loop)
+        sends.add(meeting_id, group, message)
         return
     try:
         async_to_sync(layer.group_send)(group, message)
