@@ -209,7 +209,7 @@ class RedisChannelLayer(ChannelsRedisChannelLayer):
         self._pump: asyncio.Task[None] | None = None
         self._missed = _Missed()
         self._group_adds: Batches[tuple[str, str], None] = Batches(
-            self._add_together, max_size=GROUP_ADD_BATCH)
+            self._add_together, max_size=GROUP_ADD_BATCH, concurrency=2)
         self._remote_sends: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop,
                                                       _RemoteSends] = weakref.WeakKeyDictionary()
 

@@ -39,7 +39,8 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 from django.db import close_old_connections
 
-__all__ = ["bind_calling_loop", "calling_loop", "db_call", "db_threads", "shutdown"]
+__all__ = ["bind_calling_loop", "calling_loop", "db_batches_out", "db_call", "db_threads",
+           "shutdown"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -74,6 +75,14 @@ def calling_loop() -> asyncio.AbstractEventLoop | None:
 def db_threads() -> int:
     """How many database threads calls run on; 0: Channels' single database thread."""
     return int(getattr(settings, "DB_THREADS", 0))
+
+
+def db_batches_out() -> int:
+    """How many batches of database work (`conference.batching.Batches`) may be out at once:
+    two where calls run on threads with connections of their own (one batch's trip overlaps
+    the other's wait for the event loop), one on Channels' single database thread, where a
+    second batch would only queue behind the first, smaller."""
+    return 2 if db_threads() > 1 else 1
 
 
 def _pool() -> ThreadPoolExecutor:

@@ -52,7 +52,8 @@ async def _acquire_together(items: list[_Acquisition]) -> list[int | Exception]:
     return outcomes
 
 
-_acquisitions: Batches[_Acquisition, int] = Batches(_acquire_together, max_size=ACQUIRE_BATCH)
+_acquisitions: Batches[_Acquisition, int] = Batches(_acquire_together, max_size=ACQUIRE_BATCH,
+                                                    concurrency=2)
 """Socket counts taken together (`conference.batching.Batches`): on the hour a few hundred
 sockets open in a second, and one Redis script call each queued them on the connection pool."""
 

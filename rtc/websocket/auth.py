@@ -27,7 +27,7 @@ from django.apps import apps
 from django.contrib.auth.models import AnonymousUser
 
 from conference.batching import Batches
-from conference.db_threads import db_call
+from conference.db_threads import db_batches_out, db_call
 from conference.errors import ErrorCode
 from conference.outage import UNAVAILABLE, UNAVAILABLE_MESSAGE, is_database_outage
 from rtc.websocket.envelope import CloseCode
@@ -117,7 +117,8 @@ async def _lookup_tokens(keys: list[str]) -> list[Any]:
     return [users.get(key) or AnonymousUser() for key in keys]
 
 
-_token_lookups: Batches[str, Any] = Batches(_lookup_tokens, max_size=TOKEN_BATCH)
+_token_lookups: Batches[str, Any] = Batches(_lookup_tokens, max_size=TOKEN_BATCH,
+                                            concurrency=db_batches_out)
 """Token lookups, made together when they arrive together: in a burst of sockets (200 users
 opening their sockets in the same second) a few trips to the database thread instead of one
 per socket, which would otherwise queue with the joins."""

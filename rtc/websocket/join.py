@@ -28,13 +28,14 @@ from typing import TYPE_CHECKING, Any
 from collab import lobby
 from collab.lobby_socket import LobbyWait
 from conference.batching import Batches
-from conference.db_threads import db_call
+from conference.db_threads import db_batches_out, db_call
 from conference.errors import ApplicationError, ErrorCode
 from conference.outage import UNAVAILABLE, UNAVAILABLE_MESSAGE, is_database_outage
 from meetings import joins
 from meetings.joins import JoinOutcome, JoinRequest
 from meetings.models import Meeting
 from meetings.selectors import JoinAccess
+from rtc.cluster import local_node
 from rtc.lifecycle import shutdown
 from rtc.policy.attendance import attendance
 from rtc.services.config import limits
@@ -111,12 +112,14 @@ JOIN_BATCH_MAX = 100
 rows)."""
 
 _joins: Batches[tuple[JoinFlow, bool], tuple[JoinAccess, dict[str, Any]]] = Batches(
-    _write_joins, max_size=JOIN_BATCH_MAX)
+    _write_joins, max_size=JOIN_BATCH_MAX, concurrency=db_batches_out)
 """The join's database trips, taken together (`conference.batching.Batches`): a socket that
 asks while a batch is being written waits for the next batch, which writes every join that
 piled up in one transaction; in a burst the joins share their statements and their commit
 instead of queueing one by one on the database thread, and at a steady rate each join goes
-at once, alone."""
+at once, alone. On PostgreSQL two batches may be out at once (each locks its meetings' rows in
+the same order, so they cannot deadlock; one that needs the other's meetings waits for its
+commit and then sees its joins)."""
 
 
 def _join_meeting(flow: JoinFlow, record: bool) -> Awaitable[tuple[JoinAccess, dict[str, Any]]]:
@@ -154,7 +157,7 @@ class JoinFlow:
         if shutdown.shutting_down():
             await conn.close(code=int(CloseCode.SHUTTING_DOWN))
             return
-        refusal = self.session.take_slot() or await self.session.take_shared_slot()
+        refusal = self.session.take_slot()
         if refusal is not None:
             await self.refuse(refusal, CloseCode.TOO_MANY_SOCKETS)
             return
@@ -164,22 +167,44 @@ class JoinFlow:
             await self.refuse_busy()
             return
         try:
-            await self.enter()
+            if local_node() is None:
+                refusal, subscribed = None, await self._subscribe()
+            else:  # two Redis trips that do not depend on each other, side by side: the
+                # cluster's count of the socket and the meeting's group
+                refusal, subscribed = await asyncio.gather(self.session.take_shared_slot(),
+                                                           self._subscribe())
+            if refusal is not None:
+                if subscribed:
+                    await self.session.discard_group()
+                await self.refuse(refusal, CloseCode.TOO_MANY_SOCKETS)
+                return
+            if not subscribed:
+                await self.refuse_busy()
+                return
+            await self.enter(subscribed=True)
         finally:
             connects_in_progress.leave()
 
-    async def enter(self) -> None:
-        """Enter the meeting: its group, the presence record, the ``meeting.state`` snapshot
-        (or a close with the refusal's code). Right after connecting, or once admitted from
-        the lobby. A failure of Redis or of the database is a refusal the client is told about
-        (``server_busy``, close 4529), never an unhandled error."""
-        conn, session = self.conn, self.session
-        # Subscribe before recording the join, so no event after the join can be missed.
+    async def _subscribe(self) -> bool:
+        """Join the meeting's group (before the join is recorded, so no event after the join
+        can be missed); False, logged, when the channel layer failed."""
+        conn = self.conn
         try:
             await conn.channel_layer.group_add(conn.group_name, conn.channel_name)
         except Exception:
             logger.exception("meeting=%s user=%s could not join the meeting's group",
                              conn.meeting_id, conn.user.pk)
+            return False
+        return True
+
+    async def enter(self, *, subscribed: bool = False) -> None:
+        """Enter the meeting: its group (unless ``subscribed`` already), the presence record,
+        the ``meeting.state`` snapshot (or a close with the refusal's code). Right after
+        connecting, or once admitted from the lobby. A failure of Redis or of the database is
+        a refusal the client is told about (``server_busy``, close 4529), never an unhandled
+        error."""
+        conn, session = self.conn, self.session
+        if not subscribed and not await self._subscribe():
             await self.refuse_busy()
             return
         first = session.hold_attendance()
