@@ -155,7 +155,8 @@ async def test_concurrent_first_joins_on_two_nodes_give_one_call(cluster: Cluste
 
 async def test_socket_limits_count_across_nodes(cluster: Cluster) -> None:
     """RTC_MAX_SOCKETS_PER_USER is 3 on every node: erin's sockets on three nodes fill it, a
-    fourth on any node is refused with 4430, and closing one makes room on another node."""
+    fourth on any node is refused with 4430 (and is not left in the meeting's group), and
+    closing one makes room on another node."""
     from bots.signaling import Refused
 
     meeting = cluster.meeting("limits")
@@ -164,6 +165,10 @@ async def test_socket_limits_count_across_nodes(cluster: Cluster) -> None:
         with pytest.raises(Refused) as refused:
             await cluster.client(0, meeting, "erin")
         assert refused.value.close_code == 4430
+        # Its group add went to Redis beside its count: the refused socket left the group.
+        with cluster.redis as client:
+            groups = list(client.scan_iter(f"*group:meeting.{meeting}"))
+            assert len(groups) == 1 and client.zcard(groups[0]) == 3
         await sockets.pop().close()
 
         async def another() -> Any:
