@@ -135,3 +135,69 @@ def test_the_unpatched_reactor_gives_the_same_bytes():
     assert plain["intact"] and plain["received"] == plain["total"]
     assert plain["add_writer_small"] == 1
     assert plain["lost"] and plain["lost"][0] in ("ConnectionLost", "ConnectionDone")
+
+
+TURN_SCRIPT = r"""
+import asyncio, json, socket
+from twisted.internet import asyncioreactor
+loop = asyncio.new_event_loop()
+asyncio.set_event_loop(loop)
+asyncioreactor.install(loop)
+from twisted.internet import protocol, reactor, tcp
+from conference import twisted_write
+twisted_write.install()
+
+sends = []
+real = tcp.Connection.writeSomeData
+def counting(self, data):
+    sends.append(bytes(data))
+    return real(self, data)
+tcp.Connection.writeSomeData = counting
+result = {}
+
+class Sender(protocol.Protocol):
+    def connectionMade(self):
+        self.transport.write(b"first|")
+        result["sent_at_once"] = [s.decode() for s in sends]
+        for n in range(5):
+            self.transport.write(b"more%d|" % n)
+        result["sends_in_turn"] = len(sends)
+        loop.call_soon(self.next_turn)
+
+    def next_turn(self):
+        result["sends_after_turn"] = len(sends)
+        result["second_send"] = sends[1].decode() if len(sends) > 1 else None
+        # A turn that ends with a close: what it wrote goes out before the close.
+        self.transport.write(b"again|")
+        self.transport.write(b"last|")
+        self.transport.loseConnection()
+
+class Factory(protocol.ServerFactory):
+    protocol = Sender
+
+port = reactor.listenTCP(0, Factory(), interface="127.0.0.1")
+
+async def read_all():
+    reader, writer = await asyncio.open_connection("127.0.0.1", port.getHost().port)
+    result["received"] = (await reader.read()).decode()
+    reactor.stop()
+
+loop.call_soon(lambda: asyncio.ensure_future(read_all()))
+reactor.run()
+print(json.dumps(result))
+"""
+
+
+def test_the_frames_after_the_first_of_a_turn_go_out_together_at_its_end():
+    """The first write of a turn is sent at once; the five after it in the same turn wait
+    for the turn's end and go in one send, in order; a turn ending with loseConnection still
+    delivers what it wrote, before the close."""
+    done = subprocess.run([sys.executable, "-c", TURN_SCRIPT], cwd=ROOT, capture_output=True,
+                          text=True, timeout=30, check=False)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["sent_at_once"] == ["first|"]
+    assert result["sends_in_turn"] == 1
+    assert result["sends_after_turn"] == 2
+    assert result["second_send"] == "more0|more1|more2|more3|more4|"
+    assert result["received"] == "first|more0|more1|more2|more3|more4|again|last|"
