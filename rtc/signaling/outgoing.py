@@ -3,9 +3,11 @@
 Why: the reply and event models (`rtc.signaling.replies`, `rtc.signaling.events`) are only
 worth their documents if they say what the server really sends. With the setting
 ``SIGNALING_CHECK_OUTGOING`` on (the tests turn it on; production leaves it off) each meeting
-socket's ASGI ``send`` is wrapped (:meth:`OutgoingCheck.wrap`, decided once per socket in
+socket's ASGI ``send`` is wrapped (:meth:`OutgoingCheck.checked`, decided once per socket in
 `rtc.websocket.consumer.MeetingConsumer.__call__`, so a socket without the check pays nothing
-per message). Each text frame is then read back and checked:
+per message), and the socket shows it each frame it receives (:meth:`OutgoingCheck.saw`; its
+``receive`` is left as the server gave it, whose queue the dispatch loop reads directly,
+`conference.channels_dispatch`). Each text frame is then read back and checked:
 
 * an event ``{"type", "data"}``: its type is in :data:`EVENTS`, its data fits its model;
 * a success reply ``{"requestId"?, "data"}``: the request it answers (the frames the socket
@@ -42,7 +44,6 @@ violations: list[str] = []
 """Every refused frame of this process, in words (the tests' guard reads and clears it)."""
 
 Send = Callable[[dict[str, Any]], Awaitable[None]]
-Receive = Callable[[], Awaitable[dict[str, Any]]]
 
 
 class UndeclaredMessage(Exception):
@@ -152,14 +153,8 @@ class OutgoingCheck:
             return self.by_id.get(request_id)
         return self.last
 
-    def wrap(self, receive: Receive, send: Send) -> tuple[Receive, Send]:
-        """``receive`` and ``send`` of an ASGI socket, watched and checked."""
-
-        async def watched_receive() -> dict[str, Any]:
-            message = await receive()
-            if message.get("type") == "websocket.receive" and message.get("text"):
-                self.saw(message["text"])
-            return message
+    def checked(self, send: Send) -> Send:
+        """An ASGI socket's ``send`` whose text frames are checked before they go."""
 
         async def checked_send(message: dict[str, Any]) -> None:
             text = message.get("text") if message.get("type") == "websocket.send" else None
@@ -167,4 +162,4 @@ class OutgoingCheck:
                 check_frame(text, self.request_type(text))
             await send(message)
 
-        return watched_receive, checked_send
+        return checked_send

@@ -56,6 +56,8 @@ class MeetingConsumer(AsyncJsonWebsocketConsumer):
     group_name: str
     join_grant: Any = None
     """The verified join token (set by `rtc.websocket.auth`), None for a Django login."""
+    outgoing_check: outgoing.OutgoingCheck | None = None
+    """With ``SIGNALING_CHECK_OUTGOING``: the check of the frames this socket sends."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -97,7 +99,8 @@ class MeetingConsumer(AsyncJsonWebsocketConsumer):
         With ``SIGNALING_CHECK_OUTGOING`` (the tests) every frame it sends is checked against
         its declared model (`rtc.signaling.outgoing`); decided here, once per socket."""
         if outgoing.enabled():
-            receive, send = outgoing.OutgoingCheck().wrap(receive, send)
+            self.outgoing_check = outgoing.OutgoingCheck()
+            send = self.outgoing_check.checked(send)
         try:
             await super().__call__(scope, receive, send)
         finally:
@@ -148,6 +151,8 @@ class MeetingConsumer(AsyncJsonWebsocketConsumer):
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         """A frame of a joined socket: counted, size-checked and decoded
         (`rtc.websocket.requests.decode_frame`), then served."""
+        if self.outgoing_check is not None and text_data:
+            self.outgoing_check.saw(text_data)
         if not self.joined:
             return
         content = await decode_frame(self, text_data, bytes_data)

@@ -4,6 +4,7 @@ what Channels' own delivers, in the same order, and ends as it ends."""
 from __future__ import annotations
 
 import asyncio
+import functools
 from typing import Any
 
 import pytest
@@ -102,3 +103,40 @@ def test_install_makes_channels_consumers_use_it():
     """After ``install`` (conference.asgi runs it), Channels' consumers look up the lean loop."""
     channels_dispatch.install()
     assert channels_consumer.await_many_dispatch is channels_dispatch.await_many_dispatch
+
+
+async def test_frames_queued_on_the_socket_are_dispatched_without_a_read_task_each():
+    """An attached socket whose receive is a queue's ``get`` (daphne's): frames already queued
+    are dispatched in the same turn, in order, alternating with the channel's messages, with
+    no read task per frame; a read task waits only when both are empty, and picks up the
+    next frame."""
+    from conference.channel_layers import InMemoryChannelLayer
+
+    layer = InMemoryChannelLayer()
+    channel = await layer.new_channel()
+    frames: asyncio.Queue[Any] = asyncio.Queue()
+    for n in range(3):
+        frames.put_nowait(f"frame{n}")
+    await layer.send(channel, {"type": "event", "n": 0})
+    await layer.send(channel, {"type": "event", "n": 1})
+    seen: list[Any] = []
+    tasks_before = len(asyncio.all_tasks())
+    reads_started: list[int] = []
+
+    async def dispatch(message: Any) -> None:
+        seen.append(message if isinstance(message, str) else message["n"])
+        reads_started.append(len(asyncio.all_tasks()) - tasks_before)
+
+    loop_task = asyncio.ensure_future(channels_dispatch.await_many_dispatch(
+        [frames.get, functools.partial(layer.receive, channel)], dispatch))
+    await asyncio.sleep(0)
+    assert seen == ["frame0", 0, "frame1", 1, "frame2"]  # one turn, no read in between
+    assert max(reads_started) == 1  # the dispatch loop's own task, no read task
+    frames.put_nowait("frame3")  # the waiting read takes it
+    await eventually(lambda: seen[-1] == "frame3", timeout=5, what="the next frame")
+    await layer.send(channel, {"type": "event", "n": 2})
+    await eventually(lambda: seen[-1] == 2, timeout=5, what="the next event")
+    loop_task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await loop_task
+    assert not frames._getters  # noqa: SLF001 - the waiting read was cancelled
