@@ -29,7 +29,7 @@ from typing import Any
 from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from conference import log_context
+from conference import log_context, twisted_write
 from meetings import events
 from meetings.selectors import JoinAccess
 from rtc.lifecycle import shutdown
@@ -174,6 +174,13 @@ class MeetingConsumer(AsyncJsonWebsocketConsumer):
         """The JSON text of ``content`` (`rtc.websocket.frame_json`), with a join reply's
         router capabilities encoded once per router (`rtc.websocket.reply_text`)."""
         return reply_text(content)
+
+    async def send_reply(self, reply: dict[str, Any]) -> None:
+        """A reply frame, sent at once with whatever this turn queued before it on the socket
+        (`conference.twisted_write.urgently`): the client waits for it before its next
+        request, and the end of a busy turn can be tens of milliseconds away."""
+        with twisted_write.urgently():
+            await self.send_json(reply)
 
     async def send_event(self, event: str, data: dict[str, Any]) -> None:
         """Push `{"type": event, "data": data}` to this client."""

@@ -52,20 +52,20 @@ async def decode_frame(conn: MeetingConsumer, text_data: str | None,
         await conn.leave_and_close(CloseCode.TOO_MANY_REQUESTS)
         return _NOTHING
     if text_data is None:
-        await conn.send_json(
+        await conn.send_reply(
             error_reply(None, "Binary frames are not supported.", ErrorCode.INVALID))
         return _NOTHING
     if len(text_data) > max_message_chars():
-        await conn.send_json(error_reply(None, "Message too large.", ErrorCode.INVALID))
+        await conn.send_reply(error_reply(None, "Message too large.", ErrorCode.INVALID))
         return _NOTHING
     try:
         content = frame_json.loads(text_data)
     except ValueError:  # frame_json.DecodeError, absurdly deep nesting included
-        await conn.send_json(error_reply(frame_json.request_id_of_refused(text_data),
+        await conn.send_reply(error_reply(frame_json.request_id_of_refused(text_data),
                                          "Malformed JSON.", ErrorCode.INVALID))
         return _NOTHING
     if not allowed:
-        await conn.send_json(error_reply(
+        await conn.send_reply(error_reply(
             request_id_of(content), "Too many messages, slow down.", ErrorCode.LIMIT))
         return _NOTHING
     return content
@@ -82,12 +82,12 @@ async def serve_request(conn: MeetingConsumer, content: Any) -> None:
     try:
         request = parse_envelope(content, known_types=registry.types)
     except ProtocolError as error:
-        await conn.send_json(error_reply(error.request_id, error.message, str(error.code)))
+        await conn.send_reply(error_reply(error.request_id, error.message, str(error.code)))
         return
     conn.session.note_request(request.type)
     handler = registry.get(request.type)
     if handler is None:  # unregistered between validation and dispatch
-        await conn.send_json(
+        await conn.send_reply(
             error_reply(request.request_id, "Unknown message type.", ErrorCode.UNKNOWN_TYPE))
         return
     started = time.perf_counter()
@@ -109,4 +109,4 @@ async def serve_request(conn: MeetingConsumer, content: Any) -> None:
         reply = success_reply(request.request_id, data or {})
     metrics.observe_request(request.type, reply, time.perf_counter() - started)
     log_context.note_reply(reply)
-    await conn.send_json(reply)
+    await conn.send_reply(reply)

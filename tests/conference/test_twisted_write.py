@@ -167,6 +167,12 @@ class Sender(protocol.Protocol):
     def next_turn(self):
         result["sends_after_turn"] = len(sends)
         result["second_send"] = sends[1].decode() if len(sends) > 1 else None
+        # A reply (written urgently) goes at once, with what the turn queued before it.
+        self.transport.write(b"event|")
+        self.transport.write(b"event2|")
+        with twisted_write.urgently():
+            self.transport.write(b"reply|")
+        result["urgent_send"] = sends[-1].decode()
         # A turn that ends with a close: what it wrote goes out before the close.
         self.transport.write(b"again|")
         self.transport.write(b"last|")
@@ -190,7 +196,8 @@ print(json.dumps(result))
 
 def test_the_frames_after_the_first_of_a_turn_go_out_together_at_its_end():
     """The first write of a turn is sent at once; the five after it in the same turn wait
-    for the turn's end and go in one send, in order; a turn ending with loseConnection still
+    for the turn's end and go in one send, in order; a write made urgently (a reply) goes at
+    once with what its turn queued before it; a turn ending with loseConnection still
     delivers what it wrote, before the close."""
     done = subprocess.run([sys.executable, "-c", TURN_SCRIPT], cwd=ROOT, capture_output=True,
                           text=True, timeout=30, check=False)
@@ -200,4 +207,6 @@ def test_the_frames_after_the_first_of_a_turn_go_out_together_at_its_end():
     assert result["sends_in_turn"] == 1
     assert result["sends_after_turn"] == 2
     assert result["second_send"] == "more0|more1|more2|more3|more4|"
-    assert result["received"] == "first|more0|more1|more2|more3|more4|again|last|"
+    assert result["urgent_send"] == "event2|reply|"
+    assert result["received"] == (
+        "first|more0|more1|more2|more3|more4|event|event2|reply|again|last|")

@@ -11,7 +11,7 @@ from rtc.websocket.consumer import MeetingConsumer
 CHANNELS_HOOKS = {"__init__", "__call__", "dispatch", "connect", "close", "disconnect",
                   "receive", "receive_json"}
 """What Channels calls (``dispatch`` kept without its per-message connection check)."""
-CONNECTION = {"send_event", "broadcast", "leave_and_close"}
+CONNECTION = {"send_event", "send_reply", "broadcast", "leave_and_close"}
 """What handlers, the shutdown and the session use of a connection."""
 GROUP_MESSAGES = {"meeting_event", "lobby_decision", "channel_missed"}
 """The channel layer's messages to the socket."""
