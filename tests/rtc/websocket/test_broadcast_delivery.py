@@ -133,3 +133,41 @@ async def test_in_memory_layer_tells_a_channel_that_lost_messages():
     await layer.group_send("g", {"type": "x", "n": 9})
     assert await asyncio.wait_for(layer.receive(channel), 5) == {"type": "x", "n": 9}
     assert not layer._missed.counts
+
+
+async def test_a_failed_broadcast_is_logged_and_the_next_ones_still_go(meeting, monkeypatch,
+                                                                      caplog):
+    """One broadcast of a run failing in the layer is logged; the broadcasts after it in the
+    same run are still delivered, in order."""
+    layer = get_channel_layer()
+    channel = await layer.new_channel()
+    await layer.group_add(events.meeting_group_name(meeting.id), channel)
+    original = layer.group_send
+
+    async def failing_once(group, message):
+        if message["data"].get("n") == 1:
+            raise ConnectionError("layer down")
+        await original(group, message)
+
+    monkeypatch.setattr(layer, "group_send", failing_once)
+    monkeypatch.setattr(layer, "group_send_soon", failing_once, raising=False)
+
+    def send_three() -> None:
+        for n in range(3):
+            events._send(meeting.id, events.group_message("meeting.updated", {"n": n}))
+
+    await db_call(send_three)()
+    received = [await asyncio.wait_for(layer.receive(channel), 5) for _ in range(2)]
+    assert [m["data"]["n"] for m in received] == [0, 2]
+    assert "broadcast of meeting.updated failed" in caplog.text
+
+
+def test_a_broadcast_for_a_closed_loop_is_dropped_quietly(meeting):
+    """A database thread handing a broadcast to a loop that has closed meanwhile: nothing
+    raised, nothing left queued for that loop."""
+    loop = asyncio.new_event_loop()
+    sends = events._LoopSends(loop)
+    loop.close()
+    sends.add(meeting.id, events.meeting_group_name(meeting.id),
+              events.group_message("meeting.updated", {"n": 1}))
+    assert not sends.pending and not sends.draining
