@@ -85,6 +85,7 @@ SLOW: tuple[str, ...] = (
     "tests/rtc/websocket/test_socket_limits.py::test_bad_socket_limit_stops_the_start_up",
     "tests/conference/test_twisted_write.py::test_small_frames_go_out_without_waiting_for_writability",
     "tests/conference/test_twisted_write.py::test_the_unpatched_reactor_gives_the_same_bytes",
+    "tests/conference/test_twisted_write.py::test_the_frames_after_the_first_of_a_turn_go_out_together",
     # a fuzzer: about 15 s per role
     "tests/security/test_sec_api_schema_fuzz.py::",
 )
