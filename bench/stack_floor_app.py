@@ -45,6 +45,9 @@ from channels.generic.websocket import (  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.urls import path  # noqa: E402
 
+from conference import twisted_write  # noqa: E402  (installed below unless STOCK is 1)
+from rtc.websocket import frame_json  # noqa: E402
+
 __all__ = ["REPLY_SIZES", "EVENT_SIZES", "STATE_SIZE", "application", "raw_application"]
 
 # Bytes on the wire of each frame the project's daphne sends one peer in a 200-peer burst of
@@ -184,9 +187,15 @@ class FloorConsumer(_Dispatch, AsyncJsonWebsocketConsumer):  # type: ignore[misc
     async def disconnect(self, code: int) -> None:
         await self.channel_layer.group_discard(self.group_name, self.channel_name)
 
+    @classmethod
+    async def decode_json(cls, text_data: str) -> Any:
+        """The frame read as the project reads it (`rtc.websocket.frame_json`, orjson)."""
+        return frame_json.loads(text_data)
+
     async def receive_json(self, content: dict[str, Any], **kwargs: Any) -> None:
         reply, events = answer(self.meeting_id, content)
-        await self.send(text_data=reply)
+        with twisted_write.urgently():  # as the project sends its replies
+            await self.send(text_data=reply)
         for text, to_self in events:
             await self.channel_layer.group_send(self.group_name, {
                 "type": "meeting.event", "text": text,
@@ -202,7 +211,7 @@ class HandshakeConsumer(_Dispatch, AsyncWebsocketConsumer):  # type: ignore[misc
 
 
 if STOCK != "1":
-    from conference import autobahn_logging, channels_dispatch, twisted_write, ws_send, ws_unmask
+    from conference import autobahn_logging, channels_dispatch, ws_send, ws_unmask
 
     autobahn_logging.install()
     channels_dispatch.install()
