@@ -64,12 +64,17 @@ def install() -> None:
 
     buffered = tcp.Connection.write
 
-    def send_now(self: Any, data: bytes) -> None:
+    def send_now(self: Any, data: bytes) -> bool:
+        """Send ``data``; what the kernel did not take goes to Twisted's buffered path.
+        True when all of it went."""
         sent = self.writeSomeData(data)
         if isinstance(sent, Exception) or sent <= 0:
             buffered(self, data)
-        elif sent < len(data):
+            return False
+        if sent < len(data):
             buffered(self, data[sent:])
+            return False
+        return True
 
     def flush(self: Any) -> None:
         """The end of the turn: send what the turn's later writes left in the buffer."""
@@ -101,18 +106,14 @@ def install() -> None:
                 or type(data) is not bytes or not data):
             buffered(self, data)
             return
-        sent = self.writeSomeData(data)
-        if isinstance(sent, Exception) or sent <= 0:
-            buffered(self, data)
-        elif sent < len(data):
-            buffered(self, data[sent:])
-        else:
-            try:
-                loop = asyncio.get_running_loop()
-            except RuntimeError:  # a reactor that is not asyncio's: no turn to wait for
-                return
-            self._coalescing = True
-            loop.call_soon(flush, self)
+        if not send_now(self, data):
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # a reactor that is not asyncio's: no turn to wait for
+            return
+        self._coalescing = True
+        loop.call_soon(flush, self)
 
     write.__doc__ = ("Send at once when nothing is buffered; later writes of the same turn "
                      "together at its end; else Twisted's buffered write.")
