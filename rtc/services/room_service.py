@@ -169,7 +169,7 @@ class RoomService(MediaRequests):
             worker, router = await self.mediasoup.create_router(
                 app_data={"meetingId": meeting_id})
             room = Room(meeting_id=meeting_id, worker=worker, router=router, capacity=capacity)
-            await self.spread.attach_observer(room)
+            self.spread.open_observer(room)
             self._rooms[meeting_id] = room
             logger.info("room opened [meeting:%s, router:%s, worker:%s]", meeting_id, router.id,
                         worker.pid)

@@ -207,6 +207,9 @@ class Room:
     router: Router
     capacity: int
     observer: ActiveSpeakerObserver | None = None
+    observer_opening: asyncio.Task[Any] | None = None
+    """The speaker observer being created for a room just opened (the first join's reply
+    does not wait for it; an audio producer does)."""
     peers: dict[str, Peer] = field(default_factory=dict)
     producer_owner: dict[str, Peer] = field(default_factory=dict)
     """producer id → the peer that owns it, for every open producer of the room (read it;

@@ -78,6 +78,15 @@ class RouterSpread:
         self._attach_dynacast(room)
         await self._attach_speaker_observer(room)
 
+    def open_observer(self, room: Room) -> None:
+        """:meth:`attach_observer` for a room just opened, without waiting for the worker:
+        the first join's reply (and the joins of the meeting waiting for its room) need no
+        speaker observer, only its audio producers do (:meth:`observe_audio` waits for it).
+        Its request is sent on the loop's next turn, before any request of the joined peer
+        can be read, so the worker still creates it before the call's first producer."""
+        self._attach_dynacast(room)
+        room.observer_opening = self._start_task(self._attach_speaker_observer(room))
+
     async def _attach_speaker_observer(self, room: Room) -> None:
         """The ActiveSpeakerObserver on the room's (primary) router."""
         router = room.router
@@ -86,7 +95,11 @@ class RouterSpread:
                 interval=ACTIVE_SPEAKER_INTERVAL_MS)
         except Exception as exc:  # the call works without speaker detection
             logger.warning("no active speaker observer [meeting:%s]: %s", room.meeting_id, exc)
-            room.observer = None
+            if room.router is router:
+                room.observer = None
+            return
+        if room.router is not router:  # the call moved to another router meanwhile
+            observer.close()
             return
         room.observer = observer
 
@@ -313,6 +326,9 @@ class RouterSpread:
     async def observe_audio(self, room: Room, producer: Producer) -> None:
         """Add an audio producer to the room's speaker observer (piped to its router first);
         a failure only costs speaker detection."""
+        opening = room.observer_opening
+        if opening is not None and not opening.done():
+            await asyncio.wait((opening,))  # a failure is logged there and leaves no observer
         if room.observer is None:
             return
         try:

@@ -6,7 +6,9 @@ Connect: the socket is accepted and then, if the user may not join, closed with 
 (`rtc.websocket.envelope.CloseCode`), so browsers see why. Before any database work a signed-in
 socket takes a slot in the per-user and per-address socket counts (its `rtc.websocket.session
 .SocketSession`; 4430 when either is full), and a place among the set-ups in progress
-(:data:`connects_in_progress`; 4529 ``server_busy`` beyond ``RTC_MAX_PENDING_CONNECTS``). Then
+(:data:`connects_in_progress`; 4529 ``server_busy`` beyond ``RTC_MAX_PENDING_CONNECTS``). On a
+cluster the meeting's placement starts then too (`rtc.cluster.node.Node.place_ahead`), beside
+the socket's Redis and database trips, for the ``rtc:join`` the browser sent as it opened. Then
 it enters (:meth:`JoinFlow.enter`): the meeting's group first, then one database trip (access,
 role, capacity, presence, the snapshot), shared with the sockets joining at the same moment
 (:data:`_joins`), then ``meeting.state``; or it waits in the lobby
@@ -167,10 +169,13 @@ class JoinFlow:
             await self.refuse_busy()
             return
         try:
-            if local_node() is None:
+            node = local_node()
+            if node is None:
                 refusal, subscribed = None, await self._subscribe()
-            else:  # two Redis trips that do not depend on each other, side by side: the
-                # cluster's count of the socket and the meeting's group
+            else:  # the Redis trips that do not depend on each other, side by side: the
+                # meeting's placement (for the rtc:join the browser sent as the socket
+                # opened), the cluster's count of the socket and the meeting's group
+                node.place_ahead(str(conn.meeting_id))
                 refusal, subscribed = await asyncio.gather(self.session.take_shared_slot(),
                                                            self._subscribe())
             if refusal is not None:

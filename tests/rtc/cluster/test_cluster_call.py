@@ -153,6 +153,31 @@ async def test_concurrent_first_joins_on_two_nodes_give_one_call(cluster: Cluste
             await asyncio.gather(a.close(), b.close())
 
 
+async def test_a_socket_places_its_meeting_before_its_join(cluster: Cluster) -> None:
+    """The meeting's placement starts when its first socket is accepted (beside the socket's
+    own Redis and database trips): the meeting has its owner (the least loaded node) before
+    any ``rtc:join``, and the joins of sockets on two nodes end in one call on that owner."""
+    meeting = cluster.meeting("placed ahead")
+    first = await cluster.client(1, meeting, "bob")
+    try:
+        deadline = asyncio.get_running_loop().time() + 5
+        while cluster.owner(meeting) is None and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.05)
+        owner = cluster.owner(meeting)
+        assert owner in cluster.node_ids()
+        second = await cluster.client(2, meeting, "carol")
+        try:
+            joined = await second.request("rtc:join", {"displayName": "carol"})
+            assert joined["peers"] == []
+            await first.request("rtc:join", {"displayName": "bob"})
+            await second.wait_event("rtc:peerJoined")
+            assert cluster.owner(meeting) == owner
+        finally:
+            await second.close()
+    finally:
+        await first.close()
+
+
 async def test_socket_limits_count_across_nodes(cluster: Cluster) -> None:
     """RTC_MAX_SOCKETS_PER_USER is 3 on every node: erin's sockets on three nodes fill it, a
     fourth on any node is refused with 4430 (and is not left in the meeting's group), and

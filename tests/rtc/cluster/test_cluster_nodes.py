@@ -205,7 +205,8 @@ async def test_the_owner_places_its_calls_without_redis_while_its_lease_surely_h
     """A join on the node whose call it is asks Redis nothing while its claim or last
     heartbeat is less than half a lease old; the other node still asks Redis (and gets the
     owner). When the owner's heartbeat can no longer write (Redis unreachable for it), a
-    stalled beat, a drain or a closed room, the owner asks Redis again."""
+    stalled beat or a drain, the owner asks Redis again; a closed room keeps its claim only
+    for the rest of the window (no heartbeat renews a meeting without a room)."""
     meeting = str(uuid.uuid4())
     assert await pair.a.place(meeting) == "a-node"
     await pair.a.service._room_for(meeting, 10)
@@ -226,7 +227,10 @@ async def test_the_owner_places_its_calls_without_redis_while_its_lease_surely_h
     await pair.a.heartbeat()
     assert pair.a.owns(meeting)
     await pair.a.service.close_rooms(reason="test", meeting_ids={meeting})
-    assert meeting not in pair.a.service.rooms and not pair.a.owns(meeting)
+    assert meeting not in pair.a.service.rooms and pair.a.owns(meeting)
+    assert await pair.b.place(meeting) == "a-node"  # the owner key still stands in Redis
+    await pair.a.heartbeat()  # renews the meetings with a room here: not this one
+    assert not pair.a.owns(meeting)
     other = str(uuid.uuid4())
     assert await pair.a.place(other) == "a-node"
     await pair.a.service._room_for(other, 10)
@@ -238,15 +242,37 @@ async def test_the_owner_places_its_calls_without_redis_while_its_lease_surely_h
 async def test_joins_of_a_new_call_asking_together_share_one_placement(
         pair: Pair, monkeypatch: pytest.MonkeyPatch) -> None:
     """Ten first joins of a meeting with no call yet ask at once: one claim goes to Redis,
-    all ten get its owner; the next join after it asks again (no call here: no sure owner)."""
+    all ten get its owner; the next join after it asks nothing (the claim is this node's
+    and surely stands for half a lease); another node's joins ask Redis and get it too."""
     meeting = str(uuid.uuid4())
     asked = _count_claims(pair.a, monkeypatch)
     owners = await asyncio.gather(*(pair.a.place(meeting) for _ in range(10)))
     assert owners == ["a-node"] * 10
     assert asked == [meeting]
     assert await pair.a.place(meeting) == "a-node"
-    assert asked == [meeting, meeting]
+    assert asked == [meeting]
     assert pair.a._placing == {}
+    assert await pair.b.place(meeting) == "a-node"
+
+
+async def test_a_placement_made_ahead_is_shared_by_the_join_and_lapses_without_a_room(
+        manual_clock: ManualClock, pair: Pair, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``place_ahead`` (a socket was accepted) starts the claim without waiting; a join asking
+    while it is out shares it, and one asking after it asks Redis nothing. Once the window
+    passed with no room opened here (its socket refused, say), the claim is no longer sure
+    and the next join asks Redis again."""
+    meeting = str(uuid.uuid4())
+    asked = _count_claims(pair.a, monkeypatch)
+    pair.a.place_ahead(meeting)
+    assert meeting in pair.a._placing and asked == []  # started, not yet sent
+    assert await pair.a.place(meeting) == "a-node"
+    assert asked == [meeting] and pair.a._placing == {}
+    pair.a.place_ahead(meeting)  # surely owned: nothing to do
+    assert pair.a._placing == {}
+    assert await pair.a.place(meeting) == "a-node" and asked == [meeting]
+    await manual_clock.advance(pair.a.sure_for + 0.2)  # heartbeats renew no room-less claim
+    assert not pair.a.owns(meeting)
+    assert await pair.a.place(meeting) == "a-node" and asked == [meeting, meeting]
 
 
 async def test_sockets_counted_at_once_are_decided_in_turn(pair: Pair) -> None:

@@ -301,3 +301,25 @@ async def test_dynacast_counts_the_consumers_on_other_routers(rtc_service: RoomS
     assert event == {"producerId": produced["id"], "maxSpatialLayer": 1, "spatialLayers": 3}
     for x in (host, viewer):
         await x.ok("rtc:leave")
+
+
+async def test_a_room_opens_without_waiting_for_its_speaker_observer(rtc_service: RoomService,
+                                                                     open_meeting):
+    """A room is open (its first join replies) while its speaker observer is still being
+    made on the worker; an observer finished for a router the call has left meanwhile (its
+    worker died) is closed, not installed over the call's current one."""
+    room = await rtc_service._room_for(str(open_meeting.id), 10)
+    opening = room.observer_opening
+    assert room.observer is None and opening is not None and not opening.done()
+    await opening
+    first, old_router = room.observer, room.router
+    assert first is not None and not first.closed
+    worker, router = await rtc_service.mediasoup.create_router()
+    rtc_service.spread.open_observer(room)
+    moving = room.observer_opening
+    await asyncio.sleep(0)  # its request is out, for the old router
+    room.set_primary(worker, router)  # the call moves before the worker answered
+    await moving
+    assert room.observer is first
+    assert list(old_router._rtp_observers.values()) == [first]  # the late one was closed
+    await rtc_service._close_room(room)
