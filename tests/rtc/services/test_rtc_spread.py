@@ -323,3 +323,20 @@ async def test_a_room_opens_without_waiting_for_its_speaker_observer(rtc_service
     assert room.observer is first
     assert list(old_router._rtp_observers.values()) == [first]  # the late one was closed
     await rtc_service._close_room(room)
+
+
+async def test_an_audio_producer_waits_for_the_speaker_observer_being_made(
+        rtc_service: RoomService, open_meeting, caplog: pytest.LogCaptureFixture) -> None:
+    """A producer handed to the speaker observer while a new room's observer is still being
+    made waits for it and goes to it (here the worker refuses an unknown producer: the call
+    goes on, a warning says so), instead of finding no observer and being left unheard."""
+    room = await rtc_service._room_for(str(open_meeting.id), 10)
+    assert room.observer is None and not room.observer_opening.done()
+
+    class Unknown:
+        id = "00000000-0000-4000-8000-000000000000"
+
+    await rtc_service.spread.observe_audio(room, Unknown())
+    assert room.observer_opening.done() and room.observer is not None
+    assert "active speaker observer refused producer" in caplog.text
+    await rtc_service._close_room(room)
