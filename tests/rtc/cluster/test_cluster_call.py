@@ -160,10 +160,8 @@ async def test_a_socket_places_its_meeting_before_its_join(cluster: Cluster) -> 
     meeting = cluster.meeting("placed ahead")
     first = await cluster.client(1, meeting, "bob")
     try:
-        deadline = asyncio.get_running_loop().time() + 5
-        while cluster.owner(meeting) is None and asyncio.get_running_loop().time() < deadline:
-            await asyncio.sleep(0.05)
-        owner = cluster.owner(meeting)
+        owner = await eventually(lambda: cluster.owner(meeting), timeout=5,
+                                 what="the meeting's owner before any rtc:join")
         assert owner in cluster.node_ids()
         second = await cluster.client(2, meeting, "carol")
         try:
