@@ -66,4 +66,6 @@ async def application(scope: dict[str, Any], receive: Any, send: Any) -> None:
 # walks only the objects of the calls themselves (bench/README.md, "scale curve").
 gc.collect()
 gc.freeze()
+young, middle, _ = gc.get_threshold()
+gc.set_threshold(young, middle, settings.GC_FULL_EVERY)
 

@@ -19,11 +19,12 @@ out cannot strand the next loop's callers.
 from __future__ import annotations
 
 import asyncio
+import threading
 import weakref
 from collections.abc import Awaitable, Callable
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
-__all__ = ["Batches"]
+__all__ = ["Batches", "ThreadBatches"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -99,3 +100,168 @@ class Batches(Generic[T, R]):
                 for _, future in queue.waiting:
                     future.cancel()
                 queue.waiting.clear()
+
+
+Offload = Callable[[Callable[..., Any]], Callable[..., Awaitable[Any]]]
+SyncRun = Callable[[list[T]], list["R | Exception"]]
+
+
+class _Runner:
+    """One trip of a drain to the worker thread: whether the thread began it, and whether
+    its drain gave up waiting for it (then the thread hands nothing back for a next trip)."""
+
+    __slots__ = ("abandoned", "started")
+
+    def __init__(self) -> None:
+        self.started = False
+        self.abandoned = False
+
+
+class _ThreadQueue(Generic[T, R]):
+    """One loop's waiting items and how many drains are out, shared with the worker threads
+    (under ``lock``)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.waiting: list[tuple[T, asyncio.Future[R]]] = []
+        self.running = 0
+
+
+class ThreadBatches(Generic[T, R]):
+    """:class:`Batches` for a synchronous ``run`` done on a worker thread (``offload`` turns a
+    function into an awaitable call on that thread: a database thread, `conference.db_threads
+    .db_call`), where the thread goes on with the next batch itself.
+
+    A :class:`Batches` hands each batch back to the event loop, which then sends the next; in a
+    burst that loop is saturated, and measured on SQLite the database thread sat idle about
+    20 ms after each batch before the loop's drain came back with the next one (bench/README.md,
+    session 13). Here the thread takes the items that piled up while its batch was out and runs
+    them at once, up to ``max_turns`` batches a trip (then the drain sends it again, so other
+    work queued for the same thread gets its turn). Each batch's outcomes go to its callers'
+    futures in one loop callback. ``between`` is called on the thread between two batches of a
+    trip (the connection tidying the offload does around a call)."""
+
+    def __init__(self, run: SyncRun[T, R], *, offload: Offload, max_size: int,
+                 concurrency: Concurrency = 1, max_turns: int = 8,
+                 between: Callable[[], None] | None = None) -> None:
+        self._run = run
+        self._offload = offload
+        self.max_size = max_size
+        self.max_turns = max_turns
+        self._concurrency = concurrency
+        self._between = between
+        self._queues: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop,
+                                                _ThreadQueue[T, R]] = weakref.WeakKeyDictionary()
+        self._drains: set[asyncio.Task[None]] = set()
+
+    def concurrency(self) -> int:
+        """How many trips may be out at once now (at least one)."""
+        limit = self._concurrency
+        return max(1, limit() if callable(limit) else limit)
+
+    async def submit(self, item: T) -> R:
+        """The item's outcome once its batch is done (raised when it is an exception)."""
+        loop = asyncio.get_running_loop()
+        queue = self._queues.get(loop)
+        if queue is None:
+            queue = self._queues[loop] = _ThreadQueue()
+        future: asyncio.Future[R] = loop.create_future()
+        with queue.lock:
+            queue.waiting.append((item, future))
+            start = queue.running < self.concurrency()
+            if start:
+                queue.running += 1
+        if start:
+            drain = loop.create_task(self._drain(loop, queue))
+            self._drains.add(drain)
+            drain.add_done_callback(self._drains.discard)
+        return await future
+
+    async def _drain(self, loop: asyncio.AbstractEventLoop, queue: _ThreadQueue[T, R]) -> None:
+        """Take a batch (on the loop, as :class:`Batches` does: the first item of a quiet
+        moment goes alone) and send it to the thread, which goes on with what piles up; again
+        when the thread stops after ``max_turns`` with items waiting."""
+        while True:
+            with queue.lock:
+                if not queue.waiting:  # another drain's thread took them
+                    queue.running -= 1
+                    return
+                batch = queue.waiting[:self.max_size]
+                del queue.waiting[:self.max_size]
+            runner = _Runner()
+            try:
+                more = await self._offload(self._trip)(loop, queue, runner, batch)
+            except BaseException as error:
+                self._give_up(queue, runner, batch, error)
+                if isinstance(error, asyncio.CancelledError):
+                    raise
+                return
+            if not more:
+                return
+
+    @staticmethod
+    def _give_up(queue: _ThreadQueue[T, R], runner: _Runner,
+                 batch: list[tuple[T, asyncio.Future[R]]], error: BaseException) -> None:
+        """The drain's trip failed before the thread began it (an executor shut down, the
+        drain cancelled while the trip queued): the batch's callers get the error (cancelled
+        for a cancellation), and so does what waits when no other drain is out. A trip its
+        thread already began goes on: it settles what it took and counts itself out."""
+        with queue.lock:
+            runner.abandoned = True
+            if runner.started:
+                return
+            queue.running -= 1
+            told = batch + ([] if queue.running else queue.waiting[:])
+            if not queue.running:
+                queue.waiting.clear()
+        cancelled = isinstance(error, asyncio.CancelledError)
+        for _, future in told:
+            if future.done():
+                continue
+            if cancelled:
+                future.cancel()
+            else:
+                future.set_exception(error)
+
+    def _trip(self, loop: asyncio.AbstractEventLoop, queue: _ThreadQueue[T, R],
+              runner: _Runner, batch: list[tuple[T, asyncio.Future[R]]]) -> bool:
+        """On the worker thread: ``batch``, then the items that piled up meanwhile, batch after
+        batch, at most ``max_turns``. True when it stopped with items waiting (its drain takes
+        the next batch, still counted out); False when it counted itself out."""
+        with queue.lock:
+            if runner.abandoned:
+                return False
+            runner.started = True
+        turns = 0
+        while True:
+            try:
+                if turns and self._between is not None:
+                    self._between()
+                outcomes: list[R | Exception] = self._run([item for item, _ in batch])
+            except Exception as error:  # the trip itself failed: every caller is told
+                outcomes = [error] * len(batch)
+            turns += 1
+            with queue.lock:
+                try:
+                    loop.call_soon_threadsafe(_settle, batch, outcomes)
+                except RuntimeError:  # the loop closed: nobody is left to tell
+                    queue.running -= 1
+                    return False
+                if not queue.waiting:
+                    queue.running -= 1
+                    return False
+                if turns >= self.max_turns and not runner.abandoned:
+                    return True
+                batch = queue.waiting[:self.max_size]
+                del queue.waiting[:self.max_size]
+
+
+def _settle(batch: list[tuple[Any, asyncio.Future[Any]]], outcomes: list[Any]) -> None:
+    """On the loop: each caller of a batch gets its outcome (unless it gave up waiting)."""
+    for (_, future), outcome in zip(batch, outcomes, strict=True):
+        if future.done():
+            continue
+        if isinstance(outcome, Exception):
+            future.set_exception(outcome)
+        else:
+            future.set_result(outcome)

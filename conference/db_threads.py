@@ -34,16 +34,20 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ParamSpec, TypeVar
 
+import channels.db
 from asgiref.sync import SyncToAsync
 from channels.db import database_sync_to_async
 from django.conf import settings
 from django.db import close_old_connections
 
-__all__ = ["bind_calling_loop", "calling_loop", "db_batches_out", "db_call", "db_threads",
-           "shutdown"]
+from conference.batching import SyncRun, ThreadBatches
+
+__all__ = ["bind_calling_loop", "calling_loop", "db_batches", "db_batches_out", "db_call",
+           "db_threads", "shutdown"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
+T = TypeVar("T")
 
 _lock = threading.Lock()
 _executor: ThreadPoolExecutor | None = None
@@ -131,3 +135,21 @@ def db_call(func: Callable[P, R]) -> Callable[P, Any]:
     call.__doc__ = func.__doc__
     call.__wrapped__ = func  # type: ignore[attr-defined]
     return call
+
+
+def _tidy_connections() -> None:
+    """Between two batches of one call on a database thread: what the call does around itself
+    (Channels' copy on its shared thread, which its test communicators stub out; Django's own
+    on the pool's threads)."""
+    if db_threads() <= 0:
+        channels.db.close_old_connections()
+    else:
+        close_old_connections()
+
+
+def db_batches(run: SyncRun[T, R], *, max_size: int) -> ThreadBatches[T, R]:
+    """Batches of database work (`conference.batching.ThreadBatches`) done by ``run`` on the
+    database threads, the next batch taken by the thread as soon as one is written, with
+    :func:`db_batches_out` trips out at once."""
+    return ThreadBatches(run, offload=db_call, max_size=max_size, concurrency=db_batches_out,
+                         between=_tidy_connections)

@@ -193,6 +193,17 @@ if _ENGINE == "django.db.backends.sqlite3":
         "NAME": str(Path(tempfile.gettempdir()) / f"conference-test-{os.getpid()}.sqlite3")
     }
 
+# --- Garbage collector ------------------------------------------------------------------------
+
+# How often the server process (conference.asgi) runs the cycle collector's full collection:
+# once every GC_FULL_EVERY collections of the middle generation (CPython's default is 10). A
+# full collection walks every object of the calls and stalls the whole process: in a burst of
+# 200 call set-ups it came once, 25-42 ms, and with the young ones took 55-60 ms of the event
+# loop's first 500 ms; at 100 none fell in the burst and the collector took 26-28 ms
+# (bench/README.md, "Session 14"). Cycles left by the calls are still collected, ten times
+# less often (the young generations, where most of them die, are unchanged).
+GC_FULL_EVERY = env_int("GC_FULL_EVERY", 100, minimum=1)
+
 # --- Channel layer ----------------------------------------------------------------------------
 
 REDIS_URL = os.environ.get("REDIS_URL", "")

@@ -167,10 +167,14 @@ class MediasoupService:
         return worker, router
 
     async def _pick_worker(self, exclude: Collection[Worker] = ()) -> Worker:
-        try:
-            await asyncio.wait_for(self._available.wait(), WORKER_WAIT_SECONDS)
-        except TimeoutError:
-            raise SignalingError(ErrorCode.INTERNAL, "media server unavailable") from None
+        # Only wait when no worker is up: wait_for wraps the wait in a task even when the
+        # event is set, two turns of the event loop, which in a burst of call set-ups are
+        # tens of milliseconds each for every meeting's first join.
+        if not self._available.is_set():
+            try:
+                await asyncio.wait_for(self._available.wait(), WORKER_WAIT_SECONDS)
+            except TimeoutError:
+                raise SignalingError(ErrorCode.INTERNAL, "media server unavailable") from None
         live = [w for w in self._workers if not w.closed and w not in exclude]
         cap = limits().max_rooms_per_worker
         load = {w: len(w.routers) + self._opening.get(w, 0) for w in live}

@@ -26,8 +26,8 @@ from channels.sessions import CookieMiddleware, InstanceSessionWrapper, SessionM
 from django.apps import apps
 from django.contrib.auth.models import AnonymousUser
 
-from conference.batching import Batches
-from conference.db_threads import db_batches_out, db_call
+from conference.batching import ThreadBatches
+from conference.db_threads import db_batches
 from conference.errors import ErrorCode
 from conference.outage import UNAVAILABLE, UNAVAILABLE_MESSAGE, is_database_outage
 from rtc.websocket.envelope import CloseCode
@@ -102,7 +102,6 @@ TOKEN_BATCH = 100
 """Most tokens looked up in one query."""
 
 
-@db_call
 def _users_for_tokens(keys: list[str]) -> dict[str, Any]:
     """The active users owning the DRF tokens ``keys``, by key (one query)."""
     from rest_framework.authtoken.models import Token
@@ -111,14 +110,14 @@ def _users_for_tokens(keys: list[str]) -> dict[str, Any]:
     return {token.key: token.user for token in tokens if token.user.is_active}
 
 
-async def _lookup_tokens(keys: list[str]) -> list[Any]:
-    """A batch of lookups (a key may come more than once): each one's user, or anonymous."""
-    users = await _users_for_tokens(list(dict.fromkeys(keys)))
+def _lookup_tokens(keys: list[str]) -> list[Any]:
+    """On the database thread, a batch of lookups (a key may come more than once): each
+    one's user, or anonymous."""
+    users = _users_for_tokens(list(dict.fromkeys(keys)))
     return [users.get(key) or AnonymousUser() for key in keys]
 
 
-_token_lookups: Batches[str, Any] = Batches(_lookup_tokens, max_size=TOKEN_BATCH,
-                                            concurrency=db_batches_out)
+_token_lookups: ThreadBatches[str, Any] = db_batches(_lookup_tokens, max_size=TOKEN_BATCH)
 """Token lookups, made together when they arrive together: in a burst of sockets (200 users
 opening their sockets in the same second) a few trips to the database thread instead of one
 per socket, which would otherwise queue with the joins."""

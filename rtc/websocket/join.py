@@ -29,8 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from collab import lobby
 from collab.lobby_socket import LobbyWait
-from conference.batching import Batches
-from conference.db_threads import db_batches_out, db_call
+from conference.db_threads import db_batches
 from conference.errors import ApplicationError, ErrorCode
 from conference.outage import UNAVAILABLE, UNAVAILABLE_MESSAGE, is_database_outage
 from meetings import joins
@@ -45,6 +44,7 @@ from rtc.websocket.envelope import CloseCode, close_code_for
 from rtc.websocket.lobby import SocketLobby
 
 if TYPE_CHECKING:
+    from conference.batching import ThreadBatches
     from rtc.websocket.consumer import MeetingConsumer
 
 __all__ = ["RETRY_AFTER_SECONDS", "JoinFlow", "connects_in_progress"]
@@ -89,7 +89,6 @@ class _Lobby(LobbyWait):
         self.meeting = meeting
 
 
-@db_call
 def _write_joins(entries: list[tuple[JoinFlow, bool]]) -> list[JoinOutcome]:
     """The database trip of a batch of sockets joining (each with its ``record``): their
     outcomes in order (`meetings.joins.participants_join`), a lobby wait turned into
@@ -113,15 +112,16 @@ JOIN_BATCH_MAX = 100
 """The most joins written in one transaction (bounds how long a batch holds its meetings'
 rows)."""
 
-_joins: Batches[tuple[JoinFlow, bool], tuple[JoinAccess, dict[str, Any]]] = Batches(
-    _write_joins, max_size=JOIN_BATCH_MAX, concurrency=db_batches_out)
-"""The join's database trips, taken together (`conference.batching.Batches`): a socket that
-asks while a batch is being written waits for the next batch, which writes every join that
-piled up in one transaction; in a burst the joins share their statements and their commit
-instead of queueing one by one on the database thread, and at a steady rate each join goes
-at once, alone. On PostgreSQL two batches may be out at once (each locks its meetings' rows in
-the same order, so they cannot deadlock; one that needs the other's meetings waits for its
-commit and then sees its joins)."""
+_joins: ThreadBatches[tuple[JoinFlow, bool], tuple[JoinAccess, dict[str, Any]]] = db_batches(
+    _write_joins, max_size=JOIN_BATCH_MAX)
+"""The join's database trips, taken together (`conference.batching.ThreadBatches`): a socket
+that asks while a batch is being written waits for the next batch, which writes every join
+that piled up in one transaction, as soon as the database thread is done with the one before;
+in a burst the joins share their statements and their commit instead of queueing one by one on
+the database thread, and at a steady rate each join goes at once, alone. On PostgreSQL two
+batches may be out at once (each locks its meetings' rows in the same order, so they cannot
+deadlock; one that needs the other's meetings waits for its commit and then sees its
+joins)."""
 
 
 def _join_meeting(flow: JoinFlow, record: bool) -> Awaitable[tuple[JoinAccess, dict[str, Any]]]:

@@ -269,3 +269,52 @@ async def test_rooms_of_different_meetings_open_side_by_side(rtc_service, rtc_cl
     assert all("code" not in r for r in replies), replies
     assert sorted(begun) == sorted([str(open_meeting.id), str(other.id)])
     assert set(rtc_service.rooms) == {str(open_meeting.id), str(other.id)}
+
+
+async def test_joins_waiting_for_their_room_go_on_together(rtc_service, rtc_client,
+                                                           open_meeting, make_user):
+    """Eight first joins of one meeting at once: one opens the room, the seven others wait for
+    it and, once its router is there, all go on in the same turn of the event loop (queued on
+    a lock they went on one after another, a turn each: in a burst, up to 120 ms for a
+    meeting's last join)."""
+    users = [await database_sync_to_async(make_user)(f"together{i}") for i in range(8)]
+    clients = [await rtc_client(open_meeting, u) for u in users]
+    create_router = rtc_service.mediasoup.create_router
+    release = asyncio.Event()
+    asked: list[str] = []
+
+    async def create_when_released(**kwargs):
+        asked.append(kwargs["app_data"]["meetingId"])
+        await asyncio.wait_for(release.wait(), 5)
+        return await create_router(**kwargs)
+
+    rtc_service.mediasoup.create_router = create_when_released
+    resumed: list[int] = []
+    open_room = rtc_service._open_room
+    turn = 0
+
+    def counting_open_room(meeting_id, capacity):
+        room = open_room(meeting_id, capacity)
+        if room is not None:
+            resumed.append(turn)
+        return room
+
+    rtc_service._open_room = counting_open_room
+    try:
+        joins = asyncio.gather(*(c.request("rtc:join", {"displayName": f"p{i}"})
+                                 for i, c in enumerate(clients)))
+        await eventually(lambda: len(rtc_service._being_opened) == 1 and asked, timeout=5)
+        for _ in range(50):  # every join has asked for the room by now
+            await asyncio.sleep(0)
+        release.set()
+        while not joins.done():
+            turn += 1
+            await asyncio.sleep(0)
+        replies = await joins
+    finally:
+        rtc_service.mediasoup.create_router = create_router
+        rtc_service._open_room = open_room
+    assert all("code" not in r for r in replies), replies
+    assert asked == [str(open_meeting.id)]
+    assert len(resumed) == 7 and max(resumed) - min(resumed) <= 1, resumed
+    assert len(rtc_service.rooms[str(open_meeting.id)].peers) == 8

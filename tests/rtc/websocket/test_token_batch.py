@@ -22,9 +22,9 @@ def counted_queries(monkeypatch) -> list[list[str]]:
     batches: list[list[str]] = []
     real = auth._users_for_tokens
 
-    async def counting(keys: list[str]) -> dict[str, Any]:
+    def counting(keys: list[str]) -> dict[str, Any]:
         batches.append(list(keys))
-        return await real(keys)
+        return real(keys)
 
     monkeypatch.setattr(auth, "_users_for_tokens", counting)
     return batches
@@ -67,7 +67,7 @@ async def test_a_failed_query_reaches_every_waiting_lookup_and_the_next_ones_wor
     key = (await database_sync_to_async(Token.objects.create)(user=user)).key
     real = auth._users_for_tokens
 
-    async def down(keys: list[str]) -> dict[str, Any]:
+    def down(keys: list[str]) -> dict[str, Any]:
         raise OperationalError("database unavailable")
 
     monkeypatch.setattr(auth, "_users_for_tokens", down)
