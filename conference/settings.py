@@ -300,6 +300,7 @@ _RTC_LIMIT_MINIMUMS = {
     "MAX_CONSUMERS_PER_PEER": 1,
     "MAX_PRODUCERS_PER_MEETING": 1,
     "MAX_ROOMS_PER_WORKER": 1,
+    "SPARE_ROUTERS_PER_WORKER": 0,
     "PEERS_PER_ROUTER": 1,
     "PEERS_PER_NODE": 0,  # 0: a call never cascades to another node
     "REQUESTS_PER_SECOND": 1,

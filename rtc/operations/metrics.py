@@ -332,7 +332,8 @@ class LiveCollector:
                                        "Dead workers replaced by a new process.")
         restarts.add_metric([], getattr(pool, "replacements", 0))
         yield restarts
-        routers = _gauge("conference_worker_routers", "Routers (meetings) on each worker.",
+        routers = _gauge("conference_worker_routers",
+                         "Routers serving calls on each worker (idle spares left out).",
                          labels=["pid"])
         cpu = CounterMetricFamily("conference_worker_cpu_seconds",
                                   "CPU time of each worker process (getrusage), by mode.",
@@ -346,7 +347,7 @@ class LiveCollector:
         usage = self.media.latest.workers if self.media.latest is not None else {}
         for worker in workers:
             pid = str(worker.pid)
-            routers.add_metric([pid], len(worker.routers))
+            routers.add_metric([pid], pool.call_routers(worker))
             ru = usage.get(worker.pid)
             if ru is not None:
                 cpu.add_metric([pid, "user"], ru.get("ru_utime", 0) / 1000)

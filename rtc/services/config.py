@@ -53,6 +53,9 @@ class RtcLimits:
     """Tracks sent in one call, all peers together."""
     max_rooms_per_worker: int = 500
     """Meetings (routers) on one mediasoup worker; a new meeting beyond it is refused."""
+    spare_routers_per_worker: int = 8
+    """Idle routers kept on each worker so a meeting's room opens without a worker round
+    trip (:mod:`rtc.services.router_reserve`; 0: none, each room waits for its router)."""
     peers_per_router: int = 50
     """Peers whose transports one router of a call takes before the call gets another router
     on another worker, its producers piped between them (:mod:`rtc.services.spread`)."""

@@ -22,6 +22,7 @@ from typing import Any
 from mediasoup_ctl import PipeTransport, Router, WebRtcServer, Worker, create_worker
 
 from rtc.services.config import limits, media_codecs, mediasoup_settings, transport_options
+from rtc.services.router_reserve import RouterReserve
 from rtc.signaling.errors import ErrorCode, SignalingError
 
 __all__ = ["MediasoupService", "WorkerDiedListener"]
@@ -52,6 +53,10 @@ class MediasoupService:
         self._tasks: set[asyncio.Task[Any]] = set()
         self.replacements = 0
         """How many dead workers were replaced (monitoring)."""
+        self.reserve = RouterReserve(wanted=lambda: limits().spare_routers_per_worker,
+                                     create=self._create_spare, start_task=self._start_task)
+        """Idle routers on each worker, so a meeting's room opens without a worker round
+        trip (:mod:`rtc.services.router_reserve`)."""
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -123,6 +128,7 @@ class MediasoupService:
             self._servers[worker] = server
         worker.on("died", lambda error: self._on_died(worker, error))
         self._available.set()
+        self.reserve.fill(worker)
 
     async def close(self) -> None:
         """Close every worker and wait (briefly) for their processes to exit."""
@@ -155,6 +161,11 @@ class MediasoupService:
         """
         await self.start()
         worker = await self._pick_worker(exclude)
+        spare = self.reserve.take(worker)
+        if spare is not None:
+            spare.app_data = dict(app_data or {})
+            logger.debug("spare router taken [router:%s, worker:%s]", spare.id, worker.pid)
+            return worker, spare
         self._opening[worker] = self._opening.get(worker, 0) + 1
         try:
             router = await worker.create_router(media_codecs=media_codecs(), app_data=app_data)
@@ -165,6 +176,19 @@ class MediasoupService:
                 del self._opening[worker]
         logger.debug("router created [router:%s, worker:%s]", router.id, worker.pid)
         return worker, router
+
+    async def _create_spare(self, worker: Worker) -> Router:
+        """A router for the reserve (:attr:`reserve`) on ``worker``."""
+        return await worker.create_router(media_codecs=media_codecs(), app_data={})
+
+    def call_routers(self, worker: Worker) -> int:
+        """Routers of ``worker`` that serve calls (its spares left out)."""
+        return len(worker.routers) - self.reserve.count(worker)
+
+    async def call_router_ids(self, worker: Worker) -> list[str]:
+        """The routers serving calls as ``worker`` itself reports them (its dump, the idle
+        spares left out): what a call leaves behind in the worker shows here."""
+        return [rid for rid in (await worker.dump())["routerIds"] if not self.reserve.holds(rid)]
 
     async def _pick_worker(self, exclude: Collection[Worker] = ()) -> Worker:
         # Only wait when no worker is up: wait_for wraps the wait in a task even when the
@@ -177,7 +201,7 @@ class MediasoupService:
                 raise SignalingError(ErrorCode.INTERNAL, "media server unavailable") from None
         live = [w for w in self._workers if not w.closed and w not in exclude]
         cap = limits().max_rooms_per_worker
-        load = {w: len(w.routers) + self._opening.get(w, 0) for w in live}
+        load = {w: self.call_routers(w) + self._opening.get(w, 0) for w in live}
         candidates = [w for w in live if load[w] < cap]
         if not candidates:
             raise SignalingError(ErrorCode.LIMIT, "the media server is at capacity")
@@ -193,6 +217,7 @@ class MediasoupService:
         if worker not in self._workers:
             return
         self._workers.remove(worker)
+        self.reserve.forget(worker)
         slot = self._slots.pop(worker, 0)
         self._servers.pop(worker, None)
         if not self._workers:
@@ -247,18 +272,20 @@ class MediasoupService:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
     async def worker_dumps(self) -> list[dict[str, Any]]:
-        """Each live worker's pid and router ids, as the worker itself reports them, and per
-        router its transports, pipe transports and producers in the worker's own dump (what
-        a call spread over routers leaves behind shows there)."""
+        """Each live worker's pid and the ids of its routers serving calls, as the worker
+        itself reports them (its idle spares only counted), and per router its transports,
+        pipe transports and producers in the worker's own dump (what a call spread over
+        routers leaves behind shows there)."""
         result = []
         for worker in self.workers:
-            dump = await worker.dump()
-            routers = [worker.routers.get(rid) for rid in dump["routerIds"]]
+            router_ids = await self.call_router_ids(worker)
+            routers = [worker.routers.get(rid) for rid in router_ids]
             details = await asyncio.gather(*(_router_detail(r) for r in routers
                                              if r is not None and not r.closed),
                                            return_exceptions=True)  # closed meanwhile
-            result.append({"pid": worker.pid, "routerIds": dump["routerIds"],
-                           "routers": [d for d in details if isinstance(d, dict)]})
+            result.append({"pid": worker.pid, "routerIds": router_ids,
+                           "routers": [d for d in details if isinstance(d, dict)],
+                           "spareRouters": self.reserve.count(worker)})
         return result
 
 

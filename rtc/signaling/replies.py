@@ -212,8 +212,10 @@ class ServerStatsReply(Payload):
     producers: int
     consumers: int
     workers: int
-    worker_dumps: list[dict[str, Any]] = Field(description="Per worker `pid`, `routerIds`, "
-                                               "`routers` as the worker dumps them.")
+    worker_dumps: list[dict[str, Any]] = Field(description="Per worker `pid`, `routerIds` and "
+                                               "`routers` serving calls as the worker dumps "
+                                               "them, `spareRouters` (idle, ready for new "
+                                               "calls).")
 
 
 class RecordingStartedReply(Payload):

@@ -32,7 +32,7 @@ async def test_socket_drop_without_grace_releases_everything(rtc_service, rtc_cl
             counts["consumers"]) == (1, 1, 0, 0)
     await host.ws.disconnect()
     assert rtc_service.counts()["rooms"] == 0
-    assert (await worker.dump())["routerIds"] == []
+    assert await rtc_service.mediasoup.call_router_ids(worker) == []
     present = await database_sync_to_async(
         Participant.objects.filter(meeting=meeting, left_at__isnull=True,
                                    joined_at__isnull=False).count)()
@@ -111,7 +111,7 @@ async def test_last_peer_dropping_with_grace_closes_the_room_later(rtc_service, 
     assert len(rtc_service.rooms) == 1
     await manual_clock.advance(0.1)
     await eventually(lambda: rtc_service.rooms == {}, what="the room closed")
-    assert (await rtc_service.mediasoup.workers[0].dump())["routerIds"] == []
+    assert await rtc_service.mediasoup.call_router_ids(rtc_service.mediasoup.workers[0]) == []
 
 
 async def test_resume_takes_over_from_a_stale_socket(rtc_service, rtc_client, meeting,
@@ -161,7 +161,7 @@ async def test_concurrent_joins_respect_the_limit_and_share_one_router(
     codes = sorted(r.get("code", "ok") for r in replies)
     assert codes == ["ok", "ok", "ok", "room_full", "room_full", "room_full"]
     assert rtc_service.counts()["peers"] == 3
-    assert len((await rtc_service.mediasoup.workers[0].dump())["routerIds"]) == 1
+    assert len(await rtc_service.mediasoup.call_router_ids(rtc_service.mediasoup.workers[0])) == 1
 
 
 async def test_ended_meeting_skips_the_grace_period(rtc_service, rtc_client, meeting, host_user,

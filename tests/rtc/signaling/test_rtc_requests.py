@@ -186,12 +186,13 @@ async def test_leave_releases_everything_and_allows_a_new_join(rtc_service, pair
 async def test_last_leave_closes_the_room_and_its_router(rtc_service, pair):
     """When the last peer leaves, the room and its router are gone from the worker too."""
     host, member = pair
-    worker = rtc_service.mediasoup.workers[0]
-    assert len((await worker.dump())["routerIds"]) == 1
+    pool = rtc_service.mediasoup
+    worker = pool.workers[0]
+    assert len(await pool.call_router_ids(worker)) == 1
     await host.ok("rtc:leave")
     await member.ok("rtc:leave")
     assert rtc_service.rooms == {}
-    assert (await worker.dump())["routerIds"] == []
+    assert await pool.call_router_ids(worker) == []
 
 
 async def test_host_mutes_a_members_producer(rtc_service, pair):
