@@ -1,10 +1,12 @@
 """MediasoupService: the process's pool of mediasoup workers.
 
 Started with the server (`rtc.lifecycle.startup`), or else by the first call that needs a router,
-under a lock so concurrent first calls spawn the pool once. A new meeting's router goes on the least
-loaded live worker (fewest routers). A worker that dies is dropped at once and replaced in the
-background; listeners registered with :meth:`MediasoupService.on_worker_died` (the RoomService)
-then move that worker's meetings to new routers. :meth:`close` stops every worker.
+under a lock so concurrent first calls spawn the pool once. A new meeting's router goes on the
+least loaded live worker (fewest routers serving calls); each worker keeps a few idle routers
+ready (:mod:`rtc.services.router_reserve`), so the room usually opens on one without a round
+trip. A worker that dies is dropped at once and replaced in the background; listeners
+registered with :meth:`MediasoupService.on_worker_died` (the RoomService) then move that
+worker's meetings to new routers. :meth:`close` stops every worker.
 
 With ``MEDIASOUP["WEBRTC_SERVER_PORT"]`` set, the worker in slot ``i`` of the pool gets a
 WebRtcServer on UDP (and TCP) port base+i, so all its transports share one port; a worker that
