@@ -33,6 +33,11 @@ Run = Callable[[list[T]], Awaitable[list["R | Exception"]]]
 Concurrency = int | Callable[[], int]
 
 
+def _at_least_one(limit: Concurrency) -> int:
+    """A concurrency setting read now (a number, or a function of none), at least one."""
+    return max(1, limit() if callable(limit) else limit)
+
+
 class _Queue(Generic[T, R]):
     """One loop's waiting items and how many batches are out (their drains running)."""
 
@@ -70,8 +75,7 @@ class Batches(Generic[T, R]):
 
     def concurrency(self) -> int:
         """How many batches may be out at once now (at least one)."""
-        limit = self._concurrency
-        return max(1, limit() if callable(limit) else limit)
+        return _at_least_one(self._concurrency)
 
     async def _drain(self, queue: _Queue[T, R]) -> None:
         batch: list[tuple[T, asyncio.Future[R]]] = []
@@ -156,8 +160,7 @@ class ThreadBatches(Generic[T, R]):
 
     def concurrency(self) -> int:
         """How many trips may be out at once now (at least one)."""
-        limit = self._concurrency
-        return max(1, limit() if callable(limit) else limit)
+        return _at_least_one(self._concurrency)
 
     async def submit(self, item: T) -> R:
         """The item's outcome once its batch is done (raised when it is an exception)."""

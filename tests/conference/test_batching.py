@@ -34,6 +34,16 @@ async def settle() -> None:
         await asyncio.sleep(0)
 
 
+async def cancel_the_drain(callers: list[asyncio.Future[int]]) -> None:
+    """Cancel the one drain out (as a closing loop does): every caller is cancelled."""
+    await settle()
+    drains = [t for t in asyncio.all_tasks() if "_drain" in repr(t.get_coro())]
+    assert len(drains) == 1
+    drains[0].cancel()
+    outcomes = await asyncio.gather(*callers, return_exceptions=True)
+    assert all(isinstance(o, asyncio.CancelledError) for o in outcomes)
+
+
 async def test_items_arriving_while_a_batch_is_out_go_together_each_with_its_outcome() -> None:
     trips = Trips()
     batches: Batches[int, int] = Batches(trips, max_size=3)
@@ -63,12 +73,7 @@ async def test_a_cancelled_batch_cancels_its_callers_and_those_waiting() -> None
     trips = Trips()
     batches: Batches[int, int] = Batches(trips, max_size=1)
     callers = [asyncio.ensure_future(batches.submit(n)) for n in (1, 2)]
-    await settle()
-    drains = [t for t in asyncio.all_tasks() if "_drain" in repr(t.get_coro())]
-    assert len(drains) == 1
-    drains[0].cancel()
-    outcomes = await asyncio.gather(*callers, return_exceptions=True)
-    assert all(isinstance(o, asyncio.CancelledError) for o in outcomes)
+    await cancel_the_drain(callers)
     trips.release.set()
     assert await batches.submit(3) == 30  # the next item starts a batch again
 
@@ -246,12 +251,7 @@ async def test_a_trip_that_never_starts_fails_its_callers_and_the_next_items_go(
     executor.submit(blocker.wait, 5)
     executor.submit(blocker.wait, 5)  # both threads busy: the trip queues
     callers = [asyncio.ensure_future(batches.submit(n)) for n in (3, 4)]
-    await settle()
-    drains = [t for t in asyncio.all_tasks() if "_drain" in repr(t.get_coro())]
-    assert len(drains) == 1
-    drains[0].cancel()
-    outcomes = await asyncio.gather(*callers, return_exceptions=True)
-    assert all(isinstance(o, asyncio.CancelledError) for o in outcomes)
+    await cancel_the_drain(callers)
     blocker.set()
     trips.release.release()
     assert await batches.submit(5) == 50 and trips.batches == [[5]]
