@@ -28,9 +28,20 @@ __all__ = ["Batches", "ThreadBatches"]
 
 T = TypeVar("T")
 R = TypeVar("R")
+Q = TypeVar("Q")
 
 Run = Callable[[list[T]], Awaitable[list["R | Exception"]]]
 Concurrency = int | Callable[[], int]
+
+
+def _queue_of(queues: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Q],
+              make: Callable[[], Q]) -> tuple[asyncio.AbstractEventLoop, Q]:
+    """The running loop and its queue in ``queues``, made on the loop's first item."""
+    loop = asyncio.get_running_loop()
+    queue = queues.get(loop)
+    if queue is None:
+        queue = queues[loop] = make()
+    return loop, queue
 
 
 def _at_least_one(limit: Concurrency) -> int:
@@ -62,10 +73,7 @@ class Batches(Generic[T, R]):
 
     async def submit(self, item: T) -> R:
         """The item's outcome once its batch is done (raised when it is an exception)."""
-        loop = asyncio.get_running_loop()
-        queue = self._queues.get(loop)
-        if queue is None:
-            queue = self._queues[loop] = _Queue()
+        loop, queue = _queue_of(self._queues, _Queue)
         future: asyncio.Future[R] = loop.create_future()
         queue.waiting.append((item, future))
         if queue.running < self.concurrency():
@@ -87,13 +95,7 @@ class Batches(Generic[T, R]):
                     outcomes = await self._run([item for item, _ in batch])
                 except Exception as error:  # the trip itself failed: every caller is told
                     outcomes = [error] * len(batch)
-                for (_, future), outcome in zip(batch, outcomes, strict=True):
-                    if future.done():  # its caller gave up waiting
-                        continue
-                    if isinstance(outcome, Exception):
-                        future.set_exception(outcome)
-                    else:
-                        future.set_result(outcome)
+                _settle(batch, outcomes)
                 batch = []
         finally:  # normally nothing is left; cancelled (the loop closing): its batch is
             # cancelled, and what waits too unless another batch is still out to take it
@@ -164,10 +166,7 @@ class ThreadBatches(Generic[T, R]):
 
     async def submit(self, item: T) -> R:
         """The item's outcome once its batch is done (raised when it is an exception)."""
-        loop = asyncio.get_running_loop()
-        queue = self._queues.get(loop)
-        if queue is None:
-            queue = self._queues[loop] = _ThreadQueue()
+        loop, queue = _queue_of(self._queues, _ThreadQueue)
         future: asyncio.Future[R] = loop.create_future()
         with queue.lock:
             queue.waiting.append((item, future))
@@ -260,7 +259,8 @@ class ThreadBatches(Generic[T, R]):
 
 
 def _settle(batch: list[tuple[Any, asyncio.Future[Any]]], outcomes: list[Any]) -> None:
-    """On the loop: each caller of a batch gets its outcome (unless it gave up waiting)."""
+    """Each caller of a batch gets its outcome (unless it gave up waiting): on the loop, from
+    a `Batches` drain or a `ThreadBatches` thread's callback."""
     for (_, future), outcome in zip(batch, outcomes, strict=True):
         if future.done():
             continue
