@@ -20,7 +20,10 @@ syntactically valid, nobody answers), which the server's connect does not wait f
                                         [--redis URL] [--database sqlite|inherit]
                                         [--profile-server PATH] [--json]
 
-Columns: latency p50/p99 per request type (client side: request sent → reply parsed), ``join→
+Columns: latency p50/p99 per request type (client side: request sent → reply parsed),
+``open→joined`` (the socket's opening started → rtc:join answered: what the join costs a user,
+the handshake and whatever a server does before accepting included; ``rtc:join`` alone starts
+once the socket is open), ``join→
 produced`` (rtc:join sent → rtc:produced: the peer's track is consumable by others, the
 join-to-consumable time), ``known→consuming`` (another peer's producer known, from the join
 reply or rtc:newProducer, and this peer's track produced → rtc:resumeConsumer answered),
@@ -60,7 +63,7 @@ __all__ = ["main", "run_row"]
 REQUEST_TIMEOUT = 30.0
 REQUEST_TYPES = ["rtc:join", "rtc:createTransport", "rtc:connectTransport", "rtc:produce",
                  "rtc:consume", "rtc:resumeConsumer"]
-FLOW_TIMES = ["join→produced", "known→consuming", "join→consumed"]
+FLOW_TIMES = ["open→joined", "join→produced", "known→consuming", "join→consumed"]
 DTLS_PARAMETERS = {"role": "client",
                    "fingerprints": [{"algorithm": "sha-256", "value": ":".join(["5A"] * 32)}]}
 _ssrc = itertools.count(20_000_000, 7)
@@ -104,9 +107,11 @@ class Peer:
     async def run(self, done: asyncio.Event) -> None:
         """The set-up flow; then stay connected until ``done``."""
         # rtc:join goes out as soon as the socket opens, as the browser sends it.
+        opening = time.perf_counter_ns()
         await self.client.connect(wait_state=False)
         start = time.perf_counter_ns()
         joined = await self.request("rtc:join", {"displayName": f"bench {self.index}"})
+        self.samples.add_ns("open→joined", opening)
         for other in joined.get("peers", []):
             for producer in other.get("producers", []):
                 self._foreign.put_nowait(producer["id"])
@@ -341,6 +346,7 @@ def _ratios(rows: list[dict[str, Any]]) -> list[list[Any]]:
         table.append([py["peers"], py["ramp_s"], py["wall_s"], node["wall_s"],
                       f"{py['wall_s'] / node['wall_s']:.2f}x" if node["wall_s"] else "-",
                       ratio("rtc:join", "p50_ms"), ratio("rtc:join", "p99_ms"),
+                      ratio("open→joined", "p50_ms"), ratio("open→joined", "p99_ms"),
                       ratio("join→consumed", "p50_ms"), ratio("join→consumed", "p99_ms"),
                       py["errors"], node["errors"]])
     return table
@@ -434,9 +440,11 @@ def main(argv: list[str] | None = None) -> int:
          for r in rows]))
     if args.node:
         print()
-        print("python / node (whole set-up wall time, rtc:join and join→consumed percentiles)")
+        print("python / node (whole set-up wall time, rtc:join, open→joined and join→consumed "
+              "percentiles)")
         print(format_table(
             ["peers", "ramp s", "py wall s", "node wall s", "wall", "join p50", "join p99",
+             "opened p50", "opened p99",
              "consumed p50", "consumed p99", "py errors", "node errors"], _ratios(rows)))
     for r in rows:
         for example in r["error_examples"]:
