@@ -68,12 +68,12 @@ _ENV = {
 class DaphneServer(LiveDaphne):
     """One database (migrated and seeded once) and a daphne started and stopped per row."""
 
-    def __init__(self, *, profile: str | None = None, redis_url: str | None = None,
-                 database: str = "sqlite") -> None:
+    def __init__(self, *, profile: str | None = None, trace: str | None = None,
+                 redis_url: str | None = None, database: str = "sqlite") -> None:
         super().__init__(env=_ENV, settings_module="bench.signaling_settings", debug=False,
                          worker_num=None, log_level="WARNING", redis_url=redis_url,
                          database=database,
-                         profile=profile, prefix="conference-bench-",
+                         profile=profile, trace=trace, prefix="conference-bench-",
                          secret_key="bench-signaling-key-not-secret-0123456789abcdefghijklmnopqrstuv")
 
     @property

@@ -18,7 +18,8 @@ syntactically valid, nobody answers), which the server's connect does not wait f
     .venv/bin/python -m bench.signaling [--quick] [--sizes 10,50,100,200,500]
                                         [--per-meeting 10] [--rate 40 | --ramp S]
                                         [--redis URL] [--database sqlite|inherit]
-                                        [--profile-server PATH] [--json]
+                                        [--profile-server PATH] [--trace-server PATH]
+                                        [--json]
 
 Columns: latency p50/p99 per request type (client side: request sent → reply parsed),
 ``open→joined`` (the socket's opening started → rtc:join answered: what the join costs a user,
@@ -41,6 +42,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
+import json
 import sys
 import time
 from pathlib import Path
@@ -52,6 +54,7 @@ if __package__ in (None, ""):
 from bench._common import Samples, format_table, load_average, print_json  # noqa: E402
 from bench._node_server import NodeSignalingServer, node_reference_ready  # noqa: E402
 from bench._server import DaphneServer  # noqa: E402
+from bots.join_trace import step_table  # noqa: E402
 
 try:
     from bots.signaling import SignalingClient, SignalingError, SocketClosed
@@ -288,8 +291,8 @@ async def run_row(server: DaphneServer, *, peers: int, tokens: list[str], meetin
 async def run(args: argparse.Namespace) -> list[dict[str, Any]]:
     """Seed once, then one fresh server per row (and, with ``--node``, a fresh Node server
     for the same row right after it)."""
-    server = DaphneServer(profile=args.profile_server, redis_url=args.redis,
-                          database=args.database)
+    server = DaphneServer(profile=args.profile_server, trace=args.trace_server,
+                          redis_url=args.redis, database=args.database)
     try:
         # N // per_meeting meetings: each gets per_meeting to 2 × per_meeting - 1 peers.
         plan = [(n, max(1, n // args.per_meeting)) for n in args.sizes]
@@ -352,6 +355,14 @@ def _ratios(rows: list[dict[str, Any]]) -> list[list[Any]]:
     return table
 
 
+def _trace_tables(path: str | None) -> dict[str, Any] | None:
+    """The join trace's tables (`bots.join_trace.step_table`), if one was asked for."""
+    if not path:
+        return None
+    steps, batches = step_table(json.loads(Path(path).read_text()))
+    return {"steps": steps, "batches": batches}
+
+
 def _pair(row: dict[str, Any], op: str) -> str:
     """``p50/p99`` of ``op`` in milliseconds, with 3 significant figures or so."""
     stats = row["latency"].get(op)
@@ -391,6 +402,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile-server", metavar="PATH",
                         help="run daphne under cProfile: stats of the last row's measured peers "
                              "(its event loop, from after the warm-up to the last set-up) in PATH")
+    parser.add_argument("--trace-server", metavar="PATH",
+                        help="trace each socket's join path in daphne (bots.join_trace): "
+                             "the last row's steps and batches, written to PATH and printed")
     args = parser.parse_args(argv)
     if SignalingClient is None:
         parser.error("the websockets package is needed: .venv/bin/pip install websockets==17.4")
@@ -403,11 +417,14 @@ def main(argv: list[str] | None = None) -> int:
     args.sizes = [int(n) for n in str(args.sizes).split(",") if n]
     if args.per_meeting < 2 or min(args.sizes) < 2:
         parser.error("every meeting needs at least 2 peers")
+    if args.profile_server and args.trace_server:
+        parser.error("--profile-server and --trace-server: one at a time")
     rows = asyncio.run(run(args))
     errors = sum(r["errors"] for r in rows)
+    trace = _trace_tables(args.trace_server)
     if args.json:
         print_json({"rows": rows, "per_meeting": args.per_meeting, "ramp_s": args.ramp,
-                    "rate": args.rate, "errors": errors})
+                    "rate": args.rate, "errors": errors, **({"trace": trace} if trace else {})})
         return 1 if errors else 0
     layer = "channels-redis" if args.redis else "in-memory channel layer"
     arrivals = (f"{args.rate:g} peers/s" if args.ramp is None
@@ -446,6 +463,12 @@ def main(argv: list[str] | None = None) -> int:
             ["peers", "ramp s", "py wall s", "node wall s", "wall", "join p50", "join p99",
              "opened p50", "opened p99",
              "consumed p50", "consumed p99", "py errors", "node errors"], _ratios(rows)))
+    if trace:
+        print()
+        print("the last row's join path on the server (bots.join_trace), ms: p50 / p90 / max")
+        print(format_table(["step", "sockets", "ms"], trace["steps"]))
+        print(format_table(["batch", "start ms", "end ms", "size", "thread CPU ms"],
+                           trace["batches"]))
     for r in rows:
         for example in r["error_examples"]:
             print(f"error ({r['peers']} peers): {example}")

@@ -89,7 +89,9 @@ class LiveDaphne:
     ``debug``, ``worker_num`` (None: the default pool, one worker per core), ``log_level``,
     ``database`` (``"sqlite"`` or ``"inherit"``), ``redis_url`` (channels-redis under a key
     prefix of its own; None: the in-memory layer), ``profile`` (run under cProfile, dump the
-    stats there; :meth:`profile_window` narrows them to what the caller measures), ``wrap``
+    stats there; :meth:`profile_window` narrows them to what the caller measures), ``trace``
+    (trace each socket's join path, `bots.join_trace`, written there at the window's end),
+    ``wrap``
     (rewrites daphne's command line, e.g. to enter a network namespace),
     ``probe`` (how to tell it serves; :func:`answers_http` by default), ``ready_path``,
     ``keepalive`` (daphne's ``--ping-interval`` and ``--ping-timeout`` in seconds: a socket idle
@@ -102,6 +104,7 @@ class LiveDaphne:
                  worker_num: int | None = 1, log_level: str = "INFO",
                  database: str = "sqlite", redis_url: str | None = None,
                  profile: str | None = None,
+                 trace: str | None = None,
                  wrap: Callable[[list[str]], list[str]] | None = None,
                  probe: Callable[[str], bool] = answers_http,
                  ready_path: str = "/accounts/login/",
@@ -120,6 +123,7 @@ class LiveDaphne:
         self.database = database
         self.redis_url = redis_url
         self.profile = profile
+        self.trace = trace
         self.wrap = wrap
         self.probe = probe
         self.ready_path = ready_path
@@ -228,6 +232,8 @@ class LiveDaphne:
         daphne = [str(Path(sys.executable).with_name("daphne"))]
         if self.profile:
             daphne = [sys.executable, "-m", "bots.profiled_daphne", self.profile]
+        elif self.trace:
+            daphne = [sys.executable, "-m", "bots.traced_daphne", self.trace]
         command = [*daphne, "-b", self.bind, "-p", str(self.port)]
         if self.keepalive is not None:
             command += ["--ping-interval", f"{self.keepalive[0]:g}",
@@ -253,8 +259,10 @@ class LiveDaphne:
 
     def profile_window(self, *, start: bool) -> None:
         """With ``profile``: forget what was profiled so far (``start``), or write the stats
-        now and stop profiling (`bots.profiled_daphne`). Nothing without ``profile``."""
-        if self.profile and self.process is not None and self.process.poll() is None:
+        now and stop profiling (`bots.profiled_daphne`); with ``trace``, the same for the join
+        trace (`bots.traced_daphne`). Nothing without either."""
+        windowed = self.profile or self.trace
+        if windowed and self.process is not None and self.process.poll() is None:
             self.process.send_signal(signal.SIGUSR1 if start else signal.SIGUSR2)
 
     def stop(self) -> int | None:

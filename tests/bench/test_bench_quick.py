@@ -64,6 +64,27 @@ async def test_signaling_quick_sets_up_every_peer_and_cleans_up(run_bench):
     assert set(Path(tempfile.gettempdir()).glob("conference-bench-*")) == before
 
 
+async def test_signaling_traces_each_sockets_join_path(run_bench, tmp_path):
+    """``--trace-server``: every step of the four peers' way in is traced on the server, in
+    order, with the token and join batches behind them (bots.join_trace)."""
+    path = tmp_path / "trace.json"
+    result = await run_bench("bench.signaling", "--quick", "--json", "--trace-server",
+                             str(path))
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    trace = json.loads(result.stdout)["trace"]
+    steps = {name: (count, spread) for name, count, spread in trace["steps"]}
+    assert all(count == 4 for count, _ in steps.values()), steps
+    p50 = {name: float(spread.split(" / ")[0]) for name, (_, spread) in steps.items()}
+    assert p50["the join's database trip"] > 0
+    marks = [p50[f"at {mark}"] for mark in ("auth_in", "auth_out", "connect", "subscribe_out",
+                                            "join_in", "join_out", "state", "join_reply")]
+    assert marks == sorted(marks), marks
+    kinds = [batch[0] for batch in trace["batches"]]
+    assert kinds.count("token_batch") >= 1 and kinds.count("join_batch") >= 1, kinds
+    assert sum(batch[3] for batch in trace["batches"] if batch[0] == "join_batch") == 4
+    assert path.exists()
+
+
 async def test_scale_quick_builds_every_meeting_measures_and_leaves_nothing(run_bench):
     """Both quick rows (1 and 10 meetings of 4 peers) hold exactly what was built, measure
     every op inside a meeting, and leave nothing registered in Python or the worker."""

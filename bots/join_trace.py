@@ -1,0 +1,203 @@
+"""Where each socket's join waits in a burst: a per-socket trace of the server's join path.
+
+``bench/signaling.py --trace-server PATH`` runs daphne through `bots.traced_daphne`, which
+calls :func:`install` before the application is loaded: it wraps the steps of a meeting
+socket's way in (the token lookup, the accept, the Redis trips, the join's database trip, the
+``meeting.state`` push, the ``rtc:join`` reply) and the database work of the batches behind
+them, and notes when each step began and ended, per socket (keyed by its client address). The
+benchmark forgets what the warm-up noted (SIGUSR1) and has the trace written when its row is
+done (SIGUSR2), as it does for ``--profile-server``; :func:`step_table` turns the file into a
+table (bench/README.md, "Call set-up", session 15, was read off such a trace).
+
+It measures wall time on the server (``time.monotonic``, milliseconds from the first socket of
+the row) and each batch's thread CPU: what waits, not what costs. The wrappers cost a few
+microseconds a step, which the figures of a traced run include.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+__all__ = ["STEPS", "install", "step_table"]
+
+Event = tuple[float, str, str | None, dict[str, Any]]
+
+STEPS = [
+    ("token lookup", "auth_in", "auth_out"),
+    ("accept → the group add starts", "connect", "subscribe_in"),
+    ("the group add (beside it, on a cluster: the socket count)", "subscribe_in", "subscribe_out"),
+    ("→ join submitted", "subscribe_out", "join_in"),
+    ("the join's database trip", "join_in", "join_out"),
+    ("→ meeting.state", "join_out", "state"),
+    ("rtc:join received → replied", "join_request", "join_reply"),
+]
+"""The table's rows: a name, and the marks a step goes from and to."""
+
+MARKS = ["auth_in", "auth_out", "connect", "subscribe_out", "join_in", "join_out", "state",
+         "join_reply"]
+"""The marks whose spread over the burst the table also gives (ms from its first socket)."""
+
+
+class _Trace:
+    """The events of this process since the last reset (appended from any thread)."""
+
+    def __init__(self) -> None:
+        self.started = time.monotonic()
+        self.events: list[Event] = []
+
+    def now(self) -> float:
+        return round((time.monotonic() - self.started) * 1000, 3)
+
+    def mark(self, kind: str, key: str | None, **extra: Any) -> None:
+        self.events.append((self.now(), kind, key, extra))
+
+    def reset(self, *_: Any) -> None:
+        self.events = []
+
+    def write(self, path: str) -> None:
+        Path(path).write_text(json.dumps(self.events))
+
+
+def _key(scope: dict[str, Any]) -> str:
+    client = scope.get("client") or ("?", 0)
+    return f"{client[0]}:{client[1]}"
+
+
+def _wrap_async(owner: Any, name: str, before: Callable[..., str | None] | None,
+                trace: _Trace, kind_in: str, kind_out: str | None) -> None:
+    """Replace ``owner.name`` by a coroutine function that marks ``kind_in`` (and
+    ``kind_out`` when it returns) under the key ``before(*args)`` gives."""
+    original = getattr(owner, name)
+
+    async def wrapped(*args: Any, **kwargs: Any) -> Any:
+        key = before(*args) if before is not None else None
+        trace.mark(kind_in, key)
+        try:
+            return await original(*args, **kwargs)
+        finally:
+            if kind_out is not None:
+                trace.mark(kind_out, key)
+
+    setattr(owner, name, wrapped)
+
+
+def _wrap_batch(owner: Any, name: str, trace: _Trace, kind: str) -> None:
+    """Replace the synchronous batch function ``owner.name`` (a list in, run on a database
+    thread) by one that notes its start, size, wall and thread CPU time."""
+    original = getattr(owner, name)
+
+    def wrapped(items: Any) -> Any:
+        start, cpu = trace.now(), time.thread_time()
+        try:
+            return original(items)
+        finally:
+            trace.mark(kind, None, start=start, size=len(items),
+                       cpu_ms=round((time.thread_time() - cpu) * 1000, 3),
+                       thread=threading.current_thread().name)
+
+    setattr(owner, name, wrapped)
+
+
+def install(path: str) -> None:
+    """Wrap the join path (Django set up, the application not yet loaded); SIGUSR1 forgets
+    what was noted, SIGUSR2 writes it to ``path``."""
+    from channels.middleware import BaseMiddleware
+
+    from meetings import joins
+    from rtc.websocket import auth, consumer, join
+
+    trace = _Trace()
+    socket = consumer.MeetingConsumer
+
+    def conn_key(self: Any, *_: Any) -> str:
+        return _key(self.scope)
+
+    def flow_key(flow: Any, *_: Any) -> str:
+        return _key(flow.conn.scope)
+
+    _wrap_async(auth.TokenAuthMiddleware, "__call__", lambda _, scope, *__: _key(scope), trace,
+                "auth_in", None)
+    original_inner = BaseMiddleware.__call__
+
+    async def looked_up(self: Any, scope: dict[str, Any], receive: Any, send: Any) -> Any:
+        # TokenAuthMiddleware hands the socket on through BaseMiddleware once its user is known.
+        if isinstance(self, auth.TokenAuthMiddleware):
+            trace.mark("auth_out", _key(scope))
+        return await original_inner(self, scope, receive, send)
+
+    BaseMiddleware.__call__ = looked_up  # type: ignore[method-assign]
+    _wrap_async(socket, "connect", conn_key, trace, "connect", None)
+    _wrap_async(join.JoinFlow, "_subscribe", lambda flow: _key(flow.conn.scope), trace,
+                "subscribe_in", "subscribe_out")
+    _wrap_async(join, "_join_meeting", flow_key, trace, "join_in", "join_out")
+
+    original_event = socket.send_event
+
+    async def send_event(self: Any, event: str, data: dict[str, Any]) -> None:
+        if event == "meeting.state":
+            trace.mark("state", _key(self.scope))
+        await original_event(self, event, data)
+
+    socket.send_event = send_event  # type: ignore[method-assign]
+
+    original_receive = socket.receive
+
+    async def receive(self: Any, text_data: str | None = None,
+                      bytes_data: bytes | None = None) -> None:
+        if text_data and '"rtc:join"' in text_data:
+            trace.mark("join_request", _key(self.scope))
+        await original_receive(self, text_data, bytes_data)
+
+    socket.receive = receive  # type: ignore[method-assign]
+
+    original_reply = socket.send_reply
+
+    async def send_reply(self: Any, reply: dict[str, Any]) -> None:
+        if not getattr(self, "_traced_first_reply", False):
+            self._traced_first_reply = True
+            trace.mark("join_reply", _key(self.scope))
+        await original_reply(self, reply)
+
+    socket.send_reply = send_reply  # type: ignore[method-assign]
+
+    _wrap_batch(joins, "participants_join", trace, "join_batch")
+    _wrap_batch(auth, "_users_for_tokens", trace, "token_batch")
+    signal.signal(signal.SIGUSR1, trace.reset)
+    signal.signal(signal.SIGUSR2, lambda *_: trace.write(path))
+
+
+def _quantiles(values: list[float]) -> str:
+    if not values:
+        return "-"
+    values = sorted(values)
+    n = len(values)
+    return (f"{values[n // 2]:.1f} / {values[min(n - 1, int(n * 0.9))]:.1f} / "
+            f"{values[-1]:.1f}")
+
+
+def step_table(events: list[Event]) -> tuple[list[list[Any]], list[list[Any]]]:
+    """From a trace: per step, how many sockets and p50 / p90 / max ms (and per mark, when
+    it came, ms from the first socket); and the batches (kind, start, end, size, CPU ms)."""
+    first: dict[str, dict[str, float]] = {}
+    for at, kind, key, _ in events:
+        if key is not None:
+            first.setdefault(key, {}).setdefault(kind, at)
+    sockets = [marks for marks in first.values() if "auth_in" in marks or "connect" in marks]
+    zero = min((m.get("auth_in", m.get("connect", 0.0)) for m in sockets), default=0.0)
+    steps = []
+    for name, begin, end in STEPS:
+        spans = [m[end] - m[begin] for m in sockets if begin in m and end in m]
+        steps.append([name, len(spans), _quantiles(spans)])
+    for mark in MARKS:
+        times = [m[mark] - zero for m in sockets if mark in m]
+        steps.append([f"at {mark}", len(times), _quantiles(times)])
+    batches = [[kind, round(extra["start"] - zero, 1), round(at - zero, 1), extra["size"],
+                extra["cpu_ms"]]
+               for at, kind, _, extra in events if kind in ("join_batch", "token_batch")]
+    return steps, batches
