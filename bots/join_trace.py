@@ -70,12 +70,16 @@ def _key(scope: dict[str, Any]) -> str:
 
 
 def _wrap_async(owner: Any, name: str, before: Callable[..., str | None] | None,
-                trace: _Trace, kind_in: str, kind_out: str | None) -> None:
+                trace: _Trace, kind_in: str, kind_out: str | None,
+                when: Callable[..., bool] | None = None) -> None:
     """Replace ``owner.name`` by a coroutine function that marks ``kind_in`` (and
-    ``kind_out`` when it returns) under the key ``before(*args)`` gives."""
+    ``kind_out`` when it returns) under the key ``before(*args)`` gives; only the calls for
+    which ``when(*args, **kwargs)`` holds, when given."""
     original = getattr(owner, name)
 
     async def wrapped(*args: Any, **kwargs: Any) -> Any:
+        if when is not None and not when(*args, **kwargs):
+            return await original(*args, **kwargs)
         key = before(*args) if before is not None else None
         trace.mark(kind_in, key)
         try:
@@ -115,57 +119,34 @@ def install(path: str) -> None:
     trace = _Trace()
     socket = consumer.MeetingConsumer
 
+    def scope_key(_: Any, scope: dict[str, Any], *__: Any) -> str:
+        return _key(scope)
+
     def conn_key(self: Any, *_: Any) -> str:
         return _key(self.scope)
 
     def flow_key(flow: Any, *_: Any) -> str:
         return _key(flow.conn.scope)
 
-    _wrap_async(auth.TokenAuthMiddleware, "__call__", lambda _, scope, *__: _key(scope), trace,
-                "auth_in", None)
-    original_inner = BaseMiddleware.__call__
+    def join_request(_: Any, text_data: str | None = None, *__: Any, **___: Any) -> bool:
+        return bool(text_data) and '"rtc:join"' in str(text_data)
 
-    async def looked_up(self: Any, scope: dict[str, Any], receive: Any, send: Any) -> Any:
-        # TokenAuthMiddleware hands the socket on through BaseMiddleware once its user is known.
-        if isinstance(self, auth.TokenAuthMiddleware):
-            trace.mark("auth_out", _key(scope))
-        return await original_inner(self, scope, receive, send)
+    def first_reply(self: Any, *_: Any, **__: Any) -> bool:
+        first = not getattr(self, "_traced_first_reply", False)
+        self._traced_first_reply = True
+        return first
 
-    BaseMiddleware.__call__ = looked_up  # type: ignore[method-assign]
+    _wrap_async(auth.TokenAuthMiddleware, "__call__", scope_key, trace, "auth_in", None)
+    # TokenAuthMiddleware hands the socket on through BaseMiddleware once its user is known.
+    _wrap_async(BaseMiddleware, "__call__", scope_key, trace, "auth_out", None,
+                when=lambda self, *_, **__: isinstance(self, auth.TokenAuthMiddleware))
     _wrap_async(socket, "connect", conn_key, trace, "connect", None)
-    _wrap_async(join.JoinFlow, "_subscribe", lambda flow: _key(flow.conn.scope), trace,
-                "subscribe_in", "subscribe_out")
+    _wrap_async(join.JoinFlow, "_subscribe", flow_key, trace, "subscribe_in", "subscribe_out")
     _wrap_async(join, "_join_meeting", flow_key, trace, "join_in", "join_out")
-
-    original_event = socket.send_event
-
-    async def send_event(self: Any, event: str, data: dict[str, Any]) -> None:
-        if event == "meeting.state":
-            trace.mark("state", _key(self.scope))
-        await original_event(self, event, data)
-
-    socket.send_event = send_event  # type: ignore[method-assign]
-
-    original_receive = socket.receive
-
-    async def receive(self: Any, text_data: str | None = None,
-                      bytes_data: bytes | None = None) -> None:
-        if text_data and '"rtc:join"' in text_data:
-            trace.mark("join_request", _key(self.scope))
-        await original_receive(self, text_data, bytes_data)
-
-    socket.receive = receive  # type: ignore[method-assign]
-
-    original_reply = socket.send_reply
-
-    async def send_reply(self: Any, reply: dict[str, Any]) -> None:
-        if not getattr(self, "_traced_first_reply", False):
-            self._traced_first_reply = True
-            trace.mark("join_reply", _key(self.scope))
-        await original_reply(self, reply)
-
-    socket.send_reply = send_reply  # type: ignore[method-assign]
-
+    _wrap_async(socket, "send_event", conn_key, trace, "state", None,
+                when=lambda _, event, *__, **___: event == "meeting.state")
+    _wrap_async(socket, "receive", conn_key, trace, "join_request", None, when=join_request)
+    _wrap_async(socket, "send_reply", conn_key, trace, "join_reply", None, when=first_reply)
     _wrap_batch(joins, "participants_join", trace, "join_batch")
     _wrap_batch(auth, "_users_for_tokens", trace, "token_batch")
     signal.signal(signal.SIGUSR1, trace.reset)

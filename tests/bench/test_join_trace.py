@@ -57,6 +57,10 @@ def test_the_wrappers_mark_each_call_and_the_signals_reset_and_write(tmp_path) -
         except RuntimeError:
             pass
         assert owner.run([1, 2, 3]) == [2, 4, 6]
+        quiet = SimpleNamespace(step=step)  # marks only the calls ``when`` picks
+        _wrap_async(quiet, "step", None, trace, "state", None,
+                    when=lambda flow, fail=False: fail)
+        assert await quiet.step(flow) == "done"
 
     asyncio.run(batch_owner_run())
     kinds = [(kind, key) for _, kind, key, _ in trace.events]
