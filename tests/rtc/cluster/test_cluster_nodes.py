@@ -335,6 +335,35 @@ async def test_socket_limits_count_the_sockets_of_every_node(pair: Pair) -> None
     assert open_sockets.of_user(user) == 0
 
 
+async def test_a_socket_over_the_clusters_limit_is_refused_before_its_join_is_written(
+        pair: Pair, settings: Any, open_meeting: Any, member_user: Any,
+        ws_communicator: Any) -> None:
+    """A user whose one allowed socket is open on node b opens another on node a: its
+    cluster-wide count (a Redis trip beside its group add, both before the join's database
+    trip) refuses it with ``too_many_sockets`` and 4430; no join is written, nothing is held
+    or counted, and the socket is in no group."""
+    import json
+
+    from rtc.websocket.envelope import CloseCode
+
+    settings.RTC_LIMITS = {**settings.RTC_LIMITS, "MAX_SOCKETS_PER_USER": 1}
+    key = pair.b.store.counter_key("user", str(member_user.pk))
+    assert await pair.b.store.acquire_sockets_many(pair.b.incarnation, [[(key, 1)]]) == [0]
+    socket_ = await ws_communicator(open_meeting.id, user=member_user)
+    connected, _ = await socket_.connect(timeout=10)
+    assert connected
+    refusal = json.loads((await socket_.receive_output(timeout=10))["text"])
+    assert refusal["type"] == "error" and refusal["data"]["code"] == "too_many_sockets"
+    closed = await socket_.receive_output(timeout=10)
+    assert (closed["type"], closed["code"]) == ("websocket.close", CloseCode.TOO_MANY_SOCKETS)
+    assert not await Participant.objects.filter(meeting=open_meeting,
+                                                joined_at__isnull=False).aexists()
+    assert not attendance.present(open_meeting.id, member_user.pk)
+    assert open_sockets.of_user(member_user.pk) == 0
+    assert await pair.a.store.socket_count(key) == 1  # node b's socket only
+    assert not pair.layer.local_members(f"meeting.{open_meeting.id}")
+
+
 async def test_start_and_stop_follow_the_settings(settings: Any, pair: Pair) -> None:
     """start_node does nothing without the cluster setting; stop_node takes the record out of
     Redis at once."""
