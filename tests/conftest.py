@@ -114,6 +114,27 @@ def _recordings_in_tmp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Non
     override.disable()
 
 
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup: Any, django_db_blocker: Any) -> Iterator[None]:
+    """pytest-django's test database; before it is dropped, every connection to it that this
+    process still holds is given up. PostgreSQL refuses to drop a database others are
+    connected to (CI's PostgreSQL pass warned "database "test_test" is being accessed by other
+    users" now and then): the webhook dispatcher's and the socket database threads stop, and
+    the connections of threads that ended without closing theirs (a Django connection is
+    reference cycles: it closes when the collector runs, not when its thread ends) are
+    collected now, not whenever the collector would have run."""
+    yield
+    import gc
+
+    from conference import db_threads
+    from integrations.dispatcher import dispatcher
+
+    with django_db_blocker.unblock():
+        dispatcher.stop()
+        db_threads.shutdown()
+        gc.collect()
+
+
 @pytest.fixture(autouse=True)
 def _close_executor_connections() -> Iterator[None]:
     """Close the database connection of asgiref's shared sync thread after each test.
