@@ -12,7 +12,9 @@ the socket's Redis and database trips, for the ``rtc:join`` the browser sent as 
 it enters (:meth:`JoinFlow.enter`): the meeting's group first, then one database trip (access,
 role, capacity, presence, the snapshot), shared with the sockets joining at the same moment
 (:data:`_joins`), then ``meeting.state``; or it waits in the lobby
-(`rtc.websocket.lobby.SocketLobby`) and enters once admitted.
+(`rtc.websocket.lobby.SocketLobby`) and enters once admitted. (The Redis trips beside the
+database trip, the batch waiting for them before it reads, were measured: no faster in a burst
+of 200, slower in one of 500; bench/README.md, "Session 16".)
 
 However the socket ends (its close, a server close, a refusal half-way, its task cancelled
 without a disconnect), :meth:`JoinFlow.end` gives back its slot, its place in the lobby and its
