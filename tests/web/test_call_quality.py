@@ -92,16 +92,20 @@ def lowered(samples: list[dict[str, Any]]) -> int | None:
 
 
 def resumed_on_lower_layer(samples: list[dict[str, Any]]) -> int | None:
-    """The first sample, after the switch to a lower layer, by which video played again on it
-    (at least ``PLAYING_FPS`` frames decoded in the second before: the lower layer's first
-    keyframe got through, not the last frames of the top layer trickling out), if any."""
+    """The first sample, after the switch to a lower layer, by which video had played on it
+    for two seconds in a row (at least ``PLAYING_FPS`` frames decoded in each): the lower
+    layer's first keyframe got through and the queue the top layer left in the link has
+    drained, not the last frames of the top layer trickling out, nor a few frames of the lower
+    one before the next loss in that queue costs another keyframe (CI saw 8 frames, then three
+    stalled seconds), if any."""
     lowered_at = lowered(samples)
     if lowered_at is None:
         return None
-    for index in range(lowered_at + 1, len(samples)):
-        one, two = samples[index - 1], samples[index]
-        if (two["layer"] is not None and two["layer"] < TOP
-                and two["video"]["framesDecoded"] - one["video"]["framesDecoded"] >= PLAYING_FPS):
+    for index in range(lowered_at + 2, len(samples)):
+        seconds = samples[index - 2:index + 1]
+        if all(s["layer"] is not None and s["layer"] < TOP for s in seconds[1:]) and all(
+                two["video"]["framesDecoded"] - one["video"]["framesDecoded"] >= PLAYING_FPS
+                for one, two in zip(seconds, seconds[1:], strict=False)):
             return index
     return None
 
