@@ -128,6 +128,11 @@ class MediaDevice:
         """kind → pymediasoup Producer."""
         self.received: dict[str, Received] = {}
         """consumer id → what it receives."""
+        self._consuming = asyncio.Lock()
+        """One local consume at a time: pymediasoup's aiortc handler is not reentrant (two
+        consumes at once on a receive transport not yet set up both negotiate its first SDP;
+        one fails with "no active media section found", as CI saw); mediasoup-client queues
+        a transport's operations the same way."""
         self.closed = False
 
     async def load(self, router_rtp_capabilities: Mapping[str, Any]) -> None:
@@ -186,8 +191,10 @@ class MediaDevice:
         """Set up the local consumer of a server consumer; count its frames if ``count``."""
         if self.recv is None:
             raise RuntimeError(f"{self.name}: no receive transport")
-        consumer = await self.recv.consume(id=consumer_id, producerId=producer_id, kind=kind,
-                                           rtpParameters=RtpParameters(**rtp_parameters))
+        async with self._consuming:
+            consumer = await self.recv.consume(id=consumer_id, producerId=producer_id,
+                                               kind=kind,
+                                               rtpParameters=RtpParameters(**rtp_parameters))
         received = Received(consumer, peer_id, producer_id, kind)
         if count:
             received.reader = asyncio.ensure_future(self._count(consumer.track, peer_id, kind))
