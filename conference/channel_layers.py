@@ -229,6 +229,10 @@ class RedisChannelLayer(ChannelsRedisChannelLayer):
             return super().create_pool(index)
         return aioredis.BlockingConnectionPool(**options, **host)
 
+    def clients(self) -> list[aioredis.Redis]:
+        """The Redis client of each host for the running event loop (made if needed)."""
+        return [self.connection(index) for index in range(self.ring_size)]
+
     # -- local membership -------------------------------------------------------------------
 
     def _is_ours(self, channel: str) -> bool:

@@ -211,6 +211,9 @@ REDIS_URL = os.environ.get("REDIS_URL", "")
 # (channel layer and every other Redis client, conference.redis_clients).
 REDIS_MAX_CONNECTIONS = env_int("REDIS_MAX_CONNECTIONS", 50, minimum=2)
 REDIS_POOL_TIMEOUT = env_int("REDIS_POOL_TIMEOUT", 10, minimum=1)
+# Connections of each of those pools opened when the server starts, not by the first burst's
+# commands (conference.redis_clients.open_ahead); 0 opens them as commands need them.
+REDIS_CONNECTIONS_AHEAD = env_int("REDIS_CONNECTIONS_AHEAD", 32, minimum=0)
 # Messages one channel (a socket) may hold before the layer drops them (Channels' default is
 # 100: a socket of a busy 100-person call fell that far behind in 8 s of CPU starvation and lost
 # events). A socket that still loses some is told to fetch the state again (events:missed).

@@ -21,7 +21,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-__all__ = ["install", "on_start", "start_pool"]
+__all__ = ["install", "on_start", "open_redis_connections", "start_pool"]
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +59,7 @@ async def start_pool() -> bool:
     except Exception:
         logger.exception("the worker pool did not start; the first call will try again")
     await start_cluster_node()
+    await open_redis_connections()
     await _run_hooks()
     return mediasoup.started
 
@@ -72,6 +73,37 @@ async def start_cluster_node() -> None:
         await start_node()
     except Exception:
         logger.exception("this process could not join the cluster")
+
+
+async def open_redis_connections() -> int:
+    """Open ``REDIS_CONNECTIONS_AHEAD`` connections in each Redis pool of the process (the
+    channel layer's for this loop, the cluster node's), so the first burst of sockets does not
+    open them (`conference.redis_clients.open_ahead`); how many are open. A Redis that does
+    not answer (within ``REDIS_POOL_TIMEOUT``) is logged: commands open connections later."""
+    from channels.layers import get_channel_layer
+    from django.conf import settings
+
+    from conference.channel_layers import RedisChannelLayer
+    from conference.redis_clients import open_ahead
+    from rtc.cluster import local_node
+
+    count = int(settings.REDIS_CONNECTIONS_AHEAD)
+    layer = get_channel_layer()
+    clients = layer.clients() if isinstance(layer, RedisChannelLayer) else []
+    node = local_node()
+    if node is not None:
+        clients.append(node.store.redis)
+    if count <= 0 or not clients:
+        return 0
+    try:
+        async with asyncio.timeout(float(settings.REDIS_POOL_TIMEOUT)):
+            opened = await asyncio.gather(*(open_ahead(client, count) for client in clients))
+    except Exception as error:
+        logger.warning("Redis connections not opened ahead (commands will open them): %r",
+                       error)
+        return 0
+    logger.info("Redis: %s connections opened ahead in %s pools", sum(opened), len(clients))
+    return sum(opened)
 
 
 def _start_soon() -> None:
