@@ -186,3 +186,18 @@ async def test_stack_floor_wire_counts_the_canned_servers_frames(run_bench):
     assert per_peer[("server sends", "meeting.participantJoined")] == 9  # not its own
     assert figures["server_sends_per_peer"][0] == 38
     assert figures["server_receives_per_peer"][0] == 8
+
+
+async def test_redis_client_measures_both_parsers_against_redis(run_bench):
+    """The Redis client script measures each parser in a process of its own against the real
+    Redis: one row with hiredis hidden, one with it (a requirement), each cost positive."""
+    import os
+
+    url = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
+    result = await run_bench("bench.redis_client", "--url", url, "--commands", "50",
+                             "--rounds", "1", "--json")
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = json.loads(result.stdout)["rows"]
+    assert [row["hiredis"] for row in rows] == [False, True]
+    assert all(row[key] > 0 for row in rows
+               for key in ("single_us", "pipelined_us", "open_us")), rows
