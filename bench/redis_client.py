@@ -20,7 +20,6 @@ installed, so the pure-Python parser's row comes from a child that hides hiredis
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import subprocess
 import sys
