@@ -38,17 +38,24 @@ def redis_client(url: str, **options: Any) -> aioredis.Redis:
 async def open_ahead(client: aioredis.Redis, count: int) -> int:
     """Have at least ``count`` connections of ``client``'s pool open and idle (at most its
     ``max_connections``); how many the pool holds now. Connections it already had count;
-    one that fails to open is not kept, and the first failure is raised when none opened."""
+    one that fails to open is not kept, and the first failure is raised when none opened.
+    Every connection taken is given back to the pool, also when the caller gives up waiting
+    (a cancellation)."""
     pool = client.connection_pool
     count = min(count, pool.max_connections)
     if count <= 0:
         return 0
-    results = await asyncio.gather(*(pool.get_connection() for _ in range(count)),
-                                   return_exceptions=True)
-    opened = [result for result in results if not isinstance(result, BaseException)]
-    for connection in opened:
-        await pool.release(connection)
+    held: list[Any] = []
+
+    async def take() -> None:
+        held.append(await pool.get_connection())
+
+    try:
+        results = await asyncio.gather(*(take() for _ in range(count)), return_exceptions=True)
+    finally:
+        for connection in held:
+            await pool.release(connection)
     failures = [result for result in results if isinstance(result, BaseException)]
-    if failures and not opened:
+    if failures and not held:
         raise failures[0]
-    return len(opened)
+    return len(held)

@@ -19,6 +19,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 
 from conference.redis_clients import open_ahead, redis_client
 from rtc.lifecycle.startup import open_redis_connections
+from tests.support.waiting import eventually
 
 REDIS_URL = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
 
@@ -143,3 +144,45 @@ async def test_nothing_is_opened_ahead_on_the_in_memory_layer_or_when_turned_off
     settings.REDIS_CONNECTIONS_AHEAD = 0
     assert await open_redis_connections() == 0
     assert await _connections_named(probe, name) == 0
+
+
+async def test_a_start_that_gives_up_waiting_gives_every_connection_back(settings, probe):
+    """The caller's timeout cancels the opening half-way: what was opened is back in the pool
+    (the pool's full size is still there for commands), nothing is held for ever."""
+    settings.REDIS_MAX_CONNECTIONS = 3
+    name = f"ahead-{uuid.uuid4().hex[:8]}"
+    client = redis_client(REDIS_URL, client_name=name)
+    pool = client.connection_pool
+    real_get = pool.get_connection
+    calls = 0
+
+    async def slow_third(*args, **kwargs):
+        nonlocal calls
+        calls += 1
+        if calls == 3:
+            await asyncio.sleep(30)
+        return await real_get(*args, **kwargs)
+
+    pool.get_connection = slow_third
+    try:
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(1):
+                await open_ahead(client, 3)
+        pool.get_connection = real_get
+        assert await _connections_named(probe, name) == 2
+        # Two commands hold a connection each (blocked in Redis for 3 s): a third still gets
+        # one at once, which only a pool that got its two opened connections back can give.
+        blocked = [asyncio.ensure_future(client.blpop([f"{name}-nothing"], timeout=3))
+                   for _ in range(2)]
+        await eventually(lambda: _blocked_in_redis(probe, name, 2), timeout=5,
+                         what="two commands blocked in Redis")
+        assert await asyncio.wait_for(client.ping(), timeout=1.5)
+        assert await _connections_named(probe, name) == 3
+        assert await asyncio.gather(*blocked) == [None, None]
+    finally:
+        await client.aclose()
+
+
+async def _blocked_in_redis(probe: aioredis.Redis, name: str, count: int) -> bool:
+    entries = await probe.client_list()
+    return sum(1 for e in entries if e.get("name") == name and e.get("cmd") == "blpop") >= count
