@@ -170,13 +170,14 @@ async def test_a_start_that_gives_up_waiting_gives_every_connection_back(setting
                 await open_ahead(client, 3)
         pool.get_connection = real_get
         assert await _connections_named(probe, name) == 2
-        # Two commands hold a connection each (blocked in Redis for 6 s): a third still gets
-        # one at once, which only a pool that got its two opened connections back can give.
-        blocked = [asyncio.ensure_future(client.blpop([f"{name}-nothing"], timeout=6))
+        # Two commands hold a connection each (blocked in Redis for 4 s, under the client's 5 s
+        # read timeout): a third still gets one at once, which only a pool that got its two
+        # opened connections back can give.
+        blocked = [asyncio.ensure_future(client.blpop([f"{name}-nothing"], timeout=4))
                    for _ in range(2)]
         await eventually(lambda: _blocked_in_redis(probe, name, 2), timeout=5,
                          what="two commands blocked in Redis")
-        assert await asyncio.wait_for(client.ping(), timeout=3)
+        assert await asyncio.wait_for(client.ping(), timeout=2)
         assert await _connections_named(probe, name) == 3
         assert await asyncio.gather(*blocked) == [None, None]
     finally:
