@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import socket
 import uuid
 from collections.abc import AsyncIterator
 
@@ -17,6 +16,7 @@ from channels.layers import channel_layers
 from redis import asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
+from bots.live_daphne import free_port
 from conference.redis_clients import open_ahead, redis_client
 from rtc.lifecycle.startup import open_redis_connections
 from tests.support.waiting import eventually
@@ -34,12 +34,6 @@ async def probe() -> AsyncIterator[aioredis.Redis]:
 
 async def _connections_named(probe: aioredis.Redis, name: str) -> int:
     return sum(1 for entry in await probe.client_list() if entry.get("name") == name)
-
-
-def _closed_port() -> int:
-    with socket.socket() as spare:
-        spare.bind(("127.0.0.1", 0))
-        return spare.getsockname()[1]
 
 
 async def test_open_ahead_opens_the_connections_that_commands_then_use(settings, probe):
@@ -77,7 +71,7 @@ async def test_open_ahead_stops_at_the_pools_size(settings, probe):
 
 async def test_open_ahead_raises_when_redis_cannot_be_reached(settings):
     """No connection could open: the connection error is raised, not a count of zero."""
-    client = redis_client(f"redis://127.0.0.1:{_closed_port()}/0", socket_connect_timeout=2)
+    client = redis_client(f"redis://127.0.0.1:{free_port()}/0", socket_connect_timeout=2)
     try:
         with pytest.raises(RedisConnectionError):
             await open_ahead(client, 3)
@@ -125,7 +119,7 @@ async def test_the_server_start_without_redis_is_logged_and_goes_on(settings, ca
                                                                     redis_layer_named):
     """A Redis that cannot be reached at start-up is a warning, not a failed start: nothing is
     open ahead and commands open connections when Redis is back."""
-    redis_layer_named(f"redis://127.0.0.1:{_closed_port()}/0", "ahead-unreachable")
+    redis_layer_named(f"redis://127.0.0.1:{free_port()}/0", "ahead-unreachable")
     settings.REDIS_CONNECTIONS_AHEAD = 4
     with caplog.at_level(logging.WARNING, logger="rtc.lifecycle.startup"):
         assert await open_redis_connections() == 0

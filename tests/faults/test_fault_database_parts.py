@@ -7,7 +7,6 @@ on (the breaker's probe), or the function that would have reached the database r
 
 from __future__ import annotations
 
-import socket
 import time
 from datetime import timedelta
 from typing import Any
@@ -18,6 +17,7 @@ from channels.db import database_sync_to_async
 from django.db import OperationalError
 from django.utils import timezone
 
+from bots.live_daphne import free_port
 from conference.clock import ManualClock
 from conference.outage import is_database_outage
 from conference.postgres.base import Breaker
@@ -28,12 +28,6 @@ from rtc.policy.attendance import LateLeaves, mark_left
 from tests.faults.conftest import postgres_url
 
 DOWN = OperationalError("connection failed: Connection refused")
-
-
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _params(url: str, **extra: Any) -> dict[str, Any]:
@@ -66,7 +60,7 @@ def test_breaker_fails_fast_while_open_and_closes_when_a_probe_connects() -> Non
     breaker.trip(DOWN)
     breaker.trip(DOWN)
     assert breaker.is_open and breaker.trips == 1
-    down = _params(postgres_url(), host="127.0.0.1", port=_closed_port())
+    down = _params(postgres_url(), host="127.0.0.1", port=free_port())
     with pytest.raises(psycopg.OperationalError, match="unavailable"):
         breaker.before_connect(psycopg, down)  # the probe is refused
     started = time.monotonic()

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 
 import pytest
 from channels.layers import channel_layers
 from django.db.utils import ConnectionHandler
 from django.test import AsyncClient
 
+from bots.live_daphne import free_port
 from rtc.lifecycle import health
 from tests.rtc.operations.conftest import value
 from tests.support.waiting import eventually
@@ -21,13 +21,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 async def _until(predicate, timeout: float = 20.0, what: str = "") -> None:
     await eventually(predicate, timeout=timeout, what=what)
-
-
-def _closed_port() -> int:
-    """A loopback TCP port nothing listens on (bound, then released)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 async def test_healthz_answers_without_touching_anything(rtc_service):
@@ -93,7 +86,7 @@ async def test_readyz_fails_when_the_database_is_down(rtc_service, monkeypatch):
     real database the same check passes."""
     down = ConnectionHandler({"default": {
         "ENGINE": "django.db.backends.postgresql", "HOST": "127.0.0.1",
-        "PORT": str(_closed_port()), "NAME": "conference", "USER": "postgres",
+        "PORT": str(free_port()), "NAME": "conference", "USER": "postgres",
         "OPTIONS": {"connect_timeout": 2},
     }})
     monkeypatch.setattr(health, "connections", down)
@@ -115,7 +108,7 @@ async def test_readyz_fails_when_the_channel_layer_is_unreachable(rtc_service, s
     naming the channel layer only."""
     settings.CHANNEL_LAYERS = {"default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [f"redis://127.0.0.1:{_closed_port()}/0"]},
+        "CONFIG": {"hosts": [f"redis://127.0.0.1:{free_port()}/0"]},
     }}
     channel_layers.backends.clear()
     monkeypatch.setattr(health, "CHECK_TIMEOUT", 2.0)

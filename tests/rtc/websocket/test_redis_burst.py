@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import socket
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -25,6 +24,7 @@ from redis import asyncio as aioredis
 from rest_framework.authtoken.models import Token
 
 from bench._services import PrivateRedis
+from bots.live_daphne import free_port
 from conference.channel_layers import RedisChannelLayer
 from meetings import events, services
 from meetings.models import Meeting, Participant
@@ -62,12 +62,6 @@ def redis_layer(settings) -> Iterator[RedisChannelLayer]:
     yield layer
     async_to_sync(layer.flush)()
     channel_layers.backends.clear()
-
-
-def _closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _burst_users(count: int, per_meeting: int) -> tuple[list[Meeting], list[tuple[Any, str]]]:
@@ -158,7 +152,7 @@ async def test_unreachable_redis_refuses_the_socket_with_a_retry_hint(settings, 
     """The channel layer's Redis does not answer: the socket is refused explicitly (an
     ``error`` event ``server_busy`` with ``retryAfter``, then close 4529), nothing is left
     counted or present, and nothing was written."""
-    settings.CHANNEL_LAYERS = _layer_config([f"redis://127.0.0.1:{_closed_port()}/0"],
+    settings.CHANNEL_LAYERS = _layer_config([f"redis://127.0.0.1:{free_port()}/0"],
                                             pool_timeout=1)
     channel_layers.backends.clear()
     token, _ = await Token.objects.aget_or_create(user=member_user)
