@@ -37,10 +37,10 @@ def redis_client(url: str, **options: Any) -> aioredis.Redis:
 
 async def open_ahead(client: aioredis.Redis, count: int) -> int:
     """Have at least ``count`` connections of ``client``'s pool open and idle (at most its
-    ``max_connections``); how many the pool holds now. Connections it already had count;
-    one that fails to open is not kept, and the first failure is raised when none opened.
-    Every connection taken is given back to the pool, also when the caller gives up waiting
-    (a cancellation)."""
+    ``max_connections``); how many were taken and given back open. Connections it already had
+    count; one that fails to open is not kept, and the first failure is raised when none
+    opened. Every connection taken is given back to the pool, also when the caller gives up
+    waiting (a cancellation)."""
     pool = client.connection_pool
     count = min(count, pool.max_connections)
     if count <= 0:

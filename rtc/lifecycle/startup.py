@@ -88,12 +88,14 @@ async def open_redis_connections() -> int:
     from rtc.cluster import local_node
 
     count = int(settings.REDIS_CONNECTIONS_AHEAD)
+    if count <= 0:
+        return 0
     layer = get_channel_layer()
     clients = layer.clients() if isinstance(layer, RedisChannelLayer) else []
     node = local_node()
     if node is not None:
         clients.append(node.store.redis)
-    if count <= 0 or not clients:
+    if not clients:
         return 0
     try:
         async with asyncio.timeout(float(settings.REDIS_POOL_TIMEOUT)):
