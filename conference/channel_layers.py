@@ -28,6 +28,10 @@ second process subscribed to the same group still gets every message. The group 
 sockets that connect together go to Redis together (one script call for those that asked
 while the previous call was out, `conference.batching.Batches`).
 
+Both: a group message that names an ``exclude`` channel (the sender's socket,
+`meetings.events.group_message`) is not queued for that channel of this process, whose
+consumer would only drop it (a tenth of a meeting of ten's event deliveries).
+
 Both layers let a consumer's dispatch loop ``attach`` its channel: its messages then go
 straight into an `conference.channel_inbox.Inbox` that the loop reads without a receive task
 per message (`conference.channels_dispatch`), under the same capacity rules.
@@ -171,7 +175,10 @@ class InMemoryChannelLayer(ChannelsInMemoryChannelLayer):
         if not members:
             return
         expires = time.time() + self.expiry
+        excluded = message.get("exclude")
         for channel in tuple(members):
+            if channel == excluded:
+                continue
             inbox = self._attached.get(channel)
             if inbox is not None:
                 inbox.put(dict(message))
@@ -309,9 +316,11 @@ class RedisChannelLayer(ChannelsRedisChannelLayer):
             loop.call_soon_threadsafe(self._put, channel, copy)
 
     def _deliver_local(self, group: str, message: dict[str, Any]) -> None:
-        """A copy to each of this process's members of ``group``, now."""
+        """A copy to each of this process's members of ``group`` but its ``exclude``, now."""
+        excluded = message.get("exclude")
         for channel in tuple(self._local_groups.get(group, ())):
-            self._deliver(channel, message)
+            if channel != excluded:
+                self._deliver(channel, message)
 
     def _put(self, channel: str, message: dict[str, Any]) -> None:
         """Queue a message for a channel of this process; beyond the channel's capacity the

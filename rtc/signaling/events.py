@@ -203,10 +203,12 @@ class MeetingState(Payload):
 
 
 EVENTS: dict[str, Event] = {event.name: event for event in (
-    Event("rtc:peerJoined", "others", "", PeerJoined),
+    Event("rtc:peerJoined", "the others in the call", "not to a socket whose `rtc:joined` "
+          "lists the peer", PeerJoined),
     Event("rtc:peerLeft", "others (after a host removal: everyone but the removed peer)",
           "", PeerLeft),
-    Event("rtc:newProducer", "others", "", NewProducer),
+    Event("rtc:newProducer", "the others in the call", "not to a socket whose `rtc:joined` "
+          "lists the producer", NewProducer),
     Event("rtc:producerPaused", "others (owner included after a host mute)",
           "`byHost`: a host's or staff's mute only", ProducerPaused),
     Event("rtc:producerResumed", "others", "", ProducerChanged),
@@ -251,7 +253,7 @@ EVENTS: dict[str, Event] = {event.name: event for event in (
     Event("meeting.state", "a socket that entered the meeting (once, first)",
           "the meeting and who is present", MeetingState),
     Event("meeting.participantJoined", "everyone but the joining socket (its `meeting.state` "
-          "lists it)", "", ParticipantInfo),
+          "lists it)", "not to a socket whose `meeting.state` lists that join", ParticipantInfo),
     Event("meeting.participantLeft", "everyone", "", ParticipantInfo),
     Event("meeting.participantRemoved", "everyone (the removed user's sockets then close "
           "4403)", "", ParticipantInfo),

@@ -212,6 +212,8 @@ class MeetingConsumer(AsyncJsonWebsocketConsumer):
         if not self.joined or message.get("exclude") == self.channel_name:
             return
         event, data = message["event"], message.get("data", {})
+        if self.session.told.covers(event, data):  # a snapshot lists it (rtc.websocket.told)
+            return
         access = self.session.join_access
         if event == events.MEETING_UPDATED and access is not None:
             self.session.join_access = access.updated(data)

@@ -107,6 +107,10 @@ async def serve_request(conn: MeetingConsumer, content: Any) -> None:
             reply = error_reply(request.request_id, "Internal error.", ErrorCode.INTERNAL)
     else:
         reply = success_reply(request.request_id, data or {})
+        if request.type == "rtc:join" and data:
+            conn.session.told.call_joined(data)
+        elif request.type == "rtc:leave":
+            conn.session.told.call_left()
     metrics.observe_request(request.type, reply, time.perf_counter() - started)
     log_context.note_reply(reply)
     await conn.send_reply(reply)

@@ -26,6 +26,7 @@ from rtc.services.config import limits
 from rtc.signaling.errors import ErrorCode, SignalingError
 from rtc.websocket.limits import SocketLimit, SocketSlot, address_tag, client_address, open_sockets
 from rtc.websocket.rate import FRAME_FACTOR, FrameVerdict, SocketRate
+from rtc.websocket.told import AlreadyTold
 
 if TYPE_CHECKING:
     from rtc.websocket.consumer import MeetingConsumer
@@ -56,6 +57,8 @@ class SocketSession:
         self.join_access: JoinAccess | None = None
         """The user's role and the meeting's capacity, read when the socket joined (kept
         current by ``meeting.updated``; None: ``rtc:join`` reads them again)."""
+        self.told = AlreadyTold()
+        """What its snapshots listed: the announcements of the same things are not relayed."""
 
     @property
     def flooded(self) -> bool:

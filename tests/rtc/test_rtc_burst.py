@@ -48,7 +48,9 @@ async def _join(server: DaphneServer, meeting: str, token: str, index: int) -> d
 async def test_a_burst_of_100_distinct_users_all_get_into_their_calls(burst_server):
     """100 users, each invited to one of 10 meetings, open their sockets in the same instant
     and send rtc:join: every handshake completes, every socket gets ``meeting.state`` and an
-    ``rtc:joined`` (no refusal, no close, no timeout), and each call holds its 10 peers."""
+    ``rtc:joined`` (no refusal, no close, no timeout), and each call holds its 10 peers.
+    Each socket then knows all of its meeting's people and call peers, each from its snapshot
+    or from an announcement, not both."""
     server, seats = burst_server
     started = time.monotonic()
     results = await asyncio.gather(*(_join(server, m, t, i) for i, (m, t) in enumerate(seats)),
@@ -67,5 +69,43 @@ async def test_a_burst_of_100_distinct_users_all_get_into_their_calls(burst_serv
             PEERS // PER_MEETING)
         assert not [c for c in clients if c.closed.done()], "a socket was closed"
         assert elapsed < 60, elapsed
+        await _everyone_told_once(results)
     finally:
         await asyncio.gather(*(c.close() for c in clients), return_exceptions=True)
+
+
+def _told(result: dict) -> tuple[set, set, list, list]:
+    """What one socket was told: the participants (user, join time) and call peers its
+    snapshots listed, and the ``meeting.participantJoined`` and ``rtc:peerJoined`` it got."""
+    client = result["client"]
+    listed_people = {(p["userId"], p["joinedAt"]) for p in result["state"]["data"]["participants"]}
+    listed_peers = {p["peerId"] for p in result["joined"]["peers"]}
+    people = [(e["data"]["userId"], e["data"]["joinedAt"]) for e in client.events
+              if e.get("type") == "meeting.participantJoined"]
+    peers = [e["data"]["peerId"] for e in client.events if e.get("type") == "rtc:peerJoined"]
+    return listed_people, listed_peers, people, peers
+
+
+async def _everyone_told_once(results: list[dict]) -> None:
+    """Every socket learns every participant and every call peer of its meeting, each once:
+    from its snapshot or from the announcement, never from both (`rtc.websocket.told`)."""
+    own_peer = {id(r["client"]): r["joined"]["peerId"] for r in results}
+    deadline = time.monotonic() + 30
+    while True:
+        missing = []
+        for result in results:
+            listed_people, listed_peers, people, peers = _told(result)
+            if (len(listed_people | set(people)) < PER_MEETING
+                    or len(listed_peers | set(peers)) < PER_MEETING - 1):
+                missing.append(result["client"].name)
+        if not missing or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.1)
+    assert not missing, f"{len(missing)} sockets still miss a participant or a peer"
+    for result in results:
+        listed_people, listed_peers, people, peers = _told(result)
+        assert not listed_people & set(people) and len(people) == len(set(people)), (
+            result["client"].name, listed_people, people)
+        assert not listed_peers & set(peers) and len(peers) == len(set(peers)), (
+            result["client"].name, listed_peers, peers)
+        assert own_peer[id(result["client"])] not in listed_peers | set(peers)

@@ -171,3 +171,17 @@ def test_a_broadcast_for_a_closed_loop_is_dropped_quietly(meeting):
     sends.add(meeting.id, events.meeting_group_name(meeting.id),
               events.group_message("meeting.updated", {"n": 1}))
     assert not sends.pending and not sends.draining
+
+
+async def test_the_embedded_layer_leaves_the_excluded_sender_out():
+    """A group message naming an ``exclude`` channel (the sender's socket) is not queued for
+    it; the group's other member gets it."""
+    layer = InMemoryChannelLayer()
+    sender, other = await layer.new_channel(), await layer.new_channel()
+    for channel in (sender, other):
+        await layer.group_add("meeting.x", channel)
+    await layer.group_send("meeting.x", events.group_message("meeting.updated", {"n": 1},
+                                                             exclude=sender))
+    assert (await asyncio.wait_for(layer.receive(other), 5))["data"] == {"n": 1}
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(layer.receive(sender), 0.3)

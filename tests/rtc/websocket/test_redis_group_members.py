@@ -141,3 +141,26 @@ async def test_group_send_soon_delivers_here_at_once_and_elsewhere_in_order():
         await asyncio.sleep(0.2)  # its remote part fails in the background, logged
     finally:
         redis.close()
+
+
+async def test_the_excluded_sender_gets_no_copy_and_the_others_do():
+    """A group message naming an ``exclude`` channel (the sender's socket) is not queued for
+    that channel of this process; this process's other member and another process's member
+    get it."""
+    prefix = f"conference-test-exclude-{uuid.uuid4().hex[:10]}"
+    here = RedisChannelLayer(hosts=[REDIS_URL], prefix=prefix, max_connections=4)
+    there = RedisChannelLayer(hosts=[REDIS_URL], prefix=prefix, max_connections=4)
+    try:
+        sender, neighbour, theirs = (await here.new_channel(), await here.new_channel(),
+                                     await there.new_channel())
+        for layer, channel in ((here, sender), (here, neighbour), (there, theirs)):
+            await layer.group_add("meeting.x", channel)
+        await here.group_send("meeting.x", {"type": "meeting.event", "n": 1,
+                                            "exclude": sender})
+        assert (await asyncio.wait_for(here.receive(neighbour), 5))["n"] == 1
+        assert (await asyncio.wait_for(there.receive(theirs), 5))["n"] == 1
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(here.receive(sender), 0.3)
+    finally:
+        await here.flush()
+        await there.flush()
