@@ -26,7 +26,8 @@ process directly into their receive buffers (no Redis round trip, no serialisati
 Redis only the members of other processes; group membership itself stays in Redis, so a
 second process subscribed to the same group still gets every message. The group adds of
 sockets that connect together go to Redis together (one script call for those that asked
-while the previous call was out, `conference.batching.Batches`).
+while the previous call was out, `conference.batching.Batches`), and so do the group discards
+of sockets that close together.
 
 Both: a group message that names an ``exclude`` channel (the sender's socket,
 `meetings.events.group_message`) is not queued for that channel of this process, whose
@@ -62,7 +63,7 @@ __all__ = ["MISSED", "InMemoryChannelLayer", "RedisChannelLayer", "raise_if_canc
 logger = logging.getLogger(__name__)
 
 GROUP_ADD_BATCH = 200
-"""The most group adds sent in one Redis call."""
+"""The most group adds (or group discards) sent in one Redis call."""
 
 MISSED = "channel.missed"
 """The type of the notice a channel gets after messages for it were dropped."""
@@ -217,6 +218,8 @@ class RedisChannelLayer(ChannelsRedisChannelLayer):
         self._missed = _Missed()
         self._group_adds: Batches[tuple[str, str], None] = Batches(
             self._add_together, max_size=GROUP_ADD_BATCH, concurrency=2)
+        self._group_discards: Batches[tuple[str, str], None] = Batches(
+            self._discard_together, max_size=GROUP_ADD_BATCH, concurrency=2)
         self._remote_sends: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop,
                                                       _RemoteSends] = weakref.WeakKeyDictionary()
 
@@ -273,22 +276,38 @@ class RedisChannelLayer(ChannelsRedisChannelLayer):
             count, loop = self._local_channels.pop(channel, (0, None))
             if count > 1 and loop is not None:
                 self._local_channels[channel] = (count - 1, loop)
-        await super().group_discard(group, channel)
+        assert self.require_valid_group_name(group), "Group name not valid"
+        assert self.require_valid_channel_name(channel), "Channel name not valid"
+        await self._group_discards.submit((group, channel))
 
     async def _add_together(self, pairs: list[tuple[str, str]]) -> list[None | Exception]:
         """The group adds asked for while the previous call was out: one script call per
         Redis host for all of them (on the hour, a few hundred sockets joining in a second
         each waited for a pooled connection of their own)."""
+        return await self._script_per_host(pairs, _GROUP_ADD_SHA, _GROUP_ADD_LUA,
+                                           lambda: [time.time(), self.group_expiry])
+
+    async def _discard_together(self, pairs: list[tuple[str, str]]) -> list[None | Exception]:
+        """The group discards asked for while the previous call was out, likewise: at the end
+        of the hour a few hundred sockets close at once, and one ``ZREM`` each took a pooled
+        connection each (opening new ones) on a loop busy with their leaves."""
+        return await self._script_per_host(pairs, _GROUP_DISCARD_SHA, _GROUP_DISCARD_LUA,
+                                           list)
+
+    async def _script_per_host(self, pairs: list[tuple[str, str]], sha: str, lua: str,
+                               leading: Callable[[], list[Any]]) -> list[None | Exception]:
+        """One call of a (group, channel) script per Redis host for ``pairs``: ``KEYS`` the
+        groups, ``ARGV`` the ``leading`` arguments then the channels in the same order; each
+        pair's outcome (None, or its host's error)."""
         by_host: dict[int, list[int]] = {}
         for index, (group, _) in enumerate(pairs):
             by_host.setdefault(self.consistent_hash(group), []).append(index)
         outcomes: list[None | Exception] = [None] * len(pairs)
         for host, indexes in by_host.items():
             try:
-                await _run_script(self.connection(host), _GROUP_ADD_SHA, _GROUP_ADD_LUA,
+                await _run_script(self.connection(host), sha, lua,
                                   [self._group_key(pairs[i][0]) for i in indexes],
-                                  [time.time(), self.group_expiry,
-                                   *[pairs[i][1] for i in indexes]])
+                                  [*leading(), *[pairs[i][1] for i in indexes]])
             except Exception as error:
                 for index in indexes:
                     outcomes[index] = error
@@ -677,6 +696,16 @@ round trip, for several (group, channel) pairs: ``KEYS`` the groups, ``ARGV`` no
 expiry, then the channels in the order of their groups."""
 
 _GROUP_ADD_SHA = hashlib.sha1(_GROUP_ADD_LUA.encode()).hexdigest()  # noqa: S324
+
+_GROUP_DISCARD_LUA = """
+    for i = 1, #KEYS do
+        redis.call('ZREM', KEYS[i], ARGV[i])
+    end
+"""
+"""channels-redis's ``group_discard`` (``ZREM``) for several (group, channel) pairs in one round
+trip: ``KEYS`` the groups, ``ARGV`` the channels in the order of their groups."""
+
+_GROUP_DISCARD_SHA = hashlib.sha1(_GROUP_DISCARD_LUA.encode()).hexdigest()  # noqa: S324
 
 _GROUP_SEND_LUA = """
     local over_capacity = 0

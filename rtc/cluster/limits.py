@@ -5,7 +5,8 @@ of a cluster, :func:`take_shared` counts it in two Redis hashes (the user's and 
 one field per node incarnation, in one Lua script that sums the live nodes' fields and refuses
 when a limit is reached, so two sockets on two nodes cannot both slip under it. Fields of nodes
 whose lease ran out (or that restarted) are dropped by the same script: a dead node's sockets
-stop counting when it leaves the cluster. The slot's release gives the shared count back.
+stop counting when it leaves the cluster. The slot's release gives the shared count back
+(the releases of sockets that close together in one script call).
 
 If Redis does not answer, the socket is let through on the local count alone (logged): a
 Redis hiccup must not lock everybody out of their meetings.
@@ -32,16 +33,23 @@ ACQUIRE_BATCH = 200
 _Acquisition = tuple[Any, str, list[tuple[str, int]]]
 """A socket's count to take: the cluster store, the node's incarnation, its counters."""
 
+_Release = tuple[Any, str, list[str]]
+"""A socket's count to give back: the cluster store, the node's incarnation, its counter keys."""
+
+
+def _by_store(items: list[tuple[Any, str, Any]]) -> list[tuple[Any, str, list[int]]]:
+    """The items' positions per (store, incarnation), with that store and incarnation."""
+    found: dict[tuple[int, str], tuple[Any, str, list[int]]] = {}
+    for index, (store, incarnation, _) in enumerate(items):
+        found.setdefault((id(store), incarnation), (store, incarnation, []))[2].append(index)
+    return list(found.values())
+
 
 async def _acquire_together(items: list[_Acquisition]) -> list[int | Exception]:
     """The sockets that asked while the previous call was out, counted in one round trip per
     store (one in practice: the node's), each decided in turn as if alone."""
     outcomes: list[int | Exception] = [0] * len(items)
-    by_store: dict[tuple[int, str], list[int]] = {}
-    for index, (store, incarnation, _) in enumerate(items):
-        by_store.setdefault((id(store), incarnation), []).append(index)
-    for indexes in by_store.values():
-        store, incarnation, _ = items[indexes[0]]
+    for store, incarnation, indexes in _by_store(items):
         try:
             results: list[int | Exception] = list(await store.acquire_sockets_many(
                 incarnation, [items[i][2] for i in indexes]))
@@ -89,13 +97,33 @@ async def take_shared(slot: SocketSlot, *, max_per_user: int,
     return None
 
 
+async def _release_together(items: list[_Release]) -> list[None | Exception]:
+    """The sockets that closed while the previous call was out, given back in one round trip
+    per store (one in practice: the node's)."""
+    outcomes: list[None | Exception] = [None] * len(items)
+    for store, incarnation, indexes in _by_store(items):
+        try:
+            await store.release_sockets(incarnation, [key for i in indexes for key in items[i][2]])
+        except Exception as error:
+            for index in indexes:
+                outcomes[index] = error
+    return outcomes
+
+
+_releases: Batches[_Release, None] = Batches(_release_together, max_size=ACQUIRE_BATCH,
+                                             concurrency=2)
+"""Socket counts given back together: at the end of the hour a few hundred sockets close in a
+second, and one script call each took a pooled connection each on a loop busy with their
+leaves."""
+
+
 def _give_back(slot: SocketSlot) -> None:
     node, keys = slot.shared
     slot.shared = None
 
     async def release() -> None:
         try:
-            await node.store.release_sockets(node.incarnation, keys)
+            await _releases.submit((node.store, node.incarnation, keys))
         except Exception:
             logger.exception("cluster socket count not given back (it lapses with the node)")
 

@@ -27,6 +27,7 @@ import logging
 from typing import Any
 
 from channels.consumer import get_handler_name
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from conference import log_context, twisted_write
@@ -135,6 +136,15 @@ class MeetingConsumer(AsyncJsonWebsocketConsumer):
         not when the client's close comes back."""
         self.session.release_slot()
         await super().close(code=code, reason=reason)
+
+    async def websocket_disconnect(self, message: dict[str, Any]) -> None:
+        """Channels' disconnect without its ``aclose_old_connections``: like the per-message
+        call `dispatch` leaves out, it was a trip through a database thread for every socket
+        that closed (the ORM calls of the leave close stale connections themselves). This
+        consumer keeps no ``groups`` of Channels' own (it adds and leaves its meeting's group
+        itself), so the disconnect is the whole of it."""
+        await self.disconnect(message["code"])
+        raise StopConsumer()
 
     async def disconnect(self, code: int) -> None:
         """The client's close: out of the lobby and the meeting (`JoinFlow.disconnected`)."""

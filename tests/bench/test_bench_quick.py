@@ -54,13 +54,16 @@ async def test_media_quick_forwards_to_every_consumer(run_bench):
 
 
 async def test_signaling_quick_sets_up_every_peer_and_cleans_up(run_bench):
-    """Four peers join, produce and consume on a live daphne; its temp database is removed."""
+    """Four peers join, produce and consume on a live daphne, then close (the teardown
+    measured); its temp database is removed."""
     before = set(Path(tempfile.gettempdir()).glob("conference-bench-*"))
     result = await run_bench("bench.signaling", "--quick")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     rows = _table_rows(result.stdout, "server  peers  meetings")
     assert rows and rows[0][:2] == ["python", "4"] and rows[0][-1] == "0", rows
     assert "errors: 0" in result.stdout
+    cost = _table_rows(result.stdout, "server  peers  ramp s")  # teardown s, its CPU ms last
+    assert float(cost[0][-2]) > 0 and float(cost[0][-1]) > 0, cost
     assert set(Path(tempfile.gettempdir()).glob("conference-bench-*")) == before
 
 

@@ -45,6 +45,7 @@ SCRIPTS = {
         ("placement.claim", store._CLAIM), ("placement.owner", store._OWNER),
         ("heartbeat.renew", store._RENEW), ("presence.write", presence._WRITE),
         ("group.add", channel_layers._GROUP_ADD_LUA),
+        ("group.discard", channel_layers._GROUP_DISCARD_LUA),
         ("group.send", channel_layers._REMOTE_MEMBERS_LUA),
     )
 }
@@ -227,7 +228,8 @@ async def test_redis_commands_per_join_and_leave(
     assert 1 <= lookups <= 3, report
     for leave in ("second leaves", "last leaves"):
         commands, lookups = _lookups_apart(phases[leave])
-        assert commands == Counter({"sockets.release": 1, "ZREM": 1, "presence.write": 1}), report
+        assert commands == Counter({"sockets.release": 1, "group.discard": 1,
+                                    "presence.write": 1}), report
         assert 1 <= lookups <= 2, report
     with redis.Redis.from_url(server_redis.url, decode_responses=True) as client:
         assert not list(client.scan_iter("*:group:*"))  # every membership gone

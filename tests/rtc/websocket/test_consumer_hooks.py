@@ -9,8 +9,9 @@ import inspect
 from rtc.websocket.consumer import MeetingConsumer
 
 CHANNELS_HOOKS = {"__init__", "__call__", "dispatch", "connect", "close", "disconnect",
-                  "receive", "receive_json"}
-"""What Channels calls (``dispatch`` kept without its per-message connection check)."""
+                  "websocket_disconnect", "receive", "receive_json"}
+"""What Channels calls (``dispatch`` and ``websocket_disconnect`` kept without their
+connection checks)."""
 CONNECTION = {"send_event", "send_reply", "broadcast", "leave_and_close"}
 """What handlers, the shutdown and the session use of a connection."""
 GROUP_MESSAGES = {"meeting_event", "lobby_decision", "channel_missed"}

@@ -21,10 +21,12 @@ from channels.layers import channel_layers, get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth import get_user_model
 from redis import asyncio as aioredis
+from redis.exceptions import ConnectionError as RedisConnectionError
 from rest_framework.authtoken.models import Token
 
 from bench._services import PrivateRedis
 from bots.live_daphne import free_port
+from conference import channel_layers as channel_layers_module
 from conference.channel_layers import RedisChannelLayer
 from meetings import events, services
 from meetings.models import Meeting, Participant
@@ -261,3 +263,40 @@ async def test_a_redis_restarted_empty_gets_this_process_members_back_into_their
         await here.flush()
         await there.flush()
         redis.close()
+
+
+async def test_sockets_leaving_together_leave_their_groups_in_one_or_two_calls(monkeypatch):
+    """Forty members of four groups discarded at once: their ``ZREM``s go to Redis as one or
+    two script calls (the first may go alone), not forty, each group is empty in Redis
+    afterwards and no local member is left; a Redis that does not answer fails each discard
+    with its error (the caller logs it and goes on with the leave)."""
+    prefix = f"conference-test-discard-{uuid.uuid4().hex[:10]}"
+    layer = RedisChannelLayer(hosts=[REDIS_URL], prefix=prefix, max_connections=POOL)
+    client = aioredis.from_url(REDIS_URL)
+    calls: list[int] = []
+    real = channel_layers_module._run_script
+
+    async def counted(connection, sha, lua, keys, args):
+        if sha == channel_layers_module._GROUP_DISCARD_SHA:
+            calls.append(len(keys))
+        return await real(connection, sha, lua, keys, args)
+
+    monkeypatch.setattr(channel_layers_module, "_run_script", counted)
+    try:
+        pairs = [(f"meeting.g{n % 4}", await layer.new_channel()) for n in range(40)]
+        for group, channel in pairs:
+            await layer.group_add(group, channel)
+        assert await client.zcard(f"{prefix}:group:meeting.g0") == 10
+        await asyncio.gather(*(layer.group_discard(group, channel) for group, channel in pairs))
+        assert 1 <= len(calls) <= 2 and sum(calls) == 40, calls
+        for n in range(4):
+            assert await client.zcard(f"{prefix}:group:meeting.g{n}") == 0
+            assert layer.local_members(f"meeting.g{n}") == frozenset()
+    finally:
+        await client.aclose()
+        await layer.flush()
+    gone = RedisChannelLayer(hosts=[f"redis://127.0.0.1:{free_port()}/0"], prefix=prefix,
+                             max_connections=POOL, pool_timeout=1)
+    outcomes = await asyncio.gather(*(gone.group_discard("meeting.g", f"specific.x!{n}")
+                                      for n in range(3)), return_exceptions=True)
+    assert all(isinstance(o, RedisConnectionError) for o in outcomes), outcomes
