@@ -107,10 +107,7 @@ async def serve_request(conn: MeetingConsumer, content: Any) -> None:
             reply = error_reply(request.request_id, "Internal error.", ErrorCode.INTERNAL)
     else:
         reply = success_reply(request.request_id, data or {})
-        if request.type == "rtc:join" and data:
-            conn.session.told.call_joined(data)
-        elif request.type == "rtc:leave":
-            conn.session.told.call_left()
+        conn.session.note_answered(request.type, data)
     metrics.observe_request(request.type, reply, time.perf_counter() - started)
     log_context.note_reply(reply)
     await conn.send_reply(reply)

@@ -15,7 +15,7 @@ and :meth:`SocketSession.release_slot` are idempotent, so
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from meetings.selectors import JoinAccess
 from rtc.cluster.limits import take_shared
@@ -167,6 +167,14 @@ class SocketSession:
         ``rtc:join`` since) is a leave even if the request is refused or fails."""
         if request_type in ("rtc:leave", "rtc:join"):
             self.leaving = request_type == "rtc:leave"
+
+    def note_answered(self, request_type: str, data: Any) -> None:
+        """Noted when a request succeeded: in the call after ``rtc:join`` (what its reply
+        lists is not announced again), out of it after ``rtc:leave`` (`rtc.websocket.told`)."""
+        if request_type == "rtc:join" and data:
+            self.told.call_joined(data)
+        elif request_type == "rtc:leave":
+            self.told.call_left()
 
     async def leave(self) -> None:
         """Leave the meeting, once: shutdown tracking, group, the call (at once
