@@ -183,10 +183,10 @@ def _webhook_integration(meeting_id: Any) -> Any:
     return integration
 
 
-def _on_joins_writing(sender: Any, meeting_ids: list[Any], **kwargs: Any) -> None:
-    """A batch of joins is about to emit for its meetings: find which of them belong to no
-    integration in one query, where each would otherwise take its own (a burst at the top of
-    the hour starts dozens of meetings in one batch, their lookups a quarter of its time)."""
+def _on_attendance_writing(sender: Any, meeting_ids: list[Any], **kwargs: Any) -> None:
+    """A batch of joins or leaves is about to emit for its meetings: find which of them belong
+    to no integration in one query, where each would otherwise take its own (a burst at the top
+    of the hour starts dozens of meetings in one batch, their lookups a quarter of its time)."""
     ids = [meeting_id for meeting_id in meeting_ids if not unlinked.known(meeting_id)]
     if len(ids) < 2:  # one lookup costs the same either way
         return
@@ -350,7 +350,7 @@ def connect_receivers() -> None:
     from rtc import signals as rtc_signals
 
     pairs = [
-        (meeting_signals.joins_writing, _on_joins_writing),
+        (meeting_signals.attendance_writing, _on_attendance_writing),
         (meeting_signals.meeting_started, _on_meeting_started),
         (meeting_signals.meeting_ended, _on_meeting_ended),
         (meeting_signals.participant_joined, _on_participant_joined),

@@ -237,7 +237,7 @@ def _write(writes: _Writes) -> None:
         Meeting.objects.filter(pk__in=list(writes.started)).update(
             status=Meeting.Status.LIVE, started_at=now, updated_at=now)
     if writes.joined:
-        signals.joins_writing.send(sender=Meeting, meeting_ids=list(
+        signals.attendance_writing.send(sender=Meeting, meeting_ids=list(
             {participant.meeting_id: None for participant, _ in writes.joined}))
     for meeting in writes.started.values():
         meeting.updated_at = now

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from django.dispatch import Signal
 
-__all__ = ["joins_writing", "meeting_ended", "meeting_started", "participant_joined",
+__all__ = ["attendance_writing", "meeting_ended", "meeting_started", "participant_joined",
            "participant_left"]
 
 meeting_started = Signal()
@@ -21,7 +21,8 @@ participant_joined = Signal()
 """A participant's connection to the meeting was recorded as present."""
 participant_left = Signal()
 """A present participant was recorded as gone."""
-joins_writing = Signal()
-"""A batch of joins (`meetings.joins`) is about to send its ``meeting_started`` and
-``participant_joined`` signals; keyword ``meeting_ids``, each meeting once. A receiver that
-looks something up per meeting for those signals can look it up for all of them at once."""
+attendance_writing = Signal()
+"""A batch of joins (`meetings.joins`) or of leaves (`meetings.leaves`) is about to send its
+``meeting_started``, ``participant_joined`` or ``participant_left`` signals; keyword
+``meeting_ids``, each meeting once. A receiver that looks something up per meeting for those
+signals can look it up for all of them at once."""

@@ -4,7 +4,7 @@ A participant is present in a meeting while at least one *holder* keeps it so: a
 socket (held under its channel name) or a call peer waiting in the reconnect grace period (held
 under ``peer:<peer id>``). The first holder writes the join (the socket's join,
 `meetings.joins.participants_join`), only the last one to go writes the leave
-(`participant_mark_left`). So a socket that drops and
+(`meetings.leaves.participants_leave`, batched like the joins). So a socket that drops and
 resumes within the grace period leaves the attendance row untouched (no left-then-joined), a
 second device does not end the first one's presence, and a peer whose grace expires is marked
 left then, not when its socket dropped.
@@ -43,10 +43,11 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from conference.db_threads import db_call
+from conference.db_threads import db_batches, db_call
 from conference.keyed_locks import KeyedLocks
 from conference.outage import is_database_outage
-from meetings import services
+from meetings import leaves, services
+from meetings.leaves import LeaveOutcome, LeaveRequest
 
 __all__ = ["Attendance", "LateLeaves", "attendance", "late_leaves", "mark_left", "peer_key",
            "write_left"]
@@ -132,9 +133,26 @@ attendance = Attendance()
 
 @db_call
 def _write_left(meeting_id: Any, user_id: Any, at: datetime | None = None) -> None:
+    """A late leave, with the time it happened (`LateLeaves`)."""
     user = get_user_model().objects.filter(pk=user_id).first()
     if user is not None:
         services.participant_mark_left(meeting_id=meeting_id, user=user, at=at)
+
+
+def _write_leaves(requests: list[LeaveRequest]) -> list[LeaveOutcome]:
+    """A batch of leaves written now (`meetings.leaves.participants_leave`, looked up at each
+    call so a test can make the database fail)."""
+    return leaves.participants_leave(requests)
+
+
+LEAVE_BATCH_MAX = 100
+"""The most leaves written in one transaction (bounds how long a batch holds its rows)."""
+
+_leaves = db_batches(_write_leaves, max_size=LEAVE_BATCH_MAX)
+"""The leaves' database trips, taken together like the joins' (`rtc.websocket.join._joins`):
+when a meeting ends and its sockets close in the same second, their leaves share statements
+and a commit instead of queueing one by one on the database threads; a leave alone goes at
+once."""
 
 
 class LateLeaves:
@@ -332,13 +350,13 @@ late_leaves = LateLeaves()
 
 
 async def write_left(meeting_id: Any, user_id: Any) -> None:
-    """Write a leave now. The database unavailable: written later by :data:`late_leaves`,
-    with this moment as the time. Any other failure is logged, not raised (the caller is
-    tearing something down and must go on)."""
+    """Write a leave now (in a batch with the leaves asked meanwhile). The database
+    unavailable: written later by :data:`late_leaves`, with this moment as the time. Any other
+    failure is logged, not raised (the caller is tearing something down and must go on)."""
     at = timezone.now()
     try:
         async with attendance.writing(meeting_id, user_id):
-            await _write_left(meeting_id, user_id, at)
+            await _leaves.submit(LeaveRequest(meeting_id=meeting_id, user_id=user_id))
     except Exception as error:
         if is_database_outage(error):
             logger.warning("meeting=%s user=%s leave kept to write later, database "

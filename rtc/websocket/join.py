@@ -246,7 +246,7 @@ class JoinFlow:
         logger.info("meeting=%s user=%s connected channel=%s", conn.meeting_id, conn.user.pk,
                     conn.channel_name)
         state.pop("type", None)
-        session.told.meeting_state(state.get("participants") or ())
+        session.told.meeting_state(state.get("participants") or (), state.get("meeting"))
         await self.lobby.join_hosts(state)
         await conn.send_event("meeting.state", state)
 

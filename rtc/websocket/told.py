@@ -19,7 +19,11 @@ Two rules, each leaving out only what the client is sure to have:
   messages one at a time, so nothing is relayed between a join's decision and its reply).
 * An announcement of what the socket's snapshot listed, the very same thing: a participant by
   its user *and the time of that join* (a leave and a new join is a new key), a call peer and
-  a producer by their ids (never announced twice: a resumed peer is not announced again).
+  a producer by their ids (never announced twice: a resumed peer is not announced again), and
+  the first ``meeting.updated`` after a ``meeting.state`` when it is equal to the meeting that
+  snapshot gave (the first join of a scheduled meeting starts it: every socket whose snapshot
+  came after already shows it live). Any ``meeting.updated`` uses that up, so a later one
+  that happens to restore the snapshot's values still goes out.
 
 Anything else goes out as before; at worst a duplicate, which every client already takes. A
 snapshot's keys replace those of the one before it of the same kind and are kept for
@@ -83,11 +87,13 @@ class _Listed:
 class AlreadyTold:
     """One socket's keys of what its latest snapshots listed (see the module docstring)."""
 
-    __slots__ = ("_call", "_people", "in_call")
+    __slots__ = ("_call", "_meeting", "_people", "in_call")
 
     def __init__(self) -> None:
         self._people = _Listed()
         """``meeting.state``'s participants: (user id, join time)."""
+        self._meeting: Mapping[str, Any] | None = None
+        """``meeting.state``'s meeting, until the first ``meeting.updated`` after it."""
         self._call = _Listed()
         """``rtc:joined``'s peers and producers: their ids."""
         self.in_call = False
@@ -96,9 +102,12 @@ class AlreadyTold:
     def __len__(self) -> int:
         return len(self._people.keys) + len(self._call.keys)
 
-    def meeting_state(self, participants: Sequence[Mapping[str, Any]]) -> None:
-        """Note the participants a ``meeting.state`` snapshot lists (instead of the last's)."""
+    def meeting_state(self, participants: Sequence[Mapping[str, Any]],
+                      meeting: Mapping[str, Any] | None = None) -> None:
+        """Note the participants and the meeting a ``meeting.state`` snapshot lists (instead
+        of the last's)."""
         self._people.replace(_participant_key(p) for p in participants[-TOLD_MAX:])
+        self._meeting = meeting
 
     def call_joined(self, reply: Mapping[str, Any]) -> None:
         """In the call: note the peers and producers its ``rtc:joined`` reply lists (instead
@@ -119,6 +128,9 @@ class AlreadyTold:
         join's reply will give) this client; a snapshot's key is then used up."""
         if event == events.PARTICIPANT_JOINED:
             return self._people.take(_participant_key(data))
+        if event == events.MEETING_UPDATED:
+            listed, self._meeting = self._meeting, None
+            return listed == data and time.monotonic() <= self._people.until
         if event == _PEER_JOINED:
             return not self.in_call or self._call.take(data.get("peerId"))
         if event == _NEW_PRODUCER:

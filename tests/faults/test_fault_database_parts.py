@@ -21,7 +21,7 @@ from bots.live_daphne import free_port
 from conference.clock import ManualClock
 from conference.outage import is_database_outage
 from conference.postgres.base import Breaker
-from meetings import services
+from meetings import leaves, services
 from meetings.models import Participant
 from rtc.policy import attendance as attendance_module
 from rtc.policy.attendance import LateLeaves, mark_left
@@ -88,7 +88,11 @@ async def test_a_leave_during_an_outage_is_written_late_with_its_own_time(
     async def down(*args: Any) -> None:
         raise DOWN
 
-    monkeypatch.setattr(attendance_module, "_write_left", down)
+    def batch_down(requests: Any) -> None:
+        raise DOWN
+
+    monkeypatch.setattr(leaves, "participants_leave", batch_down)  # the leave now
+    monkeypatch.setattr(attendance_module, "_write_left", down)  # the late leave
     late = LateLeaves(tmp_path)
     monkeypatch.setattr(attendance_module, "late_leaves", late)
     before = timezone.now()

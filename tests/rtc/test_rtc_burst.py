@@ -88,7 +88,8 @@ def _told(result: dict) -> tuple[set, set, list, list]:
 
 async def _everyone_told_once(results: list[dict]) -> None:
     """Every socket learns every participant and every call peer of its meeting, each once:
-    from its snapshot or from the announcement, never from both (`rtc.websocket.told`)."""
+    from its snapshot or from the announcement, never from both (`rtc.websocket.told`); no
+    ``meeting.updated`` repeats the meeting its snapshot gave (the meeting's start)."""
     own_peer = {id(r["client"]): r["joined"]["peerId"] for r in results}
     deadline = time.monotonic() + 30
     while True:
@@ -109,3 +110,5 @@ async def _everyone_told_once(results: list[dict]) -> None:
         assert not listed_peers & set(peers) and len(peers) == len(set(peers)), (
             result["client"].name, listed_peers, peers)
         assert own_peer[id(result["client"])] not in listed_peers | set(peers)
+        updates = [e["data"] for e in result["client"].events if e.get("type") == "meeting.updated"]
+        assert result["state"]["data"]["meeting"] not in updates, result["client"].name

@@ -107,3 +107,24 @@ def test_each_snapshot_replaces_the_last_of_its_kind(clock):
     seen.call_joined({"peers": []})
     assert not seen.covers("rtc:peerJoined", {"peerId": "p99"})
     assert seen.covers(events.PARTICIPANT_JOINED, ADA)
+
+
+def test_the_first_meeting_update_equal_to_the_snapshot_is_covered_once(clock):
+    """The meeting's start announced after a snapshot that already shows it live is left out;
+    any meeting.updated uses the snapshot's meeting up, so a later update that restores its
+    values (a title changed and changed back) still goes out; after a while nothing is
+    covered."""
+    live = {"id": "m1", "title": "Sync", "status": "live", "startedAt": "2026-12-06T13:00:00"}
+    renamed = {**live, "title": "Standup"}
+    seen = AlreadyTold()
+    seen.meeting_state([ADA], live)
+    assert seen.covers(events.MEETING_UPDATED, dict(live))
+    assert not seen.covers(events.MEETING_UPDATED, dict(live))
+    seen.meeting_state([ADA], live)
+    assert not seen.covers(events.MEETING_UPDATED, renamed)
+    assert not seen.covers(events.MEETING_UPDATED, dict(live))  # back to the snapshot's: news
+    seen.meeting_state([ADA], live)
+    clock.now += TOLD_SECONDS + 1
+    assert not seen.covers(events.MEETING_UPDATED, dict(live))
+    seen.meeting_state([ADA])  # a snapshot without its meeting covers no update
+    assert not seen.covers(events.MEETING_UPDATED, dict(live))
