@@ -15,8 +15,9 @@ snapshot lists them; the joins after it reach it as ``meeting.participantJoined`
 socket is in the meeting's group before it asks). The joining socket itself (``channel``) gets
 no event for its own join: its snapshot lists it. A refusal or a lobby wait is that request's
 outcome and changes nothing for the others. If the batch's transaction fails as a whole (a
-participant row created meanwhile by an invitation, a lost connection), each request is tried
-again alone, so one request's conflict never refuses another.
+participant row created meanwhile by an invitation), each request is tried again alone, so one
+request's conflict never refuses another; the database unavailable, every request gets that
+error at once (`meetings.batched`).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from django.utils import timezone
 
 from conference.errors import ApplicationError, ErrorCode
 from meetings import events, selectors, signals
+from meetings.batched import together_or_alone
 from meetings.models import Meeting, Participant
 
 __all__ = ["JoinOutcome", "JoinRequest", "participants_join"]
@@ -98,22 +100,7 @@ class _Writes:
 def participants_join(requests: Sequence[JoinRequest]) -> list[JoinOutcome]:
     """Every request's outcome, in order (see the module docstring); the writes of those
     that join are committed together."""
-    if not requests:
-        return []
-    try:
-        return _join_together(requests)
-    except Exception:
-        if len(requests) == 1:
-            raise
-        logger.warning("a batch of %d joins failed; each is tried alone", len(requests),
-                       exc_info=True)
-    outcomes: list[JoinOutcome] = []
-    for request in requests:
-        try:
-            outcomes.extend(_join_together([request]))
-        except Exception as error:
-            outcomes.append(error)
-    return outcomes
+    return together_or_alone(_join_together, requests, what="joins")
 
 
 def _meeting_key(meeting_id: Any) -> str | None:

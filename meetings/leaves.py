@@ -12,7 +12,7 @@ Each request's outcome is the row it marked left, or None when the user was not 
 (never joined, already left, the meeting deleted meanwhile). If the batch's transaction fails
 as a whole for any other reason than the database being unavailable, each request is tried
 again alone, so one row's trouble never loses another's leave; the database unavailable, every
-request gets that error (its caller keeps the leave to write later).
+request gets that error (its caller keeps the leave to write later; `meetings.batched`).
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from conference.outage import is_database_outage
 from meetings import events, signals
+from meetings.batched import together_or_alone
 from meetings.models import Meeting, Participant
 
 __all__ = ["LeaveOutcome", "LeaveRequest", "participants_leave"]
@@ -50,22 +50,7 @@ LeaveOutcome = Participant | None | Exception
 def participants_leave(requests: Sequence[LeaveRequest]) -> list[LeaveOutcome]:
     """Every request's outcome, in order (see the module docstring); the leaves are
     committed together."""
-    if not requests:
-        return []
-    try:
-        return _leave_together(requests)
-    except Exception as error:
-        if len(requests) == 1 or is_database_outage(error):
-            raise
-        logger.warning("a batch of %d leaves failed; each is tried alone", len(requests),
-                       exc_info=True)
-    outcomes: list[LeaveOutcome] = []
-    for request in requests:
-        try:
-            outcomes.extend(_leave_together([request]))
-        except Exception as error:
-            outcomes.append(error)
-    return outcomes
+    return together_or_alone(_leave_together, requests, what="leaves")
 
 
 def _key(meeting_id: Any, user_id: Any) -> tuple[str, str] | None:

@@ -50,7 +50,8 @@ async def test_a_burst_of_100_distinct_users_all_get_into_their_calls(burst_serv
     and send rtc:join: every handshake completes, every socket gets ``meeting.state`` and an
     ``rtc:joined`` (no refusal, no close, no timeout), and each call holds its 10 peers.
     Each socket then knows all of its meeting's people and call peers, each from its snapshot
-    or from an announcement, not both."""
+    or from an announcement, not both. When they all close at once, every leave is written
+    (`meetings.leaves`, in batches)."""
     server, seats = burst_server
     started = time.monotonic()
     results = await asyncio.gather(*(_join(server, m, t, i) for i, (m, t) in enumerate(seats)),
@@ -70,8 +71,31 @@ async def test_a_burst_of_100_distinct_users_all_get_into_their_calls(burst_serv
         assert not [c for c in clients if c.closed.done()], "a socket was closed"
         assert elapsed < 60, elapsed
         await _everyone_told_once(results)
+        await asyncio.gather(*(c.close() for c in clients), return_exceptions=True)
+        await _everyone_left(server)
     finally:
         await asyncio.gather(*(c.close() for c in clients), return_exceptions=True)
+
+
+ATTENDANCE = """
+import json
+from meetings.models import Participant
+rows = Participant.objects.filter(joined_at__isnull=False)
+print(json.dumps({"present": rows.filter(left_at__isnull=True).count(),
+                  "left": rows.filter(left_at__isnull=False).count()}))
+"""
+
+
+async def _everyone_left(server: DaphneServer) -> None:
+    """Every one of the burst's participants is recorded as gone (the server has no reconnect
+    grace: the leaves are written as the sockets close)."""
+    deadline = time.monotonic() + 30
+    while True:
+        counts = await asyncio.to_thread(server.shell, ATTENDANCE)
+        if counts == {"present": 0, "left": PEERS} or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.5)
+    assert counts == {"present": 0, "left": PEERS}, f"{counts}\n{server.log()}"
 
 
 def _told(result: dict) -> tuple[set, set, list, list]:
