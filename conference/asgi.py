@@ -25,6 +25,7 @@ from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: 
 from conference import (  # noqa: E402
     autobahn_logging,
     channels_dispatch,
+    listen_backlog,
     twisted_write,
     ws_send,
     ws_unmask,
@@ -36,6 +37,7 @@ from rtc.websocket.auth import TokenAuthMiddleware, auth_stack  # noqa: E402
 
 autobahn_logging.install()
 channels_dispatch.install()
+listen_backlog.install(settings.LISTEN_BACKLOG)
 twisted_write.install()
 ws_send.install()
 ws_unmask.install()

@@ -204,6 +204,14 @@ if _ENGINE == "django.db.backends.sqlite3":
 # less often (the young generations, where most of them die, are unchanged).
 GC_FULL_EVERY = env_int("GC_FULL_EVERY", 100, minimum=1)
 
+# --- Listening socket ------------------------------------------------------------------------
+
+# The listen queue daphne's TCP sockets ask for (conference.listen_backlog; Twisted's own is
+# 50): a meeting's start opens hundreds of connections in the same second, and a handshake the
+# queue cannot hold is dropped and retried by the client a second later. The kernel caps it at
+# net.core.somaxconn.
+LISTEN_BACKLOG = env_int("LISTEN_BACKLOG", 1024, minimum=1)
+
 # --- Channel layer ----------------------------------------------------------------------------
 
 REDIS_URL = os.environ.get("REDIS_URL", "")

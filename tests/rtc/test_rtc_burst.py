@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
@@ -36,6 +38,25 @@ def burst_server():
         server.cleanup()
 
 
+def _listen_overflows() -> int:
+    """The kernel's count of handshakes dropped because a listen queue was full (TcpExt
+    ListenOverflows, the whole machine)."""
+    lines = Path("/proc/net/netstat").read_text().splitlines()
+    for names, values in zip(lines[::2], lines[1::2], strict=True):
+        if names.startswith("TcpExt:"):
+            return dict(zip(names.split()[1:], map(int, values.split()[1:]),
+                            strict=True))["ListenOverflows"]
+    raise AssertionError("no TcpExt counters")
+
+
+def _listen_backlog(port: int) -> int:
+    """The listen queue of the socket listening on ``port`` (``ss``'s Send-Q for a listener;
+    iproute2 comes with the project's set-up)."""
+    listing = subprocess.run(["ss", "-ltnH", f"sport = :{port}"], capture_output=True,
+                             text=True, check=True).stdout.split()
+    return int(listing[2])
+
+
 async def _join(server: DaphneServer, meeting: str, token: str, index: int) -> dict:
     client = SignalingClient(f"{server.url}/ws/meetings/{meeting}/?token={token}",
                              origin=server.origin, name=f"burst{index}", timeout=60,
@@ -47,12 +68,16 @@ async def _join(server: DaphneServer, meeting: str, token: str, index: int) -> d
 
 async def test_a_burst_of_100_distinct_users_all_get_into_their_calls(burst_server):
     """100 users, each invited to one of 10 meetings, open their sockets in the same instant
-    and send rtc:join: every handshake completes, every socket gets ``meeting.state`` and an
-    ``rtc:joined`` (no refusal, no close, no timeout), and each call holds its 10 peers.
+    and send rtc:join: every handshake completes (none dropped by a full listen queue and
+    retried a second later: `conference.listen_backlog`), every socket gets ``meeting.state``
+    and an ``rtc:joined`` (no refusal, no close, no timeout), and each call holds its 10 peers.
     Each socket then knows all of its meeting's people and call peers, each from its snapshot
     or from an announcement, not both. When they all close at once, every leave is written
     (`meetings.leaves`, in batches)."""
     server, seats = burst_server
+    somaxconn = int(Path("/proc/sys/net/core/somaxconn").read_text())
+    assert _listen_backlog(server.port) == min(1024, somaxconn)  # Twisted's own is 50
+    overflows = _listen_overflows()
     started = time.monotonic()
     results = await asyncio.gather(*(_join(server, m, t, i) for i, (m, t) in enumerate(seats)),
                                    return_exceptions=True)
@@ -69,6 +94,7 @@ async def test_a_burst_of_100_distinct_users_all_get_into_their_calls(burst_serv
         assert sorted(len(p) for p in peers_by_meeting.values()) == [PER_MEETING] * (
             PEERS // PER_MEETING)
         assert not [c for c in clients if c.closed.done()], "a socket was closed"
+        assert _listen_overflows() == overflows, "a handshake was dropped and retried"
         assert elapsed < 60, elapsed
         await _everyone_told_once(results)
         await asyncio.gather(*(c.close() for c in clients), return_exceptions=True)
