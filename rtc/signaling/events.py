@@ -257,7 +257,8 @@ EVENTS: dict[str, Event] = {event.name: event for event in (
     Event("meeting.participantLeft", "everyone", "", ParticipantInfo),
     Event("meeting.participantRemoved", "everyone (the removed user's sockets then close "
           "4403)", "", ParticipantInfo),
-    Event("meeting.updated", "everyone", "", MeetingInfo),
+    Event("meeting.updated", "everyone", "not to a socket whose `meeting.state` already gave "
+          "this very meeting (its start, for a socket that joined as it started)", MeetingInfo),
     Event("meeting.ended", "everyone (then close 4410)", "", MeetingInfo),
 )}
 """Every event type → its declaration."""
