@@ -160,7 +160,7 @@ async def test_presence_is_mirrored_and_a_dead_nodes_users_are_marked_left(
         pair: Pair, meeting: Any, host_user: Any, member_user: Any) -> None:
     """The attendance table of the local node is mirrored in Redis; a leave is not written
     while another live node holds the user; the users held only by a node whose lease ran
-    out are marked left by the node that notices it."""
+    out are marked left by the node that notices it, those another live node holds stay."""
     presence = pair.b.presence  # the last node started listens to the process's table
     attendance.hold(meeting.id, host_user.pk, "chan-1")
     await presence.flush()
@@ -172,12 +172,17 @@ async def test_presence_is_mirrored_and_a_dead_nodes_users_are_marked_left(
     assert not await pair.a.presence.elsewhere(meeting.id, host_user.pk)
 
     await _present_row(meeting, member_user)
+    await _present_row(meeting, host_user)
+    attendance.hold(meeting.id, host_user.pk, "chan-3")  # the host also on the live node b
+    await presence.flush()
     ghost = pair.a.presence.key("ghost-node")
-    await pair.redis.sadd(ghost, f"{meeting.id}|{member_user.pk}")
+    await pair.redis.sadd(ghost, f"{meeting.id}|{member_user.pk}", f"{meeting.id}|{host_user.pk}")
     await pair.redis.sadd(pair.a.store.index_key, "ghost-node")
     await pair.a.heartbeat()  # finds ghost-node's lease gone
     assert await _left_at(meeting, member_user) is not None
+    assert await _left_at(meeting, host_user) is None  # still held by b
     assert not await pair.redis.exists(ghost)
+    assert attendance.release(meeting.id, host_user.pk, "chan-3")
 
     attendance.hold(meeting.id, member_user.pk, "chan-2")
     await presence.flush()
