@@ -50,7 +50,7 @@ def _present(meeting):
 
 def test_a_batch_over_two_meetings_is_two_statements(meetings, people,
                                                      django_capture_on_commit_callbacks):
-    """Five leaves over two meetings, one of a user present only in the other meeting, one of
+    """Six leaves over two meetings, one of a user present only in the other meeting, one of
     a meeting that does not exist and one with an id that cannot be a meeting's: the present
     rows (locked) and one UPDATE; the three real leaves get the batch's time, the others None,
     and each leave's participantLeft goes out after the commit, in order."""
