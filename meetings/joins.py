@@ -39,7 +39,7 @@ from meetings import events, selectors, signals
 from meetings.batched import together_or_alone
 from meetings.models import Meeting, Participant
 
-__all__ = ["JoinOutcome", "JoinRequest", "participants_join"]
+__all__ = ["JoinOutcome", "JoinRequest", "meeting_key", "participants_join"]
 
 logger = logging.getLogger(__name__)
 
@@ -103,8 +103,9 @@ def participants_join(requests: Sequence[JoinRequest]) -> list[JoinOutcome]:
     return together_or_alone(_join_together, requests, what="joins")
 
 
-def _meeting_key(meeting_id: Any) -> str | None:
-    """The meeting id as the batch keys it; None for one that cannot be a meeting's."""
+def meeting_key(meeting_id: Any) -> str | None:
+    """The meeting id as a batch keys it (joins', leaves'); None for one that cannot be a
+    meeting's."""
     try:
         return str(uuid.UUID(str(meeting_id)))
     except ValueError:
@@ -113,7 +114,7 @@ def _meeting_key(meeting_id: Any) -> str | None:
 
 def _join_together(requests: Sequence[JoinRequest]) -> list[JoinOutcome]:
     with transaction.atomic():
-        keys = [_meeting_key(r.meeting_id) for r in requests]
+        keys = [meeting_key(r.meeting_id) for r in requests]
         meetings = _meetings({k for k in keys if k is not None},
                              lock=any(r.record for r in requests))
         rows = _participants(meetings, {r.user.pk for r in requests})

@@ -18,7 +18,6 @@ request gets that error (its caller keeps the leave to write later; `meetings.ba
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -28,9 +27,10 @@ from django.utils import timezone
 
 from meetings import events, signals
 from meetings.batched import together_or_alone
+from meetings.joins import meeting_key
 from meetings.models import Meeting, Participant
 
-__all__ = ["LeaveOutcome", "LeaveRequest", "participants_leave"]
+__all__ = ["LeaveOutcome", "LeaveRequest", "announce_left", "participants_leave"]
 
 logger = logging.getLogger(__name__)
 
@@ -56,10 +56,8 @@ def participants_leave(requests: Sequence[LeaveRequest]) -> list[LeaveOutcome]:
 def _key(meeting_id: Any, user_id: Any) -> tuple[str, str] | None:
     """The (meeting, user) pair as the batch keys it; None for an id that cannot be a
     meeting's."""
-    try:
-        return str(uuid.UUID(str(meeting_id))), str(user_id)
-    except ValueError:
-        return None
+    meeting = meeting_key(meeting_id)
+    return None if meeting is None else (meeting, str(user_id))
 
 
 def _leave_together(requests: Sequence[LeaveRequest]) -> list[LeaveOutcome]:
@@ -96,7 +94,14 @@ def _write(leaving: list[Participant]) -> None:
         {row.meeting_id: None for row in leaving}))
     for row in leaving:
         row.left_at = now
-        logger.info("meeting=%s user=%s left", row.meeting_id, row.user_id)
-        signals.participant_left.send(sender=Meeting, participant=row)
-        events.broadcast_on_commit(row.meeting_id, events.PARTICIPANT_LEFT,
-                                   events.participant_payload(row))
+        announce_left(row)
+
+
+def announce_left(participant: Participant) -> None:
+    """A leave just written (here, or one at a time by `meetings.services`): logged, its
+    ``participant_left`` signal inside the transaction, its ``meeting.participantLeft`` after
+    the commit."""
+    logger.info("meeting=%s user=%s left", participant.meeting_id, participant.user_id)
+    signals.participant_left.send(sender=Meeting, participant=participant)
+    events.broadcast_on_commit(participant.meeting_id, events.PARTICIPANT_LEFT,
+                               events.participant_payload(participant))

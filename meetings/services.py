@@ -18,7 +18,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from conference.errors import ApplicationError, ErrorCode
-from meetings import events, joins, selectors, signals
+from meetings import events, joins, leaves, selectors, signals
 from meetings.models import DEFAULT_CAPACITY, MAX_CAPACITY, Meeting, Participant
 
 logger = logging.getLogger(__name__)
@@ -247,9 +247,5 @@ def participant_mark_left(*, meeting_id: Any, user: AbstractBaseUser,
         return None
     participant.left_at = at or timezone.now()
     participant.save(update_fields=["left_at"])
-    logger.info("meeting=%s user=%s left", meeting_id, user.pk)
-    signals.participant_left.send(sender=Meeting, participant=participant)
-    events.broadcast_on_commit(
-        meeting_id, events.PARTICIPANT_LEFT, events.participant_payload(participant)
-    )
+    leaves.announce_left(participant)
     return participant
