@@ -31,16 +31,17 @@ Event = tuple[float, str, str | None, dict[str, Any]]
 STEPS = [
     ("token lookup", "auth_in", "auth_out"),
     ("accept → the group add starts", "connect", "subscribe_in"),
-    ("the group add (beside it, on a cluster: the socket count)", "subscribe_in", "subscribe_out"),
-    ("→ join submitted", "subscribe_out", "join_in"),
+    ("the group add", "subscribe_in", "subscribe_out"),
+    ("beside it, on a cluster: the socket count", "slot_in", "slot_out"),
+    ("→ join submitted (after both)", "subscribe_out", "join_in"),
     ("the join's database trip", "join_in", "join_out"),
     ("→ meeting.state", "join_out", "state"),
     ("rtc:join received → replied", "join_request", "join_reply"),
 ]
 """The table's rows: a name, and the marks a step goes from and to."""
 
-MARKS = ["auth_in", "auth_out", "connect", "subscribe_out", "join_in", "join_out", "state",
-         "join_reply"]
+MARKS = ["auth_in", "auth_out", "connect", "subscribe_out", "slot_out", "join_in", "join_out",
+         "state", "join_reply"]
 """The marks whose spread over the burst the table also gives (ms from its first socket)."""
 
 
@@ -108,13 +109,31 @@ def _wrap_batch(owner: Any, name: str, trace: _Trace, kind: str) -> None:
     setattr(owner, name, wrapped)
 
 
+def _wrap_async_batch(batches: Any, trace: _Trace, kind: str) -> None:
+    """Replace the coroutine function a `conference.batching.Batches` runs its batches with
+    (a Redis call, on the event loop) by one that notes each batch's start, size and wall
+    time (its CPU is the loop's, shared with everything else: noted as None)."""
+    original = batches._run
+
+    async def wrapped(items: Any) -> Any:
+        start = trace.now()
+        try:
+            return await original(items)
+        finally:
+            trace.mark(kind, None, start=start, size=len(items), cpu_ms=None,
+                       thread=threading.current_thread().name)
+
+    batches._run = wrapped
+
+
 def install(path: str) -> None:
     """Wrap the join path (Django set up, the application not yet loaded); SIGUSR1 forgets
     what was noted, SIGUSR2 writes it to ``path``."""
     from channels.middleware import BaseMiddleware
 
     from meetings import joins
-    from rtc.websocket import auth, consumer, join
+    from rtc.cluster import limits
+    from rtc.websocket import auth, consumer, join, session
 
     trace = _Trace()
     socket = consumer.MeetingConsumer
@@ -142,6 +161,8 @@ def install(path: str) -> None:
                 when=lambda self, *_, **__: isinstance(self, auth.TokenAuthMiddleware))
     _wrap_async(socket, "connect", conn_key, trace, "connect", None)
     _wrap_async(join.JoinFlow, "_subscribe", flow_key, trace, "subscribe_in", "subscribe_out")
+    _wrap_async(session.SocketSession, "take_shared_slot", lambda self, *_: _key(self.conn.scope),
+                trace, "slot_in", "slot_out")
     _wrap_async(join, "_join_meeting", flow_key, trace, "join_in", "join_out")
     _wrap_async(socket, "send_event", conn_key, trace, "state", None,
                 when=lambda _, event, *__, **___: event == "meeting.state")
@@ -149,6 +170,7 @@ def install(path: str) -> None:
     _wrap_async(socket, "send_reply", conn_key, trace, "join_reply", None, when=first_reply)
     _wrap_batch(joins, "participants_join", trace, "join_batch")
     _wrap_batch(auth, "_users_for_tokens", trace, "token_batch")
+    _wrap_async_batch(limits._acquisitions, trace, "slot_batch")
     signal.signal(signal.SIGUSR1, trace.reset)
     signal.signal(signal.SIGUSR2, lambda *_: trace.write(path))
 
@@ -160,6 +182,10 @@ def _quantiles(values: list[float]) -> str:
     n = len(values)
     return (f"{values[n // 2]:.1f} / {values[min(n - 1, int(n * 0.9))]:.1f} / "
             f"{values[-1]:.1f}")
+
+
+_BATCHES = ("token_batch", "slot_batch", "join_batch")
+"""The kinds of batch the table lists: database batches (thread CPU noted), Redis ones (not)."""
 
 
 def step_table(events: list[Event]) -> tuple[list[list[Any]], list[list[Any]]]:
@@ -180,5 +206,5 @@ def step_table(events: list[Event]) -> tuple[list[list[Any]], list[list[Any]]]:
         steps.append([f"at {mark}", len(times), _quantiles(times)])
     batches = [[kind, round(extra["start"] - zero, 1), round(at - zero, 1), extra["size"],
                 extra["cpu_ms"]]
-               for at, kind, _, extra in events if kind in ("join_batch", "token_batch")]
+               for at, kind, _, extra in events if kind in _BATCHES]
     return steps, batches

@@ -76,8 +76,12 @@ async def test_signaling_traces_each_sockets_join_path(run_bench, tmp_path):
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     trace = json.loads(result.stdout)["trace"]
     steps = {name: (count, spread) for name, count, spread in trace["steps"]}
-    assert all(count == 4 for count, _ in steps.values()), steps
-    p50 = {name: float(spread.split(" / ")[0]) for name, (_, spread) in steps.items()}
+    # No cluster without Redis: no socket counts its slot there, every other step is traced.
+    clustered = {"beside it, on a cluster: the socket count", "at slot_out"}
+    assert all(steps[name][0] == 0 for name in clustered), steps
+    assert all(count == 4 for name, (count, _) in steps.items() if name not in clustered), steps
+    p50 = {name: float(spread.split(" / ")[0]) for name, (count, spread) in steps.items()
+           if count}
     assert p50["the join's database trip"] > 0
     marks = [p50[f"at {mark}"] for mark in ("auth_in", "auth_out", "connect", "subscribe_out",
                                             "join_in", "join_out", "state", "join_reply")]
