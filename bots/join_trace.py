@@ -144,8 +144,8 @@ def install(path: str) -> None:
     def conn_key(self: Any, *_: Any) -> str:
         return _key(self.scope)
 
-    def flow_key(flow: Any, *_: Any) -> str:
-        return _key(flow.conn.scope)
+    def flow_key(holder: Any, *_: Any) -> str:  # a JoinFlow or a SocketSession: its .conn
+        return _key(holder.conn.scope)
 
     def join_request(_: Any, text_data: str | None = None, *__: Any, **___: Any) -> bool:
         return bool(text_data) and '"rtc:join"' in str(text_data)
@@ -161,8 +161,7 @@ def install(path: str) -> None:
                 when=lambda self, *_, **__: isinstance(self, auth.TokenAuthMiddleware))
     _wrap_async(socket, "connect", conn_key, trace, "connect", None)
     _wrap_async(join.JoinFlow, "_subscribe", flow_key, trace, "subscribe_in", "subscribe_out")
-    _wrap_async(session.SocketSession, "take_shared_slot", lambda self, *_: _key(self.conn.scope),
-                trace, "slot_in", "slot_out")
+    _wrap_async(session.SocketSession, "take_shared_slot", flow_key, trace, "slot_in", "slot_out")
     _wrap_async(join, "_join_meeting", flow_key, trace, "join_in", "join_out")
     _wrap_async(socket, "send_event", conn_key, trace, "state", None,
                 when=lambda _, event, *__, **___: event == "meeting.state")
