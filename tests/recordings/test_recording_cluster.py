@@ -14,7 +14,7 @@ import json
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +51,13 @@ def cluster(local_s3: LocalS3) -> Iterator[Cluster]:
         "RECORDING_WIDTH": "640", "RECORDING_HEIGHT": "360", "RECORDING_MIN_FREE_MB": "1",
         "RECORDING_STORAGE_BACKEND": "storages.backends.s3.S3Storage",
         "RECORDING_STORAGE_OPTIONS": json.dumps(local_s3.options(location="cluster"))})
+
+
+@pytest.fixture(autouse=True)
+async def quiet(cluster: Cluster) -> AsyncIterator[None]:
+    """Each test starts on a quiet cluster, whatever the one before left."""
+    await cluster.settle()
+    yield
 
 
 def _http(cluster: Cluster, node: int, user: str, method: str, path: str,

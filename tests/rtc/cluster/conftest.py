@@ -124,6 +124,25 @@ class Cluster:
         bots, self.bots = self.bots, []
         await asyncio.gather(*(b.close() for b in bots), return_exceptions=True)
 
+    def calls(self) -> dict[str, int]:
+        """node id → the calls its record says it holds now."""
+        with self.redis as client:
+            return {node: int(client.hget(self.key(f"node:{node}"), "rooms") or 0)
+                    for node in self.node_ids()}
+
+    async def settle(self, timeout: float = 30.0) -> None:
+        """Back to a quiet cluster whatever the last test left: every bot closed, every
+        stopped node started again, no call held anywhere. A module's tests share one
+        cluster, so one failed test must not fail the next ones with its leftovers (a call
+        still held skews where the next call goes)."""
+        await self.close_bots()
+        for node in self.live.nodes:
+            if node.process is None or node.process.poll() is not None:
+                await asyncio.to_thread(node.start, migrate=False)
+        await eventually(lambda: len(self.node_ids()) == len(self.live.nodes)
+                         and not any(self.calls().values()),
+                         timeout=timeout, what="a quiet cluster")
+
 
 def make_cluster(size: int, **options: Any) -> Iterator[Cluster]:
     """Start ``size`` nodes, seed the users, yield; every node must exit with 0 (a drained or
