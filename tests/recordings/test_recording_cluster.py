@@ -14,7 +14,7 @@ import json
 import time
 import urllib.error
 import urllib.request
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -54,10 +54,9 @@ def cluster(local_s3: LocalS3) -> Iterator[Cluster]:
 
 
 @pytest.fixture(autouse=True)
-async def quiet(cluster: Cluster) -> AsyncIterator[None]:
+async def quiet(cluster: Cluster) -> None:
     """Each test starts on a quiet cluster, whatever the one before left."""
     await cluster.settle()
-    yield
 
 
 def _http(cluster: Cluster, node: int, user: str, method: str, path: str,

@@ -139,9 +139,12 @@ class Cluster:
         for node in self.live.nodes:
             if node.process is None or node.process.poll() is not None:
                 await asyncio.to_thread(node.start, migrate=False)
-        await eventually(lambda: len(self.node_ids()) == len(self.live.nodes)
-                         and not any(self.calls().values()),
-                         timeout=timeout, what="a quiet cluster")
+
+        def quiet() -> bool:
+            calls = self.calls()
+            return len(calls) == len(self.live.nodes) and not any(calls.values())
+
+        await eventually(quiet, timeout=timeout, what="a quiet cluster")
 
 
 def make_cluster(size: int, **options: Any) -> Iterator[Cluster]:
